@@ -1,0 +1,34 @@
+"""The Chalice app: wiring only. Each handler family lives in functions/."""
+
+from chalice import Chalice
+
+from functions import (
+    admin,
+    auth,
+    cart,
+    catalog,
+    consumers,
+    health,
+    jobs,
+    orders,
+    payments,
+)
+from functions._middleware import install_middleware
+
+app = Chalice(app_name="wechat-shop")
+app.api.cors = False
+
+for blueprint in (
+    health.bp,
+    auth.bp,
+    catalog.bp,
+    cart.bp,
+    orders.bp,
+    payments.bp,
+    admin.bp,
+    consumers.bp,
+    jobs.bp,
+):
+    app.register_blueprint(blueprint)
+
+install_middleware(app)

@@ -1,0 +1,198 @@
+"""The HTTP edge every route shares: the contract's error envelope, request parsing
+with pydantic, callers (shopper token or admin key), paging and idempotency keys.
+
+Chalice turns any exception a view raises into its own 500 body before middleware
+sees it, so routes are declared through `route()` here, which maps domain errors and
+validation errors to the contract's `{"error": {"code", "message"}}` first.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from chalice import Blueprint, Response
+from pydantic import BaseModel, ValidationError
+
+from layers.domain import errors
+from layers.observability import logger
+
+STATUS_BY_KIND = {
+    "invalid": 400,
+    "unauthorized": 401,
+    "forbidden": 403,
+    "not_found": 404,
+    "conflict": 409,
+    "unprocessable": 422,
+    "rate_limited": 429,
+    "unavailable": 503,
+}
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def error_response(status: int, code: str, message: str, headers: dict | None = None) -> Response:
+    return Response(
+        body={"error": {"code": code, "message": message}},
+        status_code=status,
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+
+
+def domain_error_response(exc: errors.DomainError) -> Response:
+    status = STATUS_BY_KIND.get(exc.kind, 400)
+    headers = {"Retry-After": "1"} if status in (429, 503) else None
+    if status >= 500:
+        logger.warning("upstream unavailable", extra={"code": exc.code, "reason": exc.message})
+    return error_response(status, exc.code, exc.message, headers)
+
+
+def route(bp: Blueprint, path: str, **options: Any) -> Callable:
+    """`bp.route` whose view answers domain and validation errors in the envelope."""
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            try:
+                return view(*args, **kwargs)
+            except errors.DomainError as exc:
+                return domain_error_response(exc)
+            except ValidationError as exc:
+                return error_response(400, "INVALID_REQUEST", _describe(exc))
+
+        return bp.route(path, **options)(wrapped)
+
+    return decorator
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err.get("loc", ())) or "body"
+        parts.append(f"{where}: {err.get('msg')}")
+    return "; ".join(parts)
+
+
+def parse_body(bp: Blueprint, model: type[M]) -> M:
+    """The JSON body as `model`; a missing, non-JSON or invalid body is 400."""
+    return model.model_validate(json_object(bp))
+
+
+def json_object(bp: Blueprint) -> dict:
+    """The JSON body as a dict ({} when empty); anything else is 400."""
+    request = bp.current_request
+    raw = request.raw_body
+    if not raw:
+        data: Any = {}
+    else:
+        try:
+            data = json.loads(raw)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise errors.InvalidRequest("the body is not valid JSON") from exc
+    if not isinstance(data, dict):
+        raise errors.InvalidRequest("the body must be a JSON object")
+    return data
+
+
+def query_param(bp: Blueprint, name: str, default: str | None = None) -> str | None:
+    params = bp.current_request.query_params or {}
+    return params.get(name, default)
+
+
+def page_args(bp: Blueprint) -> tuple[int, str | None]:
+    raw = query_param(bp, "limit", "20")
+    try:
+        limit = int(raw)
+    except ValueError as exc:
+        raise errors.InvalidRequest("limit must be an integer from 1 to 100") from exc
+    if not 1 <= limit <= 100:
+        raise errors.InvalidRequest("limit must be an integer from 1 to 100")
+    return limit, query_param(bp, "cursor")
+
+
+def idempotency_key(bp: Blueprint) -> str | None:
+    """The `Idempotency-Key` header: 1 to 64 printable ASCII characters, or absent."""
+    key = bp.current_request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 1 <= len(key) <= 64 or not all(33 <= ord(c) <= 126 or c == " " for c in key):
+        raise errors.InvalidRequest("Idempotency-Key must be 1 to 64 printable ASCII characters")
+    return key
+
+
+def bearer_token(bp: Blueprint) -> str | None:
+    header = bp.current_request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def shopper_id(bp: Blueprint) -> str:
+    """The calling shopper's user id from their token; 401 otherwise."""
+    from layers.auth import verify_shopper_token
+
+    token = bearer_token(bp)
+    if token is None:
+        raise errors.Unauthorized("a shopper token is required")
+    return verify_shopper_token(token)
+
+
+def require_admin(bp: Blueprint) -> None:
+    from layers.auth import verify_admin_key
+
+    token = bearer_token(bp)
+    if token is None:
+        raise errors.Unauthorized("the admin key is required")
+    verify_admin_key(token)
+
+
+def created(body: Any) -> Response:
+    return Response(body=body, status_code=201, headers={"Content-Type": "application/json"})
+
+
+def no_content() -> Response:
+    return Response(body="", status_code=204)
+
+
+def encode_cursor(key: dict | None) -> str | None:
+    """DynamoDB's LastEvaluatedKey as an opaque, signed string (a client cannot point a
+    page at someone else's items by editing it)."""
+    if not key:
+        return None
+    import base64
+    import hashlib
+    import hmac
+
+    from layers.config import settings
+
+    raw = json.dumps(key, sort_keys=True, separators=(",", ":")).encode()
+    mac = hmac.new((settings().token_secret or "").encode(), raw, hashlib.sha256).digest()[:12]
+    return base64.urlsafe_b64encode(mac + raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None) -> dict | None:
+    if not cursor:
+        return None
+    import base64
+    import hashlib
+    import hmac
+
+    from layers.config import settings
+
+    try:
+        blob = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        mac, raw = blob[:12], blob[12:]
+        expected = hmac.new((settings().token_secret or "").encode(), raw, hashlib.sha256).digest()[:12]
+        if not hmac.compare_digest(mac, expected):
+            raise ValueError("bad mac")
+        key = json.loads(raw)
+    except (ValueError, TypeError) as exc:
+        raise errors.InvalidRequest("invalid cursor") from exc
+    return key
+
+
+def page(items: list, next_key: dict | None) -> dict:
+    return {"items": items, "next_cursor": encode_cursor(next_key)}

@@ -1,0 +1,46 @@
+"""Middleware for every handler: structured logs with request ids, and the contract's
+error envelope on the answers Chalice itself produces (unknown route, wrong method,
+unhandled error)."""
+
+from __future__ import annotations
+
+from chalice import Chalice, Response
+
+from layers.observability import logger
+
+
+def install_middleware(app: Chalice) -> None:
+    @app.middleware("http")
+    def envelope_and_log(event, get_response):
+        request_id = (event.context or {}).get("requestId") if hasattr(event, "context") else None
+        logger.append_keys(request_id=request_id, path=event.path, method=event.method)
+        response = get_response(event)
+        _to_envelope(response)
+        logger.info("http", extra={"status": response.status_code})
+        logger.remove_keys(["request_id", "path", "method", "order_id"])
+        return response
+
+    @app.middleware("all")
+    def lambda_context(event, get_response):
+        # Non-HTTP events (SQS, schedules, direct invocations) log their request id too.
+        ctx = getattr(event, "context", None)
+        aws_request_id = getattr(ctx, "aws_request_id", None)
+        if aws_request_id:
+            logger.append_keys(aws_request_id=aws_request_id)
+        return get_response(event)
+
+
+def _to_envelope(response: Response) -> None:
+    """Chalice's own errors are `{"Code", "Message"}`; the contract wants `{"error": {...}}`."""
+    body = response.body
+    if response.status_code >= 400 and isinstance(body, dict) and "Code" in body:
+        code = {
+            "InternalServerError": "INTERNAL",
+            "MethodNotAllowedError": "METHOD_NOT_ALLOWED",
+            "UnsupportedMediaType": "UNSUPPORTED_MEDIA_TYPE",
+            "BadRequest": "INVALID_REQUEST",
+            "NotFoundError": "NOT_FOUND",
+        }.get(body["Code"], str(body["Code"]).upper())
+        response.body = {"error": {"code": code, "message": body.get("Message", "")}}
+        if response.status_code >= 500:
+            logger.error("unhandled error")

@@ -1,0 +1,32 @@
+"""SQS consumers: each record handler calls one service and is idempotent per business
+key (a duplicate can arrive as a new message). Failures are reported per record
+(`batchItemFailures`), so one bad message neither replays nor blocks the batch."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+from layers import queues
+
+bp = Blueprint(__name__)
+
+
+@bp.on_sqs_message(queue=queues.EVENTS_QUEUE, batch_size=10, name="events_consumer")
+def events_consumer(event):
+    from layers.events import handle_event_batch
+
+    return handle_event_batch(event.to_dict())
+
+
+@bp.on_sqs_message(queue=queues.ORDER_EXPIRY_QUEUE, batch_size=10, name="order_expiry_consumer")
+def order_expiry_consumer(event):
+    from layers.events import handle_expiry_batch
+
+    return handle_expiry_batch(event.to_dict())
+
+
+@bp.on_sqs_message(queue=queues.SETTLEMENT_QUEUE, batch_size=10, name="settlement_consumer")
+def settlement_consumer(event):
+    from layers.events import handle_settlement_batch
+
+    return handle_settlement_batch(event.to_dict())

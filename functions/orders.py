@@ -1,0 +1,58 @@
+"""The shopper's orders."""
+
+from chalice import Blueprint
+
+from functions._api import (
+    created,
+    decode_cursor,
+    idempotency_key,
+    page,
+    page_args,
+    parse_body,
+    query_param,
+    route,
+    shopper_id,
+)
+
+bp = Blueprint(__name__)
+
+
+@route(bp, "/orders", methods=["POST"])
+def place_order():
+    from layers.services import orders
+
+    user = shopper_id(bp)
+    key = idempotency_key(bp)
+    body = parse_body(bp, orders.PlaceOrderInput)
+    return created(orders.place_order(user, body, key))
+
+
+@route(bp, "/orders", methods=["GET"])
+def list_orders():
+    from layers.services import orders
+
+    user = shopper_id(bp)
+    limit, cursor = page_args(bp)
+    items, next_key = orders.list_for_user(user, query_param(bp, "status"), limit, decode_cursor(cursor))
+    return page(items, next_key)
+
+
+@route(bp, "/orders/{order_id}", methods=["GET"])
+def get_order(order_id):
+    from layers.services import orders
+
+    return orders.get_for_user(shopper_id(bp), order_id)
+
+
+@route(bp, "/orders/{order_id}/cancel", methods=["POST"])
+def cancel_order(order_id):
+    from layers.services import orders
+
+    return orders.cancel(shopper_id(bp), order_id)
+
+
+@route(bp, "/orders/{order_id}/receipt", methods=["POST"])
+def confirm_receipt(order_id):
+    from layers.services import orders
+
+    return orders.confirm_receipt(shopper_id(bp), order_id)

@@ -1,0 +1,82 @@
+"""Settings, read once from the environment when the process starts.
+
+Names follow ../shared/CONTRACT.md ("Settings"). In AWS the stage's secret store fills
+the environment; locally `make dev` fills it (and points the WeChat settings at the
+built-in sandbox when they are absent). Nothing secret has a default here.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    wechat_appid: str | None
+    wechat_app_secret: str | None
+    wechat_api_base: str
+    wechatpay_mchid: str | None
+    wechatpay_api_base: str
+    wechatpay_apiv3_key: str | None
+    wechatpay_merchant_private_key: str | None
+    wechatpay_merchant_serial: str | None
+    wechatpay_public_key: str | None
+    wechatpay_public_key_id: str | None
+    wechatpay_notify_base_url: str
+    admin_api_key: str | None
+    token_secret: str | None
+    # Storage and queues (names given by infra/ in AWS, by local/bootstrap.py locally).
+    table_name: str
+    dynamodb_endpoint: str | None
+    aws_region: str
+    events_queue_url: str | None
+    order_expiry_queue_url: str | None
+    settlement_queue_url: str | None
+    stage: str = field(default="dev")
+
+    @property
+    def platform_certificate_mode(self) -> bool:
+        """No WeChat Pay public key configured: verify with platform certificates."""
+        return not (self.wechatpay_public_key and self.wechatpay_public_key_id)
+
+
+def load_settings() -> Settings:
+    return Settings(
+        wechat_appid=_env("WECHAT_APPID"),
+        wechat_app_secret=_env("WECHAT_APP_SECRET"),
+        wechat_api_base=_env("WECHAT_API_BASE", "https://api.weixin.qq.com"),
+        wechatpay_mchid=_env("WECHATPAY_MCHID"),
+        wechatpay_api_base=_env("WECHATPAY_API_BASE", "https://api.mch.weixin.qq.com"),
+        wechatpay_apiv3_key=_env("WECHATPAY_APIV3_KEY"),
+        wechatpay_merchant_private_key=_env("WECHATPAY_MERCHANT_PRIVATE_KEY"),
+        wechatpay_merchant_serial=_env("WECHATPAY_MERCHANT_SERIAL"),
+        wechatpay_public_key=_env("WECHATPAY_PUBLIC_KEY"),
+        wechatpay_public_key_id=_env("WECHATPAY_PUBLIC_KEY_ID"),
+        wechatpay_notify_base_url=_env("WECHATPAY_NOTIFY_BASE_URL", "http://127.0.0.1:8000"),
+        admin_api_key=_env("ADMIN_API_KEY"),
+        token_secret=_env("TOKEN_SECRET"),
+        table_name=_env("SHOP_TABLE", "shop-local"),
+        dynamodb_endpoint=_env("DYNAMODB_ENDPOINT"),
+        aws_region=_env("AWS_REGION", _env("AWS_DEFAULT_REGION", "us-east-1")),
+        events_queue_url=_env("EVENTS_QUEUE_URL"),
+        order_expiry_queue_url=_env("ORDER_EXPIRY_QUEUE_URL"),
+        settlement_queue_url=_env("SETTLEMENT_QUEUE_URL"),
+        stage=_env("STAGE", "dev"),
+    )
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    return load_settings()
+
+
+def reset_settings_cache() -> None:
+    """Tests and the local runner change the environment; let them re-read it."""
+    settings.cache_clear()

@@ -1,0 +1,38 @@
+"""Domain errors. Each names the contract's error code and the kind of refusal;
+the HTTP edge (functions/_api.py) turns the kind into a status code."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    code = "INVALID_REQUEST"
+    kind = "invalid"  # invalid | unauthorized | forbidden | not_found | conflict | unprocessable | rate_limited | unavailable
+
+    def __init__(self, message: str | None = None, **details):
+        super().__init__(message or self.code)
+        self.message = message or self.code.replace("_", " ").lower()
+        self.details = details
+
+
+def _error(name: str, code: str, kind: str) -> type[DomainError]:
+    return type(name, (DomainError,), {"code": code, "kind": kind})
+
+
+InvalidRequest = _error("InvalidRequest", "INVALID_REQUEST", "invalid")
+Unauthorized = _error("Unauthorized", "UNAUTHORIZED", "unauthorized")
+InvalidCode = _error("InvalidCode", "INVALID_CODE", "unauthorized")
+Forbidden = _error("Forbidden", "FORBIDDEN", "forbidden")
+NotFound = _error("NotFound", "NOT_FOUND", "not_found")
+SoldOut = _error("SoldOut", "SOLD_OUT", "conflict")
+LimitExceeded = _error("LimitExceeded", "LIMIT_EXCEEDED", "conflict")
+AlreadyClaimed = _error("AlreadyClaimed", "ALREADY_CLAIMED", "conflict")
+InvalidState = _error("InvalidState", "INVALID_STATE", "conflict")
+InProgress = _error("InProgress", "IN_PROGRESS", "conflict")
+NotStarted = _error("NotStarted", "NOT_STARTED", "unprocessable")
+Ended = _error("Ended", "ENDED", "unprocessable")
+CouponNotApplicable = _error("CouponNotApplicable", "COUPON_NOT_APPLICABLE", "unprocessable")
+IdempotencyKeyReused = _error("IdempotencyKeyReused", "IDEMPOTENCY_KEY_REUSED", "unprocessable")
+NotAcceptable = _error("NotAcceptable", "NOT_ACCEPTABLE", "unprocessable")
+RateLimited = _error("RateLimited", "RATE_LIMITED", "rate_limited")
+# An upstream (WeChat) failed; the request changed nothing and may be retried.
+UpstreamUnavailable = _error("UpstreamUnavailable", "UPSTREAM_UNAVAILABLE", "unavailable")

@@ -1,0 +1,23 @@
+"""The shop's rules (PUT /admin/settings), with the contract's defaults."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DAY = 24 * 3600
+
+
+class ShopSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    order_payment_timeout_s: int = Field(900, ge=60, le=7 * DAY)
+    share_binding_ttl_s: int = Field(7 * DAY, ge=0, le=365 * DAY)
+    commission_freeze_s: int = Field(7 * DAY, ge=0, le=365 * DAY)
+    settlement_mode: Literal["auto", "manual"] = "auto"
+    # Ours: receipt is confirmed automatically this long after shipping.
+    auto_confirm_receipt_s: int = Field(10 * DAY, ge=3600, le=60 * DAY)
+    # Ours: flat shipping fee in fen, waived from `free_shipping_threshold` fen of goods.
+    shipping_fee: int = Field(0, ge=0, le=100_000)
+    free_shipping_threshold: int = Field(0, ge=0)

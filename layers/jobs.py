@@ -1,0 +1,48 @@
+"""The scheduled jobs by name. Each is safe to run twice, late, or after dying halfway."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from layers.domain import errors
+from layers.observability import logger
+
+
+def _close_expired_orders() -> dict:
+    from layers.services import orders
+
+    return {**orders.close_expired(), **orders.auto_confirm_receipts()}
+
+
+def _relay_outbox() -> dict:
+    from layers.services.outbox import relay
+
+    return relay()
+
+
+def _optional(module: str, function: str) -> Callable[[], dict]:
+    def run() -> dict:
+        import importlib
+
+        return getattr(importlib.import_module(module), function)()
+
+    return run
+
+
+JOBS: dict[str, Callable[[], dict]] = {
+    "close-expired-orders": _close_expired_orders,
+    "relay-outbox": _relay_outbox,
+    "settle-commissions": _optional("layers.services.settlement", "settle_commissions"),
+    "send-reminders": _optional("layers.services.reminders", "send_reminders"),
+    "reconcile": _optional("layers.services.reconcile", "reconcile"),
+}
+
+
+def run_job(name: str) -> dict:
+    job = JOBS.get(name)
+    if job is None:
+        raise errors.NotFound(f"no job named {name!r}; jobs: {', '.join(sorted(JOBS))}")
+    logger.info("job start", extra={"job": name})
+    result = job()
+    logger.info("job done", extra={"job": name, "result": result})
+    return result

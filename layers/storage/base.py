@@ -1,0 +1,59 @@
+"""Where every pynamodb model of the shop lives: one table, keyed pk/sk.
+
+The table's definition (keys, GSIs, TTL) is infra/resources.json; this module only
+points models at it. Every model subclasses `ShopModel`, sets a key prefix scheme in
+its docstring, and stores timestamps as RFC 3339 strings or epoch seconds (TTL).
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
+from pynamodb.models import Model
+
+from layers.config import settings
+
+
+class _Meta:
+    # Read once per container: the process environment is fixed at start.
+    table_name = settings().table_name
+    region = settings().aws_region
+    host = settings().dynamodb_endpoint
+    # Lambda's short timeouts: fail fast and let the caller's retry policy decide.
+    connect_timeout_seconds = 2
+    read_timeout_seconds = 5
+    max_retry_attempts = 2
+
+
+class Gsi1(GlobalSecondaryIndex):
+    """Lists by owner: a user's orders, coupons, a product list, ..."""
+
+    class Meta:
+        index_name = "gsi1"
+        projection = AllProjection()
+
+    gsi1pk = UnicodeAttribute(hash_key=True)
+    gsi1sk = UnicodeAttribute(range_key=True)
+
+
+class Gsi2(GlobalSecondaryIndex):
+    """Sparse work queues: open orders by expiry, settleable commissions by due time, ..."""
+
+    class Meta:
+        index_name = "gsi2"
+        projection = AllProjection()
+
+    gsi2pk = UnicodeAttribute(hash_key=True)
+    gsi2sk = UnicodeAttribute(range_key=True)
+
+
+class ShopModel(Model):
+    """Base of every item in the shop table."""
+
+    class Meta(_Meta):
+        pass
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    # Epoch seconds; DynamoDB's TTL deletes the item some time after (idempotency records).
+    ttl = NumberAttribute(null=True)

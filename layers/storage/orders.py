@@ -1,0 +1,88 @@
+"""Orders in the shop table.
+
+- Order: pk `ORDER#<id>`, sk `ORDER`.
+  gsi1 `USER#<user_id>#ORDERS` / `<created_at>#<id>`: a shopper's orders, newest first.
+  gsi2 is a sparse work queue by status: `OPEN_ORDERS` / `<expires_at>#<id>` while the
+  order waits for payment (the close-expired-orders sweep), `SHIPPED_ORDERS` /
+  `<auto_confirm_at>#<id>` while shipped (automatic confirmation of receipt). The
+  attributes are removed in the same write that leaves the state.
+"""
+
+from __future__ import annotations
+
+from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+
+from layers.storage.base import Gsi1, Gsi2, ShopModel
+
+OPEN_ORDERS = "OPEN_ORDERS"
+SHIPPED_ORDERS = "SHIPPED_ORDERS"
+
+
+class OrderItem(ShopModel):
+    gsi1 = Gsi1()
+    gsi2 = Gsi2()
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+
+    order_id = UnicodeAttribute()
+    user_id = UnicodeAttribute()
+    openid = UnicodeAttribute()
+    status = UnicodeAttribute()
+    kind = UnicodeAttribute(default="normal")  # normal | flash
+    flash_sale_id = UnicodeAttribute(null=True)
+    flash_shard = NumberAttribute(null=True)
+    items = JSONAttribute()  # [{"sku_id", "product_id", "title", "quantity", "unit_price", "commission"}]
+    amounts = JSONAttribute()  # {"goods", "discount", "shipping", "payable"}
+    coupon_id = UnicodeAttribute(null=True)
+    address = JSONAttribute(null=True)
+    distributor_id = UnicodeAttribute(null=True)
+    share_token = UnicodeAttribute(null=True)
+    request_hash = UnicodeAttribute(null=True)
+    idempotency_key = UnicodeAttribute(null=True)
+    created_at = UnicodeAttribute()
+    expires_at = UnicodeAttribute()
+    prepay_id = UnicodeAttribute(null=True)
+    transaction_id = UnicodeAttribute(null=True)
+    paid_at = UnicodeAttribute(null=True)
+    paid_amount = NumberAttribute(null=True)
+    shipped_at = UnicodeAttribute(null=True)
+    completed_at = UnicodeAttribute(null=True)
+    closed_at = UnicodeAttribute(null=True)
+    close_reason = UnicodeAttribute(null=True)
+    refunded_amount = NumberAttribute(default=0)
+    refunding_amount = NumberAttribute(default=0)
+    # Set when the order's stock (and coupon) went back, so it never goes back twice.
+    released_at = UnicodeAttribute(null=True)
+    notes = JSONAttribute(null=True)
+
+
+def order_key(order_id: str) -> tuple[str, str]:
+    return f"ORDER#{order_id}", "ORDER"
+
+
+def order_ref(order_id: str) -> OrderItem:
+    return OrderItem(*order_key(order_id))
+
+
+def get_order(order_id: str, consistent: bool = False) -> OrderItem | None:
+    try:
+        return OrderItem.get(*order_key(order_id), consistent_read=consistent)
+    except OrderItem.DoesNotExist:
+        return None
+
+
+def list_user_orders(user_id: str, status: str | None, limit: int, cursor: dict | None):
+    result = OrderItem.gsi1.query(
+        f"USER#{user_id}#ORDERS", scan_index_forward=False, limit=limit,
+        last_evaluated_key=cursor,
+        filter_condition=(OrderItem.status == status) if status else None,
+    )
+    return list(result), result.last_evaluated_key
+
+
+def due(queue: str, until_iso: str, limit: int = 100):
+    """Orders in a gsi2 work queue whose time has come (eventually consistent: callers
+    re-read each order before acting on it)."""
+    return OrderItem.gsi2.query(queue, OrderItem.gsi2sk <= f"{until_iso}#~", limit=limit)

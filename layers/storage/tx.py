@@ -1,0 +1,101 @@
+"""One DynamoDB transaction built from parts, each part naming the domain error its
+condition stands for.
+
+pynamodb's `TransactWriteError.cancellation_reasons` lists one reason per operation in
+the order they were added; `Tx` keeps that order so a failed condition becomes the
+domain error of the part that failed (`SoldOut`, `CouponNotApplicable`, ...), never a
+500. A `TransactionConflict` (another transaction touched the same item) is retried
+with jitter: it means "try again", not "no".
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pynamodb.connection import Connection
+from pynamodb.exceptions import TransactWriteError
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from layers.config import settings
+
+_connection: Connection | None = None
+
+
+def connection() -> Connection:
+    global _connection
+    if _connection is None:
+        s = settings()
+        _connection = Connection(region=s.aws_region, host=s.dynamodb_endpoint,
+                                  connect_timeout_seconds=2, read_timeout_seconds=5,
+                                  max_retry_attempts=2)
+    return _connection
+
+
+class TransactionConflicted(Exception):
+    """Still conflicting after retries; the caller's request may be retried."""
+
+
+@dataclass
+class _Op:
+    kind: str
+    args: tuple
+    kwargs: dict
+    on_fail: Callable[[], Exception] | None
+
+
+@dataclass
+class Tx:
+    ops: list[_Op] = field(default_factory=list)
+
+    def put(self, item: Model, condition: Any = None, on_fail: Callable[[], Exception] | None = None) -> Tx:
+        self.ops.append(_Op("save", (item,), {"condition": condition}, on_fail))
+        return self
+
+    def update(self, item: Model, actions: list, condition: Any = None,
+               on_fail: Callable[[], Exception] | None = None) -> Tx:
+        self.ops.append(_Op("update", (item,), {"actions": actions, "condition": condition}, on_fail))
+        return self
+
+    def delete(self, item: Model, condition: Any = None, on_fail: Callable[[], Exception] | None = None) -> Tx:
+        self.ops.append(_Op("delete", (item,), {"condition": condition}, on_fail))
+        return self
+
+    def check(self, model: type[Model], hash_key: str, range_key: str, condition: Any,
+              on_fail: Callable[[], Exception] | None = None) -> Tx:
+        self.ops.append(_Op("condition_check", (model, hash_key), {"range_key": range_key, "condition": condition}, on_fail))
+        return self
+
+    def commit(self, token: str | None = None, attempts: int = 6) -> None:
+        """Apply every part or none. Raises the failed part's domain error."""
+        if not self.ops:
+            return
+        for attempt in range(attempts):
+            try:
+                kwargs = {"connection": connection()}
+                if token:
+                    kwargs["client_request_token"] = token
+                with TransactWrite(**kwargs) as tw:
+                    for op in self.ops:
+                        getattr(tw, op.kind)(*op.args, **op.kwargs)
+                return
+            except TransactWriteError as exc:
+                reasons = exc.cancellation_reasons or []
+                for op, reason in zip(self.ops, reasons, strict=False):
+                    if reason is not None and reason.code == "ConditionalCheckFailed":
+                        if op.on_fail is not None:
+                            raise op.on_fail() from exc
+                        raise
+                conflicted = any(r is not None and r.code == "TransactionConflict" for r in reasons)
+                if not conflicted and exc.cause_response_code not in (
+                    "TransactionConflictException", "TransactionInProgressException",
+                    "ThrottlingException", "ProvisionedThroughputExceededException",
+                ):
+                    raise
+                if attempt == attempts - 1:
+                    raise TransactionConflicted(str(exc)) from exc
+                time.sleep(random.uniform(0.005, 0.02) * (2 ** attempt))
