@@ -1,0 +1,46 @@
+"""Small, explicit steps the tests share (HTTP through chalice's test client)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+ADDRESS = {"name": "张三", "phone": "13800000000", "province": "上海", "city": "上海",
+           "district": "静安区", "detail": "南京西路 1 号"}
+
+
+def body(response) -> dict:
+    return json.loads(response.body) if response.body else {}
+
+
+def post(client, path, payload=None, headers=None):
+    return client.http.post(path, body=json.dumps(payload if payload is not None else {}),
+                            headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def put(client, path, payload, headers=None):
+    return client.http.put(path, body=json.dumps(payload),
+                           headers={"Content-Type": "application/json", **(headers or {})})
+
+
+def login(client, code: str | None = None) -> dict:
+    """Headers of a shopper logged in with a wx.login code (a fresh shopper by default)."""
+    r = post(client, "/auth/login", {"code": code or f"code-{uuid.uuid4().hex}"})
+    assert r.status_code == 200, r.body
+    data = body(r)
+    return {"Authorization": f"Bearer {data['token']}", "X-User-Id": data["user"]["id"]}
+
+
+def create_product(client, admin_headers, price=1990, stock=10, title="小米手环", category="数码",
+                   commission=None, skus=None) -> dict:
+    payload = {"title": title, "category": category,
+               "skus": skus or [{"price": price, "stock": stock, "spec": {"颜色": "黑"}}]}
+    if commission:
+        payload["commission"] = commission
+    r = post(client, "/admin/products", payload, admin_headers)
+    assert r.status_code == 201, r.body
+    return body(r)
+
+
+def order_payload(sku_id: str, quantity: int = 1, **extra) -> dict:
+    return {"items": [{"sku_id": sku_id, "quantity": quantity}], "address": ADDRESS, **extra}
