@@ -1,5 +1,126 @@
-"""(being written)"""
+"""WeChat Pay's callbacks (payment, refund, transfer notifications) and refunds.
 
-from chalice import Blueprint
+WeChat Pay is a client of ours that retries for about a day until it gets a 2xx. We
+answer 204 only after the state change is durable; anything else is a 4xx/5xx with
+`{"code": "FAIL", "message"}` so that it retries. A notification that does not verify
+changes nothing.
+"""
+
+from __future__ import annotations
+
+from chalice import Blueprint, Response
+
+from functions._api import (
+    created,
+    idempotency_key,
+    parse_body,
+    require_admin,
+    route,
+    shopper_id,
+)
+from layers.observability import logger
 
 bp = Blueprint(__name__)
+
+
+def _fail(status: int, message: str) -> Response:
+    return Response(body={"code": "FAIL", "message": message}, status_code=status,
+                    headers={"Content-Type": "application/json"})
+
+
+def _verified():
+    """The verified, decrypted notification, or the answer to send back instead."""
+    from layers.services import wechat as wx
+    from layers.wechat.pay_notify import NotificationError, SignatureProbe
+
+    request = bp.current_request
+    try:
+        return wx.notification_verifier().verify(dict(request.headers), request.raw_body or b""), None
+    except SignatureProbe:
+        # WeChat Pay's probes check that we refuse bad signatures: refuse, quietly.
+        return None, _fail(401, "signature probe refused")
+    except NotificationError as exc:
+        logger.warning("notification refused", extra={"reason": type(exc).__name__})
+        return None, _fail(401, f"notification refused: {type(exc).__name__}")
+
+
+def _handle(process) -> Response:
+    notification, refusal = _verified()
+    if refusal is not None:
+        return refusal
+    try:
+        process(notification)
+    except Exception:  # noqa: BLE001 - not durable: WeChat Pay must retry
+        logger.exception("notification not handled", extra={"notification_id": notification.id})
+        return _fail(500, "not handled; retry")
+    return Response(body="", status_code=204)
+
+
+@bp.route("/wechatpay/notify", methods=["POST"])
+def payment_notify():
+    from layers.services import payments
+
+    return _handle(payments.on_payment_notification)
+
+
+@bp.route("/wechatpay/refund-notify", methods=["POST"])
+def refund_notify():
+    from layers.services import payments
+
+    return _handle(payments.on_refund_notification)
+
+
+@bp.route("/wechatpay/transfer-notify", methods=["POST"])
+def transfer_notify():
+    from layers.services import payments
+
+    return _handle(payments.on_transfer_notification)
+
+
+# -- refunds -------------------------------------------------------------------------
+
+@route(bp, "/orders/{order_id}/refunds", methods=["POST"])
+def request_refund(order_id):
+    from layers.services import refunds
+
+    user = shopper_id(bp)
+    key = idempotency_key(bp)
+    body = parse_body(bp, refunds.RefundInput)
+    return created(refunds.request_refund(user, order_id, body, key))
+
+
+@route(bp, "/orders/{order_id}/refunds", methods=["GET"])
+def list_refunds(order_id):
+    from layers.services import orders, refunds
+    from layers.storage import refunds as store
+
+    user = shopper_id(bp)
+    orders.get_for_user(user, order_id)  # 404 unless it is the caller's order
+    return {"items": [refunds.view(r) for r in store.for_order(order_id)], "next_cursor": None}
+
+
+@route(bp, "/admin/refunds", methods=["GET"])
+def admin_list_refunds():
+    from functions._api import query_param
+    from layers.services import refunds
+    from layers.storage import refunds as store
+
+    require_admin(bp)
+    status = query_param(bp, "status", store.REQUESTED)
+    return {"items": [refunds.view(r) for r in store.waiting(status)], "next_cursor": None}
+
+
+@route(bp, "/admin/refunds/{refund_id}/approve", methods=["POST"])
+def approve_refund(refund_id):
+    from layers.services import refunds
+
+    require_admin(bp)
+    return refunds.approve(refund_id)
+
+
+@route(bp, "/admin/refunds/{refund_id}/reject", methods=["POST"])
+def reject_refund(refund_id):
+    from layers.services import refunds
+
+    require_admin(bp)
+    return refunds.reject(refund_id)

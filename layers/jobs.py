@@ -11,7 +11,13 @@ from layers.observability import logger
 def _close_expired_orders() -> dict:
     from layers.services import orders
 
-    return {**orders.close_expired(), **orders.auto_confirm_receipts()}
+    return {**orders.close_expired(), **orders.auto_confirm_receipts(), "refunds": _refunds_sweep()}
+
+
+def _refunds_sweep() -> dict:
+    from layers.services.refunds import sweep
+
+    return sweep()
 
 
 def _relay_outbox() -> dict:

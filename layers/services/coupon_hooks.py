@@ -27,3 +27,10 @@ def give_back(tx: Tx, coupon_id: str, order_id: str, now: str) -> None:
     from layers.services import coupons
 
     coupons.give_back_for_order(tx, coupon_id, order_id, now)
+
+
+def give_back_after_refund(tx: Tx, coupon_id: str, order_id: str, now: str) -> None:
+    """A fully refunded order's coupon (USED by it) becomes usable again, if still valid."""
+    from layers.services import coupons
+
+    coupons.give_back_used_for_order(tx, coupon_id, order_id, now)
