@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import json
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
@@ -29,9 +29,6 @@ STATUS_BY_KIND = {
     "rate_limited": 429,
     "unavailable": 503,
 }
-
-M = TypeVar("M", bound=BaseModel)
-
 
 def error_response(status: int, code: str, message: str, headers: dict | None = None) -> Response:
     return Response(
@@ -75,7 +72,7 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def parse_body(bp: Blueprint, model: type[M]) -> M:
+def parse_body[M: BaseModel](bp: Blueprint, model: type[M]) -> M:
     """The JSON body as `model`; a missing, non-JSON or invalid body is 400."""
     return model.model_validate(json_object(bp))
 

@@ -30,8 +30,9 @@ def _fail(status: int, message: str) -> Response:
 
 def _verified():
     """The verified, decrypted notification, or the answer to send back instead."""
-    from layers.services import wechat as wx
     from layers.wechat.pay_notify import NotificationError, SignatureProbe
+
+    from layers.services import wechat as wx
 
     request = bp.current_request
     try:

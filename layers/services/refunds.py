@@ -19,8 +19,8 @@ from layers.domain import errors
 from layers.observability import logger
 from layers.services import coupon_hooks, reservations
 from layers.services import wechat as wx
-from layers.storage import outbox
 from layers.storage import orders as order_store
+from layers.storage import outbox
 from layers.storage import refunds as store
 from layers.storage.orders import OrderItem
 from layers.storage.refunds import RefundItem
