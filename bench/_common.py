@@ -1,0 +1,130 @@
+"""What the benches share: a local stack started before any `layers` import, and a meter
+that counts AWS calls, their capacity units and their time, plus WeChat HTTP time."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+@dataclass
+class Stack:
+    stoppers: list = field(default_factory=list)
+
+    def stop(self) -> None:
+        for stop in reversed(self.stoppers):
+            try:
+                stop()
+            except Exception:  # noqa: BLE001 - best effort at exit
+                pass
+
+
+def start_stack(with_sqs: bool = True, with_sandbox: bool = True) -> Stack:
+    """DynamoDB Local (+ moto SQS, + WeChat sandbox) with the shop's table and queues."""
+    from local.bootstrap import create_queues, create_tables
+    from local.services import DynamoDBLocal, MotoServer, local_aws_env
+
+    local_aws_env()
+    os.environ.setdefault("TOKEN_SECRET", secrets.token_hex(16))
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    stack = Stack()
+    print("starting DynamoDB Local ...", file=sys.stderr)
+    ddb = DynamoDBLocal()
+    ddb.start()
+    stack.stoppers.append(ddb.stop)
+    os.environ.update({"DYNAMODB_ENDPOINT": ddb.endpoint, "SHOP_TABLE": "shop-bench"})
+    create_tables(ddb.endpoint, table_name="shop-bench")
+    if with_sqs:
+        sqs = MotoServer()
+        sqs.start()
+        stack.stoppers.append(sqs.stop)
+        os.environ["SQS_ENDPOINT"] = sqs.endpoint
+        os.environ.update(create_queues(sqs.endpoint))
+    if with_sandbox:
+        from sandbox.server import WeChatSandbox
+
+        box = WeChatSandbox()
+        box.start()
+        stack.stoppers.append(box.stop)
+        os.environ.update(box.env())
+    return stack
+
+
+class CallMeter:
+    """Patches botocore and requests while active: per operation counts, capacity units
+    (asks DynamoDB for ReturnConsumedCapacity=TOTAL) and seconds."""
+
+    def __init__(self) -> None:
+        self.data: dict = defaultdict(float)
+
+    def reset(self) -> None:
+        self.data = defaultdict(float)
+
+    def snapshot(self) -> dict:
+        return dict(self.data)
+
+    def __enter__(self):
+        import botocore.client
+        import requests
+
+        meter = self
+        self._orig_call = original = botocore.client.BaseClient._make_api_call
+        self._orig_send = original_send = requests.Session.send
+
+        def make_api_call(client, operation, params):
+            service = client.meta.service_model.service_name
+            if service == "dynamodb" and operation in _CAPACITY_OPS:
+                params = {**params, "ReturnConsumedCapacity": "TOTAL"}
+            start = time.perf_counter()
+            try:
+                response = original(client, operation, params)
+            finally:
+                elapsed = time.perf_counter() - start
+                for op in (operation, "*"):
+                    meter.data[("count", service, op)] += 1
+                    meter.data[("time", service, op)] += elapsed
+            if service == "dynamodb":
+                cu = _capacity(response.get("ConsumedCapacity"))
+                meter.data[("cu", service, operation)] += cu
+                meter.data[("cu", service, "*")] += cu
+            return response
+
+        def send(session, request, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original_send(session, request, **kwargs)
+            finally:
+                meter.data[("time", "http", "wechatpay" if "/v3/" in request.url else "wechat")] += (
+                    time.perf_counter() - start)
+
+        botocore.client.BaseClient._make_api_call = make_api_call
+        requests.Session.send = send
+        return self
+
+    def __exit__(self, *exc):
+        import botocore.client
+        import requests
+
+        botocore.client.BaseClient._make_api_call = self._orig_call
+        requests.Session.send = self._orig_send
+
+
+_CAPACITY_OPS = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem",
+                 "BatchWriteItem", "TransactWriteItems", "TransactGetItems"}
+
+
+def _capacity(consumed) -> float:
+    if not consumed:
+        return 0.0
+    if isinstance(consumed, dict):
+        consumed = [consumed]
+    return float(sum(c.get("CapacityUnits", 0) for c in consumed))

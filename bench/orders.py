@@ -1,0 +1,89 @@
+"""Placing one order against DynamoDB Local: how many DynamoDB calls, how many capacity
+units (ReturnConsumedCapacity=TOTAL), and the median latency of the whole placement
+next to the time spent in the bare DynamoDB calls it makes, in the same run.
+
+    python bench/orders.py [--orders 200]
+
+It starts its own DynamoDB Local, moto's SQS server and the WeChat sandbox (the prepay
+call is real HTTP to the sandbox on loopback and is reported on its own line).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import statistics
+import sys
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench._common import CallMeter, start_stack  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--orders", type=int, default=200)
+    args = parser.parse_args()
+    stack = start_stack()
+    try:
+        run(args.orders)
+    finally:
+        stack.stop()
+
+
+def run(n: int) -> None:
+    from layers import clock
+    from layers.services import catalog, orders
+    from layers.storage.users import upsert_user
+
+    product = catalog.create_product(catalog.ProductInput.model_validate(
+        {"title": "bench", "skus": [{"price": 990, "stock": n + 10}]}))
+    sku_id = product["skus"][0]["id"]
+    users = [upsert_user(f"o{uuid.uuid4().hex[:27]}", None, clock.now_iso()).user_id for _ in range(n)]
+    body = orders.PlaceOrderInput.model_validate({
+        "items": [{"sku_id": sku_id, "quantity": 1}],
+        "address": {"name": "张三", "phone": "13800000000", "detail": "南京西路 1 号"}})
+
+    meter = CallMeter()
+    totals, per_order = [], []
+    with meter:
+        for i, user_id in enumerate(users):
+            meter.reset()
+            start = time.perf_counter()
+            orders.place_order(user_id, body, idempotency_key=f"bench-{i}-{secrets.token_hex(4)}")
+            totals.append(time.perf_counter() - start)
+            per_order.append(meter.snapshot())
+            if (i + 1) % 50 == 0:
+                print(f"  {i + 1}/{n} orders", file=sys.stderr)
+
+    calls = defaultdict(list)
+    for snap in per_order:
+        for key, value in snap.items():
+            calls[key].append(value)
+    ms = lambda xs: statistics.median(xs) * 1000  # noqa: E731
+    print(f"orders placed: {n}")
+    print("DynamoDB calls per order: " + ", ".join(
+        f"{op}={statistics.median(calls[('count', 'dynamodb', op)]):g}"
+        for op in sorted({k[2] for k in calls if k[0] == "count" and k[1] == "dynamodb"})))
+    print(f"DynamoDB calls per order (total): {statistics.median(calls[('count', 'dynamodb', '*')]):g}")
+    print(f"capacity units per order: {statistics.median(calls[('cu', 'dynamodb', '*')]):.1f} "
+          f"(transaction {statistics.median(calls[('cu', 'dynamodb', 'TransactWriteItems')] or [0]):.1f})")
+    print(f"median placement latency: {ms(totals):.2f} ms (p99 {sorted(totals)[int(0.99 * (n - 1))] * 1000:.2f} ms)")
+    print(f"median time in the bare DynamoDB calls: {ms(calls[('time', 'dynamodb', '*')]):.2f} ms")
+    print(f"median time in WeChat Pay prepay (sandbox, loopback): {ms(calls[('time', 'http', 'wechatpay')]):.2f} ms")
+    print(f"median time in SQS (expiry message): {ms(calls[('time', 'sqs', '*')]):.2f} ms")
+    own = [t - d - w - q for t, d, w, q in zip(totals, calls[("time", "dynamodb", "*")],
+                                              calls[("time", "http", "wechatpay")],
+                                              calls[("time", "sqs", "*")], strict=True)]
+    print(f"median time in our own code: {ms(own):.2f} ms")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    main()
