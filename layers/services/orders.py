@@ -19,7 +19,7 @@ from layers.domain import errors, pricing
 from layers.observability import logger
 from layers.services import coupon_hooks, reservations
 from layers.services import wechat as wx
-from layers.storage import catalog, outbox
+from layers.storage import catalog, ledger, outbox
 from layers.storage import orders as store
 from layers.storage.orders import OrderItem
 from layers.storage.tx import Tx
@@ -425,6 +425,8 @@ def _pay(order: OrderItem, trade: dict, reinstate: bool) -> OrderItem | None:
             reservations.take(tx, r)
     if order.coupon_id and not reinstate:
         coupon_hooks.consume(tx, order.coupon_id, order.order_id, now)
+    tx.put(ledger.payment_entry(ledger.beijing_day(trade.get("success_time"), clock.now()), order.order_id,
+                                int(trade["amount"]["total"]), trade.get("transaction_id"), now))
     tx.put(outbox.new_event("order.paid", order.order_id, {
         "order_id": order.order_id, "user_id": order.user_id, "payable": int(order.amounts["payable"]),
         "transaction_id": trade.get("transaction_id"), "reinstated": reinstate}, now))

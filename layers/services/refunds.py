@@ -19,8 +19,8 @@ from layers.domain import errors
 from layers.observability import logger
 from layers.services import coupon_hooks, reservations
 from layers.services import wechat as wx
+from layers.storage import ledger, outbox
 from layers.storage import orders as order_store
-from layers.storage import outbox
 from layers.storage import refunds as store
 from layers.storage.orders import OrderItem
 from layers.storage.refunds import RefundItem
@@ -199,6 +199,7 @@ def _finish(refund: RefundItem, status: str) -> None:
     if fully and order.coupon_id and (order.notes or {}).get("coupon_consumed", True):
         coupon_hooks.give_back_after_refund(tx, order.coupon_id, order.order_id, now)
     if succeeded:
+        tx.put(ledger.refund_entry(ledger.beijing_day(None, clock.now()), refund.refund_id, amount, now))
         tx.put(outbox.new_event("order.refunded", refund.refund_id, {
             "order_id": order.order_id, "refund_id": refund.refund_id, "amount": amount,
             "order_payable": paid, "refunded_total": refunded_after, "user_id": order.user_id}, now))
