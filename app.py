@@ -12,6 +12,7 @@ from functions import (
     jobs,
     orders,
     payments,
+    reminders,
 )
 from functions._middleware import install_middleware
 
@@ -25,6 +26,7 @@ for blueprint in (
     cart.bp,
     orders.bp,
     payments.bp,
+    reminders.bp,
     admin.bp,
     consumers.bp,
     jobs.bp,
