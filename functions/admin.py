@@ -43,3 +43,31 @@ def run_job(name):
 
     require_admin(bp)
     return {"job": name, "result": run(name)}
+
+
+@route(bp, "/admin/anomalies", methods=["GET"])
+def list_anomalies():
+    from layers.storage.anomalies import recent
+
+    require_admin(bp)
+    return {"items": [{"order_id": a.order_id, "kind": a.kind, "detail": a.detail, "created_at": a.created_at}
+                      for a in recent()], "next_cursor": None}
+
+
+@route(bp, "/admin/reconciliations/{bill_date}", methods=["GET"])
+def get_reconciliation(bill_date):
+    from datetime import date
+
+    from layers.domain import errors
+    from layers.storage.ledger import get_report
+
+    require_admin(bp)
+    try:
+        day = date.fromisoformat(bill_date)
+    except ValueError as exc:
+        raise errors.InvalidRequest("the date is YYYY-MM-DD") from exc
+    report = get_report(day)
+    if report is None:
+        raise errors.NotFound("no reconciliation for that day")
+    return {"bill_date": report.bill_date, "summary": report.summary, "differences": report.differences,
+            "run_at": report.run_at}
