@@ -1,0 +1,105 @@
+"""Commission rules: pure functions on integer fen and basis points.
+
+- Tier: a template lists its tiers from the lowest level to the highest; a distributor
+  sits in the LAST listed tier whose thresholds (sales count and sales amount, both,
+  an absent one being 0) their sales reach. Below every tier they earn 0.
+- Amount: the commissionable base of an order is its goods after discount (shipping
+  never earns). The base is split over the lines in proportion to their amounts
+  (`pricing.prorate`, exact to the fen); each line earns floor(share * rate_bps / 10000),
+  its rate being the product's own (`fixed`) or the distributor's tier rate (`tier`).
+  Rounding is always down, per line, so the shop never pays a fen more than the rates say.
+- Reversal: after refunds totalling R of a paid P, what the order may still earn is
+  floor(accrued * (P - R) / P). Each refund reverses the difference between what is
+  still held and that target (never negative), so refunds applied in any order, or
+  twice, reverse the same total, and the total kept never exceeds rate * (P - R).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from layers.domain.pricing import prorate
+
+BPS = 10_000
+
+
+@dataclass(frozen=True)
+class Tier:
+    name: str
+    rate_bps: int
+    min_sales_count: int = 0
+    min_sales_amount: int = 0
+
+    def reached(self, sales_count: int, sales_amount: int) -> bool:
+        return sales_count >= self.min_sales_count and sales_amount >= self.min_sales_amount
+
+    def as_dict(self) -> dict:
+        return {"name": self.name, "rate_bps": self.rate_bps,
+                "min_sales_count": self.min_sales_count, "min_sales_amount": self.min_sales_amount}
+
+
+NO_TIER = Tier(name="", rate_bps=0)
+
+
+def tiers_from(raw: list[dict]) -> list[Tier]:
+    return [Tier(name=t["name"], rate_bps=int(t["rate_bps"]),
+                 min_sales_count=int(t.get("min_sales_count") or 0),
+                 min_sales_amount=int(t.get("min_sales_amount") or 0)) for t in raw]
+
+
+def choose_tier(tiers: list[Tier], sales_count: int, sales_amount: int) -> Tier:
+    """The highest (last listed) tier whose thresholds the sales reach; NO_TIER if none."""
+    chosen = NO_TIER
+    for tier in tiers:
+        if tier.reached(sales_count, sales_amount):
+            chosen = tier
+    return chosen
+
+
+def line_rate(commission: dict | None, tier_rate_bps: int) -> int:
+    """A line's rate: the product's fixed rate, else the distributor's tier rate."""
+    if commission and commission.get("mode") == "fixed" and commission.get("rate_bps") is not None:
+        return int(commission["rate_bps"])
+    return tier_rate_bps
+
+
+@dataclass(frozen=True)
+class LineCommission:
+    sku_id: str
+    base: int  # the line's share of goods after discount, fen
+    rate_bps: int
+    amount: int
+
+
+def order_commission(lines: list[dict], discount: int, tier_rate_bps: int) -> list[LineCommission]:
+    """Per-line commission of an order. `lines` are order items: `sku_id`, `quantity`,
+    `unit_price`, `commission` ({"mode", "rate_bps"} or None)."""
+    amounts = [int(ln["unit_price"]) * int(ln["quantity"]) for ln in lines]
+    goods = sum(amounts)
+    base = max(0, goods - discount)
+    shares = prorate(goods, amounts, base)
+    result = []
+    for ln, share in zip(lines, shares, strict=True):
+        rate = line_rate(ln.get("commission"), tier_rate_bps)
+        result.append(LineCommission(sku_id=ln["sku_id"], base=share, rate_bps=rate,
+                                     amount=share * rate // BPS))
+    return result
+
+
+def kept_after_refunds(accrued: int, paid: int, refunded: int) -> int:
+    """What an order's commission may still be after `refunded` of `paid` went back."""
+    if paid <= 0:
+        return 0
+    left = min(max(paid - refunded, 0), paid)
+    return accrued * left // paid
+
+
+def reversal(accrued: int, already_reversed: int, paid: int, refunded_total: int) -> int:
+    """How much more to reverse now that `refunded_total` has been refunded in all."""
+    held = accrued - already_reversed
+    return max(0, held - kept_after_refunds(accrued, paid, refunded_total))
+
+
+def base_after_refunds(base: int, paid: int, refunded: int) -> int:
+    """The commissionable sales an order still counts for (tier thresholds)."""
+    return kept_after_refunds(base, paid, refunded)

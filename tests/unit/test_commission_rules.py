@@ -1,0 +1,109 @@
+"""Commission and attribution rules, pure."""
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from layers.domain import attribution
+from layers.domain import commission as rules
+
+TIERS = rules.tiers_from([
+    {"name": "铜牌", "rate_bps": 300},
+    {"name": "银牌", "rate_bps": 500, "min_sales_count": 10},
+    {"name": "金牌", "rate_bps": 800, "min_sales_count": 10, "min_sales_amount": 1_000_000},
+])
+
+
+def line(price, qty, sku="s1", commission=None):
+    return {"sku_id": sku, "quantity": qty, "unit_price": price, "commission": commission}
+
+
+def test_tier_is_the_last_listed_whose_thresholds_are_all_reached():
+    assert rules.choose_tier(TIERS, 0, 0).name == "铜牌"
+    assert rules.choose_tier(TIERS, 9, 5_000_000).name == "铜牌"  # amount alone is not enough
+    assert rules.choose_tier(TIERS, 10, 0).name == "银牌"
+    assert rules.choose_tier(TIERS, 10, 999_999).name == "银牌"
+    assert rules.choose_tier(TIERS, 10, 1_000_000).name == "金牌"
+
+
+def test_below_every_tier_earns_nothing():
+    tiers = rules.tiers_from([{"name": "A", "rate_bps": 500, "min_sales_count": 1}])
+    assert rules.choose_tier(tiers, 0, 0) == rules.NO_TIER
+    assert rules.choose_tier(tiers, 0, 0).rate_bps == 0
+
+
+def test_fixed_rate_beats_tier_rate_and_tier_is_default():
+    assert rules.line_rate({"mode": "fixed", "rate_bps": 1200}, 300) == 1200
+    assert rules.line_rate({"mode": "tier"}, 300) == 300
+    assert rules.line_rate(None, 300) == 300
+
+
+def test_commission_is_on_goods_after_discount_per_line_rounded_down():
+    lines = [line(1999, 1, "a"), line(1001, 1, "b", {"mode": "fixed", "rate_bps": 1000})]
+    result = rules.order_commission(lines, discount=300, tier_rate_bps=333)
+    # 2700 after discount, prorated 1799 / 901 (largest remainder)
+    assert [r.base for r in result] == [1799, 901]
+    assert [r.amount for r in result] == [1799 * 333 // 10000, 90]
+    assert [r.rate_bps for r in result] == [333, 1000]
+
+
+def test_reversal_in_proportion_and_order_independent():
+    # accrued 100 on 1000 paid; refunds of 300 and 200 in either order
+    assert rules.reversal(100, 0, 1000, 300) == 30
+    assert rules.reversal(100, 30, 1000, 500) == 20
+    assert rules.reversal(100, 0, 1000, 500) == 50
+    assert rules.reversal(100, 50, 1000, 300) == 0  # an older total never gives back
+    assert rules.reversal(100, 50, 1000, 1000) == 50
+
+
+def test_attribution_last_touch_expiry_and_self():
+    now = "2026-11-22T08:00:00Z"
+    b = attribution.Binding("buyer", "d1", "2026-11-20T00:00:00Z", "2026-11-27T00:00:00Z")
+    assert attribution.attribute("buyer", None, b, now) == "d1"
+    assert attribution.attribute("buyer", "d2", b, now) == "d2"  # the order's token wins
+    assert attribution.attribute("buyer", "buyer", b, now) == "d1"  # own token ignored
+    assert attribution.attribute("buyer", None, b, "2026-11-27T00:00:00Z") is None  # expired
+    assert attribution.attribute("d1", None, attribution.Binding("d1", "d1", now, "2099-01-01T00:00:00Z"),
+                                 now) is None
+    assert not attribution.binds("d1", "d1", 3600)
+    assert not attribution.binds("x", "d1", 0)
+    assert attribution.replaces(b, "2026-11-21T00:00:00Z")
+    assert not attribution.replaces(b, "2026-11-19T00:00:00Z")
+
+
+prices = st.integers(min_value=1, max_value=100_000)
+
+
+@given(
+    lines=st.lists(st.tuples(prices, st.integers(1, 5), st.one_of(st.none(), st.integers(0, 10_000))),
+                   min_size=1, max_size=6),
+    tier_rate=st.integers(0, 10_000),
+    discount_pct=st.integers(0, 99),
+    shipping=st.integers(0, 2_000),
+    refunds=st.lists(st.integers(1, 10**6), max_size=6),
+)
+def test_commission_never_exceeds_rate_times_paid_minus_refunded(lines, tier_rate, discount_pct, shipping,
+                                                                   refunds):
+    items = [line(p, q, f"s{i}", None if r is None else {"mode": "fixed", "rate_bps": r})
+             for i, (p, q, r) in enumerate(lines)]
+    goods = sum(p * q for p, q, _ in lines)
+    discount = goods * discount_pct // 100
+    paid = goods - discount + shipping
+    result = rules.order_commission(items, discount, tier_rate)
+    max_rate = max(r.rate_bps for r in result)
+    accrued = sum(r.amount for r in result)
+    assert accrued * 10_000 <= max_rate * (goods - discount)
+
+    taken = refunded = 0
+    for amount in refunds:
+        amount = min(amount, paid - refunded)
+        if amount <= 0:
+            break
+        refunded += amount
+        step = rules.reversal(accrued, taken, paid, refunded)
+        assert step >= 0
+        taken += step
+        kept = accrued - taken
+        assert kept >= 0
+        assert kept * 10_000 <= max_rate * (paid - refunded)
+    if refunded == paid:
+        assert accrued - taken == 0
