@@ -1,0 +1,416 @@
+"""Shares, bindings, attribution and commissions, against DynamoDB Local and the sandbox."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+
+from tests.helpers import body, create_product, login, order_payload, post
+
+pytestmark = pytest.mark.integration
+
+DAY = 24 * 3600
+
+
+# -- steps -----------------------------------------------------------------------------------
+
+def uid(headers: dict) -> str:
+    return headers["X-User-Id"]
+
+
+def auth(headers: dict) -> dict:
+    return {"Authorization": headers["Authorization"]}
+
+
+def new_template(client, admin_headers, tiers=None) -> str:
+    r = post(client, "/admin/commission-templates",
+             {"name": f"导购-{uuid.uuid4().hex[:6]}", "tiers": tiers or [{"name": "基础", "rate_bps": 500}]},
+             admin_headers)
+    assert r.status_code == 201, r.body
+    return body(r)["id"]
+
+
+def new_distributor(client, admin_headers, template_id=None, manager_id=None) -> dict:
+    """A logged-in shopper made a distributor; their headers."""
+    headers = login(client)
+    payload = {"user_id": uid(headers), "template_id": template_id or new_template(client, admin_headers)}
+    if manager_id:
+        payload["manager_id"] = manager_id
+    r = post(client, "/admin/distributors", payload, admin_headers)
+    assert r.status_code == 201, r.body
+    return headers
+
+
+def share(client, headers, product_id=None) -> str:
+    r = post(client, "/shares", {"product_id": product_id} if product_id else {}, auth(headers))
+    assert r.status_code == 201, r.body
+    return body(r)["share_token"]
+
+
+def visit(client, headers, token):
+    return post(client, f"/shares/{token}/visits", None, auth(headers))
+
+
+def dashboard(client, headers) -> dict:
+    r = client.http.get("/me/distribution", headers=auth(headers))
+    assert r.status_code == 200, r.body
+    return body(r)
+
+
+def place(user_id: str, sku_id: str, quantity: int = 1, share_token: str | None = None, items=None) -> dict:
+    from layers.services import orders
+
+    payload = order_payload(sku_id, quantity, **({"share_token": share_token} if share_token else {}))
+    if items:
+        payload["items"] = items
+    return orders.place_order(user_id, orders.PlaceOrderInput.model_validate(payload), None)
+
+
+def pay(shop, order_id: str) -> dict:
+    """The order PAID (WeChat says paid; the expiry sweep finds out), and its order.paid payload."""
+    from layers.services import orders
+
+    shop["sandbox"].pay(order_id, notify=False)
+    order = orders.close_unpaid(order_id, reason="EXPIRED")
+    assert order.status == "PAID"
+    return {"order_id": order_id, "user_id": order.user_id, "payable": int(order.amounts["payable"])}
+
+
+def paid_order(shop, user_id, sku_id, quantity=1, share_token=None, items=None) -> dict:
+    from layers.services import distribution as svc
+
+    order = place(user_id, sku_id, quantity, share_token, items)
+    payload = pay(shop, order["id"])
+    svc.on_order_paid(f"order.paid:{order['id']}", payload)
+    return order
+
+
+def commission_of(distributor_id: str, order_id: str):
+    from layers.storage import distribution as store
+
+    return store.get_commission(distributor_id, order_id)
+
+
+def distributor_of(order_id: str) -> str | None:
+    from layers.storage.orders import get_order
+
+    return get_order(order_id, consistent=True).distributor_id
+
+
+def refund(order_id: str, refund_id: str, amount: int, payable: int, total: int) -> None:
+    from layers.services import distribution as svc
+
+    svc.on_order_refunded(f"order.refunded:{refund_id}", {
+        "order_id": order_id, "refund_id": refund_id, "amount": amount,
+        "order_payable": payable, "refunded_total": total})
+
+
+@pytest.fixture
+def product(client, admin_headers):
+    return create_product(client, admin_headers, price=10_000, stock=500)
+
+
+# -- shares and bindings ------------------------------------------------------------------------
+
+def test_only_a_distributor_shares_and_the_token_fits_a_scene(client, admin_headers, product):
+    shopper = login(client)
+    r = post(client, "/shares", {"product_id": product["id"]}, auth(shopper))
+    assert r.status_code == 403 and body(r)["error"]["code"] == "FORBIDDEN"
+
+    guide = new_distributor(client, admin_headers)
+    r = post(client, "/shares", {"product_id": product["id"]}, auth(guide))
+    assert r.status_code == 201, r.body
+    data = body(r)
+    assert len(f"s={data['share_token']}") <= 32
+    assert data["path"] == f"pages/product/index?id={product['id']}&s={data['share_token']}"
+    assert share(client, guide) != data["share_token"]  # random, not derived
+    r = post(client, "/shares", {"product_id": "nope"}, auth(guide))
+    assert r.status_code == 404
+
+
+def test_last_touch_wins(client, admin_headers, product, shop):
+    a, b = new_distributor(client, admin_headers), new_distributor(client, admin_headers)
+    customer = login(client)
+    assert visit(client, customer, share(client, a, product["id"])).status_code == 204
+    assert dashboard(client, a)["customers"] == 1
+    assert visit(client, customer, share(client, b)).status_code == 204
+    assert dashboard(client, a)["customers"] == 0
+    assert dashboard(client, b)["customers"] == 1
+
+    order = paid_order(shop, uid(customer), product["skus"][0]["id"])
+    assert distributor_of(order["id"]) == uid(b)
+    assert commission_of(uid(b), order["id"]).amount == 500  # 5% of 10000
+    assert commission_of(uid(a), order["id"]) is None
+    # A share token on the order beats the binding, and binds as a visit would.
+    order = place(uid(customer), product["skus"][0]["id"], share_token=share(client, a))
+    assert distributor_of(order["id"]) == uid(a)
+    assert dashboard(client, a)["customers"] == 1 and dashboard(client, b)["customers"] == 0
+
+
+def test_a_binding_expires(client, admin_headers, product, monkeypatch):
+    import layers.clock
+    from layers.services import distribution as svc
+
+    a = new_distributor(client, admin_headers)
+    customer = login(client)
+    assert visit(client, customer, share(client, a)).status_code == 204
+    order = place(uid(customer), product["skus"][0]["id"])
+    assert distributor_of(order["id"]) == uid(a)
+
+    start = layers.clock.now()
+    monkeypatch.setattr(layers.clock, "now", lambda: start + timedelta(days=7, seconds=1))
+    assert svc.distributor_for_order(uid(customer), None, layers.clock.now_iso()) is None
+    assert dashboard(client, a)["customers"] == 0
+    # Before expiry it held: one second short of seven days.
+    monkeypatch.setattr(layers.clock, "now", lambda: start + timedelta(days=7, seconds=-5))
+    assert svc.distributor_for_order(uid(customer), None, layers.clock.now_iso()) == uid(a)
+
+
+def test_a_distributor_never_earns_on_their_own_purchase(client, admin_headers, product, shop):
+    a = new_distributor(client, admin_headers)
+    token = share(client, a)
+    assert visit(client, a, token).status_code == 204
+    assert dashboard(client, a)["customers"] == 0
+    order = paid_order(shop, uid(a), product["skus"][0]["id"], share_token=token)
+    assert distributor_of(order["id"]) is None
+    assert commission_of(uid(a), order["id"]) is None
+    assert dashboard(client, a)["sales_count"] == 0
+
+
+def test_a_forged_or_unknown_token_is_404_and_binds_nothing(client, admin_headers, product):
+    from layers.storage import distribution as store
+
+    a = new_distributor(client, admin_headers)
+    customer = login(client)
+    real = share(client, a)
+    forged = real[:-1] + ("A" if real[-1] != "A" else "B")
+    for token in (forged, "x" * 22, "abc"):
+        r = visit(client, customer, token)
+        assert r.status_code == 404, token
+        assert body(r)["error"]["code"] == "NOT_FOUND"
+    assert store.get_binding(uid(customer)) is None
+    order = place(uid(customer), product["skus"][0]["id"], share_token=forged)
+    assert distributor_of(order["id"]) is None
+    assert store.get_binding(uid(customer)) is None
+
+
+# -- commissions ------------------------------------------------------------------------------------
+
+def test_tier_rate_and_fixed_rate(client, admin_headers, shop):
+    tiered = create_product(client, admin_headers, price=3333, stock=50)
+    fixed = create_product(client, admin_headers, price=6667, stock=50,
+                           commission={"mode": "fixed", "rate_bps": 1500})
+    a = new_distributor(client, admin_headers, new_template(client, admin_headers,
+                                                            [{"name": "基础", "rate_bps": 700}]))
+    customer = login(client)
+    items = [{"sku_id": tiered["skus"][0]["id"], "quantity": 1}, {"sku_id": fixed["skus"][0]["id"], "quantity": 1}]
+    order = paid_order(shop, uid(customer), None, share_token=share(client, a), items=items)
+    c = commission_of(uid(a), order["id"])
+    assert {ln["sku_id"]: ln["rate_bps"] for ln in c.lines} == {
+        tiered["skus"][0]["id"]: 700, fixed["skus"][0]["id"]: 1500}
+    assert c.amount == 3333 * 700 // 10_000 + 6667 * 1500 // 10_000  # 233 + 1000, rounded down
+    d = dashboard(client, a)
+    assert d["commissions"]["pending"] == c.amount
+    assert d["sales_count"] == 1 and d["sales_amount"] == 10_000
+    assert d["tier"] == {"name": "基础", "rate_bps": 700}
+
+
+def test_a_tier_upgrade_at_the_threshold(client, admin_headers, product, shop):
+    template = new_template(client, admin_headers, [
+        {"name": "铜牌", "rate_bps": 300}, {"name": "银牌", "rate_bps": 800, "min_sales_count": 2}])
+    a = new_distributor(client, admin_headers, template)
+    customer = login(client)
+    assert visit(client, customer, share(client, a)).status_code == 204
+    sku = product["skus"][0]["id"]
+    first, second = paid_order(shop, uid(customer), sku), paid_order(shop, uid(customer), sku)
+    assert commission_of(uid(a), first["id"]).amount == 300
+    assert commission_of(uid(a), second["id"]).amount == 300  # reaches the threshold
+    assert dashboard(client, a)["tier"] == {"name": "银牌", "rate_bps": 800}
+    third = paid_order(shop, uid(customer), sku)
+    assert commission_of(uid(a), third["id"]).amount == 800
+    assert dashboard(client, a)["commissions"]["pending"] == 1400
+
+
+def test_a_partial_refund_reverses_in_proportion_once(client, admin_headers, product, shop):
+    a = new_distributor(client, admin_headers)
+    customer = login(client)
+    order = paid_order(shop, uid(customer), product["skus"][0]["id"], 3, share_token=share(client, a))
+    assert commission_of(uid(a), order["id"]).amount == 1500
+    refund(order["id"], f"{order['id']}R1", 10_001, 30_000, 10_001)
+    refund(order["id"], f"{order['id']}R1", 10_001, 30_000, 10_001)  # the same refund again
+    c = commission_of(uid(a), order["id"])
+    kept = 1500 * (30_000 - 10_001) // 30_000
+    assert (c.amount, c.reversed, c.status) == (kept, 1500 - kept, "PENDING")
+    d = dashboard(client, a)
+    assert d["commissions"]["pending"] == kept and d["commissions"]["reversed"] == 1500 - kept
+    assert d["sales_count"] == 1 and d["sales_amount"] == 30_000 * 19_999 // 30_000
+
+    refund(order["id"], f"{order['id']}R2", 19_999, 30_000, 30_000)
+    c = commission_of(uid(a), order["id"])
+    assert (c.amount, c.reversed, c.status) == (0, 1500, "REVERSED")
+    d = dashboard(client, a)
+    assert d["commissions"] == {"pending": 0, "settleable": 0, "settled": 0, "reversed": 1500}
+    assert d["sales_count"] == 0 and d["sales_amount"] == 0
+
+
+def test_concurrent_refunds_reverse_exactly(client, admin_headers, product, shop):
+    a = new_distributor(client, admin_headers)
+    customer = login(client)
+    order = paid_order(shop, uid(customer), product["skus"][0]["id"], 5, share_token=share(client, a))
+    assert commission_of(uid(a), order["id"]).amount == 2500
+    ids = [f"{order['id']}C{i}" for i in range(5)]
+
+    def go(rid):
+        refund(order["id"], rid, 7_000, 50_000, 0)  # totals unknown: each counts on its own
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        list(pool.map(go, ids + ids))  # and each one twice
+    c = commission_of(uid(a), order["id"])
+    assert c.refunded == 35_000
+    assert c.amount == 2500 * 15_000 // 50_000
+    assert dashboard(client, a)["commissions"]["reversed"] == 2500 - c.amount
+
+
+def test_freeze_then_settleable(client, admin_headers, product, shop):
+    from layers import clock
+    from layers.services import distribution as svc
+
+    a = new_distributor(client, admin_headers)
+    customer = login(client)
+    order = paid_order(shop, uid(customer), product["skus"][0]["id"], share_token=share(client, a))
+    completed_at = clock.now_iso()
+    svc.on_order_completed(f"order.completed:{order['id']}", {"order_id": order["id"], "completed_at": completed_at})
+    c = commission_of(uid(a), order["id"])
+    assert c.settleable_at == clock.iso(clock.parse_iso(completed_at) + timedelta(days=7))
+    assert svc.make_due_settleable(clock.now() + timedelta(days=6))["settleable"] == 0
+    assert commission_of(uid(a), order["id"]).status == "PENDING"
+    svc.make_due_settleable(clock.now() + timedelta(days=7, seconds=1))
+    assert commission_of(uid(a), order["id"]).status == "SETTLEABLE"
+    assert [i.order_id for i in svc.list_settleable(uid(a))] == [order["id"]]
+    d = dashboard(client, a)
+    assert d["commissions"]["pending"] == 0 and d["commissions"]["settleable"] == 500
+
+
+def test_a_refund_after_payout_becomes_a_negative_adjustment(client, admin_headers, product, shop):
+    from layers import clock
+    from layers.services import distribution as svc
+    from layers.storage import distribution as store
+    from layers.storage.tx import Tx
+
+    a = new_distributor(client, admin_headers)
+    customer = login(client)
+    order = paid_order(shop, uid(customer), product["skus"][0]["id"], 2, share_token=share(client, a))
+    svc.on_order_completed("e", {"order_id": order["id"], "completed_at": clock.now_iso()})
+    svc.make_due_settleable(clock.now() + timedelta(days=8))
+    # What the settlement (issue 9) does: SETTLEABLE -> SETTLING -> SETTLED.
+    for status in ("SETTLING", "SETTLED"):
+        tx = Tx()
+        store.transition(tx, commission_of(uid(a), order["id"]), status, clock.now_iso())
+        tx.commit()
+    assert dashboard(client, a)["commissions"]["settled"] == 1000
+
+    refund(order["id"], f"{order['id']}R1", 5_000, 20_000, 5_000)
+    refund(order["id"], f"{order['id']}R1", 5_000, 20_000, 5_000)
+    adj = store.get_adjustment(uid(a), f"{order['id']}R1")
+    assert (adj.kind, adj.status, adj.amount) == ("ADJUSTMENT", "SETTLEABLE", -250)
+    assert commission_of(uid(a), order["id"]).status == "SETTLED"
+    assert [i.amount for i in svc.list_settleable(uid(a))] == [-250]
+    d = dashboard(client, a)
+    assert d["commissions"] == {"pending": 0, "settleable": -250, "settled": 1000, "reversed": 250}
+
+
+def test_duplicate_paid_events_accrue_once(client, admin_headers, product, shop):
+    from layers.services import distribution as svc
+
+    a = new_distributor(client, admin_headers)
+    customer = login(client)
+    order = place(uid(customer), product["skus"][0]["id"], share_token=share(client, a))
+    payload = pay(shop, order["id"])
+    svc.on_order_paid(f"order.paid:{order['id']}", payload)
+    svc.on_order_paid(f"order.paid:{order['id']}", payload)
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        list(pool.map(lambda _: svc.on_order_paid(f"order.paid:{order['id']}", payload), range(10)))
+    d = dashboard(client, a)
+    assert d["sales_count"] == 1 and d["commissions"]["pending"] == 500
+
+
+def test_concurrent_first_accruals_accrue_once(client, admin_headers, product, shop):
+    from layers.services import distribution as svc
+
+    a = new_distributor(client, admin_headers)
+    customer = login(client)
+    order = place(uid(customer), product["skus"][0]["id"], share_token=share(client, a))
+    payload = pay(shop, order["id"])
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        list(pool.map(lambda _: svc.on_order_paid(f"order.paid:{order['id']}", payload), range(10)))
+    d = dashboard(client, a)
+    assert d["sales_count"] == 1 and d["commissions"]["pending"] == 500
+
+
+# -- managers and operators ------------------------------------------------------------------------
+
+def test_a_manager_sees_only_their_group(client, admin_headers, product, shop):
+    m1, m2, nobody = login(client), login(client), login(client)
+    template = new_template(client, admin_headers)
+    a = new_distributor(client, admin_headers, template, uid(m1))
+    b = new_distributor(client, admin_headers, template, uid(m1))
+    c = new_distributor(client, admin_headers, template, uid(m2))
+    paid_order(shop, uid(login(client)), product["skus"][0]["id"], share_token=share(client, a))
+
+    r = client.http.get("/manager/distributors", headers=auth(m1))
+    assert r.status_code == 200, r.body
+    rows = {row["id"]: row for row in body(r)["items"]}
+    assert set(rows) == {uid(a), uid(b)}
+    assert rows[uid(a)]["commissions"]["pending"] == 500 and rows[uid(a)]["sales_count"] == 1
+    r = client.http.get("/manager/distributors", headers=auth(m2))
+    assert {row["id"] for row in body(r)["items"]} == {uid(c)}
+    r = client.http.get("/manager/distributors", headers=auth(nobody))
+    assert r.status_code == 403 and body(r)["error"]["code"] == "FORBIDDEN"
+    r = client.http.get("/manager/distributors", headers=auth(a))  # a distributor is not a manager
+    assert r.status_code == 403
+
+    r = client.http.get(f"/admin/managers/{uid(m1)}/distributors", headers=admin_headers)
+    assert {row["id"] for row in body(r)["items"]} == {uid(a), uid(b)}
+    r = client.http.get("/manager/distributors?format=csv", headers=auth(m1))
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
+    lines = r.body.decode().strip().splitlines()
+    assert lines[0].startswith("id,manager_id") and len(lines) == 3
+
+    # Moving b to m2 moves them out of m1's view.
+    assert post(client, "/admin/distributors", {"user_id": uid(b), "template_id": template,
+                                                "manager_id": uid(m2)}, admin_headers).status_code == 200
+    r = client.http.get("/manager/distributors", headers=auth(m1))
+    assert {row["id"] for row in body(r)["items"]} == {uid(a)}
+    # A shopper token is never an admin credential.
+    assert client.http.get(f"/admin/managers/{uid(m1)}/distributors", headers=auth(m1)).status_code == 401
+
+
+def test_the_owner_sees_all_and_exports_csv(client, admin_headers):
+    a = new_distributor(client, admin_headers)
+    r = client.http.get(f"/admin/distributors/{uid(a)}", headers=admin_headers)
+    assert r.status_code == 200 and body(r)["id"] == uid(a)
+    assert client.http.get("/admin/distributors/nope", headers=admin_headers).status_code == 404
+    r = client.http.get("/admin/distributors?limit=100", headers=admin_headers)
+    assert r.status_code == 200 and "items" in body(r)
+    for path in ("/admin/distributors.csv", "/admin/distributors?format=csv"):
+        r = client.http.get(path, headers=admin_headers)
+        assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
+        assert uid(a) in r.body.decode()
+
+
+def test_bad_input_is_refused_and_changes_nothing(client, admin_headers):
+    bad = [{"name": "x", "tiers": []}, {"name": "x", "tiers": [{"name": "a", "rate_bps": 10_001}]},
+           {"name": "x", "tiers": [{"name": "a", "rate_bps": 1}, {"name": "a", "rate_bps": 2}]}]
+    for payload in bad:
+        r = post(client, "/admin/commission-templates", payload, admin_headers)
+        assert r.status_code == 400, payload
+    shopper = login(client)
+    r = post(client, "/admin/distributors", {"user_id": "u_nobody", "template_id": "x"}, admin_headers)
+    assert r.status_code == 404
+    r = post(client, "/admin/distributors", {"user_id": uid(shopper), "template_id": "nope"}, admin_headers)
+    assert r.status_code == 404
+    r = client.http.get("/me/distribution", headers=auth(shopper))
+    assert r.status_code == 403
