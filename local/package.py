@@ -1,0 +1,166 @@
+"""`make package`: the deployable SAM template and zip, with infra/resources.json merged in.
+
+`chalice package` only ships `app.py`, `chalicelib/` and `vendor/`, and Lambda imports
+handler strings such as `functions.consumers.events_consumer` from the zip's root. So we
+stage a copy of the project in build/stage/ with our packages under `vendor/` (Chalice
+copies vendor/'s contents to the zip's root): the import paths in the zip are the same as
+in the repository. Then:
+
+    build/stage/                  app.py, requirements.txt, .chalice/config.json,
+                                  vendor/functions, vendor/layers
+    chalice package --stage S --merge-template infra/resources.json build/package
+    build/package/sam.json        + Parameters.Stage pinned to S
+    cfn-lint build/package/sam.json
+
+Chalice's IAM: with `autogen_policy: false` Chalice gives every function its own role
+(ApiHandlerRole, EventsConsumerRole, ..., JobsRole) whose single inline policy comes from
+`iam_policy_file`. We stage a deny-all placeholder there and infra/resources.json replaces
+each role's `Policies` list wholesale (Chalice's merge replaces lists), so what a function
+may do is written in one place; the build fails if a role kept the placeholder.
+
+    python -m local.package [--stage prod] [--out build/package] [--no-lint] [--if-stale]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESOURCES = ROOT / "infra" / "resources.json"
+STAGE_DIR = ROOT / "build" / "stage"
+OUT_DIR = ROOT / "build" / "package"
+PACKAGES = ("functions", "layers")
+PLACEHOLDER_POLICY = "policy-from-infra.json"
+_PLACEHOLDER = {"Version": "2012-10-17",
+                "Statement": [{"Sid": "ReplacedByInfraResourcesJson", "Effect": "Deny",
+                               "Action": "*", "Resource": "*"}]}
+_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
+
+
+def _bin(name: str) -> str:
+    """The venv's console script next to this interpreter, else PATH."""
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else (shutil.which(name) or name)
+
+
+def inputs_digest(stage: str) -> str:
+    """Hash of everything that goes into the package: a build with the same digest is fresh."""
+    h = hashlib.sha256(stage.encode())
+    files = [ROOT / "app.py", ROOT / "requirements.txt", ROOT / ".chalice" / "config.json", RESOURCES,
+             Path(__file__)]
+    for pkg in PACKAGES:
+        files += sorted(p for p in (ROOT / pkg).rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+    for f in files:
+        h.update(str(f.relative_to(ROOT)).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def stage_project(stage_dir: Path = STAGE_DIR) -> Path:
+    """Copy what the package needs into stage_dir; keeps .chalice/deployments (Chalice's
+    cache of built dependencies) so a rebuild only downloads wheels when requirements change."""
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    for name in ("app.py", "requirements.txt"):
+        shutil.copy2(ROOT / name, stage_dir / name)
+    chalice_dir = stage_dir / ".chalice"
+    chalice_dir.mkdir(exist_ok=True)
+    shutil.copy2(ROOT / ".chalice" / "config.json", chalice_dir / "config.json")
+    (chalice_dir / PLACEHOLDER_POLICY).write_text(json.dumps(_PLACEHOLDER, indent=2))
+    vendor = stage_dir / "vendor"
+    if vendor.exists():
+        shutil.rmtree(vendor)
+    vendor.mkdir()
+    for pkg in PACKAGES:
+        shutil.copytree(ROOT / pkg, vendor / pkg, ignore=_IGNORE)
+    return stage_dir
+
+
+def _check(template: dict) -> None:
+    """What the merge must have achieved; a failure here is a bug in infra/resources.json."""
+    resources = template["Resources"]
+    problems = []
+    for name, res in resources.items():
+        if res.get("Type") == "AWS::IAM::Role":
+            for policy in res["Properties"].get("Policies", []):
+                for st in policy["PolicyDocument"].get("Statement", []):
+                    if st.get("Sid") == "ReplacedByInfraResourcesJson":
+                        problems.append(f"{name} kept the placeholder policy: give it Policies in resources.json")
+        if res.get("Type") == "AWS::Serverless::Function":
+            if "Type" not in res or "Handler" not in res.get("Properties", {}):
+                problems.append(f"{name} is in resources.json but Chalice made no such function")
+            for ev_name, ev in res["Properties"].get("Events", {}).items():
+                if ev.get("Type") == "SQS" and ev["Properties"].get("FunctionResponseTypes") != [
+                        "ReportBatchItemFailures"]:
+                    problems.append(f"{name}.{ev_name} does not report batch item failures")
+    for name, res in resources.items():
+        if "Type" not in res:
+            problems.append(f"{name} in resources.json matches no resource Chalice generated")
+    if problems:
+        raise SystemExit("package check failed:\n  " + "\n  ".join(problems))
+
+
+def package(stage: str = "prod", out: Path = OUT_DIR, lint: bool = True, if_stale: bool = False) -> Path:
+    out = Path(out)
+    digest = inputs_digest(stage)
+    stamp = out / ".inputs-digest"
+    if if_stale and stamp.exists() and stamp.read_text() == digest and (out / "sam.json").exists():
+        print(f"package: {out} is up to date", file=sys.stderr)
+        return out
+    started = time.monotonic()
+    stage_dir = stage_project()
+    if out.exists():
+        shutil.rmtree(out)
+    env = {**os.environ, "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1")}
+    # Chalice imports app.py while packaging: it must not pick up the developer's local settings.
+    for name in ("DYNAMODB_ENDPOINT", "SQS_ENDPOINT", "SHOP_TABLE", "STAGE"):
+        env.pop(name, None)
+    cmd = [_bin("chalice"), "package", "--stage", stage, "--merge-template", str(RESOURCES), str(out.resolve())]
+    print("package: " + " ".join(cmd[1:]), file=sys.stderr, flush=True)
+    proc = subprocess.run(cmd, cwd=stage_dir, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        hint = ""
+        if "manylinux" in (proc.stdout + proc.stderr) or "Could not" in proc.stderr:
+            hint = "\n(chalice package downloads Linux wheels from PyPI: is the network reachable?)"
+        raise SystemExit(f"chalice package failed:\n{proc.stdout}\n{proc.stderr}{hint}")
+    sam = out / "sam.json"
+    template = json.loads(sam.read_text())
+    # Pin the template to the stage it was built for: the queue and table names, and the
+    # secret it reads, all follow from it.
+    template["Parameters"]["Stage"]["Default"] = stage
+    template["Parameters"]["Stage"]["AllowedValues"] = [stage]
+    template["Parameters"]["SecretId"]["Default"] = f"wechat-shop/{stage}"
+    _check(template)
+    sam.write_text(json.dumps(template, indent=2, ensure_ascii=False) + "\n")
+    if lint:
+        print("package: cfn-lint " + str(sam.relative_to(ROOT) if sam.is_relative_to(ROOT) else sam),
+              file=sys.stderr, flush=True)
+        lint_proc = subprocess.run([_bin("cfn-lint"), str(sam)], capture_output=True, text=True)
+        if lint_proc.returncode != 0:
+            raise SystemExit(f"cfn-lint failed:\n{lint_proc.stdout}{lint_proc.stderr}")
+    stamp.write_text(digest)
+    zip_mb = (out / "deployment.zip").stat().st_size / 1e6
+    print(f"package: {out}/sam.json and deployment.zip ({zip_mb:.1f} MB) in "
+          f"{time.monotonic() - started:.0f}s", file=sys.stderr)
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stage", default="prod")
+    parser.add_argument("--out", default=str(OUT_DIR))
+    parser.add_argument("--no-lint", action="store_true")
+    parser.add_argument("--if-stale", action="store_true", help="reuse a build of the same inputs")
+    args = parser.parse_args(argv)
+    package(args.stage, Path(args.out), lint=not args.no_lint, if_stale=args.if_stale)
+
+
+if __name__ == "__main__":
+    main()
