@@ -77,6 +77,10 @@ class DynamoDBLocal:
         self._proc: subprocess.Popen | None = None
 
     @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc else None
+
+    @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
@@ -84,15 +88,29 @@ class DynamoDBLocal:
         if not shutil.which("java"):
             raise RuntimeError("Java is needed for DynamoDB Local (apt-get install default-jre-headless)")
         home = ensure_dynamodb_local()
-        storage = ["-dbPath", self.db_path] if self.db_path else ["-inMemory"]
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+            raise RuntimeError(f"port {self.port} is already in use (another DynamoDB Local?)")
+        if self.db_path:
+            Path(self.db_path).mkdir(parents=True, exist_ok=True)
+            # One database file whatever the access key and region (DynamoDB Local otherwise
+            # keys its file on them, and a developer's own credentials would hide the data).
+            storage = ["-dbPath", str(self.db_path), "-sharedDb"]
+        else:
+            storage = ["-inMemory"]
+        self._log = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(
             ["java", "-Xmx1g", f"-Djava.library.path={home / 'DynamoDBLocal_lib'}",
              "-jar", str(home / "DynamoDBLocal.jar"), "-port", str(self.port),
              "-disableTelemetry", *storage],
-            cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            start_new_session=True,
+            # stderr to a file, not a pipe nobody drains (a full pipe would stall Java).
+            cwd=home, stdout=subprocess.DEVNULL, stderr=self._log,
+            start_new_session=True, preexec_fn=_die_with_parent(),
         )
-        wait_for_port(self.port, timeout=60)
+        try:
+            _wait_for_process_port(self._proc, self.port, self._log, timeout=60)
+        except BaseException:
+            self.stop()
+            raise
         return self.endpoint
 
     def stop(self) -> None:
@@ -102,7 +120,46 @@ class DynamoDBLocal:
                 self._proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self._proc.kill()
+                self._proc.wait(timeout=5)
+        if getattr(self, "_log", None):
+            self._log.close()
+            self._log = None
         self._proc = None
+
+
+def _wait_for_process_port(proc: subprocess.Popen, port: int, log, timeout: float) -> None:
+    """Like wait_for_port, but says why at once if the process died (a port in use, no Java)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            log.seek(0)
+            err = log.read().decode(errors="replace")[-2000:]
+            raise RuntimeError(f"DynamoDB Local exited with {proc.returncode}: {err}")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"DynamoDB Local did not listen on {port} after {timeout}s")
+
+
+def _die_with_parent():
+    """On Linux, have the child get SIGTERM when this process dies, even by SIGKILL, so no
+    Java process outlives `make dev` or a test session. PR_SET_PDEATHSIG fires when the
+    *thread* that started the child exits, so only arm it from the main thread."""
+    import threading
+
+    if not sys.platform.startswith("linux") or threading.current_thread() is not threading.main_thread():
+        return None
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    except OSError:
+        return None
+
+    def arm() -> None:
+        libc.prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    return arm
 
 
 class MotoServer:
@@ -117,8 +174,12 @@ class MotoServer:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> str:
+        import logging
+
         from moto.server import ThreadedMotoServer
 
+        # werkzeug logs every request at INFO; the local stack's output is for the shop.
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._server.start()
         wait_for_port(self.port)
