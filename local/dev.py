@@ -1,0 +1,293 @@
+"""`make dev`: the whole shop on this machine.
+
+DynamoDB Local (data kept in .cache/dynamodb-data, or in memory with --fresh), moto's
+server for SQS, the WeChat sandbox when no WeChat settings are given, the table and queues
+of infra/resources.json, the HTTP API on $PORT (Chalice's local server), the SQS consumers
+and the schedules (local/runtime.py), and a demo shop. Ctrl-C stops all of it.
+
+    python -m local.dev [--port 8000] [--fresh] [--no-seed] [--env-file .env.local]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from local.services import (  # noqa: E402
+    CACHE,
+    DynamoDBLocal,
+    MotoServer,
+    free_port,
+    wait_for_port,
+)
+
+DATA_DIR = CACHE / "dynamodb-data"
+ENV_FILE = ROOT / ".env.local"
+GENERATED = ("ADMIN_API_KEY", "TOKEN_SECRET")
+WECHAT_SETTINGS = ("WECHAT_APPID", "WECHAT_APP_SECRET", "WECHATPAY_MCHID", "WECHATPAY_APIV3_KEY",
+                   "WECHATPAY_MERCHANT_PRIVATE_KEY", "WECHATPAY_MERCHANT_SERIAL")
+
+
+def step(msg: str) -> Callable[[str], None]:
+    """Print `msg ...` now and its outcome when done: one progress line per step."""
+    print(f"  {msg} ...", end="", flush=True)
+    started = time.monotonic()
+
+    def done(result: str = "ok") -> None:
+        print(f" {result} ({time.monotonic() - started:.1f}s)", flush=True)
+    return done
+
+
+def port_or_free(preferred: int) -> int:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", preferred))
+            return preferred
+        except OSError:
+            return free_port()
+
+
+# ---------------------------------------------------------------------------- .env.local
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    out: dict[str, str] = {}
+    if not path.exists():
+        return out
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.split("=", 1)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1].replace("\\n", "\n") if value[0] == '"' else value[1:-1]
+        out[key.strip()] = value
+    return out
+
+
+def local_secrets(path: Path) -> tuple[dict[str, str], list[str]]:
+    """Settings from the environment and `path`; ADMIN_API_KEY and TOKEN_SECRET are
+    generated (and appended to `path`) where neither has them. Returns (settings, generated)."""
+    from_file = read_env_file(path)
+    for key, value in from_file.items():
+        os.environ.setdefault(key, value)
+    generated = []
+    for key in GENERATED:
+        if not os.environ.get(key):
+            os.environ[key] = (f"local-admin-{secrets.token_urlsafe(24)}" if key == "ADMIN_API_KEY"
+                               else secrets.token_hex(32))
+            generated.append(key)
+    if generated:
+        existing = path.read_text() if path.exists() else "# make dev: local settings (gitignored)\n"
+        if existing and not existing.endswith("\n"):
+            existing += "\n"
+        path.write_text(existing + "".join(f"{k}={os.environ[k]}\n" for k in generated))
+        path.chmod(0o600)
+    return {k: os.environ[k] for k in GENERATED}, generated
+
+
+# ---------------------------------------------------------------------------- the stack
+
+
+class Stack:
+    def __init__(self) -> None:
+        self._stops: list[tuple[str, Callable[[], None]]] = []
+
+    def on_stop(self, what: str, fn: Callable[[], None]) -> None:
+        self._stops.append((what, fn))
+
+    def stop(self) -> None:
+        while self._stops:
+            what, fn = self._stops.pop()
+            try:
+                fn()
+            except Exception as exc:  # noqa: BLE001 - keep stopping the rest
+                print(f"  stopping {what}: {exc}", file=sys.stderr)
+
+
+def _force_local_aws() -> None:
+    """Dummy credentials and no profile: nothing the local stack does can reach real AWS."""
+    for key in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN"):
+        os.environ.pop(key, None)
+    os.environ.update({"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+                       "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"})
+
+
+def _start_sandbox(stack: Stack, port: int) -> str | None:
+    if all(os.environ.get(k) for k in ("WECHAT_APPID", "WECHATPAY_MCHID")):
+        print("  WeChat settings given: using them, no sandbox")
+        return None
+    done = step("WeChat sandbox")
+    try:
+        from sandbox.server import WeChatSandbox
+    except ImportError as exc:
+        done(f"not available ({exc}); WeChat calls will fail")
+        return None
+    box = WeChatSandbox()
+    base = box.start(port=port)
+    stack.on_stop("WeChat sandbox", box.stop)
+    for key, value in box.env().items():
+        os.environ[key] = value
+    base = base or f"http://127.0.0.1:{port}"
+    done(base)
+    return base
+
+
+def _load_app(stage: str):
+    """Import app.py as `chalice local` does: stage config applied to os.environ first."""
+    from chalice.cli.factory import CLIFactory
+    from chalice.deploy.validate import validate_routes
+
+    factory = CLIFactory(project_dir=str(ROOT), environ=os.environ)
+    config = factory.create_config_obj(chalice_stage_name=stage)
+    app = config.chalice_app
+    validate_routes(app.routes)
+    return app, config
+
+
+def _wait_healthy(base_url: str, timeout: float = 30.0) -> bool:
+    import requests
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(requests.RequestException):
+            if requests.get(base_url + "/health", timeout=2).status_code == 200:
+                return True
+        time.sleep(0.2)
+    return False
+
+
+def run(args: argparse.Namespace, stop: threading.Event) -> int:
+    from local.bootstrap import create_queues, create_tables
+    from local.runtime import LocalRuntime
+
+    stack = Stack()
+    port = int(args.port)
+    base_url = f"http://127.0.0.1:{port}"
+    try:
+        print("Starting the shop locally")
+        _force_local_aws()
+        secrets_, generated = local_secrets(Path(args.env_file))
+        os.environ["PORT"] = str(port)
+        os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
+
+        done = step("DynamoDB Local")
+        ddb = DynamoDBLocal(port=port_or_free(args.dynamodb_port),
+                            db_path=None if args.fresh else str(DATA_DIR))
+        ddb.start()
+        stack.on_stop("DynamoDB Local", ddb.stop)
+        done(f"{ddb.endpoint} (pid {ddb.pid}, " + ("in memory" if args.fresh else
+                                                  f"data in {DATA_DIR.relative_to(ROOT)}") + ")")
+
+        done = step("SQS (moto server)")
+        sqs = MotoServer(port=port_or_free(args.sqs_port))
+        sqs.start()
+        stack.on_stop("moto server", sqs.stop)
+        done(sqs.endpoint)
+
+        sandbox_base = _start_sandbox(stack, port_or_free(args.sandbox_port))
+
+        done = step("table and queues from infra/resources.json")
+        stage = "dev"
+        os.environ["STAGE"] = stage
+        os.environ.update({"DYNAMODB_ENDPOINT": ddb.endpoint, "SQS_ENDPOINT": sqs.endpoint})
+        os.environ.update(create_tables(ddb.endpoint, table_name=args.table))
+        os.environ.update(create_queues(sqs.endpoint, stage=stage))
+        os.environ.setdefault("WECHATPAY_NOTIFY_BASE_URL", base_url)
+        done(f"table {args.table}, 3 queues + dead-letter queues")
+
+        done = step("HTTP API (chalice local)")
+        app, config = _load_app(stage)
+        from chalice.local import create_local_server
+
+        server = create_local_server(app, config, "127.0.0.1", port)
+        thread = threading.Thread(target=server.server.serve_forever, name="http", daemon=True)
+        thread.start()
+
+        def stop_http() -> None:
+            server.shutdown()
+            server.server.server_close()
+        stack.on_stop("HTTP server", stop_http)
+        healthy = _wait_healthy(base_url)
+        done(base_url if healthy else f"{base_url} (GET /health is not 200 yet)")
+
+        done = step("SQS consumers and schedules")
+        runtime = LocalRuntime(app, sqs.endpoint, visibility_timeout_s=30).start()
+        stack.on_stop("local runtime", runtime.stop)
+        done(f"{len(runtime.sqs_sources())} consumers, {len(runtime.schedules)} schedules (Asia/Shanghai)")
+
+        if not args.no_seed:
+            try:
+                from local.seed import seed
+            except ImportError:
+                seed = None
+            if seed is not None:
+                done = step("demo shop")
+                try:
+                    result = seed(base_url, secrets_["ADMIN_API_KEY"])
+                    done("seeded" if result is not None else "ok")
+                except Exception as exc:  # noqa: BLE001 - the shop runs without its demo data
+                    done(f"failed: {exc}")
+
+        print()
+        print(f"  API             {base_url}    curl {base_url}/health")
+        if sandbox_base:
+            print(f"  WeChat sandbox  {sandbox_base}")
+        print(f"  DynamoDB Local  {ddb.endpoint}    table {args.table}")
+        print(f"  SQS             {sqs.endpoint}")
+        print(f"  ADMIN_API_KEY   {secrets_['ADMIN_API_KEY']}")
+        print(f"  TOKEN_SECRET    {secrets_['TOKEN_SECRET'][:8]}...   "
+              + (f"(new, saved in {args.env_file})" if generated else f"(from {args.env_file} or the environment)"))
+        print("  Ctrl-C stops everything.", flush=True)
+        stop.wait()
+        print("\nStopping ...", flush=True)
+        return 0
+    finally:
+        stack.stop()
+        print("Stopped.", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Run the shop locally.")
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--fresh", action="store_true", help="DynamoDB in memory: start from nothing")
+    parser.add_argument("--no-seed", action="store_true", help="do not create the demo shop")
+    parser.add_argument("--env-file", default=str(ENV_FILE))
+    parser.add_argument("--table", default="shop-local")
+    parser.add_argument("--dynamodb-port", type=int, default=int(os.environ.get("DYNAMODB_PORT", "8001")))
+    parser.add_argument("--sqs-port", type=int, default=int(os.environ.get("SQS_PORT", "8002")))
+    parser.add_argument("--sandbox-port", type=int, default=int(os.environ.get("SANDBOX_PORT", "8900")))
+    args = parser.parse_args(argv)
+
+    try:
+        wait_for_port(args.port, timeout=0.2)
+        print(f"port {args.port} is in use: stop what runs there or pass --port / PORT=", file=sys.stderr)
+        return 1
+    except TimeoutError:
+        pass
+
+    stop = threading.Event()
+
+    def on_signal(signum, frame):  # noqa: ARG001
+        stop.set()
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    return run(args, stop)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
