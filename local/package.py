@@ -164,3 +164,48 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+# ---------------------------------------------------------------------------- the zip, as Lambda sees it
+
+# What the Lambda Python runtime provides besides the standard library (it sits after
+# /var/task on sys.path): boto3 and its own dependencies.
+LAMBDA_RUNTIME_PACKAGES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
+
+
+def unpack(zip_path: Path, dest: Path) -> Path:
+    """The deployment zip extracted into dest/task, and dest/runtime holding (links to) what
+    Lambda's runtime adds that the zip lacks, taken from this venv."""
+    import importlib.util
+    import zipfile
+
+    task = dest / "task"
+    runtime = dest / "runtime"
+    task.mkdir(parents=True)
+    runtime.mkdir()
+    with zipfile.ZipFile(zip_path) as zf:
+        zf.extractall(task)
+    for name in LAMBDA_RUNTIME_PACKAGES:
+        if (task / name).exists() or (task / f"{name}.py").exists():
+            continue
+        spec = importlib.util.find_spec(name)
+        if spec and spec.submodule_search_locations:
+            (runtime / name).symlink_to(next(iter(spec.submodule_search_locations)))
+        elif spec and spec.origin:
+            (runtime / Path(spec.origin).name).symlink_to(spec.origin)
+    return dest
+
+
+def lambda_python(unpacked: Path, code: str, env: dict | None = None,
+                  extra_args: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
+    """Run `code` in a fresh interpreter whose sys.path is the zip's contents, then the
+    runtime's packages, then the standard library: no venv, no repository, no user site."""
+    prelude = (f"import sys; sys.path[:0] = [{str(unpacked / 'task')!r}]; "
+               f"sys.path.append({str(unpacked / 'runtime')!r})\n")
+    lambda_env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "STAGE": "prod",
+                  "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
+                  "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
+                  "AWS_LAMBDA_FUNCTION_NAME": "local-check", "POWERTOOLS_LOG_LEVEL": "WARNING",
+                  **(env or {})}
+    return subprocess.run([sys.executable, "-I", "-S", *extra_args, "-c", prelude + code],
+                          cwd=unpacked / "task", env=lambda_env, capture_output=True, text=True)

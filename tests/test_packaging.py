@@ -1,0 +1,168 @@
+"""The deployable package: `make package` builds it (reused while its inputs are unchanged),
+cfn-lint passes on the merged template, and the zip alone, with nothing but the standard
+library and what Lambda's runtime provides (boto3), imports the app and every handler the
+template names."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from local.package import OUT_DIR, lambda_python, package, unpack
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTRACT_SETTINGS = ("WECHAT_APPID", "WECHAT_APP_SECRET", "WECHATPAY_MCHID", "WECHATPAY_APIV3_KEY",
+                     "WECHATPAY_MERCHANT_PRIVATE_KEY", "WECHATPAY_MERCHANT_SERIAL", "WECHATPAY_PUBLIC_KEY",
+                     "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_NOTIFY_BASE_URL", "ADMIN_API_KEY", "TOKEN_SECRET")
+FUNCTIONS = {"APIHandler", "EventsConsumer", "OrderExpiryConsumer", "SettlementConsumer", "Jobs"}
+
+
+@pytest.fixture(scope="module")
+def built() -> Path:
+    # Builds, or reuses build/package when nothing that goes into it changed (cfn-lint ran
+    # on that build: the stamp is written only after it passed).
+    return package("prod", OUT_DIR, lint=True, if_stale=True)
+
+
+@pytest.fixture(scope="module")
+def template(built) -> dict:
+    return json.loads((built / "sam.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def unpacked(built, tmp_path_factory) -> Path:
+    return unpack(built / "deployment.zip", tmp_path_factory.mktemp("lambda"))
+
+
+def functions(template) -> dict[str, dict]:
+    return {k: v for k, v in template["Resources"].items() if v["Type"] == "AWS::Serverless::Function"}
+
+
+def test_the_zip_imports_the_app_and_every_handler_on_a_clean_path(template, unpacked):
+    handlers = sorted({f["Properties"]["Handler"] for f in functions(template).values()})
+    code = f"""
+import importlib, json, pkgutil, sys
+handlers = {handlers!r}
+out = {{"path": sys.path, "resolved": {{}}}}
+import app
+out["app"] = type(app.app).__name__
+for h in handlers:
+    module, _, attr = h.rpartition(".")
+    out["resolved"][h] = callable(getattr(importlib.import_module(module), attr))
+# Every module of ours, not only those the handlers import at start: lazy imports too.
+for pkg in ("functions", "layers"):
+    for m in pkgutil.walk_packages(importlib.import_module(pkg).__path__, pkg + "."):
+        importlib.import_module(m.name)
+import boto3, botocore
+out["boto3"] = boto3.__file__
+out["site"] = "site" in sys.modules
+print(json.dumps(out))
+"""
+    proc = lambda_python(unpacked, code)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["app"] == "Chalice"
+    assert out["resolved"] == dict.fromkeys(handlers, True)
+    assert not out["site"]
+    assert not any(".venv" in p or p == str(ROOT) for p in out["path"] if "runtime" not in p)
+    # boto3 comes from Lambda's runtime (here: the link standing in for it), not the zip.
+    assert "/runtime/" in out["boto3"]
+
+
+def test_handlers_are_the_apps_functions(template):
+    handlers = {name: f["Properties"]["Handler"] for name, f in functions(template).items()}
+    assert set(handlers) == FUNCTIONS
+    assert handlers["APIHandler"] == "app.app"
+    assert handlers["Jobs"] == "functions.jobs.jobs_handler"
+    assert all(h.startswith("functions.consumers.") for n, h in handlers.items() if n.endswith("Consumer"))
+
+
+def test_sqs_sources_report_batch_item_failures_from_our_queues(template):
+    resources = template["Resources"]
+    sources = {name: ev for name, f in functions(template).items()
+               for ev in f["Properties"].get("Events", {}).values() if ev["Type"] == "SQS"}
+    assert set(sources) == {"EventsConsumer", "OrderExpiryConsumer", "SettlementConsumer"}
+    for name, ev in sources.items():
+        props = ev["Properties"]
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+        queue = re.fullmatch(r"\$\{(\w+)\.Arn\}", props["Queue"]["Fn::Sub"]).group(1)
+        q = resources[queue]["Properties"]
+        assert q["RedrivePolicy"]["maxReceiveCount"] == 5
+        assert resources[q["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]]["Type"] == "AWS::SQS::Queue"
+        # Lambda refuses a source whose visibility timeout is shorter than the function's timeout.
+        assert q["VisibilityTimeout"] >= 6 * functions(template)[name]["Properties"]["Timeout"]
+
+
+def test_every_function_gets_its_settings_and_no_secret_is_literal(template):
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    for name in ("SHOP_TABLE", "EVENTS_QUEUE_URL", "ORDER_EXPIRY_QUEUE_URL", "SETTLEMENT_QUEUE_URL"):
+        assert set(variables[name]) == {"Ref"}
+    for name in CONTRACT_SETTINGS:
+        value = json.dumps(variables[name])
+        assert "{{resolve:secretsmanager:" in value and f":SecretString:{name}}}}}" in value, name
+    for f in functions(template).values():
+        assert f["Properties"]["Environment"]["Variables"]["STAGE"] == "prod"
+    assert template["Parameters"]["Stage"]["AllowedValues"] == ["prod"]
+
+
+def _statements(role: dict) -> list[dict]:
+    return [s for p in role["Properties"].get("Policies", []) for s in p["PolicyDocument"]["Statement"]]
+
+
+def test_iam_is_least_privilege(template):
+    resources = template["Resources"]
+    for name, res in resources.items():
+        if res["Type"] not in ("AWS::IAM::Role", "AWS::IAM::ManagedPolicy"):
+            continue
+        statements = _statements(res) if res["Type"] == "AWS::IAM::Role" else res["Properties"]["PolicyDocument"]["Statement"]
+        for st in statements:
+            assert st["Effect"] == "Allow", name
+            assert st["Resource"] != "*" and "*" not in json.dumps(st["Action"]), (name, st)
+            services = {a.split(":")[0] for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
+            assert services <= {"logs", "sqs", "dynamodb", "lambda"}, (name, st)
+    for f in functions(template).values():
+        role = f["Properties"]["Role"]["Fn::GetAtt"][0]
+        assert {s["Sid"] for s in _statements(resources[role])} <= {"OwnLogs", "ConsumeOwnQueue"}
+    shared = resources["ShopDataAccessPolicy"]["Properties"]
+    assert {r["Ref"] for r in shared["Roles"]} == {f["Properties"]["Role"]["Fn::GetAtt"][0]
+                                                   for f in functions(template).values()}
+    scheduler = _statements(resources["SchedulerRole"])
+    assert scheduler == [{"Effect": "Allow", "Action": "lambda:InvokeFunction",
+                          "Resource": {"Fn::GetAtt": ["Jobs", "Arn"]}}]
+
+
+def test_schedules_run_the_jobs_in_shanghai_time(template):
+    schedules = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Scheduler::Schedule"]
+    assert {json.loads(s["Target"]["Input"])["job"] for s in schedules} == {
+        "close-expired-orders", "settle-commissions", "reconcile", "send-reminders", "relay-outbox"}
+    for s in schedules:
+        assert s["ScheduleExpressionTimezone"] == "Asia/Shanghai"
+        assert s["Target"]["Arn"] == {"Fn::GetAtt": ["Jobs", "Arn"]}
+        assert s["Target"]["RoleArn"] == {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
+
+
+def test_alarms_watch_every_dead_letter_queue_and_function(template):
+    resources = template["Resources"]
+    alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    watched_queues = {a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in alarms if a["Namespace"] == "AWS/SQS"}
+    dlqs = {r["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            for r in resources.values() if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in r["Properties"]}
+    assert watched_queues == dlqs and len(dlqs) == 3
+    watched_functions = {a["Dimensions"][0]["Value"]["Ref"] for a in alarms
+                         if a["Namespace"] == "AWS/Lambda" and a["MetricName"] == "Errors"}
+    assert watched_functions == FUNCTIONS
+
+
+def test_the_table_is_the_one_the_code_expects(template):
+    [table] = [r for r in template["Resources"].values() if r["Type"] == "AWS::DynamoDB::Table"]
+    props = table["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert {k["AttributeName"] for k in props["KeySchema"]} == {"pk", "sk"}
+    assert {g["IndexName"]: g["Projection"]["ProjectionType"] for g in props["GlobalSecondaryIndexes"]} == {
+        "gsi1": "ALL", "gsi2": "ALL"}
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
+    assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["DeletionPolicy"] == "Retain"
