@@ -11,6 +11,7 @@ import hashlib
 import json
 from datetime import timedelta
 
+from pynamodb.exceptions import UpdateError
 from pydantic import BaseModel, ConfigDict, Field
 
 from layers import clock
@@ -195,10 +196,7 @@ def create_order(*, user_id: str, order_id: str, lines: list[pricing.Line], rese
         gsi1pk=f"USER#{user_id}#ORDERS", gsi1sk=f"{now}#{order_id}",
         gsi2pk=store.OPEN_ORDERS, gsi2sk=f"{expires_at}#{order_id}",
     )
-    # The order's put goes first so that its failed condition (a concurrent retry with
-    # the same key) is recognised before any stock condition.
-    tx.ops.insert(0, Tx().put(order, condition=OrderItem.pk.does_not_exist(),
-                              on_fail=_OrderExists).ops[0])
+    tx.put(order, condition=OrderItem.pk.does_not_exist(), on_fail=_OrderExists)
     try:
         tx.commit()
     except _OrderExists:
@@ -250,7 +248,7 @@ def _with_prepay(order: OrderItem) -> dict:
         ) from exc
     try:
         order.update(actions=[OrderItem.prepay_id.set(prepay_id)], condition=OrderItem.status == PENDING)
-    except OrderItem.UpdateError:
+    except UpdateError:
         # Paid or closed meanwhile: answer with what it is now.
         order.refresh(consistent_read=True)
         return view(order)
@@ -464,7 +462,7 @@ def ship(order_id: str) -> dict:
             OrderItem.status.set(SHIPPED), OrderItem.shipped_at.set(now),
             OrderItem.gsi2pk.set(store.SHIPPED_ORDERS), OrderItem.gsi2sk.set(f"{confirm_at}#{order_id}"),
         ], condition=(OrderItem.status == PAID))
-    except OrderItem.UpdateError as exc:
+    except UpdateError as exc:
         current = store.get_order(order_id, consistent=True)
         if current is None:
             raise errors.NotFound("no such order") from exc

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
+from pynamodb.exceptions import UpdateError
 from pydantic import BaseModel, ConfigDict, Field
 
 from layers import clock
@@ -110,7 +111,7 @@ def approve(refund_id: str) -> dict:
             refund.update(actions=[RefundItem.status.set(store.PROCESSING), RefundItem.updated_at.set(now),
                                    RefundItem.gsi2pk.set(f"REFUNDS#{store.PROCESSING}")],
                           condition=RefundItem.status == store.REQUESTED)
-        except RefundItem.UpdateError:
+        except UpdateError:
             refund.refresh(consistent_read=True)
     if refund.status == store.PROCESSING:
         _send(refund, order_store.get_order(order_id))

@@ -40,6 +40,9 @@ class TransactionConflicted(Exception):
     """Still conflicting after retries; the caller's request may be retried."""
 
 
+_SEND_ORDER = {"condition_check": 0, "delete": 1, "save": 2, "update": 3}
+
+
 @dataclass
 class _Op:
     kind: str
@@ -85,7 +88,10 @@ class Tx:
                 return
             except TransactWriteError as exc:
                 reasons = exc.cancellation_reasons or []
-                for op, reason in zip(self.ops, reasons, strict=False):
+                # pynamodb sends condition checks, deletes, puts, then updates; the
+                # reasons come back in that order.
+                sent = sorted(self.ops, key=lambda o: _SEND_ORDER[o.kind])
+                for op, reason in zip(sent, reasons, strict=False):
                     if reason is not None and reason.code == "ConditionalCheckFailed":
                         if op.on_fail is not None:
                             raise op.on_fail() from exc
