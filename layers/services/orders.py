@@ -363,6 +363,9 @@ def mark_paid(order_id: str, trade: dict) -> OrderItem | None:
     refunds it. Raises PaymentMismatch when the payment is not this order's."""
     order = store.get_order(order_id, consistent=True)
     if order is None:
+        if order_id:
+            _record_anomaly(order_id[:64], "PAYMENT_MISMATCH", trade, ["no such order"])
+        logger.error("payment for an unknown order", extra={"order_id": order_id, "alarm": "PAYMENT_MISMATCH"})
         raise PaymentMismatch(f"no order {order_id}")
     _check_trade(order, trade)
     if order.transaction_id == trade.get("transaction_id") and order.status != PENDING:
@@ -414,6 +417,7 @@ def _pay(order: OrderItem, trade: dict, reinstate: bool) -> OrderItem | None:
         OrderItem.status.set(PAID), OrderItem.paid_at.set(now),
         OrderItem.transaction_id.set(trade.get("transaction_id")),
         OrderItem.paid_amount.set(int(trade["amount"]["total"])),
+        OrderItem.refund_room.set(int(trade["amount"]["total"])),
         OrderItem.gsi2pk.remove(), OrderItem.gsi2sk.remove(),
         *([OrderItem.released_at.remove(), OrderItem.close_reason.set(f"REINSTATED:{order.close_reason}")]
           if reinstate else []),

@@ -68,8 +68,7 @@ def request_refund(user_id: str, order_id: str, body: RefundInput, key: str | No
         return view(existing)
     if order.status not in REFUNDABLE:
         raise errors.InvalidState(f"an order {order.status} cannot be refunded")
-    paid = int(order.paid_amount or order.amounts["payable"])
-    left = paid - int(order.refunded_amount or 0) - int(order.refunding_amount or 0)
+    left = int(order.refund_room or 0)
     amount = body.amount if body.amount is not None else left
     if amount < 1 or amount > left:
         raise errors.NotAcceptable(f"at most {left} fen can still be refunded")
@@ -84,12 +83,12 @@ def request_refund(user_id: str, order_id: str, body: RefundInput, key: str | No
     tx.put(refund, condition=RefundItem.pk.does_not_exist(), on_fail=_Changed)
     tx.update(order, actions=[
         OrderItem.refunding_amount.add(amount),
+        OrderItem.refund_room.add(-amount),
         OrderItem.status.set("REFUNDING"),
-        OrderItem.notes["status_before_refund"].set(
-            order.status if order.status != "REFUNDING" else (order.notes or {}).get("status_before_refund", "PAID")),
-    ], condition=(OrderItem.status.is_in(*REFUNDABLE)
-                  & (OrderItem.refunded_amount + OrderItem.refunding_amount <= paid - amount)),
-        on_fail=lambda: errors.InvalidState("the order changed; nothing was refunded, try again"))
+        OrderItem.status_before_refund.set(
+            order.status if order.status != "REFUNDING" else (order.status_before_refund or "PAID")),
+    ], condition=OrderItem.status.is_in(*REFUNDABLE) & (OrderItem.refund_room >= amount),
+        on_fail=lambda: errors.NotAcceptable("that is more than can still be refunded; nothing was refunded"))
     try:
         tx.commit()
     except _Changed:
@@ -180,7 +179,7 @@ def _finish(refund: RefundItem, status: str) -> None:
     elif in_flight_after > 0:
         new_status = "REFUNDING"
     else:
-        new_status = (order.notes or {}).get("status_before_refund", "PAID")
+        new_status = order.status_before_refund or "PAID"
     # Nothing left the warehouse: a full refund puts the stock back on the shelf, once.
     release = fully and order.shipped_at is None and not order.released_at
     tx = Tx()
@@ -189,7 +188,7 @@ def _finish(refund: RefundItem, status: str) -> None:
               condition=RefundItem.status.is_in(store.REQUESTED, store.PROCESSING), on_fail=_Changed)
     tx.update(order, actions=[
         OrderItem.refunding_amount.add(-amount),
-        *([OrderItem.refunded_amount.add(amount)] if succeeded else []),
+        OrderItem.refunded_amount.add(amount) if succeeded else OrderItem.refund_room.add(amount),
         OrderItem.status.set(new_status),
         *([OrderItem.gsi2pk.remove(), OrderItem.gsi2sk.remove()] if fully else []),
         *([OrderItem.released_at.set(now)] if release else []),
@@ -197,7 +196,7 @@ def _finish(refund: RefundItem, status: str) -> None:
     if release:
         for r in (order.notes or {}).get("reservations", []):
             reservations.release(tx, r)
-    if fully and order.coupon_id and (order.notes or {}).get("coupon_consumed", True):
+    if fully and order.coupon_id and order.coupon_returnable:
         coupon_hooks.give_back_after_refund(tx, order.coupon_id, order.order_id, now)
     if succeeded:
         tx.put(ledger.refund_entry(ledger.beijing_day(None, clock.now()), refund.refund_id, amount, now))
@@ -237,9 +236,10 @@ def refund_unfulfillable_payment(order: OrderItem, trade: dict) -> OrderItem:
     tx.update(order, actions=[
         OrderItem.status.set("REFUNDING"), OrderItem.transaction_id.set(trade.get("transaction_id")),
         OrderItem.paid_amount.set(paid), OrderItem.paid_at.set(now), OrderItem.refunding_amount.set(paid),
-        OrderItem.notes["status_before_refund"].set("CLOSED"),
+        OrderItem.refund_room.set(0),
+        OrderItem.status_before_refund.set("CLOSED"),
         # Its stock and coupon went back when it closed: the refund must not return them again.
-        OrderItem.notes["coupon_consumed"].set(False),
+        OrderItem.coupon_returnable.set(False),
     ], condition=(OrderItem.status == "CLOSED") & OrderItem.transaction_id.does_not_exist(), on_fail=_Changed)
     tx.put(refund, condition=RefundItem.pk.does_not_exist(), on_fail=_Changed)
     try:

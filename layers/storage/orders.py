@@ -10,7 +10,7 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 
 from layers.storage.base import Gsi1, Gsi2, ShopModel
 
@@ -53,9 +53,17 @@ class OrderItem(ShopModel):
     close_reason = UnicodeAttribute(null=True)
     refunded_amount = NumberAttribute(default=0)
     refunding_amount = NumberAttribute(default=0)
+    # What can still be refunded: set to the paid amount at payment, taken by each refund
+    # request with a condition `refund_room >= amount` (DynamoDB conditions cannot add),
+    # given back when a refund fails or is rejected.
+    refund_room = NumberAttribute(null=True)
     # Set when the order's stock (and coupon) went back, so it never goes back twice.
     released_at = UnicodeAttribute(null=True)
-    notes = JSONAttribute(null=True)
+    notes = JSONAttribute(null=True)  # {"reservations": [...]}: fixed at placement
+    # While refunds are in flight the order is REFUNDING; it returns to this status after.
+    status_before_refund = UnicodeAttribute(null=True)
+    # False when the order's coupon already went back (closed, then paid and refunded).
+    coupon_returnable = BooleanAttribute(default=True)
 
 
 def order_key(order_id: str) -> tuple[str, str]:

@@ -58,13 +58,15 @@ def events_for(order_id: str, event_type: str) -> list:
 def ledger_payments(order_id: str) -> int:
     from layers.storage.ledger import LedgerEntry
 
-    return sum(1 for e in LedgerEntry.scan(LedgerEntry.sk == f"PAY#{order_id}"))
+    return sum(1 for e in LedgerEntry.scan((LedgerEntry.sk == f"PAY#{order_id}")
+                                           & LedgerEntry.pk.startswith("LEDGER#")))
 
 
 def ledger_refunds(refund_id: str) -> int:
     from layers.storage.ledger import LedgerEntry
 
-    return sum(1 for e in LedgerEntry.scan(LedgerEntry.sk == f"REFUND#{refund_id}"))
+    return sum(1 for e in LedgerEntry.scan((LedgerEntry.sk == f"REFUND#{refund_id}")
+                                           & LedgerEntry.pk.startswith("LEDGER#")))
 
 
 def drain_events_queue(sqs_endpoint: str) -> list[dict]:
