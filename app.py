@@ -14,6 +14,7 @@ from functions import (
     orders,
     payments,
     reminders,
+    settlement,
 )
 from functions._middleware import install_middleware
 
@@ -28,6 +29,7 @@ for blueprint in (
     orders.bp,
     payments.bp,
     reminders.bp,
+    settlement.bp,
     distribution.bp,
     admin.bp,
     consumers.bp,

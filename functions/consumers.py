@@ -25,7 +25,10 @@ def order_expiry_consumer(event):
     return handle_expiry_batch(event.to_dict())
 
 
-@bp.on_sqs_message(queue=queues.SETTLEMENT_QUEUE, batch_size=10, name="settlement_consumer")
+# At most 2 consumers at once, each pacing itself to 50 transfers/s: WeChat allows
+# about 100 merchant transfers per second.
+@bp.on_sqs_message(queue=queues.SETTLEMENT_QUEUE, batch_size=5, name="settlement_consumer",
+                   maximum_concurrency=2)
 def settlement_consumer(event):
     from layers.events import handle_settlement_batch
 

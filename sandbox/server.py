@@ -241,7 +241,8 @@ class WeChatSandbox:
                 if path.startswith(fault["prefix"]) and fault["times"] > 0:
                     fault["times"] -= 1
                     return fault["status"], {"code": "SYSTEM_ERROR", "message": "injected fault"}, False
-        self.requests_log.append({"method": method, "path": path, "query": query})
+        entry = {"method": method, "path": path, "query": query}
+        self.requests_log.append(entry)
         if path.startswith("/sandbox/"):
             return self._control(method, path)
         if path.startswith("/sns/") or path.startswith("/cgi-bin/"):
@@ -250,6 +251,7 @@ class WeChatSandbox:
             text = body.decode() if body else ""
             self._check_signature(method, target, headers, text)
             data = json.loads(text) if text else {}
+            entry.update({k: data[k] for k in ("out_trade_no", "out_refund_no", "out_bill_no") if k in data})
             return self._pay(method, path, query, data)
         return 404, {"code": "NOT_FOUND", "message": path}, False
 

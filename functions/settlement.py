@@ -1,0 +1,45 @@
+"""Payouts: the distributor's own, and the operators' settlement batches."""
+
+from chalice import Blueprint, Response
+
+from functions._api import decode_cursor, page, page_args, require_admin, route, shopper_id
+
+bp = Blueprint(__name__)
+
+
+@route(bp, "/me/payouts", methods=["GET"])
+def my_payouts():
+    from layers.services import settlement
+
+    user = shopper_id(bp)
+    limit, cursor = page_args(bp)
+    items, next_key = settlement.my_payouts(user, limit, decode_cursor(cursor))
+    return page(items, next_key)
+
+
+@route(bp, "/admin/settlements", methods=["GET"])
+def list_settlements():
+    from layers.services import settlement
+
+    require_admin(bp)
+    limit, cursor = page_args(bp)
+    items, next_key = settlement.batches(limit, decode_cursor(cursor))
+    return page(items, next_key)
+
+
+@route(bp, "/admin/settlements/{batch_id}/payouts.csv", methods=["GET"])
+def settlement_csv(batch_id):
+    from layers.services import settlement
+
+    require_admin(bp)
+    return Response(body=settlement.batch_csv(batch_id), status_code=200,
+                    headers={"Content-Type": "text/csv; charset=utf-8",
+                             "Content-Disposition": f'attachment; filename="{batch_id}-payouts.csv"'})
+
+
+@route(bp, "/admin/payouts/{payout_id}/mark-paid", methods=["POST"])
+def mark_paid(payout_id):
+    from layers.services import settlement
+
+    require_admin(bp)
+    return settlement.mark_paid_manually(payout_id)
