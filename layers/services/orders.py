@@ -11,8 +11,8 @@ import hashlib
 import json
 from datetime import timedelta
 
-from pynamodb.exceptions import UpdateError
 from pydantic import BaseModel, ConfigDict, Field
+from pynamodb.exceptions import UpdateError
 
 from layers import clock
 from layers.config import settings

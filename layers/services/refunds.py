@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from pynamodb.exceptions import UpdateError
 from pydantic import BaseModel, ConfigDict, Field
+from pynamodb.exceptions import UpdateError
 
 from layers import clock
 from layers.domain import errors
