@@ -1,0 +1,91 @@
+"""Settling 100,000 commissions locally: DynamoDB Local for the table, the WeChat sandbox
+for the transfers (each request signed and checked), auto mode.
+
+    python bench/settlement.py [--commissions 100000] [--distributors 1000]
+
+The commissions are written straight into the table as SETTLEABLE (making them through
+100,000 orders would measure the order path, not settlement). The run is inline (one
+process, distributor after distributor); on AWS the same work fans out through the
+settlement queue. Transfers are paced to 50/s per consumer, as in production.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench._common import start_stack  # noqa: E402
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--commissions", type=int, default=100_000)
+    parser.add_argument("--distributors", type=int, default=1_000)
+    args = parser.parse_args()
+    stack = start_stack()
+    try:
+        run(args.commissions, args.distributors)
+    finally:
+        stack.stop()
+
+
+def run(n: int, d: int) -> None:
+    from layers import clock
+    from layers.services import settlement
+    from layers.storage import distribution as dist
+    from layers.storage.distribution import CommissionItem, StatsItem
+    from layers.storage.settlement import PayoutItem
+    from layers.storage.users import UserItem, user_id_for, user_key
+
+    now = clock.now_iso()
+    print(f"writing {n} SETTLEABLE commissions for {d} distributors ...", file=sys.stderr)
+    start = time.perf_counter()
+    per = n // d
+    expected = {}
+    with UserItem.batch_write() as users, StatsItem.batch_write() as stats:
+        for i in range(d):
+            openid = f"obench{i:022d}"
+            uid = user_id_for(openid)
+            users.save(UserItem(*user_key(uid), user_id=uid, openid=openid, created_at=now, last_login_at=now))
+            expected[uid] = 0
+    with CommissionItem.batch_write() as writer:
+        for k in range(n):
+            uid = list(expected)[k % d] if k < per * d else list(expected)[0]
+            amount = 100 + (k % 50)
+            expected[uid] += amount
+            item = CommissionItem(dist.dist_pk(uid), f"COMM#obench{k:020d}", kind=dist.COMMISSION,
+                                  commission_id=f"obench{k:020d}", distributor_id=uid, order_id=f"obench{k:020d}",
+                                  status=dist.SETTLEABLE, amount=amount, accrued=amount, rev=0, created_at=now,
+                                  updated_at=now, settleable_at=now)
+            item.gsi2pk = dist.COMMISSION_SETTLEABLE
+            item.gsi2sk = dist.settleable_queue_sk(item)
+            writer.save(item)
+            if (k + 1) % 20_000 == 0:
+                print(f"  {k + 1}/{n} written", file=sys.stderr)
+    with StatsItem.batch_write() as stats:
+        for uid, total in expected.items():
+            stats.save(StatsItem(dist.dist_pk(uid), "STATS", settleable=total))
+    print(f"setup: {time.perf_counter() - start:.1f} s", file=sys.stderr)
+
+    start = time.perf_counter()
+    result = settlement.settle_commissions(inline=True)
+    elapsed = time.perf_counter() - start
+    payouts = [p for p in PayoutItem.scan(PayoutItem.sk == "PAYOUT")]
+    paid = sum(int(p.amount) for p in payouts)
+    assert paid == sum(expected.values()), "every commission settled exactly once"
+    print(f"commissions settled: {n}")
+    print(f"distributors (payouts / transfers): {len(payouts)}")
+    print(f"amount transferred: {paid} fen (= the commissions' sum)")
+    print(f"settle-commissions run: {elapsed:.1f} s ({n / elapsed:.0f} commissions/s, "
+          f"{len(payouts) / elapsed:.1f} transfers/s; transfers paced to {settlement.TRANSFERS_PER_SECOND}/s)")
+    print(f"payout states: {result.get('payouts')}")
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    main()
