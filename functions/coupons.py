@@ -1,0 +1,63 @@
+"""Coupons: shoppers claim and list; operators create templates."""
+
+from chalice import Blueprint
+
+from functions._api import (
+    created,
+    decode_cursor,
+    idempotency_key,
+    page,
+    page_args,
+    parse_body,
+    query_param,
+    require_admin,
+    route,
+    shopper_id,
+)
+
+bp = Blueprint(__name__)
+
+
+@route(bp, "/coupons", methods=["GET"])
+def claimable():
+    from layers.services import coupons
+
+    limit, cursor = page_args(bp)
+    items, next_key = coupons.claimable_now(limit, decode_cursor(cursor))
+    return page(items, next_key)
+
+
+@route(bp, "/coupons/{template_id}/claim", methods=["POST"])
+def claim(template_id):
+    from layers.services import coupons
+
+    user = shopper_id(bp)
+    return created(coupons.claim(user, template_id, idempotency_key(bp)))
+
+
+@route(bp, "/me/coupons", methods=["GET"])
+def my_coupons():
+    from layers.services import coupons
+
+    user = shopper_id(bp)
+    limit, cursor = page_args(bp)
+    items, next_key = coupons.my_coupons(user, query_param(bp, "status"), limit, decode_cursor(cursor))
+    return page(items, next_key)
+
+
+@route(bp, "/admin/coupons", methods=["POST"])
+def create_template():
+    from layers.services import coupons
+
+    require_admin(bp)
+    return created(coupons.create_template(parse_body(bp, coupons.TemplateInput)))
+
+
+@route(bp, "/admin/coupons", methods=["GET"])
+def list_templates():
+    from layers.services import coupons
+
+    require_admin(bp)
+    limit, cursor = page_args(bp)
+    items, next_key = coupons.list_templates(limit, decode_cursor(cursor))
+    return page(items, next_key)
