@@ -25,11 +25,25 @@ def register(kind: str, take: Callable[[Tx, Reservation], None],
     _releasers[kind] = release
 
 
+# Where each kind registers itself: imported on first use, so that a consumer closing a
+# flash-sale order knows how to give its unit back without importing everything up front.
+_MODULES = {"flash": "layers.services.flash_sales"}
+
+
+def _ensure(kind: str) -> None:
+    if kind not in _takers and kind in _MODULES:
+        import importlib
+
+        importlib.import_module(_MODULES[kind])
+
+
 def take(tx: Tx, reservation: Reservation) -> None:
+    _ensure(reservation["kind"])
     _takers[reservation["kind"]](tx, reservation)
 
 
 def release(tx: Tx, reservation: Reservation) -> None:
+    _ensure(reservation["kind"])
     _releasers[reservation["kind"]](tx, reservation)
 
 

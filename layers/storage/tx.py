@@ -22,6 +22,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from layers.config import settings
+from layers.domain import errors
 
 _connection: Connection | None = None
 
@@ -36,8 +37,9 @@ def connection() -> Connection:
     return _connection
 
 
-class TransactionConflicted(Exception):
-    """Still conflicting after retries; the caller's request may be retried."""
+class TransactionConflicted(errors.RateLimited):
+    """Still conflicting after retries: too many writers on one item right now. Nothing
+    was written; the client is told to retry (429), which is the truth, not a 5xx."""
 
 
 _SEND_ORDER = {"condition_check": 0, "delete": 1, "save": 2, "update": 3}
@@ -103,5 +105,5 @@ class Tx:
                 ):
                     raise
                 if attempt == attempts - 1:
-                    raise TransactionConflicted(str(exc)) from exc
+                    raise TransactionConflicted("busy; try again in a moment") from exc
                 time.sleep(random.uniform(0.005, 0.02) * (2 ** attempt))

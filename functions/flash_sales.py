@@ -1,0 +1,60 @@
+"""Flash sales (秒杀): shoppers look and buy; operators create, list and stop."""
+
+from chalice import Blueprint
+
+from functions._api import (
+    created,
+    decode_cursor,
+    idempotency_key,
+    page,
+    page_args,
+    parse_body,
+    require_admin,
+    route,
+    shopper_id,
+)
+
+bp = Blueprint(__name__)
+
+
+@route(bp, "/flash-sales/{sale_id}", methods=["GET"])
+def get_sale(sale_id):
+    from layers.services import flash_sales
+
+    return flash_sales.get_sale_view(sale_id)
+
+
+@route(bp, "/flash-sales/{sale_id}/orders", methods=["POST"])
+def place_order(sale_id):
+    from layers.services import flash_sales
+
+    user = shopper_id(bp)
+    key = idempotency_key(bp)
+    body = parse_body(bp, flash_sales.OrderInput)
+    return created(flash_sales.place_order(user, sale_id, body, key))
+
+
+@route(bp, "/admin/flash-sales", methods=["POST"])
+def create_sale():
+    from layers.services import flash_sales
+
+    require_admin(bp)
+    return created(flash_sales.create_sale(parse_body(bp, flash_sales.SaleInput)))
+
+
+@route(bp, "/admin/flash-sales", methods=["GET"])
+def list_sales():
+    from layers.services import flash_sales
+
+    require_admin(bp)
+    limit, cursor = page_args(bp)
+    items, next_key = flash_sales.list_sales(limit, decode_cursor(cursor))
+    return page(items, next_key)
+
+
+@route(bp, "/admin/flash-sales/{sale_id}/stop", methods=["POST"])
+def stop_sale(sale_id):
+    from layers.services import flash_sales
+
+    require_admin(bp)
+    return flash_sales.stop_sale(sale_id)
