@@ -17,7 +17,7 @@ def install_middleware(app: Chalice) -> None:
         response = get_response(event)
         _to_envelope(response)
         logger.info("http", extra={"status": response.status_code})
-        logger.remove_keys(["request_id", "path", "method", "order_id"])
+        logger.remove_keys(["request_id", "path", "method", "order_id", "refund_id", "payout_id", "aws_request_id"])
         return response
 
     @app.middleware("all")

@@ -45,8 +45,12 @@ def _event_record(record) -> None:
     message = json.loads(record.body)
     event_type, event_id, payload = message["type"], message["event_id"], message["payload"]
     logger.append_keys(event_id=event_id, order_id=payload.get("order_id"))
-    for handler in EVENT_HANDLERS.get(event_type, []):
-        handler(event_id, payload)
+    try:
+        for handler in EVENT_HANDLERS.get(event_type, []):
+            handler(event_id, payload)
+    finally:
+        # Keys are per record: the next record (or invocation) must not inherit them.
+        logger.remove_keys(["event_id", "order_id", "payout_id", "refund_id"])
 
 
 def handle_event_batch(event: dict) -> dict:
@@ -60,7 +64,10 @@ def _expiry_record(record) -> None:
 
     message = json.loads(record.body)
     logger.append_keys(order_id=message.get("order_id"))
-    expiry.handle(message)
+    try:
+        expiry.handle(message)
+    finally:
+        logger.remove_keys(["order_id"])
 
 
 def handle_expiry_batch(event: dict) -> dict:
@@ -71,7 +78,10 @@ def handle_expiry_batch(event: dict) -> dict:
 def _settlement_record(record) -> None:
     from layers.services import settlement
 
-    settlement.handle_message(json.loads(record.body))
+    try:
+        settlement.handle_message(json.loads(record.body))
+    finally:
+        logger.remove_keys(["payout_id"])
 
 
 def handle_settlement_batch(event: dict) -> dict:
