@@ -25,7 +25,17 @@ def sqs_event(messages: list[dict]) -> dict:
         "awsRegion": os.environ.get("AWS_REGION", "us-east-1")} for m in messages]}
 
 
-def test_order_paid_reaches_its_consumers_once(client, admin_headers, shop):
+@pytest.fixture
+def paid_template(client, admin_headers):
+    from tests.helpers import put
+
+    assert put(client, "/admin/settings", {"subscription_templates": {"order_paid": "TPL_PAID"}},
+               admin_headers).status_code == 200
+    yield "TPL_PAID"
+    put(client, "/admin/settings", {"subscription_templates": {}}, admin_headers)
+
+
+def test_order_paid_reaches_its_consumers_once(client, admin_headers, shop, paid_template):
     from layers import clock
     from layers.events import handle_event_batch
     from layers.services import coupons
@@ -42,6 +52,7 @@ def test_order_paid_reaches_its_consumers_once(client, admin_headers, shop):
     guide = new_distributor(client, admin_headers)
     token = share(client, guide, product["id"])
     buyer = login(client)
+    assert post(client, "/me/subscriptions", {"results": {paid_template: "accept"}}, buyer).status_code == 201
     assert visit(client, buyer, token).status_code == 204
     order = body(post(client, "/orders", order_payload(product["skus"][0]["id"]), buyer))
     drain_events_queue(shop["sqs"])
@@ -59,3 +70,8 @@ def test_order_paid_reaches_its_consumers_once(client, admin_headers, shop):
     assert int(store.get_stats_one(uid(guide)).pending) == int(commission.amount)
     mine, _ = coupons.my_coupons(uid(buyer), None, 100, None)
     assert [c["template_id"] for c in mine].count(body(gift)["id"]) == 1
+    from layers.storage.users import get_user
+
+    told = [m for m in shop["sandbox"].messages
+            if m["template_id"] == paid_template and m["touser"] == get_user(uid(buyer)).openid]
+    assert len(told) == 1
