@@ -26,21 +26,31 @@ def _relay_outbox() -> dict:
     return relay()
 
 
-def _optional(module: str, function: str) -> Callable[[], dict]:
-    def run() -> dict:
-        import importlib
+def _settle_commissions() -> dict:
+    from layers.services.settlement import settle_commissions
 
-        return getattr(importlib.import_module(module), function)()
-
-    return run
+    return settle_commissions()
 
 
+def _send_reminders() -> dict:
+    from layers.services.reminders import send_reminders
+
+    return send_reminders()
+
+
+def _reconcile() -> dict:
+    from layers.services.reconcile import reconcile
+
+    return reconcile()
+
+
+# Each job imports its service when it runs: the jobs Lambda's cold start stays small.
 JOBS: dict[str, Callable[[], dict]] = {
     "close-expired-orders": _close_expired_orders,
     "relay-outbox": _relay_outbox,
-    "settle-commissions": _optional("layers.services.settlement", "settle_commissions"),
-    "send-reminders": _optional("layers.services.reminders", "send_reminders"),
-    "reconcile": _optional("layers.services.reconcile", "reconcile"),
+    "settle-commissions": _settle_commissions,
+    "send-reminders": _send_reminders,
+    "reconcile": _reconcile,
 }
 
 

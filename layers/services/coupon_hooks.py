@@ -3,17 +3,14 @@ own transactions. Implemented by the coupons service (layers/services/coupons.py
 
 from __future__ import annotations
 
-from layers.domain import errors
 from layers.domain.pricing import Line
 from layers.storage.tx import Tx
 
 
 def hold(tx: Tx, user_id: str, coupon_id: str, order_id: str, lines: list[Line], now: str) -> int:
     """Check the coupon applies, add its hold to `tx`, and return the discount in fen."""
-    try:
-        from layers.services import coupons
-    except ImportError as exc:  # pragma: no cover - coupons not installed
-        raise errors.CouponNotApplicable("coupons are not available") from exc
+    from layers.services import coupons
+
     return coupons.hold_for_order(tx, user_id, coupon_id, order_id, lines, now)
 
 

@@ -178,7 +178,7 @@ def place_order(user_id: str, sale_id: str, body: OrderInput, idempotency_key: s
     if idempotency_key is not None:
         existing = orders.store.get_order(order_id, consistent=True)
         if existing is not None:
-            return orders._replay(existing, digest)
+            return orders.replay(existing, digest)
     if _sold_out.get(sale_id):
         raise errors.SoldOut("this flash sale is sold out")
     _admit(user_id, sale_id, now)

@@ -135,7 +135,7 @@ def place_order(user_id: str, body: PlaceOrderInput, idempotency_key: str | None
     if idempotency_key is not None:
         existing = store.get_order(order_id, consistent=True)
         if existing is not None:
-            return _replay(existing, digest)
+            return replay(existing, digest)
 
     quantities = pricing.merge_quantities([(i.sku_id, i.quantity) for i in body.items])
     skus = catalog.get_skus(list(quantities))
@@ -201,7 +201,7 @@ def create_order(*, user_id: str, order_id: str, lines: list[pricing.Line], rese
         tx.commit()
     except _OrderExists:
         existing = store.get_order(order_id, consistent=True)
-        return _replay(existing, digest)
+        return replay(existing, digest)
     logger.append_keys(order_id=order_id)
     logger.info("order placed", extra={"payable": amounts.payable, "kind": kind})
     from layers.services import expiry
@@ -210,7 +210,8 @@ def create_order(*, user_id: str, order_id: str, lines: list[pricing.Line], rese
     return _with_prepay(order)
 
 
-def _replay(existing: OrderItem, digest: str) -> dict:
+def replay(existing: OrderItem, digest: str) -> dict:
+    """The answer to a retried request: the same order, or 422 if the body differs."""
     if existing.request_hash != digest:
         raise errors.IdempotencyKeyReused("this Idempotency-Key was used with a different body")
     if existing.status == PENDING and not existing.prepay_id:
@@ -219,10 +220,8 @@ def _replay(existing: OrderItem, digest: str) -> dict:
 
 
 def _attribution(user_id: str, share_token: str | None, now: str) -> str | None:
-    try:
-        from layers.services import distribution
-    except ImportError:
-        return None
+    from layers.services import distribution
+
     return distribution.distributor_for_order(user_id, share_token, now)
 
 

@@ -5,6 +5,7 @@ fine (consumers are idempotent per event id); never publishing is not."""
 from __future__ import annotations
 
 import json
+import os
 from functools import lru_cache
 
 from layers.config import settings
@@ -16,9 +17,8 @@ from layers.storage import outbox as store
 def _sqs():
     import boto3
 
-    s = settings()
-    endpoint = __import__("os").environ.get("SQS_ENDPOINT")
-    return boto3.client("sqs", region_name=s.aws_region, endpoint_url=endpoint)
+    # SQS_ENDPOINT points at moto's server locally; unset in AWS.
+    return boto3.client("sqs", region_name=settings().aws_region, endpoint_url=os.environ.get("SQS_ENDPOINT"))
 
 
 def sqs():

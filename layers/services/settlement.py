@@ -20,7 +20,7 @@ import threading
 import time
 from datetime import datetime
 
-from pynamodb.exceptions import UpdateError
+from pynamodb.exceptions import PutError, UpdateError
 
 from layers import clock
 from layers.config import settings
@@ -113,8 +113,10 @@ def _open_batch(batch_id: str, now: datetime) -> BatchItem:
                      gsi1pk="SETTLEMENTS", gsi1sk=f"{now.astimezone(BEIJING).date().isoformat()}#{batch_id}")
     try:
         item.save(condition=BatchItem.pk.does_not_exist())
-    except Exception:  # noqa: BLE001 - another run opened it first
-        return store.get_batch(batch_id)
+    except PutError as exc:
+        if exc.cause_response_code != "ConditionalCheckFailedException":
+            raise
+        return store.get_batch(batch_id)  # another run opened it first
     return item
 
 
