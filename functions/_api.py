@@ -193,3 +193,10 @@ def decode_cursor(cursor: str | None) -> dict | None:
 
 def page(items: list, next_key: dict | None) -> dict:
     return {"items": items, "next_cursor": encode_cursor(next_key)}
+
+
+def paged(bp: Blueprint, lister, *args) -> dict:
+    """A contract page from `lister(*args, limit, cursor) -> (items, next_key)`."""
+    limit, cursor = page_args(bp)
+    items, next_key = lister(*args, limit, decode_cursor(cursor))
+    return page(items, next_key)

@@ -2,7 +2,7 @@
 
 from chalice import Blueprint
 
-from functions._api import created, decode_cursor, page, page_args, parse_body, require_admin, route
+from functions._api import created, paged, parse_body, require_admin, route
 
 bp = Blueprint(__name__)
 
@@ -11,9 +11,7 @@ bp = Blueprint(__name__)
 def list_products():
     from layers.services import catalog
 
-    limit, cursor = page_args(bp)
-    items, next_key = catalog.list_products(limit, decode_cursor(cursor))
-    return page(items, next_key)
+    return paged(bp, catalog.list_products)
 
 
 @route(bp, "/products/{product_id}", methods=["GET"])

@@ -4,10 +4,8 @@ from chalice import Blueprint
 
 from functions._api import (
     created,
-    decode_cursor,
     idempotency_key,
-    page,
-    page_args,
+    paged,
     parse_body,
     query_param,
     require_admin,
@@ -22,9 +20,7 @@ bp = Blueprint(__name__)
 def claimable():
     from layers.services import coupons
 
-    limit, cursor = page_args(bp)
-    items, next_key = coupons.claimable_now(limit, decode_cursor(cursor))
-    return page(items, next_key)
+    return paged(bp, coupons.claimable_now)
 
 
 @route(bp, "/coupons/{template_id}/claim", methods=["POST"])
@@ -40,9 +36,7 @@ def my_coupons():
     from layers.services import coupons
 
     user = shopper_id(bp)
-    limit, cursor = page_args(bp)
-    items, next_key = coupons.my_coupons(user, query_param(bp, "status"), limit, decode_cursor(cursor))
-    return page(items, next_key)
+    return paged(bp, coupons.my_coupons, user, query_param(bp, "status"))
 
 
 @route(bp, "/admin/coupons", methods=["POST"])
@@ -58,6 +52,4 @@ def list_templates():
     from layers.services import coupons
 
     require_admin(bp)
-    limit, cursor = page_args(bp)
-    items, next_key = coupons.list_templates(limit, decode_cursor(cursor))
-    return page(items, next_key)
+    return paged(bp, coupons.list_templates)

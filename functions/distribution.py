@@ -5,10 +5,8 @@ from chalice import Blueprint, Response
 
 from functions._api import (
     created,
-    decode_cursor,
     no_content,
-    page,
-    page_args,
+    paged,
     parse_body,
     query_param,
     require_admin,
@@ -29,9 +27,7 @@ def _csv_or_page(lister, *args):
         return _csv(svc.to_csv(svc.all_rows(lister, *args)))
     if fmt != "json":
         raise errors.InvalidRequest("format is json or csv")
-    limit, cursor = page_args(bp)
-    items, next_key = lister(*args, limit, decode_cursor(cursor))
-    return page(items, next_key)
+    return paged(bp, lister, *args)
 
 
 def _csv(text: str) -> Response:
@@ -87,9 +83,7 @@ def list_templates():
     from layers.services import distribution as svc
 
     require_admin(bp)
-    limit, cursor = page_args(bp)
-    items, next_key = svc.list_templates(limit, decode_cursor(cursor))
-    return page(items, next_key)
+    return paged(bp, svc.list_templates)
 
 
 @route(bp, "/admin/distributors", methods=["POST"])

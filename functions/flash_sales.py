@@ -4,10 +4,8 @@ from chalice import Blueprint
 
 from functions._api import (
     created,
-    decode_cursor,
     idempotency_key,
-    page,
-    page_args,
+    paged,
     parse_body,
     require_admin,
     route,
@@ -47,9 +45,7 @@ def list_sales():
     from layers.services import flash_sales
 
     require_admin(bp)
-    limit, cursor = page_args(bp)
-    items, next_key = flash_sales.list_sales(limit, decode_cursor(cursor))
-    return page(items, next_key)
+    return paged(bp, flash_sales.list_sales)
 
 
 @route(bp, "/admin/flash-sales/{sale_id}/stop", methods=["POST"])

@@ -4,10 +4,8 @@ from chalice import Blueprint
 
 from functions._api import (
     created,
-    decode_cursor,
     idempotency_key,
-    page,
-    page_args,
+    paged,
     parse_body,
     query_param,
     route,
@@ -32,9 +30,7 @@ def list_orders():
     from layers.services import orders
 
     user = shopper_id(bp)
-    limit, cursor = page_args(bp)
-    items, next_key = orders.list_for_user(user, query_param(bp, "status"), limit, decode_cursor(cursor))
-    return page(items, next_key)
+    return paged(bp, orders.list_for_user, user, query_param(bp, "status"))
 
 
 @route(bp, "/orders/{order_id}", methods=["GET"])

@@ -2,7 +2,7 @@
 
 from chalice import Blueprint, Response
 
-from functions._api import decode_cursor, page, page_args, require_admin, route, shopper_id
+from functions._api import paged, require_admin, route, shopper_id
 
 bp = Blueprint(__name__)
 
@@ -12,9 +12,7 @@ def my_payouts():
     from layers.services import settlement
 
     user = shopper_id(bp)
-    limit, cursor = page_args(bp)
-    items, next_key = settlement.my_payouts(user, limit, decode_cursor(cursor))
-    return page(items, next_key)
+    return paged(bp, settlement.my_payouts, user)
 
 
 @route(bp, "/admin/settlements", methods=["GET"])
@@ -22,9 +20,7 @@ def list_settlements():
     from layers.services import settlement
 
     require_admin(bp)
-    limit, cursor = page_args(bp)
-    items, next_key = settlement.batches(limit, decode_cursor(cursor))
-    return page(items, next_key)
+    return paged(bp, settlement.batches)
 
 
 @route(bp, "/admin/settlements/{batch_id}/payouts.csv", methods=["GET"])
