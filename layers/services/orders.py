@@ -194,7 +194,7 @@ def create_order(*, user_id: str, order_id: str, lines: list[pricing.Line], rese
         idempotency_key=idempotency_key, created_at=now, expires_at=expires_at,
         notes={"reservations": reservations_},
         gsi1pk=f"USER#{user_id}#ORDERS", gsi1sk=f"{now}#{order_id}",
-        gsi2pk=store.OPEN_ORDERS, gsi2sk=f"{expires_at}#{order_id}",
+        gsi2pk=store.queue_key(store.OPEN_ORDERS, order_id), gsi2sk=f"{expires_at}#{order_id}",
     )
     tx.put(order, condition=OrderItem.pk.does_not_exist(), on_fail=_OrderExists)
     try:
@@ -463,7 +463,8 @@ def ship(order_id: str) -> dict:
     try:
         order.update(actions=[
             OrderItem.status.set(SHIPPED), OrderItem.shipped_at.set(now),
-            OrderItem.gsi2pk.set(store.SHIPPED_ORDERS), OrderItem.gsi2sk.set(f"{confirm_at}#{order_id}"),
+            OrderItem.gsi2pk.set(store.queue_key(store.SHIPPED_ORDERS, order_id)),
+            OrderItem.gsi2sk.set(f"{confirm_at}#{order_id}"),
         ], condition=(OrderItem.status == PAID))
     except UpdateError as exc:
         current = store.get_order(order_id, consistent=True)

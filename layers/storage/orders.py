@@ -2,16 +2,18 @@
 
 - Order: pk `ORDER#<id>`, sk `ORDER`.
   gsi1 `USER#<user_id>#ORDERS` / `<created_at>#<id>`: a shopper's orders, newest first.
-  gsi2 is a sparse work queue by status: `OPEN_ORDERS` / `<expires_at>#<id>` while the
-  order waits for payment (the close-expired-orders sweep), `SHIPPED_ORDERS` /
-  `<auto_confirm_at>#<id>` while shipped (automatic confirmation of receipt). The
-  attributes are removed in the same write that leaves the state.
+  gsi2 is a sparse work queue by status: `OPEN_ORDERS#<nn>` / `<expires_at>#<id>` while
+  the order waits for payment (the close-expired-orders sweep), `SHIPPED_ORDERS#<nn>` /
+  `<auto_confirm_at>#<id>` while shipped (automatic confirmation of receipt); `<nn>` is
+  one of 16 shards (layers/storage/queues.py). The attributes are removed in the same
+  write that leaves the state.
 """
 
 from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 
+from layers.storage import queues
 from layers.storage.base import Gsi1, Gsi2, ShopModel
 
 OPEN_ORDERS = "OPEN_ORDERS"
@@ -90,7 +92,12 @@ def list_user_orders(user_id: str, status: str | None, limit: int, cursor: dict 
     return list(result), result.last_evaluated_key
 
 
+def queue_key(queue: str, order_id: str) -> str:
+    return queues.key(queue, order_id)
+
+
 def due(queue: str, until_iso: str, limit: int = 100):
-    """Orders in a gsi2 work queue whose time has come (eventually consistent: callers
-    re-read each order before acting on it)."""
-    return OrderItem.gsi2.query(queue, OrderItem.gsi2sk <= f"{until_iso}#~", limit=limit)
+    """Orders in a gsi2 work queue whose time has come, oldest first (eventually
+    consistent: callers re-read each order before acting on it)."""
+    return queues.merged(queue, lambda k: OrderItem.gsi2.query(k, OrderItem.gsi2sk <= f"{until_iso}#~", limit=limit),
+                         lambda o: o.gsi2sk, limit)
