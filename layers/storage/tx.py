@@ -75,7 +75,7 @@ class Tx:
         self.ops.append(_Op("condition_check", (model, hash_key), {"range_key": range_key, "condition": condition}, on_fail))
         return self
 
-    def commit(self, token: str | None = None, attempts: int = 6) -> None:
+    def commit(self, token: str | None = None, attempts: int = 10) -> None:
         """Apply every part or none. Raises the failed part's domain error."""
         if not self.ops:
             return
@@ -106,4 +106,4 @@ class Tx:
                     raise
                 if attempt == attempts - 1:
                     raise TransactionConflicted("busy; try again in a moment") from exc
-                time.sleep(random.uniform(0.005, 0.02) * (2 ** attempt))
+                time.sleep(random.uniform(0.5, 1.0) * min(0.2, 0.01 * 2 ** attempt))

@@ -40,12 +40,17 @@ def new_sale(client, admin_headers, stock=50, shards=8, per_user_limit=1, starts
 def attempt(user_id, sale_id, key=None):
     from layers.domain import errors
     from layers.services import flash_sales
+    from layers.storage.tx import TransactionConflicted
 
-    try:
-        return flash_sales.place_order(user_id, sale_id, flash_sales.OrderInput.model_validate(
-            {"quantity": 1, "address": ADDRESS}), key)["id"]
-    except errors.DomainError as exc:
-        return exc.code
+    for _ in range(5):
+        try:
+            return flash_sales.place_order(user_id, sale_id, flash_sales.OrderInput.model_validate(
+                {"quantity": 1, "address": ADDRESS}), key)["id"]
+        except TransactionConflicted:
+            continue  # "busy": the same attempt again
+        except errors.DomainError as exc:
+            return exc.code
+    return "BUSY"
 
 
 def sold(sale_id) -> int:
