@@ -62,7 +62,7 @@ def run(n: int, d: int) -> None:
                                   commission_id=f"obench{k:020d}", distributor_id=uid, order_id=f"obench{k:020d}",
                                   status=dist.SETTLEABLE, amount=amount, accrued=amount, rev=0, created_at=now,
                                   updated_at=now, settleable_at=now)
-            item.gsi2pk = dist.COMMISSION_SETTLEABLE
+            item.gsi2pk = dist.settleable_key(uid)
             item.gsi2sk = dist.settleable_queue_sk(item)
             writer.save(item)
             if (k + 1) % 20_000 == 0:

@@ -365,7 +365,7 @@ def on_order_completed(event_id: str, payload: dict) -> None:
         tx = Tx()
         tx.update(item, actions=[
             CommissionItem.completed_at.set(completed_at), CommissionItem.settleable_at.set(due),
-            CommissionItem.gsi2pk.set(store.COMMISSION_DUE),
+            CommissionItem.gsi2pk.set(store.due_key(item.distributor_id)),
             CommissionItem.gsi2sk.set(f"{due}#{item.distributor_id}#{order_id}"),
             CommissionItem.rev.add(1), CommissionItem.updated_at.set(clock.now_iso()),
         ], condition=store.unchanged(item), on_fail=_Changed)
@@ -422,7 +422,8 @@ def _reverse(item: CommissionItem, refund_id: str, amount: int, reported_total: 
                 *store.adjustment_key(item.distributor_id, refund_id), kind=store.ADJUSTMENT,
                 commission_id=f"adj:{refund_id}", distributor_id=item.distributor_id, order_id=item.order_id,
                 refund_id=refund_id, buyer_id=item.buyer_id, status=store.SETTLEABLE, amount=-taken,
-                rev=0, created_at=now, updated_at=now, settleable_at=now, gsi2pk=store.COMMISSION_SETTLEABLE)
+                rev=0, created_at=now, updated_at=now, settleable_at=now,
+                gsi2pk=store.settleable_key(item.distributor_id))
             adj.gsi2sk = store.settleable_queue_sk(adj)
             tx.put(adj, condition=CommissionItem.pk.does_not_exist(), on_fail=_Changed)
             stats.update({"settleable": -taken, "reversed": taken})

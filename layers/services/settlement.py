@@ -308,7 +308,7 @@ def _fail(payout: PayoutItem, reason: str) -> str:
         for item in back[start:start + CHUNK]:
             tx.update(item, actions=[CommissionItem.status.set(dist.SETTLEABLE), CommissionItem.rev.add(1),
                                      CommissionItem.updated_at.set(now), CommissionItem.settlement_id.remove(),
-                                     CommissionItem.gsi2pk.set(dist.COMMISSION_SETTLEABLE),
+                                     CommissionItem.gsi2pk.set(dist.settleable_key(item.distributor_id)),
                                      CommissionItem.gsi2sk.set(dist.settleable_queue_sk(item))],
                       condition=dist.unchanged(item), on_fail=_Changed)
         tx.commit()

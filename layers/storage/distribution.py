@@ -39,7 +39,8 @@ Stats buckets: PENDING -> `pending`; SETTLEABLE and SETTLING -> `settleable`; SE
 `settled`; reversals and adjustments add to `reversed`. So pending + settleable + settled
 + reversed = everything ever accrued.
 
-gsi2 (sparse work queues): `COMMISSION_DUE` / `<settleable_at>#<distributor_id>#<order_id>`
+gsi2 (sparse work queues, each spread over 16 keys `<QUEUE>#<nn>` chosen by the distributor
+id, see layers/storage/queues.py): `COMMISSION_DUE` / `<settleable_at>#<distributor_id>#<order_id>`
 while PENDING with a settleable_at (the make_due_settleable sweep), then
 `COMMISSION_SETTLEABLE` / `<distributor_id>#<settleable_at>#<sk>` while SETTLEABLE (the
 settlement job's input, per distributor with begins_with). Removed on leaving the state.
@@ -56,6 +57,7 @@ from pynamodb.attributes import (
     UnicodeSetAttribute,
 )
 
+from layers.storage import queues
 from layers.storage.base import Gsi1, Gsi2, ShopModel
 from layers.storage.tx import Tx
 
@@ -68,6 +70,15 @@ COMMISSION = "COMMISSION"
 ADJUSTMENT = "ADJUSTMENT"
 COMMISSION_DUE = "COMMISSION_DUE"
 COMMISSION_SETTLEABLE = "COMMISSION_SETTLEABLE"
+
+
+def due_key(distributor_id: str) -> str:
+    return queues.key(COMMISSION_DUE, distributor_id)
+
+
+def settleable_key(distributor_id: str) -> str:
+    """One distributor's SETTLEABLE items all sit on one of the 16 keys: one Query finds them."""
+    return queues.key(COMMISSION_SETTLEABLE, distributor_id)
 
 BUCKET = {PENDING: "pending", SETTLEABLE: "settleable", SETTLING: "settleable",
           SETTLED: "settled", REVERSED: "reversed"}
@@ -354,7 +365,7 @@ def transition(tx: Tx, item: CommissionItem, to_status: str, now: str, extra_act
     distributor's stats buckets in the same transaction. For the settlement (issue 9):
     SETTLEABLE -> SETTLING -> SETTLED, or SETTLING -> SETTLEABLE when a payout fails."""
     amount = int(item.amount)
-    queue = ([CommissionItem.gsi2pk.set(COMMISSION_SETTLEABLE),
+    queue = ([CommissionItem.gsi2pk.set(settleable_key(item.distributor_id)),
               CommissionItem.gsi2sk.set(settleable_queue_sk(item))] if to_status == SETTLEABLE
              else [CommissionItem.gsi2pk.remove(), CommissionItem.gsi2sk.remove()])
     tx.update(item, actions=[CommissionItem.status.set(to_status), CommissionItem.rev.add(1),
@@ -366,18 +377,20 @@ def transition(tx: Tx, item: CommissionItem, to_status: str, now: str, extra_act
 
 
 def due_commissions(until_iso: str, limit: int = 100):
-    return CommissionItem.gsi2.query(COMMISSION_DUE, CommissionItem.gsi2sk <= f"{until_iso}#~", limit=limit)
+    return queues.merged(COMMISSION_DUE, lambda k: CommissionItem.gsi2.query(
+        k, CommissionItem.gsi2sk <= f"{until_iso}#~", limit=limit), lambda i: i.gsi2sk, limit)
 
 
 def settleable_for(distributor_id: str) -> list[CommissionItem]:
     """SETTLEABLE commissions and adjustments of one distributor (gsi2: eventually consistent;
     the settlement's conditional transitions are what make it safe)."""
     return list(CommissionItem.gsi2.query(
-        COMMISSION_SETTLEABLE, CommissionItem.gsi2sk.startswith(f"{distributor_id}#")))
+        settleable_key(distributor_id), CommissionItem.gsi2sk.startswith(f"{distributor_id}#")))
 
 
 def distributors_with_settleable() -> list[str]:
     seen: dict[str, None] = {}
-    for item in CommissionItem.gsi2.query(COMMISSION_SETTLEABLE):
-        seen[item.distributor_id] = None
+    for key in queues.all_keys(COMMISSION_SETTLEABLE):
+        for item in CommissionItem.gsi2.query(key):
+            seen[item.distributor_id] = None
     return list(seen)
