@@ -7,13 +7,10 @@ from __future__ import annotations
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute
 
 from layers import clock
-from layers.storage.base import Gsi1, ShopModel
+from layers.storage.base import Listed
 
 
-class AnomalyItem(ShopModel):
-    gsi1 = Gsi1()
-    gsi1pk = UnicodeAttribute(null=True)
-    gsi1sk = UnicodeAttribute(null=True)
+class AnomalyItem(Listed):
     order_id = UnicodeAttribute()
     kind = UnicodeAttribute()
     detail = JSONAttribute()

@@ -57,3 +57,23 @@ class ShopModel(Model):
     sk = UnicodeAttribute(range_key=True)
     # Epoch seconds; DynamoDB's TTL deletes the item some time after (idempotency records).
     ttl = NumberAttribute(null=True)
+
+
+class Listed(ShopModel):
+    """An item that also appears in a gsi1 list (pynamodb copies the index per subclass)."""
+
+    gsi1 = Gsi1()
+    gsi1pk = UnicodeAttribute(null=True)
+    gsi1sk = UnicodeAttribute(null=True)
+
+
+class Queued(ShopModel):
+    """An item that sits in a gsi2 work queue while it waits for something."""
+
+    gsi2 = Gsi2()
+    gsi2pk = UnicodeAttribute(null=True)
+    gsi2sk = UnicodeAttribute(null=True)
+
+
+class ListedAndQueued(Listed, Queued):
+    pass

@@ -15,14 +15,11 @@ import uuid
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 
 from layers.domain.shop_settings import ShopSettings
-from layers.storage.base import Gsi1, ShopModel
+from layers.storage.base import Listed, ShopModel
 from layers.storage.tx import connection
 
 
-class ProductItem(ShopModel):
-    gsi1 = Gsi1()
-    gsi1pk = UnicodeAttribute(null=True)
-    gsi1sk = UnicodeAttribute(null=True)
+class ProductItem(Listed):
     product_id = UnicodeAttribute()
     title = UnicodeAttribute()
     category = UnicodeAttribute(null=True)

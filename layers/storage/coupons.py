@@ -19,18 +19,12 @@ from __future__ import annotations
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 
-from layers.storage.base import Gsi1, Gsi2, ShopModel
+from layers.storage.base import ListedAndQueued, ShopModel
 
 UNUSED, HELD, USED, EXPIRED = "UNUSED", "HELD", "USED", "EXPIRED"
 
 
-class TemplateItem(ShopModel):
-    gsi1 = Gsi1()
-    gsi2 = Gsi2()
-    gsi1pk = UnicodeAttribute(null=True)
-    gsi1sk = UnicodeAttribute(null=True)
-    gsi2pk = UnicodeAttribute(null=True)
-    gsi2sk = UnicodeAttribute(null=True)
+class TemplateItem(ListedAndQueued):
     template_id = UnicodeAttribute()
     name = UnicodeAttribute()
     kind = UnicodeAttribute()
@@ -59,13 +53,7 @@ class UserCountItem(ShopModel):
     claimed = NumberAttribute(default=0)
 
 
-class UserCouponItem(ShopModel):
-    gsi1 = Gsi1()
-    gsi2 = Gsi2()
-    gsi1pk = UnicodeAttribute(null=True)
-    gsi1sk = UnicodeAttribute(null=True)
-    gsi2pk = UnicodeAttribute(null=True)
-    gsi2sk = UnicodeAttribute(null=True)
+class UserCouponItem(ListedAndQueued):
     coupon_id = UnicodeAttribute()
     template_id = UnicodeAttribute()
     user_id = UnicodeAttribute()

@@ -58,7 +58,7 @@ from pynamodb.attributes import (
 )
 
 from layers.storage import queues
-from layers.storage.base import Gsi1, Gsi2, ShopModel
+from layers.storage.base import Listed, Queued, ShopModel
 from layers.storage.tx import Tx
 
 PENDING = "PENDING"
@@ -84,20 +84,14 @@ BUCKET = {PENDING: "pending", SETTLEABLE: "settleable", SETTLING: "settleable",
           SETTLED: "settled", REVERSED: "reversed"}
 
 
-class TemplateItem(ShopModel):
-    gsi1 = Gsi1()
-    gsi1pk = UnicodeAttribute(null=True)
-    gsi1sk = UnicodeAttribute(null=True)
+class TemplateItem(Listed):
     template_id = UnicodeAttribute()
     name = UnicodeAttribute()
     tiers = JSONAttribute()
     created_at = UnicodeAttribute()
 
 
-class DistributorItem(ShopModel):
-    gsi1 = Gsi1()
-    gsi1pk = UnicodeAttribute(null=True)
-    gsi1sk = UnicodeAttribute(null=True)
+class DistributorItem(Listed):
     user_id = UnicodeAttribute()
     template_id = UnicodeAttribute()
     manager_id = UnicodeAttribute(null=True)
@@ -114,10 +108,7 @@ class StatsItem(ShopModel):
     reversed = NumberAttribute(default=0)
 
 
-class ManagerItem(ShopModel):
-    gsi1 = Gsi1()
-    gsi1pk = UnicodeAttribute(null=True)
-    gsi1sk = UnicodeAttribute(null=True)
+class ManagerItem(Listed):
     user_id = UnicodeAttribute()
     name = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
@@ -136,10 +127,7 @@ class ShareItem(ShopModel):
     created_at = UnicodeAttribute()
 
 
-class BindingItem(ShopModel):
-    gsi1 = Gsi1()
-    gsi1pk = UnicodeAttribute(null=True)
-    gsi1sk = UnicodeAttribute(null=True)
+class BindingItem(Listed):
     customer_id = UnicodeAttribute()
     distributor_id = UnicodeAttribute()
     share_token = UnicodeAttribute(null=True)
@@ -147,10 +135,7 @@ class BindingItem(ShopModel):
     expires_at = UnicodeAttribute()
 
 
-class CommissionItem(ShopModel):
-    gsi2 = Gsi2()
-    gsi2pk = UnicodeAttribute(null=True)
-    gsi2sk = UnicodeAttribute(null=True)
+class CommissionItem(Queued):
     kind = UnicodeAttribute()  # COMMISSION | ADJUSTMENT
     commission_id = UnicodeAttribute()
     distributor_id = UnicodeAttribute()

@@ -12,13 +12,10 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
-from layers.storage.base import Gsi1, ShopModel
+from layers.storage.base import Listed, ShopModel
 
 
-class SaleItem(ShopModel):
-    gsi1 = Gsi1()
-    gsi1pk = UnicodeAttribute(null=True)
-    gsi1sk = UnicodeAttribute(null=True)
+class SaleItem(Listed):
     sale_id = UnicodeAttribute()
     sku_id = UnicodeAttribute()
     product_id = UnicodeAttribute()

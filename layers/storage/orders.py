@@ -14,19 +14,13 @@ from __future__ import annotations
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 
 from layers.storage import queues
-from layers.storage.base import Gsi1, Gsi2, ShopModel
+from layers.storage.base import ListedAndQueued
 
 OPEN_ORDERS = "OPEN_ORDERS"
 SHIPPED_ORDERS = "SHIPPED_ORDERS"
 
 
-class OrderItem(ShopModel):
-    gsi1 = Gsi1()
-    gsi2 = Gsi2()
-    gsi1pk = UnicodeAttribute(null=True)
-    gsi1sk = UnicodeAttribute(null=True)
-    gsi2pk = UnicodeAttribute(null=True)
-    gsi2sk = UnicodeAttribute(null=True)
+class OrderItem(ListedAndQueued):
 
     order_id = UnicodeAttribute()
     user_id = UnicodeAttribute()

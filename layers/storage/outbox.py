@@ -10,15 +10,12 @@ from __future__ import annotations
 from pynamodb.attributes import JSONAttribute, UnicodeAttribute
 
 from layers.storage import queues
-from layers.storage.base import Gsi2, ShopModel
+from layers.storage.base import Queued
 
 OUTBOX = "OUTBOX"
 
 
-class OutboxItem(ShopModel):
-    gsi2 = Gsi2()
-    gsi2pk = UnicodeAttribute(null=True)
-    gsi2sk = UnicodeAttribute(null=True)
+class OutboxItem(Queued):
     event_id = UnicodeAttribute()
     type = UnicodeAttribute()
     payload = JSONAttribute()

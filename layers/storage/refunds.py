@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 
-from layers.storage.base import Gsi2, ShopModel
+from layers.storage.base import Queued
 
 REQUESTED = "REQUESTED"     # waits for an operator (the order was shipped)
 PROCESSING = "PROCESSING"   # approved; WeChat Pay is (being) asked
@@ -20,10 +20,7 @@ CLOSED = "CLOSED"
 REJECTED = "REJECTED"
 
 
-class RefundItem(ShopModel):
-    gsi2 = Gsi2()
-    gsi2pk = UnicodeAttribute(null=True)
-    gsi2sk = UnicodeAttribute(null=True)
+class RefundItem(Queued):
     refund_id = UnicodeAttribute()
     order_id = UnicodeAttribute()
     user_id = UnicodeAttribute()

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
-from layers.storage.base import Gsi2, ShopModel
+from layers.storage.base import Queued, ShopModel
 
 
 class ConsentItem(ShopModel):
@@ -28,10 +28,7 @@ class ReminderSent(ShopModel):
     at = UnicodeAttribute()
 
 
-class FlashReminderRequest(ShopModel):
-    gsi2 = Gsi2()
-    gsi2pk = UnicodeAttribute(null=True)
-    gsi2sk = UnicodeAttribute(null=True)
+class FlashReminderRequest(Queued):
     sale_id = UnicodeAttribute()
     user_id = UnicodeAttribute()
     starts_at = UnicodeAttribute()

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import JSONAttribute, ListAttribute, NumberAttribute, UnicodeAttribute
 
-from layers.storage.base import Gsi1, Gsi2, ShopModel
+from layers.storage.base import Listed, ListedAndQueued, ShopModel
 
 CLAIMING = "CLAIMING"
 READY = "READY"
@@ -32,10 +32,7 @@ FINAL = (SUCCESS, FAIL, PAID_MANUALLY)
 OPEN = "PAYOUTS_OPEN"
 
 
-class BatchItem(ShopModel):
-    gsi1 = Gsi1()
-    gsi1pk = UnicodeAttribute(null=True)
-    gsi1sk = UnicodeAttribute(null=True)
+class BatchItem(Listed):
     batch_id = UnicodeAttribute()
     day = UnicodeAttribute()
     mode = UnicodeAttribute()
@@ -49,13 +46,7 @@ class BatchPayoutRef(ShopModel):
     distributor_id = UnicodeAttribute()
 
 
-class PayoutItem(ShopModel):
-    gsi1 = Gsi1()
-    gsi2 = Gsi2()
-    gsi1pk = UnicodeAttribute(null=True)
-    gsi1sk = UnicodeAttribute(null=True)
-    gsi2pk = UnicodeAttribute(null=True)
-    gsi2sk = UnicodeAttribute(null=True)
+class PayoutItem(ListedAndQueued):
     payout_id = UnicodeAttribute()
     batch_id = UnicodeAttribute()
     distributor_id = UnicodeAttribute()
