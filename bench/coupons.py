@@ -39,12 +39,13 @@ def main() -> None:
 
 
 def run(n: int, threads: int, shards: int) -> None:
+    from functions import schemas, wiring
     from layers import clock
-    from layers.services import coupons
-    from layers.storage.coupons import issued_total
 
+    coupons = wiring.coupons()
+    issued_total = wiring.coupon_template_repository().issued_total
     now = clock.now()
-    template = coupons.create_template(coupons.TemplateInput.model_validate({
+    template = coupons.create_template(schemas.CouponTemplateInput.model_validate({
         "name": "直播券", "kind": "fixed", "value": 1000, "threshold": 0,
         "claim_starts_at": clock.iso(now - timedelta(minutes=1)), "claim_ends_at": clock.iso(now + timedelta(hours=1)),
         "valid_days": 7, "total": n, "per_user_limit": 1, "shards": shards}))

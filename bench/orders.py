@@ -38,15 +38,16 @@ def main() -> None:
 
 
 def run(n: int) -> None:
+    from functions import schemas, wiring
     from layers import clock
-    from layers.services import catalog, orders
     from layers.storage.users import upsert_user
 
-    product = catalog.create_product(catalog.ProductInput.model_validate(
+    orders = wiring.orders()
+    product = wiring.catalog().create_product(schemas.ProductInput.model_validate(
         {"title": "bench", "skus": [{"price": 990, "stock": n + 10}]}))
     sku_id = product["skus"][0]["id"]
     users = [upsert_user(f"o{uuid.uuid4().hex[:27]}", None, clock.now_iso()).user_id for _ in range(n)]
-    body = orders.PlaceOrderInput.model_validate({
+    body = schemas.PlaceOrderInput.model_validate({
         "items": [{"sku_id": sku_id, "quantity": 1}],
         "address": {"name": "张三", "phone": "13800000000", "detail": "南京西路 1 号"}})
 

@@ -2,6 +2,7 @@
 
 from chalice import Blueprint
 
+from functions import schemas, wiring
 from functions._api import created, paged, parse_body, require_admin, route
 
 bp = Blueprint(__name__)
@@ -9,29 +10,21 @@ bp = Blueprint(__name__)
 
 @route(bp, "/products", methods=["GET"])
 def list_products():
-    from layers.services import catalog
-
-    return paged(bp, catalog.list_products)
+    return paged(bp, wiring.catalog().list_products)
 
 
 @route(bp, "/products/{product_id}", methods=["GET"])
 def get_product(product_id):
-    from layers.services import catalog
-
-    return catalog.get_product(product_id)
+    return wiring.catalog().get_product(product_id)
 
 
 @route(bp, "/admin/products", methods=["POST"])
 def create_product():
-    from layers.services import catalog
-
     require_admin(bp)
-    return created(catalog.create_product(parse_body(bp, catalog.ProductInput)))
+    return created(wiring.catalog().create_product(parse_body(bp, schemas.ProductInput)))
 
 
 @route(bp, "/admin/products/{product_id}", methods=["PUT"])
 def update_product(product_id):
-    from layers.services import catalog
-
     require_admin(bp)
-    return catalog.update_product(product_id, parse_body(bp, catalog.ProductInput))
+    return wiring.catalog().update_product(product_id, parse_body(bp, schemas.ProductInput))

@@ -6,23 +6,21 @@ from __future__ import annotations
 
 from chalice import Blueprint
 
+from functions import wiring
 from layers import queues
+from layers.events import handle_event_batch, handle_message_batch
 
 bp = Blueprint(__name__)
 
 
 @bp.on_sqs_message(queue=queues.EVENTS_QUEUE, batch_size=10, name="events_consumer")
 def events_consumer(event):
-    from layers.events import handle_event_batch
-
-    return handle_event_batch(event.to_dict())
+    return handle_event_batch(event.to_dict(), wiring.event_handlers())
 
 
 @bp.on_sqs_message(queue=queues.ORDER_EXPIRY_QUEUE, batch_size=10, name="order_expiry_consumer")
 def order_expiry_consumer(event):
-    from layers.events import handle_expiry_batch
-
-    return handle_expiry_batch(event.to_dict())
+    return handle_message_batch(event.to_dict(), wiring.orders().on_expiry_message, log_key="order_id")
 
 
 # At most 2 consumers at once, each pacing itself to 50 transfers/s: WeChat allows
@@ -30,6 +28,4 @@ def order_expiry_consumer(event):
 @bp.on_sqs_message(queue=queues.SETTLEMENT_QUEUE, batch_size=5, name="settlement_consumer",
                    maximum_concurrency=2)
 def settlement_consumer(event):
-    from layers.events import handle_settlement_batch
-
-    return handle_settlement_batch(event.to_dict())
+    return handle_message_batch(event.to_dict(), wiring.settlement().handle_message, log_key="payout_id")

@@ -3,6 +3,7 @@ group, and the operators' templates, distributors, managers and CSV exports."""
 
 from chalice import Blueprint, Response
 
+from functions import schemas, wiring
 from functions._api import (
     created,
     no_content,
@@ -20,8 +21,7 @@ bp = Blueprint(__name__)
 
 def _csv_or_page(lister, *args):
     """`?format=csv`: every row as text/csv; otherwise one page of JSON."""
-    from layers.services import distribution as svc
-
+    svc = wiring.distribution()
     fmt = query_param(bp, "format", "json")
     if fmt == "csv":
         return _csv(svc.to_csv(svc.all_rows(lister, *args)))
@@ -40,96 +40,73 @@ def _csv(text: str) -> Response:
 
 @route(bp, "/shares", methods=["POST"])
 def create_share():
-    from layers.services import distribution as svc
-
     user = shopper_id(bp)
-    return created(svc.create_share(user, parse_body(bp, svc.ShareInput)))
+    return created(wiring.distribution().create_share(user, parse_body(bp, schemas.ShareInput)))
 
 
 @route(bp, "/shares/{share_token}/visits", methods=["POST"])
 def visit_share(share_token):
-    from layers.services import distribution as svc
-
-    svc.visit(shopper_id(bp), share_token)
+    wiring.distribution().visit(shopper_id(bp), share_token)
     return no_content()
 
 
 @route(bp, "/me/distribution", methods=["GET"])
 def my_distribution():
-    from layers.services import distribution as svc
-
-    return svc.dashboard(shopper_id(bp))
+    return wiring.distribution().dashboard(shopper_id(bp))
 
 
 @route(bp, "/manager/distributors", methods=["GET"])
 def my_group():
-    from layers.services import distribution as svc
-
-    return _csv_or_page(svc.list_group_for_manager, shopper_id(bp))
+    return _csv_or_page(wiring.distribution().list_group_for_manager, shopper_id(bp))
 
 
 # -- operators -------------------------------------------------------------------------------
 
 @route(bp, "/admin/commission-templates", methods=["POST"])
 def create_template():
-    from layers.services import distribution as svc
-
     require_admin(bp)
-    return created(svc.create_template(parse_body(bp, svc.TemplateInput)))
+    return created(wiring.distribution().create_template(parse_body(bp, schemas.CommissionTemplateInput)))
 
 
 @route(bp, "/admin/commission-templates", methods=["GET"])
 def list_templates():
-    from layers.services import distribution as svc
-
     require_admin(bp)
-    return paged(bp, svc.list_templates)
+    return paged(bp, wiring.distribution().list_templates)
 
 
 @route(bp, "/admin/distributors", methods=["POST"])
 def make_distributor():
-    from layers.services import distribution as svc
-
     require_admin(bp)
-    view, new = svc.make_distributor(parse_body(bp, svc.DistributorInput))
+    view, new = wiring.distribution().make_distributor(parse_body(bp, schemas.DistributorInput))
     return created(view) if new else view
 
 
 @route(bp, "/admin/distributors", methods=["GET"])
 def list_distributors():
-    from layers.services import distribution as svc
-
     require_admin(bp)
-    return _csv_or_page(svc.list_all)
+    return _csv_or_page(wiring.distribution().list_all)
 
 
 @route(bp, "/admin/distributors.csv", methods=["GET"])
 def export_distributors():
-    from layers.services import distribution as svc
-
     require_admin(bp)
+    svc = wiring.distribution()
     return _csv(svc.to_csv(svc.all_rows(svc.list_all)))
 
 
 @route(bp, "/admin/distributors/{distributor_id}", methods=["GET"])
 def get_distributor(distributor_id):
-    from layers.services import distribution as svc
-
     require_admin(bp)
-    return svc.get_distributor(distributor_id)
+    return wiring.distribution().get_distributor(distributor_id)
 
 
 @route(bp, "/admin/managers", methods=["POST"])
 def add_manager():
-    from layers.services import distribution as svc
-
     require_admin(bp)
-    return created(svc.add_manager(parse_body(bp, svc.ManagerInput)))
+    return created(wiring.distribution().add_manager(parse_body(bp, schemas.ManagerInput)))
 
 
 @route(bp, "/admin/managers/{manager_id}/distributors", methods=["GET"])
 def manager_group(manager_id):
-    from layers.services import distribution as svc
-
     require_admin(bp)
-    return _csv_or_page(svc.list_group, manager_id)
+    return _csv_or_page(wiring.distribution().list_group, manager_id)

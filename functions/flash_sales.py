@@ -2,6 +2,7 @@
 
 from chalice import Blueprint
 
+from functions import schemas, wiring
 from functions._api import (
     created,
     idempotency_key,
@@ -17,40 +18,30 @@ bp = Blueprint(__name__)
 
 @route(bp, "/flash-sales/{sale_id}", methods=["GET"])
 def get_sale(sale_id):
-    from layers.services import flash_sales
-
-    return flash_sales.get_sale_view(sale_id)
+    return wiring.flash_sales().get_sale_view(sale_id)
 
 
 @route(bp, "/flash-sales/{sale_id}/orders", methods=["POST"])
 def place_order(sale_id):
-    from layers.services import flash_sales
-
     user = shopper_id(bp)
     key = idempotency_key(bp)
-    body = parse_body(bp, flash_sales.OrderInput)
-    return created(flash_sales.place_order(user, sale_id, body, key))
+    body = parse_body(bp, schemas.OrderInput)
+    return created(wiring.flash_sales().place_order(user, sale_id, body, key))
 
 
 @route(bp, "/admin/flash-sales", methods=["POST"])
 def create_sale():
-    from layers.services import flash_sales
-
     require_admin(bp)
-    return created(flash_sales.create_sale(parse_body(bp, flash_sales.SaleInput)))
+    return created(wiring.flash_sales().create_sale(parse_body(bp, schemas.SaleInput)))
 
 
 @route(bp, "/admin/flash-sales", methods=["GET"])
 def list_sales():
-    from layers.services import flash_sales
-
     require_admin(bp)
-    return paged(bp, flash_sales.list_sales)
+    return paged(bp, wiring.flash_sales().list_sales)
 
 
 @route(bp, "/admin/flash-sales/{sale_id}/stop", methods=["POST"])
 def stop_sale(sale_id):
-    from layers.services import flash_sales
-
     require_admin(bp)
-    return flash_sales.stop_sale(sale_id)
+    return wiring.flash_sales().stop_sale(sale_id)

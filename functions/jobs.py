@@ -1,16 +1,29 @@
 """Scheduled jobs. One Lambda, `jobs`, takes `{"job": "<name>"}`; infra/ schedules it
 (EventBridge Scheduler, Asia/Shanghai) and `POST /admin/jobs/{name}/run` calls the same
-dispatcher. Every job is safe to run twice, late, or after dying halfway."""
+dispatcher. Every job is safe to run twice, late, or after dying halfway; which jobs
+exist is declared in `functions/wiring.py`."""
 
 from __future__ import annotations
 
 from chalice import Blueprint
 
+from functions import wiring
+from layers.domain import errors
+from layers.observability import logger
+
 bp = Blueprint(__name__)
+
+
+def run_job(name: str) -> dict:
+    job = wiring.jobs().get(name)
+    if job is None:
+        raise errors.NotFound(f"no job named {name!r}; jobs: {', '.join(sorted(wiring.jobs()))}")
+    logger.info("job start", extra={"job": name})
+    result = job()
+    logger.info("job done", extra={"job": name, "result": result})
+    return result
 
 
 @bp.lambda_function(name="jobs")
 def jobs_handler(event, context):
-    from layers.jobs import run_job
-
     return run_job(event["job"])

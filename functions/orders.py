@@ -2,6 +2,7 @@
 
 from chalice import Blueprint
 
+from functions import schemas, wiring
 from functions._api import (
     created,
     idempotency_key,
@@ -17,38 +18,28 @@ bp = Blueprint(__name__)
 
 @route(bp, "/orders", methods=["POST"])
 def place_order():
-    from layers.services import orders
-
     user = shopper_id(bp)
     key = idempotency_key(bp)
-    body = parse_body(bp, orders.PlaceOrderInput)
-    return created(orders.place_order(user, body, key))
+    body = parse_body(bp, schemas.PlaceOrderInput)
+    return created(wiring.orders().place_order(user, body, key))
 
 
 @route(bp, "/orders", methods=["GET"])
 def list_orders():
-    from layers.services import orders
-
     user = shopper_id(bp)
-    return paged(bp, orders.list_for_user, user, query_param(bp, "status"))
+    return paged(bp, wiring.orders().list_for_user, user, query_param(bp, "status"))
 
 
 @route(bp, "/orders/{order_id}", methods=["GET"])
 def get_order(order_id):
-    from layers.services import orders
-
-    return orders.get_for_user(shopper_id(bp), order_id)
+    return wiring.orders().get_for_user(shopper_id(bp), order_id)
 
 
 @route(bp, "/orders/{order_id}/cancel", methods=["POST"])
 def cancel_order(order_id):
-    from layers.services import orders
-
-    return orders.cancel(shopper_id(bp), order_id)
+    return wiring.orders().cancel(shopper_id(bp), order_id)
 
 
 @route(bp, "/orders/{order_id}/receipt", methods=["POST"])
 def confirm_receipt(order_id):
-    from layers.services import orders
-
-    return orders.confirm_receipt(shopper_id(bp), order_id)
+    return wiring.orders().confirm_receipt(shopper_id(bp), order_id)

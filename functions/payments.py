@@ -10,14 +10,17 @@ from __future__ import annotations
 
 from chalice import Blueprint, Response
 
+from functions import schemas, wiring
 from functions._api import (
     created,
     idempotency_key,
     parse_body,
+    query_param,
     require_admin,
     route,
     shopper_id,
 )
+from layers.domain.payment_gateway import NotificationError, SignatureProbe
 from layers.observability import logger
 
 bp = Blueprint(__name__)
@@ -30,13 +33,9 @@ def _fail(status: int, message: str) -> Response:
 
 def _verified():
     """The verified, decrypted notification, or the answer to send back instead."""
-    from layers.wechat.pay_notify import NotificationError, SignatureProbe
-
-    from layers.services import wechat as wx
-
     request = bp.current_request
     try:
-        return wx.notification_verifier().verify(dict(request.headers), request.raw_body or b""), None
+        return wiring.notification_verifier().verify(dict(request.headers), request.raw_body or b""), None
     except SignatureProbe:
         # WeChat Pay's probes check that we refuse bad signatures: refuse, quietly.
         return None, _fail(401, "signature probe refused")
@@ -59,69 +58,49 @@ def _handle(process) -> Response:
 
 @bp.route("/wechatpay/notify", methods=["POST"])
 def payment_notify():
-    from layers.services import payments
-
-    return _handle(payments.on_payment_notification)
+    return _handle(wiring.payment_notifications().on_payment)
 
 
 @bp.route("/wechatpay/refund-notify", methods=["POST"])
 def refund_notify():
-    from layers.services import payments
-
-    return _handle(payments.on_refund_notification)
+    return _handle(wiring.payment_notifications().on_refund)
 
 
 @bp.route("/wechatpay/transfer-notify", methods=["POST"])
 def transfer_notify():
-    from layers.services import payments
-
-    return _handle(payments.on_transfer_notification)
+    return _handle(wiring.payment_notifications().on_transfer)
 
 
 # -- refunds -------------------------------------------------------------------------
 
 @route(bp, "/orders/{order_id}/refunds", methods=["POST"])
 def request_refund(order_id):
-    from layers.services import refunds
-
     user = shopper_id(bp)
     key = idempotency_key(bp)
-    body = parse_body(bp, refunds.RefundInput)
-    return created(refunds.request_refund(user, order_id, body, key))
+    body = parse_body(bp, schemas.RefundInput)
+    return created(wiring.refunds().request_refund(user, order_id, body, key))
 
 
 @route(bp, "/orders/{order_id}/refunds", methods=["GET"])
 def list_refunds(order_id):
-    from layers.services import orders, refunds
-    from layers.storage import refunds as store
-
     user = shopper_id(bp)
-    orders.get_for_user(user, order_id)  # 404 unless it is the caller's order
-    return {"items": [refunds.view(r) for r in store.for_order(order_id)], "next_cursor": None}
+    wiring.orders().owned(user, order_id)  # 404 unless it is the caller's order
+    return {"items": wiring.refunds().for_order(order_id), "next_cursor": None}
 
 
 @route(bp, "/admin/refunds", methods=["GET"])
 def admin_list_refunds():
-    from functions._api import query_param
-    from layers.services import refunds
-    from layers.storage import refunds as store
-
     require_admin(bp)
-    status = query_param(bp, "status", store.REQUESTED)
-    return {"items": [refunds.view(r) for r in store.waiting(status)], "next_cursor": None}
+    return {"items": wiring.refunds().waiting(query_param(bp, "status", "REQUESTED")), "next_cursor": None}
 
 
 @route(bp, "/admin/refunds/{refund_id}/approve", methods=["POST"])
 def approve_refund(refund_id):
-    from layers.services import refunds
-
     require_admin(bp)
-    return refunds.approve(refund_id)
+    return wiring.refunds().approve(refund_id)
 
 
 @route(bp, "/admin/refunds/{refund_id}/reject", methods=["POST"])
 def reject_refund(refund_id):
-    from layers.services import refunds
-
     require_admin(bp)
-    return refunds.reject(refund_id)
+    return wiring.refunds().reject(refund_id)

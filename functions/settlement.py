@@ -2,6 +2,7 @@
 
 from chalice import Blueprint, Response
 
+from functions import wiring
 from functions._api import paged, require_admin, route, shopper_id
 
 bp = Blueprint(__name__)
@@ -9,33 +10,25 @@ bp = Blueprint(__name__)
 
 @route(bp, "/me/payouts", methods=["GET"])
 def my_payouts():
-    from layers.services import settlement
-
     user = shopper_id(bp)
-    return paged(bp, settlement.my_payouts, user)
+    return paged(bp, wiring.settlement().my_payouts, user)
 
 
 @route(bp, "/admin/settlements", methods=["GET"])
 def list_settlements():
-    from layers.services import settlement
-
     require_admin(bp)
-    return paged(bp, settlement.batches)
+    return paged(bp, wiring.settlement().batches)
 
 
 @route(bp, "/admin/settlements/{batch_id}/payouts.csv", methods=["GET"])
 def settlement_csv(batch_id):
-    from layers.services import settlement
-
     require_admin(bp)
-    return Response(body=settlement.batch_csv(batch_id), status_code=200,
+    return Response(body=wiring.settlement().batch_csv(batch_id), status_code=200,
                     headers={"Content-Type": "text/csv; charset=utf-8",
                              "Content-Disposition": f'attachment; filename="{batch_id}-payouts.csv"'})
 
 
 @route(bp, "/admin/payouts/{payout_id}/mark-paid", methods=["POST"])
 def mark_paid(payout_id):
-    from layers.services import settlement
-
     require_admin(bp)
-    return settlement.mark_paid_manually(payout_id)
+    return wiring.settlement().mark_paid_manually(payout_id)

@@ -45,15 +45,12 @@ _started: dict[str, object] = {}
 
 
 def _reset_caches() -> None:
+    """Settings changed: every service is built again from the new ones."""
+    from functions import wiring
     from layers.config import reset_settings_cache
-    from layers.services import wechat
 
     reset_settings_cache()
-    wechat.reset()
-    from layers.services import miniprogram, outbox
-
-    miniprogram.mini_program.cache_clear()
-    outbox._sqs.cache_clear()
+    wiring.reset()
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,7 @@ class Binding:
     distributor_id: str
     bound_at: str
     expires_at: str
+    share_token: str | None = None
 
     def active(self, now: str) -> bool:
         return self.expires_at > now

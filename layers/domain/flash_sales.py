@@ -1,11 +1,10 @@
 """秒杀 rules, pure: how a sale's stock is spread over counter shards, the order in which
-an attempt tries them, the sale window, and a model of the shards that the property
-tests drive (the storage does the same with conditional writes)."""
+an attempt tries them, and the sale window. The sale itself, its statuses and its
+reservations are in `layers/domain/flash_sale.py`."""
 
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
 from datetime import datetime
 
 from layers.domain import errors
@@ -38,22 +37,3 @@ def check_window(now: datetime, starts: datetime, ends: datetime, stopped: bool)
         raise errors.Ended("this flash sale has ended")
     if now < starts:
         raise errors.NotStarted("this flash sale has not started")
-
-
-@dataclass
-class Shards:
-    """The shards as the table holds them: take is `remaining >= q` then subtract."""
-
-    remaining: list[int]
-    sold: int = 0
-
-    def take(self, k: int, q: int) -> bool:
-        if self.remaining[k] < q:
-            return False
-        self.remaining[k] -= q
-        self.sold += q
-        return True
-
-    def release(self, k: int, q: int) -> None:
-        self.remaining[k] += q
-        self.sold -= q

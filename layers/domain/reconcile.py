@@ -9,7 +9,12 @@ exactly (Decimal, never float).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Protocol
+
+# WeChat's bills are by Beijing-time day; so is our ledger.
+BEIJING = timezone(timedelta(hours=8))
 
 
 @dataclass(frozen=True)
@@ -97,3 +102,61 @@ def compare_payments(bill: list[BillPayment], ours: dict[str, OurPayment],
     for order_id in sorted(ledger_ids - in_bill):
         diffs.append(Difference("NOT_IN_BILL", order_id, "we recorded a payment WeChat's bill does not list"))
     return missed, diffs
+
+
+def beijing_day(when: str | None, fallback: datetime) -> str:
+    """The Beijing date of a WeChat time (`2026-11-22T16:15:00+08:00`) or of `fallback`."""
+    if when:
+        try:
+            return datetime.fromisoformat(when).astimezone(BEIJING).date().isoformat()
+        except ValueError:
+            pass
+    return fallback.astimezone(BEIJING).date().isoformat()
+
+
+def bill_day_before(now: datetime) -> date:
+    """The day whose bill is due: yesterday, in Beijing."""
+    return now.astimezone(BEIJING).date() - timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Report:
+    bill_date: str
+    summary: dict
+    differences: list
+    run_at: str
+
+
+@dataclass(frozen=True)
+class Anomaly:
+    """A payment the operators must look at (logged at ERROR with `alarm` too)."""
+
+    order_id: str
+    kind: str
+    detail: dict
+    created_at: str
+
+
+class LedgerRepository(Protocol):
+    """The shop's own record of money WeChat Pay moved, written in the transaction of
+    the payment or refund it records."""
+
+    def stage_payment(self, tx, order_id: str, amount: int, transaction_id: str | None,
+                      success_time: str | None, now: datetime) -> None: ...
+
+    def stage_refund(self, tx, refund_id: str, amount: int, now: datetime) -> None: ...
+
+    def refs(self, day: date, kind: str) -> set[str]:
+        """The order ids (kind PAY) or refund ids (kind REFUND) recorded on that day."""
+
+    def save_report(self, day: date, summary: dict, differences: list[dict], now: str) -> None: ...
+
+    def get_report(self, day: date) -> Report | None: ...
+
+
+class AnomalyRepository(Protocol):
+    def record(self, order_id: str, kind: str, detail: dict) -> None: ...
+
+    def for_order(self, order_id: str) -> list[Anomaly]: ...
+
+    def recent(self, limit: int = 100) -> list[Anomaly]: ...

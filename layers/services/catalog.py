@@ -2,63 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-from layers import clock
+from layers.clock import iso
 from layers.domain import errors
-from layers.storage import catalog as store
-from layers.storage.tx import Tx
+from layers.domain.catalog import CatalogRepository, Product, SettingsRepository, Sku, stock_status
+from layers.domain.shop_settings import ShopSettings
 
-LOW_STOCK = 10
-
-
-class SkuInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    id: str | None = None
-    price: int = Field(ge=1, le=100_000_000)
-    stock: int = Field(ge=0, le=10_000_000)
-    spec: dict[str, str] | None = None
+# `body` below is the route's ProductInput (functions/schemas.py), validated there.
 
 
-class CommissionInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    mode: Literal["tier", "fixed"]
-    rate_bps: int | None = Field(None, ge=0, le=10_000)
-
-    @model_validator(mode="after")
-    def _fixed_needs_rate(self):
-        if self.mode == "fixed" and self.rate_bps is None:
-            raise ValueError("a fixed commission needs rate_bps")
-        return self
-
-
-class ProductInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=1, max_length=200)
-    category: str | None = Field(None, max_length=100)
-    skus: list[SkuInput] = Field(min_length=1, max_length=50)
-    commission: CommissionInput | None = None
-    active: bool = True
-
-
-def stock_status(stock: int) -> str:
-    if stock <= 0:
-        return "SOLD_OUT"
-    return "LOW_STOCK" if stock <= LOW_STOCK else "IN_STOCK"
-
-
-def product_view(product: store.ProductItem, skus: dict[str, store.SkuItem], admin: bool = False) -> dict:
+def product_view(product: Product, skus: dict[str, Sku], admin: bool = False) -> dict:
     sku_views = []
     for sku_id in product.sku_ids:
         sku = skus.get(sku_id)
         if sku is None or not sku.active:
             continue
-        view = {"id": sku.sku_id, "price": int(sku.price), "stock_status": stock_status(int(sku.stock)),
-                "spec": sku.spec}
+        view = {"id": sku.sku_id, "price": sku.price, "stock_status": stock_status(sku.stock), "spec": sku.spec}
         if admin:
-            view["stock"] = int(sku.stock)
+            view["stock"] = sku.stock
         sku_views.append(view)
     prices = [v["price"] for v in sku_views]
     view = {
@@ -76,69 +38,76 @@ def product_view(product: store.ProductItem, skus: dict[str, store.SkuItem], adm
     return view
 
 
-def create_product(body: ProductInput) -> dict:
-    now = clock.now_iso()
-    product_id = store.new_id("p")
-    return _write_product(product_id, body, now, created_at=now, existing=None)
+class CatalogService:
+    def __init__(self, *, catalog: CatalogRepository, new_tx, clock):
+        self.catalog = catalog
+        self.new_tx = new_tx
+        self.clock = clock
+
+    def create_product(self, body: Any) -> dict:
+        now = iso(self.clock.now())
+        product_id = self.catalog.new_id("p")
+        return self._write_product(product_id, body, now, created_at=now, existing=None)
+
+    def update_product(self, product_id: str, body: Any) -> dict:
+        existing = self.catalog.get_product(product_id)
+        if existing is None:
+            raise errors.NotFound("no such product")
+        return self._write_product(product_id, body, iso(self.clock.now()), created_at=existing.created_at,
+                                   existing=existing)
+
+    def _write_product(self, product_id: str, body: Any, now: str, created_at: str,
+                       existing: Product | None) -> dict:
+        known = set(existing.sku_ids) if existing else set()
+        for sku in body.skus:
+            if sku.id is not None and sku.id not in known:
+                raise errors.InvalidRequest(f"sku {sku.id} is not a SKU of this product")
+        commission = body.commission.model_dump() if body.commission else None
+        tx = self.new_tx()
+        sku_ids = []
+        for sku in body.skus:
+            sku_id = sku.id or self.catalog.new_id("s")
+            sku_ids.append(sku_id)
+            # The operator states what is on the shelf now: the stock is set outright.
+            self.catalog.stage_put_sku(tx, Sku(
+                sku_id=sku_id, product_id=product_id, title=body.title, category=body.category,
+                price=sku.price, stock=sku.stock, commission=commission, active=body.active, spec=sku.spec))
+        # SKUs left out of an update are retired, not deleted: open orders still name them.
+        for old in known - set(sku_ids):
+            self.catalog.stage_retire_sku(tx, old)
+            sku_ids.append(old)
+        product = Product(product_id=product_id, title=body.title, category=body.category,
+                          sku_ids=tuple(sku_ids), commission=commission, created_at=created_at,
+                          updated_at=now, active=body.active)
+        self.catalog.stage_put_product(tx, product)
+        tx.commit()
+        return product_view(product, self.catalog.get_skus(sku_ids), admin=True)
+
+    def get_product(self, product_id: str) -> dict:
+        product = self.catalog.get_product(product_id)
+        if product is None or not product.active:
+            raise errors.NotFound("no such product")
+        return product_view(product, self.catalog.get_skus(list(product.sku_ids)))
+
+    def list_products(self, limit: int, cursor: dict | None) -> tuple[list[dict], dict | None]:
+        products, next_cursor = self.catalog.list_products(limit, cursor)
+        skus = self.catalog.get_skus([s for p in products for s in p.sku_ids])
+        return [product_view(p, skus) for p in products], next_cursor
 
 
-def update_product(product_id: str, body: ProductInput) -> dict:
-    existing = store.get_product(product_id)
-    if existing is None:
-        raise errors.NotFound("no such product")
-    return _write_product(product_id, body, clock.now_iso(), created_at=existing.created_at,
-                          existing=existing)
+class ShopSettingsService:
+    """The shop's rules (GET/PUT /admin/settings)."""
 
+    def __init__(self, *, settings: SettingsRepository, clock):
+        self.settings = settings
+        self.clock = clock
 
-def _write_product(product_id: str, body: ProductInput, now: str, created_at: str,
-                   existing: store.ProductItem | None) -> dict:
-    known = set(existing.sku_ids) if existing else set()
-    for sku in body.skus:
-        if sku.id is not None and sku.id not in known:
-            raise errors.InvalidRequest(f"sku {sku.id} is not a SKU of this product")
-    commission = body.commission.model_dump() if body.commission else None
-    tx = Tx()
-    sku_ids = []
-    kept = set()
-    for sku in body.skus:
-        sku_id = sku.id or store.new_id("s")
-        sku_ids.append(sku_id)
-        kept.add(sku_id)
-        item = store.SkuItem(*store.sku_key(sku_id))
-        # Updates set the stock outright: the operator states what is on the shelf now.
-        tx.update(item, actions=[
-            store.SkuItem.sku_id.set(sku_id),
-            store.SkuItem.product_id.set(product_id),
-            store.SkuItem.title.set(body.title),
-            store.SkuItem.category.set(body.category) if body.category else store.SkuItem.category.remove(),
-            store.SkuItem.spec.set(sku.spec) if sku.spec else store.SkuItem.spec.remove(),
-            store.SkuItem.price.set(sku.price),
-            store.SkuItem.stock.set(sku.stock),
-            store.SkuItem.commission.set(commission) if commission else store.SkuItem.commission.remove(),
-            store.SkuItem.active.set(body.active),
-        ])
-    # SKUs left out of an update are retired, not deleted: open orders still name them.
-    for old in known - kept:
-        tx.update(store.SkuItem(*store.sku_key(old)), actions=[store.SkuItem.active.set(False)])
-        sku_ids.append(old)
-    product = store.ProductItem(
-        *store.product_key(product_id), product_id=product_id, title=body.title,
-        category=body.category, sku_ids=sku_ids, commission=commission, created_at=created_at,
-        updated_at=now, active=body.active, gsi1pk="PRODUCTS", gsi1sk=f"{created_at}#{product_id}",
-    )
-    tx.put(product)
-    tx.commit()
-    return product_view(product, store.get_skus(sku_ids), admin=True)
+    def get(self) -> dict:
+        return self.settings.load_settings(fresh=True).model_dump()
 
-
-def get_product(product_id: str) -> dict:
-    product = store.get_product(product_id)
-    if product is None or not product.active:
-        raise errors.NotFound("no such product")
-    return product_view(product, store.get_skus(product.sku_ids))
-
-
-def list_products(limit: int, cursor: dict | None) -> tuple[list[dict], dict | None]:
-    products, next_cursor = store.list_products(limit, cursor)
-    skus = store.get_skus([s for p in products for s in p.sku_ids])
-    return [product_view(p, skus) for p in products], next_cursor
+    def update(self, partial: dict) -> dict:
+        """A partial body changes only the rules it names."""
+        current = self.settings.load_settings(fresh=True).model_dump()
+        merged = ShopSettings.model_validate({**current, **partial})
+        self.settings.save_settings(merged, iso(self.clock.now()))
+        return merged.model_dump()

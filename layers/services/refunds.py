@@ -2,274 +2,240 @@
 order is unshipped or by an operator once shipped, sent to WeChat Pay under a fixed
 `out_refund_no`, and finished by WeChat's refund notification (or a query).
 
-Money bookkeeping on the order: `refunding_amount` holds what is in flight,
-`refunded_amount` what WeChat confirmed; a condition keeps their sum within what was
-paid, so no interleaving of requests can refund more than the payment.
+Money bookkeeping on the order (`layers/domain/order.py`): `refunding_amount` holds
+what is in flight, `refunded_amount` what WeChat confirmed, `refund_room` what is left.
+A refund's end is one transaction: the refund conditioned on its status, the order on
+the version the new amounts and status were computed from. Two refunds finishing
+together cannot both compute from the same snapshot: the second re-reads and decides
+again, so the last one to finish sees everything refunded.
 """
 
 from __future__ import annotations
 
-import hashlib
-import uuid
-
-from pydantic import BaseModel, ConfigDict, Field
-from pynamodb.exceptions import UpdateError
-
-from layers import clock
+from layers.clock import iso
 from layers.domain import errors
+from layers.domain import order as order_rules
+from layers.domain import refund as domain
+from layers.domain.order import Change, Order
+from layers.domain.payment_gateway import WeChatPayError, WeChatPayUnavailable
+from layers.domain.refund import PROCESSING, REQUESTED, Refund
 from layers.observability import logger
-from layers.services import coupon_hooks, reservations
-from layers.services import wechat as wx
-from layers.storage import ledger, outbox
-from layers.storage import orders as order_store
-from layers.storage import refunds as store
-from layers.storage.orders import OrderItem
-from layers.storage.refunds import RefundItem
-from layers.storage.tx import Tx
 
-REFUNDABLE = ("PAID", "SHIPPED", "COMPLETED", "REFUNDING")
+ATTEMPTS = 8
 
 
-class RefundInput(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    amount: int | None = Field(None, ge=1)
-    reason: str = Field(min_length=1, max_length=80)
+class _Stale(Exception):
+    """The order or the refund moved since it was read."""
 
 
-class _Changed(Exception):
+class _Exists(Exception):
     pass
 
 
-def view(refund: RefundItem) -> dict:
-    return {"id": refund.refund_id, "order_id": refund.order_id, "amount": int(refund.amount),
-            "status": refund.status, "reason": refund.reason, "automatic": refund.automatic,
-            "created_at": refund.created_at, "updated_at": refund.updated_at}
+class RefundService:
+    def __init__(self, *, orders, refunds, reservations, coupons, ledger, outbox, publisher, anomalies,
+                 pay, clock, new_tx, notify_url):
+        self.orders = orders
+        self.refunds = refunds
+        self.reservations = reservations
+        self.coupons = coupons
+        self.ledger = ledger
+        self.outbox = outbox
+        self.publisher = publisher
+        self.anomalies = anomalies
+        self.pay = pay
+        self.clock = clock
+        self.new_tx = new_tx
+        self.notify_url = notify_url
 
+    @staticmethod
+    def view(refund: Refund) -> dict:
+        return {"id": refund.refund_id, "order_id": refund.order_id, "amount": refund.amount,
+                "status": str(refund.status), "reason": refund.reason, "automatic": refund.automatic,
+                "created_at": refund.created_at, "updated_at": refund.updated_at}
 
-def _refund_id(order_id: str, user_id: str, key: str | None) -> str:
-    if key is None:
-        return f"{order_id}R{uuid.uuid4().hex[:10]}"
-    return f"{order_id}R{hashlib.sha256(f'{user_id}\x00{key}'.encode()).hexdigest()[:10]}"
+    def _now(self) -> str:
+        return iso(self.clock.now())
 
+    def _get(self, refund_id: str) -> Refund:
+        refund = self.refunds.get(domain.order_id_of(refund_id), refund_id)
+        if refund is None:
+            raise errors.NotFound("no such refund")
+        return refund
 
-def _digest(body: RefundInput) -> str:
-    return hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    # -- asking ---------------------------------------------------------------------------
 
+    def for_order(self, order_id: str) -> list[dict]:
+        return [self.view(r) for r in self.refunds.for_order(order_id)]
 
-def request_refund(user_id: str, order_id: str, body: RefundInput, key: str | None) -> dict:
-    order = order_store.get_order(order_id, consistent=True)
-    if order is None or order.user_id != user_id:
-        raise errors.NotFound("no such order")
-    refund_id = _refund_id(order_id, user_id, key)
-    existing = store.get_refund(order_id, refund_id)
-    if existing is not None:
-        if existing.request_hash != _digest(body):
-            raise errors.IdempotencyKeyReused("this Idempotency-Key was used with a different body")
-        return view(existing)
-    if order.status not in REFUNDABLE:
-        raise errors.InvalidState(f"an order {order.status} cannot be refunded")
-    left = int(order.refund_room or 0)
-    amount = body.amount if body.amount is not None else left
-    if amount < 1 or amount > left:
-        raise errors.NotAcceptable(f"at most {left} fen can still be refunded")
-    automatic = order.shipped_at is None
-    now = clock.now_iso()
-    status = store.PROCESSING if automatic else store.REQUESTED
-    refund = RefundItem(*store.refund_key(order_id, refund_id), refund_id=refund_id, order_id=order_id,
-                        user_id=user_id, amount=amount, reason=body.reason, status=status,
-                        automatic=automatic, request_hash=_digest(body), created_at=now, updated_at=now,
-                        gsi2pk=f"REFUNDS#{status}", gsi2sk=f"{now}#{refund_id}")
-    tx = Tx()
-    tx.put(refund, condition=RefundItem.pk.does_not_exist(), on_fail=_Changed)
-    tx.update(order, actions=[
-        OrderItem.refunding_amount.add(amount),
-        OrderItem.refund_room.add(-amount),
-        OrderItem.status.set("REFUNDING"),
-        OrderItem.status_before_refund.set(
-            order.status if order.status != "REFUNDING" else (order.status_before_refund or "PAID")),
-    ], condition=OrderItem.status.is_in(*REFUNDABLE) & (OrderItem.refund_room >= amount),
-        on_fail=lambda: errors.NotAcceptable("that is more than can still be refunded; nothing was refunded"))
-    try:
-        tx.commit()
-    except _Changed:
-        return request_refund(user_id, order_id, body, key)  # a concurrent retry won: replay it
-    logger.info("refund requested", extra={"order_id": order_id, "refund_id": refund_id, "amount": amount})
-    if automatic:
-        _send(refund, order)
-    return view(store.get_refund(order_id, refund_id))
+    def waiting(self, status: str) -> list[dict]:
+        return [self.view(r) for r in self.refunds.waiting(status, limit=100)]
 
+    def request_refund(self, user_id: str, order_id: str, body, key: str | None) -> dict:
+        """`body` is the validated request (functions/schemas.RefundInput)."""
+        digest = order_rules.request_hash(body.model_dump(mode="json"))
+        refund_id = domain.refund_id_for(order_id, user_id, key)
+        for _ in range(ATTEMPTS):
+            order = self.orders.get(order_id, consistent=True)
+            if order is None or order.user_id != user_id:
+                raise errors.NotFound("no such order")
+            existing = self.refunds.get(order_id, refund_id)
+            if existing is not None:
+                if existing.request_hash != digest:
+                    raise errors.IdempotencyKeyReused("this Idempotency-Key was used with a different body")
+                return self.view(existing)
+            amount, change = order_rules.request_refund(order, body.amount)
+            automatic = order.shipped_at is None
+            now = self._now()
+            refund = Refund(refund_id=refund_id, order_id=order_id, user_id=user_id, amount=amount,
+                            reason=body.reason, status=PROCESSING if automatic else REQUESTED,
+                            automatic=automatic, request_hash=digest, created_at=now, updated_at=now)
+            tx = self.new_tx()
+            self.refunds.stage_create(tx, refund, on_exists=_Exists)
+            self.orders.stage_change(tx, change.before, change.after, on_stale=_Stale)
+            try:
+                tx.commit()
+            except (_Exists, _Stale):
+                continue  # a concurrent retry or refund won: look again
+            logger.info("refund requested", extra={"order_id": order_id, "refund_id": refund_id, "amount": amount})
+            if automatic:
+                self._send(refund, change.after)
+            return self.view(self.refunds.get(order_id, refund_id))
+        raise errors.RateLimited("the order is busy; try again in a moment")
 
-def approve(refund_id: str) -> dict:
-    order_id = store.order_id_of(refund_id)
-    refund = store.get_refund(order_id, refund_id)
-    if refund is None:
-        raise errors.NotFound("no such refund")
-    if refund.status == store.REQUESTED:
-        now = clock.now_iso()
+    def approve(self, refund_id: str) -> dict:
+        refund = self._get(refund_id)
+        if refund.status == REQUESTED:
+            tx = self.new_tx()
+            self.refunds.stage_change(tx, refund, domain.approve(refund, self._now()), on_stale=_Stale)
+            try:
+                tx.commit()
+            except _Stale:
+                pass  # approved (or finished) by someone else meanwhile
+            refund = self._get(refund_id)
+        if refund.status == PROCESSING:
+            self._send(refund, self.orders.get(refund.order_id))
+        return self.view(self._get(refund_id))
+
+    def reject(self, refund_id: str) -> dict:
+        refund = self._get(refund_id)
+        if refund.status != REQUESTED:
+            raise errors.InvalidState(f"a {refund.status} refund cannot be rejected")
+        self._finish(refund_id, domain.REJECTED)
+        return self.view(self._get(refund_id))
+
+    # -- WeChat Pay -----------------------------------------------------------------------
+
+    def _send(self, refund: Refund, order: Order) -> None:
+        """Ask WeChat Pay; always with the same out_refund_no. If WeChat cannot be reached
+        the refund stays PROCESSING and the refunds sweep asks again."""
         try:
-            refund.update(actions=[RefundItem.status.set(store.PROCESSING), RefundItem.updated_at.set(now),
-                                   RefundItem.gsi2pk.set(f"REFUNDS#{store.PROCESSING}")],
-                          condition=RefundItem.status == store.REQUESTED)
-        except UpdateError:
-            refund.refresh(consistent_read=True)
-    if refund.status == store.PROCESSING:
-        _send(refund, order_store.get_order(order_id))
-    return view(store.get_refund(order_id, refund_id))
+            answer = self.pay.refund(
+                out_trade_no=refund.order_id, out_refund_no=refund.refund_id, refund_fen=refund.amount,
+                total_fen=order.paid, reason=refund.reason, notify_url=self.notify_url("/wechatpay/refund-notify"))
+        except WeChatPayUnavailable:
+            logger.warning("refund not sent yet", extra={"refund_id": refund.refund_id})
+            return
+        except WeChatPayError as exc:
+            logger.error("WeChat Pay refused a refund", extra={"refund_id": refund.refund_id, "error": str(exc)})
+            self._finish(refund.refund_id, domain.ABNORMAL)
+            return
+        if answer.get("refund_id"):
+            self.refunds.set_wechat_refund_id(refund, answer["refund_id"])
+        if answer.get("status") in domain.WECHAT_FINAL:
+            self._finish(refund.refund_id, answer["status"])
 
+    def on_refund_result(self, refund_id: str, status: str) -> None:
+        """A refund notification or query: SUCCESS, ABNORMAL or CLOSED (anything else waits)."""
+        if self.refunds.get(domain.order_id_of(refund_id), refund_id) is None:
+            raise LookupError(f"no refund {refund_id}")
+        if status in domain.WECHAT_FINAL:
+            self._finish(refund_id, status)
 
-def reject(refund_id: str) -> dict:
-    order_id = store.order_id_of(refund_id)
-    refund = store.get_refund(order_id, refund_id)
-    if refund is None:
-        raise errors.NotFound("no such refund")
-    if refund.status != store.REQUESTED:
-        raise errors.InvalidState(f"a {refund.status} refund cannot be rejected")
-    _finish(refund, store.REJECTED)
-    return view(store.get_refund(order_id, refund_id))
+    def _finish(self, refund_id: str, status: str) -> None:
+        """One transition out of REQUESTED/PROCESSING, with the order's money moved in the
+        same transaction; a second notification finds the refund finished and does nothing."""
+        order_id = domain.order_id_of(refund_id)
+        for _ in range(ATTEMPTS):
+            refund = self.refunds.get(order_id, refund_id)
+            if refund is None or not refund.open:
+                return
+            order = self.orders.get(order_id, consistent=True)
+            now_dt = self.clock.now()
+            now = iso(now_dt)
+            succeeded = status == domain.SUCCESS
+            change = order_rules.finish_refund(order, refund_id, refund.amount, succeeded, now)
+            tx = self.new_tx()
+            self.refunds.stage_change(tx, refund, domain.finish(refund, status, now), on_stale=_Stale)
+            self._stage_order_change(tx, change, now)
+            if succeeded:
+                self.ledger.stage_refund(tx, refund_id, refund.amount, now_dt)
+            try:
+                tx.commit()
+            except _Stale:
+                continue  # another refund of this order finished first: decide again
+            logger.info("refund finished", extra={"order_id": order_id, "refund_id": refund_id, "status": status})
+            for event in change.events:
+                self.publisher.publish(event.event_id)
+            return
+        raise errors.RateLimited("the order is busy; try again in a moment")
 
+    def _stage_order_change(self, tx, change: Change, now: str) -> None:
+        self.orders.stage_change(tx, change.before, change.after, on_stale=_Stale)
+        for r in change.release:
+            self.reservations.stage_release(tx, r)
+        if change.coupon == "give_back_used":
+            self.coupons.stage_give_back_used(tx, change.before.coupon_id, change.before.order_id, now)
+        for event in change.events:
+            self.outbox.stage(tx, event, now)
 
-def _send(refund: RefundItem, order: OrderItem) -> None:
-    """Ask WeChat Pay; always with the same out_refund_no. If WeChat cannot be reached
-    the refund stays PROCESSING and the refunds sweep asks again."""
-    from layers.wechat.pay_client import WeChatPayError, WeChatPayUnavailable
+    def refund_unfulfillable_payment(self, order: Order, trade: dict) -> Order | None:
+        """Paid after the order was closed and its stock sold again: record the payment on the
+        closed order and refund all of it, under one fixed out_refund_no."""
+        paid = int(trade["amount"]["total"])
+        refund_id = domain.auto_refund_id(order.order_id)
+        for _ in range(ATTEMPTS):
+            current = self.orders.get(order.order_id, consistent=True)
+            if current is None or current.status != order_rules.CLOSED or current.transaction_id:
+                return current
+            now = self._now()
+            change = order_rules.paid_after_close_unfulfillable(current, trade.get("transaction_id"), paid, now)
+            refund = Refund(refund_id=refund_id, order_id=order.order_id, user_id=order.user_id, amount=paid,
+                            reason="订单已关闭，库存不足，自动退款", status=PROCESSING, automatic=True,
+                            created_at=now, updated_at=now)
+            tx = self.new_tx()
+            self.orders.stage_change(tx, change.before, change.after, on_stale=_Stale)
+            self.refunds.stage_create(tx, refund, on_exists=_Stale)
+            try:
+                tx.commit()
+            except _Stale:
+                continue
+            self.anomalies.record(order.order_id, "PAID_AFTER_CLOSE_REFUNDED",
+                                  {"transaction_id": trade.get("transaction_id"), "amount": paid})
+            self._send(refund, change.after)
+            return self.orders.get(order.order_id, consistent=True)
+        raise errors.RateLimited("the order is busy; try again in a moment")
 
-    try:
-        answer = wx.pay_client().refund(
-            out_trade_no=refund.order_id, out_refund_no=refund.refund_id, refund_fen=int(refund.amount),
-            total_fen=int(order.paid_amount or order.amounts["payable"]), reason=refund.reason,
-            notify_url=wx.notify_url("/wechatpay/refund-notify"))
-    except WeChatPayUnavailable:
-        logger.warning("refund not sent yet", extra={"refund_id": refund.refund_id})
-        return
-    except WeChatPayError as exc:
-        logger.error("WeChat Pay refused a refund", extra={"refund_id": refund.refund_id, "error": str(exc)})
-        _finish(refund, store.ABNORMAL)
-        return
-    if answer.get("refund_id"):
-        refund.update(actions=[RefundItem.wechat_refund_id.set(answer["refund_id"])])
-    if answer.get("status") in ("SUCCESS", "CLOSED", "ABNORMAL"):
-        _finish(refund, answer["status"])
-
-
-def on_refund_result(refund_id: str, status: str) -> None:
-    """A refund notification or query: SUCCESS, ABNORMAL or CLOSED (anything else waits)."""
-    order_id = store.order_id_of(refund_id)
-    refund = store.get_refund(order_id, refund_id)
-    if refund is None:
-        raise LookupError(f"no refund {refund_id}")
-    if status in (store.SUCCESS, store.ABNORMAL, store.CLOSED):
-        _finish(refund, status)
-
-
-def _finish(refund: RefundItem, status: str) -> None:
-    """One transition out of REQUESTED/PROCESSING, with the order's money moved in the same
-    transaction; a second notification finds the refund finished and does nothing."""
-    if refund.status not in (store.REQUESTED, store.PROCESSING):
-        return
-    order = order_store.get_order(refund.order_id, consistent=True)
-    now = clock.now_iso()
-    amount = int(refund.amount)
-    paid = int(order.paid_amount or order.amounts["payable"])
-    succeeded = status == store.SUCCESS
-    refunded_after = int(order.refunded_amount or 0) + (amount if succeeded else 0)
-    in_flight_after = int(order.refunding_amount or 0) - amount
-    fully = succeeded and refunded_after >= paid
-    if fully:
-        new_status = "REFUNDED"
-    elif in_flight_after > 0:
-        new_status = "REFUNDING"
-    else:
-        new_status = order.status_before_refund or "PAID"
-    # Nothing left the warehouse: a full refund puts the stock back on the shelf, once.
-    release = fully and order.shipped_at is None and not order.released_at
-    tx = Tx()
-    tx.update(refund, actions=[RefundItem.status.set(status), RefundItem.updated_at.set(now),
-                               RefundItem.gsi2pk.remove(), RefundItem.gsi2sk.remove()],
-              condition=RefundItem.status.is_in(store.REQUESTED, store.PROCESSING), on_fail=_Changed)
-    tx.update(order, actions=[
-        OrderItem.refunding_amount.add(-amount),
-        OrderItem.refunded_amount.add(amount) if succeeded else OrderItem.refund_room.add(amount),
-        OrderItem.status.set(new_status),
-        *([OrderItem.gsi2pk.remove(), OrderItem.gsi2sk.remove()] if fully else []),
-        *([OrderItem.released_at.set(now)] if release else []),
-    ])
-    if release:
-        for r in (order.notes or {}).get("reservations", []):
-            reservations.release(tx, r)
-    if fully and order.coupon_id and order.coupon_returnable:
-        coupon_hooks.give_back_after_refund(tx, order.coupon_id, order.order_id, now)
-    if succeeded:
-        tx.put(ledger.refund_entry(ledger.beijing_day(None, clock.now()), refund.refund_id, amount, now))
-        tx.put(outbox.new_event("order.refunded", refund.refund_id, {
-            "order_id": order.order_id, "refund_id": refund.refund_id, "amount": amount,
-            "order_payable": paid, "refunded_total": refunded_after, "user_id": order.user_id}, now))
-    try:
-        tx.commit()
-    except _Changed:
-        return
-    logger.info("refund finished", extra={"order_id": order.order_id, "refund_id": refund.refund_id,
-                                          "status": status})
-    if succeeded:
-        from layers.services.outbox import publish
-        from layers.storage.outbox import OutboxItem, outbox_key
-
-        try:
-            publish(OutboxItem.get(*outbox_key(f"order.refunded:{refund.refund_id}")))
-        except OutboxItem.DoesNotExist:
-            pass
-
-
-def refund_unfulfillable_payment(order: OrderItem, trade: dict) -> OrderItem:
-    """Paid after the order was closed and its stock sold again: record the payment on the
-    closed order and refund all of it, under one fixed out_refund_no."""
-    from layers.storage.anomalies import record
-
-    now = clock.now_iso()
-    paid = int(trade["amount"]["total"])
-    refund_id = f"{order.order_id}Rauto"
-    refund = RefundItem(*store.refund_key(order.order_id, refund_id), refund_id=refund_id,
-                        order_id=order.order_id, user_id=order.user_id, amount=paid,
-                        reason="订单已关闭，库存不足，自动退款", status=store.PROCESSING, automatic=True,
-                        created_at=now, updated_at=now, gsi2pk=f"REFUNDS#{store.PROCESSING}",
-                        gsi2sk=f"{now}#{refund_id}")
-    tx = Tx()
-    tx.update(order, actions=[
-        OrderItem.status.set("REFUNDING"), OrderItem.transaction_id.set(trade.get("transaction_id")),
-        OrderItem.paid_amount.set(paid), OrderItem.paid_at.set(now), OrderItem.refunding_amount.set(paid),
-        OrderItem.refund_room.set(0),
-        OrderItem.status_before_refund.set("CLOSED"),
-        # Its stock and coupon went back when it closed: the refund must not return them again.
-        OrderItem.coupon_returnable.set(False),
-    ], condition=(OrderItem.status == "CLOSED") & OrderItem.transaction_id.does_not_exist(), on_fail=_Changed)
-    tx.put(refund, condition=RefundItem.pk.does_not_exist(), on_fail=_Changed)
-    try:
-        tx.commit()
-    except _Changed:
-        return order_store.get_order(order.order_id, consistent=True)
-    record(order.order_id, "PAID_AFTER_CLOSE_REFUNDED", {"transaction_id": trade.get("transaction_id"),
-                                                          "amount": paid})
-    current = order_store.get_order(order.order_id, consistent=True)
-    _send(refund, current)
-    return order_store.get_order(order.order_id, consistent=True)
-
-
-def sweep() -> dict:
-    """Refunds still PROCESSING (WeChat unreachable when asked, or its notification lost):
-    ask again with the same out_refund_no, or query it."""
-    from layers.wechat.pay_client import WeChatPayError
-
-    sent = finished = 0
-    for candidate in store.waiting(store.PROCESSING):
-        refund = store.get_refund(candidate.order_id, candidate.refund_id)
-        if refund is None or refund.status != store.PROCESSING:
-            continue
-        try:
-            answer = wx.pay_client().query_refund(refund.refund_id)
-        except WeChatPayError:
-            _send(refund, order_store.get_order(refund.order_id))
-            sent += 1
-            continue
-        if answer.get("status") in ("SUCCESS", "CLOSED", "ABNORMAL"):
-            _finish(refund, answer["status"])
-            finished += 1
-    return {"resent": sent, "finished": finished}
+    def sweep(self) -> dict:
+        """Refunds still PROCESSING (WeChat unreachable when asked, or its notification lost):
+        ask again with the same out_refund_no, or query it."""
+        sent = finished = 0
+        for candidate in self.refunds.waiting(PROCESSING, limit=100):
+            refund = self.refunds.get(candidate.order_id, candidate.refund_id)
+            if refund is None or refund.status != PROCESSING:
+                continue
+            order = self.orders.get(refund.order_id)
+            if order is None:
+                logger.error("refund of an unknown order", extra={"refund_id": refund.refund_id,
+                                                                  "alarm": "REFUND_MISMATCH"})
+                continue
+            try:
+                answer = self.pay.query_refund(refund.refund_id)
+            except WeChatPayError:
+                self._send(refund, order)
+                sent += 1
+                continue
+            if answer.get("status") in domain.WECHAT_FINAL:
+                self._finish(refund.refund_id, answer["status"])
+                finished += 1
+        return {"resent": sent, "finished": finished}

@@ -14,50 +14,39 @@ A failed transfer gives its commissions back to SETTLEABLE for the next run.
 
 from __future__ import annotations
 
-import hashlib
-import json
+import csv
+import io
 import threading
 import time
+from collections.abc import Callable
 from datetime import datetime
 
-from pynamodb.exceptions import PutError, UpdateError
-
-from layers import clock
-from layers.config import settings
+from layers.clock import iso
+from layers.domain import commission_entry as cm
 from layers.domain import errors
+from layers.domain import payout as domain
+from layers.domain.commission_entry import Commission, CommissionRepository
+from layers.domain.payment_gateway import (
+    OrderNotFoundAtWeChat,
+    PaymentGateway,
+    WeChatPayError,
+    WeChatPayUnavailable,
+)
+from layers.domain.payout import Batch, Payout, PayoutRepository
+from layers.domain.users import UserRepository
 from layers.observability import logger
-from layers.services import wechat as wx
-from layers.storage import distribution as dist
-from layers.storage import settlement as store
-from layers.storage.catalog import load_settings
-from layers.storage.distribution import CommissionItem
-from layers.storage.ledger import BEIJING
-from layers.storage.settlement import BatchItem, BatchPayoutRef, PayoutItem
-from layers.storage.tx import Tx
-from layers.storage.users import get_user
 
 CHUNK = 90  # commission moves per transaction (DynamoDB allows 100 items, with room for the payout)
 TRANSFERS_PER_SECOND = 50  # per container; the consumer runs at most 2 at once: <= 100/s, WeChat's limit
+ATTEMPTS = 10
+TRANSFER_NOTIFY_PATH = "/wechatpay/transfer-notify"
 
 
-class _Changed(Exception):
-    """Something moved between our read and our write: the message is retried."""
+class PayoutChanged(Exception):
+    """Something moved between our read and our write: the message is retried, and resumes."""
 
 
-# -- ids ------------------------------------------------------------------------------
-
-def batch_id_for(now: datetime) -> str:
-    return "B" + now.astimezone(BEIJING).strftime("%Y%m%d")
-
-
-def payout_id_for(batch_id: str, distributor_id: str) -> str:
-    """WeChat's out_bill_no: letters and digits, at most 32 characters, stable."""
-    return "P" + batch_id[1:] + hashlib.sha256(distributor_id.encode()).hexdigest()[:20]
-
-
-# -- pacing ----------------------------------------------------------------------------
-
-class _Pacer:
+class Pacer:
     """A token bucket: at most `rate` transfers a second from this container."""
 
     def __init__(self, rate: float):
@@ -76,346 +65,319 @@ class _Pacer:
             self.tokens -= 1
 
 
-_pacer = _Pacer(TRANSFERS_PER_SECOND)
+class SettlementService:
+    """Batches and payouts. `distribution` is the DistributionService (the freeze sweep and
+    the settleable commissions); `pay` the WeChat Pay client; `send(queue_url, body,
+    delay_s=0)` puts one message on SQS; `settings` the deployment's settings
+    (settlement_queue_url, wechatpay_mchid, wechat_appid, wechatpay_notify_base_url);
+    `shop_settings.load_settings(fresh)` the shop's rules (settlement_mode)."""
 
+    def __init__(self, *, payouts: PayoutRepository, commissions: CommissionRepository, distribution,
+                 pay: PaymentGateway, send: Callable[..., None], users: UserRepository, shop_settings,
+                 settings, clock, new_tx, pacer: Pacer | None = None):
+        self.payouts = payouts
+        self.commissions = commissions
+        self.distribution = distribution
+        self.pay = pay
+        self.send = send
+        self.users = users
+        self.shop_settings = shop_settings
+        self.settings = settings
+        self.clock = clock
+        self.new_tx = new_tx
+        self.pacer = pacer or Pacer(TRANSFERS_PER_SECOND)
 
-# -- the job ---------------------------------------------------------------------------
+    def _now(self) -> str:
+        return iso(self.clock.now())
 
-def settle_commissions(inline: bool = False) -> dict:
-    """Open today's batch and settle everyone with something SETTLEABLE. `inline` does the
-    per-distributor work here instead of through the settlement queue (tests, benches)."""
-    from layers.services import distribution
+    # -- the job -------------------------------------------------------------------------------
 
-    now = clock.now()
-    due = distribution.make_due_settleable(now)
-    batch = _open_batch(batch_id_for(now), now)
-    distributors = dist.distributors_with_settleable()
-    if inline:
-        results = [handle_message({"batch_id": batch.batch_id, "distributor_id": d}) for d in distributors]
-    else:
-        _enqueue(batch.batch_id, distributors)
-        results = []
-    followed = follow_up_open_payouts()
-    summary = {"batch_id": batch.batch_id, "mode": batch.mode, "made_settleable": due.get("settleable", 0),
-               "distributors": len(distributors), "followed_up": followed}
-    if inline:
-        summary["payouts"] = {r: results.count(r) for r in set(results)}
-    batch.update(actions=[BatchItem.runs.add(1), BatchItem.last_run.set(summary)])
-    return summary
-
-
-def _open_batch(batch_id: str, now: datetime) -> BatchItem:
-    existing = store.get_batch(batch_id)
-    if existing is not None:
-        return existing  # the mode chosen when the day's batch opened holds for all its runs
-    item = BatchItem(*store.batch_key(batch_id), batch_id=batch_id, day=now.astimezone(BEIJING).date().isoformat(),
-                     mode=load_settings(fresh=True).settlement_mode, created_at=clock.iso(now),
-                     gsi1pk="SETTLEMENTS", gsi1sk=f"{now.astimezone(BEIJING).date().isoformat()}#{batch_id}")
-    try:
-        item.save(condition=BatchItem.pk.does_not_exist())
-    except PutError as exc:
-        if exc.cause_response_code != "ConditionalCheckFailedException":
-            raise
-        return store.get_batch(batch_id)  # another run opened it first
-    return item
-
-
-def _enqueue(batch_id: str, distributor_ids: list[str]) -> None:
-    from layers.services.outbox import sqs
-
-    url = settings().settlement_queue_url
-    for start in range(0, len(distributor_ids), 10):
-        chunk = distributor_ids[start:start + 10]
-        sqs().send_message_batch(QueueUrl=url, Entries=[
-            {"Id": str(i), "MessageBody": json.dumps({"batch_id": batch_id, "distributor_id": d})}
-            for i, d in enumerate(chunk)])
-
-
-# -- one distributor --------------------------------------------------------------------
-
-def handle_message(message: dict) -> str:
-    """Build (or resume) one distributor's payout in a batch, and pay it. Idempotent."""
-    batch = store.get_batch(message["batch_id"])
-    if batch is None:
-        raise LookupError(f"no batch {message['batch_id']}")
-    distributor_id = message["distributor_id"]
-    payout_id = payout_id_for(batch.batch_id, distributor_id)
-    logger.append_keys(payout_id=payout_id)
-    payout = store.get_payout(payout_id)
-    if payout is None or payout.status == store.CLAIMING:
-        payout = _claim(batch, distributor_id, payout_id, payout)
-        if payout is None:
-            return "NOTHING_TO_SETTLE"
-    return _advance(payout)
-
-
-def _claim(batch: BatchItem, distributor_id: str, payout_id: str, payout: PayoutItem | None) -> PayoutItem | None:
-    """Move the distributor's SETTLEABLE commissions into the payout, chunk by chunk; a run
-    that dies between chunks resumes here. Negative adjustments go first, so a payout is
-    never READY for less than it owes back."""
-    from layers.services import distribution
-
-    items = sorted(distribution.list_settleable(distributor_id), key=lambda i: int(i.amount))
-    if payout is None:
-        if sum(int(i.amount) for i in items) <= 0:
-            return None  # nothing to pay: adjustments stay SETTLEABLE and carry forward
-    now = clock.now_iso()
-    for start in range(0, len(items), CHUNK):
-        chunk = items[start:start + CHUNK]
-        tx = Tx()
-        amount = sum(int(i.amount) for i in chunk)
-        if payout is None:
-            payout = PayoutItem(
-                *store.payout_key(payout_id), payout_id=payout_id, batch_id=batch.batch_id,
-                distributor_id=distributor_id, mode=batch.mode, status=store.CLAIMING, amount=amount,
-                commission_count=len(chunk), commission_sks=[i.sk for i in chunk], created_at=now, updated_at=now,
-                gsi1pk=f"USER#{distributor_id}#PAYOUTS", gsi1sk=f"{now}#{payout_id}",
-                gsi2pk=store.OPEN, gsi2sk=f"{now}#{payout_id}")
-            tx.put(payout, condition=PayoutItem.pk.does_not_exist(), on_fail=_Changed)
-            tx.put(BatchPayoutRef(f"SETTLEMENT#{batch.batch_id}", f"PAYOUT#{payout_id}", payout_id=payout_id,
-                                  distributor_id=distributor_id))
+    def settle_commissions(self, inline: bool = False) -> dict:
+        """The `settle-commissions` job: open today's batch and settle everyone with something
+        SETTLEABLE. `inline` does the per-distributor work here instead of through the
+        settlement queue (tests, benches)."""
+        now = self.clock.now()
+        due = self.distribution.make_due_settleable(now)
+        batch = self._open_batch(now)
+        distributors = self.commissions.distributors_with_settleable()
+        if inline:
+            results = [self.handle_message({"batch_id": batch.batch_id, "distributor_id": d}) for d in distributors]
         else:
-            tx.update(payout, actions=[PayoutItem.amount.add(amount), PayoutItem.commission_count.add(len(chunk)),
-                                       PayoutItem.commission_sks.set(PayoutItem.commission_sks.append([i.sk for i in chunk])),
-                                       PayoutItem.updated_at.set(now)],
-                      condition=PayoutItem.status == store.CLAIMING, on_fail=_Changed)
-        for item in chunk:
-            # SETTLEABLE and SETTLING share a stats bucket: no stats write needed here.
-            tx.update(item, actions=[CommissionItem.status.set(dist.SETTLING), CommissionItem.rev.add(1),
-                                     CommissionItem.updated_at.set(now), CommissionItem.settlement_id.set(payout_id),
-                                     CommissionItem.gsi2pk.remove(), CommissionItem.gsi2sk.remove()],
-                      condition=dist.unchanged(item), on_fail=_Changed)
-        tx.commit()  # _Changed propagates: the message is retried and resumes
-        payout = store.get_payout(payout_id)
-    if payout is None:
-        return None
-    next_status = store.AWAITING_MANUAL if payout.mode == "manual" else store.READY
-    payout.update(actions=[PayoutItem.status.set(next_status), PayoutItem.updated_at.set(now)],
-                  condition=PayoutItem.status == store.CLAIMING)
-    logger.info("payout ready", extra={"amount": int(payout.amount), "mode": payout.mode})
-    return payout
+            for d in distributors:
+                self.send(self.settings.settlement_queue_url, {"batch_id": batch.batch_id, "distributor_id": d})
+            results = []
+        followed = self.follow_up_open_payouts()
+        summary = {"batch_id": batch.batch_id, "mode": batch.mode, "made_settleable": due.get("settleable", 0),
+                   "distributors": len(distributors), "followed_up": followed}
+        if inline:
+            summary["payouts"] = {r: results.count(r) for r in set(results)}
+        self.payouts.record_run(batch.batch_id, summary)
+        return summary
 
+    def _open_batch(self, now: datetime) -> Batch:
+        existing = self.payouts.get_batch(domain.batch_id_for(now))
+        if existing is not None:
+            return existing  # the mode chosen when the day's batch opened holds for all its runs
+        batch = domain.open_batch(now, self.shop_settings.load_settings(fresh=True).settlement_mode, iso(now))
+        if self.payouts.create_batch(batch):
+            return batch
+        return self.payouts.get_batch(batch.batch_id)  # another run opened it first
 
-def _advance(payout: PayoutItem) -> str:
-    if payout.status in store.FINAL or payout.status in (store.AWAITING_MANUAL, store.WAIT_USER_CONFIRM):
-        return payout.status
-    if payout.status == store.TRANSFERRING:
-        # The last attempt's outcome is unknown: ask WeChat before anything else.
-        known = _query(payout)
-        if known is not None:
-            return _apply_state(payout, known)
-    return _transfer(payout)
+    # -- one distributor (the settlement queue's consumer) ----------------------------------------
 
+    def handle_message(self, message: dict) -> str:
+        """Build (or resume) one distributor's payout in a batch, and pay it. Idempotent."""
+        batch = self.payouts.get_batch(message["batch_id"])
+        if batch is None:
+            raise LookupError(f"no batch {message['batch_id']}")
+        distributor_id = message["distributor_id"]
+        payout_id = domain.payout_id_for(batch.batch_id, distributor_id)
+        logger.append_keys(payout_id=payout_id)
+        payout = self.payouts.get(payout_id)
+        if payout is None or payout.status == domain.CLAIMING:
+            payout = self._claim(batch, distributor_id, payout_id, payout)
+            if payout is None:
+                return "NOTHING_TO_SETTLE"
+        return str(self._advance(payout))
 
-def _query(payout: PayoutItem) -> dict | None:
-    from layers.wechat.pay_client import OrderNotFoundAtWeChat
-
-    try:
-        return wx.pay_client().query_transfer(payout.payout_id)
-    except OrderNotFoundAtWeChat:
-        return None
-
-
-def _transfer(payout: PayoutItem) -> str:
-    from layers.wechat.pay_client import WeChatPayError, WeChatPayUnavailable
-
-    now = clock.now_iso()
-    try:
-        payout.update(actions=[PayoutItem.status.set(store.TRANSFERRING), PayoutItem.updated_at.set(now)],
-                      condition=PayoutItem.status.is_in(store.READY, store.TRANSFERRING))
-    except UpdateError:
-        payout.refresh(consistent_read=True)
-        return payout.status
-    user = get_user(payout.distributor_id)
-    if user is None:
-        return _fail(payout, "NO_OPENID")
-    _pacer.wait()
-    try:
-        answer = wx.pay_client().transfer(
-            out_bill_no=payout.payout_id, openid=user.openid, amount_fen=int(payout.amount),
-            remark=f"佣金结算{payout.batch_id[1:]}", notify_url=wx.notify_url("/wechatpay/transfer-notify"))
-    except WeChatPayUnavailable:
-        raise  # unknown outcome: the retry asks WeChat first, with the same out_bill_no
-    except WeChatPayError as exc:
-        logger.error("transfer refused", extra={"code": exc.code, "reason": exc.message})
-        return _fail(payout, f"{exc.code}: {exc.message}"[:200])
-    return _apply_state(payout, answer)
-
-
-def _apply_state(payout: PayoutItem, answer: dict) -> str:
-    state = answer.get("state")
-    if state == "SUCCESS":
-        return _settle(payout, store.SUCCESS, answer)
-    if state in ("FAIL", "CANCELLED"):
-        return _fail(payout, answer.get("fail_reason") or state)
-    # ACCEPTED, PROCESSING, WAIT_USER_CONFIRM, TRANSFERING, CANCELING: WeChat has it.
-    now = clock.now_iso()
-    actions = [PayoutItem.status.set(store.WAIT_USER_CONFIRM), PayoutItem.wechat_state.set(state or "UNKNOWN"),
-               PayoutItem.updated_at.set(now), PayoutItem.gsi2sk.set(f"{now}#{payout.payout_id}")]
-    if answer.get("package_info"):
-        actions.append(PayoutItem.package_info.set(answer["package_info"]))
-    if answer.get("transfer_bill_no"):
-        actions.append(PayoutItem.transfer_bill_no.set(answer["transfer_bill_no"]))
-    try:
-        payout.update(actions=actions, condition=PayoutItem.status.is_in(store.TRANSFERRING, store.WAIT_USER_CONFIRM))
-    except UpdateError:
-        pass
-    return store.WAIT_USER_CONFIRM
-
-
-def _commissions(payout: PayoutItem, status: str) -> list[CommissionItem]:
-    keys = [(dist.dist_pk(payout.distributor_id), sk) for sk in payout.commission_sks]
-    found = []
-    for start in range(0, len(keys), 100):
-        found.extend(CommissionItem.batch_get(keys[start:start + 100], consistent_read=True))
-    return [c for c in found if c.status == status and c.settlement_id == payout.payout_id]
-
-
-def _settle(payout: PayoutItem, final: str, answer: dict | None = None) -> str:
-    """SETTLING -> SETTLED for every commission of the payout, then the payout is final."""
-    now = clock.now_iso()
-    pending = _commissions(payout, dist.SETTLING)
-    for start in range(0, len(pending), CHUNK):
-        chunk = pending[start:start + CHUNK]
-        tx = Tx()
-        for item in chunk:
-            tx.update(item, actions=[CommissionItem.status.set(dist.SETTLED), CommissionItem.rev.add(1),
-                                     CommissionItem.settled_at.set(now), CommissionItem.updated_at.set(now)],
-                      condition=dist.unchanged(item), on_fail=_Changed)
-        total = sum(int(i.amount) for i in chunk)
-        if total:
-            tx.update(dist.stats_ref(payout.distributor_id),
-                      actions=dist.stats_actions({"settleable": -total, "settled": total}))
-        tx.commit()
-    actions = [PayoutItem.status.set(final), PayoutItem.updated_at.set(now), PayoutItem.gsi2pk.remove(),
-               PayoutItem.gsi2sk.remove()]
-    if answer and answer.get("transfer_bill_no"):
-        actions.append(PayoutItem.transfer_bill_no.set(answer["transfer_bill_no"]))
-    try:
-        payout.update(actions=actions, condition=~PayoutItem.status.is_in(*store.FINAL))
-    except UpdateError:
-        payout.refresh(consistent_read=True)
-        return payout.status
-    logger.info("payout settled", extra={"amount": int(payout.amount), "status": final})
-    return final
-
-
-def _fail(payout: PayoutItem, reason: str) -> str:
-    """The money did not move: the commissions go back to SETTLEABLE for the next run."""
-    now = clock.now_iso()
-    for start in range(0, len(back := _commissions(payout, dist.SETTLING)), CHUNK):
-        tx = Tx()
-        for item in back[start:start + CHUNK]:
-            tx.update(item, actions=[CommissionItem.status.set(dist.SETTLEABLE), CommissionItem.rev.add(1),
-                                     CommissionItem.updated_at.set(now), CommissionItem.settlement_id.remove(),
-                                     CommissionItem.gsi2pk.set(dist.settleable_key(item.distributor_id)),
-                                     CommissionItem.gsi2sk.set(dist.settleable_queue_sk(item))],
-                      condition=dist.unchanged(item), on_fail=_Changed)
-        tx.commit()
-    try:
-        payout.update(actions=[PayoutItem.status.set(store.FAIL), PayoutItem.fail_reason.set(reason[:200]),
-                               PayoutItem.updated_at.set(now), PayoutItem.gsi2pk.remove(), PayoutItem.gsi2sk.remove()],
-                      condition=~PayoutItem.status.is_in(*store.FINAL))
-    except UpdateError:
-        pass
-    logger.warning("payout failed; commissions returned", extra={"reason": reason})
-    return store.FAIL
-
-
-# -- follow-ups: notifications, queries, operators ---------------------------------------
-
-def on_transfer_result(resource: dict) -> None:
-    """MCHTRANSFER.BILL.FINISHED (and other transfer notifications)."""
-    if resource.get("mch_id") not in (None, settings().wechatpay_mchid):
-        logger.error("transfer notification for another merchant", extra={"alarm": "TRANSFER_MISMATCH"})
-        return
-    payout = store.get_payout(resource.get("out_bill_no", ""))
-    if payout is None:
-        logger.error("transfer notification for an unknown payout", extra={"alarm": "TRANSFER_MISMATCH"})
-        return
-    if resource.get("transfer_amount") not in (None, int(payout.amount)):
-        logger.error("transfer amount differs from the payout", extra={"alarm": "TRANSFER_MISMATCH"})
-        return
-    if payout.status in store.FINAL:
-        return
-    _apply_state(payout, resource)
-
-
-def follow_up_open_payouts(limit: int = 1000) -> dict:
-    """Payouts whose outcome we have not heard: ask WeChat (same out_bill_no), and resume
-    payouts a dead run left READY or TRANSFERRING."""
-    counts: dict[str, int] = {}
-    for candidate in store.open_payouts(limit=limit):
-        payout = store.get_payout(candidate.payout_id)
-        if payout is None or payout.status in store.FINAL or payout.status == store.AWAITING_MANUAL:
-            continue
-        try:
-            if payout.status == store.WAIT_USER_CONFIRM:
-                answer = _query(payout)
-                result = _apply_state(payout, answer) if answer else payout.status
-            elif payout.status == store.CLAIMING:
-                result = handle_message({"batch_id": payout.batch_id, "distributor_id": payout.distributor_id})
+    def _claim(self, batch: Batch, distributor_id: str, payout_id: str, payout: Payout | None) -> Payout | None:
+        """Move the distributor's SETTLEABLE commissions into the payout, chunk by chunk; a
+        run that dies between chunks resumes here. Negative adjustments go first, so a
+        payout is never READY for less than it owes back."""
+        items = sorted(self.distribution.list_settleable(distributor_id), key=lambda c: c.amount)
+        if payout is None and sum(c.amount for c in items) <= 0:
+            return None  # nothing to pay: adjustments stay SETTLEABLE and carry forward
+        now = self._now()
+        for start in range(0, len(items), CHUNK):
+            chunk = items[start:start + CHUNK]
+            ids, amount = tuple(c.commission_id for c in chunk), sum(c.amount for c in chunk)
+            tx = self.new_tx()
+            if payout is None:
+                after = domain.start_claim(batch, distributor_id, ids, amount, now)
+                self.payouts.stage_create(tx, after, on_exists=PayoutChanged)
             else:
-                result = _advance(payout)
-        except Exception:  # noqa: BLE001 - one payout's trouble does not stop the others
-            logger.exception("follow-up failed", extra={"payout_id": payout.payout_id})
-            result = "ERROR"
-        counts[result] = counts.get(result, 0) + 1
-    return counts
+                after = domain.add_claimed(payout, ids, amount, now)
+                self.payouts.stage_change(tx, payout, after, on_stale=PayoutChanged)
+            for c in chunk:
+                # SETTLEABLE and SETTLING share a stats bucket: no stats write needed here.
+                self.commissions.stage_change(tx, c, cm.claim(c, payout_id, now).after, on_stale=PayoutChanged)
+            tx.commit()  # PayoutChanged propagates: the message is retried and resumes
+            payout = after
+        if payout is None:
+            return None
+        for _ in range(ATTEMPTS):
+            if payout.status != domain.CLAIMING:
+                return payout  # another run finished the claim
+            after = domain.claimed(payout, now)
+            try:
+                self._change(payout, after)
+            except PayoutChanged:
+                payout = self.payouts.get(payout_id)
+                continue
+            logger.info("payout ready", extra={"amount": after.amount, "mode": after.mode})
+            return after
+        raise PayoutChanged(f"payout {payout_id} kept changing")
 
+    def _change(self, before: Payout, after: Payout) -> None:
+        tx = self.new_tx()
+        self.payouts.stage_change(tx, before, after, on_stale=PayoutChanged)
+        tx.commit()
 
-def mark_paid_manually(payout_id: str) -> dict:
-    payout = store.get_payout(payout_id)
-    if payout is None:
-        raise errors.NotFound("no such payout")
-    if payout.status == store.PAID_MANUALLY:
-        return payout_view(payout, admin=True)
-    if payout.status != store.AWAITING_MANUAL:
-        raise errors.InvalidState(f"only an {store.AWAITING_MANUAL} payout can be marked paid; it is {payout.status}")
-    _settle(payout, store.PAID_MANUALLY)
-    return payout_view(store.get_payout(payout_id), admin=True)
+    def _advance(self, payout: Payout) -> str:
+        if payout.final or payout.status in (domain.AWAITING_MANUAL, domain.WAIT_USER_CONFIRM):
+            return payout.status
+        if payout.status == domain.TRANSFERRING:
+            # The last attempt's outcome is unknown: ask WeChat before anything else.
+            known = self._query(payout)
+            if known is not None:
+                return self._apply_state(payout, known)
+        return self._transfer(payout)
 
+    def _query(self, payout: Payout) -> dict | None:
+        try:
+            return self.pay.query_transfer(payout.payout_id)
+        except OrderNotFoundAtWeChat:
+            return None
 
-# -- views ------------------------------------------------------------------------------
+    def _transfer(self, payout: Payout) -> str:
+        try:
+            after = domain.start_transfer(payout, self._now())
+            self._change(payout, after)
+        except (PayoutChanged, errors.InvalidState):
+            fresh = self.payouts.get(payout.payout_id)
+            return fresh.status if fresh else payout.status
+        user = self.users.get_user(after.distributor_id)
+        if user is None:
+            return self._fail(after, "NO_OPENID")
+        self.pacer.wait()
+        try:
+            answer = self.pay.transfer(
+                out_bill_no=after.payout_id, openid=user.openid, amount_fen=after.amount,
+                remark=f"佣金结算{after.batch_id[1:]}", notify_url=self._notify_url())
+        except WeChatPayUnavailable:
+            raise  # unknown outcome: the retry asks WeChat first, with the same out_bill_no
+        except WeChatPayError as exc:
+            logger.error("transfer refused", extra={"code": exc.code, "reason": exc.message})
+            return self._fail(after, f"{exc.code}: {exc.message}"[:200])
+        return self._apply_state(after, answer)
 
-def payout_view(p: PayoutItem, admin: bool = False) -> dict:
-    view = {"id": p.payout_id, "amount": int(p.amount), "status": p.status, "created_at": p.created_at,
-            "updated_at": p.updated_at, "batch_id": p.batch_id}
-    if p.status == store.WAIT_USER_CONFIRM and p.package_info:
-        s = settings()
-        view["confirm"] = {"mch_id": s.wechatpay_mchid, "app_id": s.wechat_appid, "package": p.package_info}
-    if admin:
-        view.update(distributor_id=p.distributor_id, mode=p.mode, commission_count=int(p.commission_count),
-                    fail_reason=p.fail_reason, transfer_bill_no=p.transfer_bill_no)
-    return view
+    def _notify_url(self) -> str:
+        return (self.settings.wechatpay_notify_base_url or "").rstrip("/") + TRANSFER_NOTIFY_PATH
 
+    def _apply_state(self, payout: Payout, answer: dict) -> str:
+        outcome = domain.outcome(answer)
+        if outcome == domain.SUCCEEDED:
+            return self._settle(payout, domain.SUCCESS, answer)
+        if outcome == domain.FAILED:
+            return self._fail(payout, answer.get("fail_reason") or answer.get("state"))
+        # WeChat has it: the distributor confirms in the mini-program.
+        for _ in range(ATTEMPTS):
+            try:
+                after = domain.waiting(payout, answer, self._now())
+            except errors.InvalidState:
+                break  # moved on meanwhile (final, or not yet transferring): nothing to record
+            try:
+                self._change(payout, after)
+                break
+            except PayoutChanged:
+                payout = self.payouts.get(payout.payout_id)
+        return domain.WAIT_USER_CONFIRM
 
-def my_payouts(user_id: str, limit: int, cursor: dict | None):
-    items, next_key = store.list_user_payouts(user_id, limit, cursor)
-    return [payout_view(p) for p in items], next_key
+    def _in_payout(self, payout: Payout, status: str) -> list[Commission]:
+        found = self.commissions.get_many(payout.distributor_id, list(payout.commission_ids))
+        return [c for c in found if c.status == status and c.settlement_id == payout.payout_id]
 
+    def _settle(self, payout: Payout, final: str, answer: dict | None = None) -> str:
+        """SETTLING -> SETTLED for every commission of the payout, then the payout is final."""
+        now = self._now()
+        pending = self._in_payout(payout, cm.SETTLING)
+        for start in range(0, len(pending), CHUNK):
+            changes = [cm.settle(c, now) for c in pending[start:start + CHUNK]]
+            tx = self.new_tx()
+            for change in changes:
+                self.commissions.stage_change(tx, change.before, change.after, on_stale=PayoutChanged)
+            self.commissions.stage_stats(tx, payout.distributor_id, cm.add_stats(*(c.stats for c in changes)))
+            tx.commit()
+        for _ in range(ATTEMPTS):
+            if payout.final:
+                return payout.status
+            after = domain.paid(payout, final, answer, now)
+            try:
+                self._change(payout, after)
+            except PayoutChanged:
+                payout = self.payouts.get(payout.payout_id)
+                continue
+            logger.info("payout settled", extra={"amount": after.amount, "status": final})
+            return final
+        raise PayoutChanged(f"payout {payout.payout_id} kept changing")
 
-def batches(limit: int, cursor: dict | None):
-    items, next_key = store.list_batches(limit, cursor)
-    out = []
-    for b in items:
-        payouts = store.get_payouts(store.batch_payout_ids(b.batch_id))
-        out.append({"id": b.batch_id, "day": b.day, "mode": b.mode, "created_at": b.created_at,
-                    "total": sum(int(p.amount) for p in payouts), "payouts": [payout_view(p, admin=True) for p in payouts]})
-    return out, next_key
+    def _fail(self, payout: Payout, reason: str) -> str:
+        """The money did not move: the commissions go back to SETTLEABLE for the next run."""
+        now = self._now()
+        back = self._in_payout(payout, cm.SETTLING)
+        for start in range(0, len(back), CHUNK):
+            changes = [cm.give_back(c, now) for c in back[start:start + CHUNK]]
+            tx = self.new_tx()
+            for change in changes:
+                self.commissions.stage_change(tx, change.before, change.after, on_stale=PayoutChanged)
+            self.commissions.stage_stats(tx, payout.distributor_id, cm.add_stats(*(c.stats for c in changes)))
+            tx.commit()
+        for _ in range(ATTEMPTS):
+            if payout is None or payout.final:
+                break
+            try:
+                self._change(payout, domain.failed(payout, reason, now))
+                break
+            except PayoutChanged:
+                payout = self.payouts.get(payout.payout_id)
+        logger.warning("payout failed; commissions returned", extra={"reason": reason})
+        return domain.FAIL
 
+    # -- follow-ups: notifications, queries, operators ----------------------------------------------
 
-def batch_csv(batch_id: str) -> str:
-    import csv
-    import io
+    def on_transfer_result(self, resource: dict) -> None:
+        """MCHTRANSFER.BILL.FINISHED (and other transfer notifications)."""
+        if resource.get("mch_id") not in (None, self.settings.wechatpay_mchid):
+            logger.error("transfer notification for another merchant", extra={"alarm": "TRANSFER_MISMATCH"})
+            return
+        payout = self.payouts.get(resource.get("out_bill_no", ""))
+        if payout is None:
+            logger.error("transfer notification for an unknown payout", extra={"alarm": "TRANSFER_MISMATCH"})
+            return
+        if resource.get("transfer_amount") not in (None, payout.amount):
+            logger.error("transfer amount differs from the payout", extra={"alarm": "TRANSFER_MISMATCH"})
+            return
+        if payout.final:
+            return
+        self._apply_state(payout, resource)
 
-    if store.get_batch(batch_id) is None:
-        raise errors.NotFound("no such settlement batch")
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(["payout_id", "distributor_id", "openid", "amount_fen", "amount_yuan", "status", "commissions"])
-    for p in store.get_payouts(store.batch_payout_ids(batch_id)):
-        user = get_user(p.distributor_id)
-        writer.writerow([p.payout_id, p.distributor_id, user.openid if user else "", int(p.amount),
-                         f"{int(p.amount) / 100:.2f}", p.status, int(p.commission_count)])
-    return out.getvalue()
+    def follow_up_open_payouts(self, limit: int = 1000) -> dict:
+        """Payouts whose outcome we have not heard: ask WeChat (same out_bill_no), and resume
+        payouts a dead run left CLAIMING, READY or TRANSFERRING."""
+        counts: dict[str, int] = {}
+        for candidate in self.payouts.open(limit):
+            payout = self.payouts.get(candidate.payout_id)
+            if payout is None or payout.final or payout.status == domain.AWAITING_MANUAL:
+                continue
+            try:
+                if payout.status == domain.WAIT_USER_CONFIRM:
+                    answer = self._query(payout)
+                    result = self._apply_state(payout, answer) if answer else payout.status
+                elif payout.status == domain.CLAIMING:
+                    result = self.handle_message({"batch_id": payout.batch_id,
+                                                  "distributor_id": payout.distributor_id})
+                else:
+                    result = self._advance(payout)
+            except Exception:  # noqa: BLE001 - one payout's trouble does not stop the others
+                logger.exception("follow-up failed", extra={"payout_id": payout.payout_id})
+                result = "ERROR"
+            counts[result] = counts.get(result, 0) + 1
+        return counts
+
+    def mark_paid_manually(self, payout_id: str) -> dict:
+        payout = self.payouts.get(payout_id)
+        if payout is None:
+            raise errors.NotFound("no such payout")
+        if domain.mark_paid_allowed(payout):
+            self._settle(payout, domain.PAID_MANUALLY)
+        return self.payout_view(self.payouts.get(payout_id), admin=True)
+
+    # -- views -------------------------------------------------------------------------------------
+
+    def payout_view(self, p: Payout, admin: bool = False) -> dict:
+        view = {"id": p.payout_id, "amount": p.amount, "status": p.status, "created_at": p.created_at,
+                "updated_at": p.updated_at, "batch_id": p.batch_id}
+        if p.status == domain.WAIT_USER_CONFIRM and p.package_info:
+            view["confirm"] = {"mch_id": self.settings.wechatpay_mchid, "app_id": self.settings.wechat_appid,
+                               "package": p.package_info}
+        if admin:
+            view.update(distributor_id=p.distributor_id, mode=p.mode, commission_count=p.commission_count,
+                        fail_reason=p.fail_reason, transfer_bill_no=p.transfer_bill_no)
+        return view
+
+    def my_payouts(self, user_id: str, limit: int, cursor: dict | None):
+        items, next_key = self.payouts.list_for_user(user_id, limit, cursor)
+        return [self.payout_view(p) for p in items], next_key
+
+    def batches(self, limit: int, cursor: dict | None):
+        items, next_key = self.payouts.list_batches(limit, cursor)
+        out = []
+        for b in items:
+            payouts = self.payouts.get_many(self.payouts.batch_payout_ids(b.batch_id))
+            out.append({"id": b.batch_id, "day": b.day, "mode": b.mode, "created_at": b.created_at,
+                        "total": sum(p.amount for p in payouts),
+                        "payouts": [self.payout_view(p, admin=True) for p in payouts]})
+        return out, next_key
+
+    def batch_csv(self, batch_id: str) -> str:
+        if self.payouts.get_batch(batch_id) is None:
+            raise errors.NotFound("no such settlement batch")
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["payout_id", "distributor_id", "openid", "amount_fen", "amount_yuan", "status",
+                         "commissions"])
+        for p in self.payouts.get_many(self.payouts.batch_payout_ids(batch_id)):
+            user = self.users.get_user(p.distributor_id)
+            writer.writerow([p.payout_id, p.distributor_id, user.openid if user else "",
+                             p.amount, f"{p.amount / 100:.2f}", p.status, p.commission_count])
+        return out.getvalue()

@@ -5,6 +5,9 @@
   with a conditional update in its own transaction. The product's title, category and
   commission are copied onto each SKU so that pricing an order reads SKUs only.
 - Settings: pk `SHOP`, sk `SETTINGS`.
+
+The repositories here return the domain's `Sku` / `Product` (layers/domain/catalog.py);
+no caller sees an item or a key.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ import uuid
 
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 
+from layers.domain import errors
+from layers.domain.catalog import Product, Sku
 from layers.domain.shop_settings import ShopSettings
 from layers.storage.base import Listed, ShopModel
 from layers.storage.tx import connection
@@ -47,6 +52,10 @@ class SettingsItem(ShopModel):
     updated_at = UnicodeAttribute(null=True)
 
 
+PRODUCTS = "PRODUCTS"
+SETTINGS_KEY = ("SHOP", "SETTINGS")
+
+
 def product_key(product_id: str) -> tuple[str, str]:
     return f"PRODUCT#{product_id}", "PRODUCT"
 
@@ -59,60 +68,129 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:20]}"
 
 
-def sku_ref(sku_id: str) -> SkuItem:
-    """A key-only SKU item, for transaction updates."""
-    return SkuItem(*sku_key(sku_id))
+def _sku(item: SkuItem) -> Sku:
+    return Sku(sku_id=item.sku_id, product_id=item.product_id, title=item.title, category=item.category,
+               price=int(item.price), stock=int(item.stock), commission=item.commission,
+               active=bool(item.active), spec=item.spec)
 
 
-def get_product(product_id: str) -> ProductItem | None:
-    try:
-        return ProductItem.get(*product_key(product_id))
-    except ProductItem.DoesNotExist:
-        return None
+def _product(item: ProductItem) -> Product:
+    return Product(product_id=item.product_id, title=item.title, category=item.category,
+                   sku_ids=tuple(item.sku_ids or ()), commission=item.commission,
+                   created_at=item.created_at, updated_at=item.updated_at, active=bool(item.active))
 
 
-def get_skus(sku_ids: list[str]) -> dict[str, SkuItem]:
-    """SKUs by id, one BatchGetItem per 100; missing ids are absent from the answer."""
-    unique = list(dict.fromkeys(sku_ids))
-    if not unique:
-        return {}
-    return {s.sku_id: s for s in SkuItem.batch_get([sku_key(i) for i in unique])}
+class DynamoSettingsRepository:
+    """The shop's rules: read often, written rarely; cached a few seconds per instance
+    (one instance per container, built in functions/wiring.py)."""
+
+    CACHE_S = 5.0
+
+    def __init__(self) -> None:
+        self._cache: tuple[float, ShopSettings] | None = None
+
+    def load_settings(self, fresh: bool = False) -> ShopSettings:
+        now = time.monotonic()
+        if not fresh and self._cache and now - self._cache[0] < self.CACHE_S:
+            return self._cache[1]
+        try:
+            data = SettingsItem.get(*SETTINGS_KEY).data or {}
+        except SettingsItem.DoesNotExist:
+            data = {}
+        value = ShopSettings.model_validate(data)
+        self._cache = (now, value)
+        return value
+
+    def save_settings(self, value: ShopSettings, now: str) -> None:
+        SettingsItem(*SETTINGS_KEY, data=value.model_dump(), updated_at=now).save()
+        self._cache = None
 
 
-def list_products(limit: int, cursor: dict | None) -> tuple[list[ProductItem], dict | None]:
-    result = ProductItem.gsi1.query(
-        "PRODUCTS", scan_index_forward=False, limit=limit, last_evaluated_key=cursor,
-        filter_condition=ProductItem.active == True,  # noqa: E712 (pynamodb condition)
-    )
-    items = list(result)
-    return items, result.last_evaluated_key
+class DynamoStockRepository:
+    """SKUs and their stock (layers.domain.catalog.StockRepository)."""
+
+    def __init__(self, settings: DynamoSettingsRepository | None = None) -> None:
+        self._settings = settings or DynamoSettingsRepository()
+
+    def get_skus(self, sku_ids: list[str]) -> dict[str, Sku]:
+        """SKUs by id, one BatchGetItem per 100; missing ids are absent from the answer."""
+        unique = list(dict.fromkeys(sku_ids))
+        if not unique:
+            return {}
+        return {s.sku_id: _sku(s) for s in SkuItem.batch_get([sku_key(i) for i in unique])}
+
+    def stage_take(self, tx, reservation: dict) -> None:
+        sku_id, q = reservation["sku_id"], reservation["quantity"]
+        tx.update(
+            SkuItem(*sku_key(sku_id)),
+            actions=[SkuItem.stock.add(-q)],
+            # The condition is what makes overselling impossible under any interleaving.
+            condition=(SkuItem.stock >= q) & (SkuItem.active == True),  # noqa: E712 (pynamodb condition)
+            on_fail=lambda: errors.SoldOut(f"not enough stock for sku {sku_id}", sku_id=sku_id),
+        )
+
+    def stage_release(self, tx, reservation: dict) -> None:
+        tx.update(SkuItem(*sku_key(reservation["sku_id"])), actions=[SkuItem.stock.add(reservation["quantity"])],
+                  condition=SkuItem.pk.exists())
+
+    def load_settings(self, fresh: bool = False) -> ShopSettings:
+        return self._settings.load_settings(fresh)
 
 
-# -- settings: read often, written rarely; cached per container for a few seconds ------
-_settings_cache: tuple[float, ShopSettings] | None = None
-SETTINGS_CACHE_S = 5.0
+class DynamoCatalogRepository(DynamoStockRepository):
+    """Products and SKUs (layers.domain.catalog.CatalogRepository)."""
+
+    def new_id(self, prefix: str) -> str:
+        return new_id(prefix)
+
+    def get_product(self, product_id: str) -> Product | None:
+        try:
+            return _product(ProductItem.get(*product_key(product_id)))
+        except ProductItem.DoesNotExist:
+            return None
+
+    def list_products(self, limit: int, cursor: dict | None) -> tuple[list[Product], dict | None]:
+        """Active products, newest first."""
+        result = ProductItem.gsi1.query(
+            PRODUCTS, scan_index_forward=False, limit=limit, last_evaluated_key=cursor,
+            filter_condition=ProductItem.active == True,  # noqa: E712 (pynamodb condition)
+        )
+        items = [_product(p) for p in result]
+        return items, result.last_evaluated_key
+
+    def stage_put_sku(self, tx, sku: Sku) -> None:
+        # An update that sets the stock outright: the operator states what is on the shelf now.
+        tx.update(SkuItem(*sku_key(sku.sku_id)), actions=[
+            SkuItem.sku_id.set(sku.sku_id),
+            SkuItem.product_id.set(sku.product_id),
+            SkuItem.title.set(sku.title),
+            SkuItem.category.set(sku.category) if sku.category else SkuItem.category.remove(),
+            SkuItem.spec.set(sku.spec) if sku.spec else SkuItem.spec.remove(),
+            SkuItem.price.set(sku.price),
+            SkuItem.stock.set(sku.stock),
+            SkuItem.commission.set(sku.commission) if sku.commission else SkuItem.commission.remove(),
+            SkuItem.active.set(sku.active),
+        ])
+
+    def stage_retire_sku(self, tx, sku_id: str) -> None:
+        tx.update(SkuItem(*sku_key(sku_id)), actions=[SkuItem.active.set(False)])
+
+    def stage_put_product(self, tx, product: Product) -> None:
+        tx.put(ProductItem(
+            *product_key(product.product_id), product_id=product.product_id, title=product.title,
+            category=product.category, sku_ids=list(product.sku_ids), commission=product.commission,
+            created_at=product.created_at, updated_at=product.updated_at, active=product.active,
+            gsi1pk=PRODUCTS, gsi1sk=f"{product.created_at}#{product.product_id}",
+        ))
 
 
-def load_settings(fresh: bool = False) -> ShopSettings:
-    global _settings_cache
-    now = time.monotonic()
-    if not fresh and _settings_cache and now - _settings_cache[0] < SETTINGS_CACHE_S:
-        return _settings_cache[1]
-    try:
-        data = SettingsItem.get("SHOP", "SETTINGS").data or {}
-    except SettingsItem.DoesNotExist:
-        data = {}
-    value = ShopSettings.model_validate(data)
-    _settings_cache = (now, value)
-    return value
+class DynamoTableProbe:
+    def ping(self) -> None:
+        """Raises unless the table answers (GET /health)."""
+        connection().describe_table(ShopModel.Meta.table_name)
 
 
-def save_settings(value: ShopSettings, now: str) -> None:
-    global _settings_cache
-    SettingsItem("SHOP", "SETTINGS", data=value.model_dump(), updated_at=now).save()
-    _settings_cache = None
+# -- for tests that read a SKU's stock directly ---------------------------------------------
 
-
-def ping() -> None:
-    """Raises unless the table answers (GET /health)."""
-    connection().describe_table(ShopModel.Meta.table_name)
+def get_skus(sku_ids: list[str]) -> dict[str, Sku]:
+    return DynamoStockRepository().get_skus(sku_ids)

@@ -21,13 +21,13 @@ commissions and each distributor's running totals.
 Commission items (the settlement's input; pk `DIST#<distributor_id>`):
 - sk `COMM#<order_id>`, kind `COMMISSION`, one per order (`commission_id` = order id, put
   with attribute_not_exists(pk), so duplicate `order.paid` events accrue once).
-  `amount` is what the order earns now (accrued - reversed - adjusted); `accrued` at
-  payment; `reversed` taken back before payout; `adjusted` taken back after payout (as
-  ADJUSTMENT items); `refunded` the refunds seen (`refund_ids`), `paid`, `base`
+  `amount` is what the order earns now (accrued - reversed); `accrued` at payment;
+  `reversed` taken back before payout; `adjusted` taken back after payout (as ADJUSTMENT
+  items, the commission's own amount staying what was paid); `refunded` the refunds seen (`refund_ids`), `paid`, `base`
   (goods after discount), `sales_base` (base still counted in sales), `lines` and
   `tier` (the rates used), `rev` (bumped by every change: each write is conditioned on
   the `rev` it read).
-- sk `ADJ#<refund_id>`, kind `ADJUSTMENT`, `amount` < 0: a refund that came after the
+- sk `ADJ#<refund_id>`, kind `ADJUSTMENT`, `commission_id` `adj:<refund_id>`, `amount` < 0: a refund that came after the
   commission was paid out (or while it was being paid). It is created SETTLEABLE and the
   distributor's next settlement nets it off; if that settlement's net is not positive the
   settlement must leave the adjustments SETTLEABLE (carried forward), never drop them.
@@ -43,12 +43,13 @@ gsi2 (sparse work queues, each spread over 16 keys `<QUEUE>#<nn>` chosen by the 
 id, see layers/storage/queues.py): `COMMISSION_DUE` / `<settleable_at>#<distributor_id>#<order_id>`
 while PENDING with a settleable_at (the make_due_settleable sweep), then
 `COMMISSION_SETTLEABLE` / `<distributor_id>#<settleable_at>#<sk>` while SETTLEABLE (the
-settlement job's input, per distributor with begins_with). Removed on leaving the state.
+settlement job's input, per distributor with begins_with). Removed on leaving the state:
+`DynamoCommissionRepository` derives them from the commission's state on every write.
 """
 
 from __future__ import annotations
 
-import secrets
+from dataclasses import fields
 
 from pynamodb.attributes import (
     JSONAttribute,
@@ -56,32 +57,19 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
+from pynamodb.exceptions import PutError
 
+from layers.domain import commission_entry as domain
+from layers.domain.attribution import Binding
+from layers.domain.commission_entry import Commission, Stats
+from layers.domain.distributor import Distributor, Manager, Share, Template
 from layers.storage import queues
 from layers.storage.base import Listed, Queued, ShopModel
+from layers.storage.errors import condition_failed
 from layers.storage.tx import Tx
 
-PENDING = "PENDING"
-SETTLEABLE = "SETTLEABLE"
-SETTLING = "SETTLING"
-SETTLED = "SETTLED"
-REVERSED = "REVERSED"
-COMMISSION = "COMMISSION"
-ADJUSTMENT = "ADJUSTMENT"
 COMMISSION_DUE = "COMMISSION_DUE"
 COMMISSION_SETTLEABLE = "COMMISSION_SETTLEABLE"
-
-
-def due_key(distributor_id: str) -> str:
-    return queues.key(COMMISSION_DUE, distributor_id)
-
-
-def settleable_key(distributor_id: str) -> str:
-    """One distributor's SETTLEABLE items all sit on one of the 16 keys: one Query finds them."""
-    return queues.key(COMMISSION_SETTLEABLE, distributor_id)
-
-BUCKET = {PENDING: "pending", SETTLEABLE: "settleable", SETTLING: "settleable",
-          SETTLED: "settled", REVERSED: "reversed"}
 
 
 class TemplateItem(Listed):
@@ -160,7 +148,7 @@ class CommissionItem(Queued):
     updated_at = UnicodeAttribute()
     completed_at = UnicodeAttribute(null=True)
     settleable_at = UnicodeAttribute(null=True)
-    settlement_id = UnicodeAttribute(null=True)  # issue 9: the payout it went into
+    settlement_id = UnicodeAttribute(null=True)  # the payout it went into
     settled_at = UnicodeAttribute(null=True)
 
 
@@ -170,21 +158,30 @@ def dist_pk(distributor_id: str) -> str:
     return f"DIST#{distributor_id}"
 
 
-def commission_key(distributor_id: str, order_id: str) -> tuple[str, str]:
-    return dist_pk(distributor_id), f"COMM#{order_id}"
+def commission_sk(commission_id: str) -> str:
+    """`COMM#<order_id>`, or `ADJ#<refund_id>` for an adjustment (`adj:<refund_id>`)."""
+    if commission_id.startswith("adj:"):
+        return "ADJ#" + commission_id.removeprefix("adj:")
+    return f"COMM#{commission_id}"
 
 
-def adjustment_key(distributor_id: str, refund_id: str) -> tuple[str, str]:
-    return dist_pk(distributor_id), f"ADJ#{refund_id}"
+def commission_id_of_sk(sk: str) -> str:
+    if sk.startswith("ADJ#"):
+        return domain.adjustment_id(sk.removeprefix("ADJ#"))
+    return sk.removeprefix("COMM#")
 
 
-def stats_ref(distributor_id: str) -> StatsItem:
-    return StatsItem(dist_pk(distributor_id), "STATS")
+def commission_key(distributor_id: str, commission_id: str) -> tuple[str, str]:
+    return dist_pk(distributor_id), commission_sk(commission_id)
 
 
-def new_share_token() -> str:
-    """128 random bits, 22 characters of [A-Za-z0-9_-] (all allowed in a wxacode scene)."""
-    return secrets.token_urlsafe(16)
+def due_key(distributor_id: str) -> str:
+    return queues.key(COMMISSION_DUE, distributor_id)
+
+
+def settleable_key(distributor_id: str) -> str:
+    """One distributor's SETTLEABLE items all sit on one of the 16 keys: one Query finds them."""
+    return queues.key(COMMISSION_SETTLEABLE, distributor_id)
 
 
 def _get(model, pk: str, sk: str, consistent: bool = False):
@@ -194,188 +191,250 @@ def _get(model, pk: str, sk: str, consistent: bool = False):
         return None
 
 
-# -- templates, distributors, managers -------------------------------------------------------
+# -- commissions: item <-> Commission -------------------------------------------------------
 
-def get_template(template_id: str) -> TemplateItem | None:
-    return _get(TemplateItem, f"CTEMPLATE#{template_id}", "TEMPLATE")
-
-
-def put_template(template_id: str, name: str, tiers: list[dict], now: str) -> TemplateItem:
-    item = TemplateItem(f"CTEMPLATE#{template_id}", "TEMPLATE", template_id=template_id, name=name,
-                        tiers=tiers, created_at=now, gsi1pk="CTEMPLATES", gsi1sk=f"{now}#{template_id}")
-    item.save(condition=TemplateItem.pk.does_not_exist())
-    return item
+_FIELDS = [f.name for f in fields(Commission)]
+_INTS = {"amount", "accrued", "reversed", "adjusted", "refunded", "paid", "base", "sales_base", "counted", "rev"}
 
 
-def list_templates(limit: int, cursor: dict | None):
-    result = TemplateItem.gsi1.query("CTEMPLATES", scan_index_forward=False, limit=limit,
-                                     last_evaluated_key=cursor)
-    return list(result), result.last_evaluated_key
+def to_commission(item: CommissionItem) -> Commission:
+    values = {}
+    for name in _FIELDS:
+        value = getattr(item, name)
+        if name in _INTS:
+            value = int(value or 0)
+        values[name] = value
+    values["refund_ids"] = frozenset(item.refund_ids or ())
+    values["lines"] = tuple(item.lines or ())
+    return Commission(**values)
 
 
-def get_distributor(user_id: str, consistent: bool = False) -> DistributorItem | None:
-    return _get(DistributorItem, dist_pk(user_id), "PROFILE", consistent)
+def _attr_value(name: str, value):
+    if name == "refund_ids":
+        return set(value) if value else None
+    if name == "lines":
+        return list(value) if value else None
+    return value
 
 
-def get_distributors(user_ids: list[str]) -> dict[str, DistributorItem]:
-    keys = [(dist_pk(u), "PROFILE") for u in dict.fromkeys(user_ids)]
-    return {d.user_id: d for d in DistributorItem.batch_get(keys)} if keys else {}
+def _queue(c: Commission) -> tuple[str, str] | None:
+    """Where a commission waits on gsi2, from its state: PENDING with a due time (the
+    sweep that makes it SETTLEABLE), SETTLEABLE (the settlement's input); nowhere else."""
+    if c.status == domain.PENDING and c.settleable_at:
+        return due_key(c.distributor_id), f"{c.settleable_at}#{c.distributor_id}#{c.order_id}"
+    if c.status == domain.SETTLEABLE:
+        sk = commission_sk(c.commission_id)
+        return settleable_key(c.distributor_id), f"{c.distributor_id}#{c.settleable_at or c.created_at}#{sk}"
+    return None
 
 
-def get_stats(user_ids: list[str]) -> dict[str, StatsItem]:
-    keys = [(dist_pk(u), "STATS") for u in dict.fromkeys(user_ids)]
-    return {s.pk.removeprefix("DIST#"): s for s in StatsItem.batch_get(keys)} if keys else {}
+def to_item(c: Commission) -> CommissionItem:
+    """The item of a new commission (also for bulk loads: bench/settlement.py)."""
+    values = {name: _attr_value(name, getattr(c, name)) for name in _FIELDS}
+    queue = _queue(c)
+    return CommissionItem(*commission_key(c.distributor_id, c.commission_id), **values,
+                          gsi2pk=queue[0] if queue else None, gsi2sk=queue[1] if queue else None)
 
 
-def get_stats_one(user_id: str, consistent: bool = True) -> StatsItem | None:
-    return _get(StatsItem, dist_pk(user_id), "STATS", consistent)
+def _at_rev(rev: int):
+    if rev == 0:
+        return CommissionItem.rev.does_not_exist() | (CommissionItem.rev == 0)
+    return CommissionItem.rev == rev
 
 
-def save_distributor(user_id: str, template_id: str, manager_id: str | None, now: str,
-                     previous: DistributorItem | None) -> DistributorItem:
-    """Create or change a distributor and move their group membership in one transaction."""
-    item = DistributorItem(dist_pk(user_id), "PROFILE", user_id=user_id, template_id=template_id,
-                           manager_id=manager_id, created_at=previous.created_at if previous else now,
-                           updated_at=now, gsi1pk="DISTRIBUTORS",
-                           gsi1sk=f"{previous.created_at if previous else now}#{user_id}")
-    tx = Tx()
-    tx.put(item)
-    old_manager = previous.manager_id if previous else None
-    if old_manager and old_manager != manager_id:
-        tx.delete(MemberItem(f"MANAGER#{old_manager}", dist_pk(user_id)))
-    if manager_id:
-        tx.put(MemberItem(f"MANAGER#{manager_id}", dist_pk(user_id), manager_id=manager_id,
-                          distributor_id=user_id, created_at=now))
-        tx.update(ManagerItem(f"MANAGER#{manager_id}", "PROFILE"), actions=[
-            ManagerItem.user_id.set(manager_id),
+def _stats(item: StatsItem) -> Stats:
+    return Stats(**{name: int(getattr(item, name) or 0) for name in domain.STATS_FIELDS})
+
+
+class DynamoCommissionRepository:
+    """`layers.domain.commission_entry.CommissionRepository` on the shop table."""
+
+    def get(self, distributor_id: str, commission_id: str) -> Commission | None:
+        item = _get(CommissionItem, *commission_key(distributor_id, commission_id), consistent=True)
+        return to_commission(item) if item else None
+
+    def get_many(self, distributor_id: str, commission_ids: list[str]) -> list[Commission]:
+        keys = [commission_key(distributor_id, c) for c in dict.fromkeys(commission_ids)]
+        found = []
+        for start in range(0, len(keys), 100):
+            found.extend(CommissionItem.batch_get(keys[start:start + 100], consistent_read=True))
+        return [to_commission(i) for i in found]
+
+    def due(self, until_iso: str, limit: int = 100) -> list[Commission]:
+        found = queues.merged(COMMISSION_DUE, lambda k: CommissionItem.gsi2.query(
+            k, CommissionItem.gsi2sk <= f"{until_iso}#~", limit=limit), lambda i: i.gsi2sk, limit)
+        return [to_commission(i) for i in found]
+
+    def settleable(self, distributor_id: str) -> list[Commission]:
+        return [to_commission(i) for i in CommissionItem.gsi2.query(
+            settleable_key(distributor_id), CommissionItem.gsi2sk.startswith(f"{distributor_id}#"))]
+
+    def distributors_with_settleable(self) -> list[str]:
+        seen: dict[str, None] = {}
+        for key in queues.all_keys(COMMISSION_SETTLEABLE):
+            for item in CommissionItem.gsi2.query(key):
+                seen[item.distributor_id] = None
+        return list(seen)
+
+    def stats(self, distributor_id: str) -> Stats | None:
+        item = _get(StatsItem, dist_pk(distributor_id), "STATS", consistent=True)
+        return _stats(item) if item else None
+
+    def stats_many(self, distributor_ids: list[str]) -> dict[str, Stats]:
+        keys = [(dist_pk(u), "STATS") for u in dict.fromkeys(distributor_ids)]
+        found: dict[str, Stats] = {}
+        for start in range(0, len(keys), 100):
+            for s in StatsItem.batch_get(keys[start:start + 100]):
+                found[s.pk.removeprefix("DIST#")] = _stats(s)
+        return found
+
+    def stage_create(self, tx: Tx, commission: Commission, on_exists) -> None:
+        tx.put(to_item(commission), condition=CommissionItem.pk.does_not_exist(), on_fail=on_exists)
+
+    def stage_change(self, tx: Tx, before: Commission, after: Commission, on_stale) -> None:
+        actions = []
+        for name in _FIELDS:
+            old, new = getattr(before, name), getattr(after, name)
+            if old == new or name == "rev":
+                continue
+            attribute = getattr(CommissionItem, name)
+            value = _attr_value(name, new)
+            actions.append(attribute.remove() if value is None else attribute.set(value))
+        queue_before, queue_after = _queue(before), _queue(after)
+        if queue_after != queue_before:
+            if queue_after is None:
+                actions += [CommissionItem.gsi2pk.remove(), CommissionItem.gsi2sk.remove()]
+            else:
+                actions += [CommissionItem.gsi2pk.set(queue_after[0]), CommissionItem.gsi2sk.set(queue_after[1])]
+        actions.append(CommissionItem.rev.set(after.rev))
+        tx.update(CommissionItem(*commission_key(before.distributor_id, before.commission_id)), actions=actions,
+                  condition=(CommissionItem.status == before.status) & _at_rev(before.rev), on_fail=on_stale)
+
+    def stage_stats(self, tx: Tx, distributor_id: str, deltas: dict[str, int]) -> None:
+        actions = [getattr(StatsItem, name).add(value) for name, value in deltas.items() if value]
+        if actions:
+            tx.update(StatsItem(dist_pk(distributor_id), "STATS"), actions=actions)
+
+
+# -- templates, distributors, managers, shares, bindings ---------------------------------------
+
+def _template(i: TemplateItem) -> Template:
+    return Template(i.template_id, i.name, tuple(i.tiers or ()), i.created_at)
+
+
+def _distributor(i: DistributorItem) -> Distributor:
+    return Distributor(user_id=i.user_id, template_id=i.template_id, created_at=i.created_at,
+                       updated_at=i.updated_at, manager_id=i.manager_id)
+
+
+def _manager(i: ManagerItem) -> Manager:
+    return Manager(user_id=i.user_id, created_at=i.created_at, name=i.name)
+
+
+def _binding(i: BindingItem) -> Binding:
+    return Binding(i.customer_id, i.distributor_id, i.bound_at, i.expires_at, i.share_token)
+
+
+def _manager_profile_actions(manager_id: str, now: str) -> list:
+    return [ManagerItem.user_id.set(manager_id),
             ManagerItem.created_at.set(ManagerItem.created_at | now),
             ManagerItem.gsi1pk.set("MANAGERS"),
-            ManagerItem.gsi1sk.set(ManagerItem.gsi1sk | f"{now}#{manager_id}"),
-        ])
-    tx.commit()
-    return item
+            ManagerItem.gsi1sk.set(ManagerItem.gsi1sk | f"{now}#{manager_id}")]
 
 
-def list_distributors(limit: int, cursor: dict | None):
-    result = DistributorItem.gsi1.query("DISTRIBUTORS", scan_index_forward=False, limit=limit,
-                                        last_evaluated_key=cursor)
-    return list(result), result.last_evaluated_key
+class DynamoDistributorRepository:
+    """`layers.domain.distributor.DistributorRepository` on the shop table."""
 
+    def get_template(self, template_id: str) -> Template | None:
+        item = _get(TemplateItem, f"CTEMPLATE#{template_id}", "TEMPLATE")
+        return _template(item) if item else None
 
-def get_manager(user_id: str) -> ManagerItem | None:
-    return _get(ManagerItem, f"MANAGER#{user_id}", "PROFILE")
+    def create_template(self, template: Template) -> None:
+        t = template
+        TemplateItem(f"CTEMPLATE#{t.template_id}", "TEMPLATE", template_id=t.template_id, name=t.name,
+                     tiers=list(t.tiers), created_at=t.created_at, gsi1pk="CTEMPLATES",
+                     gsi1sk=f"{t.created_at}#{t.template_id}").save(condition=TemplateItem.pk.does_not_exist())
 
+    def list_templates(self, limit: int, cursor: dict | None):
+        result = TemplateItem.gsi1.query("CTEMPLATES", scan_index_forward=False, limit=limit,
+                                         last_evaluated_key=cursor)
+        return [_template(t) for t in result], result.last_evaluated_key
 
-def upsert_manager(user_id: str, name: str | None, now: str) -> ManagerItem:
-    item = ManagerItem(f"MANAGER#{user_id}", "PROFILE")
-    item.update(actions=[
-        ManagerItem.user_id.set(user_id),
-        ManagerItem.created_at.set(ManagerItem.created_at | now),
-        ManagerItem.gsi1pk.set("MANAGERS"),
-        ManagerItem.gsi1sk.set(ManagerItem.gsi1sk | f"{now}#{user_id}"),
-        *([ManagerItem.name.set(name)] if name else []),
-    ])
-    return item
+    def get(self, user_id: str, consistent: bool = False) -> Distributor | None:
+        item = _get(DistributorItem, dist_pk(user_id), "PROFILE", consistent)
+        return _distributor(item) if item else None
 
+    def get_many(self, user_ids: list[str]) -> dict[str, Distributor]:
+        keys = [(dist_pk(u), "PROFILE") for u in dict.fromkeys(user_ids)]
+        found: dict[str, Distributor] = {}
+        for start in range(0, len(keys), 100):
+            for d in DistributorItem.batch_get(keys[start:start + 100]):
+                found[d.user_id] = _distributor(d)
+        return found
 
-def list_group(manager_id: str, limit: int, cursor: dict | None):
-    result = MemberItem.query(f"MANAGER#{manager_id}", MemberItem.sk.startswith("DIST#"),
-                              limit=limit, last_evaluated_key=cursor, consistent_read=True)
-    return [m.distributor_id for m in result], result.last_evaluated_key
+    def list(self, limit: int, cursor: dict | None):
+        result = DistributorItem.gsi1.query("DISTRIBUTORS", scan_index_forward=False, limit=limit,
+                                            last_evaluated_key=cursor)
+        return [_distributor(d) for d in result], result.last_evaluated_key
 
+    def stage_save(self, tx: Tx, distributor: Distributor, previous: Distributor | None) -> None:
+        d = distributor
+        tx.put(DistributorItem(dist_pk(d.user_id), "PROFILE", user_id=d.user_id, template_id=d.template_id,
+                               manager_id=d.manager_id, created_at=d.created_at, updated_at=d.updated_at,
+                               gsi1pk="DISTRIBUTORS", gsi1sk=f"{d.created_at}#{d.user_id}"))
+        old_manager = previous.manager_id if previous else None
+        if old_manager and old_manager != d.manager_id:
+            tx.delete(MemberItem(f"MANAGER#{old_manager}", dist_pk(d.user_id)))
+        if d.manager_id:
+            tx.put(MemberItem(f"MANAGER#{d.manager_id}", dist_pk(d.user_id), manager_id=d.manager_id,
+                              distributor_id=d.user_id, created_at=d.updated_at))
+            tx.update(ManagerItem(f"MANAGER#{d.manager_id}", "PROFILE"),
+                      actions=_manager_profile_actions(d.manager_id, d.updated_at))
 
-# -- shares and bindings ----------------------------------------------------------------------
+    def get_manager(self, user_id: str) -> Manager | None:
+        item = _get(ManagerItem, f"MANAGER#{user_id}", "PROFILE")
+        return _manager(item) if item else None
 
-def put_share(token: str, distributor_id: str, product_id: str | None, now: str) -> ShareItem:
-    item = ShareItem(f"SHARE#{token}", "SHARE", token=token, distributor_id=distributor_id,
-                     product_id=product_id, created_at=now)
-    item.save(condition=ShareItem.pk.does_not_exist())
-    return item
+    def upsert_manager(self, user_id: str, name: str | None, now: str) -> Manager:
+        item = ManagerItem(f"MANAGER#{user_id}", "PROFILE")
+        # UpdateItem answers ALL_NEW: the item holds the stored values afterwards.
+        item.update(actions=[*_manager_profile_actions(user_id, now),
+                             *([ManagerItem.name.set(name)] if name else [])])
+        return _manager(item)
 
+    def group(self, manager_id: str, limit: int, cursor: dict | None):
+        result = MemberItem.query(f"MANAGER#{manager_id}", MemberItem.sk.startswith("DIST#"),
+                                  limit=limit, last_evaluated_key=cursor, consistent_read=True)
+        return [m.distributor_id for m in result], result.last_evaluated_key
 
-def get_share(token: str) -> ShareItem | None:
-    return _get(ShareItem, f"SHARE#{token}", "SHARE")
+    def create_share(self, share: Share) -> None:
+        s = share
+        ShareItem(f"SHARE#{s.token}", "SHARE", token=s.token, distributor_id=s.distributor_id,
+                  product_id=s.product_id, created_at=s.created_at).save(condition=ShareItem.pk.does_not_exist())
 
+    def get_share(self, token: str) -> Share | None:
+        item = _get(ShareItem, f"SHARE#{token}", "SHARE")
+        return Share(item.token, item.distributor_id, item.created_at, item.product_id) if item else None
 
-def get_binding(customer_id: str) -> BindingItem | None:
-    return _get(BindingItem, f"BIND#{customer_id}", "BIND", consistent=True)
+    def get_binding(self, customer_id: str) -> Binding | None:
+        item = _get(BindingItem, f"BIND#{customer_id}", "BIND", consistent=True)
+        return _binding(item) if item else None
 
+    def put_binding(self, binding: Binding, ttl_epoch: int) -> bool:
+        b = binding
+        item = BindingItem(f"BIND#{b.customer_id}", "BIND", customer_id=b.customer_id,
+                           distributor_id=b.distributor_id, share_token=b.share_token, bound_at=b.bound_at,
+                           expires_at=b.expires_at, ttl=ttl_epoch,
+                           gsi1pk=f"DIST#{b.distributor_id}#CUSTOMERS", gsi1sk=f"{b.expires_at}#{b.customer_id}")
+        try:
+            # Last touch: overwrite unless the stored binding is from a later touch.
+            item.save(condition=BindingItem.pk.does_not_exist() | (BindingItem.bound_at <= b.bound_at))
+        except PutError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
 
-def put_binding(customer_id: str, distributor_id: str, token: str | None, bound_at: str,
-                expires_at: str, ttl_epoch: int) -> bool:
-    """Last touch: overwrite unless the stored binding is from a later touch. False if it was."""
-    item = BindingItem(f"BIND#{customer_id}", "BIND", customer_id=customer_id,
-                       distributor_id=distributor_id, share_token=token, bound_at=bound_at,
-                       expires_at=expires_at, ttl=ttl_epoch,
-                       gsi1pk=f"DIST#{distributor_id}#CUSTOMERS", gsi1sk=f"{expires_at}#{customer_id}")
-    try:
-        item.save(condition=BindingItem.pk.does_not_exist() | (BindingItem.bound_at <= bound_at))
-    except BindingItem.PutError as exc:
-        if exc.cause_response_code == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    def count_customers(self, distributor_id: str, now: str) -> int:
+        return BindingItem.gsi1.count(f"DIST#{distributor_id}#CUSTOMERS", BindingItem.gsi1sk > f"{now}#")
 
-
-def count_customers(distributor_id: str, now: str) -> int:
-    return BindingItem.gsi1.count(f"DIST#{distributor_id}#CUSTOMERS", BindingItem.gsi1sk > f"{now}#")
-
-
-# -- commissions --------------------------------------------------------------------------------
-
-def get_commission(distributor_id: str, order_id: str) -> CommissionItem | None:
-    return _get(CommissionItem, *commission_key(distributor_id, order_id), consistent=True)
-
-
-def get_adjustment(distributor_id: str, refund_id: str) -> CommissionItem | None:
-    return _get(CommissionItem, *adjustment_key(distributor_id, refund_id), consistent=True)
-
-
-def stats_actions(deltas: dict[str, int]) -> list:
-    return [getattr(StatsItem, name).add(value) for name, value in deltas.items() if value]
-
-
-def unchanged(item: CommissionItem):
-    """The condition of every commission write: nobody changed it since we read it."""
-    return (CommissionItem.status == item.status) & (CommissionItem.rev == int(item.rev))
-
-
-def settleable_queue_sk(item: CommissionItem) -> str:
-    return f"{item.distributor_id}#{item.settleable_at or item.created_at}#{item.sk}"
-
-
-def transition(tx: Tx, item: CommissionItem, to_status: str, now: str, extra_actions: list | None = None,
-               on_fail=None) -> None:
-    """Add to `tx`: move `item` (as read) to `to_status`, moving its amount between the
-    distributor's stats buckets in the same transaction. For the settlement (issue 9):
-    SETTLEABLE -> SETTLING -> SETTLED, or SETTLING -> SETTLEABLE when a payout fails."""
-    amount = int(item.amount)
-    queue = ([CommissionItem.gsi2pk.set(settleable_key(item.distributor_id)),
-              CommissionItem.gsi2sk.set(settleable_queue_sk(item))] if to_status == SETTLEABLE
-             else [CommissionItem.gsi2pk.remove(), CommissionItem.gsi2sk.remove()])
-    tx.update(item, actions=[CommissionItem.status.set(to_status), CommissionItem.rev.add(1),
-                             CommissionItem.updated_at.set(now), *queue, *(extra_actions or [])],
-              condition=unchanged(item), on_fail=on_fail)
-    src, dst = BUCKET[item.status], BUCKET[to_status]
-    if src != dst and amount:
-        tx.update(stats_ref(item.distributor_id), actions=stats_actions({src: -amount, dst: amount}))
-
-
-def due_commissions(until_iso: str, limit: int = 100):
-    return queues.merged(COMMISSION_DUE, lambda k: CommissionItem.gsi2.query(
-        k, CommissionItem.gsi2sk <= f"{until_iso}#~", limit=limit), lambda i: i.gsi2sk, limit)
-
-
-def settleable_for(distributor_id: str) -> list[CommissionItem]:
-    """SETTLEABLE commissions and adjustments of one distributor (gsi2: eventually consistent;
-    the settlement's conditional transitions are what make it safe)."""
-    return list(CommissionItem.gsi2.query(
-        settleable_key(distributor_id), CommissionItem.gsi2sk.startswith(f"{distributor_id}#")))
-
-
-def distributors_with_settleable() -> list[str]:
-    seen: dict[str, None] = {}
-    for key in queues.all_keys(COMMISSION_SETTLEABLE):
-        for item in CommissionItem.gsi2.query(key):
-            seen[item.distributor_id] = None
-    return list(seen)

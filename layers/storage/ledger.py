@@ -6,13 +6,15 @@ reports live beside it: pk `RECON#<YYYY-MM-DD>`, sk `REPORT`."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 
 from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 
+from layers.clock import iso
+from layers.domain.reconcile import BEIJING, Report, beijing_day
 from layers.storage.base import ShopModel
 
-BEIJING = timezone(timedelta(hours=8))
+__all__ = ["BEIJING", "DynamoLedgerRepository", "LedgerEntry", "ReconReport"]
 
 
 class LedgerEntry(ShopModel):
@@ -29,36 +31,35 @@ class ReconReport(ShopModel):
     run_at = UnicodeAttribute()
 
 
-def beijing_day(when: str | None, fallback: datetime) -> str:
-    """The Beijing date of a WeChat time (`2026-11-22T16:15:00+08:00`) or of `fallback`."""
-    if when:
+def _report_key(day: date) -> tuple[str, str]:
+    return f"RECON#{day.isoformat()}", "REPORT"
+
+
+class DynamoLedgerRepository:
+    """layers.domain.reconcile.LedgerRepository."""
+
+    def stage_payment(self, tx, order_id: str, amount: int, transaction_id: str | None,
+                      success_time: str | None, now: datetime) -> None:
+        day = beijing_day(success_time, now)
+        tx.put(LedgerEntry(f"LEDGER#{day}", f"PAY#{order_id}", ref=order_id, amount=amount,
+                           transaction_id=transaction_id, recorded_at=iso(now)))
+
+    def stage_refund(self, tx, refund_id: str, amount: int, now: datetime) -> None:
+        day = beijing_day(None, now)
+        tx.put(LedgerEntry(f"LEDGER#{day}", f"REFUND#{refund_id}", ref=refund_id, amount=amount,
+                           recorded_at=iso(now)))
+
+    def refs(self, day: date, kind: str) -> set[str]:
+        return {e.ref for e in LedgerEntry.query(f"LEDGER#{day.isoformat()}",
+                                                 LedgerEntry.sk.startswith(f"{kind}#"))}
+
+    def save_report(self, day: date, summary: dict, differences: list[dict], now: str) -> None:
+        ReconReport(*_report_key(day), bill_date=day.isoformat(), summary=summary,
+                    differences=differences, run_at=now).save()
+
+    def get_report(self, day: date) -> Report | None:
         try:
-            return datetime.fromisoformat(when).astimezone(BEIJING).date().isoformat()
-        except ValueError:
-            pass
-    return fallback.astimezone(BEIJING).date().isoformat()
-
-
-def payment_entry(day: str, order_id: str, amount: int, transaction_id: str | None, now: str) -> LedgerEntry:
-    return LedgerEntry(f"LEDGER#{day}", f"PAY#{order_id}", ref=order_id, amount=amount,
-                       transaction_id=transaction_id, recorded_at=now)
-
-
-def refund_entry(day: str, refund_id: str, amount: int, now: str) -> LedgerEntry:
-    return LedgerEntry(f"LEDGER#{day}", f"REFUND#{refund_id}", ref=refund_id, amount=amount, recorded_at=now)
-
-
-def entries(day: date, kind: str) -> list[LedgerEntry]:
-    return list(LedgerEntry.query(f"LEDGER#{day.isoformat()}", LedgerEntry.sk.startswith(f"{kind}#")))
-
-
-def save_report(day: date, summary: dict, differences: list[dict], now: str) -> None:
-    ReconReport(f"RECON#{day.isoformat()}", "REPORT", bill_date=day.isoformat(), summary=summary,
-                differences=differences, run_at=now).save()
-
-
-def get_report(day: date) -> ReconReport | None:
-    try:
-        return ReconReport.get(f"RECON#{day.isoformat()}", "REPORT")
-    except ReconReport.DoesNotExist:
-        return None
+            item = ReconReport.get(*_report_key(day))
+        except ReconReport.DoesNotExist:
+            return None
+        return Report(item.bill_date, item.summary, item.differences, item.run_at)

@@ -1,4 +1,4 @@
-"""Orders in the shop table.
+"""Orders in the shop table, and the repository that alone knows their keys.
 
 - Order: pk `ORDER#<id>`, sk `ORDER`.
   gsi1 `USER#<user_id>#ORDERS` / `<created_at>#<id>`: a shopper's orders, newest first.
@@ -11,13 +11,20 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
+from dataclasses import fields
 
+from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import UpdateError
+
+from layers.domain import order as domain
+from layers.domain.order import Order
 from layers.storage import queues
 from layers.storage.base import ListedAndQueued
+from layers.storage.errors import condition_failed
+from layers.storage.tx import Tx
 
-OPEN_ORDERS = "OPEN_ORDERS"
-SHIPPED_ORDERS = "SHIPPED_ORDERS"
+OPEN_ORDERS = domain.OPEN_ORDERS
+SHIPPED_ORDERS = domain.SHIPPED_ORDERS
 
 
 class OrderItem(ListedAndQueued):
@@ -60,38 +67,117 @@ class OrderItem(ListedAndQueued):
     status_before_refund = UnicodeAttribute(null=True)
     # False when the order's coupon already went back (closed, then paid and refunded).
     coupon_returnable = BooleanAttribute(default=True)
+    auto_confirm_at = UnicodeAttribute(null=True)
+    # Bumped by every transition; each transition is conditioned on the one it read.
+    version = NumberAttribute(default=0)
 
 
 def order_key(order_id: str) -> tuple[str, str]:
     return f"ORDER#{order_id}", "ORDER"
 
 
-def order_ref(order_id: str) -> OrderItem:
-    return OrderItem(*order_key(order_id))
+# Fields of the domain Order stored under another name or not at all.
+_NOT_ATTRIBUTES = {"reservations"}
+_FIELDS = [f.name for f in fields(Order) if f.name not in _NOT_ATTRIBUTES]
+_INT_FIELDS = {"paid_amount", "refunded_amount", "refunding_amount", "refund_room", "version"}
 
 
-def get_order(order_id: str, consistent: bool = False) -> OrderItem | None:
-    try:
-        return OrderItem.get(*order_key(order_id), consistent_read=consistent)
-    except OrderItem.DoesNotExist:
-        return None
+def to_order(item: OrderItem) -> Order:
+    values = {}
+    for name in _FIELDS:
+        value = getattr(item, name)
+        if name in _INT_FIELDS and value is not None:
+            value = int(value)
+        values[name] = value
+    values["items"] = tuple(item.items or ())
+    values["reservations"] = tuple((item.notes or {}).get("reservations", ()))
+    values["refunded_amount"] = values["refunded_amount"] or 0
+    values["refunding_amount"] = values["refunding_amount"] or 0
+    values["version"] = values["version"] or 0
+    if values["coupon_returnable"] is None:
+        values["coupon_returnable"] = True
+    return Order(**values)
 
 
-def list_user_orders(user_id: str, status: str | None, limit: int, cursor: dict | None):
-    result = OrderItem.gsi1.query(
-        f"USER#{user_id}#ORDERS", scan_index_forward=False, limit=limit,
-        last_evaluated_key=cursor,
-        filter_condition=(OrderItem.status == status) if status else None,
-    )
-    return list(result), result.last_evaluated_key
+def _queue(order: Order) -> tuple[str, str] | None:
+    """The gsi2 work queue an order sits in, from its state: waiting for payment until it
+    expires, shipped until receipt is confirmed automatically; none otherwise."""
+    if order.status == domain.PENDING:
+        return queues.key(OPEN_ORDERS, order.order_id), f"{order.expires_at}#{order.order_id}"
+    if order.auto_confirm_at:
+        return queues.key(SHIPPED_ORDERS, order.order_id), f"{order.auto_confirm_at}#{order.order_id}"
+    return None
 
 
-def queue_key(queue: str, order_id: str) -> str:
-    return queues.key(queue, order_id)
+def _at_version(version: int):
+    # Orders written before versions existed have none: they are version 0.
+    if version == 0:
+        return OrderItem.version.does_not_exist() | (OrderItem.version == 0)
+    return OrderItem.version == version
 
 
-def due(queue: str, until_iso: str, limit: int = 100):
-    """Orders in a gsi2 work queue whose time has come, oldest first (eventually
-    consistent: callers re-read each order before acting on it)."""
-    return queues.merged(queue, lambda k: OrderItem.gsi2.query(k, OrderItem.gsi2sk <= f"{until_iso}#~", limit=limit),
-                         lambda o: o.gsi2sk, limit)
+class DynamoOrderRepository:
+    """`layers.domain.order.OrderRepository` on the shop table."""
+
+    def get(self, order_id: str, consistent: bool = False) -> Order | None:
+        try:
+            return to_order(OrderItem.get(*order_key(order_id), consistent_read=consistent))
+        except OrderItem.DoesNotExist:
+            return None
+
+    def list_for_user(self, user_id: str, status: str | None, limit: int, cursor: dict | None):
+        result = OrderItem.gsi1.query(
+            f"USER#{user_id}#ORDERS", scan_index_forward=False, limit=limit, last_evaluated_key=cursor,
+            filter_condition=(OrderItem.status == status) if status else None)
+        return [to_order(i) for i in result], result.last_evaluated_key
+
+    def due(self, queue: str, until_iso: str, limit: int = 100) -> list[Order]:
+        """Orders in a work queue whose time has come, oldest first (eventually consistent:
+        callers re-read each order before acting on it)."""
+        found = queues.merged(
+            queue, lambda k: OrderItem.gsi2.query(k, OrderItem.gsi2sk <= f"{until_iso}#~", limit=limit),
+            lambda o: o.gsi2sk, limit)
+        return [to_order(i) for i in found]
+
+    def stage_create(self, tx: Tx, order: Order, on_exists) -> None:
+        values = {name: getattr(order, name) for name in _FIELDS}
+        values["items"] = list(order.items)
+        queue = _queue(order)
+        item = OrderItem(*order_key(order.order_id), **values,
+                         notes={"reservations": list(order.reservations)},
+                         gsi1pk=f"USER#{order.user_id}#ORDERS", gsi1sk=f"{order.created_at}#{order.order_id}",
+                         gsi2pk=queue[0] if queue else None, gsi2sk=queue[1] if queue else None)
+        tx.put(item, condition=OrderItem.pk.does_not_exist(), on_fail=on_exists)
+
+    def stage_change(self, tx: Tx, before: Order, after: Order, on_stale) -> None:
+        actions = []
+        for name in _FIELDS:
+            old, new = getattr(before, name), getattr(after, name)
+            if old == new or name == "version":
+                continue
+            attribute = getattr(OrderItem, name)
+            actions.append(attribute.remove() if new is None else attribute.set(new))
+        queue_before, queue_after = _queue(before), _queue(after)
+        if queue_after != queue_before:
+            if queue_after is None:
+                actions += [OrderItem.gsi2pk.remove(), OrderItem.gsi2sk.remove()]
+            else:
+                actions += [OrderItem.gsi2pk.set(queue_after[0]), OrderItem.gsi2sk.set(queue_after[1])]
+        actions.append(OrderItem.version.set(after.version))
+        tx.update(OrderItem(*order_key(before.order_id)), actions=actions,
+                  condition=OrderItem.pk.exists() & _at_version(before.version), on_fail=on_stale)
+
+    def stage_delete(self, tx: Tx, order: Order, on_stale) -> None:
+        tx.delete(OrderItem(*order_key(order.order_id)),
+                  condition=OrderItem.pk.exists() & _at_version(order.version), on_fail=on_stale)
+
+    def set_prepay_id(self, order_id: str, prepay_id: str) -> bool:
+        try:
+            OrderItem(*order_key(order_id)).update(
+                actions=[OrderItem.prepay_id.set(prepay_id)],
+                condition=OrderItem.pk.exists() & (OrderItem.status == domain.PENDING))
+        except UpdateError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True

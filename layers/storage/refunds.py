@@ -8,16 +8,16 @@ approve it) or `REFUNDS#PROCESSING` (sent, or to be sent, to WeChat Pay).
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import UpdateError
 
+from layers.domain import refund as domain
+from layers.domain.refund import Refund
 from layers.storage.base import Queued
-
-REQUESTED = "REQUESTED"     # waits for an operator (the order was shipped)
-PROCESSING = "PROCESSING"   # approved; WeChat Pay is (being) asked
-SUCCESS = "SUCCESS"
-ABNORMAL = "ABNORMAL"
-CLOSED = "CLOSED"
-REJECTED = "REJECTED"
+from layers.storage.errors import condition_failed
+from layers.storage.tx import Tx
 
 
 class RefundItem(Queued):
@@ -38,21 +38,65 @@ def refund_key(order_id: str, refund_id: str) -> tuple[str, str]:
     return f"ORDER#{order_id}", f"REFUND#{refund_id}"
 
 
-def get_refund(order_id: str, refund_id: str) -> RefundItem | None:
-    try:
-        return RefundItem.get(*refund_key(order_id, refund_id), consistent_read=True)
-    except RefundItem.DoesNotExist:
-        return None
+_FIELDS = [f.name for f in fields(Refund)]
 
 
-def for_order(order_id: str) -> list[RefundItem]:
-    return list(RefundItem.query(f"ORDER#{order_id}", RefundItem.sk.startswith("REFUND#")))
+def to_refund(item: RefundItem) -> Refund:
+    values = {name: getattr(item, name) for name in _FIELDS}
+    values["amount"] = int(values["amount"])
+    values["automatic"] = bool(values["automatic"])
+    return Refund(**values)
 
 
-def waiting(status: str, limit: int = 100):
-    return RefundItem.gsi2.query(f"REFUNDS#{status}", limit=limit)
+def _queue(refund: Refund) -> tuple[str, str] | None:
+    if refund.open:
+        return f"REFUNDS#{refund.status}", f"{refund.created_at}#{refund.refund_id}"
+    return None
 
 
-def order_id_of(refund_id: str) -> str:
-    """Refund ids are `<order_id>R<suffix>`: the order is found without an index."""
-    return refund_id.split("R", 1)[0] if "R" in refund_id else refund_id
+class DynamoRefundRepository:
+    """`layers.domain.refund.RefundRepository` on the shop table."""
+
+    def get(self, order_id: str, refund_id: str) -> Refund | None:
+        try:
+            return to_refund(RefundItem.get(*refund_key(order_id, refund_id), consistent_read=True))
+        except RefundItem.DoesNotExist:
+            return None
+
+    def for_order(self, order_id: str) -> list[Refund]:
+        return [to_refund(i) for i in RefundItem.query(f"ORDER#{order_id}", RefundItem.sk.startswith("REFUND#"))]
+
+    def waiting(self, status: str, limit: int = 100) -> list[Refund]:
+        return [to_refund(i) for i in RefundItem.gsi2.query(f"REFUNDS#{status}", limit=limit)]
+
+    def stage_create(self, tx: Tx, refund: Refund, on_exists) -> None:
+        queue = _queue(refund)
+        item = RefundItem(*refund_key(refund.order_id, refund.refund_id),
+                          **{name: getattr(refund, name) for name in _FIELDS},
+                          gsi2pk=queue[0] if queue else None, gsi2sk=queue[1] if queue else None)
+        tx.put(item, condition=RefundItem.pk.does_not_exist(), on_fail=on_exists)
+
+    def stage_change(self, tx: Tx, before: Refund, after: Refund, on_stale) -> None:
+        actions = []
+        for name in _FIELDS:
+            old, new = getattr(before, name), getattr(after, name)
+            if old != new:
+                attribute = getattr(RefundItem, name)
+                actions.append(attribute.remove() if new is None else attribute.set(new))
+        queue = _queue(after)
+        if queue != _queue(before):
+            actions += ([RefundItem.gsi2pk.remove(), RefundItem.gsi2sk.remove()] if queue is None
+                        else [RefundItem.gsi2pk.set(queue[0]), RefundItem.gsi2sk.set(queue[1])])
+        tx.update(RefundItem(*refund_key(before.order_id, before.refund_id)), actions=actions,
+                  condition=RefundItem.status == before.status, on_fail=on_stale)
+
+    def set_wechat_refund_id(self, refund: Refund, wechat_refund_id: str) -> None:
+        try:
+            RefundItem(*refund_key(refund.order_id, refund.refund_id)).update(
+                actions=[RefundItem.wechat_refund_id.set(wechat_refund_id)], condition=RefundItem.pk.exists())
+        except UpdateError as exc:
+            if not condition_failed(exc):
+                raise
+
+
+order_id_of = domain.order_id_of

@@ -12,27 +12,19 @@ import requests
 from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
+from layers.domain.miniprogram import (
+    InvalidCode,
+    SubscriptionRefused,
+    WeChatApiError,
+    WeChatUnavailable,
+)
+
 # errcodes WeChat gives for a code that is not (or no longer) valid
 INVALID_CODE_ERRCODES = {40029, 40163, 40226, 40125, 41008}
 SUBSCRIPTION_REFUSED = 43101
 
 
-class InvalidCode(Exception):
-    pass
-
-
-class WeChatUnavailable(Exception):
-    pass
-
-
-class SubscriptionRefused(Exception):
-    """The shopper has not (or no longer) accepted this template."""
-
-
-class WeChatApiError(Exception):
-    def __init__(self, errcode, errmsg):
-        super().__init__(f"{errcode}: {errmsg}")
-        self.errcode, self.errmsg = errcode, errmsg
+__all__ = ["InvalidCode", "MiniProgram", "SubscriptionRefused", "WeChatApiError", "WeChatUnavailable"]
 
 
 class _Client(WeChatClient):

@@ -11,24 +11,16 @@ from urllib.parse import urlencode, urlsplit
 
 import requests
 
+from layers.domain.payment_gateway import (
+    OrderNotFoundAtWeChat,
+    WeChatPayError,
+    WeChatPayUnavailable,
+)
 from layers.wechat import paycrypto
 from layers.wechat.pay_notify import NotificationError, NotificationVerifier, WeChatPayKeys
 
 BEIJING = timezone(timedelta(hours=8))
-
-
-class WeChatPayError(Exception):
-    def __init__(self, status: int, code: str, message: str):
-        super().__init__(f"{status} {code}: {message}")
-        self.status, self.code, self.message = status, code, message
-
-
-class WeChatPayUnavailable(WeChatPayError):
-    """Timeout, connection error or 5xx: nothing is known; retry with the same ids."""
-
-
-class OrderNotFoundAtWeChat(WeChatPayError):
-    pass
+__all__ = ["OrderNotFoundAtWeChat", "WeChatPayClient", "WeChatPayError", "WeChatPayUnavailable"]
 
 
 def beijing_rfc3339(moment: datetime) -> str:
@@ -111,6 +103,9 @@ class WeChatPayClient:
             "payer": {"openid": payer_openid},
         })
         return answer["prepay_id"]
+
+    def jsapi_params(self, prepay_id: str) -> dict:
+        return paycrypto.jsapi_payment_params(self.appid, prepay_id, self._key)
 
     def query_order(self, out_trade_no: str) -> dict:
         return self._json("GET", f"/v3/pay/transactions/out-trade-no/{out_trade_no}", query={"mchid": self.mchid})

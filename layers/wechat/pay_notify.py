@@ -17,41 +17,22 @@ from dataclasses import dataclass
 from layers.wechat import paycrypto
 
 MAX_SKEW_S = 300
+# The typed refusals live with the gateway's Protocol, so that routes and services can
+# tell them apart without importing this module.
+from layers.domain.payment_gateway import (  # noqa: E402,F401
+    BadSignature,
+    DecryptFailed,
+    MalformedNotification,
+    MissingHeaders,
+    NotificationError,
+    SignatureProbe,
+    StaleTimestamp,
+    UnknownSerial,
+)
+
 CERT_MAX_AGE_S = 12 * 3600
 CERT_EXPIRY_MARGIN_S = 24 * 3600
 UNKNOWN_SERIAL_REFRESH_S = 60
-
-
-class NotificationError(Exception):
-    """Not a genuine WeChat Pay message: answer 4xx, change nothing."""
-
-
-class SignatureProbe(NotificationError):
-    """WeChat Pay's own check that we refuse bad signatures (WECHATPAY/SIGNTEST/)."""
-
-
-class MissingHeaders(NotificationError):
-    pass
-
-
-class StaleTimestamp(NotificationError):
-    pass
-
-
-class UnknownSerial(NotificationError):
-    pass
-
-
-class BadSignature(NotificationError):
-    pass
-
-
-class DecryptFailed(NotificationError):
-    pass
-
-
-class MalformedNotification(NotificationError):
-    pass
 
 
 @dataclass(frozen=True)

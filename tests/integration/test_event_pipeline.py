@@ -36,10 +36,9 @@ def paid_template(client, admin_headers):
 
 
 def test_order_paid_reaches_its_consumers_once(client, admin_headers, shop, paid_template):
+    from functions import wiring
     from layers import clock
     from layers.events import handle_event_batch
-    from layers.services import coupons
-    from layers.storage import distribution as store
 
     now = clock.now()
     gift = post(client, "/admin/coupons", {
@@ -62,13 +61,13 @@ def test_order_paid_reaches_its_consumers_once(client, admin_headers, shop, paid
     assert [m["type"] for m in published] == ["order.paid"]
     poison = {"event_id": "order.paid:nope", "type": "order.paid", "payload": {}}
     # The same event twice (as two messages) and a poison message in one batch.
-    answer = handle_event_batch(sqs_event([published[0], published[0], poison]))
+    answer = handle_event_batch(sqs_event([published[0], published[0], poison]), wiring.event_handlers())
     assert len(answer["batchItemFailures"]) == 1  # only the poison message comes back
 
-    commission = store.get_commission(uid(guide), order["id"])
-    assert commission is not None and commission.status == "PENDING" and int(commission.amount) > 0
-    assert int(store.get_stats_one(uid(guide)).pending) == int(commission.amount)
-    mine, _ = coupons.my_coupons(uid(buyer), None, 100, None)
+    commission = wiring.commission_repository().get(uid(guide), order["id"])
+    assert commission is not None and commission.status == "PENDING" and commission.amount > 0
+    assert wiring.commission_repository().stats(uid(guide)).pending == commission.amount
+    mine, _ = wiring.coupons().my_coupons(uid(buyer), None, 100, None)
     assert [c["template_id"] for c in mine].count(body(gift)["id"]) == 1
     from layers.storage.users import get_user
 

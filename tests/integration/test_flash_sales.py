@@ -38,13 +38,13 @@ def new_sale(client, admin_headers, stock=50, shards=8, per_user_limit=1, starts
 
 
 def attempt(user_id, sale_id, key=None):
+    from functions import schemas, wiring
     from layers.domain import errors
-    from layers.services import flash_sales
     from layers.storage.tx import TransactionConflicted
 
     for _ in range(5):
         try:
-            return flash_sales.place_order(user_id, sale_id, flash_sales.OrderInput.model_validate(
+            return wiring.flash_sales().place_order(user_id, sale_id, schemas.OrderInput.model_validate(
                 {"quantity": 1, "address": ADDRESS}), key)["id"]
         except TransactionConflicted:
             continue  # "busy": the same attempt again
@@ -54,14 +54,14 @@ def attempt(user_id, sale_id, key=None):
 
 
 def sold(sale_id) -> int:
-    from layers.storage.flash_sales import get_sale, remaining
+    from functions import wiring
 
-    return int(get_sale(sale_id).stock) - remaining(sale_id)
+    sales = wiring.flash_sale_repository()
+    return sales.get(sale_id).stock - sales.remaining(sale_id)
 
 
 def test_a_crowd_never_oversells_and_closed_orders_sell_again(client, admin_headers):
-    from layers.services import flash_sales, orders
-    from layers.storage.orders import get_order
+    from functions import wiring
 
     sale = new_sale(client, admin_headers, stock=50, shards=8, per_user_limit=1)
     users = [new_user() for _ in range(200)]
@@ -75,15 +75,15 @@ def test_a_crowd_never_oversells_and_closed_orders_sell_again(client, admin_head
     assert refusals <= {"SOLD_OUT", "LIMIT_EXCEEDED"}, refusals  # and never a 5xx
     assert sold(sale["id"]) == 50
     for order_id in winners.values():
-        order = get_order(order_id)
+        order = wiring.orders().get(order_id, consistent=True)
         assert order.kind == "flash" and order.items[0]["unit_price"] == 990
 
     # Ten winners never pay: their orders close, their units go back and sell again.
     for order_id in list(winners.values())[:10]:
-        assert orders.close_unpaid(order_id, reason="EXPIRED").status == "CLOSED"
+        assert wiring.orders().close_unpaid(order_id, reason="EXPIRED").status == "CLOSED"
     assert sold(sale["id"]) == 40
     time.sleep(1.1)  # the containers' one-second "sold out" flag runs out
-    flash_sales.forget_caches()
+    wiring.flash_sales().forget_caches()
     late = [new_user() for _ in range(40)]
     with ThreadPoolExecutor(max_workers=20) as pool:
         second = list(pool.map(lambda u: attempt(u, sale["id"]), late))
@@ -92,7 +92,7 @@ def test_a_crowd_never_oversells_and_closed_orders_sell_again(client, admin_head
 
 
 def test_window_limit_rate_and_idempotency_over_http(client, admin_headers):
-    from layers.services import flash_sales
+    from functions import wiring
 
     soon = new_sale(client, admin_headers, stock=5, shards=2, starts_in=3600)
     shopper = login(client)
@@ -110,7 +110,7 @@ def test_window_limit_rate_and_idempotency_over_http(client, admin_headers):
     assert more.status_code == 409 and body(more)["error"]["code"] == "LIMIT_EXCEEDED"
     view = body(client.http.get(f"/flash-sales/{sale['id']}"))
     assert set(view) >= {"id", "sku_id", "price", "starts_at", "ends_at", "per_user_limit", "remaining"}
-    flash_sales.forget_caches()
+    wiring.flash_sales().forget_caches()
     assert body(client.http.get(f"/flash-sales/{sale['id']}"))["remaining"] == 4
 
     script = login(client)
@@ -127,32 +127,34 @@ def test_window_limit_rate_and_idempotency_over_http(client, admin_headers):
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.tuples(st.booleans(), st.integers(0, 3)), min_size=1, max_size=25))
 def test_random_takes_and_releases_on_the_table_keep_the_count(shop, steps):
-    """Random interleavings of take and release through the real conditional writes."""
+    """Random interleavings of take and release through the real conditional writes (the
+    repository's own reservation handler, as the order service calls it)."""
+    from functions import wiring
+    from layers.domain import flash_sale as domain
     from layers.domain.errors import LimitExceeded
-    from layers.services import flash_sales
-    from layers.storage.flash_sales import FlashShardItem, SaleItem, remaining, sale_key, shard_key
     from layers.storage.tx import Tx
 
-    sale_id = "fprop" + uuid.uuid4().hex[:12]
+    sales = wiring.flash_sale_repository()
     stock = 6
-    tx = Tx().put(SaleItem(*sale_key(sale_id), sale_id=sale_id, sku_id="s", product_id="p", title="t", price=1,
-                           stock=stock, starts_at="", ends_at="", per_user_limit=100, shards=4, created_at=""))
-    for k, units in enumerate([2, 2, 1, 1]):
-        tx.put(FlashShardItem(*shard_key(sale_id, k), remaining=units))
+    sale = domain.FlashSale(sale_id=domain.new_sale_id(), sku_id="s", product_id="p", title="t", category=None,
+                            price=1, stock=stock, starts_at="", ends_at="", per_user_limit=100, shards=4,
+                            created_at="")
+    tx = Tx()
+    sales.stage_create(tx, sale, [2, 2, 1, 1], on_exists=None)
     tx.commit()
     held = []
     for take, shard in steps:
-        r = {"kind": "flash", "sale_id": sale_id, "shard": shard, "quantity": 1, "user_id": "u", "limit": 100}
+        r = domain.reservation(sale, shard, 1, "u")
         if take or not held:
             try:
                 t = Tx()
-                flash_sales._take(t, r)
+                sales.stage_take(t, r)
                 t.commit()
                 held.append(r)
-            except (flash_sales.ShardEmpty, LimitExceeded):
+            except (domain.ShardEmpty, LimitExceeded):
                 pass
         else:
             t = Tx()
-            flash_sales._release(t, held.pop())
+            sales.stage_release(t, held.pop())
             t.commit()
-        assert len(held) + remaining(sale_id) == stock
+        assert len(held) + sales.remaining(sale.sale_id) == stock

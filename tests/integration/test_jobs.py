@@ -10,11 +10,12 @@ pytestmark = pytest.mark.integration
 
 
 def test_reconcile_repairs_a_missed_payment_and_reports_once(client, admin_headers, shop):
+    from functions import wiring
     from layers import clock
-    from layers.services import reconcile
-    from layers.storage.ledger import BEIJING
-    from layers.storage.orders import get_order
+    from layers.domain.reconcile import BEIJING
 
+    reconcile = wiring.reconciliation()
+    get_order = wiring.order_repository().get
     sandbox = shop["sandbox"]
     product = create_product(client, admin_headers, price=2000, stock=5)
     shopper = login(client)
@@ -45,8 +46,10 @@ def templates(client, admin_headers):
 
 
 def test_reminders_go_once_only_with_consent_and_honour_refusals(client, admin_headers, shop, templates):
-    from layers.services import reminders
-    from layers.storage.users import get_user
+    from functions import wiring
+
+    reminders = wiring.reminders()
+    get_user = wiring.user_repository().get_user
 
     sandbox = shop["sandbox"]
     product = create_product(client, admin_headers, price=990, stock=10)

@@ -31,10 +31,22 @@ def new_shopper() -> str:
     return upsert_user(f"o{uuid.uuid4().hex[:27]}", None, clock.now_iso()).user_id
 
 
-def place(user_id: str, sku_id: str, quantity: int = 1, key: str | None = None):
-    from layers.services import orders
+def stored_order(order_id: str):
+    from functions import wiring
 
-    return orders.place_order(user_id, orders.PlaceOrderInput.model_validate(
+    return wiring.order_repository().get(order_id, consistent=True)
+
+
+def orders():
+    from functions import wiring
+
+    return wiring.orders()
+
+
+def place(user_id: str, sku_id: str, quantity: int = 1, key: str | None = None):
+    from functions import schemas
+
+    return orders().place_order(user_id, schemas.PlaceOrderInput.model_validate(
         order_payload(sku_id, quantity)), key)
 
 
@@ -145,14 +157,13 @@ def test_cancel_releases_stock_once_and_it_sells_again(client, admin_headers):
 
 
 def test_closing_concurrently_releases_once(client, admin_headers):
-    from layers.services import orders
 
     product = create_product(client, admin_headers, price=800, stock=3)
     sku_id = product["skus"][0]["id"]
     order = place(new_shopper(), sku_id, 2)
     assert sku_stock(sku_id) == 1
     with ThreadPoolExecutor(max_workers=8) as pool:
-        results = list(pool.map(lambda _: orders.close_unpaid(order["id"], reason="EXPIRED"), range(8)))
+        results = list(pool.map(lambda _: orders().close_unpaid(order["id"], reason="EXPIRED"), range(8)))
     assert all(r.status == "CLOSED" for r in results)
     assert sku_stock(sku_id) == 3
 
@@ -161,7 +172,6 @@ def test_expired_orders_close_and_their_stock_sells_again(client, admin_headers,
     from datetime import timedelta
 
     from layers import clock
-    from layers.services import orders
 
     product = create_product(client, admin_headers, price=700, stock=1)
     sku_id = product["skus"][0]["id"]
@@ -169,36 +179,31 @@ def test_expired_orders_close_and_their_stock_sells_again(client, admin_headers,
     assert sku_stock(sku_id) == 0
     later = clock.now() + timedelta(hours=1)
     monkeypatch.setattr(clock, "now", lambda: later)
-    result = orders.close_expired()
+    result = orders().close_expired()
     assert result["closed"] >= 1
-    from layers.storage.orders import get_order
-
-    assert get_order(order["id"]).status == "CLOSED"
-    assert get_order(order["id"]).close_reason == "EXPIRED"
+    assert stored_order(order["id"]).status == "CLOSED"
+    assert stored_order(order["id"]).close_reason == "EXPIRED"
     assert sku_stock(sku_id) == 1
     monkeypatch.undo()
     assert place(new_shopper(), sku_id)["status"] == "PENDING_PAYMENT"
 
 
 def test_an_order_wechat_reports_paid_is_not_closed(client, admin_headers, shop):
-    from layers.services import orders
-    from layers.storage.orders import get_order
-
     sandbox = shop["sandbox"]
     product = create_product(client, admin_headers, price=600, stock=2)
     sku_id = product["skus"][0]["id"]
     order = place(new_shopper(), sku_id)
     # The shopper pays, but the notification never reaches us.
     sandbox.pay(order["id"], notify=False)
-    result = orders.close_unpaid(order["id"], reason="EXPIRED")
+    result = orders().close_unpaid(order["id"], reason="EXPIRED")
     assert result.status == "PAID"
-    assert get_order(order["id"]).transaction_id
+    assert stored_order(order["id"]).transaction_id
     assert sku_stock(sku_id) == 1  # still sold
 
 
 def test_failed_prepay_leaves_no_stock_held(client, admin_headers, shop, monkeypatch):
+    from functions import wiring
     from layers.config import reset_settings_cache
-    from layers.services import wechat
     from local.services import free_port
 
     product = create_product(client, admin_headers, price=900, stock=2)
@@ -206,13 +211,13 @@ def test_failed_prepay_leaves_no_stock_held(client, admin_headers, shop, monkeyp
     shopper = login(client)
     monkeypatch.setenv("WECHATPAY_API_BASE", f"http://127.0.0.1:{free_port()}")  # nothing listens
     reset_settings_cache()
-    wechat.reset()
+    wiring.reset()
     try:
         r = post(client, "/orders", order_payload(sku_id), shopper)
     finally:
         monkeypatch.undo()
         reset_settings_cache()
-        wechat.reset()
+        wiring.reset()
     assert r.status_code == 503
     assert body(r)["error"]["code"] == "UPSTREAM_UNAVAILABLE"
     assert sku_stock(sku_id) == 2
@@ -241,9 +246,6 @@ def test_ship_and_receipt_and_automatic_receipt(client, admin_headers, shop, mon
     from datetime import timedelta
 
     from layers import clock
-    from layers.services import orders
-    from layers.storage.orders import get_order
-
     sandbox = shop["sandbox"]
     product = create_product(client, admin_headers, price=400, stock=5)
     sku_id = product["skus"][0]["id"]
@@ -252,7 +254,7 @@ def test_ship_and_receipt_and_automatic_receipt(client, admin_headers, shop, mon
     early = post(client, f"/admin/orders/{order['id']}/ship", {}, admin_headers)
     assert early.status_code == 409
     sandbox.pay(order["id"], notify=False)
-    orders.close_unpaid(order["id"], reason="EXPIRED")  # finds it paid
+    orders().close_unpaid(order["id"], reason="EXPIRED")  # finds it paid
     assert post(client, f"/orders/{order['id']}/receipt", {}, shopper).status_code == 409
     shipped = post(client, f"/admin/orders/{order['id']}/ship", {}, admin_headers)
     assert shipped.status_code == 200 and body(shipped)["status"] == "SHIPPED"
@@ -261,12 +263,12 @@ def test_ship_and_receipt_and_automatic_receipt(client, admin_headers, shop, mon
 
     second = body(post(client, "/orders", order_payload(sku_id), shopper))
     sandbox.pay(second["id"], notify=False)
-    orders.close_unpaid(second["id"], reason="EXPIRED")
+    orders().close_unpaid(second["id"], reason="EXPIRED")
     post(client, f"/admin/orders/{second['id']}/ship", {}, admin_headers)
     later = clock.now() + timedelta(days=30)
     monkeypatch.setattr(clock, "now", lambda: later)
-    orders.auto_confirm_receipts()
-    assert get_order(second["id"]).status == "COMPLETED"
+    orders().auto_confirm_receipts()
+    assert stored_order(second["id"]).status == "COMPLETED"
 
 
 def test_bad_input_is_a_clear_400_and_changes_nothing(client, admin_headers):

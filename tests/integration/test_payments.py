@@ -40,10 +40,14 @@ def deliver(client, headers: dict, raw: str, path="/wechatpay/notify"):
     return client.http.post(path, body=raw, headers={"Content-Type": "application/json", **headers})
 
 
-def order_status(order_id: str) -> str:
-    from layers.storage.orders import get_order
+def stored_order(order_id: str):
+    from functions import wiring
 
-    return get_order(order_id, consistent=True).status
+    return wiring.order_repository().get(order_id, consistent=True)
+
+
+def order_status(order_id: str) -> str:
+    return stored_order(order_id).status
 
 
 def events_for(order_id: str, event_type: str) -> list:
@@ -154,8 +158,7 @@ def test_a_payment_that_does_not_match_never_pays_and_is_recorded(client, admin_
 
 
 def test_ten_concurrent_duplicates_make_one_transition(client, admin_headers, shop):
-    from layers.services import payments
-    from layers.services import wechat as wx
+    from functions import wiring
 
     sandbox = shop["sandbox"]
     order, _, _ = new_order(client, admin_headers)
@@ -163,8 +166,8 @@ def test_ten_concurrent_duplicates_make_one_transition(client, admin_headers, sh
     headers, raw = sandbox.build_notification("TRANSACTION.SUCCESS", paid_resource(sandbox, order["id"]))
 
     def handle(_):
-        notification = wx.notification_verifier().verify(headers, raw.encode())
-        payments.on_payment_notification(notification)
+        notification = wiring.notification_verifier().verify(headers, raw.encode())
+        wiring.payment_notifications().on_payment(notification)
 
     with ThreadPoolExecutor(max_workers=10) as pool:
         list(pool.map(handle, range(10)))
@@ -175,12 +178,12 @@ def test_ten_concurrent_duplicates_make_one_transition(client, admin_headers, sh
 
 
 def test_paid_after_close_is_reinstated_when_stock_allows(client, admin_headers, shop):
-    from layers.services import orders
+    from functions import wiring
 
     sandbox = shop["sandbox"]
     order, sku_id, _ = new_order(client, admin_headers, stock=1)
     # Our side closes in the same second the shopper pays at WeChat.
-    orders.close_unpaid(order["id"], reason="EXPIRED", ask_wechat=False)
+    wiring.orders().close_unpaid(order["id"], reason="EXPIRED", ask_wechat=False)
     assert sku_stock(sku_id) == 1
     headers, raw = sandbox.build_notification("TRANSACTION.SUCCESS", paid_resource(sandbox, order["id"]))
     assert deliver(client, headers, raw).status_code in (200, 204)
@@ -190,18 +193,17 @@ def test_paid_after_close_is_reinstated_when_stock_allows(client, admin_headers,
 
 
 def test_paid_after_close_without_stock_is_refunded(client, admin_headers, shop):
-    from layers.services import orders
-    from layers.storage import refunds
+    from functions import wiring
 
     sandbox = shop["sandbox"]
     order, sku_id, _ = new_order(client, admin_headers, stock=1)
-    orders.close_unpaid(order["id"], reason="EXPIRED", ask_wechat=False)
+    wiring.orders().close_unpaid(order["id"], reason="EXPIRED", ask_wechat=False)
     someone = post(client, "/orders", order_payload(sku_id), login(client))
     assert someone.status_code == 201  # the unit sold again
     headers, raw = sandbox.build_notification("TRANSACTION.SUCCESS", paid_resource(sandbox, order["id"]))
     assert deliver(client, headers, raw).status_code in (200, 204)
     assert order_status(order["id"]) == "REFUNDING"
-    [refund] = refunds.for_order(order["id"])
+    [refund] = wiring.refund_repository().for_order(order["id"])
     assert refund.amount == order["amounts"]["payable"]
     assert refund.refund_id in sandbox.refunds  # asked of WeChat Pay with its fixed out_refund_no
     assert sku_stock(sku_id) == 0  # the other shopper keeps the unit
@@ -217,8 +219,6 @@ def pay_through_notification(client, sandbox, order_id):
 
 
 def test_full_refund_of_an_unshipped_order_returns_stock_once(client, admin_headers, shop):
-    from layers.storage.orders import get_order
-
     sandbox = shop["sandbox"]
     order, sku_id, shopper = new_order(client, admin_headers, stock=3, quantity=2)
     pay_through_notification(client, sandbox, order["id"])
@@ -233,7 +233,7 @@ def test_full_refund_of_an_unshipped_order_returns_stock_once(client, admin_head
     headers, raw = sandbox.build_notification("REFUND.SUCCESS", sandbox.refund_resource(refund["id"], "SUCCESS"))
     for _ in range(2):  # the notification, and WeChat's retry of it
         assert deliver(client, headers, raw, "/wechatpay/refund-notify").status_code in (200, 204)
-    current = get_order(order["id"], consistent=True)
+    current = stored_order(order["id"])
     assert current.status == "REFUNDED" and current.refunded_amount == order["amounts"]["payable"]
     assert sku_stock(sku_id) == 3
     assert ledger_refunds(refund["id"]) == 1
@@ -242,17 +242,16 @@ def test_full_refund_of_an_unshipped_order_returns_stock_once(client, admin_head
 
 
 def test_partial_refunds_never_exceed_the_payment(client, admin_headers, shop):
-    from layers.services import refunds
-    from layers.storage.orders import get_order
+    from functions import schemas, wiring
 
     sandbox = shop["sandbox"]
     order, _, shopper = new_order(client, admin_headers, price=1000, stock=3)
     pay_through_notification(client, sandbox, order["id"])
-    user_id = get_order(order["id"]).user_id
+    user_id = stored_order(order["id"]).user_id
 
     def ask(_):
         try:
-            return refunds.request_refund(user_id, order["id"], refunds.RefundInput(amount=400, reason="部分退款"), None)
+            return wiring.refunds().request_refund(user_id, order["id"], schemas.RefundInput(amount=400, reason="部分退款"), None)
         except Exception as exc:  # noqa: BLE001
             return type(exc).__name__
 
@@ -260,12 +259,12 @@ def test_partial_refunds_never_exceed_the_payment(client, admin_headers, shop):
         results = list(pool.map(ask, range(6)))
     granted = [r for r in results if isinstance(r, dict)]
     assert len(granted) == 2  # 2 x 400 <= 1000 < 3 x 400
-    current = get_order(order["id"], consistent=True)
+    current = stored_order(order["id"])
     assert current.refunding_amount + current.refunded_amount == 800
     for refund in granted:
         headers, raw = sandbox.build_notification("REFUND.SUCCESS", sandbox.refund_resource(refund["id"], "SUCCESS"))
         deliver(client, headers, raw, "/wechatpay/refund-notify")
-    current = get_order(order["id"], consistent=True)
+    current = stored_order(order["id"])
     assert current.status == "PAID" and current.refunded_amount == 800 and current.refunding_amount == 0
 
 
@@ -304,9 +303,9 @@ def test_a_failure_mid_notify_is_completed_by_wechats_retry(client, admin_header
     assert order_status(order["id"]) == "PENDING_PAYMENT"
 
     # The state change is durable but the publish dies: acknowledged, and the relay publishes.
-    from layers.services import outbox
+    from functions import wiring
 
-    monkeypatch.setattr(outbox, "send", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("sqs down")))
+    monkeypatch.setattr(wiring.publisher(), "send", lambda *a, **k: (_ for _ in ()).throw(ConnectionError("sqs down")))
     assert deliver(client, headers, raw).status_code in (200, 204)
     monkeypatch.undo()
     assert order_status(order["id"]) == "PAID"

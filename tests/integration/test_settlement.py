@@ -8,7 +8,15 @@ from datetime import timedelta
 import pytest
 
 from tests.helpers import body, create_product, login, post, put
-from tests.integration.test_distribution import new_distributor, paid_order, share, uid, visit
+from tests.integration.test_distribution import (
+    commission_of,
+    new_distributor,
+    paid_order,
+    share,
+    stats_of,
+    uid,
+    visit,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -30,11 +38,27 @@ def day(monkeypatch):
 _offset = iter(range(30, 3000, 30))
 
 
+ORDERS: dict[str, list[str]] = {}  # distributor id -> the orders that earned them a commission
+
+
+def settlement():
+    from functions import wiring
+
+    return wiring.settlement()
+
+
+def commissions_of(distributor_id: str) -> list:
+    from functions import wiring
+
+    return wiring.commission_repository().get_many(distributor_id, ORDERS[distributor_id])
+
+
 def settleable_commissions(client, admin_headers, shop, distributors: int, orders_each: int = 2):
     """Distributors whose customers bought, received and kept their goods: SETTLEABLE
     commissions. Returns {distributor_id: expected amount}."""
-    from layers.services import distribution, orders
-    from layers.storage import distribution as store
+    from functions import wiring
+
+    orders, distribution = wiring.orders(), wiring.distribution()
 
     product = create_product(client, admin_headers, price=10_000, stock=1000)
     sku_id = product["skus"][0]["id"]
@@ -51,22 +75,22 @@ def settleable_commissions(client, admin_headers, shop, distributors: int, order
             done = orders.confirm_receipt(uid(buyer), order["id"])
             distribution.on_order_completed(f"order.completed:{order['id']}", {
                 "order_id": order["id"], "user_id": uid(buyer), "completed_at": done["completed_at"]})
-            total += int(store.get_commission(uid(guide), order["id"]).amount)
+            total += commission_of(uid(guide), order["id"]).amount
+            ORDERS.setdefault(uid(guide), []).append(order["id"])
         expected[uid(guide)] = total
     assert all(v > 0 for v in expected.values())
     return expected
 
 
 def payouts_of(distributor_ids):
-    from layers.services.settlement import payout_id_for
-    from layers.storage.settlement import get_payout
+    from functions import wiring
+    from layers.domain.payout import payout_id_for
 
+    repo = wiring.payout_repository()
     out = {}
     for d in distributor_ids:
-        from layers.storage.settlement import PayoutItem
-
-        found = list(PayoutItem.gsi1.query(f"USER#{d}#PAYOUTS"))
-        out[d] = [get_payout(p.payout_id) for p in found]
+        found, _ = repo.list_for_user(d, 100, None)
+        out[d] = [repo.get(p.payout_id) for p in found]
         for p in out[d]:
             assert p.payout_id == payout_id_for(p.batch_id, d)
     return out
@@ -86,17 +110,16 @@ def confirm_transfer(client, sandbox, out_bill_no, succeed=True):
 
 
 def test_auto_settlement_pays_each_distributor_once(client, admin_headers, shop, day):
-    from layers.services import settlement
-    from layers.storage import distribution as store
+    from functions import wiring
 
     sandbox = shop["sandbox"]
     expected = settleable_commissions(client, admin_headers, shop, distributors=2)
     day(next(_offset))
-    settlement.settle_commissions(inline=True)
+    settlement().settle_commissions(inline=True)
     payouts = payouts_of(expected)
     for d, amount in expected.items():
         [payout] = payouts[d]
-        assert payout.status == "WAIT_USER_CONFIRM" and int(payout.amount) == amount
+        assert payout.status == "WAIT_USER_CONFIRM" and payout.amount == amount
         transfer = sandbox.transfers[payout.payout_id]
         assert transfer["transfer_amount"] == amount and transfer["transfer_scene_id"] == "1005"
         assert {i["info_type"] for i in transfer["transfer_scene_report_infos"]} == {"岗位类型", "报酬说明"}
@@ -104,30 +127,27 @@ def test_auto_settlement_pays_each_distributor_once(client, admin_headers, shop,
 
     # The distributor sees what wx.requestMerchantTransfer needs.
     guide_id = next(iter(expected))
-    mine = store.get_distributor(guide_id)
+    mine = wiring.distributor_repository().get(guide_id)
     assert mine is not None
-    settlement.settle_commissions(inline=True)  # a second run: nothing new
+    settlement().settle_commissions(inline=True)  # a second run: nothing new
     for d in expected:
         [payout] = payouts_of([d])[d]
         assert transfer_posts(sandbox, payout.payout_id) == 1
         confirm_transfer(client, sandbox, payout.payout_id)
         [payout] = payouts_of([d])[d]
         assert payout.status == "SUCCESS"
-        stats = store.get_stats_one(d)
-        assert int(stats.settled) == expected[d] and int(stats.settleable) == 0
-        assert all(c.status == "SETTLED" for c in store.CommissionItem.query(store.dist_pk(d),
-                                                                           store.CommissionItem.sk.startswith("COMM#")))
+        stats = stats_of(d)
+        assert stats.settled == expected[d] and stats.settleable == 0
+        assert all(c.status == "SETTLED" for c in commissions_of(d))
     confirm_transfer(client, sandbox, payout.payout_id)  # WeChat's duplicate notification
-    assert int(store.get_stats_one(d).settled) == expected[d]
+    assert stats_of(d).settled == expected[d]
 
 
 def test_me_payouts_carries_the_confirmation_package(client, admin_headers, shop, day):
-    from layers.services import settlement
-
     sandbox = shop["sandbox"]
     expected = settleable_commissions(client, admin_headers, shop, distributors=1, orders_each=1)
     day(next(_offset))
-    settlement.settle_commissions(inline=True)
+    settlement().settle_commissions(inline=True)
     [d] = expected
     [payout] = payouts_of([d])[d]
     from layers.auth import issue_shopper_token
@@ -144,13 +164,12 @@ def test_me_payouts_carries_the_confirmation_package(client, admin_headers, shop
 
 
 def test_a_run_killed_halfway_completes_without_a_second_transfer(client, admin_headers, shop, day, monkeypatch):
-    from layers.services import settlement
-    from layers.services import wechat as wx
+    from functions import wiring
 
     sandbox = shop["sandbox"]
     expected = settleable_commissions(client, admin_headers, shop, distributors=4, orders_each=1)
     day(next(_offset))
-    client_ = wx.pay_client()
+    client_ = wiring.pay_client()
     original = client_.transfer
     sent = []
 
@@ -166,9 +185,9 @@ def test_a_run_killed_halfway_completes_without_a_second_transfer(client, admin_
 
     monkeypatch.setattr(client_, "transfer", transfer_then_die)
     with pytest.raises(Killed):
-        settlement.settle_commissions(inline=True)
+        settlement().settle_commissions(inline=True)
     monkeypatch.setattr(client_, "transfer", original)
-    settlement.settle_commissions(inline=True)
+    settlement().settle_commissions(inline=True)
     payouts = payouts_of(expected)
     for d, amount in expected.items():
         [payout] = payouts[d]
@@ -178,31 +197,26 @@ def test_a_run_killed_halfway_completes_without_a_second_transfer(client, admin_
 
 
 def test_a_failed_transfer_returns_its_commissions(client, admin_headers, shop, day):
-    from layers.services import settlement
-    from layers.storage import distribution as store
 
     sandbox = shop["sandbox"]
     expected = settleable_commissions(client, admin_headers, shop, distributors=1)
     [d] = expected
     day(next(_offset))
-    settlement.settle_commissions(inline=True)
+    settlement().settle_commissions(inline=True)
     [payout] = payouts_of([d])[d]
     confirm_transfer(client, sandbox, payout.payout_id, succeed=False)
     [payout] = payouts_of([d])[d]
     assert payout.status == "FAIL"
-    assert all(c.status == "SETTLEABLE" for c in store.CommissionItem.query(
-        store.dist_pk(d), store.CommissionItem.sk.startswith("COMM#")))
-    assert int(store.get_stats_one(d).settled) == 0
+    assert all(c.status == "SETTLEABLE" for c in commissions_of(d))
+    assert stats_of(d).settled == 0
     day(next(_offset))  # the next day's run pays them, under a new out_bill_no
-    settlement.settle_commissions(inline=True)
+    settlement().settle_commissions(inline=True)
     payouts = sorted(payouts_of([d])[d], key=lambda p: p.created_at)
     assert [p.status for p in payouts] == ["FAIL", "WAIT_USER_CONFIRM"]
-    assert int(payouts[1].amount) == expected[d]
+    assert payouts[1].amount == expected[d]
 
 
 def test_manual_mode_makes_no_transfer(client, admin_headers, shop, day):
-    from layers.services import settlement
-    from layers.storage import distribution as store
 
     sandbox = shop["sandbox"]
     expected = settleable_commissions(client, admin_headers, shop, distributors=1)
@@ -211,12 +225,12 @@ def test_manual_mode_makes_no_transfer(client, admin_headers, shop, day):
     try:
         day(next(_offset))
         transfers_before = len(sandbox.transfers)
-        result = settlement.settle_commissions(inline=True)
+        result = settlement().settle_commissions(inline=True)
     finally:
         put(client, "/admin/settings", {"settlement_mode": "auto"}, admin_headers)
     assert result["mode"] == "manual"
     [payout] = payouts_of([d])[d]
-    assert payout.status == "AWAITING_MANUAL" and int(payout.amount) == expected[d]
+    assert payout.status == "AWAITING_MANUAL" and payout.amount == expected[d]
     assert len(sandbox.transfers) == transfers_before
     csv = client.http.get(f"/admin/settlements/{payout.batch_id}/payouts.csv", headers=admin_headers)
     assert csv.status_code == 200 and payout.payout_id in csv.body.decode()
@@ -224,7 +238,7 @@ def test_manual_mode_makes_no_transfer(client, admin_headers, shop, day):
     assert payout.payout_id in [p["id"] for b in listed for p in b["payouts"]]
     r = post(client, f"/admin/payouts/{payout.payout_id}/mark-paid", {}, admin_headers)
     assert r.status_code == 200 and body(r)["status"] == "PAID_MANUALLY"
-    assert int(store.get_stats_one(d).settled) == expected[d]
+    assert stats_of(d).settled == expected[d]
     again = post(client, f"/admin/payouts/{payout.payout_id}/mark-paid", {}, admin_headers)
     assert again.status_code == 200
-    assert int(store.get_stats_one(d).settled) == expected[d]
+    assert stats_of(d).settled == expected[d]

@@ -74,11 +74,11 @@ def test_a_forged_serial_cannot_make_us_hammer_wechat(shop):
 
 
 def test_requests_are_signed_and_unsigned_answers_are_refused(shop):
-    from layers.services import wechat as wx
+    from functions import wiring
     from layers.wechat.pay_client import WeChatPayError
 
     sandbox = shop["sandbox"]
-    client = wx.pay_client()
+    client = wiring.pay_client()
     # The sandbox refuses a request whose signature does not verify.
     saved = client.serial
     client.serial = "0" * 40
@@ -108,13 +108,13 @@ def test_login_with_a_code_wechat_rejects_is_401(client, shop):
 
 
 def test_the_access_token_is_fetched_once_and_shared(shop):
-    from layers.services.miniprogram import mini_program
+    from functions import wiring
 
     sandbox = shop["sandbox"]
     before = sandbox.tokens_issued
-    mp = mini_program()
+    mp = wiring.mini_program()
     for i in range(3):
         mp.send_subscribe_message(f"o-token-{i}", "TPL", {"thing1": {"value": "x"}})
-    mini_program.cache_clear()  # another container: the token comes from the table
-    mini_program().send_subscribe_message("o-token-x", "TPL", {"thing1": {"value": "x"}})
+    wiring.mini_program.cache_clear()  # another container: the token comes from the table
+    wiring.mini_program().send_subscribe_message("o-token-x", "TPL", {"thing1": {"value": "x"}})
     assert sandbox.tokens_issued - before <= 1

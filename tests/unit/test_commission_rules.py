@@ -107,3 +107,63 @@ def test_commission_never_exceeds_rate_times_paid_minus_refunded(lines, tier_rat
         assert kept * 10_000 <= max_rate * (paid - refunded)
     if refunded == paid:
         assert accrued - taken == 0
+
+
+# -- the commission aggregate's transitions (layers/domain/commission_entry.py) -------------------
+
+def _paid_order(amount: int, quantity: int):
+    from layers.domain import order as order_rules
+    from layers.domain.order import Order
+
+    return Order(order_id="o1", user_id="buyer", openid="x", status=order_rules.PAID,
+                 items=({"sku_id": "s1", "quantity": quantity, "unit_price": amount, "commission": None},),
+                 amounts={"goods": amount * quantity, "discount": 0, "shipping": 0, "payable": amount * quantity},
+                 created_at="t", expires_at="t", distributor_id="d1", transaction_id="42",
+                 paid_amount=amount * quantity)
+
+
+@given(
+    price=st.integers(1, 50_000), quantity=st.integers(1, 5), rate=st.integers(0, 10_000),
+    steps=st.lists(st.one_of(st.tuples(st.just("refund"), st.integers(1, 300_000)),
+                             st.sampled_from([("settle",), ("claim",), ("give_back",)])), max_size=12),
+)
+def test_totals_always_account_for_everything_accrued(price, quantity, rate, steps):
+    """Whatever happens to a commission (refunds before or after payout, payouts made or
+    failed), its distributor's buckets add up to what was accrued, no commission or
+    adjustment is negative where it must not be, and a refund seen twice changes nothing."""
+    from layers.domain import commission_entry as cm
+    from layers.domain import errors
+
+    change = cm.accrue(_paid_order(price, quantity), rules.Tier("t", rate), "2026-01-01T00:00:00Z")
+    stats = dict(change.stats)
+    items = {change.after.commission_id: change.after}
+    c = change.after
+    c = cm.make_settleable(cm.schedule(c, "2026-01-01T00:00:00Z", 0, "t").after, "2026-01-01T00:00:00Z").after
+    items[c.commission_id] = c
+    refunds = 0
+    for n, step in enumerate(steps):
+        try:
+            if step[0] == "refund":
+                change = cm.reverse(c, f"R{n}", step[1], 0, "t")
+                assert cm.reverse(change.after, f"R{n}", step[1], 0, "t") is None
+                refunds += 1
+            elif step[0] == "claim":
+                change = cm.claim(c, "P", "t")
+            elif step[0] == "give_back":
+                change = cm.give_back(c, "t")
+            else:
+                change = cm.settle(c, "t")
+        except errors.InvalidState:
+            continue
+        c = change.after
+        assert c.rev == change.before.rev + 1
+        for created in change.creates:
+            assert created.amount < 0 and created.status == cm.SETTLEABLE
+            items[created.commission_id] = created
+        items[c.commission_id] = c
+        stats = cm.add_stats(stats, change.stats)
+    assert c.amount >= 0
+    money = sum(stats.get(k, 0) for k in ("pending", "settleable", "settled", "reversed"))
+    assert money == items["o1"].accrued
+    assert stats.get("sales_count", 0) == items["o1"].counted
+    assert stats.get("sales_amount", 0) == items["o1"].sales_base

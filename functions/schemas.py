@@ -1,0 +1,268 @@
+"""Request bodies: every model a route parses, and `REQUEST_MODELS`, which route takes
+which. openapi/build.py generates each route's `requestBody` schema from these models,
+so what is validated and what is documented are the same thing (`make openapi`).
+
+A route parses with `parse_body(bp, schemas.X)` and hands the model to its service as
+it is; services read its fields and `model_dump()` but never import this module
+(imports point down: functions -> services -> domain). A field's `description` and a
+model's docstring end up in the OpenAPI document.
+"""
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from layers.domain.shop_settings import ShopSettings
+
+# -- shoppers ---------------------------------------------------------------------------
+
+
+class LoginInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=128)
+
+
+class CartLineInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    quantity: int = Field(ge=1, le=999)
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str = Field(min_length=1, max_length=50)
+    phone: str = Field(min_length=5, max_length=20)
+    province: str | None = Field(None, max_length=50)
+    city: str | None = Field(None, max_length=50)
+    district: str | None = Field(None, max_length=50)
+    detail: str = Field(min_length=1, max_length=200)
+
+
+class OrderLineInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sku_id: str = Field(min_length=1, max_length=64)
+    quantity: int = Field(ge=1, le=999)
+
+
+class PlaceOrderInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[OrderLineInput] = Field(min_length=1, max_length=50)
+    coupon_id: str | None = Field(None, max_length=64)
+    address: Address
+    share_token: str | None = Field(None, max_length=64)
+
+
+class RefundInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    amount: int | None = Field(None, ge=1)
+    reason: str = Field(min_length=1, max_length=80)
+
+
+class OrderInput(BaseModel):
+    """A flash-sale order (POST /flash-sales/{sale_id}/orders)."""
+
+    model_config = ConfigDict(extra="forbid")
+    quantity: int = Field(ge=1, le=100)
+    address: Address
+    share_token: str | None = Field(None, max_length=64)
+
+
+class ShareInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    product_id: str | None = Field(None, min_length=1, max_length=64)
+
+
+class ConsentInput(BaseModel):
+    """What wx.requestSubscribeMessage answered, passed on as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+    results: dict[str, str] = Field(
+        min_length=1, max_length=20,
+        description="template id -> accept | reject | ban | filter; only accept counts")
+    flash_sale_id: str | None = Field(None, max_length=64)
+
+
+# -- operators: catalog -------------------------------------------------------------------
+
+
+class SkuInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str | None = Field(None, description="to change an existing SKU (PUT)")
+    price: int = Field(ge=1, le=100_000_000)
+    stock: int = Field(ge=0, le=10_000_000)
+    spec: dict[str, str] | None = None
+
+
+class CommissionInput(BaseModel):
+    """`fixed` needs `rate_bps`."""
+
+    model_config = ConfigDict(extra="forbid")
+    mode: Literal["tier", "fixed"]
+    rate_bps: int | None = Field(None, ge=0, le=10_000)
+
+    @model_validator(mode="after")
+    def _fixed_needs_rate(self):
+        if self.mode == "fixed" and self.rate_bps is None:
+            raise ValueError("a fixed commission needs rate_bps")
+        return self
+
+
+class ProductInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(min_length=1, max_length=200)
+    category: str | None = Field(None, max_length=100)
+    skus: list[SkuInput] = Field(min_length=1, max_length=50)
+    commission: CommissionInput | None = None
+    active: bool = True
+
+
+# -- operators: coupons -------------------------------------------------------------------
+
+
+class ScopeInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    product_ids: list[str] = Field(default_factory=list, max_length=100)
+    categories: list[str] = Field(default_factory=list, max_length=50)
+
+
+class PostPaymentInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    min_payable: int = Field(0, ge=0)
+
+
+class CouponTemplateInput(BaseModel):
+    """`fixed` takes `value` fen off, `percent` takes `value` percent off (1 to 99).
+    Times carry a zone; `claim_ends_at` is after `claim_starts_at`; give `valid_from`
+    and `valid_until` (in that order), or `valid_days`; no more `shards` than `total`."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=60)
+    kind: Literal["fixed", "percent"]
+    value: int = Field(ge=1)
+    threshold: int = Field(0, ge=0)
+    max_discount: int | None = Field(None, ge=1)
+    claim_starts_at: datetime
+    claim_ends_at: datetime
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    valid_days: int | None = Field(None, ge=1, le=3650)
+    total: int = Field(ge=1, le=10_000_000)
+    per_user_limit: int = Field(ge=1, le=1000)
+    scope: ScopeInput | None = None
+    post_payment: PostPaymentInput | None = None
+    expected_claims_per_s: int | None = Field(
+        None, ge=1, le=1_000_000,
+        description="the peak you expect; sets how many counter shards the template gets "
+                    "(about 500 claims/s each)")
+    shards: int | None = Field(None, ge=1, le=100)
+
+    @model_validator(mode="after")
+    def _coherent(self):
+        for name in ("claim_starts_at", "claim_ends_at", "valid_from", "valid_until"):
+            value = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise ValueError(f"{name} needs a time zone (RFC 3339, e.g. 2026-11-22T08:00:00Z)")
+        if self.kind == "percent" and not 1 <= self.value <= 99:
+            raise ValueError("a percent coupon takes 1 to 99 percent off")
+        if self.claim_ends_at <= self.claim_starts_at:
+            raise ValueError("claim_ends_at must be after claim_starts_at")
+        if self.valid_days is None and (self.valid_from is None or self.valid_until is None):
+            raise ValueError("give valid_from and valid_until, or valid_days")
+        if self.valid_from and self.valid_until and self.valid_until <= self.valid_from:
+            raise ValueError("valid_until must be after valid_from")
+        if self.shards and self.shards > self.total:
+            raise ValueError("no more shards than coupons")
+        return self
+
+
+# -- operators: flash sales ---------------------------------------------------------------
+
+
+class SaleInput(BaseModel):
+    """Times carry a zone; `ends_at` is after `starts_at`; no more `shards` than `stock`."""
+
+    model_config = ConfigDict(extra="forbid")
+    sku_id: str = Field(min_length=1, max_length=64)
+    price: int = Field(ge=1)
+    stock: int = Field(ge=1, le=1_000_000)
+    starts_at: datetime
+    ends_at: datetime
+    per_user_limit: int = Field(ge=1, le=100)
+    shards: int | None = Field(
+        None, ge=1, le=64,
+        description="stock counter shards K (default from expected_attempts_per_s; see docs/flash-sales.md)")
+    expected_attempts_per_s: int | None = Field(None, ge=1, le=10_000_000)
+
+    @model_validator(mode="after")
+    def _window(self):
+        if self.starts_at.tzinfo is None or self.ends_at.tzinfo is None:
+            raise ValueError("starts_at and ends_at need a time zone (RFC 3339)")
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        if self.shards and self.shards > self.stock:
+            raise ValueError("no more shards than units")
+        return self
+
+
+# -- operators: distribution --------------------------------------------------------------
+
+
+class TierInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=50)
+    rate_bps: int = Field(ge=0, le=10_000)
+    min_sales_count: int | None = Field(None, ge=0, le=10_000_000)
+    min_sales_amount: int | None = Field(None, ge=0, le=10**13)
+
+
+class CommissionTemplateInput(BaseModel):
+    """Tier names are unique."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=100)
+    tiers: list[TierInput] = Field(min_length=1, max_length=20)
+
+    @model_validator(mode="after")
+    def _unique_names(self):
+        names = [t.name for t in self.tiers]
+        if len(set(names)) != len(names):
+            raise ValueError("tier names must be unique")
+        return self
+
+
+class DistributorInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: str = Field(min_length=1, max_length=64)
+    template_id: str = Field(min_length=1, max_length=64)
+    manager_id: str | None = Field(None, min_length=1, max_length=64)
+
+
+class ManagerInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user_id: str = Field(min_length=1, max_length=64)
+    name: str | None = Field(None, max_length=100)
+
+
+# -- which route takes which body ---------------------------------------------------------
+
+# (path as the route declares it, lower-case method) -> the model of its JSON body.
+# Every route that reads a body is here (tests/unit/test_openapi.py checks the views).
+# PUT /admin/settings is validated by the domain's ShopSettings (storage loads and saves
+# the same model); a partial body is merged over the current rules first.
+REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
+    ("/auth/login", "post"): LoginInput,
+    ("/cart/items/{sku_id}", "put"): CartLineInput,
+    ("/orders", "post"): PlaceOrderInput,
+    ("/orders/{order_id}/refunds", "post"): RefundInput,
+    ("/flash-sales/{sale_id}/orders", "post"): OrderInput,
+    ("/shares", "post"): ShareInput,
+    ("/me/subscriptions", "post"): ConsentInput,
+    ("/admin/products", "post"): ProductInput,
+    ("/admin/products/{product_id}", "put"): ProductInput,
+    ("/admin/coupons", "post"): CouponTemplateInput,
+    ("/admin/flash-sales", "post"): SaleInput,
+    ("/admin/commission-templates", "post"): CommissionTemplateInput,
+    ("/admin/distributors", "post"): DistributorInput,
+    ("/admin/managers", "post"): ManagerInput,
+    ("/admin/settings", "put"): ShopSettings,
+}

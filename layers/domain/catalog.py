@@ -1,0 +1,89 @@
+"""The catalog: products, their SKUs, and the stock an order takes and gives back.
+
+A SKU's `stock` is what can still be sold. An order takes from it in its creating
+transaction, conditioned on enough stock and the SKU being on sale (so overselling is
+impossible under any interleaving), and gives it back in its closing transaction. The
+product's title, category and commission are copied onto each SKU so that pricing an
+order reads SKUs only.
+
+A reservation is what an order holds: `{"kind": "sku", "sku_id", "quantity"}` here
+(flash-sale units are the flash-sale repository's).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from layers.domain.shop_settings import ShopSettings
+
+LOW_STOCK = 10
+
+
+@dataclass(frozen=True)
+class Sku:
+    sku_id: str
+    product_id: str
+    title: str
+    category: str | None
+    price: int
+    stock: int
+    commission: dict | None = None
+    active: bool = True
+    spec: dict | None = None
+
+
+@dataclass(frozen=True)
+class Product:
+    product_id: str
+    title: str
+    category: str | None
+    sku_ids: tuple[str, ...]
+    commission: dict | None
+    created_at: str
+    updated_at: str
+    active: bool = True
+
+
+def stock_status(stock: int) -> str:
+    if stock <= 0:
+        return "SOLD_OUT"
+    return "LOW_STOCK" if stock <= LOW_STOCK else "IN_STOCK"
+
+
+class StockRepository(Protocol):
+    """What order placement needs from the catalog."""
+
+    def get_skus(self, sku_ids: list[str]) -> dict[str, Sku]:
+        """SKUs by id; missing ids are absent from the answer."""
+
+    def stage_take(self, tx, reservation: dict) -> None:
+        """Take `quantity` from the SKU's stock, conditioned on `stock >= quantity` and the
+        SKU being active; the transaction raises `errors.SoldOut(sku_id=...)` otherwise."""
+
+    def stage_release(self, tx, reservation: dict) -> None:
+        """Give `quantity` back, conditioned on the SKU still existing."""
+
+    def load_settings(self, fresh: bool = False) -> ShopSettings: ...
+
+
+class SettingsRepository(Protocol):
+    def load_settings(self, fresh: bool = False) -> ShopSettings: ...
+
+    def save_settings(self, value: ShopSettings, now: str) -> None: ...
+
+
+class CatalogRepository(StockRepository, Protocol):
+    def new_id(self, prefix: str) -> str: ...
+
+    def get_product(self, product_id: str) -> Product | None: ...
+
+    def list_products(self, limit: int, cursor: dict | None) -> tuple[list[Product], dict | None]: ...
+
+    def stage_put_sku(self, tx, sku: Sku) -> None:
+        """Write the SKU as it is (the operator states the stock on the shelf now)."""
+
+    def stage_retire_sku(self, tx, sku_id: str) -> None:
+        """Take a SKU off sale; it stays, since open orders still name it."""
+
+    def stage_put_product(self, tx, product: Product) -> None: ...

@@ -1,0 +1,33 @@
+"""What the shop needs of the mini-program server API, as a Protocol, and the errors it
+answers with. `layers/wechat/miniprogram.py` implements it through wechatpy;
+`tests/fakes/miniprogram.py` has an in-memory one."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class InvalidCode(Exception):
+    """wx.login's code is not (or no longer) valid."""
+
+
+class WeChatUnavailable(Exception):
+    """Timeout, connection error, or WeChat failed: nothing is known; retry."""
+
+
+class SubscriptionRefused(Exception):
+    """The shopper has not (or no longer) accepted this template."""
+
+
+class WeChatApiError(Exception):
+    def __init__(self, errcode, errmsg):
+        super().__init__(f"{errcode}: {errmsg}")
+        self.errcode, self.errmsg = errcode, errmsg
+
+
+class MiniProgramClient(Protocol):
+    def code2session(self, code: str) -> tuple[str, str | None]:
+        """(openid, unionid) for a wx.login code; InvalidCode or WeChatUnavailable."""
+
+    def send_subscribe_message(self, openid: str, template_id: str, data: dict, page: str | None = None) -> None:
+        """SubscriptionRefused, WeChatApiError or WeChatUnavailable when not sent."""

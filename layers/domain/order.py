@@ -1,0 +1,302 @@
+"""An order: its state, its statuses, and every transition as a pure function.
+
+A transition takes the order as read and the facts of the event, and answers a
+`Change`: the order after, the reservations to take or give back, what happens to its
+coupon, and the events that go out. It decides; it writes nothing. The order
+repository writes `after` conditioned on the `version` of `before`, so a decision made
+from a stale read never lands: the service re-reads and asks again.
+
+    PENDING_PAYMENT --paid-->            PAID        coupon held -> used; emit order.paid
+    PENDING_PAYMENT --closed-->          CLOSED      give back reservations and coupon
+    CLOSED          --paid (late)-->     PAID        take reservations again; emit order.paid
+    PAID            --shipped-->         SHIPPED
+    SHIPPED         --received-->        COMPLETED   emit order.completed
+    PAID|SHIPPED|COMPLETED|REFUNDING --refund requested(a)--> REFUNDING   room -= a
+    REFUNDING       --refund finished--> REFUNDED    (all of it refunded; unshipped: give back)
+                                       | REFUNDING   (others still in flight)
+                                       | the status before the refunds
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Protocol
+
+from layers.domain import errors
+
+
+class OrderStatus(StrEnum):
+    PENDING_PAYMENT = "PENDING_PAYMENT"
+    PAID = "PAID"
+    SHIPPED = "SHIPPED"
+    COMPLETED = "COMPLETED"
+    CLOSED = "CLOSED"
+    REFUNDING = "REFUNDING"
+    REFUNDED = "REFUNDED"
+
+
+PENDING = OrderStatus.PENDING_PAYMENT
+PAID = OrderStatus.PAID
+SHIPPED = OrderStatus.SHIPPED
+COMPLETED = OrderStatus.COMPLETED
+CLOSED = OrderStatus.CLOSED
+REFUNDING = OrderStatus.REFUNDING
+REFUNDED = OrderStatus.REFUNDED
+STATUSES = tuple(s.value for s in OrderStatus)
+REFUNDABLE = (PAID, SHIPPED, COMPLETED, REFUNDING)
+
+
+@dataclass(frozen=True)
+class Order:
+    order_id: str
+    user_id: str
+    openid: str
+    status: str
+    items: tuple[dict, ...]  # {"sku_id", "product_id", "title", "category", "quantity", "unit_price", "commission"}
+    amounts: dict  # {"goods", "discount", "shipping", "payable"}
+    created_at: str
+    expires_at: str
+    kind: str = "normal"  # normal | flash
+    flash_sale_id: str | None = None
+    coupon_id: str | None = None
+    address: dict | None = None
+    distributor_id: str | None = None
+    share_token: str | None = None
+    request_hash: str | None = None
+    idempotency_key: str | None = None
+    # What the order holds until it is paid or closed: [{"kind": "sku"|"flash", ...}].
+    reservations: tuple[dict, ...] = ()
+    prepay_id: str | None = None
+    transaction_id: str | None = None
+    paid_at: str | None = None
+    paid_amount: int | None = None
+    shipped_at: str | None = None
+    # When receipt is confirmed automatically (while SHIPPED).
+    auto_confirm_at: str | None = None
+    completed_at: str | None = None
+    closed_at: str | None = None
+    close_reason: str | None = None
+    refunded_amount: int = 0
+    refunding_amount: int = 0
+    # What can still be refunded: the payment, less what is refunded or in flight.
+    refund_room: int | None = None
+    # Set when the reservations (and coupon) went back, so they never go back twice.
+    released_at: str | None = None
+    status_before_refund: str | None = None
+    # False when the coupon already went back (closed, then paid and refunded).
+    coupon_returnable: bool = True
+    # Bumped by every transition; the write is conditioned on the version it read.
+    version: int = 0
+
+    @property
+    def payable(self) -> int:
+        return int(self.amounts["payable"])
+
+    @property
+    def paid(self) -> int:
+        return int(self.paid_amount if self.paid_amount is not None else self.amounts["payable"])
+
+
+@dataclass(frozen=True)
+class Event:
+    type: str
+    subject_id: str  # the event id is `<type>:<subject_id>`: the same fact is one event
+    payload: dict
+
+    @property
+    def event_id(self) -> str:
+        return f"{self.type}:{self.subject_id}"
+
+
+@dataclass(frozen=True)
+class Change:
+    """What a transition decided. `coupon` is what happens to the order's coupon:
+    `consume` (held -> used), `give_back` (held -> unused), `give_back_used` (used ->
+    unused, after a full refund), or None."""
+
+    before: Order
+    after: Order
+    take: tuple[dict, ...] = ()
+    release: tuple[dict, ...] = ()
+    coupon: str | None = None
+    events: tuple[Event, ...] = field(default_factory=tuple)
+
+
+class OrderRepository(Protocol):
+    def get(self, order_id: str, consistent: bool = False) -> Order | None: ...
+
+    def list_for_user(self, user_id: str, status: str | None, limit: int,
+                      cursor: dict | None) -> tuple[list[Order], dict | None]: ...
+
+    def due(self, queue: str, until_iso: str, limit: int) -> list[Order]: ...
+
+    def stage_create(self, tx, order: Order, on_exists) -> None: ...
+
+    def stage_change(self, tx, before: Order, after: Order, on_stale) -> None:
+        """Write `after`, conditioned on the stored order still being `before.version`."""
+
+    def stage_delete(self, tx, order: Order, on_stale) -> None: ...
+
+    def set_prepay_id(self, order_id: str, prepay_id: str) -> bool:
+        """Store the prepay id while the order is still unpaid; False if it is not."""
+
+
+# Work queues an order sits in, by status (the repository keeps the index in step).
+OPEN_ORDERS = "OPEN_ORDERS"
+SHIPPED_ORDERS = "SHIPPED_ORDERS"
+
+
+def request_hash(body: dict) -> str:
+    """What an Idempotency-Key's first request was, to tell a retry from a reuse."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def order_id_for(user_id: str, scope: str, idempotency_key: str | None) -> str:
+    """With a key, the id is derived from (user, scope, key), so a retry lands on the same
+    order; WeChat's out_trade_no is this id (at most 32 characters of [0-9a-z])."""
+    if idempotency_key is None:
+        return "o" + uuid.uuid4().hex[:25]
+    digest = hashlib.sha256(f"{user_id}\x00{scope}\x00{idempotency_key}".encode()).hexdigest()
+    return "o" + digest[:25]
+
+
+def _next(order: Order, **changes) -> Order:
+    return replace(order, version=order.version + 1, **changes)
+
+
+# -- payment and closing ----------------------------------------------------------------
+
+def pay(order: Order, transaction_id: str | None, amount: int, now: str) -> Change:
+    """A verified payment of this order. From PENDING_PAYMENT it is paid; from CLOSED
+    (paid in the instant it closed) it is reinstated and takes its reservations again."""
+    if order.status == PENDING:
+        reinstate = False
+    elif order.status == CLOSED and not order.transaction_id:
+        reinstate = True
+    else:
+        raise errors.InvalidState(f"an order {order.status} cannot be paid")
+    after = _next(order, status=PAID, paid_at=now, transaction_id=transaction_id, paid_amount=amount,
+                  refund_room=amount,
+                  **({"released_at": None, "close_reason": f"REINSTATED:{order.close_reason}"}
+                     if reinstate else {}))
+    event = Event("order.paid", order.order_id, {
+        "order_id": order.order_id, "user_id": order.user_id, "payable": order.payable,
+        "transaction_id": transaction_id, "reinstated": reinstate})
+    return Change(order, after, take=order.reservations if reinstate else (),
+                  coupon=None if reinstate or not order.coupon_id else "consume", events=(event,))
+
+
+def close(order: Order, reason: str, now: str) -> Change:
+    """An unpaid order closes (cancelled, expired, or its prepay failed) and gives back
+    everything it held."""
+    if order.status != PENDING:
+        raise errors.InvalidState(f"only a {PENDING} order can be closed; it is {order.status}")
+    after = _next(order, status=CLOSED, closed_at=now, close_reason=reason, released_at=now)
+    return Change(order, after, release=order.reservations,
+                  coupon="give_back" if order.coupon_id else None)
+
+
+def paid_after_close_unfulfillable(order: Order, transaction_id: str | None, amount: int,
+                                   now: str) -> Change:
+    """Paid after it closed and what it held is gone: record the payment on the closed
+    order, all of it in flight back to the shopper. Its reservations and coupon already
+    went back when it closed; the refund must not return them again."""
+    if order.status != CLOSED or order.transaction_id:
+        raise errors.InvalidState(f"an order {order.status} cannot take a late payment")
+    after = _next(order, status=REFUNDING, transaction_id=transaction_id, paid_amount=amount,
+                  paid_at=now, refunding_amount=amount, refund_room=0,
+                  status_before_refund=CLOSED, coupon_returnable=False)
+    return Change(order, after)
+
+
+# -- fulfilment -------------------------------------------------------------------------
+
+def ship(order: Order, now: str, auto_confirm_at: str) -> Change:
+    if order.status != PAID:
+        raise errors.InvalidState(f"only a {PAID} order can be shipped; it is {order.status}")
+    return Change(order, _next(order, status=SHIPPED, shipped_at=now, auto_confirm_at=auto_confirm_at))
+
+
+def confirm_receipt(order: Order, now: str, automatic: bool) -> Change:
+    if order.status != SHIPPED:
+        raise errors.InvalidState(f"only a {SHIPPED} order can be received; it is {order.status}")
+    event = Event("order.completed", order.order_id, {
+        "order_id": order.order_id, "user_id": order.user_id, "completed_at": now, "automatic": automatic})
+    return Change(order, _next(order, status=COMPLETED, completed_at=now, auto_confirm_at=None),
+                  events=(event,))
+
+
+# -- refunds ----------------------------------------------------------------------------
+
+def request_refund(order: Order, amount: int | None) -> tuple[int, Change]:
+    """Reserve `amount` fen (all that is left when None) of the refund room."""
+    if order.status not in REFUNDABLE:
+        raise errors.InvalidState(f"an order {order.status} cannot be refunded")
+    left = int(order.refund_room or 0)
+    amount = left if amount is None else amount
+    if amount < 1 or amount > left:
+        raise errors.NotAcceptable(f"at most {left} fen can still be refunded")
+    before_refund = order.status if order.status != REFUNDING else (order.status_before_refund or PAID)
+    after = _next(order, status=REFUNDING, refunding_amount=order.refunding_amount + amount,
+                  refund_room=left - amount, status_before_refund=before_refund)
+    return amount, Change(order, after)
+
+
+def finish_refund(order: Order, refund_id: str, amount: int, succeeded: bool, now: str) -> Change:
+    """A refund of `amount` in flight ended: refunded, or given back to the room. When
+    the whole payment is refunded the order is REFUNDED and, if nothing left the
+    warehouse, its reservations go back on the shelf and its coupon becomes usable."""
+    refunded = order.refunded_amount + (amount if succeeded else 0)
+    in_flight = order.refunding_amount - amount
+    if in_flight < 0:
+        raise errors.InvalidState(f"order {order.order_id} has only {order.refunding_amount} fen in flight")
+    fully = succeeded and refunded >= order.paid
+    if fully:
+        status = REFUNDED
+    elif in_flight > 0:
+        status = REFUNDING
+    else:
+        status = order.status_before_refund or PAID
+    release = fully and order.shipped_at is None and not order.released_at
+    after = _next(order, status=status, refunded_amount=refunded, refunding_amount=in_flight,
+                  refund_room=(order.refund_room or 0) + (0 if succeeded else amount),
+                  auto_confirm_at=None if fully else order.auto_confirm_at,
+                  released_at=now if release else order.released_at)
+    events = ()
+    if succeeded:
+        events = (Event("order.refunded", refund_id, {
+            "order_id": order.order_id, "refund_id": refund_id, "amount": amount,
+            "order_payable": order.paid, "refunded_total": refunded, "user_id": order.user_id}),)
+    coupon = "give_back_used" if fully and order.coupon_id and order.coupon_returnable else None
+    return Change(order, after, release=order.reservations if release else (), coupon=coupon,
+                  events=events)
+
+
+# -- checks -----------------------------------------------------------------------------
+
+def trade_problems(order: Order, trade: dict, mchid: str | None, appid: str | None) -> list[str]:
+    """Why a payment WeChat reports is not this order's (empty when it is)."""
+    problems = []
+    if trade.get("trade_state") != "SUCCESS":
+        problems.append(f"trade_state {trade.get('trade_state')}")
+    if mchid and trade.get("mchid") != mchid:
+        problems.append("mchid")
+    if appid and trade.get("appid") != appid:
+        problems.append("appid")
+    if trade.get("out_trade_no") != order.order_id:
+        problems.append("out_trade_no")
+    total = (trade.get("amount") or {}).get("total")
+    if total != order.payable:
+        problems.append(f"amount {total} != payable {order.payable}")
+    return problems
+
+
+def description(order: Order) -> str:
+    """WeChat Pay's `description`: at most 127 characters."""
+    titles = [i.get("title") or i["sku_id"] for i in order.items]
+    text = titles[0] + (f" 等{len(titles)}件" if len(titles) > 1 else "")
+    return text[:127]

@@ -1,0 +1,111 @@
+"""A refund: its statuses and transitions, pure.
+
+The refund id is WeChat's `out_refund_no`: fixed when the refund is asked for and
+sent with every call about it, so a retry can never become a second refund.
+
+    REQUESTED  --approved-->  PROCESSING   (an operator, for a shipped order)
+    REQUESTED  --rejected-->  REJECTED     (the room goes back to the order)
+    PROCESSING --WeChat: SUCCESS | CLOSED | ABNORMAL--> that status
+    (automatic refunds, of unshipped orders, start PROCESSING)
+
+Each write is conditioned on the status it was decided from; the order's side of a
+refund's end is `order.finish_refund`, written in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Protocol
+
+from layers.domain import errors
+
+
+class RefundStatus(StrEnum):
+    REQUESTED = "REQUESTED"     # waits for an operator (the order was shipped)
+    PROCESSING = "PROCESSING"   # approved; WeChat Pay is (being) asked
+    SUCCESS = "SUCCESS"
+    ABNORMAL = "ABNORMAL"
+    CLOSED = "CLOSED"
+    REJECTED = "REJECTED"
+
+
+REQUESTED = RefundStatus.REQUESTED
+PROCESSING = RefundStatus.PROCESSING
+SUCCESS = RefundStatus.SUCCESS
+ABNORMAL = RefundStatus.ABNORMAL
+CLOSED = RefundStatus.CLOSED
+REJECTED = RefundStatus.REJECTED
+OPEN = (REQUESTED, PROCESSING)
+# What WeChat answers that ends a refund (anything else: still processing).
+WECHAT_FINAL = (SUCCESS, CLOSED, ABNORMAL)
+
+
+@dataclass(frozen=True)
+class Refund:
+    refund_id: str
+    order_id: str
+    user_id: str
+    amount: int
+    reason: str
+    status: str
+    created_at: str
+    updated_at: str
+    automatic: bool = False
+    request_hash: str | None = None
+    wechat_refund_id: str | None = None
+
+    @property
+    def open(self) -> bool:
+        return self.status in OPEN
+
+
+class RefundRepository(Protocol):
+    def get(self, order_id: str, refund_id: str) -> Refund | None: ...
+
+    def for_order(self, order_id: str) -> list[Refund]: ...
+
+    def waiting(self, status: str, limit: int) -> list[Refund]: ...
+
+    def stage_create(self, tx, refund: Refund, on_exists) -> None: ...
+
+    def stage_change(self, tx, before: Refund, after: Refund, on_stale) -> None:
+        """Write `after`, conditioned on the stored refund still having `before.status`."""
+
+    def set_wechat_refund_id(self, refund: Refund, wechat_refund_id: str) -> None: ...
+
+
+def refund_id_for(order_id: str, user_id: str, idempotency_key: str | None) -> str:
+    """`<order_id>R<suffix>`: the order is found from the refund id without an index.
+    With an Idempotency-Key the suffix is derived, so a retry is the same refund."""
+    if idempotency_key is None:
+        return f"{order_id}R{uuid.uuid4().hex[:10]}"
+    return f"{order_id}R{hashlib.sha256(f'{user_id}\x00{idempotency_key}'.encode()).hexdigest()[:10]}"
+
+
+def auto_refund_id(order_id: str) -> str:
+    """The one refund of a payment that came after its order closed."""
+    return f"{order_id}Rauto"
+
+
+def order_id_of(refund_id: str) -> str:
+    return refund_id.split("R", 1)[0] if "R" in refund_id else refund_id
+
+
+def approve(refund: Refund, now: str) -> Refund:
+    if refund.status != REQUESTED:
+        raise errors.InvalidState(f"a {refund.status} refund cannot be approved")
+    return replace(refund, status=PROCESSING, updated_at=now)
+
+
+def finish(refund: Refund, status: str, now: str) -> Refund:
+    """End an open refund with WeChat's final status, or REJECTED by an operator."""
+    if not refund.open:
+        raise errors.InvalidState(f"a {refund.status} refund has already ended")
+    if status not in (*WECHAT_FINAL, REJECTED):
+        raise ValueError(f"{status} does not end a refund")
+    if status == REJECTED and refund.status != REQUESTED:
+        raise errors.InvalidState(f"a {refund.status} refund cannot be rejected")
+    return replace(refund, status=status, updated_at=now)

@@ -1,0 +1,28 @@
+"""Sending to SQS: one boto3 client per container, built on first use."""
+
+from __future__ import annotations
+
+import json
+import os
+
+
+class SqsSender:
+    def __init__(self, region: str):
+        self.region = region
+        self._client = None
+
+    @property
+    def client(self):
+        if self._client is None:
+            import boto3  # here, not at import: handlers that never send never load boto3
+
+            # SQS_ENDPOINT points at moto's server locally; unset in AWS.
+            self._client = boto3.client("sqs", region_name=self.region,
+                                        endpoint_url=os.environ.get("SQS_ENDPOINT"))
+        return self._client
+
+    def send(self, queue_url: str | None, body: dict, delay_s: int = 0) -> None:
+        if not queue_url:
+            raise RuntimeError("queue URL not configured")
+        self.client.send_message(QueueUrl=queue_url, MessageBody=json.dumps(body),
+                                 DelaySeconds=max(0, min(900, int(delay_s))))

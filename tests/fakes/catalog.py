@@ -1,0 +1,124 @@
+"""In-memory twins of layers/storage/catalog.py, with the same conditional semantics:
+taking stock needs `stock >= quantity` and an active SKU (else `SoldOut`), giving it
+back needs the SKU to exist.
+
+Keys in the store: ("sku", id) -> Sku, ("product", id) -> Product, ("settings",) -> ShopSettings.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import replace
+
+from layers.domain import errors
+from layers.domain.catalog import Product, Sku
+from layers.domain.shop_settings import ShopSettings
+from tests.fakes.memory import MemoryStore, MemoryTx
+
+_SETTINGS = ("settings",)
+
+
+def _sku_key(sku_id: str) -> tuple:
+    return ("sku", sku_id)
+
+
+def _product_key(product_id: str) -> tuple:
+    return ("product", product_id)
+
+
+class MemorySettingsRepository:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+
+    def load_settings(self, fresh: bool = False) -> ShopSettings:
+        return self.store.get(_SETTINGS) or ShopSettings()
+
+    def save_settings(self, value: ShopSettings, now: str) -> None:
+        with self.store.lock:
+            self.store.items[_SETTINGS] = value
+
+
+class MemoryStockRepository:
+    def __init__(self, store: MemoryStore, settings: MemorySettingsRepository | None = None) -> None:
+        self.store = store
+        self._settings = settings or MemorySettingsRepository(store)
+
+    def get_skus(self, sku_ids: list[str]) -> dict[str, Sku]:
+        found = {}
+        for sku_id in dict.fromkeys(sku_ids):
+            sku = self.store.get(_sku_key(sku_id))
+            if sku is not None:
+                found[sku_id] = sku
+        return found
+
+    def stage_take(self, tx: MemoryTx, reservation: dict) -> None:
+        key, q = _sku_key(reservation["sku_id"]), reservation["quantity"]
+        sku_id = reservation["sku_id"]
+
+        def check(items):
+            sku = items.get(key)
+            return sku is not None and sku.stock >= q and sku.active
+
+        def apply(items):
+            items[key] = replace(items[key], stock=items[key].stock - q)
+
+        tx.add(check, apply, lambda: errors.SoldOut(f"not enough stock for sku {sku_id}", sku_id=sku_id))
+
+    def stage_release(self, tx: MemoryTx, reservation: dict) -> None:
+        key, q = _sku_key(reservation["sku_id"]), reservation["quantity"]
+
+        def apply(items):
+            items[key] = replace(items[key], stock=items[key].stock + q)
+
+        tx.add(lambda items: key in items, apply)
+
+    def load_settings(self, fresh: bool = False) -> ShopSettings:
+        return self._settings.load_settings(fresh)
+
+
+class MemoryCatalogRepository(MemoryStockRepository):
+    _ids = itertools.count(1)
+
+    def new_id(self, prefix: str) -> str:
+        return f"{prefix}_{next(self._ids):020d}"
+
+    def get_product(self, product_id: str) -> Product | None:
+        return self.store.get(_product_key(product_id))
+
+    def list_products(self, limit: int, cursor: dict | None) -> tuple[list[Product], dict | None]:
+        """Active products, newest first; the cursor is the last product's position."""
+        products = sorted((p for p in self.store.scan(("product",)) if p.active),
+                          key=lambda p: f"{p.created_at}#{p.product_id}", reverse=True)
+        if cursor:
+            after = cursor["after"]
+            products = [p for p in products if f"{p.created_at}#{p.product_id}" < after]
+        page = products[:limit]
+        more = len(products) > limit
+        return page, ({"after": f"{page[-1].created_at}#{page[-1].product_id}"} if more else None)
+
+    def stage_put_sku(self, tx: MemoryTx, sku: Sku) -> None:
+        tx.add(lambda items: True, lambda items: items.__setitem__(_sku_key(sku.sku_id), sku))
+
+    def stage_retire_sku(self, tx: MemoryTx, sku_id: str) -> None:
+        key = _sku_key(sku_id)
+
+        def apply(items):
+            # As DynamoDB's update, a missing SKU becomes an item with only `active`;
+            # no caller retires a SKU it has not read.
+            if key in items:
+                items[key] = replace(items[key], active=False)
+
+        tx.add(lambda items: True, apply)
+
+    def stage_put_product(self, tx: MemoryTx, product: Product) -> None:
+        tx.add(lambda items: True,
+               lambda items: items.__setitem__(_product_key(product.product_id), product))
+
+
+class MemoryTableProbe:
+    def __init__(self, up: bool = True) -> None:
+        self.up = up
+
+    def ping(self) -> None:
+        if not self.up:
+            raise ConnectionError("the table cannot be reached")

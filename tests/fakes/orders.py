@@ -1,0 +1,136 @@
+"""In-memory twins of the order-side repositories: orders, refunds, outbox; the same conditions as layers/storage/ (a stale version or status fails the
+part, and with it the whole transaction)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from layers.domain import order as domain
+from layers.domain.order import Event, Order
+from layers.domain.refund import Refund
+from tests.fakes.memory import MemoryStore, MemoryTx
+
+
+class MemoryOrderRepository:
+    def __init__(self, store: MemoryStore):
+        self.store = store
+
+    @staticmethod
+    def _key(order_id: str) -> tuple:
+        return ("order", order_id)
+
+    def get(self, order_id: str, consistent: bool = False) -> Order | None:
+        return self.store.get(self._key(order_id))
+
+    def list_for_user(self, user_id: str, status: str | None, limit: int, cursor: dict | None):
+        mine = sorted((o for o in self.store.scan(("order",)) if o.user_id == user_id
+                       and (status is None or o.status == status)),
+                      key=lambda o: (o.created_at, o.order_id), reverse=True)
+        start = int((cursor or {}).get("offset", 0))
+        page = mine[start:start + limit]
+        more = start + limit < len(mine)
+        return page, ({"offset": start + limit} if more else None)
+
+    def due(self, queue: str, until_iso: str, limit: int = 100) -> list[Order]:
+        def when(o: Order) -> str | None:
+            if queue == domain.OPEN_ORDERS:
+                return o.expires_at if o.status == domain.PENDING else None
+            return o.auto_confirm_at if o.status != domain.PENDING else None
+
+        due = [(when(o), o) for o in self.store.scan(("order",))]
+        return [o for w, o in sorted((d for d in due if d[0] is not None and d[0] <= until_iso),
+                                     key=lambda d: d[0])][:limit]
+
+    def stage_create(self, tx: MemoryTx, order: Order, on_exists) -> None:
+        key = self._key(order.order_id)
+        tx.add(lambda items: key not in items, lambda items: items.__setitem__(key, order), on_exists)
+
+    def stage_change(self, tx: MemoryTx, before: Order, after: Order, on_stale) -> None:
+        key = self._key(before.order_id)
+        tx.add(lambda items: key in items and items[key].version == before.version,
+               # prepay_id is written outside transitions: keep whatever is stored.
+               lambda items: items.__setitem__(key, replace(after, prepay_id=items[key].prepay_id)),
+               on_stale)
+
+    def stage_delete(self, tx: MemoryTx, order: Order, on_stale) -> None:
+        key = self._key(order.order_id)
+        tx.add(lambda items: key in items and items[key].version == order.version,
+               lambda items: items.pop(key), on_stale)
+
+    def set_prepay_id(self, order_id: str, prepay_id: str) -> bool:
+        with self.store.lock:
+            current = self.get(order_id)
+            if current is None or current.status != domain.PENDING:
+                return False
+            self.store.items[self._key(order_id)] = replace(current, prepay_id=prepay_id)
+            return True
+
+
+class MemoryRefundRepository:
+    def __init__(self, store: MemoryStore):
+        self.store = store
+
+    @staticmethod
+    def _key(order_id: str, refund_id: str) -> tuple:
+        return ("refund", order_id, refund_id)
+
+    def get(self, order_id: str, refund_id: str) -> Refund | None:
+        return self.store.get(self._key(order_id, refund_id))
+
+    def for_order(self, order_id: str) -> list[Refund]:
+        return self.store.scan(("refund", order_id))
+
+    def waiting(self, status: str, limit: int = 100) -> list[Refund]:
+        return sorted((r for r in self.store.scan(("refund",)) if r.status == status),
+                      key=lambda r: (r.created_at, r.refund_id))[:limit]
+
+    def stage_create(self, tx: MemoryTx, refund: Refund, on_exists) -> None:
+        key = self._key(refund.order_id, refund.refund_id)
+        tx.add(lambda items: key not in items, lambda items: items.__setitem__(key, refund), on_exists)
+
+    def stage_change(self, tx: MemoryTx, before: Refund, after: Refund, on_stale) -> None:
+        key = self._key(before.order_id, before.refund_id)
+        tx.add(lambda items: key in items and items[key].status == before.status,
+               lambda items: items.__setitem__(key, replace(after, wechat_refund_id=items[key].wechat_refund_id)),
+               on_stale)
+
+    def set_wechat_refund_id(self, refund: Refund, wechat_refund_id: str) -> None:
+        key = self._key(refund.order_id, refund.refund_id)
+        with self.store.lock:
+            if key in self.store.items:
+                self.store.items[key] = replace(self.store.items[key], wechat_refund_id=wechat_refund_id)
+
+
+class MemoryOutbox:
+    def __init__(self, store: MemoryStore):
+        self.store = store
+
+    def stage(self, tx: MemoryTx, event: Event, now: str) -> None:
+        message = {"event_id": event.event_id, "type": event.type, "payload": event.payload, "created_at": now}
+        tx.add(lambda items: True, lambda items: items.__setitem__(("outbox", event.event_id), message))
+
+    def get(self, event_id: str) -> dict | None:
+        return self.store.get(("outbox", event_id))
+
+    def pending(self, limit: int = 100) -> list[dict]:
+        return self.store.scan(("outbox",))[:limit]
+
+    def delete(self, event_id: str) -> None:
+        with self.store.lock:
+            self.store.items.pop(("outbox", event_id), None)
+
+
+class RecordingPublisher:
+    """Publishes by taking the event out of the outbox, as the real one does after SQS took it."""
+
+    def __init__(self, outbox: MemoryOutbox):
+        self.outbox = outbox
+        self.sent: list[dict] = []
+
+    def publish(self, event_id: str) -> bool:
+        message = self.outbox.get(event_id)
+        if message is not None:
+            self.sent.append(message)
+            self.outbox.delete(event_id)
+        return True
+

@@ -1,0 +1,137 @@
+"""In-memory twins of layers/storage/settlement.py (batches, payouts: a payout change
+needs the stored status and version it was decided from), of WeChat's merchant
+transfers (kept by out_bill_no, so a retry finds the same transfer), and of SQS.
+
+Keys: ("batch", id) -> Batch, ("payout", id) -> Payout, ("batch_payout", batch_id, payout_id).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from layers.domain.payment_gateway import (
+    OrderNotFoundAtWeChat,
+    WeChatPayError,
+    WeChatPayUnavailable,
+)
+from layers.domain.payout import Batch, Payout
+from tests.fakes.memory import MemoryStore, MemoryTx
+
+
+class MemoryPayoutRepository:
+    def __init__(self, store: MemoryStore):
+        self.store = store
+
+    def get_batch(self, batch_id: str) -> Batch | None:
+        return self.store.get(("batch", batch_id))
+
+    def create_batch(self, batch: Batch) -> bool:
+        with self.store.lock:
+            if ("batch", batch.batch_id) in self.store.items:
+                return False
+            self.store.items[("batch", batch.batch_id)] = batch
+            return True
+
+    def record_run(self, batch_id: str, summary: dict) -> None:
+        with self.store.lock:
+            b = self.store.items[("batch", batch_id)]
+            self.store.items[("batch", batch_id)] = replace(b, runs=b.runs + 1, last_run=summary)
+
+    def list_batches(self, limit: int, cursor: dict | None):
+        rows = sorted(self.store.scan(("batch",)), key=lambda b: (b.day, b.batch_id), reverse=True)
+        start = int((cursor or {}).get("offset", 0))
+        more = start + limit < len(rows)
+        return rows[start:start + limit], ({"offset": start + limit} if more else None)
+
+    def batch_payout_ids(self, batch_id: str) -> list[str]:
+        return self.store.scan(("batch_payout", batch_id))
+
+    def get(self, payout_id: str) -> Payout | None:
+        return self.store.get(("payout", payout_id))
+
+    def get_many(self, payout_ids: list[str]) -> list[Payout]:
+        return [p for i in dict.fromkeys(payout_ids) if (p := self.get(i)) is not None]
+
+    def list_for_user(self, user_id: str, limit: int, cursor: dict | None):
+        rows = sorted((p for p in self.store.scan(("payout",)) if p.distributor_id == user_id),
+                      key=lambda p: (p.created_at, p.payout_id), reverse=True)
+        start = int((cursor or {}).get("offset", 0))
+        more = start + limit < len(rows)
+        return rows[start:start + limit], ({"offset": start + limit} if more else None)
+
+    def open(self, limit: int = 1000) -> list[Payout]:
+        return [p for p in self.store.scan(("payout",)) if not p.final][:limit]
+
+    def stage_create(self, tx: MemoryTx, payout: Payout, on_exists) -> None:
+        key = ("payout", payout.payout_id)
+
+        def apply(items):
+            items[key] = payout
+            items[("batch_payout", payout.batch_id, payout.payout_id)] = payout.payout_id
+
+        tx.add(lambda items: key not in items, apply, on_exists)
+
+    def stage_change(self, tx: MemoryTx, before: Payout, after: Payout, on_stale) -> None:
+        key = ("payout", before.payout_id)
+        tx.add(lambda items: key in items and items[key].status == before.status
+               and items[key].version == before.version,
+               lambda items: items.__setitem__(key, after), on_stale)
+
+
+class FakeTransfers:
+    """WeChat Pay's merchant transfers (`transfer`, `query_transfer`), by out_bill_no. A new
+    transfer answers `state` (WAIT_USER_CONFIRM) with a package; `finish` ends it."""
+
+    def __init__(self):
+        self.transfers: dict[str, dict] = {}
+        self.calls: list[tuple] = []
+        self.unavailable = False
+        self.refuse: WeChatPayError | None = None  # the next transfer is refused with it
+        self.state = "WAIT_USER_CONFIRM"
+
+    def _call(self, *call) -> None:
+        self.calls.append(call)
+        if self.unavailable:
+            raise WeChatPayUnavailable(503, "SYSTEM_ERROR", "try again")
+
+    def transfer(self, out_bill_no: str, openid: str, amount_fen: int, remark: str, notify_url: str,
+                 **kwargs) -> dict:
+        self._call("transfer", out_bill_no)
+        if self.refuse is not None:
+            error, self.refuse = self.refuse, None
+            raise error
+        bill = self.transfers.setdefault(out_bill_no, {
+            "out_bill_no": out_bill_no, "transfer_bill_no": f"1330{out_bill_no}", "openid": openid,
+            "transfer_amount": amount_fen, "state": self.state, "package_info": f"pkg-{out_bill_no}"})
+        if bill["transfer_amount"] != amount_fen:
+            raise WeChatPayError(400, "INVALID_REQUEST", "same out_bill_no, different amount")
+        return dict(bill)
+
+    def query_transfer(self, out_bill_no: str) -> dict:
+        self._call("query_transfer", out_bill_no)
+        if out_bill_no not in self.transfers:
+            raise OrderNotFoundAtWeChat(404, "NOT_FOUND", "no such transfer")
+        return dict(self.transfers[out_bill_no])
+
+    def finish(self, out_bill_no: str, succeed: bool = True) -> dict:
+        """The distributor confirmed (or the transfer failed): what the notification carries."""
+        bill = self.transfers[out_bill_no]
+        bill["state"] = "SUCCESS" if succeed else "FAIL"
+        if not succeed:
+            bill["fail_reason"] = "PAYEE_ACCOUNT_ABNORMAL"
+        return dict(bill)
+
+    def posts(self, out_bill_no: str) -> int:
+        return sum(1 for c in self.calls if c == ("transfer", out_bill_no))
+
+
+class RecordingSender:
+    """`send(queue_url, body, delay_s=0)` that keeps what it was given."""
+
+    def __init__(self):
+        self.sent: list[tuple[str | None, dict]] = []
+
+    def __call__(self, queue_url: str | None, body: dict, delay_s: int = 0) -> None:
+        self.sent.append((queue_url, body))
+
+
