@@ -8,7 +8,10 @@ validation errors to the contract's `{"error": {"code", "message"}}` first.
 
 from __future__ import annotations
 
+import base64
 import functools
+import hashlib
+import hmac
 import json
 from collections.abc import Callable
 from typing import Any
@@ -16,6 +19,8 @@ from typing import Any
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
+from layers.auth import verify_admin_key, verify_shopper_token
+from layers.config import settings
 from layers.domain import errors
 from layers.observability import logger
 
@@ -129,8 +134,6 @@ def bearer_token(bp: Blueprint) -> str | None:
 
 def shopper_id(bp: Blueprint) -> str:
     """The calling shopper's user id from their token; 401 otherwise."""
-    from layers.auth import verify_shopper_token
-
     token = bearer_token(bp)
     if token is None:
         raise errors.Unauthorized("a shopper token is required")
@@ -138,8 +141,6 @@ def shopper_id(bp: Blueprint) -> str:
 
 
 def require_admin(bp: Blueprint) -> None:
-    from layers.auth import verify_admin_key
-
     token = bearer_token(bp)
     if token is None:
         raise errors.Unauthorized("the admin key is required")
@@ -159,12 +160,6 @@ def encode_cursor(key: dict | None) -> str | None:
     page at someone else's items by editing it)."""
     if not key:
         return None
-    import base64
-    import hashlib
-    import hmac
-
-    from layers.config import settings
-
     raw = json.dumps(key, sort_keys=True, separators=(",", ":")).encode()
     mac = hmac.new((settings().token_secret or "").encode(), raw, hashlib.sha256).digest()[:12]
     return base64.urlsafe_b64encode(mac + raw).decode().rstrip("=")
@@ -173,12 +168,6 @@ def encode_cursor(key: dict | None) -> str | None:
 def decode_cursor(cursor: str | None) -> dict | None:
     if not cursor:
         return None
-    import base64
-    import hashlib
-    import hmac
-
-    from layers.config import settings
-
     try:
         blob = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         mac, raw = blob[:12], blob[12:]
