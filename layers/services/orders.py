@@ -8,6 +8,7 @@ fails someone else moved the order first: it reads again and decides again.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 
@@ -232,7 +233,8 @@ class OrderService:
             raise errors.UpstreamUnavailable(
                 "WeChat Pay could not start the payment; nothing was charged and nothing is held, try again"
             ) from exc
-        self.orders.set_prepay_id(order.order_id, prepay_id)
+        if self.orders.set_prepay_id(order.order_id, prepay_id):
+            return self.view(replace(order, prepay_id=prepay_id))
         # Paid or closed meanwhile: answer with what it is now.
         return self.view(self.orders.get(order.order_id, consistent=True))
 
