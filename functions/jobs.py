@@ -15,11 +15,17 @@ bp = Blueprint(__name__)
 
 
 def run_job(name: str) -> dict:
-    job = wiring.jobs().get(name)
-    if job is None:
+    steps = wiring.jobs().get(name)
+    if steps is None:
         raise errors.NotFound(f"no job named {name!r}; jobs: {', '.join(sorted(wiring.jobs()))}")
     logger.info("job start", extra={"job": name})
-    result = job()
+    result: dict = {}
+    for build, method, key in steps:
+        answer = getattr(build(), method)()
+        if key is None:
+            result.update(answer)
+        else:
+            result[key] = answer
     logger.info("job done", extra={"job": name, "result": result})
     return result
 

@@ -167,7 +167,7 @@ def orders():
         orders=order_repository(), catalog=stock_repository(), users=user_repository(), coupons=coupons(),
         reservations=reservations(), attribution=distribution().distributor_for_order, ledger=ledger(),
         outbox=outbox_repository(), publisher=publisher(), anomalies=anomalies(), pay=pay_client(),
-        expiry=expiry(), refunds=refunds, clock=clock(), new_tx=new_tx(), settings=settings(),
+        expiry=expiry(), refunds=refunds(), clock=clock(), new_tx=new_tx(), settings=settings(),
         notify_url=notify_url)
 
 
@@ -203,15 +203,17 @@ def event_handlers() -> dict:
     }
 
 
-def jobs() -> dict:
-    """Job name -> what it runs. Each is safe to run twice, late, or after dying halfway."""
+def jobs() -> dict[str, list[tuple[Callable, str, str | None]]]:
+    """Job name -> its steps: (service builder, method, the key its result goes under, or
+    None to merge it into the job's result). Each is safe to run twice, late, or after
+    dying halfway. Only a job's own services are built when it runs."""
     return {
-        "close-expired-orders": lambda: {**orders().close_expired(), **orders().auto_confirm_receipts(),
-                                         "refunds": refunds().sweep()},
-        "relay-outbox": lambda: publisher().relay(),
-        "settle-commissions": lambda: settlement().settle_commissions(),
-        "send-reminders": lambda: reminders().send_reminders(),
-        "reconcile": lambda: reconciliation().reconcile(),
+        "close-expired-orders": [(orders, "close_expired", None), (orders, "auto_confirm_receipts", None),
+                                 (refunds, "sweep", "refunds")],
+        "relay-outbox": [(publisher, "relay", None)],
+        "settle-commissions": [(settlement, "settle_commissions", None)],
+        "send-reminders": [(reminders, "send_reminders", None)],
+        "reconcile": [(reconciliation, "reconcile", None)],
     }
 
 # -- coupons, flash sales (helper: coupons) ----------------------------------------------------

@@ -54,7 +54,7 @@ class OrderService:
         self.anomalies = anomalies
         self.pay = pay
         self.expiry = expiry
-        self.refunds = refunds  # () -> RefundService: it is built after us
+        self.refunds = refunds
         self.clock = clock
         self.new_tx = new_tx
         self.settings = settings
@@ -336,7 +336,7 @@ class OrderService:
             except errors.SoldOut:
                 # Closed, its stock sold to someone else, then paid: give the money back.
                 logger.warning("paid after close and stock is gone: refunding", extra={"order_id": order_id})
-                return self.refunds().refund_unfulfillable_payment(order, trade)
+                return self.refunds.refund_unfulfillable_payment(order, trade)
             logger.info("order paid", extra={"order_id": order_id, "reinstated": order.status == CLOSED})
             return self.orders.get(order_id, consistent=True)
         raise errors.RateLimited("the order is busy; try again in a moment")

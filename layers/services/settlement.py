@@ -247,17 +247,22 @@ class SettlementService:
         found = self.commissions.get_many(payout.distributor_id, list(payout.commission_ids))
         return [c for c in found if c.status == status and c.settlement_id == payout.payout_id]
 
-    def _settle(self, payout: Payout, final: str, answer: dict | None = None) -> str:
-        """SETTLING -> SETTLED for every commission of the payout, then the payout is final."""
-        now = self._now()
-        pending = self._in_payout(payout, cm.SETTLING)
-        for start in range(0, len(pending), CHUNK):
-            changes = [cm.settle(c, now) for c in pending[start:start + CHUNK]]
+    def _move_settling(self, payout: Payout, transition, now: str) -> None:
+        """Move the payout's SETTLING commissions by `transition` (settle, or give back), a
+        chunk per transaction with the distributor's figures; a rerun finds the moved ones gone."""
+        settling = self._in_payout(payout, cm.SETTLING)
+        for start in range(0, len(settling), CHUNK):
+            changes = [transition(c, now) for c in settling[start:start + CHUNK]]
             tx = self.new_tx()
             for change in changes:
                 self.commissions.stage_change(tx, change.before, change.after, on_stale=PayoutChanged)
             self.commissions.stage_stats(tx, payout.distributor_id, cm.add_stats(*(c.stats for c in changes)))
             tx.commit()
+
+    def _settle(self, payout: Payout, final: str, answer: dict | None = None) -> str:
+        """SETTLING -> SETTLED for every commission of the payout, then the payout is final."""
+        now = self._now()
+        self._move_settling(payout, cm.settle, now)
         for _ in range(ATTEMPTS):
             if payout.final:
                 return payout.status
@@ -274,14 +279,7 @@ class SettlementService:
     def _fail(self, payout: Payout, reason: str) -> str:
         """The money did not move: the commissions go back to SETTLEABLE for the next run."""
         now = self._now()
-        back = self._in_payout(payout, cm.SETTLING)
-        for start in range(0, len(back), CHUNK):
-            changes = [cm.give_back(c, now) for c in back[start:start + CHUNK]]
-            tx = self.new_tx()
-            for change in changes:
-                self.commissions.stage_change(tx, change.before, change.after, on_stale=PayoutChanged)
-            self.commissions.stage_stats(tx, payout.distributor_id, cm.add_stats(*(c.stats for c in changes)))
-            tx.commit()
+        self._move_settling(payout, cm.give_back, now)
         for _ in range(ATTEMPTS):
             if payout is None or payout.final:
                 break

@@ -77,3 +77,28 @@ class Queued(ShopModel):
 
 class ListedAndQueued(Listed, Queued):
     pass
+
+
+def changed(model: type[Model], before, after, names, encode=None) -> list:
+    """Update actions for the fields of `after` that differ from `before`: SET the new
+    value, or REMOVE the attribute where it became None. `encode(name, value)` turns a
+    domain value into what the attribute stores."""
+    actions = []
+    for name in names:
+        new = getattr(after, name)
+        if getattr(before, name) == new:
+            continue
+        value = encode(name, new) if encode else new
+        attribute = getattr(model, name)
+        actions.append(attribute.remove() if value is None else attribute.set(value))
+    return actions
+
+
+def requeued(model: type[Queued], before: tuple[str, str] | None, after: tuple[str, str] | None) -> list:
+    """Update actions that move an item between gsi2 work queues (`(gsi2pk, gsi2sk)`, or
+    None for no queue)."""
+    if after == before:
+        return []
+    if after is None:
+        return [model.gsi2pk.remove(), model.gsi2sk.remove()]
+    return [model.gsi2pk.set(after[0]), model.gsi2sk.set(after[1])]

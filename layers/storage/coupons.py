@@ -26,7 +26,7 @@ from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 
 from layers.domain.coupon_template import CouponTemplate
 from layers.domain.user_coupon import HELD, UNUSED, USED, UserCoupon
-from layers.storage.base import ListedAndQueued, ShopModel
+from layers.storage.base import ListedAndQueued, ShopModel, changed
 
 TEMPLATES = "COUPONS"  # gsi1: templates that can be claimed, by claim end
 POST_PAYMENT_TEMPLATES = "POSTPAY_TEMPLATES"  # gsi2: templates given after payment
@@ -209,12 +209,8 @@ class DynamoUserCoupons:
             condition &= UserCouponItem.held_by == before.held_by
         if before.used_by is not None:
             condition &= UserCouponItem.used_by == before.used_by
-        actions = []
-        for name in ("status", "held_by", "used_by", "used_at"):
-            old, new = getattr(before, name), getattr(after, name)
-            if old != new:
-                attribute = getattr(UserCouponItem, name)
-                actions.append(attribute.remove() if new is None else attribute.set(str(new)))
+        actions = changed(UserCouponItem, before, after, ("status", "held_by", "used_by", "used_at"),
+                          lambda name, value: None if value is None else str(value))
         if after.status == UNUSED and before.status != UNUSED:
             actions += [UserCouponItem.gsi2pk.set(EXPIRING),
                         UserCouponItem.gsi2sk.set(f"{after.valid_until}#{after.coupon_id}")]

@@ -64,7 +64,7 @@ from layers.domain.attribution import Binding
 from layers.domain.commission_entry import Commission, Stats
 from layers.domain.distributor import Distributor, Manager, Share, Template
 from layers.storage import queues
-from layers.storage.base import Listed, Queued, ShopModel
+from layers.storage.base import Listed, Queued, ShopModel, changed, requeued
 from layers.storage.errors import condition_failed
 from layers.storage.tx import Tx
 
@@ -292,21 +292,9 @@ class DynamoCommissionRepository:
         tx.put(to_item(commission), condition=CommissionItem.pk.does_not_exist(), on_fail=on_exists)
 
     def stage_change(self, tx: Tx, before: Commission, after: Commission, on_stale) -> None:
-        actions = []
-        for name in _FIELDS:
-            old, new = getattr(before, name), getattr(after, name)
-            if old == new or name == "rev":
-                continue
-            attribute = getattr(CommissionItem, name)
-            value = _attr_value(name, new)
-            actions.append(attribute.remove() if value is None else attribute.set(value))
-        queue_before, queue_after = _queue(before), _queue(after)
-        if queue_after != queue_before:
-            if queue_after is None:
-                actions += [CommissionItem.gsi2pk.remove(), CommissionItem.gsi2sk.remove()]
-            else:
-                actions += [CommissionItem.gsi2pk.set(queue_after[0]), CommissionItem.gsi2sk.set(queue_after[1])]
-        actions.append(CommissionItem.rev.set(after.rev))
+        actions = [*changed(CommissionItem, before, after, [n for n in _FIELDS if n != "rev"], _attr_value),
+                   *requeued(CommissionItem, _queue(before), _queue(after)),
+                   CommissionItem.rev.set(after.rev)]
         tx.update(CommissionItem(*commission_key(before.distributor_id, before.commission_id)), actions=actions,
                   condition=(CommissionItem.status == before.status) & _at_rev(before.rev), on_fail=on_stale)
 

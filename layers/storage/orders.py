@@ -19,7 +19,7 @@ from pynamodb.exceptions import UpdateError
 from layers.domain import order as domain
 from layers.domain.order import Order
 from layers.storage import queues
-from layers.storage.base import ListedAndQueued
+from layers.storage.base import ListedAndQueued, changed, requeued
 from layers.storage.errors import condition_failed
 from layers.storage.tx import Tx
 
@@ -79,6 +79,7 @@ def order_key(order_id: str) -> tuple[str, str]:
 # Fields of the domain Order stored under another name or not at all.
 _NOT_ATTRIBUTES = {"reservations"}
 _FIELDS = [f.name for f in fields(Order) if f.name not in _NOT_ATTRIBUTES]
+_TRANSITION_FIELDS = [name for name in _FIELDS if name != "version"]
 _INT_FIELDS = {"paid_amount", "refunded_amount", "refunding_amount", "refund_room", "version"}
 
 
@@ -150,20 +151,9 @@ class DynamoOrderRepository:
         tx.put(item, condition=OrderItem.pk.does_not_exist(), on_fail=on_exists)
 
     def stage_change(self, tx: Tx, before: Order, after: Order, on_stale) -> None:
-        actions = []
-        for name in _FIELDS:
-            old, new = getattr(before, name), getattr(after, name)
-            if old == new or name == "version":
-                continue
-            attribute = getattr(OrderItem, name)
-            actions.append(attribute.remove() if new is None else attribute.set(new))
-        queue_before, queue_after = _queue(before), _queue(after)
-        if queue_after != queue_before:
-            if queue_after is None:
-                actions += [OrderItem.gsi2pk.remove(), OrderItem.gsi2sk.remove()]
-            else:
-                actions += [OrderItem.gsi2pk.set(queue_after[0]), OrderItem.gsi2sk.set(queue_after[1])]
-        actions.append(OrderItem.version.set(after.version))
+        actions = [*changed(OrderItem, before, after, _TRANSITION_FIELDS),
+                   *requeued(OrderItem, _queue(before), _queue(after)),
+                   OrderItem.version.set(after.version)]
         tx.update(OrderItem(*order_key(before.order_id)), actions=actions,
                   condition=OrderItem.pk.exists() & _at_version(before.version), on_fail=on_stale)
 

@@ -13,9 +13,8 @@ from dataclasses import fields
 from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
 
-from layers.domain import refund as domain
 from layers.domain.refund import Refund
-from layers.storage.base import Queued
+from layers.storage.base import Queued, changed, requeued
 from layers.storage.errors import condition_failed
 from layers.storage.tx import Tx
 
@@ -77,16 +76,8 @@ class DynamoRefundRepository:
         tx.put(item, condition=RefundItem.pk.does_not_exist(), on_fail=on_exists)
 
     def stage_change(self, tx: Tx, before: Refund, after: Refund, on_stale) -> None:
-        actions = []
-        for name in _FIELDS:
-            old, new = getattr(before, name), getattr(after, name)
-            if old != new:
-                attribute = getattr(RefundItem, name)
-                actions.append(attribute.remove() if new is None else attribute.set(new))
-        queue = _queue(after)
-        if queue != _queue(before):
-            actions += ([RefundItem.gsi2pk.remove(), RefundItem.gsi2sk.remove()] if queue is None
-                        else [RefundItem.gsi2pk.set(queue[0]), RefundItem.gsi2sk.set(queue[1])])
+        actions = [*changed(RefundItem, before, after, _FIELDS),
+                   *requeued(RefundItem, _queue(before), _queue(after))]
         tx.update(RefundItem(*refund_key(before.order_id, before.refund_id)), actions=actions,
                   condition=RefundItem.status == before.status, on_fail=on_stale)
 
@@ -98,5 +89,3 @@ class DynamoRefundRepository:
             if not condition_failed(exc):
                 raise
 
-
-order_id_of = domain.order_id_of

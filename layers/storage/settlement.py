@@ -24,7 +24,7 @@ from pynamodb.exceptions import PutError
 
 from layers.domain import payout as domain
 from layers.domain.payout import Batch, Payout
-from layers.storage.base import Listed, ListedAndQueued, ShopModel
+from layers.storage.base import Listed, ListedAndQueued, ShopModel, changed
 from layers.storage.distribution import commission_id_of_sk, commission_sk
 from layers.storage.errors import condition_failed
 from layers.storage.tx import Tx
@@ -166,12 +166,7 @@ class DynamoPayoutRepository:
                               distributor_id=p.distributor_id))
 
     def stage_change(self, tx: Tx, before: Payout, after: Payout, on_stale) -> None:
-        actions = []
-        for name in _PLAIN:
-            old, new = getattr(before, name), getattr(after, name)
-            if old != new:
-                attribute = getattr(PayoutItem, name)
-                actions.append(attribute.remove() if new is None else attribute.set(new))
+        actions = changed(PayoutItem, before, after, _PLAIN)
         if after.commission_ids != before.commission_ids:
             added = after.commission_ids[len(before.commission_ids):]
             if after.commission_ids[:len(before.commission_ids)] != before.commission_ids:

@@ -1,6 +1,6 @@
-"""FlashSaleService on the in-memory sale repository and a stand-in order service whose
-transaction takes the order's reservations through that repository, as the real one
-does. No Java, no network."""
+"""FlashSaleService on the in-memory sale repository and the real order service over
+the in-memory store (tests/fakes/shop.py), whose transaction takes the order's
+reservations through that repository. No Java, no network."""
 
 from __future__ import annotations
 
@@ -14,67 +14,14 @@ from functions.schemas import OrderInput, SaleInput
 from layers.clock import iso
 from layers.domain import errors
 from layers.domain import flash_sales as rules
+from layers.domain.catalog import Sku
 from layers.services.flash_sales import FlashSaleService
+from layers.services.orders import OrderService
 from tests.fakes.flash_sales import MemoryFlashSales
 from tests.fakes.memory import FakeClock, MemoryStore
+from tests.fakes.shop import FakeShop
 
 ADDRESS = {"name": "张三", "phone": "13800000000", "detail": "南京西路 1 号"}
-
-
-@dataclass(frozen=True)
-class Sku:
-    sku_id: str
-    product_id: str
-    title: str
-    category: str | None
-    commission: dict | None
-    active: bool = True
-
-
-class Catalog:
-    def __init__(self, *skus: Sku):
-        self.skus = {s.sku_id: s for s in skus}
-
-    def get_skus(self, ids):
-        return {i: self.skus[i] for i in ids if i in self.skus}
-
-
-class Orders:
-    """What FlashSaleService uses of the order service: get, replay, create_order (one
-    transaction: the reservations and the order), plus close for the tests."""
-
-    def __init__(self, store: MemoryStore, sales: MemoryFlashSales):
-        self.store, self.sales = store, sales
-
-    def get(self, order_id, consistent=False):
-        return self.store.get(("order", order_id))
-
-    def replay(self, order, digest):
-        if order["digest"] != digest:
-            raise errors.IdempotencyKeyReused("this Idempotency-Key was used with a different body")
-        return order
-
-    def create_order(self, *, user_id, order_id, lines, reservations_, coupon_id, address, share_token, digest,
-                     idempotency_key, commissions=None, kind="normal", flash_sale_id=None, extra_ops=None):
-        order = {"id": order_id, "user_id": user_id, "kind": kind, "flash_sale_id": flash_sale_id,
-                 "goods": sum(ln.amount for ln in lines), "reservations": reservations_, "digest": digest,
-                 "commissions": commissions, "address": address, "status": "PENDING_PAYMENT"}
-        key = ("order", order_id)
-        tx = self.store.tx()
-        for r in reservations_:
-            self.sales.stage_take(tx, r)
-        tx.add(lambda items: key not in items, lambda items: items.__setitem__(key, order))
-        tx.commit()
-        return order
-
-    def close(self, order_id):
-        key, order = ("order", order_id), self.get(order_id)
-        tx = self.store.tx()
-        for r in order["reservations"]:
-            self.sales.stage_release(tx, r)
-        tx.add(lambda items: items[key]["status"] == "PENDING_PAYMENT",
-               lambda items: items.__setitem__(key, {**order, "status": "CLOSED"}))
-        tx.commit()
 
 
 class Ticks:
@@ -90,7 +37,7 @@ class World:
     service: FlashSaleService
     store: MemoryStore
     sales: MemoryFlashSales
-    orders: Orders
+    orders: OrderService
     clock: FakeClock
     ticks: Ticks
 
@@ -99,14 +46,19 @@ class World:
 def world():
     store, clock, ticks = MemoryStore(), FakeClock(), Ticks()
     sales = MemoryFlashSales(store)
-    orders = Orders(store, sales)
+    shop = FakeShop(store, clock, reservation_kinds={"flash": sales})
+    for sku in (Sku("s1", "p1", "口红", "彩妆", price=1990, stock=100, commission={"mode": "fixed", "rate_bps": 500}),
+                Sku("s_off", "p2", "旧款", None, price=100, stock=1, active=False)):
+        store.items[("sku", sku.sku_id)] = sku
     rng = random.Random(3)
     service = FlashSaleService(
-        sales=sales, orders=orders, new_tx=store.tx, clock=clock, monotonic=ticks,
-        catalog=Catalog(Sku("s1", "p1", "口红", "彩妆", {"mode": "fixed", "rate_bps": 500}),
-                        Sku("s_off", "p2", "旧款", None, None, active=False)),
+        sales=sales, orders=shop.orders, new_tx=store.tx, clock=clock, monotonic=ticks, catalog=shop.stock,
         shard_order=lambda n, skip=None: rules.shard_order(n, rng, skip))
-    return World(service, store, sales, orders, clock, ticks)
+    return World(service, store, sales, shop.orders, clock, ticks)
+
+
+def close(w: World, order_id: str) -> None:
+    w.orders.close_unpaid(order_id, reason="CANCELLED", ask_wechat=False)
 
 
 def new_sale(w: World, stock=10, shards=4, per_user_limit=1, starts_in=-60, lasts=3600) -> dict:
@@ -149,11 +101,11 @@ def test_a_crowd_never_oversells_and_closed_orders_sell_again(world):
     assert {r for _, r in results if not r.startswith("o")} <= {"SOLD_OUT", "LIMIT_EXCEEDED"}
     assert world.sales.remaining(sale["id"]) == 0
     order = world.orders.get(next(iter(won.values())))
-    assert order["kind"] == "flash" and order["goods"] == 990
-    assert order["commissions"] == {"s1": {"mode": "fixed", "rate_bps": 500}}
+    assert order.kind == "flash" and order.amounts["goods"] == 990
+    assert order.items[0]["commission"] == {"mode": "fixed", "rate_bps": 500}
 
     for order_id in list(won.values())[:3]:
-        world.orders.close(order_id)
+        close(world, order_id)
     assert world.sales.remaining(sale["id"]) == 3
     world.ticks.t += 1.1  # the one-second "sold out" flag runs out
     late = [attempt(world, f"late{i}", sale["id"]) for i in range(6)]
@@ -167,7 +119,7 @@ def test_the_sold_out_flag_refuses_without_a_transaction_for_a_second(world):
     commits = world.store.commits
     assert attempt(world, "u3", sale["id"]) == "SOLD_OUT"
     assert world.store.commits == commits and world.store.get(("flash_rate", sale["id"], "u3", _window(world))) is None
-    world.orders.close(world.orders.store.scan(("order",))[0]["id"])
+    close(world, world.store.scan(("order",))[0].order_id)
     assert attempt(world, "u3", sale["id"]) == "SOLD_OUT"  # still flagged
     world.service.forget_caches()
     assert attempt(world, "u3", sale["id"]).startswith("o")
@@ -176,8 +128,8 @@ def test_the_sold_out_flag_refuses_without_a_transaction_for_a_second(world):
 def test_an_empty_shard_sends_the_attempt_to_the_next(world):
     sale = new_sale(world, stock=2, shards=2, per_user_limit=1)
     first = attempt(world, "u1", sale["id"])
-    taken = world.orders.get(first)["reservations"][0]["shard"]
-    world.orders.close(first)
+    taken = world.orders.get(first).reservations[0]["shard"]
+    close(world, first)
     # Empty the other shard behind the service's back: whichever shard the next attempt
     # tries first, it ends with the unit left in `taken`.
     tx = world.store.tx()
@@ -186,8 +138,8 @@ def test_an_empty_shard_sends_the_attempt_to_the_next(world):
     tx.commit()
     for user in ("v1", "v2", "v3"):
         order_id = attempt(world, user, sale["id"])
-        assert world.orders.get(order_id)["reservations"][0]["shard"] == taken
-        world.orders.close(order_id)
+        assert world.orders.get(order_id).reservations[0]["shard"] == taken
+        close(world, order_id)
 
 
 def test_windows_stop_and_missing_sales(world):

@@ -4,66 +4,16 @@ conditions are proven again on DynamoDB Local (tests/integration/)."""
 
 from __future__ import annotations
 
-from types import SimpleNamespace
-
 import pytest
 
+from functions.schemas import PlaceOrderInput, RefundInput
 from layers.domain import errors
 from layers.domain.catalog import Sku
-from layers.services.orders import OrderService, PaymentMismatch
-from layers.services.refunds import RefundService
-from layers.services.reservations import Reservations
-from tests.fakes.catalog import MemoryStockRepository
-from tests.fakes.memory import FakeClock, MemoryStore
-from tests.fakes.money import MemoryAnomalyRepository, MemoryLedgerRepository
-from tests.fakes.orders import (
-    MemoryOrderRepository,
-    MemoryOutbox,
-    MemoryRefundRepository,
-    RecordingPublisher,
-)
-from tests.fakes.wechat_pay import FakePayGateway
+from layers.services.orders import PaymentMismatch
+from tests.fakes.shop import FakeShop
 
 
-class Expiry:
-    def __init__(self):
-        self.scheduled = []
-
-    def schedule(self, order_id, expires_at):
-        self.scheduled.append(order_id)
-
-
-class Shop:
-    """Both services wired over one in-memory store, as functions/wiring.py wires them."""
-
-    def __init__(self):
-        self.store = MemoryStore()
-        self.clock = FakeClock()
-        self.pay = FakePayGateway()
-        self.stock = MemoryStockRepository(self.store)
-        self.orders_repo = MemoryOrderRepository(self.store)
-        self.refunds_repo = MemoryRefundRepository(self.store)
-        self.outbox = MemoryOutbox(self.store)
-        self.publisher = RecordingPublisher(self.outbox)
-        self.ledger = MemoryLedgerRepository(self.store)
-        self.anomalies = MemoryAnomalyRepository(self.store, self.clock)
-        self.expiry = Expiry()
-        reservations = Reservations({"sku": self.stock})
-        settings = SimpleNamespace(wechatpay_mchid=self.pay.mchid, wechat_appid=self.pay.appid)
-        users = SimpleNamespace(get_user=lambda uid: SimpleNamespace(openid=f"openid-{uid}"))
-        common = dict(reservations=reservations, coupons=None, ledger=self.ledger, outbox=self.outbox,
-                      publisher=self.publisher, anomalies=self.anomalies, pay=self.pay, clock=self.clock,
-                      new_tx=self.store.tx, notify_url=lambda path: "https://shop.example" + path)
-        self.common = common
-        self.refunds = self.refund_service(self.orders_repo)
-        self.orders = OrderService(orders=self.orders_repo, catalog=self.stock, users=users,
-                                   attribution=lambda user, token, now: None, expiry=self.expiry,
-                                   refunds=lambda: self.refunds, settings=settings, **common)
-
-    def refund_service(self, orders) -> RefundService:
-        """A refund service (another container, say) over the same store."""
-        return RefundService(orders=orders, refunds=self.refunds_repo, **self.common)
-
+class Shop(FakeShop):
     def add_sku(self, sku_id="s1", price=1500, stock=5) -> None:
         self.store.items[("sku", sku_id)] = Sku(sku_id=sku_id, product_id="p1", title="龙井", category="tea",
                                                 price=price, stock=stock)
@@ -75,10 +25,9 @@ class Shop:
         return self.store.items[("sku", sku_id)].stock
 
     def place(self, quantity=2, key=None, user="u1") -> dict:
-        body = SimpleNamespace(
-            items=[SimpleNamespace(sku_id="s1", quantity=quantity)], coupon_id=None, share_token=None,
-            model_dump=lambda mode=None: {"items": [{"sku_id": "s1", "quantity": quantity}],
-                                          "address": {"name": "张三", "phone": "13800000000", "detail": "1 号"}})
+        body = PlaceOrderInput.model_validate({
+            "items": [{"sku_id": "s1", "quantity": quantity}],
+            "address": {"name": "张三", "phone": "13800000000", "detail": "1 号"}})
         return self.orders.place_order(user, body, key)
 
     def paid(self, order_id: str) -> dict:
@@ -86,8 +35,7 @@ class Shop:
         return self.orders.get_for_user("u1", order_id)
 
     def refund(self, order_id: str, amount=None, key=None) -> dict:
-        body = SimpleNamespace(amount=amount, reason="不想要了",
-                               model_dump=lambda mode=None: {"amount": amount, "reason": "不想要了"})
+        body = RefundInput(amount=amount, reason="不想要了")
         return self.refunds.request_refund("u1", order_id, body, key)
 
 

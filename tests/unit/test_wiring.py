@@ -44,12 +44,14 @@ def test_every_event_consumer_is_a_bound_method_taking_event_id_and_payload(wiri
             assert list(inspect.signature(consumer).parameters)[:2] == ["event_id", "payload"], consumer
 
 
-def test_every_job_runs_a_service(wiring):
+def test_every_job_step_is_a_method_of_a_wired_service(wiring):
     jobs = wiring.jobs()
     assert set(jobs) == {"close-expired-orders", "relay-outbox", "settle-commissions", "send-reminders",
                          "reconcile"}
-    for name, job in jobs.items():
-        assert callable(job), name
+    for name, steps in jobs.items():
+        assert steps, name
+        for build, method, _ in steps:
+            assert inspect.ismethod(getattr(build(), method)), (name, method)
 
 
 def test_services_are_built_once_per_container(wiring):
