@@ -8,18 +8,22 @@ from chalice import Blueprint
 
 from functions import wiring
 from layers import queues
-from layers.events import handle_event_batch, handle_message_batch
 
 bp = Blueprint(__name__)
 
 
 @bp.on_sqs_message(queue=queues.EVENTS_QUEUE, batch_size=10, name="events_consumer")
 def events_consumer(event):
+    # Here, not at import: the HTTP handler shares this module and never loads Powertools' batch.
+    from layers.events import handle_event_batch
+
     return handle_event_batch(event.to_dict(), wiring.event_handlers())
 
 
 @bp.on_sqs_message(queue=queues.ORDER_EXPIRY_QUEUE, batch_size=10, name="order_expiry_consumer")
 def order_expiry_consumer(event):
+    from layers.events import handle_message_batch  # as above: only the consumers load it
+
     return handle_message_batch(event.to_dict(), wiring.orders().on_expiry_message, log_key="order_id")
 
 
@@ -28,4 +32,6 @@ def order_expiry_consumer(event):
 @bp.on_sqs_message(queue=queues.SETTLEMENT_QUEUE, batch_size=5, name="settlement_consumer",
                    maximum_concurrency=2)
 def settlement_consumer(event):
+    from layers.events import handle_message_batch  # as above: only the consumers load it
+
     return handle_message_batch(event.to_dict(), wiring.settlement().handle_message, log_key="payout_id")
