@@ -1,5 +1,7 @@
 """Settling 100,000 commissions locally: DynamoDB Local for the table, the WeChat sandbox
-for the transfers (each request signed and checked), auto mode.
+for the transfers (each request signed and checked), auto mode. Settlement makes the
+payouts (split into transfers of at most `payout_max_fen`); then every distributor
+claims theirs, as WeChat's user-confirmation mode has it, and each claim is a transfer.
 
     python bench/settlement.py [--commissions 100000] [--distributors 1000]
 
@@ -61,7 +63,8 @@ def run(n: int, d: int) -> None:
     with CommissionItem.batch_write() as writer:
         for k in range(n):
             uid = list(expected)[k % d] if k < per * d else list(expected)[0]
-            amount = 100 + (k % 50)
+            # One guide in a hundred sells big: their payout is split into several transfers.
+            amount = (100 + (k % 50)) * (40 if list(expected).index(uid) % 100 == 0 else 1)
             expected[uid] += amount
             writer.save(dist.to_item(Commission(
                 distributor_id=uid, commission_id=f"obench{k:020d}", order_id=f"obench{k:020d}",
@@ -74,18 +77,41 @@ def run(n: int, d: int) -> None:
             stats.save(StatsItem(dist.dist_pk(uid), "STATS", settleable=total))
     print(f"setup: {time.perf_counter() - start:.1f} s", file=sys.stderr)
 
+    service = wiring.settlement()
     start = time.perf_counter()
-    result = wiring.settlement().settle_commissions(inline=True)
+    result = service.settle_commissions(inline=True)
     elapsed = time.perf_counter() - start
     payouts = [p for p in PayoutItem.scan(PayoutItem.sk == "PAYOUT")]
-    paid = sum(int(p.amount) for p in payouts)
-    assert paid == sum(expected.values()), "every commission settled exactly once"
-    print(f"commissions settled: {n}")
-    print(f"distributors (payouts / transfers): {len(payouts)}")
-    print(f"amount transferred: {paid} fen (= the commissions' sum)")
-    print(f"settle-commissions run: {elapsed:.1f} s ({n / elapsed:.0f} commissions/s, "
-          f"{len(payouts) / elapsed:.1f} transfers/s; transfers paced to {settlement.TRANSFERS_PER_SECOND}/s)")
+    claimed = sum(int(p.amount) for p in payouts)
+    assert claimed == sum(expected.values()), "every commission in exactly one payout"
+    parts = sorted(len(p.parts or ()) for p in payouts)
+    print(f"commissions settled into payouts: {n}")
+    print(f"payouts: {len(payouts)}; transfers (parts of at most "
+          f"{wiring.shop_settings_repository().load_settings().payout_max_fen} fen): {sum(parts)}, "
+          f"largest split {parts[-1]}, payouts split: {sum(1 for c in parts if c > 1)}")
+    print(f"settle-commissions run: {elapsed:.1f} s ({n / elapsed:.0f} commissions/s)")
     print(f"payout states: {result.get('payouts')}")
+
+    # Every distributor claims every part (the mini-program's "receive" button).
+    start = time.perf_counter()
+    views = [v for uid in expected for v in service.my_payouts(uid, 100, None)[0]]
+    for i, view in enumerate(views, 1):
+        answer = service.claim(view_owner(view, payouts), view["id"])
+        assert answer["status"] == "WAIT_USER_CONFIRM" and answer["confirm"]["package"]
+        if i % 200 == 0:
+            print(f"  {i}/{len(views)} claimed", file=sys.stderr)
+    elapsed = time.perf_counter() - start
+    sent = sum(v["amount"] for v in views)
+    assert sent == claimed, "every fen claimed once"
+    print(f"claims (one transfer each): {len(views)} in {elapsed:.1f} s ({len(views) / elapsed:.1f}/s; "
+          f"paced to {settlement.TRANSFERS_PER_SECOND}/s); amount sent to WeChat: {sent} fen")
+
+
+def view_owner(view: dict, payouts) -> str:
+    from layers.domain import payout as domain
+
+    payout_id, _ = domain.parse_part_id(view["id"])
+    return next(p.distributor_id for p in payouts if p.payout_id == payout_id)
 
 
 if __name__ == "__main__":

@@ -51,7 +51,11 @@ def _handle(process) -> Response:
     try:
         process(notification)
     except Exception:  # noqa: BLE001 - not durable: WeChat Pay must retry
-        logger.exception("notification not handled", extra={"notification_id": notification.id})
+        # WeChat retries, but a 500 that repeats is money nobody records: the `alarm` field
+        # feeds the alarm metric (infra/), since Chalice's 500s count as no Lambda error.
+        logger.exception("notification not handled", extra={"notification_id": notification.id,
+                                                            "event_type": notification.event_type,
+                                                            "alarm": "NOTIFICATION_FAILED"})
         return _fail(500, "not handled; retry")
     return Response(body="", status_code=204)
 
@@ -98,6 +102,12 @@ def admin_list_refunds():
 def approve_refund(refund_id):
     require_admin(bp)
     return wiring.refunds().approve(refund_id)
+
+
+@route(bp, "/admin/refunds/{refund_id}/abnormal-refund", methods=["POST"])
+def abnormal_refund(refund_id):
+    require_admin(bp)
+    return wiring.refunds().apply_abnormal(refund_id, parse_body(bp, schemas.AbnormalRefundInput))
 
 
 @route(bp, "/admin/refunds/{refund_id}/reject", methods=["POST"])

@@ -58,6 +58,24 @@ class RefundInput(BaseModel):
     reason: str = Field(min_length=1, max_length=80)
 
 
+class AbnormalRefundInput(BaseModel):
+    """Send an ABNORMAL refund (WeChat could not return it to the payer) to a bank card,
+    through WeChat Pay's abnormal-refund API: the payer's (`USER_BANK_CARD`, with the
+    card's bank type, number and holder) or the merchant's (`MERCHANT_BANK_CARD`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["USER_BANK_CARD", "MERCHANT_BANK_CARD"]
+    bank_type: str | None = Field(None, min_length=1, max_length=32)
+    bank_account: str | None = Field(None, pattern=r"^[0-9]{8,32}$")
+    real_name: str | None = Field(None, min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _user_card_needs_its_details(self):
+        if self.type == "USER_BANK_CARD" and not (self.bank_type and self.bank_account and self.real_name):
+            raise ValueError("USER_BANK_CARD needs bank_type, bank_account and real_name")
+        return self
+
+
 class OrderInput(BaseModel):
     """A flash-sale order (POST /flash-sales/{sale_id}/orders)."""
 
@@ -254,6 +272,7 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("/cart/items/{sku_id}", "put"): CartLineInput,
     ("/orders", "post"): PlaceOrderInput,
     ("/orders/{order_id}/refunds", "post"): RefundInput,
+    ("/admin/refunds/{refund_id}/abnormal-refund", "post"): AbnormalRefundInput,
     ("/flash-sales/{sale_id}/orders", "post"): OrderInput,
     ("/shares", "post"): ShareInput,
     ("/me/subscriptions", "post"): ConsentInput,

@@ -14,6 +14,12 @@ def my_payouts():
     return paged(bp, wiring.settlement().my_payouts, user)
 
 
+@route(bp, "/me/payouts/{payout_id}/claim", methods=["POST"])
+def claim_payout(payout_id):
+    user = shopper_id(bp)
+    return wiring.settlement().claim(user, payout_id)
+
+
 @route(bp, "/admin/settlements", methods=["GET"])
 def list_settlements():
     require_admin(bp)

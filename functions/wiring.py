@@ -59,9 +59,10 @@ def pay_keys():
 
     s = settings()
     keys = WeChatPayKeys(public_key_id=s.wechatpay_public_key_id, public_key_pem=s.wechatpay_public_key)
-    if s.platform_certificate_mode:
-        # Certificates come from /v3/certificates, through the (verified) client.
-        keys.set_refresh(lambda: pay_client().download_certificates())
+    # Certificates come from /v3/certificates, through the client (decrypted with our APIv3
+    # key). In public-key mode too: while a merchant migrates, WeChat signs callbacks with
+    # either, so a certificate serial is looked up (rate-limited) rather than refused.
+    keys.set_refresh(lambda: pay_client().download_certificates())
     return keys
 
 
@@ -73,7 +74,8 @@ def pay_client():
     return WeChatPayClient(mchid=s.wechatpay_mchid, appid=s.wechat_appid,
                            merchant_serial=s.wechatpay_merchant_serial,
                            merchant_private_key_pem=s.wechatpay_merchant_private_key,
-                           apiv3_key=s.wechatpay_apiv3_key, api_base=s.wechatpay_api_base, keys=pay_keys())
+                           apiv3_key=s.wechatpay_apiv3_key, api_base=s.wechatpay_api_base, keys=pay_keys(),
+                           public_key_id=s.wechatpay_public_key_id, public_key_pem=s.wechatpay_public_key)
 
 
 @_once

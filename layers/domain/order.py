@@ -23,6 +23,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
@@ -71,6 +72,7 @@ class Order:
     # What the order holds until it is paid or closed: [{"kind": "sku"|"flash", ...}].
     reservations: tuple[dict, ...] = ()
     prepay_id: str | None = None
+    prepay_at: str | None = None  # when WeChat gave the prepay id: it lives 2 hours
     transaction_id: str | None = None
     paid_at: str | None = None
     paid_amount: int | None = None
@@ -141,8 +143,9 @@ class OrderRepository(Protocol):
 
     def stage_delete(self, tx, order: Order, on_stale) -> None: ...
 
-    def set_prepay_id(self, order_id: str, prepay_id: str) -> bool:
-        """Store the prepay id while the order is still unpaid; False if it is not."""
+    def set_prepay_id(self, order_id: str, prepay_id: str, prepay_at: str | None = None) -> bool:
+        """Store the prepay id (and when WeChat gave it) while the order is still unpaid;
+        False if it is not."""
 
 
 # Work queues an order sits in, by status (the repository keeps the index in step).
@@ -186,8 +189,10 @@ def pay(order: Order, transaction_id: str | None, amount: int, now: str) -> Chan
     event = Event("order.paid", order.order_id, {
         "order_id": order.order_id, "user_id": order.user_id, "payable": order.payable,
         "transaction_id": transaction_id, "reinstated": reinstate})
-    return Change(order, after, take=order.reservations if reinstate else (),
-                  coupon=None if reinstate or not order.coupon_id else "consume", events=(event,))
+    # Reinstated: what it gave back when it closed is taken again (its coupon too, straight
+    # to used); if any of it went elsewhere the transaction fails and the payment is refunded.
+    coupon = None if not order.coupon_id else ("retake" if reinstate else "consume")
+    return Change(order, after, take=order.reservations if reinstate else (), coupon=coupon, events=(event,))
 
 
 def close(order: Order, reason: str, now: str) -> Change:
@@ -276,6 +281,25 @@ def finish_refund(order: Order, refund_id: str, amount: int, succeeded: bool, no
                   events=events)
 
 
+def late_refund_success(order: Order, refund_id: str, amount: int, now: str) -> Change:
+    """A refund we recorded as failed (its room given back) succeeded at WeChat after all:
+    the money left, so it is refunded here too and its room taken again. Room already
+    promised to another refund is not taken twice: the difference is the anomaly the
+    caller records (refunded may then exceed what a later refund can take)."""
+    refunded = order.refunded_amount + amount
+    room = max(0, int(order.refund_room or 0) - amount)
+    fully = refunded >= order.paid
+    status = REFUNDED if fully else (REFUNDING if order.refunding_amount > 0 else order.status)
+    release = fully and order.shipped_at is None and not order.released_at
+    after = _next(order, status=status, refunded_amount=refunded, refund_room=room,
+                  released_at=now if release else order.released_at)
+    event = Event("order.refunded", refund_id, {
+        "order_id": order.order_id, "refund_id": refund_id, "amount": amount,
+        "order_payable": order.paid, "refunded_total": refunded, "user_id": order.user_id})
+    coupon = "give_back_used" if fully and order.coupon_id and order.coupon_returnable else None
+    return Change(order, after, release=order.reservations if release else (), coupon=coupon, events=(event,))
+
+
 # -- checks -----------------------------------------------------------------------------
 
 def trade_problems(order: Order, trade: dict, mchid: str | None, appid: str | None) -> list[str]:
@@ -293,6 +317,17 @@ def trade_problems(order: Order, trade: dict, mchid: str | None, appid: str | No
     if total != order.payable:
         problems.append(f"amount {total} != payable {order.payable}")
     return problems
+
+
+# WeChat Pay's prepay id is valid for 2 hours; one older than this is asked for again.
+PREPAY_TTL_S = 2 * 3600 - 10 * 60
+
+
+def prepay_fresh(order: Order, now: datetime) -> bool:
+    """True while the stored prepay id can still start a payment (a little margin kept)."""
+    issued = order.prepay_at or order.created_at
+    return bool(order.prepay_id) and (now - datetime.fromisoformat(issued.replace("Z", "+00:00"))
+                                      ).total_seconds() < PREPAY_TTL_S
 
 
 def description(order: Order) -> str:

@@ -19,12 +19,39 @@ class WeChatPayError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
-class WeChatPayUnavailable(WeChatPayError):
+class OutcomeUnknown(WeChatPayError):
+    """WeChat may or may not have acted: ask it (query with the same number) before
+    deciding, and retry with the same number. Never a failure by itself."""
+
+
+class WeChatPayUnavailable(OutcomeUnknown):
     """Timeout, connection error or 5xx: nothing is known; retry with the same ids."""
+
+
+class ResponseNotVerified(OutcomeUnknown):
+    """A 2xx whose signature does not verify: WeChat may have acted, we cannot believe
+    what the answer says (RESPONSE_NOT_VERIFIED)."""
+
+
+class FrequencyLimited(OutcomeUnknown):
+    """429 FREQUENCY_LIMITED: not accepted this time; the same call, later."""
 
 
 class OrderNotFoundAtWeChat(WeChatPayError):
     pass
+
+
+# Error codes WeChat Pay documents as "not done; call again with the same number"
+# (SYSTEM_ERROR 系统超时/繁忙, FREQUENCY_LIMITED 频率限制, NOT_ENOUGH 余额不足: the merchant
+# tops up and retries with the same out_refund_no / out_bill_no).
+RETRY_SAME_NUMBER = frozenset({"SYSTEM_ERROR", "FREQUENCY_LIMITED", "NOT_ENOUGH", "BANKERROR", "NETWORK",
+                               "RESPONSE_NOT_VERIFIED"})
+
+
+def retry_later(exc: Exception) -> bool:
+    """True when the outcome is unknown or WeChat asked for the same call again later."""
+    return isinstance(exc, OutcomeUnknown) or (isinstance(exc, WeChatPayError)
+                                                and exc.code in RETRY_SAME_NUMBER)
 
 
 # -- inbound: a notification that is not genuine ------------------------------------------

@@ -1,15 +1,30 @@
 """Settlement batches and payouts: their statuses and transitions, pure.
 
 One batch per Beijing day (`B<YYYYMMDD>`); the mode (auto | manual) chosen when the
-day's batch opens holds for all its runs. One payout per distributor per batch: its id
-is derived from (batch, distributor) and is WeChat's `out_bill_no`, so every call about
-it, first or retried, names the same transfer and a transfer is never made twice.
+day's batch opens holds for all its runs. One payout per distributor per batch, its id
+derived from (batch, distributor), holding the commissions it settles:
 
-    CLAIMING --commissions moved in--> READY (auto) | AWAITING_MANUAL (manual)
-    READY | TRANSFERRING --transfer sent--> TRANSFERRING   (outcome unknown until answered)
-    TRANSFERRING | WAIT_USER_CONFIRM --WeChat: accepted, waiting--> WAIT_USER_CONFIRM
-    (not final) --WeChat: SUCCESS / operator: paid--> SUCCESS | PAID_MANUALLY
-    (not final) --WeChat: FAIL, CANCELLED / refused / no openid--> FAIL
+    CLAIMING --commissions moved in--> PAYING (auto) | AWAITING_MANUAL (manual)
+    PAYING --every part SUCCESS--> SUCCESS         (its commissions SETTLED)
+    AWAITING_MANUAL --operator paid offline--> PAID_MANUALLY
+    (READY, TRANSFERRING, WAIT_USER_CONFIRM, FAIL: payouts made before parts existed)
+
+WeChat's merchant transfer takes at most the merchant's per-transfer limit
+(`payout_max_fen`) and at least 10 fen, so an auto payout is paid in parts of at most
+that limit; a distributor with less than 10 fen waits for the next settlement. In
+WeChat's user-confirmation mode a transfer is created when the distributor asks for it,
+so each part waits READY until claimed (POST /me/payouts/{id}/claim):
+
+    READY --claimed--> TRANSFERRING               (sent; the outcome unknown until answered)
+    TRANSFERRING --WeChat has it--> WAIT_USER_CONFIRM  (the `package` for wx.requestMerchantTransfer)
+    TRANSFERRING | WAIT_USER_CONFIRM --WeChat: SUCCESS--> SUCCESS
+    TRANSFERRING | WAIT_USER_CONFIRM --WeChat: CANCELLED or FAIL (final)--> READY, next attempt
+
+A part's `out_bill_no` is `<payout_id><part:2><attempt:1>` (letters and digits, at most
+32): every call about one attempt, first or retried, names the same transfer; a new
+attempt (a new number) only once WeChat has said the last one is final. A part is never
+failed for good: its money stays owed (an operator sees the reason) and its
+commissions stay SETTLING, so nothing is paid twice and nothing is dropped.
 
 Each write is conditioned on the status and version it was decided from.
 """
@@ -29,6 +44,7 @@ BEIJING = timezone(timedelta(hours=8))
 
 class PayoutStatus(StrEnum):
     CLAIMING = "CLAIMING"
+    PAYING = "PAYING"
     READY = "READY"
     TRANSFERRING = "TRANSFERRING"
     WAIT_USER_CONFIRM = "WAIT_USER_CONFIRM"
@@ -39,6 +55,7 @@ class PayoutStatus(StrEnum):
 
 
 CLAIMING = PayoutStatus.CLAIMING
+PAYING = PayoutStatus.PAYING
 READY = PayoutStatus.READY
 TRANSFERRING = PayoutStatus.TRANSFERRING
 WAIT_USER_CONFIRM = PayoutStatus.WAIT_USER_CONFIRM
@@ -51,6 +68,27 @@ MANUAL = "manual"
 
 # What WeChat says of a transfer, by `state`.
 SUCCEEDED, FAILED, WAITING = "SUCCEEDED", "FAILED", "WAITING"
+MIN_TRANSFER_FEN = 10  # WeChat's merchant transfer: at least 0.1 yuan
+NAME_REQUIRED_FEN = 200_000  # from 2000 yuan WeChat wants the payee's name: no part reaches it
+_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+MAX_ATTEMPTS = len(_B36)
+
+
+@dataclass(frozen=True)
+class Part:
+    """One transfer of a payout: at most the per-transfer limit."""
+    index: int
+    amount: int
+    status: str = READY
+    attempt: int = 0
+    package_info: str | None = None
+    transfer_bill_no: str | None = None
+    wechat_state: str | None = None
+    fail_reason: str | None = None
+    updated_at: str | None = None
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if v is not None}
 
 
 @dataclass(frozen=True)
@@ -79,10 +117,21 @@ class Payout:
     wechat_state: str | None = None
     fail_reason: str | None = None
     version: int = 0
+    parts: tuple[Part, ...] = ()
 
     @property
     def commission_count(self) -> int:
         return len(self.commission_ids)
+
+    @property
+    def all_parts_paid(self) -> bool:
+        return bool(self.parts) and all(q.status == SUCCESS for q in self.parts)
+
+    def part(self, index: int) -> Part:
+        for p in self.parts:
+            if p.index == index:
+                return p
+        raise errors.NotFound("no such payout")
 
     @property
     def final(self) -> bool:
@@ -156,17 +205,105 @@ def add_claimed(p: Payout, commission_ids: tuple[str, ...], amount: int, now: st
     return _next(p, now, amount=p.amount + amount, commission_ids=p.commission_ids + commission_ids)
 
 
-def claimed(p: Payout, now: str) -> Payout:
-    """Every commission is in: ready to pay (auto), or waiting for an operator (manual)."""
+def split(amount: int, max_fen: int) -> list[int]:
+    """`amount` in as few transfers as the limit allows, as even as possible: each at most
+    `max_fen` and at least 10 fen (WeChat's bounds). 100000 at 20000: five of 20000."""
+    if amount < MIN_TRANSFER_FEN:
+        raise ValueError(f"{amount} fen is below WeChat's smallest transfer")
+    if max_fen < 2 * MIN_TRANSFER_FEN:
+        raise ValueError("the per-transfer limit must be at least 20 fen")
+    n = -(-amount // max_fen)
+    base, extra = divmod(amount, n)
+    return [base + 1] * extra + [base] * (n - extra)
+
+
+def claimed(p: Payout, now: str, max_fen: int | None = None) -> Payout:
+    """Every commission is in: paid in parts (auto), or waiting for an operator (manual)."""
     if p.status != CLAIMING:
         raise errors.InvalidState(f"a {p.status} payout is not being claimed")
-    return _next(p, now, status=AWAITING_MANUAL if p.mode == MANUAL else READY)
+    if p.mode == MANUAL:
+        return _next(p, now, status=AWAITING_MANUAL)
+    parts = tuple(Part(index=i, amount=a, updated_at=now) for i, a in enumerate(split(p.amount, max_fen)))
+    return _next(p, now, status=PAYING, parts=parts)
 
 
-def start_transfer(p: Payout, now: str) -> Payout:
-    if p.status not in (READY, TRANSFERRING):
-        raise errors.InvalidState(f"a {p.status} payout is not to be transferred")
-    return _next(p, now, status=TRANSFERRING)
+# -- parts (transfers) -----------------------------------------------------------------------
+
+def part_id(payout_id: str, index: int) -> str:
+    """What the distributor sees and claims: the payout and its part."""
+    return f"{payout_id}{_B36[index // 36]}{_B36[index % 36]}"
+
+
+def parse_part_id(value: str) -> tuple[str, int] | None:
+    if len(value) < 4 or not value.isalnum():
+        return None
+    hi, lo = _B36.find(value[-2]), _B36.find(value[-1])
+    if hi < 0 or lo < 0:
+        return None
+    return value[:-2], hi * 36 + lo
+
+
+def out_bill_no(payout_id: str, part: Part) -> str:
+    """WeChat's number for one attempt of one part: letters and digits, at most 32."""
+    return part_id(payout_id, part.index) + _B36[part.attempt]
+
+
+def parse_out_bill_no(value: str) -> tuple[str, int, int] | None:
+    """(payout id, part index, attempt) of an out_bill_no, or None if it is not one of ours."""
+    parsed = parse_part_id(value[:-1]) if value else None
+    attempt = _B36.find(value[-1:]) if value else -1
+    if parsed is None or attempt < 0:
+        return None
+    return parsed[0], parsed[1], attempt
+
+
+def _with_part(p: Payout, part: Part, now: str) -> Payout:
+    # The payout itself becomes SUCCESS only after its commissions are settled (paid()).
+    return _next(p, now, parts=tuple(part if q.index == part.index else q for q in p.parts))
+
+
+def claim_part(p: Payout, index: int, now: str) -> Payout:
+    """The distributor asks for a READY part: it is about to be sent to WeChat."""
+    if p.status != PAYING:
+        raise errors.InvalidState(f"a {p.status} payout cannot be claimed")
+    part = p.part(index)
+    if part.status != READY:
+        raise errors.InvalidState(f"a {part.status} payout cannot be claimed")
+    if part.attempt >= MAX_ATTEMPTS:
+        raise errors.InvalidState("this payout needs the merchant: too many transfers were not received")
+    return _with_part(p, replace(part, status=TRANSFERRING, updated_at=now), now)
+
+
+def part_waiting(p: Payout, index: int, answer: dict, now: str) -> Payout:
+    """WeChat has the transfer: the distributor confirms it with the package."""
+    part = p.part(index)
+    if part.status not in (TRANSFERRING, WAIT_USER_CONFIRM):
+        raise errors.InvalidState(f"a {part.status} payout is not waiting for WeChat")
+    return _with_part(p, replace(part, status=WAIT_USER_CONFIRM, updated_at=now,
+                                 wechat_state=answer.get("state") or "UNKNOWN",
+                                 package_info=answer.get("package_info") or part.package_info,
+                                 transfer_bill_no=answer.get("transfer_bill_no") or part.transfer_bill_no), now)
+
+
+def part_paid(p: Payout, index: int, answer: dict, now: str) -> Payout:
+    """The money moved (when every part has, the service settles the payout)."""
+    part = p.part(index)
+    if part.status == SUCCESS:
+        raise errors.InvalidState("this part is already paid")
+    return _with_part(p, replace(part, status=SUCCESS, updated_at=now, wechat_state="SUCCESS",
+                                 transfer_bill_no=answer.get("transfer_bill_no") or part.transfer_bill_no), now)
+
+
+def part_returned(p: Payout, index: int, reason: str, now: str, final_at_wechat: bool = True) -> Payout:
+    """The attempt ended without money moving (CANCELLED: not confirmed in time, or FAIL):
+    READY again, the next claim under the next number. `final_at_wechat` False: WeChat
+    never had this number (refused before creating it), so the same number is reused."""
+    part = p.part(index)
+    if part.status not in (TRANSFERRING, WAIT_USER_CONFIRM):
+        raise errors.InvalidState(f"a {part.status} payout is not in flight")
+    return _with_part(p, replace(part, status=READY, updated_at=now, package_info=None, wechat_state=None,
+                                 attempt=part.attempt + (1 if final_at_wechat else 0),
+                                 fail_reason=reason[:200]), now)
 
 
 def outcome(answer: dict) -> str:
@@ -180,15 +317,6 @@ def outcome(answer: dict) -> str:
     return WAITING
 
 
-def waiting(p: Payout, answer: dict, now: str) -> Payout:
-    """WeChat took the transfer; the distributor confirms it in the mini-program."""
-    if p.status not in (TRANSFERRING, WAIT_USER_CONFIRM):
-        raise errors.InvalidState(f"a {p.status} payout is not waiting for WeChat")
-    return _next(p, now, status=WAIT_USER_CONFIRM, wechat_state=answer.get("state") or "UNKNOWN",
-                 package_info=answer.get("package_info") or p.package_info,
-                 transfer_bill_no=answer.get("transfer_bill_no") or p.transfer_bill_no)
-
-
 def paid(p: Payout, final: str, answer: dict | None, now: str) -> Payout:
     """The money moved (SUCCESS), or an operator paid it offline (PAID_MANUALLY)."""
     if final not in (SUCCESS, PAID_MANUALLY):
@@ -197,13 +325,6 @@ def paid(p: Payout, final: str, answer: dict | None, now: str) -> Payout:
         raise errors.InvalidState(f"a {p.status} payout is final")
     bill = (answer or {}).get("transfer_bill_no") or p.transfer_bill_no
     return _next(p, now, status=final, transfer_bill_no=bill)
-
-
-def failed(p: Payout, reason: str, now: str) -> Payout:
-    """The money did not move; its commissions go back to SETTLEABLE."""
-    if p.final:
-        raise errors.InvalidState(f"a {p.status} payout is final")
-    return _next(p, now, status=FAIL, fail_reason=reason[:200])
 
 
 def mark_paid_allowed(p: Payout) -> bool:

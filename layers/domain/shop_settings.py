@@ -16,6 +16,9 @@ class ShopSettings(BaseModel):
     share_binding_ttl_s: int = Field(7 * DAY, ge=0, le=365 * DAY)
     commission_freeze_s: int = Field(7 * DAY, ge=0, le=365 * DAY)
     settlement_mode: Literal["auto", "manual"] = "auto"
+    # The merchant's largest single WeChat transfer: a larger payout is split. Below 2000
+    # yuan, where WeChat would want the payee's real name.
+    payout_max_fen: int = Field(20000, ge=20, lt=200_000)
     # Ours: receipt is confirmed automatically this long after shipping.
     auto_confirm_receipt_s: int = Field(10 * DAY, ge=3600, le=60 * DAY)
     # Ours: flat shipping fee in fen, waived from `free_shipping_threshold` fen of goods.

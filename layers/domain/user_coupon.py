@@ -5,6 +5,7 @@
     HELD   --consume(order)-->        USED      that order is paid
     HELD   --give_back(order)-->      UNUSED    that order closed unpaid
     USED   --give_back_used(order)--> UNUSED    that order was fully refunded
+    UNUSED --retake(order)-->         USED      that order, closed, was paid after all
 
 EXPIRED is never stored: an UNUSED coupon past `valid_until` shows as EXPIRED and
 cannot be held. A transition takes the coupon as read and answers the coupon after (or
@@ -140,6 +141,15 @@ def give_back(coupon: UserCoupon, order_id: str) -> UserCoupon:
     if coupon.status != HELD or coupon.held_by != order_id:
         raise errors.InvalidState(f"coupon {coupon.coupon_id} is not held by order {order_id}")
     return replace(coupon, status=UNUSED, held_by=None)
+
+
+def retake(coupon: UserCoupon, order_id: str, now: str) -> UserCoupon:
+    """An order that closed (giving its coupon back) was paid after all: it takes the coupon
+    again, used. Refused when the coupon went to another order meanwhile; then the payment
+    is refunded instead, so no coupon is ever used twice."""
+    if coupon.status != UNUSED:
+        raise errors.CouponNotApplicable(f"coupon {coupon.coupon_id} is {coupon.status.lower()} elsewhere")
+    return replace(coupon, status=USED, used_by=order_id, used_at=now, held_by=None)
 
 
 def give_back_used(coupon: UserCoupon, order_id: str) -> UserCoupon:

@@ -146,6 +146,15 @@ class CouponService:
         """HELD by this order -> USED (the order is paid)."""
         self.coupons.stage_consume(tx, coupon_id, order_id, now)
 
+    def stage_retake(self, tx, coupon_id: str, order_id: str, now: str) -> None:
+        """UNUSED -> USED by this order: it closed (giving the coupon back) and was paid after
+        all. CouponNotApplicable, now or at commit, when the coupon went elsewhere meanwhile."""
+        before = self.coupons.get(coupon_id)
+        if before is None:
+            raise errors.CouponNotApplicable("its coupon no longer exists")
+        self.coupons.stage_change(tx, before, coupon_rules.retake(before, order_id, now),
+                                  on_stale=lambda: errors.CouponNotApplicable("its coupon was used elsewhere"))
+
     def stage_give_back(self, tx, coupon_id: str, order_id: str, now: str) -> None:
         """HELD by this order -> UNUSED (the order closed). Exactly once: this runs inside
         the order's closing transaction, whose condition on the order's status holds once."""

@@ -84,7 +84,7 @@ class OrderService:
         }
         if order.flash_sale_id:
             body["flash_sale_id"] = order.flash_sale_id
-        if order.status == PENDING and order.prepay_id:
+        if order.status == PENDING and domain.prepay_fresh(order, self.clock.now()):
             body["payment"] = self.pay.jsapi_params(order.prepay_id)
         return body
 
@@ -99,7 +99,14 @@ class OrderService:
         return order
 
     def get_for_user(self, user_id: str, order_id: str) -> dict:
-        return self.view(self.owned(user_id, order_id))
+        return self._payable_view(self.owned(user_id, order_id))
+
+    def _payable_view(self, order: Order) -> dict:
+        """An unpaid order whose prepay id has lived its 2 hours (an order may wait for days)
+        gets a new one, asked with the same out_trade_no and parameters, before answering."""
+        if order.status == PENDING and not domain.prepay_fresh(order, self.clock.now()):
+            return self._with_prepay(order, close_on_failure=False)
+        return self.view(order)
 
     def list_for_user(self, user_id: str, status: str | None, limit: int, cursor: dict | None):
         if status is not None and status not in STATUSES:
@@ -124,6 +131,8 @@ class OrderService:
         order = change.before
         if change.coupon == "consume":
             self.coupons.stage_consume(tx, order.coupon_id, order.order_id, now)
+        elif change.coupon == "retake":
+            self.coupons.stage_retake(tx, order.coupon_id, order.order_id, now)
         elif change.coupon == "give_back":
             self.coupons.stage_give_back(tx, order.coupon_id, order.order_id, now)
         elif change.coupon == "give_back_used":
@@ -215,13 +224,13 @@ class OrderService:
         """The answer to a retried request: the same order, or 422 if the body differs."""
         if existing.request_hash != digest:
             raise errors.IdempotencyKeyReused("this Idempotency-Key was used with a different body")
-        if existing.status == PENDING and not existing.prepay_id:
-            return self._with_prepay(existing)
-        return self.view(existing)
+        return self._payable_view(existing)
 
-    def _with_prepay(self, order: Order) -> dict:
-        """Ask WeChat Pay for the prepay id. If WeChat Pay cannot be reached, the order is
-        closed at once so that its stock and coupon are not held by an order nobody can pay."""
+    def _with_prepay(self, order: Order, close_on_failure: bool = True) -> dict:
+        """Ask WeChat Pay for the prepay id. If WeChat Pay cannot be reached for a new order,
+        it is closed at once so that its stock and coupon are not held by an order nobody can
+        pay; an older order (a prepay id renewed) stays as it is: it may have been paid."""
+        asked_at = iso(self.clock.now())
         try:
             prepay_id = self.pay.jsapi_prepay(
                 out_trade_no=order.order_id, description=domain.description(order),
@@ -229,12 +238,14 @@ class OrderService:
                 notify_url=self.notify_url("/wechatpay/notify"), time_expire=parse_iso(order.expires_at))
         except WeChatPayError as exc:
             logger.warning("prepay failed", extra={"order_id": order.order_id, "error": str(exc)})
+            if not close_on_failure:
+                raise errors.UpstreamUnavailable("WeChat Pay could not renew the payment; try again") from exc
             self.close_unpaid(order.order_id, reason="PREPAY_FAILED", ask_wechat=False, delete=True)
             raise errors.UpstreamUnavailable(
                 "WeChat Pay could not start the payment; nothing was charged and nothing is held, try again"
             ) from exc
-        if self.orders.set_prepay_id(order.order_id, prepay_id):
-            return self.view(replace(order, prepay_id=prepay_id))
+        if self.orders.set_prepay_id(order.order_id, prepay_id, asked_at):
+            return self.view(replace(order, prepay_id=prepay_id, prepay_at=asked_at))
         # Paid or closed meanwhile: answer with what it is now.
         return self.view(self.orders.get(order.order_id, consistent=True))
 
@@ -333,10 +344,13 @@ class OrderService:
                 self._apply(domain.pay(order, transaction_id, amount, now), now, extra=record_payment)
             except _Stale:
                 continue  # someone else moved it: decide again
-            except errors.SoldOut:
-                # Closed, its stock sold to someone else, then paid: give the money back.
-                logger.warning("paid after close and stock is gone: refunding", extra={"order_id": order_id})
-                return self.refunds.refund_unfulfillable_payment(order, trade)
+            except errors.DomainError as exc:
+                # Closed, then paid, and what it held went elsewhere meanwhile (its stock sold,
+                # its coupon used, the shopper's flash-sale limit taken by another order):
+                # it cannot be reinstated, whatever the reason: give the money back.
+                logger.warning("paid after close and cannot be reinstated: refunding",
+                               extra={"order_id": order_id, "reason": exc.code})
+                return self.refunds.refund_unfulfillable_payment(order, trade, reason=exc.code)
             logger.info("order paid", extra={"order_id": order_id, "reinstated": order.status == CLOSED})
             return self.orders.get(order_id, consistent=True)
         raise errors.RateLimited("the order is busy; try again in a moment")

@@ -35,7 +35,8 @@ class PaymentNotifications:
             logger.error("refund notification for another merchant", extra={"alarm": "REFUND_MISMATCH"})
             return
         try:
-            self.refunds.on_refund_result(refund_id, resource.get("refund_status"))
+            self.refunds.on_refund_result(refund_id, resource.get("refund_status"), resource=resource,
+                                          event_type=notification.event_type)
         except LookupError:
             logger.error("refund notification for an unknown refund", extra={"alarm": "REFUND_MISMATCH"})
 

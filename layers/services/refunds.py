@@ -17,8 +17,8 @@ from layers.domain import errors
 from layers.domain import order as order_rules
 from layers.domain import refund as domain
 from layers.domain.order import Change, Order
-from layers.domain.payment_gateway import WeChatPayError, WeChatPayUnavailable
-from layers.domain.refund import PROCESSING, REQUESTED, Refund
+from layers.domain.payment_gateway import OrderNotFoundAtWeChat, WeChatPayError, retry_later
+from layers.domain.refund import ABNORMAL, PROCESSING, REQUESTED, Refund
 from layers.observability import logger
 
 ATTEMPTS = 8
@@ -30,6 +30,13 @@ class _Stale(Exception):
 
 class _Exists(Exception):
     pass
+
+
+_UNKNOWN = object()  # a query without a known outcome
+# Why a payment that came after its order closed is refunded (WeChat shows the reason).
+_LATE_PAYMENT_REASONS = {"SOLD_OUT": "订单已关闭，库存不足，自动退款",
+                         "COUPON_NOT_APPLICABLE": "订单已关闭，优惠券已用于其他订单，自动退款",
+                         "LIMIT_EXCEEDED": "订单已关闭，已达限购数量，自动退款"}
 
 
 class RefundService:
@@ -49,10 +56,13 @@ class RefundService:
         self.notify_url = notify_url
 
     @staticmethod
-    def view(refund: Refund) -> dict:
-        return {"id": refund.refund_id, "order_id": refund.order_id, "amount": refund.amount,
+    def view(refund: Refund, admin: bool = False) -> dict:
+        view = {"id": refund.refund_id, "order_id": refund.order_id, "amount": refund.amount,
                 "status": str(refund.status), "reason": refund.reason, "automatic": refund.automatic,
                 "created_at": refund.created_at, "updated_at": refund.updated_at}
+        if admin:
+            view["last_error"] = refund.last_error  # NOT_ENOUGH (top up the merchant balance), ...
+        return view
 
     def _now(self) -> str:
         return iso(self.clock.now())
@@ -69,7 +79,7 @@ class RefundService:
         return [self.view(r) for r in self.refunds.for_order(order_id)]
 
     def waiting(self, status: str) -> list[dict]:
-        return [self.view(r) for r in self.refunds.waiting(status, limit=100)]
+        return [self.view(r, admin=True) for r in self.refunds.waiting(status, limit=100)]
 
     def request_refund(self, user_id: str, order_id: str, body, key: str | None) -> dict:
         """`body` is the validated request (functions/schemas.RefundInput)."""
@@ -127,32 +137,167 @@ class RefundService:
     # -- WeChat Pay -----------------------------------------------------------------------
 
     def _send(self, refund: Refund, order: Order) -> None:
-        """Ask WeChat Pay; always with the same out_refund_no. If WeChat cannot be reached
-        the refund stays PROCESSING and the refunds sweep asks again."""
+        """Ask WeChat Pay; always with the same out_refund_no. An outcome that is not known
+        (timeout, 5xx, 429, NOT_ENOUGH, the one-minute spacing, an answer that does not
+        verify) leaves the refund PROCESSING: the sweep asks WeChat and sends it again with
+        the same number. Only a refusal WeChat documents as final, confirmed by a query
+        that finds no such refund, fails it."""
         try:
             answer = self.pay.refund(
                 out_trade_no=refund.order_id, out_refund_no=refund.refund_id, refund_fen=refund.amount,
                 total_fen=order.paid, reason=refund.reason, notify_url=self.notify_url("/wechatpay/refund-notify"))
-        except WeChatPayUnavailable:
-            logger.warning("refund not sent yet", extra={"refund_id": refund.refund_id})
-            return
         except WeChatPayError as exc:
-            logger.error("WeChat Pay refused a refund", extra={"refund_id": refund.refund_id, "error": str(exc)})
-            self._finish(refund.refund_id, domain.ABNORMAL)
-            return
-        if answer.get("refund_id"):
+            if retry_later(exc):
+                logger.warning("refund not settled yet; the sweep asks again",
+                               extra={"refund_id": refund.refund_id, "code": exc.code})
+                self._note_error(refund, exc.code)
+                return
+            known = self._query(refund)
+            if known is _UNKNOWN:
+                self._note_error(refund, exc.code)
+                return
+            if known is None:
+                logger.error("WeChat Pay refused a refund", extra={"refund_id": refund.refund_id, "code": exc.code,
+                                                                   "reason": exc.message})
+                self._finish(refund.refund_id, domain.FAILED, error=f"{exc.code}: {exc.message}")
+                return
+            answer = known
+        self._follow(refund, answer)
+
+    def _query(self, refund: Refund):
+        """WeChat's view of the refund: its answer, None when WeChat has no such refund, or
+        _UNKNOWN when the query itself has no known outcome."""
+        try:
+            return self.pay.query_refund(refund.refund_id)
+        except OrderNotFoundAtWeChat:
+            return None
+        except WeChatPayError as exc:
+            logger.warning("refund query without an answer", extra={"refund_id": refund.refund_id,
+                                                                    "code": exc.code})
+            return _UNKNOWN
+
+    def _follow(self, refund: Refund, answer: dict) -> None:
+        """What WeChat says of the refund (an answer to the request, or to a query)."""
+        if answer.get("refund_id") and answer["refund_id"] != refund.wechat_refund_id:
             self.refunds.set_wechat_refund_id(refund, answer["refund_id"])
-        if answer.get("status") in domain.WECHAT_FINAL:
-            self._finish(refund.refund_id, answer["status"])
-
-    def on_refund_result(self, refund_id: str, status: str) -> None:
-        """A refund notification or query: SUCCESS, ABNORMAL or CLOSED (anything else waits)."""
-        if self.refunds.get(domain.order_id_of(refund_id), refund_id) is None:
-            raise LookupError(f"no refund {refund_id}")
+        status = answer.get("status") or answer.get("refund_status")
         if status in domain.WECHAT_FINAL:
-            self._finish(refund_id, status)
+            self._finish(refund.refund_id, status)
+        elif status == domain.ABNORMAL:
+            self._mark_abnormal(refund.refund_id)
 
-    def _finish(self, refund_id: str, status: str) -> None:
+    def _note_error(self, refund: Refund, code: str) -> None:
+        current = self.refunds.get(refund.order_id, refund.refund_id)
+        if current is None or current.last_error == code or not current.open:
+            return
+        tx = self.new_tx()
+        self.refunds.stage_change(tx, current, domain.note_error(current, code, self._now()), on_stale=_Stale)
+        try:
+            tx.commit()
+        except _Stale:
+            pass  # it moved on: the note no longer matters
+
+    def _mark_abnormal(self, refund_id: str) -> None:
+        """WeChat could not pay the money back (the payer's card was cancelled, ...). The
+        refund keeps its room: an operator sends it to a bank card through WeChat's
+        abnormal-refund API. A new refund would pay twice once WeChat resolves this one."""
+        order_id = domain.order_id_of(refund_id)
+        for _ in range(ATTEMPTS):
+            refund = self.refunds.get(order_id, refund_id)
+            if refund is None or refund.status != PROCESSING:
+                return
+            tx = self.new_tx()
+            self.refunds.stage_change(tx, refund, domain.abnormal(refund, self._now()), on_stale=_Stale)
+            try:
+                tx.commit()
+            except _Stale:
+                continue
+            self.anomalies.record(order_id, "REFUND_ABNORMAL", {"refund_id": refund_id, "amount": refund.amount})
+            logger.error("refund abnormal: an operator must apply the abnormal refund",
+                         extra={"refund_id": refund_id, "alarm": "REFUND_ABNORMAL"})
+            return
+
+    def apply_abnormal(self, refund_id: str, body) -> dict:
+        """An operator sends an ABNORMAL refund to a bank card (WeChat's 发起异常退款),
+        under the same refund: `body` is functions/schemas.AbnormalRefundInput."""
+        refund = self._get(refund_id)
+        if refund.status != ABNORMAL:
+            raise errors.InvalidState(f"only an {ABNORMAL} refund can be sent to a bank card; it is {refund.status}")
+        if not refund.wechat_refund_id:
+            known = self._query(refund)
+            if not isinstance(known, dict) or not known.get("refund_id"):
+                raise errors.UpstreamUnavailable("WeChat Pay did not say which refund this is; try again")
+            self.refunds.set_wechat_refund_id(refund, known["refund_id"])
+            refund = self._get(refund_id)
+        try:
+            answer = self.pay.apply_abnormal_refund(
+                refund.wechat_refund_id, refund.refund_id, body.type, bank_type=body.bank_type,
+                bank_account=body.bank_account, real_name=body.real_name)
+        except WeChatPayError as exc:
+            if retry_later(exc):
+                raise errors.UpstreamUnavailable("WeChat Pay did not answer; try again") from exc
+            raise errors.NotAcceptable(f"WeChat Pay refused it: {exc.code} {exc.message}") from exc
+        tx = self.new_tx()
+        self.refunds.stage_change(tx, refund, domain.abnormal_applied(refund, self._now()), on_stale=_Stale)
+        try:
+            tx.commit()
+        except _Stale:
+            pass  # a notification moved it meanwhile
+        logger.info("abnormal refund applied", extra={"refund_id": refund_id, "type": body.type})
+        if answer.get("status") in domain.WECHAT_FINAL:
+            self._finish(refund_id, answer["status"])
+        return self.view(self._get(refund_id), admin=True)
+
+    def on_refund_result(self, refund_id: str, status: str, resource: dict | None = None,
+                         event_type: str | None = None) -> None:
+        """A verified refund notification (with its resource and event_type), or a query."""
+        refund = self.refunds.get(domain.order_id_of(refund_id), refund_id)
+        if refund is None:
+            raise LookupError(f"no refund {refund_id}")
+        if resource is not None:
+            problems = domain.notification_problems(refund, event_type or "", resource)
+            if problems:
+                self.anomalies.record(refund.order_id, "REFUND_MISMATCH", {"refund_id": refund_id,
+                                                                           "problems": problems})
+                logger.error("refund notification does not match its refund",
+                             extra={"refund_id": refund_id, "problems": problems, "alarm": "REFUND_MISMATCH"})
+                return
+        if status == domain.SUCCESS and refund.status in (domain.FAILED, domain.CLOSED):
+            self._late_success(refund)
+        elif status in domain.WECHAT_FINAL:
+            self._finish(refund_id, status)
+        elif status == domain.ABNORMAL:
+            self._mark_abnormal(refund_id)
+
+    def _late_success(self, refund: Refund) -> None:
+        """WeChat says a refund we recorded as failed succeeded: the money moved. Record it on
+        the order (its room taken again) and raise the alarm; never ignore it."""
+        self.anomalies.record(refund.order_id, "REFUND_SUCCEEDED_AFTER_FAILURE",
+                              {"refund_id": refund.refund_id, "amount": refund.amount, "was": str(refund.status)})
+        logger.error("refund recorded as failed succeeded at WeChat",
+                     extra={"refund_id": refund.refund_id, "alarm": "REFUND_SUCCEEDED_AFTER_FAILURE"})
+        for _ in range(ATTEMPTS):
+            current = self.refunds.get(refund.order_id, refund.refund_id)
+            if current is None or current.status == domain.SUCCESS:
+                return
+            order = self.orders.get(refund.order_id, consistent=True)
+            now_dt = self.clock.now()
+            now = iso(now_dt)
+            change = order_rules.late_refund_success(order, current.refund_id, current.amount, now)
+            tx = self.new_tx()
+            self.refunds.stage_change(tx, current, domain.succeeded_late(current, now), on_stale=_Stale)
+            self._stage_order_change(tx, change, now)
+            self.ledger.stage_refund(tx, current.refund_id, current.amount, now_dt)
+            try:
+                tx.commit()
+            except _Stale:
+                continue
+            for event in change.events:
+                self.publisher.publish(event.event_id)
+            return
+        raise errors.RateLimited("the order is busy; try again in a moment")
+
+    def _finish(self, refund_id: str, status: str, error: str | None = None) -> None:
         """One transition out of REQUESTED/PROCESSING, with the order's money moved in the
         same transaction; a second notification finds the refund finished and does nothing."""
         order_id = domain.order_id_of(refund_id)
@@ -166,7 +311,10 @@ class RefundService:
             succeeded = status == domain.SUCCESS
             change = order_rules.finish_refund(order, refund_id, refund.amount, succeeded, now)
             tx = self.new_tx()
-            self.refunds.stage_change(tx, refund, domain.finish(refund, status, now), on_stale=_Stale)
+            after = domain.finish(refund, status, now)
+            if error:
+                after = domain.note_error(after, error, now)
+            self.refunds.stage_change(tx, refund, after, on_stale=_Stale)
             self._stage_order_change(tx, change, now)
             if succeeded:
                 self.ledger.stage_refund(tx, refund_id, refund.amount, now_dt)
@@ -189,9 +337,9 @@ class RefundService:
         for event in change.events:
             self.outbox.stage(tx, event, now)
 
-    def refund_unfulfillable_payment(self, order: Order, trade: dict) -> Order | None:
-        """Paid after the order was closed and its stock sold again: record the payment on the
-        closed order and refund all of it, under one fixed out_refund_no."""
+    def refund_unfulfillable_payment(self, order: Order, trade: dict, reason: str = "SOLD_OUT") -> Order | None:
+        """Paid after the order was closed and what it held went elsewhere: record the payment
+        on the closed order and refund all of it, under one fixed out_refund_no."""
         paid = int(trade["amount"]["total"])
         refund_id = domain.auto_refund_id(order.order_id)
         for _ in range(ATTEMPTS):
@@ -201,8 +349,8 @@ class RefundService:
             now = self._now()
             change = order_rules.paid_after_close_unfulfillable(current, trade.get("transaction_id"), paid, now)
             refund = Refund(refund_id=refund_id, order_id=order.order_id, user_id=order.user_id, amount=paid,
-                            reason="订单已关闭，库存不足，自动退款", status=PROCESSING, automatic=True,
-                            created_at=now, updated_at=now)
+                            reason=_LATE_PAYMENT_REASONS.get(reason, "订单已关闭，自动退款"), status=PROCESSING,
+                            automatic=True, created_at=now, updated_at=now)
             tx = self.new_tx()
             self.orders.stage_change(tx, change.before, change.after, on_stale=_Stale)
             self.refunds.stage_create(tx, refund, on_exists=_Stale)
@@ -211,14 +359,15 @@ class RefundService:
             except _Stale:
                 continue
             self.anomalies.record(order.order_id, "PAID_AFTER_CLOSE_REFUNDED",
-                                  {"transaction_id": trade.get("transaction_id"), "amount": paid})
+                                  {"transaction_id": trade.get("transaction_id"), "amount": paid, "reason": reason})
             self._send(refund, change.after)
             return self.orders.get(order.order_id, consistent=True)
         raise errors.RateLimited("the order is busy; try again in a moment")
 
     def sweep(self) -> dict:
-        """Refunds still PROCESSING (WeChat unreachable when asked, or its notification lost):
-        ask again with the same out_refund_no, or query it."""
+        """Refunds still PROCESSING (WeChat unreachable, busy or short of balance when asked,
+        or its notification lost): ask WeChat with the same out_refund_no; send it again,
+        with the same number, only when WeChat has no such refund."""
         sent = finished = 0
         for candidate in self.refunds.waiting(PROCESSING, limit=100):
             refund = self.refunds.get(candidate.order_id, candidate.refund_id)
@@ -229,13 +378,14 @@ class RefundService:
                 logger.error("refund of an unknown order", extra={"refund_id": refund.refund_id,
                                                                   "alarm": "REFUND_MISMATCH"})
                 continue
-            try:
-                answer = self.pay.query_refund(refund.refund_id)
-            except WeChatPayError:
+            known = self._query(refund)
+            if known is _UNKNOWN:
+                continue  # next run
+            if known is None:
                 self._send(refund, order)
                 sent += 1
                 continue
-            if answer.get("status") in domain.WECHAT_FINAL:
-                self._finish(refund.refund_id, answer["status"])
+            self._follow(refund, known)
+            if (known.get("status") or known.get("refund_status")) in domain.WECHAT_FINAL:
                 finished += 1
         return {"resent": sent, "finished": finished}

@@ -30,7 +30,7 @@ from layers.domain.payment_gateway import (
     OrderNotFoundAtWeChat,
     PaymentGateway,
     WeChatPayError,
-    WeChatPayUnavailable,
+    retry_later,
 )
 from layers.domain.payout import Batch, Payout, PayoutRepository
 from layers.domain.users import UserRepository
@@ -40,6 +40,9 @@ CHUNK = 90  # commission moves per transaction (DynamoDB allows 100 items, with 
 TRANSFERS_PER_SECOND = 50  # per container; the consumer runs at most 2 at once: <= 100/s, WeChat's limit
 ATTEMPTS = 10
 TRANSFER_NOTIFY_PATH = "/wechatpay/transfer-notify"
+
+
+_UNKNOWN = object()  # a query without a known outcome
 
 
 class PayoutChanged(Exception):
@@ -143,10 +146,12 @@ class SettlementService:
     def _claim(self, batch: Batch, distributor_id: str, payout_id: str, payout: Payout | None) -> Payout | None:
         """Move the distributor's SETTLEABLE commissions into the payout, chunk by chunk; a
         run that dies between chunks resumes here. Negative adjustments go first, so a
-        payout is never READY for less than it owes back."""
+        payout is never PAYING for less than it owes back. Less than WeChat's smallest
+        transfer waits, SETTLEABLE, for the next settlement."""
         items = sorted(self.distribution.list_settleable(distributor_id), key=lambda c: c.amount)
-        if payout is None and sum(c.amount for c in items) <= 0:
-            return None  # nothing to pay: adjustments stay SETTLEABLE and carry forward
+        smallest = 1 if batch.mode == domain.MANUAL else domain.MIN_TRANSFER_FEN
+        if payout is None and sum(c.amount for c in items) < smallest:
+            return None  # nothing (or too little) to pay: it carries forward
         now = self._now()
         for start in range(0, len(items), CHUNK):
             chunk = items[start:start + CHUNK]
@@ -165,16 +170,18 @@ class SettlementService:
             payout = after
         if payout is None:
             return None
+        max_fen = self.shop_settings.load_settings().payout_max_fen
         for _ in range(ATTEMPTS):
             if payout.status != domain.CLAIMING:
                 return payout  # another run finished the claim
-            after = domain.claimed(payout, now)
+            after = domain.claimed(payout, now, max_fen)
             try:
                 self._change(payout, after)
             except PayoutChanged:
                 payout = self.payouts.get(payout_id)
                 continue
-            logger.info("payout ready", extra={"amount": after.amount, "mode": after.mode})
+            logger.info("payout ready", extra={"amount": after.amount, "mode": after.mode,
+                                               "parts": len(after.parts)})
             return after
         raise PayoutChanged(f"payout {payout_id} kept changing")
 
@@ -184,64 +191,148 @@ class SettlementService:
         tx.commit()
 
     def _advance(self, payout: Payout) -> str:
-        if payout.final or payout.status in (domain.AWAITING_MANUAL, domain.WAIT_USER_CONFIRM):
-            return payout.status
-        if payout.status == domain.TRANSFERRING:
-            # The last attempt's outcome is unknown: ask WeChat before anything else.
-            known = self._query(payout)
-            if known is not None:
-                return self._apply_state(payout, known)
-        return self._transfer(payout)
+        """Whatever the payout waits for that is ours to do: settle it once every part is paid,
+        ask WeChat about parts whose outcome we have not heard."""
+        if payout.status == domain.PAYING:
+            for part in payout.parts:
+                if part.status in (domain.TRANSFERRING, domain.WAIT_USER_CONFIRM):
+                    payout = self._follow_part(payout, part.index) or payout
+            if payout.all_parts_paid:
+                return self._settle(payout, domain.SUCCESS)
+        return str(payout.status)
 
-    def _query(self, payout: Payout) -> dict | None:
-        try:
-            return self.pay.query_transfer(payout.payout_id)
-        except OrderNotFoundAtWeChat:
-            return None
+    # -- parts: the transfers, claimed by the distributor ------------------------------------
 
-    def _transfer(self, payout: Payout) -> str:
-        try:
-            after = domain.start_transfer(payout, self._now())
-            self._change(payout, after)
-        except (PayoutChanged, errors.InvalidState):
-            fresh = self.payouts.get(payout.payout_id)
-            return fresh.status if fresh else payout.status
-        user = self.users.get_user(after.distributor_id)
+    def claim(self, user_id: str, part_id: str) -> dict:
+        """POST /me/payouts/{id}/claim: WeChat's user-confirmation mode creates the transfer
+        when the distributor asks for it; asking again while it waits answers the same
+        transfer's package."""
+        parsed = domain.parse_part_id(part_id)
+        payout = self.payouts.get(parsed[0]) if parsed else None
+        if payout is None or payout.distributor_id != user_id or not payout.parts:
+            raise errors.NotFound("no such payout")
+        index = parsed[1]
+        payout.part(index)  # NotFound for a part it does not have
+        for _ in range(ATTEMPTS):
+            part = payout.part(index)
+            if part.status == domain.READY:
+                try:
+                    after = domain.claim_part(payout, index, self._now())
+                    self._change(payout, after)
+                except PayoutChanged:
+                    payout = self.payouts.get(payout.payout_id)
+                    continue
+                payout = self._send_part(after, index) or after
+            elif part.status == domain.TRANSFERRING:
+                payout = self._follow_part(payout, index) or payout
+            part = payout.part(index)
+            if part.status == domain.TRANSFERRING:
+                raise errors.UpstreamUnavailable("WeChat Pay has not answered yet; ask again in a moment")
+            if part.status == domain.READY:
+                raise errors.NotAcceptable(f"WeChat Pay refused the transfer: {part.fail_reason}")
+            return self._part_view(payout, part)
+        raise errors.RateLimited("the payout is busy; try again in a moment")
+
+    def _send_part(self, payout: Payout, index: int) -> Payout | None:
+        """Ask WeChat for the transfer of one part, under its attempt's out_bill_no. An
+        unknown outcome leaves it TRANSFERRING: the next claim or follow-up asks WeChat with
+        the same number first."""
+        part = payout.part(index)
+        bill = domain.out_bill_no(payout.payout_id, part)
+        user = self.users.get_user(payout.distributor_id)
         if user is None:
-            return self._fail(after, "NO_OPENID")
+            return self._part_update(payout, index, lambda p: domain.part_returned(
+                p, index, "NO_OPENID", self._now(), final_at_wechat=False))
         self.pacer.wait()
         try:
             answer = self.pay.transfer(
-                out_bill_no=after.payout_id, openid=user.openid, amount_fen=after.amount,
-                remark=f"佣金结算{after.batch_id[1:]}", notify_url=self._notify_url())
-        except WeChatPayUnavailable:
-            raise  # unknown outcome: the retry asks WeChat first, with the same out_bill_no
+                out_bill_no=bill, openid=user.openid, amount_fen=part.amount,
+                remark=f"佣金结算{payout.batch_id[1:]}", notify_url=self._notify_url())
         except WeChatPayError as exc:
-            logger.error("transfer refused", extra={"code": exc.code, "reason": exc.message})
-            return self._fail(after, f"{exc.code}: {exc.message}"[:200])
-        return self._apply_state(after, answer)
+            if retry_later(exc):
+                logger.warning("transfer outcome unknown", extra={"out_bill_no": bill, "code": exc.code})
+                return None
+            known = self._query(bill)
+            if known is _UNKNOWN:
+                return None
+            if known is None:
+                logger.error("transfer refused", extra={"out_bill_no": bill, "code": exc.code,
+                                                        "reason": exc.message})
+                # WeChat never had this number: the next claim may use it again.
+                reason = f"{exc.code}: {exc.message}"
+                return self._part_update(payout, index, lambda p: domain.part_returned(
+                    p, index, reason, self._now(), final_at_wechat=False))
+            answer = known
+        return self._apply_part(payout, index, part.attempt, answer)
+
+    def _query(self, bill: str):
+        """WeChat's view of a transfer: its answer, None when WeChat has no such transfer, or
+        _UNKNOWN when the query has no known outcome."""
+        try:
+            return self.pay.query_transfer(bill)
+        except OrderNotFoundAtWeChat:
+            return None
+        except WeChatPayError as exc:
+            logger.warning("transfer query without an answer", extra={"out_bill_no": bill, "code": exc.code})
+            return _UNKNOWN
+
+    def _follow_part(self, payout: Payout, index: int) -> Payout | None:
+        """A part in flight whose outcome we have not heard: ask WeChat; a transfer WeChat
+        does not have is sent again under the same number."""
+        part = payout.part(index)
+        known = self._query(domain.out_bill_no(payout.payout_id, part))
+        if known is _UNKNOWN:
+            return None
+        if known is None:
+            if part.status == domain.TRANSFERRING:
+                return self._send_part(payout, index)
+            return None
+        if (domain.outcome(known) == domain.WAITING and not known.get("package_info")
+                and not part.package_info):
+            # The query does not carry the package the distributor needs; the same transfer
+            # asked for again (same out_bill_no, same fields) answers it.
+            return self._send_part(payout, index)
+        return self._apply_part(payout, index, part.attempt, known)
+
+    def _apply_part(self, payout: Payout, index: int, attempt: int, answer: dict) -> Payout | None:
+        """What WeChat says of one attempt of a part."""
+        outcome = domain.outcome(answer)
+        now = self._now()
+        if outcome == domain.SUCCEEDED:
+            after = self._part_update(payout, index, lambda p: domain.part_paid(p, index, answer, now),
+                                      attempt=attempt)
+            if after is not None and after.all_parts_paid:
+                self._settle(after, domain.SUCCESS)
+                return self.payouts.get(payout.payout_id)
+            return after
+        if outcome == domain.FAILED:
+            reason = answer.get("fail_reason") or answer.get("state") or "FAIL"
+            logger.warning("transfer ended unpaid; the part is READY again", extra={"reason": reason})
+            return self._part_update(payout, index, lambda p: domain.part_returned(p, index, reason, now),
+                                     attempt=attempt)
+        return self._part_update(payout, index, lambda p: domain.part_waiting(p, index, answer, now),
+                                 attempt=attempt)
+
+    def _part_update(self, payout: Payout, index: int, transition, attempt: int | None = None) -> Payout | None:
+        """Apply `transition` to the payout, re-reading on conflict; None when the part has
+        moved on (another attempt, or already where the transition leads)."""
+        for _ in range(ATTEMPTS):
+            part = payout.part(index)
+            if attempt is not None and part.attempt != attempt:
+                return None
+            try:
+                after = transition(payout)
+            except errors.InvalidState:
+                return None
+            try:
+                self._change(payout, after)
+                return after
+            except PayoutChanged:
+                payout = self.payouts.get(payout.payout_id)
+        raise PayoutChanged(f"payout {payout.payout_id} kept changing")
 
     def _notify_url(self) -> str:
         return (self.settings.wechatpay_notify_base_url or "").rstrip("/") + TRANSFER_NOTIFY_PATH
-
-    def _apply_state(self, payout: Payout, answer: dict) -> str:
-        outcome = domain.outcome(answer)
-        if outcome == domain.SUCCEEDED:
-            return self._settle(payout, domain.SUCCESS, answer)
-        if outcome == domain.FAILED:
-            return self._fail(payout, answer.get("fail_reason") or answer.get("state"))
-        # WeChat has it: the distributor confirms in the mini-program.
-        for _ in range(ATTEMPTS):
-            try:
-                after = domain.waiting(payout, answer, self._now())
-            except errors.InvalidState:
-                break  # moved on meanwhile (final, or not yet transferring): nothing to record
-            try:
-                self._change(payout, after)
-                break
-            except PayoutChanged:
-                payout = self.payouts.get(payout.payout_id)
-        return domain.WAIT_USER_CONFIRM
 
     def _in_payout(self, payout: Payout, status: str) -> list[Commission]:
         found = self.commissions.get_many(payout.distributor_id, list(payout.commission_ids))
@@ -276,52 +367,55 @@ class SettlementService:
             return final
         raise PayoutChanged(f"payout {payout.payout_id} kept changing")
 
-    def _fail(self, payout: Payout, reason: str) -> str:
-        """The money did not move: the commissions go back to SETTLEABLE for the next run."""
-        now = self._now()
-        self._move_settling(payout, cm.give_back, now)
-        for _ in range(ATTEMPTS):
-            if payout is None or payout.final:
-                break
-            try:
-                self._change(payout, domain.failed(payout, reason, now))
-                break
-            except PayoutChanged:
-                payout = self.payouts.get(payout.payout_id)
-        logger.warning("payout failed; commissions returned", extra={"reason": reason})
-        return domain.FAIL
-
     # -- follow-ups: notifications, queries, operators ----------------------------------------------
 
     def on_transfer_result(self, resource: dict) -> None:
         """MCHTRANSFER.BILL.FINISHED (and other transfer notifications)."""
+        bill = resource.get("out_bill_no", "")
+        logger.append_keys(out_bill_no=bill)
         if resource.get("mch_id") not in (None, self.settings.wechatpay_mchid):
             logger.error("transfer notification for another merchant", extra={"alarm": "TRANSFER_MISMATCH"})
             return
-        payout = self.payouts.get(resource.get("out_bill_no", ""))
-        if payout is None:
+        parsed = domain.parse_out_bill_no(bill)
+        payout = self.payouts.get(parsed[0]) if parsed else None
+        part = next((q for q in payout.parts if q.index == parsed[1]), None) if payout else None
+        if part is None:
             logger.error("transfer notification for an unknown payout", extra={"alarm": "TRANSFER_MISMATCH"})
             return
-        if resource.get("transfer_amount") not in (None, payout.amount):
+        if resource.get("transfer_amount") not in (None, part.amount):
             logger.error("transfer amount differs from the payout", extra={"alarm": "TRANSFER_MISMATCH"})
             return
-        if payout.final:
+        attempt = parsed[2]
+        if attempt != part.attempt:
+            if domain.outcome(resource) == domain.SUCCEEDED:
+                self._late_success(payout, part, resource)
+            return  # an older attempt's end, already recorded
+        if part.status == domain.SUCCESS:
             return
-        self._apply_state(payout, resource)
+        self._apply_part(payout, part.index, attempt, resource)
+
+    def _late_success(self, payout: Payout, part, resource: dict) -> None:
+        """WeChat says an attempt we recorded as ended (CANCELLED/FAIL) paid after all: the
+        money moved. Raise the alarm and record the part paid, so it is not paid again."""
+        logger.error("a transfer recorded as ended was paid",
+                     extra={"alarm": "TRANSFER_SUCCEEDED_AFTER_FAILURE", "payout_id": payout.payout_id,
+                            "part": part.index, "state_now": part.status})
+        if part.status == domain.READY:
+            after = self._part_update(payout, part.index,
+                                      lambda p: domain.part_paid(p, part.index, resource, self._now()))
+            if after is not None and after.all_parts_paid:
+                self._settle(after, domain.SUCCESS)
 
     def follow_up_open_payouts(self, limit: int = 1000) -> dict:
         """Payouts whose outcome we have not heard: ask WeChat (same out_bill_no), and resume
-        payouts a dead run left CLAIMING, READY or TRANSFERRING."""
+        payouts a dead run left CLAIMING, or fully paid but not yet settled."""
         counts: dict[str, int] = {}
         for candidate in self.payouts.open(limit):
             payout = self.payouts.get(candidate.payout_id)
             if payout is None or payout.final or payout.status == domain.AWAITING_MANUAL:
                 continue
             try:
-                if payout.status == domain.WAIT_USER_CONFIRM:
-                    answer = self._query(payout)
-                    result = self._apply_state(payout, answer) if answer else payout.status
-                elif payout.status == domain.CLAIMING:
+                if payout.status == domain.CLAIMING:
                     result = self.handle_message({"batch_id": payout.batch_id,
                                                   "distributor_id": payout.distributor_id})
                 else:
@@ -342,20 +436,37 @@ class SettlementService:
 
     # -- views -------------------------------------------------------------------------------------
 
+    def _part_view(self, p: Payout, part) -> dict:
+        view = {"id": domain.part_id(p.payout_id, part.index), "amount": part.amount, "status": part.status,
+                "created_at": p.created_at, "updated_at": part.updated_at or p.updated_at, "batch_id": p.batch_id}
+        if part.status == domain.WAIT_USER_CONFIRM and part.package_info:
+            view["confirm"] = {"mch_id": self.settings.wechatpay_mchid, "app_id": self.settings.wechat_appid,
+                               "package": part.package_info}
+        return view
+
+    def payout_views(self, p: Payout) -> list[dict]:
+        """What a distributor sees: one payout per transfer (part), or the payout itself
+        while it has no parts (being claimed, or paid offline)."""
+        if p.parts:
+            return [self._part_view(p, part) for part in p.parts]
+        return [{"id": p.payout_id, "amount": p.amount, "status": p.status, "created_at": p.created_at,
+                 "updated_at": p.updated_at, "batch_id": p.batch_id}]
+
     def payout_view(self, p: Payout, admin: bool = False) -> dict:
         view = {"id": p.payout_id, "amount": p.amount, "status": p.status, "created_at": p.created_at,
                 "updated_at": p.updated_at, "batch_id": p.batch_id}
-        if p.status == domain.WAIT_USER_CONFIRM and p.package_info:
-            view["confirm"] = {"mch_id": self.settings.wechatpay_mchid, "app_id": self.settings.wechat_appid,
-                               "package": p.package_info}
         if admin:
             view.update(distributor_id=p.distributor_id, mode=p.mode, commission_count=p.commission_count,
-                        fail_reason=p.fail_reason, transfer_bill_no=p.transfer_bill_no)
+                        fail_reason=p.fail_reason,
+                        parts=[{**self._part_view(p, part), "attempt": part.attempt,
+                                "out_bill_no": domain.out_bill_no(p.payout_id, part),
+                                "fail_reason": part.fail_reason, "transfer_bill_no": part.transfer_bill_no}
+                               for part in p.parts])
         return view
 
     def my_payouts(self, user_id: str, limit: int, cursor: dict | None):
         items, next_key = self.payouts.list_for_user(user_id, limit, cursor)
-        return [self.payout_view(p) for p in items], next_key
+        return [view for p in items for view in self.payout_views(p)], next_key
 
     def batches(self, limit: int, cursor: dict | None):
         items, next_key = self.payouts.list_batches(limit, cursor)

@@ -47,6 +47,7 @@ class OrderItem(ListedAndQueued):
     created_at = UnicodeAttribute()
     expires_at = UnicodeAttribute()
     prepay_id = UnicodeAttribute(null=True)
+    prepay_at = UnicodeAttribute(null=True)
     transaction_id = UnicodeAttribute(null=True)
     paid_at = UnicodeAttribute(null=True)
     paid_amount = NumberAttribute(null=True)
@@ -161,10 +162,13 @@ class DynamoOrderRepository:
         tx.delete(OrderItem(*order_key(order.order_id)),
                   condition=OrderItem.pk.exists() & _at_version(order.version), on_fail=on_stale)
 
-    def set_prepay_id(self, order_id: str, prepay_id: str) -> bool:
+    def set_prepay_id(self, order_id: str, prepay_id: str, prepay_at: str | None = None) -> bool:
+        actions = [OrderItem.prepay_id.set(prepay_id)]
+        if prepay_at:
+            actions.append(OrderItem.prepay_at.set(prepay_at))
         try:
             OrderItem(*order_key(order_id)).update(
-                actions=[OrderItem.prepay_id.set(prepay_id)],
+                actions=actions,
                 condition=OrderItem.pk.exists() & (OrderItem.status == domain.PENDING))
         except UpdateError as exc:
             if condition_failed(exc):

@@ -31,6 +31,7 @@ class RefundItem(Queued):
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     wechat_refund_id = UnicodeAttribute(null=True)
+    last_error = UnicodeAttribute(null=True)
 
 
 def refund_key(order_id: str, refund_id: str) -> tuple[str, str]:

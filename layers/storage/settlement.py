@@ -10,8 +10,8 @@
   `<created_at>#<payout_id>` (GET /me/payouts); gsi2 `PAYOUTS_OPEN` / `<updated_at>#<id>`
   while it is not final (the sweep follows up on those).
 
-Payout statuses: CLAIMING (commissions being moved into it) -> READY -> TRANSFERRING ->
-WAIT_USER_CONFIRM -> SUCCESS | FAIL; in manual mode READY -> AWAITING_MANUAL -> PAID_MANUALLY
+Payout statuses: CLAIMING (commissions being moved into it) -> PAYING (its parts, the
+transfers, in `parts`) -> SUCCESS; in manual mode AWAITING_MANUAL -> PAID_MANUALLY
 (layers/domain/payout.py). Every status change is conditioned on the status and `version`
 it was decided from (payouts written before versions existed are version 0). The payout
 keeps its commissions as their sort keys in the distributor's partition (`commission_sks`).
@@ -61,6 +61,8 @@ class PayoutItem(ListedAndQueued):
     transfer_bill_no = UnicodeAttribute(null=True)
     wechat_state = UnicodeAttribute(null=True)
     fail_reason = UnicodeAttribute(null=True)
+    # The transfers that pay it, each at most the per-transfer limit (list of Part fields).
+    parts = JSONAttribute(null=True)
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     version = NumberAttribute(null=True)
@@ -84,12 +86,19 @@ def to_payout(i: PayoutItem) -> Payout:
                   status=i.status, amount=int(i.amount or 0), created_at=i.created_at, updated_at=i.updated_at,
                   commission_ids=tuple(commission_id_of_sk(sk) for sk in (i.commission_sks or ())),
                   package_info=i.package_info, transfer_bill_no=i.transfer_bill_no,
-                  wechat_state=i.wechat_state, fail_reason=i.fail_reason, version=int(i.version or 0))
+                  wechat_state=i.wechat_state, fail_reason=i.fail_reason, version=int(i.version or 0),
+                  parts=tuple(domain.Part(**d) for d in (i.parts or ())))
 
 
 # Payout fields stored under the same name (commission_ids are stored as sort keys).
 _PLAIN = ("mode", "status", "amount", "package_info", "transfer_bill_no", "wechat_state", "fail_reason",
-          "updated_at")
+          "updated_at", "parts")
+
+
+def _encode(name: str, value):
+    if name == "parts":
+        return [part.to_dict() for part in value] if value else None
+    return value
 
 
 def _at(before: Payout):
@@ -166,7 +175,7 @@ class DynamoPayoutRepository:
                               distributor_id=p.distributor_id))
 
     def stage_change(self, tx: Tx, before: Payout, after: Payout, on_stale) -> None:
-        actions = changed(PayoutItem, before, after, _PLAIN)
+        actions = changed(PayoutItem, before, after, _PLAIN, _encode)
         if after.commission_ids != before.commission_ids:
             added = after.commission_ids[len(before.commission_ids):]
             if after.commission_ids[:len(before.commission_ids)] != before.commission_ids:
@@ -177,7 +186,7 @@ class DynamoPayoutRepository:
         # The open queue (gsi2): left when final; re-dated when WeChat has it and we wait.
         if after.final and not before.final:
             actions += [PayoutItem.gsi2pk.remove(), PayoutItem.gsi2sk.remove()]
-        elif not after.final and after.status == domain.WAIT_USER_CONFIRM:
+        elif not after.final and (after.status == domain.WAIT_USER_CONFIRM or after.parts != before.parts):
             actions += [PayoutItem.gsi2pk.set(OPEN), PayoutItem.gsi2sk.set(f"{after.updated_at}#{after.payout_id}")]
         actions.append(PayoutItem.version.set(after.version))
         tx.update(PayoutItem(*payout_key(before.payout_id)), actions=actions, condition=_at(before),

@@ -12,7 +12,9 @@ from urllib.parse import urlencode, urlsplit
 import requests
 
 from layers.domain.payment_gateway import (
+    FrequencyLimited,
     OrderNotFoundAtWeChat,
+    ResponseNotVerified,
     WeChatPayError,
     WeChatPayUnavailable,
 )
@@ -31,7 +33,8 @@ def beijing_rfc3339(moment: datetime) -> str:
 class WeChatPayClient:
     def __init__(self, mchid: str, appid: str, merchant_serial: str, merchant_private_key_pem: str,
                  apiv3_key: str, api_base: str, keys: WeChatPayKeys,
-                 session: requests.Session | None = None, timeout: tuple[float, float] = (2, 5)):
+                 session: requests.Session | None = None, timeout: tuple[float, float] = (2, 5),
+                 public_key_id: str | None = None, public_key_pem: str | None = None):
         self.mchid = mchid
         self.appid = appid
         self.serial = merchant_serial
@@ -42,6 +45,11 @@ class WeChatPayClient:
         self._verifier = NotificationVerifier(keys, apiv3_key)
         self.session = session or requests.Session()
         self.timeout = timeout
+        # Public-key mode: every request names the key, so WeChat signs its answers with it
+        # (without the header, a merchant migrating from certificates gets certificate-signed
+        # answers). The same key encrypts sensitive fields (user_name, bank accounts).
+        self.public_key_id = public_key_id
+        self._public_key = paycrypto.load_public_key(public_key_pem) if public_key_pem else None
 
     # -- transport ---------------------------------------------------------------------
     def _call(self, method: str, path: str, body: dict | None = None, query: dict | None = None,
@@ -61,6 +69,8 @@ class WeChatPayClient:
         }
         if body is not None:
             headers["Content-Type"] = "application/json"
+        if self.public_key_id:
+            headers["Wechatpay-Serial"] = self.public_key_id
         try:
             response = self.session.request(method, url, data=text.encode() if body is not None else None,
                                             headers=headers, timeout=self.timeout)
@@ -71,6 +81,8 @@ class WeChatPayClient:
         if response.status_code >= 400:
             status = response.status_code
             code, message = self._error(response)
+            if status == 429 or code == "FREQUENCY_LIMITED":
+                raise FrequencyLimited(status, code, message)
             if status == 404 or code in ("ORDER_NOT_EXIST", "RESOURCE_NOT_EXISTS", "NOT_FOUND"):
                 raise OrderNotFoundAtWeChat(status, code, message)
             raise WeChatPayError(status, code, message)
@@ -78,7 +90,8 @@ class WeChatPayClient:
             try:
                 self._verifier.verify_response(response.headers, response.content)
             except NotificationError as exc:
-                raise WeChatPayError(response.status_code, "RESPONSE_NOT_VERIFIED", str(exc)) from exc
+                # WeChat may have acted: the caller asks again with the same number.
+                raise ResponseNotVerified(response.status_code, "RESPONSE_NOT_VERIFIED", str(exc)) from exc
         return response.status_code, response.text
 
     @staticmethod
@@ -126,6 +139,17 @@ class WeChatPayClient:
     def query_refund(self, out_refund_no: str) -> dict:
         return self._json("GET", f"/v3/refund/domestic/refunds/{out_refund_no}")
 
+    def apply_abnormal_refund(self, wechat_refund_id: str, out_refund_no: str, kind: str,
+                              bank_type: str | None = None, bank_account: str | None = None,
+                              real_name: str | None = None) -> dict:
+        """发起异常退款: a refund WeChat could not return to the payer (ABNORMAL) goes to the
+        user's bank card (USER_BANK_CARD) or the merchant's (MERCHANT_BANK_CARD)."""
+        body = {"out_refund_no": out_refund_no, "type": kind}
+        if kind == "USER_BANK_CARD":
+            body.update(bank_type=bank_type, bank_account=self._encrypt(bank_account or ""),
+                        real_name=self._encrypt(real_name or ""))
+        return self._json("POST", f"/v3/refund/domestic/refunds/{wechat_refund_id}/apply-abnormal-refund", body)
+
     # -- merchant transfers (payouts) ------------------------------------------------------
     def transfer(self, out_bill_no: str, openid: str, amount_fen: int, remark: str, notify_url: str,
                  scene_id: str = "1005", report_infos: list[dict] | None = None,
@@ -140,11 +164,24 @@ class WeChatPayClient:
             ],
         }
         if user_name:
-            body["user_name"] = user_name
+            body["user_name"] = self._encrypt(user_name)
         return self._json("POST", "/v3/fund-app/mch-transfer/transfer-bills", body)
 
     def query_transfer(self, out_bill_no: str) -> dict:
         return self._json("GET", f"/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}")
+
+    def cancel_transfer(self, out_bill_no: str) -> dict:
+        """撤销转账: only while WeChat waits for the user; the answer is CANCELING/CANCELLED."""
+        return self._json("POST", f"/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}/cancel")
+
+    def _encrypt(self, text: str) -> str:
+        if self._public_key is None or not self.public_key_id:
+            # In certificate mode the field would be encrypted with the platform certificate
+            # named by Wechatpay-Serial; no payout reaches the amount that needs it.
+            raise WeChatPayError(0, "NO_PUBLIC_KEY", "sensitive fields need WeChat Pay's public key")
+        from layers.wechat.paycrypto import encrypt_sensitive
+
+        return encrypt_sensitive(self._public_key, text)
 
     # -- bills and certificates ----------------------------------------------------------
     def trade_bill(self, bill_date: date) -> str:

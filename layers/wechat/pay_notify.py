@@ -85,6 +85,9 @@ class WeChatPayKeys:
         self._fetched_at = now
 
     def get(self, serial: str):
+        pinned = self._keys.get(serial)
+        if pinned is not None and pinned[1] is None:
+            return pinned[0]  # the configured public key: nothing to fetch
         now = self._clock()
         with self._lock:
             if self._certificates_stale(now) and self._may_refresh(now):

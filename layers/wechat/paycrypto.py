@@ -112,3 +112,11 @@ __all__ = [
     "load_private_key", "load_public_key", "nonce", "parse_authorization", "request_message",
     "response_message", "sign", "verify",
 ]
+
+
+def encrypt_sensitive(public_key: rsa.RSAPublicKey, text: str) -> str:
+    """A sensitive field (user_name, bank account) as APIv3 wants it: RSA-OAEP with SHA-1
+    (WeChat Pay's documented padding) under WeChat Pay's public key, base64."""
+    cipher = public_key.encrypt(text.encode(), padding.OAEP(mgf=padding.MGF1(hashes.SHA1()),
+                                                             algorithm=hashes.SHA1(), label=None))
+    return base64.b64encode(cipher).decode()

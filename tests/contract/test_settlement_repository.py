@@ -81,7 +81,7 @@ class TestPayoutRepository:
         assert backend.payouts.list_for_user(d, 10, None) == ([p], None)
         assert p.payout_id in [x.payout_id for x in backend.payouts.open(1000)]
         # Final, so the follow-up sweep of tests sharing the table leaves it alone.
-        change(backend, p, domain.failed(p, "test", "2026-11-29T02:00:01Z"))
+        change(backend, p, domain.paid(p, domain.PAID_MANUALLY, None, "2026-11-29T02:00:01Z"))
         assert p.payout_id not in [x.payout_id for x in backend.payouts.open(1000)]
 
     def test_changes_are_conditioned_on_status_and_version(self, backend):
@@ -96,16 +96,24 @@ class TestPayoutRepository:
             change(backend, p, domain.add_claimed(p, ("o3",), 7, "2026-11-29T02:00:01Z"))
         assert backend.payouts.get(p.payout_id) == more
         assert (more.amount, more.commission_count) == (400, 3)
-        ready = domain.claimed(more, "2026-11-29T02:00:02Z")
+        ready = domain.claimed(more, "2026-11-29T02:00:02Z", max_fen=300)
         change(backend, more, ready)
-        sending = domain.start_transfer(ready, "2026-11-29T02:00:03Z")
+        assert [(q.index, q.amount, q.status) for q in backend.payouts.get(p.payout_id).parts] == [
+            (0, 200, "READY"), (1, 200, "READY")]
+        sending = domain.claim_part(ready, 1, "2026-11-29T02:00:03Z")
         change(backend, ready, sending)
-        waiting = domain.waiting(sending, {"state": "ACCEPTED", "package_info": "pkg", "transfer_bill_no": "133"},
-                                 "2026-11-29T02:00:04Z")
+        waiting = domain.part_waiting(sending, 1, {"state": "WAIT_USER_CONFIRM", "package_info": "pkg",
+                                                   "transfer_bill_no": "133"}, "2026-11-29T02:00:04Z")
         change(backend, sending, waiting)
         with pytest.raises(Stale):
-            change(backend, sending, domain.failed(sending, "late", "2026-11-29T02:00:05Z"))
+            change(backend, sending, domain.part_returned(sending, 1, "late", "2026-11-29T02:00:05Z"))
         assert backend.payouts.get(p.payout_id) == waiting
+        assert waiting.part(1).package_info == "pkg" and waiting.part(0).status == "READY"
+        both = domain.part_paid(domain.part_paid(waiting, 1, {}, "2026-11-29T02:00:06Z"), 0, {},
+                                "2026-11-29T02:00:06Z")
+        change(backend, waiting, both)
+        assert both.all_parts_paid and backend.payouts.get(p.payout_id) == both
+        waiting = both
         done = domain.paid(waiting, domain.SUCCESS, {"transfer_bill_no": "133"}, "2026-11-29T02:00:06Z")
         change(backend, waiting, done)
         assert backend.payouts.get(p.payout_id) == done

@@ -57,12 +57,13 @@ class MemoryOrderRepository:
         tx.add(lambda items: key in items and items[key].version == order.version,
                lambda items: items.pop(key), on_stale)
 
-    def set_prepay_id(self, order_id: str, prepay_id: str) -> bool:
+    def set_prepay_id(self, order_id: str, prepay_id: str, prepay_at: str | None = None) -> bool:
         with self.store.lock:
             current = self.get(order_id)
             if current is None or current.status != domain.PENDING:
                 return False
-            self.store.items[self._key(order_id)] = replace(current, prepay_id=prepay_id)
+            self.store.items[self._key(order_id)] = replace(current, prepay_id=prepay_id,
+                                                            prepay_at=prepay_at or current.prepay_at)
             return True
 
 

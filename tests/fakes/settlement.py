@@ -80,7 +80,9 @@ class MemoryPayoutRepository:
 
 class FakeTransfers:
     """WeChat Pay's merchant transfers (`transfer`, `query_transfer`), by out_bill_no. A new
-    transfer answers `state` (WAIT_USER_CONFIRM) with a package; `finish` ends it."""
+    transfer answers `state` (WAIT_USER_CONFIRM) with a package; `finish` ends it.
+    `fault(call, error, times, after)` makes the next calls raise `error`, before WeChat
+    acts or (after=True) once it has: a lost answer, the money moved."""
 
     def __init__(self):
         self.transfers: dict[str, dict] = {}
@@ -88,11 +90,22 @@ class FakeTransfers:
         self.unavailable = False
         self.refuse: WeChatPayError | None = None  # the next transfer is refused with it
         self.state = "WAIT_USER_CONFIRM"
+        self._faults: list[list] = []
+
+    def fault(self, call: str, error: Exception, times: int = 1, after: bool = False) -> None:
+        self._faults.append([call, error, times, after])
+
+    def _fault(self, call: str, after: bool) -> None:
+        for f in self._faults:
+            if f[0] == call and f[2] > 0 and f[3] == after:
+                f[2] -= 1
+                raise f[1]
 
     def _call(self, *call) -> None:
         self.calls.append(call)
         if self.unavailable:
             raise WeChatPayUnavailable(503, "SYSTEM_ERROR", "try again")
+        self._fault(call[0], after=False)
 
     def transfer(self, out_bill_no: str, openid: str, amount_fen: int, remark: str, notify_url: str,
                  **kwargs) -> dict:
@@ -105,6 +118,7 @@ class FakeTransfers:
             "transfer_amount": amount_fen, "state": self.state, "package_info": f"pkg-{out_bill_no}"})
         if bill["transfer_amount"] != amount_fen:
             raise WeChatPayError(400, "INVALID_REQUEST", "same out_bill_no, different amount")
+        self._fault("transfer", after=True)
         return dict(bill)
 
     def query_transfer(self, out_bill_no: str) -> dict:
@@ -113,16 +127,20 @@ class FakeTransfers:
             raise OrderNotFoundAtWeChat(404, "NOT_FOUND", "no such transfer")
         return dict(self.transfers[out_bill_no])
 
-    def finish(self, out_bill_no: str, succeed: bool = True) -> dict:
-        """The distributor confirmed (or the transfer failed): what the notification carries."""
+    def finish(self, out_bill_no: str, succeed: bool = True, state: str | None = None) -> dict:
+        """The distributor confirmed (or the transfer failed, or was CANCELLED: not confirmed
+        in 24 hours): what the notification carries."""
         bill = self.transfers[out_bill_no]
-        bill["state"] = "SUCCESS" if succeed else "FAIL"
-        if not succeed:
+        bill["state"] = state or ("SUCCESS" if succeed else "FAIL")
+        if bill["state"] == "FAIL":
             bill["fail_reason"] = "PAYEE_ACCOUNT_ABNORMAL"
         return dict(bill)
 
     def posts(self, out_bill_no: str) -> int:
         return sum(1 for c in self.calls if c == ("transfer", out_bill_no))
+
+    def paid_total(self) -> int:
+        return sum(b["transfer_amount"] for b in self.transfers.values() if b["state"] == "SUCCESS")
 
 
 class RecordingSender:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from layers.domain.payment_gateway import (
     OrderNotFoundAtWeChat,
+    ResponseNotVerified,
     WeChatPayError,
     WeChatPayUnavailable,
 )
@@ -19,11 +20,30 @@ class FakePayGateway:
         self.calls: list[tuple] = []
         self.unavailable = False  # every call raises WeChatPayUnavailable while True
         self.refund_status = "PROCESSING"  # what a new refund answers
+        self._faults: list[list] = []
+
+    def fault(self, call: str, error: Exception | str, times: int = 1, after: bool = False) -> None:
+        """The next `times` calls named `call` raise `error`; with `after`, only once WeChat
+        has done what was asked (the answer is lost or does not verify: the money moved).
+        `error` may be a WeChat error code, raised as a final WeChatPayError."""
+        if isinstance(error, str):
+            error = WeChatPayError(403 if error == "NOT_ENOUGH" else 400, error, "injected")
+        self._faults.append([call, error, times, after])
+
+    def lose_answer(self, call: str, times: int = 1) -> None:
+        self.fault(call, ResponseNotVerified(200, "RESPONSE_NOT_VERIFIED", "bad signature"), times, after=True)
+
+    def _fault(self, call: str, after: bool) -> None:
+        for f in self._faults:
+            if f[0] == call and f[2] > 0 and f[3] == after:
+                f[2] -= 1
+                raise f[1]
 
     def _call(self, *call) -> None:
         self.calls.append(call)
         if self.unavailable:
             raise WeChatPayUnavailable(503, "SYSTEM_ERROR", "try again")
+        self._fault(call[0], after=False)
 
     def jsapi_prepay(self, out_trade_no, description, total_fen, payer_openid, notify_url, time_expire) -> str:
         self._call("prepay", out_trade_no)
@@ -63,10 +83,22 @@ class FakePayGateway:
         refund = self.refunds.setdefault(out_refund_no, {
             "out_refund_no": out_refund_no, "out_trade_no": out_trade_no, "refund_id": f"50000{out_refund_no}",
             "status": self.refund_status, "amount": {"refund": refund_fen, "total": total_fen}})
+        self._fault("refund", after=True)
         return dict(refund)
+
+    def refunds_of(self, out_trade_no: str) -> list[dict]:
+        return [r for r in self.refunds.values() if r["out_trade_no"] == out_trade_no]
 
     def query_refund(self, out_refund_no: str) -> dict:
         self._call("query_refund", out_refund_no)
         if out_refund_no not in self.refunds:
-            raise WeChatPayError(404, "RESOURCE_NOT_EXISTS", "no such refund")
+            raise OrderNotFoundAtWeChat(404, "RESOURCE_NOT_EXISTS", "no such refund")
         return dict(self.refunds[out_refund_no])
+
+    def apply_abnormal_refund(self, wechat_refund_id, out_refund_no, kind, **bank) -> dict:
+        self._call("apply_abnormal_refund", out_refund_no)
+        refund = self.refunds[out_refund_no]
+        if refund["refund_id"] != wechat_refund_id or refund["status"] != "ABNORMAL":
+            raise WeChatPayError(400, "INVALID_REQUEST", "not an abnormal refund")
+        refund.update(status="PROCESSING", abnormal=kind)
+        return dict(refund)

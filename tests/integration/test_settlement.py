@@ -109,9 +109,32 @@ def confirm_transfer(client, sandbox, out_bill_no, succeed=True):
     assert r.status_code in (200, 204), r.body
 
 
-def test_auto_settlement_pays_each_distributor_once(client, admin_headers, shop, day):
-    from functions import wiring
+def as_distributor(d: str) -> dict:
+    from layers.auth import issue_shopper_token
 
+    token, _ = issue_shopper_token(d)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def my_payouts(client, d) -> list[dict]:
+    r = client.http.get("/me/payouts", headers=as_distributor(d))
+    assert r.status_code == 200, r.body
+    return body(r)["items"]
+
+
+def claim(client, d, payout_id):
+    return post(client, f"/me/payouts/{payout_id}/claim", None, as_distributor(d))
+
+
+def bill_of(view: dict) -> str:
+    from functions import wiring
+    from layers.domain import payout as domain
+
+    payout_id, index = domain.parse_part_id(view["id"])
+    return domain.out_bill_no(payout_id, wiring.payout_repository().get(payout_id).part(index))
+
+
+def test_auto_settlement_pays_each_distributor_once(client, admin_headers, shop, day):
     sandbox = shop["sandbox"]
     expected = settleable_commissions(client, admin_headers, shop, distributors=2)
     day(next(_offset))
@@ -119,101 +142,142 @@ def test_auto_settlement_pays_each_distributor_once(client, admin_headers, shop,
     payouts = payouts_of(expected)
     for d, amount in expected.items():
         [payout] = payouts[d]
-        assert payout.status == "WAIT_USER_CONFIRM" and payout.amount == amount
-        transfer = sandbox.transfers[payout.payout_id]
+        assert payout.status == "PAYING" and payout.amount == amount
+        [view] = my_payouts(client, d)
+        assert (view["status"], view["amount"], view.get("confirm")) == ("READY", amount, None)
+        r = claim(client, d, view["id"])
+        assert r.status_code == 200, r.body
+        claimed = body(r)
+        bill = bill_of(claimed)
+        transfer = sandbox.transfers[bill]
+        assert claimed["confirm"] == {"mch_id": sandbox.keys.mchid, "app_id": sandbox.keys.appid,
+                                      "package": transfer["package_info"]}
         assert transfer["transfer_amount"] == amount and transfer["transfer_scene_id"] == "1005"
         assert {i["info_type"] for i in transfer["transfer_scene_report_infos"]} == {"岗位类型", "报酬说明"}
-        assert transfer_posts(sandbox, payout.payout_id) == 1
+        assert body(claim(client, d, view["id"])) == claimed  # asked again: the same transfer
+        assert transfer_posts(sandbox, bill) == 1
+        assert my_payouts(client, d) == [claimed]
+    assert claim(client, next(iter(expected)), "P20260101" + "0" * 22).status_code == 404
+    other = login(client)
+    assert body(client.http.get("/me/payouts", headers={"Authorization": other["Authorization"]}))["items"] == []
+    d = next(iter(expected))
+    assert post(client, f"/me/payouts/{my_payouts(client, d)[0]['id']}/claim", None,
+                {"Authorization": other["Authorization"]}).status_code == 404
 
-    # The distributor sees what wx.requestMerchantTransfer needs.
-    guide_id = next(iter(expected))
-    mine = wiring.distributor_repository().get(guide_id)
-    assert mine is not None
     settlement().settle_commissions(inline=True)  # a second run: nothing new
     for d in expected:
-        [payout] = payouts_of([d])[d]
-        assert transfer_posts(sandbox, payout.payout_id) == 1
-        confirm_transfer(client, sandbox, payout.payout_id)
+        [view] = my_payouts(client, d)
+        bill = bill_of(view)
+        assert transfer_posts(sandbox, bill) == 1
+        confirm_transfer(client, sandbox, bill)
         [payout] = payouts_of([d])[d]
         assert payout.status == "SUCCESS"
         stats = stats_of(d)
         assert stats.settled == expected[d] and stats.settleable == 0
         assert all(c.status == "SETTLED" for c in commissions_of(d))
-    confirm_transfer(client, sandbox, payout.payout_id)  # WeChat's duplicate notification
+    confirm_transfer(client, sandbox, bill)  # WeChat's duplicate notification
     assert stats_of(d).settled == expected[d]
 
 
-def test_me_payouts_carries_the_confirmation_package(client, admin_headers, shop, day):
-    sandbox = shop["sandbox"]
-    expected = settleable_commissions(client, admin_headers, shop, distributors=1, orders_each=1)
-    day(next(_offset))
-    settlement().settle_commissions(inline=True)
-    [d] = expected
-    [payout] = payouts_of([d])[d]
-    from layers.auth import issue_shopper_token
-
-    token, _ = issue_shopper_token(d)
-    r = client.http.get("/me/payouts", headers={"Authorization": f"Bearer {token}"})
-    assert r.status_code == 200
-    [item] = body(r)["items"]
-    assert item["status"] == "WAIT_USER_CONFIRM" and item["amount"] == expected[d]
-    assert item["confirm"] == {"mch_id": sandbox.keys.mchid, "app_id": sandbox.keys.appid,
-                               "package": sandbox.transfers[payout.payout_id]["package_info"]}
-    other = login(client)
-    assert body(client.http.get("/me/payouts", headers={"Authorization": other["Authorization"]}))["items"] == []
-
-
-def test_a_run_killed_halfway_completes_without_a_second_transfer(client, admin_headers, shop, day, monkeypatch):
+def test_a_large_commission_pays_in_parts_and_a_tiny_one_waits(client, admin_headers, shop, day):
     from functions import wiring
 
     sandbox = shop["sandbox"]
-    expected = settleable_commissions(client, admin_headers, shop, distributors=4, orders_each=1)
+    orders, distribution = wiring.orders(), wiring.distribution()
+    big = settleable_commissions(client, admin_headers, shop, distributors=1, orders_each=1)  # warm-up guide
+    product = create_product(client, admin_headers, price=2_000_000, stock=10)  # 5%: 100,000 fen
+    cheap = create_product(client, admin_headers, price=100, stock=10)  # 5 fen
+    guides = {}
+    for name, prod in (("big", product), ("tiny", cheap)):
+        guide = new_distributor(client, admin_headers)
+        token = share(client, guide, prod["id"])
+        buyer = login(client)
+        assert visit(client, buyer, token).status_code == 204
+        order = paid_order(shop, uid(buyer), prod["skus"][0]["id"])
+        orders.ship(order["id"])
+        done = orders.confirm_receipt(uid(buyer), order["id"])
+        distribution.on_order_completed(f"order.completed:{order['id']}", {
+            "order_id": order["id"], "user_id": uid(buyer), "completed_at": done["completed_at"]})
+        ORDERS.setdefault(uid(guide), []).append(order["id"])
+        guides[name] = uid(guide)
+    assert commission_of(guides["big"], ORDERS[guides["big"]][0]).amount == 100_000
     day(next(_offset))
-    client_ = wiring.pay_client()
-    original = client_.transfer
-    sent = []
-
-    class Killed(BaseException):
-        """The Lambda timing out right after WeChat took the transfer."""
-
-    def transfer_then_die(**kwargs):
-        answer = original(**kwargs)
-        sent.append(kwargs["out_bill_no"])
-        if len(sent) == 2:
-            raise Killed()
-        return answer
-
-    monkeypatch.setattr(client_, "transfer", transfer_then_die)
-    with pytest.raises(Killed):
-        settlement().settle_commissions(inline=True)
-    monkeypatch.setattr(client_, "transfer", original)
     settlement().settle_commissions(inline=True)
-    payouts = payouts_of(expected)
-    for d, amount in expected.items():
-        [payout] = payouts[d]
-        assert payout.status == "WAIT_USER_CONFIRM"
-        assert transfer_posts(sandbox, payout.payout_id) == 1
-        assert sandbox.transfers[payout.payout_id]["transfer_amount"] == amount
+    views = my_payouts(client, guides["big"])
+    assert sorted(v["amount"] for v in views) == [20_000] * 5 and {v["status"] for v in views} == {"READY"}
+    assert my_payouts(client, guides["tiny"]) == []  # 5 fen waits for the next settlement
+    assert stats_of(guides["tiny"]).settleable == 5
+    for v in views:
+        claimed = body(claim(client, guides["big"], v["id"]))
+        assert claimed["status"] == "WAIT_USER_CONFIRM"
+        confirm_transfer(client, sandbox, bill_of(claimed))
+    assert payouts_of([guides["big"]])[guides["big"]][0].status == "SUCCESS"
+    assert stats_of(guides["big"]).settled == 100_000
+    paid = [t for t in sandbox.transfers.values() if t["openid"] and t["state"] == "SUCCESS"
+            and t["out_bill_no"].startswith(payouts_of([guides["big"]])[guides["big"]][0].payout_id)]
+    assert sum(t["transfer_amount"] for t in paid) == 100_000 and len(paid) == 5
+    assert big  # the warm-up guide's payout is not this test's concern
 
 
-def test_a_failed_transfer_returns_its_commissions(client, admin_headers, shop, day):
+def test_an_unverifiable_answer_never_pays_twice(client, admin_headers, shop, day, monkeypatch):
+    """WeChat took the transfer, but its answer does not verify (RESPONSE_NOT_VERIFIED): the
+    outcome is unknown. The next day's settlement must neither give the commissions back
+    nor pay them again under a new out_bill_no."""
+    from functions import wiring
+    from layers.domain.payment_gateway import ResponseNotVerified
 
     sandbox = shop["sandbox"]
-    expected = settleable_commissions(client, admin_headers, shop, distributors=1)
+    expected = settleable_commissions(client, admin_headers, shop, distributors=1, orders_each=1)
     [d] = expected
     day(next(_offset))
     settlement().settle_commissions(inline=True)
-    [payout] = payouts_of([d])[d]
-    confirm_transfer(client, sandbox, payout.payout_id, succeed=False)
-    [payout] = payouts_of([d])[d]
-    assert payout.status == "FAIL"
-    assert all(c.status == "SETTLEABLE" for c in commissions_of(d))
-    assert stats_of(d).settled == 0
-    day(next(_offset))  # the next day's run pays them, under a new out_bill_no
+    pay = wiring.pay_client()
+    original = pay.transfer
+
+    def made_but_unverifiable(**kwargs):
+        original(**kwargs)
+        raise ResponseNotVerified(200, "RESPONSE_NOT_VERIFIED", "the answer's signature does not verify")
+
+    monkeypatch.setattr(pay, "transfer", made_but_unverifiable)
+    [view] = my_payouts(client, d)
+    r = claim(client, d, view["id"])
+    assert r.status_code == 503 and body(r)["error"]["code"] == "UPSTREAM_UNAVAILABLE"
+    monkeypatch.setattr(pay, "transfer", original)
+    assert all(c.status == "SETTLING" for c in commissions_of(d))
+    day(next(_offset))
+    settlement().settle_commissions(inline=True)  # the follow-up asks WeChat: it has it
+    assert len(payouts_of([d])[d]) == 1
+    [view] = my_payouts(client, d)
+    assert view["status"] == "WAIT_USER_CONFIRM" and view["confirm"]["package"]
+    bill = bill_of(view)
+    # Asked again under the same number (the query carries no package): one transfer at WeChat.
+    assert transfer_posts(sandbox, bill) == 2
+    assert [t for t in sandbox.transfers if t.startswith(view["id"])] == [bill]
+
+
+def test_a_transfer_not_confirmed_in_time_is_claimed_again_under_a_new_number(client, admin_headers, shop, day):
+    from functions import wiring
+
+    sandbox = shop["sandbox"]
+    expected = settleable_commissions(client, admin_headers, shop, distributors=1, orders_each=1)
+    [d] = expected
+    day(next(_offset))
     settlement().settle_commissions(inline=True)
-    payouts = sorted(payouts_of([d])[d], key=lambda p: p.created_at)
-    assert [p.status for p in payouts] == ["FAIL", "WAIT_USER_CONFIRM"]
-    assert payouts[1].amount == expected[d]
+    [view] = my_payouts(client, d)
+    first = body(claim(client, d, view["id"]))
+    old = bill_of(first)
+    with sandbox._lock:
+        sandbox.transfers[old]["state"] = "CANCELLED"  # 24 hours without the distributor's confirmation
+    settlement().follow_up_open_payouts()
+    [again] = my_payouts(client, d)
+    assert (again["id"], again["status"]) == (view["id"], "READY")
+    assert all(c.status == "SETTLING" for c in commissions_of(d))
+    second = body(claim(client, d, view["id"]))
+    new = bill_of(second)
+    assert new != old and second["status"] == "WAIT_USER_CONFIRM"
+    confirm_transfer(client, sandbox, new)
+    assert stats_of(d).settled == expected[d]
+    assert wiring.payout_repository().get(view["id"][:-2]).status == "SUCCESS"
 
 
 def test_manual_mode_makes_no_transfer(client, admin_headers, shop, day):

@@ -247,3 +247,23 @@ def test_a_refund_finishing_while_another_is_requested(shop):
     other.on_refund_result(second["id"], "SUCCESS")
     after = shop.orders_repo.get(order["id"])
     assert (after.status, after.refunded_amount, after.refund_room) == ("REFUNDED", 3000, 0)
+
+
+def test_a_prepay_id_past_its_two_hours_is_asked_for_again(shop):
+    order = shop.place()
+    prepays = lambda: [c for c in shop.pay.calls if c[0] == "prepay"]  # noqa: E731
+    assert len(prepays()) == 1
+    shop.clock.advance(3600)
+    assert shop.orders.get_for_user("u1", order["id"])["payment"] == order["payment"]
+    assert len(prepays()) == 1  # still fresh: no call
+    shop.clock.advance(2 * 3600)
+    fresh = shop.orders.get_for_user("u1", order["id"])
+    assert fresh["status"] == "PENDING_PAYMENT" and fresh["payment"] is not None
+    assert prepays() == [("prepay", order["id"])] * 2  # the same out_trade_no
+    stored = shop.orders_repo.get(order["id"])
+    assert stored.prepay_at > order["created_at"]
+    shop.pay.unavailable = True
+    shop.clock.advance(3 * 3600)
+    with pytest.raises(errors.UpstreamUnavailable):
+        shop.orders.get_for_user("u1", order["id"])
+    assert shop.orders_repo.get(order["id"]).status == "PENDING_PAYMENT"  # not closed: it may be paid

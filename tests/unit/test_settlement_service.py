@@ -12,7 +12,7 @@ import pytest
 from layers.domain import commission_entry as cm
 from layers.domain import errors
 from layers.domain import payout as domain
-from layers.domain.payment_gateway import WeChatPayError, WeChatPayUnavailable
+from layers.domain.payment_gateway import ResponseNotVerified, WeChatPayError, WeChatPayUnavailable
 from layers.domain.shop_settings import ShopSettings
 from layers.services.settlement import PayoutChanged, SettlementService
 from tests.fakes.settlement import FakeTransfers, MemoryPayoutRepository, RecordingSender
@@ -62,26 +62,66 @@ def s():
     return Settle()
 
 
+def _claim_all(s, d) -> list[dict]:
+    """The distributor asks for every READY payout in the mini-program."""
+    return [s.settlement.claim(d, v["id"]) for v in s.settlement.my_payouts(d, 100, None)[0]
+            if v["status"] == "READY"]
+
+
+def _bill(s, view) -> str:
+    payout_id, index = domain.parse_part_id(view["id"])
+    return domain.out_bill_no(payout_id, s.payouts.get(payout_id).part(index))
+
+
 def test_each_distributor_is_paid_once_per_batch(s):
     expected = s.settleable(3)
     summary = s.run()
-    assert summary["made_settleable"] == 6 and summary["payouts"] == {"WAIT_USER_CONFIRM": 3}
+    assert summary["made_settleable"] == 6 and summary["payouts"] == {"PAYING": 3}
+    assert s.transfers.calls == []  # user-confirmation mode: a transfer waits for its claim
     for d, amount in expected.items():
         [p] = s.payouts_of(d)
         assert p.payout_id == domain.payout_id_for(p.batch_id, d) and len(p.payout_id) <= 32
-        assert (p.status, p.amount, p.commission_count) == ("WAIT_USER_CONFIRM", amount, 2)
-        assert s.transfers.posts(p.payout_id) == 1
-        assert s.settlement.payout_view(p)["confirm"]["package"] == f"pkg-{p.payout_id}"
+        assert (p.status, p.amount, p.commission_count) == ("PAYING", amount, 2)
+        [view] = _claim_all(s, d)
+        assert view["status"] == "WAIT_USER_CONFIRM" and view["amount"] == amount
+        bill = _bill(s, view)
+        assert view["confirm"] == {"mch_id": "1900000001", "app_id": "wx-test", "package": f"pkg-{bill}"}
+        assert s.settlement.claim(d, view["id"]) == view  # asked again: the same transfer
+        assert s.transfers.posts(bill) == 1
     s.run()  # a second run the same day: nothing new
     for d in expected:
         [p] = s.payouts_of(d)
-        assert s.transfers.posts(p.payout_id) == 1
-        s.settlement.on_transfer_result(s.transfers.finish(p.payout_id))
-        s.settlement.on_transfer_result(s.transfers.finish(p.payout_id))  # WeChat says it twice
+        bill = domain.out_bill_no(p.payout_id, p.part(0))
+        assert s.transfers.posts(bill) == 1
+        s.settlement.on_transfer_result(s.transfers.finish(bill))
+        s.settlement.on_transfer_result(s.transfers.finish(bill))  # WeChat says it twice
         assert s.payouts.get(p.payout_id).status == "SUCCESS"
         stats = s.commissions.stats(d)
         assert (stats.settled, stats.settleable) == (expected[d], 0)
     assert s.payouts.get_batch(summary["batch_id"]).runs == 2
+
+
+def test_a_large_commission_pays_as_parts_and_a_tiny_one_waits(s):
+    big, tiny = s.distributor(), s.distributor()
+    order = s.paid_order(s.shopper(), big, price=2_000_000)
+    small = s.paid_order(s.shopper(), tiny, price=100)  # 5 fen of commission
+    for o in (order, small):
+        s.svc.on_order_completed("e", {"order_id": o.order_id, "completed_at": s.now()})
+    s.clock.advance(8 * 24 * 3600)
+    assert s.run()["payouts"] == {"PAYING": 1, "NOTHING_TO_SETTLE": 1}
+    [p] = s.payouts_of(big)
+    assert p.amount == 100_000 and [q.amount for q in p.parts] == [20_000] * 5
+    views = _claim_all(s, big)
+    assert len(views) == 5 and all(v["status"] == "WAIT_USER_CONFIRM" for v in views)
+    assert all(b["transfer_amount"] <= 20_000 for b in s.transfers.transfers.values())
+    for v in views[:4]:
+        s.settlement.on_transfer_result(s.transfers.finish(_bill(s, v)))
+    assert s.payouts.get(p.payout_id).status == "PAYING"
+    assert s.commissions.stats(big).settled == 0  # settled when the last part is paid
+    s.settlement.on_transfer_result(s.transfers.finish(_bill(s, views[4])))
+    assert s.payouts.get(p.payout_id).status == "SUCCESS"
+    assert s.commissions.stats(big).settled == 100_000 == s.transfers.paid_total()
+    assert s.payouts_of(tiny) == [] and [c.amount for c in s.svc.list_settleable(tiny)] == [5]
 
 
 def test_the_job_fans_out_one_message_per_distributor(s):
@@ -90,80 +130,124 @@ def test_the_job_fans_out_one_message_per_distributor(s):
     assert sorted(body["distributor_id"] for _, body in s.sender.sent) == sorted(expected)
     assert {url for url, _ in s.sender.sent} == {"q-settle"}
     for _, body in s.sender.sent:
-        assert s.settlement.handle_message(body) == "WAIT_USER_CONFIRM"
-        assert s.settlement.handle_message(body) == "WAIT_USER_CONFIRM"  # SQS delivers twice
+        assert s.settlement.handle_message(body) == "PAYING"
+        assert s.settlement.handle_message(body) == "PAYING"  # SQS delivers twice
     assert all(body["batch_id"] == summary["batch_id"] for _, body in s.sender.sent)
-    assert len(s.transfers.calls) == 2
+    assert all(len(s.payouts_of(d)) == 1 for d in expected)
 
 
-def test_a_run_killed_after_wechat_took_the_transfer_asks_before_sending_again(s):
-    expected = s.settleable(3, orders_each=1)
-    original = s.transfers.transfer
-
-    class Killed(BaseException):
-        """The Lambda timing out right after WeChat took the transfer."""
-
-    def transfer_then_die(**kwargs):
-        answer = original(**kwargs)
-        if len(s.transfers.transfers) == 2:
-            raise Killed()
-        return answer
-
-    s.transfers.transfer = transfer_then_die
-    with pytest.raises(Killed):
-        s.run()
-    s.transfers.transfer = original
+@pytest.mark.parametrize("error", [
+    ResponseNotVerified(200, "RESPONSE_NOT_VERIFIED", "bad signature"),
+    WeChatPayUnavailable(0, "NETWORK", "timeout"),
+])
+def test_an_answer_lost_after_wechat_took_the_transfer_never_pays_twice(s, error):
+    [d] = s.settleable(1)
     s.run()
-    for d, amount in expected.items():
-        [p] = s.payouts_of(d)
-        assert p.status == "WAIT_USER_CONFIRM" and p.amount == amount
-        assert s.transfers.posts(p.payout_id) == 1
+    [ready] = s.settlement.my_payouts(d, 10, None)[0]
+    s.transfers.fault("transfer", error, after=True)  # WeChat made it; the answer is lost
+    with pytest.raises(errors.UpstreamUnavailable):
+        s.settlement.claim(d, ready["id"])
+    [p] = s.payouts_of(d)
+    assert p.part(0).status == "TRANSFERRING"
+    s.clock.advance(24 * 3600)
+    s.run()  # the next day's batch: nothing new to settle; the follow-up asks WeChat
+    assert len(s.payouts_of(d)) == 1 and s.payouts_of(d)[0].part(0).status == "WAIT_USER_CONFIRM"
+    view = s.settlement.claim(d, ready["id"])
+    bill = _bill(s, view)
+    assert s.transfers.posts(bill) == 1 and list(s.transfers.transfers) == [bill]
+    assert all(c.status == "SETTLING" for c in s.store.scan(("commission", d)))
 
 
 def test_wechat_unreachable_then_the_retry_queries_the_same_bill(s):
     [d] = s.settleable(1)
+    s.run()
+    [ready] = s.settlement.my_payouts(d, 10, None)[0]
     s.transfers.unavailable = True
-    with pytest.raises(WeChatPayUnavailable):
-        s.run()
-    [p] = s.payouts_of(d)
-    assert p.status == "TRANSFERRING"
+    with pytest.raises(errors.UpstreamUnavailable):
+        s.settlement.claim(d, ready["id"])
     s.transfers.unavailable = False
-    assert s.settlement.handle_message({"batch_id": p.batch_id, "distributor_id": d}) == "WAIT_USER_CONFIRM"
-    assert s.transfers.posts(p.payout_id) == 2  # the unanswered one, and the retry under the same number
-    assert ("query_transfer", p.payout_id) in s.transfers.calls
+    view = s.settlement.claim(d, ready["id"])
+    bill = _bill(s, view)
+    assert view["status"] == "WAIT_USER_CONFIRM"
+    assert s.transfers.posts(bill) == 2  # the unanswered one, and the retry under the same number
+    assert ("query_transfer", bill) in s.transfers.calls
 
 
-def test_a_failed_transfer_gives_its_commissions_back_for_the_next_day(s):
+@pytest.mark.parametrize("state", ["CANCELLED", "FAIL"])
+def test_a_transfer_not_received_is_ready_again_under_a_new_number(s, state):
     expected = s.settleable(1)
     [d] = expected
     s.run()
-    [p] = s.payouts_of(d)
-    s.settlement.on_transfer_result(s.transfers.finish(p.payout_id, succeed=False))
-    assert s.payouts.get(p.payout_id).status == "FAIL"
-    assert all(c.status == "SETTLEABLE" and c.settlement_id is None for c in s.svc.list_settleable(d))
-    assert s.commissions.stats(d).settled == 0 and s.commissions.stats(d).settleable == expected[d]
+    [first] = _claim_all(s, d)
+    old = _bill(s, first)
+    s.settlement.on_transfer_result(s.transfers.finish(old, state=state))  # 24 h unconfirmed
+    [again] = s.settlement.my_payouts(d, 10, None)[0]
+    assert (again["id"], again["status"], again["amount"]) == (first["id"], "READY", expected[d])
+    assert all(c.status == "SETTLING" for c in s.store.scan(("commission", d)))  # still owed, not re-settled
     s.clock.advance(24 * 3600)
     s.run()
-    payouts = sorted(s.payouts_of(d), key=lambda p: p.created_at)
-    assert [p.status for p in payouts] == ["FAIL", "WAIT_USER_CONFIRM"]
-    assert payouts[1].amount == expected[d] and payouts[1].payout_id != payouts[0].payout_id
+    assert len(s.payouts_of(d)) == 1  # no second payout for the same commissions
+    second = s.settlement.claim(d, first["id"])
+    new = _bill(s, second)
+    assert new != old and second["status"] == "WAIT_USER_CONFIRM"
+    s.settlement.on_transfer_result(s.transfers.finish(new))
+    assert s.commissions.stats(d).settled == expected[d] == s.transfers.paid_total()
 
 
-def test_a_refused_transfer_fails_at_once(s):
+def test_a_success_for_an_attempt_recorded_as_ended_is_kept_and_alarmed(s):
     [d] = s.settleable(1)
-    s.transfers.refuse = WeChatPayError(400, "NOT_ENOUGH", "balance")
     s.run()
+    [first] = _claim_all(s, d)
+    old = _bill(s, first)
+    s.settlement.on_transfer_result({**s.transfers.transfers[old], "state": "CANCELLED"})
+    s.settlement.on_transfer_result(s.transfers.finish(old))  # WeChat: it was paid after all
     [p] = s.payouts_of(d)
-    assert p.status == "FAIL" and p.fail_reason == "NOT_ENOUGH: balance"
-    assert len(s.svc.list_settleable(d)) == 2
+    assert p.status == "SUCCESS" and p.part(0).attempt == 1
+    assert s.settlement.claim(d, first["id"])["status"] == "SUCCESS"  # paid: nothing sent again
+    assert list(s.transfers.transfers) == [old]
+
+
+def test_a_refused_transfer_leaves_the_money_owed(s):
+    [d] = s.settleable(1)
+    s.run()
+    [ready] = s.settlement.my_payouts(d, 10, None)[0]
+    s.transfers.refuse = WeChatPayError(400, "INVALID_REQUEST", "openid")
+    with pytest.raises(errors.NotAcceptable):
+        s.settlement.claim(d, ready["id"])
+    [p] = s.payouts_of(d)
+    assert (p.status, p.part(0).status, p.part(0).attempt) == ("PAYING", "READY", 0)
+    assert "INVALID_REQUEST" in p.part(0).fail_reason
+    assert s.settlement.claim(d, ready["id"])["status"] == "WAIT_USER_CONFIRM"
+
+
+def test_not_enough_balance_is_retried_with_the_same_number(s):
+    [d] = s.settleable(1)
+    s.run()
+    [ready] = s.settlement.my_payouts(d, 10, None)[0]
+    s.transfers.fault("transfer", WeChatPayError(403, "NOT_ENOUGH", "balance"))
+    with pytest.raises(errors.UpstreamUnavailable):
+        s.settlement.claim(d, ready["id"])
+    view = s.settlement.claim(d, ready["id"])
+    assert view["status"] == "WAIT_USER_CONFIRM"
+    assert {c[1] for c in s.transfers.calls if c[0] == "transfer"} == {_bill(s, view)}
+
+
+def test_only_the_distributor_claims_their_payout(s):
+    [d] = s.settleable(1)
+    s.run()
+    [ready] = s.settlement.my_payouts(d, 10, None)[0]
+    for who, pid in ((s.distributor(), ready["id"]), (d, "nope"), (d, ready["id"][:-2] + "zz")):
+        with pytest.raises(errors.NotFound):
+            s.settlement.claim(who, pid)
+    assert s.transfers.calls == []
 
 
 def test_adjustments_net_off_and_a_negative_net_carries_forward(s):
     [d] = s.settleable(1, orders_each=1)
     [c] = [c for c in s.store.scan(("commission", d))]
     s.run()
-    [p] = s.payouts_of(d)
-    s.settlement.on_transfer_result(s.transfers.finish(p.payout_id))
+    [view] = _claim_all(s, d)
+    s.settlement.on_transfer_result(s.transfers.finish(_bill(s, view)))
     order = s.orders.get(c.order_id)
     s.refund(order, "R1", order.paid)  # after payout: a negative adjustment
     assert [x.amount for x in s.svc.list_settleable(d)] == [-c.amount]
@@ -199,23 +283,24 @@ def test_a_stale_payout_is_read_again(s):
     other's newer status, and the commissions are settled once."""
     [d] = s.settleable(1)
     s.run()
-    [p] = s.payouts_of(d)
-    stale = p
-    s.settlement.on_transfer_result(s.transfers.finish(p.payout_id))
-    s.settlement._apply_state(stale, {"state": "WAIT_USER_CONFIRM"})  # a late, older answer
-    assert s.payouts.get(p.payout_id).status == "SUCCESS"
-    s.settlement._apply_state(stale, {"state": "SUCCESS"})
-    assert s.commissions.stats(d).settled == p.amount
+    [view] = _claim_all(s, d)
+    [stale] = s.payouts_of(d)
+    s.settlement.on_transfer_result(s.transfers.finish(_bill(s, view)))
+    s.settlement._apply_part(stale, 0, 0, {"state": "WAIT_USER_CONFIRM"})  # a late, older answer
+    assert s.payouts.get(stale.payout_id).status == "SUCCESS"
+    s.settlement._apply_part(stale, 0, 0, {"state": "SUCCESS"})
+    assert s.commissions.stats(d).settled == stale.amount
 
 
 def test_notifications_that_do_not_match_change_nothing(s):
     [d] = s.settleable(1)
     s.run()
-    [p] = s.payouts_of(d)
-    s.settlement.on_transfer_result({**s.transfers.finish(p.payout_id), "transfer_amount": p.amount + 1})
-    s.settlement.on_transfer_result({**s.transfers.finish(p.payout_id), "mch_id": "other"})
+    [view] = _claim_all(s, d)
+    bill, amount = _bill(s, view), view["amount"]
+    s.settlement.on_transfer_result({**s.transfers.finish(bill), "transfer_amount": amount + 1})
+    s.settlement.on_transfer_result({**s.transfers.finish(bill), "mch_id": "other"})
     s.settlement.on_transfer_result({"out_bill_no": "nope", "state": "SUCCESS"})
-    assert s.payouts.get(p.payout_id).status == "WAIT_USER_CONFIRM"
+    assert s.payouts_of(d)[0].part(0).status == "WAIT_USER_CONFIRM"
 
 
 def test_claiming_stops_on_a_concurrent_change_and_resumes(s):
@@ -239,5 +324,5 @@ def test_claiming_stops_on_a_concurrent_change_and_resumes(s):
     with pytest.raises(PayoutChanged):  # the message is retried
         s.settlement.handle_message({"batch_id": batch, "distributor_id": d})
     assert s.payouts.get(domain.payout_id_for(batch, d)) is None  # all or nothing
-    assert s.settlement.handle_message({"batch_id": batch, "distributor_id": d}) == "WAIT_USER_CONFIRM"
+    assert s.settlement.handle_message({"batch_id": batch, "distributor_id": d}) == "PAYING"
     assert s.payouts.get(domain.payout_id_for(batch, d)).commission_count == 2
