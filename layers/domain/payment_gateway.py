@@ -110,4 +110,6 @@ class PaymentGateway(Protocol):
 
     def query_transfer(self, out_bill_no: str) -> dict: ...
 
-    def trade_bill(self, bill_date: date) -> str: ...
+    def trade_bill(self, bill_date: date) -> bytes:
+        """The day's ALL trade bill as the bytes WeChat served, verified against its SHA1;
+        WeChatPayError NO_STATEMENT_EXIST when the day has none."""

@@ -2,7 +2,11 @@
 with our ledger and orders, repair what WeChat says was paid and we missed (through
 the same paid path as a notification), and report every other difference.
 
-Running it twice repairs nothing the second time and writes the same report."""
+Whatever WeChat gives, the job ends with a report and a log line, never an exception: a
+day with no bill (NO_STATEMENT_EXIST) is compared as an empty bill, a bill not made yet
+or not usable (hash, network) is reported as such, a bill we cannot read is reported
+without touching anything, and a row we cannot read is reported while the others are
+compared. Running it twice repairs nothing the second time and writes the same report."""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from datetime import date
 from layers.clock import iso
 from layers.domain import reconcile as rules
 from layers.domain.order import OrderRepository
+from layers.domain.payment_gateway import OrderNotFoundAtWeChat, WeChatPayError
 from layers.domain.reconcile import AnomalyRepository, LedgerRepository
 from layers.domain.refund import SUCCESS as REFUND_SUCCESS
 from layers.domain.refund import RefundRepository, order_id_of
@@ -21,7 +26,8 @@ from layers.services.orders import PaymentMismatch
 class ReconcileService:
     def __init__(self, *, pay, orders: OrderRepository, refunds: RefundRepository, ledger: LedgerRepository,
                  anomalies: AnomalyRepository, order_service, refund_service, clock):
-        self.pay = pay  # .trade_bill(day) -> text, .query_order(out_trade_no) -> trade
+        # .trade_bill(day) -> bytes, .query_order(out_trade_no) -> trade, .query_refund(out_refund_no) -> refund
+        self.pay = pay
         self.orders = orders
         self.refunds = refunds
         self.ledger = ledger
@@ -32,47 +38,94 @@ class ReconcileService:
 
     def reconcile(self, bill_date: date | None = None) -> dict:
         day = bill_date or rules.bill_day_before(self.clock.now())
-        bill_payments, bill_refunds = rules.parse_trade_bill(self.pay.trade_bill(day))
+        status, error = rules.BILL_OK, None
+        try:
+            bill = rules.parse_trade_bill(self.pay.trade_bill(day))
+        except WeChatPayError as exc:
+            error = exc.code
+            if exc.code == rules.NO_BILL:
+                status, bill = rules.BILL_NONE, rules.TradeBill()  # nothing moved that day, says WeChat
+            elif exc.code == rules.BILL_NOT_READY:
+                return self._save(day, rules.BILL_NOT_READY_STATUS, error, rules.TradeBill(), [], [])
+            else:
+                problem = rules.Difference("BILL_UNAVAILABLE", "bill", str(exc))
+                return self._save(day, rules.BILL_UNAVAILABLE, error, rules.TradeBill(), [], [problem])
+        if not bill.readable:
+            return self._save(day, rules.BILL_UNREADABLE, error, bill, [], list(bill.problems))
+        differences = list(bill.problems)
+        repaired = self._payments(day, bill, differences)
+        repaired += self._refunds(day, bill, differences)
+        return self._save(day, status, error, bill, repaired, differences)
 
+    def _payments(self, day: date, bill: rules.TradeBill, differences: list) -> list[str]:
         ours = {}
-        for p in bill_payments:
+        for p in bill.payments:
             order = self.orders.get(p.out_trade_no, consistent=True)
             if order is not None:
                 ours[p.out_trade_no] = rules.OurPayment(
                     order.order_id, order.transaction_id,
                     int(order.paid_amount) if order.transaction_id else None, order.payable)
-        missed, differences = rules.compare_payments(bill_payments, ours, self.ledger.refs(day, "PAY"))
-
+        missed, found = rules.compare_payments(bill.payments, ours, self.ledger.refs(day, "PAY"))
+        differences += found
         repaired = []
         for p in missed:
-            trade = self.pay.query_order(p.out_trade_no)
+            try:
+                trade = self.pay.query_order(p.out_trade_no)
+            except WeChatPayError as exc:
+                differences.append(rules.Difference("MISSING_PAYMENT", p.out_trade_no,
+                                                    f"WeChat could not be asked about it ({exc.code}); run again"))
+                continue
             try:
                 self.order_service.mark_paid(p.out_trade_no, trade)
                 repaired.append(p.out_trade_no)
             except PaymentMismatch as exc:
                 differences.append(rules.Difference("AMOUNT_MISMATCH", p.out_trade_no, str(exc)))
+        return repaired
 
-        refunded_ids = self.ledger.refs(day, "REFUND")
-        for r in bill_refunds:
+    def _refunds(self, day: date, bill: rules.TradeBill, differences: list) -> list[str]:
+        ours = {}
+        for r in bill.refunds:
             refund = self.refunds.get(order_id_of(r.out_refund_no), r.out_refund_no)
-            if refund is None:
-                differences.append(rules.Difference("UNKNOWN_REFUND", r.out_refund_no, f"WeChat refunded {r.amount}"))
-            elif refund.amount != r.amount:
-                differences.append(rules.Difference("AMOUNT_MISMATCH", r.out_refund_no,
-                                                    f"bill {r.amount} != ours {refund.amount}"))
-            elif refund.open and r.status == REFUND_SUCCESS:
-                self.refund_service.on_refund_result(r.out_refund_no, REFUND_SUCCESS.value)
-                repaired.append(r.out_refund_no)
-            refunded_ids.discard(r.out_refund_no)
-        for refund_id in sorted(refunded_ids):
+            if refund is not None:
+                ours[r.out_refund_no] = rules.OurRefund(refund.refund_id, refund.amount, refund.open)
+        repair, found, unlisted = rules.compare_refunds(bill.refunds, ours, self.ledger.refs(day, "REFUND"))
+        differences += found
+        repaired = []
+        for r in repair:
+            self.refund_service.on_refund_result(r.out_refund_no, REFUND_SUCCESS.value)
+            repaired.append(r.out_refund_no)
+        for refund_id in unlisted:
+            # Dated by us on this day, absent from WeChat's bill of it: a difference only if
+            # WeChat too accepted it on this day (or does not know it at all).
+            try:
+                accepted = rules.refund_accepted_on(self.pay.query_refund(refund_id))
+            except OrderNotFoundAtWeChat:
+                differences.append(rules.Difference("NOT_IN_BILL", refund_id,
+                                                    "we recorded a refund WeChat does not know"))
+                continue
+            except WeChatPayError as exc:
+                accepted, detail = None, f"; WeChat could not be asked when it was accepted ({exc.code})"
+            else:
+                detail = f"; WeChat accepted it on {accepted}"
+            if accepted is not None and accepted != day.isoformat():
+                continue  # in the bill of the day WeChat accepted it: compared there
             differences.append(rules.Difference("NOT_IN_BILL", refund_id,
-                                                "we recorded a refund WeChat's bill does not list"))
+                                                "we recorded a refund WeChat's bill does not list" + detail))
+        return repaired
 
-        summary = {"bill_date": day.isoformat(), "bill_payments": len(bill_payments),
-                   "bill_refunds": len(bill_refunds), "repaired": repaired, "differences": len(differences)}
+    def _save(self, day: date, status: str, error: str | None, bill: rules.TradeBill, repaired: list[str],
+              differences: list) -> dict:
+        summary = {"bill_date": day.isoformat(), "bill": status, "bill_payments": len(bill.payments),
+                   "bill_refunds": len(bill.refunds), "repaired": repaired, "differences": len(differences)}
+        if error:
+            summary["bill_error"] = error
         self.ledger.save_report(day, summary, [d.as_dict() for d in differences], iso(self.clock.now()))
         if differences:
             logger.error("reconciliation found differences", extra={"alarm": "RECONCILIATION", **summary})
+        elif status == rules.BILL_NOT_READY_STATUS:
+            logger.warning("WeChat's bill is not made yet: run reconcile again later", extra=summary)
+        else:
+            logger.info("reconciliation matched", extra=summary)
         return summary
 
     def report(self, day: date) -> dict | None:

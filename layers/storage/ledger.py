@@ -44,8 +44,11 @@ class DynamoLedgerRepository:
         tx.put(LedgerEntry(f"LEDGER#{day}", f"PAY#{order_id}", ref=order_id, amount=amount,
                            transaction_id=transaction_id, recorded_at=iso(now)))
 
-    def stage_refund(self, tx, refund_id: str, amount: int, now: datetime) -> None:
-        day = beijing_day(None, now)
+    def stage_refund(self, tx, refund_id: str, amount: int, now: datetime,
+                     requested_at: str | None = None) -> None:
+        # Dated as WeChat's bill dates a refund: the day its request was accepted, not the
+        # day it finished (a refund asked at 23:59 and done at 00:01 is in the first bill).
+        day = beijing_day(requested_at, now)
         tx.put(LedgerEntry(f"LEDGER#{day}", f"REFUND#{refund_id}", ref=refund_id, amount=amount,
                            recorded_at=iso(now)))
 

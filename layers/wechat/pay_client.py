@@ -184,18 +184,48 @@ class WeChatPayClient:
         return encrypt_sensitive(self._public_key, text)
 
     # -- bills and certificates ----------------------------------------------------------
-    def trade_bill(self, bill_date: date) -> str:
+    def trade_bill(self, bill_date: date) -> bytes:
+        """The day's ALL trade bill, as the bytes WeChat served, checked against the SHA1
+        of its (signed) answer before anything reads them as text.
+
+        WeChat answers NO_STATEMENT_EXIST for a day with no payment and no refund and
+        STATEMENT_CREATING before the bill is made: both raise WeChatPayError with that
+        code. A download that does not match its hash raises BILL_HASH_MISMATCH."""
         answer = self._json("GET", "/v3/bill/tradebill", query={"bill_date": bill_date.isoformat(),
                                                                 "bill_type": "ALL"})
-        # The file itself is not signed; its hash is, in the (verified) answer above.
-        _, text = self._call("GET", "", absolute_url=answer["download_url"], verify=False)
-        expected = (answer.get("hash_value") or "").lower()
-        if expected and answer.get("hash_type", "SHA1").upper() == "SHA1":
-            import hashlib
+        data = self._download_bill(answer["download_url"])
+        hash_type = str(answer.get("hash_type") or "SHA1").upper()
+        expected = str(answer.get("hash_value") or "").lower()
+        if hash_type != "SHA1" or not expected:
+            raise WeChatPayError(200, "BILL_HASH_MISMATCH", f"no SHA1 to check the bill against ({hash_type})")
+        import hashlib
 
-            if hashlib.sha1(text.encode()).hexdigest() != expected:
-                raise WeChatPayError(200, "BILL_HASH_MISMATCH", "the bill does not match its hash")
-        return text
+        if hashlib.sha1(data).hexdigest() != expected:
+            raise WeChatPayError(200, "BILL_HASH_MISMATCH", "the bill does not match its hash")
+        return data
+
+    def _download_bill(self, url: str) -> bytes:
+        """GET a `download_url`, signed like any request. Its answer is the file itself,
+        unsigned (WeChat sends no signature headers; the hash is what vouches for it), and
+        read as bytes: WeChat serves `text/plain` with no charset, for which `requests`
+        would decode the UTF-8 as ISO-8859-1."""
+        parts = urlsplit(url)
+        signed_path = parts.path + (f"?{parts.query}" if parts.query else "")
+        headers = {
+            "Authorization": paycrypto.authorization_header(self.mchid, self.serial, self._key, "GET",
+                                                            signed_path, ""),
+            "Accept": "*/*",
+            "User-Agent": "wechat-shop-backend",
+        }
+        try:
+            response = self.session.request("GET", url, headers=headers, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise WeChatPayUnavailable(0, "NETWORK", str(exc)) from exc
+        if response.status_code >= 500:
+            raise WeChatPayUnavailable(response.status_code, *self._error(response))
+        if response.status_code >= 400:
+            raise WeChatPayError(response.status_code, *self._error(response))
+        return response.content
 
     def download_certificates(self) -> list[tuple[str, object, float]]:
         # The certificate list is signed by one of the certificates in it: bootstrap by

@@ -48,6 +48,18 @@ class TestLedgerRepository:
         assert refund_id in env.ledger.refs(date(1999, 3, 2), "REFUND")
         assert refund_id not in env.ledger.refs(date(1999, 3, 2), "PAY")
 
+    def test_a_refund_is_dated_by_when_it_was_requested(self, env):
+        # Asked at 23:59 Beijing on 3 March, finished at 00:01 on the 4th: WeChat's bill
+        # of the 3rd lists it, so the ledger dates it the 3rd; a request time in UTC too.
+        refund_id, other = "r" + uuid.uuid4().hex[:20], "r" + uuid.uuid4().hex[:20]
+        finished = datetime(1999, 3, 3, 16, 1, tzinfo=UTC)
+        tx = env.new_tx()
+        env.ledger.stage_refund(tx, refund_id, 500, finished, requested_at="1999-03-03T23:59:00+08:00")
+        env.ledger.stage_refund(tx, other, 500, finished, requested_at="1999-03-03T15:59:00Z")
+        tx.commit()
+        assert {refund_id, other} <= env.ledger.refs(date(1999, 3, 3), "REFUND")
+        assert not {refund_id, other} & env.ledger.refs(date(1999, 3, 4), "REFUND")
+
     def test_reports_are_kept_by_day(self, env):
         day = date(1998, 1, 1 + uuid.uuid4().int % 28)
         assert env.ledger.get_report(day) is None or env.ledger.get_report(day).bill_date == day.isoformat()

@@ -21,8 +21,9 @@ class MemoryLedgerRepository:
         key = ("ledger", beijing_day(success_time, now), "PAY", order_id)
         tx.add(lambda items: True, lambda items: items.__setitem__(key, amount))
 
-    def stage_refund(self, tx: MemoryTx, refund_id: str, amount: int, now: datetime) -> None:
-        key = ("ledger", beijing_day(None, now), "REFUND", refund_id)
+    def stage_refund(self, tx: MemoryTx, refund_id: str, amount: int, now: datetime,
+                     requested_at: str | None = None) -> None:
+        key = ("ledger", beijing_day(requested_at, now), "REFUND", refund_id)
         tx.add(lambda items: True, lambda items: items.__setitem__(key, amount))
 
     def refs(self, day: date, kind: str) -> set[str]:
