@@ -69,6 +69,7 @@ class Refund:
     request_hash: str | None = None
     wechat_refund_id: str | None = None
     last_error: str | None = None  # WeChat's last refusal (NOT_ENOUGH, ...): shown to operators
+    accepted_at: str | None = None  # WeChat's create_time: the day its trade bill lists the refund
 
     @property
     def open(self) -> bool:
@@ -87,7 +88,8 @@ class RefundRepository(Protocol):
     def stage_change(self, tx, before: Refund, after: Refund, on_stale) -> None:
         """Write `after`, conditioned on the stored refund still having `before.status`."""
 
-    def set_wechat_refund_id(self, refund: Refund, wechat_refund_id: str) -> None: ...
+    def set_wechat_refund_id(self, refund: Refund, wechat_refund_id: str, accepted_at: str | None = None) -> None:
+        """WeChat's refund id, and when WeChat accepted the refund (its create_time)."""
 
 
 def refund_id_for(order_id: str, user_id: str, idempotency_key: str | None) -> str:

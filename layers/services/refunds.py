@@ -179,7 +179,7 @@ class RefundService:
     def _follow(self, refund: Refund, answer: dict) -> None:
         """What WeChat says of the refund (an answer to the request, or to a query)."""
         if answer.get("refund_id") and answer["refund_id"] != refund.wechat_refund_id:
-            self.refunds.set_wechat_refund_id(refund, answer["refund_id"])
+            self.refunds.set_wechat_refund_id(refund, answer["refund_id"], answer.get("create_time"))
         status = answer.get("status") or answer.get("refund_status")
         if status in domain.WECHAT_FINAL:
             self._finish(refund.refund_id, status)
@@ -287,7 +287,8 @@ class RefundService:
             tx = self.new_tx()
             self.refunds.stage_change(tx, current, domain.succeeded_late(current, now), on_stale=_Stale)
             self._stage_order_change(tx, change, now)
-            self.ledger.stage_refund(tx, current.refund_id, current.amount, now_dt)
+            self.ledger.stage_refund(tx, current.refund_id, current.amount, now_dt,
+                                     requested_at=current.accepted_at or current.updated_at)
             try:
                 tx.commit()
             except _Stale:
@@ -317,7 +318,9 @@ class RefundService:
             self.refunds.stage_change(tx, refund, after, on_stale=_Stale)
             self._stage_order_change(tx, change, now)
             if succeeded:
-                self.ledger.stage_refund(tx, refund_id, refund.amount, now_dt)
+                # Dated as WeChat's bill dates it: the day WeChat accepted the refund.
+                self.ledger.stage_refund(tx, refund_id, refund.amount, now_dt,
+                                         requested_at=refund.accepted_at or refund.updated_at)
             try:
                 tx.commit()
             except _Stale:

@@ -32,6 +32,7 @@ class RefundItem(Queued):
     updated_at = UnicodeAttribute()
     wechat_refund_id = UnicodeAttribute(null=True)
     last_error = UnicodeAttribute(null=True)
+    accepted_at = UnicodeAttribute(null=True)
 
 
 def refund_key(order_id: str, refund_id: str) -> tuple[str, str]:
@@ -82,10 +83,13 @@ class DynamoRefundRepository:
         tx.update(RefundItem(*refund_key(before.order_id, before.refund_id)), actions=actions,
                   condition=RefundItem.status == before.status, on_fail=on_stale)
 
-    def set_wechat_refund_id(self, refund: Refund, wechat_refund_id: str) -> None:
+    def set_wechat_refund_id(self, refund: Refund, wechat_refund_id: str, accepted_at: str | None = None) -> None:
+        actions = [RefundItem.wechat_refund_id.set(wechat_refund_id)]
+        if accepted_at:
+            actions.append(RefundItem.accepted_at.set(accepted_at))
         try:
             RefundItem(*refund_key(refund.order_id, refund.refund_id)).update(
-                actions=[RefundItem.wechat_refund_id.set(wechat_refund_id)], condition=RefundItem.pk.exists())
+                actions=actions, condition=RefundItem.pk.exists())
         except UpdateError as exc:
             if not condition_failed(exc):
                 raise

@@ -95,11 +95,13 @@ class MemoryRefundRepository:
                lambda items: items.__setitem__(key, replace(after, wechat_refund_id=items[key].wechat_refund_id)),
                on_stale)
 
-    def set_wechat_refund_id(self, refund: Refund, wechat_refund_id: str) -> None:
+    def set_wechat_refund_id(self, refund: Refund, wechat_refund_id: str, accepted_at: str | None = None) -> None:
         key = self._key(refund.order_id, refund.refund_id)
         with self.store.lock:
             if key in self.store.items:
-                self.store.items[key] = replace(self.store.items[key], wechat_refund_id=wechat_refund_id)
+                stored = self.store.items[key]
+                self.store.items[key] = replace(stored, wechat_refund_id=wechat_refund_id,
+                                                accepted_at=accepted_at or stored.accepted_at)
 
 
 class MemoryOutbox:
