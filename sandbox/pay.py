@@ -171,6 +171,12 @@ class PaySandbox:
             self.expire_transfer(no, notify=notify, wait=wait)
         return expired
 
+    def reset_clock(self) -> None:
+        """Back to real time: a test that advanced the clock leaves the next one a sandbox
+        whose time matches the app's."""
+        with self._pay_lock:
+            self._offset_s = 0.0
+
     # -- switches ----------------------------------------------------------------------------
     def fail_next(self, path_prefix: str, status: int = 500, times: int = 1, code: str | None = None) -> None:
         """The next `times` requests under `path_prefix` are refused with `status`, unprocessed."""

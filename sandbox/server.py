@@ -98,7 +98,8 @@ class WeChatSandbox(PaySandbox):
     def answer(self, method: str, target: str, headers: dict, body: bytes) -> Answer:
         parts = urlsplit(target)
         path, query = parts.path, {k: v[0] for k, v in parse_qs(parts.query).items()}
-        entry = {"method": method, "path": path, "query": query}
+        entry = {"method": method, "path": path, "query": query,
+                 "serial": next((v for k, v in headers.items() if k.lower() == "wechatpay-serial"), None)}
         self.requests_log.append(entry)
         if path.startswith("/sandbox/"):
             return Answer(*self._control(method, path))
