@@ -139,6 +139,8 @@ def package(stage: str = "prod", out: Path = OUT_DIR, lint: bool = True, if_stal
     template["Parameters"]["SecretId"]["Default"] = f"wechat-shop/{stage}"
     _check(template)
     sam.write_text(json.dumps(template, indent=2, ensure_ascii=False) + "\n")
+    dropped = strip_runtime_provided(out / "deployment.zip")  # issue 16
+    print(f"package: left out what Lambda's runtime provides: {', '.join(dropped)}", file=sys.stderr)
     if lint:
         print("package: cfn-lint " + str(sam.relative_to(ROOT) if sam.is_relative_to(ROOT) else sam),
               file=sys.stderr, flush=True)
@@ -150,6 +152,56 @@ def package(stage: str = "prod", out: Path = OUT_DIR, lint: bool = True, if_stal
     print(f"package: {out}/sam.json and deployment.zip ({zip_mb:.1f} MB) in "
           f"{time.monotonic() - started:.0f}s", file=sys.stderr)
     return out
+
+
+# -- issue 16: the zip without what Lambda's python3.12 runtime already carries ----------------
+
+# Distributions (wheel names) the runtime provides on its own path, after /var/task: boto3
+# and its dependencies. urllib3 stays in the zip: requests needs it and we ship the version
+# we test with. The versions we test with are pinned in requirements-runtime.txt (README).
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "python_dateutil", "six")
+MAX_ZIP_BYTES = 12_000_000
+
+
+def _dist_name(dist_info_dir: str) -> str:
+    return dist_info_dir[: -len(".dist-info")].rsplit("-", 1)[0].replace("-", "_").lower()
+
+
+def strip_runtime_provided(zip_path: Path) -> list[str]:
+    """Rewrite the zip without the files of RUNTIME_PROVIDED (found through each wheel's
+    RECORD, with its .dist-info and .data). Returns the distributions it removed."""
+    import zipfile
+
+    with zipfile.ZipFile(zip_path) as zf:
+        infos = zf.infolist()
+        names = {i.filename for i in infos}
+        drop: set[str] = set()
+        prefixes: list[str] = []
+        dropped = []
+        for name in sorted(names):
+            top = name.split("/", 1)[0]
+            if not (top.endswith(".dist-info") and name == f"{top}/RECORD"):
+                continue
+            if _dist_name(top) not in RUNTIME_PROVIDED:
+                continue
+            dropped.append(_dist_name(top))
+            for line in zf.read(name).decode().splitlines():
+                path = line.rsplit(",", 2)[0]
+                if path and not path.startswith(".."):
+                    drop.add(path)
+            prefixes += [top + "/", top[: -len(".dist-info")] + ".data/"]
+        kept = [i for i in infos if i.filename not in drop and not i.filename.startswith(tuple(prefixes))]
+        # Directories left empty (botocore/data/...): keep only those that still hold a file.
+        files = [i for i in kept if not i.is_dir()]
+        dirs_in_use = {f.filename.rsplit("/", 1)[0] + "/" for f in files if "/" in f.filename}
+        parents = {d[: i + 1] for d in dirs_in_use for i in range(len(d)) if d[i] == "/"}
+        kept = [i for i in kept if not i.is_dir() or i.filename in parents]
+        tmp = zip_path.with_suffix(".tmp")
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
+            for info in kept:
+                out.writestr(info, zf.read(info.filename), compress_type=zipfile.ZIP_DEFLATED)
+    tmp.replace(zip_path)
+    return sorted(dropped)
 
 
 def main(argv: list[str] | None = None) -> None:
