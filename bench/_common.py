@@ -19,6 +19,7 @@ if str(ROOT) not in sys.path:
 @dataclass
 class Stack:
     stoppers: list = field(default_factory=list)
+    sandbox: object = None  # issue 16: the WeChatSandbox, for benches that drive it
 
     def stop(self) -> None:
         for stop in reversed(self.stoppers):
@@ -55,6 +56,7 @@ def start_stack(with_sqs: bool = True, with_sandbox: bool = True) -> Stack:
         box = WeChatSandbox()
         box.start()
         stack.stoppers.append(box.stop)
+        stack.sandbox = box
         os.environ.update(box.env())
     return stack
 

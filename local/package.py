@@ -257,7 +257,7 @@ def lambda_python(unpacked: Path, code: str, env: dict | None = None,
     lambda_env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "STAGE": "prod",
                   "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
                   "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
-                  "AWS_LAMBDA_FUNCTION_NAME": "local-check", "POWERTOOLS_LOG_LEVEL": "WARNING",
+                  "AWS_LAMBDA_FUNCTION_NAME": "local-check", "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
                   **(env or {})}
     return subprocess.run([sys.executable, "-I", "-S", *extra_args, "-c", prelude + code],
                           cwd=unpacked / "task", env=lambda_env, capture_output=True, text=True)
