@@ -131,7 +131,9 @@ KINDS = {  # kind -> the handler the template names for it
 
 def first_request(unpacked: Path, handler: str, event: dict, env: dict) -> dict:
     module, _, attr = handler.rpartition(".")
-    proc = lambda_python(unpacked, _CHILD.format(module=module, attr=attr, event=json.dumps(event)), env=env)
+    # -B: like Lambda's read-only /var/task, nothing is cached between runs but what the zip ships.
+    proc = lambda_python(unpacked, _CHILD.format(module=module, attr=attr, event=json.dumps(event)), env=env,
+                         extra_args=("-B",))
     if proc.returncode != 0:
         raise SystemExit(f"{handler} failed:\n{proc.stderr[-3000:]}")
     out = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -145,7 +147,7 @@ def first_request(unpacked: Path, handler: str, event: dict, env: dict) -> dict:
 
 
 def slowest_imports(unpacked: Path, module: str, env: dict, top: int = 12) -> list[tuple[int, str]]:
-    proc = lambda_python(unpacked, f"import {module}", env=env, extra_args=("-X", "importtime"))
+    proc = lambda_python(unpacked, f"import {module}", env=env, extra_args=("-B", "-X", "importtime"))
     rows = []
     for line in proc.stderr.splitlines():  # "import time:  self | cumulative | <indent>name"
         parts = line.split("|")

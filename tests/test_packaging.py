@@ -196,3 +196,16 @@ def test_the_runtime_pins_are_what_we_test_with():
                 if "==" in line and not line.startswith("#"))
     assert set(pins) == {"boto3", "botocore"}
     assert {name: version(name) for name in pins} == pins
+
+
+def test_the_zip_carries_bytecode_for_what_the_handlers_import(built):
+    """Lambda's /var/task is read-only: without bytecode in the zip every cold start
+    compiles every module it imports."""
+    import zipfile
+
+    with zipfile.ZipFile(built / "deployment.zip") as zf:
+        names = set(zf.namelist())
+    for module in ("app", "functions/_api", "layers/services/orders", "pydantic/main", "pynamodb/models",
+                   "chalice/app"):
+        folder, _, stem = module.rpartition("/")
+        assert f"{folder + '/' if folder else ''}__pycache__/{stem}.cpython-312.pyc" in names, module
