@@ -71,7 +71,8 @@ class TestPlacementReader:
         user = env.users.upsert_user("o-" + uuid.uuid4().hex, None, "2026-11-20T08:00:00Z")
         a, b = _sku(), _sku(price=990, stock=0, active=False)
         _put_skus(env, a, b)
-        env.settings.save_settings(ShopSettings(shipping_fee=800), "2026-11-20T08:00:00Z")
+        # The table's settings are the shop's, shared by every test: read, not written here.
+        settings = env.settings.load_settings(fresh=True)
         coupon = _coupon(user_id=user.user_id)
         tx = env.new_tx()
         env.coupons.stage_issue(tx, coupon, on_exists=Exists)
@@ -82,7 +83,7 @@ class TestPlacementReader:
         facts = env.reader.read(user.user_id, [a.sku_id, b.sku_id, "sku_missing", a.sku_id], coupon.coupon_id)
         assert facts.user == user
         assert facts.skus == {a.sku_id: a, b.sku_id: b}
-        assert facts.settings.shipping_fee == 800
+        assert facts.settings == settings
         assert facts.coupon == env.coupons.get(coupon.coupon_id)
         assert facts.binding == binding
 
