@@ -19,6 +19,7 @@ if str(ROOT) not in sys.path:
 @dataclass
 class Stack:
     stoppers: list = field(default_factory=list)
+    sandbox: object = None  # issue 16: the WeChatSandbox, for benches that drive it
 
     def stop(self) -> None:
         for stop in reversed(self.stoppers):
@@ -55,6 +56,7 @@ def start_stack(with_sqs: bool = True, with_sandbox: bool = True) -> Stack:
         box = WeChatSandbox()
         box.start()
         stack.stoppers.append(box.stop)
+        stack.sandbox = box
         os.environ.update(box.env())
     return stack
 
@@ -65,9 +67,20 @@ class CallMeter:
 
     def __init__(self) -> None:
         self.data: dict = defaultdict(float)
+        self.spans: list = []
+
+    def outside_seconds(self) -> float:
+        """Wall time spent waiting on SQS or WeChat and on nothing else (a call that
+        overlaps another, or a DynamoDB call, is counted once)."""
+        return _union(self.spans) - _union([(s, e) for s, e, kind in self.spans if kind == "dynamodb"])
+
+    def busy_seconds(self) -> float:
+        """Wall time inside any AWS or WeChat call."""
+        return _union(self.spans)
 
     def reset(self) -> None:
         self.data = defaultdict(float)
+        self.spans = []  # issue 16: (start, end) of each SQS and WeChat call, which may overlap
 
     def snapshot(self) -> dict:
         return dict(self.data)
@@ -89,6 +102,7 @@ class CallMeter:
                 response = original(client, operation, params)
             finally:
                 elapsed = time.perf_counter() - start
+                meter.spans.append((start, start + elapsed, service))
                 for op in (operation, "*"):
                     meter.data[("count", service, op)] += 1
                     meter.data[("time", service, op)] += elapsed
@@ -103,6 +117,7 @@ class CallMeter:
             try:
                 return original_send(session, request, **kwargs)
             finally:
+                meter.spans.append((start, time.perf_counter(), "http"))
                 meter.data[("time", "http", "wechatpay" if "/v3/" in request.url else "wechat")] += (
                     time.perf_counter() - start)
 
@@ -128,3 +143,15 @@ def _capacity(consumed) -> float:
     if isinstance(consumed, dict):
         consumed = [consumed]
     return float(sum(c.get("CapacityUnits", 0) for c in consumed))
+
+
+def _union(spans) -> float:
+    total, end = 0.0, None
+    for s, e, *_ in sorted(spans):
+        if end is None or s > end:
+            total += e - s
+            end = e
+        elif e > end:
+            total += e - end
+            end = e
+    return total

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -34,6 +35,56 @@ def main() -> None:
         run(args.commissions, args.distributors)
     finally:
         stack.stop()
+
+
+class Progress:
+    """Issue 16: a line every few seconds while the run settles (it used to be silent for
+    minutes): elapsed time, DynamoDB writes and WeChat transfer calls so far. It counts
+    calls by wrapping botocore and requests; the settlement code is untouched."""
+
+    EVERY_S = 5.0
+
+    def __init__(self, commissions: int, distributors: int) -> None:
+        self.commissions, self.distributors = commissions, distributors
+        self.writes = self.transfers = 0
+        self._stop = threading.Event()
+
+    def __enter__(self):
+        import botocore.client
+        import requests
+
+        self._call, self._send = botocore.client.BaseClient._make_api_call, requests.Session.send
+        call, send, progress = self._call, self._send, self
+
+        def make_api_call(client, operation, params):
+            if operation in ("TransactWriteItems", "UpdateItem", "PutItem", "BatchWriteItem", "DeleteItem"):
+                progress.writes += 1
+            return call(client, operation, params)
+
+        def counted_send(session, request, **kwargs):
+            if "/transfer" in request.url and request.method == "POST":
+                progress.transfers += 1
+            return send(session, request, **kwargs)
+
+        botocore.client.BaseClient._make_api_call = make_api_call
+        requests.Session.send = counted_send
+        self._start = time.perf_counter()
+        self._thread = threading.Thread(target=self._tick, daemon=True)
+        self._thread.start()
+        return self
+
+    def _tick(self) -> None:
+        while not self._stop.wait(self.EVERY_S):
+            print(f"  settling: {time.perf_counter() - self._start:5.0f} s, {self.writes} DynamoDB writes, "
+                  f"{self.transfers} transfers sent", file=sys.stderr, flush=True)
+
+    def __exit__(self, *exc):
+        import botocore.client
+        import requests
+
+        self._stop.set()
+        self._thread.join()
+        botocore.client.BaseClient._make_api_call, requests.Session.send = self._call, self._send
 
 
 def run(n: int, d: int) -> None:
@@ -79,7 +130,8 @@ def run(n: int, d: int) -> None:
 
     service = wiring.settlement()
     start = time.perf_counter()
-    result = service.settle_commissions(inline=True)
+    with Progress(n, d):
+        result = service.settle_commissions(inline=True)
     elapsed = time.perf_counter() - start
     payouts = [p for p in PayoutItem.scan(PayoutItem.sk == "PAYOUT")]
     claimed = sum(int(p.amount) for p in payouts)

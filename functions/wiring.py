@@ -170,7 +170,15 @@ def orders():
         reservations=reservations(), attribution=distribution().distributor_for_order, ledger=ledger(),
         outbox=outbox_repository(), publisher=publisher(), anomalies=anomalies(), pay=pay_client(),
         expiry=expiry(), refunds=refunds(), clock=clock(), new_tx=new_tx(), settings=settings(),
-        notify_url=notify_url)
+        notify_url=notify_url, reads=placement_reader())
+
+
+# -- issue 16: placement reads everything it needs in one round trip --
+@_once
+def placement_reader():
+    from layers.storage.placement import DynamoPlacementReader
+
+    return DynamoPlacementReader(shop_settings_repository())
 
 
 @_once

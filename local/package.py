@@ -139,6 +139,10 @@ def package(stage: str = "prod", out: Path = OUT_DIR, lint: bool = True, if_stal
     template["Parameters"]["SecretId"]["Default"] = f"wechat-shop/{stage}"
     _check(template)
     sam.write_text(json.dumps(template, indent=2, ensure_ascii=False) + "\n")
+    dropped = strip_runtime_provided(out / "deployment.zip")  # issue 16
+    print(f"package: left out what Lambda's runtime provides: {', '.join(dropped)}", file=sys.stderr)
+    compiled = add_bytecode(out / "deployment.zip")  # issue 16
+    print(f"package: bytecode for the {compiled} modules the handlers import", file=sys.stderr)
     if lint:
         print("package: cfn-lint " + str(sam.relative_to(ROOT) if sam.is_relative_to(ROOT) else sam),
               file=sys.stderr, flush=True)
@@ -152,6 +156,112 @@ def package(stage: str = "prod", out: Path = OUT_DIR, lint: bool = True, if_stal
     return out
 
 
+# -- issue 16: the zip without what Lambda's python3.12 runtime already carries ----------------
+
+# Distributions (wheel names) the runtime provides on its own path, after /var/task: boto3
+# and its dependencies. urllib3 stays in the zip: requests needs it and we ship the version
+# we test with. The versions we test with are pinned in requirements-runtime.txt (README).
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "python_dateutil", "six")
+MAX_ZIP_BYTES = 12_000_000
+
+
+def _dist_name(dist_info_dir: str) -> str:
+    return dist_info_dir[: -len(".dist-info")].rsplit("-", 1)[0].replace("-", "_").lower()
+
+
+def strip_runtime_provided(zip_path: Path) -> list[str]:
+    """Rewrite the zip without the files of RUNTIME_PROVIDED (found through each wheel's
+    RECORD, with its .dist-info and .data). Returns the distributions it removed."""
+    import zipfile
+
+    with zipfile.ZipFile(zip_path) as zf:
+        infos = zf.infolist()
+        names = {i.filename for i in infos}
+        drop: set[str] = set()
+        prefixes: list[str] = []
+        dropped = []
+        for name in sorted(names):
+            top = name.split("/", 1)[0]
+            if not (top.endswith(".dist-info") and name == f"{top}/RECORD"):
+                continue
+            if _dist_name(top) not in RUNTIME_PROVIDED:
+                continue
+            dropped.append(_dist_name(top))
+            for line in zf.read(name).decode().splitlines():
+                path = line.rsplit(",", 2)[0]
+                if path and not path.startswith(".."):
+                    drop.add(path)
+            prefixes += [top + "/", top[: -len(".dist-info")] + ".data/"]
+        kept = [i for i in infos if i.filename not in drop and not i.filename.startswith(tuple(prefixes))]
+        # Directories left empty (botocore/data/...): keep only those that still hold a file.
+        files = [i for i in kept if not i.is_dir()]
+        dirs_in_use = {f.filename.rsplit("/", 1)[0] + "/" for f in files if "/" in f.filename}
+        parents = {d[: i + 1] for d in dirs_in_use for i in range(len(d)) if d[i] == "/"}
+        kept = [i for i in kept if not i.is_dir() or i.filename in parents]
+        tmp = zip_path.with_suffix(".tmp")
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as out:
+            for info in kept:
+                out.writestr(info, zf.read(info.filename), compress_type=zipfile.ZIP_DEFLATED)
+    tmp.replace(zip_path)
+    return sorted(dropped)
+
+
+_IMPORTED_BY_HANDLERS = """
+import importlib, json, pkgutil, sys
+import app
+for name in ("functions.consumers", "functions.jobs"):
+    importlib.import_module(name)
+for pkg in ("functions", "layers"):
+    for m in pkgutil.walk_packages(importlib.import_module(pkg).__path__, pkg + "."):
+        importlib.import_module(m.name)
+print(json.dumps(sorted({getattr(m, "__file__", None) or "" for m in list(sys.modules.values())})))
+"""
+
+
+def add_bytecode(zip_path: Path) -> int:
+    """Lambda's /var/task is read-only: Python cannot cache bytecode there, so every cold
+    start would compile each module it imports from source (seconds, for pydantic and
+    its neighbours). So the zip carries the bytecode of every module of the zip that the
+    handlers import (found by importing them all on a clean path), as unchecked-hash .pyc
+    files that stay valid whatever mtimes the extraction gives. And what that import
+    shows nobody imports goes: top-level packages no handler loads (cffi's Python side,
+    pycparser: build-time tools of cryptography), type stubs, the wheels' metadata (no
+    handler asks importlib.metadata about them). Returns how many modules
+    were compiled."""
+    import py_compile
+    import tempfile
+    import zipfile
+
+    if sys.version_info[:2] != (3, 12):
+        raise SystemExit("package with Python 3.12: the bytecode must be the python3.12 runtime's")
+    with tempfile.TemporaryDirectory() as tmp:
+        unpacked = unpack(zip_path, Path(tmp))
+        task = unpacked / "task"
+        proc = lambda_python(unpacked, _IMPORTED_BY_HANDLERS, extra_args=("-B",))
+        if proc.returncode != 0:
+            raise SystemExit(f"importing the handlers from the zip failed:\n{proc.stderr[-3000:]}")
+        files = [Path(f) for f in json.loads(proc.stdout.strip().splitlines()[-1]) if f]
+        loaded = [f.relative_to(task) for f in files if f.is_relative_to(task)]
+        loaded_tops = {f.parts[0] for f in loaded}
+        sources = sorted(f for f in loaded if f.suffix == ".py")
+        tmp_zip = zip_path.with_suffix(".tmp")
+        with zipfile.ZipFile(zip_path) as old, zipfile.ZipFile(tmp_zip, "w", zipfile.ZIP_DEFLATED,
+                                                               compresslevel=9) as new:
+            for info in old.infolist():
+                top = info.filename.split("/", 1)[0]
+                metadata = top.endswith((".dist-info", ".data"))  # read by no handler (pip's records)
+                if metadata or (top not in loaded_tops and top != "__pycache__") or info.filename.endswith(".pyi"):
+                    continue
+                new.writestr(info, old.read(info.filename), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
+            for rel in sources:
+                cfile = Path(tmp) / "pyc" / rel.parent / "__pycache__" / f"{rel.stem}.cpython-312.pyc"
+                py_compile.compile(str(task / rel), cfile=str(cfile), dfile=f"/var/task/{rel}", doraise=True,
+                                   invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+                new.write(cfile, str(rel.parent / "__pycache__" / cfile.name))
+        tmp_zip.replace(zip_path)
+    return len(sources)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--stage", default="prod")
@@ -160,10 +270,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--if-stale", action="store_true", help="reuse a build of the same inputs")
     args = parser.parse_args(argv)
     package(args.stage, Path(args.out), lint=not args.no_lint, if_stale=args.if_stale)
-
-
-if __name__ == "__main__":
-    main()
 
 
 # ---------------------------------------------------------------------------- the zip, as Lambda sees it
@@ -205,7 +311,11 @@ def lambda_python(unpacked: Path, code: str, env: dict | None = None,
     lambda_env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "STAGE": "prod",
                   "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1",
                   "AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x",
-                  "AWS_LAMBDA_FUNCTION_NAME": "local-check", "POWERTOOLS_LOG_LEVEL": "WARNING",
+                  "AWS_LAMBDA_FUNCTION_NAME": "local-check", "POWERTOOLS_LOG_LEVEL": os.environ.get("POWERTOOLS_LOG_LEVEL", "WARNING"),
                   **(env or {})}
     return subprocess.run([sys.executable, "-I", "-S", *extra_args, "-c", prelude + code],
                           cwd=unpacked / "task", env=lambda_env, capture_output=True, text=True)
+
+
+if __name__ == "__main__":
+    main()

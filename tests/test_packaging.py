@@ -166,3 +166,46 @@ def test_the_table_is_the_one_the_code_expects(template):
     assert props["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table["DeletionPolicy"] == "Retain"
+
+
+# -- issue 16: lean package -------------------------------------------------------------------
+
+def test_the_zip_stays_under_its_size_limit_without_what_the_runtime_carries(built):
+    import zipfile
+
+    from local.package import MAX_ZIP_BYTES, RUNTIME_PROVIDED
+
+    zip_path = built / "deployment.zip"
+    with zipfile.ZipFile(zip_path) as zf:
+        tops = {n.split("/", 1)[0] for n in zf.namelist()}
+    assert zip_path.stat().st_size <= MAX_ZIP_BYTES, f"{zip_path.stat().st_size / 1e6:.1f} MB"
+    shipped = {t[: -len(".dist-info")].rsplit("-", 1)[0].lower() for t in tops if t.endswith(".dist-info")}
+    assert not shipped & set(RUNTIME_PROVIDED)
+    assert not tops & {"boto3", "botocore", "s3transfer", "dateutil", "jmespath", "six.py"}
+    # What the functions do import is there.
+    assert {"pynamodb", "pydantic", "pydantic_core", "cryptography", "wechatpy", "aws_lambda_powertools",
+            "urllib3", "requests", "chalice"} <= tops
+
+
+def test_the_runtime_pins_are_what_we_test_with():
+    """requirements-runtime.txt names the boto3/botocore of Lambda's python3.12 runtime;
+    the venv the tests run in must carry exactly those (README: "What Lambda provides")."""
+    from importlib.metadata import version
+
+    pins = dict(line.split("==") for line in (ROOT / "requirements-runtime.txt").read_text().splitlines()
+                if "==" in line and not line.startswith("#"))
+    assert set(pins) == {"boto3", "botocore"}
+    assert {name: version(name) for name in pins} == pins
+
+
+def test_the_zip_carries_bytecode_for_what_the_handlers_import(built):
+    """Lambda's /var/task is read-only: without bytecode in the zip every cold start
+    compiles every module it imports."""
+    import zipfile
+
+    with zipfile.ZipFile(built / "deployment.zip") as zf:
+        names = set(zf.namelist())
+    for module in ("app", "functions/_api", "layers/services/orders", "pydantic/main", "pynamodb/models",
+                   "chalice/app"):
+        folder, _, stem = module.rpartition("/")
+        assert f"{folder + '/' if folder else ''}__pycache__/{stem}.cpython-312.pyc" in names, module

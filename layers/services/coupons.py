@@ -133,10 +133,13 @@ class CouponService:
 
     # -- the coupon in an order's transactions ------------------------------------------------
 
-    def stage_hold(self, tx, user_id: str, coupon_id: str, order_id: str, lines: list[Line], now: str) -> int:
+    def stage_hold(self, tx, user_id: str, coupon_id: str, order_id: str, lines: list[Line], now: str,
+                   before=...) -> int:
         """Check the coupon applies to the order, stage UNUSED -> HELD (conditioned on the
-        status and owner read), and answer the discount in fen."""
-        before = self.coupons.get(coupon_id)
+        status and owner read), and answer the discount in fen. `before`: the coupon as the
+        caller already read it (consistently), else it is read here."""
+        if before is ...:
+            before = self.coupons.get(coupon_id)
         off, after = coupon_rules.hold(before, user_id, order_id, lines, parse_iso(now))
         self.coupons.stage_change(tx, before, after,
                                   on_stale=lambda: errors.CouponNotApplicable("this coupon is already in use"))

@@ -246,12 +246,16 @@ class DistributionService:
     def current_binding(self, customer_id: str) -> attribution.Binding | None:
         return self.distributors.get_binding(customer_id)
 
-    def distributor_for_order(self, user_id: str, share_token: str | None, now: str) -> str | None:
-        """Who an order placed now by `user_id` counts for (OrderService's attribution)."""
+    def distributor_for_order(self, user_id: str, share_token: str | None, now: str, binding=...) -> str | None:
+        """Who an order placed now by `user_id` counts for (OrderService's attribution).
+        `binding`: the shopper's binding as the caller already read it, else read here."""
         sharer = self._genuine_sharer(share_token)
         if sharer is not None and sharer != user_id:
             self._bind(user_id, sharer, share_token, now)
-        return attribution.attribute(user_id, sharer, self.current_binding(user_id), now)
+            return sharer  # a genuine token wins over any binding (attribution.attribute)
+        if binding is ...:
+            binding = self.current_binding(user_id)
+        return attribution.attribute(user_id, sharer, binding, now)
 
     # -- dashboard ---------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ fails someone else moved the order first: it reads again and decides again.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
 from functools import partial
@@ -41,7 +42,11 @@ class _Exists(Exception):
 
 class OrderService:
     def __init__(self, *, orders, catalog, users, coupons, reservations, attribution, ledger, outbox,
-                 publisher, anomalies, pay, expiry, refunds, clock, new_tx, settings, notify_url):
+                 publisher, anomalies, pay, expiry, refunds, clock, new_tx, settings, notify_url, reads):
+        # issue 16: `reads` (layers.domain.placement.PlacementReader) fetches what placement
+        # needs in one round trip; the expiry message is sent beside the prepay call.
+        self.reads = reads
+        self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="order-expiry")
         self.orders = orders
         self.catalog = catalog
         self.users = users
@@ -148,43 +153,57 @@ class OrderService:
     # -- placement ----------------------------------------------------------------------
 
     def place_order(self, user_id: str, body, idempotency_key: str | None) -> dict:
-        """`body` is the validated request (functions/schemas.PlaceOrderInput)."""
+        """`body` is the validated request (functions/schemas.PlaceOrderInput).
+
+        Three round trips on the happy path: one read of everything (shopper, SKUs,
+        settings, coupon, binding), the transaction, the prepay id. A retried request is
+        not looked up first: the order's conditional put finds it (or, when a check
+        before the write refuses, e.g. the stock it took is gone now, one read does)."""
         raw = body.model_dump(mode="json")
         digest = domain.request_hash(raw)
         order_id = domain.order_id_for(user_id, "orders", idempotency_key)
-        if idempotency_key is not None:
-            existing = self.orders.get(order_id, consistent=True)
-            if existing is not None:
-                return self.replay(existing, digest)
-
         quantities = pricing.merge_quantities([(i.sku_id, i.quantity) for i in body.items])
-        skus = self.catalog.get_skus(list(quantities))
-        lines = []
-        for sku_id, quantity in quantities.items():
-            sku = skus.get(sku_id)
-            if sku is None or not sku.active:
-                raise errors.NotFound(f"no such sku: {sku_id}", sku_id=sku_id)
-            if int(sku.stock) < quantity:
-                raise errors.SoldOut(f"not enough stock for sku {sku_id}", sku_id=sku_id)
-            lines.append(pricing.Line(sku_id=sku_id, product_id=sku.product_id, title=sku.title,
-                                      category=sku.category, quantity=quantity, unit_price=int(sku.price)))
-        reservations = [{"kind": "sku", "sku_id": ln.sku_id, "quantity": ln.quantity} for ln in lines]
-        commissions = {sku_id: skus[sku_id].commission for sku_id in quantities}
-        return self.create_order(
-            user_id=user_id, order_id=order_id, lines=lines, reservations_=reservations,
-            coupon_id=body.coupon_id, address=raw["address"], share_token=body.share_token,
-            digest=digest, idempotency_key=idempotency_key, commissions=commissions)
+        try:
+            facts = self.reads.read(user_id, list(quantities), body.coupon_id)
+            lines = []
+            for sku_id, quantity in quantities.items():
+                sku = facts.skus.get(sku_id)
+                if sku is None or not sku.active:
+                    raise errors.NotFound(f"no such sku: {sku_id}", sku_id=sku_id)
+                if int(sku.stock) < quantity:
+                    raise errors.SoldOut(f"not enough stock for sku {sku_id}", sku_id=sku_id)
+                lines.append(pricing.Line(sku_id=sku_id, product_id=sku.product_id, title=sku.title,
+                                          category=sku.category, quantity=quantity, unit_price=int(sku.price)))
+            reservations = [{"kind": "sku", "sku_id": ln.sku_id, "quantity": ln.quantity} for ln in lines]
+            commissions = {sku_id: facts.skus[sku_id].commission for sku_id in quantities}
+            return self.create_order(
+                user_id=user_id, order_id=order_id, lines=lines, reservations_=reservations,
+                coupon_id=body.coupon_id, address=raw["address"], share_token=body.share_token,
+                digest=digest, idempotency_key=idempotency_key, commissions=commissions, facts=facts)
+        except (errors.IdempotencyKeyReused, errors.UpstreamUnavailable):
+            raise  # already about this very order
+        except errors.DomainError:
+            # A retry of a placed order may be refused by a check made for a new one (its
+            # stock is gone, its coupon is held by itself): answer the order if it exists.
+            if idempotency_key is not None:
+                existing = self.orders.get(order_id, consistent=True)
+                if existing is not None:
+                    return self.replay(existing, digest)
+            raise
 
     def create_order(self, *, user_id: str, order_id: str, lines: list[pricing.Line], reservations_: list[dict],
                      coupon_id: str | None, address: dict, share_token: str | None, digest: str,
                      idempotency_key: str | None, commissions: dict | None = None, kind: str = "normal",
-                     flash_sale_id: str | None = None, extra_ops=None) -> dict:
+                     flash_sale_id: str | None = None, extra_ops=None, facts=None) -> dict:
         """Write the order with everything it holds in one transaction, then ask WeChat Pay
-        for a prepay id. Shared by ordinary and flash-sale orders."""
-        user = self.users.get_user(user_id)
+        for a prepay id. Shared by ordinary and flash-sale orders. `facts`: what
+        `self.reads` answered, when the caller already read it."""
+        if facts is None:
+            facts = self.reads.read(user_id, [], coupon_id)
+        user = facts.user
         if user is None:
             raise errors.Unauthorized("unknown shopper")
-        shop = self.catalog.load_settings()
+        shop = facts.settings
         now_dt = self.clock.now()
         now = iso(now_dt)
         expires_at = iso(now_dt + timedelta(seconds=shop.order_payment_timeout_s))
@@ -192,11 +211,11 @@ class OrderService:
         tx = self.new_tx()
         discount = 0
         if coupon_id:
-            discount = self.coupons.stage_hold(tx, user_id, coupon_id, order_id, lines, now)
+            discount = self.coupons.stage_hold(tx, user_id, coupon_id, order_id, lines, now, before=facts.coupon)
         goods = pricing.goods_total(lines)
         shipping = pricing.shipping_for(goods - discount, shop.shipping_fee, shop.free_shipping_threshold)
         amounts = pricing.price(lines, discount, shipping)
-        distributor_id = self.attribution(user_id, share_token, now)
+        distributor_id = self.attribution(user_id, share_token, now, binding=facts.binding)
         for r in reservations_:
             self.reservations.stage_take(tx, r)
         if extra_ops:
@@ -217,8 +236,15 @@ class OrderService:
             return self.replay(self.orders.get(order_id, consistent=True), digest)
         logger.append_keys(order_id=order_id)
         logger.info("order placed", extra={"payable": amounts.payable, "kind": kind})
-        self.expiry.schedule(order_id, expires_at)
-        return self._with_prepay(order)
+        # The expiry message goes beside the prepay call, not after it: both are waits on
+        # the network. It is still sent before we answer (a Lambda is frozen once it has
+        # answered, so nothing may be left running); if it fails, the close-expired-orders
+        # sweep closes the order (the order is durable and sits in its open-orders index).
+        scheduled = self._beside.submit(self.expiry.schedule, order_id, expires_at)
+        try:
+            return self._with_prepay(order)
+        finally:
+            scheduled.result()
 
     def replay(self, existing: Order, digest: str) -> dict:
         """The answer to a retried request: the same order, or 422 if the body differs."""

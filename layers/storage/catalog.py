@@ -68,6 +68,10 @@ def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:20]}"
 
 
+def to_sku(item: SkuItem) -> Sku:
+    return _sku(item)
+
+
 def _sku(item: SkuItem) -> Sku:
     return Sku(sku_id=item.sku_id, product_id=item.product_id, title=item.title, category=item.category,
                price=int(item.price), stock=int(item.stock), commission=item.commission,
@@ -104,6 +108,19 @@ class DynamoSettingsRepository:
     def save_settings(self, value: ShopSettings, now: str) -> None:
         SettingsItem(*SETTINGS_KEY, data=value.model_dump(), updated_at=now).save()
         self._cache = None
+
+    # -- issue 16: the placement reader reads the settings in its batch when the cache is stale --
+
+    def cached(self) -> ShopSettings | None:
+        if self._cache and time.monotonic() - self._cache[0] < self.CACHE_S:
+            return self._cache[1]
+        return None
+
+    def remember(self, item: SettingsItem | None) -> ShopSettings:
+        """The settings from an item read elsewhere (None: not stored), cached as load_settings does."""
+        value = ShopSettings.model_validate((item.data if item is not None else None) or {})
+        self._cache = (time.monotonic(), value)
+        return value
 
 
 class DynamoStockRepository:

@@ -225,3 +225,9 @@ class DynamoUserCoupons:
             UserCouponItem.status.set(str(USED)), UserCouponItem.used_by.set(order_id), UserCouponItem.used_at.set(now),
             UserCouponItem.held_by.remove()],
             condition=(UserCouponItem.status == str(HELD)) & (UserCouponItem.held_by == order_id), on_fail=on_stale)
+
+
+# -- issue 16: the placement reader (layers/storage/placement.py) reads a coupon in its batch --
+
+def to_coupon(item: UserCouponItem) -> UserCoupon:
+    return _coupon(item)

@@ -426,3 +426,13 @@ class DynamoDistributorRepository:
     def count_customers(self, distributor_id: str, now: str) -> int:
         return BindingItem.gsi1.count(f"DIST#{distributor_id}#CUSTOMERS", BindingItem.gsi1sk > f"{now}#")
 
+
+
+# -- issue 16: the placement reader (layers/storage/placement.py) reads a binding in its batch --
+
+def binding_key(customer_id: str) -> tuple[str, str]:
+    return f"BIND#{customer_id}", "BIND"
+
+
+def to_binding(item: BindingItem) -> Binding:
+    return _binding(item)

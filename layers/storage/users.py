@@ -56,3 +56,9 @@ def upsert_user(openid: str, unionid: str | None, now: str) -> User:
 
 def get_user(user_id: str) -> User | None:
     return DynamoUserRepository().get_user(user_id)
+
+
+# -- issue 16: the placement reader (layers/storage/placement.py) reads the shopper in its batch --
+
+def to_user(item: UserItem) -> User:
+    return _user(item)

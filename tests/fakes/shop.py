@@ -18,6 +18,7 @@ from tests.fakes.orders import (
     MemoryRefundRepository,
     RecordingPublisher,
 )
+from tests.fakes.placement import MemoryPlacementReader
 from tests.fakes.wechat_pay import FakePayGateway
 
 
@@ -48,11 +49,13 @@ class FakeShop:
                            publisher=self.publisher, anomalies=self.anomalies, pay=self.pay, clock=self.clock,
                            new_tx=self.store.tx, notify_url=lambda path: "https://shop.example" + path)
         self.refunds = self.refund_service(self.orders_repo)
+        users = SimpleNamespace(get_user=lambda uid: SimpleNamespace(openid=f"openid-{uid}"))
+        self.reads = MemoryPlacementReader(users, self.stock, coupons=getattr(coupons, "coupons", None))
         self.orders = OrderService(
-            orders=self.orders_repo, catalog=self.stock,
-            users=SimpleNamespace(get_user=lambda uid: SimpleNamespace(openid=f"openid-{uid}")),
-            attribution=lambda user, token, now: None, expiry=self.expiry, refunds=self.refunds,
-            settings=SimpleNamespace(wechatpay_mchid=self.pay.mchid, wechat_appid=self.pay.appid), **self.common)
+            orders=self.orders_repo, catalog=self.stock, users=users,
+            attribution=lambda user, token, now, binding=None: None, expiry=self.expiry, refunds=self.refunds,
+            settings=SimpleNamespace(wechatpay_mchid=self.pay.mchid, wechat_appid=self.pay.appid),
+            reads=self.reads, **self.common)
 
     def refund_service(self, orders) -> RefundService:
         """A refund service (another container, say) over the same store."""

@@ -212,11 +212,15 @@ def test_a_mixed_certificate_and_public_key_callback_stream_verifies(client, adm
 
 
 def test_a_three_hour_old_unpaid_order_gets_a_fresh_payment(client, admin_headers, strict, day):
+    from tests.conftest import _reset_caches
+
     assert put(client, "/admin/settings", {"order_payment_timeout_s": 86400}, admin_headers).status_code == 200
+    _reset_caches()  # settings are cached per container
     try:
         order, _, shopper = new_order(client, admin_headers)
     finally:
-        put(client, "/admin/settings", {}, admin_headers)
+        put(client, "/admin/settings", {"order_payment_timeout_s": 900}, admin_headers)  # PUT merges
+        _reset_caches()
     old = order["payment"]["package"].removeprefix("prepay_id=")
     assert strict.prepay_valid(old)
     strict.advance(3 * 3600)

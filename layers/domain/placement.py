@@ -1,0 +1,34 @@
+"""What placing an order needs to know before it writes, read at once.
+
+Pricing an order needs the shopper (its openid), the SKUs, the shop's settings, the
+shopper's coupon when one is named, and the shopper's current distributor binding.
+They live in different aggregates, but nothing in them decides whether the order may be
+written: every such fact is written back with a condition in the placement's
+transaction (stock, coupon status, the order id's absence). So the reader fetches them
+in one round trip (a single BatchGetItem on DynamoDB) instead of one read each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from layers.domain.attribution import Binding
+from layers.domain.catalog import Sku
+from layers.domain.shop_settings import ShopSettings
+from layers.domain.user_coupon import UserCoupon
+from layers.domain.users import User
+
+
+@dataclass(frozen=True)
+class PlacementFacts:
+    user: User | None
+    settings: ShopSettings
+    skus: dict[str, Sku] = field(default_factory=dict)  # missing ids are absent
+    coupon: UserCoupon | None = None  # None also when no coupon was named
+    binding: Binding | None = None
+
+
+class PlacementReader(Protocol):
+    def read(self, user_id: str, sku_ids: list[str], coupon_id: str | None) -> PlacementFacts:
+        """Everything in one round trip, read strongly consistent."""

@@ -1,0 +1,26 @@
+"""In-memory twin of layers/storage/placement.py: the same facts, composed from the
+in-memory repositories that hold them (one "round trip" is free here)."""
+
+from __future__ import annotations
+
+from layers.domain.placement import PlacementFacts
+
+
+class MemoryPlacementReader:
+    def __init__(self, users, stock, coupons=None, bindings=None) -> None:
+        """`users.get_user`, `stock.get_skus` / `stock.load_settings`, `coupons.get`
+        (user coupons), `bindings.get_binding` (the distributor repository)."""
+        self.users = users
+        self.stock = stock
+        self.coupons = coupons
+        self.bindings = bindings
+        self.calls = 0
+
+    def read(self, user_id: str, sku_ids: list[str], coupon_id: str | None) -> PlacementFacts:
+        self.calls += 1
+        return PlacementFacts(
+            user=self.users.get_user(user_id),
+            settings=self.stock.load_settings(),
+            skus=self.stock.get_skus(list(sku_ids)),
+            coupon=self.coupons.get(coupon_id) if coupon_id and self.coupons is not None else None,
+            binding=self.bindings.get_binding(user_id) if self.bindings is not None else None)
