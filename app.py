@@ -5,6 +5,7 @@ from chalice import Chalice
 from functions import (
     admin,
     auth,
+    campaigns,  # issue 18: bargains and friend assistance
     cart,
     catalog,
     consumers,
@@ -36,6 +37,7 @@ for blueprint in (
     settlement.bp,
     distribution.bp,
     admin.bp,
+    campaigns.bp,  # issue 18
     consumers.bp,
     jobs.bp,
 ):

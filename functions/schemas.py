@@ -261,6 +261,66 @@ class ManagerInput(BaseModel):
     name: str | None = Field(None, max_length=100)
 
 
+# -- issue 18: bargains and friend assistance ------------------------------------------------
+
+
+def _campaign_window(model):
+    if model.starts_at.tzinfo is None or model.ends_at.tzinfo is None:
+        raise ValueError("starts_at and ends_at need a time zone (RFC 3339)")
+    if model.ends_at <= model.starts_at:
+        raise ValueError("ends_at must be after starts_at")
+    return model
+
+
+class BargainInput(BaseModel):
+    """砍价. The start price is the SKU's price; `price - floor_price >= helpers_needed` fen
+    (every cut is at least 1 fen). Times carry a zone; `ends_at` is after `starts_at`."""
+
+    model_config = ConfigDict(extra="forbid")
+    sku_id: str = Field(min_length=1, max_length=64)
+    floor_price: int = Field(ge=1, le=100_000_000)
+    helpers_needed: int = Field(ge=1, le=100)
+    ttl_s: int = Field(ge=60, le=86400, description="how long an instance has to reach the floor and be bought")
+    starts_at: datetime
+    ends_at: datetime
+    stock: int = Field(ge=1, le=1_000_000, description="units that can be bought at the floor price")
+    per_user_limit: int = Field(ge=1, le=100, description="instances a shopper may start")
+    helps_per_user_per_day: int | None = Field(
+        None, ge=1, le=1000, description="helps one shopper may give in this bargain per Beijing day")
+
+    @model_validator(mode="after")
+    def _window(self):
+        return _campaign_window(self)
+
+
+class BargainOrderInput(BaseModel):
+    """Buying a SUCCEEDED bargain instance at its floor price."""
+
+    model_config = ConfigDict(extra="forbid")
+    address: Address
+    share_token: str | None = Field(None, max_length=64)
+
+
+class AssistCampaignInput(BaseModel):
+    """助力. Times carry a zone; `ends_at` is after `starts_at`."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=60)
+    helpers_needed: int = Field(ge=1, le=100)
+    reward_coupon_template_id: str = Field(min_length=1, max_length=64)
+    ttl_s: int = Field(ge=60, le=86400)
+    starts_at: datetime
+    ends_at: datetime
+    per_user_limit: int = Field(ge=1, le=100, description="instances a shopper may start")
+    new_users_only: bool = Field(
+        False, description="only shoppers whose first login came after the instance started may help")
+    helps_per_user_per_day: int | None = Field(None, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _window(self):
+        return _campaign_window(self)
+
+
 # -- which route takes which body ---------------------------------------------------------
 
 # (path as the route declares it, lower-case method) -> the model of its JSON body.
@@ -284,4 +344,8 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("/admin/distributors", "post"): DistributorInput,
     ("/admin/managers", "post"): ManagerInput,
     ("/admin/settings", "put"): ShopSettings,
+    # -- issue 18: bargains and friend assistance --
+    ("/admin/bargains", "post"): BargainInput,
+    ("/bargain-instances/{instance_id}/orders", "post"): BargainOrderInput,
+    ("/admin/assist-campaigns", "post"): AssistCampaignInput,
 }

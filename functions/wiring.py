@@ -151,7 +151,8 @@ def anomalies():
 def reservations():
     from layers.services.reservations import Reservations
 
-    return Reservations({"sku": stock_repository(), "flash": flash_sale_repository()})
+    return Reservations({"sku": stock_repository(), "flash": flash_sale_repository(),
+                         "bargain": bargain_reservation()})  # issue 18: an order holds a bargain instance
 
 
 @_once
@@ -207,9 +208,12 @@ def event_handlers() -> dict:
     (and in tests/unit/test_wiring.py), never silently at run time."""
     return {
         "order.paid": [distribution().on_order_paid, coupons().give_post_payment_coupons,
-                       reminders().on_order_paid],
+                       reminders().on_order_paid, bargains().on_order_paid],
         "order.completed": [distribution().on_order_completed],
         "order.refunded": [distribution().on_order_refunded],
+        # -- issue 18: exact-time expiry of bargain and assistance instances --
+        "bargain_instance.expiry_due": [bargains().on_expiry_due],
+        "assist_instance.expiry_due": [assistance().on_expiry_due],
     }
 
 
@@ -224,6 +228,9 @@ def jobs() -> dict[str, list[tuple[Callable, str, str | None]]]:
         "settle-commissions": [(settlement, "settle_commissions", None)],
         "send-reminders": [(reminders, "send_reminders", None)],
         "reconcile": [(reconciliation, "reconcile", None)],
+        # -- issue 18 --
+        "expire-campaigns": [(bargains, "expire_due", None), (assistance, "expire_due", None),
+                             (assistance, "retry_rewards", None)],
     }
 
 # -- coupons, flash sales (helper: coupons) ----------------------------------------------------
@@ -408,3 +415,63 @@ def reconciliation():
     return ReconcileService(pay=pay_client(), orders=order_repository(), refunds=refund_repository(),
                             ledger=ledger(), anomalies=anomalies(), order_service=orders(),
                             refund_service=refunds(), clock=clock())
+
+
+# -- issue 18: bargains (砍价) and friend assistance (助力) ------------------------------------
+
+@_once
+def help_repository():
+    from layers.storage.helps import DynamoHelpRepository
+
+    return DynamoHelpRepository()
+
+
+@_once
+def bargain_repository():
+    from layers.storage.bargains import DynamoBargainRepository
+
+    return DynamoBargainRepository()
+
+
+@_once
+def bargain_instance_repository():
+    from layers.storage.bargains import DynamoBargainInstanceRepository
+
+    return DynamoBargainInstanceRepository()
+
+
+@_once
+def bargain_reservation():
+    """The reservation handler of kind "bargain" (the order's placement and closing transactions)."""
+    from layers.services.bargains import BargainReservation
+
+    return BargainReservation(bargains=bargain_repository(), instances=bargain_instance_repository(), clock=clock())
+
+
+def _expiry_timer(event_type: str):
+    from layers.services.campaign_timer import ExpiryTimer
+
+    return ExpiryTimer(send=sqs().send, queue_url=settings().events_queue_url, clock=clock(), event_type=event_type)
+
+
+@_once
+def bargains():
+    from layers.services.bargains import BargainService
+
+    return BargainService(bargains=bargain_repository(), instances=bargain_instance_repository(),
+                          helps=help_repository(), orders=orders(), catalog=stock_repository(),
+                          timer=_expiry_timer("bargain_instance.expiry_due"), clock=clock(), new_tx=new_tx())
+
+
+@_once
+def assistance():
+    from layers.services.assistance import AssistService
+    from layers.storage.assistance import (
+        DynamoAssistCampaignRepository,
+        DynamoAssistInstanceRepository,
+    )
+
+    return AssistService(campaigns=DynamoAssistCampaignRepository(), instances=DynamoAssistInstanceRepository(),
+                         helps=help_repository(), users=user_repository(), coupons=coupons(),
+                         templates=coupon_template_repository(),
+                         timer=_expiry_timer("assist_instance.expiry_due"), clock=clock(), new_tx=new_tx())

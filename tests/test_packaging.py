@@ -137,7 +137,8 @@ def test_iam_is_least_privilege(template):
 def test_schedules_run_the_jobs_in_shanghai_time(template):
     schedules = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Scheduler::Schedule"]
     assert {json.loads(s["Target"]["Input"])["job"] for s in schedules} == {
-        "close-expired-orders", "settle-commissions", "reconcile", "send-reminders", "relay-outbox"}
+        "close-expired-orders", "settle-commissions", "reconcile", "send-reminders", "relay-outbox",
+        "expire-campaigns"}  # issue 18
     for s in schedules:
         assert s["ScheduleExpressionTimezone"] == "Asia/Shanghai"
         assert s["Target"]["Arn"] == {"Fn::GetAtt": ["Jobs", "Arn"]}

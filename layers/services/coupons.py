@@ -123,6 +123,22 @@ class CouponService:
                 return self.coupons.get(coupon_id)
         raise errors.SoldOut("all of this coupon has been claimed")
 
+    # -- issue 18: a campaign's reward (friend assistance) --
+    def issue_reward(self, template_id: str, user_id: str, coupon_id: str, source: str) -> UserCoupon:
+        """Give the shopper one coupon of the template under `coupon_id`, which the caller
+        derives from what earned it: a retry, or a racing caller, gets the same coupon and
+        nothing is counted twice. The template's claim window and per-shopper limit hold:
+        raises NotFound, NotStarted, Ended, LimitExceeded, or SoldOut when none is left."""
+        existing = self.coupons.get(coupon_id)
+        if existing is not None:
+            return existing
+        template = self.templates.get(template_id)
+        if template is None:
+            raise errors.NotFound("no such coupon template")
+        now = self.clock.now()
+        templates_rules.claim_window_open(template, now)
+        return self._issue(template, user_id, coupon_id, now, source=source)
+
     def my_coupons(self, user_id: str, status: str | None, limit: int, cursor: dict | None):
         if status is not None and status not in coupon_rules.STATUSES:
             raise errors.InvalidRequest("status must be UNUSED, HELD, USED or EXPIRED")

@@ -89,6 +89,9 @@ class OrderService:
         }
         if order.flash_sale_id:
             body["flash_sale_id"] = order.flash_sale_id
+        for r in order.reservations:  # issue 18: a bargain order holds its instance
+            if r.get("kind") == "bargain":
+                body["bargain_instance_id"] = r["instance_id"]
         if order.status == PENDING and domain.prepay_fresh(order, self.clock.now()):
             body["payment"] = self.pay.jsapi_params(order.prepay_id)
         return body

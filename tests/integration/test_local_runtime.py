@@ -152,7 +152,7 @@ def test_a_malformed_failure_report_fails_the_whole_batch(queues, sqs):
 def test_the_templates_schedules_are_the_jobs_in_shanghai_time():
     schedules = {json.loads(s.input)["job"]: s for s in load_schedules()}
     assert set(schedules) == {"close-expired-orders", "settle-commissions", "reconcile", "send-reminders",
-                              "relay-outbox"}
+                              "relay-outbox", "expire-campaigns"}  # issue 18
     assert {s.timezone for s in schedules.values()} == {"Asia/Shanghai"}
     assert {s.target for s in schedules.values()} == {"Jobs"}
     after = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)  # 20:00 in Shanghai
@@ -160,6 +160,7 @@ def test_the_templates_schedules_are_the_jobs_in_shanghai_time():
     assert schedules["reconcile"].next_after(after) == datetime(2026, 3, 2, 2, 30, tzinfo=UTC)
     assert schedules["close-expired-orders"].next_after(after) == after + timedelta(minutes=5)
     assert schedules["send-reminders"].next_after(after) == after + timedelta(minutes=10)
+    assert schedules["expire-campaigns"].next_after(after) == after + timedelta(minutes=2)  # issue 18
 
 
 def test_eventbridge_cron_translation():
