@@ -84,6 +84,8 @@ class OrderService:
         }
         if order.flash_sale_id:
             body["flash_sale_id"] = order.flash_sale_id
+        if order.shipping is not None:  # issue 14
+            body["shipping"] = {**order.shipping, "upload_status": order.shipping_upload_status}
         if order.status == PENDING and order.prepay_id:
             body["payment"] = self.pay.jsapi_params(order.prepay_id)
         return body

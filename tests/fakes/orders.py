@@ -65,6 +65,12 @@ class MemoryOrderRepository:
             self.store.items[self._key(order_id)] = replace(current, prepay_id=prepay_id)
             return True
 
+    # -- issue 14 --
+    def stage_upload_status(self, tx: MemoryTx, order_id: str, status: str) -> None:
+        key = self._key(order_id)
+        tx.add(lambda items: key in items and items[key].shipping is not None,
+               lambda items: items.__setitem__(key, replace(items[key], shipping_upload_status=status)))
+
 
 class MemoryRefundRepository:
     def __init__(self, store: MemoryStore):
