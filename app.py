@@ -13,6 +13,7 @@ from functions import (
     flash_sales,
     health,
     jobs,
+    miniprogram,
     orders,
     payments,
     reminders,
@@ -38,6 +39,7 @@ for blueprint in (
     admin.bp,
     consumers.bp,
     jobs.bp,
+    miniprogram.bp,  # issue 14
 ):
     app.register_blueprint(blueprint)
 

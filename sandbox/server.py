@@ -62,6 +62,10 @@ class WeChatSandbox:
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self.base_url: str | None = None
+        # -- issue 14: the mini-program server API and the message push --
+        from sandbox.miniprogram import MiniProgramSandbox
+
+        self.mp = MiniProgramSandbox(self)
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -94,6 +98,7 @@ class WeChatSandbox:
         }
         if not certificate_mode:
             env.update(WECHATPAY_PUBLIC_KEY=public_pem(k.platform_key), WECHATPAY_PUBLIC_KEY_ID=k.public_key_id)
+        env.update(self.mp.env())  # issue 14: the message push's token and AES key
         return env
 
     # -- test and developer controls -------------------------------------------------------
@@ -243,9 +248,11 @@ class WeChatSandbox:
                     return fault["status"], {"code": "SYSTEM_ERROR", "message": "injected fault"}, False
         entry = {"method": method, "path": path, "query": query}
         self.requests_log.append(entry)
+        if path.startswith("/sandbox/mp/"):  # issue 14
+            return self.mp.control(method, path)
         if path.startswith("/sandbox/"):
             return self._control(method, path)
-        if path.startswith("/sns/") or path.startswith("/cgi-bin/"):
+        if path.startswith("/sns/") or path.startswith("/cgi-bin/") or path.startswith("/wxa/"):
             return self._mini_program(method, path, query, body)
         if path.startswith("/v3/"):
             text = body.decode() if body else ""
@@ -279,16 +286,7 @@ class WeChatSandbox:
                 return 200, {"errcode": 40029, "errmsg": "invalid code"}, False
             digest = hashlib.sha256(f"{k.appid}:{code}".encode()).hexdigest()
             return 200, {"openid": "o" + digest[:27], "session_key": secrets.token_urlsafe(16)}, False
-        if path in ("/cgi-bin/token", "/cgi-bin/stable_token"):
-            self.tokens_issued += 1
-            return 200, {"access_token": "SANDBOX_" + secrets.token_hex(16), "expires_in": 7200}, False
-        if path == "/cgi-bin/message/subscribe/send":
-            data = json.loads(body or b"{}")
-            if data.get("touser") in self._refusing:
-                return 200, {"errcode": 43101, "errmsg": "user refuse to accept the msg"}, False
-            self.messages.append(data)
-            return 200, {"errcode": 0, "errmsg": "ok"}, False
-        return 404, {"errcode": 404, "errmsg": "unknown api"}, False
+        return self.mp.handle(method, path, query, body)  # issue 14: sandbox/miniprogram.py
 
     def _pay(self, method, path, query, data):
         k = self.keys
@@ -463,14 +461,16 @@ class _Handler(BaseHTTPRequestHandler):
             status, payload, signed = self.box.handle(method, self.path, dict(self.headers), body)
         except SandboxError as exc:
             status, payload, signed = exc.status, {"code": exc.code, "message": exc.message}, False
-        if payload is None:
+        if isinstance(payload, bytes):  # issue 14: images (getwxacodeunlimit)
+            text, content_type = None, "image/png"
+        elif payload is None:
             text = ""
             content_type = None
         elif isinstance(payload, str):
             text, content_type = payload, "text/plain; charset=utf-8"
         else:
             text, content_type = json.dumps(payload, ensure_ascii=False), "application/json"
-        data = text.encode()
+        data = payload if text is None else text.encode()
         self.send_response(status)
         if content_type:
             self.send_header("Content-Type", content_type)

@@ -11,7 +11,11 @@ import pytest
 from layers.domain import errors
 from layers.domain.shipping import shipping_info
 from layers.services.shipping import ShippingService
-from tests.fakes.shipping import FakeMiniProgramApi, MemoryShippingUploads, MemoryTradeManagementCache
+from tests.fakes.shipping import (
+    FakeMiniProgramApi,
+    MemoryShippingUploads,
+    MemoryTradeManagementCache,
+)
 from tests.unit.test_order_service import Shop
 
 EXPRESS = shipping_info("express", "SF", "SF1234567890")

@@ -36,7 +36,8 @@ def wiring(monkeypatch):
 
 def test_every_event_consumer_is_a_bound_method_taking_event_id_and_payload(wiring):
     handlers = wiring.event_handlers()
-    assert set(handlers) == {"order.paid", "order.completed", "order.refunded"}
+    assert set(handlers) == {"order.paid", "order.completed", "order.refunded",
+                             "order.shipped", "shipping.upload"}  # issue 14
     for event_type, consumers in handlers.items():
         assert consumers, event_type
         for consumer in consumers:
@@ -47,7 +48,7 @@ def test_every_event_consumer_is_a_bound_method_taking_event_id_and_payload(wiri
 def test_every_job_step_is_a_method_of_a_wired_service(wiring):
     jobs = wiring.jobs()
     assert set(jobs) == {"close-expired-orders", "relay-outbox", "settle-commissions", "send-reminders",
-                         "reconcile"}
+                         "reconcile", "retry-shipping-uploads", "check-trade-management"}  # issue 14
     for name, steps in jobs.items():
         assert steps, name
         for build, method, _ in steps:
