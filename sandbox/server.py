@@ -74,7 +74,7 @@ class WeChatSandbox:
         class Handler(_Handler):
             box = sandbox
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server = _Server((host, port), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True, name="wechat-sandbox").start()
         self.base_url = f"http://{host}:{self._server.server_address[1]}"
@@ -446,6 +446,11 @@ class WeChatSandbox:
         except KeyError as exc:
             raise SandboxError(404, "NOT_FOUND", f"unknown {exc}") from exc
         raise SandboxError(404, "NOT_FOUND", path)
+
+
+class _Server(ThreadingHTTPServer):
+    # issue 14: tests send 50 calls at once; the default backlog (5) resets connections.
+    request_queue_size = 128
 
 
 class _Handler(BaseHTTPRequestHandler):
