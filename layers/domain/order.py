@@ -10,6 +10,8 @@ from a stale read never lands: the service re-reads and asks again.
     PENDING_PAYMENT --closed-->          CLOSED      give back reservations and coupon
     CLOSED          --paid (late)-->     PAID        take reservations again; emit order.paid
     PAID            --shipped-->         SHIPPED
+      (issue 14: with shipping information, emit order.shipped; SHIPPED --shipping changed-->
+       SHIPPED, emit order.shipped again: the one change WeChat takes)
     SHIPPED         --received-->        COMPLETED   emit order.completed
     PAID|SHIPPED|COMPLETED|REFUNDING --refund requested(a)--> REFUNDING   room -= a
     REFUNDING       --refund finished--> REFUNDED    (all of it refunded; unshipped: give back)

@@ -72,16 +72,21 @@ def test_ship_uploads_once_with_the_documented_fields(client, admin_headers, sho
 
 
 def test_not_booked_yet_then_success_uploads_once(client, admin_headers, shop, monkeypatch):
+    from functions import wiring
     from layers import clock
 
     sandbox = shop["sandbox"]
     order_id, shopper = paid_order(client, admin_headers, sandbox)
     sandbox.mp.not_booked_yet(order_id, times=1)
+    # The delayed `shipping.upload` message is recorded, not sent: the events queue is shared
+    # with other tests; the sweep below stands for it.
+    retries = []
+    monkeypatch.setattr(wiring.shipping(), "send_retry", lambda oid, delay: retries.append((oid, delay)))
     assert post(client, f"/admin/orders/{order_id}/ship", {"logistics_type": "pickup"}, admin_headers).status_code == 200
     deliver_shipped(order_id)
     waiting = body(client.http.get(f"/admin/orders/{order_id}/shipping", headers=admin_headers))
     assert waiting["status"] == "PENDING" and waiting["error_code"] == 10060001
-    assert sandbox.mp.accepted_uploads(order_id) == []
+    assert sandbox.mp.accepted_uploads(order_id) == [] and retries == [(order_id, 10)]
     run = lambda: post(client, "/admin/jobs/retry-shipping-uploads/run", {}, admin_headers)  # noqa: E731
     run()  # not due yet: nothing is called
     later = clock.now() + timedelta(seconds=30)
