@@ -91,6 +91,11 @@ class AccessTokens:
         while True:
             if self.store.try_lease(self._owner, self.lease_s):
                 try:
+                    # Another caller may have stored a new token between our read and the lease.
+                    stored = self.store.get()
+                    if self._fresh(stored) and stored != stale and (rejected is None or stored.token != rejected):
+                        self._memo = stored
+                        return stored.token
                     token, expires_in = self.fetch(force)
                     self.fetches += 1
                     if rejected is not None and token == rejected and not force:
