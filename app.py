@@ -14,6 +14,7 @@ from functions import (
     flash_sales,
     health,
     jobs,
+    miniprogram,
     orders,
     payments,
     reminders,
@@ -40,6 +41,7 @@ for blueprint in (
     campaigns.bp,  # issue 18
     consumers.bp,
     jobs.bp,
+    miniprogram.bp,  # issue 14
 ):
     app.register_blueprint(blueprint)
 

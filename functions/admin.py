@@ -4,8 +4,8 @@ from datetime import date
 
 from chalice import Blueprint
 
-from functions import wiring
-from functions._api import json_object, require_admin, route
+from functions import schemas, wiring
+from functions._api import json_object, parse_body, require_admin, route
 from functions.jobs import run_job as run_named_job
 from layers.domain import errors
 
@@ -28,7 +28,12 @@ def put_settings():
 @route(bp, "/admin/orders/{order_id}/ship", methods=["POST"])
 def ship_order(order_id):
     require_admin(bp)
-    return wiring.orders().ship(order_id)
+    # issue 14: with the shipping information, which goes to WeChat (functions/miniprogram.py)
+    from layers.domain.shipping import shipping_info
+
+    body = parse_body(bp, schemas.ShipInput)
+    return wiring.shipping().ship(order_id, shipping_info(body.logistics_type, body.express_company,
+                                                         body.tracking_no))
 
 
 @route(bp, "/admin/jobs/{name}/run", methods=["POST"])

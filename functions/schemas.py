@@ -327,6 +327,26 @@ class AssistCampaignInput(BaseModel):
 # Every route that reads a body is here (tests/unit/test_openapi.py checks the views).
 # PUT /admin/settings is validated by the domain's ShopSettings (storage loads and saves
 # the same model); a partial body is merged over the current rules first.
+# -- issue 14: shipping ----------------------------------------------------------------------
+
+
+class ShipInput(BaseModel):
+    """How the order leaves: `express` needs the courier (WeChat's `delivery_id`, from
+    `get_delivery_list`) and the tracking number. Shipping a shipped order again with other
+    information is the one change WeChat allows; a second change is 409."""
+
+    model_config = ConfigDict(extra="forbid")
+    logistics_type: Literal["express", "same_city", "virtual", "pickup"]
+    express_company: str | None = Field(None, min_length=1, max_length=128, description="WeChat's delivery_id, e.g. SF, ZTO, YTO")
+    tracking_no: str | None = Field(None, min_length=1, max_length=128)
+
+    @model_validator(mode="after")
+    def _express_needs_both(self):
+        if self.logistics_type == "express" and not (self.express_company and self.tracking_no):
+            raise ValueError("express shipping needs express_company and tracking_no")
+        return self
+
+
 REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("/auth/login", "post"): LoginInput,
     ("/cart/items/{sku_id}", "put"): CartLineInput,
@@ -348,4 +368,5 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("/admin/bargains", "post"): BargainInput,
     ("/bargain-instances/{instance_id}/orders", "post"): BargainOrderInput,
     ("/admin/assist-campaigns", "post"): AssistCampaignInput,
+    ("/admin/orders/{order_id}/ship", "post"): ShipInput,  # issue 14
 }

@@ -214,6 +214,9 @@ def event_handlers() -> dict:
         # -- issue 18: exact-time expiry of bargain and assistance instances --
         "bargain_instance.expiry_due": [bargains().on_expiry_due],
         "assist_instance.expiry_due": [assistance().on_expiry_due],
+        # -- issue 14: shipping information to WeChat (and its delayed retries) --
+        "order.shipped": [shipping().on_order_shipped],
+        "shipping.upload": [shipping().on_order_shipped],
     }
 
 
@@ -231,6 +234,9 @@ def jobs() -> dict[str, list[tuple[Callable, str, str | None]]]:
         # -- issue 18 --
         "expire-campaigns": [(bargains, "expire_due", None), (assistance, "expire_due", None),
                              (assistance, "retry_rewards", None)],
+        # -- issue 14: uploads whose retry message was lost; WeChat's trade management, daily --
+        "retry-shipping-uploads": [(shipping, "retry_due", None)],
+        "check-trade-management": [(shipping, "check_trade_management", None)],
     }
 
 # -- coupons, flash sales (helper: coupons) ----------------------------------------------------
@@ -355,8 +361,10 @@ def mini_program():
     from layers.wechat.miniprogram import MiniProgram
 
     s = settings()
+    from layers.storage.tokens import DynamoTokenStore
+
     return MiniProgram(appid=s.wechat_appid, secret=s.wechat_app_secret, api_base=s.wechat_api_base,
-                       session=DynamoSessionStorage())
+                       session=DynamoSessionStorage(), token_store=DynamoTokenStore(s.wechat_appid))
 
 
 @_once
@@ -475,3 +483,53 @@ def assistance():
                          helps=help_repository(), users=user_repository(), coupons=coupons(),
                          templates=coupon_template_repository(),
                          timer=_expiry_timer("assist_instance.expiry_due"), clock=clock(), new_tx=new_tx())
+
+
+# -- issue 14: shipping information, message push, share codes ---------------------------------
+
+@_once
+def shipping_upload_repository():
+    from layers.storage.shipping import DynamoShippingUploads
+
+    return DynamoShippingUploads()
+
+
+def send_shipping_retry(order_id: str, delay_s: int) -> None:
+    """A delayed `shipping.upload` message on the events queue (same consumer, same shape)."""
+    import time
+
+    sqs().send(settings().events_queue_url, {
+        "event_id": f"shipping.upload:{order_id}:{int(time.time())}", "type": "shipping.upload",
+        "payload": {"order_id": order_id}}, delay_s=delay_s)
+
+
+@_once
+def shipping():
+    from layers.services.shipping import ShippingService
+    from layers.storage.shipping import DynamoTradeManagementCache
+
+    return ShippingService(
+        orders=order_repository(), uploads=shipping_upload_repository(), trade_managed=DynamoTradeManagementCache(),
+        api=mini_program(), order_view=orders().view, shop=shop_settings_repository(), outbox=outbox_repository(),
+        publisher=publisher(), anomalies=anomalies(), send_retry=send_shipping_retry, clock=clock(),
+        new_tx=new_tx(), mchid=settings().wechatpay_mchid)
+
+
+@_once
+def message_push():
+    from layers.services.message_push import MessagePushService
+    from layers.wechat.push_crypto import PushCrypto
+
+    s = settings()
+    return MessagePushService(crypto=PushCrypto(s.wechat_push_token, s.wechat_push_aes_key, s.wechat_appid),
+                              orders=orders(), anomalies=anomalies(), mchid=s.wechatpay_mchid)
+
+
+@_once
+def share_codes():
+    from layers.services.share_codes import ShareCodeService
+    from layers.storage.images import S3ImageStore
+
+    s = settings()
+    return ShareCodeService(shares=distributor_repository(), api=mini_program(),
+                            images=S3ImageStore(s.code_bucket, s.aws_region))

@@ -40,6 +40,10 @@ class Settings:
     order_expiry_queue_url: str | None
     settlement_queue_url: str | None
     stage: str = field(default="dev")
+    # -- issue 14: the message push, the share-code bucket --
+    wechat_push_token: str | None = None
+    wechat_push_aes_key: str | None = None
+    code_bucket: str | None = None
 
     @property
     def platform_certificate_mode(self) -> bool:
@@ -69,6 +73,10 @@ def load_settings() -> Settings:
         order_expiry_queue_url=_env("ORDER_EXPIRY_QUEUE_URL"),
         settlement_queue_url=_env("SETTLEMENT_QUEUE_URL"),
         stage=_env("STAGE", "dev"),
+        # -- issue 14 --
+        wechat_push_token=_env("WECHAT_PUSH_TOKEN"),
+        wechat_push_aes_key=_env("WECHAT_PUSH_AES_KEY"),
+        code_bucket=_env("CODE_BUCKET"),
     )
 
 

@@ -203,3 +203,36 @@ def queue_urls(sqs_endpoint: str, stage: str | None = None, region: str | None =
                           region_name=region or os.environ.get("AWS_DEFAULT_REGION", REGION))
     return {q["name"]: client.get_queue_url(QueueName=q["name"])["QueueUrl"]
             for q in queue_definitions(stage).values()}
+
+
+# ---------------------------------------------------------------------------- S3 (issue 14)
+
+
+def bucket_definitions(stage: str | None = None, template: dict | None = None) -> dict[str, str]:
+    """{logical id: bucket name} of the template's buckets."""
+    template = template or load_template()
+    params = {"Stage": _stage(stage), "AWS::Region": REGION, "AWS::AccountId": "000000000000"}
+    return {bid: substitute(res.get("Properties", {}).get("BucketName", bid.lower()), params)
+            for bid, res in resources_of_type("AWS::S3::Bucket", template).items()}
+
+
+def create_buckets(s3_endpoint: str, stage: str | None = None, region: str | None = None) -> dict[str, str]:
+    """Create every bucket of the template (moto's server serves S3 beside SQS) and return
+    {"CODE_BUCKET": name, ..., "S3_ENDPOINT": endpoint}."""
+    import boto3
+    from botocore.config import Config
+
+    template = load_template()
+    client = boto3.client("s3", endpoint_url=s3_endpoint, config=Config(s3={"addressing_style": "path"}),
+                          region_name=region or os.environ.get("AWS_DEFAULT_REGION", REGION))
+    names = bucket_definitions(stage, template)
+    for name in names.values():
+        try:
+            client.create_bucket(Bucket=name)
+        except (client.exceptions.BucketAlreadyOwnedByYou, client.exceptions.BucketAlreadyExists):
+            pass
+    env = {"S3_ENDPOINT": s3_endpoint}
+    for variable, ref in env_refs(template).items():
+        if ref in names:
+            env[variable] = names[ref]
+    return env

@@ -207,6 +207,9 @@ def run(args: argparse.Namespace, stop: threading.Event) -> int:
         os.environ.update({"DYNAMODB_ENDPOINT": ddb.endpoint, "SQS_ENDPOINT": sqs.endpoint})
         os.environ.update(create_tables(ddb.endpoint, table_name=args.table))
         os.environ.update(create_queues(sqs.endpoint, stage=stage))
+        from local.bootstrap import create_buckets  # issue 14: the share-code bucket, in moto's S3
+
+        os.environ.update(create_buckets(sqs.endpoint, stage=stage))
         os.environ.setdefault("WECHATPAY_NOTIFY_BASE_URL", base_url)
         done(f"table {args.table}, 3 queues + dead-letter queues")
 

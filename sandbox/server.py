@@ -45,6 +45,10 @@ class WeChatSandbox(PaySandbox):
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self.base_url: str | None = None
+        # -- issue 14: the mini-program server API and the message push --
+        from sandbox.miniprogram import MiniProgramSandbox
+
+        self.mp = MiniProgramSandbox(self)
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self, host: str = "127.0.0.1", port: int = 0) -> str:
@@ -53,7 +57,7 @@ class WeChatSandbox(PaySandbox):
         class Handler(_Handler):
             box = sandbox
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server = _Server((host, port), Handler)
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True, name="wechat-sandbox").start()
         self.base_url = f"http://{host}:{self._server.server_address[1]}"
@@ -77,6 +81,7 @@ class WeChatSandbox(PaySandbox):
         }
         if not certificate_mode:
             env.update(WECHATPAY_PUBLIC_KEY=public_pem(k.platform_key), WECHATPAY_PUBLIC_KEY_ID=k.public_key_id)
+        env.update(self.mp.env())  # issue 14: the message push's token and AES key
         return env
 
     # -- test and developer controls -------------------------------------------------------
@@ -101,10 +106,12 @@ class WeChatSandbox(PaySandbox):
         entry = {"method": method, "path": path, "query": query,
                  "serial": next((v for k, v in headers.items() if k.lower() == "wechatpay-serial"), None)}
         self.requests_log.append(entry)
+        if path.startswith("/sandbox/mp/"):  # issue 14
+            return _mini_answer(*self.mp.control(method, path))
         if path.startswith("/sandbox/"):
             return Answer(*self._control(method, path))
-        if path.startswith("/sns/") or path.startswith("/cgi-bin/"):
-            return Answer(*self._mini_program(method, path, query, body))
+        if path.startswith("/sns/") or path.startswith("/cgi-bin/") or path.startswith("/wxa/"):
+            return _mini_answer(*self._mini_program(method, path, query, body))
         if path.startswith("/v3/"):
             return self.handle_pay(method, target, path, query, headers, body, entry)
         return Answer(404, {"code": "NOT_FOUND", "message": path}, False)
@@ -119,16 +126,7 @@ class WeChatSandbox(PaySandbox):
                 return 200, {"errcode": 40029, "errmsg": "invalid code"}, False
             digest = hashlib.sha256(f"{k.appid}:{code}".encode()).hexdigest()
             return 200, {"openid": "o" + digest[:27], "session_key": secrets.token_urlsafe(16)}, False
-        if path in ("/cgi-bin/token", "/cgi-bin/stable_token"):
-            self.tokens_issued += 1
-            return 200, {"access_token": "SANDBOX_" + secrets.token_hex(16), "expires_in": 7200}, False
-        if path == "/cgi-bin/message/subscribe/send":
-            data = json.loads(body or b"{}")
-            if data.get("touser") in self._refusing:
-                return 200, {"errcode": 43101, "errmsg": "user refuse to accept the msg"}, False
-            self.messages.append(data)
-            return 200, {"errcode": 0, "errmsg": "ok"}, False
-        return 404, {"errcode": 404, "errmsg": "unknown api"}, False
+        return self.mp.handle(method, path, query, body)  # issue 14: sandbox/miniprogram.py
 
     def _control(self, method, path):
         parts = path.strip("/").split("/")
@@ -153,6 +151,16 @@ class WeChatSandbox(PaySandbox):
         except KeyError as exc:
             raise SandboxError(404, "NOT_FOUND", f"unknown {exc}") from exc
         raise SandboxError(404, "NOT_FOUND", path)
+
+
+def _mini_answer(status: int, payload, signed: bool) -> Answer:
+    """The mini-program half answers tuples; images (getwxacodeunlimit) go out as PNG."""
+    return Answer(status, payload, signed, content_type="image/png" if isinstance(payload, bytes) else None)
+
+
+class _Server(ThreadingHTTPServer):
+    # issue 14: tests send 50 calls at once; the default backlog (5) resets connections.
+    request_queue_size = 128
 
 
 class _Handler(BaseHTTPRequestHandler):

@@ -73,6 +73,10 @@ def sqs():
     server = MotoServer(port=_SQS_PORT)
     server.start()
     os.environ.update(create_queues(server.endpoint))
+    # -- issue 14: moto's server serves S3 too: the share-code bucket --
+    from local.bootstrap import create_buckets
+
+    os.environ.update(create_buckets(server.endpoint))
     _reset_caches()
     yield server.endpoint
     server.stop()

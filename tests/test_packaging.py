@@ -122,7 +122,7 @@ def test_iam_is_least_privilege(template):
             assert st["Effect"] == "Allow", name
             assert st["Resource"] != "*" and "*" not in json.dumps(st["Action"]), (name, st)
             services = {a.split(":")[0] for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
-            assert services <= {"logs", "sqs", "dynamodb", "lambda"}, (name, st)
+            assert services <= {"logs", "sqs", "dynamodb", "lambda", "s3"}, (name, st)  # s3: issue 14
     for f in functions(template).values():
         role = f["Properties"]["Role"]["Fn::GetAtt"][0]
         assert {s["Sid"] for s in _statements(resources[role])} <= {"OwnLogs", "ConsumeOwnQueue"}
@@ -138,7 +138,8 @@ def test_schedules_run_the_jobs_in_shanghai_time(template):
     schedules = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Scheduler::Schedule"]
     assert {json.loads(s["Target"]["Input"])["job"] for s in schedules} == {
         "close-expired-orders", "settle-commissions", "reconcile", "send-reminders", "relay-outbox",
-        "expire-campaigns"}  # issue 18
+        "expire-campaigns",  # issue 18
+        "retry-shipping-uploads", "check-trade-management"}  # issue 14
     for s in schedules:
         assert s["ScheduleExpressionTimezone"] == "Asia/Shanghai"
         assert s["Target"]["Arn"] == {"Fn::GetAtt": ["Jobs", "Arn"]}

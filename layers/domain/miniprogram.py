@@ -31,3 +31,26 @@ class MiniProgramClient(Protocol):
 
     def send_subscribe_message(self, openid: str, template_id: str, data: dict, page: str | None = None) -> None:
         """SubscriptionRefused, WeChatApiError or WeChatUnavailable when not sent."""
+
+
+# -- issue 14: shipping information, share codes ---------------------------------------------
+
+class ShippingApi(Protocol):
+    def upload_shipping_info(self, body: dict) -> None:
+        """WeChatApiError (with WeChat's errcode) or WeChatUnavailable when not taken."""
+
+    def is_trade_managed(self) -> bool:
+        """Whether WeChat holds this mini-program's money until shipping is uploaded."""
+
+
+class CodeApi(Protocol):
+    def get_unlimited_code(self, scene: str, page: str) -> tuple[bytes, str]:
+        """(image, content type) of `wxacode.getUnlimited`; WeChatApiError or WeChatUnavailable."""
+
+
+class ImageStore(Protocol):
+    """Where generated images are kept (an S3 bucket)."""
+
+    def get(self, key: str) -> tuple[bytes, str] | None: ...
+
+    def put(self, key: str, data: bytes, content_type: str) -> None: ...

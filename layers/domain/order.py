@@ -10,6 +10,8 @@ from a stale read never lands: the service re-reads and asks again.
     PENDING_PAYMENT --closed-->          CLOSED      give back reservations and coupon
     CLOSED          --paid (late)-->     PAID        take reservations again; emit order.paid
     PAID            --shipped-->         SHIPPED
+      (issue 14: with shipping information, emit order.shipped; SHIPPED --shipping changed-->
+       SHIPPED, emit order.shipped again: the one change WeChat takes)
     SHIPPED         --received-->        COMPLETED   emit order.completed
     PAID|SHIPPED|COMPLETED|REFUNDING --refund requested(a)--> REFUNDING   room -= a
     REFUNDING       --refund finished--> REFUNDED    (all of it refunded; unshipped: give back)
@@ -93,6 +95,11 @@ class Order:
     coupon_returnable: bool = True
     # Bumped by every transition; the write is conditioned on the version it read.
     version: int = 0
+    # -- issue 14: shipping information (layers/domain/shipping.py) --
+    # {"logistics_type", "express_company", "tracking_no"} from the operator, and where its
+    # upload to WeChat stands (PENDING | UPLOADED | FAILED | NOT_REQUIRED).
+    shipping: dict | None = None
+    shipping_upload_status: str | None = None
 
     @property
     def payable(self) -> int:
@@ -146,6 +153,10 @@ class OrderRepository(Protocol):
     def set_prepay_id(self, order_id: str, prepay_id: str, prepay_at: str | None = None) -> bool:
         """Store the prepay id (and when WeChat gave it) while the order is still unpaid;
         False if it is not."""
+
+    # -- issue 14 --
+    def stage_upload_status(self, tx, order_id: str, status: str) -> None:
+        """Where the shipping upload stands (not a transition: no version bump)."""
 
 
 # Work queues an order sits in, by status (the repository keeps the index in step).
@@ -220,10 +231,30 @@ def paid_after_close_unfulfillable(order: Order, transaction_id: str | None, amo
 
 # -- fulfilment -------------------------------------------------------------------------
 
-def ship(order: Order, now: str, auto_confirm_at: str) -> Change:
+def ship(order: Order, now: str, auto_confirm_at: str, shipping: dict | None = None) -> Change:
+    """With `shipping` (issue 14), the order carries it and its upload to WeChat starts
+    (`order.shipped`)."""
     if order.status != PAID:
         raise errors.InvalidState(f"only a {PAID} order can be shipped; it is {order.status}")
-    return Change(order, _next(order, status=SHIPPED, shipped_at=now, auto_confirm_at=auto_confirm_at))
+    if shipping is None:
+        return Change(order, _next(order, status=SHIPPED, shipped_at=now, auto_confirm_at=auto_confirm_at))
+    after = _next(order, status=SHIPPED, shipped_at=now, auto_confirm_at=auto_confirm_at, shipping=dict(shipping),
+                  shipping_upload_status="PENDING")
+    return Change(order, after, events=(_shipped(order, 0),))
+
+
+def change_shipping(order: Order, shipping: dict, revision: int) -> Change:
+    """The shipping information of a shipped order changes (WeChat takes one change)."""
+    if order.status != SHIPPED:
+        raise errors.InvalidState(f"only a {SHIPPED} order's shipping can change; it is {order.status}")
+    after = _next(order, shipping=dict(shipping), shipping_upload_status="PENDING")
+    return Change(order, after, events=(_shipped(order, revision),))
+
+
+def _shipped(order: Order, revision: int) -> Event:
+    subject = order.order_id if revision == 0 else f"{order.order_id}#r{revision}"
+    return Event("order.shipped", subject, {"order_id": order.order_id, "user_id": order.user_id,
+                                            "revision": revision})
 
 
 def confirm_receipt(order: Order, now: str, automatic: bool) -> Change:

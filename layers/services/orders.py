@@ -92,6 +92,8 @@ class OrderService:
         for r in order.reservations:  # issue 18: a bargain order holds its instance
             if r.get("kind") == "bargain":
                 body["bargain_instance_id"] = r["instance_id"]
+        if order.shipping is not None:  # issue 14
+            body["shipping"] = {**order.shipping, "upload_status": order.shipping_upload_status}
         if order.status == PENDING and domain.prepay_fresh(order, self.clock.now()):
             body["payment"] = self.pay.jsapi_params(order.prepay_id)
         return body

@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 
 from layers.clock import iso, parse_iso
-from layers.domain import errors
+from layers.domain import errors, subscription
 from layers.domain.catalog import SettingsRepository
-from layers.domain.miniprogram import MiniProgramClient, SubscriptionRefused
+from layers.domain.miniprogram import MiniProgramClient, SubscriptionRefused, WeChatApiError
 from layers.domain.order import OPEN_ORDERS, PENDING, OrderRepository
 from layers.domain.reminders import (
     COUPON_EXPIRING_LEAD,
@@ -97,6 +97,16 @@ class ReminderService:
             status = ReminderStatus.SENT
         except SubscriptionRefused:
             status = ReminderStatus.REFUSED
+        except WeChatApiError as exc:
+            if exc.errcode != subscription.DATA_REFUSED:
+                logger.exception("reminder not sent", extra={"kind": kind, "subject_id": subject_id})
+                self.reminders.finish(claim, ReminderStatus.FAILED.value)
+                return ReminderStatus.FAILED.value
+            # issue 14: refused for its data (47003): nothing reached the shopper; the credit stays.
+            logger.error("reminder data refused by WeChat",
+                         extra={"kind": kind, "subject_id": subject_id, "alarm": "SUBSCRIPTION_DATA_REFUSED"})
+            self.reminders.finish_returning_credit(claim, ReminderStatus.DATA_REFUSED.value)
+            return ReminderStatus.DATA_REFUSED.value
         except Exception:  # noqa: BLE001 - at most once: whatever went wrong is recorded, not retried
             logger.exception("reminder not sent", extra={"kind": kind, "subject_id": subject_id})
             status = ReminderStatus.FAILED
@@ -107,10 +117,9 @@ class ReminderService:
 
     def on_order_paid(self, event_id: str, payload: dict) -> None:
         """`order.paid`: the `order_paid` subscription message, once per order."""
-        self.remind(payload["user_id"], "order_paid", payload["order_id"], {
-            "character_string1": {"value": payload["order_id"]},
-            "amount2": {"value": f"{int(payload.get('payable', 0)) / 100:.2f}元"},
-            "thing3": {"value": "支付成功，我们会尽快为您发货"}},
+        self.remind(payload["user_id"], "order_paid", payload["order_id"], subscription.data(
+            character_string1=payload["order_id"], amount2=int(payload.get("payable", 0)),
+            thing3="支付成功，我们会尽快为您发货"),
             page=f"pages/order/detail?id={payload['order_id']}")
 
     # -- job: send-reminders --------------------------------------------------------------
@@ -127,21 +136,20 @@ class ReminderService:
         for order in self.orders.due(OPEN_ORDERS, iso(now + ORDER_UNPAID_LEAD), 1000):
             if order.status != PENDING or parse_iso(order.expires_at) <= now:
                 continue
-            count(self.remind(order.user_id, "order_unpaid", order.order_id, {
-                "character_string1": {"value": order.order_id},
-                "amount2": {"value": f"{order.payable / 100:.2f}元"},
-                "time3": {"value": order.expires_at}}, page=f"pages/order/detail?id={order.order_id}"))
+            count(self.remind(order.user_id, "order_unpaid", order.order_id, subscription.data(
+                character_string1=order.order_id, amount2=order.payable, time3=order.expires_at),
+                page=f"pages/order/detail?id={order.order_id}"))
 
         # Flash sales about to start, for those who asked.
         for request in self.reminders.flash_requests_starting(iso(now + FLASH_START_LEAD)):
-            count(self.remind(request.user_id, "flash_sale_start", request.sale_id, {
-                "thing1": {"value": "秒杀即将开始"}, "time2": {"value": request.starts_at}},
+            count(self.remind(request.user_id, "flash_sale_start", request.sale_id, subscription.data(
+                thing1="秒杀即将开始", time2=request.starts_at),
                 page=f"pages/flash/index?id={request.sale_id}"))
             self.reminders.flash_request_done(request)
 
         # Coupons that expire within the lead time.
         for user_id, coupon_id, name, valid_until in self.coupons.expiring_coupons(
                 iso(now), iso(now + COUPON_EXPIRING_LEAD)):
-            count(self.remind(user_id, "coupon_expiring", coupon_id, {
-                "thing1": {"value": name[:20]}, "time2": {"value": valid_until}}, page="pages/me/coupons"))
+            count(self.remind(user_id, "coupon_expiring", coupon_id, subscription.data(
+                thing1=name, time2=valid_until), page="pages/me/coupons"))
         return counts

@@ -71,6 +71,9 @@ class OrderItem(ListedAndQueued):
     auto_confirm_at = UnicodeAttribute(null=True)
     # Bumped by every transition; each transition is conditioned on the one it read.
     version = NumberAttribute(default=0)
+    # -- issue 14: shipping information and where its upload to WeChat stands --
+    shipping = JSONAttribute(null=True)
+    shipping_upload_status = UnicodeAttribute(null=True)
 
 
 def order_key(order_id: str) -> tuple[str, str]:
@@ -175,3 +178,11 @@ class DynamoOrderRepository:
                 return False
             raise
         return True
+
+    # -- issue 14: the upload status, written with the upload's own transition ----------------
+
+    def stage_upload_status(self, tx: Tx, order_id: str, status: str) -> None:
+        """Where the order's shipping upload stands. Not a transition of the order (no version
+        bump): the upload's own write, in the same transaction, is the one conditioned."""
+        tx.update(OrderItem(*order_key(order_id)), actions=[OrderItem.shipping_upload_status.set(status)],
+                  condition=OrderItem.pk.exists() & OrderItem.shipping.exists())

@@ -95,3 +95,21 @@ class DynamoReminderRepository:
             if not condition_failed(exc):
                 raise
             # Already finished: the claim was ours alone, so nothing else to do.
+
+    # -- issue 14: a message WeChat refused for its data keeps the consent credit --------------
+
+    def finish_returning_credit(self, claim: Claim, status: str) -> None:
+        from layers.storage.tx import Tx
+
+        class _Finished(Exception):
+            pass
+
+        tx = Tx()
+        tx.update(ReminderSent(*sent_key(claim.kind, claim.subject_id, claim.user_id)),
+                  actions=[ReminderSent.status.set(status)],
+                  condition=ReminderSent.status == ReminderStatus.SENDING.value, on_fail=_Finished)
+        tx.update(ConsentItem(*consent_key(claim.user_id, claim.template_id)), actions=[ConsentItem.credits.add(1)])
+        try:
+            tx.commit()
+        except _Finished:
+            pass  # already finished: the credit went back then, or was never ours to return

@@ -1,12 +1,20 @@
-"""The mini-program server API through wechatpy: code2session, subscription messages,
-and the access token they need, cached in a shared SessionStorage.
+"""The mini-program server API: code2session (through wechatpy), and the calls that need
+the access token (subscription messages, shipping information, trade management,
+`wxacode.getUnlimited`) through one small `_call`.
 
-wechatpy hard-codes https://api.weixin.qq.com in places (the token URL, each API
-class's API_BASE_URL); `_Client` points all of them at WECHAT_API_BASE, so the same
-code talks to the sandbox locally.
+The access token comes from `/cgi-bin/stable_token` and is shared by every container
+through the table (`layers/wechat/access_token.py`): one caller refreshes it. A call
+WeChat answers with an access-token error (40001, 40014, 42001) refreshes the token once
+and is retried once; wechatpy's own retry is unbounded and fetches a token per process,
+so the token-bearing calls do not go through it.
+
+wechatpy hard-codes https://api.weixin.qq.com in places; `_Client` points it at
+WECHAT_API_BASE, so the same code talks to the sandbox locally.
 """
 
 from __future__ import annotations
+
+import json
 
 import requests
 from wechatpy import WeChatClient
@@ -18,10 +26,13 @@ from layers.domain.miniprogram import (
     WeChatApiError,
     WeChatUnavailable,
 )
+from layers.wechat.access_token import AccessTokens, TokenStore
 
 # errcodes WeChat gives for a code that is not (or no longer) valid
 INVALID_CODE_ERRCODES = {40029, 40163, 40226, 40125, 41008}
 SUBSCRIPTION_REFUSED = 43101
+# The access token is not (or no longer) valid: refresh once, retry once.
+TOKEN_ERRCODES = {40001, 40014, 42001}
 
 
 __all__ = ["InvalidCode", "MiniProgram", "SubscriptionRefused", "WeChatApiError", "WeChatUnavailable"]
@@ -33,17 +44,29 @@ class _Client(WeChatClient):
         self._base = api_base.rstrip("/") + "/"
         self.API_BASE_URL = self._base + "cgi-bin/"
         self.wxa.API_BASE_URL = self._base
+        self.tokens: AccessTokens | None = None
+
+    @property
+    def access_token(self):
+        # wechatpy adds a token to every call (code2session included): the shared one.
+        return self.tokens.get() if self.tokens is not None else None
 
     def fetch_access_token(self):
-        return self._fetch_access_token(
-            url=self._base + "cgi-bin/token",
-            params={"grant_type": "client_credential", "appid": self.appid, "secret": self.secret})
+        raise RuntimeError("the access token comes from layers.wechat.access_token")
 
 
 class MiniProgram:
     def __init__(self, appid: str, secret: str, api_base: str = "https://api.weixin.qq.com",
-                 session=None, timeout: float = 5):
+                 session=None, timeout: float = 5, token_store: TokenStore | None = None):
+        self.appid, self.secret = appid, secret
+        self.base = api_base.rstrip("/")
+        self.timeout = timeout
         self.client = _Client(appid, secret, api_base, session=session, timeout=timeout)
+        self.http = requests.Session()
+        self.tokens = AccessTokens(self._stable_token, token_store or _ProcessTokenStore())
+        self.client.tokens = self.tokens
+
+    # -- code2session (no access token) --------------------------------------------------------
 
     def code2session(self, code: str) -> tuple[str, str | None]:
         try:
@@ -59,12 +82,97 @@ class MiniProgram:
             raise InvalidCode("WeChat returned no openid")
         return openid, answer.get("unionid")
 
-    def send_subscribe_message(self, openid: str, template_id: str, data: dict, page: str | None = None) -> None:
+    # -- the access token ---------------------------------------------------------------------
+
+    def _stable_token(self, force_refresh: bool) -> tuple[str, int]:
+        body = {"grant_type": "client_credential", "appid": self.appid, "secret": self.secret,
+                "force_refresh": force_refresh}
+        data = self._post(f"{self.base}/cgi-bin/stable_token", body, params=None)
+        if not isinstance(data, dict) or not data.get("access_token"):
+            raise WeChatApiError(int(data.get("errcode", -1)), data.get("errmsg", "no access token"))
+        return data["access_token"], int(data.get("expires_in", 7200))
+
+    # -- calls that carry the access token ---------------------------------------------------------
+
+    def _post(self, url: str, body: dict, params: dict | None, binary: bool = False):
         try:
-            self.client.wxa.send_subscribe_message(openid, template_id, data, page=page)
-        except WeChatClientException as exc:
-            if exc.errcode == SUBSCRIPTION_REFUSED:
-                raise SubscriptionRefused(str(exc.errmsg)) from exc
-            raise WeChatApiError(exc.errcode, exc.errmsg) from exc
+            response = self.http.post(url, params=params, timeout=self.timeout,
+                                      data=json.dumps(body, ensure_ascii=False).encode(),
+                                      headers={"Content-Type": "application/json"})
         except requests.RequestException as exc:
             raise WeChatUnavailable(str(exc)) from exc
+        if response.status_code >= 500:
+            raise WeChatUnavailable(f"HTTP {response.status_code}")
+        content_type = response.headers.get("Content-Type", "")
+        if binary and content_type.startswith("image/"):
+            return response.content, content_type.split(";")[0]
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise WeChatUnavailable(f"not JSON (HTTP {response.status_code})") from exc
+
+    def _call(self, path: str, body: dict, binary: bool = False):
+        """POST `path` with the access token; one refresh and one retry on a token error."""
+        token = self.tokens.get()
+        for attempt in range(2):
+            answer = self._post(self.base + path, body, params={"access_token": token}, binary=binary)
+            if isinstance(answer, tuple):
+                return answer
+            errcode = int(answer.get("errcode", 0) or 0)
+            if errcode in TOKEN_ERRCODES and attempt == 0:
+                token = self.tokens.refresh(rejected=token)
+                continue
+            if errcode != 0:
+                raise WeChatApiError(errcode, answer.get("errmsg", ""))
+            return answer
+        raise WeChatApiError(errcode, answer.get("errmsg", ""))  # the token was rejected twice
+
+    def send_subscribe_message(self, openid: str, template_id: str, data: dict, page: str | None = None) -> None:
+        body = {"touser": openid, "template_id": template_id, "data": data}
+        if page:
+            body["page"] = page
+        try:
+            self._call("/cgi-bin/message/subscribe/send", body)
+        except WeChatApiError as exc:
+            if exc.errcode == SUBSCRIPTION_REFUSED:
+                raise SubscriptionRefused(str(exc.errmsg)) from exc
+            raise
+
+    # -- issue 14: shipping information, trade management, share codes --------------------------
+
+    def upload_shipping_info(self, body: dict) -> None:
+        self._call("/wxa/sec/order/upload_shipping_info", body)
+
+    def is_trade_managed(self) -> bool:
+        return bool(self._call("/wxa/sec/order/is_trade_managed", {"appid": self.appid}).get("is_trade_managed"))
+
+    def get_unlimited_code(self, scene: str, page: str) -> tuple[bytes, str]:
+        answer = self._call("/wxa/getwxacodeunlimit", {"scene": scene, "page": page, "check_path": False},
+                            binary=True)
+        if not isinstance(answer, tuple):
+            raise WeChatApiError(int(answer.get("errcode", -1)), answer.get("errmsg", "no image"))
+        return answer
+
+
+class _ProcessTokenStore:
+    """A token store for one process (tools and tests without the table)."""
+
+    def __init__(self):
+        self.token = None
+        self.lease: str | None = None
+
+    def get(self):
+        return self.token
+
+    def put(self, token) -> None:
+        self.token = token
+
+    def try_lease(self, owner: str, seconds: float) -> bool:
+        if self.lease in (None, owner):
+            self.lease = owner
+            return True
+        return False
+
+    def release(self, owner: str) -> None:
+        if self.lease == owner:
+            self.lease = None

@@ -66,6 +66,12 @@ class MemoryOrderRepository:
                                                             prepay_at=prepay_at or current.prepay_at)
             return True
 
+    # -- issue 14 --
+    def stage_upload_status(self, tx: MemoryTx, order_id: str, status: str) -> None:
+        key = self._key(order_id)
+        tx.add(lambda items: key in items and items[key].shipping is not None,
+               lambda items: items.__setitem__(key, replace(items[key], shipping_upload_status=status)))
+
 
 class MemoryRefundRepository:
     def __init__(self, store: MemoryStore):

@@ -56,6 +56,16 @@ class MemoryReminderRepository:
             if self.store.items.get(marker) == ReminderStatus.SENDING.value:
                 self.store.items[marker] = status
 
+    # -- issue 14 --
+    def finish_returning_credit(self, claim: Claim, status: str) -> None:
+        marker = ("reminded", claim.kind, claim.subject_id, claim.user_id)
+        consent = ("consent", claim.user_id, claim.template_id)
+        with self.store.lock:
+            if self.store.items.get(marker) == ReminderStatus.SENDING.value:
+                self.store.items[marker] = status
+                self.store.items[consent] = replace(self.store.items[consent],
+                                                    credits=self.store.items[consent].credits + 1)
+
     def status(self, claim: Claim) -> str | None:
         """Test helper: what the marker says."""
         return self.store.get(("reminded", claim.kind, claim.subject_id, claim.user_id))

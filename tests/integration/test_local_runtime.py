@@ -152,7 +152,8 @@ def test_a_malformed_failure_report_fails_the_whole_batch(queues, sqs):
 def test_the_templates_schedules_are_the_jobs_in_shanghai_time():
     schedules = {json.loads(s.input)["job"]: s for s in load_schedules()}
     assert set(schedules) == {"close-expired-orders", "settle-commissions", "reconcile", "send-reminders",
-                              "relay-outbox", "expire-campaigns"}  # issue 18
+                              "relay-outbox", "expire-campaigns",  # issue 18
+                              "retry-shipping-uploads", "check-trade-management"}  # issue 14
     assert {s.timezone for s in schedules.values()} == {"Asia/Shanghai"}
     assert {s.target for s in schedules.values()} == {"Jobs"}
     after = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)  # 20:00 in Shanghai

@@ -251,12 +251,12 @@ def test_ship_and_receipt_and_automatic_receipt(client, admin_headers, shop, mon
     sku_id = product["skus"][0]["id"]
     shopper = login(client)
     order = body(post(client, "/orders", order_payload(sku_id), shopper))
-    early = post(client, f"/admin/orders/{order['id']}/ship", {}, admin_headers)
+    early = post(client, f"/admin/orders/{order['id']}/ship", {"logistics_type": "pickup"}, admin_headers)
     assert early.status_code == 409
     sandbox.pay(order["id"], notify=False)
     orders().close_unpaid(order["id"], reason="EXPIRED")  # finds it paid
     assert post(client, f"/orders/{order['id']}/receipt", {}, shopper).status_code == 409
-    shipped = post(client, f"/admin/orders/{order['id']}/ship", {}, admin_headers)
+    shipped = post(client, f"/admin/orders/{order['id']}/ship", {"logistics_type": "pickup"}, admin_headers)
     assert shipped.status_code == 200 and body(shipped)["status"] == "SHIPPED"
     done = post(client, f"/orders/{order['id']}/receipt", {}, shopper)
     assert done.status_code == 200 and body(done)["status"] == "COMPLETED"
@@ -264,7 +264,7 @@ def test_ship_and_receipt_and_automatic_receipt(client, admin_headers, shop, mon
     second = body(post(client, "/orders", order_payload(sku_id), shopper))
     sandbox.pay(second["id"], notify=False)
     orders().close_unpaid(second["id"], reason="EXPIRED")
-    post(client, f"/admin/orders/{second['id']}/ship", {}, admin_headers)
+    post(client, f"/admin/orders/{second['id']}/ship", {"logistics_type": "pickup"}, admin_headers)
     later = clock.now() + timedelta(days=30)
     monkeypatch.setattr(clock, "now", lambda: later)
     orders().auto_confirm_receipts()

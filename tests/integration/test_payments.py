@@ -272,7 +272,7 @@ def test_shipped_orders_wait_for_an_operator(client, admin_headers, shop):
     sandbox = shop["sandbox"]
     order, _, shopper = new_order(client, admin_headers)
     pay_through_notification(client, sandbox, order["id"])
-    assert post(client, f"/admin/orders/{order['id']}/ship", {}, admin_headers).status_code == 200
+    assert post(client, f"/admin/orders/{order['id']}/ship", {"logistics_type": "pickup"}, admin_headers).status_code == 200
     refund = body(post(client, f"/orders/{order['id']}/refunds", {"amount": 500, "reason": "破损"}, shopper))
     assert refund["status"] == "REQUESTED"
     assert refund["id"] not in sandbox.refunds

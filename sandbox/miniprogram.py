@@ -1,0 +1,381 @@
+"""The mini-program server API of the WeChat sandbox, as strict as WeChat's documentation.
+
+- `POST /cgi-bin/stable_token` (normal mode answers the same token while it is valid;
+  `force_refresh` makes a new one; a daily quota, then 45009), `GET /cgi-bin/token`.
+  Every call below checks its `access_token` (40001 when it is not the current one).
+- `POST /cgi-bin/message/subscribe/send`: 43101 for shoppers who refused; 47003 when a
+  value does not fit its keyword (`time`/`date` in WeChat's forms, `thing` at most 20
+  characters, `amount` a number of yuan, ...).
+- `POST /wxa/sec/order/upload_shipping_info`: `order_key` by (mchid, out_trade_no) or
+  transaction_id; `shipping_list` must be an array of 1 to 15 (an object is 47001);
+  10060001 while WeChat has not booked the payment; one change of shipping
+  information per payment (a third upload is 10060003).
+- `POST /wxa/sec/order/is_trade_managed`.
+- `POST /wxa/getwxacodeunlimit`: `scene` at most 32 characters of the documented set
+  (40169 / 40097 otherwise), `page` without a leading `/` or a query; answers a PNG.
+- The message push, signed with the push token and encrypted in safe mode (AES-256-CBC,
+  written here from the documentation with `cryptography`): `settle(out_trade_no)` posts
+  `trade_manage_order_settlement` to the shop, `build_push()` hands tests the request.
+- Controls: `POST /sandbox/mp/settle/{out_trade_no}`, `POST /sandbox/mp/remind-shipping/{out_trade_no}`,
+  `GET /sandbox/mp/shipping/{out_trade_no}` (what WeChat holds of the order's shipping).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import os
+import re
+import secrets
+import struct
+import threading
+import time
+import zlib
+from datetime import datetime
+from urllib.parse import urlencode, urlsplit
+
+import requests
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+SCENE_CHARS = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~]+$")
+_DAY = r"\d{4}年\d{1,2}月\d{1,2}日|\d{4}-\d{1,2}-\d{1,2}"
+_CLOCK = r"\d{1,2}:\d{2}(:\d{2})?"
+_TIME_ONE = rf"(({_DAY}) ?)?{_CLOCK}"
+_DATE_ONE = rf"({_DAY})( {_CLOCK})?"
+TIME_RE = re.compile(rf"^{_TIME_ONE}(~{_TIME_ONE})?$")
+DATE_RE = re.compile(rf"^{_DATE_ONE}(~{_DATE_ONE})?$")
+AMOUNT_RE = re.compile(r"^[¥￥$]?\d{1,10}(\.\d{1,2})?元?$")
+RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+LIMITS = {"thing": 20, "number": 32, "letter": 32, "symbol": 5, "character_string": 32, "phone_number": 17,
+          "car_number": 8, "name": 10, "phrase": 5}
+MASKED = re.compile(r"^(\+\d+-)?\d{3}\*{4}\d{4}$")
+
+
+def _err(errcode: int, errmsg: str) -> tuple[int, dict, bool]:
+    return 200, {"errcode": errcode, "errmsg": f"{errmsg} rid: {secrets.token_hex(4)}"}, False
+
+
+def _sha1(*parts: str) -> str:
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()
+
+
+class MiniProgramSandbox:
+    def __init__(self, box, token_quota: int = 10000):
+        self.box = box  # the WeChatSandbox: keys, WeChat Pay orders, messages, tokens_issued
+        self.token_quota = token_quota
+        self.token: str | None = None
+        self.token_expires_at = 0.0
+        self.token_calls_today = 0
+        self.trade_managed = True
+        self.push_token = secrets.token_urlsafe(16)
+        self.aes_key = base64.b64encode(os.urandom(32)).decode().rstrip("=")  # 43 characters
+        self.shipping: dict[str, dict] = {}  # out_trade_no -> {"uploads": [...], "refused": [...]}
+        self.codes_made = 0
+        self.pushes: list[dict] = []
+        self._not_booked: dict[str, int] = {}
+        self._upload_faults: list[int] = []
+        self._lock = threading.RLock()
+
+    def env(self) -> dict[str, str]:
+        return {"WECHAT_PUSH_TOKEN": self.push_token, "WECHAT_PUSH_AES_KEY": self.aes_key}
+
+    # -- test and developer controls ---------------------------------------------------------
+    def not_booked_yet(self, out_trade_no: str, times: int = 1) -> None:
+        """The next `times` uploads for this payment answer 10060001, as right after payment."""
+        self._not_booked[out_trade_no] = times
+
+    def fail_uploads(self, errcode: int, times: int = 1) -> None:
+        self._upload_faults.extend([errcode] * times)
+
+    def expire_token(self) -> None:
+        """The current access token stops working (40001), as when WeChat revokes it."""
+        with self._lock:
+            self.token_expires_at = 0.0
+
+    def accepted_uploads(self, out_trade_no: str) -> list[dict]:
+        return list(self.shipping.get(out_trade_no, {}).get("uploads", []))
+
+    # -- requests ---------------------------------------------------------------------------
+    def handle(self, method: str, path: str, query: dict, body: bytes):
+        box = self.box
+        k = box.keys
+        if path == "/cgi-bin/token":
+            if query.get("appid") != k.appid or query.get("secret") != k.app_secret:
+                return _err(40125, "invalid appsecret")
+            return self._issue_token(force=True)
+        if path == "/cgi-bin/stable_token":
+            data = self._json(body)
+            if data is None:
+                return _err(47001, "data format error")
+            if data.get("grant_type") != "client_credential":
+                return _err(40002, "invalid grant_type")
+            if data.get("appid") != k.appid or data.get("secret") != k.app_secret:
+                return _err(40125, "invalid appsecret")
+            return self._issue_token(force=bool(data.get("force_refresh")))
+        if not self._token_ok(query.get("access_token")):
+            return _err(40001, "invalid credential, access_token is invalid or not latest")
+        data = self._json(body)
+        if data is None:
+            return _err(47001, "data format error")
+        if path == "/cgi-bin/message/subscribe/send":
+            return self._subscribe_send(data)
+        if path == "/wxa/sec/order/upload_shipping_info":
+            return self._upload_shipping(data)
+        if path == "/wxa/sec/order/is_trade_managed":
+            if data.get("appid") != k.appid:
+                return _err(40013, "invalid appid")
+            return 200, {"errcode": 0, "errmsg": "ok", "is_trade_managed": self.trade_managed}, False
+        if path == "/wxa/getwxacodeunlimit":
+            return self._code(data)
+        return 404, {"errcode": 404, "errmsg": "unknown api"}, False
+
+    @staticmethod
+    def _json(body: bytes):
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            return None
+        return data if isinstance(data, dict) else None
+
+    def _issue_token(self, force: bool):
+        with self._lock:
+            self.box.tokens_issued += 1
+            self.token_calls_today += 1
+            if self.token_calls_today > self.token_quota:
+                return _err(45009, "reach max api daily quota limit")
+            now = time.time()
+            if force or not self.token or self.token_expires_at <= now:
+                self.token = "SANDBOX_" + secrets.token_hex(16)
+                self.token_expires_at = now + 7200
+            return 200, {"access_token": self.token, "expires_in": int(self.token_expires_at - now)}, False
+
+    def _token_ok(self, token: str | None) -> bool:
+        with self._lock:
+            return bool(token) and token == self.token and self.token_expires_at > time.time()
+
+    # -- subscription messages ------------------------------------------------------------------
+    def _subscribe_send(self, data: dict):
+        if not data.get("touser") or not data.get("template_id"):
+            return _err(40003, "invalid openid or template_id")
+        if data["touser"] in self.box._refusing:
+            return _err(43101, "user refuse to accept the msg")
+        values = data.get("data")
+        if not isinstance(values, dict):
+            return _err(47003, "argument invalid! data invalid")
+        for keyword, entry in values.items():
+            value = entry.get("value") if isinstance(entry, dict) else None
+            if not isinstance(value, str) or not self._fits(keyword, value):
+                return _err(47003, f"argument invalid! data.{keyword}.value invalid")
+        self.box.messages.append(data)
+        return 200, {"errcode": 0, "errmsg": "ok"}, False
+
+    @staticmethod
+    def _fits(keyword: str, value: str) -> bool:
+        kind = re.sub(r"\d+$", "", keyword)
+        if not value:
+            return False
+        if kind == "time":
+            return TIME_RE.match(value) is not None
+        if kind == "date":
+            return DATE_RE.match(value) is not None
+        if kind == "amount":
+            return AMOUNT_RE.match(value) is not None
+        if kind == "number":
+            return re.match(r"^-?\d+(\.\d+)?$", value) is not None and len(value) <= 32
+        if kind == "character_string":
+            return len(value) <= 32 and all(33 <= ord(c) <= 126 for c in value)
+        return len(value) <= LIMITS.get(kind, 20)
+
+    # -- shipping information -------------------------------------------------------------------
+    def _upload_shipping(self, data: dict):
+        key = data.get("order_key")
+        if not isinstance(key, dict):
+            return _err(47001, "data format error: order_key")
+        shipping_list = data.get("shipping_list")
+        if not isinstance(shipping_list, list):
+            return _err(47001, "data format error: shipping_list must be an array")
+        if not 1 <= len(shipping_list) <= 15:
+            return _err(47001, "data format error: shipping_list holds 1 to 15 parcels")
+        for field_name in ("logistics_type", "delivery_mode", "upload_time", "payer"):
+            if field_name not in data:
+                return _err(47001, f"data format error: {field_name} is required")
+        if data["logistics_type"] not in (1, 2, 3, 4):
+            return _err(10060005, "物流类型有误")
+        if data["delivery_mode"] not in (1, 2):
+            return _err(47001, "data format error: delivery_mode")
+        if data["delivery_mode"] == 1 and len(shipping_list) != 1:
+            return _err(47001, "data format error: unified delivery is one parcel")
+        if not isinstance(data["upload_time"], str) or not RFC3339.match(data["upload_time"]):
+            return _err(47001, "data format error: upload_time must be RFC 3339")
+        payer = data.get("payer")
+        if not isinstance(payer, dict) or not payer.get("openid"):
+            return _err(47001, "data format error: payer.openid")
+        for parcel in shipping_list:
+            if not isinstance(parcel, dict):
+                return _err(47001, "data format error: shipping_list item")
+            desc = parcel.get("item_desc")
+            if not desc:
+                return _err(10060008, "商品描述 item_desc 不能为空")
+            if len(desc) > 120:
+                return _err(10060009, "商品描述 item_desc 过长")
+            if data["logistics_type"] == 1:
+                if not parcel.get("tracking_no") or not parcel.get("express_company"):
+                    return _err(47001, "data format error: express needs tracking_no and express_company")
+                contact = parcel.get("contact") or {}
+                if parcel["express_company"] == "SF":
+                    masked = contact.get("receiver_contact") or contact.get("consignor_contact")
+                    if not masked or not MASKED.match(masked):
+                        return _err(47001, "data format error: SF needs a masked contact")
+        with self._lock:
+            if self._upload_faults:
+                return _err(self._upload_faults.pop(0), "system error")
+            order = self._order_for(key)
+            if order is None:
+                return _err(10060001, "支付单不存在")
+            out_trade_no = order["out_trade_no"]
+            if self._not_booked.get(out_trade_no, 0) > 0:
+                self._not_booked[out_trade_no] -= 1
+                return _err(10060001, "支付单不存在")
+            if payer["openid"] != (order.get("payer") or {}).get("openid"):
+                return _err(10060014, "参数错误: payer.openid")
+            record = self.shipping.setdefault(out_trade_no, {"uploads": [], "settled": False})
+            if record["settled"]:
+                return _err(10060004, "支付单处于不可发货的状态")
+            if len(record["uploads"]) >= 2:
+                return _err(10060003, "支付单已使用重新发货机会")
+            if record["uploads"] and data["upload_time"] <= record["uploads"][-1]["upload_time"]:
+                return _err(47001, "data format error: upload_time must be later than the last upload")
+            record["uploads"].append(data)
+        return 200, {"errcode": 0, "errmsg": "ok"}, False
+
+    def _order_for(self, key: dict) -> dict | None:
+        """The payment an order_key names, with its out_trade_no, if WeChat knows it paid."""
+        found = None
+        if key.get("order_number_type") == 1:
+            no = key.get("out_trade_no") or ""
+            order = self.box.orders.get(no)
+            if order is not None and key.get("mchid") == order.get("mchid"):
+                found = (no, order)
+        elif key.get("order_number_type") == 2:
+            found = next(((n, o) for n, o in self.box.orders.items()
+                          if key.get("transaction_id") and o.get("transaction_id") == key.get("transaction_id")), None)
+        if found is None or found[1].get("trade_state") not in ("SUCCESS", "REFUND"):
+            return None  # WeChat knows no payment for it
+        return {**found[1], "out_trade_no": found[0]}
+
+    # -- mini-program codes ------------------------------------------------------------------
+    def _code(self, data: dict):
+        scene = data.get("scene")
+        if not isinstance(scene, str) or not scene or len(scene) > 32:
+            return _err(40169, "invalid length for scene, or the data is not json string")
+        if not SCENE_CHARS.match(scene):
+            return _err(40097, "invalid args: scene has characters outside the allowed set")
+        page = data.get("page", "pages/index/index")
+        if not isinstance(page, str) or page.startswith("/") or "?" in page:
+            return _err(41030, "invalid page")
+        width = data.get("width", 430)
+        if not isinstance(width, int) or not 280 <= width <= 1280:
+            return _err(40097, "invalid args: width")
+        with self._lock:
+            self.codes_made += 1
+        return 200, _png(scene + "|" + page), False
+
+    # -- the message push -------------------------------------------------------------------------
+    def _encrypt(self, text: str) -> str:
+        key = base64.b64decode(self.aes_key + "=")
+        raw = os.urandom(16) + struct.pack(">I", len(text.encode())) + text.encode() + self.box.keys.appid.encode()
+        pad = 32 - len(raw) % 32
+        raw += bytes([pad]) * pad
+        encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+        return base64.b64encode(encryptor.update(raw) + encryptor.finalize()).decode()
+
+    def build_push(self, event: dict, safe: bool = True, token: str | None = None) -> tuple[str, bytes]:
+        """(query string, body) of one push as WeChat sends it, signed with `token` (the
+        push token by default; another token makes a forgery)."""
+        token = token or self.push_token
+        timestamp, nonce = str(int(time.time())), secrets.token_hex(5)
+        query = {"signature": _sha1(token, timestamp, nonce), "timestamp": timestamp, "nonce": nonce}
+        if not safe:
+            return urlencode(query), json.dumps(event, ensure_ascii=False).encode()
+        encrypted = self._encrypt(json.dumps(event, ensure_ascii=False))
+        query.update(encrypt_type="aes", msg_signature=_sha1(token, timestamp, nonce, encrypted))
+        body = {"ToUserName": "gh_sandbox", "Encrypt": encrypted}
+        return urlencode(query), json.dumps(body).encode()
+
+    def settlement_event(self, out_trade_no: str, confirm_receive_method: int = 2) -> dict:
+        order = self.box.orders.get(out_trade_no) or {}
+        now = int(time.time())
+        return {"ToUserName": "gh_sandbox", "FromUserName": (order.get("payer") or {}).get("openid", ""),
+                "CreateTime": now, "MsgType": "event", "Event": "trade_manage_order_settlement",
+                "transaction_id": order.get("transaction_id", ""), "merchant_id": self.box.keys.mchid,
+                "sub_merchant_id": "", "merchant_trade_no": out_trade_no,
+                "pay_time": _epoch(order.get("success_time")), "shipped_time": now,
+                "estimated_settlement_time": now, "confirm_receive_method": confirm_receive_method,
+                "confirm_receive_time": now, "settlement_time": now}
+
+    def remind_shipping_event(self, out_trade_no: str) -> dict:
+        order = self.box.orders.get(out_trade_no) or {}
+        return {"ToUserName": "gh_sandbox", "FromUserName": (order.get("payer") or {}).get("openid", ""),
+                "CreateTime": int(time.time()), "MsgType": "event", "Event": "trade_manage_remind_shipping",
+                "transaction_id": order.get("transaction_id", ""), "merchant_id": self.box.keys.mchid,
+                "merchant_trade_no": out_trade_no, "pay_time": _epoch(order.get("success_time")),
+                "msg": "请尽快发货"}
+
+    def push_url(self, out_trade_no: str) -> str:
+        """The shop's message push URL, from the notify_url its payment named."""
+        notify = (self.box.orders.get(out_trade_no) or {}).get("notify_url") or ""
+        parts = urlsplit(notify)
+        if not parts.scheme:
+            raise KeyError(out_trade_no)
+        return f"{parts.scheme}://{parts.netloc}/wechat/message-push"
+
+    def push(self, event: dict, url: str) -> dict:
+        with self._lock:
+            record = self.shipping.get(event.get("merchant_trade_no", ""))
+            if record is not None and event.get("Event") == "trade_manage_order_settlement":
+                record["settled"] = True
+        query, body = self.build_push(event)
+        try:
+            r = requests.post(f"{url}?{query}", data=body, headers={"Content-Type": "application/json"}, timeout=5)
+            answer = {"status": r.status_code, "body": r.text[:200]}
+        except requests.RequestException as exc:
+            answer = {"status": None, "error": str(exc)}
+        self.pushes.append({"event": event, **answer})
+        return answer
+
+    def settle(self, out_trade_no: str, url: str | None = None) -> dict:
+        return self.push(self.settlement_event(out_trade_no), url or self.push_url(out_trade_no))
+
+    def control(self, method: str, path: str):
+        parts = path.strip("/").split("/")  # sandbox, mp, <what>, <out_trade_no>
+        if len(parts) != 4:
+            return 404, {"code": "NOT_FOUND", "message": path}, False
+        what, out_trade_no = parts[2], parts[3]
+        if out_trade_no not in self.box.orders:
+            return 404, {"code": "NOT_FOUND", "message": f"no payment {out_trade_no}"}, False
+        if method == "POST" and what == "settle":
+            return 200, self.settle(out_trade_no), False
+        if method == "POST" and what == "remind-shipping":
+            return 200, self.push(self.remind_shipping_event(out_trade_no), self.push_url(out_trade_no)), False
+        if method == "GET" and what == "shipping":
+            return 200, self.shipping.get(out_trade_no, {"uploads": [], "settled": False}), False
+        return 404, {"code": "NOT_FOUND", "message": path}, False
+
+
+def _epoch(rfc3339: str | None) -> int:
+    if not rfc3339:
+        return int(time.time())
+    return int(datetime.fromisoformat(rfc3339).timestamp())
+
+
+def _png(seed: str, size: int = 64) -> bytes:
+    """A real PNG (grey, size x size) whose pixels come from `seed`."""
+    digest = hashlib.sha256(seed.encode()).digest()
+    rows = b"".join(b"\x00" + bytes(digest[(y * size + x) % 32] & 0xF0 for x in range(size)) for y in range(size))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", size, size, 8, 0, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
