@@ -4,6 +4,7 @@ from chalice import Chalice
 
 from functions import (
     admin,
+    analytics,  # issue 20: analytics
     auth,
     cart,
     catalog,
@@ -38,6 +39,7 @@ for blueprint in (
     admin.bp,
     consumers.bp,
     jobs.bp,
+    analytics.bp,  # issue 20: analytics
 ):
     app.register_blueprint(blueprint)
 

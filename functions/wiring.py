@@ -197,9 +197,12 @@ def event_handlers() -> dict:
     (and in tests/unit/test_wiring.py), never silently at run time."""
     return {
         "order.paid": [distribution().on_order_paid, coupons().give_post_payment_coupons,
-                       reminders().on_order_paid],
+                       reminders().on_order_paid,
+                       analytics().on_order_paid],  # issue 20: after distribution (its commission)
         "order.completed": [distribution().on_order_completed],
-        "order.refunded": [distribution().on_order_refunded],
+        "order.refunded": [distribution().on_order_refunded,
+                           analytics().on_order_refunded],  # issue 20
+        # issue 20: a top-up paid (members) plugs in as `analytics().on_top_up_paid`.
     }
 
 
@@ -214,6 +217,9 @@ def jobs() -> dict[str, list[tuple[Callable, str, str | None]]]:
         "settle-commissions": [(settlement, "settle_commissions", None)],
         "send-reminders": [(reminders, "send_reminders", None)],
         "reconcile": [(reconciliation, "reconcile", None)],
+        # -- issue 20: analytics --
+        "fetch-visitors": [(analytics, "fetch_visitors", None)],
+        "recount-analytics": [(analytics, "recount", None)],
     }
 
 # -- coupons, flash sales (helper: coupons) ----------------------------------------------------
@@ -398,3 +404,29 @@ def reconciliation():
     return ReconcileService(pay=pay_client(), orders=order_repository(), refunds=refund_repository(),
                             ledger=ledger(), anomalies=anomalies(), order_service=orders(),
                             refund_service=refunds(), clock=clock())
+
+# -- issue 20: analytics ------------------------------------------------------------------------
+
+@_once
+def analytics_repository():
+    from layers.storage.analytics import DynamoAnalyticsRepository
+
+    return DynamoAnalyticsRepository()
+
+
+@_once
+def visit_stats():
+    from layers.wechat.datacube import DataCube
+
+    return DataCube(mini_program())
+
+
+@_once
+def analytics():
+    from layers.services.analytics import AnalyticsService
+
+    return AnalyticsService(
+        analytics=analytics_repository(), orders=order_repository(), refunds=refund_repository(),
+        user_coupons=user_coupon_repository(), coupon_templates=coupon_template_repository(),
+        commission_of=distribution().accrue, send=sqs().send, queue_url=settings().analytics_queue_url,
+        visits=visit_stats(), clock=clock(), new_tx=new_tx())

@@ -40,6 +40,8 @@ class Settings:
     order_expiry_queue_url: str | None
     settlement_queue_url: str | None
     stage: str = field(default="dev")
+    # -- issue 20: analytics --
+    analytics_queue_url: str | None = None
 
     @property
     def platform_certificate_mode(self) -> bool:
@@ -69,6 +71,7 @@ def load_settings() -> Settings:
         order_expiry_queue_url=_env("ORDER_EXPIRY_QUEUE_URL"),
         settlement_queue_url=_env("SETTLEMENT_QUEUE_URL"),
         stage=_env("STAGE", "dev"),
+        analytics_queue_url=_env("ANALYTICS_QUEUE_URL"),  # issue 20: analytics
     )
 
 

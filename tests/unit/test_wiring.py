@@ -47,7 +47,8 @@ def test_every_event_consumer_is_a_bound_method_taking_event_id_and_payload(wiri
 def test_every_job_step_is_a_method_of_a_wired_service(wiring):
     jobs = wiring.jobs()
     assert set(jobs) == {"close-expired-orders", "relay-outbox", "settle-commissions", "send-reminders",
-                         "reconcile"}
+                         "reconcile",
+                         "fetch-visitors", "recount-analytics"}  # issue 20
     for name, steps in jobs.items():
         assert steps, name
         for build, method, _ in steps:
