@@ -29,6 +29,7 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from layers.wechat import paycrypto
+from sandbox import datacube  # issue 20: analytics
 from sandbox.keys import SandboxKeys, new_certificate, private_pem, public_pem
 
 BEIJING = timezone(timedelta(hours=8))
@@ -247,6 +248,8 @@ class WeChatSandbox:
             return self._control(method, path)
         if path.startswith("/sns/") or path.startswith("/cgi-bin/"):
             return self._mini_program(method, path, query, body)
+        if path.startswith("/datacube/"):  # issue 20: analytics
+            return datacube.handle(self, method, path, query, body)
         if path.startswith("/v3/"):
             text = body.decode() if body else ""
             self._check_signature(method, target, headers, text)
