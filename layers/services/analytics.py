@@ -19,6 +19,7 @@ A new kind of event plugs in with a builder here that makes a `Fact` and one lin
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 from layers.domain import analytics as rules
 from layers.domain import errors
@@ -38,7 +39,7 @@ class _Counted(Exception):
 class AnalyticsService:
     def __init__(self, *, analytics, orders, refunds, user_coupons, coupon_templates,
                  commission_of: Callable[[str], object], send: Callable[..., None], queue_url: str | None,
-                 visits, clock, new_tx, max_items: int = 100):
+                 visits, clock, new_tx, max_items: int = 100, parallel: int = 16):
         self.analytics = analytics
         self.orders = orders
         self.refunds = refunds
@@ -51,6 +52,7 @@ class AnalyticsService:
         self.clock = clock
         self.new_tx = new_tx
         self.max_items = max_items
+        self.parallel = parallel
 
     def _now_iso(self) -> str:
         return self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -94,7 +96,8 @@ class AnalyticsService:
     def consume(self, facts: list[Fact]) -> dict:
         """Count each fact once. Returns {"counted", "duplicates"}."""
         unique = list({f.event_id: f for f in facts}.values())
-        planned = [(fact, rules.increments(fact, self._positions(fact))) for fact in unique]
+        positions = self._positions([f for f in unique if f.kind == rules.SALE])
+        planned = [(fact, rules.increments(fact, positions.get(fact.event_id))) for fact in unique]
         counted = duplicates = 0
         while planned:
             chunk = rules.chunks(planned, self.max_items)[0]
@@ -114,12 +117,23 @@ class AnalyticsService:
             planned = [p for p in planned if p[0].event_id not in done]
         return {"counted": counted, "duplicates": duplicates + len(facts) - len(unique)}
 
-    def _positions(self, fact: Fact) -> rules.Positions | None:
-        if fact.kind != rules.SALE:
-            return None
-        where = {name: self.analytics.buyer_position(fact.user_id, period, fact.order_id or fact.event_id)
-                 for name, period in rules.buyer_periods(fact).items()}
-        return rules.Positions(**where)
+    def _positions(self, sales: list[Fact]) -> dict[str, rules.Positions]:
+        """Each sale's place among its buyer's orders (day, month, ever). The slots are
+        independent conditional writes: asked in parallel (each answer is idempotent)."""
+        asks = [(fact, name, period) for fact in sales for name, period in rules.buyer_periods(fact).items()]
+        if not asks:
+            return {}
+
+        def ask(one):
+            fact, _, period = one
+            return self.analytics.buyer_position(fact.user_id, period, fact.order_id or fact.event_id)
+
+        with ThreadPoolExecutor(max_workers=min(self.parallel, len(asks))) as pool:
+            answers = list(pool.map(ask, asks))
+        where: dict[str, dict[str, int]] = {}
+        for (fact, name, _), n in zip(asks, answers, strict=True):
+            where.setdefault(fact.event_id, {})[name] = n
+        return {event_id: rules.Positions(**w) for event_id, w in where.items()}
 
     # -- what operators see -------------------------------------------------------------------
 
