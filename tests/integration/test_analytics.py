@@ -134,11 +134,14 @@ class TestRankings:
         span = world.service.products(f"{year}-11-06", f"{year}-12-31")["items"]
         assert [(p["product_id"], p["gmv"]) for p in span] == [("pd_small", 20000)]
 
-    def test_product_gmv_is_the_goods_after_discount_without_shipping(self, world):
+    def test_product_gmv_is_the_goods_after_discount_without_shipping_and_the_coupon_brought_it(self, world):
         year = random_year()
+        template = "tpl-" + uuid.uuid4().hex[:6]
         world.emit_paid(world.paid(_user(), beijing(year, 1, 2), [("pa", 1, 3000), ("pb", 1, 1000)],
-                                   discount=1000, shipping=800, coupon_template="tpl-" + uuid.uuid4().hex[:6]))
+                                   discount=1000, shipping=800, coupon_template=template))
         world.drain()
+        mine = [c for c in world.service.coupons()["items"] if c["template_id"] == template]
+        assert mine == [{"template_id": template, "issued": 0, "used": 1, "discount": 1000, "gmv": 3800}]
         items = world.service.products(f"{year}-01-02", f"{year}-01-02")["items"]
         assert [(p["product_id"], p["gmv"]) for p in items] == [("pa", 2250), ("pb", 750)]
         assert _day(world, f"{year}-01-02")["gmv"] == 3800
