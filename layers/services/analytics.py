@@ -24,6 +24,7 @@ from concurrent.futures import ThreadPoolExecutor
 from layers.domain import analytics as rules
 from layers.domain import errors
 from layers.domain.analytics import Fact
+from layers.domain.miniprogram import WeChatApiError, WeChatUnavailable
 from layers.observability import logger
 
 PRODUCT_LIMIT = 50
@@ -187,7 +188,11 @@ class AnalyticsService:
     def fetch_visitors(self, day: str | None = None) -> dict:
         """Daily: yesterday's unique visitors from WeChat's analysis API (datacube)."""
         day = day or rules.yesterday(self.clock.now())
-        visitors = self.visits.daily_visitors(day)
+        try:
+            visitors = self.visits.daily_visitors(day)
+        except (WeChatUnavailable, WeChatApiError) as exc:
+            # Nothing stored; the schedule (or an operator) runs it again.
+            raise errors.UpstreamUnavailable(f"WeChat's visit figures for {day}: {exc}") from exc
         self.analytics.set_visitors(day, visitors)
         return {"day": day, "visitors": visitors}
 

@@ -133,3 +133,10 @@ def test_the_recount_job_runs_on_yesterday(client, admin_headers):
     assert r.status_code == 200, r.body
     result = body(r)["result"]
     assert set(result) == {"day", "recount", "differences"}
+
+
+def test_when_wechat_fails_the_job_answers_503_and_stores_nothing(client, admin_headers, shop):
+    shop["sandbox"].fail_next("/datacube/", status=500)
+    r = post(client, "/admin/jobs/fetch-visitors/run", None, admin_headers)
+    assert r.status_code == 503, r.body
+    assert body(r)["error"]["code"] == "UPSTREAM_UNAVAILABLE"
