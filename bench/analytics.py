@@ -1,7 +1,7 @@
 """The analytics consumer against DynamoDB Local: events per second through it, capacity
 units per event, and how many writes the hottest counter takes per batch.
 
-    python bench/analytics.py [--events 5000] [--batch 100] [--consumers 1 5]
+    python bench/analytics.py [--events 3000] [--batch 100] [--consumers 1 5]
 
 A flash-sale peak: every sale on one Beijing day, 80 % of them of one product, through
 three sales guides, 10 % of events refunds. The consumer is `AnalyticsService.consume`
@@ -101,7 +101,7 @@ def run(n: int, batch: int, consumers: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=5000)
+    parser.add_argument("--events", type=int, default=3000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--consumers", type=int, nargs="+", default=[1, 5])
     args = parser.parse_args()

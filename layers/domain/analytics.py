@@ -212,8 +212,8 @@ def top_up_fact(event_id: str, user_id: str, amount: int, paid_at: str) -> Fact:
 
 @dataclass(frozen=True)
 class Positions:
-    """Where this order stands among its buyer's orders: in its day, its month, ever
-    (1, 2, or 3 for "third or later")."""
+    """Where this order stands among its buyer's orders: in its month (1, 2, or 3 for
+    "third or later"), its day and ever (1, or 2 for "not the first")."""
 
     day: int
     month: int
@@ -223,6 +223,16 @@ class Positions:
 def buyer_periods(fact: Fact) -> dict[str, str]:
     """The per-buyer counters a sale moves: {"day": <day>, "month": <month>, "ever": "ALL"}."""
     return {"day": fact.day, "month": fact.month, "ever": "ALL"}
+
+
+# How many slots each per-buyer counter keeps: the first order of the day makes a buyer,
+# the first ever a new buyer, the second of the month a repeat buyer.
+SLOTS = {"day": 1, "month": 2, "ever": 1}
+
+
+def ever_follows(month_position: int) -> int | None:
+    """Not the buyer's first order of the month: not the first ever either (no need to ask)."""
+    return 2 if month_position > 1 else None
 
 
 # -- increments -------------------------------------------------------------------------
@@ -358,9 +368,9 @@ def differences(recounted: dict[str, int], counters: dict | None) -> dict[str, d
 # -- collaborators ----------------------------------------------------------------------
 
 class AnalyticsRepository(Protocol):
-    def buyer_position(self, user_id: str, period: str, order_id: str) -> int:
-        """The order's place among the buyer's orders in `period` (1, 2, or 3 for later);
-        recording it is idempotent: the same order asks again, the same answer."""
+    def buyer_position(self, user_id: str, period: str, order_id: str, most: int = 2) -> int:
+        """The order's place among the buyer's first `most` orders in `period` (most + 1:
+        later); recording it is idempotent: the same order asks again, the same answer."""
 
     def stage_counted(self, tx, event_id: str, on_counted) -> None:
         """The event's marker; the commit fails with `on_counted(event_id)` if it exists."""

@@ -120,21 +120,22 @@ class AnalyticsService:
 
     def _positions(self, sales: list[Fact]) -> dict[str, rules.Positions]:
         """Each sale's place among its buyer's orders (day, month, ever). The slots are
-        independent conditional writes: asked in parallel (each answer is idempotent)."""
-        asks = [(fact, name, period) for fact in sales for name, period in rules.buyer_periods(fact).items()]
-        if not asks:
+        independent conditional writes: asked in parallel across sales (each answer is
+        idempotent); "ever" only when the month's answer does not already settle it."""
+        if not sales:
             return {}
 
-        def ask(one):
-            fact, _, period = one
-            return self.analytics.buyer_position(fact.user_id, period, fact.order_id or fact.event_id)
+        def ask(fact: Fact) -> rules.Positions:
+            order_id, periods = fact.order_id or fact.event_id, rules.buyer_periods(fact)
+            where = {}
+            for name in ("month", "day", "ever"):
+                known = rules.ever_follows(where["month"]) if name == "ever" else None
+                where[name] = known or self.analytics.buyer_position(fact.user_id, periods[name], order_id,
+                                                                     rules.SLOTS[name])
+            return rules.Positions(**where)
 
-        with ThreadPoolExecutor(max_workers=min(self.parallel, len(asks))) as pool:
-            answers = list(pool.map(ask, asks))
-        where: dict[str, dict[str, int]] = {}
-        for (fact, name, _), n in zip(asks, answers, strict=True):
-            where.setdefault(fact.event_id, {})[name] = n
-        return {event_id: rules.Positions(**w) for event_id, w in where.items()}
+        with ThreadPoolExecutor(max_workers=min(self.parallel, len(sales))) as pool:
+            return dict(zip((f.event_id for f in sales), pool.map(ask, sales), strict=True))
 
     # -- what operators see -------------------------------------------------------------------
 

@@ -94,10 +94,11 @@ def _counters(item: CounterItem) -> dict:
 class DynamoAnalyticsRepository:
     """`layers.domain.analytics.AnalyticsRepository` on the shop table."""
 
-    def buyer_position(self, user_id: str, period: str, order_id: str) -> int:
+    def buyer_position(self, user_id: str, period: str, order_id: str, most: int = 2) -> int:
         # Each slot is taken once, by a write that also succeeds for the order that holds
         # it: asking again for the same order gives the same answer.
-        for n, slot in enumerate((BuyerItem.first, BuyerItem.second), start=1):
+        slots = (BuyerItem.first, BuyerItem.second)[:most]
+        for n, slot in enumerate(slots, start=1):
             try:
                 BuyerItem(*buyer_key(user_id, period)).update(
                     actions=[slot.set(order_id)], condition=slot.does_not_exist() | (slot == order_id))
@@ -105,7 +106,7 @@ class DynamoAnalyticsRepository:
             except UpdateError as exc:
                 if not condition_failed(exc):
                     raise
-        return 3
+        return len(slots) + 1
 
     def stage_counted(self, tx: Tx, event_id: str, on_counted) -> None:
         item = CountedItem(*marker_key(event_id), counted_at=int(time.time()), ttl=int(time.time()) + MARKER_TTL_S)

@@ -84,6 +84,9 @@ class TestAnalyticsRepository:
         assert env.repo.buyer_position(user, period, "o3") == 3
         assert env.repo.buyer_position(user, period, "o2") == 2
         assert env.repo.buyer_position(user, "2026-12", "o3") == 1
+        assert env.repo.buyer_position(user, "2026-12-01", "o3", most=1) == 1
+        assert env.repo.buyer_position(user, "2026-12-01", "o4", most=1) == 2
+        assert env.repo.buyer_position(user, "2026-12-01", "o3", most=1) == 1
 
     def test_concurrent_orders_of_one_buyer_take_distinct_slots(self, env):
         user = "u_" + _uid()

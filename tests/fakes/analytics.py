@@ -11,17 +11,17 @@ class MemoryAnalyticsRepository:
     def __init__(self, store: MemoryStore):
         self.store = store
 
-    def buyer_position(self, user_id: str, period: str, order_id: str) -> int:
+    def buyer_position(self, user_id: str, period: str, order_id: str, most: int = 2) -> int:
         key = ("analytics-buyer", user_id, period)
         with self.store.lock:
             slots = list(self.store.items.get(key, ()))
-            if order_id in slots:
+            if order_id in slots[:most]:
                 return slots.index(order_id) + 1
-            if len(slots) < 2:
+            if len(slots) < most:
                 slots.append(order_id)
                 self.store.items[key] = tuple(slots)
                 return len(slots)
-            return 3
+            return most + 1
 
     def stage_counted(self, tx: MemoryTx, event_id: str, on_counted) -> None:
         key = ("analytics-counted", event_id)
