@@ -82,6 +82,17 @@ class TestBeijingDays:
         assert _day(world, f"{year}-05-12")["gmv"] == 700
 
 
+class TestTopUps:
+    def test_a_top_up_is_top_ups_not_gmv_and_counts_once(self, world):
+        year = random_year()
+        payload = {"user_id": _user(), "amount": 50_000, "paid_at": f"{year}-02-03T16:30:00Z"}  # 00:30 on the 4th
+        for _ in range(2):
+            world.service.on_top_up_paid("member.top_up.paid:t1-" + str(year), payload)
+        world.drain()
+        row = _day(world, f"{year}-02-04")
+        assert (row["top_ups"], row["gmv"], row["orders"], row["buyers"]) == (50_000, 0, 0, 0)
+
+
 class TestBuyers:
     def test_second_order_in_a_month_adds_one_repeat_buyer_and_the_third_none(self, world):
         year = random_year()
