@@ -4,6 +4,7 @@ from chalice import Chalice
 
 from functions import (
     admin,
+    analytics,  # issue 20: analytics
     auth,
     campaigns,  # issue 18: bargains and friend assistance
     cart,
@@ -42,6 +43,7 @@ for blueprint in (
     consumers.bp,
     jobs.bp,
     miniprogram.bp,  # issue 14
+    analytics.bp,  # issue 20: analytics
 ):
     app.register_blueprint(blueprint)
 

@@ -35,3 +35,14 @@ def settlement_consumer(event):
     from layers.events import handle_message_batch  # as above: only the consumers load it
 
     return handle_message_batch(event.to_dict(), wiring.settlement().handle_message, log_key="payout_id")
+
+
+# -- issue 20: analytics ------------------------------------------------------------------------
+# A whole batch is merged into one write per counter; with at most 5 consumers at once, no
+# counter takes more than 5 transactions at a time (README: "Analytics").
+@bp.on_sqs_message(queue=queues.ANALYTICS_QUEUE, batch_size=100, maximum_batching_window_in_seconds=1,
+                   name="analytics_consumer", maximum_concurrency=5)
+def analytics_consumer(event):
+    from functions.analytics import consume_batch
+
+    return consume_batch(event.to_dict())

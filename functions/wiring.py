@@ -208,9 +208,12 @@ def event_handlers() -> dict:
     (and in tests/unit/test_wiring.py), never silently at run time."""
     return {
         "order.paid": [distribution().on_order_paid, coupons().give_post_payment_coupons,
-                       reminders().on_order_paid, bargains().on_order_paid],
+                       reminders().on_order_paid, bargains().on_order_paid,
+                       analytics().on_order_paid],  # issue 20: after distribution (its commission)
         "order.completed": [distribution().on_order_completed],
-        "order.refunded": [distribution().on_order_refunded],
+        "order.refunded": [distribution().on_order_refunded,
+                           analytics().on_order_refunded],  # issue 20
+        # issue 20: a top-up paid (members) plugs in as `analytics().on_top_up_paid`.
         # -- issue 18: exact-time expiry of bargain and assistance instances --
         "bargain_instance.expiry_due": [bargains().on_expiry_due],
         "assist_instance.expiry_due": [assistance().on_expiry_due],
@@ -237,6 +240,9 @@ def jobs() -> dict[str, list[tuple[Callable, str, str | None]]]:
         # -- issue 14: uploads whose retry message was lost; WeChat's trade management, daily --
         "retry-shipping-uploads": [(shipping, "retry_due", None)],
         "check-trade-management": [(shipping, "check_trade_management", None)],
+        # -- issue 20: analytics --
+        "fetch-visitors": [(analytics, "fetch_visitors", None)],
+        "recount-analytics": [(analytics, "recount", None)],
     }
 
 # -- coupons, flash sales (helper: coupons) ----------------------------------------------------
@@ -533,3 +539,30 @@ def share_codes():
     s = settings()
     return ShareCodeService(shares=distributor_repository(), api=mini_program(),
                             images=S3ImageStore(s.code_bucket, s.aws_region))
+
+
+# -- issue 20: analytics ------------------------------------------------------------------------
+
+@_once
+def analytics_repository():
+    from layers.storage.analytics import DynamoAnalyticsRepository
+
+    return DynamoAnalyticsRepository()
+
+
+@_once
+def visit_stats():
+    from layers.wechat.datacube import DataCube
+
+    return DataCube(mini_program())
+
+
+@_once
+def analytics():
+    from layers.services.analytics import AnalyticsService
+
+    return AnalyticsService(
+        analytics=analytics_repository(), orders=order_repository(), refunds=refund_repository(),
+        user_coupons=user_coupon_repository(), coupon_templates=coupon_template_repository(),
+        commission_of=distribution().accrue, send=sqs().send, queue_url=settings().analytics_queue_url,
+        visits=visit_stats(), clock=clock(), new_tx=new_tx())

@@ -44,6 +44,8 @@ class Settings:
     wechat_push_token: str | None = None
     wechat_push_aes_key: str | None = None
     code_bucket: str | None = None
+    # -- issue 20: analytics --
+    analytics_queue_url: str | None = None
 
     @property
     def platform_certificate_mode(self) -> bool:
@@ -77,6 +79,7 @@ def load_settings() -> Settings:
         wechat_push_token=_env("WECHAT_PUSH_TOKEN"),
         wechat_push_aes_key=_env("WECHAT_PUSH_AES_KEY"),
         code_bucket=_env("CODE_BUCKET"),
+        analytics_queue_url=_env("ANALYTICS_QUEUE_URL"),  # issue 20: analytics
     )
 
 

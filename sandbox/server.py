@@ -27,6 +27,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
+from sandbox import datacube  # issue 20: analytics
 from sandbox.keys import SandboxKeys, new_certificate, private_pem, public_pem
 from sandbox.pay import BEIJING, Answer, PaySandbox, SandboxError
 
@@ -106,12 +107,19 @@ class WeChatSandbox(PaySandbox):
         entry = {"method": method, "path": path, "query": query,
                  "serial": next((v for k, v in headers.items() if k.lower() == "wechatpay-serial"), None)}
         self.requests_log.append(entry)
+        if not path.startswith(("/v3/", "/sandbox/")):
+            # `fail_next` covers the mini-program APIs too (the pay half checks its own paths).
+            fault = self._take_fault(path, {"refuse"})
+            if fault is not None:
+                return Answer(fault["status"], {"errcode": -1, "errmsg": "system error (injected)"}, False)
         if path.startswith("/sandbox/mp/"):  # issue 14
             return _mini_answer(*self.mp.control(method, path))
         if path.startswith("/sandbox/"):
             return Answer(*self._control(method, path))
         if path.startswith("/sns/") or path.startswith("/cgi-bin/") or path.startswith("/wxa/"):
             return _mini_answer(*self._mini_program(method, path, query, body))
+        if path.startswith("/datacube/"):  # issue 20: analytics
+            return _mini_answer(*datacube.handle(self, method, path, query, body))
         if path.startswith("/v3/"):
             return self.handle_pay(method, target, path, query, headers, body, entry)
         return Answer(404, {"code": "NOT_FOUND", "message": path}, False)

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CONTRACT_SETTINGS = ("WECHAT_APPID", "WECHAT_APP_SECRET", "WECHATPAY_MCHID", "WECHATPAY_APIV3_KEY",
                      "WECHATPAY_MERCHANT_PRIVATE_KEY", "WECHATPAY_MERCHANT_SERIAL", "WECHATPAY_PUBLIC_KEY",
                      "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_NOTIFY_BASE_URL", "ADMIN_API_KEY", "TOKEN_SECRET")
-FUNCTIONS = {"APIHandler", "EventsConsumer", "OrderExpiryConsumer", "SettlementConsumer", "Jobs"}
+FUNCTIONS = {"APIHandler", "EventsConsumer", "OrderExpiryConsumer", "SettlementConsumer", "Jobs",
+             "AnalyticsConsumer"}  # issue 20
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +85,8 @@ def test_sqs_sources_report_batch_item_failures_from_our_queues(template):
     resources = template["Resources"]
     sources = {name: ev for name, f in functions(template).items()
                for ev in f["Properties"].get("Events", {}).values() if ev["Type"] == "SQS"}
-    assert set(sources) == {"EventsConsumer", "OrderExpiryConsumer", "SettlementConsumer"}
+    assert set(sources) == {"EventsConsumer", "OrderExpiryConsumer", "SettlementConsumer",
+                            "AnalyticsConsumer"}  # issue 20
     for name, ev in sources.items():
         props = ev["Properties"]
         assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -98,7 +100,8 @@ def test_sqs_sources_report_batch_item_failures_from_our_queues(template):
 
 def test_every_function_gets_its_settings_and_no_secret_is_literal(template):
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
-    for name in ("SHOP_TABLE", "EVENTS_QUEUE_URL", "ORDER_EXPIRY_QUEUE_URL", "SETTLEMENT_QUEUE_URL"):
+    for name in ("SHOP_TABLE", "EVENTS_QUEUE_URL", "ORDER_EXPIRY_QUEUE_URL", "SETTLEMENT_QUEUE_URL",
+                 "ANALYTICS_QUEUE_URL"):  # issue 20
         assert set(variables[name]) == {"Ref"}
     for name in CONTRACT_SETTINGS:
         value = json.dumps(variables[name])
@@ -139,7 +142,8 @@ def test_schedules_run_the_jobs_in_shanghai_time(template):
     assert {json.loads(s["Target"]["Input"])["job"] for s in schedules} == {
         "close-expired-orders", "settle-commissions", "reconcile", "send-reminders", "relay-outbox",
         "expire-campaigns",  # issue 18
-        "retry-shipping-uploads", "check-trade-management"}  # issue 14
+        "retry-shipping-uploads", "check-trade-management",  # issue 14
+        "fetch-visitors", "recount-analytics"}  # issue 20
     for s in schedules:
         assert s["ScheduleExpressionTimezone"] == "Asia/Shanghai"
         assert s["Target"]["Arn"] == {"Fn::GetAtt": ["Jobs", "Arn"]}
@@ -152,7 +156,7 @@ def test_alarms_watch_every_dead_letter_queue_and_function(template):
     watched_queues = {a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in alarms if a["Namespace"] == "AWS/SQS"}
     dlqs = {r["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
             for r in resources.values() if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in r["Properties"]}
-    assert watched_queues == dlqs and len(dlqs) == 3
+    assert watched_queues == dlqs and len(dlqs) == 4  # issue 20: analytics
     watched_functions = {a["Dimensions"][0]["Value"]["Ref"] for a in alarms
                          if a["Namespace"] == "AWS/Lambda" and a["MetricName"] == "Errors"}
     assert watched_functions == FUNCTIONS
@@ -164,7 +168,7 @@ def test_the_table_is_the_one_the_code_expects(template):
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert {k["AttributeName"] for k in props["KeySchema"]} == {"pk", "sk"}
     assert {g["IndexName"]: g["Projection"]["ProjectionType"] for g in props["GlobalSecondaryIndexes"]} == {
-        "gsi1": "ALL", "gsi2": "ALL"}
+        "gsi1": "ALL", "gsi2": "ALL", "gsi3": "ALL"}  # issue 20: rankings, paid-date index
     assert props["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table["DeletionPolicy"] == "Retain"

@@ -47,6 +47,20 @@ class Gsi2(GlobalSecondaryIndex):
     gsi2sk = UnicodeAttribute(range_key=True)
 
 
+# -- issue 20: analytics --
+class Gsi3(GlobalSecondaryIndex):
+    """Sorted by a number: rankings by amount (`ANALYTICS#RANK#...` / the amount), orders
+    by paid time (`PAID#<day>#<nn>` / epoch seconds). Sparse: only items that set both."""
+
+    class Meta:
+        index_name = "gsi3"
+        projection = AllProjection()
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3n = NumberAttribute(range_key=True)
+# -- end issue 20 --
+
+
 class ShopModel(Model):
     """Base of every item in the shop table."""
 
@@ -77,6 +91,16 @@ class Queued(ShopModel):
 
 class ListedAndQueued(Listed, Queued):
     pass
+
+
+# -- issue 20: analytics --
+class Numbered(ShopModel):
+    """An item that also appears in gsi3, sorted by a number."""
+
+    gsi3 = Gsi3()
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3n = NumberAttribute(null=True)
+# -- end issue 20 --
 
 
 def changed(model: type[Model], before, after, names, encode=None) -> list:

@@ -7,6 +7,9 @@
   `<auto_confirm_at>#<id>` while shipped (automatic confirmation of receipt); `<nn>` is
   one of 16 shards (layers/storage/queues.py). The attributes are removed in the same
   write that leaves the state.
+  gsi3 `PAID#<day>#<nn>` / paid epoch seconds: the orders paid on an Asia/Shanghai day
+  (16 shards), for the nightly analytics recount; set in the write that pays the order
+  (issue 20).
 """
 
 from __future__ import annotations
@@ -16,10 +19,12 @@ from dataclasses import fields
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
 
+from layers.clock import parse_iso
+from layers.domain import analytics
 from layers.domain import order as domain
 from layers.domain.order import Order
 from layers.storage import queues
-from layers.storage.base import ListedAndQueued, changed, requeued
+from layers.storage.base import ListedAndQueued, Numbered, changed, requeued
 from layers.storage.errors import condition_failed
 from layers.storage.tx import Tx
 
@@ -27,7 +32,7 @@ OPEN_ORDERS = domain.OPEN_ORDERS
 SHIPPED_ORDERS = domain.SHIPPED_ORDERS
 
 
-class OrderItem(ListedAndQueued):
+class OrderItem(ListedAndQueued, Numbered):
 
     order_id = UnicodeAttribute()
     user_id = UnicodeAttribute()
@@ -114,6 +119,32 @@ def _queue(order: Order) -> tuple[str, str] | None:
     return None
 
 
+# -- issue 20: analytics: the paid-date index --
+PAID = "PAID"
+
+
+def _paid_index(order: Order) -> tuple[str, int] | None:
+    """Where a counted order sits in gsi3: its Beijing paid day (16 shards), by paid time."""
+    if not analytics.counts_as_sale(order):
+        return None
+    return queues.key(f"{PAID}#{analytics.day_of(order.paid_at)}", order.order_id), \
+        int(parse_iso(order.paid_at).timestamp())
+
+
+def _paid_indexed(before: Order | None, after: Order) -> list:
+    now, then = _paid_index(after), (_paid_index(before) if before else None)
+    if now == then:
+        return []
+    if now is None:
+        return [OrderItem.gsi3pk.remove(), OrderItem.gsi3n.remove()]
+    return [OrderItem.gsi3pk.set(now[0]), OrderItem.gsi3n.set(now[1])]
+
+
+def paid_day_keys(day: str) -> list[str]:
+    return queues.all_keys(f"{PAID}#{day}")
+# -- end issue 20 --
+
+
 def _at_version(version: int):
     # Orders written before versions existed have none: they are version 0.
     if version == 0:
@@ -151,12 +182,14 @@ class DynamoOrderRepository:
         item = OrderItem(*order_key(order.order_id), **values,
                          notes={"reservations": list(order.reservations)},
                          gsi1pk=f"USER#{order.user_id}#ORDERS", gsi1sk=f"{order.created_at}#{order.order_id}",
-                         gsi2pk=queue[0] if queue else None, gsi2sk=queue[1] if queue else None)
+                         gsi2pk=queue[0] if queue else None, gsi2sk=queue[1] if queue else None,
+                         **dict(zip(("gsi3pk", "gsi3n"), _paid_index(order) or (), strict=False)))
         tx.put(item, condition=OrderItem.pk.does_not_exist(), on_fail=on_exists)
 
     def stage_change(self, tx: Tx, before: Order, after: Order, on_stale) -> None:
         actions = [*changed(OrderItem, before, after, _TRANSITION_FIELDS),
                    *requeued(OrderItem, _queue(before), _queue(after)),
+                   *_paid_indexed(before, after),
                    OrderItem.version.set(after.version)]
         tx.update(OrderItem(*order_key(before.order_id)), actions=actions,
                   condition=OrderItem.pk.exists() & _at_version(before.version), on_fail=on_stale)

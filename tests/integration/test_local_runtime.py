@@ -153,7 +153,8 @@ def test_the_templates_schedules_are_the_jobs_in_shanghai_time():
     schedules = {json.loads(s.input)["job"]: s for s in load_schedules()}
     assert set(schedules) == {"close-expired-orders", "settle-commissions", "reconcile", "send-reminders",
                               "relay-outbox", "expire-campaigns",  # issue 18
-                              "retry-shipping-uploads", "check-trade-management"}  # issue 14
+                              "retry-shipping-uploads", "check-trade-management",  # issue 14
+                              "fetch-visitors", "recount-analytics"}  # issue 20
     assert {s.timezone for s in schedules.values()} == {"Asia/Shanghai"}
     assert {s.target for s in schedules.values()} == {"Jobs"}
     after = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)  # 20:00 in Shanghai
@@ -223,7 +224,7 @@ def test_the_real_app_has_what_the_runtime_and_template_expect():
     assert {s.target for s in load_schedules()} <= functions
     template_queues = {q["name"] for q in queue_definitions(os.environ["STAGE"]).values()}
     sources = LocalRuntime(app, None, schedules=False).sqs_sources()
-    assert len(sources) == 3 and {s.queue for s in sources} <= template_queues
+    assert len(sources) == 4 and {s.queue for s in sources} <= template_queues  # issue 20: + analytics
 
 
 # ---------------------------------------------------------------------------- the API

@@ -50,7 +50,8 @@ def test_every_job_step_is_a_method_of_a_wired_service(wiring):
     jobs = wiring.jobs()
     assert set(jobs) == {"close-expired-orders", "relay-outbox", "settle-commissions", "send-reminders",
                          "reconcile", "expire-campaigns",  # issue 18
-                         "retry-shipping-uploads", "check-trade-management"}  # issue 14
+                         "retry-shipping-uploads", "check-trade-management",  # issue 14
+                         "fetch-visitors", "recount-analytics"}  # issue 20
     for name, steps in jobs.items():
         assert steps, name
         for build, method, _ in steps:

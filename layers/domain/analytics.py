@@ -1,0 +1,396 @@
+"""Analytics: sums kept up to date from events, never from scans.
+
+An event the shop emits becomes a `Fact` (what happened, to whom, how much, and the
+event's own time). A fact turns into increments of counters (`increments`), keyed by
+an Asia/Shanghai day or month taken from the event's own time, never from the clock of
+the machine counting it: an order paid at 23:59:59 Beijing time counts on that day.
+The consumer merges the increments of a whole SQS batch (`merge`) into one write per
+counter, and writes them in transactions together with one marker per event (`chunks`),
+so an event counts once however often it is delivered.
+
+Distinct and repeat buyers come from per-(period, buyer) counters that say the order's
+position among the buyer's orders in the period (1: a new buyer of the day / month /
+ever; 2: the buyer just became a repeat buyer of the month; more: nothing).
+
+Counters:
+
+    DAY      <day>            gmv orders buyers new_buyers repeat_buyers refunds refund_count
+                              top_ups top_up_count paid_refunds (refunds of the orders
+                              PAID that day, on their paid day: what the recount checks)
+    PRODUCT  <day>|<month> / product   quantity gmv (ranked by gmv)
+    DISTRIBUTOR <month> / distributor  sales_amount orders commission (ranked by sales)
+    COUPON   - / template              used discount gmv
+
+Money is integer fen. `gmv` is the payable of paid orders; a product's `gmv` is its
+lines' share of the goods after discount (shipping earns no product anything).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from layers.domain import errors
+from layers.domain.pricing import prorate
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+SALE = "sale"
+REFUND = "refund"
+TOP_UP = "top_up"
+KINDS = (SALE, REFUND, TOP_UP)
+
+DAY = "DAY"
+PRODUCT = "PRODUCT"
+DISTRIBUTOR = "DISTRIBUTOR"
+COUPON = "COUPON"
+
+DAY_FIELDS = ("gmv", "orders", "buyers", "new_buyers", "repeat_buyers", "refunds", "refund_count",
+              "top_ups", "top_up_count", "paid_refunds")
+# The counter of each ranked kind that its ranking index is sorted by.
+RANKED_BY = {PRODUCT: "gmv", DISTRIBUTOR: "sales_amount"}
+
+
+def _parse(at: str) -> datetime:
+    dt = datetime.fromisoformat(at.replace("Z", "+00:00"))
+    if dt.tzinfo is None:
+        raise ValueError(f"a time without a zone: {at!r}")
+    return dt
+
+
+def day_of(at: str) -> str:
+    """The Asia/Shanghai day (`2026-11-22`) of an RFC 3339 time."""
+    return _parse(at).astimezone(SHANGHAI).date().isoformat()
+
+
+def month_of(at: str) -> str:
+    return day_of(at)[:7]
+
+
+def yesterday(now: datetime) -> str:
+    return (now.astimezone(SHANGHAI).date() - timedelta(days=1)).isoformat()
+
+
+def parse_day(value: str | None, name: str) -> date:
+    try:
+        return date.fromisoformat(value or "")
+    except ValueError as exc:
+        raise errors.InvalidRequest(f"{name} is a day, YYYY-MM-DD") from exc
+
+
+def parse_month(value: str | None) -> str:
+    try:
+        datetime.strptime(value or "", "%Y-%m")
+    except ValueError as exc:
+        raise errors.InvalidRequest("month is YYYY-MM") from exc
+    return value
+
+
+def days(first: date, last: date, most: int = 366) -> list[str]:
+    if last < first:
+        raise errors.InvalidRequest("to is before from")
+    if (last - first).days >= most:
+        raise errors.InvalidRequest(f"at most {most} days at once")
+    return [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+
+
+# -- facts ------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Line:
+    product_id: str
+    title: str
+    quantity: int
+    gmv: int
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One event, as analytics sees it. `at` is the event's own time (paid, refund
+    succeeded, topped up); `paid_at` on a refund is its order's payment time."""
+
+    event_id: str
+    kind: str
+    at: str
+    user_id: str
+    amount: int
+    order_id: str | None = None
+    lines: tuple[Line, ...] = ()
+    distributor_id: str | None = None
+    commission: int = 0
+    coupon_template_id: str | None = None
+    discount: int = 0
+    paid_at: str | None = None
+
+    @property
+    def day(self) -> str:
+        return day_of(self.at)
+
+    @property
+    def month(self) -> str:
+        return month_of(self.at)
+
+    def to_message(self) -> dict:
+        message = {k: v for k, v in self.__dict__.items() if k != "lines" and v not in (None, 0, ())}
+        message["kind"], message["amount"] = self.kind, self.amount
+        message["lines"] = [line.__dict__ for line in self.lines]
+        return message
+
+    @staticmethod
+    def from_message(message: dict) -> Fact:
+        """A fact from the analytics queue; a malformed one is `InvalidRequest`."""
+        try:
+            kind = message["kind"]
+            if kind not in KINDS:
+                raise ValueError(f"unknown kind {kind!r}")
+            fact = Fact(
+                event_id=str(message["event_id"]), kind=kind, at=str(message["at"]),
+                user_id=str(message["user_id"]), amount=int(message["amount"]),
+                order_id=message.get("order_id"),
+                lines=tuple(Line(str(x["product_id"]), str(x.get("title") or ""), int(x["quantity"]), int(x["gmv"]))
+                            for x in message.get("lines") or ()),
+                distributor_id=message.get("distributor_id"), commission=int(message.get("commission") or 0),
+                coupon_template_id=message.get("coupon_template_id"), discount=int(message.get("discount") or 0),
+                paid_at=message.get("paid_at"))
+            day_of(fact.at)
+            if fact.paid_at:
+                day_of(fact.paid_at)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise errors.InvalidRequest(f"not an analytics fact: {exc}") from exc
+        return fact
+
+
+def counts_as_sale(order) -> bool:
+    """An order counts once it was paid and became an order (`order.paid`); a payment
+    that arrived after it closed and went straight back (status before the refund:
+    CLOSED) never did."""
+    return bool(order.paid_at) and order.status_before_refund != "CLOSED"
+
+
+def product_lines(order) -> tuple[Line, ...]:
+    """Each product's share of the goods after discount, in whole fen (largest remainder)."""
+    values = [int(i["unit_price"]) * int(i["quantity"]) for i in order.items]
+    goods = int(order.amounts.get("goods") or sum(values))
+    after_discount = max(0, goods - int(order.amounts.get("discount") or 0))
+    shares = prorate(sum(values), values, min(after_discount, sum(values)))
+    lines: dict[str, Line] = {}
+    for item, share in zip(order.items, shares, strict=True):
+        pid = item.get("product_id") or item["sku_id"]
+        old = lines.get(pid)
+        lines[pid] = Line(pid, item.get("title") or (old.title if old else ""),
+                          int(item["quantity"]) + (old.quantity if old else 0), share + (old.gmv if old else 0))
+    return tuple(lines.values())
+
+
+def sale_fact(event_id: str, order, commission: int = 0, coupon_template_id: str | None = None) -> Fact | None:
+    """`order.paid` as a fact; None for an order that does not count (see counts_as_sale)."""
+    if not counts_as_sale(order):
+        return None
+    return Fact(event_id=event_id, kind=SALE, at=order.paid_at, user_id=order.user_id, amount=order.paid,
+                order_id=order.order_id, lines=product_lines(order), distributor_id=order.distributor_id,
+                commission=commission, coupon_template_id=coupon_template_id if order.coupon_id else None,
+                discount=int(order.amounts.get("discount") or 0) if order.coupon_id else 0)
+
+
+def refund_fact(event_id: str, order, amount: int, succeeded_at: str) -> Fact | None:
+    """`order.refunded`: counts on the day it succeeded; None when its order never counted."""
+    if not counts_as_sale(order):
+        return None
+    return Fact(event_id=event_id, kind=REFUND, at=succeeded_at, user_id=order.user_id, amount=amount,
+                order_id=order.order_id, paid_at=order.paid_at)
+
+
+def top_up_fact(event_id: str, user_id: str, amount: int, paid_at: str) -> Fact:
+    """A stored-value top-up paid (members): `top_ups`, never `gmv`."""
+    return Fact(event_id=event_id, kind=TOP_UP, at=paid_at, user_id=user_id, amount=amount)
+
+
+# -- buyers -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Positions:
+    """Where this order stands among its buyer's orders: in its month (1, 2, or 3 for
+    "third or later"), its day and ever (1, or 2 for "not the first")."""
+
+    day: int
+    month: int
+    ever: int
+
+
+def buyer_periods(fact: Fact) -> dict[str, str]:
+    """The per-buyer counters a sale moves: {"day": <day>, "month": <month>, "ever": "ALL"}."""
+    return {"day": fact.day, "month": fact.month, "ever": "ALL"}
+
+
+# How many slots each per-buyer counter keeps: the first order of the day makes a buyer,
+# the first ever a new buyer, the second of the month a repeat buyer.
+SLOTS = {"day": 1, "month": 2, "ever": 1}
+
+
+def ever_follows(month_position: int) -> int | None:
+    """Not the buyer's first order of the month: not the first ever either (no need to ask)."""
+    return 2 if month_position > 1 else None
+
+
+# -- increments -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Key:
+    kind: str
+    period: str  # a day, a month, or "-"
+    subject: str = "-"  # a product, distributor or coupon template
+
+
+@dataclass
+class Increment:
+    key: Key
+    add: dict[str, int]
+    labels: dict[str, str] = field(default_factory=dict)
+
+
+def increments(fact: Fact, positions: Positions | None = None) -> list[Increment]:
+    """The counters one fact moves. A sale needs its buyer's positions."""
+    if fact.kind == SALE:
+        if positions is None:
+            raise ValueError("a sale needs its buyer positions")
+        out = [Increment(Key(DAY, fact.day), {
+            "gmv": fact.amount, "orders": 1, "buyers": int(positions.day == 1),
+            "new_buyers": int(positions.ever == 1), "repeat_buyers": int(positions.month == 2)})]
+        for line in fact.lines:
+            for period in (fact.day, fact.month):
+                out.append(Increment(Key(PRODUCT, period, line.product_id),
+                                     {"quantity": line.quantity, "gmv": line.gmv}, {"title": line.title}))
+        if fact.distributor_id:
+            out.append(Increment(Key(DISTRIBUTOR, fact.month, fact.distributor_id),
+                                 {"sales_amount": fact.amount, "orders": 1, "commission": fact.commission}))
+        if fact.coupon_template_id:
+            out.append(Increment(Key(COUPON, "-", fact.coupon_template_id),
+                                 {"used": 1, "discount": fact.discount, "gmv": fact.amount}))
+        return out
+    if fact.kind == REFUND:
+        out = [Increment(Key(DAY, fact.day), {"refunds": fact.amount, "refund_count": 1})]
+        if fact.paid_at:
+            out.append(Increment(Key(DAY, day_of(fact.paid_at)), {"paid_refunds": fact.amount}))
+        return out
+    if fact.kind == TOP_UP:
+        return [Increment(Key(DAY, fact.day), {"top_ups": fact.amount, "top_up_count": 1})]
+    raise ValueError(f"unknown fact kind {fact.kind!r}")
+
+
+def merge(batch: Iterable[Increment]) -> dict[Key, Increment]:
+    """One increment per counter: what a whole batch adds to it."""
+    merged: dict[Key, Increment] = {}
+    for inc in batch:
+        have = merged.get(inc.key)
+        if have is None:
+            merged[inc.key] = Increment(inc.key, dict(inc.add), dict(inc.labels))
+            continue
+        for name, value in inc.add.items():
+            have.add[name] = have.add.get(name, 0) + value
+        have.labels.update({k: v for k, v in inc.labels.items() if v})
+    return merged
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One transaction: these facts' markers and what they add, merged per counter."""
+
+    facts: tuple[Fact, ...]
+    increments: tuple[Increment, ...]
+
+
+def chunks(planned: list[tuple[Fact, list[Increment]]], max_items: int = 100) -> list[Chunk]:
+    """Group facts into transactions of at most `max_items` items (one marker per fact,
+    one update per distinct counter), in order."""
+    out: list[Chunk] = []
+    facts: list[Fact] = []
+    pending: list[Increment] = []
+    keys: set[Key] = set()
+    for fact, incs in planned:
+        new_keys = {i.key for i in incs} - keys
+        if facts and len(facts) + 1 + len(keys) + len(new_keys) > max_items:
+            out.append(Chunk(tuple(facts), tuple(merge(pending).values())))
+            facts, pending, keys = [], [], set()
+            new_keys = {i.key for i in incs}
+        if 1 + len(new_keys) > max_items:
+            raise ValueError(f"{fact.event_id} alone moves more than {max_items - 1} counters")
+        facts.append(fact)
+        pending.extend(incs)
+        keys |= new_keys
+    if facts:
+        out.append(Chunk(tuple(facts), tuple(merge(pending).values())))
+    return out
+
+
+# -- what the operators see -------------------------------------------------------------
+
+def daily_row(day: str, counters: dict | None, visitors: int | None = None) -> dict:
+    c = counters or {}
+    gmv, orders, buyers = int(c.get("gmv", 0)), int(c.get("orders", 0)), int(c.get("buyers", 0))
+    refunds = int(c.get("refunds", 0))
+    return {"date": day, "gmv": gmv, "orders": orders, "buyers": buyers,
+            "new_buyers": int(c.get("new_buyers", 0)), "repeat_buyers": int(c.get("repeat_buyers", 0)),
+            "refunds": refunds, "net": gmv - refunds, "aov": gmv // orders if orders else 0,
+            "top_ups": int(c.get("top_ups", 0)),
+            # Conversion: the day's buyers over WeChat's visitors (None until the daily job fetched them).
+            "visitors": visitors, "conversion": round(buyers / visitors, 4) if visitors else None}
+
+
+# -- the nightly recount ----------------------------------------------------------------
+
+RECOUNTED = ("gmv", "orders", "buyers", "paid_refunds")
+
+
+def recount(orders: Iterable) -> dict[str, int]:
+    """The day's figures from the orders paid that day (as the aggregates count them)."""
+    gmv = count = refunded = 0
+    buyers: set[str] = set()
+    for order in orders:
+        if not counts_as_sale(order):
+            continue
+        gmv += order.paid
+        count += 1
+        refunded += int(order.refunded_amount or 0)
+        buyers.add(order.user_id)
+    return {"gmv": gmv, "orders": count, "buyers": len(buyers), "paid_refunds": refunded}
+
+
+def differences(recounted: dict[str, int], counters: dict | None) -> dict[str, dict[str, int]]:
+    """{field: {"recount", "aggregate"}} for every figure that differs."""
+    c = counters or {}
+    return {name: {"recount": recounted[name], "aggregate": int(c.get(name, 0))}
+            for name in RECOUNTED if recounted[name] != int(c.get(name, 0))}
+
+
+# -- collaborators ----------------------------------------------------------------------
+
+class AnalyticsRepository(Protocol):
+    def buyer_position(self, user_id: str, period: str, order_id: str, most: int = 2) -> int:
+        """The order's place among the buyer's first `most` orders in `period` (most + 1:
+        later); recording it is idempotent: the same order asks again, the same answer."""
+
+    def stage_counted(self, tx, event_id: str, on_counted) -> None:
+        """The event's marker; the commit fails with `on_counted(event_id)` if it exists."""
+
+    def stage_increment(self, tx, inc: Increment) -> None: ...
+
+    def days(self, days: list[str]) -> dict[str, dict]:
+        """{day: counters (visitors included)} for the days that have any."""
+
+    def set_visitors(self, day: str, visitors: int) -> None: ...
+
+    def ranking(self, kind: str, period: str, limit: int) -> list[dict]:
+        """The counters of `kind` in `period`, the highest `RANKED_BY[kind]` first."""
+
+    def coupons(self) -> list[dict]: ...
+
+    def paid_orders(self, day: str) -> list:
+        """The orders paid on `day` (Asia/Shanghai), from the paid-date index."""
+
+
+class VisitStats(Protocol):
+    def daily_visitors(self, day: str) -> int:
+        """WeChat's unique visitors (`visit_uv`) of the mini-program on `day`."""

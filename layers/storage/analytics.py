@@ -1,0 +1,154 @@
+"""Analytics counters in the shop table, and the repository that alone knows their keys.
+
+- Counter: pk `ANALYTICS#<kind>#<period>#<subject>`, sk `COUNTERS`; every figure a
+  number attribute moved only by `ADD`. Ranked kinds (products per day or month,
+  distributors per month) also sit in gsi3 `ANALYTICS#RANK#<kind>#<period>` / the amount
+  they are ranked by (`gsi3n`, moved by the same `ADD`), so a ranking is one query,
+  highest first. Coupon counters are listed in gsi1 `ANALYTICS#COUPONS` / template id.
+- Marker: pk `ANALYTICS#EVENT#<event_id>`, sk `COUNTED`: put (if absent) in the same
+  transaction as the event's increments; it expires after 90 days (SQS keeps a message
+  14 days at most).
+- Buyer: pk `ANALYTICS#BUYER#<user_id>`, sk the period (a day, a month, `ALL`): the
+  buyer's `first` and `second` order ids there, each set once by a conditional write.
+- The orders of a day come from the orders' paid-date index (gsi3 `PAID#<day>#<nn>`,
+  layers/storage/orders.py).
+"""
+
+from __future__ import annotations
+
+import time
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import UpdateError
+
+from layers.domain import analytics as domain
+from layers.domain.analytics import Increment, Key
+from layers.storage.base import Listed, Numbered, ShopModel
+from layers.storage.errors import condition_failed
+from layers.storage.orders import OrderItem, paid_day_keys, to_order
+from layers.storage.tx import Tx
+
+MARKER_TTL_S = 90 * 24 * 3600
+COUPONS_LIST = "ANALYTICS#COUPONS"
+_FIGURES = ("gmv", "orders", "buyers", "new_buyers", "repeat_buyers", "refunds", "refund_count", "top_ups",
+            "top_up_count", "paid_refunds", "quantity", "sales_amount", "commission", "used", "discount")
+
+
+class CounterItem(Listed, Numbered):
+    kind = UnicodeAttribute(null=True)
+    period = UnicodeAttribute(null=True)
+    subject = UnicodeAttribute(null=True)
+    title = UnicodeAttribute(null=True)
+    visitors = NumberAttribute(null=True)
+    gmv = NumberAttribute(null=True)
+    orders = NumberAttribute(null=True)
+    buyers = NumberAttribute(null=True)
+    new_buyers = NumberAttribute(null=True)
+    repeat_buyers = NumberAttribute(null=True)
+    refunds = NumberAttribute(null=True)
+    refund_count = NumberAttribute(null=True)
+    top_ups = NumberAttribute(null=True)
+    top_up_count = NumberAttribute(null=True)
+    paid_refunds = NumberAttribute(null=True)
+    quantity = NumberAttribute(null=True)
+    sales_amount = NumberAttribute(null=True)
+    commission = NumberAttribute(null=True)
+    used = NumberAttribute(null=True)
+    discount = NumberAttribute(null=True)
+
+
+class CountedItem(ShopModel):
+    counted_at = NumberAttribute()
+
+
+class BuyerItem(ShopModel):
+    first = UnicodeAttribute(null=True)
+    second = UnicodeAttribute(null=True)
+
+
+def counter_key(key: Key) -> tuple[str, str]:
+    return f"ANALYTICS#{key.kind}#{key.period}#{key.subject}", "COUNTERS"
+
+
+def marker_key(event_id: str) -> tuple[str, str]:
+    return f"ANALYTICS#EVENT#{event_id}", "COUNTED"
+
+
+def buyer_key(user_id: str, period: str) -> tuple[str, str]:
+    return f"ANALYTICS#BUYER#{user_id}", period
+
+
+def rank_key(kind: str, period: str) -> str:
+    return f"ANALYTICS#RANK#{kind}#{period}"
+
+
+def _counters(item: CounterItem) -> dict:
+    out = {name: int(getattr(item, name)) for name in _FIGURES if getattr(item, name) is not None}
+    out.update({name: getattr(item, name) for name in ("kind", "period", "subject", "title")
+                if getattr(item, name) is not None})
+    if item.visitors is not None:
+        out["visitors"] = int(item.visitors)
+    return out
+
+
+class DynamoAnalyticsRepository:
+    """`layers.domain.analytics.AnalyticsRepository` on the shop table."""
+
+    def buyer_position(self, user_id: str, period: str, order_id: str, most: int = 2) -> int:
+        # Each slot is taken once, by a write that also succeeds for the order that holds
+        # it: asking again for the same order gives the same answer.
+        slots = (BuyerItem.first, BuyerItem.second)[:most]
+        for n, slot in enumerate(slots, start=1):
+            try:
+                BuyerItem(*buyer_key(user_id, period)).update(
+                    actions=[slot.set(order_id)], condition=slot.does_not_exist() | (slot == order_id))
+                return n
+            except UpdateError as exc:
+                if not condition_failed(exc):
+                    raise
+        return len(slots) + 1
+
+    def stage_counted(self, tx: Tx, event_id: str, on_counted) -> None:
+        item = CountedItem(*marker_key(event_id), counted_at=int(time.time()), ttl=int(time.time()) + MARKER_TTL_S)
+        tx.put(item, condition=CountedItem.pk.does_not_exist(), on_fail=lambda: on_counted(event_id))
+
+    def stage_increment(self, tx: Tx, inc: Increment) -> None:
+        key = inc.key
+        actions = [getattr(CounterItem, name).add(value) for name, value in inc.add.items()]
+        actions += [CounterItem.kind.set(key.kind), CounterItem.period.set(key.period),
+                    CounterItem.subject.set(key.subject)]
+        if inc.labels.get("title"):
+            actions.append(CounterItem.title.set(inc.labels["title"]))
+        ranked_by = domain.RANKED_BY.get(key.kind)
+        if ranked_by:
+            actions += [CounterItem.gsi3pk.set(rank_key(key.kind, key.period)),
+                        CounterItem.gsi3n.add(inc.add.get(ranked_by, 0))]
+        if key.kind == domain.COUPON:
+            actions += [CounterItem.gsi1pk.set(COUPONS_LIST), CounterItem.gsi1sk.set(key.subject)]
+        tx.update(CounterItem(*counter_key(key)), actions=actions)
+
+    def days(self, days: list[str]) -> dict[str, dict]:
+        keys = [counter_key(Key(domain.DAY, d)) for d in days]
+        return {item.period or item.pk.split("#")[2]: _counters(item)
+                for item in CounterItem.batch_get(keys, consistent_read=True)}
+
+    def set_visitors(self, day: str, visitors: int) -> None:
+        key = Key(domain.DAY, day)
+        CounterItem(*counter_key(key)).update(actions=[
+            CounterItem.visitors.set(visitors), CounterItem.kind.set(key.kind), CounterItem.period.set(day),
+            CounterItem.subject.set(key.subject)])
+
+    def ranking(self, kind: str, period: str, limit: int | None) -> list[dict]:
+        found = CounterItem.gsi3.query(rank_key(kind, period), scan_index_forward=False, limit=limit)
+        out = []
+        for item in found:
+            out.append(_counters(item))
+            if limit is not None and len(out) >= limit:
+                break
+        return out
+
+    def coupons(self) -> list[dict]:
+        return [_counters(i) for i in CounterItem.gsi1.query(COUPONS_LIST)]
+
+    def paid_orders(self, day: str) -> list:
+        return [to_order(item) for k in paid_day_keys(day) for item in OrderItem.gsi3.query(k)]
