@@ -322,11 +322,12 @@ def distribution():
 def settlement():
     # Its transfer pacer (50/s) is this container's.
     from layers.services.settlement import SettlementService
+    from layers.storage.transfer_authorizations import DynamoTransferAuthorizations
 
     return SettlementService(
         payouts=payout_repository(), commissions=commission_repository(), distribution=distribution(),
         pay=pay_client(), send=sqs().send, users=user_repository(), shop_settings=shop_settings_repository(),
-        settings=settings(), clock=clock(), new_tx=new_tx())
+        settings=settings(), clock=clock(), new_tx=new_tx(), authorizations=DynamoTransferAuthorizations())
 
 
 # -- catalog, cart, auth, reminders, reconciliation (helper: small services) ---------------------

@@ -110,6 +110,11 @@ class PaymentGateway(Protocol):
 
     def query_transfer(self, out_bill_no: str) -> dict: ...
 
+    def authorized_transfer(self, out_bill_no: str, openid: str, amount_fen: int, remark: str, notify_url: str,
+                            authorization_id: str) -> dict: ...
+
+    def query_authorization(self, out_authorization_no: str) -> dict: ...
+
     def trade_bill(self, bill_date: date) -> bytes:
         """The day's ALL trade bill as the bytes WeChat served, verified against its SHA1;
         WeChatPayError NO_STATEMENT_EXIST when the day has none."""

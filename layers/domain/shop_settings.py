@@ -19,6 +19,10 @@ class ShopSettings(BaseModel):
     # The merchant's largest single WeChat transfer: a larger payout is split. Below 2000
     # yuan, where WeChat would want the payee's real name.
     payout_max_fen: int = Field(20000, ge=20, lt=200_000)
+    # Ours: ask each distributor, with their first claimed transfer, for WeChat's
+    # confirmation-free receipt (免确认收款授权); once granted, settlement pays without a claim.
+    transfer_authorization: bool = False
+    transfer_display_name: str = Field("分销佣金", min_length=1, max_length=32)
     # Ours: receipt is confirmed automatically this long after shipping.
     auto_confirm_receipt_s: int = Field(10 * DAY, ge=3600, le=60 * DAY)
     # Ours: flat shipping fee in fen, waived from `free_shipping_threshold` fen of goods.

@@ -25,6 +25,7 @@ from layers.clock import iso
 from layers.domain import commission_entry as cm
 from layers.domain import errors
 from layers.domain import payout as domain
+from layers.domain import transfer_authorization as auth_rules
 from layers.domain.commission_entry import Commission, CommissionRepository
 from layers.domain.payment_gateway import (
     OrderNotFoundAtWeChat,
@@ -33,7 +34,11 @@ from layers.domain.payment_gateway import (
     retry_later,
 )
 from layers.domain.payout import Batch, Payout, PayoutRepository
-from layers.domain.users import UserRepository
+from layers.domain.transfer_authorization import (
+    TransferAuthorization,
+    TransferAuthorizationRepository,
+)
+from layers.domain.users import UserRepository, user_id_for
 from layers.observability import logger
 
 CHUNK = 90  # commission moves per transaction (DynamoDB allows 100 items, with room for the payout)
@@ -77,7 +82,8 @@ class SettlementService:
 
     def __init__(self, *, payouts: PayoutRepository, commissions: CommissionRepository, distribution,
                  pay: PaymentGateway, send: Callable[..., None], users: UserRepository, shop_settings,
-                 settings, clock, new_tx, pacer: Pacer | None = None):
+                 settings, clock, new_tx, pacer: Pacer | None = None,
+                 authorizations: TransferAuthorizationRepository | None = None):
         self.payouts = payouts
         self.commissions = commissions
         self.distribution = distribution
@@ -89,6 +95,7 @@ class SettlementService:
         self.clock = clock
         self.new_tx = new_tx
         self.pacer = pacer or Pacer(TRANSFERS_PER_SECOND)
+        self.authorizations = authorizations
 
     def _now(self) -> str:
         return iso(self.clock.now())
@@ -197,6 +204,11 @@ class SettlementService:
             for part in payout.parts:
                 if part.status in (domain.TRANSFERRING, domain.WAIT_USER_CONFIRM):
                     payout = self._follow_part(payout, part.index) or payout
+            if any(p.status == domain.READY for p in payout.parts) and self._authorized(payout.distributor_id):
+                # Confirmation-free receipt granted: pay now, nobody needs to claim.
+                for part in payout.parts:
+                    if part.status == domain.READY:
+                        payout = self._claim_and_send(payout, part.index) or payout
             if payout.all_parts_paid:
                 return self._settle(payout, domain.SUCCESS)
         return str(payout.status)
@@ -233,6 +245,55 @@ class SettlementService:
             return self._part_view(payout, part)
         raise errors.RateLimited("the payout is busy; try again in a moment")
 
+    def _claim_and_send(self, payout: Payout, index: int) -> Payout | None:
+        try:
+            after = domain.claim_part(payout, index, self._now())
+            self._change(payout, after)
+        except (PayoutChanged, errors.InvalidState):
+            return None  # claimed by the distributor (or another run) meanwhile
+        return self._send_part(after, index) or after
+
+    # -- confirmation-free receipt (免确认收款授权) ------------------------------------------------
+
+    def _authorization(self, user_id: str, refresh: bool = False, force: bool = False) -> TransferAuthorization | None:
+        """Ours, and WeChat's word on it when it waits for the user and `refresh`, or `force`
+        (WeChat refused a transfer with it: the user revoked it)."""
+        if self.authorizations is None or not self.shop_settings.load_settings().transfer_authorization:
+            return None
+        current = self.authorizations.get(user_id)
+        if current is not None and (force or (refresh and current.state == auth_rules.WAIT_USER_CONFIRM)):
+            try:
+                answer = self.pay.query_authorization(current.out_authorization_no)
+            except WeChatPayError as exc:
+                logger.warning("authorization query without an answer", extra={"code": exc.code})
+                return current
+            current = auth_rules.from_wechat(current, answer, self._now())
+            self.authorizations.save(current)
+        return current
+
+    def _authorized(self, user_id: str) -> bool:
+        current = self._authorization(user_id, refresh=True)
+        return current is not None and current.effective
+
+    def _transfer_call(self, payout: Payout, bill: str, openid: str, amount: int) -> dict:
+        """The one WeChat call that makes a part's transfer: with the distributor's granted
+        authorization (no confirmation), asking for it (the shop's choice, until granted),
+        or plain user-confirmation."""
+        common = dict(out_bill_no=bill, openid=openid, amount_fen=amount,
+                      remark=f"佣金结算{payout.batch_id[1:]}", notify_url=self._notify_url())
+        current = self._authorization(payout.distributor_id)
+        if current is not None and current.effective:
+            return self.pay.authorized_transfer(**common, authorization_id=current.authorization_id)
+        if current is not None or (self.authorizations is not None
+                                   and self.shop_settings.load_settings().transfer_authorization):
+            asking = auth_rules.asked(payout.distributor_id, self._now(), current)
+            self.authorizations.save(asking)
+            return self.pay.transfer(**common, authorization_info={
+                "user_display_name": self.shop_settings.load_settings().transfer_display_name,
+                "out_authorization_no": asking.out_authorization_no,
+                "authorization_notify_url": self._notify_url()})
+        return self.pay.transfer(**common)
+
     def _send_part(self, payout: Payout, index: int) -> Payout | None:
         """Ask WeChat for the transfer of one part, under its attempt's out_bill_no. An
         unknown outcome leaves it TRANSFERRING: the next claim or follow-up asks WeChat with
@@ -245,9 +306,7 @@ class SettlementService:
                 p, index, "NO_OPENID", self._now(), final_at_wechat=False))
         self.pacer.wait()
         try:
-            answer = self.pay.transfer(
-                out_bill_no=bill, openid=user.openid, amount_fen=part.amount,
-                remark=f"佣金结算{payout.batch_id[1:]}", notify_url=self._notify_url())
+            answer = self._transfer_call(payout, bill, user.openid, part.amount)
         except WeChatPayError as exc:
             if retry_later(exc):
                 logger.warning("transfer outcome unknown", extra={"out_bill_no": bill, "code": exc.code})
@@ -258,6 +317,8 @@ class SettlementService:
             if known is None:
                 logger.error("transfer refused", extra={"out_bill_no": bill, "code": exc.code,
                                                         "reason": exc.message})
+                if exc.code == "NO_AUTH":
+                    self._authorization(payout.distributor_id, force=True)  # revoked: claimed again
                 # WeChat never had this number: the next claim may use it again.
                 reason = f"{exc.code}: {exc.message}"
                 return self._part_update(payout, index, lambda p: domain.part_returned(
@@ -370,7 +431,11 @@ class SettlementService:
     # -- follow-ups: notifications, queries, operators ----------------------------------------------
 
     def on_transfer_result(self, resource: dict) -> None:
-        """MCHTRANSFER.BILL.FINISHED (and other transfer notifications)."""
+        """MCHTRANSFER.BILL.FINISHED (and other transfer notifications), and the notification
+        of a confirmation-free receipt authorization (it names no bill)."""
+        if resource.get("out_authorization_no") and not resource.get("out_bill_no"):
+            self._on_authorization(resource)
+            return
         bill = resource.get("out_bill_no", "")
         logger.append_keys(out_bill_no=bill)
         if resource.get("mch_id") not in (None, self.settings.wechatpay_mchid):
@@ -393,6 +458,15 @@ class SettlementService:
         if part.status == domain.SUCCESS:
             return
         self._apply_part(payout, part.index, attempt, resource)
+
+    def _on_authorization(self, resource: dict) -> None:
+        current = None
+        if resource.get("openid") and self.authorizations is not None:
+            current = self.authorizations.get(user_id_for(resource["openid"]))
+        if current is None or current.out_authorization_no != resource.get("out_authorization_no"):
+            logger.error("authorization notification for nobody we asked", extra={"alarm": "TRANSFER_MISMATCH"})
+            return
+        self.authorizations.save(auth_rules.from_wechat(current, resource, self._now()))
 
     def _late_success(self, payout: Payout, part, resource: dict) -> None:
         """WeChat says an attempt we recorded as ended (CANCELLED/FAIL) paid after all: the

@@ -153,7 +153,10 @@ class WeChatPayClient:
     # -- merchant transfers (payouts) ------------------------------------------------------
     def transfer(self, out_bill_no: str, openid: str, amount_fen: int, remark: str, notify_url: str,
                  scene_id: str = "1005", report_infos: list[dict] | None = None,
-                 user_name: str | None = None) -> dict:
+                 user_name: str | None = None, authorization_info: dict | None = None) -> dict:
+        """发起转账 (user-confirmation mode). With `authorization_info` ({user_display_name,
+        out_authorization_no, authorization_notify_url}) it is 发起转账并完成免确认收款授权: the
+        user's confirmation of this transfer also grants the confirmation-free authorization."""
         body = {
             "appid": self.appid, "out_bill_no": out_bill_no, "transfer_scene_id": scene_id,
             "openid": openid, "transfer_amount": int(amount_fen), "transfer_remark": remark[:32],
@@ -165,7 +168,24 @@ class WeChatPayClient:
         }
         if user_name:
             body["user_name"] = self._encrypt(user_name)
+        if authorization_info:
+            body["authorization_info"] = authorization_info
+            return self._json("POST", "/v3/fund-app/mch-transfer/transfer-bills/pre-transfer-with-authorization", body)
         return self._json("POST", "/v3/fund-app/mch-transfer/transfer-bills", body)
+
+    def authorized_transfer(self, out_bill_no: str, openid: str, amount_fen: int, remark: str, notify_url: str,
+                            authorization_id: str, scene_id: str = "1005") -> dict:
+        """用户授权免确认收款后转账: no package, nobody confirms; ACCEPTED/PROCESSING/TRANSFERING/SUCCESS."""
+        return self._json("POST", "/v3/fund-app/mch-transfer/transfer-bills/transfer", {
+            "appid": self.appid, "out_bill_no": out_bill_no, "transfer_scene_id": scene_id, "openid": openid,
+            "transfer_amount": int(amount_fen), "transfer_remark": remark[:32], "notify_url": notify_url,
+            "authorization_id": authorization_id,
+            "transfer_scene_report_infos": [{"info_type": "岗位类型", "info_content": "分销员"},
+                                            {"info_type": "报酬说明", "info_content": "分销佣金"}]})
+
+    def query_authorization(self, out_authorization_no: str) -> dict:
+        return self._json("GET", "/v3/fund-app/mch-transfer/user-confirm-authorization/out-authorization-no/"
+                                 f"{out_authorization_no}")
 
     def query_transfer(self, out_bill_no: str) -> dict:
         return self._json("GET", f"/v3/fund-app/mch-transfer/transfer-bills/out-bill-no/{out_bill_no}")

@@ -91,6 +91,7 @@ class FakeTransfers:
         self.refuse: WeChatPayError | None = None  # the next transfer is refused with it
         self.state = "WAIT_USER_CONFIRM"
         self._faults: list[list] = []
+        self.authorizations: dict[str, dict] = {}  # out_authorization_no -> WeChat's record
 
     def fault(self, call: str, error: Exception, times: int = 1, after: bool = False) -> None:
         self._faults.append([call, error, times, after])
@@ -113,9 +114,14 @@ class FakeTransfers:
         if self.refuse is not None:
             error, self.refuse = self.refuse, None
             raise error
+        auth = kwargs.get("authorization_info")
+        if auth is not None:
+            self.authorizations.setdefault(auth["out_authorization_no"], {
+                "out_authorization_no": auth["out_authorization_no"], "openid": openid, "state": "WAIT_USER_CONFIRM"})
         bill = self.transfers.setdefault(out_bill_no, {
             "out_bill_no": out_bill_no, "transfer_bill_no": f"1330{out_bill_no}", "openid": openid,
-            "transfer_amount": amount_fen, "state": self.state, "package_info": f"pkg-{out_bill_no}"})
+            "transfer_amount": amount_fen, "state": self.state, "package_info": f"pkg-{out_bill_no}",
+            "authorization": auth and auth["out_authorization_no"]})
         if bill["transfer_amount"] != amount_fen:
             raise WeChatPayError(400, "INVALID_REQUEST", "same out_bill_no, different amount")
         self._fault("transfer", after=True)
@@ -134,7 +140,28 @@ class FakeTransfers:
         bill["state"] = state or ("SUCCESS" if succeed else "FAIL")
         if bill["state"] == "FAIL":
             bill["fail_reason"] = "PAYEE_ACCOUNT_ABNORMAL"
+        if bill["state"] == "SUCCESS" and bill.get("authorization"):
+            # confirming a transfer made with authorization_info grants the authorization
+            self.authorizations[bill["authorization"]].update(state="TAKING_EFFECT",
+                                                              authorization_id=f"auth-{bill['authorization']}")
         return dict(bill)
+
+    def authorized_transfer(self, out_bill_no: str, openid: str, amount_fen: int, remark: str, notify_url: str,
+                            authorization_id: str) -> dict:
+        self._call("authorized_transfer", out_bill_no)
+        if not any(a.get("authorization_id") == authorization_id and a["state"] == "TAKING_EFFECT"
+                   and a["openid"] == openid for a in self.authorizations.values()):
+            raise WeChatPayError(403, "NO_AUTH", "用户未授权免确认收款或授权已失效")
+        bill = self.transfers.setdefault(out_bill_no, {
+            "out_bill_no": out_bill_no, "transfer_bill_no": f"1330{out_bill_no}", "openid": openid,
+            "transfer_amount": amount_fen, "state": "ACCEPTED"})
+        return dict(bill)
+
+    def query_authorization(self, out_authorization_no: str) -> dict:
+        self._call("query_authorization", out_authorization_no)
+        if out_authorization_no not in self.authorizations:
+            raise OrderNotFoundAtWeChat(404, "NOT_FOUND", "no such authorization")
+        return dict(self.authorizations[out_authorization_no])
 
     def posts(self, out_bill_no: str) -> int:
         return sum(1 for c in self.calls if c == ("transfer", out_bill_no))

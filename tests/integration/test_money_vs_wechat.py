@@ -234,3 +234,35 @@ def test_a_three_hour_old_unpaid_order_gets_a_fresh_payment(client, admin_header
     headers, raw = strict.build_notification("TRANSACTION.SUCCESS", strict.transaction(order["id"]))
     assert deliver(client, headers, raw).status_code in (200, 204)
     assert order_status(order["id"]) == "PAID"
+
+
+def test_a_granted_confirmation_free_authorization_pays_the_rest_without_a_claim(
+        client, admin_headers, strict, day):
+    from functions import wiring
+
+    settings = {"transfer_authorization": True, "payout_max_fen": 300}  # 500 fen: two parts
+    assert put(client, "/admin/settings", settings, admin_headers).status_code == 200
+    try:
+        expected = settleable_commissions(client, admin_headers, {"sandbox": strict}, distributors=1,
+                                          orders_each=1)
+        [d] = expected
+        day(next(_offset))
+        settlement().settle_commissions(inline=True)
+        views = my_payouts(client, d)
+        assert [v["status"] for v in views] == ["READY", "READY"]
+        first = body(claim(client, d, views[0]["id"]))
+        bill = bill_of(first)
+        assert strict.transfers[bill]["authorization_info"]["out_authorization_no"]  # asked with it
+        assert first["confirm"]["package"]
+        resource = strict.confirm_transfer(bill, notify=False)  # confirming grants the authorization
+        headers, raw = strict.build_notification("MCHTRANSFER.BILL.FINISHED", resource)
+        assert deliver(client, headers, raw, "/wechatpay/transfer-notify").status_code in (200, 204)
+        settlement().follow_up_open_payouts()  # the authorization is granted: the rest goes now
+        payout_id = views[1]["id"][:-2]
+        assert wiring.payout_repository().get(payout_id).status == "SUCCESS"  # no second claim
+        authorized = [r for r in strict.requests_log
+                      if r["path"] == "/v3/fund-app/mch-transfer/transfer-bills/transfer"]
+        assert len(authorized) == 1 and authorized[0]["serial"] == strict.keys.public_key_id
+        assert stats_of(d).settled == expected[d]
+    finally:
+        put(client, "/admin/settings", {"transfer_authorization": False, "payout_max_fen": 20000}, admin_headers)

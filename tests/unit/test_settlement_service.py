@@ -16,6 +16,7 @@ from layers.domain.payment_gateway import ResponseNotVerified, WeChatPayError, W
 from layers.domain.shop_settings import ShopSettings
 from layers.services.settlement import PayoutChanged, SettlementService
 from tests.fakes.settlement import FakeTransfers, MemoryPayoutRepository, RecordingSender
+from tests.fakes.transfer_authorizations import MemoryTransferAuthorizations
 from tests.unit.test_distribution_service import World
 
 
@@ -35,7 +36,8 @@ class Settle(World):
         self.settlement = SettlementService(
             payouts=self.payouts, commissions=self.commissions, distribution=self.svc, pay=self.transfers,
             send=self.sender, users=self.users, shop_settings=self.shop_settings, settings=self.settings,
-            clock=self.clock, new_tx=self.store.tx, pacer=NoPacing())
+            clock=self.clock, new_tx=self.store.tx, pacer=NoPacing(),
+            authorizations=MemoryTransferAuthorizations(self.store))
 
     def settleable(self, distributors: int, orders_each: int = 2) -> dict[str, int]:
         expected = {}
@@ -326,3 +328,37 @@ def test_claiming_stops_on_a_concurrent_change_and_resumes(s):
     assert s.payouts.get(domain.payout_id_for(batch, d)) is None  # all or nothing
     assert s.settlement.handle_message({"batch_id": batch, "distributor_id": d}) == "PAYING"
     assert s.payouts.get(domain.payout_id_for(batch, d)).commission_count == 2
+
+
+def test_a_granted_authorization_pays_without_a_claim_and_a_revoked_one_asks_again(s):
+    s.shop_settings.save_settings(ShopSettings(transfer_authorization=True), s.now())
+    [d] = s.settleable(1)
+    s.run()
+    [first] = _claim_all(s, d)  # the first transfer asks for the authorization too
+    [(no, auth)] = s.transfers.authorizations.items()
+    assert auth["state"] == "WAIT_USER_CONFIRM" and first["confirm"]["package"]
+    s.settlement.on_transfer_result(s.transfers.finish(_bill(s, first)))  # confirmed: granted
+    assert s.commissions.stats(d).settled > 0
+
+    more = s.paid_order(s.shopper(), d, quantity=2)
+    s.svc.on_order_completed("e", {"order_id": more.order_id, "completed_at": s.now()})
+    s.clock.advance(8 * 24 * 3600)
+    s.run()  # settled and sent at once: nobody claims
+    latest = max(s.payouts_of(d), key=lambda p: p.created_at)
+    bill = domain.out_bill_no(latest.payout_id, latest.part(0))
+    assert ("authorized_transfer", bill) in s.transfers.calls and s.transfers.posts(bill) == 0
+    assert latest.part(0).status == "WAIT_USER_CONFIRM" and latest.part(0).package_info is None
+    s.settlement.on_transfer_result(s.transfers.finish(bill))
+    assert s.payouts.get(latest.payout_id).status == "SUCCESS"
+
+    s.transfers.authorizations[no]["state"] = "CLOSED"  # the distributor revoked it
+    again = s.paid_order(s.shopper(), d)
+    s.svc.on_order_completed("e", {"order_id": again.order_id, "completed_at": s.now()})
+    s.clock.advance(8 * 24 * 3600)
+    s.run()
+    newest = max(s.payouts_of(d), key=lambda p: p.created_at)
+    assert newest.part(0).status == "READY"  # waits for a claim again
+    [view] = [v for v in s.settlement.my_payouts(d, 100, None)[0] if v["status"] == "READY"]
+    claimed = s.settlement.claim(d, view["id"])
+    assert claimed["confirm"]["package"]
+    assert len(s.transfers.authorizations) == 2  # asked again, under a new authorization number
