@@ -1,4 +1,5 @@
-"""Sending to SQS: one boto3 client per container, built on first use."""
+"""Sending to SQS: one botocore client per container, built on first use (botocore
+directly: boto3's session and resource layer add import time and nothing we use)."""
 
 from __future__ import annotations
 
@@ -14,11 +15,11 @@ class SqsSender:
     @property
     def client(self):
         if self._client is None:
-            import boto3  # here, not at import: handlers that never send never load boto3
+            import botocore.session  # here, not at import: handlers that never send never load it
 
             # SQS_ENDPOINT points at moto's server locally; unset in AWS.
-            self._client = boto3.client("sqs", region_name=self.region,
-                                        endpoint_url=os.environ.get("SQS_ENDPOINT"))
+            self._client = botocore.session.get_session().create_client(
+                "sqs", region_name=self.region, endpoint_url=os.environ.get("SQS_ENDPOINT"))
         return self._client
 
     def send(self, queue_url: str | None, body: dict, delay_s: int = 0) -> None:

@@ -8,6 +8,9 @@ its docstring, and stores timestamps as RFC 3339 strings or epoch seconds (TTL).
 from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.connection import Connection
+from pynamodb.connection.base import MetaTable
+from pynamodb.exceptions import TableError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -61,11 +64,53 @@ class Gsi3(GlobalSecondaryIndex):
 # -- end issue 20 --
 
 
+_shared: Connection | None = None
+
+
+def shared_connection() -> Connection:
+    """One pynamodb Connection for every model and transaction of the container. pynamodb
+    makes one per model class, each with its own botocore session and client; creating a
+    client loads the service model and endpoint rules again (tens of ms each on a cold
+    start, several per request that touches several item types)."""
+    global _shared
+    if _shared is None:
+        _shared = Connection(region=_Meta.region, host=_Meta.host,
+                             connect_timeout_seconds=_Meta.connect_timeout_seconds,
+                             read_timeout_seconds=_Meta.read_timeout_seconds,
+                             max_retry_attempts=_Meta.max_retry_attempts)
+    return _shared
+
+
+def _adopt(meta: MetaTable) -> Connection:
+    """The shared connection, knowing `meta`'s indexes too (each model class declares only
+    the indexes it uses; the table has them all)."""
+    shared = shared_connection()
+    try:
+        known = shared.get_meta_table(meta.table_name)
+    except TableError:  # not added yet
+        shared.add_meta_table(MetaTable(dict(meta.data)))
+        return shared
+    for section, key in (("GlobalSecondaryIndexes", "IndexName"), ("LocalSecondaryIndexes", "IndexName"),
+                         ("AttributeDefinitions", "AttributeName")):
+        have = {entry[key] for entry in known.data.get(section) or []}
+        known.data[section] = [*(known.data.get(section) or []),
+                               *(e for e in meta.data.get(section) or [] if e[key] not in have)]
+    return shared
+
+
 class ShopModel(Model):
     """Base of every item in the shop table."""
 
     class Meta(_Meta):
         pass
+
+    @classmethod
+    def _get_connection(cls):
+        fresh = cls._connection is None or cls._connection.table_name != cls.Meta.table_name
+        table = super()._get_connection()
+        if fresh:
+            table.connection = _adopt(table.connection.get_meta_table(cls.Meta.table_name))
+        return table
 
     pk = UnicodeAttribute(hash_key=True)
     sk = UnicodeAttribute(range_key=True)

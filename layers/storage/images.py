@@ -15,10 +15,10 @@ class S3ImageStore:
     @property
     def client(self):
         if self._client is None:
-            import boto3  # here, not at import: only the share-code route needs it
+            import botocore.session  # here, not at import: only the share-code route needs it
             from botocore.config import Config
 
-            self._client = boto3.client(
+            self._client = botocore.session.get_session().create_client(
                 "s3", region_name=self.region, endpoint_url=os.environ.get("S3_ENDPOINT"),
                 config=Config(s3={"addressing_style": "path"}, connect_timeout=2, read_timeout=5,
                               retries={"max_attempts": 2}))

@@ -21,20 +21,12 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from layers.config import settings
 from layers.domain import errors
-
-_connection: Connection | None = None
+from layers.storage.base import shared_connection
 
 
 def connection() -> Connection:
-    global _connection
-    if _connection is None:
-        s = settings()
-        _connection = Connection(region=s.aws_region, host=s.dynamodb_endpoint,
-                                  connect_timeout_seconds=2, read_timeout_seconds=5,
-                                  max_retry_attempts=2)
-    return _connection
+    return shared_connection()  # the models' own: one botocore client per container
 
 
 class TransactionConflicted(errors.RateLimited):
