@@ -188,9 +188,10 @@ def test_expiry_racing_the_last_payment_refunds_or_succeeds_never_both(client, a
         with monkeypatch.context() as m:
             later(m, 3600)
             with ThreadPoolExecutor(max_workers=2) as pool:
-                counted = pool.submit(retrying, lambda: wiring.group_buys().on_order_paid(
-                    "order.paid:" + last["id"], {"order_id": last["id"]}))
-                expired = pool.submit(retrying, lambda: wiring.group_buys().expire_one(group_id))
+                order_id = last["id"]
+                counted = pool.submit(retrying, lambda o=order_id: wiring.group_buys().on_order_paid(
+                    "order.paid:" + o, {"order_id": o}))
+                expired = pool.submit(retrying, lambda g=group_id: wiring.group_buys().expire_one(g))
                 counted.result(), expired.result()
             wiring.group_buys().expire_due()  # and the sweep, after both
         group = wiring.group_repository().get(group_id)
