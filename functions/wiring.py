@@ -423,7 +423,8 @@ def reminders():
     return ReminderService(reminders=DynamoReminderRepository(), users=user_repository(),
                            shop=shop_settings_repository(), mini_program=mini_program(),
                            orders=order_repository(), coupons=coupons(), flash_sales=flash_sales(),
-                           clock=clock(), new_tx=new_tx())
+                           clock=clock(), new_tx=new_tx(),
+                           groups=group_repository())  # issue 17: leaders of groups about to expire
 
 
 @_once

@@ -47,6 +47,8 @@ PENDING = GroupStatus.PENDING
 OPEN = GroupStatus.OPEN
 SUCCEEDED = GroupStatus.SUCCEEDED
 FAILED = GroupStatus.FAILED
+# The leader is reminded (with consent) this long before an OPEN group expires.
+REMIND_LEAD = timedelta(minutes=30)
 # Statuses in which a seat given back changes the group.
 SEATED = (PENDING, OPEN)
 

@@ -278,3 +278,34 @@ def test_seats_and_payments_and_refunds_stay_consistent(size, min_paid, steps):
         assert group.status in ("SUCCEEDED", "PENDING")
         assert refunded == paid_orders - {m.order_id for m in members if m.paid}
     assert all(len(w.shop.pay.refunds_of(o)) <= 1 for o in orders)
+
+
+def test_the_leader_is_reminded_once_with_consent_before_the_group_expires(w):
+    from types import SimpleNamespace
+
+    from layers.domain.shop_settings import ShopSettings
+    from layers.services.reminders import ReminderService
+    from tests.fakes.catalog import MemorySettingsRepository
+    from tests.fakes.reminders import MemoryReminderRepository
+    from tests.fakes.users import FakeMiniProgram, MemoryUserRepository
+
+    settings = MemorySettingsRepository(w.store)
+    settings.save_settings(ShopSettings(subscription_templates={"group_expiring": "T_GROUP"}), "t")
+    users, mp = MemoryUserRepository(w.store), FakeMiniProgram()
+    leader, other = users.upsert_user("o-leader", None, "t"), users.upsert_user("o-other", None, "t")
+    reminders = ReminderService(
+        reminders=MemoryReminderRepository(w.store), users=users, shop=settings, mini_program=mp,
+        orders=w.shop.orders_repo, coupons=SimpleNamespace(expiring_coupons=lambda a, b: []), flash_sales=None,
+        clock=w.clock, new_tx=w.store.tx, groups=w.groups)
+    for user in (leader, other):
+        reminders.record_consent(user.user_id, SimpleNamespace(results={"T_GROUP": "accept"}, flash_sale_id=None))
+    _, mine = w.opened(leader=leader.user_id)
+    theirs = w.service.open(other.user_id, w.activity()["id"], ORDER, None)  # PENDING: nothing to remind
+    assert reminders.send_reminders() == {}  # an hour left: not yet
+    w.clock.advance(3600 - 20 * 60)
+    assert reminders.send_reminders() == {"SENT": 1}
+    assert reminders.send_reminders() == {"SKIPPED": 1}  # once
+    [message] = mp.sent
+    assert message["template_id"] == "T_GROUP" and message["touser"] == leader.openid
+    assert message["data"]["thing1"]["value"] == "拼团还差2人成团"
+    assert mine["group_id"] in message["page"] and theirs["group_id"] not in message["page"]
