@@ -13,6 +13,7 @@ from functions import (
     coupons,
     distribution,
     flash_sales,
+    group_buys,  # issue 17: group buys
     health,
     jobs,
     miniprogram,
@@ -44,6 +45,7 @@ for blueprint in (
     jobs.bp,
     miniprogram.bp,  # issue 14
     analytics.bp,  # issue 20: analytics
+    group_buys.bp,  # issue 17: group buys
 ):
     app.register_blueprint(blueprint)
 

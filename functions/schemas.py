@@ -321,6 +321,41 @@ class AssistCampaignInput(BaseModel):
         return _campaign_window(self)
 
 
+# -- issue 17: group buys (拼团) ----------------------------------------------------------------
+
+
+class GroupBuyInput(BaseModel):
+    """拼团. `price` is the group price in fen; a group succeeds when `group_size` members
+    have paid, or at its expiry with at least `success_min_paid` paid (where set).
+    Times carry a zone; `ends_at` is after `starts_at`."""
+
+    model_config = ConfigDict(extra="forbid")
+    sku_id: str = Field(min_length=1, max_length=64)
+    price: int = Field(ge=1, le=100_000_000, description="the group price, in fen")
+    group_size: int = Field(ge=2, le=100)
+    group_ttl_s: int = Field(ge=60, le=86400, description="how long a group has, from its leader's payment")
+    starts_at: datetime
+    ends_at: datetime
+    stock: int = Field(ge=1, le=1_000_000, description="units that can be sold at the group price")
+    per_user_limit: int = Field(ge=1, le=100, description="group orders one shopper may place in this group buy")
+    success_min_paid: int | None = Field(
+        None, ge=1, le=100, description="a group short of group_size still succeeds at its expiry with this many paid")
+
+    @model_validator(mode="after")
+    def _window(self):
+        if self.success_min_paid is not None and self.success_min_paid > self.group_size:
+            raise ValueError("success_min_paid must not exceed group_size")
+        return _campaign_window(self)
+
+
+class GroupOrderInput(BaseModel):
+    """Opening a group (its leader's order) or joining one, at the group price."""
+
+    model_config = ConfigDict(extra="forbid")
+    address: Address
+    share_token: str | None = Field(None, max_length=64)
+
+
 # -- which route takes which body ---------------------------------------------------------
 
 # (path as the route declares it, lower-case method) -> the model of its JSON body.
@@ -369,4 +404,8 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("/bargain-instances/{instance_id}/orders", "post"): BargainOrderInput,
     ("/admin/assist-campaigns", "post"): AssistCampaignInput,
     ("/admin/orders/{order_id}/ship", "post"): ShipInput,  # issue 14
+    # -- issue 17: group buys --
+    ("/admin/group-buys", "post"): GroupBuyInput,
+    ("/group-buys/{group_buy_id}/groups", "post"): GroupOrderInput,
+    ("/groups/{group_id}/orders", "post"): GroupOrderInput,
 }

@@ -152,7 +152,8 @@ def reservations():
     from layers.services.reservations import Reservations
 
     return Reservations({"sku": stock_repository(), "flash": flash_sale_repository(),
-                         "bargain": bargain_reservation()})  # issue 18: an order holds a bargain instance
+                         "bargain": bargain_reservation(),  # issue 18: an order holds a bargain instance
+                         "group": group_reservation()})  # issue 17: a seat in a group
 
 
 @_once
@@ -209,7 +210,8 @@ def event_handlers() -> dict:
     return {
         "order.paid": [distribution().on_order_paid, coupons().give_post_payment_coupons,
                        reminders().on_order_paid, bargains().on_order_paid,
-                       analytics().on_order_paid],  # issue 20: after distribution (its commission)
+                       analytics().on_order_paid,  # issue 20: after distribution (its commission)
+                       group_buys().on_order_paid],  # issue 17: a group payment counted (or refunded)
         "order.completed": [distribution().on_order_completed],
         "order.refunded": [distribution().on_order_refunded,
                            analytics().on_order_refunded],  # issue 20
@@ -220,6 +222,7 @@ def event_handlers() -> dict:
         # -- issue 14: shipping information to WeChat (and its delayed retries) --
         "order.shipped": [shipping().on_order_shipped],
         "shipping.upload": [shipping().on_order_shipped],
+        "group.expiry_due": [group_buys().on_expiry_due],  # issue 17
     }
 
 
@@ -243,6 +246,7 @@ def jobs() -> dict[str, list[tuple[Callable, str, str | None]]]:
         # -- issue 20: analytics --
         "fetch-visitors": [(analytics, "fetch_visitors", None)],
         "recount-analytics": [(analytics, "recount", None)],
+        "expire-groups": [(group_buys, "expire_due", None)],  # issue 17
     }
 
 # -- coupons, flash sales (helper: coupons) ----------------------------------------------------
@@ -420,7 +424,8 @@ def reminders():
     return ReminderService(reminders=DynamoReminderRepository(), users=user_repository(),
                            shop=shop_settings_repository(), mini_program=mini_program(),
                            orders=order_repository(), coupons=coupons(), flash_sales=flash_sales(),
-                           clock=clock(), new_tx=new_tx())
+                           clock=clock(), new_tx=new_tx(),
+                           groups=group_repository())  # issue 17: leaders of groups about to expire
 
 
 @_once
@@ -519,7 +524,8 @@ def shipping():
         orders=order_repository(), uploads=shipping_upload_repository(), trade_managed=DynamoTradeManagementCache(),
         api=mini_program(), order_view=orders().view, shop=shop_settings_repository(), outbox=outbox_repository(),
         publisher=publisher(), anomalies=anomalies(), send_retry=send_shipping_retry, clock=clock(),
-        new_tx=new_tx(), mchid=settings().wechatpay_mchid)
+        new_tx=new_tx(), mchid=settings().wechatpay_mchid,
+        ship_guard=group_buys().check_shippable)  # issue 17
 
 
 @_once
@@ -567,3 +573,36 @@ def analytics():
         user_coupons=user_coupon_repository(), coupon_templates=coupon_template_repository(),
         commission_of=distribution().accrue, send=sqs().send, queue_url=settings().analytics_queue_url,
         visits=visit_stats(), clock=clock(), new_tx=new_tx())
+
+
+# -- issue 17: group buys (拼团) ------------------------------------------------------------------
+
+@_once
+def group_buy_repository():
+    from layers.storage.group_buys import DynamoGroupBuyRepository
+
+    return DynamoGroupBuyRepository()
+
+
+@_once
+def group_repository():
+    from layers.storage.group_buys import DynamoGroupRepository
+
+    return DynamoGroupRepository()
+
+
+@_once
+def group_reservation():
+    """The reservation handler of kind "group" (the order's placement and closing transactions)."""
+    from layers.services.group_buys import GroupReservation
+
+    return GroupReservation(group_buys=group_buy_repository(), groups=group_repository(), clock=clock())
+
+
+@_once
+def group_buys():
+    from layers.services.group_buys import GroupBuyService
+
+    return GroupBuyService(group_buys=group_buy_repository(), groups=group_repository(), orders=orders(),
+                           refunds=refunds(), catalog=stock_repository(),
+                           timer=_expiry_timer("group.expiry_due"), clock=clock(), new_tx=new_tx())

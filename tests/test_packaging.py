@@ -143,7 +143,8 @@ def test_schedules_run_the_jobs_in_shanghai_time(template):
         "close-expired-orders", "settle-commissions", "reconcile", "send-reminders", "relay-outbox",
         "expire-campaigns",  # issue 18
         "retry-shipping-uploads", "check-trade-management",  # issue 14
-        "fetch-visitors", "recount-analytics"}  # issue 20
+        "fetch-visitors", "recount-analytics",  # issue 20
+        "expire-groups"}  # issue 17
     for s in schedules:
         assert s["ScheduleExpressionTimezone"] == "Asia/Shanghai"
         assert s["Target"]["Arn"] == {"Fn::GetAtt": ["Jobs", "Arn"]}

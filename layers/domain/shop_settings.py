@@ -29,6 +29,8 @@ class ShopSettings(BaseModel):
     shipping_fee: int = Field(0, ge=0, le=100_000)
     free_shipping_threshold: int = Field(0, ge=0)
     # Ours: the mini-program's subscription-message template ids, by reminder kind
-    # (order_unpaid, order_paid, coupon_expiring, flash_sale_start); a kind without one sends nothing.
-    subscription_templates: dict[Literal["order_unpaid", "order_paid", "coupon_expiring", "flash_sale_start"], str] = Field(
+    # (order_unpaid, order_paid, coupon_expiring, flash_sale_start; issue 17: group_expiring, the
+    # leader's group about to expire); a kind without one sends nothing.
+    subscription_templates: dict[Literal["order_unpaid", "order_paid", "coupon_expiring", "flash_sale_start",
+                                         "group_expiring"], str] = Field(
         default_factory=dict)

@@ -92,6 +92,8 @@ class OrderService:
         for r in order.reservations:  # issue 18: a bargain order holds its instance
             if r.get("kind") == "bargain":
                 body["bargain_instance_id"] = r["instance_id"]
+            if r.get("kind") == "group":  # issue 17: a group order holds a seat in its group
+                body["group_id"] = r["group_id"]
         if order.shipping is not None:  # issue 14
             body["shipping"] = {**order.shipping, "upload_status": order.shipping_upload_status}
         if order.status == PENDING and domain.prepay_fresh(order, self.clock.now()):
@@ -199,10 +201,12 @@ class OrderService:
     def create_order(self, *, user_id: str, order_id: str, lines: list[pricing.Line], reservations_: list[dict],
                      coupon_id: str | None, address: dict, share_token: str | None, digest: str,
                      idempotency_key: str | None, commissions: dict | None = None, kind: str = "normal",
-                     flash_sale_id: str | None = None, extra_ops=None, facts=None) -> dict:
+                     flash_sale_id: str | None = None, extra_ops=None, facts=None,
+                     expires_by: str | None = None) -> dict:
         """Write the order with everything it holds in one transaction, then ask WeChat Pay
         for a prepay id. Shared by ordinary and flash-sale orders. `facts`: what
-        `self.reads` answered, when the caller already read it."""
+        `self.reads` answered, when the caller already read it. `expires_by` (issue 17): the
+        order expires no later than that (a group member's order, not after its group)."""
         if facts is None:
             facts = self.reads.read(user_id, [], coupon_id)
         user = facts.user
@@ -212,6 +216,8 @@ class OrderService:
         now_dt = self.clock.now()
         now = iso(now_dt)
         expires_at = iso(now_dt + timedelta(seconds=shop.order_payment_timeout_s))
+        if expires_by is not None and parse_iso(expires_by) < parse_iso(expires_at):  # issue 17
+            expires_at = iso(parse_iso(expires_by))
 
         tx = self.new_tx()
         discount = 0

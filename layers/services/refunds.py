@@ -367,6 +367,39 @@ class RefundService:
             return self.orders.get(order.order_id, consistent=True)
         raise errors.RateLimited("the order is busy; try again in a moment")
 
+    # -- issue 17: a group that failed refunds each paid member in full ----------------------
+
+    def refund_in_full(self, order_id: str, reason: str) -> Refund | None:
+        """Refund what is left of a paid order's payment, automatically, under the one
+        out_refund_no derived from the order (`auto_refund_id`): asked twice, or by two
+        callers at once, it is one refund. None when there is nothing to refund."""
+        refund_id = domain.auto_refund_id(order_id)
+        for _ in range(ATTEMPTS):
+            order = self.orders.get(order_id, consistent=True)
+            if order is None:
+                return None
+            existing = self.refunds.get(order_id, refund_id)
+            if existing is not None:
+                return existing  # asked already; the sweep sends it again while PROCESSING
+            if order.status not in order_rules.REFUNDABLE or not order.refund_room:
+                return None
+            amount, change = order_rules.request_refund(order, None)
+            now = self._now()
+            refund = Refund(refund_id=refund_id, order_id=order_id, user_id=order.user_id, amount=amount,
+                            reason=reason, status=PROCESSING, automatic=True, created_at=now, updated_at=now)
+            tx = self.new_tx()
+            self.refunds.stage_create(tx, refund, on_exists=_Stale)
+            self.orders.stage_change(tx, change.before, change.after, on_stale=_Stale)
+            try:
+                tx.commit()
+            except _Stale:
+                continue
+            logger.info("refund in full asked", extra={"order_id": order_id, "refund_id": refund_id,
+                                                       "amount": amount})
+            self._send(refund, change.after)
+            return self.refunds.get(order_id, refund_id)
+        raise errors.RateLimited("the order is busy; try again in a moment")
+
     def sweep(self) -> dict:
         """Refunds still PROCESSING (WeChat unreachable, busy or short of balance when asked,
         or its notification lost): ask WeChat with the same out_refund_no; send it again,

@@ -15,6 +15,8 @@ from typing import Any
 from layers.clock import iso, parse_iso
 from layers.domain import errors, subscription
 from layers.domain.catalog import SettingsRepository
+from layers.domain.group_buy import OPEN as GROUP_OPEN  # issue 17
+from layers.domain.group_buy import REMIND_LEAD as GROUP_EXPIRING_LEAD  # issue 17
 from layers.domain.miniprogram import MiniProgramClient, SubscriptionRefused, WeChatApiError
 from layers.domain.order import OPEN_ORDERS, PENDING, OrderRepository
 from layers.domain.reminders import (
@@ -39,7 +41,9 @@ class _Skip(Exception):
 class ReminderService:
     def __init__(self, *, reminders: ReminderRepository, users: UserRepository, shop: SettingsRepository,
                  mini_program: MiniProgramClient, orders: OrderRepository, coupons, flash_sales,
-                 clock, new_tx):
+                 clock, new_tx, groups=None):
+        # issue 17: `groups` (layers.domain.group_buy.GroupRepository): OPEN groups by expiry.
+        self.groups = groups
         self.reminders = reminders
         self.users = users
         self.shop = shop
@@ -152,4 +156,13 @@ class ReminderService:
                 iso(now), iso(now + COUPON_EXPIRING_LEAD)):
             count(self.remind(user_id, "coupon_expiring", coupon_id, subscription.data(
                 thing1=name, time2=valid_until), page="pages/me/coupons"))
+
+        # issue 17: a leader whose group expires within the lead time, still short of members.
+        if self.groups is not None:
+            for group in self.groups.due(iso(now + GROUP_EXPIRING_LEAD), 1000):
+                if group.status != GROUP_OPEN or parse_iso(group.expires_at) <= now:
+                    continue
+                count(self.remind(group.leader_id, "group_expiring", group.group_id, subscription.data(
+                    thing1=f"拼团还差{group.group_size - group.paid_count}人成团", time2=group.expires_at),
+                    page=f"pages/group/detail?id={group.group_id}"))
         return counts

@@ -34,7 +34,10 @@ class _Stale(Exception):
 
 class ShippingService:
     def __init__(self, *, orders, uploads, trade_managed, api, order_view, shop, outbox, publisher, anomalies,
-                 send_retry, clock, new_tx, mchid):
+                 send_retry, clock, new_tx, mchid, ship_guard=None):
+        # issue 17: `ship_guard(order)` refuses (a domain error) an order that may not ship
+        # yet: a group order before its group SUCCEEDED.
+        self.ship_guard = ship_guard
         self.orders = orders
         self.uploads = uploads
         self.trade_managed_cache = trade_managed
@@ -64,6 +67,8 @@ class ShippingService:
             now = iso(now_dt)
             tx = self.new_tx()
             if order.status == PAID:
+                if self.ship_guard is not None:  # issue 17
+                    self.ship_guard(order)
                 confirm_at = iso(now_dt + timedelta(seconds=self.shop.load_settings().auto_confirm_receipt_s))
                 change = order_rules.ship(order, now, confirm_at, info.as_dict())
                 self.uploads.stage_create(tx, rules.new_upload(order, info, self.mchid, now), on_exists=_Stale)

@@ -38,7 +38,8 @@ def test_every_event_consumer_is_a_bound_method_taking_event_id_and_payload(wiri
     handlers = wiring.event_handlers()
     assert set(handlers) == {"order.paid", "order.completed", "order.refunded",
                              "bargain_instance.expiry_due", "assist_instance.expiry_due",  # issue 18
-                             "order.shipped", "shipping.upload"}  # issue 14
+                             "order.shipped", "shipping.upload",  # issue 14
+                             "group.expiry_due"}  # issue 17
     for event_type, consumers in handlers.items():
         assert consumers, event_type
         for consumer in consumers:
@@ -51,7 +52,8 @@ def test_every_job_step_is_a_method_of_a_wired_service(wiring):
     assert set(jobs) == {"close-expired-orders", "relay-outbox", "settle-commissions", "send-reminders",
                          "reconcile", "expire-campaigns",  # issue 18
                          "retry-shipping-uploads", "check-trade-management",  # issue 14
-                         "fetch-visitors", "recount-analytics"}  # issue 20
+                         "fetch-visitors", "recount-analytics",  # issue 20
+                         "expire-groups"}  # issue 17
     for name, steps in jobs.items():
         assert steps, name
         for build, method, _ in steps:
