@@ -15,6 +15,7 @@ from functions import (
     flash_sales,
     health,
     jobs,
+    members,  # issue 19: members
     miniprogram,
     orders,
     payments,
@@ -44,6 +45,7 @@ for blueprint in (
     jobs.bp,
     miniprogram.bp,  # issue 14
     analytics.bp,  # issue 20: analytics
+    members.bp,  # issue 19: members
 ):
     app.register_blueprint(blueprint)
 

@@ -50,6 +50,9 @@ class PlaceOrderInput(BaseModel):
     coupon_id: str | None = Field(None, max_length=64)
     address: Address
     share_token: str | None = Field(None, max_length=64)
+    # -- issue 19: members --
+    pay_with: Literal["wechat", "balance"] = "wechat"
+    points: int | None = Field(None, ge=1, le=100_000_000, description="points to spend on this order")
 
 
 class RefundInput(BaseModel):
@@ -347,6 +350,30 @@ class ShipInput(BaseModel):
         return self
 
 
+# -- issue 19: members --
+class TopUpInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    plan_id: str = Field(min_length=1, max_length=64)
+
+
+class TopUpPlanInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pay: int = Field(ge=1, le=10_000_000, description="fen paid, credited to the principal")
+    bonus: int = Field(0, ge=0, le=10_000_000, description="fen given on top, credited to the bonus")
+
+
+class MemberLevelInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=32)
+    min_growth: int = Field(ge=0)
+    discount_bps: int = Field(0, ge=0, le=9999)
+
+
+class MemberLevelsInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    levels: list[MemberLevelInput] = Field(max_length=50)
+
+
 REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("/auth/login", "post"): LoginInput,
     ("/cart/items/{sku_id}", "put"): CartLineInput,
@@ -369,4 +396,8 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("/bargain-instances/{instance_id}/orders", "post"): BargainOrderInput,
     ("/admin/assist-campaigns", "post"): AssistCampaignInput,
     ("/admin/orders/{order_id}/ship", "post"): ShipInput,  # issue 14
+    # -- issue 19: members --
+    ("/top-ups", "post"): TopUpInput,
+    ("/admin/top-up-plans", "post"): TopUpPlanInput,
+    ("/admin/member-levels", "put"): MemberLevelsInput,
 }

@@ -152,7 +152,8 @@ def reservations():
     from layers.services.reservations import Reservations
 
     return Reservations({"sku": stock_repository(), "flash": flash_sale_repository(),
-                         "bargain": bargain_reservation()})  # issue 18: an order holds a bargain instance
+                         "bargain": bargain_reservation(),  # issue 18: an order holds a bargain instance
+                         "points": members()})  # issue 19: an order holds the points it spends
 
 
 @_once
@@ -171,7 +172,7 @@ def orders():
         reservations=reservations(), attribution=distribution().distributor_for_order, ledger=ledger(),
         outbox=outbox_repository(), publisher=publisher(), anomalies=anomalies(), pay=pay_client(),
         expiry=expiry(), refunds=refunds(), clock=clock(), new_tx=new_tx(), settings=settings(),
-        notify_url=notify_url, reads=placement_reader())
+        notify_url=notify_url, reads=placement_reader(), members=members())  # issue 19
 
 
 # -- issue 16: placement reads everything it needs in one round trip --
@@ -189,7 +190,8 @@ def refunds():
     return RefundService(
         orders=order_repository(), refunds=refund_repository(), reservations=reservations(), coupons=coupons(),
         ledger=ledger(), outbox=outbox_repository(), publisher=publisher(), anomalies=anomalies(),
-        pay=pay_client(), clock=clock(), new_tx=new_tx(), notify_url=notify_url)
+        pay=pay_client(), clock=clock(), new_tx=new_tx(), notify_url=notify_url,
+        members=members())  # issue 19: refunds of balance orders
 
 
 @_once
@@ -197,7 +199,7 @@ def payment_notifications():
     from layers.services.payments import PaymentNotifications
 
     return PaymentNotifications(orders=orders(), refunds=refunds(), settlement=settlement,
-                                mchid=settings().wechatpay_mchid)
+                                mchid=settings().wechatpay_mchid, top_ups=top_ups)  # issue 19
 
 
 # -- what consumes which event, and the scheduled jobs: declared here, once ----------------------
@@ -209,11 +211,15 @@ def event_handlers() -> dict:
     return {
         "order.paid": [distribution().on_order_paid, coupons().give_post_payment_coupons,
                        reminders().on_order_paid, bargains().on_order_paid,
-                       analytics().on_order_paid],  # issue 20: after distribution (its commission)
-        "order.completed": [distribution().on_order_completed],
+                       analytics().on_order_paid,  # issue 20: after distribution (its commission)
+                       members().on_order_paid],  # issue 19: points earned, growth
+        "order.completed": [distribution().on_order_completed,
+                            members().on_order_completed],  # issue 19
         "order.refunded": [distribution().on_order_refunded,
-                           analytics().on_order_refunded],  # issue 20
-        # issue 20: a top-up paid (members) plugs in as `analytics().on_top_up_paid`.
+                           analytics().on_order_refunded,  # issue 20
+                           members().on_order_refunded],  # issue 19
+        # -- issue 19: points earned by a paid order; a top-up paid --
+        "top_up.paid": [analytics().on_top_up_paid],
         # -- issue 18: exact-time expiry of bargain and assistance instances --
         "bargain_instance.expiry_due": [bargains().on_expiry_due],
         "assist_instance.expiry_due": [assistance().on_expiry_due],
@@ -229,7 +235,8 @@ def jobs() -> dict[str, list[tuple[Callable, str, str | None]]]:
     dying halfway. Only a job's own services are built when it runs."""
     return {
         "close-expired-orders": [(orders, "close_expired", None), (orders, "auto_confirm_receipts", None),
-                                 (refunds, "sweep", "refunds")],
+                                 (refunds, "sweep", "refunds"),
+                                 (top_ups, "sweep", "top_up_refunds")],  # issue 19
         "relay-outbox": [(publisher, "relay", None)],
         "settle-commissions": [(settlement, "settle_commissions", None)],
         "send-reminders": [(reminders, "send_reminders", None)],
@@ -566,3 +573,37 @@ def analytics():
         user_coupons=user_coupon_repository(), coupon_templates=coupon_template_repository(),
         commission_of=distribution().accrue, send=sqs().send, queue_url=settings().analytics_queue_url,
         visits=visit_stats(), clock=clock(), new_tx=new_tx())
+
+
+# -- issue 19: members: levels, points, stored value --------------------------------------------
+
+@_once
+def member_repository():
+    from layers.storage.members import DynamoMemberRepository
+
+    return DynamoMemberRepository()
+
+
+@_once
+def top_up_repository():
+    from layers.storage.members import DynamoTopUpRepository
+
+    return DynamoTopUpRepository()
+
+
+@_once
+def members():
+    """The books, and the reservation kind "points"."""
+    from layers.services.members import MemberService
+
+    return MemberService(members=member_repository(), orders=order_repository(),
+                         shop_settings=shop_settings_repository().load_settings, clock=clock(), new_tx=new_tx())
+
+
+@_once
+def top_ups():
+    from layers.services.members import TopUpService
+
+    return TopUpService(top_ups=top_up_repository(), members=member_repository(), users=user_repository(),
+                        pay=pay_client(), outbox=outbox_repository(), publisher=publisher(), anomalies=anomalies(),
+                        clock=clock(), new_tx=new_tx(), settings=settings(), notify_url=notify_url)

@@ -26,5 +26,9 @@ class ShopSettings(BaseModel):
     free_shipping_threshold: int = Field(0, ge=0)
     # Ours: the mini-program's subscription-message template ids, by reminder kind
     # (order_unpaid, order_paid, coupon_expiring, flash_sale_start); a kind without one sends nothing.
+    # -- issue 19: points --
+    points_per_yuan: int = Field(1, ge=0, le=10_000)
+    point_value_fen: int = Field(1, ge=1, le=10_000)
+    points_max_ratio_bps: int = Field(5000, ge=0, le=10_000)
     subscription_templates: dict[Literal["order_unpaid", "order_paid", "coupon_expiring", "flash_sale_start"], str] = Field(
         default_factory=dict)
