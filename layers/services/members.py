@@ -366,11 +366,19 @@ class TopUpService:
         elif status == "CLOSED":
             self._ended(top_up_id, refund_id, succeeded=False, error="CLOSED")
 
-    def on_refund_result(self, refund_id: str, status: str) -> None:
-        """A refund notification (or a query) for a top-up's refund."""
+    def on_refund_result(self, refund_id: str, status: str, resource: dict | None = None) -> None:
+        """A verified refund notification (or a query) for a top-up's refund."""
         top_up_id = refund_id.split("R", 1)[0]
-        if self.top_ups.get(top_up_id) is None:
+        top_up = self.top_ups.get(top_up_id)
+        if top_up is None:
             raise LookupError(f"no top-up {top_up_id}")
+        if resource is not None and (resource.get("out_trade_no") != top_up_id or (
+                top_up.status == TopUpStatus.REFUNDING
+                and (resource.get("amount") or {}).get("refund") != top_up.refund_amount)):
+            self.anomalies.record(top_up_id, "REFUND_MISMATCH", {"refund_id": refund_id})
+            logger.error("top-up refund notification does not match", extra={"refund_id": refund_id,
+                                                                             "alarm": "REFUND_MISMATCH"})
+            return
         self._follow(top_up_id, refund_id, {"status": status})
 
     def _ended(self, top_up_id: str, refund_id: str, succeeded: bool, error: str | None = None) -> None:

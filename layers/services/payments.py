@@ -41,7 +41,7 @@ class PaymentNotifications:
             return
         if self.top_ups is not None and is_top_up(refund_id):  # issue 19
             try:
-                self.top_ups().on_refund_result(refund_id, resource.get("refund_status"))
+                self.top_ups().on_refund_result(refund_id, resource.get("refund_status"), resource)
             except LookupError:
                 logger.error("refund notification for an unknown top-up", extra={"alarm": "REFUND_MISMATCH"})
             return

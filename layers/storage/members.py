@@ -123,13 +123,17 @@ class DynamoMemberRepository:
             tx.update(BookItem(*book_key(movement.user_id, movement.book)), actions=actions,
                       condition=condition, on_fail=on_short)
         pk, _ = book_key(movement.user_id, movement.book)
-        tx.put(EntryItem(pk, f"ENTRY#{movement.book}#{movement.cause}", user_id=movement.user_id,
-                         book=movement.book, cause=movement.cause, kind=movement.kind,
-                         created_at=movement.created_at, principal=movement.principal, bonus=movement.bonus,
-                         available=movement.available, frozen=movement.frozen, growth=movement.growth,
-                         order_id=movement.order_id, top_up_id=movement.top_up_id,
-                         guard_available=movement.guard_available),
-               condition=EntryItem.pk.does_not_exist(), on_fail=on_duplicate)
+        # An update that creates the entry, not a put: Tx reports the first failed part in
+        # the order DynamoDB takes them (puts before updates), and the order's own condition
+        # (an update, staged first) must win over "this cause is written" when both fail.
+        values = {"user_id": movement.user_id, "book": movement.book, "cause": movement.cause,
+                  "kind": movement.kind, "created_at": movement.created_at, "principal": movement.principal,
+                  "bonus": movement.bonus, "available": movement.available, "frozen": movement.frozen,
+                  "growth": movement.growth, "order_id": movement.order_id, "top_up_id": movement.top_up_id,
+                  "guard_available": movement.guard_available}
+        tx.update(EntryItem(pk, f"ENTRY#{movement.book}#{movement.cause}"),
+                  actions=[getattr(EntryItem, k).set(v) for k, v in values.items() if v is not None],
+                  condition=EntryItem.pk.does_not_exist(), on_fail=on_duplicate)
 
     def get_levels(self) -> list[dict]:
         try:
