@@ -29,6 +29,8 @@ class PlacementFacts:
     coupon: UserCoupon | None = None  # None also when no coupon was named
     binding: Binding | None = None
     balance: Book | None = None  # issue 19: the shopper's stored value (for pay_with balance)
+    points: Book | None = None  # issue 19: growth decides the member level
+    levels: tuple[dict, ...] = ()  # issue 19: the operator's member levels
 
 
 class PlacementReader(Protocol):

@@ -233,14 +233,19 @@ class OrderService:
             discount = hold(tx, user_id, coupon_id, order_id, lines, now, before=facts.coupon)
         goods = pricing.goods_total(lines)
         shipping = pricing.shipping_for(goods - discount, shop.shipping_fee, shop.free_shipping_threshold)
-        # -- issue 19: points held by the order, taken off after the other discounts --
-        points_used, points_off = (member_rules.points_discount(points, shop.point_value_fen,
-                                                                shop.points_max_ratio_bps, goods - discount)
+        # -- issue 19: the member level's discount off the goods (rounded up: the shopper's
+        # favour), the coupon's capped to what is left, then points, capped by
+        # points_max_ratio_bps of the goods after both (rounded down) --
+        level = member_rules.level_for(list(facts.levels), facts.points.growth) if facts.points else None
+        member_off = member_rules.member_discount(goods, int((level or {}).get("discount_bps") or 0))
+        discount = min(discount, goods - member_off)
+        points_used, points_off = (member_rules.points_discount(points, shop.point_value_fen, shop.points_max_ratio_bps,
+                                                                goods - discount - member_off)
                                    if self.members is not None else (0, 0))
         if points_used:
             reservations_ = [*reservations_, {"kind": "points", "user_id": user_id, "order_id": order_id,
                                               "points": points_used}]
-        amounts = pricing.price(lines, discount, shipping, points_discount=points_off)
+        amounts = pricing.price(lines, discount, shipping, member_discount=member_off, points_discount=points_off)
         distributor_id = self.attribution(user_id, share_token, now, binding=facts.binding)
         for r in reservations_:
             self.reservations.stage_take(tx, r)

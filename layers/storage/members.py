@@ -16,11 +16,13 @@ from dataclasses import fields
 
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 
-from layers.domain.members import BALANCE, Book, Movement, Plan, TopUp, TopUpStatus
+from layers.domain.members import BALANCE, POINTS, Book, Movement, Plan, TopUp, TopUpStatus
 from layers.storage.base import Queued, ShopModel, changed
 from layers.storage.tx import Tx
 
-_PARTS = {BALANCE: ("principal", "bonus"), "points": ("available", "frozen", "growth")}
+_PARTS = {BALANCE: ("principal", "bonus"), POINTS: ("available", "frozen", "growth")}
+
+__all__ = ["BALANCE", "POINTS", "DynamoMemberRepository", "DynamoTopUpRepository"]
 
 
 class BookItem(ShopModel):
@@ -77,6 +79,9 @@ class LevelsItem(ShopModel):
     """pk `MEMBER_LEVELS`, sk `LEVELS`: the operator's levels."""
 
     levels = JSONAttribute()
+
+
+LEVELS_KEY = ("MEMBER_LEVELS", "LEVELS")
 
 
 def book_key(user_id: str, book: str) -> tuple[str, str]:
@@ -137,12 +142,12 @@ class DynamoMemberRepository:
 
     def get_levels(self) -> list[dict]:
         try:
-            return list(LevelsItem.get("MEMBER_LEVELS", "LEVELS").levels or [])
+            return list(LevelsItem.get(*LEVELS_KEY).levels or [])
         except LevelsItem.DoesNotExist:
             return []
 
     def save_levels(self, levels: list[dict]) -> None:
-        LevelsItem("MEMBER_LEVELS", "LEVELS", levels=levels).save()
+        LevelsItem(*LEVELS_KEY, levels=levels).save()
 
     def entries(self, user_id: str, book: str, limit: int, cursor: dict | None):
         result = EntryItem.query(f"MEMBER#{user_id}", EntryItem.sk.startswith(f"ENTRY#{book}#"),

@@ -25,4 +25,6 @@ class MemoryPlacementReader:
             skus=self.stock.get_skus(list(sku_ids)),
             coupon=self.coupons.get(coupon_id) if coupon_id and self.coupons is not None else None,
             binding=self.bindings.get_binding(user_id) if self.bindings is not None else None,
-            balance=self.members.get_book(user_id, "balance") if self.members is not None else None)
+            balance=self.members.get_book(user_id, "balance") if self.members is not None else None,
+            points=self.members.get_book(user_id, "points") if self.members is not None else None,
+            levels=tuple(self.members.get_levels()) if self.members is not None else ())

@@ -179,3 +179,20 @@ def _give_points(shop, n: int) -> None:
     shop.members_repo.stage_move(tx, rules.Movement("u1", POINTS, "test#grant", "grant", "2026-11-29T00:00:00Z",
                                                     available=n), None, None)
     tx.commit()
+
+
+def test_the_member_level_discount_comes_off_the_goods_before_points(shop):
+    from functions.schemas import MemberLevelsInput
+
+    shop.members.set_levels(MemberLevelsInput.model_validate(
+        {"levels": [{"name": "金卡", "min_growth": 100, "discount_bps": 333}]}))
+    order = shop.place()  # growth 0: no level yet
+    assert "member_discount" not in order["amounts"] and order["amounts"]["payable"] == 6000
+    shop.orders.mark_paid(order["id"], shop.pay.pay(order["id"]))
+    shop.deliver_events()  # growth 6000: 金卡
+    _give_points(shop, 100000)
+    second = shop.place(points=100000)
+    # 3.33% of 6000 = 199.8, rounded up to 200; points at most 50% of the 5800 left
+    assert second["amounts"]["member_discount"] == 200
+    assert second["amounts"]["points_discount"] == 2900
+    assert second["amounts"]["payable"] == 6000 - 200 - 2900
