@@ -606,4 +606,5 @@ def top_ups():
 
     return TopUpService(top_ups=top_up_repository(), members=member_repository(), users=user_repository(),
                         pay=pay_client(), outbox=outbox_repository(), publisher=publisher(), anomalies=anomalies(),
-                        clock=clock(), new_tx=new_tx(), settings=settings(), notify_url=notify_url)
+                        clock=clock(), new_tx=new_tx(), settings=settings(), notify_url=notify_url,
+                        uploads=shipping_upload_repository())  # issue 14's upload, as virtual goods

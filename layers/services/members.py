@@ -10,10 +10,12 @@ not. The rules (splits, proportions, rounding) are `layers/domain/members.py`.
 from __future__ import annotations
 
 from datetime import timedelta
+from types import SimpleNamespace
 
 from layers.clock import iso
 from layers.domain import errors
 from layers.domain import members as rules
+from layers.domain import shipping as shipping_rules
 from layers.domain.members import BALANCE, POINTS, Movement, Plan, TopUp, TopUpStatus
 from layers.domain.order import Event
 from layers.domain.payment_gateway import OrderNotFoundAtWeChat, WeChatPayError, retry_later
@@ -160,7 +162,10 @@ class TopUpService:
     """Plans, top-ups paid with WeChat Pay, and their refunds (unspent principal only)."""
 
     def __init__(self, *, top_ups, members, users, pay, outbox, publisher, anomalies, clock, new_tx, settings,
-                 notify_url):
+                 notify_url, uploads=None):
+        # `uploads` (issue 14's ShippingUploadRepository): a paid top-up's shipping information
+        # goes to WeChat as virtual goods, through the shipping service's `shipping.upload`.
+        self.uploads = uploads
         self.top_ups = top_ups
         self.members = members
         self.users = users
@@ -268,11 +273,22 @@ class TopUpService:
                                                  top_up_id=top_up_id),
                                     on_short=None, on_duplicate=_Stale)
             self.outbox.stage(tx, event, now)
+            events = [event]
+            if self.uploads is not None:
+                upload = shipping_rules.new_upload(
+                    SimpleNamespace(order_id=top_up_id, openid=top_up.openid, address=None,
+                                    transaction_id=trade.get("transaction_id"),
+                                    items=({"sku_id": "top_up", "title": "储值充值", "quantity": 1},)),
+                    shipping_rules.ShippingInfo("virtual"), self.settings.wechatpay_mchid, now)
+                self.uploads.stage_create(tx, upload, on_exists=_Stale)
+                events.append(Event("shipping.upload", top_up_id, {"order_id": top_up_id}))
+                self.outbox.stage(tx, events[-1], now)
             try:
                 tx.commit()
             except _Stale:
                 continue
-            self.publisher.publish(event.event_id)
+            for sent in events:
+                self.publisher.publish(sent.event_id)
             logger.info("top-up paid", extra={"top_up_id": top_up_id, "amount": top_up.amount})
             return after
         raise errors.RateLimited("the top-up is busy; try again in a moment")

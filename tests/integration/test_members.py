@@ -72,6 +72,10 @@ def test_a_top_up_notification_delivered_ten_times_credits_once(client, admin_he
     assert view["balance"] == {"principal": 10000, "bonus": 1000}
     entries = body(client.http.get("/me/balance/entries", headers=shopper))["items"]
     assert [(e["kind"], e["amount"], e["top_up_id"]) for e in entries] == [("top_up", 11000, top_up["id"])]
+    # its shipping information goes to WeChat as virtual goods (issue 14's upload)
+    upload = wiring().shipping_upload_repository().get(top_up["id"])
+    assert upload.logistics_type == "virtual" and upload.openid
+    assert wiring().shipping().upload(top_up["id"]) in ("UPLOADED", "NOT_REQUIRED")
 
 
 def test_fifty_concurrent_balance_orders_one_paid(client, admin_headers, shop):
