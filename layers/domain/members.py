@@ -13,8 +13,8 @@ same cause is never written twice), the balance conditioned so that what a movem
 takes cannot take a part below zero. So a balance always equals the sum of its entries.
 
 How a balance payment splits: in proportion to the principal and bonus held at that
-moment, the bonus part rounded down (the rest is principal): `bonus_part =
-floor(amount * bonus / (principal + bonus))`. The split is kept on the order; a refund
+moment, the bonus part rounded up (the shopper keeps the refundable principal):
+`bonus_part = ceil(amount * bonus / (principal + bonus))`, the rest principal. The split is kept on the order; a refund
 returns the same parts, in proportion for a partial one (cumulatively, so the parts of
 all refunds of an order add up to exactly what it took).
 """
@@ -117,7 +117,7 @@ def split_payment(book: Book, amount: int) -> tuple[int, int]:
         raise InsufficientBalance(f"the balance is {total} fen; {amount} fen are needed")
     if total == 0:
         return 0, 0
-    bonus = amount * book.bonus // total
+    bonus = -(-amount * book.bonus // total)  # rounded up: the shopper keeps the principal
     return amount - bonus, bonus
 
 

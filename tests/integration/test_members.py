@@ -124,11 +124,11 @@ def test_a_partial_refund_of_a_balance_order_returns_principal_and_bonus_in_prop
     user = shopper["X-User-Id"]
     sku_id = create_product(client, admin_headers, price=6000, stock=5)["skus"][0]["id"]
     order = body(post(client, "/orders", order_payload(sku_id, pay_with="balance"), shopper))
-    assert (book(user).principal, book(user).bonus) == (4545, 455)  # took 5455 + 545
+    assert (book(user).principal, book(user).bonus) == (4546, 454)  # took 5454 + 546
     r = post(client, f"/orders/{order['id']}/refunds", {"amount": 3000, "reason": "少了一件"}, shopper)
     assert r.status_code == 201 and body(r)["status"] == "SUCCESS", r.body
-    # 3000 of 6000: bonus floor(545 * 3000 / 6000) = 272, principal 2728
-    assert (book(user).principal, book(user).bonus) == (4545 + 2728, 455 + 272)
+    # 3000 of 6000: bonus floor(546 * 3000 / 6000) = 273, principal 2727
+    assert (book(user).principal, book(user).bonus) == (4546 + 2727, 454 + 273)
     assert_books_equal_ledgers(user)
     assert shop["sandbox"].refunds == {} or all(r["out_trade_no"] != order["id"]
                                                 for r in shop["sandbox"].refunds.values())

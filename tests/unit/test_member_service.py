@@ -34,9 +34,9 @@ def test_a_balance_order_is_paid_at_once_and_split_in_proportion(shop):
     order = shop.place(pay_with="balance")
     assert order["status"] == "PAID" and order["payment"] is None and order["pay_with"] == "balance"
     stored = shop.orders_repo.get(order["id"])
-    # 6000 of 11000: bonus floor(6000 * 1000 / 11000) = 545, the rest principal
-    assert stored.member["balance"] == {"principal": 5455, "bonus": 545}
-    assert (shop.book().principal, shop.book().bonus) == (4545, 455)
+    # 6000 of 11000: bonus ceil(6000 * 1000 / 11000) = 546, the rest principal
+    assert stored.member["balance"] == {"principal": 5454, "bonus": 546}
+    assert (shop.book().principal, shop.book().bonus) == (4546, 454)
     assert shop.expiry.scheduled == [] and ("prepay", order["id"]) not in shop.pay.calls
     shop.assert_books_equal_ledgers()
 
@@ -52,9 +52,9 @@ def test_not_enough_balance_is_409_and_changes_nothing(shop):
 
 def test_a_partial_refund_of_a_balance_order_returns_principal_and_bonus_in_proportion(shop):
     shop.top_up(pay=10000, bonus=1000)
-    order = shop.place(pay_with="balance")  # took 5455 principal + 545 bonus
-    shop.refund(order["id"], amount=3000)
-    assert (shop.book().principal, shop.book().bonus) == (4545 + 2728, 455 + 272)
+    order = shop.place(pay_with="balance")  # took 5454 principal + 546 bonus
+    shop.refund(order["id"], amount=3000)  # bonus back floor(546 * 3000 / 6000) = 273
+    assert (shop.book().principal, shop.book().bonus) == (4546 + 2727, 454 + 273)
     shop.refund(order["id"])  # the rest: all of both parts back, exactly
     assert (shop.book().principal, shop.book().bonus) == (10000, 1000)
     assert shop.orders_repo.get(order["id"]).status == "REFUNDED"
@@ -167,11 +167,11 @@ def test_membership_shows_level_growth_points_and_balance(shop):
     shop.deliver_events()
     view = shop.members.membership("u1")
     assert view == {"level": {"name": "银卡", "discount_bps": 200}, "growth": 6000,
-                    "points": {"available": 0, "frozen": 60}, "balance": {"principal": 4545, "bonus": 455}}
+                    "points": {"available": 0, "frozen": 60}, "balance": {"principal": 4546, "bonus": 454}}
     entries, _ = shop.members.entries("u1", BALANCE, 20, None)
     kinds = {e["id"]: (e["kind"], e["amount"]) for e in entries}
     assert kinds[f"order#{order['id']}#pay"] == ("order_payment", -6000)
-    assert sum(e["amount"] for e in entries) == 4545 + 455
+    assert sum(e["amount"] for e in entries) == 4546 + 454
 
 
 def _give_points(shop, n: int) -> None:
