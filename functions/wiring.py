@@ -435,7 +435,7 @@ def reconciliation():
 
     return ReconcileService(pay=pay_client(), orders=order_repository(), refunds=refund_repository(),
                             ledger=ledger(), anomalies=anomalies(), order_service=orders(),
-                            refund_service=refunds(), clock=clock())
+                            refund_service=refunds(), clock=clock(), top_ups=top_ups)  # issue 19
 
 
 # -- issue 18: bargains (砍价) and friend assistance (助力) ------------------------------------
@@ -607,4 +607,5 @@ def top_ups():
     return TopUpService(top_ups=top_up_repository(), members=member_repository(), users=user_repository(),
                         pay=pay_client(), outbox=outbox_repository(), publisher=publisher(), anomalies=anomalies(),
                         clock=clock(), new_tx=new_tx(), settings=settings(), notify_url=notify_url,
-                        uploads=shipping_upload_repository())  # issue 14's upload, as virtual goods
+                        uploads=shipping_upload_repository(),  # issue 14's upload, as virtual goods
+                        ledger=ledger())  # reconciled with WeChat's bill

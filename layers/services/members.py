@@ -162,7 +162,10 @@ class TopUpService:
     """Plans, top-ups paid with WeChat Pay, and their refunds (unspent principal only)."""
 
     def __init__(self, *, top_ups, members, users, pay, outbox, publisher, anomalies, clock, new_tx, settings,
-                 notify_url, uploads=None):
+                 notify_url, uploads=None, ledger=None):
+        # `ledger`: the WeChat ledger reconciliation compares with WeChat's bill (a top-up is
+        # WeChat money: its payment and refund are recorded there, in their transactions).
+        self.ledger = ledger
         # `uploads` (issue 14's ShippingUploadRepository): a paid top-up's shipping information
         # goes to WeChat as virtual goods, through the shipping service's `shipping.upload`.
         self.uploads = uploads
@@ -274,6 +277,10 @@ class TopUpService:
                                     on_short=None, on_duplicate=_Stale)
             self.outbox.stage(tx, event, now)
             events = [event]
+            if self.ledger is not None:
+                self.ledger.stage_payment(tx, order_id=top_up_id, amount=top_up.amount,
+                                          transaction_id=trade.get("transaction_id"),
+                                          success_time=trade.get("success_time"), now=self.clock.now())
             if self.uploads is not None:
                 upload = shipping_rules.new_upload(
                     SimpleNamespace(order_id=top_up_id, openid=top_up.openid, address=None,
@@ -407,6 +414,8 @@ class TopUpService:
             now = self._now()
             tx = self.new_tx()
             self.top_ups.stage_change(tx, top_up, after, on_stale=_Stale)
+            if succeeded and self.ledger is not None:
+                self.ledger.stage_refund(tx, refund_id, top_up.refund_amount, self.clock.now())
             if not succeeded:
                 # WeChat finally refused: what was debited goes back, once.
                 self.members.stage_move(tx, Movement(top_up.user_id, BALANCE,

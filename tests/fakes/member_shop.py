@@ -32,7 +32,7 @@ class MemberShop(FakeShop):
             users=SimpleNamespace(get_user=lambda uid: SimpleNamespace(openid=f"openid-{uid}")),
             pay=self.pay, outbox=self.outbox, publisher=self.publisher, anomalies=self.anomalies, clock=self.clock,
             new_tx=store.tx, settings=SimpleNamespace(wechatpay_mchid=self.pay.mchid, wechat_appid=self.pay.appid),
-            notify_url=lambda path: "https://shop.example" + path)
+            notify_url=lambda path: "https://shop.example" + path, ledger=self.ledger)
 
     # -- acting ----------------------------------------------------------------------------
 

@@ -209,3 +209,23 @@ def test_points_earned_frozen_released_at_completion_removed_on_refund(client, a
     assert (p.available, p.frozen, p.growth) == (75, 0, 7500)
     assert book(user).principal == 20000 - 10000 + 2500
     assert_books_equal_ledgers(user)
+
+
+def test_a_top_up_paid_at_wechat_without_its_notification_is_repaired_by_reconciliation(client, admin_headers, shop):
+    from layers import clock
+    from layers.domain.reconcile import BEIJING
+
+    sandbox = shop["sandbox"]
+    plan = body(post(client, "/admin/top-up-plans", {"pay": 3000, "bonus": 300}, admin_headers))
+    shopper = login(client)
+    top_up = body(post(client, "/top-ups", {"plan_id": plan["id"]}, shopper))
+    sandbox.pay(top_up["id"], notify=False)  # paid; the notification never came
+    today = clock.now().astimezone(BEIJING).date()
+    summary = wiring().reconciliation().reconcile(today)
+    assert top_up["id"] in summary["repaired"]
+    b = book(shopper["X-User-Id"])
+    assert (b.principal, b.bonus) == (3000, 300)
+    again = wiring().reconciliation().reconcile(today)  # now in our ledger: no difference about it
+    assert top_up["id"] not in again["repaired"]
+    report = body(client.http.get(f"/admin/reconciliations/{today.isoformat()}", headers=admin_headers))
+    assert not [d for d in report["differences"] if d["ref"] == top_up["id"]]
