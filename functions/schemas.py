@@ -86,6 +86,9 @@ class OrderInput(BaseModel):
     quantity: int = Field(ge=1, le=100)
     address: Address
     share_token: str | None = Field(None, max_length=64)
+    # -- issue 19: members --
+    pay_with: Literal["wechat", "balance"] = "wechat"
+    points: int | None = Field(None, ge=1, le=100_000_000, description="points to spend on this order")
 
 
 class ShareInput(BaseModel):
@@ -302,6 +305,9 @@ class BargainOrderInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     address: Address
     share_token: str | None = Field(None, max_length=64)
+    # -- issue 19: members --
+    pay_with: Literal["wechat", "balance"] = "wechat"
+    points: int | None = Field(None, ge=1, le=100_000_000, description="points to spend on this order")
 
 
 class AssistCampaignInput(BaseModel):

@@ -229,3 +229,27 @@ def test_a_top_up_paid_at_wechat_without_its_notification_is_repaired_by_reconci
     assert top_up["id"] not in again["repaired"]
     report = body(client.http.get(f"/admin/reconciliations/{today.isoformat()}", headers=admin_headers))
     assert not [d for d in report["differences"] if d["ref"] == top_up["id"]]
+
+
+def test_a_flash_sale_order_paid_from_the_balance(client, admin_headers, shop):
+    from datetime import timedelta
+
+    from layers import clock
+    from tests.helpers import ADDRESS
+
+    _, shopper = topped_up(client, admin_headers, shop["sandbox"], pay=1000)
+    product = create_product(client, admin_headers, price=19900, stock=5)
+    now = clock.now()
+    sale = body(post(client, "/admin/flash-sales", {
+        "sku_id": product["skus"][0]["id"], "price": 990, "stock": 3, "starts_at": clock.iso(now - timedelta(seconds=5)),
+        "ends_at": clock.iso(now + timedelta(hours=1)), "per_user_limit": 2}, admin_headers))
+    r = post(client, f"/flash-sales/{sale['id']}/orders", {"quantity": 1, "address": ADDRESS, "pay_with": "balance"},
+             shopper)
+    assert r.status_code == 201, r.body
+    order = body(r)
+    assert order["status"] == "PAID" and order["pay_with"] == "balance" and order["flash_sale_id"] == sale["id"]
+    short = post(client, f"/flash-sales/{sale['id']}/orders", {"quantity": 1, "address": ADDRESS,
+                                                               "pay_with": "balance"}, shopper)
+    assert short.status_code == 409 and body(short)["error"]["code"] == "INSUFFICIENT_BALANCE"
+    assert book(shopper["X-User-Id"]).principal == 10
+    assert body(client.http.get(f"/flash-sales/{sale['id']}"))["remaining"] == 2
