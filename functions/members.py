@@ -34,6 +34,7 @@ def balance_entries():
 
 @route(bp, "/top-up-plans", methods=["GET"])
 def plans():
+    shopper_id(bp)  # a shopper's call, like every other
     return wiring.top_ups().plans()
 
 
