@@ -290,8 +290,8 @@ class OrderService:
         if order.status == PAID:  # issue 19: paid from the balance: no prepay, no expiry
             logger.append_keys(order_id=order_id)
             logger.info("order placed and paid from the balance", extra={"payable": amounts.payable})
-            for event in change.events:
-                self.publisher.publish(event.event_id)
+            for event in change.events:  # written just now: sent without reading it back
+                self.publisher.publish_written(event, now)
             return self.view(order)
         logger.append_keys(order_id=order_id)
         logger.info("order placed", extra={"payable": amounts.payable, "kind": kind})
