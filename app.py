@@ -16,6 +16,7 @@ from functions import (
     group_buys,  # issue 17: group buys
     health,
     jobs,
+    members,  # issue 19: members
     miniprogram,
     orders,
     payments,
@@ -46,6 +47,7 @@ for blueprint in (
     miniprogram.bp,  # issue 14
     analytics.bp,  # issue 20: analytics
     group_buys.bp,  # issue 17: group buys
+    members.bp,  # issue 19: members
 ):
     app.register_blueprint(blueprint)
 

@@ -50,6 +50,9 @@ class PlaceOrderInput(BaseModel):
     coupon_id: str | None = Field(None, max_length=64)
     address: Address
     share_token: str | None = Field(None, max_length=64)
+    # -- issue 19: members --
+    pay_with: Literal["wechat", "balance"] = "wechat"
+    points: int | None = Field(None, ge=1, le=100_000_000, description="points to spend on this order")
 
 
 class RefundInput(BaseModel):
@@ -83,6 +86,9 @@ class OrderInput(BaseModel):
     quantity: int = Field(ge=1, le=100)
     address: Address
     share_token: str | None = Field(None, max_length=64)
+    # -- issue 19: members --
+    pay_with: Literal["wechat", "balance"] = "wechat"
+    points: int | None = Field(None, ge=1, le=100_000_000, description="points to spend on this order")
 
 
 class ShareInput(BaseModel):
@@ -299,6 +305,9 @@ class BargainOrderInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     address: Address
     share_token: str | None = Field(None, max_length=64)
+    # -- issue 19: members --
+    pay_with: Literal["wechat", "balance"] = "wechat"
+    points: int | None = Field(None, ge=1, le=100_000_000, description="points to spend on this order")
 
 
 class AssistCampaignInput(BaseModel):
@@ -382,6 +391,30 @@ class ShipInput(BaseModel):
         return self
 
 
+# -- issue 19: members --
+class TopUpInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    plan_id: str = Field(min_length=1, max_length=64)
+
+
+class TopUpPlanInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    pay: int = Field(ge=1, le=10_000_000, description="fen paid, credited to the principal")
+    bonus: int = Field(0, ge=0, le=10_000_000, description="fen given on top, credited to the bonus")
+
+
+class MemberLevelInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=32)
+    min_growth: int = Field(ge=0)
+    discount_bps: int = Field(0, ge=0, le=9999)
+
+
+class MemberLevelsInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    levels: list[MemberLevelInput] = Field(max_length=50)
+
+
 REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("/auth/login", "post"): LoginInput,
     ("/cart/items/{sku_id}", "put"): CartLineInput,
@@ -408,4 +441,8 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("/admin/group-buys", "post"): GroupBuyInput,
     ("/group-buys/{group_buy_id}/groups", "post"): GroupOrderInput,
     ("/groups/{group_id}/orders", "post"): GroupOrderInput,
+    # -- issue 19: members --
+    ("/top-ups", "post"): TopUpInput,
+    ("/admin/top-up-plans", "post"): TopUpPlanInput,
+    ("/admin/member-levels", "put"): MemberLevelsInput,
 }

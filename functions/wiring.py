@@ -153,7 +153,8 @@ def reservations():
 
     return Reservations({"sku": stock_repository(), "flash": flash_sale_repository(),
                          "bargain": bargain_reservation(),  # issue 18: an order holds a bargain instance
-                         "group": group_reservation()})  # issue 17: a seat in a group
+                         "group": group_reservation(),  # issue 17: a seat in a group
+                         "points": members()})  # issue 19: an order holds the points it spends
 
 
 @_once
@@ -172,7 +173,7 @@ def orders():
         reservations=reservations(), attribution=distribution().distributor_for_order, ledger=ledger(),
         outbox=outbox_repository(), publisher=publisher(), anomalies=anomalies(), pay=pay_client(),
         expiry=expiry(), refunds=refunds(), clock=clock(), new_tx=new_tx(), settings=settings(),
-        notify_url=notify_url, reads=placement_reader())
+        notify_url=notify_url, reads=placement_reader(), members=members())  # issue 19
 
 
 # -- issue 16: placement reads everything it needs in one round trip --
@@ -190,7 +191,8 @@ def refunds():
     return RefundService(
         orders=order_repository(), refunds=refund_repository(), reservations=reservations(), coupons=coupons(),
         ledger=ledger(), outbox=outbox_repository(), publisher=publisher(), anomalies=anomalies(),
-        pay=pay_client(), clock=clock(), new_tx=new_tx(), notify_url=notify_url)
+        pay=pay_client(), clock=clock(), new_tx=new_tx(), notify_url=notify_url,
+        members=members())  # issue 19: refunds of balance orders
 
 
 @_once
@@ -198,7 +200,7 @@ def payment_notifications():
     from layers.services.payments import PaymentNotifications
 
     return PaymentNotifications(orders=orders(), refunds=refunds(), settlement=settlement,
-                                mchid=settings().wechatpay_mchid)
+                                mchid=settings().wechatpay_mchid, top_ups=top_ups)  # issue 19
 
 
 # -- what consumes which event, and the scheduled jobs: declared here, once ----------------------
@@ -211,11 +213,15 @@ def event_handlers() -> dict:
         "order.paid": [distribution().on_order_paid, coupons().give_post_payment_coupons,
                        reminders().on_order_paid, bargains().on_order_paid,
                        analytics().on_order_paid,  # issue 20: after distribution (its commission)
-                       group_buys().on_order_paid],  # issue 17: a group payment counted (or refunded)
-        "order.completed": [distribution().on_order_completed],
+                       group_buys().on_order_paid,  # issue 17: a group payment counted (or refunded)
+                       members().on_order_paid],  # issue 19: points earned, growth
+        "order.completed": [distribution().on_order_completed,
+                            members().on_order_completed],  # issue 19
         "order.refunded": [distribution().on_order_refunded,
-                           analytics().on_order_refunded],  # issue 20
-        # issue 20: a top-up paid (members) plugs in as `analytics().on_top_up_paid`.
+                           analytics().on_order_refunded,  # issue 20
+                           members().on_order_refunded],  # issue 19
+        # -- issue 19: points earned by a paid order; a top-up paid --
+        "top_up.paid": [analytics().on_top_up_paid],
         # -- issue 18: exact-time expiry of bargain and assistance instances --
         "bargain_instance.expiry_due": [bargains().on_expiry_due],
         "assist_instance.expiry_due": [assistance().on_expiry_due],
@@ -232,7 +238,8 @@ def jobs() -> dict[str, list[tuple[Callable, str, str | None]]]:
     dying halfway. Only a job's own services are built when it runs."""
     return {
         "close-expired-orders": [(orders, "close_expired", None), (orders, "auto_confirm_receipts", None),
-                                 (refunds, "sweep", "refunds")],
+                                 (refunds, "sweep", "refunds"),
+                                 (top_ups, "sweep", "top_up_refunds")],  # issue 19
         "relay-outbox": [(publisher, "relay", None)],
         "settle-commissions": [(settlement, "settle_commissions", None)],
         "send-reminders": [(reminders, "send_reminders", None)],
@@ -434,7 +441,7 @@ def reconciliation():
 
     return ReconcileService(pay=pay_client(), orders=order_repository(), refunds=refund_repository(),
                             ledger=ledger(), anomalies=anomalies(), order_service=orders(),
-                            refund_service=refunds(), clock=clock())
+                            refund_service=refunds(), clock=clock(), top_ups=top_ups)  # issue 19
 
 
 # -- issue 18: bargains (砍价) and friend assistance (助力) ------------------------------------
@@ -606,3 +613,39 @@ def group_buys():
     return GroupBuyService(group_buys=group_buy_repository(), groups=group_repository(), orders=orders(),
                            refunds=refunds(), catalog=stock_repository(),
                            timer=_expiry_timer("group.expiry_due"), clock=clock(), new_tx=new_tx())
+
+
+# -- issue 19: members: levels, points, stored value --------------------------------------------
+
+@_once
+def member_repository():
+    from layers.storage.members import DynamoMemberRepository
+
+    return DynamoMemberRepository()
+
+
+@_once
+def top_up_repository():
+    from layers.storage.members import DynamoTopUpRepository
+
+    return DynamoTopUpRepository()
+
+
+@_once
+def members():
+    """The books, and the reservation kind "points"."""
+    from layers.services.members import MemberService
+
+    return MemberService(members=member_repository(), orders=order_repository(),
+                         shop_settings=shop_settings_repository().load_settings, clock=clock(), new_tx=new_tx())
+
+
+@_once
+def top_ups():
+    from layers.services.members import TopUpService
+
+    return TopUpService(top_ups=top_up_repository(), members=member_repository(), users=user_repository(),
+                        pay=pay_client(), outbox=outbox_repository(), publisher=publisher(), anomalies=anomalies(),
+                        clock=clock(), new_tx=new_tx(), settings=settings(), notify_url=notify_url,
+                        uploads=shipping_upload_repository(),  # issue 14's upload, as virtual goods
+                        ledger=ledger())  # reconciled with WeChat's bill

@@ -100,6 +100,10 @@ class Order:
     # upload to WeChat stands (PENDING | UPLOADED | FAILED | NOT_REQUIRED).
     shipping: dict | None = None
     shipping_upload_status: str | None = None
+    # -- issue 19: members --
+    pay_with: str = "wechat"  # wechat | balance
+    # {"balance": {"principal", "bonus"} (what a balance payment took), "points": n (held)}
+    member: dict | None = None
 
     @property
     def payable(self) -> int:
@@ -204,6 +208,20 @@ def pay(order: Order, transaction_id: str | None, amount: int, now: str) -> Chan
     # to used); if any of it went elsewhere the transaction fails and the payment is refunded.
     coupon = None if not order.coupon_id else ("retake" if reinstate else "consume")
     return Change(order, after, take=order.reservations if reinstate else (), coupon=coupon, events=(event,))
+
+
+# -- issue 19: paid from the stored-value balance, in its own placement transaction --
+def pay_from_balance(order: Order, split: dict, now: str) -> Change:
+    """A new order paid at once from the balance: `split` is what it took
+    ({"principal", "bonus"}), kept on the order so that refunds return the same parts."""
+    if order.status != PENDING:
+        raise errors.InvalidState(f"an order {order.status} cannot be paid")
+    after = _next(order, status=PAID, paid_at=now, paid_amount=order.payable, refund_room=order.payable,
+                  pay_with="balance", member={**(order.member or {}), "balance": dict(split)})
+    event = Event("order.paid", order.order_id, {
+        "order_id": order.order_id, "user_id": order.user_id, "payable": order.payable,
+        "transaction_id": None, "reinstated": False, "pay_with": "balance"})
+    return Change(order, after, coupon="consume" if order.coupon_id else None, events=(event,))
 
 
 def close(order: Order, reason: str, now: str) -> Change:

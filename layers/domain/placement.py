@@ -15,6 +15,7 @@ from typing import Protocol
 
 from layers.domain.attribution import Binding
 from layers.domain.catalog import Sku
+from layers.domain.members import Book
 from layers.domain.shop_settings import ShopSettings
 from layers.domain.user_coupon import UserCoupon
 from layers.domain.users import User
@@ -27,6 +28,9 @@ class PlacementFacts:
     skus: dict[str, Sku] = field(default_factory=dict)  # missing ids are absent
     coupon: UserCoupon | None = None  # None also when no coupon was named
     binding: Binding | None = None
+    balance: Book | None = None  # issue 19: the shopper's stored value (for pay_with balance)
+    points: Book | None = None  # issue 19: growth decides the member level
+    levels: tuple[dict, ...] = ()  # issue 19: the operator's member levels
 
 
 class PlacementReader(Protocol):

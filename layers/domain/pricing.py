@@ -27,10 +27,18 @@ class Amounts:
     discount: int
     shipping: int
     payable: int
+    # -- issue 19: present in the order's amounts only when they apply --
+    member_discount: int = 0
+    points_discount: int = 0
 
     def as_dict(self) -> dict:
-        return {"goods": self.goods, "discount": self.discount,
-                "shipping": self.shipping, "payable": self.payable}
+        amounts = {"goods": self.goods, "discount": self.discount,
+                   "shipping": self.shipping, "payable": self.payable}
+        if self.member_discount:  # issue 19
+            amounts["member_discount"] = self.member_discount
+        if self.points_discount:
+            amounts["points_discount"] = self.points_discount
+        return amounts
 
 
 def goods_total(lines: list[Line]) -> int:
@@ -44,15 +52,18 @@ def shipping_for(goods: int, fee: int, free_threshold: int) -> int:
     return fee
 
 
-def price(lines: list[Line], discount: int, shipping: int) -> Amounts:
+def price(lines: list[Line], discount: int, shipping: int, member_discount: int = 0,
+          points_discount: int = 0) -> Amounts:
+    """payable = goods - discount - member_discount - points_discount + shipping (issue 19)."""
     goods = goods_total(lines)
-    if not 0 <= discount <= goods:
+    if not 0 <= discount + member_discount + points_discount <= goods:
         raise ValueError("a discount is between 0 and the goods amount")
-    payable = goods - discount + shipping
+    payable = goods - discount - member_discount - points_discount + shipping
     if payable < 1:
         # WeChat Pay's smallest payment is 1 fen.
         raise errors.NotAcceptable("the order's payable amount must be at least 1 fen")
-    return Amounts(goods=goods, discount=discount, shipping=shipping, payable=payable)
+    return Amounts(goods=goods, discount=discount, shipping=shipping, payable=payable,
+                   member_discount=member_discount, points_discount=points_discount)
 
 
 def merge_quantities(items: list[tuple[str, int]]) -> dict[str, int]:

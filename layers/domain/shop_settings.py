@@ -31,6 +31,10 @@ class ShopSettings(BaseModel):
     # Ours: the mini-program's subscription-message template ids, by reminder kind
     # (order_unpaid, order_paid, coupon_expiring, flash_sale_start; issue 17: group_expiring, the
     # leader's group about to expire); a kind without one sends nothing.
+    # -- issue 19: points --
+    points_per_yuan: int = Field(1, ge=0, le=10_000)
+    point_value_fen: int = Field(1, ge=1, le=10_000)
+    points_max_ratio_bps: int = Field(5000, ge=0, le=10_000)
     subscription_templates: dict[Literal["order_unpaid", "order_paid", "coupon_expiring", "flash_sale_start",
                                          "group_expiring"], str] = Field(
         default_factory=dict)

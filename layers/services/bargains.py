@@ -177,7 +177,8 @@ class BargainService:
         return self.orders.create_order(
             user_id=user_id, order_id=order_id, lines=[line], reservations_=[rules.reservation(instance, order_id)],
             coupon_id=None, address=raw["address"], share_token=body.share_token, digest=digest,
-            idempotency_key=idempotency_key, kind="bargain", commissions={bargain.sku_id: bargain.commission})
+            idempotency_key=idempotency_key, kind="bargain", commissions={bargain.sku_id: bargain.commission},
+            pay_with=getattr(body, "pay_with", "wechat"), points=getattr(body, "points", None) or 0)  # issue 19
 
     # -- the order's payment, expiry ----------------------------------------------------------
 

@@ -161,6 +161,18 @@ class CouponService:
                                   on_stale=lambda: errors.CouponNotApplicable("this coupon is already in use"))
         return off
 
+    # -- issue 19: an order paid from the balance in its placement transaction --
+    def stage_hold_used(self, tx, user_id: str, coupon_id: str, order_id: str, lines: list[Line], now: str,
+                        before=...) -> int:
+        """As stage_hold, but UNUSED -> USED at once (one write: a transaction takes one
+        part per item)."""
+        if before is ...:
+            before = self.coupons.get(coupon_id)
+        off, held = coupon_rules.hold(before, user_id, order_id, lines, parse_iso(now))
+        self.coupons.stage_change(tx, before, coupon_rules.consume(held, order_id, now),
+                                  on_stale=lambda: errors.CouponNotApplicable("this coupon is already in use"))
+        return off
+
     def stage_consume(self, tx, coupon_id: str, order_id: str, now: str) -> None:
         """HELD by this order -> USED (the order is paid)."""
         self.coupons.stage_consume(tx, coupon_id, order_id, now)

@@ -15,6 +15,7 @@ from functools import partial
 
 from layers.clock import iso, parse_iso
 from layers.domain import errors, pricing
+from layers.domain import members as member_rules  # issue 19
 from layers.domain import order as domain
 from layers.domain.order import CLOSED, COMPLETED, PAID, PENDING, SHIPPED, STATUSES, Change, Order
 from layers.domain.payment_gateway import (
@@ -40,9 +41,16 @@ class _Exists(Exception):
     """An order with this id is already stored (a retry of the same request)."""
 
 
+class _BalanceMoved(Exception):
+    """issue 19: the balance changed since it was read (another payment): decide again."""
+
+
 class OrderService:
     def __init__(self, *, orders, catalog, users, coupons, reservations, attribution, ledger, outbox,
-                 publisher, anomalies, pay, expiry, refunds, clock, new_tx, settings, notify_url, reads):
+                 publisher, anomalies, pay, expiry, refunds, clock, new_tx, settings, notify_url, reads,
+                 members=None):
+        # issue 19: `members` (layers.services.members.MemberService): balance payment, points
+        self.members = members
         # issue 16: `reads` (layers.domain.placement.PlacementReader) fetches what placement
         # needs in one round trip; the expiry message is sent beside the prepay call.
         self.reads = reads
@@ -94,6 +102,8 @@ class OrderService:
                 body["bargain_instance_id"] = r["instance_id"]
             if r.get("kind") == "group":  # issue 17: a group order holds a seat in its group
                 body["group_id"] = r["group_id"]
+        if order.pay_with == "balance":  # issue 19
+            body["pay_with"] = "balance"
         if order.shipping is not None:  # issue 14
             body["shipping"] = {**order.shipping, "upload_status": order.shipping_upload_status}
         if order.status == PENDING and domain.prepay_fresh(order, self.clock.now()):
@@ -186,7 +196,8 @@ class OrderService:
             return self.create_order(
                 user_id=user_id, order_id=order_id, lines=lines, reservations_=reservations,
                 coupon_id=body.coupon_id, address=raw["address"], share_token=body.share_token,
-                digest=digest, idempotency_key=idempotency_key, commissions=commissions, facts=facts)
+                digest=digest, idempotency_key=idempotency_key, commissions=commissions, facts=facts,
+                pay_with=getattr(body, "pay_with", "wechat"), points=getattr(body, "points", None) or 0)  # issue 19
         except (errors.IdempotencyKeyReused, errors.UpstreamUnavailable):
             raise  # already about this very order
         except errors.DomainError:
@@ -202,7 +213,8 @@ class OrderService:
                      coupon_id: str | None, address: dict, share_token: str | None, digest: str,
                      idempotency_key: str | None, commissions: dict | None = None, kind: str = "normal",
                      flash_sale_id: str | None = None, extra_ops=None, facts=None,
-                     expires_by: str | None = None) -> dict:
+                     expires_by: str | None = None,  # issue 17
+                     pay_with: str = "wechat", points: int = 0, _attempt: int = 0) -> dict:  # issue 19
         """Write the order with everything it holds in one transaction, then ask WeChat Pay
         for a prepay id. Shared by ordinary and flash-sale orders. `facts`: what
         `self.reads` answered, when the caller already read it. `expires_by` (issue 17): the
@@ -222,10 +234,24 @@ class OrderService:
         tx = self.new_tx()
         discount = 0
         if coupon_id:
-            discount = self.coupons.stage_hold(tx, user_id, coupon_id, order_id, lines, now, before=facts.coupon)
+            # issue 19: a balance order is paid in this transaction: its coupon goes straight to used
+            hold = self.coupons.stage_hold_used if pay_with == "balance" else self.coupons.stage_hold
+            discount = hold(tx, user_id, coupon_id, order_id, lines, now, before=facts.coupon)
         goods = pricing.goods_total(lines)
         shipping = pricing.shipping_for(goods - discount, shop.shipping_fee, shop.free_shipping_threshold)
-        amounts = pricing.price(lines, discount, shipping)
+        # -- issue 19: the member level's discount off the goods (rounded up: the shopper's
+        # favour), the coupon's capped to what is left, then points, capped by
+        # points_max_ratio_bps of the goods after both (rounded down) --
+        level = member_rules.level_for(list(facts.levels), facts.points.growth) if facts.points else None
+        member_off = member_rules.member_discount(goods, int((level or {}).get("discount_bps") or 0))
+        discount = min(discount, goods - member_off)
+        points_used, points_off = (member_rules.points_discount(points, shop.point_value_fen, shop.points_max_ratio_bps,
+                                                                goods - discount - member_off)
+                                   if self.members is not None else (0, 0))
+        if points_used:
+            reservations_ = [*reservations_, {"kind": "points", "user_id": user_id, "order_id": order_id,
+                                              "points": points_used}]
+        amounts = pricing.price(lines, discount, shipping, member_discount=member_off, points_discount=points_off)
         distributor_id = self.attribution(user_id, share_token, now, binding=facts.binding)
         for r in reservations_:
             self.reservations.stage_take(tx, r)
@@ -239,12 +265,40 @@ class OrderService:
                          "commission": (commissions or {}).get(ln.sku_id)} for ln in lines),
             amounts=amounts.as_dict(), coupon_id=coupon_id, address=address, distributor_id=distributor_id,
             share_token=share_token, request_hash=digest, idempotency_key=idempotency_key,
-            created_at=now, expires_at=expires_at, reservations=tuple(reservations_))
+            created_at=now, expires_at=expires_at, reservations=tuple(reservations_),
+            member={"points": points_used} if points_used else None)
+        # -- issue 19: a balance order is PAID in this transaction, with the balance debit --
+        if pay_with == "balance":
+            if self.members is None:
+                raise errors.InvalidRequest("paying with the balance is not available")
+            book = facts.balance if facts.balance is not None else member_rules.Book(user_id)
+            split = self.members.stage_balance_payment(tx, user_id, order_id, amounts.payable, book, now,
+                                                       on_short=_BalanceMoved, on_exists=_Exists)
+            change = domain.pay_from_balance(order, split, now)
+            order = change.after
+            for event in change.events:
+                self.outbox.stage(tx, event, now)
         self.orders.stage_create(tx, order, on_exists=_Exists)
         try:
             tx.commit()
         except _Exists:
             return self.replay(self.orders.get(order_id, consistent=True), digest)
+        except _BalanceMoved:
+            if _attempt + 1 >= ATTEMPTS:
+                raise errors.RateLimited("the balance is busy; try again in a moment") from None
+            return self.create_order(
+                user_id=user_id, order_id=order_id, lines=lines, reservations_=[r for r in reservations_
+                                                                                if r["kind"] != "points"],
+                coupon_id=coupon_id, address=address, share_token=share_token, digest=digest,
+                idempotency_key=idempotency_key, commissions=commissions, kind=kind, flash_sale_id=flash_sale_id,
+                extra_ops=extra_ops, facts=self.reads.read(user_id, [], coupon_id), expires_by=expires_by,
+                pay_with=pay_with, points=points, _attempt=_attempt + 1)
+        if order.status == PAID:  # issue 19: paid from the balance: no prepay, no expiry
+            logger.append_keys(order_id=order_id)
+            logger.info("order placed and paid from the balance", extra={"payable": amounts.payable})
+            for event in change.events:  # written just now: sent without reading it back
+                self.publisher.publish_written(event, now)
+            return self.view(order)
         logger.append_keys(order_id=order_id)
         logger.info("order placed", extra={"payable": amounts.payable, "kind": kind})
         # The expiry message goes beside the prepay call, not after it: both are waits on

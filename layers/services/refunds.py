@@ -41,7 +41,9 @@ _LATE_PAYMENT_REASONS = {"SOLD_OUT": "订单已关闭，库存不足，自动退
 
 class RefundService:
     def __init__(self, *, orders, refunds, reservations, coupons, ledger, outbox, publisher, anomalies,
-                 pay, clock, new_tx, notify_url):
+                 pay, clock, new_tx, notify_url, members=None):
+        # issue 19: refunds of balance-paid orders go back to the balance (MemberService)
+        self.members = members
         self.orders = orders
         self.refunds = refunds
         self.reservations = reservations
@@ -142,6 +144,10 @@ class RefundService:
         verify) leaves the refund PROCESSING: the sweep asks WeChat and sends it again with
         the same number. Only a refusal WeChat documents as final, confirmed by a query
         that finds no such refund, fails it."""
+        if order is not None and order.pay_with == "balance" and self.members is not None:
+            # issue 19: back to the balance, in the refund's finishing transaction; no WeChat.
+            self._finish(refund.refund_id, domain.SUCCESS)
+            return
         try:
             answer = self.pay.refund(
                 out_trade_no=refund.order_id, out_refund_no=refund.refund_id, refund_fen=refund.amount,
@@ -317,7 +323,10 @@ class RefundService:
                 after = domain.note_error(after, error, now)
             self.refunds.stage_change(tx, refund, after, on_stale=_Stale)
             self._stage_order_change(tx, change, now)
-            if succeeded:
+            if succeeded and order.pay_with == "balance" and self.members is not None:
+                # issue 19: the same parts it took, in proportion; out of WeChat's bill.
+                self.members.stage_balance_refund(tx, order, refund_id, refund.amount, now)
+            elif succeeded:
                 # Dated as WeChat's bill dates it: the day WeChat accepted the refund.
                 self.ledger.stage_refund(tx, refund_id, refund.amount, now_dt,
                                          requested_at=refund.accepted_at or refund.updated_at)
@@ -413,6 +422,10 @@ class RefundService:
             if order is None:
                 logger.error("refund of an unknown order", extra={"refund_id": refund.refund_id,
                                                                   "alarm": "REFUND_MISMATCH"})
+                continue
+            if order.pay_with == "balance" and self.members is not None:  # issue 19: no WeChat
+                self._send(refund, order)
+                finished += 1
                 continue
             known = self._query(refund)
             if known is _UNKNOWN:

@@ -19,6 +19,7 @@ from layers.clock import iso
 from layers.domain import errors
 from layers.domain import order as order_rules
 from layers.domain import shipping as rules
+from layers.domain.members import is_top_up  # issue 19
 from layers.domain.miniprogram import WeChatApiError, WeChatUnavailable
 from layers.domain.order import PAID, SHIPPED
 from layers.domain.shipping import ShippingInfo, ShippingUpload, UploadStatus
@@ -176,7 +177,7 @@ class ShippingService:
     def _write(self, before: ShippingUpload, after: ShippingUpload) -> bool:
         tx = self.new_tx()
         self.uploads.stage_change(tx, before, after, on_stale=_Stale)
-        if after.status != before.status:
+        if after.status != before.status and not is_top_up(before.order_id):  # issue 19: a top-up has no order
             self.orders.stage_upload_status(tx, before.order_id, after.status)
         try:
             tx.commit()

@@ -79,6 +79,9 @@ class OrderItem(ListedAndQueued, Numbered):
     # -- issue 14: shipping information and where its upload to WeChat stands --
     shipping = JSONAttribute(null=True)
     shipping_upload_status = UnicodeAttribute(null=True)
+    # -- issue 19: members --
+    pay_with = UnicodeAttribute(null=True)
+    member = JSONAttribute(null=True)
 
 
 def order_key(order_id: str) -> tuple[str, str]:
@@ -104,6 +107,7 @@ def to_order(item: OrderItem) -> Order:
     values["refunded_amount"] = values["refunded_amount"] or 0
     values["refunding_amount"] = values["refunding_amount"] or 0
     values["version"] = values["version"] or 0
+    values["pay_with"] = values["pay_with"] or "wechat"  # issue 19
     if values["coupon_returnable"] is None:
         values["coupon_returnable"] = True
     return Order(**values)

@@ -136,6 +136,9 @@ class RecordingPublisher:
         self.outbox = outbox
         self.sent: list[dict] = []
 
+    def publish_written(self, event, now: str) -> bool:  # issue 19
+        return self.publish(event.event_id)
+
     def publish(self, event_id: str) -> bool:
         message = self.outbox.get(event_id)
         if message is not None:

@@ -7,13 +7,14 @@ from layers.domain.placement import PlacementFacts
 
 
 class MemoryPlacementReader:
-    def __init__(self, users, stock, coupons=None, bindings=None) -> None:
+    def __init__(self, users, stock, coupons=None, bindings=None, members=None) -> None:
         """`users.get_user`, `stock.get_skus` / `stock.load_settings`, `coupons.get`
         (user coupons), `bindings.get_binding` (the distributor repository)."""
         self.users = users
         self.stock = stock
         self.coupons = coupons
         self.bindings = bindings
+        self.members = members  # issue 19
         self.calls = 0
 
     def read(self, user_id: str, sku_ids: list[str], coupon_id: str | None) -> PlacementFacts:
@@ -23,4 +24,7 @@ class MemoryPlacementReader:
             settings=self.stock.load_settings(),
             skus=self.stock.get_skus(list(sku_ids)),
             coupon=self.coupons.get(coupon_id) if coupon_id and self.coupons is not None else None,
-            binding=self.bindings.get_binding(user_id) if self.bindings is not None else None)
+            binding=self.bindings.get_binding(user_id) if self.bindings is not None else None,
+            balance=self.members.get_book(user_id, "balance") if self.members is not None else None,
+            points=self.members.get_book(user_id, "points") if self.members is not None else None,
+            levels=tuple(self.members.get_levels()) if self.members is not None else ())

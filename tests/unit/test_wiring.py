@@ -39,7 +39,8 @@ def test_every_event_consumer_is_a_bound_method_taking_event_id_and_payload(wiri
     assert set(handlers) == {"order.paid", "order.completed", "order.refunded",
                              "bargain_instance.expiry_due", "assist_instance.expiry_due",  # issue 18
                              "order.shipped", "shipping.upload",  # issue 14
-                             "group.expiry_due"}  # issue 17
+                             "group.expiry_due",  # issue 17
+                             "top_up.paid"}  # issue 19
     for event_type, consumers in handlers.items():
         assert consumers, event_type
         for consumer in consumers:

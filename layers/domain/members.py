@@ -1,0 +1,275 @@
+"""Members (issue 19): stored value, points, top-ups; pure rules on integer fen.
+
+Two books per shopper, each a running balance and the entries that made it:
+
+- `balance`: `principal` (money the shopper paid in) and `bonus` (what the plans gave on
+  top). A movement changes either part; its entry carries both.
+- `points`: `available` and `frozen` (earned by a paid order until it completes).
+
+Every movement is a `Movement` keyed by its cause (`order#<id>#pay`,
+`top_up#<id>#credit`, ...). The repository writes the book's new balance and the
+movement's entry in ONE transaction: the entry conditioned on its cause being new (the
+same cause is never written twice), the balance conditioned so that what a movement
+takes cannot take a part below zero. So a balance always equals the sum of its entries.
+
+How a balance payment splits: in proportion to the principal and bonus held at that
+moment, the bonus part rounded up (the shopper keeps the refundable principal):
+`bonus_part = ceil(amount * bonus / (principal + bonus))`, the rest principal. The split is kept on the order; a refund
+returns the same parts, in proportion for a partial one (cumulatively, so the parts of
+all refunds of an order add up to exactly what it took).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Protocol
+
+from layers.domain import errors
+
+BALANCE = "balance"
+POINTS = "points"
+
+
+class InsufficientBalance(errors.InvalidState):
+    code = "INSUFFICIENT_BALANCE"
+
+
+class InsufficientPoints(errors.InvalidState):
+    code = "INSUFFICIENT_POINTS"
+
+
+@dataclass(frozen=True)
+class Book:
+    """One book of one shopper as stored: balance (principal, bonus) or points
+    (available, frozen); `growth` rides on the points book."""
+
+    user_id: str
+    principal: int = 0
+    bonus: int = 0
+    available: int = 0
+    frozen: int = 0
+    growth: int = 0
+
+
+@dataclass(frozen=True)
+class Movement:
+    """What changes a book, and why. `cause` is unique per book."""
+
+    user_id: str
+    book: str  # BALANCE | POINTS
+    cause: str
+    kind: str
+    created_at: str
+    principal: int = 0
+    bonus: int = 0
+    available: int = 0
+    frozen: int = 0
+    growth: int = 0
+    order_id: str | None = None
+    top_up_id: str | None = None
+    # False: `available` may go below zero (points removed by a refund), never clamped.
+    guard_available: bool = True
+
+    @property
+    def amount(self) -> int:
+        return self.principal + self.bonus if self.book == BALANCE else self.available + self.frozen
+
+
+def entry_view(m: Movement) -> dict:
+    view = {"id": m.cause, "amount": m.amount, "kind": m.kind, "created_at": m.created_at}
+    if m.book == BALANCE:
+        view.update(principal=m.principal, bonus=m.bonus)
+    else:
+        view.update(available=m.available, frozen=m.frozen)
+    if m.order_id:
+        view["order_id"] = m.order_id
+    if m.top_up_id:
+        view["top_up_id"] = m.top_up_id
+    return view
+
+
+class MemberRepository(Protocol):
+    def get_book(self, user_id: str, book: str, consistent: bool = True) -> Book: ...
+
+    def stage_move(self, tx, movement: Movement, on_short, on_duplicate) -> None:
+        """Add the movement to its book and write its entry, in `tx`: `on_short` when a part
+        it takes is not there, `on_duplicate` when its cause is already written."""
+
+    def entries(self, user_id: str, book: str, limit: int, cursor: dict | None) -> tuple[list[Movement], dict | None]:
+        ...
+
+    def entries_for(self, user_id: str, book: str, cause_prefix: str) -> list[Movement]: ...
+
+    def get_levels(self) -> list[dict]: ...
+
+    def save_levels(self, levels: list[dict]) -> None: ...
+
+
+# -- balance --------------------------------------------------------------------------------
+
+def split_payment(book: Book, amount: int) -> tuple[int, int]:
+    """(principal, bonus) taken by a payment of `amount`; InsufficientBalance if short."""
+    total = book.principal + book.bonus
+    if amount > total or amount < 0:
+        raise InsufficientBalance(f"the balance is {total} fen; {amount} fen are needed")
+    if total == 0:
+        return 0, 0
+    bonus = -(-amount * book.bonus // total)  # rounded up: the shopper keeps the principal
+    return amount - bonus, bonus
+
+
+def refund_parts(principal_paid: int, bonus_paid: int, refunded_before: int, amount: int) -> tuple[int, int]:
+    """(principal, bonus) a refund of `amount` returns to the balance, of an order that took
+    (principal_paid, bonus_paid) and had `refunded_before` refunded: cumulatively in
+    proportion, the bonus rounded down (the shopper's favour: the remainder is principal)."""
+    paid = principal_paid + bonus_paid
+    if paid <= 0:
+        return 0, 0
+    after = min(paid, refunded_before + amount)
+    bonus = bonus_paid * after // paid - bonus_paid * refunded_before // paid
+    return amount - bonus, bonus
+
+
+# -- points ---------------------------------------------------------------------------------
+
+def points_earned(paid: int, points_per_yuan: int) -> int:
+    """floor(paid / 100 * points_per_yuan), in integers."""
+    return paid * points_per_yuan // 100
+
+
+def points_discount(points: int, point_value_fen: int, max_ratio_bps: int, goods_after_discount: int) -> tuple[int, int]:
+    """(points used, fen off): at most `max_ratio_bps` of the goods after discounts, rounded
+    down; points beyond the cap are not taken."""
+    if points <= 0 or point_value_fen <= 0:
+        return 0, 0
+    cap = goods_after_discount * max_ratio_bps // 10000
+    used = min(points, cap // point_value_fen)
+    return used, used * point_value_fen
+
+
+def points_removed(earned: int, paid: int, refunded_before: int, amount: int) -> int:
+    """Points a refund of `amount` removes, of an order that earned `earned` on `paid`
+    (cumulative proportion, so all refunds together remove exactly what was earned)."""
+    if paid <= 0:
+        return 0
+    after = min(paid, refunded_before + amount)
+    return earned * after // paid - earned * refunded_before // paid
+
+
+# -- levels ---------------------------------------------------------------------------------
+
+def level_for(levels: list[dict], growth: int) -> dict | None:
+    """The highest level whose min_growth the growth reaches."""
+    reached = [lv for lv in levels if int(lv["min_growth"]) <= growth]
+    return max(reached, key=lambda lv: int(lv["min_growth"])) if reached else None
+
+
+def member_discount(goods: int, discount_bps: int) -> int:
+    """Off the goods, rounded up (the shopper's favour)."""
+    return -(-goods * discount_bps // 10000) if discount_bps > 0 else 0
+
+
+# -- top-ups --------------------------------------------------------------------------------
+
+class TopUpStatus(StrEnum):
+    PENDING_PAYMENT = "PENDING_PAYMENT"
+    PAID = "PAID"
+    REFUNDING = "REFUNDING"  # its unspent principal is debited and in flight to WeChat
+    REFUNDED = "REFUNDED"
+
+
+@dataclass(frozen=True)
+class Plan:
+    plan_id: str
+    pay: int
+    bonus: int
+    created_at: str
+
+
+@dataclass(frozen=True)
+class TopUp:
+    top_up_id: str
+    user_id: str
+    openid: str
+    plan_id: str
+    amount: int
+    bonus: int
+    status: str
+    created_at: str
+    request_hash: str | None = None
+    prepay_id: str | None = None
+    transaction_id: str | None = None
+    paid_at: str | None = None
+    refund_amount: int = 0  # principal debited for the refund (to WeChat)
+    refund_bonus: int = 0  # bonus forfeited with it
+    refund_error: str | None = None
+    version: int = 0
+
+
+class TopUpRepository(Protocol):
+    def get(self, top_up_id: str) -> TopUp | None: ...
+
+    def stage_create(self, tx, top_up: TopUp, on_exists) -> None: ...
+
+    def stage_change(self, tx, before: TopUp, after: TopUp, on_stale) -> None: ...
+
+    def set_prepay_id(self, top_up_id: str, prepay_id: str) -> None: ...
+
+    def refunding(self, limit: int) -> list[TopUp]: ...
+
+    def save_plan(self, plan: Plan) -> None: ...
+
+    def plans(self) -> list[Plan]: ...
+
+    def get_plan(self, plan_id: str) -> Plan | None: ...
+
+
+def top_up_id_for(user_id: str, idempotency_key: str | None) -> str:
+    """WeChat's out_trade_no of a top-up: `t` + 25 hex (orders start with `o`)."""
+    if idempotency_key is None:
+        return "t" + uuid.uuid4().hex[:25]
+    return "t" + hashlib.sha256(f"{user_id}\x00top_ups\x00{idempotency_key}".encode()).hexdigest()[:25]
+
+
+def is_top_up(out_trade_no: str) -> bool:
+    return out_trade_no.startswith("t")
+
+
+def top_up_refund_id(top_up_id: str, version: int) -> str:
+    """The out_refund_no of a top-up's refund: fixed by the version the top-up took when
+    the refund began (sent with every attempt; a new refund after a final refusal is a
+    new number)."""
+    return f"{top_up_id}R{version}"
+
+
+def top_up_paid(top_up: TopUp, transaction_id: str | None, now: str) -> TopUp:
+    if top_up.status != TopUpStatus.PENDING_PAYMENT:
+        raise errors.InvalidState(f"a {top_up.status} top-up cannot be paid")
+    return replace(top_up, status=TopUpStatus.PAID, transaction_id=transaction_id, paid_at=now,
+                   version=top_up.version + 1)
+
+
+def top_up_refund(top_up: TopUp, book: Book) -> TopUp:
+    """PAID -> REFUNDING: at most the unspent principal (what of the top-up's amount is still
+    in the principal), and the bonus in the same proportion of the top-up's bonus (rounded
+    down, at most what is left)."""
+    if top_up.status != TopUpStatus.PAID:
+        raise errors.InvalidState(f"a {top_up.status} top-up cannot be refunded")
+    principal = min(top_up.amount, book.principal)
+    if principal < 1:
+        raise errors.NotAcceptable("nothing of this top-up is left to refund")
+    bonus = min(book.bonus, top_up.bonus * principal // top_up.amount)
+    return replace(top_up, status=TopUpStatus.REFUNDING, refund_amount=principal, refund_bonus=bonus,
+                   version=top_up.version + 1)
+
+
+def top_up_refund_ended(top_up: TopUp, succeeded: bool, error: str | None = None) -> TopUp:
+    if top_up.status != TopUpStatus.REFUNDING:
+        raise errors.InvalidState(f"a {top_up.status} top-up has no refund in flight")
+    if succeeded:
+        return replace(top_up, status=TopUpStatus.REFUNDED, version=top_up.version + 1)
+    return replace(top_up, status=TopUpStatus.PAID, refund_amount=0, refund_bonus=0, refund_error=error,
+                   version=top_up.version + 1)
