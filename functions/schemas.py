@@ -9,11 +9,18 @@ model's docstring end up in the OpenAPI document.
 """
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
 from layers.domain.shop_settings import ShopSettings
+
+# -- issue 15: strict input --
+# Quantities and money are JSON integers only: "2", true and 1.0 are refused, not coerced.
+Int = Annotated[int, Strict()]
+# Ids are opaque but have a shape: what the shop makes is letters, digits, "_" and "-".
+ID_PATTERN = r"^[A-Za-z0-9_-]+$"
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
 
 # -- shoppers ---------------------------------------------------------------------------
 
@@ -25,11 +32,11 @@ class LoginInput(BaseModel):
 
 class CartLineInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    quantity: int = Field(ge=1, le=999)
+    quantity: Int = Field(ge=1, le=999)
 
 
 class Address(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=50)
     phone: str = Field(min_length=5, max_length=20)
     province: str | None = Field(None, max_length=50)
@@ -40,21 +47,21 @@ class Address(BaseModel):
 
 class OrderLineInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    sku_id: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(ge=1, le=999)
+    sku_id: Id
+    quantity: Int = Field(ge=1, le=999)
 
 
 class PlaceOrderInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     items: list[OrderLineInput] = Field(min_length=1, max_length=50)
-    coupon_id: str | None = Field(None, max_length=64)
+    coupon_id: Id | None = None
     address: Address
-    share_token: str | None = Field(None, max_length=64)
+    share_token: Id | None = None
 
 
 class RefundInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: int | None = Field(None, ge=1)
+    amount: Int | None = Field(None, ge=1)
     reason: str = Field(min_length=1, max_length=80)
 
 
@@ -62,14 +69,14 @@ class OrderInput(BaseModel):
     """A flash-sale order (POST /flash-sales/{sale_id}/orders)."""
 
     model_config = ConfigDict(extra="forbid")
-    quantity: int = Field(ge=1, le=100)
+    quantity: Int = Field(ge=1, le=100)
     address: Address
-    share_token: str | None = Field(None, max_length=64)
+    share_token: Id | None = None
 
 
 class ShareInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    product_id: str | None = Field(None, min_length=1, max_length=64)
+    product_id: Id | None = None
 
 
 class ConsentInput(BaseModel):
@@ -79,7 +86,7 @@ class ConsentInput(BaseModel):
     results: dict[str, str] = Field(
         min_length=1, max_length=20,
         description="template id -> accept | reject | ban | filter; only accept counts")
-    flash_sale_id: str | None = Field(None, max_length=64)
+    flash_sale_id: Id | None = None
 
 
 # -- operators: catalog -------------------------------------------------------------------
@@ -87,9 +94,9 @@ class ConsentInput(BaseModel):
 
 class SkuInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    id: str | None = Field(None, description="to change an existing SKU (PUT)")
-    price: int = Field(ge=1, le=100_000_000)
-    stock: int = Field(ge=0, le=10_000_000)
+    id: Id | None = Field(None, description="to change an existing SKU (PUT)")
+    price: Int = Field(ge=1, le=100_000_000)
+    stock: Int = Field(ge=0, le=10_000_000)
     spec: dict[str, str] | None = None
 
 
@@ -98,7 +105,7 @@ class CommissionInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     mode: Literal["tier", "fixed"]
-    rate_bps: int | None = Field(None, ge=0, le=10_000)
+    rate_bps: Int | None = Field(None, ge=0, le=10_000)
 
     @model_validator(mode="after")
     def _fixed_needs_rate(self):
@@ -121,13 +128,13 @@ class ProductInput(BaseModel):
 
 class ScopeInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    product_ids: list[str] = Field(default_factory=list, max_length=100)
+    product_ids: list[Id] = Field(default_factory=list, max_length=100)
     categories: list[str] = Field(default_factory=list, max_length=50)
 
 
 class PostPaymentInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    min_payable: int = Field(0, ge=0)
+    min_payable: Int = Field(0, ge=0)
 
 
 class CouponTemplateInput(BaseModel):
@@ -138,23 +145,23 @@ class CouponTemplateInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=60)
     kind: Literal["fixed", "percent"]
-    value: int = Field(ge=1)
-    threshold: int = Field(0, ge=0)
-    max_discount: int | None = Field(None, ge=1)
+    value: Int = Field(ge=1)
+    threshold: Int = Field(0, ge=0)
+    max_discount: Int | None = Field(None, ge=1)
     claim_starts_at: datetime
     claim_ends_at: datetime
     valid_from: datetime | None = None
     valid_until: datetime | None = None
-    valid_days: int | None = Field(None, ge=1, le=3650)
-    total: int = Field(ge=1, le=10_000_000)
-    per_user_limit: int = Field(ge=1, le=1000)
+    valid_days: Int | None = Field(None, ge=1, le=3650)
+    total: Int = Field(ge=1, le=10_000_000)
+    per_user_limit: Int = Field(ge=1, le=1000)
     scope: ScopeInput | None = None
     post_payment: PostPaymentInput | None = None
-    expected_claims_per_s: int | None = Field(
+    expected_claims_per_s: Int | None = Field(
         None, ge=1, le=1_000_000,
         description="the peak you expect; sets how many counter shards the template gets "
                     "(about 500 claims/s each)")
-    shards: int | None = Field(None, ge=1, le=100)
+    shards: Int | None = Field(None, ge=1, le=100)
 
     @model_validator(mode="after")
     def _coherent(self):
@@ -182,16 +189,16 @@ class SaleInput(BaseModel):
     """Times carry a zone; `ends_at` is after `starts_at`; no more `shards` than `stock`."""
 
     model_config = ConfigDict(extra="forbid")
-    sku_id: str = Field(min_length=1, max_length=64)
-    price: int = Field(ge=1)
-    stock: int = Field(ge=1, le=1_000_000)
+    sku_id: Id
+    price: Int = Field(ge=1)
+    stock: Int = Field(ge=1, le=1_000_000)
     starts_at: datetime
     ends_at: datetime
-    per_user_limit: int = Field(ge=1, le=100)
-    shards: int | None = Field(
+    per_user_limit: Int = Field(ge=1, le=100)
+    shards: Int | None = Field(
         None, ge=1, le=64,
         description="stock counter shards K (default from expected_attempts_per_s; see docs/flash-sales.md)")
-    expected_attempts_per_s: int | None = Field(None, ge=1, le=10_000_000)
+    expected_attempts_per_s: Int | None = Field(None, ge=1, le=10_000_000)
 
     @model_validator(mode="after")
     def _window(self):
@@ -210,9 +217,9 @@ class SaleInput(BaseModel):
 class TierInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=50)
-    rate_bps: int = Field(ge=0, le=10_000)
-    min_sales_count: int | None = Field(None, ge=0, le=10_000_000)
-    min_sales_amount: int | None = Field(None, ge=0, le=10**13)
+    rate_bps: Int = Field(ge=0, le=10_000)
+    min_sales_count: Int | None = Field(None, ge=0, le=10_000_000)
+    min_sales_amount: Int | None = Field(None, ge=0, le=10**13)
 
 
 class CommissionTemplateInput(BaseModel):
@@ -232,14 +239,14 @@ class CommissionTemplateInput(BaseModel):
 
 class DistributorInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    user_id: str = Field(min_length=1, max_length=64)
-    template_id: str = Field(min_length=1, max_length=64)
-    manager_id: str | None = Field(None, min_length=1, max_length=64)
+    user_id: Id
+    template_id: Id
+    manager_id: Id | None = None
 
 
 class ManagerInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    user_id: str = Field(min_length=1, max_length=64)
+    user_id: Id
     name: str | None = Field(None, max_length=100)
 
 

@@ -40,6 +40,10 @@ class Settings:
     order_expiry_queue_url: str | None
     settlement_queue_url: str | None
     stage: str = field(default="dev")
+    # -- issue 15: front door limits --
+    login_limit_per_address: int = 60   # logins per minute from one source address
+    login_limit_per_openid: int = 10    # logins per minute of one WeChat user
+    unpaid_orders_cap: int = 10         # unpaid orders one shopper may hold at once
 
     @property
     def platform_certificate_mode(self) -> bool:
@@ -69,7 +73,16 @@ def load_settings() -> Settings:
         order_expiry_queue_url=_env("ORDER_EXPIRY_QUEUE_URL"),
         settlement_queue_url=_env("SETTLEMENT_QUEUE_URL"),
         stage=_env("STAGE", "dev"),
+        # -- issue 15 --
+        login_limit_per_address=_int_env("LOGIN_LIMIT_PER_ADDRESS", 60),
+        login_limit_per_openid=_int_env("LOGIN_LIMIT_PER_OPENID", 10),
+        unpaid_orders_cap=_int_env("UNPAID_ORDERS_CAP", 10),
     )
+
+
+def _int_env(name: str, default: int) -> int:
+    value = _env(name)
+    return int(value) if value is not None else default
 
 
 @lru_cache(maxsize=1)
