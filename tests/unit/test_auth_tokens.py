@@ -1,6 +1,12 @@
 import pytest
 
-from layers.auth import TokenClaims, derived_key, issue_shopper_token, verify_admin_key, verify_shopper_token
+from layers.auth import (
+    TokenClaims,
+    derived_key,
+    issue_shopper_token,
+    verify_admin_key,
+    verify_shopper_token,
+)
 from layers.config import reset_settings_cache
 from layers.domain import errors
 
