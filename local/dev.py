@@ -159,6 +159,43 @@ def _load_app(stage: str):
     return app, config
 
 
+# -- issue 15: a dev server that takes a crowd ---------------------------------------------
+# Chalice's local server listens with Python's default backlog of 5: two dozen clients
+# arriving together get connection resets. And Chalice keeps the request being served in
+# one attribute of the app (`app.current_request`), which Lambda can afford (one request
+# per process) but a threaded server cannot: two threads would read each other's request.
+
+LISTEN_BACKLOG = 1024
+
+
+def thread_safe_requests(app) -> None:
+    """Make `app.current_request` (and `lambda_context`) per thread, as one Lambda
+    container per request would have them."""
+    slot = threading.local()
+
+    def attribute(name):
+        return property(lambda self: getattr(slot, name, None), lambda self, value: setattr(slot, name, value))
+
+    app.__dict__.pop("current_request", None)
+    app.__dict__.pop("lambda_context", None)
+    app.__class__ = type(f"ThreadLocal{type(app).__name__}", (type(app),),
+                         {"current_request": attribute("current_request"),
+                          "lambda_context": attribute("lambda_context")})
+
+
+def crowd_server(app, config, host: str, port: int):
+    """Chalice's LocalDevServer (one thread per connection) with a deep listen backlog
+    and a per-thread current request."""
+    from chalice.local import LocalDevServer, ThreadedHTTPServer
+
+    class CrowdHTTPServer(ThreadedHTTPServer):
+        request_queue_size = LISTEN_BACKLOG
+        daemon_threads = True
+
+    thread_safe_requests(app)
+    return LocalDevServer(app, config, host, port, server_cls=CrowdHTTPServer)
+
+
 def _wait_healthy(base_url: str, timeout: float = 30.0) -> bool:
     import requests
 
@@ -184,6 +221,8 @@ def run(args: argparse.Namespace, stop: threading.Event) -> int:
         secrets_, generated = local_secrets(Path(args.env_file))
         os.environ["PORT"] = str(port)
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
+        # -- issue 15: every local client comes from 127.0.0.1; limit per openid only.
+        os.environ.setdefault("LOGIN_LIMIT_PER_ADDRESS", "0")
 
         done = step("DynamoDB Local")
         ddb = DynamoDBLocal(port=port_or_free(args.dynamodb_port),
@@ -212,9 +251,7 @@ def run(args: argparse.Namespace, stop: threading.Event) -> int:
 
         done = step("HTTP API (chalice local)")
         app, config = _load_app(stage)
-        from chalice.local import create_local_server
-
-        server = create_local_server(app, config, "127.0.0.1", port)
+        server = crowd_server(app, config, "127.0.0.1", port)
         thread = threading.Thread(target=server.server.serve_forever, name="http", daemon=True)
         thread.start()
 

@@ -44,6 +44,13 @@ class SandboxError(Exception):
         self.status, self.code, self.message = status, code, message
 
 
+class _CrowdServer(ThreadingHTTPServer):
+    """-- issue 15 -- a listen backlog for a crowd (the default 5 resets connections
+    when a flash sale's prepay calls arrive together)."""
+
+    request_queue_size = 1024
+
+
 class WeChatSandbox:
     def __init__(self, keys: SandboxKeys | None = None, notify_attempts: int = 5, notify_delay_s: float = 0.2):
         self.keys = keys or SandboxKeys()
@@ -70,7 +77,7 @@ class WeChatSandbox:
         class Handler(_Handler):
             box = sandbox
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
+        self._server = _CrowdServer((host, port), Handler)  # issue 15: a crowd is not dropped
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True, name="wechat-sandbox").start()
         self.base_url = f"http://{host}:{self._server.server_address[1]}"
