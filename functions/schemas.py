@@ -93,11 +93,32 @@ class ConsentInput(BaseModel):
 
 
 class SkuInput(BaseModel):
+    """A new SKU takes `stock`. An existing SKU's (`id`) stock moves by `stock_delta`
+    (never below 0), or is set to `stock` only while it is still `expected_stock`, the
+    stock the operator saw (409 STOCK_CHANGED otherwise): orders take and give back
+    units meanwhile. `stock` alone on an existing SKU changes nothing and is 409 if the
+    stock is no longer that."""
+
     model_config = ConfigDict(extra="forbid")
     id: Id | None = Field(None, description="to change an existing SKU (PUT)")
     price: Int = Field(ge=1, le=100_000_000)
-    stock: Int = Field(ge=0, le=10_000_000)
+    stock: Int | None = Field(None, ge=0, le=10_000_000, description="required for a new SKU")
+    stock_delta: Int | None = Field(None, ge=-10_000_000, le=10_000_000,
+                                    description="an existing SKU: units to add (or, negative, remove)")
+    expected_stock: Int | None = Field(None, ge=0, le=10_000_000,
+                                       description="an existing SKU: the stock the operator saw; `stock` is set only "
+                                                   "while it is still this")
     spec: dict[str, str] | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_move_stock(self):  # -- issue 15 --
+        if self.id is None and (self.stock is None or self.stock_delta is not None or self.expected_stock is not None):
+            raise ValueError("a new SKU takes stock (stock_delta and expected_stock are for existing SKUs)")
+        if self.stock_delta is not None and (self.stock is not None or self.expected_stock is not None):
+            raise ValueError("give stock_delta, or stock with expected_stock, not both")
+        if self.expected_stock is not None and self.stock is None:
+            raise ValueError("expected_stock goes with stock")
+        return self
 
 
 class CommissionInput(BaseModel):
