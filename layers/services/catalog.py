@@ -6,7 +6,14 @@ from typing import Any
 
 from layers.clock import iso
 from layers.domain import errors
-from layers.domain.catalog import CatalogRepository, Product, SettingsRepository, Sku, StockChange, stock_status
+from layers.domain.catalog import (
+    CatalogRepository,
+    Product,
+    SettingsRepository,
+    Sku,
+    StockChange,
+    stock_status,
+)
 from layers.domain.shop_settings import ShopSettings
 
 # `body` below is the route's ProductInput (functions/schemas.py), validated there.
