@@ -20,6 +20,7 @@ from typing import Any
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
+from functions.schemas import PATH_ID_PATTERN
 from layers.auth import derived_key, verify_admin_key, verify_shopper_token
 from layers.domain import errors
 from layers.observability import logger
@@ -73,7 +74,7 @@ def route(bp: Blueprint, path: str, **options: Any) -> Callable:
 # -- issue 15: ids by shape and length, before anything reaches DynamoDB --
 # What the shop makes (ids, share tokens, job names, dates) is letters, digits and
 # "_-.:"; keys longer than this cannot name anything we stored.
-PATH_ID = re.compile(r"[A-Za-z0-9_.:-]{1,100}")
+PATH_ID = re.compile(PATH_ID_PATTERN)
 MAX_JSON_DEPTH = 16
 
 

@@ -21,6 +21,8 @@ Int = Annotated[int, Strict()]
 # Ids are opaque but have a shape: what the shop makes is letters, digits, "_" and "-".
 ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
+# A path parameter (ids, share tokens, job names, dates): checked by functions/_api.route.
+PATH_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
 
 # -- shoppers ---------------------------------------------------------------------------
 

@@ -107,7 +107,7 @@ def sqs():
 def order_repository():
     from layers.storage.orders import DynamoOrderRepository
 
-    return DynamoOrderRepository()
+    return DynamoOrderRepository(unpaid_cap=settings().unpaid_orders_cap)  # issue 15: the unpaid orders cap
 
 
 @_once

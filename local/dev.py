@@ -184,16 +184,53 @@ def thread_safe_requests(app) -> None:
 
 
 def crowd_server(app, config, host: str, port: int):
-    """Chalice's LocalDevServer (one thread per connection) with a deep listen backlog
-    and a per-thread current request."""
-    from chalice.local import LocalDevServer, ThreadedHTTPServer
+    """Chalice's LocalDevServer (one thread per connection) with a deep listen backlog,
+    a per-thread current request, and API Gateway's answers where chalice local has its
+    own: an unknown route or method is 403/405 in the contract's error envelope (as
+    infra's gateway responses make it in AWS), not a bare message or an HTML page."""
+    import json
+
+    from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer
 
     class CrowdHTTPServer(ThreadedHTTPServer):
         request_queue_size = LISTEN_BACKLOG
         daemon_threads = True
 
+    class GatewayLikeHandler(ChaliceRequestHandler):
+        def _generic_handle(self) -> None:
+            try:
+                super()._generic_handle()
+            except UnicodeEncodeError:  # chalice local echoes a non-ASCII Authorization of an unknown route
+                self._gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token", {})
+
+        def _send_error_response(self, error) -> None:
+            try:
+                message = json.loads(error.body or b"{}").get("message", "")
+            except (ValueError, AttributeError):
+                message = ""
+            code = "MISSING_AUTHENTICATION_TOKEN" if error.CODE == 403 else "UNAUTHORIZED"
+            self._gateway_error(error.CODE, code, message, error.headers or {})
+
+        def _gateway_error(self, status: int, code: str, message: str, headers: dict) -> None:
+            body = json.dumps({"error": {"code": code, "message": message[:200]}})
+            self._send_http_response(status, {**headers, "Content-Type": "application/json"}, body)
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            # The standard library's own refusals (an unknown method, a bad request line).
+            status = 405 if code == 501 else code
+            body = json.dumps({"error": {"code": "METHOD_NOT_ALLOWED" if code == 501 else "INVALID_REQUEST",
+                                         "message": message or ""}}).encode()
+            self.close_connection = True
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD" and status >= 200 and status not in (204, 304):
+                self.wfile.write(body)
+
     thread_safe_requests(app)
-    return LocalDevServer(app, config, host, port, server_cls=CrowdHTTPServer)
+    return LocalDevServer(app, config, host, port, handler_cls=GatewayLikeHandler, server_cls=CrowdHTTPServer)
 
 
 def _wait_healthy(base_url: str, timeout: float = 30.0) -> bool:

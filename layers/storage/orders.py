@@ -7,6 +7,11 @@
   `<auto_confirm_at>#<id>` while shipped (automatic confirmation of receipt); `<nn>` is
   one of 16 shards (layers/storage/queues.py). The attributes are removed in the same
   write that leaves the state.
+- Unpaid orders of a shopper (issue 15): pk `USER#<user_id>`, sk `UNPAID_ORDERS`, `n`.
+  Raised by the transaction that creates a PENDING order, conditioned `n < cap` (a
+  shopper cannot hold a SKU's stock with a hundred unpaid orders), lowered by the one
+  transition that takes the order out of PENDING (paid, closed, deleted): the order's
+  version condition makes that happen exactly once.
 """
 
 from __future__ import annotations
@@ -16,10 +21,11 @@ from dataclasses import fields
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
 
+from layers.domain import errors
 from layers.domain import order as domain
 from layers.domain.order import Order
 from layers.storage import queues
-from layers.storage.base import ListedAndQueued, changed, requeued
+from layers.storage.base import ListedAndQueued, ShopModel, changed, requeued
 from layers.storage.errors import condition_failed
 from layers.storage.tx import Tx
 
@@ -72,6 +78,21 @@ class OrderItem(ListedAndQueued):
     version = NumberAttribute(default=0)
 
 
+class UnpaidOrdersItem(ShopModel):
+    n = NumberAttribute(null=True)
+
+
+def _stage_unpaid(tx: Tx, user_id: str, delta: int, cap: int | None) -> None:
+    item = UnpaidOrdersItem(f"USER#{user_id}", "UNPAID_ORDERS")
+    if delta < 0:
+        tx.update(item, actions=[UnpaidOrdersItem.n.add(delta)])
+        return
+    tx.update(item, actions=[UnpaidOrdersItem.n.add(delta)],
+              condition=UnpaidOrdersItem.n.does_not_exist() | (UnpaidOrdersItem.n < cap),
+              on_fail=lambda: errors.LimitExceeded(
+                  f"you already have {cap} unpaid orders: pay or cancel one first", unpaid_cap=cap))
+
+
 def order_key(order_id: str) -> tuple[str, str]:
     return f"ORDER#{order_id}", "ORDER"
 
@@ -118,7 +139,11 @@ def _at_version(version: int):
 
 
 class DynamoOrderRepository:
-    """`layers.domain.order.OrderRepository` on the shop table."""
+    """`layers.domain.order.OrderRepository` on the shop table. With `unpaid_cap`, a
+    shopper holds at most that many PENDING orders (see the module's docstring)."""
+
+    def __init__(self, unpaid_cap: int | None = None) -> None:
+        self.unpaid_cap = unpaid_cap
 
     def get(self, order_id: str, consistent: bool = False) -> Order | None:
         try:
@@ -149,6 +174,8 @@ class DynamoOrderRepository:
                          gsi1pk=f"USER#{order.user_id}#ORDERS", gsi1sk=f"{order.created_at}#{order.order_id}",
                          gsi2pk=queue[0] if queue else None, gsi2sk=queue[1] if queue else None)
         tx.put(item, condition=OrderItem.pk.does_not_exist(), on_fail=on_exists)
+        if self.unpaid_cap and order.status == domain.PENDING:
+            _stage_unpaid(tx, order.user_id, +1, self.unpaid_cap)
 
     def stage_change(self, tx: Tx, before: Order, after: Order, on_stale) -> None:
         actions = [*changed(OrderItem, before, after, _TRANSITION_FIELDS),
@@ -156,10 +183,14 @@ class DynamoOrderRepository:
                    OrderItem.version.set(after.version)]
         tx.update(OrderItem(*order_key(before.order_id)), actions=actions,
                   condition=OrderItem.pk.exists() & _at_version(before.version), on_fail=on_stale)
+        if self.unpaid_cap and before.status == domain.PENDING and after.status != domain.PENDING:
+            _stage_unpaid(tx, before.user_id, -1, self.unpaid_cap)
 
     def stage_delete(self, tx: Tx, order: Order, on_stale) -> None:
         tx.delete(OrderItem(*order_key(order.order_id)),
                   condition=OrderItem.pk.exists() & _at_version(order.version), on_fail=on_stale)
+        if self.unpaid_cap and order.status == domain.PENDING:
+            _stage_unpaid(tx, order.user_id, -1, self.unpaid_cap)
 
     def set_prepay_id(self, order_id: str, prepay_id: str) -> bool:
         try:

@@ -61,3 +61,27 @@ def test_two_hundred_clients_at_once_are_all_served_each_with_its_own_request():
     assert len(results) == CLIENTS and not failures, list(failures.items())[:5]
     for n, (_, answer) in results.items():
         assert answer == {"n": str(n), "seen": str(n), "after": str(n), "header": str(n)}
+
+
+def test_unknown_routes_and_methods_answer_in_the_envelope_as_api_gateway_does():
+    app = Chalice(app_name="gateway")
+
+    @app.route("/known")
+    def known():
+        return {"ok": True}
+
+    port = free_port()
+    server = crowd_server(app, Config.create(chalice_app=app, lambda_timeout=30), "127.0.0.1", port)
+    threading.Thread(target=server.server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
+    try:
+        assert requests.get(f"{base}/known", timeout=10).json() == {"ok": True}
+        for method, path, headers, status in (("GET", "/unknown", {}, 403), ("TRACE", "/known", {}, 405),
+                                              ("FOO", "/known", {}, 405),
+                                              ("GET", "/unknown", {"Authorization": "Bearer x"}, 403)):
+            r = requests.request(method, base + path, headers=headers, timeout=10)
+            assert r.status_code == status, (method, path, r.status_code, r.text)
+            assert set(r.json()["error"]) == {"code", "message"}
+    finally:
+        server.shutdown()
+        server.server.server_close()

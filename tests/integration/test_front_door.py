@@ -145,3 +145,29 @@ def test_logins_of_one_openid_are_rate_limited(client, strict_login_limits):
     assert _error(r, 429)["code"] == "RATE_LIMITED"
     assert r.headers.get("Retry-After") == "1"
     login(client)  # another shopper is not held back
+
+
+@pytest.fixture
+def unpaid_cap_of_two(monkeypatch):
+    from functions import wiring
+    from layers.config import reset_settings_cache
+
+    monkeypatch.setenv("UNPAID_ORDERS_CAP", "2")
+    reset_settings_cache()
+    wiring.reset()
+    yield
+    monkeypatch.undo()
+    reset_settings_cache()
+    wiring.reset()
+
+
+def test_a_shopper_cannot_hold_stock_with_more_unpaid_orders_than_the_cap(client, admin_headers, unpaid_cap_of_two):
+    shopper = login(client)
+    sku = create_product(client, admin_headers, stock=100)["skus"][0]["id"]
+    placed = [body(post(client, "/orders", order_payload(sku), shopper)) for _ in range(2)]
+    r = post(client, "/orders", order_payload(sku), shopper)
+    assert _error(r, 409)["code"] == "LIMIT_EXCEEDED"
+    assert len(body(client.http.get("/orders", headers=shopper))["items"]) == 2
+    assert post(client, "/orders", order_payload(sku), login(client)).status_code == 201  # others are not held back
+    assert post(client, f"/orders/{placed[0]['id']}/cancel", {}, shopper).status_code == 200
+    assert post(client, "/orders", order_payload(sku), shopper).status_code == 201
