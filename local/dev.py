@@ -132,18 +132,29 @@ def _start_sandbox(stack: Stack, port: int) -> str | None:
         print("  WeChat settings given: using them, no sandbox")
         return None
     done = step("WeChat sandbox")
-    try:
-        from sandbox.server import WeChatSandbox
-    except ImportError as exc:
-        done(f"not available ({exc}); WeChat calls will fail")
+    # -- issue 15: its own process (`python -m sandbox`): inside the API's process, a crowd
+    # of requests starves it of the interpreter lock and calls to WeChat time out.
+    import shlex
+    import subprocess
+
+    proc = subprocess.Popen([sys.executable, "-u", "-m", "sandbox", "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    stack.on_stop("WeChat sandbox", lambda: (proc.terminate(), proc.wait(10)))
+    printed = ""
+    for line in proc.stdout:  # its settings, as shell exports; the public key id comes last
+        printed += line
+        if line.startswith("export WECHATPAY_PUBLIC_KEY_ID="):
+            break
+    threading.Thread(target=proc.stdout.read, daemon=True, name="sandbox-stdout").start()  # never a full pipe
+    if proc.poll() is not None:
+        done(f"did not start (exit {proc.returncode}); WeChat calls will fail")
         return None
-    box = WeChatSandbox()
-    base = box.start(port=port)
-    stack.on_stop("WeChat sandbox", box.stop)
-    for key, value in box.env().items():
-        os.environ[key] = value
-    base = base or f"http://127.0.0.1:{port}"
-    done(base)
+    for token in shlex.split(printed):
+        if "=" in token:
+            key, value = token.split("=", 1)
+            os.environ[key] = value
+    base = f"http://127.0.0.1:{port}"
+    done(f"{base} (pid {proc.pid})")
     return base
 
 
@@ -166,6 +177,11 @@ def _load_app(stage: str):
 # per process) but a threaded server cannot: two threads would read each other's request.
 
 LISTEN_BACKLOG = 1024
+# Requests served at once; the other connections wait their turn, accepted. One Python
+# process serves the API, the in-process WeChat sandbox and the consumers: 200 threads
+# all runnable would starve the sandbox's own threads of the interpreter lock (logins
+# then time out waiting for code2session) and give every request the worst latency.
+MAX_IN_FLIGHT = 16
 
 
 def thread_safe_requests(app) -> None:
@@ -195,11 +211,13 @@ def crowd_server(app, config, host: str, port: int):
     class CrowdHTTPServer(ThreadedHTTPServer):
         request_queue_size = LISTEN_BACKLOG
         daemon_threads = True
+        in_flight = threading.BoundedSemaphore(MAX_IN_FLIGHT)
 
     class GatewayLikeHandler(ChaliceRequestHandler):
         def _generic_handle(self) -> None:
             try:
-                super()._generic_handle()
+                with self.server.in_flight:
+                    super()._generic_handle()
             except UnicodeEncodeError:  # chalice local echoes a non-ASCII Authorization of an unknown route
                 self._gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token", {})
 
