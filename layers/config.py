@@ -15,7 +15,6 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-
 _SECRET: dict[str, str] = {}
 
 
