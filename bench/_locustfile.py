@@ -129,7 +129,7 @@ class BrowsingShopper(Shopper):
     def order(self) -> None:
         body = {"items": [{"sku_id": os.environ["BENCH_SKU_ID"], "quantity": 1}], "address": ADDRESS}
         with self.client.post("/orders", json=body, headers={**self.headers, "Idempotency-Key": uuid.uuid4().hex},
-                              catch_response=True, name="POST /orders") as r:
+                              catch_response=True, name="/orders") as r:
             status = checked(r, (201, 409), "order")
         if status != 201:
             return
@@ -137,7 +137,7 @@ class BrowsingShopper(Shopper):
         order_id = r.json()["id"]
         if random.random() < 0.5:
             with self.client.post(f"{os.environ['BENCH_SANDBOX']}/sandbox/pay/{order_id}", catch_response=True,
-                                  name="sandbox pay") as p:
+                                  name="/sandbox/pay/{order_id} (WeChat sandbox)") as p:
                 if checked(p, (200, 201, 204), "pay") < 300:
                     count("paid")
         else:
