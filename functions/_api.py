@@ -13,14 +13,15 @@ import functools
 import hashlib
 import hmac
 import json
+import re
 from collections.abc import Callable
 from typing import Any
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel, ValidationError
 
-from layers.auth import verify_admin_key, verify_shopper_token
-from layers.config import settings
+from functions.schemas import PATH_ID_PATTERN
+from layers.auth import derived_key, verify_admin_key, verify_shopper_token
 from layers.domain import errors
 from layers.observability import logger
 
@@ -58,6 +59,7 @@ def route(bp: Blueprint, path: str, **options: Any) -> Callable:
         @functools.wraps(view)
         def wrapped(*args, **kwargs):
             try:
+                _check_path_ids(kwargs)
                 return view(*args, **kwargs)
             except errors.DomainError as exc:
                 return domain_error_response(exc)
@@ -67,6 +69,31 @@ def route(bp: Blueprint, path: str, **options: Any) -> Callable:
         return bp.route(path, **options)(wrapped)
 
     return decorator
+
+
+# -- issue 15: ids by shape and length, before anything reaches DynamoDB --
+# What the shop makes (ids, share tokens, job names, dates) is letters, digits and
+# "_-.:"; keys longer than this cannot name anything we stored.
+PATH_ID = re.compile(PATH_ID_PATTERN)
+MAX_JSON_DEPTH = 16
+
+
+def _check_path_ids(params: dict) -> None:
+    for name, value in params.items():
+        if not isinstance(value, str) or not PATH_ID.fullmatch(value):
+            raise errors.InvalidRequest(f"{name} must be 1 to 100 letters, digits or _ - . :")
+
+
+def _too_deep(value: Any) -> bool:
+    """True when `value` nests deeper than MAX_JSON_DEPTH (iterative: no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                return True
+            stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
+    return False
 
 
 def _describe(exc: ValidationError) -> str:
@@ -93,6 +120,10 @@ def json_object(bp: Blueprint) -> dict:
             data = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
             raise errors.InvalidRequest("the body is not valid JSON") from exc
+        except RecursionError as exc:
+            raise errors.InvalidRequest(f"the body nests deeper than {MAX_JSON_DEPTH} levels") from exc
+        if _too_deep(data):
+            raise errors.InvalidRequest(f"the body nests deeper than {MAX_JSON_DEPTH} levels")
     if not isinstance(data, dict):
         raise errors.InvalidRequest("the body must be a JSON object")
     return data
@@ -129,15 +160,24 @@ def bearer_token(bp: Blueprint) -> str | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return None
-    return token.strip()
+    token = token.strip()
+    if not token.isascii() or not token.isprintable() or len(token) > 512:
+        raise errors.Unauthorized("malformed credentials")
+    return token
 
 
 def shopper_id(bp: Blueprint) -> str:
-    """The calling shopper's user id from their token; 401 otherwise."""
+    """The calling shopper's user id from their token (signature, stage, expiry and
+    token version checked); 401 otherwise."""
     token = bearer_token(bp)
     if token is None:
         raise errors.Unauthorized("a shopper token is required")
-    return verify_shopper_token(token)
+    claims = verify_shopper_token(token)
+    from functions import wiring
+
+    wiring.auth().check_token_version(claims.user_id, claims.version)
+    _remember_caller(bp, f"user:{claims.user_id}")
+    return claims.user_id
 
 
 def require_admin(bp: Blueprint) -> None:
@@ -145,6 +185,16 @@ def require_admin(bp: Blueprint) -> None:
     if token is None:
         raise errors.Unauthorized("the admin key is required")
     verify_admin_key(token)
+    _remember_caller(bp, "admin")
+
+
+def _remember_caller(bp: Blueprint, caller: str) -> None:
+    """Who this request was authenticated as: paging cursors are bound to it."""
+    bp.current_request.context["shop_caller"] = caller
+
+
+def source_address(bp: Blueprint) -> str | None:
+    return ((bp.current_request.context or {}).get("identity") or {}).get("sourceIp")
 
 
 def created(body: Any) -> Response:
@@ -155,37 +205,57 @@ def no_content() -> Response:
     return Response(body="", status_code=204)
 
 
-def encode_cursor(key: dict | None) -> str | None:
+def _cursor_scope(bp: Blueprint) -> bytes:
+    """What a cursor is bound to: the route, its path parameters and the caller (issue 15).
+    A cursor taken from one list, or from someone else, does not verify anywhere else."""
+    request = bp.current_request
+    context = request.context or {}
+    query = {k: v for k, v in (request.query_params or {}).items() if k not in ("cursor", "limit")}
+    scope = {"route": context.get("resourcePath") or request.path, "params": request.uri_params or {},
+             "query": query, "caller": context.get("shop_caller", "anonymous")}
+    return json.dumps(scope, sort_keys=True, separators=(",", ":")).encode()
+
+
+def _cursor_mac(scope: bytes, raw: bytes) -> bytes:
+    return hmac.new(derived_key("cursor"), scope + b"\n" + raw, hashlib.sha256).digest()[:16]
+
+
+def encode_cursor(key: dict | None, scope: bytes = b"") -> str | None:
     """DynamoDB's LastEvaluatedKey as an opaque, signed string (a client cannot point a
-    page at someone else's items by editing it)."""
+    page at someone else's items by editing it, nor use it on another list)."""
     if not key:
         return None
     raw = json.dumps(key, sort_keys=True, separators=(",", ":")).encode()
-    mac = hmac.new((settings().token_secret or "").encode(), raw, hashlib.sha256).digest()[:12]
-    return base64.urlsafe_b64encode(mac + raw).decode().rstrip("=")
+    return base64.urlsafe_b64encode(_cursor_mac(scope, raw) + raw).decode().rstrip("=")
 
 
-def decode_cursor(cursor: str | None) -> dict | None:
+def decode_cursor(cursor: str | None, scope: bytes = b"") -> dict | None:
     if not cursor:
         return None
     try:
+        if len(cursor) > 2048:
+            raise ValueError("too long")
         blob = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        mac, raw = blob[:12], blob[12:]
-        expected = hmac.new((settings().token_secret or "").encode(), raw, hashlib.sha256).digest()[:12]
-        if not hmac.compare_digest(mac, expected):
+        mac, raw = blob[:16], blob[16:]
+        if not hmac.compare_digest(mac, _cursor_mac(scope, raw)):
             raise ValueError("bad mac")
         key = json.loads(raw)
+        if not isinstance(key, dict):
+            raise ValueError("not a key")
     except (ValueError, TypeError) as exc:
-        raise errors.InvalidRequest("invalid cursor") from exc
+        raise errors.InvalidRequest("invalid cursor (cursors are valid only on the list and for the caller that "
+                                    "issued them)") from exc
     return key
 
 
-def page(items: list, next_key: dict | None) -> dict:
-    return {"items": items, "next_cursor": encode_cursor(next_key)}
+def page(items: list, next_key: dict | None, scope: bytes = b"") -> dict:
+    return {"items": items, "next_cursor": encode_cursor(next_key, scope)}
 
 
 def paged(bp: Blueprint, lister, *args) -> dict:
-    """A contract page from `lister(*args, limit, cursor) -> (items, next_key)`."""
+    """A contract page from `lister(*args, limit, cursor) -> (items, next_key)`; the
+    cursor is bound to this route and caller (call after authenticating)."""
     limit, cursor = page_args(bp)
-    items, next_key = lister(*args, limit, decode_cursor(cursor))
-    return page(items, next_key)
+    scope = _cursor_scope(bp)
+    items, next_key = lister(*args, limit, decode_cursor(cursor, scope))
+    return page(items, next_key, scope)

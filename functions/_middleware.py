@@ -14,10 +14,14 @@ def install_middleware(app: Chalice) -> None:
     def envelope_and_log(event, get_response):
         request_id = (event.context or {}).get("requestId") if hasattr(event, "context") else None
         logger.append_keys(request_id=request_id, path=event.path, method=event.method)
-        response = get_response(event)
-        _to_envelope(response)
-        logger.info("http", extra={"status": response.status_code})
-        logger.remove_keys(["request_id", "path", "method", "order_id", "refund_id", "payout_id", "aws_request_id"])
+        try:
+            response = get_response(event)
+            _to_envelope(response)
+            logger.info("http", extra={"status": response.status_code})
+        finally:
+            # Whatever a handler appended (order_id, payout_id, out_bill_no, ...) ends with
+            # its request: a warm container's next request starts clean.
+            logger.clear_state()
         return response
 
     @app.middleware("all")
@@ -27,7 +31,11 @@ def install_middleware(app: Chalice) -> None:
         aws_request_id = getattr(ctx, "aws_request_id", None)
         if aws_request_id:
             logger.append_keys(aws_request_id=aws_request_id)
-        return get_response(event)
+        try:
+            return get_response(event)
+        finally:
+            if not hasattr(event, "method"):  # an HTTP request's keys end in envelope_and_log
+                logger.clear_state()
 
 
 def _to_envelope(response: Response) -> None:

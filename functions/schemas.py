@@ -9,11 +9,20 @@ model's docstring end up in the OpenAPI document.
 """
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
 
 from layers.domain.shop_settings import ShopSettings
+
+# -- issue 15: strict input --
+# Quantities and money are JSON integers only: "2", true and 1.0 are refused, not coerced.
+Int = Annotated[int, Strict()]
+# Ids are opaque but have a shape: what the shop makes is letters, digits, "_" and "-".
+ID_PATTERN = r"^[A-Za-z0-9_-]+$"
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
+# A path parameter (ids, share tokens, job names, dates): checked by functions/_api.route.
+PATH_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
 
 # -- shoppers ---------------------------------------------------------------------------
 
@@ -25,11 +34,11 @@ class LoginInput(BaseModel):
 
 class CartLineInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    quantity: int = Field(ge=1, le=999)
+    quantity: Int = Field(ge=1, le=999)
 
 
 class Address(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=50)
     phone: str = Field(min_length=5, max_length=20)
     province: str | None = Field(None, max_length=50)
@@ -40,24 +49,24 @@ class Address(BaseModel):
 
 class OrderLineInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    sku_id: str = Field(min_length=1, max_length=64)
-    quantity: int = Field(ge=1, le=999)
+    sku_id: Id
+    quantity: Int = Field(ge=1, le=999)
 
 
 class PlaceOrderInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     items: list[OrderLineInput] = Field(min_length=1, max_length=50)
-    coupon_id: str | None = Field(None, max_length=64)
+    coupon_id: Id | None = None
     address: Address
-    share_token: str | None = Field(None, max_length=64)
+    share_token: Id | None = None
     # -- issue 19: members --
     pay_with: Literal["wechat", "balance"] = "wechat"
-    points: int | None = Field(None, ge=1, le=100_000_000, description="points to spend on this order")
+    points: Int | None = Field(None, ge=1, le=100_000_000, description="points to spend on this order")
 
 
 class RefundInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: int | None = Field(None, ge=1)
+    amount: Int | None = Field(None, ge=1)
     reason: str = Field(min_length=1, max_length=80)
 
 
@@ -83,17 +92,17 @@ class OrderInput(BaseModel):
     """A flash-sale order (POST /flash-sales/{sale_id}/orders)."""
 
     model_config = ConfigDict(extra="forbid")
-    quantity: int = Field(ge=1, le=100)
+    quantity: Int = Field(ge=1, le=100)
     address: Address
-    share_token: str | None = Field(None, max_length=64)
+    share_token: Id | None = None
     # -- issue 19: members --
     pay_with: Literal["wechat", "balance"] = "wechat"
-    points: int | None = Field(None, ge=1, le=100_000_000, description="points to spend on this order")
+    points: Int | None = Field(None, ge=1, le=100_000_000, description="points to spend on this order")
 
 
 class ShareInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    product_id: str | None = Field(None, min_length=1, max_length=64)
+    product_id: Id | None = None
 
 
 class ConsentInput(BaseModel):
@@ -103,18 +112,39 @@ class ConsentInput(BaseModel):
     results: dict[str, str] = Field(
         min_length=1, max_length=20,
         description="template id -> accept | reject | ban | filter; only accept counts")
-    flash_sale_id: str | None = Field(None, max_length=64)
+    flash_sale_id: Id | None = None
 
 
 # -- operators: catalog -------------------------------------------------------------------
 
 
 class SkuInput(BaseModel):
+    """A new SKU takes `stock`. An existing SKU's (`id`) stock moves by `stock_delta`
+    (never below 0), or is set to `stock` only while it is still `expected_stock`, the
+    stock the operator saw (409 STOCK_CHANGED otherwise): orders take and give back
+    units meanwhile. `stock` alone on an existing SKU changes nothing and is 409 if the
+    stock is no longer that."""
+
     model_config = ConfigDict(extra="forbid")
-    id: str | None = Field(None, description="to change an existing SKU (PUT)")
-    price: int = Field(ge=1, le=100_000_000)
-    stock: int = Field(ge=0, le=10_000_000)
+    id: Id | None = Field(None, description="to change an existing SKU (PUT)")
+    price: Int = Field(ge=1, le=100_000_000)
+    stock: Int | None = Field(None, ge=0, le=10_000_000, description="required for a new SKU")
+    stock_delta: Int | None = Field(None, ge=-10_000_000, le=10_000_000,
+                                    description="an existing SKU: units to add (or, negative, remove)")
+    expected_stock: Int | None = Field(None, ge=0, le=10_000_000,
+                                       description="an existing SKU: the stock the operator saw; `stock` is set only "
+                                                   "while it is still this")
     spec: dict[str, str] | None = None
+
+    @model_validator(mode="after")
+    def _one_way_to_move_stock(self):  # -- issue 15 --
+        if self.id is None and (self.stock is None or self.stock_delta is not None or self.expected_stock is not None):
+            raise ValueError("a new SKU takes stock (stock_delta and expected_stock are for existing SKUs)")
+        if self.stock_delta is not None and (self.stock is not None or self.expected_stock is not None):
+            raise ValueError("give stock_delta, or stock with expected_stock, not both")
+        if self.expected_stock is not None and self.stock is None:
+            raise ValueError("expected_stock goes with stock")
+        return self
 
 
 class CommissionInput(BaseModel):
@@ -122,7 +152,7 @@ class CommissionInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     mode: Literal["tier", "fixed"]
-    rate_bps: int | None = Field(None, ge=0, le=10_000)
+    rate_bps: Int | None = Field(None, ge=0, le=10_000)
 
     @model_validator(mode="after")
     def _fixed_needs_rate(self):
@@ -145,13 +175,13 @@ class ProductInput(BaseModel):
 
 class ScopeInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    product_ids: list[str] = Field(default_factory=list, max_length=100)
+    product_ids: list[Id] = Field(default_factory=list, max_length=100)
     categories: list[str] = Field(default_factory=list, max_length=50)
 
 
 class PostPaymentInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    min_payable: int = Field(0, ge=0)
+    min_payable: Int = Field(0, ge=0)
 
 
 class CouponTemplateInput(BaseModel):
@@ -162,23 +192,23 @@ class CouponTemplateInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=60)
     kind: Literal["fixed", "percent"]
-    value: int = Field(ge=1)
-    threshold: int = Field(0, ge=0)
-    max_discount: int | None = Field(None, ge=1)
+    value: Int = Field(ge=1)
+    threshold: Int = Field(0, ge=0)
+    max_discount: Int | None = Field(None, ge=1)
     claim_starts_at: datetime
     claim_ends_at: datetime
     valid_from: datetime | None = None
     valid_until: datetime | None = None
-    valid_days: int | None = Field(None, ge=1, le=3650)
-    total: int = Field(ge=1, le=10_000_000)
-    per_user_limit: int = Field(ge=1, le=1000)
+    valid_days: Int | None = Field(None, ge=1, le=3650)
+    total: Int = Field(ge=1, le=10_000_000)
+    per_user_limit: Int = Field(ge=1, le=1000)
     scope: ScopeInput | None = None
     post_payment: PostPaymentInput | None = None
-    expected_claims_per_s: int | None = Field(
+    expected_claims_per_s: Int | None = Field(
         None, ge=1, le=1_000_000,
         description="the peak you expect; sets how many counter shards the template gets "
                     "(about 500 claims/s each)")
-    shards: int | None = Field(None, ge=1, le=100)
+    shards: Int | None = Field(None, ge=1, le=100)
 
     @model_validator(mode="after")
     def _coherent(self):
@@ -206,16 +236,16 @@ class SaleInput(BaseModel):
     """Times carry a zone; `ends_at` is after `starts_at`; no more `shards` than `stock`."""
 
     model_config = ConfigDict(extra="forbid")
-    sku_id: str = Field(min_length=1, max_length=64)
-    price: int = Field(ge=1)
-    stock: int = Field(ge=1, le=1_000_000)
+    sku_id: Id
+    price: Int = Field(ge=1)
+    stock: Int = Field(ge=1, le=1_000_000)
     starts_at: datetime
     ends_at: datetime
-    per_user_limit: int = Field(ge=1, le=100)
-    shards: int | None = Field(
+    per_user_limit: Int = Field(ge=1, le=100)
+    shards: Int | None = Field(
         None, ge=1, le=64,
         description="stock counter shards K (default from expected_attempts_per_s; see docs/flash-sales.md)")
-    expected_attempts_per_s: int | None = Field(None, ge=1, le=10_000_000)
+    expected_attempts_per_s: Int | None = Field(None, ge=1, le=10_000_000)
 
     @model_validator(mode="after")
     def _window(self):
@@ -234,9 +264,9 @@ class SaleInput(BaseModel):
 class TierInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=50)
-    rate_bps: int = Field(ge=0, le=10_000)
-    min_sales_count: int | None = Field(None, ge=0, le=10_000_000)
-    min_sales_amount: int | None = Field(None, ge=0, le=10**13)
+    rate_bps: Int = Field(ge=0, le=10_000)
+    min_sales_count: Int | None = Field(None, ge=0, le=10_000_000)
+    min_sales_amount: Int | None = Field(None, ge=0, le=10**13)
 
 
 class CommissionTemplateInput(BaseModel):
@@ -256,14 +286,14 @@ class CommissionTemplateInput(BaseModel):
 
 class DistributorInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    user_id: str = Field(min_length=1, max_length=64)
-    template_id: str = Field(min_length=1, max_length=64)
-    manager_id: str | None = Field(None, min_length=1, max_length=64)
+    user_id: Id
+    template_id: Id
+    manager_id: Id | None = None
 
 
 class ManagerInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    user_id: str = Field(min_length=1, max_length=64)
+    user_id: Id
     name: str | None = Field(None, max_length=100)
 
 
@@ -284,14 +314,14 @@ class BargainInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     sku_id: str = Field(min_length=1, max_length=64)
-    floor_price: int = Field(ge=1, le=100_000_000)
-    helpers_needed: int = Field(ge=1, le=100)
-    ttl_s: int = Field(ge=60, le=86400, description="how long an instance has to reach the floor and be bought")
+    floor_price: Int = Field(ge=1, le=100_000_000)
+    helpers_needed: Int = Field(ge=1, le=100)
+    ttl_s: Int = Field(ge=60, le=86400, description="how long an instance has to reach the floor and be bought")
     starts_at: datetime
     ends_at: datetime
-    stock: int = Field(ge=1, le=1_000_000, description="units that can be bought at the floor price")
-    per_user_limit: int = Field(ge=1, le=100, description="instances a shopper may start")
-    helps_per_user_per_day: int | None = Field(
+    stock: Int = Field(ge=1, le=1_000_000, description="units that can be bought at the floor price")
+    per_user_limit: Int = Field(ge=1, le=100, description="instances a shopper may start")
+    helps_per_user_per_day: Int | None = Field(
         None, ge=1, le=1000, description="helps one shopper may give in this bargain per Beijing day")
 
     @model_validator(mode="after")
@@ -307,7 +337,7 @@ class BargainOrderInput(BaseModel):
     share_token: str | None = Field(None, max_length=64)
     # -- issue 19: members --
     pay_with: Literal["wechat", "balance"] = "wechat"
-    points: int | None = Field(None, ge=1, le=100_000_000, description="points to spend on this order")
+    points: Int | None = Field(None, ge=1, le=100_000_000, description="points to spend on this order")
 
 
 class AssistCampaignInput(BaseModel):
@@ -315,15 +345,15 @@ class AssistCampaignInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=60)
-    helpers_needed: int = Field(ge=1, le=100)
+    helpers_needed: Int = Field(ge=1, le=100)
     reward_coupon_template_id: str = Field(min_length=1, max_length=64)
-    ttl_s: int = Field(ge=60, le=86400)
+    ttl_s: Int = Field(ge=60, le=86400)
     starts_at: datetime
     ends_at: datetime
-    per_user_limit: int = Field(ge=1, le=100, description="instances a shopper may start")
+    per_user_limit: Int = Field(ge=1, le=100, description="instances a shopper may start")
     new_users_only: bool = Field(
         False, description="only shoppers whose first login came after the instance started may help")
-    helps_per_user_per_day: int | None = Field(None, ge=1, le=1000)
+    helps_per_user_per_day: Int | None = Field(None, ge=1, le=1000)
 
     @model_validator(mode="after")
     def _window(self):
@@ -340,14 +370,14 @@ class GroupBuyInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
     sku_id: str = Field(min_length=1, max_length=64)
-    price: int = Field(ge=1, le=100_000_000, description="the group price, in fen")
-    group_size: int = Field(ge=2, le=100)
-    group_ttl_s: int = Field(ge=60, le=86400, description="how long a group has, from its leader's payment")
+    price: Int = Field(ge=1, le=100_000_000, description="the group price, in fen")
+    group_size: Int = Field(ge=2, le=100)
+    group_ttl_s: Int = Field(ge=60, le=86400, description="how long a group has, from its leader's payment")
     starts_at: datetime
     ends_at: datetime
-    stock: int = Field(ge=1, le=1_000_000, description="units that can be sold at the group price")
-    per_user_limit: int = Field(ge=1, le=100, description="group orders one shopper may place in this group buy")
-    success_min_paid: int | None = Field(
+    stock: Int = Field(ge=1, le=1_000_000, description="units that can be sold at the group price")
+    per_user_limit: Int = Field(ge=1, le=100, description="group orders one shopper may place in this group buy")
+    success_min_paid: Int | None = Field(
         None, ge=1, le=100, description="a group short of group_size still succeeds at its expiry with this many paid")
 
     @model_validator(mode="after")
@@ -399,15 +429,15 @@ class TopUpInput(BaseModel):
 
 class TopUpPlanInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    pay: int = Field(ge=1, le=10_000_000, description="fen paid, credited to the principal")
-    bonus: int = Field(0, ge=0, le=10_000_000, description="fen given on top, credited to the bonus")
+    pay: Int = Field(ge=1, le=10_000_000, description="fen paid, credited to the principal")
+    bonus: Int = Field(0, ge=0, le=10_000_000, description="fen given on top, credited to the bonus")
 
 
 class MemberLevelInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=32)
-    min_growth: int = Field(ge=0)
-    discount_bps: int = Field(0, ge=0, le=9999)
+    min_growth: Int = Field(ge=0)
+    discount_bps: Int = Field(0, ge=0, le=9999)
 
 
 class MemberLevelsInput(BaseModel):

@@ -109,7 +109,7 @@ def sqs():
 def order_repository():
     from layers.storage.orders import DynamoOrderRepository
 
-    return DynamoOrderRepository()
+    return DynamoOrderRepository(unpaid_cap=settings().unpaid_orders_cap)  # issue 15: the unpaid orders cap
 
 
 @_once
@@ -416,11 +416,16 @@ def cart():
 
 @_once
 def auth():
+    # -- issue 15: login rate limits, token versions --
     from layers.auth import issue_shopper_token
     from layers.services.auth import AuthService
+    from layers.storage.rate_limits import DynamoRateLimiter
 
+    s = settings()
     return AuthService(users=user_repository(), mini_program=mini_program(), issue_token=issue_shopper_token,
-                       clock=clock())
+                       clock=clock(), rate_limiter=DynamoRateLimiter(),
+                       login_limit_per_address=s.login_limit_per_address,
+                       login_limit_per_openid=s.login_limit_per_openid)
 
 
 @_once

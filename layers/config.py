@@ -1,8 +1,12 @@
-"""Settings, read once from the environment when the process starts.
+"""Settings, read once per process (container).
 
-Names follow ../shared/CONTRACT.md ("Settings"). In AWS the stage's secret store fills
-the environment; locally `make dev` fills it (and points the WeChat settings at the
-built-in sandbox when they are absent). Nothing secret has a default here.
+Names follow ../shared/CONTRACT.md ("Settings"). In AWS (issue 15) the contract's
+settings live in the stage's Secrets Manager secret, named by SHOP_SECRET_ID: read at run
+time through Powertools' parameters utility and cached with the settings for the
+container's life, never resolved into the functions' environment, where anyone who may
+read a function's configuration would see them. Locally (no SHOP_SECRET_ID) they come
+from the environment as before: `make dev` fills it (and points the WeChat settings at
+the built-in sandbox when they are absent). Nothing secret has a default here.
 """
 
 from __future__ import annotations
@@ -11,10 +15,24 @@ import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+_SECRET: dict[str, str] = {}
+
 
 def _env(name: str, default: str | None = None) -> str | None:
-    value = os.environ.get(name)
+    value = _SECRET.get(name) or os.environ.get(name)
     return value if value not in (None, "") else default
+
+
+def _load_secret() -> None:
+    """The JSON secret named by SHOP_SECRET_ID (AWS) into _SECRET; nothing locally."""
+    _SECRET.clear()
+    secret_id = os.environ.get("SHOP_SECRET_ID")
+    if not secret_id:
+        return
+    from aws_lambda_powertools.utilities import parameters
+
+    value = parameters.get_secret(secret_id, transform="json", max_age=24 * 3600)
+    _SECRET.update({k: str(v) for k, v in (value or {}).items() if v not in (None, "")})
 
 
 @dataclass(frozen=True)
@@ -46,6 +64,10 @@ class Settings:
     code_bucket: str | None = None
     # -- issue 20: analytics --
     analytics_queue_url: str | None = None
+    # -- issue 15: front door limits --
+    login_limit_per_address: int = 60   # logins per minute from one source address
+    login_limit_per_openid: int = 10    # logins per minute of one WeChat user
+    unpaid_orders_cap: int = 10         # unpaid orders one shopper may hold at once
 
     @property
     def platform_certificate_mode(self) -> bool:
@@ -54,6 +76,7 @@ class Settings:
 
 
 def load_settings() -> Settings:
+    _load_secret()
     return Settings(
         wechat_appid=_env("WECHAT_APPID"),
         wechat_app_secret=_env("WECHAT_APP_SECRET"),
@@ -80,7 +103,16 @@ def load_settings() -> Settings:
         wechat_push_aes_key=_env("WECHAT_PUSH_AES_KEY"),
         code_bucket=_env("CODE_BUCKET"),
         analytics_queue_url=_env("ANALYTICS_QUEUE_URL"),  # issue 20: analytics
+        # -- issue 15 --
+        login_limit_per_address=_int_env("LOGIN_LIMIT_PER_ADDRESS", 60),
+        login_limit_per_openid=_int_env("LOGIN_LIMIT_PER_OPENID", 10),
+        unpaid_orders_cap=_int_env("UNPAID_ORDERS_CAP", 10),
     )
+
+
+def _int_env(name: str, default: int) -> int:
+    value = _env(name)
+    return int(value) if value is not None else default
 
 
 @lru_cache(maxsize=1)

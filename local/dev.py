@@ -132,18 +132,29 @@ def _start_sandbox(stack: Stack, port: int) -> str | None:
         print("  WeChat settings given: using them, no sandbox")
         return None
     done = step("WeChat sandbox")
-    try:
-        from sandbox.server import WeChatSandbox
-    except ImportError as exc:
-        done(f"not available ({exc}); WeChat calls will fail")
+    # -- issue 15: its own process (`python -m sandbox`): inside the API's process, a crowd
+    # of requests starves it of the interpreter lock and calls to WeChat time out.
+    import shlex
+    import subprocess
+
+    proc = subprocess.Popen([sys.executable, "-u", "-m", "sandbox", "--port", str(port)], cwd=ROOT,
+                            stdout=subprocess.PIPE, text=True)
+    stack.on_stop("WeChat sandbox", lambda: (proc.terminate(), proc.wait(10)))
+    printed = ""
+    for line in proc.stdout:  # its settings, as shell exports; the public key id comes last
+        printed += line
+        if line.startswith("export WECHATPAY_PUBLIC_KEY_ID="):
+            break
+    threading.Thread(target=proc.stdout.read, daemon=True, name="sandbox-stdout").start()  # never a full pipe
+    if proc.poll() is not None:
+        done(f"did not start (exit {proc.returncode}); WeChat calls will fail")
         return None
-    box = WeChatSandbox()
-    base = box.start(port=port)
-    stack.on_stop("WeChat sandbox", box.stop)
-    for key, value in box.env().items():
-        os.environ[key] = value
-    base = base or f"http://127.0.0.1:{port}"
-    done(base)
+    for token in shlex.split(printed):
+        if "=" in token:
+            key, value = token.split("=", 1)
+            os.environ[key] = value
+    base = f"http://127.0.0.1:{port}"
+    done(f"{base} (pid {proc.pid})")
     return base
 
 
@@ -157,6 +168,87 @@ def _load_app(stage: str):
     app = config.chalice_app
     validate_routes(app.routes)
     return app, config
+
+
+# -- issue 15: a dev server that takes a crowd ---------------------------------------------
+# Chalice's local server listens with Python's default backlog of 5: two dozen clients
+# arriving together get connection resets. And Chalice keeps the request being served in
+# one attribute of the app (`app.current_request`), which Lambda can afford (one request
+# per process) but a threaded server cannot: two threads would read each other's request.
+
+LISTEN_BACKLOG = 1024
+# Requests served at once; the other connections wait their turn, accepted. One Python
+# process serves the API, the in-process WeChat sandbox and the consumers: 200 threads
+# all runnable would starve the sandbox's own threads of the interpreter lock (logins
+# then time out waiting for code2session) and give every request the worst latency.
+MAX_IN_FLIGHT = 16
+
+
+def thread_safe_requests(app) -> None:
+    """Make `app.current_request` (and `lambda_context`) per thread, as one Lambda
+    container per request would have them."""
+    slot = threading.local()
+
+    def attribute(name):
+        return property(lambda self: getattr(slot, name, None), lambda self, value: setattr(slot, name, value))
+
+    app.__dict__.pop("current_request", None)
+    app.__dict__.pop("lambda_context", None)
+    app.__class__ = type(f"ThreadLocal{type(app).__name__}", (type(app),),
+                         {"current_request": attribute("current_request"),
+                          "lambda_context": attribute("lambda_context")})
+
+
+def crowd_server(app, config, host: str, port: int):
+    """Chalice's LocalDevServer (one thread per connection) with a deep listen backlog,
+    a per-thread current request, and API Gateway's answers where chalice local has its
+    own: an unknown route or method is 403/405 in the contract's error envelope (as
+    infra's gateway responses make it in AWS), not a bare message or an HTML page."""
+    import json
+
+    from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer
+
+    class CrowdHTTPServer(ThreadedHTTPServer):
+        request_queue_size = LISTEN_BACKLOG
+        daemon_threads = True
+        in_flight = threading.BoundedSemaphore(MAX_IN_FLIGHT)
+
+    class GatewayLikeHandler(ChaliceRequestHandler):
+        def _generic_handle(self) -> None:
+            try:
+                with self.server.in_flight:
+                    super()._generic_handle()
+            except UnicodeEncodeError:  # chalice local echoes a non-ASCII Authorization of an unknown route
+                self._gateway_error(403, "MISSING_AUTHENTICATION_TOKEN", "Missing Authentication Token", {})
+
+        def _send_error_response(self, error) -> None:
+            try:
+                message = json.loads(error.body or b"{}").get("message", "")
+            except (ValueError, AttributeError):
+                message = ""
+            code = "MISSING_AUTHENTICATION_TOKEN" if error.CODE == 403 else "UNAUTHORIZED"
+            self._gateway_error(error.CODE, code, message, error.headers or {})
+
+        def _gateway_error(self, status: int, code: str, message: str, headers: dict) -> None:
+            body = json.dumps({"error": {"code": code, "message": message[:200]}})
+            self._send_http_response(status, {**headers, "Content-Type": "application/json"}, body)
+
+        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+            # The standard library's own refusals (an unknown method, a bad request line).
+            status = 405 if code == 501 else code
+            body = json.dumps({"error": {"code": "METHOD_NOT_ALLOWED" if code == 501 else "INVALID_REQUEST",
+                                         "message": message or ""}}).encode()
+            self.close_connection = True
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD" and status >= 200 and status not in (204, 304):
+                self.wfile.write(body)
+
+    thread_safe_requests(app)
+    return LocalDevServer(app, config, host, port, handler_cls=GatewayLikeHandler, server_cls=CrowdHTTPServer)
 
 
 def _wait_healthy(base_url: str, timeout: float = 30.0) -> bool:
@@ -184,6 +276,8 @@ def run(args: argparse.Namespace, stop: threading.Event) -> int:
         secrets_, generated = local_secrets(Path(args.env_file))
         os.environ["PORT"] = str(port)
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
+        # -- issue 15: every local client comes from 127.0.0.1; limit per openid only.
+        os.environ.setdefault("LOGIN_LIMIT_PER_ADDRESS", "0")
 
         done = step("DynamoDB Local")
         ddb = DynamoDBLocal(port=port_or_free(args.dynamodb_port),
@@ -215,9 +309,7 @@ def run(args: argparse.Namespace, stop: threading.Event) -> int:
 
         done = step("HTTP API (chalice local)")
         app, config = _load_app(stage)
-        from chalice.local import create_local_server
-
-        server = create_local_server(app, config, "127.0.0.1", port)
+        server = crowd_server(app, config, "127.0.0.1", port)
         thread = threading.Thread(target=server.server.serve_forever, name="http", daemon=True)
         thread.start()
 

@@ -82,8 +82,21 @@ def merged() -> dict:
             raise SystemExit(f"schema {name} is generated from functions/schemas.py; do not write it by hand")
         doc["components"]["schemas"][name] = schema
 
+    _path_ids_by_shape(doc)
     doc["paths"] = dict(sorted(doc["paths"].items()))
     return doc
+
+
+def _path_ids_by_shape(doc: dict) -> None:
+    """-- issue 15 -- every path parameter has the shape functions/_api.py checks before
+    anything reaches DynamoDB (400 otherwise), so clients and fuzzers see it too."""
+    from functions.schemas import PATH_ID_PATTERN
+
+    for ops in doc["paths"].values():
+        for op in ops.values():
+            for param in op.get("parameters", []):
+                if param.get("in") == "path":
+                    param["schema"] = {**param.get("schema", {}), "type": "string", "pattern": PATH_ID_PATTERN}
 
 
 def render() -> str:

@@ -34,6 +34,13 @@ from sandbox.pay import BEIJING, Answer, PaySandbox, SandboxError
 __all__ = ["BEIJING", "SandboxError", "WeChatSandbox"]
 
 
+class _CrowdServer(ThreadingHTTPServer):
+    """-- issue 15 -- a listen backlog for a crowd (the default 5 resets connections
+    when a flash sale's prepay calls arrive together)."""
+
+    request_queue_size = 1024
+
+
 class WeChatSandbox(PaySandbox):
     def __init__(self, keys: SandboxKeys | None = None, notify_attempts: int = 5, notify_delay_s: float = 0.2):
         self.keys = keys or SandboxKeys()
@@ -58,7 +65,7 @@ class WeChatSandbox(PaySandbox):
         class Handler(_Handler):
             box = sandbox
 
-        self._server = _Server((host, port), Handler)
+        self._server = _CrowdServer((host, port), Handler)  # issue 15: a crowd is not dropped
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True, name="wechat-sandbox").start()
         self.base_url = f"http://{host}:{self._server.server_address[1]}"
@@ -164,11 +171,6 @@ class WeChatSandbox(PaySandbox):
 def _mini_answer(status: int, payload, signed: bool) -> Answer:
     """The mini-program half answers tuples; images (getwxacodeunlimit) go out as PNG."""
     return Answer(status, payload, signed, content_type="image/png" if isinstance(payload, bytes) else None)
-
-
-class _Server(ThreadingHTTPServer):
-    # issue 14: tests send 50 calls at once; the default backlog (5) resets connections.
-    request_queue_size = 128
 
 
 class _Handler(BaseHTTPRequestHandler):

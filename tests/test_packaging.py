@@ -98,17 +98,30 @@ def test_sqs_sources_report_batch_item_failures_from_our_queues(template):
         assert q["VisibilityTimeout"] >= 6 * functions(template)[name]["Properties"]["Timeout"]
 
 
-def test_every_function_gets_its_settings_and_no_secret_is_literal(template):
+def test_every_function_gets_its_settings_and_no_secret_in_any_environment_variable(template):
+    """Issue 15: the contract's settings are read from Secrets Manager at run time; the
+    functions' environment names the secret and holds nothing from it."""
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     for name in ("SHOP_TABLE", "EVENTS_QUEUE_URL", "ORDER_EXPIRY_QUEUE_URL", "SETTLEMENT_QUEUE_URL",
                  "ANALYTICS_QUEUE_URL"):  # issue 20
         assert set(variables[name]) == {"Ref"}
-    for name in CONTRACT_SETTINGS:
-        value = json.dumps(variables[name])
-        assert "{{resolve:secretsmanager:" in value and f":SecretString:{name}}}}}" in value, name
+    assert variables["SHOP_SECRET_ID"] == {"Fn::Sub": "${SecretId}"}
+    environments = [variables] + [f["Properties"].get("Environment", {}).get("Variables", {})
+                                  for f in functions(template).values()]
+    for env in environments:
+        assert not set(env) & set(CONTRACT_SETTINGS), sorted(set(env) & set(CONTRACT_SETTINGS))
+        assert "secretsmanager" not in json.dumps(env).replace('"SHOP_SECRET_ID"', ""), env
+    assert "{{resolve:secretsmanager" not in json.dumps(template)
     for f in functions(template).values():
         assert f["Properties"]["Environment"]["Variables"]["STAGE"] == "prod"
     assert template["Parameters"]["Stage"]["AllowedValues"] == ["prod"]
+
+
+def test_the_api_stage_is_throttled_by_settings(template):
+    settings = template["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
+    assert settings == [{"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingBurstLimit": {"Ref": "ApiThrottleBurst"},
+                         "ThrottlingRateLimit": {"Ref": "ApiThrottleRate"}}]
+    assert template["Parameters"]["ApiThrottleBurst"]["Type"] == "Number"
 
 
 def _statements(role: dict) -> list[dict]:
@@ -125,13 +138,22 @@ def test_iam_is_least_privilege(template):
             assert st["Effect"] == "Allow", name
             assert st["Resource"] != "*" and "*" not in json.dumps(st["Action"]), (name, st)
             services = {a.split(":")[0] for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
-            assert services <= {"logs", "sqs", "dynamodb", "lambda", "s3"}, (name, st)  # s3: issue 14
-    for f in functions(template).values():
+            assert services <= {"logs", "sqs", "dynamodb", "lambda", "secretsmanager", "s3"}, (name, st)  # s3: issue 14
+    # Issue 15: each function's own policy, with only the table actions it uses; no shared one.
+    assert not [n for n, r in resources.items() if r["Type"] == "AWS::IAM::ManagedPolicy"]
+    table_actions = {}
+    for fname, f in functions(template).items():
         role = f["Properties"]["Role"]["Fn::GetAtt"][0]
-        assert {s["Sid"] for s in _statements(resources[role])} <= {"OwnLogs", "ConsumeOwnQueue"}
-    shared = resources["ShopDataAccessPolicy"]["Properties"]
-    assert {r["Ref"] for r in shared["Roles"]} == {f["Properties"]["Role"]["Fn::GetAtt"][0]
-                                                   for f in functions(template).values()}
+        by_sid = {s["Sid"]: s for s in _statements(resources[role])}
+        assert set(by_sid) <= {"OwnLogs", "ConsumeOwnQueue", "ShopTable", "SendToQueues", "ReadSettingsSecret",
+                               "CodeBucketObjects"}  # issue 14: the share codes (the API only)
+        assert "CodeBucketObjects" not in by_sid or fname == "APIHandler"
+        assert by_sid["ReadSettingsSecret"]["Action"] == ["secretsmanager:GetSecretValue"]
+        assert "${SecretId}-" in by_sid["ReadSettingsSecret"]["Resource"]["Fn::Sub"]
+        table_actions[fname] = set(by_sid["ShopTable"]["Action"])
+    assert not any("dynamodb:BatchWriteItem" in a or "dynamodb:Scan" in a for a in table_actions.values())
+    assert "dynamodb:DeleteItem" not in table_actions["SettlementConsumer"]
+    assert {f for f, a in table_actions.items() if "dynamodb:DescribeTable" in a} == {"APIHandler"}
     scheduler = _statements(resources["SchedulerRole"])
     assert scheduler == [{"Effect": "Allow", "Action": "lambda:InvokeFunction",
                           "Resource": {"Fn::GetAtt": ["Jobs", "Arn"]}}]

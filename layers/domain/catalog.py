@@ -34,6 +34,19 @@ class Sku:
 
 
 @dataclass(frozen=True)
+class StockChange:
+    """How an operator's write moves a SKU's stock (issue 15). Orders take and give back
+    units concurrently, so an existing SKU's stock is never set blind: it moves by
+    `delta` (never below 0), or is set to `set_to` only while it is still `expected`
+    (the stock the operator saw). A new SKU is set to `set_to`; with nothing given the
+    stock is left as it is."""
+
+    set_to: int | None = None
+    expected: int | None = None
+    delta: int | None = None
+
+
+@dataclass(frozen=True)
 class Product:
     product_id: str
     title: str
@@ -80,8 +93,10 @@ class CatalogRepository(StockRepository, Protocol):
 
     def list_products(self, limit: int, cursor: dict | None) -> tuple[list[Product], dict | None]: ...
 
-    def stage_put_sku(self, tx, sku: Sku) -> None:
-        """Write the SKU as it is (the operator states the stock on the shelf now)."""
+    def stage_put_sku(self, tx, sku: Sku, stock: StockChange) -> None:
+        """Write the SKU's fields (its `stock` field is ignored) and move its stock as
+        `stock` says; the transaction raises `errors.StockChanged` when the stock is no
+        longer `expected`, or the delta would take it below 0."""
 
     def stage_retire_sku(self, tx, sku_id: str) -> None:
         """Take a SKU off sale; it stays, since open orders still name it."""

@@ -28,6 +28,7 @@ LimitExceeded = _error("LimitExceeded", "LIMIT_EXCEEDED", "conflict")
 AlreadyClaimed = _error("AlreadyClaimed", "ALREADY_CLAIMED", "conflict")
 InvalidState = _error("InvalidState", "INVALID_STATE", "conflict")
 InProgress = _error("InProgress", "IN_PROGRESS", "conflict")
+StockChanged = _error("StockChanged", "STOCK_CHANGED", "conflict")  # issue 15
 NotStarted = _error("NotStarted", "NOT_STARTED", "unprocessable")
 Ended = _error("Ended", "ENDED", "unprocessable")
 CouponNotApplicable = _error("CouponNotApplicable", "COUPON_NOT_APPLICABLE", "unprocessable")

@@ -147,7 +147,10 @@ class OrderRepository(Protocol):
 
     def due(self, queue: str, until_iso: str, limit: int) -> list[Order]: ...
 
-    def stage_create(self, tx, order: Order, on_exists) -> None: ...
+    def stage_create(self, tx, order: Order, on_exists) -> None:
+        """Create the order; a PENDING one also counts against the shopper's unpaid
+        orders where the repository has a cap (`errors.LimitExceeded` at the cap), and
+        leaving PENDING (stage_change, stage_delete) gives that place back (issue 15)."""
 
     def stage_change(self, tx, before: Order, after: Order, on_stale) -> None:
         """Write `after`, conditioned on the stored order still being `before.version`."""

@@ -2,39 +2,43 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict
 
 DAY = 24 * 3600
+
+
+# Issue 15: JSON integers only ("2", true and 1.0 are refused, not coerced).
+StrictInt = Annotated[int, Strict()]
 
 
 class ShopSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    order_payment_timeout_s: int = Field(900, ge=60, le=7 * DAY)
-    share_binding_ttl_s: int = Field(7 * DAY, ge=0, le=365 * DAY)
-    commission_freeze_s: int = Field(7 * DAY, ge=0, le=365 * DAY)
+    order_payment_timeout_s: StrictInt = Field(900, ge=60, le=7 * DAY)
+    share_binding_ttl_s: StrictInt = Field(7 * DAY, ge=0, le=365 * DAY)
+    commission_freeze_s: StrictInt = Field(7 * DAY, ge=0, le=365 * DAY)
     settlement_mode: Literal["auto", "manual"] = "auto"
     # The merchant's largest single WeChat transfer: a larger payout is split. Below 2000
     # yuan, where WeChat would want the payee's real name.
-    payout_max_fen: int = Field(20000, ge=20, lt=200_000)
+    payout_max_fen: StrictInt = Field(20000, ge=20, lt=200_000)
     # Ours: ask each distributor, with their first claimed transfer, for WeChat's
     # confirmation-free receipt (免确认收款授权); once granted, settlement pays without a claim.
-    transfer_authorization: bool = False
+    transfer_authorization: Annotated[bool, Strict()] = False
     transfer_display_name: str = Field("分销佣金", min_length=1, max_length=32)
     # Ours: receipt is confirmed automatically this long after shipping.
-    auto_confirm_receipt_s: int = Field(10 * DAY, ge=3600, le=60 * DAY)
+    auto_confirm_receipt_s: StrictInt = Field(10 * DAY, ge=3600, le=60 * DAY)
     # Ours: flat shipping fee in fen, waived from `free_shipping_threshold` fen of goods.
-    shipping_fee: int = Field(0, ge=0, le=100_000)
-    free_shipping_threshold: int = Field(0, ge=0)
+    shipping_fee: StrictInt = Field(0, ge=0, le=100_000)
+    free_shipping_threshold: StrictInt = Field(0, ge=0)
     # Ours: the mini-program's subscription-message template ids, by reminder kind
     # (order_unpaid, order_paid, coupon_expiring, flash_sale_start; issue 17: group_expiring, the
     # leader's group about to expire); a kind without one sends nothing.
     # -- issue 19: points --
-    points_per_yuan: int = Field(1, ge=0, le=10_000)
-    point_value_fen: int = Field(1, ge=1, le=10_000)
-    points_max_ratio_bps: int = Field(5000, ge=0, le=10_000)
+    points_per_yuan: StrictInt = Field(1, ge=0, le=10_000)
+    point_value_fen: StrictInt = Field(1, ge=1, le=10_000)
+    points_max_ratio_bps: StrictInt = Field(5000, ge=0, le=10_000)
     subscription_templates: dict[Literal["order_unpaid", "order_paid", "coupon_expiring", "flash_sale_start",
                                          "group_expiring"], str] = Field(
         default_factory=dict)

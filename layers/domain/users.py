@@ -18,6 +18,7 @@ class User:
     unionid: str | None
     created_at: str
     last_login_at: str
+    token_version: int = 0  # raised to revoke every token issued before (issue 15)
 
 
 def user_id_for(openid: str) -> str:
@@ -30,3 +31,9 @@ class UserRepository(Protocol):
         write, so two first logins at once make one user."""
 
     def get_user(self, user_id: str) -> User | None: ...
+
+    def token_version(self, user_id: str) -> int:
+        """The user's current token version (0 for a user never stored)."""
+
+    def revoke_tokens(self, user_id: str) -> int:
+        """Raise the user's token version by one (one atomic update); the new version."""

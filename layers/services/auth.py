@@ -1,31 +1,77 @@
 """Login: WeChat's code2session gives the openid; the shop issues its own token. The
-session_key WeChat returns is never stored or returned: nothing here decrypts user data."""
+session_key WeChat returns is never stored or returned: nothing here decrypts user data.
+
+Issue 15: logins are rate-limited per source address (before WeChat is asked) and per
+openid; a token carries the user's token version, and `revoke` raises it, so every
+token issued before stops working (at once in this container, within
+`version_ttl_s` in the others, which cache versions briefly)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 from layers.clock import iso
 from layers.domain import errors
 from layers.domain.miniprogram import InvalidCode, MiniProgramClient, WeChatUnavailable
+from layers.domain.rate_limit import RateLimiter
 from layers.domain.users import UserRepository
+
+LOGIN_WINDOW_S = 60
 
 
 class AuthService:
     def __init__(self, *, users: UserRepository, mini_program: MiniProgramClient,
-                 issue_token: Callable[[str], tuple[str, int]], clock):
+                 issue_token: Callable[..., tuple[str, int]], clock,
+                 rate_limiter: RateLimiter | None = None, login_limit_per_address: int = 0,
+                 login_limit_per_openid: int = 0, version_ttl_s: float = 30.0,
+                 monotonic: Callable[[], float] = time.monotonic):
         self.users = users
         self.mini_program = mini_program
         self.issue_token = issue_token
         self.clock = clock
+        self.rate_limiter = rate_limiter
+        self.login_limit_per_address = login_limit_per_address
+        self.login_limit_per_openid = login_limit_per_openid
+        self.version_ttl_s = version_ttl_s
+        self.monotonic = monotonic
+        self._versions: dict[str, tuple[int, float]] = {}
 
-    def login(self, code: str) -> dict:
+    def login(self, code: str, source_address: str | None = None) -> dict:
+        if source_address:
+            self._limit(f"login:addr:{source_address}", self.login_limit_per_address)
         try:
             openid, unionid = self.mini_program.code2session(code)
         except InvalidCode as exc:
             raise errors.InvalidCode("WeChat rejected this login code") from exc
         except WeChatUnavailable as exc:
             raise errors.UpstreamUnavailable("WeChat cannot be reached; try again") from exc
+        self._limit(f"login:openid:{openid}", self.login_limit_per_openid)
         user = self.users.upsert_user(openid, unionid, iso(self.clock.now()))
-        token, expires_in = self.issue_token(user.user_id)
+        token, expires_in = self.issue_token(user.user_id, user.token_version)
         return {"token": token, "expires_in": expires_in, "user": {"id": user.user_id}}
+
+    def _limit(self, key: str, limit: int) -> None:
+        if self.rate_limiter is None or limit <= 0:
+            return
+        if not self.rate_limiter.hit(key, limit, LOGIN_WINDOW_S, int(self.clock.now().timestamp())):
+            raise errors.RateLimited("too many logins; try again in a minute")
+
+    def check_token_version(self, user_id: str, version: int) -> None:
+        """401 unless `version` is the user's current token version."""
+        cached = self._versions.get(user_id)
+        if cached is None or cached[1] < self.monotonic():
+            current = self.users.token_version(user_id)
+            if len(self._versions) > 10_000:
+                self._versions.clear()
+            self._versions[user_id] = (current, self.monotonic() + self.version_ttl_s)
+        else:
+            current = cached[0]
+        if version != current:
+            raise errors.Unauthorized("token revoked")
+
+    def revoke(self, user_id: str) -> dict:
+        """Every token of `user_id` issued so far stops working."""
+        version = self.users.revoke_tokens(user_id)
+        self._versions[user_id] = (version, self.monotonic() + self.version_ttl_s)
+        return {"user_id": user_id, "token_version": version}

@@ -6,7 +6,14 @@ from typing import Any
 
 from layers.clock import iso
 from layers.domain import errors
-from layers.domain.catalog import CatalogRepository, Product, SettingsRepository, Sku, stock_status
+from layers.domain.catalog import (
+    CatalogRepository,
+    Product,
+    SettingsRepository,
+    Sku,
+    StockChange,
+    stock_status,
+)
 from layers.domain.shop_settings import ShopSettings
 
 # `body` below is the route's ProductInput (functions/schemas.py), validated there.
@@ -68,10 +75,10 @@ class CatalogService:
         for sku in body.skus:
             sku_id = sku.id or self.catalog.new_id("s")
             sku_ids.append(sku_id)
-            # The operator states what is on the shelf now: the stock is set outright.
             self.catalog.stage_put_sku(tx, Sku(
                 sku_id=sku_id, product_id=product_id, title=body.title, category=body.category,
-                price=sku.price, stock=sku.stock, commission=commission, active=body.active, spec=sku.spec))
+                price=sku.price, stock=sku.stock or 0, commission=commission, active=body.active, spec=sku.spec),
+                _stock_change(sku))
         # SKUs left out of an update are retired, not deleted: open orders still name them.
         for old in known - set(sku_ids):
             self.catalog.stage_retire_sku(tx, old)
@@ -93,6 +100,22 @@ class CatalogService:
         products, next_cursor = self.catalog.list_products(limit, cursor)
         skus = self.catalog.get_skus([s for p in products for s in p.sku_ids])
         return [product_view(p, skus) for p in products], next_cursor
+
+
+def _stock_change(sku: Any) -> StockChange:
+    """Issue 15: a new SKU gets its `stock`; an existing one moves by `stock_delta`, or
+    is set to `stock` only while it is still `expected_stock` (the stock the operator
+    saw). `stock` alone on an existing SKU asserts it is still that (a price edit that
+    sends back the stock shown): it changes nothing, and is 409 STOCK_CHANGED if orders
+    moved it since."""
+    if sku.id is None:
+        return StockChange(set_to=sku.stock)
+    if sku.stock_delta is not None:
+        return StockChange(delta=sku.stock_delta)
+    if sku.stock is None:
+        return StockChange()
+    expected = sku.expected_stock if sku.expected_stock is not None else sku.stock
+    return StockChange(set_to=sku.stock, expected=expected)
 
 
 class ShopSettingsService:

@@ -18,7 +18,7 @@ import uuid
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 
 from layers.domain import errors
-from layers.domain.catalog import Product, Sku
+from layers.domain.catalog import Product, Sku, StockChange
 from layers.domain.shop_settings import ShopSettings
 from layers.storage.base import Listed, ShopModel
 from layers.storage.tx import connection
@@ -175,16 +175,29 @@ class DynamoCatalogRepository(DynamoStockRepository):
         items = [_product(p) for p in result]
         return items, result.last_evaluated_key
 
-    def stage_put_sku(self, tx, sku: Sku) -> None:
-        # An update that sets the stock outright: the operator states what is on the shelf now.
-        tx.update(SkuItem(*sku_key(sku.sku_id)), actions=[
+    def stage_put_sku(self, tx, sku: Sku, stock: StockChange) -> None:
+        # Issue 15: the stock moves by a delta, or is set only while it is what the operator saw.
+        condition, stock_action = None, []
+        if stock.delta is not None:
+            stock_action = [SkuItem.stock.add(stock.delta)]
+            condition = SkuItem.stock >= max(0, -stock.delta)
+        elif stock.expected is not None:
+            condition = SkuItem.stock == stock.expected
+            if stock.set_to is not None and stock.set_to != stock.expected:
+                stock_action = [SkuItem.stock.set(stock.set_to)]
+        elif stock.set_to is not None:
+            stock_action = [SkuItem.stock.set(stock.set_to)]
+            condition = SkuItem.pk.does_not_exist()  # only a new SKU is set outright
+        tx.update(SkuItem(*sku_key(sku.sku_id)), condition=condition, on_fail=lambda: errors.StockChanged(
+            f"the stock of sku {sku.sku_id} changed since it was read: send stock_delta, or stock with "
+            "expected_stock (the stock you saw)", sku_id=sku.sku_id), actions=[
             SkuItem.sku_id.set(sku.sku_id),
             SkuItem.product_id.set(sku.product_id),
             SkuItem.title.set(sku.title),
             SkuItem.category.set(sku.category) if sku.category else SkuItem.category.remove(),
             SkuItem.spec.set(sku.spec) if sku.spec else SkuItem.spec.remove(),
             SkuItem.price.set(sku.price),
-            SkuItem.stock.set(sku.stock),
+            *stock_action,
             SkuItem.commission.set(sku.commission) if sku.commission else SkuItem.commission.remove(),
             SkuItem.active.set(sku.active),
         ])

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 
+from layers.observability import logger
+
 
 class S3ImageStore:
     def __init__(self, bucket: str | None, region: str):
@@ -27,13 +29,25 @@ class S3ImageStore:
     def get(self, key: str) -> tuple[bytes, str] | None:
         if not self.bucket:
             raise RuntimeError("CODE_BUCKET is not configured")
+        from botocore.exceptions import BotoCoreError, ClientError
+
         try:
             answer = self.client.get_object(Bucket=self.bucket, Key=key)
+            return answer["Body"].read(), answer.get("ContentType") or "image/png"
         except self.client.exceptions.NoSuchKey:
             return None
-        return answer["Body"].read(), answer.get("ContentType") or "image/png"
+        except (ClientError, BotoCoreError) as exc:
+            # A cache: unreadable is a miss (the code is made again), never a failed request.
+            logger.warning("code bucket unreadable", extra={"key": key, "error": str(exc)[:200]})
+            return None
 
     def put(self, key: str, data: bytes, content_type: str) -> None:
         if not self.bucket:
             raise RuntimeError("CODE_BUCKET is not configured")
-        self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+        except (ClientError, BotoCoreError) as exc:
+            logger.error("code bucket not writable: the next request asks WeChat again",
+                         extra={"key": key, "error": str(exc)[:200], "alarm": "CODE_BUCKET"})

@@ -10,6 +10,11 @@
   gsi3 `PAID#<day>#<nn>` / paid epoch seconds: the orders paid on an Asia/Shanghai day
   (16 shards), for the nightly analytics recount; set in the write that pays the order
   (issue 20).
+- Unpaid orders of a shopper (issue 15): pk `USER#<user_id>`, sk `UNPAID_ORDERS`, `n`.
+  Raised by the transaction that creates a PENDING order, conditioned `n < cap` (a
+  shopper cannot hold a SKU's stock with a hundred unpaid orders), lowered by the one
+  transition that takes the order out of PENDING (paid, closed, deleted): the order's
+  version condition makes that happen exactly once.
 """
 
 from __future__ import annotations
@@ -20,11 +25,11 @@ from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute
 from pynamodb.exceptions import UpdateError
 
 from layers.clock import parse_iso
-from layers.domain import analytics
+from layers.domain import analytics, errors
 from layers.domain import order as domain
 from layers.domain.order import Order
 from layers.storage import queues
-from layers.storage.base import ListedAndQueued, Numbered, changed, requeued
+from layers.storage.base import ListedAndQueued, Numbered, ShopModel, changed, requeued
 from layers.storage.errors import condition_failed
 from layers.storage.tx import Tx
 
@@ -82,6 +87,21 @@ class OrderItem(ListedAndQueued, Numbered):
     # -- issue 19: members --
     pay_with = UnicodeAttribute(null=True)
     member = JSONAttribute(null=True)
+
+
+class UnpaidOrdersItem(ShopModel):
+    n = NumberAttribute(null=True)
+
+
+def _stage_unpaid(tx: Tx, user_id: str, delta: int, cap: int | None) -> None:
+    item = UnpaidOrdersItem(f"USER#{user_id}", "UNPAID_ORDERS")
+    if delta < 0:
+        tx.update(item, actions=[UnpaidOrdersItem.n.add(delta)])
+        return
+    tx.update(item, actions=[UnpaidOrdersItem.n.add(delta)],
+              condition=UnpaidOrdersItem.n.does_not_exist() | (UnpaidOrdersItem.n < cap),
+              on_fail=lambda: errors.LimitExceeded(
+                  f"you already have {cap} unpaid orders: pay or cancel one first", unpaid_cap=cap))
 
 
 def order_key(order_id: str) -> tuple[str, str]:
@@ -157,7 +177,11 @@ def _at_version(version: int):
 
 
 class DynamoOrderRepository:
-    """`layers.domain.order.OrderRepository` on the shop table."""
+    """`layers.domain.order.OrderRepository` on the shop table. With `unpaid_cap`, a
+    shopper holds at most that many PENDING orders (see the module's docstring)."""
+
+    def __init__(self, unpaid_cap: int | None = None) -> None:
+        self.unpaid_cap = unpaid_cap
 
     def get(self, order_id: str, consistent: bool = False) -> Order | None:
         try:
@@ -189,6 +213,8 @@ class DynamoOrderRepository:
                          gsi2pk=queue[0] if queue else None, gsi2sk=queue[1] if queue else None,
                          **dict(zip(("gsi3pk", "gsi3n"), _paid_index(order) or (), strict=False)))
         tx.put(item, condition=OrderItem.pk.does_not_exist(), on_fail=on_exists)
+        if self.unpaid_cap and order.status == domain.PENDING:
+            _stage_unpaid(tx, order.user_id, +1, self.unpaid_cap)
 
     def stage_change(self, tx: Tx, before: Order, after: Order, on_stale) -> None:
         actions = [*changed(OrderItem, before, after, _TRANSITION_FIELDS),
@@ -197,10 +223,14 @@ class DynamoOrderRepository:
                    OrderItem.version.set(after.version)]
         tx.update(OrderItem(*order_key(before.order_id)), actions=actions,
                   condition=OrderItem.pk.exists() & _at_version(before.version), on_fail=on_stale)
+        if self.unpaid_cap and before.status == domain.PENDING and after.status != domain.PENDING:
+            _stage_unpaid(tx, before.user_id, -1, self.unpaid_cap)
 
     def stage_delete(self, tx: Tx, order: Order, on_stale) -> None:
         tx.delete(OrderItem(*order_key(order.order_id)),
                   condition=OrderItem.pk.exists() & _at_version(order.version), on_fail=on_stale)
+        if self.unpaid_cap and order.status == domain.PENDING:
+            _stage_unpaid(tx, order.user_id, -1, self.unpaid_cap)
 
     def set_prepay_id(self, order_id: str, prepay_id: str, prepay_at: str | None = None) -> bool:
         actions = [OrderItem.prepay_id.set(prepay_id)]

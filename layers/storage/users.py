@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
 from layers.domain.users import User, user_id_for
 from layers.storage.base import ShopModel
@@ -14,6 +14,7 @@ class UserItem(ShopModel):
     unionid = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
     last_login_at = UnicodeAttribute()
+    token_version = NumberAttribute(null=True)
 
 
 def user_key(user_id: str) -> tuple[str, str]:
@@ -22,7 +23,8 @@ def user_key(user_id: str) -> tuple[str, str]:
 
 def _user(item: UserItem) -> User:
     return User(user_id=item.user_id, openid=item.openid, unionid=item.unionid,
-                created_at=item.created_at, last_login_at=item.last_login_at)
+                created_at=item.created_at, last_login_at=item.last_login_at,
+                token_version=int(item.token_version or 0))
 
 
 class DynamoUserRepository:
@@ -46,6 +48,20 @@ class DynamoUserRepository:
             return _user(UserItem.get(*user_key(user_id)))
         except UserItem.DoesNotExist:
             return None
+
+    def token_version(self, user_id: str) -> int:
+        try:
+            item = UserItem.get(*user_key(user_id), attributes_to_get=["token_version"])
+        except UserItem.DoesNotExist:
+            return 0
+        return int(item.token_version or 0)
+
+    def revoke_tokens(self, user_id: str) -> int:
+        item = UserItem(*user_key(user_id))
+        # ADD on a missing item creates it with only the version: a token issued for a
+        # user who never logged in is revoked too.
+        item.update(actions=[UserItem.token_version.add(1)])
+        return int(item.token_version)
 
 
 # -- for tests that seed or look up shoppers directly -------------------------------------

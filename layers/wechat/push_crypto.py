@@ -35,7 +35,8 @@ class PushCrypto:
             raise InvalidPush("WECHAT_PUSH_TOKEN is not set")
         if not (signature_ and timestamp and nonce):
             raise InvalidPush("signature, timestamp and nonce are required")
-        if not hmac.compare_digest(signature(self.token, timestamp, nonce), signature_):
+        # Bytes: compare_digest refuses str with non-ASCII characters (anyone can send them).
+        if not hmac.compare_digest(signature(self.token, timestamp, nonce).encode(), signature_.encode()):
             raise InvalidPush("the signature does not verify")
 
     def decrypt(self, encrypted: str, msg_signature: str, timestamp: str, nonce: str) -> str:

@@ -4,12 +4,12 @@ and DynamoDB's (layers/storage/catalog.py) answer alike, conditions included."""
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
 from layers.domain import errors
-from layers.domain.catalog import Product, Sku
+from layers.domain.catalog import Product, Sku, StockChange
 from layers.domain.shop_settings import ShopSettings
 
 
@@ -47,7 +47,7 @@ def _sku(stock: int = 5, active: bool = True, **kw) -> Sku:
 def _put(env: Env, *skus: Sku) -> None:
     tx = env.new_tx()
     for sku in skus:
-        env.repo.stage_put_sku(tx, sku)
+        env.repo.stage_put_sku(tx, sku, StockChange(set_to=sku.stock))
     tx.commit()
 
 
@@ -106,6 +106,42 @@ class TestCatalogRepository:
             tx.commit()
         assert not isinstance(caught.value, errors.DomainError)
         assert env.repo.get_skus([missing]) == {}
+
+    # -- issue 15: an existing SKU's stock moves by a delta, or is set only while it is what was seen --
+
+    def _change(self, env, sku, change):
+        tx = env.new_tx()
+        env.repo.stage_put_sku(tx, sku, change)
+        tx.commit()
+
+    def test_a_delta_moves_the_stock_never_below_zero(self, env):
+        sku = _sku(stock=5)
+        _put(env, sku)
+        self._change(env, sku, StockChange(delta=3))
+        assert _stock(env, sku.sku_id) == 8
+        self._change(env, sku, StockChange(delta=-8))
+        assert _stock(env, sku.sku_id) == 0
+        with pytest.raises(errors.StockChanged):
+            self._change(env, sku, StockChange(delta=-1))
+        assert _stock(env, sku.sku_id) == 0
+
+    def test_a_set_holds_only_while_the_stock_is_what_the_operator_saw(self, env):
+        sku = _sku(stock=10)
+        _put(env, sku)
+        tx = env.new_tx()
+        env.repo.stage_take(tx, {"kind": "sku", "sku_id": sku.sku_id, "quantity": 2})  # an order holds 2
+        tx.commit()
+        with pytest.raises(errors.StockChanged):
+            self._change(env, sku, StockChange(set_to=10, expected=10))
+        assert _stock(env, sku.sku_id) == 8
+        self._change(env, sku, StockChange(set_to=10, expected=8))
+        assert _stock(env, sku.sku_id) == 10
+        self._change(env, sku, StockChange(set_to=10, expected=10))  # unchanged: fields only
+        with pytest.raises(errors.StockChanged):  # a new SKU's outright set never lands on an existing one
+            self._change(env, sku, StockChange(set_to=3))
+        self._change(env, replace(sku, price=1500), StockChange())
+        got = env.repo.get_skus([sku.sku_id])[sku.sku_id]
+        assert got.stock == 10 and got.price == 1500
 
     def test_retire_keeps_the_sku_off_sale(self, env):
         sku = _sku(stock=2)

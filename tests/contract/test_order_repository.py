@@ -217,3 +217,57 @@ class TestRefundRepository:
         self.create(backend, refund)
         backend.refunds.set_wechat_refund_id(refund, "50300001")
         assert backend.refunds.get(refund.order_id, refund.refund_id).wechat_refund_id == "50300001"
+
+
+# -- issue 15: a cap on a shopper's unpaid orders ------------------------------------------
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def capped(request):
+    if request.param == "memory":
+        from tests.fakes.memory import MemoryStore
+        from tests.fakes.orders import MemoryOrderRepository, MemoryRefundRepository
+
+        store = MemoryStore()
+        return Backend(MemoryOrderRepository(store, unpaid_cap=2), MemoryRefundRepository(store), store.tx)
+    request.getfixturevalue("dynamodb")
+    from layers.storage.orders import DynamoOrderRepository
+    from layers.storage.refunds import DynamoRefundRepository
+    from layers.storage.tx import Tx
+
+    return Backend(DynamoOrderRepository(unpaid_cap=2), DynamoRefundRepository(), Tx)
+
+
+def test_a_shopper_holds_at_most_the_cap_of_unpaid_orders_and_leaving_pending_frees_a_place(capped):
+    from layers.domain import errors
+
+    user = "u_" + uuid.uuid4().hex[:8]
+    first, second, third, fourth = (an_order(user_id=user) for _ in range(4))
+    create(capped, first)
+    create(capped, second)
+    with pytest.raises(errors.LimitExceeded):
+        create(capped, third)
+    assert capped.orders.get(third.order_id, consistent=True) is None
+    create(capped, an_order())  # another shopper is not held back
+    with pytest.raises(Exists):  # a retried creation counts nothing
+        create(capped, first)
+    paid = rules.pay(first, "4200000001", 3000, "2026-11-29T10:00:00Z").after
+    change(capped, first, paid)
+    with pytest.raises(Stale):  # the same transition again frees nothing more
+        change(capped, first, paid)
+    create(capped, third)
+    with pytest.raises(errors.LimitExceeded):
+        create(capped, fourth)
+    # Closing frees a place, and so does deleting an unpaid order (prepay failed).
+    change(capped, second, rules.close(second, "CANCELLED", "2026-11-29T10:00:00Z").after)
+    create(capped, fourth)
+    tx = capped.new_tx()
+    capped.orders.stage_delete(tx, third, on_stale=Stale)
+    tx.commit()
+    create(capped, an_order(user_id=user))
+    with pytest.raises(errors.LimitExceeded):
+        create(capped, an_order(user_id=user))
+    # Paid after it was closed (reinstated): not unpaid again, nothing counted.
+    closed = capped.orders.get(second.order_id, consistent=True)
+    change(capped, closed, rules.pay(closed, "4200000002", 3000, "2026-11-29T10:00:00Z").after)
+    with pytest.raises(errors.LimitExceeded):
+        create(capped, an_order(user_id=user))

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pytest
 
 from layers.domain.attribution import Binding
-from layers.domain.catalog import Sku
+from layers.domain.catalog import Sku, StockChange
 from layers.domain.shop_settings import ShopSettings
 from tests.contract.test_coupon_repositories import Exists, _coupon
 
@@ -62,7 +62,7 @@ def _sku(**kw) -> Sku:
 def _put_skus(env: Env, *skus: Sku) -> None:
     tx = env.new_tx()
     for s in skus:
-        env.stock.stage_put_sku(tx, s)
+        env.stock.stage_put_sku(tx, s, StockChange(set_to=s.stock))
     tx.commit()
 
 

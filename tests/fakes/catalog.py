@@ -11,7 +11,7 @@ import itertools
 from dataclasses import replace
 
 from layers.domain import errors
-from layers.domain.catalog import Product, Sku
+from layers.domain.catalog import Product, Sku, StockChange
 from layers.domain.shop_settings import ShopSettings
 from tests.fakes.memory import MemoryStore, MemoryTx
 
@@ -96,8 +96,30 @@ class MemoryCatalogRepository(MemoryStockRepository):
         more = len(products) > limit
         return page, ({"after": f"{page[-1].created_at}#{page[-1].product_id}"} if more else None)
 
-    def stage_put_sku(self, tx: MemoryTx, sku: Sku) -> None:
-        tx.add(lambda items: True, lambda items: items.__setitem__(_sku_key(sku.sku_id), sku))
+    def stage_put_sku(self, tx: MemoryTx, sku: Sku, stock: StockChange) -> None:
+        key = _sku_key(sku.sku_id)
+
+        def check(items):
+            current = items.get(key)
+            if stock.delta is not None:
+                return current is not None and current.stock + stock.delta >= 0 and current.stock >= -stock.delta
+            if stock.expected is not None:
+                return current is not None and current.stock == stock.expected
+            if stock.set_to is not None:
+                return current is None
+            return True
+
+        def apply(items):
+            current = items.get(key)
+            if stock.delta is not None:
+                level = current.stock + stock.delta
+            elif stock.set_to is not None:
+                level = stock.set_to
+            else:
+                level = current.stock if current else 0
+            items[key] = replace(sku, stock=level)
+
+        tx.add(check, apply, lambda: errors.StockChanged(f"the stock of sku {sku.sku_id} changed", sku_id=sku.sku_id))
 
     def stage_retire_sku(self, tx: MemoryTx, sku_id: str) -> None:
         key = _sku_key(sku_id)

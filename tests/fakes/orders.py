@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from layers.domain import errors
 from layers.domain import order as domain
 from layers.domain.order import Event, Order
 from layers.domain.refund import Refund
@@ -12,8 +13,20 @@ from tests.fakes.memory import MemoryStore, MemoryTx
 
 
 class MemoryOrderRepository:
-    def __init__(self, store: MemoryStore):
+    def __init__(self, store: MemoryStore, unpaid_cap: int | None = None):
         self.store = store
+        self.unpaid_cap = unpaid_cap
+
+    def _stage_unpaid(self, tx: MemoryTx, user_id: str, delta: int) -> None:
+        """Issue 15: ("unpaid", user_id) -> n, raised conditioned below the cap."""
+        key = ("unpaid", user_id)
+        cap = self.unpaid_cap
+        tx.add(lambda items: delta < 0 or items.get(key, 0) < cap,
+               lambda items: items.__setitem__(key, items.get(key, 0) + delta),
+               lambda: errors.LimitExceeded(f"you already have {cap} unpaid orders", unpaid_cap=cap))
+
+    def unpaid_count(self, user_id: str) -> int:
+        return self.store.get(("unpaid", user_id)) or 0
 
     @staticmethod
     def _key(order_id: str) -> tuple:
@@ -44,6 +57,8 @@ class MemoryOrderRepository:
     def stage_create(self, tx: MemoryTx, order: Order, on_exists) -> None:
         key = self._key(order.order_id)
         tx.add(lambda items: key not in items, lambda items: items.__setitem__(key, order), on_exists)
+        if self.unpaid_cap and order.status == domain.PENDING:
+            self._stage_unpaid(tx, order.user_id, +1)
 
     def stage_change(self, tx: MemoryTx, before: Order, after: Order, on_stale) -> None:
         key = self._key(before.order_id)
@@ -51,11 +66,15 @@ class MemoryOrderRepository:
                # prepay_id is written outside transitions: keep whatever is stored.
                lambda items: items.__setitem__(key, replace(after, prepay_id=items[key].prepay_id)),
                on_stale)
+        if self.unpaid_cap and before.status == domain.PENDING and after.status != domain.PENDING:
+            self._stage_unpaid(tx, before.user_id, -1)
 
     def stage_delete(self, tx: MemoryTx, order: Order, on_stale) -> None:
         key = self._key(order.order_id)
         tx.add(lambda items: key in items and items[key].version == order.version,
                lambda items: items.pop(key), on_stale)
+        if self.unpaid_cap and order.status == domain.PENDING:
+            self._stage_unpaid(tx, order.user_id, -1)
 
     def set_prepay_id(self, order_id: str, prepay_id: str, prepay_at: str | None = None) -> bool:
         with self.store.lock:

@@ -21,7 +21,8 @@ class MemoryUserRepository:
         with self.store.lock:
             before = self.store.items.get(key)
             if before is None:
-                after = User(user_id, openid, unionid, now, now)
+                after = User(user_id, openid, unionid, now, now,
+                             token_version=self.store.items.get(("token_version", user_id), 0))
             else:
                 after = replace(before, openid=openid, last_login_at=now, unionid=unionid or before.unionid)
             self.store.items[key] = after
@@ -29,6 +30,20 @@ class MemoryUserRepository:
 
     def get_user(self, user_id: str) -> User | None:
         return self.store.get(("user", user_id))
+
+    def token_version(self, user_id: str) -> int:
+        user = self.store.get(("user", user_id))
+        return user.token_version if user else self.store.get(("token_version", user_id)) or 0
+
+    def revoke_tokens(self, user_id: str) -> int:
+        with self.store.lock:
+            user = self.store.items.get(("user", user_id))
+            if user is None:
+                version = (self.store.items.get(("token_version", user_id)) or 0) + 1
+                self.store.items[("token_version", user_id)] = version
+                return version
+            self.store.items[("user", user_id)] = replace(user, token_version=user.token_version + 1)
+            return user.token_version + 1
 
 
 class MemoryCartRepository:

@@ -77,7 +77,7 @@ def test_a_late_flash_sale_payment_over_the_shoppers_limit_is_refunded(client, a
     sale = new_sale(client, admin_headers, stock=10, shards=2, per_user_limit=1)
     from layers.auth import verify_shopper_token
 
-    uid = verify_shopper_token(login(client)["Authorization"].split()[1])
+    uid = verify_shopper_token(login(client)["Authorization"].split()[1]).user_id
     place = wiring.flash_sales().place_order
     first = place(uid, sale["id"], schemas.OrderInput.model_validate({"quantity": 1, "address": ADDRESS}), None)
     wiring.orders().close_unpaid(first["id"], reason="EXPIRED", ask_wechat=False)

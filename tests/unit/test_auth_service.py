@@ -15,7 +15,7 @@ from tests.fakes.users import FakeMiniProgram, MemoryUserRepository
 def auth():
     users = MemoryUserRepository(MemoryStore())
     service = AuthService(users=users, mini_program=FakeMiniProgram(),
-                          issue_token=lambda user_id: (f"token-{user_id}", 3600), clock=FakeClock())
+                          issue_token=lambda user_id, version=0: (f"token-{user_id}", 3600), clock=FakeClock())
     return service, users
 
 
@@ -34,3 +34,47 @@ def test_a_refused_code_is_invalid_and_an_unreachable_wechat_is_unavailable(auth
         service.login("invalid-code")
     with pytest.raises(errors.UpstreamUnavailable):
         service.login("down-now")
+
+
+# -- issue 15: login rate limits and token versions --
+
+
+def _limited(per_address=3, per_openid=2):
+    from tests.fakes.rate_limits import MemoryRateLimiter
+
+    store = MemoryStore()
+    users = MemoryUserRepository(store)
+    clock = FakeClock()
+    issued = []
+    service = AuthService(users=users, mini_program=FakeMiniProgram(),
+                          issue_token=lambda user_id, version=0: (issued.append(version) or f"t{version}", 3600),
+                          clock=clock, rate_limiter=MemoryRateLimiter(store),
+                          login_limit_per_address=per_address, login_limit_per_openid=per_openid)
+    return service, users, clock, issued
+
+
+def test_logins_are_limited_per_openid_and_per_source_address():
+    service, _, clock, _ = _limited(per_address=3, per_openid=2)
+    service.login("a", "10.0.0.1")
+    service.login("a", "10.0.0.2")
+    with pytest.raises(errors.RateLimited):
+        service.login("a", "10.0.0.3")  # third login of o-a this minute
+    service.login("b", "10.0.0.1")
+    service.login("c", "10.0.0.1")
+    with pytest.raises(errors.RateLimited):
+        service.login("d", "10.0.0.1")  # fourth from that address
+    clock.advance(60)
+    assert service.login("a", "10.0.0.1")["user"]["id"] == user_id_for("o-a")
+
+
+def test_revoking_raises_the_version_and_refuses_older_tokens():
+    service, users, _, issued = _limited(per_address=0, per_openid=0)
+    user_id = service.login("a")["user"]["id"]
+    assert issued == [0]
+    service.check_token_version(user_id, 0)
+    assert service.revoke(user_id) == {"user_id": user_id, "token_version": 1}
+    with pytest.raises(errors.Unauthorized, match="revoked"):
+        service.check_token_version(user_id, 0)
+    service.login("a")
+    assert issued == [0, 1]
+    service.check_token_version(user_id, 1)

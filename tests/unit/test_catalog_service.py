@@ -47,7 +47,8 @@ def test_update_sets_stock_and_retires_left_out_skus(shop):
     made = shop["catalog"].create_product(_product())
     keep, drop = made["skus"][0]["id"], made["skus"][1]["id"]
     shop["clock"].advance(60)
-    changed = shop["catalog"].update_product(made["id"], _product(skus=[{"id": keep, "price": 1500, "stock": 0}]))
+    changed = shop["catalog"].update_product(made["id"], _product(skus=[{"id": keep, "price": 1500, "stock": 0,
+                                                                                   "expected_stock": 12}]))
     assert [(s["id"], s["stock_status"]) for s in changed["skus"]] == [(keep, "SOLD_OUT")]
     assert changed["updated_at"] > changed["created_at"]
     assert shop["repo"].get_skus([drop])[drop].active is False
@@ -55,6 +56,36 @@ def test_update_sets_stock_and_retires_left_out_skus(shop):
         shop["catalog"].update_product(made["id"], _product(skus=[{"id": "s_other", "price": 1, "stock": 1}]))
     with pytest.raises(errors.NotFound):
         shop["catalog"].update_product("p_missing", _product())
+
+
+def test_the_operator_never_makes_stock_appear_that_was_not_there(shop):
+    """Issue 15: stock 10, an order holds 2, the operator 'sets 10' from a stale form, the
+    order closes: 12 before. Now the blind set is refused and a delta or a set conditioned
+    on what was seen keeps the books."""
+    made = shop["catalog"].create_product(_product(skus=[{"price": 1000, "stock": 10}]))
+    sku = made["skus"][0]["id"]
+    repo, store = shop["repo"], shop["store"]
+    hold = {"kind": "sku", "sku_id": sku, "quantity": 2}
+    tx = store.tx()
+    repo.stage_take(tx, hold)
+    tx.commit()
+    for stale in ({"stock": 10}, {"stock": 10, "expected_stock": 10}):
+        with pytest.raises(errors.StockChanged):
+            shop["catalog"].update_product(made["id"], _product(skus=[{"id": sku, "price": 1000, **stale}]))
+    assert repo.get_skus([sku])[sku].stock == 8
+    answer = shop["catalog"].update_product(made["id"], _product(skus=[{"id": sku, "price": 1000, "stock_delta": 5}]))
+    assert answer["skus"][0]["stock"] == 13
+    tx = store.tx()
+    repo.stage_release(tx, hold)  # the order closes
+    tx.commit()
+    assert repo.get_skus([sku])[sku].stock == 15  # 10 + 5 received, nothing invented
+    answer = shop["catalog"].update_product(made["id"], _product(skus=[{"id": sku, "price": 900, "stock": 20,
+                                                                        "expected_stock": 15}]))
+    assert answer["skus"][0]["stock"] == 20 and answer["skus"][0]["price"] == 900
+    for bad in ({"stock_delta": 1}, {"stock": 1, "stock_delta": 1}, {"id": sku, "expected_stock": 3},
+                {"id": sku, "stock": 1, "stock_delta": 1}, {}):
+        with pytest.raises(ValueError):
+            _product(skus=[{"price": 1000, **bad}])
 
 
 def test_inactive_products_are_not_found_by_shoppers(shop):
@@ -74,7 +105,7 @@ def test_cart_shows_problems_never_errors(shop):
     assert by_sku[big]["available"] and by_sku[big]["unit_price"] == 1990
     assert by_sku[small]["problem"] == "INSUFFICIENT_STOCK"
     assert view["goods"] == 2 * 1990
-    shop["catalog"].update_product(made["id"], _product(skus=[{"id": small, "price": 990, "stock": 3}]))
+    shop["catalog"].update_product(made["id"], _product(skus=[{"id": small, "price": 990}]))
     assert {i["sku_id"]: i.get("problem") for i in cart.view("u1")["items"]}[big] == "SKU_UNAVAILABLE"
     assert cart.remove("u1", big)["items"][0]["sku_id"] == small
     with pytest.raises(errors.NotFound):
