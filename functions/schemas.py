@@ -11,9 +11,17 @@ model's docstring end up in the OpenAPI document.
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import BaseModel as _PydanticModel
+from pydantic import ConfigDict, Field, Strict, model_validator
 
 from layers.domain.shop_settings import ShopSettings
+
+
+class BaseModel(_PydanticModel):
+    """Every request model: its validator is built on its first use, not at import (a
+    cold start builds only what the request in hand needs; tens of models otherwise)."""
+
+    model_config = ConfigDict(defer_build=True)
 
 # -- issue 15: strict input --
 # Quantities and money are JSON integers only: "2", true and 1.0 are refused, not coerced.

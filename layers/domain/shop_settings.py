@@ -14,7 +14,7 @@ StrictInt = Annotated[int, Strict()]
 
 
 class ShopSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use
 
     order_payment_timeout_s: StrictInt = Field(900, ge=60, le=7 * DAY)
     share_binding_ttl_s: StrictInt = Field(7 * DAY, ge=0, le=365 * DAY)
