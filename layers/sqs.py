@@ -15,11 +15,10 @@ class SqsSender:
     @property
     def client(self):
         if self._client is None:
-            import botocore.session  # here, not at import: handlers that never send never load it
+            from layers import aws
 
             # SQS_ENDPOINT points at moto's server locally; unset in AWS.
-            self._client = botocore.session.get_session().create_client(
-                "sqs", region_name=self.region, endpoint_url=os.environ.get("SQS_ENDPOINT"))
+            self._client = aws.client("sqs", region_name=self.region, endpoint_url=os.environ.get("SQS_ENDPOINT"))
         return self._client
 
     def send(self, queue_url: str | None, body: dict, delay_s: int = 0) -> None:

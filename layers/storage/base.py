@@ -14,6 +14,7 @@ from pynamodb.exceptions import TableError
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
+from layers import aws
 from layers.config import settings
 
 
@@ -64,6 +65,19 @@ class Gsi3(GlobalSecondaryIndex):
 # -- end issue 20 --
 
 
+class _SharedSessionConnection(Connection):
+    """pynamodb's Connection on the container's one botocore session (layers/aws.py)."""
+
+    @property
+    def session(self):
+        return aws.session()
+
+    @property
+    def client(self):
+        with aws.creating():  # botocore's client creation is not thread-safe
+            return super().client
+
+
 _shared: Connection | None = None
 
 
@@ -74,7 +88,7 @@ def shared_connection() -> Connection:
     start, several per request that touches several item types)."""
     global _shared
     if _shared is None:
-        _shared = Connection(region=_Meta.region, host=_Meta.host,
+        _shared = _SharedSessionConnection(region=_Meta.region, host=_Meta.host,
                              connect_timeout_seconds=_Meta.connect_timeout_seconds,
                              read_timeout_seconds=_Meta.read_timeout_seconds,
                              max_retry_attempts=_Meta.max_retry_attempts)

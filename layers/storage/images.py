@@ -17,10 +17,13 @@ class S3ImageStore:
     @property
     def client(self):
         if self._client is None:
-            import botocore.session  # here, not at import: only the share-code route needs it
-            from botocore.config import Config
+            from botocore.config import (
+                Config,  # here, not at import: only the share-code route needs it
+            )
 
-            self._client = botocore.session.get_session().create_client(
+            from layers import aws
+
+            self._client = aws.client(
                 "s3", region_name=self.region, endpoint_url=os.environ.get("S3_ENDPOINT"),
                 config=Config(s3={"addressing_style": "path"}, connect_timeout=2, read_timeout=5,
                               retries={"max_attempts": 2}))
