@@ -1,0 +1,111 @@
+"""The merchant console in Chromium: sign in, find a paid order and ship it with a
+tracking number, see WeChat's upload status; a form with a wrong CSRF token is refused;
+an operator (not owner) cannot open or change settings; the dashboard draws its chart."""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+
+import pytest
+import requests
+
+from tests.integration.test_miniprogram_platform import deliver_shipped, paid_order
+
+pytestmark = pytest.mark.integration
+
+
+def sign_in(page, base: str, name: str, password: str, then: str = "/console/orders") -> None:
+    page.goto(f"{base}{then}")
+    assert "/console/login" in page.url  # signed out: to the sign-in page first
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(re.escape(base + then)))
+
+
+def owner_signs_in(page, base: str, then: str = "/console/orders") -> None:
+    sign_in(page, base, "owner", os.environ["ADMIN_API_KEY"], then)
+
+
+def test_sign_in_find_a_paid_order_ship_it_and_see_the_upload(browser_page, console_url, client,
+                                                               admin_headers, shop):
+    page = browser_page
+    order_id, _ = paid_order(client, admin_headers, shop["sandbox"])
+    owner_signs_in(page, console_url)
+
+    cookie = next(c for c in page.context.cookies() if c["name"] == "console_session")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+
+    assert page.locator(f"#orders a:text('{order_id}')").count() == 1  # paid today
+    page.fill("input[name=order_id]", order_id)
+    page.click("form.filters:has(input[name=order_id]) button")
+    page.wait_for_url(f"{console_url}/console/orders/{order_id}")
+    assert page.locator("#order-status").get_attribute("data-status") == "PAID"
+
+    page.fill("#ship-form input[name=express_company]", "SF")
+    page.fill("#ship-form input[name=tracking_no]", "SF1400000021")
+    page.click("#ship-form button[type=submit]")
+    page.wait_for_url(f"{console_url}/console/orders/{order_id}")
+    assert page.locator("#order-status").get_attribute("data-status") == "SHIPPED"
+    assert page.locator("#upload-status").get_attribute("data-status") == "PENDING"
+    assert "SF1400000021" in page.inner_text("#shipping-status")
+
+    deliver_shipped(order_id)  # what the events consumer does with order.shipped
+    # The panel polls itself (htmx) while the upload is pending.
+    page.wait_for_selector("#upload-status[data-status=UPLOADED]", timeout=15000)
+    assert len(shop["sandbox"].mp.accepted_uploads(order_id)) == 1
+
+
+def test_a_form_with_a_wrong_csrf_token_is_refused_and_changes_nothing(browser_page, console_url, client,
+                                                                       admin_headers, shop):
+    page = browser_page
+    order_id, _ = paid_order(client, admin_headers, shop["sandbox"])
+    owner_signs_in(page, console_url, f"/console/orders/{order_id}")
+    page.eval_on_selector("#ship-form input[name=csrf]", "el => el.value = 'forged'")
+    page.fill("#ship-form input[name=express_company]", "SF")
+    page.fill("#ship-form input[name=tracking_no]", "SF1400000022")
+    with page.expect_response(f"{console_url}/console/orders/{order_id}/ship") as answer:
+        page.click("#ship-form button[type=submit]")
+    assert answer.value.status == 403
+    assert "CSRF" in page.inner_text("#error-message")
+
+    from functions import wiring
+
+    assert wiring.orders().get(order_id, consistent=True).status == "PAID"
+
+
+def test_an_operator_cannot_open_or_change_settings(browser_page, console_url, shop):
+    page = browser_page
+    name = "op" + uuid.uuid4().hex[:8]
+    r = requests.post(f"{console_url}/admin/operators", timeout=10,
+                      json={"name": name, "password": "correct horse 21", "role": "operator"},
+                      headers={"Authorization": f"Bearer {os.environ['ADMIN_API_KEY']}"})
+    assert r.status_code == 201, r.text
+    assert r.json() == {"name": name, "role": "operator", "created_at": r.json()["created_at"], "created_by": "owner"}
+
+    sign_in(page, console_url, name, "correct horse 21")
+    assert page.locator("nav.top a[href='/console/settings']").count() == 0
+    answer = page.goto(f"{console_url}/console/settings")
+    assert answer.status == 403
+    before = requests.get(f"{console_url}/admin/settings", timeout=10,
+                          headers={"Authorization": f"Bearer {os.environ['ADMIN_API_KEY']}"}).json()
+    # Even a well-formed post, with the operator's own valid CSRF token, is refused.
+    page.goto(f"{console_url}/console/orders")
+    token = page.eval_on_selector("nav.top input[name=csrf]", "el => el.value")
+    answer = page.request.post(f"{console_url}/console/settings", form={"csrf": token, "auto_confirm_receipt_s": "60"})
+    assert answer.status == 403
+    after = requests.get(f"{console_url}/admin/settings", timeout=10,
+                         headers={"Authorization": f"Bearer {os.environ['ADMIN_API_KEY']}"}).json()
+    assert after == before
+
+
+def test_the_dashboard_draws_its_chart(browser_page, console_url, client, admin_headers, shop, artifacts):
+    page = browser_page
+    paid_order(client, admin_headers, shop["sandbox"])
+    owner_signs_in(page, console_url, "/console/dashboard")
+    page.wait_for_selector("#chart[data-drawn=true] canvas")
+    assert page.locator("#daily tbody tr").count() == 7
+    page.screenshot(path=str(artifacts / "console-dashboard.png"), full_page=True)
+    assert (artifacts / "console-dashboard.png").stat().st_size > 10_000
