@@ -36,9 +36,10 @@ dev: dynamodb-local
 	$(PY) -m local.dev $(ARGS)
 
 # issue 21: the console's browser tests drive Debian's chromium (Playwright's own browser
-# download cannot be used); installed here when missing.
+# download cannot be used), with a CJK font for the Chinese pages; installed when missing.
 chromium:
-	@test -x /usr/bin/chromium || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+	@{ test -x /usr/bin/chromium && test -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc; } \
+	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei; } \
 	  || echo "chromium could not be installed: the browser tests (tests/browser) will be skipped"
 
 test: dynamodb-local chromium

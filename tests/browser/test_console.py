@@ -101,11 +101,62 @@ def test_an_operator_cannot_open_or_change_settings(browser_page, console_url, s
     assert after == before
 
 
+def counted_sale(client, admin_headers, shop) -> None:
+    """A payment counted in today's figures through the real pipeline (events queue ->
+    analytics queue -> counters)."""
+    import json
+
+    from functions import wiring
+    from functions.analytics import consume_batch
+    from layers.events import handle_event_batch
+    from tests.helpers import body, create_product, login, order_payload, post
+    from tests.integration.test_analytics_api import _drain_analytics_queue, _sqs_event
+    from tests.integration.test_payments import drain_events_queue, pay_through_notification
+
+    product = create_product(client, admin_headers, price=4321, stock=5, title="看板-" + uuid.uuid4().hex[:6])
+    order = body(post(client, "/orders", order_payload(product["skus"][0]["id"], quantity=2), login(client)))
+    drain_events_queue(shop["sqs"])
+    pay_through_notification(client, shop["sandbox"], order["id"])
+    events = [m for m in drain_events_queue(shop["sqs"]) if m["payload"].get("order_id") == order["id"]]
+    handle_event_batch(_sqs_event([json.dumps(e) for e in events]), wiring.event_handlers())
+    facts = [b for b in _drain_analytics_queue(shop["sqs"]) if order["id"] in b]
+    assert facts
+    consume_batch(_sqs_event(facts))
+
+
 def test_the_dashboard_draws_its_chart(browser_page, console_url, client, admin_headers, shop, artifacts):
     page = browser_page
-    paid_order(client, admin_headers, shop["sandbox"])
+    counted_sale(client, admin_headers, shop)
     owner_signs_in(page, console_url, "/console/dashboard")
     page.wait_for_selector("#chart[data-drawn=true] canvas")
+    assert page.inner_text("#today-gmv") != "¥0.00"
     assert page.locator("#daily tbody tr").count() == 7
     page.screenshot(path=str(artifacts / "console-dashboard.png"), full_page=True)
     assert (artifacts / "console-dashboard.png").stat().st_size > 10_000
+
+
+def test_a_partial_refund_is_approved_in_the_console_and_audited_with_the_operator(
+        browser_page, console_url, client, admin_headers, shop):
+    from tests.helpers import body, post
+
+    page = browser_page
+    order_id, shopper = paid_order(client, admin_headers, shop["sandbox"])
+    r = post(client, f"/admin/orders/{order_id}/ship",
+             {"logistics_type": "express", "express_company": "SF", "tracking_no": "SF1400000023"}, admin_headers)
+    assert r.status_code == 200, r.body
+    r = post(client, f"/orders/{order_id}/refunds", {"amount": 1000, "reason": "少发一件"}, shopper)
+    assert r.status_code in (200, 201), r.body
+    refund = body(r)
+    assert refund["status"] == "REQUESTED"
+
+    owner_signs_in(page, console_url, f"/console/orders/{order_id}")
+    row = page.locator("#refunds tr", has_text=refund["id"])
+    assert "REQUESTED" in row.inner_text() and "¥10.00" in row.inner_text()
+    row.locator("button:text('同意退款')").click()
+    page.wait_for_url(f"{console_url}/console/orders/{order_id}")
+    status = page.locator("#refunds tr", has_text=refund["id"]).inner_text()
+    assert "REQUESTED" not in status  # PROCESSING, or SUCCESS once WeChat Pay answered
+
+    page.goto(f"{console_url}/console/operators")
+    entry = page.locator("#audit tr", has_text=refund["id"]).inner_text()
+    assert "owner" in entry and "refund.approve" in entry and "¥10.00" in entry
