@@ -273,6 +273,31 @@ def refund_approve(ctx, refund_id):
     return redirect(f"/console/orders/{quote(refund['order_id'], safe='')}")
 
 
+# -- products and stock ---------------------------------------------------------------------------
+
+@console_page("/console/products")
+def product_list(ctx):
+    from functions._api import decode_cursor, encode_cursor
+
+    products, next_key = wiring.catalog().list_products_admin(20, decode_cursor(_query("cursor")))
+    partial = bool(bp.current_request.headers.get("hx-request"))  # "more": the next rows only
+    return ctx.page("_product_rows.html" if partial else "products.html", products=products,
+                    next_cursor=encode_cursor(next_key))
+
+
+@console_page("/console/skus/{sku_id}/stock", methods=("POST",))
+def sku_stock(ctx, sku_id):
+    form = _form()
+    try:
+        delta = int(form.get("delta", ""))
+    except ValueError as exc:
+        raise errors.InvalidRequest("库存变化量须为整数(负数为减少)") from exc
+    result = wiring.catalog().adjust_stock(sku_id, delta, form.get("reason", ""))
+    wiring.operators().audit(ctx.session, "stock.adjust", sku_id, None,
+                             f"{delta:+d} -> {result['stock']}: {result['reason']}")
+    return redirect("/console/products")
+
+
 # -- the day's numbers --------------------------------------------------------------------------
 
 @console_page("/console/dashboard")

@@ -35,7 +35,8 @@ BUILTIN_OWNER = "owner"
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 _MAXMEM = 64 * 1024 * 1024
 
-# Sign-in attempts per name per window (counted whether the password was right or not).
+# Failed sign-ins per name per window; past it, every sign-in of that name is refused
+# (the right password too) until the window ends.
 SIGN_IN_LIMIT = 5
 SIGN_IN_WINDOW_S = 300
 
@@ -109,8 +110,10 @@ class OperatorRepository(Protocol):
 
     def list(self) -> list[Operator]: ...
 
-    def admit_sign_in(self, name: str, window: int, expires_at: int, limit: int) -> bool:
-        """Count one sign-in attempt for `name` in `window`; False when `limit` were counted."""
+    def sign_in_failures(self, name: str, window: int) -> int:
+        """The failed sign-ins counted for `name` in `window`."""
+
+    def record_sign_in_failure(self, name: str, window: int, expires_at: int) -> None: ...
 
     def audit(self, entry: AuditEntry) -> None: ...
 

@@ -70,19 +70,25 @@ class OperatorService:
         name = (name or "").strip()[:64]
         seconds = int(self.clock.now().timestamp())
         window = seconds // rules.SIGN_IN_WINDOW_S
-        if not self.operators.admit_sign_in(name, window, seconds + 2 * rules.SIGN_IN_WINDOW_S,
-                                            rules.SIGN_IN_LIMIT):
-            raise errors.RateLimited("too many sign-in attempts; wait a few minutes")
-        if name == rules.BUILTIN_OWNER:
-            if self.admin_key and hmac.compare_digest((password or "").encode(), self.admin_key.encode()):
-                return Session(rules.BUILTIN_OWNER, Role.OWNER)
+        if self.operators.sign_in_failures(name, window) >= rules.SIGN_IN_LIMIT:
+            raise errors.RateLimited("too many failed sign-ins; wait a few minutes")
+        session = self._check_password(name, password or "")
+        if session is None:
+            self.operators.record_sign_in_failure(name, window, seconds + 2 * rules.SIGN_IN_WINDOW_S)
             raise errors.Unauthorized("wrong name or password")
+        return session
+
+    def _check_password(self, name: str, password: str) -> Session | None:
+        if name == rules.BUILTIN_OWNER:
+            if self.admin_key and hmac.compare_digest(password.encode(), self.admin_key.encode()):
+                return Session(rules.BUILTIN_OWNER, Role.OWNER)
+            return None
         operator = self.operators.get(name)
         if operator is None:
-            rules.verify_password(password or "", _dummy_hash())  # the same time as a wrong password
-            raise errors.Unauthorized("wrong name or password")
-        if not rules.verify_password(password or "", operator.password_hash):
-            raise errors.Unauthorized("wrong name or password")
+            rules.verify_password(password, _dummy_hash())  # the same time as a wrong password
+            return None
+        if not rules.verify_password(password, operator.password_hash):
+            return None
         return Session(operator.name, str(operator.role))
 
     def issue_session(self, session: Session) -> str:

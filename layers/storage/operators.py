@@ -10,7 +10,7 @@ from __future__ import annotations
 import secrets
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError, UpdateError
+from pynamodb.exceptions import PutError
 
 from layers.domain.analytics import day_of
 from layers.domain.operators import AuditEntry, Operator, Role
@@ -74,16 +74,15 @@ class DynamoOperatorRepository:
     def list(self) -> list[Operator]:
         return [_operator(i) for i in OperatorItem.gsi1.query(OPERATORS)]
 
-    def admit_sign_in(self, name: str, window: int, expires_at: int, limit: int) -> bool:
-        item = SignInItem(f"SIGNIN#{name}#{window}", "SIGNIN")
+    def sign_in_failures(self, name: str, window: int) -> int:
         try:
-            item.update(actions=[SignInItem.attempts.add(1), SignInItem.ttl.set(expires_at)],
-                        condition=SignInItem.attempts.does_not_exist() | (SignInItem.attempts < limit))
-        except UpdateError as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True
+            return int(SignInItem.get(f"SIGNIN#{name}#{window}", "SIGNIN", consistent_read=True).attempts or 0)
+        except SignInItem.DoesNotExist:
+            return 0
+
+    def record_sign_in_failure(self, name: str, window: int, expires_at: int) -> None:
+        SignInItem(f"SIGNIN#{name}#{window}", "SIGNIN").update(
+            actions=[SignInItem.attempts.add(1), SignInItem.ttl.set(expires_at)])
 
     def audit(self, entry: AuditEntry) -> None:
         AuditItem(f"AUDIT#{day_of(entry.at)}", f"{entry.at}#{secrets.token_hex(4)}", at=entry.at,

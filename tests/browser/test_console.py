@@ -160,3 +160,56 @@ def test_a_partial_refund_is_approved_in_the_console_and_audited_with_the_operat
     page.goto(f"{console_url}/console/operators")
     entry = page.locator("#audit tr", has_text=refund["id"]).inner_text()
     assert "owner" in entry and "refund.approve" in entry and "¥10.00" in entry
+
+    # WeChat Pay finishes it (nothing is left in flight for other tests' sweeps).
+    from tests.integration.test_money_vs_wechat import finish_at_wechat
+
+    finish_at_wechat(client, shop["sandbox"], refund["id"])
+    page.goto(f"{console_url}/console/orders/{order_id}")
+    assert "SUCCESS" in page.locator("#refunds tr", has_text=refund["id"]).inner_text()
+
+
+def test_stock_by_delta_with_a_reason_never_below_zero_and_audited(browser_page, console_url, client,
+                                                                   admin_headers, shop):
+    from tests.helpers import create_product
+
+    page = browser_page
+    product = create_product(client, admin_headers, price=990, stock=10, title="库存-" + uuid.uuid4().hex[:6])
+    sku_id = product["skus"][0]["id"]
+    owner_signs_in(page, console_url, "/console/products")
+    row = page.locator(f"tr[data-sku='{sku_id}']")
+    assert row.locator(".stock").inner_text() == "10"
+    row.locator("input[name=delta]").fill("-3")
+    row.locator("input[name=reason]").fill("盘点少了")
+    row.locator("button[type=submit]").click()
+    page.wait_for_url(f"{console_url}/console/products")
+    assert page.locator(f"tr[data-sku='{sku_id}'] .stock").inner_text() == "7"
+
+    row = page.locator(f"tr[data-sku='{sku_id}']")
+    row.locator("input[name=delta]").fill("-8")
+    row.locator("input[name=reason]").fill("破损")
+    with page.expect_response(f"{console_url}/console/skus/{sku_id}/stock") as answer:
+        row.locator("button[type=submit]").click()
+    assert answer.value.status == 409
+    from functions import wiring
+
+    assert wiring.catalog_repository().get_skus([sku_id])[sku_id].stock == 7
+
+    page.goto(f"{console_url}/console/operators")
+    entry = page.locator("#audit tr", has_text=sku_id).inner_text()
+    assert "stock.adjust" in entry and "-3 -> 7: 盘点少了" in entry
+
+
+def test_the_product_list_pages_with_the_api_cursor(browser_page, console_url, client, admin_headers, shop):
+    from tests.helpers import create_product
+
+    page = browser_page
+    for _ in range(21):  # more than one page of 20, whatever else the session created
+        create_product(client, admin_headers, price=100, stock=1, title="分页-" + uuid.uuid4().hex[:6])
+    owner_signs_in(page, console_url, "/console/products")
+    first = page.locator("#product-rows tr[data-sku]").count()
+    assert first >= 20
+    page.click("#more-row button")  # htmx: the next page's rows replace the "more" row
+    page.wait_for_function(f"document.querySelectorAll('#product-rows tr[data-sku]').length > {first}")
+    skus = page.eval_on_selector_all("#product-rows tr[data-sku]", "rows => rows.map(r => r.dataset.sku)")
+    assert len(skus) == len(set(skus))  # no row twice

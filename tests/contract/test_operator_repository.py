@@ -36,10 +36,13 @@ class TestOperatorRepository:
         assert operators.get(name) == an_operator(name)
         assert an_operator(name) in operators.list()
 
-    def test_sign_in_attempts_stop_at_the_limit_per_window(self, operators):
+    def test_failed_sign_ins_are_counted_per_name_and_window(self, operators):
         name = "op" + uuid.uuid4().hex[:8]
-        assert [operators.admit_sign_in(name, 7, 2_000_000_000, 3) for _ in range(4)] == [True, True, True, False]
-        assert operators.admit_sign_in(name, 8, 2_000_000_000, 3) is True
+        assert operators.sign_in_failures(name, 7) == 0
+        for _ in range(3):
+            operators.record_sign_in_failure(name, 7, 2_000_000_000)
+        assert operators.sign_in_failures(name, 7) == 3
+        assert operators.sign_in_failures(name, 8) == 0 and operators.sign_in_failures("other" + name, 7) == 0
 
     def test_the_audit_log_of_a_day_newest_first(self, operators):
         target = "r-" + uuid.uuid4().hex[:8]

@@ -29,14 +29,13 @@ class MemoryOperatorRepository:
     def list(self) -> list[Operator]:
         return self.store.scan(("operator",))
 
-    def admit_sign_in(self, name: str, window: int, expires_at: int, limit: int) -> bool:
+    def sign_in_failures(self, name: str, window: int) -> int:
+        return self.store.get(("signin", name, window), 0)
+
+    def record_sign_in_failure(self, name: str, window: int, expires_at: int) -> None:
         with self.store.lock:
             key = ("signin", name, window)
-            attempts = self.store.items.get(key, 0)
-            if attempts >= limit:
-                return False
-            self.store.items[key] = attempts + 1
-            return True
+            self.store.items[key] = self.store.items.get(key, 0) + 1
 
     def audit(self, entry: AuditEntry) -> None:
         with self.store.lock:

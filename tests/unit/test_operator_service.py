@@ -69,8 +69,10 @@ def test_only_an_owner_creates_operators_and_bad_input_is_refused(service):
     assert service.list(OWNER) == []
 
 
-def test_sign_in_attempts_are_limited_per_name_and_window(service, clock):
+def test_failed_sign_ins_are_limited_per_name_and_window(service, clock):
     service.create(OWNER, "alice", "correct horse 21", "operator")
+    for _ in range(3 * rules.SIGN_IN_LIMIT):  # successful sign-ins are not counted
+        service.sign_in("alice", "correct horse 21")
     for _ in range(rules.SIGN_IN_LIMIT):
         with pytest.raises(errors.Unauthorized):
             service.sign_in("alice", "guess")
@@ -110,3 +112,26 @@ def test_money_actions_are_audited_with_the_operator(service, clock):
     log = service.audit_log()
     assert [(e["operator"], e["action"], e["target"], e["amount"]) for e in log] == [
         ("owner", "payout.mark_paid", "p1", 1200), ("alice", "refund.approve", "r1", 500)]
+
+
+def test_stock_by_delta_with_a_reason():
+    from layers.services.catalog import CatalogService
+    from tests.fakes.catalog import MemoryCatalogRepository
+
+    store = MemoryStore()
+    catalog = MemoryCatalogRepository(store)
+    service = CatalogService(catalog=catalog, new_tx=store.tx, clock=Clock())
+    tx = store.tx()
+    from layers.domain.catalog import Sku
+
+    catalog.stage_put_sku(tx, Sku(sku_id="s1", product_id="p1", title="茶", category=None, price=100, stock=5))
+    tx.commit()
+    assert service.adjust_stock("s1", -2, " 盘点少了 ") == {"id": "s1", "stock": 3, "delta": -2, "reason": "盘点少了"}
+    with pytest.raises(errors.InvalidState):
+        service.adjust_stock("s1", -4, "破损")
+    for delta, reason in ((0, "x"), (5, ""), (10**7, "x")):
+        with pytest.raises(errors.InvalidRequest):
+            service.adjust_stock("s1", delta, reason)
+    with pytest.raises(errors.NotFound):
+        service.adjust_stock("nope", 1, "x")
+    assert catalog.get_skus(["s1"])["s1"].stock == 3
