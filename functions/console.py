@@ -298,6 +298,31 @@ def sku_stock(ctx, sku_id):
     return redirect("/console/products")
 
 
+# -- settlements and payouts (owner only) ---------------------------------------------------------
+
+@console_page("/console/payouts", area="payouts")
+def payouts_page(ctx):
+    from functions._api import decode_cursor, encode_cursor
+
+    batches, next_key = wiring.settlement().batches(10, decode_cursor(_query("cursor")))
+    return ctx.page("payouts.html", batches=batches, next_cursor=encode_cursor(next_key))
+
+
+@console_page("/console/payouts/{payout_id}/mark-paid", methods=("POST",), area="payouts")
+def payout_mark_paid(ctx, payout_id):
+    payout = wiring.settlement().mark_paid_manually(payout_id)
+    wiring.operators().audit(ctx.session, "payout.mark_paid", payout_id, payout.get("amount"),
+                             f"{payout.get('distributor_id')} -> {payout.get('status')}")
+    return redirect("/console/payouts")
+
+
+@console_page("/console/settlements/{batch_id}/payouts.csv", area="payouts")
+def payouts_csv(ctx, batch_id):
+    return Response(body=wiring.settlement().batch_csv(batch_id), status_code=200,
+                    headers={"Content-Type": "text/csv; charset=utf-8", "Cache-Control": "no-store",
+                             "Content-Disposition": f'attachment; filename="{batch_id}-payouts.csv"'})
+
+
 # -- the day's numbers --------------------------------------------------------------------------
 
 @console_page("/console/dashboard")
