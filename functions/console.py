@@ -20,7 +20,7 @@ from chalice import Blueprint, Response
 from pydantic import ValidationError
 
 from functions import schemas, wiring
-from functions._api import _describe, created, parse_body, require_admin, route
+from functions._api import _describe, created, error_response, parse_body, require_admin, route
 from layers.domain import errors
 
 bp = Blueprint(__name__)
@@ -40,14 +40,10 @@ HTTP_STATUS = {"invalid": 400, "unauthorized": 401, "forbidden": 403, "not_found
 
 @functools.cache
 def _templates():
-    from jinja2 import Environment, FileSystemLoader, select_autoescape
+    from functions.console_render import environment
 
-    env = Environment(loader=FileSystemLoader(str(HERE / "console_templates")),
-                      autoescape=select_autoescape(["html"]), trim_blocks=True, lstrip_blocks=True)
-    env.filters["yuan"] = lambda fen: "" if fen is None else f"¥{int(fen) / 100:.2f}"
-    env.globals["STATUS_NAMES"] = STATUS_NAMES
-    env.globals["UPLOAD_NAMES"] = UPLOAD_NAMES
-    return env
+    return environment({"yuan": lambda fen: "" if fen is None else f"¥{int(fen) / 100:.2f}"},
+                       {"STATUS_NAMES": STATUS_NAMES, "UPLOAD_NAMES": UPLOAD_NAMES})
 
 
 # -- request helpers ---------------------------------------------------------------------------
@@ -201,7 +197,7 @@ def logout(ctx):
 def static(name):
     path = STATIC / name
     if "/" in name or name.startswith(".") or path.suffix not in STATIC_TYPES or not path.is_file():
-        return Response(body="not found", status_code=404, headers={"Content-Type": "text/plain"})
+        return error_response(404, "NOT_FOUND", "no such file")
     return Response(body=path.read_text(encoding="utf-8"), status_code=200,
                     headers={"Content-Type": STATIC_TYPES[path.suffix], "Cache-Control": "public, max-age=86400"})
 
