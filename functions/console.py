@@ -372,6 +372,26 @@ def flash_sales_stop(ctx, sale_id):
     return redirect("/console/flash-sales")
 
 
+# -- distributors ---------------------------------------------------------------------------------
+
+@console_page("/console/distributors")
+def distributors_page(ctx):
+    from functions._api import decode_cursor, encode_cursor
+
+    items, next_key = wiring.distribution().list_all(20, decode_cursor(_query("cursor")))
+    partial = bool(bp.current_request.headers.get("hx-request"))  # "more": the next rows only
+    return ctx.page("_distributor_rows.html" if partial else "distributors.html", distributors=items,
+                    next_cursor=encode_cursor(next_key))
+
+
+@console_page("/console/distributors.csv")
+def distributors_csv(ctx):
+    svc = wiring.distribution()
+    return Response(body=svc.to_csv(svc.all_rows(svc.list_all)), status_code=200,
+                    headers={"Content-Type": "text/csv; charset=utf-8", "Cache-Control": "no-store",
+                             "Content-Disposition": 'attachment; filename="distributors.csv"'})
+
+
 # -- settlements and payouts (owner only) ---------------------------------------------------------
 
 @console_page("/console/payouts", area="payouts")

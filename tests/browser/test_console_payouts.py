@@ -72,3 +72,25 @@ def test_an_operator_cannot_open_payouts(browser_page, console_url, shop):
     assert page.goto(f"{console_url}/console/payouts").status == 403
     token = page.eval_on_selector("nav.top input[name=csrf]", "el => el.value")
     assert page.request.post(f"{console_url}/console/payouts/x/mark-paid", form={"csrf": token}).status == 403
+
+
+def test_distributors_with_what_they_earned_and_their_csv(browser_page, console_url, client, admin_headers, shop):
+    from tests.integration.test_settlement import settleable_commissions
+
+    page = browser_page
+    expected = settleable_commissions(client, admin_headers, shop, distributors=1)
+    [(d, amount)] = expected.items()
+    owner_signs_in(page, console_url, "/console/distributors")
+    for _ in range(100):  # newest last: load pages until the row shows
+        if page.locator(f"tr[data-distributor='{d}']").count():
+            break
+        more = page.locator("#more-distributors button")
+        assert more.count(), f"{d} is not listed"
+        before = page.locator("#distributor-rows tr[data-distributor]").count()
+        more.click()
+        page.wait_for_function(f"document.querySelectorAll('#distributor-rows tr[data-distributor]').length > {before}")
+    row = page.locator(f"tr[data-distributor='{d}']").inner_text()
+    assert f"¥{amount / 100:.2f}" in row  # its settleable commission
+    with page.expect_download() as download:
+        page.click("#distributors-csv")
+    assert d in open(download.value.path(), encoding="utf-8").read()
