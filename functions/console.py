@@ -30,7 +30,7 @@ STATIC = HERE / "console_static"
 SESSION_COOKIE = "console_session"
 LOGIN_CSRF_COOKIE = "console_login_csrf"
 FORM = ["application/x-www-form-urlencoded", "multipart/form-data"]
-STATUS_NAMES = {"PENDING": "待付款", "PAID": "待发货", "SHIPPED": "已发货", "COMPLETED": "已完成",
+STATUS_NAMES = {"PENDING_PAYMENT": "待付款", "PAID": "待发货", "SHIPPED": "已发货", "COMPLETED": "已完成",
                 "CLOSED": "已关闭", "REFUNDING": "退款中", "REFUNDED": "已退款"}
 UPLOAD_NAMES = {"PENDING": "排队上传中", "UPLOADED": "已上传", "FAILED": "上传失败", "NOT_REQUIRED": "无需上传"}
 STATIC_TYPES = {".js": "application/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
@@ -43,7 +43,8 @@ def _templates():
     from functions.console_render import environment
 
     return environment({"yuan": lambda fen: "" if fen is None else f"¥{int(fen) / 100:.2f}"},
-                       {"STATUS_NAMES": STATUS_NAMES, "UPLOAD_NAMES": UPLOAD_NAMES})
+                       {"STATUS_NAMES": STATUS_NAMES, "UPLOAD_NAMES": UPLOAD_NAMES,
+                        "PAID_STATUSES": ("PAID", "SHIPPED", "COMPLETED", "REFUNDING", "REFUNDED")})
 
 
 # -- request helpers ---------------------------------------------------------------------------
@@ -390,6 +391,20 @@ def distributors_csv(ctx):
     return Response(body=svc.to_csv(svc.all_rows(svc.list_all)), status_code=200,
                     headers={"Content-Type": "text/csv; charset=utf-8", "Cache-Control": "no-store",
                              "Content-Disposition": 'attachment; filename="distributors.csv"'})
+
+
+# -- members ---------------------------------------------------------------------------------------
+
+@console_page("/console/members")
+def members_page(ctx):
+    user_id = (_query("user_id") or "").strip()
+    if not user_id:
+        return ctx.page("members.html", user_id="", member=None)
+    service = wiring.members()
+    balance, _ = service.entries(user_id, "balance", 50, None)
+    points, _ = service.entries(user_id, "points", 50, None)
+    return ctx.page("members.html", user_id=user_id, member=service.membership(user_id),
+                    balance_entries=balance, points_entries=points)
 
 
 # -- settlements and payouts (owner only) ---------------------------------------------------------

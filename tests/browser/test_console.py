@@ -213,3 +213,21 @@ def test_the_product_list_pages_with_the_api_cursor(browser_page, console_url, c
     page.wait_for_function(f"document.querySelectorAll('#product-rows tr[data-sku]').length > {first}")
     skus = page.eval_on_selector_all("#product-rows tr[data-sku]", "rows => rows.map(r => r.dataset.sku)")
     assert len(skus) == len(set(skus))  # no row twice
+
+
+def test_the_order_list_filters_the_days_paid_orders_by_status(browser_page, console_url, client, admin_headers,
+                                                               shop):
+    page = browser_page
+    paid_id, _ = paid_order(client, admin_headers, shop["sandbox"])
+    shipped_id, _ = paid_order(client, admin_headers, shop["sandbox"])
+    r = requests.post(f"{console_url}/admin/orders/{shipped_id}/ship", timeout=10,
+                      json={"logistics_type": "express", "express_company": "SF", "tracking_no": "SF1400000024"},
+                      headers={"Authorization": f"Bearer {os.environ['ADMIN_API_KEY']}"})
+    assert r.status_code == 200, r.text
+    owner_signs_in(page, console_url)
+    page.select_option("select[name=status]", "SHIPPED")
+    page.click("form.filters:has(select) button")
+    page.wait_for_url(re.compile(r".*status=SHIPPED.*"))
+    listed = page.inner_text("#orders")
+    assert shipped_id in listed and paid_id not in listed
+    assert "已发货" in page.locator("#orders tr", has_text=shipped_id).inner_text()
