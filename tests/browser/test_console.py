@@ -231,3 +231,24 @@ def test_the_order_list_filters_the_days_paid_orders_by_status(browser_page, con
     listed = page.inner_text("#orders")
     assert shipped_id in listed and paid_id not in listed
     assert "已发货" in page.locator("#orders tr", has_text=shipped_id).inner_text()
+
+
+def test_a_failed_upload_shows_its_error_and_is_retried_from_the_order_page(browser_page, console_url, client,
+                                                                            admin_headers, shop):
+    page = browser_page
+    sandbox = shop["sandbox"]
+    order_id, _ = paid_order(client, admin_headers, sandbox)
+    r = requests.post(f"{console_url}/admin/orders/{order_id}/ship", timeout=10,
+                      json={"logistics_type": "express", "express_company": "SF", "tracking_no": "SF1400000025"},
+                      headers={"Authorization": f"Bearer {os.environ['ADMIN_API_KEY']}"})
+    assert r.status_code == 200, r.text
+    sandbox.mp.fail_uploads(10060003, times=1)  # WeChat refuses it: not one to retry by itself
+    deliver_shipped(order_id)
+
+    owner_signs_in(page, console_url, f"/console/orders/{order_id}")
+    assert page.locator("#upload-status").get_attribute("data-status") == "FAILED"
+    assert "10060003" in page.inner_text("#shipping-status")
+    page.click("#shipping-status button:text('重新上传')")
+    page.wait_for_url(f"{console_url}/console/orders/{order_id}")
+    assert page.locator("#upload-status").get_attribute("data-status") == "UPLOADED"
+    assert len(sandbox.mp.accepted_uploads(order_id)) == 1
