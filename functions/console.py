@@ -32,6 +32,8 @@ LOGIN_CSRF_COOKIE = "console_login_csrf"
 FORM = ["application/x-www-form-urlencoded", "multipart/form-data"]
 STATUS_NAMES = {"PENDING_PAYMENT": "待付款", "PAID": "待发货", "SHIPPED": "已发货", "COMPLETED": "已完成",
                 "CLOSED": "已关闭", "REFUNDING": "退款中", "REFUNDED": "已退款"}
+REFUND_NAMES = {"REQUESTED": "待审核", "PROCESSING": "退款中", "SUCCESS": "已退款", "ABNORMAL": "退款异常",
+                "CLOSED": "已关闭", "REJECTED": "已拒绝", "FAILED": "失败"}
 UPLOAD_NAMES = {"PENDING": "排队上传中", "UPLOADED": "已上传", "FAILED": "上传失败", "NOT_REQUIRED": "无需上传"}
 STATIC_TYPES = {".js": "application/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 HTTP_STATUS = {"invalid": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404, "conflict": 409,
@@ -44,7 +46,8 @@ def _templates():
 
     return environment({"yuan": lambda fen: "" if fen is None else f"¥{int(fen) / 100:.2f}"},
                        {"STATUS_NAMES": STATUS_NAMES, "UPLOAD_NAMES": UPLOAD_NAMES,
-                        "PAID_STATUSES": ("PAID", "SHIPPED", "COMPLETED", "REFUNDING", "REFUNDED")})
+                        "PAID_STATUSES": ("PAID", "SHIPPED", "COMPLETED", "REFUNDING", "REFUNDED"),
+                        "REFUND_NAMES": REFUND_NAMES})
 
 
 # -- request helpers ---------------------------------------------------------------------------
@@ -262,12 +265,38 @@ def order_shipping_retry(ctx, order_id):
     return redirect(f"/console/orders/{quote(order_id, safe='')}")
 
 
+REFUND_QUEUES = ("REQUESTED", "PROCESSING", "ABNORMAL")
+
+
+@console_page("/console/refunds")
+def refund_queue(ctx):
+    status = _query("status") or "REQUESTED"
+    if status not in REFUND_QUEUES:
+        raise errors.InvalidRequest("status: REQUESTED, PROCESSING or ABNORMAL")
+    return ctx.page("refunds.html", refunds=wiring.refunds().waiting(status), status_filter=status,
+                    queues=REFUND_QUEUES, back=f"/console/refunds?status={status}")
+
+
+def _back(default: str) -> str:
+    """Where a refund decision returns to: the form's `back` when it is a console page."""
+    back = _form().get("back") or ""
+    return back if back.startswith("/console/") and "//" not in back else default
+
+
+@console_page("/console/refunds/{refund_id}/reject", methods=("POST",))
+def refund_reject(ctx, refund_id):
+    refund = wiring.refunds().reject(refund_id)
+    wiring.operators().audit(ctx.session, "refund.reject", refund_id, refund.get("amount"),
+                             f"order {refund.get('order_id')} -> {refund.get('status')}")
+    return redirect(_back(f"/console/orders/{quote(refund['order_id'], safe='')}"))
+
+
 @console_page("/console/refunds/{refund_id}/approve", methods=("POST",))
 def refund_approve(ctx, refund_id):
     refund = wiring.refunds().approve(refund_id)
     wiring.operators().audit(ctx.session, "refund.approve", refund_id, refund.get("amount"),
                              f"order {refund.get('order_id')} -> {refund.get('status')}")
-    return redirect(f"/console/orders/{quote(refund['order_id'], safe='')}")
+    return redirect(_back(f"/console/orders/{quote(refund['order_id'], safe='')}"))
 
 
 # -- products and stock ---------------------------------------------------------------------------

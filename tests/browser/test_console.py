@@ -252,3 +252,37 @@ def test_a_failed_upload_shows_its_error_and_is_retried_from_the_order_page(brow
     page.wait_for_url(f"{console_url}/console/orders/{order_id}")
     assert page.locator("#upload-status").get_attribute("data-status") == "UPLOADED"
     assert len(sandbox.mp.accepted_uploads(order_id)) == 1
+
+
+def test_the_refund_queue_approves_one_and_rejects_another_both_audited(browser_page, console_url, client,
+                                                                       admin_headers, shop):
+    from tests.helpers import body, post
+    from tests.integration.test_money_vs_wechat import finish_at_wechat
+
+    page = browser_page
+    refunds = []
+    for amount in (500, 700):
+        order_id, shopper = paid_order(client, admin_headers, shop["sandbox"])
+        assert post(client, f"/admin/orders/{order_id}/ship", {"logistics_type": "pickup"}, admin_headers).status_code == 200
+        r = post(client, f"/orders/{order_id}/refunds", {"amount": amount, "reason": "质量问题"}, shopper)
+        assert r.status_code in (200, 201), r.body
+        refunds.append(body(r))
+    kept, rejected = refunds
+
+    owner_signs_in(page, console_url, "/console/refunds")
+    for r in refunds:
+        assert page.locator(f"tr[data-refund='{r['id']}']").count() == 1
+    page.locator(f"tr[data-refund='{rejected['id']}'] button:text('拒绝')").click()
+    page.wait_for_url(f"{console_url}/console/refunds?status=REQUESTED")
+    assert page.locator(f"tr[data-refund='{rejected['id']}']").count() == 0
+    page.locator(f"tr[data-refund='{kept['id']}'] button:text('同意退款')").click()
+    page.wait_for_url(f"{console_url}/console/refunds?status=REQUESTED")
+    assert page.locator(f"tr[data-refund='{kept['id']}']").count() == 0
+
+    from functions import wiring
+
+    assert wiring.orders().get(rejected["order_id"], consistent=True).status == "SHIPPED"
+    finish_at_wechat(client, shop["sandbox"], kept["id"])  # nothing left in flight for other tests
+    page.goto(f"{console_url}/console/operators")
+    assert "refund.reject" in page.locator("#audit tr", has_text=rejected["id"]).inner_text()
+    assert "refund.approve" in page.locator("#audit tr", has_text=kept["id"]).inner_text()
