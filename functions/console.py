@@ -311,6 +311,33 @@ def product_list(ctx):
                     next_cursor=encode_cursor(next_key))
 
 
+def _spec(text: str | None) -> dict | None:
+    """`颜色:黑 尺码:L` -> {"颜色": "黑", "尺码": "L"}."""
+    spec = {}
+    for part in (text or "").replace(",", " ").replace(",", " ").split():
+        key, sep, value = part.replace(":", ":").partition(":")
+        if not sep or not key or not value:
+            raise errors.InvalidRequest(f"规格写作 名称:值,以空格分隔:{part}")
+        spec[key] = value
+    return spec or None
+
+
+@console_page("/console/products", methods=("POST",))
+def product_create(ctx):
+    """A product with its SKUs: one line per SKU in the form's `skus` (`price stock spec...`)."""
+    form = _form()
+    skus = []
+    for line in (form.get("skus") or "").splitlines():
+        if not line.strip():
+            continue
+        price, _, rest = line.strip().partition(" ")
+        stock, _, spec = rest.strip().partition(" ")
+        skus.append({"price": _fen(price, "价格"), "stock": _int(stock), "spec": _spec(spec)})
+    body = {"title": form.get("title", ""), "category": (form.get("category") or "").strip() or None, "skus": skus}
+    wiring.catalog().create_product(schemas.ProductInput.model_validate(body))
+    return redirect("/console/products")
+
+
 @console_page("/console/skus/{sku_id}/stock", methods=("POST",))
 def sku_stock(ctx, sku_id):
     form = _form()

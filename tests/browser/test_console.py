@@ -286,3 +286,31 @@ def test_the_refund_queue_approves_one_and_rejects_another_both_audited(browser_
     page.goto(f"{console_url}/console/operators")
     assert "refund.reject" in page.locator("#audit tr", has_text=rejected["id"]).inner_text()
     assert "refund.approve" in page.locator("#audit tr", has_text=kept["id"]).inner_text()
+
+
+def test_a_product_made_in_the_console_is_in_the_mini_program_api(browser_page, console_url, shop):
+    page = browser_page
+    title = "新品-" + uuid.uuid4().hex[:6]
+    owner_signs_in(page, console_url, "/console/products")
+    page.click("#new-product summary")
+    page.fill("#product-form input[name=title]", title)
+    page.fill("#product-form input[name=category]", "茶叶")
+    page.fill("#product-form textarea[name=skus]", "19.9 100 规格:250克\n35 40 规格:500克")
+    page.click("#product-form button[type=submit]")
+    page.wait_for_url(f"{console_url}/console/products")
+    rows = page.locator("#product-rows tr", has_text=title)
+    assert rows.count() == 2
+
+    listed = requests.get(f"{console_url}/products", params={"limit": 100}, timeout=10).json()["items"]
+    [product] = [p for p in listed if p["title"] == title]
+    shown = requests.get(f"{console_url}/products/{product['id']}", timeout=10).json()
+    assert sorted((s["price"], s["spec"]["规格"]) for s in shown["skus"]) == [(1990, "250克"), (3500, "500克")]
+
+    page.click("#new-product summary")  # a price that is not one: refused, nothing made
+    page.fill("#product-form input[name=title]", title + "-bad")
+    page.fill("#product-form textarea[name=skus]", "abc 1")
+    with page.expect_response(f"{console_url}/console/products") as answer:
+        page.click("#product-form button[type=submit]")
+    assert answer.value.status == 400
+    listed = requests.get(f"{console_url}/products", params={"limit": 100}, timeout=10).json()["items"]
+    assert not [p for p in listed if p["title"] == title + "-bad"]
