@@ -29,7 +29,7 @@ HERE = Path(__file__).resolve().parent
 STATIC = HERE / "console_static"
 SESSION_COOKIE = "console_session"
 LOGIN_CSRF_COOKIE = "console_login_csrf"
-FORM = ["application/x-www-form-urlencoded", "multipart/form-data"]
+FORM = ["application/x-www-form-urlencoded"]
 STATUS_NAMES = {"PENDING_PAYMENT": "待付款", "PAID": "待发货", "SHIPPED": "已发货", "COMPLETED": "已完成",
                 "CLOSED": "已关闭", "REFUNDING": "退款中", "REFUNDED": "已退款"}
 REFUND_NAMES = {"REQUESTED": "待审核", "PROCESSING": "退款中", "SUCCESS": "已退款", "ABNORMAL": "退款异常",

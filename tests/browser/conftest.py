@@ -68,3 +68,14 @@ def browser_page(chromium):
 def artifacts() -> Path:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+def wait_until(check, timeout_s: float = 15.0) -> None:
+    """Poll `check()` (Playwright's `wait_for_function` evaluates a string, which the
+    console's Content-Security-Policy refuses, as it should)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not check():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)

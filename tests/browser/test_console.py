@@ -11,6 +11,7 @@ import uuid
 import pytest
 import requests
 
+from tests.browser.conftest import wait_until
 from tests.integration.test_miniprogram_platform import deliver_shipped, paid_order
 
 pytestmark = pytest.mark.integration
@@ -210,7 +211,7 @@ def test_the_product_list_pages_with_the_api_cursor(browser_page, console_url, c
     first = page.locator("#product-rows tr[data-sku]").count()
     assert first >= 20
     page.click("#more-row button")  # htmx: the next page's rows replace the "more" row
-    page.wait_for_function(f"document.querySelectorAll('#product-rows tr[data-sku]').length > {first}")
+    wait_until(lambda: page.locator("#product-rows tr[data-sku]").count() > first)
     skus = page.eval_on_selector_all("#product-rows tr[data-sku]", "rows => rows.map(r => r.dataset.sku)")
     assert len(skus) == len(set(skus))  # no row twice
 

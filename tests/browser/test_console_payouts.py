@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 import requests
 
+from tests.browser.conftest import wait_until
 from tests.browser.test_console import owner_signs_in, sign_in
 from tests.helpers import put
 
@@ -88,7 +89,7 @@ def test_distributors_with_what_they_earned_and_their_csv(browser_page, console_
         assert more.count(), f"{d} is not listed"
         before = page.locator("#distributor-rows tr[data-distributor]").count()
         more.click()
-        page.wait_for_function(f"document.querySelectorAll('#distributor-rows tr[data-distributor]').length > {before}")
+        wait_until(lambda before=before: page.locator("#distributor-rows tr[data-distributor]").count() > before)
     row = page.locator(f"tr[data-distributor='{d}']").inner_text()
     assert f"¥{amount / 100:.2f}" in row  # its settleable commission
     with page.expect_download() as download:
