@@ -9,7 +9,7 @@ DEPS := $(VENV)/.deps-installed
 STAGE ?= prod
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: dev test package lint bench openapi venv deps dynamodb-local clean
+.PHONY: dev test package lint bench openapi venv deps dynamodb-local chromium clean
 
 $(PY):
 	@set -e; \
@@ -35,7 +35,14 @@ dynamodb-local: $(DEPS)
 dev: dynamodb-local
 	$(PY) -m local.dev $(ARGS)
 
-test: dynamodb-local
+# issue 21: the console's browser tests drive Debian's chromium (Playwright's own browser
+# download cannot be used), with a CJK font for the Chinese pages; installed when missing.
+chromium:
+	@{ test -x /usr/bin/chromium && test -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc; } \
+	  || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-wqy-microhei; } \
+	  || echo "chromium could not be installed: the browser tests (tests/browser) will be skipped"
+
+test: dynamodb-local chromium
 	$(PY) -m pytest $(ARGS)
 
 package: $(DEPS)

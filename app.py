@@ -9,6 +9,7 @@ from functions import (
     campaigns,  # issue 18: bargains and friend assistance
     cart,
     catalog,
+    console,  # issue 21: the merchant console
     consumers,
     coupons,
     distribution,
@@ -48,6 +49,7 @@ for blueprint in (
     analytics.bp,  # issue 20: analytics
     group_buys.bp,  # issue 17: group buys
     members.bp,  # issue 19: members
+    console.bp,  # issue 21: the merchant console
 ):
     app.register_blueprint(blueprint)
 

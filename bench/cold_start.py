@@ -209,7 +209,7 @@ def main() -> None:
         sizes[top][1] += i.compress_size
     total = sum(i.file_size for i in infos)
     zipped = zip_path.stat().st_size
-    print(f"\ndeployment.zip: {zipped / 1e6:.1f} MB zipped (goal <= {MAX_ZIP_BYTES / 1e6:.0f} MB: "
+    print(f"\ndeployment.zip: {zipped / 1e6:.1f} MB zipped (goal <= {MAX_ZIP_BYTES / 1e6:.1f} MB: "
           f"{'met' if zipped <= MAX_ZIP_BYTES else 'NOT MET'}), {total / 1e6:.1f} MB unzipped, {len(infos)} files")
     for top, (size, packed) in sorted(sizes.items(), key=lambda kv: -kv[1][0])[:12]:
         print(f"  {top:30s} {size / 1e6:6.1f} MB  ({packed / 1e6:.1f} MB zipped)")

@@ -484,3 +484,18 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("/admin/top-up-plans", "post"): TopUpPlanInput,
     ("/admin/member-levels", "put"): MemberLevelsInput,
 }
+
+
+# -- issue 21: the merchant console's operators --
+class OperatorInput(BaseModel):
+    """An operator of the console, created by an owner; the password is stored only as an
+    scrypt hash."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=2, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$")
+    password: str = Field(min_length=8, max_length=128)
+    role: Literal["owner", "operator"]
+
+
+REQUEST_MODELS[("/admin/operators", "post")] = OperatorInput
+# -- end issue 21 --

@@ -654,3 +654,22 @@ def top_ups():
                         clock=clock(), new_tx=new_tx(), settings=settings(), notify_url=notify_url,
                         uploads=shipping_upload_repository(),  # issue 14's upload, as virtual goods
                         ledger=ledger())  # reconciled with WeChat's bill
+
+
+# -- issue 21: the merchant console's operators --
+@_once
+def operator_repository():
+    from layers.storage.operators import DynamoOperatorRepository
+
+    return DynamoOperatorRepository()
+
+
+@_once
+def operators():
+    from layers.services.operators import OperatorService
+
+    return OperatorService(operators=operator_repository(), clock=clock(), secret=settings().token_secret,
+                           admin_key=settings().admin_api_key,
+                           paid_orders=lambda day: analytics_repository().paid_orders(day),
+                           order_view=lambda order: orders().view(order))
+# -- end issue 21 --

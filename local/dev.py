@@ -345,6 +345,7 @@ def run(args: argparse.Namespace, stop: threading.Event) -> int:
         print(f"  DynamoDB Local  {ddb.endpoint}    table {args.table}")
         print(f"  SQS             {sqs.endpoint}")
         print(f"  ADMIN_API_KEY   {secrets_['ADMIN_API_KEY']}")
+        print(f"  Console         {base_url}/console    sign in: owner / the ADMIN_API_KEY")  # issue 21
         print(f"  TOKEN_SECRET    {secrets_['TOKEN_SECRET'][:8]}...   "
               + (f"(new, saved in {args.env_file})" if generated else f"(from {args.env_file} or the environment)"))
         print("  Ctrl-C stops everything.", flush=True)

@@ -162,6 +162,8 @@ def package(stage: str = "prod", out: Path = OUT_DIR, lint: bool = True, if_stal
 # and its dependencies. urllib3 stays in the zip: requests needs it and we ship the version
 # we test with. The versions we test with are pinned in requirements-runtime.txt (README).
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "python_dateutil", "six")
+# Issue 16's limit. The console (issue 21) adds Jinja2 and its vendored htmx/ECharts; leaving
+# out Powertools' unserved Swagger UI gives room back.
 MAX_ZIP_BYTES = 12_000_000
 
 
@@ -205,6 +207,12 @@ def strip_runtime_provided(zip_path: Path) -> list[str]:
     tmp.replace(zip_path)
     return sorted(dropped)
 
+
+# Subpackages of our dependencies that no handler imports, lazily or not (checked by importing
+# every module of functions/ and layers/, and by the packaging test that imports every
+# handler from the zip): Powertools' event handler and its Swagger UI (the app is
+# Chalice's), pydantic's v1 compatibility layer, wechatpy's WeCom (enterprise) client.
+_UNSERVED = ("aws_lambda_powertools/event_handler/", "pydantic/v1/", "wechatpy/enterprise/")
 
 _IMPORTED_BY_HANDLERS = """
 import importlib, json, pkgutil, sys
@@ -251,6 +259,8 @@ def add_bytecode(zip_path: Path) -> int:
                 top = info.filename.split("/", 1)[0]
                 metadata = top.endswith((".dist-info", ".data"))  # read by no handler (pip's records)
                 if metadata or (top not in loaded_tops and top != "__pycache__") or info.filename.endswith(".pyi"):
+                    continue
+                if info.filename.startswith(_UNSERVED):  # issue 21
                     continue
                 new.writestr(info, old.read(info.filename), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
             for rel in sources:

@@ -102,3 +102,25 @@ class CatalogRepository(StockRepository, Protocol):
         """Take a SKU off sale; it stays, since open orders still name it."""
 
     def stage_put_product(self, tx, product: Product) -> None: ...
+
+    # -- issue 21: stock by delta (the console) --
+    def stage_adjust_stock(self, tx, sku_id: str, delta: int, on_short) -> None:
+        """Add `delta` (negative: take) to the SKU's stock, conditioned on the SKU existing
+        and, when taking, on `stock >= -delta`; the commit raises `on_short()` otherwise.
+        An increment, not a set: concurrent orders keep what they took."""
+
+
+# -- issue 21: stock by delta, with a reason --
+STOCK_DELTA_MAX = 1_000_000
+
+
+def check_stock_adjustment(delta: int, reason: str) -> str:
+    """The reason, trimmed; refuses a zero or huge delta and a missing reason."""
+    from layers.domain import errors  # noqa: PLC0415 - kept with the issue-21 block
+
+    if not isinstance(delta, int) or delta == 0 or abs(delta) > STOCK_DELTA_MAX:
+        raise errors.InvalidRequest(f"delta: a non-zero integer from -{STOCK_DELTA_MAX} to {STOCK_DELTA_MAX}")
+    reason = (reason or "").strip()
+    if not 1 <= len(reason) <= 80:
+        raise errors.InvalidRequest("reason: 1 to 80 characters")
+    return reason

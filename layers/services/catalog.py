@@ -101,6 +101,29 @@ class CatalogService:
         skus = self.catalog.get_skus([s for p in products for s in p.sku_ids])
         return [product_view(p, skus) for p in products], next_cursor
 
+    # -- issue 21: what the console needs --
+    def list_products_admin(self, limit: int, cursor: dict | None) -> tuple[list[dict], dict | None]:
+        """As list_products, with each SKU's stock (the operators' view)."""
+        products, next_cursor = self.catalog.list_products(limit, cursor)
+        skus = self.catalog.get_skus([s for p in products for s in p.sku_ids])
+        return [product_view(p, skus, admin=True) for p in products], next_cursor
+
+    def adjust_stock(self, sku_id: str, delta: int, reason: str) -> dict:
+        """Add `delta` to a SKU's stock (negative takes), for `reason`; 409 when it would go
+        below zero, 404 for no such SKU. Returns `{"id", "stock", "delta", "reason"}`."""
+        from layers.domain.catalog import check_stock_adjustment
+
+        reason = check_stock_adjustment(delta, reason)
+        if sku_id not in self.catalog.get_skus([sku_id]):
+            raise errors.NotFound("no such sku")
+        tx = self.new_tx()
+        self.catalog.stage_adjust_stock(tx, sku_id, delta, on_short=lambda: errors.InvalidState(
+            "not enough stock to take that many"))
+        tx.commit()
+        sku = self.catalog.get_skus([sku_id])[sku_id]
+        return {"id": sku_id, "stock": sku.stock, "delta": delta, "reason": reason}
+    # -- end issue 21 --
+
 
 def _stock_change(sku: Any) -> StockChange:
     """Issue 15: a new SKU gets its `stock`; an existing one moves by `stock_delta`, or

@@ -205,6 +205,13 @@ class DynamoCatalogRepository(DynamoStockRepository):
     def stage_retire_sku(self, tx, sku_id: str) -> None:
         tx.update(SkuItem(*sku_key(sku_id)), actions=[SkuItem.active.set(False)])
 
+    def stage_adjust_stock(self, tx, sku_id: str, delta: int, on_short) -> None:  # issue 21
+        condition = SkuItem.pk.exists()
+        if delta < 0:
+            condition &= SkuItem.stock >= -delta
+        tx.update(SkuItem(*sku_key(sku_id)), actions=[SkuItem.stock.add(delta)], condition=condition,
+                  on_fail=on_short)
+
     def stage_put_product(self, tx, product: Product) -> None:
         tx.put(ProductItem(
             *product_key(product.product_id), product_id=product.product_id, title=product.title,

@@ -132,6 +132,17 @@ class MemoryCatalogRepository(MemoryStockRepository):
 
         tx.add(lambda items: True, apply)
 
+    def stage_adjust_stock(self, tx: MemoryTx, sku_id: str, delta: int, on_short) -> None:  # issue 21
+        key = _sku_key(sku_id)
+
+        def check(items):
+            return key in items and (delta >= 0 or items[key].stock >= -delta)
+
+        def apply(items):
+            items[key] = replace(items[key], stock=items[key].stock + delta)
+
+        tx.add(check, apply, on_short)
+
     def stage_put_product(self, tx: MemoryTx, product: Product) -> None:
         tx.add(lambda items: True,
                lambda items: items.__setitem__(_product_key(product.product_id), product))

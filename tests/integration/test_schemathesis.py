@@ -35,6 +35,9 @@ EXAMPLES = 25  # per operation and mode (positive, negative); each sent as three
 schema = schemathesis.openapi.from_path(DOC)
 # Unknown query parameters are ignored, as API Gateway passes them on: not a refusal to test.
 schema.config.generation.update(allow_extra_parameters=False)
+# The console's pages (issue 21) are HTML forms for a browser, signed in with a session
+# cookie and a CSRF token: tests/browser drives them; this test is the JSON API's.
+schema = schema.exclude(path_regex="^/console")
 POOL = ThreadPoolExecutor(max_workers=3, thread_name_prefix="schemathesis")
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
           response_schema_conformance, negative_data_rejection]

@@ -1,0 +1,121 @@
+"""Operators of the merchant console (issue 21): who may sign in, with which role, and the
+audit log of the money actions they take.
+
+Passwords are hashed with scrypt (`hashlib.scrypt`, RFC 7914): memory-hard like argon2id,
+in the standard library (OpenSSL), so no native package joins the Lambda zip. Parameters
+n=2**14, r=8, p=1 take 16 MiB and ~50 ms per hash: cheap for one sign-in, dear for a
+guesser; they are stored with each hash so they can be raised later.
+
+The `ADMIN_API_KEY` is the first owner's key: the console accepts it as the password of
+the reserved name `owner` (so a fresh shop can sign in and create its operators).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from layers.domain import errors
+
+
+class Role(StrEnum):
+    OWNER = "owner"
+    OPERATOR = "operator"
+
+
+# What only an owner may do (the contract: settings, operators and payouts).
+OWNER_ONLY = frozenset({"settings", "operators", "payouts"})
+BUILTIN_OWNER = "owner"
+
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+_MAXMEM = 64 * 1024 * 1024
+
+# Failed sign-ins per name per window; past it, every sign-in of that name is refused
+# (the right password too) until the window ends.
+SIGN_IN_LIMIT = 5
+SIGN_IN_WINDOW_S = 300
+
+
+@dataclass(frozen=True)
+class Operator:
+    name: str
+    role: Role
+    password_hash: str
+    created_at: str
+    created_by: str
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    at: str
+    operator: str
+    action: str  # refund.approve | payout.mark_paid | balance.adjust | ...
+    target: str
+    amount: int | None = None
+    detail: str | None = None
+
+
+def hash_password(password: str, salt: bytes | None = None,
+                  n: int = SCRYPT_N, r: int = SCRYPT_R, p: int = SCRYPT_P) -> str:
+    salt = salt or secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=n, r=r, p=p, maxmem=_MAXMEM, dklen=32)
+    b64 = base64.b64encode
+    return f"scrypt${n}${r}${p}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(digest)
+        got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
+                             maxmem=_MAXMEM, dklen=len(expected))
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, expected)
+
+
+def new_operator(name: str, password: str, role: str, by: str, now: str) -> Operator:
+    name = (name or "").strip()
+    if not 2 <= len(name) <= 32 or not all(c.isalnum() or c in "_-." for c in name):
+        raise errors.InvalidRequest("name: 2 to 32 letters, digits, '_', '-' or '.'")
+    if name == BUILTIN_OWNER:
+        raise errors.InvalidRequest("the name 'owner' is reserved for the ADMIN_API_KEY")
+    if not 8 <= len(password or "") <= 128:
+        raise errors.InvalidRequest("password: 8 to 128 characters")
+    try:
+        parsed = Role(role)
+    except ValueError as exc:
+        raise errors.InvalidRequest("role: owner or operator") from exc
+    return Operator(name=name, role=parsed, password_hash=hash_password(password), created_at=now, created_by=by)
+
+
+def require(role: str, area: str) -> None:
+    """Refuse an operator (not owner) the owner-only areas."""
+    if area in OWNER_ONLY and role != Role.OWNER:
+        raise errors.Forbidden("only an owner may do this")
+
+
+class OperatorRepository(Protocol):
+    def get(self, name: str) -> Operator | None: ...
+
+    def create(self, operator: Operator) -> bool:
+        """False when the name is taken."""
+
+    def list(self) -> list[Operator]: ...
+
+    def sign_in_failures(self, name: str, window: int) -> int:
+        """The failed sign-ins counted for `name` in `window`."""
+
+    def record_sign_in_failure(self, name: str, window: int, expires_at: int) -> None: ...
+
+    def audit(self, entry: AuditEntry) -> None: ...
+
+    def audit_log(self, day: str, limit: int) -> list[AuditEntry]:
+        """The entries of an Asia/Shanghai day (YYYY-MM-DD), newest first."""

@@ -1,0 +1,151 @@
+"""The merchant console's operators (issue 21): creating them, signing in (rate-limited),
+the console session and its CSRF token, and the audit log of money actions.
+
+A console session is a signed cookie value `<name>.<role>.<expiry>.<mac>` (HMAC-SHA256
+with TOKEN_SECRET under a console-only label), so checking it costs no read; the CSRF
+token is an HMAC of the session value (tied to the session: a page of another origin can
+neither read the cookie nor compute it). A role change takes effect at the next sign-in
+(sessions last SESSION_TTL_S).
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import hashlib
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from layers.clock import iso
+from layers.domain import errors
+from layers.domain import operators as rules
+from layers.domain.analytics import day_of
+from layers.domain.operators import AuditEntry, OperatorRepository, Role
+
+SESSION_TTL_S = 8 * 3600
+
+
+@dataclass(frozen=True)
+class Session:
+    name: str
+    role: str
+
+    @property
+    def is_owner(self) -> bool:
+        return self.role == Role.OWNER
+
+
+class OperatorService:
+    def __init__(self, *, operators: OperatorRepository, clock, secret: str | None, admin_key: str | None,
+                 paid_orders: Callable[[str], list] | None = None, order_view: Callable | None = None):
+        self.operators = operators
+        self.clock = clock
+        self.secret = (secret or "").encode()
+        self.admin_key = admin_key
+        self.paid_orders = paid_orders
+        self.order_view = order_view
+
+    # -- operators ------------------------------------------------------------------------
+
+    def create(self, by: Session, name: str, password: str, role: str) -> dict:
+        rules.require(by.role, "operators")
+        operator = rules.new_operator(name, password, role, by.name, iso(self.clock.now()))
+        if not self.operators.create(operator):
+            raise errors.InvalidState("an operator has this name")
+        return self.view(operator)
+
+    def list(self, by: Session) -> list[dict]:
+        rules.require(by.role, "operators")
+        return [self.view(o) for o in self.operators.list()]
+
+    @staticmethod
+    def view(operator) -> dict:
+        return {"name": operator.name, "role": str(operator.role), "created_at": operator.created_at,
+                "created_by": operator.created_by}
+
+    # -- signing in -----------------------------------------------------------------------
+
+    def sign_in(self, name: str, password: str) -> Session:
+        name = (name or "").strip()[:64]
+        seconds = int(self.clock.now().timestamp())
+        window = seconds // rules.SIGN_IN_WINDOW_S
+        if self.operators.sign_in_failures(name, window) >= rules.SIGN_IN_LIMIT:
+            raise errors.RateLimited("too many failed sign-ins; wait a few minutes")
+        session = self._check_password(name, password or "")
+        if session is None:
+            self.operators.record_sign_in_failure(name, window, seconds + 2 * rules.SIGN_IN_WINDOW_S)
+            raise errors.Unauthorized("wrong name or password")
+        return session
+
+    def _check_password(self, name: str, password: str) -> Session | None:
+        if name == rules.BUILTIN_OWNER:
+            if self.admin_key and hmac.compare_digest(password.encode(), self.admin_key.encode()):
+                return Session(rules.BUILTIN_OWNER, Role.OWNER)
+            return None
+        operator = self.operators.get(name)
+        if operator is None:
+            rules.verify_password(password, _dummy_hash())  # the same time as a wrong password
+            return None
+        if not rules.verify_password(password, operator.password_hash):
+            return None
+        return Session(operator.name, str(operator.role))
+
+    def issue_session(self, session: Session) -> str:
+        if not self.secret:
+            raise RuntimeError("TOKEN_SECRET is not configured")
+        expires = int(self.clock.now().timestamp()) + SESSION_TTL_S
+        payload = f"{session.name}.{session.role}.{expires}"
+        return f"{payload}.{self._mac('session', payload)}"
+
+    def session_of(self, value: str | None) -> Session | None:
+        """The session a cookie value stands for; None when absent, forged or expired."""
+        if not value or not self.secret:
+            return None
+        try:
+            name, role, expires, mac = value.rsplit(".", 3)
+            expiry = int(expires)
+        except ValueError:
+            return None
+        if not hmac.compare_digest(mac, self._mac("session", f"{name}.{role}.{expires}")):
+            return None
+        if expiry < self.clock.now().timestamp() or role not in (Role.OWNER, Role.OPERATOR):
+            return None
+        return Session(name, role)
+
+    def csrf_token(self, session_value: str) -> str:
+        return self._mac("csrf", session_value)
+
+    def check_csrf(self, session_value: str | None, token: str | None) -> None:
+        if not session_value or not token or not hmac.compare_digest(token, self.csrf_token(session_value)):
+            raise errors.Forbidden("the form's CSRF token is missing or wrong; reload the page")
+
+    def _mac(self, label: str, payload: str) -> str:
+        digest = hmac.new(self.secret, f"console-{label}:{payload}".encode(), hashlib.sha256).digest()
+        return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+    # -- the audit log ----------------------------------------------------------------------
+
+    def audit(self, by: Session, action: str, target: str, amount: int | None = None,
+              detail: str | None = None) -> None:
+        self.operators.audit(AuditEntry(at=iso(self.clock.now()), operator=by.name, action=action,
+                                        target=target, amount=amount, detail=detail))
+
+    def audit_log(self, day: str | None = None, limit: int = 100) -> list[dict]:
+        day = day or day_of(iso(self.clock.now()))
+        return [{"at": e.at, "operator": e.operator, "action": e.action, "target": e.target,
+                 "amount": e.amount, "detail": e.detail} for e in self.operators.audit_log(day, limit)]
+
+    # -- what the console lists -----------------------------------------------------------------
+
+    def orders_paid_on(self, day: str | None, status: str | None) -> list[dict]:
+        """The orders paid on an Asia/Shanghai day (the paid-day index of issue 20), newest
+        first, optionally of one status."""
+        day = day or day_of(iso(self.clock.now()))
+        orders = sorted(self.paid_orders(day), key=lambda o: o.paid_at or "", reverse=True)
+        return [self.order_view(o) for o in orders if not status or str(o.status) == status]
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    return rules.hash_password("not-a-password", salt=b"0123456789abcdef")

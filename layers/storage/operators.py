@@ -1,0 +1,95 @@
+"""Console operators, their sign-in counters and the audit log, in the shop table (issue 21).
+
+- Operator: pk `OPERATOR#<name>`, sk `OPERATOR`; gsi1 `OPERATORS` / `<name>` (the list).
+- Sign-in attempts: pk `SIGNIN#<name>#<window>`, sk `SIGNIN`, a counter with a TTL.
+- Audit entry: pk `AUDIT#<Asia/Shanghai day>`, sk `<at>#<random>`: kept forever.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import PutError
+
+from layers.domain.analytics import day_of
+from layers.domain.operators import AuditEntry, Operator, Role
+from layers.storage.base import Listed, ShopModel
+from layers.storage.errors import condition_failed
+
+OPERATORS = "OPERATORS"
+
+
+class OperatorItem(Listed):
+    name = UnicodeAttribute()
+    role = UnicodeAttribute()
+    password_hash = UnicodeAttribute()
+    created_at = UnicodeAttribute()
+    created_by = UnicodeAttribute()
+
+
+class SignInItem(ShopModel):
+    attempts = NumberAttribute(default=0)
+
+
+class AuditItem(ShopModel):
+    at = UnicodeAttribute()
+    operator = UnicodeAttribute()
+    action = UnicodeAttribute()
+    target = UnicodeAttribute()
+    amount = NumberAttribute(null=True)
+    detail = UnicodeAttribute(null=True)
+
+
+def operator_key(name: str) -> tuple[str, str]:
+    return f"OPERATOR#{name}", "OPERATOR"
+
+
+def _operator(item: OperatorItem) -> Operator:
+    return Operator(name=item.name, role=Role(item.role), password_hash=item.password_hash,
+                    created_at=item.created_at, created_by=item.created_by)
+
+
+class DynamoOperatorRepository:
+    """`layers.domain.operators.OperatorRepository` on the shop table."""
+
+    def get(self, name: str) -> Operator | None:
+        try:
+            return _operator(OperatorItem.get(*operator_key(name), consistent_read=True))
+        except OperatorItem.DoesNotExist:
+            return None
+
+    def create(self, operator: Operator) -> bool:
+        item = OperatorItem(*operator_key(operator.name), gsi1pk=OPERATORS, gsi1sk=operator.name,
+                            name=operator.name, role=str(operator.role), password_hash=operator.password_hash,
+                            created_at=operator.created_at, created_by=operator.created_by)
+        try:
+            item.save(condition=OperatorItem.pk.does_not_exist())
+        except PutError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
+
+    def list(self) -> list[Operator]:
+        return [_operator(i) for i in OperatorItem.gsi1.query(OPERATORS)]
+
+    def sign_in_failures(self, name: str, window: int) -> int:
+        try:
+            return int(SignInItem.get(f"SIGNIN#{name}#{window}", "SIGNIN", consistent_read=True).attempts or 0)
+        except SignInItem.DoesNotExist:
+            return 0
+
+    def record_sign_in_failure(self, name: str, window: int, expires_at: int) -> None:
+        SignInItem(f"SIGNIN#{name}#{window}", "SIGNIN").update(
+            actions=[SignInItem.attempts.add(1), SignInItem.ttl.set(expires_at)])
+
+    def audit(self, entry: AuditEntry) -> None:
+        AuditItem(f"AUDIT#{day_of(entry.at)}", f"{entry.at}#{secrets.token_hex(4)}", at=entry.at,
+                  operator=entry.operator, action=entry.action, target=entry.target, amount=entry.amount,
+                  detail=entry.detail).save()
+
+    def audit_log(self, day: str, limit: int = 100) -> list[AuditEntry]:
+        return [AuditEntry(at=i.at, operator=i.operator, action=i.action, target=i.target,
+                           amount=int(i.amount) if i.amount is not None else None, detail=i.detail)
+                for i in AuditItem.query(f"AUDIT#{day}", scan_index_forward=False, limit=limit)]

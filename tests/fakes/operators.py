@@ -1,0 +1,45 @@
+"""In-memory twin of layers/storage/operators.py (issue 21). Keys: ("operator", name) ->
+Operator, ("signin", name, window) -> attempts, ("audit", day, at, n) -> AuditEntry."""
+
+from __future__ import annotations
+
+import itertools
+
+from layers.domain.analytics import day_of
+from layers.domain.operators import AuditEntry, Operator
+from tests.fakes.memory import MemoryStore
+
+
+class MemoryOperatorRepository:
+    def __init__(self, store: MemoryStore) -> None:
+        self.store = store
+        self._seq = itertools.count()
+
+    def get(self, name: str) -> Operator | None:
+        return self.store.get(("operator", name))
+
+    def create(self, operator: Operator) -> bool:
+        with self.store.lock:
+            key = ("operator", operator.name)
+            if key in self.store.items:
+                return False
+            self.store.items[key] = operator
+            return True
+
+    def list(self) -> list[Operator]:
+        return self.store.scan(("operator",))
+
+    def sign_in_failures(self, name: str, window: int) -> int:
+        return self.store.get(("signin", name, window), 0)
+
+    def record_sign_in_failure(self, name: str, window: int, expires_at: int) -> None:
+        with self.store.lock:
+            key = ("signin", name, window)
+            self.store.items[key] = self.store.items.get(key, 0) + 1
+
+    def audit(self, entry: AuditEntry) -> None:
+        with self.store.lock:
+            self.store.items[("audit", day_of(entry.at), entry.at, next(self._seq))] = entry
+
+    def audit_log(self, day: str, limit: int = 100) -> list[AuditEntry]:
+        return list(reversed(self.store.scan(("audit", day))))[:limit]

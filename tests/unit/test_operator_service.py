@@ -1,0 +1,138 @@
+"""Console operators (issue 21): scrypt hashes, sign-in and its rate limit, sessions and
+their CSRF tokens, owner-only areas, and the audit log."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from layers.domain import errors
+from layers.domain import operators as rules
+from layers.services.operators import SESSION_TTL_S, OperatorService, Session
+from tests.fakes.memory import MemoryStore
+from tests.fakes.operators import MemoryOperatorRepository
+
+OWNER = Session("owner", "owner")
+
+
+class Clock:
+    def __init__(self):
+        self.at = datetime(2026, 11, 29, 3, 0, tzinfo=UTC)
+
+    def now(self):
+        return self.at
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def service(clock):
+    return OperatorService(operators=MemoryOperatorRepository(MemoryStore()), clock=clock,
+                           secret="s" * 32, admin_key="the-admin-key")
+
+
+def test_passwords_are_scrypt_hashes_that_verify_only_the_password():
+    stored = rules.hash_password("correct horse 21")
+    assert stored.startswith("scrypt$16384$8$1$") and "correct horse" not in stored
+    assert rules.verify_password("correct horse 21", stored)
+    assert not rules.verify_password("correct horse 22", stored)
+    assert not rules.verify_password("x", "md5$nothing")
+    assert rules.hash_password("same") != rules.hash_password("same")  # salted
+
+
+def test_the_admin_key_signs_in_as_the_first_owner_and_creates_operators(service):
+    assert service.sign_in("owner", "the-admin-key") == OWNER
+    with pytest.raises(errors.Unauthorized):
+        service.sign_in("owner", "wrong")
+    made = service.create(OWNER, "alice", "correct horse 21", "operator")
+    assert made["name"] == "alice" and made["role"] == "operator" and made["created_by"] == "owner"
+    assert service.sign_in("alice", "correct horse 21") == Session("alice", "operator")
+    with pytest.raises(errors.Unauthorized):
+        service.sign_in("alice", "wrong password")
+    with pytest.raises(errors.Unauthorized):
+        service.sign_in("nobody", "correct horse 21")
+    with pytest.raises(errors.InvalidState):
+        service.create(OWNER, "alice", "another password", "owner")
+
+
+def test_only_an_owner_creates_operators_and_bad_input_is_refused(service):
+    with pytest.raises(errors.Forbidden):
+        service.create(Session("bob", "operator"), "carol", "correct horse 21", "operator")
+    for name, password, role in (("owner", "correct horse 21", "owner"), ("a b", "correct horse 21", "owner"),
+                                 ("dave", "short", "owner"), ("dave", "correct horse 21", "root")):
+        with pytest.raises(errors.InvalidRequest):
+            service.create(OWNER, name, password, role)
+    assert service.list(OWNER) == []
+
+
+def test_failed_sign_ins_are_limited_per_name_and_window(service, clock):
+    service.create(OWNER, "alice", "correct horse 21", "operator")
+    for _ in range(3 * rules.SIGN_IN_LIMIT):  # successful sign-ins are not counted
+        service.sign_in("alice", "correct horse 21")
+    for _ in range(rules.SIGN_IN_LIMIT):
+        with pytest.raises(errors.Unauthorized):
+            service.sign_in("alice", "guess")
+    with pytest.raises(errors.RateLimited):
+        service.sign_in("alice", "correct horse 21")  # even the right password, until the window ends
+    clock.at += timedelta(seconds=rules.SIGN_IN_WINDOW_S)
+    assert service.sign_in("alice", "correct horse 21").name == "alice"
+
+
+def test_a_session_is_signed_expires_and_carries_its_csrf_token(service, clock):
+    value = service.issue_session(Session("alice", "operator"))
+    assert service.session_of(value) == Session("alice", "operator")
+    name, role, expires, mac = value.rsplit(".", 3)
+    assert service.session_of(f"{name}.owner.{expires}.{mac}") is None  # a role cannot be raised
+    assert service.session_of("garbage") is None and service.session_of(None) is None
+    token = service.csrf_token(value)
+    service.check_csrf(value, token)
+    for wrong in (None, "", "forged", service.csrf_token(value + "x")):
+        with pytest.raises(errors.Forbidden):
+            service.check_csrf(value, wrong)
+    clock.at += timedelta(seconds=SESSION_TTL_S + 1)
+    assert service.session_of(value) is None
+
+
+def test_owner_only_areas(service):
+    for area in ("settings", "operators", "payouts"):
+        rules.require("owner", area)
+        with pytest.raises(errors.Forbidden):
+            rules.require("operator", area)
+    rules.require("operator", "orders")
+
+
+def test_money_actions_are_audited_with_the_operator(service, clock):
+    service.audit(Session("alice", "operator"), "refund.approve", "r1", 500, "order o1")
+    clock.at += timedelta(minutes=1)
+    service.audit(OWNER, "payout.mark_paid", "p1", 1200)
+    log = service.audit_log()
+    assert [(e["operator"], e["action"], e["target"], e["amount"]) for e in log] == [
+        ("owner", "payout.mark_paid", "p1", 1200), ("alice", "refund.approve", "r1", 500)]
+
+
+def test_stock_by_delta_with_a_reason():
+    from layers.services.catalog import CatalogService
+    from tests.fakes.catalog import MemoryCatalogRepository
+
+    store = MemoryStore()
+    catalog = MemoryCatalogRepository(store)
+    service = CatalogService(catalog=catalog, new_tx=store.tx, clock=Clock())
+    tx = store.tx()
+    from layers.domain.catalog import Sku, StockChange
+
+    catalog.stage_put_sku(tx, Sku(sku_id="s1", product_id="p1", title="茶", category=None, price=100, stock=5),
+                          StockChange(set_to=5))
+    tx.commit()
+    assert service.adjust_stock("s1", -2, " 盘点少了 ") == {"id": "s1", "stock": 3, "delta": -2, "reason": "盘点少了"}
+    with pytest.raises(errors.InvalidState):
+        service.adjust_stock("s1", -4, "破损")
+    for delta, reason in ((0, "x"), (5, ""), (10**7, "x")):
+        with pytest.raises(errors.InvalidRequest):
+            service.adjust_stock("s1", delta, reason)
+    with pytest.raises(errors.NotFound):
+        service.adjust_stock("nope", 1, "x")
+    assert catalog.get_skus(["s1"])["s1"].stock == 3
