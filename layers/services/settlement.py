@@ -281,18 +281,18 @@ class SettlementService:
         or plain user-confirmation."""
         common = dict(out_bill_no=bill, openid=openid, amount_fen=amount,
                       remark=f"佣金结算{payout.batch_id[1:]}", notify_url=self._notify_url())
-        current = self._authorization(payout.distributor_id)
+        shop = self.shop_settings.load_settings()
+        if self.authorizations is None or not shop.transfer_authorization:
+            return self.pay.transfer(**common)
+        current = self.authorizations.get(payout.distributor_id)
         if current is not None and current.effective:
             return self.pay.authorized_transfer(**common, authorization_id=current.authorization_id)
-        if current is not None or (self.authorizations is not None
-                                   and self.shop_settings.load_settings().transfer_authorization):
-            asking = auth_rules.asked(payout.distributor_id, self._now(), current)
-            self.authorizations.save(asking)
-            return self.pay.transfer(**common, authorization_info={
-                "user_display_name": self.shop_settings.load_settings().transfer_display_name,
-                "out_authorization_no": asking.out_authorization_no,
-                "authorization_notify_url": self._notify_url()})
-        return self.pay.transfer(**common)
+        asking = auth_rules.asked(payout.distributor_id, self._now(), current)
+        self.authorizations.save(asking)
+        return self.pay.transfer(**common, authorization_info={
+            "user_display_name": shop.transfer_display_name,
+            "out_authorization_no": asking.out_authorization_no,
+            "authorization_notify_url": self._notify_url()})
 
     def _send_part(self, payout: Payout, index: int) -> Payout | None:
         """Ask WeChat for the transfer of one part, under its attempt's out_bill_no. An

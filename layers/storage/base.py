@@ -74,6 +74,8 @@ class _SharedSessionConnection(Connection):
 
     @property
     def client(self):
+        if self._client is not None:
+            return super().client  # the hot path: no lock once the client exists
         with aws.creating():  # botocore's client creation is not thread-safe
             return super().client
 

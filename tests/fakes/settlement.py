@@ -15,6 +15,7 @@ from layers.domain.payment_gateway import (
     WeChatPayUnavailable,
 )
 from layers.domain.payout import Batch, Payout
+from tests.fakes.faults import Faults
 from tests.fakes.memory import MemoryStore, MemoryTx
 
 
@@ -90,17 +91,14 @@ class FakeTransfers:
         self.unavailable = False
         self.refuse: WeChatPayError | None = None  # the next transfer is refused with it
         self.state = "WAIT_USER_CONFIRM"
-        self._faults: list[list] = []
+        self._faults = Faults()
         self.authorizations: dict[str, dict] = {}  # out_authorization_no -> WeChat's record
 
     def fault(self, call: str, error: Exception, times: int = 1, after: bool = False) -> None:
-        self._faults.append([call, error, times, after])
+        self._faults.add(call, error, times, after)
 
     def _fault(self, call: str, after: bool) -> None:
-        for f in self._faults:
-            if f[0] == call and f[2] > 0 and f[3] == after:
-                f[2] -= 1
-                raise f[1]
+        self._faults.raise_if_due(call, after)
 
     def _call(self, *call) -> None:
         self.calls.append(call)

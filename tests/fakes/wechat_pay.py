@@ -10,6 +10,7 @@ from layers.domain.payment_gateway import (
     WeChatPayError,
     WeChatPayUnavailable,
 )
+from tests.fakes.faults import Faults
 
 
 class FakePayGateway:
@@ -20,7 +21,7 @@ class FakePayGateway:
         self.calls: list[tuple] = []
         self.unavailable = False  # every call raises WeChatPayUnavailable while True
         self.refund_status = "PROCESSING"  # what a new refund answers
-        self._faults: list[list] = []
+        self._faults = Faults()
 
     def fault(self, call: str, error: Exception | str, times: int = 1, after: bool = False) -> None:
         """The next `times` calls named `call` raise `error`; with `after`, only once WeChat
@@ -28,16 +29,13 @@ class FakePayGateway:
         `error` may be a WeChat error code, raised as a final WeChatPayError."""
         if isinstance(error, str):
             error = WeChatPayError(403 if error == "NOT_ENOUGH" else 400, error, "injected")
-        self._faults.append([call, error, times, after])
+        self._faults.add(call, error, times, after)
 
     def lose_answer(self, call: str, times: int = 1) -> None:
         self.fault(call, ResponseNotVerified(200, "RESPONSE_NOT_VERIFIED", "bad signature"), times, after=True)
 
     def _fault(self, call: str, after: bool) -> None:
-        for f in self._faults:
-            if f[0] == call and f[2] > 0 and f[3] == after:
-                f[2] -= 1
-                raise f[1]
+        self._faults.raise_if_due(call, after)
 
     def _call(self, *call) -> None:
         self.calls.append(call)
