@@ -8,7 +8,7 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-TEMPLATES = Path(__file__).resolve().parent / "console_templates"
+TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def environment(filters: dict, globals_: dict) -> Environment:

@@ -1,0 +1,20 @@
+"""The merchant console (issue 21): server-rendered pages at /console, in Chinese.
+
+Jinja2 templates (templates/) and htmx for partial updates, both vendored (static/, from
+npm, never a CDN). Every view parses, checks the session (and the CSRF token on a POST),
+calls the same services as the JSON API through functions.wiring, and renders: no business
+rule lives here or in a template. One module per area; `_kit` holds what they share.
+"""
+
+from functions.console import (  # noqa: F401  (each registers its views on bp)
+    catalog,
+    distribution,
+    marketing,
+    members,
+    orders,
+    shop,
+    signin,
+)
+from functions.console._kit import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,194 @@
+"""What the console's views share: the blueprint, the signed-in `console_page` view, the
+request and response helpers, and the parsing of form fields (yuan, Beijing times, specs)."""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from urllib.parse import parse_qs, quote
+
+from chalice import Blueprint, Response
+from pydantic import ValidationError
+
+from functions import wiring
+from functions._api import _describe
+from layers.domain import errors
+
+bp = Blueprint(__name__)
+
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"
+SESSION_COOKIE = "console_session"
+LOGIN_CSRF_COOKIE = "console_login_csrf"
+FORM = ["application/x-www-form-urlencoded"]
+STATUS_NAMES = {"PENDING_PAYMENT": "待付款", "PAID": "待发货", "SHIPPED": "已发货", "COMPLETED": "已完成",
+                "CLOSED": "已关闭", "REFUNDING": "退款中", "REFUNDED": "已退款"}
+REFUND_NAMES = {"REQUESTED": "待审核", "PROCESSING": "退款中", "SUCCESS": "已退款", "ABNORMAL": "退款异常",
+                "CLOSED": "已关闭", "REJECTED": "已拒绝", "FAILED": "失败"}
+UPLOAD_NAMES = {"PENDING": "排队上传中", "UPLOADED": "已上传", "FAILED": "上传失败", "NOT_REQUIRED": "无需上传"}
+STATIC_TYPES = {".js": "application/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+HTTP_STATUS = {"invalid": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404, "conflict": 409,
+               "unprocessable": 422, "rate_limited": 429, "unavailable": 503}
+
+
+@functools.cache
+def _templates():
+    from functions.console.render import environment
+
+    return environment({"yuan": lambda fen: "" if fen is None else f"¥{int(fen) / 100:.2f}"},
+                       {"STATUS_NAMES": STATUS_NAMES, "UPLOAD_NAMES": UPLOAD_NAMES,
+                        "PAID_STATUSES": ("PAID", "SHIPPED", "COMPLETED", "REFUNDING", "REFUNDED"),
+                        "REFUND_NAMES": REFUND_NAMES})
+
+
+# -- request helpers ---------------------------------------------------------------------------
+
+def _cookies() -> dict[str, str]:
+    out = {}
+    for part in (bp.current_request.headers.get("cookie") or "").split(";"):
+        name, _, value = part.strip().partition("=")
+        if name:
+            out[name] = value
+    return out
+
+
+def _form() -> dict[str, str]:
+    raw = bp.current_request.raw_body or b""
+    return {k: v[0] for k, v in parse_qs(raw.decode("utf-8", "replace"), keep_blank_values=True).items()}
+
+
+def _query(name: str) -> str | None:
+    value = (bp.current_request.query_params or {}).get(name)
+    return value or None
+
+
+def _secure() -> str:
+    """`Secure` everywhere but a plain-HTTP loopback (make dev, the browser tests)."""
+    host = (bp.current_request.headers.get("host") or "").split(":")[0]
+    return "" if host in ("127.0.0.1", "localhost") else "; Secure"
+
+
+def _cookie(name: str, value: str, max_age: int) -> str:
+    return f"{name}={value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age}{_secure()}"
+
+
+def html(body: str, status: int = 200, headers: dict | None = None, cookies: list[str] | None = None) -> Response:
+    base = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
+            "X-Frame-Options": "DENY", "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'"}
+    out = Response(body=body, status_code=status, headers={**base, **(headers or {})})
+    if cookies:
+        out.headers["Set-Cookie"] = cookies[0]
+    return out
+
+
+def redirect(to: str, cookies: list[str] | None = None) -> Response:
+    out = html("", 303, {"Location": to}, cookies)
+    if bp.current_request.headers.get("hx-request"):
+        out.headers["HX-Redirect"] = to
+    return out
+
+
+def render(name: str, status: int = 200, **context) -> Response:
+    return html(_templates().get_template(name).render(**context), status)
+
+
+class _Ctx:
+    """The signed-in operator of this request, with the CSRF token its forms carry."""
+
+    def __init__(self, session, cookie: str):
+        self.session = session
+        self.csrf = wiring.operators().csrf_token(cookie)
+
+    def page(self, name: str, status: int = 200, **context) -> Response:
+        return render(name, status, me=self.session, csrf=self.csrf, **context)
+
+
+def console_page(path: str, methods=("GET",), area: str | None = None):
+    """A console view: signed in (else to the sign-in page), CSRF-checked on POST, the
+    owner-only `area` refused to an operator, domain errors rendered as a page."""
+
+    def decorator(view):
+        @functools.wraps(view)
+        def wrapped(*args, **kwargs):
+            request = bp.current_request
+            cookie = _cookies().get(SESSION_COOKIE)
+            service = wiring.operators()
+            session = service.session_of(cookie)
+            if session is None:
+                if request.method == "GET":
+                    where = request.path  # the route's template: fill in its parameters
+                    for key, value in (request.uri_params or {}).items():
+                        where = where.replace("{" + key + "}", quote(value, safe=""))
+                    return redirect("/console/login?next=" + quote(where, safe=""))
+                return render("error.html", 401, message="请先登录", me=None)
+            ctx = _Ctx(session, cookie)
+            try:
+                if request.method == "POST":
+                    token = request.headers.get("x-csrf-token") or _form().get("csrf")
+                    service.check_csrf(cookie, token)
+                if area is not None:
+                    from layers.domain.operators import require
+
+                    require(session.role, area)
+                return view(ctx, *args, **kwargs)
+            except errors.DomainError as exc:
+                return ctx.page("error.html", HTTP_STATUS.get(exc.kind, 400), message=exc.message,
+                                code=exc.code)
+            except ValidationError as exc:
+                return ctx.page("error.html", 400, message=_describe(exc), code="INVALID_REQUEST")
+
+        options = {"content_types": FORM} if "POST" in methods else {}
+        return bp.route(path, methods=list(methods), **options)(wrapped)
+
+    return decorator
+
+
+
+# -- form fields -------------------------------------------------------------------------------
+
+def _fen(value: str | None, field: str) -> int | None:
+    """Yuan as typed (`12.5`) -> fen; blank -> None."""
+    from decimal import Decimal, InvalidOperation
+
+    if value is None or value.strip() == "":
+        return None
+    try:
+        fen = Decimal(value.strip()) * 100
+    except InvalidOperation as exc:
+        raise errors.InvalidRequest(f"{field}:请填写金额(元)") from exc
+    if fen != fen.to_integral_value():
+        raise errors.InvalidRequest(f"{field}:金额最多两位小数")
+    return int(fen)
+
+
+def _beijing(value: str | None) -> str | None:
+    """A datetime-local value (`2026-11-29T10:00`), read as Beijing time, in RFC 3339."""
+    return f"{value}:00+08:00" if value and len(value) == 16 else (value or None)
+
+
+def _int(value: str | None) -> int | None:
+    value = (value or "").strip()
+    if not value:
+        return None
+    if not value.lstrip("-").isdigit():
+        raise errors.InvalidRequest(f"请填写整数:{value}")
+    return int(value)
+
+
+def _spec(text: str | None) -> dict | None:
+    """`颜色:黑 尺码:L` -> {"颜色": "黑", "尺码": "L"}."""
+    spec = {}
+    for part in (text or "").replace(",", " ").replace(",", " ").split():
+        key, sep, value = part.replace(":", ":").partition(":")
+        if not sep or not key or not value:
+            raise errors.InvalidRequest(f"规格写作 名称:值,以空格分隔:{part}")
+        spec[key] = value
+    return spec or None
+
+
+def _back(default: str) -> str:
+    """Where a refund decision returns to: the form's `back` when it is a console page."""
+    back = _form().get("back") or ""
+    return back if back.startswith("/console/") and "//" not in back else default
+
+
