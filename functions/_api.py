@@ -14,16 +14,19 @@ import hashlib
 import hmac
 import json
 import re
+import sys
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel, ValidationError
 
-from functions.schemas import PATH_ID_PATTERN
+from functions._ids import PATH_ID_PATTERN
 from layers.auth import derived_key, verify_admin_key, verify_shopper_token
 from layers.domain import errors
 from layers.observability import logger
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
 
 STATUS_BY_KIND = {
     "invalid": 400,
@@ -63,7 +66,9 @@ def route(bp: Blueprint, path: str, **options: Any) -> Callable:
                 return view(*args, **kwargs)
             except errors.DomainError as exc:
                 return domain_error_response(exc)
-            except ValidationError as exc:
+            except Exception as exc:
+                if not is_validation_error(exc):
+                    raise
                 return error_response(400, "INVALID_REQUEST", _describe(exc))
 
         return bp.route(path, **options)(wrapped)
@@ -94,6 +99,13 @@ def _too_deep(value: Any) -> bool:
                 return True
             stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, dict) else node))
     return False
+
+
+def is_validation_error(exc: BaseException) -> bool:
+    """A pydantic validation error, without importing pydantic: a route that parsed no body
+    has not loaded it (issue 16), and then no exception can be one."""
+    core = sys.modules.get("pydantic_core")
+    return core is not None and isinstance(exc, core.ValidationError)
 
 
 def _describe(exc: ValidationError) -> str:
@@ -175,7 +187,7 @@ def shopper_id(bp: Blueprint) -> str:
     claims = verify_shopper_token(token)
     from functions import wiring
 
-    wiring.auth().check_token_version(claims.user_id, claims.version)
+    wiring.token_versions().check(claims.user_id, claims.version)
     _remember_caller(bp, f"user:{claims.user_id}")
     return claims.user_id
 

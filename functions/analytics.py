@@ -12,7 +12,6 @@ from chalice import Blueprint
 from functions import wiring
 from functions._api import query_param, require_admin, route
 from layers.domain import errors
-from layers.domain.analytics import Fact
 from layers.observability import logger
 
 bp = Blueprint(__name__)
@@ -46,6 +45,8 @@ def consume_batch(event: dict) -> dict:
     """SQS event of facts -> partial batch response. A malformed record fails alone (and
     ends in the dead-letter queue); if counting fails, every good record of the batch is
     retried (each counts once: markers)."""
+    from layers.domain.analytics import Fact  # here: the API's cold start does not need it
+
     records = event.get("Records") or []
     facts, failed = [], []
     for record in records:

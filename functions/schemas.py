@@ -30,7 +30,7 @@ Int = Annotated[int, Strict()]
 ID_PATTERN = r"^[A-Za-z0-9_-]+$"
 Id = Annotated[str, Field(min_length=1, max_length=64, pattern=ID_PATTERN)]
 # A path parameter (ids, share tokens, job names, dates): checked by functions/_api.route.
-PATH_ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,100}$"
+# PATH_ID_PATTERN, in functions/_ids.py (the routes check paths without loading this module)
 
 # -- shoppers ---------------------------------------------------------------------------
 

@@ -8,10 +8,9 @@ from pathlib import Path
 from urllib.parse import parse_qs, quote
 
 from chalice import Blueprint, Response
-from pydantic import ValidationError
 
 from functions import wiring
-from functions._api import _describe
+from functions._api import _describe, is_validation_error
 from layers.domain import errors
 
 bp = Blueprint(__name__)
@@ -134,7 +133,9 @@ def console_page(path: str, methods=("GET",), area: str | None = None):
             except errors.DomainError as exc:
                 return ctx.page("error.html", HTTP_STATUS.get(exc.kind, 400), message=exc.message,
                                 code=exc.code)
-            except ValidationError as exc:
+            except Exception as exc:
+                if not is_validation_error(exc):
+                    raise
                 return ctx.page("error.html", 400, message=_describe(exc), code="INVALID_REQUEST")
 
         options = {"content_types": FORM} if "POST" in methods else {}
