@@ -425,7 +425,16 @@ def auth():
     return AuthService(users=user_repository(), mini_program=mini_program(), issue_token=issue_shopper_token,
                        clock=clock(), rate_limiter=DynamoRateLimiter(),
                        login_limit_per_address=s.login_limit_per_address,
-                       login_limit_per_openid=s.login_limit_per_openid)
+                       login_limit_per_openid=s.login_limit_per_openid, versions=token_versions())
+
+
+@_once
+def token_versions():
+    """Every shopper call checks its token's version here (issue 16: without the login's
+    WeChat client and rate limiter, which a cold shopper call would otherwise load)."""
+    from layers.services.auth import TokenVersions
+
+    return TokenVersions(users=user_repository())
 
 
 @_once

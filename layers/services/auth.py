@@ -4,7 +4,7 @@ session_key WeChat returns is never stored or returned: nothing here decrypts us
 Issue 15: logins are rate-limited per source address (before WeChat is asked) and per
 openid; a token carries the user's token version, and `revoke` raises it, so every
 token issued before stops working (at once in this container, within
-`version_ttl_s` in the others, which cache versions briefly)."""
+`TokenVersions.ttl_s` in the others, which cache versions briefly)."""
 
 from __future__ import annotations
 
@@ -20,12 +20,41 @@ from layers.domain.users import UserRepository
 LOGIN_WINDOW_S = 60
 
 
+class TokenVersions:
+    """Each user's current token version, cached briefly per container. Its own class (issue
+    16): every shopper call checks a version, and that check needs the users and nothing of
+    the login (WeChat's client, the rate limiter)."""
+
+    def __init__(self, *, users: UserRepository, ttl_s: float = 30.0,
+                 monotonic: Callable[[], float] = time.monotonic):
+        self.users = users
+        self.ttl_s = ttl_s
+        self.monotonic = monotonic
+        self._versions: dict[str, tuple[int, float]] = {}
+
+    def check(self, user_id: str, version: int) -> None:
+        """401 unless `version` is the user's current token version."""
+        cached = self._versions.get(user_id)
+        if cached is None or cached[1] < self.monotonic():
+            current = self.users.token_version(user_id)
+            self.learn(user_id, current)
+        else:
+            current = cached[0]
+        if version != current:
+            raise errors.Unauthorized("token revoked")
+
+    def learn(self, user_id: str, current: int) -> None:
+        """Remember `current` as the user's version (read just now, or raised by a revoke)."""
+        if len(self._versions) > 10_000:
+            self._versions.clear()
+        self._versions[user_id] = (current, self.monotonic() + self.ttl_s)
+
+
 class AuthService:
     def __init__(self, *, users: UserRepository, mini_program: MiniProgramClient,
                  issue_token: Callable[..., tuple[str, int]], clock,
                  rate_limiter: RateLimiter | None = None, login_limit_per_address: int = 0,
-                 login_limit_per_openid: int = 0, version_ttl_s: float = 30.0,
-                 monotonic: Callable[[], float] = time.monotonic):
+                 login_limit_per_openid: int = 0, versions: TokenVersions | None = None):
         self.users = users
         self.mini_program = mini_program
         self.issue_token = issue_token
@@ -33,9 +62,7 @@ class AuthService:
         self.rate_limiter = rate_limiter
         self.login_limit_per_address = login_limit_per_address
         self.login_limit_per_openid = login_limit_per_openid
-        self.version_ttl_s = version_ttl_s
-        self.monotonic = monotonic
-        self._versions: dict[str, tuple[int, float]] = {}
+        self.versions = versions or TokenVersions(users=users)
 
     def login(self, code: str, source_address: str | None = None) -> dict:
         if source_address:
@@ -59,19 +86,10 @@ class AuthService:
 
     def check_token_version(self, user_id: str, version: int) -> None:
         """401 unless `version` is the user's current token version."""
-        cached = self._versions.get(user_id)
-        if cached is None or cached[1] < self.monotonic():
-            current = self.users.token_version(user_id)
-            if len(self._versions) > 10_000:
-                self._versions.clear()
-            self._versions[user_id] = (current, self.monotonic() + self.version_ttl_s)
-        else:
-            current = cached[0]
-        if version != current:
-            raise errors.Unauthorized("token revoked")
+        self.versions.check(user_id, version)
 
     def revoke(self, user_id: str) -> dict:
         """Every token of `user_id` issued so far stops working."""
         version = self.users.revoke_tokens(user_id)
-        self._versions[user_id] = (version, self.monotonic() + self.version_ttl_s)
+        self.versions.learn(user_id, version)
         return {"user_id": user_id, "token_version": version}
