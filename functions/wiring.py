@@ -29,6 +29,25 @@ def reset() -> None:
         fn.cache_clear()
 
 
+class _Deferred:
+    """A collaborator built on its first use (issue 16). Placing an order needs its stock,
+    users and orders; refunds, the ledger, members, coupons and the campaign reservations
+    only on some paths. Building them all imports ~50 modules of dataclasses and models,
+    about a third of a cold POST /orders."""
+
+    __slots__ = ("_build",)
+
+    def __init__(self, build: Callable):
+        self._build = build
+
+    def __getattr__(self, name: str):
+        return getattr(self._build(), name)  # the builders are cached: built once
+
+
+def _deferred(build: Callable) -> _Deferred:
+    return _Deferred(build)
+
+
 # -- shared collaborators ----------------------------------------------------------------
 
 @_once
@@ -151,10 +170,10 @@ def anomalies():
 def reservations():
     from layers.services.reservations import Reservations
 
-    return Reservations({"sku": stock_repository(), "flash": flash_sale_repository(),
-                         "bargain": bargain_reservation(),  # issue 18: an order holds a bargain instance
-                         "group": group_reservation(),  # issue 17: a seat in a group
-                         "points": members()})  # issue 19: an order holds the points it spends
+    return Reservations({"sku": stock_repository(), "flash": _deferred(flash_sale_repository),
+                         "bargain": _deferred(bargain_reservation),  # issue 18: an order holds a bargain instance
+                         "group": _deferred(group_reservation),  # issue 17: a seat in a group
+                         "points": _deferred(members)})  # issue 19: an order holds the points it spends
 
 
 @_once
@@ -168,12 +187,15 @@ def expiry():
 def orders():
     from layers.services.orders import OrderService
 
+    # What only some paths use is deferred (issue 16): a cold POST /orders builds the rest.
     return OrderService(
-        orders=order_repository(), catalog=stock_repository(), users=user_repository(), coupons=coupons(),
-        reservations=reservations(), attribution=distribution().distributor_for_order, ledger=ledger(),
-        outbox=outbox_repository(), publisher=publisher(), anomalies=anomalies(), pay=pay_client(),
-        expiry=expiry(), refunds=refunds(), clock=clock(), new_tx=new_tx(), settings=settings(),
-        notify_url=notify_url, reads=placement_reader(), members=members())  # issue 19
+        orders=order_repository(), catalog=stock_repository(), users=user_repository(),
+        coupons=_deferred(coupons), reservations=reservations(),
+        attribution=lambda *args, **kwargs: distribution().distributor_for_order(*args, **kwargs),
+        ledger=_deferred(ledger), outbox=_deferred(outbox_repository), publisher=_deferred(publisher),
+        anomalies=_deferred(anomalies), pay=pay_client(), expiry=expiry(), refunds=_deferred(refunds),
+        clock=clock(), new_tx=new_tx(), settings=settings(), notify_url=notify_url, reads=placement_reader(),
+        members=_deferred(members))  # issue 19
 
 
 # -- issue 16: placement reads everything it needs in one round trip --
