@@ -13,9 +13,10 @@ A reservation is what an order holds: `{"kind": "sku", "sku_id", "quantity"}` he
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-from layers.domain.shop_settings import ShopSettings
+if TYPE_CHECKING:  # issue 16: pydantic loads only where settings are parsed
+    from layers.domain.shop_settings import ShopSettings
 
 LOW_STOCK = 10
 

@@ -11,14 +11,16 @@ in one round trip (a single BatchGetItem on DynamoDB) instead of one read each.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from layers.domain.attribution import Binding
 from layers.domain.catalog import Sku
 from layers.domain.members import Book
-from layers.domain.shop_settings import ShopSettings
 from layers.domain.user_coupon import UserCoupon
 from layers.domain.users import User
+
+if TYPE_CHECKING:  # issue 16: pydantic loads only where settings are parsed
+    from layers.domain.shop_settings import ShopSettings
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,6 @@ from layers.domain.catalog import (
     StockChange,
     stock_status,
 )
-from layers.domain.shop_settings import ShopSettings
 
 # `body` below is the route's ProductInput (functions/schemas.py), validated there.
 
@@ -154,6 +153,8 @@ class ShopSettingsService:
     def update(self, partial: dict) -> dict:
         """A partial body changes only the rules it names."""
         current = self.settings.load_settings(fresh=True).model_dump()
+        from layers.domain.shop_settings import ShopSettings
+
         merged = ShopSettings.model_validate({**current, **partial})
         self.settings.save_settings(merged, iso(self.clock.now()))
         return merged.model_dump()

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import time
 import uuid
+from typing import TYPE_CHECKING
 
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 
 from layers.domain import errors
 from layers.domain.catalog import Product, Sku, StockChange
-from layers.domain.shop_settings import ShopSettings
 from layers.storage.base import Listed, ShopModel
 from layers.storage.tx import connection
+
+if TYPE_CHECKING:  # issue 16: pydantic loads only where settings are parsed
+    from layers.domain.shop_settings import ShopSettings
 
 
 class ProductItem(Listed):
@@ -101,6 +104,8 @@ class DynamoSettingsRepository:
             data = SettingsItem.get(*SETTINGS_KEY).data or {}
         except SettingsItem.DoesNotExist:
             data = {}
+        from layers.domain.shop_settings import ShopSettings
+
         value = ShopSettings.model_validate(data)
         self._cache = (now, value)
         return value
@@ -118,6 +123,8 @@ class DynamoSettingsRepository:
 
     def remember(self, item: SettingsItem | None) -> ShopSettings:
         """The settings from an item read elsewhere (None: not stored), cached as load_settings does."""
+        from layers.domain.shop_settings import ShopSettings
+
         value = ShopSettings.model_validate((item.data if item is not None else None) or {})
         self._cache = (time.monotonic(), value)
         return value
