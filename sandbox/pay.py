@@ -178,13 +178,18 @@ class PaySandbox:
             self._offset_s = 0.0
 
     # -- switches ----------------------------------------------------------------------------
-    def fail_next(self, path_prefix: str, status: int = 500, times: int = 1, code: str | None = None) -> None:
-        """The next `times` requests under `path_prefix` are refused with `status`, unprocessed."""
+    def fail_next(self, path_prefix: str, status: int = 500, times: int = 1, code: str | None = None,
+                  method: str | None = None, body_contains: str | None = None) -> None:
+        """The next `times` requests under `path_prefix` are refused with `status`, unprocessed.
+        `method`, `body_contains`: only requests of that method, whose body holds that text
+        (one refund's number, when the app also sends others on the same path)."""
         code = code or ("FREQUENCY_LIMITED" if status == 429 else "SYSTEM_ERROR" if status >= 500 else "INVALID_REQUEST")
-        self._faults.append({"prefix": path_prefix, "times": times, "kind": "refuse", "status": status, "code": code})
+        self._faults.append({"prefix": path_prefix, "times": times, "kind": "refuse", "status": status, "code": code,
+                             "method": method, "body_contains": body_contains})
 
-    def frequency_limit_next(self, path_prefix: str, times: int = 1) -> None:
-        self.fail_next(path_prefix, 429, times, "FREQUENCY_LIMITED")
+    def frequency_limit_next(self, path_prefix: str, times: int = 1, method: str | None = None,
+                             body_contains: str | None = None) -> None:
+        self.fail_next(path_prefix, 429, times, "FREQUENCY_LIMITED", method, body_contains)
 
     def system_error_next(self, path_prefix: str, times: int = 1, processed: bool = False) -> None:
         if processed:
@@ -223,9 +228,13 @@ class PaySandbox:
         self.balance_fen = None
         self._refund_spacing = self._migration = self._mixed_callbacks = self._comma_product_names = False
 
-    def _take_fault(self, path: str, kinds: set[str]) -> dict | None:
+    def _take_fault(self, path: str, kinds: set[str], method: str = "", body: bytes = b"") -> dict | None:
         with self._pay_lock:
             for fault in self._faults:
+                if fault.get("method") and fault["method"] != method:
+                    continue
+                if fault.get("body_contains") and fault["body_contains"].encode() not in body:
+                    continue
                 if fault["kind"] in kinds and fault["times"] > 0 and path.startswith(fault["prefix"]):
                     fault["times"] -= 1
                     return fault
@@ -486,7 +495,7 @@ class PaySandbox:
 
     def handle_pay(self, method: str, target: str, path: str, query: dict, headers: dict, body: bytes,
                    entry: dict) -> Answer:
-        fault = self._take_fault(path, {"refuse"})
+        fault = self._take_fault(path, {"refuse"}, method, body or b"")
         if fault:
             return Answer(fault["status"], {"code": fault["code"], "message": "injected fault"}, False)
         text = body.decode() if body else ""
