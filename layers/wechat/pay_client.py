@@ -9,8 +9,6 @@ import time
 from datetime import UTC, date, datetime, timedelta, timezone
 from urllib.parse import urlencode, urlsplit
 
-import requests
-
 from layers.domain.payment_gateway import (
     FrequencyLimited,
     OrderNotFoundAtWeChat,
@@ -19,6 +17,7 @@ from layers.domain.payment_gateway import (
     WeChatPayUnavailable,
 )
 from layers.wechat import paycrypto
+from layers.wechat.http import Http, TransportError
 from layers.wechat.pay_notify import NotificationError, NotificationVerifier, WeChatPayKeys
 
 BEIJING = timezone(timedelta(hours=8))
@@ -33,7 +32,7 @@ def beijing_rfc3339(moment: datetime) -> str:
 class WeChatPayClient:
     def __init__(self, mchid: str, appid: str, merchant_serial: str, merchant_private_key_pem: str,
                  apiv3_key: str, api_base: str, keys: WeChatPayKeys,
-                 session: requests.Session | None = None, timeout: tuple[float, float] = (2, 5),
+                 session: Http | None = None, timeout: tuple[float, float] = (2, 5),
                  public_key_id: str | None = None, public_key_pem: str | None = None):
         self.mchid = mchid
         self.appid = appid
@@ -43,7 +42,7 @@ class WeChatPayClient:
         self.api_base = api_base.rstrip("/")
         self.keys = keys
         self._verifier = NotificationVerifier(keys, apiv3_key)
-        self.session = session or requests.Session()
+        self.session = session or Http()
         self.timeout = timeout
         # Public-key mode: every request names the key, so WeChat signs its answers with it
         # (without the header, a merchant migrating from certificates gets certificate-signed
@@ -74,7 +73,7 @@ class WeChatPayClient:
         try:
             response = self.session.request(method, url, data=text.encode() if body is not None else None,
                                             headers=headers, timeout=self.timeout)
-        except requests.RequestException as exc:
+        except (TransportError, OSError) as exc:
             raise WeChatPayUnavailable(0, "NETWORK", str(exc)) from exc
         if response.status_code >= 500:
             raise WeChatPayUnavailable(response.status_code, *self._error(response))
@@ -95,7 +94,7 @@ class WeChatPayClient:
         return response.status_code, response.text
 
     @staticmethod
-    def _error(response: requests.Response) -> tuple[str, str]:
+    def _error(response) -> tuple[str, str]:
         try:
             data = response.json()
             return str(data.get("code", "UNKNOWN")), str(data.get("message", ""))
@@ -227,7 +226,7 @@ class WeChatPayClient:
     def _download_bill(self, url: str) -> bytes:
         """GET a `download_url`, signed like any request. Its answer is the file itself,
         unsigned (WeChat sends no signature headers; the hash is what vouches for it), and
-        read as bytes: WeChat serves `text/plain` with no charset, for which `requests`
+        read as bytes: WeChat serves `text/plain` with no charset, for which a client like `requests`
         would decode the UTF-8 as ISO-8859-1."""
         parts = urlsplit(url)
         signed_path = parts.path + (f"?{parts.query}" if parts.query else "")
@@ -239,7 +238,7 @@ class WeChatPayClient:
         }
         try:
             response = self.session.request("GET", url, headers=headers, timeout=self.timeout)
-        except requests.RequestException as exc:
+        except (TransportError, OSError) as exc:
             raise WeChatPayUnavailable(0, "NETWORK", str(exc)) from exc
         if response.status_code >= 500:
             raise WeChatPayUnavailable(response.status_code, *self._error(response))

@@ -15,7 +15,6 @@ import re
 import secrets
 import time
 
-from cryptography import x509
 from cryptography.exceptions import InvalidSignature, InvalidTag
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
@@ -32,6 +31,9 @@ def load_public_key(pem: str) -> rsa.RSAPublicKey:
     """A `PUBLIC KEY` PEM (WeChat Pay public key) or a certificate PEM (platform certificate)."""
     data = pem.encode()
     if b"CERTIFICATE" in data:
+        # here: 25 ms of imports that only certificate mode needs (issue 16)
+        from cryptography import x509
+
         return x509.load_pem_x509_certificate(data).public_key()
     return serialization.load_pem_public_key(data)
 
