@@ -192,6 +192,25 @@ def shopper_id(bp: Blueprint) -> str:
     return claims.user_id
 
 
+def shopper_checked_by_read(bp: Blueprint) -> tuple[str, Callable | None]:
+    """For a route whose service reads the shopper anyway (POST /orders' batch read): the
+    user id (signature, stage and expiry checked), and the token-version check to run on
+    the user as that read finds them (None: this container knew the version and checked
+    it here). Issue 16: a cold container saves the version's own read."""
+    token = bearer_token(bp)
+    if token is None:
+        raise errors.Unauthorized("a shopper token is required")
+    claims = verify_shopper_token(token)
+    from functions import wiring
+
+    versions = wiring.token_versions()
+    _remember_caller(bp, f"user:{claims.user_id}")
+    if versions.check_cached(claims.user_id, claims.version):
+        return claims.user_id, None
+    return claims.user_id, lambda user: versions.check_read(claims.user_id, claims.version,
+                                                            user.token_version if user is not None else 0)
+
+
 def require_admin(bp: Blueprint) -> None:
     token = bearer_token(bp)
     if token is None:

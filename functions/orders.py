@@ -10,6 +10,7 @@ from functions._api import (
     parse_body,
     query_param,
     route,
+    shopper_checked_by_read,
     shopper_id,
 )
 
@@ -18,10 +19,10 @@ bp = Blueprint(__name__)
 
 @route(bp, "/orders", methods=["POST"])
 def place_order():
-    user = shopper_id(bp)
+    user, check_caller = shopper_checked_by_read(bp)  # the token version: checked on placement's read
     key = idempotency_key(bp)
     body = parse_body(bp, schemas.PlaceOrderInput)
-    return created(wiring.orders().place_order(user, body, key))
+    return created(wiring.orders().place_order(user, body, key, check_caller=check_caller))
 
 
 @route(bp, "/orders", methods=["GET"])

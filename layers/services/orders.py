@@ -8,6 +8,7 @@ fails someone else moved the order first: it reads again and decides again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import timedelta
@@ -169,19 +170,26 @@ class OrderService:
 
     # -- placement ----------------------------------------------------------------------
 
-    def place_order(self, user_id: str, body, idempotency_key: str | None) -> dict:
+    def place_order(self, user_id: str, body, idempotency_key: str | None,
+                    check_caller: Callable | None = None) -> dict:
         """`body` is the validated request (functions/schemas.PlaceOrderInput).
 
         Three round trips on the happy path: one read of everything (shopper, SKUs,
         settings, coupon, binding), the transaction, the prepay id. A retried request is
         not looked up first: the order's conditional put finds it (or, when a check
-        before the write refuses, e.g. the stock it took is gone now, one read does)."""
+        before the write refuses, e.g. the stock it took is gone now, one read does).
+        `check_caller(user)`: the caller's check on the shopper as that read finds them
+        (their token's version), run before anything is decided or answered."""
         raw = body.model_dump(mode="json")
         digest = domain.request_hash(raw)
         order_id = domain.order_id_for(user_id, "orders", idempotency_key)
         quantities = pricing.merge_quantities([(i.sku_id, i.quantity) for i in body.items])
+        checked = check_caller is None
         try:
             facts = self.reads.read(user_id, list(quantities), body.coupon_id)
+            if check_caller is not None:
+                check_caller(facts.user)
+                checked = True
             lines = []
             for sku_id, quantity in quantities.items():
                 sku = facts.skus.get(sku_id)
@@ -200,7 +208,11 @@ class OrderService:
                 pay_with=getattr(body, "pay_with", "wechat"), points=getattr(body, "points", None) or 0)  # issue 19
         except (errors.IdempotencyKeyReused, errors.UpstreamUnavailable):
             raise  # already about this very order
-        except errors.DomainError:
+        except errors.DomainError as exc:
+            if not checked:  # the caller was refused, or the read failed before they were checked
+                if isinstance(exc, errors.Unauthorized):
+                    raise
+                check_caller(self.users.get_user(user_id))
             # A retry of a placed order may be refused by a check made for a new one (its
             # stock is gone, its coupon is held by itself): answer the order if it exists.
             if idempotency_key is not None:

@@ -122,6 +122,45 @@ def test_logout_revokes_every_token_and_the_operator_can_revoke_too(client, admi
     assert client.http.get("/orders", headers=third).status_code == 401
 
 
+def test_a_cold_container_checks_the_token_version_on_the_placement_read(client, admin_headers):
+    """Issue 16: POST /orders checks the version on the shopper its batch read finds, not
+    with a read of its own; a revoked token still places nothing, a current one places."""
+    from functions import wiring
+    from layers.storage import placement, users
+
+    sku_id = create_product(client, admin_headers, stock=5)["skus"][0]["id"]
+    old = login(client)
+    user_id = old["X-User-Id"]
+    assert post(client, f"/admin/users/{user_id}/revoke-tokens", {}, admin_headers).status_code == 200
+    versions = wiring.token_versions()
+    own_reads = []
+    real_read = users.DynamoUserRepository.token_version
+    users.DynamoUserRepository.token_version = lambda self, uid: own_reads.append(uid) or real_read(self, uid)
+    try:
+        versions._versions.clear()  # a cold container: it knows no version
+        headers = {**old, "Idempotency-Key": uuid.uuid4().hex}
+        r = post(client, "/orders", order_payload(sku_id), headers)
+        assert _error(r, 401)["code"] == "UNAUTHORIZED"
+        from layers.domain.order import order_id_for
+
+        assert wiring.order_repository().get(order_id_for(user_id, "orders", headers["Idempotency-Key"]),
+                                             consistent=True) is None  # nothing placed
+        fresh = login(client)
+        versions._versions.clear()
+        batch_reads = []
+        real_batch = placement._batch_get
+        placement._batch_get = lambda keys: batch_reads.append(keys) or real_batch(keys)
+        try:
+            r = post(client, "/orders", order_payload(sku_id), {**fresh, "Idempotency-Key": uuid.uuid4().hex})
+        finally:
+            placement._batch_get = real_batch
+        assert r.status_code == 201, r.body
+        assert own_reads == []  # neither request read the version on its own
+        assert len(batch_reads) == 1
+    finally:
+        users.DynamoUserRepository.token_version = real_read
+
+
 @pytest.fixture
 def strict_login_limits(monkeypatch):
     from functions import wiring

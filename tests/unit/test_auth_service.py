@@ -78,3 +78,21 @@ def test_revoking_raises_the_version_and_refuses_older_tokens():
     service.login("a")
     assert issued == [0, 1]
     service.check_token_version(user_id, 1)
+
+
+def test_token_versions_known_checked_at_once_unknown_checked_on_a_read_of_the_user():
+    from layers.services.auth import TokenVersions
+
+    clock = [0.0]
+    users = MemoryUserRepository(MemoryStore())
+    versions = TokenVersions(users=users, ttl_s=30, monotonic=lambda: clock[0])
+    assert versions.check_cached("u1", 0) is False  # not known: the caller reads it
+    versions.check_read("u1", 0, current=0)
+    assert versions.check_cached("u1", 0) is True
+    with pytest.raises(errors.Unauthorized):
+        versions.check_cached("u1", 1)
+    clock[0] = 31  # stale: read again
+    assert versions.check_cached("u1", 1) is False
+    with pytest.raises(errors.Unauthorized):
+        versions.check_read("u1", 0, current=2)
+    assert versions.check_cached("u1", 2) is True  # what the read found is remembered
