@@ -8,7 +8,7 @@ from urllib.parse import quote, urlencode
 from chalice import Response
 
 from functions import schemas, wiring
-from functions.console._kit import _back, _fen, _form, _query, console_page, redirect
+from functions.console._kit import _back, _fen, _form, _int, _query, console_page, redirect
 from layers.domain import errors
 
 # -- orders -------------------------------------------------------------------------------------
@@ -26,13 +26,14 @@ def order_list(ctx):
     first, last = _query("from") or _query("day"), _query("to") or _query("day")
     status, phone = _query("status"), (_query("phone") or "").strip()
     scope = f"console-orders\x00{first}\x00{last}\x00{status}\x00{phone}".encode()
+    limit = min(max(_int(_query("limit")) or 20, 1), 100)
     found = wiring.order_search().find(first=first, last=last, status=status, phone=phone or None,
-                                       cursor=decode_cursor(_query("cursor"), scope))
+                                       cursor=decode_cursor(_query("cursor"), scope), limit=limit)
     next_cursor = encode_cursor(found["next_cursor"], scope)
     more = None
     if next_cursor:
         query = {"from": first or "", "to": last or "", "status": status or "", "phone": phone,
-                 "cursor": next_cursor}
+                 "limit": str(limit) if limit != 20 else "", "cursor": next_cursor}
         more = "/console/orders?" + urlencode({k: v for k, v in query.items() if v})
     partial = bool(bp.current_request.headers.get("hx-request"))  # "more": the next rows only
     return ctx.page("_order_rows.html" if partial else "orders.html", orders=found["items"], more=more,
