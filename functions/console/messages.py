@@ -7,8 +7,13 @@ message the console itself wrote in Chinese (form parsing in `_kit`) is shown as
 
 from __future__ import annotations
 
+import re
+
+_ENGLISH_PROSE = re.compile(r"[A-Za-z]{3,}[ :,]+[A-Za-z]{3,}")
+
 BY_CODE = {
     "UNAUTHORIZED": "请先登录",
+    "INVALID_CODE": "登录凭证无效,请重新登录",
     "FORBIDDEN": "没有权限执行此操作",
     "NOT_FOUND": "找不到要操作的对象(可能已被删除或编号有误)",
     "SOLD_OUT": "库存不足",
@@ -45,7 +50,9 @@ FIELD_NAMES = {"amount": "金额", "reason": "原因", "bank_type": "开户银�
 
 
 def _chinese(text: str | None) -> bool:
-    return bool(text) and any("\u4e00" <= ch <= "\u9fff" for ch in text)
+    """Written in Chinese by the console (not English prose around a Chinese fragment,
+    such as WeChat's own message quoted in a domain error)."""
+    return bool(text) and any("\u4e00" <= ch <= "\u9fff" for ch in text) and not _ENGLISH_PROSE.search(text)
 
 
 def message_for(code: str | None, kind: str | None = None, message: str | None = None) -> str:

@@ -204,10 +204,10 @@ def _ties_sorted(items):
         yield from sorted(same, key=lambda i: i.order_id, reverse=True)
 
 
-def _paid_stream(day: str, after: dict | None):
+def _paid_stream(day: str, after: dict | None, pool: ThreadPoolExecutor):
     """One day's paid orders across its 16 shards, newest first, past `after`
     (`{"n": epoch, "id": order_id}`, the last one already listed). The shards' first
-    pages are read in parallel."""
+    pages are read in parallel (a day costs one round trip, not 16)."""
     def shard(key):
         condition = OrderItem.gsi3n <= int(after["n"]) if after else None
         for item in _ties_sorted(OrderItem.gsi3.query(key, condition, scan_index_forward=False, page_size=50)):
@@ -220,8 +220,7 @@ def _paid_stream(day: str, after: dict | None):
         first = next(stream, None)
         return [] if first is None else itertools.chain([first], stream)
 
-    with ThreadPoolExecutor(max_workers=queues.SHARDS) as pool:
-        streams = list(pool.map(primed, paid_day_keys(day)))
+    streams = list(pool.map(primed, paid_day_keys(day)))
     return heapq.merge(*streams, key=lambda i: (int(i.gsi3n), i.order_id), reverse=True)
 # -- end issue 21 --
 
@@ -350,13 +349,14 @@ class DynamoOrderRepository:
         start = days.index(cursor["day"]) if cursor and cursor.get("day") in days else 0
         found: list[Order] = []
         examined = 0
-        for day in days[start:]:
-            after = cursor if cursor and cursor.get("day") == day else None
-            for item in _paid_stream(day, after):
-                examined += 1
-                order = to_order(item)
-                if status is None or str(order.status) == status:
-                    found.append(order)
-                if len(found) >= limit or examined >= examine:
-                    return found, {"day": day, "n": int(item.gsi3n), "id": item.order_id}
+        with ThreadPoolExecutor(max_workers=queues.SHARDS) as pool:
+            for day in days[start:]:
+                after = cursor if cursor and cursor.get("day") == day else None
+                for item in _paid_stream(day, after, pool):
+                    examined += 1
+                    order = to_order(item)
+                    if status is None or str(order.status) == status:
+                        found.append(order)
+                    if len(found) >= limit or examined >= examine:
+                        return found, {"day": day, "n": int(item.gsi3n), "id": item.order_id}
         return found, None
