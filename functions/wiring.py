@@ -704,3 +704,12 @@ def operators():
                            paid_orders=lambda day: analytics_repository().paid_orders(day),
                            order_view=lambda order: orders().view(order))
 # -- end issue 21 --
+
+
+# -- issue 21 (i21a): the console's order search: phone index and paid days --
+@_once
+def order_search():
+    from layers.services.order_search import OrderSearch
+
+    return OrderSearch(orders=order_repository(), clock=clock(), view=lambda order: orders().view(order))
+# -- end issue 21 (i21a) --

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, quote
 from chalice import Blueprint, Response
 
 from functions import wiring
-from functions._api import _describe, is_validation_error
+from functions._api import is_validation_error
 from layers.domain import errors
 
 bp = Blueprint(__name__)
@@ -118,25 +118,35 @@ def console_page(path: str, methods=("GET",), area: str | None = None):
                     where = request.path  # the route's template: fill in its parameters
                     for key, value in (request.uri_params or {}).items():
                         where = where.replace("{" + key + "}", quote(value, safe=""))
+                    if request.query_params:  # issue 21: back to the same filters after signing in
+                        from urllib.parse import urlencode
+
+                        where += "?" + urlencode(dict(request.query_params))
                     return redirect("/console/login?next=" + quote(where, safe=""))
                 return render("error.html", 401, message="请先登录", me=None)
             ctx = _Ctx(session, cookie)
+            # issue 21: pages speak Chinese: a domain error's text is chosen by its code (messages.py)
+            from functions.console.messages import BY_CODE, field_message, message_for
+
+            if request.method == "POST":
+                try:
+                    service.check_csrf(cookie, request.headers.get("x-csrf-token") or _form().get("csrf"))
+                except errors.Forbidden:
+                    return ctx.page("error.html", 403, message=BY_CODE["CSRF"], code="FORBIDDEN")
             try:
-                if request.method == "POST":
-                    token = request.headers.get("x-csrf-token") or _form().get("csrf")
-                    service.check_csrf(cookie, token)
                 if area is not None:
                     from layers.domain.operators import require
 
                     require(session.role, area)
                 return view(ctx, *args, **kwargs)
             except errors.DomainError as exc:
-                return ctx.page("error.html", HTTP_STATUS.get(exc.kind, 400), message=exc.message,
-                                code=exc.code)
+                return ctx.page("error.html", HTTP_STATUS.get(exc.kind, 400), code=exc.code,
+                                message=message_for(exc.code, exc.kind, exc.message))
             except Exception as exc:
                 if not is_validation_error(exc):
                     raise
-                return ctx.page("error.html", 400, message=_describe(exc), code="INVALID_REQUEST")
+                fields = [str(e.get("loc", ("",))[-1] if e.get("loc") else "") for e in exc.errors()]
+                return ctx.page("error.html", 400, message=field_message(fields), code="INVALID_REQUEST")
 
         options = {"content_types": FORM} if "POST" in methods else {}
         return bp.route(path, methods=list(methods), **options)(wrapped)

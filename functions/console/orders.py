@@ -2,24 +2,43 @@
 
 from __future__ import annotations
 
-from urllib.parse import quote
+import secrets
+from urllib.parse import quote, urlencode
 
 from chalice import Response
 
 from functions import schemas, wiring
-from functions.console._kit import _back, _form, _query, console_page, redirect
+from functions.console._kit import _back, _fen, _form, _int, _query, console_page, redirect
 from layers.domain import errors
 
 # -- orders -------------------------------------------------------------------------------------
 
 @console_page("/console/orders")
 def order_list(ctx):
+    """Orders by the buyer's phone (placed in the range), else those paid in the range
+    (Beijing days, at most 31), of one status if asked; "more" (htmx) loads the next rows."""
+    from functions._api import decode_cursor, encode_cursor
+    from functions.console._kit import bp
+
     order_id = _query("order_id")
     if order_id:
         return redirect("/console/orders/" + quote(order_id.strip(), safe=""))
-    day, status = _query("day"), _query("status")
-    orders = wiring.operators().orders_paid_on(day, status)
-    return ctx.page("orders.html", orders=orders, day=day or "", status_filter=status or "")
+    first, last = _query("from") or _query("day"), _query("to") or _query("day")
+    status, phone = _query("status"), (_query("phone") or "").strip()
+    scope = f"console-orders\x00{first}\x00{last}\x00{status}\x00{phone}".encode()
+    limit = min(max(_int(_query("limit")) or 20, 1), 100)
+    found = wiring.order_search().find(first=first, last=last, status=status, phone=phone or None,
+                                       cursor=decode_cursor(_query("cursor"), scope), limit=limit)
+    next_cursor = encode_cursor(found["next_cursor"], scope)
+    more = None
+    if next_cursor:
+        query = {"from": first or "", "to": last or "", "status": status or "", "phone": phone,
+                 "limit": str(limit) if limit != 20 else "", "cursor": next_cursor}
+        more = "/console/orders?" + urlencode({k: v for k, v in query.items() if v})
+    partial = bool(bp.current_request.headers.get("hx-request"))  # "more": the next rows only
+    return ctx.page("_order_rows.html" if partial else "orders.html", orders=found["items"], more=more,
+                    by=found["by"], first=found["from"], last=found["to"], status_filter=status or "",
+                    phone=phone)
 
 
 def _order_page(ctx, order_id: str, status: int = 200, notice: str | None = None) -> Response:
@@ -32,8 +51,12 @@ def _order_page(ctx, order_id: str, status: int = 200, notice: str | None = None
             upload = wiring.shipping().get_upload(order_id)
         except errors.NotFound:
             upload = None
+    from layers.domain.order import REFUNDABLE
+
     return ctx.page("order.html", status, order=wiring.orders().view(order), upload=upload,
-                    refunds=wiring.refunds().for_order(order_id), notice=notice)
+                    refunds=wiring.refunds().for_order(order_id), notice=notice,
+                    refundable=int(order.refund_room or 0) if order.status in REFUNDABLE else 0,
+                    form_key=secrets.token_urlsafe(12))
 
 
 @console_page("/console/orders/{order_id}")
@@ -76,7 +99,7 @@ REFUND_QUEUES = ("REQUESTED", "PROCESSING", "ABNORMAL")
 def refund_queue(ctx):
     status = _query("status") or "REQUESTED"
     if status not in REFUND_QUEUES:
-        raise errors.InvalidRequest("status: REQUESTED, PROCESSING or ABNORMAL")
+        raise errors.InvalidRequest("没有这个退款队列(待审核、退款中、退款异常)")
     return ctx.page("refunds.html", refunds=wiring.refunds().waiting(status), status_filter=status,
                     queues=REFUND_QUEUES, back=f"/console/refunds?status={status}")
 
@@ -94,4 +117,52 @@ def refund_approve(ctx, refund_id):
     refund = wiring.refunds().approve(refund_id)
     wiring.operators().audit(ctx.session, "refund.approve", refund_id, refund.get("amount"),
                              f"order {refund.get('order_id')} -> {refund.get('status')}")
+    return redirect(_back(f"/console/orders/{quote(refund['order_id'], safe='')}"))
+
+
+@console_page("/console/orders/{order_id}/refunds", methods=("POST",))
+def order_refund(ctx, order_id):
+    """The merchant refunds a paid order, all (amount blank) or part, with a reason: the
+    refund service's own refund, approved at once; audited with the operator. The form's
+    one-time key makes a double submission the same refund."""
+    form = _form()
+    key = (form.get("key") or "").strip()
+    if not 8 <= len(key) <= 64:
+        raise errors.InvalidRequest("表单已失效,请刷新页面重试")
+    body = schemas.RefundInput.model_validate({"amount": _fen(form.get("amount"), "退款金额"),
+                                               "reason": (form.get("reason") or "").strip()})
+    try:
+        refund = wiring.refunds().refund_by_merchant(order_id, body, f"{ctx.session.name}:{key}")
+    except errors.NotAcceptable as exc:
+        raise errors.NotAcceptable("退款金额超过订单可退金额") from exc
+    except errors.InvalidState as exc:
+        raise errors.InvalidState("该订单当前状态不能退款") from exc
+    wiring.operators().audit(ctx.session, "refund.create", refund["id"], refund.get("amount"),
+                             f"order {order_id} -> {refund.get('status')}: {body.reason}")
+    return redirect(f"/console/orders/{quote(order_id, safe='')}")
+
+
+@console_page("/console/refunds/{refund_id}/abnormal-refund", methods=("POST",))
+def refund_abnormal(ctx, refund_id):
+    """The owner sends an ABNORMAL refund to a bank card (the payer's, or the merchant's),
+    as `POST /admin/refunds/{id}/abnormal-refund` does; audited."""
+    if not ctx.session.is_owner:
+        raise errors.Forbidden("only an owner may do this")
+    form = _form()
+    kind = form.get("type") or ""
+    fields = {"type": kind}
+    if kind == "USER_BANK_CARD":
+        fields.update({k: (form.get(k) or "").strip() or None for k in ("bank_type", "bank_account", "real_name")})
+        if fields["bank_account"]:
+            fields["bank_account"] = fields["bank_account"].replace(" ", "")
+    body = schemas.AbnormalRefundInput.model_validate(fields)
+    try:
+        refund = wiring.refunds().apply_abnormal(refund_id, body)
+    except errors.NotAcceptable as exc:
+        raise errors.NotAcceptable("微信支付拒绝了这笔异常退款,请核对银行卡信息") from exc
+    except errors.InvalidState as exc:
+        raise errors.InvalidState("只有“退款异常”的退款单可以发起异常退款") from exc
+    card = f" ****{body.bank_account[-4:]}" if body.bank_account else ""
+    wiring.operators().audit(ctx.session, "refund.abnormal", refund_id, refund.get("amount"),
+                             f"order {refund.get('order_id')} -> {body.type}{card} -> {refund.get('status')}")
     return redirect(_back(f"/console/orders/{quote(refund['order_id'], safe='')}"))

@@ -59,7 +59,8 @@ def login():
     try:
         session = service.sign_in(form.get("name", ""), form.get("password", ""))
     except errors.DomainError as exc:
-        message = "尝试次数过多,请几分钟后再试" if exc.kind == "rate_limited" else "用户名或密码错误"
+        message = {"rate_limited": "尝试次数过多,请几分钟后再试",
+                   "forbidden": "该账号已被停用,请联系店主"}.get(exc.kind, "用户名或密码错误")
         body = _templates().get_template("login.html").render(csrf=expected, next=_safe_next(form.get("next")),
                                                              error=message, me=None)
         return html(body, HTTP_STATUS.get(exc.kind, 400))
@@ -71,7 +72,32 @@ def login():
 
 @console_page("/console/logout", methods=("POST",))
 def logout(ctx):
+    """Ends the session server-side: a copy of the cookie no longer signs anyone in."""
+    wiring.operators().sign_out(_cookies().get(SESSION_COOKIE))
     return redirect("/console/login", cookies=[_cookie(SESSION_COOKIE, "", 0)])
+
+
+# -- the owner manages operators' access (the operators page lists them) -------------------------
+
+@console_page("/console/operators/{name}/disable", methods=("POST",), area="operators")
+def operator_disable(ctx, name):
+    wiring.operators().set_disabled(ctx.session, name, True)
+    wiring.operators().audit(ctx.session, "operator.disable", name)
+    return redirect("/console/operators")
+
+
+@console_page("/console/operators/{name}/enable", methods=("POST",), area="operators")
+def operator_enable(ctx, name):
+    wiring.operators().set_disabled(ctx.session, name, False)
+    wiring.operators().audit(ctx.session, "operator.enable", name)
+    return redirect("/console/operators")
+
+
+@console_page("/console/operators/{name}/password", methods=("POST",), area="operators")
+def operator_password(ctx, name):
+    wiring.operators().reset_password(ctx.session, name, _form().get("password", ""))
+    wiring.operators().audit(ctx.session, "operator.reset_password", name)
+    return redirect("/console/operators")
 
 
 @bp.route("/console/static/{name}", methods=["GET"])

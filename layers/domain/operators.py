@@ -48,6 +48,22 @@ class Operator:
     password_hash: str
     created_at: str
     created_by: str
+    # A disabled operator cannot sign in, and their open sessions stop working.
+    disabled: bool = False
+    # Raised by every disable/enable and password reset: a session issued at another
+    # epoch is no longer honoured (its revocation is the same write).
+    epoch: int = 0
+
+
+@dataclass(frozen=True)
+class StoredSession:
+    """A console session, kept server-side so that signing out (or the owner) ends it."""
+
+    name: str
+    sid: str
+    role: str
+    epoch: int
+    expires_at: int  # epoch seconds
 
 
 @dataclass(frozen=True)
@@ -87,13 +103,18 @@ def new_operator(name: str, password: str, role: str, by: str, now: str) -> Oper
         raise errors.InvalidRequest("name: 2 to 32 letters, digits, '_', '-' or '.'")
     if name == BUILTIN_OWNER:
         raise errors.InvalidRequest("the name 'owner' is reserved for the ADMIN_API_KEY")
-    if not 8 <= len(password or "") <= 128:
-        raise errors.InvalidRequest("password: 8 to 128 characters")
+    check_password(password)
     try:
         parsed = Role(role)
     except ValueError as exc:
         raise errors.InvalidRequest("role: owner or operator") from exc
     return Operator(name=name, role=parsed, password_hash=hash_password(password), created_at=now, created_by=by)
+
+
+def check_password(password: str) -> str:
+    if not 8 <= len(password or "") <= 128:
+        raise errors.InvalidRequest("password: 8 to 128 characters")
+    return password
 
 
 def require(role: str, area: str) -> None:
@@ -114,6 +135,16 @@ class OperatorRepository(Protocol):
         """The failed sign-ins counted for `name` in `window`."""
 
     def record_sign_in_failure(self, name: str, window: int, expires_at: int) -> None: ...
+
+    def update(self, name: str, *, disabled: bool | None = None, password_hash: str | None = None) -> bool:
+        """Change an operator and raise its `epoch` in the same conditioned write (its
+        sessions end); False when there is no such operator."""
+
+    def create_session(self, session: StoredSession) -> None: ...
+
+    def get_session(self, name: str, sid: str) -> StoredSession | None: ...
+
+    def delete_session(self, name: str, sid: str) -> None: ...
 
     def audit(self, entry: AuditEntry) -> None: ...
 

@@ -1,11 +1,14 @@
 """The merchant console's operators (issue 21): creating them, signing in (rate-limited),
 the console session and its CSRF token, and the audit log of money actions.
 
-A console session is a signed cookie value `<name>.<role>.<expiry>.<mac>` (HMAC-SHA256
-with TOKEN_SECRET under a console-only label), so checking it costs no read; the CSRF
-token is an HMAC of the session value (tied to the session: a page of another origin can
-neither read the cookie nor compute it). A role change takes effect at the next sign-in
-(sessions last SESSION_TTL_S).
+A console session is kept server-side (layers/storage/operators.py) and named by a
+signed cookie value `<name>.<sid>.<mac>` (HMAC-SHA256 with TOKEN_SECRET under a
+console-only label: a guessed value costs no read). Each request reads the session and
+its operator (two keyed reads): signing out deletes the session, and disabling an
+operator or resetting their password raises the operator's epoch, so every session
+issued before stops working at once (a copied cookie included). The role is the
+operator's current one. The CSRF token is an HMAC of the session value (tied to the
+session: a page of another origin can neither read the cookie nor compute it).
 """
 
 from __future__ import annotations
@@ -14,14 +17,15 @@ import base64
 import functools
 import hashlib
 import hmac
+import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from layers.clock import iso
 from layers.domain import errors
 from layers.domain import operators as rules
 from layers.domain.analytics import day_of
-from layers.domain.operators import AuditEntry, OperatorRepository, Role
+from layers.domain.operators import AuditEntry, OperatorRepository, Role, StoredSession
 
 SESSION_TTL_S = 8 * 3600
 
@@ -30,6 +34,9 @@ SESSION_TTL_S = 8 * 3600
 class Session:
     name: str
     role: str
+    # issue 21: the operator's epoch when signed in, and the server-side session's id
+    epoch: int = field(default=0, compare=False)
+    sid: str | None = field(default=None, compare=False)
 
     @property
     def is_owner(self) -> bool:
@@ -57,12 +64,35 @@ class OperatorService:
 
     def list(self, by: Session) -> list[dict]:
         rules.require(by.role, "operators")
-        return [self.view(o) for o in self.operators.list()]
+        return [self._console_view(o) for o in self.operators.list()]
 
     @staticmethod
     def view(operator) -> dict:
         return {"name": operator.name, "role": str(operator.role), "created_at": operator.created_at,
                 "created_by": operator.created_by}
+
+    def _console_view(self, operator) -> dict:
+        return {**self.view(operator), "disabled": operator.disabled}
+
+    def set_disabled(self, by: Session, name: str, disabled: bool) -> dict:
+        """The owner disables (or enables again) an operator: a disabled one cannot sign in
+        and their open sessions stop working at once."""
+        rules.require(by.role, "operators")
+        if disabled and name == by.name:
+            raise errors.InvalidRequest("you cannot disable yourself")
+        return self._update(name, disabled=disabled)
+
+    def reset_password(self, by: Session, name: str, password: str) -> dict:
+        """The owner sets an operator's password; their open sessions end."""
+        rules.require(by.role, "operators")
+        return self._update(name, password_hash=rules.hash_password(rules.check_password(password)))
+
+    def _update(self, name: str, **changes) -> dict:
+        if name == rules.BUILTIN_OWNER:
+            raise errors.InvalidRequest("the built-in owner is the ADMIN_API_KEY: rotate the key instead")
+        if not self.operators.update(name, **changes):
+            raise errors.NotFound("no such operator")
+        return self._console_view(self.operators.get(name))
 
     # -- signing in -----------------------------------------------------------------------
 
@@ -89,29 +119,56 @@ class OperatorService:
             return None
         if not rules.verify_password(password, operator.password_hash):
             return None
-        return Session(operator.name, str(operator.role))
+        if operator.disabled:
+            raise errors.Forbidden("this operator is disabled")
+        return Session(operator.name, str(operator.role), epoch=operator.epoch)
 
     def issue_session(self, session: Session) -> str:
         if not self.secret:
             raise RuntimeError("TOKEN_SECRET is not configured")
+        sid = secrets.token_urlsafe(18)
         expires = int(self.clock.now().timestamp()) + SESSION_TTL_S
-        payload = f"{session.name}.{session.role}.{expires}"
+        self.operators.create_session(StoredSession(name=session.name, sid=sid, role=str(session.role),
+                                                    epoch=session.epoch, expires_at=expires))
+        payload = f"{session.name}.{sid}"
         return f"{payload}.{self._mac('session', payload)}"
 
-    def session_of(self, value: str | None) -> Session | None:
-        """The session a cookie value stands for; None when absent, forged or expired."""
+    def _parse(self, value: str | None) -> tuple[str, str] | None:
         if not value or not self.secret:
             return None
         try:
-            name, role, expires, mac = value.rsplit(".", 3)
-            expiry = int(expires)
+            name, sid, mac = value.rsplit(".", 2)
         except ValueError:
             return None
-        if not hmac.compare_digest(mac, self._mac("session", f"{name}.{role}.{expires}")):
+        if not hmac.compare_digest(mac, self._mac("session", f"{name}.{sid}")):
             return None
-        if expiry < self.clock.now().timestamp() or role not in (Role.OWNER, Role.OPERATOR):
+        return name, sid
+
+    def session_of(self, value: str | None) -> Session | None:
+        """The session a cookie value stands for; None when absent, forged, expired, signed
+        out, or its operator was disabled or had the password reset since."""
+        parsed = self._parse(value)
+        if parsed is None:
             return None
-        return Session(name, role)
+        name, sid = parsed
+        stored = self.operators.get_session(name, sid)
+        if stored is None or stored.expires_at < self.clock.now().timestamp():
+            return None
+        role = stored.role
+        if name != rules.BUILTIN_OWNER:
+            operator = self.operators.get(name)
+            if operator is None or operator.disabled or operator.epoch != stored.epoch:
+                return None
+            role = str(operator.role)
+        if role not in (Role.OWNER, Role.OPERATOR):
+            return None
+        return Session(name, role, epoch=stored.epoch, sid=sid)
+
+    def sign_out(self, value: str | None) -> None:
+        """End the session server-side: the cookie value no longer signs anyone in."""
+        parsed = self._parse(value)
+        if parsed is not None:
+            self.operators.delete_session(*parsed)
 
     def csrf_token(self, session_value: str) -> str:
         return self._mac("csrf", session_value)

@@ -1,6 +1,9 @@
 """Console operators, their sign-in counters and the audit log, in the shop table (issue 21).
 
 - Operator: pk `OPERATOR#<name>`, sk `OPERATOR`; gsi1 `OPERATORS` / `<name>` (the list).
+  `disabled`, and `epoch` raised by every disable/enable and password reset.
+- Console session: pk `OPERATOR#<name>`, sk `SESSION#<sid>`: its role, the operator's
+  epoch when issued, its expiry (and TTL). Deleted at sign-out.
 - Sign-in attempts: pk `SIGNIN#<name>#<window>`, sk `SIGNIN`, a counter with a TTL.
 - Audit entry: pk `AUDIT#<Asia/Shanghai day>`, sk `<at>#<random>`: kept forever.
 """
@@ -9,11 +12,11 @@ from __future__ import annotations
 
 import secrets
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import PutError, UpdateError
 
 from layers.domain.analytics import day_of
-from layers.domain.operators import AuditEntry, Operator, Role
+from layers.domain.operators import AuditEntry, Operator, Role, StoredSession
 from layers.storage.base import Listed, ShopModel
 from layers.storage.errors import condition_failed
 
@@ -26,6 +29,14 @@ class OperatorItem(Listed):
     password_hash = UnicodeAttribute()
     created_at = UnicodeAttribute()
     created_by = UnicodeAttribute()
+    disabled = BooleanAttribute(null=True)
+    epoch = NumberAttribute(null=True)
+
+
+class SessionItem(ShopModel):
+    role = UnicodeAttribute()
+    epoch = NumberAttribute(default=0)
+    expires_at = NumberAttribute()
 
 
 class SignInItem(ShopModel):
@@ -45,9 +56,14 @@ def operator_key(name: str) -> tuple[str, str]:
     return f"OPERATOR#{name}", "OPERATOR"
 
 
+def session_key(name: str, sid: str) -> tuple[str, str]:
+    return f"OPERATOR#{name}", f"SESSION#{sid}"
+
+
 def _operator(item: OperatorItem) -> Operator:
     return Operator(name=item.name, role=Role(item.role), password_hash=item.password_hash,
-                    created_at=item.created_at, created_by=item.created_by)
+                    created_at=item.created_at, created_by=item.created_by, disabled=bool(item.disabled),
+                    epoch=int(item.epoch or 0))
 
 
 class DynamoOperatorRepository:
@@ -73,6 +89,35 @@ class DynamoOperatorRepository:
 
     def list(self) -> list[Operator]:
         return [_operator(i) for i in OperatorItem.gsi1.query(OPERATORS)]
+
+    def update(self, name: str, *, disabled: bool | None = None, password_hash: str | None = None) -> bool:
+        actions = [OperatorItem.epoch.add(1)]
+        if disabled is not None:
+            actions.append(OperatorItem.disabled.set(disabled))
+        if password_hash is not None:
+            actions.append(OperatorItem.password_hash.set(password_hash))
+        try:
+            OperatorItem(*operator_key(name)).update(actions=actions, condition=OperatorItem.pk.exists())
+        except UpdateError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
+
+    def create_session(self, session: StoredSession) -> None:
+        SessionItem(*session_key(session.name, session.sid), role=session.role, epoch=session.epoch,
+                    expires_at=session.expires_at, ttl=session.expires_at).save()
+
+    def get_session(self, name: str, sid: str) -> StoredSession | None:
+        try:
+            item = SessionItem.get(*session_key(name, sid), consistent_read=True)
+        except SessionItem.DoesNotExist:
+            return None
+        return StoredSession(name=name, sid=sid, role=item.role, epoch=int(item.epoch or 0),
+                             expires_at=int(item.expires_at))
+
+    def delete_session(self, name: str, sid: str) -> None:
+        SessionItem(*session_key(name, sid)).delete()
 
     def sign_in_failures(self, name: str, window: int) -> int:
         try:

@@ -15,10 +15,18 @@
   shopper cannot hold a SKU's stock with a hundred unpaid orders), lowered by the one
   transition that takes the order out of PENDING (paid, closed, deleted): the order's
   version condition makes that happen exactly once.
+- The buyer's phone (issue 21): pk `ORDERPHONE#<sha256 of the normalized phone of the
+  address>`, sk `<created_at>#<order_id>`: written by the transaction that creates an
+  order with an address (deleted with the order), so the console finds a phone's orders
+  over a date range by key. The phone itself is not in the key.
 """
 
 from __future__ import annotations
 
+import hashlib
+import heapq
+import itertools
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
@@ -28,6 +36,7 @@ from layers.clock import parse_iso
 from layers.domain import analytics, errors
 from layers.domain import order as domain
 from layers.domain.order import Order
+from layers.domain.order_search import normalized_phone
 from layers.storage import queues
 from layers.storage.base import ListedAndQueued, Numbered, ShopModel, changed, requeued
 from layers.storage.errors import condition_failed
@@ -169,6 +178,53 @@ def paid_day_keys(day: str) -> list[str]:
 # -- end issue 20 --
 
 
+# -- issue 21: the console's order search: the buyer's phone index, and paging the paid days --
+ORDER_PHONE = "ORDERPHONE"
+
+
+class OrderPhoneItem(ShopModel):
+    order_id = UnicodeAttribute()
+
+
+def _phone_pk(phone: str) -> str:
+    return f"{ORDER_PHONE}#{hashlib.sha256(f'order-phone:{phone}'.encode()).hexdigest()[:32]}"
+
+
+def _phone_item(order: Order) -> OrderPhoneItem | None:
+    phone = normalized_phone((order.address or {}).get("phone"))
+    if phone is None:
+        return None
+    return OrderPhoneItem(_phone_pk(phone), f"{order.created_at}#{order.order_id}", order_id=order.order_id)
+
+
+def _ties_sorted(items):
+    """A gsi3 shard's items newest first, equal paid seconds ordered by order id (the
+    index leaves equal sort keys in no particular order)."""
+    for _, same in itertools.groupby(items, key=lambda i: int(i.gsi3n)):
+        yield from sorted(same, key=lambda i: i.order_id, reverse=True)
+
+
+def _paid_stream(day: str, after: dict | None, pool: ThreadPoolExecutor):
+    """One day's paid orders across its 16 shards, newest first, past `after`
+    (`{"n": epoch, "id": order_id}`, the last one already listed). The shards' first
+    pages are read in parallel (a day costs one round trip, not 16)."""
+    def shard(key):
+        condition = OrderItem.gsi3n <= int(after["n"]) if after else None
+        for item in _ties_sorted(OrderItem.gsi3.query(key, condition, scan_index_forward=False, page_size=50)):
+            if after and (int(item.gsi3n), item.order_id) >= (int(after["n"]), after["id"]):
+                continue
+            yield item
+
+    def primed(key):
+        stream = shard(key)
+        first = next(stream, None)
+        return [] if first is None else itertools.chain([first], stream)
+
+    streams = list(pool.map(primed, paid_day_keys(day)))
+    return heapq.merge(*streams, key=lambda i: (int(i.gsi3n), i.order_id), reverse=True)
+# -- end issue 21 --
+
+
 def _at_version(version: int):
     # Orders written before versions existed have none: they are version 0.
     if version == 0:
@@ -213,6 +269,9 @@ class DynamoOrderRepository:
                          gsi2pk=queue[0] if queue else None, gsi2sk=queue[1] if queue else None,
                          **dict(zip(("gsi3pk", "gsi3n"), _paid_index(order) or (), strict=False)))
         tx.put(item, condition=OrderItem.pk.does_not_exist(), on_fail=on_exists)
+        phone = _phone_item(order)  # issue 21: the buyer's phone index
+        if phone is not None:
+            tx.put(phone)
         if self.unpaid_cap and order.status == domain.PENDING:
             _stage_unpaid(tx, order.user_id, +1, self.unpaid_cap)
 
@@ -229,6 +288,9 @@ class DynamoOrderRepository:
     def stage_delete(self, tx: Tx, order: Order, on_stale) -> None:
         tx.delete(OrderItem(*order_key(order.order_id)),
                   condition=OrderItem.pk.exists() & _at_version(order.version), on_fail=on_stale)
+        phone = _phone_item(order)  # issue 21
+        if phone is not None:
+            tx.delete(phone)
         if self.unpaid_cap and order.status == domain.PENDING:
             _stage_unpaid(tx, order.user_id, -1, self.unpaid_cap)
 
@@ -253,3 +315,48 @@ class DynamoOrderRepository:
         bump): the upload's own write, in the same transaction, is the one conditioned."""
         tx.update(OrderItem(*order_key(order_id)), actions=[OrderItem.shipping_upload_status.set(status)],
                   condition=OrderItem.pk.exists() & OrderItem.shipping.exists())
+
+    # -- issue 21: the console's order search (layers/domain/order_search.py) ---------------------
+
+    def by_phone(self, phone: str, start_iso: str, end_iso: str, status: str | None, limit: int,
+                 cursor: dict | None, examine: int = 200) -> tuple[list[Order], dict | None]:
+        """Orders with this phone created in [start, end), newest first, of `status` if
+        given: up to `limit` of them, having looked at no more than `examine`; and the
+        cursor past the last one looked at (None when there is no more)."""
+        upper = cursor["sk"] if cursor else end_iso
+        entries = OrderPhoneItem.query(_phone_pk(phone), OrderPhoneItem.sk.between(start_iso, upper),
+                                       scan_index_forward=False, page_size=min(limit, 100))
+        found: list[Order] = []
+        examined = 0
+        entries = (e for e in entries if e.sk != upper)
+        while True:
+            batch = list(itertools.islice(entries, min(limit, 100)))
+            if not batch:
+                return found, None
+            orders = {i.order_id: to_order(i) for i in OrderItem.batch_get([order_key(e.order_id) for e in batch])}
+            for entry in batch:
+                examined += 1
+                order = orders.get(entry.order_id)
+                if order is not None and (status is None or str(order.status) == status):
+                    found.append(order)
+                if len(found) >= limit or examined >= examine:
+                    return found, {"sk": entry.sk}
+
+    def paid_in_days(self, days: list[str], status: str | None, limit: int, cursor: dict | None,
+                     examine: int = 200) -> tuple[list[Order], dict | None]:
+        """Orders paid on `days` (Beijing, newest first; the paid-day index of issue 20),
+        newest first, of `status` if given; paged as `by_phone`."""
+        start = days.index(cursor["day"]) if cursor and cursor.get("day") in days else 0
+        found: list[Order] = []
+        examined = 0
+        with ThreadPoolExecutor(max_workers=queues.SHARDS) as pool:
+            for day in days[start:]:
+                after = cursor if cursor and cursor.get("day") == day else None
+                for item in _paid_stream(day, after, pool):
+                    examined += 1
+                    order = to_order(item)
+                    if status is None or str(order.status) == status:
+                        found.append(order)
+                    if len(found) >= limit or examined >= examine:
+                        return found, {"day": day, "n": int(item.gsi3n), "id": item.order_id}
+        return found, None

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import pytest
 
-from layers.domain.operators import AuditEntry, Operator, Role
+from layers.domain.operators import AuditEntry, Operator, Role, StoredSession
 
 
 @pytest.fixture(params=["memory", pytest.param("dynamodb", marks=pytest.mark.integration)])
@@ -53,3 +54,23 @@ class TestOperatorRepository:
         operators.audit(second)
         mine = [e for e in operators.audit_log("2026-01-05", 100) if e.target == target]
         assert mine == [second, first]
+
+    def test_an_update_raises_the_epoch_and_sessions_are_kept_until_deleted(self, operators):
+        name = "op" + uuid.uuid4().hex[:8]
+        assert operators.update(name, disabled=True) is False  # no such operator: nothing written
+        assert operators.get(name) is None
+        operators.create(an_operator(name))
+        assert operators.update(name, disabled=True) is True
+        assert operators.get(name) == dataclasses.replace(an_operator(name), disabled=True, epoch=1)
+        assert operators.update(name, password_hash="scrypt$2$2$2$a$b") is True
+        assert operators.get(name) == dataclasses.replace(an_operator(name), disabled=True, epoch=2,
+                                                          password_hash="scrypt$2$2$2$a$b")
+        assert an_operator(name).name in [o.name for o in operators.list()]
+        session = StoredSession(name=name, sid="s" + uuid.uuid4().hex, role="operator", epoch=2,
+                                expires_at=2_000_000_000)
+        operators.create_session(session)
+        assert operators.get_session(name, session.sid) == session
+        assert operators.get_session("other" + name, session.sid) is None
+        assert [o.name for o in operators.list()].count(name) == 1  # a session is not an operator
+        operators.delete_session(name, session.sid)
+        assert operators.get_session(name, session.sid) is None

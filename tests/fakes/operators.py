@@ -1,12 +1,13 @@
 """In-memory twin of layers/storage/operators.py (issue 21). Keys: ("operator", name) ->
-Operator, ("signin", name, window) -> attempts, ("audit", day, at, n) -> AuditEntry."""
+Operator, ("session", name, sid) -> StoredSession, ("signin", name, window) -> attempts, ("audit", day, at, n) -> AuditEntry."""
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 from layers.domain.analytics import day_of
-from layers.domain.operators import AuditEntry, Operator
+from layers.domain.operators import AuditEntry, Operator, StoredSession
 from tests.fakes.memory import MemoryStore
 
 
@@ -28,6 +29,31 @@ class MemoryOperatorRepository:
 
     def list(self) -> list[Operator]:
         return self.store.scan(("operator",))
+
+    def update(self, name: str, *, disabled: bool | None = None, password_hash: str | None = None) -> bool:
+        with self.store.lock:
+            key = ("operator", name)
+            current = self.store.items.get(key)
+            if current is None:
+                return False
+            changes = {"epoch": current.epoch + 1}
+            if disabled is not None:
+                changes["disabled"] = disabled
+            if password_hash is not None:
+                changes["password_hash"] = password_hash
+            self.store.items[key] = dataclasses.replace(current, **changes)
+            return True
+
+    def create_session(self, session: StoredSession) -> None:
+        with self.store.lock:
+            self.store.items[("session", session.name, session.sid)] = session
+
+    def get_session(self, name: str, sid: str) -> StoredSession | None:
+        return self.store.get(("session", name, sid))
+
+    def delete_session(self, name: str, sid: str) -> None:
+        with self.store.lock:
+            self.store.items.pop(("session", name, sid), None)
 
     def sign_in_failures(self, name: str, window: int) -> int:
         return self.store.get(("signin", name, window), 0)

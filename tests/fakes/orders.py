@@ -92,6 +92,46 @@ class MemoryOrderRepository:
                lambda items: items.__setitem__(key, replace(items[key], shipping_upload_status=status)))
 
 
+    # -- issue 21: the console's order search, as layers/storage/orders.py pages it --
+    def by_phone(self, phone, start_iso, end_iso, status, limit, cursor, examine=200):
+        from layers.domain.order_search import normalized_phone
+
+        upper = cursor["sk"] if cursor else end_iso
+        entries = sorted(((f"{o.created_at}#{o.order_id}", o) for o in self.store.scan(("order",))
+                          if normalized_phone((o.address or {}).get("phone")) == phone),
+                         key=lambda e: e[0], reverse=True)
+        return self._page([(sk, o, {"sk": sk}) for sk, o in entries if start_iso <= sk < upper],
+                          status, limit, examine)
+
+    def paid_in_days(self, days, status, limit, cursor, examine=200):
+        from layers.clock import parse_iso
+        from layers.domain.analytics import counts_as_sale, day_of
+
+        def where(o):
+            return {"day": day_of(o.paid_at), "n": int(parse_iso(o.paid_at).timestamp()), "id": o.order_id}
+
+        def rank(w):  # newest day first, then newest paid second, then order id descending
+            return days.index(w["day"]), -int(w["n"])
+
+        paid = [o for o in self.store.scan(("order",)) if counts_as_sale(o) and day_of(o.paid_at) in days]
+        ordered = sorted(sorted(paid, key=lambda o: o.order_id, reverse=True), key=lambda o: rank(where(o)))
+        entries = [(None, o, where(o)) for o in ordered]
+        if cursor and cursor.get("day") in days:
+            entries = [e for e in entries if rank(e[2]) > rank(cursor)
+                       or (rank(e[2]) == rank(cursor) and e[2]["id"] < cursor["id"])]
+        return self._page(entries, status, limit, examine)
+
+    @staticmethod
+    def _page(entries, status, limit, examine):
+        found = []
+        for examined, (_, order, where) in enumerate(entries, start=1):
+            if status is None or str(order.status) == status:
+                found.append(order)
+            if len(found) >= limit or examined >= examine:
+                return found, where
+        return found, None
+
+
 class MemoryRefundRepository:
     def __init__(self, store: MemoryStore):
         self.store = store

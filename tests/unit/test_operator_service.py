@@ -83,10 +83,11 @@ def test_failed_sign_ins_are_limited_per_name_and_window(service, clock):
 
 
 def test_a_session_is_signed_expires_and_carries_its_csrf_token(service, clock):
-    value = service.issue_session(Session("alice", "operator"))
+    service.create(OWNER, "alice", "correct horse 21", "operator")
+    value = service.issue_session(service.sign_in("alice", "correct horse 21"))
     assert service.session_of(value) == Session("alice", "operator")
-    name, role, expires, mac = value.rsplit(".", 3)
-    assert service.session_of(f"{name}.owner.{expires}.{mac}") is None  # a role cannot be raised
+    name, sid, mac = value.rsplit(".", 2)
+    assert service.session_of(f"{name}.{sid}x.{mac}") is None and service.session_of(f"bob.{sid}.{mac}") is None
     assert service.session_of("garbage") is None and service.session_of(None) is None
     token = service.csrf_token(value)
     service.check_csrf(value, token)
@@ -95,6 +96,53 @@ def test_a_session_is_signed_expires_and_carries_its_csrf_token(service, clock):
             service.check_csrf(value, wrong)
     clock.at += timedelta(seconds=SESSION_TTL_S + 1)
     assert service.session_of(value) is None
+
+
+def test_signing_out_ends_the_session_server_side(service):
+    value = service.issue_session(service.sign_in("owner", "the-admin-key"))
+    other = service.issue_session(service.sign_in("owner", "the-admin-key"))
+    assert service.session_of(value) == OWNER
+    service.sign_out(value)
+    assert service.session_of(value) is None  # a copy of the cookie no longer works
+    assert service.session_of(other) == OWNER  # another sign-in is its own session
+    service.sign_out("garbage")  # nothing to end
+
+
+def test_a_disabled_operator_cannot_sign_in_and_their_sessions_stop_at_once(service):
+    service.create(OWNER, "alice", "correct horse 21", "operator")
+    value = service.issue_session(service.sign_in("alice", "correct horse 21"))
+    assert service.set_disabled(OWNER, "alice", True)["disabled"] is True
+    assert service.session_of(value) is None
+    with pytest.raises(errors.Forbidden):
+        service.sign_in("alice", "correct horse 21")
+    with pytest.raises(errors.Unauthorized):
+        service.sign_in("alice", "wrong password")  # the password is checked first: no hint
+    assert service.set_disabled(OWNER, "alice", False)["disabled"] is False
+    assert service.session_of(value) is None  # enabling again does not revive old sessions
+    assert service.session_of(service.issue_session(service.sign_in("alice", "correct horse 21"))) is not None
+    with pytest.raises(errors.Forbidden):
+        service.set_disabled(Session("bob", "operator"), "alice", True)
+    with pytest.raises(errors.NotFound):
+        service.set_disabled(OWNER, "nobody", True)
+    with pytest.raises(errors.InvalidRequest):
+        service.set_disabled(OWNER, "owner", True)
+    service.create(OWNER, "carol", "correct horse 21", "owner")
+    with pytest.raises(errors.InvalidRequest):
+        service.set_disabled(Session("carol", "owner"), "carol", True)
+
+
+def test_a_password_reset_ends_the_operators_sessions(service):
+    service.create(OWNER, "alice", "correct horse 21", "operator")
+    value = service.issue_session(service.sign_in("alice", "correct horse 21"))
+    service.reset_password(OWNER, "alice", "battery staple 22")
+    assert service.session_of(value) is None
+    with pytest.raises(errors.Unauthorized):
+        service.sign_in("alice", "correct horse 21")
+    assert service.sign_in("alice", "battery staple 22").name == "alice"
+    with pytest.raises(errors.InvalidRequest):
+        service.reset_password(OWNER, "alice", "short")
+    with pytest.raises(errors.Forbidden):
+        service.reset_password(Session("alice", "operator"), "alice", "battery staple 23")
 
 
 def test_owner_only_areas(service):

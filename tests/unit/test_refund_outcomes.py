@@ -128,3 +128,28 @@ def test_success_after_a_recorded_failure_is_reconciled_and_alarmed(shop):
     assert shop.ledger_total("REFUND") == 1000
     shop.refunds.on_refund_result(refund["id"], "SUCCESS", resource=resource, event_type="REFUND.SUCCESS")
     assert _state(shop, order["id"], refund["id"]) == ("SUCCESS", 2000, 0, 1000)  # once
+
+
+# -- issue 21: the console refunds a paid order on the merchant's word ----------------------------
+
+def test_a_merchant_refund_is_the_shoppers_refund_approved_at_once_and_a_resubmission_is_the_same(shop):
+    from functions.schemas import RefundInput
+    from layers.domain import errors
+
+    order = _paid_order(shop)
+    shop.orders.ship(order["id"])  # shipped: a shopper's request would wait for approval
+    refund = shop.refunds.refund_by_merchant(order["id"], RefundInput(amount=1000, reason="少发一件"), "form-1")
+    assert refund["status"] == "PROCESSING" and refund["amount"] == 1000
+    assert _state(shop, order["id"], refund["id"]) == ("PROCESSING", 2000, 1000, 0)
+    again = shop.refunds.refund_by_merchant(order["id"], RefundInput(amount=1000, reason="少发一件"), "form-1")
+    assert again["id"] == refund["id"]  # the same form posted twice is one refund
+    assert len([c for c in shop.pay.calls if c[0] == "refund"]) == 1
+    with pytest.raises(errors.IdempotencyKeyReused):
+        shop.refunds.refund_by_merchant(order["id"], RefundInput(amount=500, reason="少发一件"), "form-1")
+    with pytest.raises(errors.NotAcceptable):  # more than is left to refund: nothing changes
+        shop.refunds.refund_by_merchant(order["id"], RefundInput(amount=2001, reason="全退"), "form-2")
+    assert _state(shop, order["id"], refund["id"]) == ("PROCESSING", 2000, 1000, 0)
+    rest = shop.refunds.refund_by_merchant(order["id"], RefundInput(reason="全退"), "form-3")
+    assert rest["amount"] == 2000
+    with pytest.raises(errors.NotFound):
+        shop.refunds.refund_by_merchant("nope", RefundInput(reason="x"), "form-4")

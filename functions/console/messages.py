@@ -1,0 +1,69 @@
+"""What the console's Chinese pages say for an error (issue 21).
+
+Domain errors carry English messages (the JSON API's prose). A page shows Chinese text
+chosen by the error's code (or, failing that, its kind), with the code beside it; a
+message the console itself wrote in Chinese (form parsing in `_kit`) is shown as it is.
+"""
+
+from __future__ import annotations
+
+import re
+
+_ENGLISH_PROSE = re.compile(r"[A-Za-z]{3,}[ :,]+[A-Za-z]{3,}")
+
+BY_CODE = {
+    "UNAUTHORIZED": "请先登录",
+    "INVALID_CODE": "登录凭证无效,请重新登录",
+    "FORBIDDEN": "没有权限执行此操作",
+    "NOT_FOUND": "找不到要操作的对象(可能已被删除或编号有误)",
+    "SOLD_OUT": "库存不足",
+    "LIMIT_EXCEEDED": "超出限制",
+    "ALREADY_CLAIMED": "已经领取过",
+    "INVALID_STATE": "当前状态不允许此操作,请刷新页面查看最新状态",
+    "IN_PROGRESS": "正在处理中,请稍后刷新查看",
+    "STOCK_CHANGED": "库存已变化,请刷新后重试",
+    "NOT_STARTED": "活动尚未开始",
+    "ENDED": "活动已结束",
+    "COUPON_NOT_APPLICABLE": "优惠券不可用",
+    "IDEMPOTENCY_KEY_REUSED": "该表单已提交过不同的内容,请刷新页面后重新填写",
+    "NOT_ACCEPTABLE": "无法办理该请求(金额超出可办理范围,或被微信支付拒绝)",
+    "RATE_LIMITED": "操作太频繁或对象正忙,请稍后再试",
+    "UPSTREAM_UNAVAILABLE": "微信支付暂时无法响应,请稍后重试(本次未做任何更改)",
+    "INVALID_REQUEST": "填写的内容有误,请检查后重试",
+    "CSRF": "表单已失效(CSRF 校验失败),请刷新页面重试",
+}
+BY_KIND = {
+    "invalid": "填写的内容有误,请检查后重试",
+    "unauthorized": "请先登录",
+    "forbidden": "没有权限执行此操作",
+    "not_found": "找不到要操作的对象",
+    "conflict": "当前状态不允许此操作",
+    "unprocessable": "无法处理该请求",
+    "rate_limited": "操作太频繁,请稍后再试",
+    "unavailable": "服务暂时不可用,请稍后重试",
+}
+GENERIC = "操作未能完成"
+FIELD_NAMES = {"amount": "金额", "reason": "原因", "bank_type": "开户银行", "bank_account": "卡号",
+               "real_name": "户名", "type": "退款去向", "express_company": "快递公司", "tracking_no": "运单号",
+               "logistics_type": "物流方式", "password": "密码", "name": "名称", "status": "状态",
+               "from": "开始日期", "to": "结束日期", "phone": "手机号"}
+
+
+def _chinese(text: str | None) -> bool:
+    """Written in Chinese by the console (not English prose around a Chinese fragment,
+    such as WeChat's own message quoted in a domain error)."""
+    return bool(text) and any("\u4e00" <= ch <= "\u9fff" for ch in text) and not _ENGLISH_PROSE.search(text)
+
+
+def message_for(code: str | None, kind: str | None = None, message: str | None = None) -> str:
+    """Chinese text for an error: the message itself when the console wrote it in Chinese,
+    else by code, else by kind, else a generic sentence (the page shows the code too)."""
+    if _chinese(message):
+        return message
+    return BY_CODE.get(code or "") or BY_KIND.get(kind or "") or GENERIC
+
+
+def field_message(fields: list[str]) -> str:
+    """A form that failed validation: which fields (their names are the form's)."""
+    named = "、".join(dict.fromkeys(FIELD_NAMES.get(f, f) for f in fields if f)) or "表单"
+    return f"填写的内容有误:{named}"
