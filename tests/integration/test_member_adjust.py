@@ -48,6 +48,8 @@ def test_forty_concurrent_debits_never_go_below_zero(client, admin_headers, shop
     assert sum(e.principal + e.bonus for e in wiring.member_repository().entries_for(user, "balance", "admin#")) \
         == 500 - 700 * len(done)
     assert ledger(user)["bonus"] == b.bonus
+    [credit] = [e for e in wiring.member_repository().entries_for(user, "balance", "admin#") if e.amount > 0]
+    assert (credit.kind, credit.note, credit.bonus) == ("admin_adjust", "owner: 补偿", 500)
 
 
 def test_a_debit_below_zero_is_refused_and_writes_nothing(client, admin_headers, shop):
