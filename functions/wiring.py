@@ -673,7 +673,8 @@ def members():
     from layers.services.members import MemberService
 
     return MemberService(members=member_repository(), orders=order_repository(),
-                         shop_settings=shop_settings_repository().load_settings, clock=clock(), new_tx=new_tx())
+                         shop_settings=shop_settings_repository().load_settings, clock=clock(), new_tx=new_tx(),
+                         users=user_repository())  # issue 21: users (an adjustment's shopper exists)
 
 
 @_once

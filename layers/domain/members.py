@@ -72,6 +72,7 @@ class Movement:
     top_up_id: str | None = None
     # False: `available` may go below zero (points removed by a refund), never clamped.
     guard_available: bool = True
+    note: str | None = None  # an operator's adjustment: who and why (issue 21)
 
     @property
     def amount(self) -> int:
@@ -88,6 +89,8 @@ def entry_view(m: Movement) -> dict:
         view["order_id"] = m.order_id
     if m.top_up_id:
         view["top_up_id"] = m.top_up_id
+    if m.note:
+        view["note"] = m.note
     return view
 
 
@@ -157,6 +160,47 @@ def points_removed(earned: int, paid: int, refunded_before: int, amount: int) ->
         return 0
     after = min(paid, refunded_before + amount)
     return earned * after // paid - earned * refunded_before // paid
+
+
+# -- an owner's adjustment (issue 21) ---------------------------------------------------------
+
+ADJUST_KIND = "admin_adjust"
+ADJUST_MAX = 100_000_00  # fen (¥100,000) or points, either way, per adjustment
+REASON_MAX = 100
+
+
+def adjustment(book: Book, which: str, amount: int, adjust_id: str, reason: str, by: str, now: str) -> Movement:
+    """An owner's signed adjustment of a shopper's balance (fen) or points, decided from the
+    book as read. A credit goes to the bonus (money the shop gives, never refunded to WeChat
+    as a top-up's principal) or to the available points; a debit takes the bonus first, then
+    the principal (the shopper keeps the refundable money), or available points, and never
+    more than is there: InsufficientBalance / InsufficientPoints. `adjust_id` (the form's
+    one-time id) makes the cause, so a form sent twice moves the book once."""
+    if which not in (BALANCE, POINTS):
+        raise errors.InvalidRequest("book: balance or points")
+    if not isinstance(amount, int) or amount == 0 or abs(amount) > ADJUST_MAX:
+        raise errors.InvalidRequest("调整金额须不为零,且不超过 ¥100000.00" if which == BALANCE
+                                    else f"调整积分须为非零整数,且不超过 {ADJUST_MAX}")
+    reason = (reason or "").strip()
+    if not reason or len(reason) > REASON_MAX:
+        raise errors.InvalidRequest(f"请填写调整原因(不超过 {REASON_MAX} 字)")
+    if not adjust_id or len(adjust_id) > 64 or not all(c.isalnum() or c in "-_" for c in adjust_id):
+        raise errors.InvalidRequest("表单已失效,请刷新页面重试")
+    note = f"{by}: {reason}"
+    cause = f"admin#{adjust_id}"
+    if which == POINTS:
+        if amount < 0 and book.available < -amount:
+            raise InsufficientPoints(f"积分不足:可用积分 {book.available},不能减少 {-amount}")
+        return Movement(book.user_id, POINTS, cause, ADJUST_KIND, now, available=amount, note=note)
+    if amount > 0:
+        return Movement(book.user_id, BALANCE, cause, ADJUST_KIND, now, bonus=amount, note=note)
+    taken = -amount
+    if taken > book.principal + book.bonus:
+        raise InsufficientBalance(f"余额不足:当前余额 ¥{(book.principal + book.bonus) / 100:.2f},"
+                                  f"不能减少 ¥{taken / 100:.2f}")
+    bonus = min(book.bonus, taken)
+    return Movement(book.user_id, BALANCE, cause, ADJUST_KIND, now, principal=-(taken - bonus), bonus=-bonus,
+                    note=note)
 
 
 # -- levels ---------------------------------------------------------------------------------

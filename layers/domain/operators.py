@@ -29,7 +29,8 @@ class Role(StrEnum):
 
 
 # What only an owner may do (the contract: settings, operators and payouts).
-OWNER_ONLY = frozenset({"settings", "operators", "payouts"})
+# issue 21: "member_books", an adjustment of a balance or points (a money action).
+OWNER_ONLY = frozenset({"settings", "operators", "payouts", "member_books"})
 BUILTIN_OWNER = "owner"
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1

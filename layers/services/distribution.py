@@ -139,6 +139,17 @@ class DistributionService:
         m = self.distributors.upsert_manager(body.user_id, body.name, self._now())
         return {"id": m.user_id, "user_id": m.user_id, "name": m.name, "created_at": m.created_at}
 
+    def list_managers(self, limit: int, cursor: dict | None):
+        """issue 21: the managers, newest first, as `add_manager` answers them."""
+        items, next_key = self.distributors.list_managers(limit, cursor)
+        return [{"id": m.user_id, "user_id": m.user_id, "name": m.name, "created_at": m.created_at}
+                for m in items], next_key
+
+    def get_manager(self, manager_id: str) -> dict | None:
+        m = self.distributors.get_manager(manager_id)
+        return None if m is None else {"id": m.user_id, "user_id": m.user_id, "name": m.name,
+                                       "created_at": m.created_at}
+
     def _views(self, items: list[Distributor]) -> list[dict]:
         now = self._now()
         stats = self.commissions.stats_many([d.user_id for d in items])

@@ -36,8 +36,9 @@ class _Stale(Exception):
 class MemberService:
     """The books as the shopper sees them, and the order side of points and balance."""
 
-    def __init__(self, *, members, orders, shop_settings, clock, new_tx):
+    def __init__(self, *, members, orders, shop_settings, clock, new_tx, users=None):
         self.members = members
+        self.users = users  # issue 21: an adjustment is for a shopper who exists (when given)
         self.orders = orders  # the order repository (what an order event is about)
         self.shop_settings = shop_settings  # () -> ShopSettings
         self.clock = clock
@@ -66,6 +67,31 @@ class MemberService:
     def entries(self, user_id: str, book: str, limit: int, cursor: dict | None):
         found, next_cursor = self.members.entries(user_id, book, limit, cursor)
         return [rules.entry_view(m) for m in found], next_cursor
+
+    # -- an owner's adjustment (issue 21) --------------------------------------------------------
+
+    def adjust(self, user_id: str, book: str, amount: int, reason: str, by: str, adjust_id: str) -> dict:
+        """A signed adjustment of a shopper's balance (fen) or points by an owner (`by`), as
+        one ledgered movement: decided from the book as read, written with its entry in one
+        transaction conditioned so that no part goes below zero; when another movement got
+        there first, read again and decide again. The same `adjust_id` moves the book once
+        (`duplicate` in the answer)."""
+        if self.users is not None and self.users.get_user(user_id) is None:
+            raise errors.NotFound("没有这个用户")
+        for _ in range(ATTEMPTS):
+            current = self.members.get_book(user_id, book)
+            movement = rules.adjustment(current, book, amount, adjust_id, reason, by, self._now())
+            tx = self.new_tx()
+            self.members.stage_move(tx, movement, on_short=_Stale, on_duplicate=_Duplicate)
+            try:
+                tx.commit()
+            except _Stale:
+                continue  # taken meanwhile: decide again from a new read
+            except _Duplicate:
+                return {"entry": None, "duplicate": True}
+            logger.info("member book adjusted", extra={"user_id": user_id, "book": book, "amount": amount, "by": by})
+            return {"entry": rules.entry_view(movement), "duplicate": False}
+        raise errors.RateLimited("账户正忙,请稍后重试")
 
     # -- what placement and refunds stage ------------------------------------------------------
 

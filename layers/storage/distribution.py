@@ -390,6 +390,12 @@ class DynamoDistributorRepository:
                              *([ManagerItem.name.set(name)] if name else [])])
         return _manager(item)
 
+    def list_managers(self, limit: int, cursor: dict | None):
+        """issue 21: gsi1 `MANAGERS`, newest first (the index every manager profile is on)."""
+        result = ManagerItem.gsi1.query("MANAGERS", scan_index_forward=False, limit=limit,
+                                        last_evaluated_key=cursor)
+        return [_manager(i) for i in result], result.last_evaluated_key
+
     def group(self, manager_id: str, limit: int, cursor: dict | None):
         result = MemberItem.query(f"MANAGER#{manager_id}", MemberItem.sk.startswith("DIST#"),
                                   limit=limit, last_evaluated_key=cursor, consistent_read=True)

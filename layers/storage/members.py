@@ -47,6 +47,7 @@ class EntryItem(ShopModel):
     order_id = UnicodeAttribute(null=True)
     top_up_id = UnicodeAttribute(null=True)
     guard_available = BooleanAttribute(default=True)
+    note = UnicodeAttribute(null=True)  # an owner's adjustment: who and why (issue 21)
 
 
 class TopUpItem(Queued):
@@ -100,7 +101,7 @@ def _movement(item: EntryItem) -> Movement:
                     created_at=item.created_at, principal=int(item.principal or 0), bonus=int(item.bonus or 0),
                     available=int(item.available or 0), frozen=int(item.frozen or 0),
                     growth=int(item.growth or 0), order_id=item.order_id, top_up_id=item.top_up_id,
-                    guard_available=bool(item.guard_available))
+                    guard_available=bool(item.guard_available), note=item.note)
 
 
 class DynamoMemberRepository:
@@ -135,7 +136,7 @@ class DynamoMemberRepository:
                   "kind": movement.kind, "created_at": movement.created_at, "principal": movement.principal,
                   "bonus": movement.bonus, "available": movement.available, "frozen": movement.frozen,
                   "growth": movement.growth, "order_id": movement.order_id, "top_up_id": movement.top_up_id,
-                  "guard_available": movement.guard_available}
+                  "guard_available": movement.guard_available, "note": movement.note}
         tx.update(EntryItem(pk, f"ENTRY#{movement.book}#{movement.cause}"),
                   actions=[getattr(EntryItem, k).set(v) for k, v in values.items() if v is not None],
                   condition=EntryItem.pk.does_not_exist(), on_fail=on_duplicate)

@@ -168,6 +168,20 @@ class TestDistributionRepositories:
         named = backend.distributors.upsert_manager(m1, "王", "2026-12-01T00:00:00Z")
         assert (named.name, named.created_at) == ("王", NOW)
 
+    def test_managers_are_listed_newest_first_a_page_at_a_time(self, backend):
+        # issue 21: far ahead of every other manager, so the walk below is short
+        older, newer = uid(), uid()
+        backend.distributors.upsert_manager(older, "甲", "9990-01-01T00:00:00Z")
+        backend.distributors.upsert_manager(newer, None, "9990-01-02T00:00:00Z")
+        seen, cursor = [], None
+        for _ in range(50):
+            page, cursor = backend.distributors.list_managers(1, cursor)
+            seen += [m.user_id for m in page]
+            if older in seen or not cursor:
+                break
+        assert older in seen and seen.index(newer) < seen.index(older)
+        assert backend.distributors.get_manager(older).name == "甲"
+
     def test_shares_and_last_touch_bindings(self, backend):
         a, b, customer = uid(), uid(), uid()
         share = Share(uuid.uuid4().hex[:22], a, NOW, "p1")

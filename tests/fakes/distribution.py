@@ -77,6 +77,10 @@ class MemoryDistributorRepository:
             self.store.items[("manager", user_id)] = after
             return after
 
+    def list_managers(self, limit: int, cursor: dict | None):
+        rows = sorted(self.store.scan(("manager",)), key=lambda m: (m.created_at, m.user_id), reverse=True)
+        return _page(rows, limit, cursor)
+
     def group(self, manager_id: str, limit: int, cursor: dict | None):
         return _page(self.store.scan(("member", manager_id)), limit, cursor)
 

@@ -274,3 +274,18 @@ def test_settings_move_the_binding_window(w):
     customer = w.shopper()
     w.svc.visit(customer, w.share(a))
     assert w.svc.current_binding(customer) is None
+
+
+def test_managers_are_listed_newest_first_with_a_cursor(w):
+    # issue 21: the console's managers page
+    first = w.shopper()
+    w.svc.add_manager(SimpleNamespace(user_id=first, name="甲"))
+    w.clock.advance(5)
+    second = w.shopper()
+    w.distributor(manager_id=second)  # made a manager by managing someone
+    page, cursor = w.svc.list_managers(1, None)
+    assert [m["id"] for m in page] == [second] and cursor
+    page, cursor = w.svc.list_managers(1, cursor)
+    assert page == [{"id": first, "user_id": first, "name": "甲", "created_at": page[0]["created_at"]}]
+    assert cursor is None
+    assert w.svc.get_manager(first)["name"] == "甲" and w.svc.get_manager(w.shopper()) is None
