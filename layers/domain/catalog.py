@@ -12,7 +12,7 @@ A reservation is what an order holds: `{"kind": "sku", "sku_id", "quantity"}` he
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from layers.domain.shop_settings import ShopSettings
@@ -31,6 +31,7 @@ class Sku:
     commission: dict | None = None
     active: bool = True
     spec: dict | None = None
+    retired: bool = False  # issue 21: left out of an edit (never back on sale with its product)
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,15 @@ class CatalogRepository(StockRepository, Protocol):
 
     def stage_put_product(self, tx, product: Product) -> None: ...
 
+    # -- issue 21: the console --
+    def list_all_products(self, limit: int, cursor: dict | None) -> tuple[list[Product], dict | None]:
+        """Every product, on sale or off, newest first (the operators' list)."""
+
+    def stage_set_on_sale(self, tx, before: Product, after: Product, sku_ids: list[str], on_stale) -> None:
+        """Write `after`'s `active` and `updated_at`, conditioned on the product being
+        still `before` (its `updated_at`), and the same `active` on each of `sku_ids`,
+        conditioned on the SKU not being retired; the commit raises `on_stale()` otherwise."""
+
     # -- issue 21: stock by delta (the console) --
     def stage_adjust_stock(self, tx, sku_id: str, delta: int, on_short) -> None:
         """Add `delta` (negative: take) to the SKU's stock, conditioned on the SKU existing
@@ -124,3 +134,23 @@ def check_stock_adjustment(delta: int, reason: str) -> str:
     if not 1 <= len(reason) <= 80:
         raise errors.InvalidRequest("reason: 1 to 80 characters")
     return reason
+
+
+# -- issue 21: on and off sale --
+def set_on_sale(product: Product, on_sale: bool, now: str) -> Product:
+    """The product put on sale (or taken off): the same product when it already is."""
+    if product.active == on_sale:
+        return product
+    return replace(product, active=on_sale, updated_at=now)
+
+
+def retired_sku_ids(product: Product, skus: dict[str, Sku]) -> set[str]:
+    """The product's SKUs that an edit left out: marked `retired`, or (written before the
+    mark existed) inactive while the product is on sale. They stay off sale."""
+    return {i for i in product.sku_ids
+            if i not in skus or skus[i].retired or (product.active and not skus[i].active)}
+
+
+def shown_to_operators(product: Product, sku: Sku) -> bool:
+    """A SKU the console lists: on sale, or off sale with its product (not retired)."""
+    return sku.active or (not product.active and not sku.retired)

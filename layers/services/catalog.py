@@ -12,6 +12,7 @@ from layers.domain.catalog import (
     SettingsRepository,
     Sku,
     StockChange,
+    shown_to_operators,
     stock_status,
 )
 from layers.domain.shop_settings import ShopSettings
@@ -23,7 +24,7 @@ def product_view(product: Product, skus: dict[str, Sku], admin: bool = False) ->
     sku_views = []
     for sku_id in product.sku_ids:
         sku = skus.get(sku_id)
-        if sku is None or not sku.active:
+        if sku is None or not (sku.active or (admin and shown_to_operators(product, sku))):  # issue 21
             continue
         view = {"id": sku.sku_id, "price": sku.price, "stock_status": stock_status(sku.stock), "spec": sku.spec}
         if admin:
@@ -107,6 +108,50 @@ class CatalogService:
         products, next_cursor = self.catalog.list_products(limit, cursor)
         skus = self.catalog.get_skus([s for p in products for s in p.sku_ids])
         return [product_view(p, skus, admin=True) for p in products], next_cursor
+
+    def list_all_products(self, limit: int, cursor: dict | None) -> tuple[list[dict], dict | None]:
+        """Every product, on sale or off, with each SKU's stock (the console's list)."""
+        products, next_cursor = self.catalog.list_all_products(limit, cursor)
+        skus = self.catalog.get_skus([s for p in products for s in p.sku_ids])
+        return [product_view(p, skus, admin=True) for p in products], next_cursor
+
+    def get_product_admin(self, product_id: str) -> dict:
+        """One product, on sale or off, with its SKUs' stock."""
+        product = self.catalog.get_product(product_id)
+        if product is None:
+            raise errors.NotFound("no such product")
+        return product_view(product, self.catalog.get_skus(list(product.sku_ids)), admin=True)
+
+    def set_on_sale(self, product_id: str, on_sale: bool) -> dict:
+        """Put a product on sale, or take it off: the product and its SKUs (not the retired
+        ones) in one transaction, conditioned on the product being as read. Off sale, the
+        mini-program lists it no more and an order for its SKUs is refused."""
+        from layers.domain.catalog import retired_sku_ids, set_on_sale
+
+        class _Stale(Exception):
+            pass
+
+        for _ in range(3):
+            product = self.catalog.get_product(product_id)
+            if product is None:
+                raise errors.NotFound("no such product")
+            after = set_on_sale(product, on_sale, iso(self.clock.now()))
+            skus = self.catalog.get_skus(list(product.sku_ids))
+            if after == product:
+                return product_view(product, skus, admin=True)
+            retired = retired_sku_ids(product, skus)
+            tx = self.new_tx()
+            self.catalog.stage_set_on_sale(tx, product, after, [i for i in product.sku_ids if i not in retired],
+                                           on_stale=_Stale)
+            for sku_id in sorted(retired & set(skus)):
+                if not skus[sku_id].retired:  # inactive before the mark existed: mark it now
+                    self.catalog.stage_retire_sku(tx, sku_id)
+            try:
+                tx.commit()
+            except _Stale:
+                continue  # edited meanwhile: read again
+            return product_view(after, self.catalog.get_skus(list(after.sku_ids)), admin=True)
+        raise errors.InvalidState("the product keeps changing; try again")
 
     def adjust_stock(self, sku_id: str, delta: int, reason: str) -> dict:
         """Add `delta` to a SKU's stock (negative takes), for `reason`; 409 when it would go

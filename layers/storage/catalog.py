@@ -45,6 +45,7 @@ class SkuItem(ShopModel):
     stock = NumberAttribute()
     commission = JSONAttribute(null=True)
     active = BooleanAttribute(default=True)
+    retired = BooleanAttribute(null=True)  # issue 21: left out of an edit; absent on SKUs never left out
 
 
 class SettingsItem(ShopModel):
@@ -75,7 +76,7 @@ def to_sku(item: SkuItem) -> Sku:
 def _sku(item: SkuItem) -> Sku:
     return Sku(sku_id=item.sku_id, product_id=item.product_id, title=item.title, category=item.category,
                price=int(item.price), stock=int(item.stock), commission=item.commission,
-               active=bool(item.active), spec=item.spec)
+               active=bool(item.active), spec=item.spec, retired=bool(item.retired))
 
 
 def _product(item: ProductItem) -> Product:
@@ -200,10 +201,28 @@ class DynamoCatalogRepository(DynamoStockRepository):
             *stock_action,
             SkuItem.commission.set(sku.commission) if sku.commission else SkuItem.commission.remove(),
             SkuItem.active.set(sku.active),
+            SkuItem.retired.remove(),  # issue 21: named in the edit, so not retired
         ])
 
     def stage_retire_sku(self, tx, sku_id: str) -> None:
-        tx.update(SkuItem(*sku_key(sku_id)), actions=[SkuItem.active.set(False)])
+        tx.update(SkuItem(*sku_key(sku_id)), actions=[SkuItem.active.set(False),
+                                                     SkuItem.retired.set(True)])  # issue 21
+
+    # -- issue 21: the console --
+    def list_all_products(self, limit: int, cursor: dict | None) -> tuple[list[Product], dict | None]:
+        """Every product, on sale or off, newest first."""
+        result = ProductItem.gsi1.query(PRODUCTS, scan_index_forward=False, limit=limit, last_evaluated_key=cursor)
+        return [_product(p) for p in result], result.last_evaluated_key
+
+    def stage_set_on_sale(self, tx, before: Product, after: Product, sku_ids: list[str], on_stale) -> None:
+        tx.update(ProductItem(*product_key(before.product_id)),
+                  actions=[ProductItem.active.set(after.active), ProductItem.updated_at.set(after.updated_at)],
+                  condition=ProductItem.pk.exists() & (ProductItem.updated_at == before.updated_at),
+                  on_fail=on_stale)
+        for sku_id in sku_ids:
+            tx.update(SkuItem(*sku_key(sku_id)), actions=[SkuItem.active.set(after.active)],
+                      condition=SkuItem.pk.exists() & (SkuItem.retired.does_not_exist() | (SkuItem.retired == False)),  # noqa: E712
+                      on_fail=on_stale)
 
     def stage_adjust_stock(self, tx, sku_id: str, delta: int, on_short) -> None:  # issue 21
         condition = SkuItem.pk.exists()

@@ -128,7 +128,7 @@ class MemoryCatalogRepository(MemoryStockRepository):
             # As DynamoDB's update, a missing SKU becomes an item with only `active`;
             # no caller retires a SKU it has not read.
             if key in items:
-                items[key] = replace(items[key], active=False)
+                items[key] = replace(items[key], active=False, retired=True)
 
         tx.add(lambda items: True, apply)
 
@@ -142,6 +142,32 @@ class MemoryCatalogRepository(MemoryStockRepository):
             items[key] = replace(items[key], stock=items[key].stock + delta)
 
         tx.add(check, apply, on_short)
+
+    # -- issue 21: the console --
+    def list_all_products(self, limit: int, cursor: dict | None) -> tuple[list[Product], dict | None]:
+        products = sorted(self.store.scan(("product",)), key=lambda p: f"{p.created_at}#{p.product_id}",
+                          reverse=True)
+        if cursor:
+            products = [p for p in products if f"{p.created_at}#{p.product_id}" < cursor["after"]]
+        page = products[:limit]
+        more = len(products) > limit
+        return page, ({"after": f"{page[-1].created_at}#{page[-1].product_id}"} if more else None)
+
+    def stage_set_on_sale(self, tx: MemoryTx, before: Product, after: Product, sku_ids: list[str],
+                          on_stale) -> None:
+        pkey = _product_key(before.product_id)
+
+        def check(items):
+            current = items.get(pkey)
+            return (current is not None and current.updated_at == before.updated_at
+                    and all(_sku_key(i) in items and not items[_sku_key(i)].retired for i in sku_ids))
+
+        def apply(items):
+            items[pkey] = replace(items[pkey], active=after.active, updated_at=after.updated_at)
+            for i in sku_ids:
+                items[_sku_key(i)] = replace(items[_sku_key(i)], active=after.active)
+
+        tx.add(check, apply, on_stale)
 
     def stage_put_product(self, tx: MemoryTx, product: Product) -> None:
         tx.add(lambda items: True,
