@@ -139,6 +139,9 @@ class GroupBuyRepository(Protocol):
 
     def stage_give_back(self, tx, group_buy_id: str, user_id: str) -> None: ...
 
+    def list_group_buys(self, limit: int, cursor: dict | None) -> tuple[list[tuple[GroupBuy, int]], dict | None]:
+        """Issue 21: every activity, newest first, each with its remaining stock."""
+
 
 class GroupRepository(Protocol):
     def get(self, group_id: str) -> Group | None:
@@ -151,6 +154,9 @@ class GroupRepository(Protocol):
     def due(self, until_iso: str, limit: int) -> list[Group]:
         """OPEN groups expiring at or before `until_iso`, and FAILED ones whose refunds
         are not all asked for yet."""
+
+    def open_groups(self, group_buy_id: str, limit: int, cursor: dict | None) -> tuple[list[Group], dict | None]:
+        """Issue 21: the activity's PENDING and OPEN groups, newest first (an index, no scan)."""
 
     def stage_open(self, tx, group: Group, leader: Member, on_exists) -> None:
         """Put the PENDING group and its leader's seat, if the group does not exist."""

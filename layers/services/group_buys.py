@@ -110,6 +110,23 @@ class GroupBuyService:
     def get_group_buy(self, group_buy_id: str) -> dict:
         return group_buy_view(self._group_buy(group_buy_id), self.group_buys.remaining(group_buy_id))
 
+    # -- issue 21: the console's lists --
+    def list_group_buys(self, limit: int, cursor: dict | None) -> tuple[list[dict], dict | None]:
+        """Every activity, newest first, with its remaining stock."""
+        items, next_cursor = self.group_buys.list_group_buys(limit, cursor)
+        return [group_buy_view(g, remaining) for g, remaining in items], next_cursor
+
+    def open_groups(self, group_buy_id: str, limit: int, cursor: dict | None) -> tuple[list[dict], dict | None]:
+        """The activity's groups still PENDING (leader not paid) or OPEN, newest first: each
+        with its seats taken (paid or held by an unpaid order) of `group_size`, and its expiry."""
+        self._group_buy(group_buy_id)  # 404 for no such activity
+        groups, next_cursor = self.groups.open_groups(group_buy_id, limit, cursor)
+        return [{"id": g.group_id, "group_buy_id": g.group_buy_id, "status": str(g.status),
+                 "leader_id": g.leader_id, "group_size": g.group_size, "seats_taken": g.seats_taken,
+                 "seats_left": g.seats_left, "paid_count": g.paid_count, "expires_at": g.expires_at,
+                 "created_at": g.created_at} for g in groups], next_cursor
+    # -- end issue 21 --
+
     # -- shoppers: opening and joining --------------------------------------------------------
 
     def open(self, user_id: str, group_buy_id: str, body, idempotency_key: str | None) -> dict:
