@@ -4,9 +4,20 @@ transitions keep)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from layers.domain import group_buy as domain
 from layers.domain.group_buy import Member
-from tests.contract.test_group_buy_repositories import NOW, Env, Refused, Stale, activity, commit, env, opened
+from tests.contract.test_group_buy_repositories import (
+    NOW,
+    Env,
+    Refused,
+    Stale,
+    activity,
+    commit,
+    env,
+    opened,
+)
 
 __all__ = ["env"]  # the fixture, from the repositories' contract
 
@@ -18,8 +29,7 @@ def _ids(groups) -> list[str]:
 class TestGroupBuyLists:
     def test_activities_are_listed_newest_first_with_their_stock(self, env: Env):
         first = activity(stock=5)
-        second = activity(stock=7)
-        second = type(second)(**{**second.__dict__, "created_at": "2026-11-29T02:00:01Z"})
+        second = replace(activity(stock=7), created_at="2026-11-29T02:00:01Z")
         for gb in (first, second):
             commit(env, lambda tx, gb=gb: env.group_buys.stage_create(tx, gb, on_exists=Refused))
         listed, seen, cursor = [], 0, None
