@@ -51,7 +51,7 @@ def sku_stock(ctx, sku_id):
         delta = int(form.get("delta", ""))
     except ValueError as exc:
         raise errors.InvalidRequest("库存变化量须为整数(负数为减少)") from exc
-    result = wiring.catalog().adjust_stock(sku_id, delta, form.get("reason", ""))
+    result = wiring.catalog().adjust_stock(sku_id, delta, form.get("reason", ""), by=ctx.session.name)
     wiring.operators().audit(ctx.session, "stock.adjust", sku_id, None,
                              f"{delta:+d} -> {result['stock']}: {result['reason']}")
     return redirect("/console/products")
@@ -61,7 +61,12 @@ def sku_stock(ctx, sku_id):
 
 @console_page("/console/products/{product_id}")
 def product_edit_page(ctx, product_id):
-    return ctx.page("product.html", product=wiring.catalog().get_product_admin(product_id))
+    from functions._api import decode_cursor, encode_cursor
+
+    catalog = wiring.catalog()
+    product = catalog.get_product_admin(product_id)
+    entries, next_key = catalog.stock_entries(product_id, 20, decode_cursor(_query("cursor")))
+    return ctx.page("product.html", product=product, entries=entries, next_cursor=encode_cursor(next_key))
 
 
 @console_page("/console/products/{product_id}", methods=("POST",))

@@ -113,6 +113,14 @@ class CatalogRepository(StockRepository, Protocol):
         still `before` (its `updated_at`), and the same `active` on each of `sku_ids`,
         conditioned on the SKU not being retired; the commit raises `on_stale()` otherwise."""
 
+    # -- issue 21: the stock ledger --
+    def stage_stock_entry(self, tx, entry: StockEntry) -> None:
+        """Put the entry (in the transaction that moves the stock it records): one item
+        per transaction, whatever the number of SKUs it moves."""
+
+    def stock_entries(self, product_id: str, limit: int, cursor: dict | None) -> tuple[list[StockEntry], dict | None]:
+        """The product's entries, newest first."""
+
     # -- issue 21: stock by delta (the console) --
     def stage_adjust_stock(self, tx, sku_id: str, delta: int, on_short) -> None:
         """Add `delta` (negative: take) to the SKU's stock, conditioned on the SKU existing
@@ -134,6 +142,37 @@ def check_stock_adjustment(delta: int, reason: str) -> str:
     if not 1 <= len(reason) <= 80:
         raise errors.InvalidRequest("reason: 1 to 80 characters")
     return reason
+
+
+# -- issue 21: the stock ledger --
+REASON_CREATED = "新建商品"
+REASON_EDITED = "编辑商品"
+
+
+@dataclass(frozen=True)
+class StockEntry:
+    """An operator's move of a product's stock: `moves` maps each SKU moved to its delta,
+    for `reason`, written in the same transaction as the moves (orders take and give back
+    stock without entries)."""
+
+    product_id: str
+    entry_id: str
+    moves: dict[str, int]
+    reason: str
+    at: str
+    by: str | None = None
+
+
+def stock_delta(change: StockChange) -> int | None:
+    """The exact move a write makes, where it is known before the commit: a delta; a set
+    conditioned on the stock being `expected`; a new SKU's stock. None when it moves nothing."""
+    if change.delta is not None:
+        delta = change.delta
+    elif change.set_to is not None:
+        delta = change.set_to - (change.expected or 0)
+    else:
+        return None
+    return delta or None
 
 
 # -- issue 21: on and off sale --

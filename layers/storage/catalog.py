@@ -5,6 +5,8 @@
   with a conditional update in its own transaction. The product's title, category and
   commission are copied onto each SKU so that pricing an order reads SKUs only.
 - Settings: pk `SHOP`, sk `SETTINGS`.
+- Stock entry (issue 21): pk `PRODUCT#<id>`, sk `STOCK#<at>#<ns>#<entry id>`: an operator's move
+  of the product's stock (`moves`: SKU id -> delta), put in the transaction that moves it.
 
 The repositories here return the domain's `Sku` / `Product` (layers/domain/catalog.py);
 no caller sees an item or a key.
@@ -18,7 +20,7 @@ import uuid
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 
 from layers.domain import errors
-from layers.domain.catalog import Product, Sku, StockChange
+from layers.domain.catalog import Product, Sku, StockChange, StockEntry
 from layers.domain.shop_settings import ShopSettings
 from layers.storage.base import Listed, ShopModel
 from layers.storage.tx import connection
@@ -46,6 +48,15 @@ class SkuItem(ShopModel):
     commission = JSONAttribute(null=True)
     active = BooleanAttribute(default=True)
     retired = BooleanAttribute(null=True)  # issue 21: left out of an edit; absent on SKUs never left out
+
+
+class StockEntryItem(ShopModel):  # issue 21
+    product_id = UnicodeAttribute()
+    entry_id = UnicodeAttribute()
+    moves = JSONAttribute()
+    reason = UnicodeAttribute()
+    at = UnicodeAttribute()
+    by = UnicodeAttribute(null=True)
 
 
 class SettingsItem(ShopModel):
@@ -223,6 +234,22 @@ class DynamoCatalogRepository(DynamoStockRepository):
             tx.update(SkuItem(*sku_key(sku_id)), actions=[SkuItem.active.set(after.active)],
                       condition=SkuItem.pk.exists() & (SkuItem.retired.does_not_exist() | (SkuItem.retired == False)),  # noqa: E712
                       on_fail=on_stale)
+
+    def stage_stock_entry(self, tx, entry: StockEntry) -> None:  # issue 21
+        pk, _ = product_key(entry.product_id)
+        # `at` is to the second: the staging instant (ns) orders the entries of one second.
+        tx.put(StockEntryItem(pk, f"STOCK#{entry.at}#{time.time_ns():020d}#{entry.entry_id}", product_id=entry.product_id,
+                              entry_id=entry.entry_id, moves=dict(entry.moves), reason=entry.reason, at=entry.at,
+                              by=entry.by), condition=StockEntryItem.pk.does_not_exist())
+
+    def stock_entries(self, product_id: str, limit: int, cursor: dict | None):  # issue 21
+        pk, _ = product_key(product_id)
+        result = StockEntryItem.query(pk, StockEntryItem.sk.startswith("STOCK#"), scan_index_forward=False,
+                                      limit=limit, last_evaluated_key=cursor)
+        entries = [StockEntry(product_id=i.product_id, entry_id=i.entry_id,
+                              moves={k: int(v) for k, v in (i.moves or {}).items()}, reason=i.reason, at=i.at,
+                              by=i.by) for i in result]
+        return entries, result.last_evaluated_key
 
     def stage_adjust_stock(self, tx, sku_id: str, delta: int, on_short) -> None:  # issue 21
         condition = SkuItem.pk.exists()

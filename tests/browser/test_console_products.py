@@ -42,6 +42,10 @@ def test_an_edited_price_and_a_new_sku_are_what_the_mini_program_shows(browser_p
 
     assert wiring.catalog_repository().get_skus([sku_id])[sku_id].stock == 10  # an edit leaves stock alone
 
+    ledger = page.locator("#stock-entries tr[data-entry]")  # the new SKU's stock, then the product's
+    assert [ledger.nth(i).locator(".reason").inner_text() for i in range(ledger.count())] == ["编辑商品", "新建商品"]
+    assert f"{sku_id}:+10" in ledger.nth(1).inner_text()
+
     form = page.locator("#edit-form")  # a price that is not one: 400, nothing changes
     form.locator(f"input[name=price_{sku_id}]").fill("1.234")
     with page.expect_response(f"{console_url}/console/products/{product['id']}") as answer:
@@ -81,3 +85,30 @@ def test_off_sale_hides_the_product_and_refuses_its_orders_on_sale_brings_it_bac
 
     page.goto(f"{console_url}/console/operators")
     assert "product.on_sale" in page.locator("#audit tr", has_text=product["id"]).first.inner_text()
+
+
+def test_a_stock_adjustment_is_in_the_products_ledger_with_its_reason_and_operator(browser_page, console_url,
+                                                                                   client, admin_headers, shop):
+    from tests.helpers import create_product, put
+
+    page = browser_page
+    product = create_product(client, admin_headers, price=990, stock=10, title="流水-" + uuid.uuid4().hex[:6])
+    sku_id = product["skus"][0]["id"]
+    r = put(client, f"/admin/products/{product['id']}", {  # the API's delta: the same ledgered move
+        "title": product["title"], "category": product["category"],
+        "skus": [{"id": sku_id, "price": 990, "stock_delta": 5}]}, admin_headers)
+    assert r.status_code == 200, r.body
+    owner_signs_in(page, console_url, "/console/products")
+    row = page.locator(f"tr[data-sku='{sku_id}']")
+    row.locator("input[name=delta]").fill("-4")
+    row.locator("input[name=reason]").fill("样品领用")
+    row.locator("button[type=submit]").click()
+    page.wait_for_url(f"{console_url}/console/products")
+    assert page.locator(f"tr[data-sku='{sku_id}'] .stock").inner_text() == "11"
+    page.goto(f"{console_url}/console/products/{product['id']}")
+    ledger = page.locator("#stock-entries tr[data-entry]")
+    assert ledger.count() == 3
+    assert [ledger.nth(i).locator(".moves").inner_text().strip() for i in range(3)] == [
+        f"{sku_id}:-4", f"{sku_id}:+5", f"{sku_id}:+10"]
+    assert "样品领用" in ledger.nth(0).inner_text() and "owner" in ledger.nth(0).inner_text()
+    assert "编辑商品" in ledger.nth(1).inner_text() and "新建商品" in ledger.nth(2).inner_text()

@@ -85,3 +85,27 @@ class TestOnSale:
         catalog.stage_put_sku(tx, Sku(gone, product.product_id, "茶", None, 100, 5), StockChange())
         tx.commit()
         assert (catalog.get_skus([gone])[gone].retired, catalog.get_skus([gone])[gone].active) == (False, True)
+
+
+class TestStockLedger:
+    def test_an_entry_is_written_with_its_move_or_not_at_all(self, world):
+        from layers.domain.catalog import StockEntry
+
+        catalog, new_tx = world
+        product, live, _ = _made(catalog, new_tx)
+        pid = product.product_id
+        for n, (delta, at) in enumerate(((3, "2026-11-29T02:00:00Z"), (-8, "2026-11-29T02:00:01Z"))):
+            tx = new_tx()
+            catalog.stage_adjust_stock(tx, live, delta, on_short=Stale)
+            catalog.stage_stock_entry(tx, StockEntry(pid, f"se{n}", {live: delta}, "盘点", at, "owner"))
+            tx.commit()
+        tx = new_tx()
+        catalog.stage_adjust_stock(tx, live, -1, on_short=Stale)  # 0 left: refused, and so is its entry
+        catalog.stage_stock_entry(tx, StockEntry(pid, "se9", {live: -1}, "破损", "2026-11-29T02:00:02Z"))
+        with pytest.raises(Stale):
+            tx.commit()
+        assert catalog.get_skus([live])[live].stock == 0
+        page, cursor = catalog.stock_entries(pid, 1, None)
+        assert [(e.entry_id, e.moves, e.by) for e in page] == [("se1", {live: -8}, "owner")] and cursor
+        rest, _ = catalog.stock_entries(pid, 10, cursor)
+        assert [(e.entry_id, e.moves, e.reason) for e in rest] == [("se0", {live: 3}, "盘点")]

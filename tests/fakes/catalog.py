@@ -11,7 +11,7 @@ import itertools
 from dataclasses import replace
 
 from layers.domain import errors
-from layers.domain.catalog import Product, Sku, StockChange
+from layers.domain.catalog import Product, Sku, StockChange, StockEntry
 from layers.domain.shop_settings import ShopSettings
 from tests.fakes.memory import MemoryStore, MemoryTx
 
@@ -78,6 +78,7 @@ class MemoryStockRepository:
 
 class MemoryCatalogRepository(MemoryStockRepository):
     _ids = itertools.count(1)
+    _staged = itertools.count(1)  # issue 21: the stock ledger's order within one second
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids):020d}"
@@ -131,6 +132,19 @@ class MemoryCatalogRepository(MemoryStockRepository):
                 items[key] = replace(items[key], active=False, retired=True)
 
         tx.add(lambda items: True, apply)
+
+    def stage_stock_entry(self, tx: MemoryTx, entry: StockEntry) -> None:  # issue 21
+        # ordered as DynamoDB's sort key: by `at`, then by when it was staged
+        key = ("stock_entry", entry.product_id, f"{entry.at}#{next(self._staged):020d}#{entry.entry_id}")
+        tx.add(lambda items: key not in items, lambda items: items.__setitem__(key, (key[2], entry)))
+
+    def stock_entries(self, product_id: str, limit: int, cursor: dict | None):  # issue 21
+        entries = sorted(self.store.scan(("stock_entry", product_id)), key=lambda e: e[0], reverse=True)
+        if cursor:
+            entries = [e for e in entries if e[0] < cursor["after"]]
+        page = entries[:limit]
+        more = len(entries) > limit
+        return [e for _, e in page], ({"after": page[-1][0]} if more else None)
 
     def stage_adjust_stock(self, tx: MemoryTx, sku_id: str, delta: int, on_short) -> None:  # issue 21
         key = _sku_key(sku_id)

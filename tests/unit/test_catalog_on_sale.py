@@ -104,3 +104,42 @@ def test_unknown_product(shop):
         shop["catalog"].set_on_sale("p_missing", True)
     with pytest.raises(errors.NotFound):
         shop["catalog"].get_product_admin("p_missing")
+
+
+# -- the stock ledger ------------------------------------------------------------------------------
+
+def test_every_operators_move_of_stock_has_its_entry_in_the_same_transaction(shop):
+    catalog = shop["catalog"]
+    made = catalog.create_product(_product())
+    a, b = (s["id"] for s in made["skus"])
+    shop["clock"].advance(1)
+    catalog.adjust_stock(a, -2, "破损", by="alice")
+    shop["clock"].advance(1)
+    catalog.update_product(made["id"], _product(skus=[{"id": a, "price": 1990, "stock_delta": 5},
+                                                      {"id": b, "price": 990, "stock": 7, "expected_stock": 3},
+                                                      {"price": 100, "stock": 4}]))
+    shop["clock"].advance(1)
+    catalog.update_product(made["id"], _product(skus=[{"id": a, "price": 1500}, {"id": b, "price": 990}]))  # no move
+    entries, cursor = catalog.stock_entries(made["id"], 10, None)
+    assert cursor is None
+    [edit, adjust, created] = entries
+    new = [i for i in edit["moves"] if i not in (a, b)]
+    assert edit["moves"] == {a: 5, b: 4, new[0]: 4} and edit["reason"] == "编辑商品"
+    assert (adjust["moves"], adjust["reason"], adjust["by"]) == ({a: -2}, "破损", "alice")
+    assert (created["moves"], created["reason"]) == ({a: 12, b: 3}, "新建商品")
+    skus = shop["repo"].get_skus([a, b])
+    assert (skus[a].stock, skus[b].stock) == (15, 7)
+    assert [e["id"] for e in catalog.stock_entries(made["id"], 2, None)[0]] == [edit["id"], adjust["id"]]
+
+
+def test_a_refused_move_writes_no_entry(shop):
+    catalog = shop["catalog"]
+    made = catalog.create_product(_product())
+    a = made["skus"][1]["id"]
+    with pytest.raises(errors.InvalidState):
+        catalog.adjust_stock(a, -4, "盘点")  # 3 left
+    with pytest.raises(errors.StockChanged):
+        catalog.update_product(made["id"], _product(skus=[{"id": a, "price": 990, "stock_delta": -4}]))
+    assert [e["reason"] for e in catalog.stock_entries(made["id"], 10, None)[0]] == ["新建商品"]
+    with pytest.raises(errors.NotFound):
+        catalog.stock_entries("p_missing", 10, None)

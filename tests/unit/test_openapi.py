@@ -98,7 +98,8 @@ def test_every_route_that_reads_a_body_has_a_request_model():
                 assert key in schemas.REQUEST_MODELS, f"{method} {path} reads a body with no request model"
     assert set(schemas.REQUEST_MODELS) <= served, "REQUEST_MODELS names routes the app does not serve"
     # Every parse_body of functions/ is in a view itself (not a helper the check above misses).
-    everywhere = sum(len(calls(ast.parse(f.read_text()), "parse_body")) for f in (ROOT / "functions").glob("*.py"))
+    everywhere = sum(len(calls(ast.parse(f.read_text()), "parse_body"))
+                     for f in (ROOT / "functions").rglob("*.py"))  # issue 21: functions/console/ too
     assert everywhere == parsed_in_views
 
 
