@@ -61,6 +61,13 @@ def group_buy_page(ctx, group_buy_id):
     return ctx.page("group_buy.html", activity=activity, groups=groups, next_cursor=_next(next_key))
 
 
+@console_page("/console/group-buys/{group_buy_id}/stop", methods=("POST",))
+def group_buy_stop(ctx, group_buy_id):
+    wiring.group_buys().stop_group_buy(group_buy_id)
+    wiring.operators().audit(ctx.session, "group_buy.stop", group_buy_id, None, "停止开团")
+    return redirect("/console/group-buys")
+
+
 # -- bargains --------------------------------------------------------------------------------------
 
 @console_page("/console/bargains")

@@ -49,6 +49,7 @@ class GroupBuyItem(Listed):  # issue 21: listed
     created_at = UnicodeAttribute()
     success_min_paid = NumberAttribute(null=True)
     commission = JSONAttribute(null=True)
+    stopped_at = UnicodeAttribute(null=True)  # issue 21
 
 
 class GroupBuyerItem(ShopModel):
@@ -176,6 +177,10 @@ class DynamoGroupBuyRepository:
                             **{n: getattr(group_buy, n) for n in _GROUP_BUY_FIELDS}, remaining=group_buy.stock,
                             gsi1pk=GROUP_BUYS, gsi1sk=f"{group_buy.created_at}#{group_buy.group_buy_id}")  # issue 21
         tx.put(item, condition=GroupBuyItem.pk.does_not_exist(), on_fail=on_exists)
+
+    def stage_stop(self, tx, group_buy_id: str, stopped_at: str, on_stopped) -> None:  # issue 21
+        tx.update(GroupBuyItem(*group_buy_key(group_buy_id)), actions=[GroupBuyItem.stopped_at.set(stopped_at)],
+                  condition=GroupBuyItem.pk.exists() & GroupBuyItem.stopped_at.does_not_exist(), on_fail=on_stopped)
 
     def list_group_buys(self, limit: int, cursor: dict | None) -> tuple[list[tuple[GroupBuy, int]], dict | None]:
         """Issue 21: every activity, newest first, each with its remaining stock."""

@@ -160,3 +160,26 @@ def test_an_assistance_campaign_made_in_the_console_is_in_the_mini_program_api(b
     assert answer.value.status == 404
     page.goto(f"{console_url}/console/assist-campaigns")
     assert page.locator("#campaigns tr", has_text=name + "-bad").count() == 0
+
+
+def test_a_group_buy_stopped_in_the_console_opens_no_group_in_the_mini_program(browser_page, console_url, client,
+                                                                               admin_headers, shop):
+    from tests.helpers import ADDRESS, body, login, post
+    from tests.integration.test_group_buys import new_activity
+
+    page = browser_page
+    activity = new_activity(client, admin_headers, group_size=2)
+    owner_signs_in(page, console_url, "/console/group-buys")
+    row = page.locator(f"#group-buys tr[data-group-buy='{activity['id']}']")
+    assert row.locator(".status").inner_text() == "进行中"
+    row.locator("button:text('停止')").click()
+    page.wait_for_url(f"{console_url}/console/group-buys")
+    row = page.locator(f"#group-buys tr[data-group-buy='{activity['id']}']")
+    assert row.locator(".status").inner_text() == "已停止" and row.locator("button").count() == 0
+
+    assert requests.get(f"{console_url}/group-buys/{activity['id']}", timeout=10).json()["stopped_at"]
+    refused = post(client, f"/group-buys/{activity['id']}/groups", {"address": ADDRESS}, login(client))
+    assert refused.status_code == 422, refused.body
+    assert body(refused)["error"]["code"] == "ENDED"
+    page.goto(f"{console_url}/console/operators")
+    assert "group_buy.stop" in page.locator("#audit tr", has_text=activity["id"]).first.inner_text()

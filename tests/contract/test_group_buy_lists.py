@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
 from layers.domain import group_buy as domain
 from layers.domain.group_buy import Member
 from tests.contract.test_group_buy_repositories import (
@@ -69,3 +71,20 @@ class TestGroupBuyLists:
         assert failed.status == domain.FAILED
         commit(env, lambda tx: env.groups.stage_seat_back(tx, stored, failed, on_moved=Stale))
         assert env.groups.open_groups(gb.group_buy_id, 10, None)[0] == []
+
+
+class TestGroupBuyStop:
+    def test_stopped_once(self, env: Env):
+        gb = activity()
+        commit(env, lambda tx: env.group_buys.stage_create(tx, gb, on_exists=Refused))
+        assert env.group_buys.get(gb.group_buy_id).stopped_at is None
+        commit(env, lambda tx: env.group_buys.stage_stop(tx, gb.group_buy_id, NOW, on_stopped=Stale))
+        assert env.group_buys.get(gb.group_buy_id).stopped_at == NOW
+        with pytest.raises(Stale):
+            commit(env, lambda tx: env.group_buys.stage_stop(tx, gb.group_buy_id, "2026-11-29T05:00:00Z",
+                                                             on_stopped=Stale))
+        with pytest.raises(Stale):  # no such activity: nothing is created
+            commit(env, lambda tx: env.group_buys.stage_stop(tx, "gb_missing" + gb.group_buy_id, NOW,
+                                                             on_stopped=Stale))
+        assert env.group_buys.get("gb_missing" + gb.group_buy_id) is None
+        assert env.group_buys.get(gb.group_buy_id).stopped_at == NOW

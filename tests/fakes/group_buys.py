@@ -48,6 +48,11 @@ class MemoryGroupBuyRepository:
         tx.add(lambda items: items.get(buyer, 0) < limit,
                lambda items: items.__setitem__(buyer, items.get(buyer, 0) + 1), on_limit)
 
+    def stage_stop(self, tx: MemoryTx, group_buy_id: str, stopped_at: str, on_stopped) -> None:  # issue 21
+        key = ("group_buy", group_buy_id)
+        tx.add(lambda items: key in items and items[key].stopped_at is None,
+               lambda items: items.__setitem__(key, replace(items[key], stopped_at=stopped_at)), on_stopped)
+
     def list_group_buys(self, limit: int, cursor: dict | None):  # issue 21
         activities = [g for g in self.store.scan(("group_buy",)) if isinstance(g, GroupBuy)]
         page, next_cursor = _page(activities, lambda g: f"{g.created_at}#{g.group_buy_id}", limit, cursor)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from layers.clock import iso
 from layers.domain import errors
 from tests.unit.test_group_buy_service import ORDER, World
 
@@ -40,3 +41,36 @@ def test_open_groups_show_seats_and_expiry_and_leave_when_they_end():
     assert w.service.open_groups(activity["id"], 10, None) == ([], None)
     with pytest.raises(errors.NotFound):
         w.service.open_groups("gb_missing", 10, None)
+
+
+def test_a_stopped_activity_opens_no_group_but_its_open_groups_still_fill():
+    w = World()
+    activity, order = w.opened(group_size=2)
+    assert activity["stopped_at"] is None
+    stopped = w.service.stop_group_buy(activity["id"])
+    assert stopped["stopped_at"] == iso(w.clock.now()) and stopped["remaining"] == 49
+    w.clock.advance(5)
+    assert w.service.stop_group_buy(activity["id"])["stopped_at"] == stopped["stopped_at"]  # once
+    with pytest.raises(errors.Ended):
+        w.service.open("other", activity["id"], ORDER, None)
+    joined = w.service.join("f1", order["group_id"], ORDER, None)
+    w.pay(joined["id"])
+    assert w.group(order["group_id"]).status == "SUCCEEDED"
+    assert w.service.get_group_buy(activity["id"])["stopped_at"] == stopped["stopped_at"]
+    with pytest.raises(errors.NotFound):
+        w.service.stop_group_buy("gb_missing")
+
+
+def test_a_stop_that_loses_a_race_reads_again():
+    w = World()
+    activity = w.activity()
+    real = w.group_buys.stage_stop
+
+    def racing(tx, group_buy_id, stopped_at, on_stopped):
+        other = w.store.tx()
+        real(other, group_buy_id, "2020-01-01T00:00:00Z", on_stopped)  # another operator, first
+        other.commit()
+        real(tx, group_buy_id, stopped_at, on_stopped)
+
+    w.group_buys.stage_stop = racing
+    assert w.service.stop_group_buy(activity["id"])["stopped_at"] == "2020-01-01T00:00:00Z"
