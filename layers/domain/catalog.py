@@ -110,7 +110,7 @@ class CatalogRepository(StockRepository, Protocol):
 
     def stage_set_on_sale(self, tx, before: Product, after: Product, sku_ids: list[str], on_stale) -> None:
         """Write `after`'s `active` and `updated_at`, conditioned on the product being
-        still `before` (its `updated_at`), and the same `active` on each of `sku_ids`,
+        still `before` (its `updated_at`, `sku_ids` and `active`), and the same `active` on each of `sku_ids`,
         conditioned on the SKU not being retired; the commit raises `on_stale()` otherwise."""
 
     # -- issue 21: the stock ledger --

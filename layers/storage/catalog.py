@@ -228,7 +228,10 @@ class DynamoCatalogRepository(DynamoStockRepository):
     def stage_set_on_sale(self, tx, before: Product, after: Product, sku_ids: list[str], on_stale) -> None:
         tx.update(ProductItem(*product_key(before.product_id)),
                   actions=[ProductItem.active.set(after.active), ProductItem.updated_at.set(after.updated_at)],
-                  condition=ProductItem.pk.exists() & (ProductItem.updated_at == before.updated_at),
+                  # updated_at is to the second: an edit in the same second shows in its SKUs or state
+                  condition=(ProductItem.pk.exists() & (ProductItem.updated_at == before.updated_at)
+                             & (ProductItem.sku_ids == list(before.sku_ids))
+                             & (ProductItem.active == before.active)),
                   on_fail=on_stale)
         for sku_id in sku_ids:
             tx.update(SkuItem(*sku_key(sku_id)), actions=[SkuItem.active.set(after.active)],

@@ -88,7 +88,8 @@ def test_off_sale_hides_the_product_and_refuses_its_orders_on_sale_brings_it_bac
 
 
 def test_a_stock_adjustment_is_in_the_products_ledger_with_its_reason_and_operator(browser_page, console_url,
-                                                                                   client, admin_headers, shop):
+                                                                                   client, admin_headers, shop,
+                                                                                   artifacts):
     from tests.helpers import create_product, put
 
     page = browser_page
@@ -112,3 +113,4 @@ def test_a_stock_adjustment_is_in_the_products_ledger_with_its_reason_and_operat
         f"{sku_id}:-4", f"{sku_id}:+5", f"{sku_id}:+10"]
     assert "样品领用" in ledger.nth(0).inner_text() and "owner" in ledger.nth(0).inner_text()
     assert "编辑商品" in ledger.nth(1).inner_text() and "新建商品" in ledger.nth(2).inner_text()
+    page.screenshot(path=str(artifacts / "console-product.png"), full_page=True)

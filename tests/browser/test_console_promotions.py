@@ -21,7 +21,7 @@ def _window(form, now: datetime) -> None:
 
 
 def test_a_group_buy_made_in_the_console_is_in_the_mini_program_and_its_open_groups_show_seats(
-        browser_page, console_url, client, admin_headers, shop):
+        browser_page, console_url, client, admin_headers, shop, artifacts):
     from tests.helpers import body, create_product, login, post
     from tests.integration.test_group_buys import pay
 
@@ -66,6 +66,7 @@ def test_a_group_buy_made_in_the_console_is_in_the_mini_program_and_its_open_gro
     waiting = page.locator(f"#groups tr[data-group='{body(pending)['group_id']}']")
     assert waiting.locator(".status").inner_text() == "待开团" and waiting.locator(".seats").inner_text() == "1/2"
     assert "剩余 8/10" in page.inner_text("#activity")
+    page.screenshot(path=str(artifacts / "console-group-buy.png"), full_page=True)
 
     joined = post(client, f"/groups/{paid_group}/orders", {"address": ADDRESS}, login(client))  # the last seat
     pay(client, shop["sandbox"], body(joined)["id"])

@@ -109,3 +109,23 @@ class TestStockLedger:
         assert [(e.entry_id, e.moves, e.by) for e in page] == [("se1", {live: -8}, "owner")] and cursor
         rest, _ = catalog.stock_entries(pid, 10, cursor)
         assert [(e.entry_id, e.moves, e.reason) for e in rest] == [("se0", {live: 3}, "盘点")]
+
+
+class TestOnSaleRaces:
+    def test_an_edit_in_the_same_second_that_adds_a_sku_refuses_the_write(self, world):
+        from dataclasses import replace
+
+        catalog, new_tx = world
+        product, live, _ = _made(catalog, new_tx)
+        added = "s_" + uuid.uuid4().hex[:12]
+        edited = replace(product, sku_ids=(*product.sku_ids, added))  # same updated_at
+        tx = new_tx()
+        catalog.stage_put_sku(tx, Sku(added, product.product_id, "茶", None, 100, 5), StockChange(set_to=5))
+        catalog.stage_put_product(tx, edited)
+        tx.commit()
+        tx = new_tx()
+        catalog.stage_set_on_sale(tx, product, set_on_sale(product, False, "2026-11-29T02:00:00Z"), [live],
+                                  on_stale=Stale)
+        with pytest.raises(Stale):
+            tx.commit()
+        assert catalog.get_product(product.product_id).active is True

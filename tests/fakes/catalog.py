@@ -174,6 +174,7 @@ class MemoryCatalogRepository(MemoryStockRepository):
         def check(items):
             current = items.get(pkey)
             return (current is not None and current.updated_at == before.updated_at
+                    and current.sku_ids == before.sku_ids and current.active == before.active
                     and all(_sku_key(i) in items and not items[_sku_key(i)].retired for i in sku_ids))
 
         def apply(items):
