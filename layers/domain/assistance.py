@@ -95,6 +95,9 @@ class AssistInstance:
 class AssistCampaignRepository(Protocol):
     def get(self, campaign_id: str) -> AssistCampaign | None: ...
 
+    def list_campaigns(self, limit: int, cursor: dict | None) -> tuple[list[AssistCampaign], dict | None]:
+        """Issue 21: every campaign, newest first."""
+
     def stage_create(self, tx, campaign: AssistCampaign, on_exists) -> None: ...
 
     def stage_count_start(self, tx, campaign_id: str, user_id: str, limit: int, on_limit) -> None:

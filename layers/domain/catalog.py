@@ -12,7 +12,7 @@ A reservation is what an order holds: `{"kind": "sku", "sku_id", "quantity"}` he
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:  # issue 16: pydantic loads only where settings are parsed
@@ -32,6 +32,7 @@ class Sku:
     commission: dict | None = None
     active: bool = True
     spec: dict | None = None
+    retired: bool = False  # issue 21: left out of an edit (never back on sale with its product)
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,23 @@ class CatalogRepository(StockRepository, Protocol):
 
     def stage_put_product(self, tx, product: Product) -> None: ...
 
+    # -- issue 21: the console --
+    def list_all_products(self, limit: int, cursor: dict | None) -> tuple[list[Product], dict | None]:
+        """Every product, on sale or off, newest first (the operators' list)."""
+
+    def stage_set_on_sale(self, tx, before: Product, after: Product, sku_ids: list[str], on_stale) -> None:
+        """Write `after`'s `active` and `updated_at`, conditioned on the product being
+        still `before` (its `updated_at`, `sku_ids` and `active`), and the same `active` on each of `sku_ids`,
+        conditioned on the SKU not being retired; the commit raises `on_stale()` otherwise."""
+
+    # -- issue 21: the stock ledger --
+    def stage_stock_entry(self, tx, entry: StockEntry) -> None:
+        """Put the entry (in the transaction that moves the stock it records): one item
+        per transaction, whatever the number of SKUs it moves."""
+
+    def stock_entries(self, product_id: str, limit: int, cursor: dict | None) -> tuple[list[StockEntry], dict | None]:
+        """The product's entries, newest first."""
+
     # -- issue 21: stock by delta (the console) --
     def stage_adjust_stock(self, tx, sku_id: str, delta: int, on_short) -> None:
         """Add `delta` (negative: take) to the SKU's stock, conditioned on the SKU existing
@@ -125,3 +143,54 @@ def check_stock_adjustment(delta: int, reason: str) -> str:
     if not 1 <= len(reason) <= 80:
         raise errors.InvalidRequest("reason: 1 to 80 characters")
     return reason
+
+
+# -- issue 21: the stock ledger --
+REASON_CREATED = "新建商品"
+REASON_EDITED = "编辑商品"
+
+
+@dataclass(frozen=True)
+class StockEntry:
+    """An operator's move of a product's stock: `moves` maps each SKU moved to its delta,
+    for `reason`, written in the same transaction as the moves (orders take and give back
+    stock without entries)."""
+
+    product_id: str
+    entry_id: str
+    moves: dict[str, int]
+    reason: str
+    at: str
+    by: str | None = None
+
+
+def stock_delta(change: StockChange) -> int | None:
+    """The exact move a write makes, where it is known before the commit: a delta; a set
+    conditioned on the stock being `expected`; a new SKU's stock. None when it moves nothing."""
+    if change.delta is not None:
+        delta = change.delta
+    elif change.set_to is not None:
+        delta = change.set_to - (change.expected or 0)
+    else:
+        return None
+    return delta or None
+
+
+# -- issue 21: on and off sale --
+def set_on_sale(product: Product, on_sale: bool, now: str) -> Product:
+    """The product put on sale (or taken off): the same product when it already is."""
+    if product.active == on_sale:
+        return product
+    return replace(product, active=on_sale, updated_at=now)
+
+
+def retired_sku_ids(product: Product, skus: dict[str, Sku]) -> set[str]:
+    """The product's SKUs that an edit left out: marked `retired`, or (written before the
+    mark existed) inactive while the product is on sale. They stay off sale."""
+    return {i for i in product.sku_ids
+            if i not in skus or skus[i].retired or (product.active and not skus[i].active)}
+
+
+def shown_to_operators(product: Product, sku: Sku) -> bool:
+    """A SKU the console lists: on sale, or off sale with its product (not retired)."""
+    return sku.active or (not product.active and not sku.retired)

@@ -87,6 +87,7 @@ class GroupBuy:
     created_at: str
     success_min_paid: int | None = None
     commission: dict | None = None
+    stopped_at: str | None = None  # issue 21: stopped by an operator: no new groups
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,13 @@ class GroupBuyRepository(Protocol):
 
     def stage_give_back(self, tx, group_buy_id: str, user_id: str) -> None: ...
 
+    def list_group_buys(self, limit: int, cursor: dict | None) -> tuple[list[tuple[GroupBuy, int]], dict | None]:
+        """Issue 21: every activity, newest first, each with its remaining stock."""
+
+    def stage_stop(self, tx, group_buy_id: str, stopped_at: str, on_stopped) -> None:
+        """Issue 21: set `stopped_at`, conditioned on the activity existing and not being
+        stopped yet; the commit raises `on_stopped()` otherwise."""
+
 
 class GroupRepository(Protocol):
     def get(self, group_id: str) -> Group | None:
@@ -151,6 +159,9 @@ class GroupRepository(Protocol):
     def due(self, until_iso: str, limit: int) -> list[Group]:
         """OPEN groups expiring at or before `until_iso`, and FAILED ones whose refunds
         are not all asked for yet."""
+
+    def open_groups(self, group_buy_id: str, limit: int, cursor: dict | None) -> tuple[list[Group], dict | None]:
+        """Issue 21: the activity's PENDING and OPEN groups, newest first (an index, no scan)."""
 
     def stage_open(self, tx, group: Group, leader: Member, on_exists) -> None:
         """Put the PENDING group and its leader's seat, if the group does not exist."""
@@ -194,10 +205,19 @@ def check_activity(group_size: int, success_min_paid: int | None) -> None:
 
 
 def check_window(group_buy: GroupBuy, now: datetime) -> None:
+    if group_buy.stopped_at is not None:  # issue 21
+        raise errors.Ended("this group buy was stopped")
     if now < _dt(group_buy.starts_at):
         raise errors.NotStarted("this group buy has not started")
     if now >= _dt(group_buy.ends_at):
         raise errors.Ended("this group buy has ended")
+
+
+def stop(group_buy: GroupBuy, now: str) -> GroupBuy:
+    """Issue 21: an operator stops the activity: no group opens any more; groups already
+    open still fill until they expire (their paid members are not refunded for it).
+    Stopping a stopped activity changes nothing."""
+    return group_buy if group_buy.stopped_at is not None else replace(group_buy, stopped_at=now)
 
 
 def open_group(group_buy: GroupBuy, group_id: str, leader_id: str, order_id: str, now: str) -> tuple[Group, Member]:

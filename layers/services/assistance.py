@@ -82,6 +82,11 @@ class AssistService:
         items, next_key = self.instances.rewards(status, limit, cursor)
         return [self.view(i) for i in items], next_key
 
+    def list_campaigns(self, limit: int, cursor: dict | None) -> tuple[list[dict], dict | None]:
+        """Issue 21: every campaign, newest first."""
+        items, next_cursor = self.campaigns.list_campaigns(limit, cursor)
+        return [campaign_view(c) for c in items], next_cursor
+
     def _campaign(self, campaign_id: str) -> AssistCampaign:
         campaign = self.campaigns.get(campaign_id)
         if campaign is None:

@@ -95,6 +95,11 @@ class BargainService:
         bargain = self._bargain(bargain_id)
         return bargain_view(bargain, self.bargains.remaining(bargain_id))
 
+    def list_bargains(self, limit: int, cursor: dict | None) -> tuple[list[dict], dict | None]:
+        """Issue 21: every bargain, newest first, with its remaining stock."""
+        items, next_cursor = self.bargains.list_bargains(limit, cursor)
+        return [bargain_view(b, remaining) for b, remaining in items], next_cursor
+
     def _bargain(self, bargain_id: str) -> Bargain:
         bargain = self.bargains.get(bargain_id)
         if bargain is None:

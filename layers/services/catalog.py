@@ -7,11 +7,16 @@ from typing import Any
 from layers.clock import iso
 from layers.domain import errors
 from layers.domain.catalog import (
+    REASON_CREATED,
+    REASON_EDITED,
     CatalogRepository,
     Product,
     SettingsRepository,
     Sku,
     StockChange,
+    StockEntry,
+    shown_to_operators,
+    stock_delta,
     stock_status,
 )
 
@@ -22,7 +27,7 @@ def product_view(product: Product, skus: dict[str, Sku], admin: bool = False) ->
     sku_views = []
     for sku_id in product.sku_ids:
         sku = skus.get(sku_id)
-        if sku is None or not sku.active:
+        if sku is None or not (sku.active or (admin and shown_to_operators(product, sku))):  # issue 21
             continue
         view = {"id": sku.sku_id, "price": sku.price, "stock_status": stock_status(sku.stock), "spec": sku.spec}
         if admin:
@@ -70,14 +75,20 @@ class CatalogService:
                 raise errors.InvalidRequest(f"sku {sku.id} is not a SKU of this product")
         commission = body.commission.model_dump() if body.commission else None
         tx = self.new_tx()
-        sku_ids = []
+        sku_ids, moves = [], {}
         for sku in body.skus:
             sku_id = sku.id or self.catalog.new_id("s")
             sku_ids.append(sku_id)
+            change = _stock_change(sku)
             self.catalog.stage_put_sku(tx, Sku(
                 sku_id=sku_id, product_id=product_id, title=body.title, category=body.category,
                 price=sku.price, stock=sku.stock or 0, commission=commission, active=body.active, spec=sku.spec),
-                _stock_change(sku))
+                change)
+            delta = stock_delta(change)  # issue 21: every operator's move of stock has its entry
+            if delta is not None:
+                moves[sku_id] = delta
+        if moves:
+            self._stage_entry(tx, product_id, moves, REASON_EDITED if existing else REASON_CREATED, now, None)
         # SKUs left out of an update are retired, not deleted: open orders still name them.
         for old in known - set(sku_ids):
             self.catalog.stage_retire_sku(tx, old)
@@ -107,20 +118,78 @@ class CatalogService:
         skus = self.catalog.get_skus([s for p in products for s in p.sku_ids])
         return [product_view(p, skus, admin=True) for p in products], next_cursor
 
-    def adjust_stock(self, sku_id: str, delta: int, reason: str) -> dict:
-        """Add `delta` to a SKU's stock (negative takes), for `reason`; 409 when it would go
-        below zero, 404 for no such SKU. Returns `{"id", "stock", "delta", "reason"}`."""
+    def list_all_products(self, limit: int, cursor: dict | None) -> tuple[list[dict], dict | None]:
+        """Every product, on sale or off, with each SKU's stock (the console's list)."""
+        products, next_cursor = self.catalog.list_all_products(limit, cursor)
+        skus = self.catalog.get_skus([s for p in products for s in p.sku_ids])
+        return [product_view(p, skus, admin=True) for p in products], next_cursor
+
+    def get_product_admin(self, product_id: str) -> dict:
+        """One product, on sale or off, with its SKUs' stock."""
+        product = self.catalog.get_product(product_id)
+        if product is None:
+            raise errors.NotFound("no such product")
+        return product_view(product, self.catalog.get_skus(list(product.sku_ids)), admin=True)
+
+    def set_on_sale(self, product_id: str, on_sale: bool) -> dict:
+        """Put a product on sale, or take it off: the product and its SKUs (not the retired
+        ones) in one transaction, conditioned on the product being as read. Off sale, the
+        mini-program lists it no more and an order for its SKUs is refused."""
+        from layers.domain.catalog import retired_sku_ids, set_on_sale
+
+        class _Stale(Exception):
+            pass
+
+        for _ in range(3):
+            product = self.catalog.get_product(product_id)
+            if product is None:
+                raise errors.NotFound("no such product")
+            after = set_on_sale(product, on_sale, iso(self.clock.now()))
+            skus = self.catalog.get_skus(list(product.sku_ids))
+            if after == product:
+                return product_view(product, skus, admin=True)
+            retired = retired_sku_ids(product, skus)
+            tx = self.new_tx()
+            self.catalog.stage_set_on_sale(tx, product, after, [i for i in product.sku_ids if i not in retired],
+                                           on_stale=_Stale)
+            for sku_id in sorted(retired & set(skus)):
+                if not skus[sku_id].retired:  # inactive before the mark existed: mark it now
+                    self.catalog.stage_retire_sku(tx, sku_id)
+            try:
+                tx.commit()
+            except _Stale:
+                continue  # edited meanwhile: read again
+            return product_view(after, self.catalog.get_skus(list(after.sku_ids)), admin=True)
+        raise errors.InvalidState("the product keeps changing; try again")
+
+    def adjust_stock(self, sku_id: str, delta: int, reason: str, by: str | None = None) -> dict:
+        """Add `delta` to a SKU's stock (negative takes), for `reason`, with its ledger entry
+        in the same transaction; 409 when it would go below zero, 404 for no such SKU.
+        Returns `{"id", "stock", "delta", "reason"}`."""
         from layers.domain.catalog import check_stock_adjustment
 
         reason = check_stock_adjustment(delta, reason)
-        if sku_id not in self.catalog.get_skus([sku_id]):
+        known = self.catalog.get_skus([sku_id]).get(sku_id)
+        if known is None:
             raise errors.NotFound("no such sku")
         tx = self.new_tx()
         self.catalog.stage_adjust_stock(tx, sku_id, delta, on_short=lambda: errors.InvalidState(
             "not enough stock to take that many"))
+        self._stage_entry(tx, known.product_id, {sku_id: delta}, reason, iso(self.clock.now()), by)
         tx.commit()
         sku = self.catalog.get_skus([sku_id])[sku_id]
         return {"id": sku_id, "stock": sku.stock, "delta": delta, "reason": reason}
+    def stock_entries(self, product_id: str, limit: int, cursor: dict | None) -> tuple[list[dict], dict | None]:
+        """The product's ledger of operators' stock moves, newest first."""
+        if self.catalog.get_product(product_id) is None:
+            raise errors.NotFound("no such product")
+        entries, next_cursor = self.catalog.stock_entries(product_id, limit, cursor)
+        return [{"id": e.entry_id, "product_id": e.product_id, "moves": dict(e.moves), "reason": e.reason,
+                 "at": e.at, "by": e.by} for e in entries], next_cursor
+
+    def _stage_entry(self, tx, product_id: str, moves: dict[str, int], reason: str, at: str, by: str | None) -> None:
+        self.catalog.stage_stock_entry(tx, StockEntry(product_id=product_id, entry_id=self.catalog.new_id("se"),
+                                                      moves=moves, reason=reason, at=at, by=by))
     # -- end issue 21 --
 
 

@@ -37,7 +37,8 @@ def group_buy_view(g: GroupBuy, remaining: int | None = None) -> dict:
     body = {"id": g.group_buy_id, "sku_id": g.sku_id, "product_id": g.product_id, "title": g.title,
             "price": g.price, "group_size": g.group_size, "group_ttl_s": g.group_ttl_s, "starts_at": g.starts_at,
             "ends_at": g.ends_at, "stock": g.stock, "per_user_limit": g.per_user_limit,
-            "success_min_paid": g.success_min_paid, "created_at": g.created_at}
+            "success_min_paid": g.success_min_paid, "created_at": g.created_at,
+            "stopped_at": g.stopped_at}  # issue 21
     if remaining is not None:
         body["remaining"] = remaining
     return body
@@ -109,6 +110,44 @@ class GroupBuyService:
 
     def get_group_buy(self, group_buy_id: str) -> dict:
         return group_buy_view(self._group_buy(group_buy_id), self.group_buys.remaining(group_buy_id))
+
+    # -- issue 21: the console --
+    def stop_group_buy(self, group_buy_id: str) -> dict:
+        """No group opens in the activity any more (groups already open fill until they
+        expire). Stopping a stopped activity changes nothing."""
+        for _ in range(3):
+            group_buy = self._group_buy(group_buy_id)
+            after = rules.stop(group_buy, iso(self.clock.now()))
+            if after == group_buy:
+                break
+            tx = self.new_tx()
+            self.group_buys.stage_stop(tx, group_buy_id, after.stopped_at, on_stopped=_Stale)
+            try:
+                tx.commit()
+            except _Stale:
+                continue  # stopped meanwhile: read it again
+            group_buy = after
+            break
+        else:
+            raise errors.InvalidState("the group buy keeps changing; try again")
+        return group_buy_view(group_buy, self.group_buys.remaining(group_buy_id))
+
+
+    def list_group_buys(self, limit: int, cursor: dict | None) -> tuple[list[dict], dict | None]:
+        """Every activity, newest first, with its remaining stock."""
+        items, next_cursor = self.group_buys.list_group_buys(limit, cursor)
+        return [group_buy_view(g, remaining) for g, remaining in items], next_cursor
+
+    def open_groups(self, group_buy_id: str, limit: int, cursor: dict | None) -> tuple[list[dict], dict | None]:
+        """The activity's groups still PENDING (leader not paid) or OPEN, newest first: each
+        with its seats taken (paid or held by an unpaid order) of `group_size`, and its expiry."""
+        self._group_buy(group_buy_id)  # 404 for no such activity
+        groups, next_cursor = self.groups.open_groups(group_buy_id, limit, cursor)
+        return [{"id": g.group_id, "group_buy_id": g.group_buy_id, "status": str(g.status),
+                 "leader_id": g.leader_id, "group_size": g.group_size, "seats_taken": g.seats_taken,
+                 "seats_left": g.seats_left, "paid_count": g.paid_count, "expires_at": g.expires_at,
+                 "created_at": g.created_at} for g in groups], next_cursor
+    # -- end issue 21 --
 
     # -- shoppers: opening and joining --------------------------------------------------------
 

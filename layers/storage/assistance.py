@@ -7,6 +7,7 @@
   `ASSISTS_EXPIRING#<nn>` / `<expires_at>#<id>` while ACTIVE (the expire-campaigns
   sweep); `ASSIST_REWARDS#<nn>` / `<reward_status>#<succeeded_at>#<id>` while its reward
   is OWED (tried again by the job) or REFUSED (for the operators); none once issued.
+- Issue 21 (the console): campaigns are listed by gsi1 `ASSIST_CAMPAIGNS` / `<created_at>#<id>`.
 """
 
 from __future__ import annotations
@@ -18,13 +19,14 @@ from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttrib
 from layers.domain import assistance as domain
 from layers.domain.assistance import AssistCampaign, AssistInstance
 from layers.storage import queues
-from layers.storage.base import Queued, ShopModel, changed, requeued
+from layers.storage.base import Listed, Queued, ShopModel, changed, requeued
 
 EXPIRING = "ASSISTS_EXPIRING"
 REWARDS = "ASSIST_REWARDS"
+CAMPAIGNS = "ASSIST_CAMPAIGNS"  # issue 21: gsi1, every campaign
 
 
-class AssistCampaignItem(ShopModel):
+class AssistCampaignItem(Listed):  # issue 21: listed
     campaign_id = UnicodeAttribute()
     name = UnicodeAttribute()
     helpers_needed = NumberAttribute()
@@ -124,8 +126,15 @@ class DynamoAssistCampaignRepository:
 
     def stage_create(self, tx, campaign: AssistCampaign, on_exists) -> None:
         item = AssistCampaignItem(*campaign_key(campaign.campaign_id),
-                                  **{n: getattr(campaign, n) for n in _CAMPAIGN_FIELDS})
+                                  **{n: getattr(campaign, n) for n in _CAMPAIGN_FIELDS},
+                                  gsi1pk=CAMPAIGNS, gsi1sk=f"{campaign.created_at}#{campaign.campaign_id}")  # issue 21
         tx.put(item, condition=AssistCampaignItem.pk.does_not_exist(), on_fail=on_exists)
+
+    def list_campaigns(self, limit: int, cursor: dict | None) -> tuple[list[AssistCampaign], dict | None]:
+        """Issue 21: every campaign, newest first."""
+        result = AssistCampaignItem.gsi1.query(CAMPAIGNS, scan_index_forward=False, limit=limit,
+                                               last_evaluated_key=cursor)
+        return [_campaign(i) for i in result], result.last_evaluated_key
 
     def stage_count_start(self, tx, campaign_id: str, user_id: str, limit: int, on_limit) -> None:
         tx.update(AssistStartedItem(*started_key(campaign_id, user_id)), actions=[AssistStartedItem.started.add(1)],

@@ -5,6 +5,8 @@
   with a conditional update in its own transaction. The product's title, category and
   commission are copied onto each SKU so that pricing an order reads SKUs only.
 - Settings: pk `SHOP`, sk `SETTINGS`.
+- Stock entry (issue 21): pk `PRODUCT#<id>`, sk `STOCK#<at>#<ns>#<entry id>`: an operator's move
+  of the product's stock (`moves`: SKU id -> delta), put in the transaction that moves it.
 
 The repositories here return the domain's `Sku` / `Product` (layers/domain/catalog.py);
 no caller sees an item or a key.
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 
 from layers.domain import errors
-from layers.domain.catalog import Product, Sku, StockChange
+from layers.domain.catalog import Product, Sku, StockChange, StockEntry
 from layers.storage.base import Listed, ShopModel
 from layers.storage.tx import connection
 
@@ -48,6 +50,16 @@ class SkuItem(ShopModel):
     stock = NumberAttribute()
     commission = JSONAttribute(null=True)
     active = BooleanAttribute(default=True)
+    retired = BooleanAttribute(null=True)  # issue 21: left out of an edit; absent on SKUs never left out
+
+
+class StockEntryItem(ShopModel):  # issue 21
+    product_id = UnicodeAttribute()
+    entry_id = UnicodeAttribute()
+    moves = JSONAttribute()
+    reason = UnicodeAttribute()
+    at = UnicodeAttribute()
+    by = UnicodeAttribute(null=True)
 
 
 class SettingsItem(ShopModel):
@@ -78,7 +90,7 @@ def to_sku(item: SkuItem) -> Sku:
 def _sku(item: SkuItem) -> Sku:
     return Sku(sku_id=item.sku_id, product_id=item.product_id, title=item.title, category=item.category,
                price=int(item.price), stock=int(item.stock), commission=item.commission,
-               active=bool(item.active), spec=item.spec)
+               active=bool(item.active), spec=item.spec, retired=bool(item.retired))
 
 
 def _product(item: ProductItem) -> Product:
@@ -207,10 +219,47 @@ class DynamoCatalogRepository(DynamoStockRepository):
             *stock_action,
             SkuItem.commission.set(sku.commission) if sku.commission else SkuItem.commission.remove(),
             SkuItem.active.set(sku.active),
+            SkuItem.retired.remove(),  # issue 21: named in the edit, so not retired
         ])
 
     def stage_retire_sku(self, tx, sku_id: str) -> None:
-        tx.update(SkuItem(*sku_key(sku_id)), actions=[SkuItem.active.set(False)])
+        tx.update(SkuItem(*sku_key(sku_id)), actions=[SkuItem.active.set(False),
+                                                     SkuItem.retired.set(True)])  # issue 21
+
+    # -- issue 21: the console --
+    def list_all_products(self, limit: int, cursor: dict | None) -> tuple[list[Product], dict | None]:
+        """Every product, on sale or off, newest first."""
+        result = ProductItem.gsi1.query(PRODUCTS, scan_index_forward=False, limit=limit, last_evaluated_key=cursor)
+        return [_product(p) for p in result], result.last_evaluated_key
+
+    def stage_set_on_sale(self, tx, before: Product, after: Product, sku_ids: list[str], on_stale) -> None:
+        tx.update(ProductItem(*product_key(before.product_id)),
+                  actions=[ProductItem.active.set(after.active), ProductItem.updated_at.set(after.updated_at)],
+                  # updated_at is to the second: an edit in the same second shows in its SKUs or state
+                  condition=(ProductItem.pk.exists() & (ProductItem.updated_at == before.updated_at)
+                             & (ProductItem.sku_ids == list(before.sku_ids))
+                             & (ProductItem.active == before.active)),
+                  on_fail=on_stale)
+        for sku_id in sku_ids:
+            tx.update(SkuItem(*sku_key(sku_id)), actions=[SkuItem.active.set(after.active)],
+                      condition=SkuItem.pk.exists() & (SkuItem.retired.does_not_exist() | (SkuItem.retired == False)),  # noqa: E712
+                      on_fail=on_stale)
+
+    def stage_stock_entry(self, tx, entry: StockEntry) -> None:  # issue 21
+        pk, _ = product_key(entry.product_id)
+        # `at` is to the second: the staging instant (ns) orders the entries of one second.
+        tx.put(StockEntryItem(pk, f"STOCK#{entry.at}#{time.time_ns():020d}#{entry.entry_id}", product_id=entry.product_id,
+                              entry_id=entry.entry_id, moves=dict(entry.moves), reason=entry.reason, at=entry.at,
+                              by=entry.by), condition=StockEntryItem.pk.does_not_exist())
+
+    def stock_entries(self, product_id: str, limit: int, cursor: dict | None):  # issue 21
+        pk, _ = product_key(product_id)
+        result = StockEntryItem.query(pk, StockEntryItem.sk.startswith("STOCK#"), scan_index_forward=False,
+                                      limit=limit, last_evaluated_key=cursor)
+        entries = [StockEntry(product_id=i.product_id, entry_id=i.entry_id,
+                              moves={k: int(v) for k, v in (i.moves or {}).items()}, reason=i.reason, at=i.at,
+                              by=i.by) for i in result]
+        return entries, result.last_evaluated_key
 
     def stage_adjust_stock(self, tx, sku_id: str, delta: int, on_short) -> None:  # issue 21
         condition = SkuItem.pk.exists()

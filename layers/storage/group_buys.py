@@ -11,6 +11,10 @@
   expire-groups sweep); removed by the write that leaves those states.
 - Member: pk `GROUP#<id>`, sk `MEMBER#<user_id>`: the seat of one shopper's order,
   put if absent (one seat per shopper), `paid` once its payment is counted.
+
+Issue 21 (the console): activities are listed by gsi1 `GROUP_BUYS` / `<created_at>#<id>`;
+an activity's groups while PENDING or OPEN by gsi1 `GROUP_BUY_GROUPS#<activity id>` /
+`<created_at>#<group id>` (sparse: removed by the write that ends the group).
 """
 
 from __future__ import annotations
@@ -22,12 +26,13 @@ from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute
 from layers.domain import group_buy as domain
 from layers.domain.group_buy import Group, GroupBuy, Member
 from layers.storage import queues
-from layers.storage.base import Queued, ShopModel, changed, requeued
+from layers.storage.base import Listed, ListedAndQueued, ShopModel, changed, requeued
 
 DUE = "GROUPS_DUE"
+GROUP_BUYS = "GROUP_BUYS"  # issue 21: gsi1, every activity
 
 
-class GroupBuyItem(ShopModel):
+class GroupBuyItem(Listed):  # issue 21: listed
     group_buy_id = UnicodeAttribute()
     sku_id = UnicodeAttribute()
     product_id = UnicodeAttribute()
@@ -44,13 +49,14 @@ class GroupBuyItem(ShopModel):
     created_at = UnicodeAttribute()
     success_min_paid = NumberAttribute(null=True)
     commission = JSONAttribute(null=True)
+    stopped_at = UnicodeAttribute(null=True)  # issue 21
 
 
 class GroupBuyerItem(ShopModel):
     orders = NumberAttribute(default=0)
 
 
-class GroupItem(Queued):
+class GroupItem(ListedAndQueued):  # issue 21: an activity's open groups
     group_id = UnicodeAttribute()
     group_buy_id = UnicodeAttribute()
     leader_id = UnicodeAttribute()
@@ -134,6 +140,23 @@ def _queue(group: Group) -> tuple[str, str] | None:
     return None
 
 
+# -- issue 21: the console's lists --
+def _listed(group: Group) -> tuple[str, str] | None:
+    """Where an unfinished group is listed under its activity (gsi1); None once it ended."""
+    if group.status in domain.SEATED:
+        return f"GROUP_BUY_GROUPS#{group.group_buy_id}", f"{group.created_at}#{group.group_id}"
+    return None
+
+
+def _relisted(before: tuple[str, str] | None, after: tuple[str, str] | None) -> list:
+    if after == before:
+        return []
+    if after is None:
+        return [GroupItem.gsi1pk.remove(), GroupItem.gsi1sk.remove()]
+    return [GroupItem.gsi1pk.set(after[0]), GroupItem.gsi1sk.set(after[1])]
+# -- end issue 21 --
+
+
 class DynamoGroupBuyRepository:
     """`layers.domain.group_buy.GroupBuyRepository` on the shop table."""
 
@@ -151,8 +174,19 @@ class DynamoGroupBuyRepository:
 
     def stage_create(self, tx, group_buy: GroupBuy, on_exists) -> None:
         item = GroupBuyItem(*group_buy_key(group_buy.group_buy_id),
-                            **{n: getattr(group_buy, n) for n in _GROUP_BUY_FIELDS}, remaining=group_buy.stock)
+                            **{n: getattr(group_buy, n) for n in _GROUP_BUY_FIELDS}, remaining=group_buy.stock,
+                            gsi1pk=GROUP_BUYS, gsi1sk=f"{group_buy.created_at}#{group_buy.group_buy_id}")  # issue 21
         tx.put(item, condition=GroupBuyItem.pk.does_not_exist(), on_fail=on_exists)
+
+    def stage_stop(self, tx, group_buy_id: str, stopped_at: str, on_stopped) -> None:  # issue 21
+        tx.update(GroupBuyItem(*group_buy_key(group_buy_id)), actions=[GroupBuyItem.stopped_at.set(stopped_at)],
+                  condition=GroupBuyItem.pk.exists() & GroupBuyItem.stopped_at.does_not_exist(), on_fail=on_stopped)
+
+    def list_group_buys(self, limit: int, cursor: dict | None) -> tuple[list[tuple[GroupBuy, int]], dict | None]:
+        """Issue 21: every activity, newest first, each with its remaining stock."""
+        result = GroupBuyItem.gsi1.query(GROUP_BUYS, scan_index_forward=False, limit=limit,
+                                         last_evaluated_key=cursor)
+        return [(_group_buy(i), int(i.remaining)) for i in result], result.last_evaluated_key
 
     def stage_take(self, tx, group_buy_id: str, user_id: str, limit: int, on_empty, on_limit) -> None:
         tx.update(GroupBuyItem(*group_buy_key(group_buy_id)), actions=[GroupBuyItem.remaining.add(-1)],
@@ -194,10 +228,17 @@ class DynamoGroupRepository:
             lambda i: i.gsi2sk, limit)
         return [_group(i) for i in found]
 
+    def open_groups(self, group_buy_id: str, limit: int, cursor: dict | None) -> tuple[list[Group], dict | None]:
+        """Issue 21: the activity's PENDING and OPEN groups, newest first."""
+        result = GroupItem.gsi1.query(f"GROUP_BUY_GROUPS#{group_buy_id}", scan_index_forward=False, limit=limit,
+                                      last_evaluated_key=cursor)
+        return [_group(i) for i in result], result.last_evaluated_key
+
     def stage_open(self, tx, group: Group, leader: Member, on_exists) -> None:
-        queue = _queue(group)
+        queue, listed = _queue(group), _listed(group)
         item = GroupItem(*group_key(group.group_id), **{n: getattr(group, n) for n in _GROUP_FIELDS},
-                         gsi2pk=queue[0] if queue else None, gsi2sk=queue[1] if queue else None)
+                         gsi2pk=queue[0] if queue else None, gsi2sk=queue[1] if queue else None,
+                         gsi1pk=listed[0] if listed else None, gsi1sk=listed[1] if listed else None)
         item.status = str(group.status)
         tx.put(item, condition=GroupItem.pk.does_not_exist(), on_fail=on_exists)
         self._put_member(tx, leader, on_exists)
@@ -220,6 +261,7 @@ class DynamoGroupRepository:
         actions = [*changed(GroupItem, before, after, _TRANSITION_FIELDS,
                             lambda name, value: str(value) if name == "status" else value),
                    *requeued(GroupItem, _queue(before), _queue(after)),
+                   *_relisted(_listed(before), _listed(after)),  # issue 21
                    GroupItem.version.set(after.version)]
         tx.update(GroupItem(*group_key(before.group_id)), actions=actions,
                   condition=GroupItem.pk.exists() & (GroupItem.version == before.version), on_fail=on_stale)
@@ -235,6 +277,7 @@ class DynamoGroupRepository:
         if after.refunds_done != before.refunds_done:
             actions.append(GroupItem.refunds_done.set(after.refunds_done))
         actions += requeued(GroupItem, _queue(before), _queue(after))
+        actions += _relisted(_listed(before), _listed(after))  # issue 21
         tx.update(GroupItem(*group_key(before.group_id)), actions=actions,
                   condition=GroupItem.status == str(before.status), on_fail=on_moved)
 

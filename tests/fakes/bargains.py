@@ -39,6 +39,15 @@ def _versioned(tx: MemoryTx, key: tuple, before, after, on_stale, unexpired_at: 
     tx.add(check, lambda items: items.__setitem__(key, after), on_stale)
 
 
+def _newest_first(items: list, position, limit: int, cursor: dict | None):  # issue 21
+    """A page, newest first by `position(item)`; the cursor is the last item's position."""
+    items = sorted(items, key=position, reverse=True)
+    if cursor:
+        items = [i for i in items if position(i) < cursor["after"]]
+    page = items[:limit]
+    return page, ({"after": position(page[-1])} if len(items) > limit else None)
+
+
 class MemoryHelpRepository:
     def __init__(self, store: MemoryStore):
         self.store = store
@@ -64,6 +73,11 @@ class MemoryBargainRepository:
 
     def remaining(self, bargain_id: str) -> int:
         return self.store.get(("bargain_stock", bargain_id), 0)
+
+    def list_bargains(self, limit: int, cursor: dict | None):  # issue 21
+        bargains = [b for b in self.store.scan(("bargain",)) if isinstance(b, Bargain)]
+        page, next_cursor = _newest_first(bargains, lambda b: f"{b.created_at}#{b.bargain_id}", limit, cursor)
+        return [(b, self.remaining(b.bargain_id)) for b in page], next_cursor
 
     def stage_create(self, tx: MemoryTx, bargain: Bargain, on_exists) -> None:
         key = ("bargain", bargain.bargain_id)
@@ -129,6 +143,10 @@ class MemoryAssistCampaignRepository:
 
     def get(self, campaign_id: str) -> AssistCampaign | None:
         return self.store.get(("assist", campaign_id))
+
+    def list_campaigns(self, limit: int, cursor: dict | None):  # issue 21
+        campaigns = [c for c in self.store.scan(("assist",)) if isinstance(c, AssistCampaign)]
+        return _newest_first(campaigns, lambda c: f"{c.created_at}#{c.campaign_id}", limit, cursor)
 
     def stage_create(self, tx: MemoryTx, campaign: AssistCampaign, on_exists) -> None:
         key = ("assist", campaign.campaign_id)

@@ -11,7 +11,7 @@ import itertools
 from dataclasses import replace
 
 from layers.domain import errors
-from layers.domain.catalog import Product, Sku, StockChange
+from layers.domain.catalog import Product, Sku, StockChange, StockEntry
 from layers.domain.shop_settings import ShopSettings
 from tests.fakes.memory import MemoryStore, MemoryTx
 
@@ -78,6 +78,7 @@ class MemoryStockRepository:
 
 class MemoryCatalogRepository(MemoryStockRepository):
     _ids = itertools.count(1)
+    _staged = itertools.count(1)  # issue 21: the stock ledger's order within one second
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids):020d}"
@@ -128,9 +129,22 @@ class MemoryCatalogRepository(MemoryStockRepository):
             # As DynamoDB's update, a missing SKU becomes an item with only `active`;
             # no caller retires a SKU it has not read.
             if key in items:
-                items[key] = replace(items[key], active=False)
+                items[key] = replace(items[key], active=False, retired=True)
 
         tx.add(lambda items: True, apply)
+
+    def stage_stock_entry(self, tx: MemoryTx, entry: StockEntry) -> None:  # issue 21
+        # ordered as DynamoDB's sort key: by `at`, then by when it was staged
+        key = ("stock_entry", entry.product_id, f"{entry.at}#{next(self._staged):020d}#{entry.entry_id}")
+        tx.add(lambda items: key not in items, lambda items: items.__setitem__(key, (key[2], entry)))
+
+    def stock_entries(self, product_id: str, limit: int, cursor: dict | None):  # issue 21
+        entries = sorted(self.store.scan(("stock_entry", product_id)), key=lambda e: e[0], reverse=True)
+        if cursor:
+            entries = [e for e in entries if e[0] < cursor["after"]]
+        page = entries[:limit]
+        more = len(entries) > limit
+        return [e for _, e in page], ({"after": page[-1][0]} if more else None)
 
     def stage_adjust_stock(self, tx: MemoryTx, sku_id: str, delta: int, on_short) -> None:  # issue 21
         key = _sku_key(sku_id)
@@ -142,6 +156,33 @@ class MemoryCatalogRepository(MemoryStockRepository):
             items[key] = replace(items[key], stock=items[key].stock + delta)
 
         tx.add(check, apply, on_short)
+
+    # -- issue 21: the console --
+    def list_all_products(self, limit: int, cursor: dict | None) -> tuple[list[Product], dict | None]:
+        products = sorted(self.store.scan(("product",)), key=lambda p: f"{p.created_at}#{p.product_id}",
+                          reverse=True)
+        if cursor:
+            products = [p for p in products if f"{p.created_at}#{p.product_id}" < cursor["after"]]
+        page = products[:limit]
+        more = len(products) > limit
+        return page, ({"after": f"{page[-1].created_at}#{page[-1].product_id}"} if more else None)
+
+    def stage_set_on_sale(self, tx: MemoryTx, before: Product, after: Product, sku_ids: list[str],
+                          on_stale) -> None:
+        pkey = _product_key(before.product_id)
+
+        def check(items):
+            current = items.get(pkey)
+            return (current is not None and current.updated_at == before.updated_at
+                    and current.sku_ids == before.sku_ids and current.active == before.active
+                    and all(_sku_key(i) in items and not items[_sku_key(i)].retired for i in sku_ids))
+
+        def apply(items):
+            items[pkey] = replace(items[pkey], active=after.active, updated_at=after.updated_at)
+            for i in sku_ids:
+                items[_sku_key(i)] = replace(items[_sku_key(i)], active=after.active)
+
+        tx.add(check, apply, on_stale)
 
     def stage_put_product(self, tx: MemoryTx, product: Product) -> None:
         tx.add(lambda items: True,

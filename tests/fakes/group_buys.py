@@ -48,11 +48,30 @@ class MemoryGroupBuyRepository:
         tx.add(lambda items: items.get(buyer, 0) < limit,
                lambda items: items.__setitem__(buyer, items.get(buyer, 0) + 1), on_limit)
 
+    def stage_stop(self, tx: MemoryTx, group_buy_id: str, stopped_at: str, on_stopped) -> None:  # issue 21
+        key = ("group_buy", group_buy_id)
+        tx.add(lambda items: key in items and items[key].stopped_at is None,
+               lambda items: items.__setitem__(key, replace(items[key], stopped_at=stopped_at)), on_stopped)
+
+    def list_group_buys(self, limit: int, cursor: dict | None):  # issue 21
+        activities = [g for g in self.store.scan(("group_buy",)) if isinstance(g, GroupBuy)]
+        page, next_cursor = _page(activities, lambda g: f"{g.created_at}#{g.group_buy_id}", limit, cursor)
+        return [(g, self.remaining(g.group_buy_id)) for g in page], next_cursor
+
     def stage_give_back(self, tx: MemoryTx, group_buy_id: str, user_id: str) -> None:
         stock, buyer = ("group_buy_stock", group_buy_id), ("group_buyer", group_buy_id, user_id)
         tx.add(lambda items: ("group_buy", group_buy_id) in items,
                lambda items: items.__setitem__(stock, items.get(stock, 0) + 1))
         tx.add(lambda items: items.get(buyer, 0) >= 1, lambda items: items.__setitem__(buyer, items[buyer] - 1))
+
+
+def _page(items: list, position, limit: int, cursor: dict | None):
+    """Newest first by `position(item)`; the cursor is the last item's position."""
+    items = sorted(items, key=position, reverse=True)
+    if cursor:
+        items = [i for i in items if position(i) < cursor["after"]]
+    page = items[:limit]
+    return page, ({"after": position(page[-1])} if len(items) > limit else None)
 
 
 class MemoryGroupRepository:
@@ -79,6 +98,11 @@ class MemoryGroupRepository:
             elif g.status == domain.FAILED and not g.refunds_done:
                 due.append((g.ended_at or g.created_at, g))
         return [g for _, g in sorted(due, key=lambda w: (w[0], w[1].group_id))][:limit]
+
+    def open_groups(self, group_buy_id: str, limit: int, cursor: dict | None):  # issue 21
+        groups = [g for g in self.store.scan(("group",)) if isinstance(g, Group)
+                  and g.group_buy_id == group_buy_id and g.status in domain.SEATED]
+        return _page(groups, lambda g: f"{g.created_at}#{g.group_id}", limit, cursor)
 
     def _put_member(self, tx: MemoryTx, member: Member, on_exists) -> None:
         key = ("group_member", member.group_id, member.user_id)

@@ -1,0 +1,90 @@
+"""The console's group-buy lists (issue 21), in memory and on DynamoDB Local alike: every
+activity by gsi1, and an activity's groups only while PENDING or OPEN (a sparse index the
+transitions keep)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from layers.domain import group_buy as domain
+from layers.domain.group_buy import Member
+from tests.contract.test_group_buy_repositories import (
+    NOW,
+    Env,
+    Refused,
+    Stale,
+    activity,
+    commit,
+    env,
+    opened,
+)
+
+__all__ = ["env"]  # the fixture, from the repositories' contract
+
+
+def _ids(groups) -> list[str]:
+    return [g.group_id for g in groups]
+
+
+class TestGroupBuyLists:
+    def test_activities_are_listed_newest_first_with_their_stock(self, env: Env):
+        first = activity(stock=5)
+        second = replace(activity(stock=7), created_at="2026-11-29T02:00:01Z")
+        for gb in (first, second):
+            commit(env, lambda tx, gb=gb: env.group_buys.stage_create(tx, gb, on_exists=Refused))
+        listed, seen, cursor = [], 0, None
+        while True:  # page through (DynamoDB Local holds other tests' activities too)
+            page, cursor = env.group_buys.list_group_buys(1, cursor)
+            listed += page
+            seen += 1
+            if not cursor or seen > 500:
+                break
+        mine = [(g.group_buy_id, remaining) for g, remaining in listed
+                if g.group_buy_id in (first.group_buy_id, second.group_buy_id)]
+        assert mine == [(second.group_buy_id, 7), (first.group_buy_id, 5)]
+
+    def test_a_group_is_listed_while_pending_or_open_and_leaves_when_it_ends(self, env: Env):
+        gb, group = opened(env, size=2)
+        other, leader = domain.open_group(gb, domain.new_group_id(), "other", "o-other",
+                                          "2026-11-29T02:00:05Z")
+        commit(env, lambda tx: env.groups.stage_open(tx, other, leader, on_exists=Refused))
+        groups, _ = env.groups.open_groups(gb.group_buy_id, 10, None)
+        assert _ids(groups) == [other.group_id, group.group_id]
+        assert [(g.status, g.seats_taken, g.group_size) for g in groups] == [("PENDING", 1, 2), ("OPEN", 1, 2)]
+        page, cursor = env.groups.open_groups(gb.group_buy_id, 1, None)
+        assert _ids(page) == [other.group_id] and cursor
+        assert _ids(env.groups.open_groups(gb.group_buy_id, 1, cursor)[0]) == [group.group_id]
+
+        # the last seat paid: SUCCEEDED, no longer listed
+        commit(env, lambda tx: env.groups.stage_join(tx, group.group_id,
+                                                     Member(group.group_id, "f1", "o-f1", False, NOW), NOW,
+                                                     on_unavailable=Refused, on_joined=Refused))
+        stored = env.groups.get(group.group_id)
+        after = domain.count_payment(stored, domain._dt(NOW))
+        assert after.status == domain.SUCCEEDED
+        commit(env, lambda tx: env.groups.stage_change(tx, stored, after, on_stale=Stale))
+        # the pending leader's unpaid order closed: FAILED by a seat given back, no longer listed
+        stored = env.groups.get(other.group_id)
+        failed = domain.seat_given_back(stored, member_paid=False)
+        assert failed.status == domain.FAILED
+        commit(env, lambda tx: env.groups.stage_seat_back(tx, stored, failed, on_moved=Stale))
+        assert env.groups.open_groups(gb.group_buy_id, 10, None)[0] == []
+
+
+class TestGroupBuyStop:
+    def test_stopped_once(self, env: Env):
+        gb = activity()
+        commit(env, lambda tx: env.group_buys.stage_create(tx, gb, on_exists=Refused))
+        assert env.group_buys.get(gb.group_buy_id).stopped_at is None
+        commit(env, lambda tx: env.group_buys.stage_stop(tx, gb.group_buy_id, NOW, on_stopped=Stale))
+        assert env.group_buys.get(gb.group_buy_id).stopped_at == NOW
+        with pytest.raises(Stale):
+            commit(env, lambda tx: env.group_buys.stage_stop(tx, gb.group_buy_id, "2026-11-29T05:00:00Z",
+                                                             on_stopped=Stale))
+        with pytest.raises(Stale):  # no such activity: nothing is created
+            commit(env, lambda tx: env.group_buys.stage_stop(tx, "gb_missing" + gb.group_buy_id, NOW,
+                                                             on_stopped=Stale))
+        assert env.group_buys.get("gb_missing" + gb.group_buy_id) is None
+        assert env.group_buys.get(gb.group_buy_id).stopped_at == NOW
