@@ -3,6 +3,7 @@ request and response helpers, and the parsing of form fields (yuan, Beijing time
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from pathlib import Path
 from urllib.parse import parse_qs, quote
@@ -34,10 +35,22 @@ HTTP_STATUS = {"invalid": 400, "unauthorized": 401, "forbidden": 403, "not_found
 def _templates():
     from functions.console.render import environment
 
-    return environment({"yuan": lambda fen: "" if fen is None else f"¥{int(fen) / 100:.2f}"},
+    return environment({"yuan": lambda fen: "" if fen is None else f"¥{int(fen) / 100:.2f}",
+                        "outcome": _outcome_name},
                        {"STATUS_NAMES": STATUS_NAMES, "UPLOAD_NAMES": UPLOAD_NAMES,
                         "PAID_STATUSES": ("PAID", "SHIPPED", "COMPLETED", "REFUNDING", "REFUNDED"),
                         "REFUND_NAMES": REFUND_NAMES})
+
+
+def _outcome_name(outcome: str | None) -> str:
+    """An audit line's outcome in Chinese (None: a line written after its action)."""
+    if not outcome or outcome == "DONE":
+        return "完成"
+    if outcome == "PENDING":
+        return "未完成(结果未知,请核对)"
+    if outcome == "DUPLICATE":
+        return "重复提交,未再执行"
+    return f"被拒绝({outcome.removeprefix('REFUSED ')})"
 
 
 # -- request helpers ---------------------------------------------------------------------------
@@ -153,6 +166,27 @@ def console_page(path: str, methods=("GET",), area: str | None = None):
 
     return decorator
 
+
+
+# -- money actions -----------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def money_action(ctx, action: str, target: str, amount: int | None = None, detail: str | None = None):
+    """A money action's audit line (refunds, payouts, balances): written with the operator
+    before the action (PENDING), finished after it (DONE, or REFUSED and the code). A crash
+    in between leaves a PENDING line, never money moved without one. The view may fill in
+    the amount, the detail and the outcome from what the action answered."""
+    from layers.domain.operators import DONE, refused
+
+    service = wiring.operators()
+    entry_id = service.begin_audit(ctx.session, action, target, amount, detail)
+    line = {"amount": amount, "detail": detail, "outcome": DONE}
+    try:
+        yield line
+    except errors.DomainError as exc:
+        service.end_audit(entry_id, refused(exc.code), line["amount"], line["detail"])
+        raise
+    service.end_audit(entry_id, line["outcome"], line["amount"], line["detail"])
 
 
 # -- form fields -------------------------------------------------------------------------------

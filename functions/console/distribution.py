@@ -10,7 +10,16 @@ from urllib.parse import quote
 from chalice import Response
 
 from functions import schemas, wiring
-from functions.console._kit import _fen, _form, _int, _query, bp, console_page, redirect
+from functions.console._kit import (
+    _fen,
+    _form,
+    _int,
+    _query,
+    bp,
+    console_page,
+    money_action,
+    redirect,
+)
 from layers.domain import errors
 
 PAGE = 20
@@ -171,9 +180,9 @@ def payouts_page(ctx):
 
 @console_page("/console/payouts/{payout_id}/mark-paid", methods=("POST",), area="payouts")
 def payout_mark_paid(ctx, payout_id):
-    payout = wiring.settlement().mark_paid_manually(payout_id)
-    wiring.operators().audit(ctx.session, "payout.mark_paid", payout_id, payout.get("amount"),
-                             f"{payout.get('distributor_id')} -> {payout.get('status')}")
+    with money_action(ctx, "payout.mark_paid", payout_id) as line:
+        payout = wiring.settlement().mark_paid_manually(payout_id)
+        line.update(amount=payout.get("amount"), detail=f"{payout.get('distributor_id')} -> {payout.get('status')}")
     return redirect("/console/payouts")
 
 

@@ -10,7 +10,7 @@ import secrets
 from urllib.parse import quote
 
 from functions import wiring
-from functions.console._kit import _fen, _form, _int, _query, console_page, redirect
+from functions.console._kit import _fen, _form, _int, _query, console_page, money_action, redirect
 from layers.domain import errors
 from layers.domain.members import BALANCE, POINTS
 
@@ -67,9 +67,11 @@ def member_adjust(ctx, user_id):
     if amount is None:
         raise errors.InvalidRequest("请填写调整数额(负数为减少)")
     reason = form.get("reason") or ""
-    done = wiring.members().adjust(user_id, book, amount, reason, ctx.session.name, form.get("adjust_id") or "")
-    if not done["duplicate"]:
-        wiring.operators().audit(ctx.session, f"{book}.adjust", user_id, amount if book == BALANCE else None,
-                                 f"{amount:+d}{' 积分' if book == POINTS else ' 分'}: {reason.strip()}"
-                                 f" ({done['entry']['id']})")
+    what = f"{amount:+d}{' 积分' if book == POINTS else ' 分'}: {reason.strip()}"
+    with money_action(ctx, f"{book}.adjust", user_id, amount if book == BALANCE else None, what) as line:
+        done = wiring.members().adjust(user_id, book, amount, reason, ctx.session.name, form.get("adjust_id") or "")
+        if done["duplicate"]:
+            line.update(outcome="DUPLICATE", detail=f"{what} (已调整过:同一表单)")
+        else:
+            line.update(detail=f"{what} ({done['entry']['id']})")
     return redirect("/console/members?user_id=" + quote(user_id, safe=""))

@@ -8,7 +8,16 @@ from urllib.parse import quote, urlencode
 from chalice import Response
 
 from functions import schemas, wiring
-from functions.console._kit import _back, _fen, _form, _int, _query, console_page, redirect
+from functions.console._kit import (
+    _back,
+    _fen,
+    _form,
+    _int,
+    _query,
+    console_page,
+    money_action,
+    redirect,
+)
 from layers.domain import errors
 
 # -- orders -------------------------------------------------------------------------------------
@@ -106,17 +115,17 @@ def refund_queue(ctx):
 
 @console_page("/console/refunds/{refund_id}/reject", methods=("POST",))
 def refund_reject(ctx, refund_id):
-    refund = wiring.refunds().reject(refund_id)
-    wiring.operators().audit(ctx.session, "refund.reject", refund_id, refund.get("amount"),
-                             f"order {refund.get('order_id')} -> {refund.get('status')}")
+    with money_action(ctx, "refund.reject", refund_id) as line:
+        refund = wiring.refunds().reject(refund_id)
+        line.update(amount=refund.get("amount"), detail=f"order {refund.get('order_id')} -> {refund.get('status')}")
     return redirect(_back(f"/console/orders/{quote(refund['order_id'], safe='')}"))
 
 
 @console_page("/console/refunds/{refund_id}/approve", methods=("POST",))
 def refund_approve(ctx, refund_id):
-    refund = wiring.refunds().approve(refund_id)
-    wiring.operators().audit(ctx.session, "refund.approve", refund_id, refund.get("amount"),
-                             f"order {refund.get('order_id')} -> {refund.get('status')}")
+    with money_action(ctx, "refund.approve", refund_id) as line:
+        refund = wiring.refunds().approve(refund_id)
+        line.update(amount=refund.get("amount"), detail=f"order {refund.get('order_id')} -> {refund.get('status')}")
     return redirect(_back(f"/console/orders/{quote(refund['order_id'], safe='')}"))
 
 
@@ -131,14 +140,15 @@ def order_refund(ctx, order_id):
         raise errors.InvalidRequest("表单已失效,请刷新页面重试")
     body = schemas.RefundInput.model_validate({"amount": _fen(form.get("amount"), "退款金额"),
                                                "reason": (form.get("reason") or "").strip()})
-    try:
-        refund = wiring.refunds().refund_by_merchant(order_id, body, f"{ctx.session.name}:{key}")
-    except errors.NotAcceptable as exc:
-        raise errors.NotAcceptable("退款金额超过订单可退金额") from exc
-    except errors.InvalidState as exc:
-        raise errors.InvalidState("该订单当前状态不能退款") from exc
-    wiring.operators().audit(ctx.session, "refund.create", refund["id"], refund.get("amount"),
-                             f"order {order_id} -> {refund.get('status')}: {body.reason}")
+    with money_action(ctx, "refund.create", order_id, body.amount, f"order {order_id}: {body.reason}") as line:
+        try:
+            refund = wiring.refunds().refund_by_merchant(order_id, body, f"{ctx.session.name}:{key}")
+        except errors.NotAcceptable as exc:
+            raise errors.NotAcceptable("退款金额超过订单可退金额") from exc
+        except errors.InvalidState as exc:
+            raise errors.InvalidState("该订单当前状态不能退款") from exc
+        line.update(amount=refund.get("amount"),
+                    detail=f"order {order_id} -> refund {refund['id']} {refund.get('status')}: {body.reason}")
     return redirect(f"/console/orders/{quote(order_id, safe='')}")
 
 
@@ -156,13 +166,14 @@ def refund_abnormal(ctx, refund_id):
         if fields["bank_account"]:
             fields["bank_account"] = fields["bank_account"].replace(" ", "")
     body = schemas.AbnormalRefundInput.model_validate(fields)
-    try:
-        refund = wiring.refunds().apply_abnormal(refund_id, body)
-    except errors.NotAcceptable as exc:
-        raise errors.NotAcceptable("微信支付拒绝了这笔异常退款,请核对银行卡信息") from exc
-    except errors.InvalidState as exc:
-        raise errors.InvalidState("只有“退款异常”的退款单可以发起异常退款") from exc
     card = f" ****{body.bank_account[-4:]}" if body.bank_account else ""
-    wiring.operators().audit(ctx.session, "refund.abnormal", refund_id, refund.get("amount"),
-                             f"order {refund.get('order_id')} -> {body.type}{card} -> {refund.get('status')}")
+    with money_action(ctx, "refund.abnormal", refund_id, None, f"{body.type}{card}") as line:
+        try:
+            refund = wiring.refunds().apply_abnormal(refund_id, body)
+        except errors.NotAcceptable as exc:
+            raise errors.NotAcceptable("微信支付拒绝了这笔异常退款,请核对银行卡信息") from exc
+        except errors.InvalidState as exc:
+            raise errors.InvalidState("只有“退款异常”的退款单可以发起异常退款") from exc
+        line.update(amount=refund.get("amount"),
+                    detail=f"order {refund.get('order_id')} -> {body.type}{card} -> {refund.get('status')}")
     return redirect(_back(f"/console/orders/{quote(refund['order_id'], safe='')}"))

@@ -75,6 +75,18 @@ class AuditEntry:
     target: str
     amount: int | None = None
     detail: str | None = None
+    # A money action's line is written before the action (PENDING) and finished after it
+    # (DONE, or REFUSED and the code): a PENDING line is an action whose end nobody saw.
+    # None: a line written after the action (product edits, operators).
+    outcome: str | None = None
+
+
+PENDING = "PENDING"
+DONE = "DONE"
+
+
+def refused(code: str) -> str:
+    return f"REFUSED {code}"
 
 
 def hash_password(password: str, salt: bytes | None = None,
@@ -147,7 +159,11 @@ class OperatorRepository(Protocol):
 
     def delete_session(self, name: str, sid: str) -> None: ...
 
-    def audit(self, entry: AuditEntry) -> None: ...
+    def audit(self, entry: AuditEntry) -> str:
+        """Writes the entry; answers its id (for `finish_audit`)."""
+
+    def finish_audit(self, entry_id: str, outcome: str, amount: int | None, detail: str | None) -> None:
+        """Finishes a line `audit` wrote; LookupError when there is none."""
 
     def audit_log(self, day: str, limit: int) -> list[AuditEntry]:
         """The entries of an Asia/Shanghai day (YYYY-MM-DD), newest first."""

@@ -25,7 +25,7 @@ from layers.clock import iso
 from layers.domain import errors
 from layers.domain import operators as rules
 from layers.domain.analytics import day_of
-from layers.domain.operators import AuditEntry, OperatorRepository, Role, StoredSession
+from layers.domain.operators import PENDING, AuditEntry, OperatorRepository, Role, StoredSession
 
 SESSION_TTL_S = 8 * 3600
 
@@ -188,10 +188,21 @@ class OperatorService:
         self.operators.audit(AuditEntry(at=iso(self.clock.now()), operator=by.name, action=action,
                                         target=target, amount=amount, detail=detail))
 
+    def begin_audit(self, by: Session, action: str, target: str, amount: int | None = None,
+                    detail: str | None = None) -> str:
+        """A money action's line, written before the action (PENDING): no money moves
+        without its line. Answers its id for `end_audit`."""
+        return self.operators.audit(AuditEntry(at=iso(self.clock.now()), operator=by.name, action=action,
+                                               target=target, amount=amount, detail=detail, outcome=PENDING))
+
+    def end_audit(self, entry_id: str, outcome: str, amount: int | None = None, detail: str | None = None) -> None:
+        self.operators.finish_audit(entry_id, outcome, amount, detail)
+
     def audit_log(self, day: str | None = None, limit: int = 100) -> list[dict]:
         day = day or day_of(iso(self.clock.now()))
         return [{"at": e.at, "operator": e.operator, "action": e.action, "target": e.target,
-                 "amount": e.amount, "detail": e.detail} for e in self.operators.audit_log(day, limit)]
+                 "amount": e.amount, "detail": e.detail, "outcome": e.outcome}
+                for e in self.operators.audit_log(day, limit)]
 
     # -- what the console lists -----------------------------------------------------------------
 

@@ -50,6 +50,7 @@ class AuditItem(ShopModel):
     target = UnicodeAttribute()
     amount = NumberAttribute(null=True)
     detail = UnicodeAttribute(null=True)
+    outcome = UnicodeAttribute(null=True)  # PENDING, DONE, REFUSED <code>; none: written after the fact
 
 
 def operator_key(name: str) -> tuple[str, str]:
@@ -129,12 +130,28 @@ class DynamoOperatorRepository:
         SignInItem(f"SIGNIN#{name}#{window}", "SIGNIN").update(
             actions=[SignInItem.attempts.add(1), SignInItem.ttl.set(expires_at)])
 
-    def audit(self, entry: AuditEntry) -> None:
-        AuditItem(f"AUDIT#{day_of(entry.at)}", f"{entry.at}#{secrets.token_hex(4)}", at=entry.at,
-                  operator=entry.operator, action=entry.action, target=entry.target, amount=entry.amount,
-                  detail=entry.detail).save()
+    def audit(self, entry: AuditEntry) -> str:
+        entry_id = f"{entry.at}#{secrets.token_hex(4)}"
+        AuditItem(f"AUDIT#{day_of(entry.at)}", entry_id, at=entry.at, operator=entry.operator,
+                  action=entry.action, target=entry.target, amount=entry.amount, detail=entry.detail,
+                  outcome=entry.outcome).save()
+        return entry_id
+
+    def finish_audit(self, entry_id: str, outcome: str, amount: int | None, detail: str | None) -> None:
+        at = entry_id.rsplit("#", 1)[0]
+        item = AuditItem(f"AUDIT#{day_of(at)}", entry_id)
+        actions = [AuditItem.outcome.set(outcome)]
+        actions.append(AuditItem.amount.set(amount) if amount is not None else AuditItem.amount.remove())
+        actions.append(AuditItem.detail.set(detail) if detail else AuditItem.detail.remove())
+        try:
+            item.update(actions=actions, condition=AuditItem.at.exists())  # the line begun, never a new one
+        except UpdateError as exc:
+            if condition_failed(exc):
+                raise LookupError(f"no audit line {entry_id}") from exc
+            raise
 
     def audit_log(self, day: str, limit: int = 100) -> list[AuditEntry]:
         return [AuditEntry(at=i.at, operator=i.operator, action=i.action, target=i.target,
-                           amount=int(i.amount) if i.amount is not None else None, detail=i.detail)
+                           amount=int(i.amount) if i.amount is not None else None, detail=i.detail,
+                           outcome=i.outcome)
                 for i in AuditItem.query(f"AUDIT#{day}", scan_index_forward=False, limit=limit)]

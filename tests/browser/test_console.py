@@ -285,8 +285,9 @@ def test_the_refund_queue_approves_one_and_rejects_another_both_audited(browser_
     assert wiring.orders().get(rejected["order_id"], consistent=True).status == "SHIPPED"
     finish_at_wechat(client, shop["sandbox"], kept["id"])  # nothing left in flight for other tests
     page.goto(f"{console_url}/console/operators")
-    assert "refund.reject" in page.locator("#audit tr", has_text=rejected["id"]).inner_text()
-    assert "refund.approve" in page.locator("#audit tr", has_text=kept["id"]).inner_text()
+    for action, refund in (("refund.reject", rejected), ("refund.approve", kept)):
+        line = page.locator("#audit tr", has_text=refund["id"]).inner_text()
+        assert action in line and "完成" in line  # begun before the action, finished after it
 
 
 def test_a_product_made_in_the_console_is_in_the_mini_program_api(browser_page, console_url, shop):

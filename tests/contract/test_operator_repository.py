@@ -55,6 +55,20 @@ class TestOperatorRepository:
         mine = [e for e in operators.audit_log("2026-01-05", 100) if e.target == target]
         assert mine == [second, first]
 
+    def test_a_line_begun_pending_is_finished_in_place_and_never_made_by_finishing(self, operators):
+        target = "p-" + uuid.uuid4().hex[:8]
+        begun = AuditEntry(at="2026-01-06T01:00:00Z", operator="owner", action="payout.mark_paid", target=target,
+                           outcome="PENDING")
+        entry_id = operators.audit(begun)
+        assert [e for e in operators.audit_log("2026-01-06", 100) if e.target == target] == [begun]
+        operators.finish_audit(entry_id, "DONE", 1200, "d1 -> PAID_MANUALLY")
+        assert [e for e in operators.audit_log("2026-01-06", 100) if e.target == target] == [
+            AuditEntry(at=begun.at, operator="owner", action="payout.mark_paid", target=target, amount=1200,
+                       detail="d1 -> PAID_MANUALLY", outcome="DONE")]
+        with pytest.raises(LookupError):
+            operators.finish_audit("2026-01-06T01:00:00Z#999999", "DONE", None, None)
+        assert len([e for e in operators.audit_log("2026-01-06", 100) if e.target == target]) == 1
+
     def test_an_update_raises_the_epoch_and_sessions_are_kept_until_deleted(self, operators):
         name = "op" + uuid.uuid4().hex[:8]
         assert operators.update(name, disabled=True) is False  # no such operator: nothing written

@@ -63,9 +63,19 @@ class MemoryOperatorRepository:
             key = ("signin", name, window)
             self.store.items[key] = self.store.items.get(key, 0) + 1
 
-    def audit(self, entry: AuditEntry) -> None:
+    def audit(self, entry: AuditEntry) -> str:
         with self.store.lock:
-            self.store.items[("audit", day_of(entry.at), entry.at, next(self._seq))] = entry
+            n = next(self._seq)
+            self.store.items[("audit", day_of(entry.at), entry.at, n)] = entry
+        return f"{entry.at}#{n}"
+
+    def finish_audit(self, entry_id: str, outcome: str, amount: int | None, detail: str | None) -> None:
+        at, n = entry_id.rsplit("#", 1)
+        key = ("audit", day_of(at), at, int(n))
+        with self.store.lock:
+            if key not in self.store.items:
+                raise LookupError(f"no audit line {entry_id}")  # as the DynamoDB condition: only a line begun
+            self.store.items[key] = dataclasses.replace(self.store.items[key], outcome=outcome, amount=amount, detail=detail)
 
     def audit_log(self, day: str, limit: int = 100) -> list[AuditEntry]:
         return list(reversed(self.store.scan(("audit", day))))[:limit]
