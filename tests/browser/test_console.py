@@ -71,6 +71,11 @@ def test_a_form_with_a_wrong_csrf_token_is_refused_and_changes_nothing(browser_p
         page.click("#ship-form button[type=submit]")
     assert answer.value.status == 403
     assert "CSRF" in page.inner_text("#error-message")
+    # and a form posted without any token (the session cookie alone) is refused too
+    missing = page.request.post(f"{console_url}/console/orders/{order_id}/ship",
+                                form={"logistics_type": "express", "express_company": "SF",
+                                      "tracking_no": "SF1400000022"})
+    assert missing.status == 403
 
     from functions import wiring
 
