@@ -62,7 +62,8 @@ def start_stack(with_sqs: bool = True, with_sandbox: bool = True) -> Stack:
 
 
 class CallMeter:
-    """Patches botocore and requests while active: per operation counts, capacity units
+    """Patches botocore, requests (wechatpy) and our WeChat Pay transport while active: per
+    operation counts, capacity units
     (asks DynamoDB for ReturnConsumedCapacity=TOTAL) and seconds."""
 
     def __init__(self) -> None:
@@ -121,16 +122,33 @@ class CallMeter:
                 meter.data[("time", "http", "wechatpay" if "/v3/" in request.url else "wechat")] += (
                     time.perf_counter() - start)
 
+        from layers.wechat import http as pay_http
+
+        self._orig_pay_request = original_pay_request = pay_http.Http.request
+
+        def pay_request(transport, method, url, *args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original_pay_request(transport, method, url, *args, **kwargs)
+            finally:
+                meter.spans.append((start, time.perf_counter(), "http"))
+                meter.data[("time", "http", "wechatpay" if "/v3/" in url else "wechat")] += (
+                    time.perf_counter() - start)
+
         botocore.client.BaseClient._make_api_call = make_api_call
         requests.Session.send = send
+        pay_http.Http.request = pay_request
         return self
 
     def __exit__(self, *exc):
         import botocore.client
         import requests
 
+        from layers.wechat import http as pay_http
+
         botocore.client.BaseClient._make_api_call = self._orig_call
         requests.Session.send = self._orig_send
+        pay_http.Http.request = self._orig_pay_request
 
 
 _CAPACITY_OPS = {"GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query", "Scan", "BatchGetItem",
