@@ -701,9 +701,7 @@ def operators():
     from layers.services.operators import OperatorService
 
     return OperatorService(operators=operator_repository(), clock=clock(), secret=settings().token_secret,
-                           admin_key=settings().admin_api_key,
-                           paid_orders=lambda day: analytics_repository().paid_orders(day),
-                           order_view=lambda order: orders().view(order))
+                           admin_key=settings().admin_api_key)
 # -- end issue 21 --
 
 

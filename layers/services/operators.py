@@ -18,7 +18,6 @@ import functools
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from layers.clock import iso
@@ -44,14 +43,11 @@ class Session:
 
 
 class OperatorService:
-    def __init__(self, *, operators: OperatorRepository, clock, secret: str | None, admin_key: str | None,
-                 paid_orders: Callable[[str], list] | None = None, order_view: Callable | None = None):
+    def __init__(self, *, operators: OperatorRepository, clock, secret: str | None, admin_key: str | None):
         self.operators = operators
         self.clock = clock
         self.secret = (secret or "").encode()
         self.admin_key = admin_key
-        self.paid_orders = paid_orders
-        self.order_view = order_view
 
     # -- operators ------------------------------------------------------------------------
 
@@ -203,15 +199,6 @@ class OperatorService:
         return [{"at": e.at, "operator": e.operator, "action": e.action, "target": e.target,
                  "amount": e.amount, "detail": e.detail, "outcome": e.outcome}
                 for e in self.operators.audit_log(day, limit)]
-
-    # -- what the console lists -----------------------------------------------------------------
-
-    def orders_paid_on(self, day: str | None, status: str | None) -> list[dict]:
-        """The orders paid on an Asia/Shanghai day (the paid-day index of issue 20), newest
-        first, optionally of one status."""
-        day = day or day_of(iso(self.clock.now()))
-        orders = sorted(self.paid_orders(day), key=lambda o: o.paid_at or "", reverse=True)
-        return [self.order_view(o) for o in orders if not status or str(o.status) == status]
 
 
 @functools.cache
