@@ -134,9 +134,12 @@ class GroupBuyRepository(Protocol):
 
     def stage_create(self, tx, group_buy: GroupBuy, on_exists) -> None: ...
 
-    def stage_take(self, tx, group_buy_id: str, user_id: str, limit: int, on_empty, on_limit) -> None:
+    def stage_take(self, tx, group_buy_id: str, user_id: str, limit: int, on_empty, on_limit,
+                   opening: bool = False) -> None:
         """One unit of the activity's stock (while one is left) and one of the shopper's
-        `limit` orders in it."""
+        `limit` orders in it. `opening`: and the activity not stopped (issue 21: decided
+        in the opening order's transaction, so a stop and an opening never both win);
+        `on_empty()` then answers either refusal."""
 
     def stage_give_back(self, tx, group_buy_id: str, user_id: str) -> None: ...
 

@@ -331,10 +331,19 @@ class GroupReservation:
                 on_unavailable=lambda: rules.refusal(self.groups.get(group_id), None, self.clock.now()),
                 on_joined=lambda: rules.AlreadyJoined("you are already in this group"))
         limit = group_buy.per_user_limit
+        opening = bool(reservation.get("leader"))
         self.group_buys.stage_take(
             tx, group_buy.group_buy_id, user_id, limit,
-            on_empty=lambda: errors.SoldOut("this group buy is sold out"),
-            on_limit=lambda: errors.LimitExceeded(f"at most {limit} orders of this group buy per shopper"))
+            on_empty=lambda: self._not_taken(group_buy.group_buy_id, opening),
+            on_limit=lambda: errors.LimitExceeded(f"at most {limit} orders of this group buy per shopper"),
+            opening=opening)
+
+    def _not_taken(self, group_buy_id: str, opening: bool) -> errors.DomainError:
+        """Why the activity's unit was refused: stopped meanwhile (for an opening), else sold out."""
+        now = self.group_buys.get(group_buy_id)
+        if opening and now is not None and now.stopped_at is not None:
+            return errors.Ended("this group buy was stopped")
+        return errors.SoldOut("this group buy is sold out")
 
     def stage_release(self, tx, reservation: dict) -> None:
         self.group_buys.stage_give_back(tx, reservation["group_buy_id"], reservation["user_id"])

@@ -188,9 +188,13 @@ class DynamoGroupBuyRepository:
                                          last_evaluated_key=cursor)
         return [(_group_buy(i), int(i.remaining)) for i in result], result.last_evaluated_key
 
-    def stage_take(self, tx, group_buy_id: str, user_id: str, limit: int, on_empty, on_limit) -> None:
+    def stage_take(self, tx, group_buy_id: str, user_id: str, limit: int, on_empty, on_limit,
+                   opening: bool = False) -> None:
+        condition = GroupBuyItem.remaining >= 1
+        if opening:  # issue 21: a stopped activity opens no group
+            condition = condition & GroupBuyItem.stopped_at.does_not_exist()
         tx.update(GroupBuyItem(*group_buy_key(group_buy_id)), actions=[GroupBuyItem.remaining.add(-1)],
-                  condition=GroupBuyItem.remaining >= 1, on_fail=on_empty)
+                  condition=condition, on_fail=on_empty)
         tx.update(GroupBuyerItem(*buyer_key(group_buy_id, user_id)), actions=[GroupBuyerItem.orders.add(1)],
                   condition=GroupBuyerItem.orders.does_not_exist() | (GroupBuyerItem.orders < limit),
                   on_fail=on_limit)

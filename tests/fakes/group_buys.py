@@ -41,10 +41,16 @@ class MemoryGroupBuyRepository:
 
         tx.add(lambda items: key not in items, apply, on_exists)
 
-    def stage_take(self, tx: MemoryTx, group_buy_id: str, user_id: str, limit: int, on_empty, on_limit) -> None:
+    def stage_take(self, tx: MemoryTx, group_buy_id: str, user_id: str, limit: int, on_empty, on_limit,
+                   opening: bool = False) -> None:
         stock, buyer = ("group_buy_stock", group_buy_id), ("group_buyer", group_buy_id, user_id)
-        tx.add(lambda items: items.get(stock, 0) >= 1, lambda items: items.__setitem__(stock, items[stock] - 1),
-               on_empty)
+        activity = ("group_buy", group_buy_id)
+
+        def takes(items) -> bool:
+            stopped = opening and activity in items and items[activity].stopped_at is not None
+            return items.get(stock, 0) >= 1 and not stopped
+
+        tx.add(takes, lambda items: items.__setitem__(stock, items[stock] - 1), on_empty)
         tx.add(lambda items: items.get(buyer, 0) < limit,
                lambda items: items.__setitem__(buyer, items.get(buyer, 0) + 1), on_limit)
 

@@ -10,6 +10,7 @@ from datetime import timedelta
 
 import pytest
 
+from layers.domain import errors
 from tests.helpers import ADDRESS, body, create_product, login, post
 from tests.integration.test_payments import deliver, paid_resource, stored_order
 
@@ -239,3 +240,21 @@ def test_a_payment_after_failure_is_refunded(client, admin_headers, shop, monkey
     assert stored_order(member["id"]).status == "REFUNDING"
     r = post(client, f"/groups/{group_id}/orders", {"address": ADDRESS}, login(client))
     assert r.status_code == 409 and body(r)["error"]["code"] == "INVALID_STATE"
+
+
+def test_a_stop_racing_an_opening_on_dynamodb_opens_no_group(client, admin_headers, shop, monkeypatch):
+    """Issue 21: the opening transaction's condition on the activity, on DynamoDB Local."""
+    from functions import wiring
+    from layers.domain import group_buy as rules
+
+    activity = new_activity(client, admin_headers, stock=5)
+    real_check = rules.check_window
+
+    def check_then_stop(group_buy, now):
+        real_check(group_buy, now)
+        wiring.group_buys().stop_group_buy(activity["id"])
+
+    monkeypatch.setattr(rules, "check_window", check_then_stop)
+    with pytest.raises(errors.Ended):
+        wiring.group_buys().open(new_user(), activity["id"], order_input(), None)
+    assert wiring.group_buy_repository().remaining(activity["id"]) == 5

@@ -74,3 +74,22 @@ def test_a_stop_that_loses_a_race_reads_again():
 
     w.group_buys.stage_stop = racing
     assert w.service.stop_group_buy(activity["id"])["stopped_at"] == "2020-01-01T00:00:00Z"
+
+
+def test_a_stop_between_the_window_check_and_the_opening_transaction_wins(monkeypatch):
+    """The opening order's transaction is conditioned on the activity not stopped: a stop
+    that lands after the service's own check still refuses the group, and takes nothing."""
+    from layers.domain import group_buy as rules
+
+    w = World()
+    activity = w.activity()
+    real_check = rules.check_window
+
+    def check_then_stop(group_buy, now):
+        real_check(group_buy, now)  # passes: not stopped yet
+        w.service.stop_group_buy(activity["id"])  # an operator stops it right now
+
+    monkeypatch.setattr(rules, "check_window", check_then_stop)
+    with pytest.raises(errors.Ended):
+        w.service.open("late", activity["id"], ORDER, None)
+    assert w.group_buys.remaining(activity["id"]) == 50  # nothing taken
