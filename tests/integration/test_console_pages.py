@@ -46,3 +46,24 @@ def test_every_console_page_answers_without_a_5xx(client, admin_headers, owner_c
                     seen += 1
                     assert r.status_code < 500, f"GET {path}{query} {extra}: {r.status_code} {r.body[:300]!r}"
     assert seen >= 400
+
+
+def test_every_console_form_posted_empty_or_wrong_is_a_4xx_never_a_5xx(client, admin_headers, owner_cookie):
+    import app
+    from functions import wiring
+
+    product = create_product(client, admin_headers)
+    token = wiring.operators().csrf_token(owner_cookie.split("=", 1)[1])
+    headers = {"Cookie": owner_cookie, "Host": "127.0.0.1", "Content-Type": "application/x-www-form-urlencoded"}
+    forms = [f"csrf={token}", f"csrf={token}&amount=-1&delta=abc&price=1.234&stock=-5&book=nope&type=NOPE",
+             f"csrf={token}&title=%00&skus=1%201%20bad&starts_at=2026-02-30T10:00&ends_at=x&name=" + "x" * 300]
+    posts = sorted(p for p, methods in app.app.routes.items()
+                   if p.startswith("/console") and "POST" in methods and p not in ("/console/login", "/console/logout"))
+    assert len(posts) >= 20
+    for template in posts:
+        for ids in ({"product_id": product["id"]}, {}):
+            path = re.sub(r"\{(\w+)\}", lambda m, ids=ids: ids.get(m.group(1), "nope_" + m.group(1)), template)
+            for form in forms:
+                r = client.http.post(path, headers=headers, body=form.encode())
+                assert r.status_code < 500, f"POST {path} {form[:60]}: {r.status_code} {r.body[:300]!r}"
+                assert r.status_code != 401, f"POST {path}: the session ended mid-crawl"
