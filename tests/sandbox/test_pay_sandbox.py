@@ -97,13 +97,16 @@ def test_prepay_repeat_with_other_parameters_is_out_trade_no_used(pay):
 def test_a_prepay_id_lives_two_hours(pay):
     box = pay.box
     no = new_no()
-    old = pay.call("POST", "/v3/pay/transactions/jsapi", prepay_body(box, no)).json()["prepay_id"]
+    # One body for both: asked again, the order's parameters must be the same (time_expire
+    # to the second: a second body made a second later was refused, now and then).
+    body = prepay_body(box, no)
+    old = pay.call("POST", "/v3/pay/transactions/jsapi", body).json()["prepay_id"]
     box.advance(2 * 3600 + 1)
     assert not box.prepay_valid(old)
     with pytest.raises(Exception) as refused:
         box.pay(no, prepay_id=old, notify=False)
     assert getattr(refused.value, "code", "") == "PREPAY_EXPIRED"
-    fresh = pay.call("POST", "/v3/pay/transactions/jsapi", prepay_body(box, no)).json()["prepay_id"]
+    fresh = pay.call("POST", "/v3/pay/transactions/jsapi", body).json()["prepay_id"]
     assert box.prepay_valid(fresh)
     assert box.pay(no, prepay_id=fresh, notify=False)["trade_state"] == "SUCCESS"
 
