@@ -81,6 +81,9 @@ class RefundService:
         return [self.view(r) for r in self.refunds.for_order(order_id)]
 
     def waiting(self, status: str) -> list[dict]:
+        """The refunds waiting in one of the open statuses (the only ones with a queue)."""
+        if status not in domain.OPEN:
+            raise errors.InvalidRequest(f"status: one of {', '.join(domain.OPEN)}")
         return [self.view(r, admin=True) for r in self.refunds.waiting(status, limit=100)]
 
     def request_refund(self, user_id: str, order_id: str, body, key: str | None) -> dict:

@@ -210,3 +210,12 @@ def test_a_shopper_cannot_hold_stock_with_more_unpaid_orders_than_the_cap(client
     assert post(client, "/orders", order_payload(sku), login(client)).status_code == 201  # others are not held back
     assert post(client, f"/orders/{placed[0]['id']}/cancel", {}, shopper).status_code == 200
     assert post(client, "/orders", order_payload(sku), shopper).status_code == 201
+
+
+def test_the_refund_queues_are_the_open_statuses_and_any_other_is_400(client, admin_headers):
+    for status in ("REQUESTED", "PROCESSING", "ABNORMAL"):
+        r = client.http.get(f"/admin/refunds?status={status}", headers=admin_headers)
+        assert r.status_code == 200 and all(i["status"] == status for i in body(r)["items"])
+    for status in ("SUCCESS", "NOPE", "requested"):
+        r = client.http.get(f"/admin/refunds?status={status}", headers=admin_headers)
+        assert _error(r, 400)["code"] == "INVALID_REQUEST"
