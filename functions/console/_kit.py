@@ -181,12 +181,24 @@ def money_action(ctx, action: str, target: str, amount: int | None = None, detai
     service = wiring.operators()
     entry_id = service.begin_audit(ctx.session, action, target, amount, detail)
     line = {"amount": amount, "detail": detail, "outcome": DONE}
+
+    def finish(outcome: str) -> None:
+        # The action has happened (or was refused): an answer about it must not become a
+        # 5xx because its line could not be finished; the line stays PENDING, and alarms.
+        try:
+            service.end_audit(entry_id, outcome, line["amount"], line["detail"])
+        except Exception:  # noqa: BLE001
+            from layers.observability import logger
+
+            logger.exception("audit line left PENDING", extra={"audit_id": entry_id, "action": action,
+                                                               "alarm": "AUDIT_UNFINISHED"})
+
     try:
         yield line
     except errors.DomainError as exc:
-        service.end_audit(entry_id, refused(exc.code), line["amount"], line["detail"])
+        finish(refused(exc.code))
         raise
-    service.end_audit(entry_id, line["outcome"], line["amount"], line["detail"])
+    finish(line["outcome"])
 
 
 # -- form fields -------------------------------------------------------------------------------

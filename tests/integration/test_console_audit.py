@@ -53,3 +53,19 @@ def test_an_action_that_dies_halfway_stays_pending(ctx):
     with pytest.raises(RuntimeError), money_action(ctx, "balance.adjust", target, -700, "-700 分: 补偿"):
         raise RuntimeError("the container died")  # e.g. DynamoDB unreachable mid-action
     assert [(e["outcome"], e["amount"]) for e in _lines(target)] == [("PENDING", -700)]
+
+
+def test_a_line_that_cannot_be_finished_stays_pending_and_the_action_still_answers(ctx, monkeypatch):
+    from functions import wiring
+    from functions.console._kit import money_action
+
+    target = "p-" + uuid.uuid4().hex[:10]
+
+    def unreachable(*args, **kwargs):
+        raise ConnectionError("DynamoDB unreachable")
+
+    monkeypatch.setattr(wiring.operators(), "end_audit", unreachable)
+    with money_action(ctx, "payout.mark_paid", target, 1200) as line:
+        line.update(detail="d1 -> PAID_MANUALLY")  # the action itself succeeded
+    monkeypatch.undo()
+    assert [(e["outcome"], e["amount"]) for e in _lines(target)] == [("PENDING", 1200)]
