@@ -181,15 +181,22 @@ def bearer_token(bp: Blueprint) -> str | None:
 def shopper_id(bp: Blueprint) -> str:
     """The calling shopper's user id from their token (signature, stage, expiry and
     token version checked); 401 otherwise."""
+    claims = _shopper_claims(bp)
+    from functions import wiring
+
+    wiring.token_versions().check(claims.user_id, claims.version)
+    return claims.user_id
+
+
+def _shopper_claims(bp: Blueprint):
+    """The bearer token's claims once its signature, stage and expiry hold (the caller
+    checks its version); 401 otherwise."""
     token = bearer_token(bp)
     if token is None:
         raise errors.Unauthorized("a shopper token is required")
     claims = verify_shopper_token(token)
-    from functions import wiring
-
-    wiring.token_versions().check(claims.user_id, claims.version)
     _remember_caller(bp, f"user:{claims.user_id}")
-    return claims.user_id
+    return claims
 
 
 def shopper_checked_by_read(bp: Blueprint) -> tuple[str, Callable | None]:
@@ -197,14 +204,10 @@ def shopper_checked_by_read(bp: Blueprint) -> tuple[str, Callable | None]:
     user id (signature, stage and expiry checked), and the token-version check to run on
     the user as that read finds them (None: this container knew the version and checked
     it here). Issue 16: a cold container saves the version's own read."""
-    token = bearer_token(bp)
-    if token is None:
-        raise errors.Unauthorized("a shopper token is required")
-    claims = verify_shopper_token(token)
+    claims = _shopper_claims(bp)
     from functions import wiring
 
     versions = wiring.token_versions()
-    _remember_caller(bp, f"user:{claims.user_id}")
     if versions.check_cached(claims.user_id, claims.version):
         return claims.user_id, None
     return claims.user_id, lambda user: versions.check_read(claims.user_id, claims.version,

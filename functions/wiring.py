@@ -44,10 +44,6 @@ class _Deferred:
         return getattr(self._build(), name)  # the builders are cached: built once
 
 
-def _deferred(build: Callable) -> _Deferred:
-    return _Deferred(build)
-
-
 # -- shared collaborators ----------------------------------------------------------------
 
 @_once
@@ -170,10 +166,10 @@ def anomalies():
 def reservations():
     from layers.services.reservations import Reservations
 
-    return Reservations({"sku": stock_repository(), "flash": _deferred(flash_sale_repository),
-                         "bargain": _deferred(bargain_reservation),  # issue 18: an order holds a bargain instance
-                         "group": _deferred(group_reservation),  # issue 17: a seat in a group
-                         "points": _deferred(members)})  # issue 19: an order holds the points it spends
+    return Reservations({"sku": stock_repository(), "flash": _Deferred(flash_sale_repository),
+                         "bargain": _Deferred(bargain_reservation),  # issue 18: an order holds a bargain instance
+                         "group": _Deferred(group_reservation),  # issue 17: a seat in a group
+                         "points": _Deferred(members)})  # issue 19: an order holds the points it spends
 
 
 @_once
@@ -190,12 +186,12 @@ def orders():
     # What only some paths use is deferred (issue 16): a cold POST /orders builds the rest.
     return OrderService(
         orders=order_repository(), catalog=stock_repository(), users=user_repository(),
-        coupons=_deferred(coupons), reservations=reservations(),
+        coupons=_Deferred(coupons), reservations=reservations(),
         attribution=lambda *args, **kwargs: distribution().distributor_for_order(*args, **kwargs),
-        ledger=_deferred(ledger), outbox=_deferred(outbox_repository), publisher=_deferred(publisher),
-        anomalies=_deferred(anomalies), pay=pay_client(), expiry=expiry(), refunds=_deferred(refunds),
+        ledger=_Deferred(ledger), outbox=_Deferred(outbox_repository), publisher=_Deferred(publisher),
+        anomalies=_Deferred(anomalies), pay=pay_client(), expiry=expiry(), refunds=_Deferred(refunds),
         clock=clock(), new_tx=new_tx(), settings=settings(), notify_url=notify_url, reads=placement_reader(),
-        members=_deferred(members))  # issue 19
+        members=_Deferred(members))  # issue 19
 
 
 # -- issue 16: placement reads everything it needs in one round trip --

@@ -34,14 +34,8 @@ class TokenVersions:
 
     def check(self, user_id: str, version: int) -> None:
         """401 unless `version` is the user's current token version."""
-        cached = self._versions.get(user_id)
-        if cached is None or cached[1] < self.monotonic():
-            current = self.users.token_version(user_id)
-            self.learn(user_id, current)
-        else:
-            current = cached[0]
-        if version != current:
-            raise errors.Unauthorized("token revoked")
+        if not self.check_cached(user_id, version):
+            self.check_read(user_id, version, self.users.token_version(user_id))
 
     def check_cached(self, user_id: str, version: int) -> bool:
         """True when this container knows the user's current version and `version` is it;
@@ -100,10 +94,6 @@ class AuthService:
             return
         if not self.rate_limiter.hit(key, limit, LOGIN_WINDOW_S, int(self.clock.now().timestamp())):
             raise errors.RateLimited("too many logins; try again in a minute")
-
-    def check_token_version(self, user_id: str, version: int) -> None:
-        """401 unless `version` is the user's current token version."""
-        self.versions.check(user_id, version)
 
     def revoke(self, user_id: str) -> dict:
         """Every token of `user_id` issued so far stops working."""

@@ -19,7 +19,7 @@ from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttrib
 from layers.domain import assistance as domain
 from layers.domain.assistance import AssistCampaign, AssistInstance
 from layers.storage import queues
-from layers.storage.base import Listed, Queued, ShopModel, changed, requeued
+from layers.storage.base import Listed, Queued, ShopModel, changed, requeued, values_of
 
 EXPIRING = "ASSISTS_EXPIRING"
 REWARDS = "ASSIST_REWARDS"
@@ -80,22 +80,14 @@ _TRANSITION_FIELDS = ["status", "helps", "succeeded_at", "reward_status", "rewar
 _INT = {"helpers_needed", "ttl_s", "per_user_limit", "helps_per_user_per_day", "helps", "version"}
 
 
-def _values(item, names) -> dict:
-    values = {}
-    for name in names:
-        value = getattr(item, name)
-        values[name] = int(value) if name in _INT and value is not None else value
-    return values
-
-
 def _campaign(item: AssistCampaignItem) -> AssistCampaign:
-    values = _values(item, _CAMPAIGN_FIELDS)
+    values = values_of(item, _CAMPAIGN_FIELDS, _INT)
     values["new_users_only"] = bool(values["new_users_only"])
     return AssistCampaign(**values)
 
 
 def _instance(item: AssistInstanceItem) -> AssistInstance:
-    values = _values(item, _INSTANCE_FIELDS)
+    values = values_of(item, _INSTANCE_FIELDS, _INT)
     values["new_users_only"] = bool(values["new_users_only"])
     values["helps"] = values["helps"] or 0
     values["version"] = values["version"] or 0

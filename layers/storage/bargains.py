@@ -20,7 +20,7 @@ from pynamodb.attributes import JSONAttribute, NumberAttribute, UnicodeAttribute
 from layers.domain import bargain as domain
 from layers.domain.bargain import Bargain, BargainInstance
 from layers.storage import queues
-from layers.storage.base import Listed, Queued, ShopModel, changed, requeued
+from layers.storage.base import Listed, Queued, ShopModel, changed, requeued, values_of
 
 EXPIRING = "BARGAINS_EXPIRING"
 BARGAINS = "BARGAINS"  # issue 21: gsi1, every bargain
@@ -88,20 +88,12 @@ _INT = {"start_price", "floor_price", "helpers_needed", "ttl_s", "stock", "per_u
         "helps_per_user_per_day", "helps", "cut_total", "version"}
 
 
-def _values(item, names) -> dict:
-    values = {}
-    for name in names:
-        value = getattr(item, name)
-        values[name] = int(value) if name in _INT and value is not None else value
-    return values
-
-
 def _bargain(item: BargainItem) -> Bargain:
-    return Bargain(**_values(item, _BARGAIN_FIELDS))
+    return Bargain(**values_of(item, _BARGAIN_FIELDS, _INT))
 
 
 def _instance(item: BargainInstanceItem) -> BargainInstance:
-    values = _values(item, _INSTANCE_FIELDS)
+    values = values_of(item, _INSTANCE_FIELDS, _INT)
     values["cuts"] = tuple(int(c) for c in item.cuts)
     values["helps"] = values["helps"] or 0
     values["cut_total"] = values["cut_total"] or 0

@@ -164,6 +164,16 @@ class Numbered(ShopModel):
 # -- end issue 20 --
 
 
+def values_of(item: Model, names, ints=frozenset()) -> dict:
+    """An item's attributes `names` as a domain dataclass takes them: the `ints` as int
+    (a number read back may be a float), None left as None. The other half of `changed`."""
+    values = {}
+    for name in names:
+        value = getattr(item, name)
+        values[name] = int(value) if name in ints and value is not None else value
+    return values
+
+
 def changed(model: type[Model], before, after, names, encode=None) -> list:
     """Update actions for the fields of `after` that differ from `before`: SET the new
     value, or REMOVE the attribute where it became None. `encode(name, value)` turns a

@@ -26,7 +26,7 @@ from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute
 from layers.domain import group_buy as domain
 from layers.domain.group_buy import Group, GroupBuy, Member
 from layers.storage import queues
-from layers.storage.base import Listed, ListedAndQueued, ShopModel, changed, requeued
+from layers.storage.base import Listed, ListedAndQueued, ShopModel, changed, requeued, values_of
 
 DUE = "GROUPS_DUE"
 GROUP_BUYS = "GROUP_BUYS"  # issue 21: gsi1, every activity
@@ -107,27 +107,19 @@ _INT = {"price", "group_size", "group_ttl_s", "stock", "per_user_limit", "succes
         "paid_count", "version"}
 
 
-def _values(item, names) -> dict:
-    values = {}
-    for name in names:
-        value = getattr(item, name)
-        values[name] = int(value) if name in _INT and value is not None else value
-    return values
-
-
 def _group_buy(item: GroupBuyItem) -> GroupBuy:
-    return GroupBuy(**_values(item, _GROUP_BUY_FIELDS))
+    return GroupBuy(**values_of(item, _GROUP_BUY_FIELDS, _INT))
 
 
 def _group(item: GroupItem) -> Group:
-    values = _values(item, _GROUP_FIELDS)
+    values = values_of(item, _GROUP_FIELDS, _INT)
     values["refunds_done"] = bool(values["refunds_done"])
     values["version"] = values["version"] or 0
     return Group(**values)
 
 
 def _member(item: MemberItem) -> Member:
-    values = _values(item, _MEMBER_FIELDS)
+    values = values_of(item, _MEMBER_FIELDS, _INT)
     values["leader"], values["paid"] = bool(values["leader"]), bool(values["paid"])
     return Member(**values)
 

@@ -71,13 +71,13 @@ def test_revoking_raises_the_version_and_refuses_older_tokens():
     service, users, _, issued = _limited(per_address=0, per_openid=0)
     user_id = service.login("a")["user"]["id"]
     assert issued == [0]
-    service.check_token_version(user_id, 0)
+    service.versions.check(user_id, 0)
     assert service.revoke(user_id) == {"user_id": user_id, "token_version": 1}
     with pytest.raises(errors.Unauthorized, match="revoked"):
-        service.check_token_version(user_id, 0)
+        service.versions.check(user_id, 0)
     service.login("a")
     assert issued == [0, 1]
-    service.check_token_version(user_id, 1)
+    service.versions.check(user_id, 1)
 
 
 def test_token_versions_known_checked_at_once_unknown_checked_on_a_read_of_the_user():
