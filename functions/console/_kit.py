@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from pathlib import Path
 from urllib.parse import parse_qs, quote
 
@@ -26,7 +27,44 @@ STATUS_NAMES = {"PENDING_PAYMENT": "待付款", "PAID": "待发货", "SHIPPED": 
 REFUND_NAMES = {"REQUESTED": "待审核", "PROCESSING": "退款中", "SUCCESS": "已退款", "ABNORMAL": "退款异常",
                 "CLOSED": "已关闭", "REJECTED": "已拒绝", "FAILED": "失败"}
 UPLOAD_NAMES = {"PENDING": "排队上传中", "UPLOADED": "已上传", "FAILED": "上传失败", "NOT_REQUIRED": "无需上传"}
+GROUP_NAMES = {"PENDING": "待开团", "OPEN": "拼团中", "SUCCEEDED": "已成团", "FAILED": "未成团"}
+SALE_NAMES = {"ACTIVE": "进行中", "STOPPED": "已停止", "ENDED": "已结束"}
+PAYOUT_NAMES = {"CLAIMING": "待领取", "PAYING": "打款中", "READY": "待打款", "TRANSFERRING": "转账中",
+                "WAIT_USER_CONFIRM": "待分销员确认收款", "SUCCESS": "已到账", "FAIL": "失败",
+                "AWAITING_MANUAL": "待线下打款", "PAID_MANUALLY": "已线下打款"}
+# The audit log's actions as an owner reads them (a new audited action adds its name here;
+# an unknown one shows as written).
+ACTION_NAMES = {"refund.create": "退款", "refund.approve": "同意退款", "refund.reject": "拒绝退款",
+                "refund.abnormal": "异常退款", "payout.mark_paid": "标记已打款", "balance.adjust": "调整余额",
+                "points.adjust": "调整积分", "stock.adjust": "调整库存", "product.edit": "编辑商品",
+                "product.on_sale": "上架", "product.off_sale": "下架", "group_buy.create": "创建拼团",
+                "group_buy.stop": "停止拼团", "bargain.create": "创建砍价", "assist.create": "创建助力",
+                "operator.disable": "停用操作员", "operator.enable": "启用操作员",
+                "operator.reset_password": "重置密码", "settings.update": "修改店铺设置"}
 STATIC_TYPES = {".js": "application/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
+# The sidebar: one group per area a manager thinks in; a new page is one line here (and its
+# `owner_only` flag matches its `console_page(area=...)`). A group with no page is not shown.
+NAV = (
+    ("订单", (("/console/orders", "订单", False), ("/console/refunds", "退款", False))),
+    ("商品", (("/console/products", "商品与库存", False),)),
+    ("营销", (("/console/coupons", "优惠券", False), ("/console/flash-sales", "秒杀", False),
+              ("/console/group-buys", "拼团", False), ("/console/bargains", "砍价", False),
+              ("/console/assist-campaigns", "助力", False))),
+    ("分销", (("/console/distributors", "分销员", False), ("/console/tiers", "佣金方案", False),
+              ("/console/managers", "团队长", False), ("/console/payouts", "结算与打款", True))),
+    ("会员与客户", (("/console/members", "会员", False),)),
+    ("数据", (("/console/dashboard", "经营数据", False),)),
+    ("门店", ()),
+    ("设置", (("/console/settings", "店铺设置", True), ("/console/operators", "操作员与审计", True))),
+)
+
+
+def nav_for(is_owner: bool) -> list:
+    """The sidebar's groups this operator may open (an empty group is left out)."""
+    groups = [(name, [link for link in links if is_owner or not link[2]]) for name, links in NAV]
+    return [(name, links) for name, links in groups if links]
+
+
 HTTP_STATUS = {"invalid": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404, "conflict": 409,
                "unprocessable": 422, "rate_limited": 429, "unavailable": 503}
 
@@ -35,11 +73,66 @@ HTTP_STATUS = {"invalid": 400, "unauthorized": 401, "forbidden": 403, "not_found
 def _templates():
     from functions.console.render import environment
 
-    return environment({"yuan": lambda fen: "" if fen is None else f"¥{int(fen) / 100:.2f}",
+    return environment({"yuan": yuan, "yuan_plain": yuan_plain, "bj": beijing, "bj_day": beijing_day,
                         "outcome": _outcome_name},
                        {"STATUS_NAMES": STATUS_NAMES, "UPLOAD_NAMES": UPLOAD_NAMES,
                         "PAID_STATUSES": ("PAID", "SHIPPED", "COMPLETED", "REFUNDING", "REFUNDED"),
-                        "REFUND_NAMES": REFUND_NAMES})
+                        "REFUND_NAMES": REFUND_NAMES, "nav_for": nav_for, "SALE_NAMES": SALE_NAMES, "GROUP_NAMES": GROUP_NAMES,
+                        "PAYOUT_NAMES": PAYOUT_NAMES, "ACTION_NAMES": ACTION_NAMES})
+
+
+# -- what a person reads: Beijing time, yuan ---------------------------------------------------------
+# The API keeps UTC (RFC 3339) and fen; every time and amount a person reads or types goes
+# through these, so a page never shows `2026-12-05T07:31:14Z` or `1990`.
+
+BEIJING_OFFSET_S = 8 * 3600  # China has had no daylight saving time since 1991
+
+
+def _utc(value):
+    from datetime import UTC, datetime
+
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    try:
+        parsed = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def beijing(value, default: str = "") -> str:
+    """An RFC 3339 time -> `2026-12-05 15:31` in Beijing time (blank: `default`)."""
+    from datetime import timedelta, timezone
+
+    moment = _utc(value)
+    if moment is None:
+        return default if value in (None, "") else str(value)
+    return moment.astimezone(timezone(timedelta(seconds=BEIJING_OFFSET_S))).strftime("%Y-%m-%d %H:%M")
+
+
+def beijing_day(value) -> str:
+    """The Beijing day of an RFC 3339 time (`2026-12-05`)."""
+    return beijing(value)[:10]
+
+
+def beijing_input(value) -> str:
+    """A time as a `datetime-local` field's value, in Beijing time (`2026-12-05T15:31`)."""
+    return beijing(value).replace(" ", "T")
+
+
+def yuan(fen) -> str:
+    return "" if fen is None else f"¥{yuan_plain(fen)}"
+
+
+def yuan_plain(fen) -> str:
+    """Fen as yuan with two decimals, exactly (integer arithmetic, no float)."""
+    if fen is None:
+        return ""
+    fen = int(fen)
+    sign, fen = ("-" if fen < 0 else ""), abs(fen)
+    return f"{sign}{fen // 100}.{fen % 100:02d}"
 
 
 def _outcome_name(outcome: str | None) -> str:
@@ -93,7 +186,19 @@ def html(body: str, status: int = 200, headers: dict | None = None, cookies: lis
     return out
 
 
-def redirect(to: str, cookies: list[str] | None = None) -> Response:
+# A flash message: the redirect after an action sets a short cookie with one of these keys
+# (never free text, so a crafted link cannot make the console say anything), the next page
+# shows it once and clears it. A cookie, not a query parameter: the page's address stays the
+# one the operator bookmarks.
+FLASH_COOKIE = "console_flash"
+FLASH = {"done": "操作已完成", "saved": "已保存", "created": "已创建", "shipped": "已发货,正在向微信上传发货信息",
+         "refunded": "退款已提交", "approved": "已同意退款", "rejected": "已拒绝退款", "stopped": "已停止",
+         "adjusted": "已调整", "paid": "已标记为已打款", "stock": "库存已调整", "retry": "已重新排队上传"}
+
+
+def redirect(to: str, cookies: list[str] | None = None, flash: str | None = None) -> Response:
+    if flash and not cookies:
+        cookies = [_cookie(FLASH_COOKIE, flash if flash in FLASH else "done", 60)]
     out = html("", 303, {"Location": to}, cookies)
     if bp.current_request.headers.get("hx-request"):
         out.headers["HX-Redirect"] = to
@@ -112,7 +217,14 @@ class _Ctx:
         self.csrf = wiring.operators().csrf_token(cookie)
 
     def page(self, name: str, status: int = 200, **context) -> Response:
-        return render(name, status, me=self.session, csrf=self.csrf, **context)
+        flash = None
+        if not name.startswith("_") and bp.current_request.method == "GET":  # a whole page, not a fragment
+            flash = FLASH.get(_cookies().get(FLASH_COOKIE, ""))
+        out = render(name, status, me=self.session, csrf=self.csrf, flash=flash,
+                     here=bp.current_request.path, **context)
+        if flash:
+            out.headers["Set-Cookie"] = _cookie(FLASH_COOKIE, "", 0)
+        return out
 
 
 def console_page(path: str, methods=("GET",), area: str | None = None):
@@ -151,7 +263,11 @@ def console_page(path: str, methods=("GET",), area: str | None = None):
                     from layers.domain.operators import require
 
                     require(session.role, area)
-                return view(ctx, *args, **kwargs)
+                out = view(ctx, *args, **kwargs)
+                if request.method == "POST" and getattr(out, "status_code", 0) == 303 \
+                        and "Set-Cookie" not in out.headers:
+                    out.headers["Set-Cookie"] = _cookie(FLASH_COOKIE, "done", 60)  # every action says it happened
+                return out
             except errors.DomainError as exc:
                 return ctx.page("error.html", HTTP_STATUS.get(exc.kind, 400), code=exc.code,
                                 message=message_for(exc.code, exc.kind, exc.message))
@@ -203,19 +319,22 @@ def money_action(ctx, action: str, target: str, amount: int | None = None, detai
 
 # -- form fields -------------------------------------------------------------------------------
 
+YUAN_TYPED = re.compile(r"^[-+]?\d{1,12}(\.\d{1,2})?$")
+
+
 def _fen(value: str | None, field: str) -> int | None:
-    """Yuan as typed (`12.5`) -> fen; blank -> None."""
-    from decimal import Decimal, InvalidOperation
+    """Yuan as typed (`12.5`, `-3`) -> fen exactly (Decimal, never a float); blank -> None.
+    More than two decimals, exponents, `NaN` or `Infinity` are refused, not rounded."""
+    from decimal import Decimal
 
     if value is None or value.strip() == "":
         return None
-    try:
-        fen = Decimal(value.strip()) * 100
-    except InvalidOperation as exc:
-        raise errors.InvalidRequest(f"{field}:请填写金额(元)") from exc
-    if fen != fen.to_integral_value():
-        raise errors.InvalidRequest(f"{field}:金额最多两位小数")
-    return int(fen)
+    text = value.strip().replace(",", "").removeprefix("¥")
+    if not YUAN_TYPED.match(text):
+        if re.match(r"^[-+]?\d+\.\d{3,}$", text):
+            raise errors.InvalidRequest(f"{field}:金额最多两位小数")
+        raise errors.InvalidRequest(f"{field}:请填写金额(元)")
+    return int(Decimal(text) * 100)
 
 
 def _beijing(value: str | None) -> str | None:

@@ -50,14 +50,14 @@ def group_buys_create(ctx):
             "success_min_paid": _int(form.get("success_min_paid"))}
     made = wiring.group_buys().create_group_buy(schemas.GroupBuyInput.model_validate(body))
     wiring.operators().audit(ctx.session, "group_buy.create", made["id"], made["price"], made["title"])
-    return redirect("/console/group-buys")
+    return redirect("/console/group-buys", flash="created")
 
 
 @console_page("/console/group-buys/{group_buy_id}")
 def group_buy_page(ctx, group_buy_id):
     service = wiring.group_buys()
     activity = service.get_group_buy(group_buy_id)
-    groups, next_key = service.open_groups(group_buy_id, PAGE, _cursor())
+    groups, next_key = service.list_groups(group_buy_id, PAGE, _cursor())
     return ctx.page("group_buy.html", activity=activity, groups=groups, next_cursor=_next(next_key))
 
 
@@ -65,7 +65,7 @@ def group_buy_page(ctx, group_buy_id):
 def group_buy_stop(ctx, group_buy_id):
     wiring.group_buys().stop_group_buy(group_buy_id)
     wiring.operators().audit(ctx.session, "group_buy.stop", group_buy_id, None, "停止开团")
-    return redirect("/console/group-buys")
+    return redirect("/console/group-buys", flash="stopped")
 
 
 # -- bargains --------------------------------------------------------------------------------------
@@ -86,7 +86,7 @@ def bargains_create(ctx):
             "helps_per_user_per_day": _int(form.get("helps_per_user_per_day"))}
     made = wiring.bargains().create_bargain(schemas.BargainInput.model_validate(body))
     wiring.operators().audit(ctx.session, "bargain.create", made["id"], made["floor_price"], made["title"])
-    return redirect("/console/bargains")
+    return redirect("/console/bargains", flash="created")
 
 
 # -- friend assistance -----------------------------------------------------------------------------
@@ -109,4 +109,4 @@ def assist_create(ctx):
             "helps_per_user_per_day": _int(form.get("helps_per_user_per_day"))}
     made = wiring.assistance().create_campaign(schemas.AssistCampaignInput.model_validate(body))
     wiring.operators().audit(ctx.session, "assist.create", made["id"], None, made["name"])
-    return redirect("/console/assist-campaigns")
+    return redirect("/console/assist-campaigns", flash="created")

@@ -41,7 +41,7 @@ def product_create(ctx):
         skus.append({"price": _fen(price, "价格"), "stock": _int(stock), "spec": _spec(spec)})
     body = {"title": form.get("title", ""), "category": (form.get("category") or "").strip() or None, "skus": skus}
     wiring.catalog().create_product(schemas.ProductInput.model_validate(body))
-    return redirect("/console/products")
+    return redirect("/console/products", flash="created")
 
 
 @console_page("/console/skus/{sku_id}/stock", methods=("POST",))
@@ -54,7 +54,7 @@ def sku_stock(ctx, sku_id):
     result = wiring.catalog().adjust_stock(sku_id, delta, form.get("reason", ""), by=ctx.session.name)
     wiring.operators().audit(ctx.session, "stock.adjust", sku_id, None,
                              f"{delta:+d} -> {result['stock']}: {result['reason']}")
-    return redirect("/console/products")
+    return redirect("/console/products", flash="stock")
 
 
 # -- editing, and on and off sale ------------------------------------------------------------------
@@ -87,7 +87,7 @@ def product_edit(ctx, product_id):
             "skus": skus, "commission": current["commission"], "active": current["active"]}
     wiring.catalog().update_product(product_id, schemas.ProductInput.model_validate(body))
     wiring.operators().audit(ctx.session, "product.edit", product_id, None, body["title"])
-    return redirect(f"/console/products/{product_id}")
+    return redirect(f"/console/products/{product_id}", flash="saved")
 
 
 @console_page("/console/products/{product_id}/on-sale", methods=("POST",))

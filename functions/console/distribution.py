@@ -71,7 +71,7 @@ def distributors_make(ctx):
         wiring.distribution().make_distributor(schemas.DistributorInput.model_validate(body))
     except errors.NotFound as exc:
         raise errors.NotFound(NOT_FOUND_NAMES.get(exc.message, exc.message)) from exc
-    return redirect("/console/distributors")
+    return redirect("/console/distributors", flash="saved")
 
 
 @console_page("/console/distributors.csv")
@@ -126,7 +126,7 @@ def tiers_create(ctx):
     form = _form()
     body = {"name": (form.get("name") or "").strip(), "tiers": _tiers(form.get("tiers"))}
     wiring.distribution().create_template(schemas.CommissionTemplateInput.model_validate(body))
-    return redirect("/console/tiers")
+    return redirect("/console/tiers", flash="created")
 
 
 # -- managers: who manages whom ------------------------------------------------------------------
@@ -146,7 +146,7 @@ def managers_add(ctx):
         wiring.distribution().add_manager(schemas.ManagerInput.model_validate(body))
     except errors.NotFound as exc:
         raise errors.NotFound(NOT_FOUND_NAMES.get(exc.message, exc.message)) from exc
-    return redirect("/console/managers")
+    return redirect("/console/managers", flash="saved")
 
 
 @console_page("/console/managers/{manager_id}")
@@ -183,7 +183,7 @@ def payout_mark_paid(ctx, payout_id):
     with money_action(ctx, "payout.mark_paid", payout_id) as line:
         payout = wiring.settlement().mark_paid_manually(payout_id)
         line.update(amount=payout.get("amount"), detail=f"{payout.get('distributor_id')} -> {payout.get('status')}")
-    return redirect("/console/payouts")
+    return redirect("/console/payouts", flash="paid")
 
 
 @console_page("/console/settlements/{batch_id}/payouts.csv", area="payouts")

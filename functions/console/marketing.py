@@ -27,7 +27,7 @@ def coupons_create(ctx):
             "valid_days": _int(form.get("valid_days")), "total": _int(form.get("total")),
             "per_user_limit": _int(form.get("per_user_limit")) or 1}
     wiring.coupons().create_template(schemas.CouponTemplateInput.model_validate(body))
-    return redirect("/console/coupons")
+    return redirect("/console/coupons", flash="created")
 
 
 @console_page("/console/flash-sales")
@@ -45,10 +45,10 @@ def flash_sales_create(ctx):
             "stock": _int(form.get("stock")), "starts_at": _beijing(form.get("starts_at")),
             "ends_at": _beijing(form.get("ends_at")), "per_user_limit": _int(form.get("per_user_limit")) or 1}
     wiring.flash_sales().create_sale(schemas.SaleInput.model_validate(body))
-    return redirect("/console/flash-sales")
+    return redirect("/console/flash-sales", flash="created")
 
 
 @console_page("/console/flash-sales/{sale_id}/stop", methods=("POST",))
 def flash_sales_stop(ctx, sale_id):
     wiring.flash_sales().stop_sale(sale_id)
-    return redirect("/console/flash-sales")
+    return redirect("/console/flash-sales", flash="stopped")

@@ -76,4 +76,4 @@ def member_adjust(ctx, user_id):
             line.update(outcome="DUPLICATE", detail=f"{what} (已调整过:同一表单)")
         else:
             line.update(detail=f"{what} ({done['entry']['id']})")
-    return redirect("/console/members?user_id=" + quote(user_id, safe=""))
+    return redirect("/console/members?user_id=" + quote(user_id, safe=""), flash="adjusted")

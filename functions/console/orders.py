@@ -92,13 +92,13 @@ def order_ship(ctx, order_id):
                                              "express_company": form.get("express_company") or None,
                                              "tracking_no": form.get("tracking_no") or None})
     wiring.shipping().ship(order_id, shipping_info(body.logistics_type, body.express_company, body.tracking_no))
-    return redirect(f"/console/orders/{quote(order_id, safe='')}")
+    return redirect(f"/console/orders/{quote(order_id, safe='')}", flash="shipped")
 
 
 @console_page("/console/orders/{order_id}/shipping/retry", methods=("POST",))
 def order_shipping_retry(ctx, order_id):
     wiring.shipping().retry(order_id)
-    return redirect(f"/console/orders/{quote(order_id, safe='')}")
+    return redirect(f"/console/orders/{quote(order_id, safe='')}", flash="retry")
 
 
 REFUND_QUEUES = ("REQUESTED", "PROCESSING", "ABNORMAL")
@@ -118,7 +118,7 @@ def refund_reject(ctx, refund_id):
     with money_action(ctx, "refund.reject", refund_id) as line:
         refund = wiring.refunds().reject(refund_id)
         line.update(amount=refund.get("amount"), detail=f"order {refund.get('order_id')} -> {refund.get('status')}")
-    return redirect(_back(f"/console/orders/{quote(refund['order_id'], safe='')}"))
+    return redirect(_back(f"/console/orders/{quote(refund['order_id'], safe='')}"), flash="rejected")
 
 
 @console_page("/console/refunds/{refund_id}/approve", methods=("POST",))
@@ -126,7 +126,7 @@ def refund_approve(ctx, refund_id):
     with money_action(ctx, "refund.approve", refund_id) as line:
         refund = wiring.refunds().approve(refund_id)
         line.update(amount=refund.get("amount"), detail=f"order {refund.get('order_id')} -> {refund.get('status')}")
-    return redirect(_back(f"/console/orders/{quote(refund['order_id'], safe='')}"))
+    return redirect(_back(f"/console/orders/{quote(refund['order_id'], safe='')}"), flash="approved")
 
 
 @console_page("/console/orders/{order_id}/refunds", methods=("POST",))
@@ -149,7 +149,7 @@ def order_refund(ctx, order_id):
             raise errors.InvalidState("该订单当前状态不能退款") from exc
         line.update(amount=refund.get("amount"),
                     detail=f"order {order_id} -> refund {refund['id']} {refund.get('status')}: {body.reason}")
-    return redirect(f"/console/orders/{quote(order_id, safe='')}")
+    return redirect(f"/console/orders/{quote(order_id, safe='')}", flash="refunded")
 
 
 @console_page("/console/refunds/{refund_id}/abnormal-refund", methods=("POST",))
@@ -176,4 +176,4 @@ def refund_abnormal(ctx, refund_id):
             raise errors.InvalidState("只有“退款异常”的退款单可以发起异常退款") from exc
         line.update(amount=refund.get("amount"),
                     detail=f"order {refund.get('order_id')} -> {body.type}{card} -> {refund.get('status')}")
-    return redirect(_back(f"/console/orders/{quote(refund['order_id'], safe='')}"))
+    return redirect(_back(f"/console/orders/{quote(refund['order_id'], safe='')}"), flash="refunded")

@@ -4,7 +4,7 @@ and `POST /admin/operators` (JSON, by the owner: the ADMIN_API_KEY is the first 
 from __future__ import annotations
 
 from functions import schemas, wiring
-from functions._api import created, parse_body, require_admin, route
+from functions._api import created, is_validation_error, parse_body, require_admin, route
 from functions.console._kit import _form, _query, bp, console_page, redirect
 
 # -- the day's numbers --------------------------------------------------------------------------
@@ -24,22 +24,178 @@ def dashboard(ctx):
 
 
 # -- settings (owner only) ----------------------------------------------------------------------
+# Each rule as a manager reads it: grouped, labelled, in the unit a person types (minutes,
+# days, yuan, percent), with what it does. The API keeps its names and units (seconds, fen,
+# basis points); `_to_api` and `_shown` convert exactly, and a value the unit cannot hold
+# (1.5 minutes) is refused on the form, not rounded.
+
+MINUTE, DAY_S = 60, 86400
+SETTINGS_FORM = (
+    ("订单", (
+        ("order_payment_timeout_s", "未付款订单自动关闭", "minutes",
+         "下单后这么久仍未付款,订单关闭并释放库存和优惠券。"),
+        ("auto_confirm_receipt_s", "发货后自动确认收货", "days",
+         "买家一直未确认收货时,发货这么多天后自动确认收货(之后才可结算佣金)。"),
+    )),
+    ("发货与运费", (
+        ("shipping_fee", "运费", "yuan", "每笔订单的统一运费;填 0 为包邮。"),
+        ("free_shipping_threshold", "满额包邮", "yuan", "商品金额达到这个数免运费;填 0 为不设包邮门槛。"),
+    )),
+    ("分销与结算", (
+        ("share_binding_ttl_s", "分享绑定有效期", "days",
+         "买家通过分销员的分享进入后,这么多天内下单都算该分销员的;填 0 为只算当次。"),
+        ("commission_freeze_s", "佣金冻结期", "days", "确认收货后佣金冻结这么多天(期间退款会冲销佣金),之后可结算。"),
+        ("settlement_mode", "结算方式", "select", "自动:按批次通过微信转账打款给分销员;手动:生成打款清单,线下打款后在“结算与打款”标记。"),
+        ("payout_max_fen", "单笔打款上限", "yuan", "超过这个金额的打款拆成多笔(须低于 2000 元,否则微信要求收款人实名)。"),
+        ("transfer_authorization", "请分销员开通免确认收款", "switch",
+         "打开后,分销员第一次确认收款时请其授权免确认收款;授权后结算直接到账,无需分销员逐笔确认。"),
+        ("transfer_display_name", "转账备注", "text", "分销员在微信收款记录里看到的说明,最多 32 个字。"),
+    )),
+    ("会员与积分", (
+        ("points_per_yuan", "每消费 1 元得积分", "int", "付款后按实付金额(元)发积分,确认收货后才能使用;填 0 为不送积分。"),
+        ("point_value_fen", "1 积分抵", "yuan", "下单抵扣时每个积分抵多少钱。"),
+        ("points_max_ratio_bps", "积分最多抵扣", "percent", "一笔订单的商品金额最多可用积分抵扣的比例。"),
+    )),
+    ("消息", tuple(
+        (f"subscription_templates.{kind}", label, "template", help_) for kind, label, help_ in (
+            ("order_unpaid", "待付款提醒", "订单快到自动关闭时间时提醒买家付款。"),
+            ("order_paid", "付款成功通知", "买家付款后通知。"),
+            ("coupon_expiring", "优惠券到期提醒", "买家的优惠券快过期时提醒。"),
+            ("flash_sale_start", "秒杀开始提醒", "买家订阅的秒杀开始时提醒。"),
+            ("group_expiring", "拼团即将到期提醒", "团长的团还差人且 30 分钟内到期时提醒。"),
+        ))),
+)
+SETTLEMENT_MODES = (("auto", "自动打款(微信转账)"), ("manual", "手动打款(线下)"))
+UNITS = {"minutes": "分钟", "days": "天", "yuan": "元", "percent": "%", "int": "积分"}
+
+
+def _plain(number) -> str:
+    """A Decimal without trailing zeros or an exponent (`7`, `0.5`)."""
+    text = format(number, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def _shown(kind: str, value) -> str:
+    """The API's value as the form shows it, in the field's unit."""
+    from decimal import Decimal
+
+    if value is None:
+        return ""
+    if kind == "minutes":
+        return _plain(Decimal(value) / MINUTE)
+    if kind == "days":
+        return _plain(Decimal(value) / DAY_S)
+    if kind == "yuan":
+        return _plain(Decimal(value) / 100)
+    if kind == "percent":
+        return _plain(Decimal(value) / 100)
+    return str(value)
+
+
+def _to_api(kind: str, text: str):
+    """What was typed, in the API's unit; ValueError with the form's message."""
+    from decimal import Decimal, InvalidOperation
+
+    text = (text or "").strip()
+    if kind in ("text", "template", "select"):
+        return text
+    if not text:
+        raise ValueError("请填写")
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise ValueError("请填写数字") from None
+    if not number.is_finite():
+        raise ValueError("请填写数字")
+    scale = {"minutes": MINUTE, "days": DAY_S, "yuan": 100, "percent": 100, "int": 1}[kind]
+    exact = number * scale
+    if exact != exact.to_integral_value() or (kind in ("minutes", "int") and number != number.to_integral_value()):
+        raise ValueError({"minutes": "请填写整数分钟", "days": "天数最多精确到秒", "yuan": "金额最多两位小数",
+                          "percent": "比例最多两位小数", "int": "请填写整数"}[kind])
+    return int(exact)
+
+
+def _bound_message(kind: str, error: dict) -> str:
+    """A pydantic bound error in the field's unit (`须在 1 到 10080 分钟之间`)."""
+    ctx = error.get("ctx") or {}
+    unit = UNITS.get(kind, "")
+    if "ge" in ctx and error.get("type") == "greater_than_equal":
+        return f"不能小于 {_shown(kind, ctx['ge'])} {unit}".rstrip()
+    if "le" in ctx:
+        return f"不能大于 {_shown(kind, ctx['le'])} {unit}".rstrip()
+    if "lt" in ctx:
+        return f"须小于 {_shown(kind, ctx['lt'])} {unit}".rstrip()
+    if error.get("type", "").startswith("string_too_long"):
+        return f"最多 {ctx.get('max_length')} 个字"
+    if error.get("type", "").startswith("string_too_short"):
+        return "请填写"
+    return "填写的值无效"
+
+
+def _settings_page(ctx, values: dict, status: int = 200, errors_: dict | None = None, typed: dict | None = None):
+    groups = []
+    for title, fields in SETTINGS_FORM:
+        rows = []
+        for key, label, kind, help_ in fields:
+            if kind == "template":
+                value = (values.get("subscription_templates") or {}).get(key.split(".", 1)[1], "")
+            else:
+                value = values.get(key)
+            shown = (typed or {}).get(key, _shown(kind, value) if kind != "switch" else value)
+            rows.append({"key": key, "label": label, "kind": kind, "help": help_, "value": shown,
+                         "unit": UNITS.get(kind, ""), "error": (errors_ or {}).get(key)})
+        groups.append((title, rows))
+    return ctx.page("settings.html", status, groups=groups, modes=SETTLEMENT_MODES,
+                    error_count=len(errors_ or {}))
+
 
 @console_page("/console/settings", area="settings")
 def settings_page(ctx):
-    return ctx.page("settings.html", settings=wiring.shop_settings().get())
+    return _settings_page(ctx, wiring.shop_settings().get())
 
 
 @console_page("/console/settings", methods=("POST",), area="settings")
 def settings_save(ctx):
+    """Every field of the form, converted to the API's units and checked as
+    `PUT /admin/settings` checks it; any wrong field: the form again with each message
+    next to its field, and nothing saved."""
     form = _form()
-    partial = {}
-    for key, value in form.items():
-        if key == "csrf" or value == "":
+    kinds = {key: kind for _, fields in SETTINGS_FORM for key, _, kind, _ in fields}
+    partial, templates, problems = {}, {}, {}
+    for key, kind in kinds.items():
+        if key not in form:
+            continue  # a field the form did not send (an older page): left as it is
+        if kind == "switch":  # the checkbox's "1" comes before its hidden "0" (parse_qs: the first)
+            partial[key] = form[key] == "1"
             continue
-        partial[key] = int(value) if value.lstrip("-").isdigit() else value
-    wiring.shop_settings().update(partial)
-    return redirect("/console/settings")
+        try:
+            value = _to_api(kind, form[key])
+        except ValueError as exc:
+            problems[key] = str(exc)
+            continue
+        if kind == "template":
+            if value:
+                templates[key.split(".", 1)[1]] = value
+        elif kind == "select" and value not in dict(SETTLEMENT_MODES):
+            problems[key] = "请选择一种结算方式"
+        else:
+            partial[key] = value
+    if any(kind == "template" and key in form for key, kind in kinds.items()):
+        partial["subscription_templates"] = templates
+    if not problems:
+        try:
+            wiring.shop_settings().update(partial)
+            return redirect("/console/settings", flash="saved")
+        except Exception as exc:
+            if not is_validation_error(exc):
+                raise
+            for e in exc.errors():
+                loc = [str(part) for part in e.get("loc", ())]
+                key = ".".join(loc[:2]) if loc and loc[0] == "subscription_templates" else (loc[0] if loc else "")
+                problems[key if key in kinds else "_"] = _bound_message(kinds.get(key, ""), e)
+    typed = {key: form.get(key, "") for key in kinds if kinds[key] != "switch"}
+    typed.update({key: form.get(key) == "1" for key in kinds if kinds[key] == "switch"})
+    return _settings_page(ctx, wiring.shop_settings().get(), 400, problems, typed)
 
 
 # -- operators and the audit log (owner only) ---------------------------------------------------

@@ -163,8 +163,8 @@ class GroupRepository(Protocol):
         """OPEN groups expiring at or before `until_iso`, and FAILED ones whose refunds
         are not all asked for yet."""
 
-    def open_groups(self, group_buy_id: str, limit: int, cursor: dict | None) -> tuple[list[Group], dict | None]:
-        """Issue 21: the activity's PENDING and OPEN groups, newest first (an index, no scan)."""
+    def list_groups(self, group_buy_id: str, limit: int, cursor: dict | None) -> tuple[list[Group], dict | None]:
+        """The activity's groups, newest first, whatever their status (an index, no scan)."""
 
     def stage_open(self, tx, group: Group, leader: Member, on_exists) -> None:
         """Put the PENDING group and its leader's seat, if the group does not exist."""

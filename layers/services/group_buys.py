@@ -138,11 +138,12 @@ class GroupBuyService:
         items, next_cursor = self.group_buys.list_group_buys(limit, cursor)
         return [group_buy_view(g, remaining) for g, remaining in items], next_cursor
 
-    def open_groups(self, group_buy_id: str, limit: int, cursor: dict | None) -> tuple[list[dict], dict | None]:
-        """The activity's groups still PENDING (leader not paid) or OPEN, newest first: each
-        with its seats taken (paid or held by an unpaid order) of `group_size`, and its expiry."""
+    def list_groups(self, group_buy_id: str, limit: int, cursor: dict | None) -> tuple[list[dict], dict | None]:
+        """The activity's groups, newest first, whatever their status (PENDING: leader not
+        paid; OPEN; SUCCEEDED; FAILED): each with its seats taken (paid or held by an unpaid
+        order) of `group_size`, and its expiry."""
         self._group_buy(group_buy_id)  # 404 for no such activity
-        groups, next_cursor = self.groups.open_groups(group_buy_id, limit, cursor)
+        groups, next_cursor = self.groups.list_groups(group_buy_id, limit, cursor)
         return [{"id": g.group_id, "group_buy_id": g.group_buy_id, "status": str(g.status),
                  "leader_id": g.leader_id, "group_size": g.group_size, "seats_taken": g.seats_taken,
                  "seats_left": g.seats_left, "paid_count": g.paid_count, "expires_at": g.expires_at,

@@ -133,19 +133,18 @@ def _queue(group: Group) -> tuple[str, str] | None:
 
 
 # -- issue 21: the console's lists --
-def _listed(group: Group) -> tuple[str, str] | None:
-    """Where an unfinished group is listed under its activity (gsi1); None once it ended."""
-    if group.status in domain.SEATED:
-        return f"GROUP_BUY_GROUPS#{group.group_buy_id}", f"{group.created_at}#{group.group_id}"
-    return None
+def _listed(group: Group) -> tuple[str, str]:
+    """Where a group is listed under its activity (gsi1): from its opening on, whatever its
+    status, so the console shows the groups that succeeded (to ship) and failed (refunded)
+    beside those still filling."""
+    return f"GROUP_BUY_GROUPS#{group.group_buy_id}", f"{group.created_at}#{group.group_id}"
 
 
-def _relisted(before: tuple[str, str] | None, after: tuple[str, str] | None) -> list:
-    if after == before:
-        return []
-    if after is None:
-        return [GroupItem.gsi1pk.remove(), GroupItem.gsi1sk.remove()]
-    return [GroupItem.gsi1pk.set(after[0]), GroupItem.gsi1sk.set(after[1])]
+def _relisted(group: Group) -> list:
+    """Set on every change (not only when it moves), which lists again a group that ended
+    while only unfinished groups were listed."""
+    pk, sk = _listed(group)
+    return [GroupItem.gsi1pk.set(pk), GroupItem.gsi1sk.set(sk)]
 # -- end issue 21 --
 
 
@@ -224,8 +223,8 @@ class DynamoGroupRepository:
             lambda i: i.gsi2sk, limit)
         return [_group(i) for i in found]
 
-    def open_groups(self, group_buy_id: str, limit: int, cursor: dict | None) -> tuple[list[Group], dict | None]:
-        """Issue 21: the activity's PENDING and OPEN groups, newest first."""
+    def list_groups(self, group_buy_id: str, limit: int, cursor: dict | None) -> tuple[list[Group], dict | None]:
+        """The activity's groups, newest first, whatever their status."""
         result = GroupItem.gsi1.query(f"GROUP_BUY_GROUPS#{group_buy_id}", scan_index_forward=False, limit=limit,
                                       last_evaluated_key=cursor)
         return [_group(i) for i in result], result.last_evaluated_key
@@ -234,7 +233,7 @@ class DynamoGroupRepository:
         queue, listed = _queue(group), _listed(group)
         item = GroupItem(*group_key(group.group_id), **{n: getattr(group, n) for n in _GROUP_FIELDS},
                          gsi2pk=queue[0] if queue else None, gsi2sk=queue[1] if queue else None,
-                         gsi1pk=listed[0] if listed else None, gsi1sk=listed[1] if listed else None)
+                         gsi1pk=listed[0], gsi1sk=listed[1])
         item.status = str(group.status)
         tx.put(item, condition=GroupItem.pk.does_not_exist(), on_fail=on_exists)
         self._put_member(tx, leader, on_exists)
@@ -257,7 +256,7 @@ class DynamoGroupRepository:
         actions = [*changed(GroupItem, before, after, _TRANSITION_FIELDS,
                             lambda name, value: str(value) if name == "status" else value),
                    *requeued(GroupItem, _queue(before), _queue(after)),
-                   *_relisted(_listed(before), _listed(after)),  # issue 21
+                   *_relisted(after),
                    GroupItem.version.set(after.version)]
         tx.update(GroupItem(*group_key(before.group_id)), actions=actions,
                   condition=GroupItem.pk.exists() & (GroupItem.version == before.version), on_fail=on_stale)
@@ -273,7 +272,7 @@ class DynamoGroupRepository:
         if after.refunds_done != before.refunds_done:
             actions.append(GroupItem.refunds_done.set(after.refunds_done))
         actions += requeued(GroupItem, _queue(before), _queue(after))
-        actions += _relisted(_listed(before), _listed(after))  # issue 21
+        actions += _relisted(after)
         tx.update(GroupItem(*group_key(before.group_id)), actions=actions,
                   condition=GroupItem.status == str(before.status), on_fail=on_moved)
 

@@ -45,19 +45,19 @@ class TestGroupBuyLists:
                 if g.group_buy_id in (first.group_buy_id, second.group_buy_id)]
         assert mine == [(second.group_buy_id, 7), (first.group_buy_id, 5)]
 
-    def test_a_group_is_listed_while_pending_or_open_and_leaves_when_it_ends(self, env: Env):
+    def test_a_group_is_listed_from_its_opening_and_stays_with_its_outcome(self, env: Env):
         gb, group = opened(env, size=2)
         other, leader = domain.open_group(gb, domain.new_group_id(), "other", "o-other",
                                           "2026-11-29T02:00:05Z")
         commit(env, lambda tx: env.groups.stage_open(tx, other, leader, on_exists=Refused))
-        groups, _ = env.groups.open_groups(gb.group_buy_id, 10, None)
+        groups, _ = env.groups.list_groups(gb.group_buy_id, 10, None)
         assert _ids(groups) == [other.group_id, group.group_id]
         assert [(g.status, g.seats_taken, g.group_size) for g in groups] == [("PENDING", 1, 2), ("OPEN", 1, 2)]
-        page, cursor = env.groups.open_groups(gb.group_buy_id, 1, None)
+        page, cursor = env.groups.list_groups(gb.group_buy_id, 1, None)
         assert _ids(page) == [other.group_id] and cursor
-        assert _ids(env.groups.open_groups(gb.group_buy_id, 1, cursor)[0]) == [group.group_id]
+        assert _ids(env.groups.list_groups(gb.group_buy_id, 1, cursor)[0]) == [group.group_id]
 
-        # the last seat paid: SUCCEEDED, no longer listed
+        # the last seat paid: SUCCEEDED, still listed
         commit(env, lambda tx: env.groups.stage_join(tx, group.group_id,
                                                      Member(group.group_id, "f1", "o-f1", False, NOW), NOW,
                                                      on_unavailable=Refused, on_joined=Refused))
@@ -65,12 +65,13 @@ class TestGroupBuyLists:
         after = domain.count_payment(stored, domain._dt(NOW))
         assert after.status == domain.SUCCEEDED
         commit(env, lambda tx: env.groups.stage_change(tx, stored, after, on_stale=Stale))
-        # the pending leader's unpaid order closed: FAILED by a seat given back, no longer listed
+        # the pending leader's unpaid order closed: FAILED by a seat given back, still listed
         stored = env.groups.get(other.group_id)
         failed = domain.seat_given_back(stored, member_paid=False)
         assert failed.status == domain.FAILED
         commit(env, lambda tx: env.groups.stage_seat_back(tx, stored, failed, on_moved=Stale))
-        assert env.groups.open_groups(gb.group_buy_id, 10, None)[0] == []
+        groups, _ = env.groups.list_groups(gb.group_buy_id, 10, None)
+        assert [(g.group_id, g.status) for g in groups] == [(other.group_id, "FAILED"), (group.group_id, "SUCCEEDED")]
 
 
 class TestGroupBuyStop:

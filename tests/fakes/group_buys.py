@@ -105,9 +105,9 @@ class MemoryGroupRepository:
                 due.append((g.ended_at or g.created_at, g))
         return [g for _, g in sorted(due, key=lambda w: (w[0], w[1].group_id))][:limit]
 
-    def open_groups(self, group_buy_id: str, limit: int, cursor: dict | None):  # issue 21
+    def list_groups(self, group_buy_id: str, limit: int, cursor: dict | None):  # issue 21
         groups = [g for g in self.store.scan(("group",)) if isinstance(g, Group)
-                  and g.group_buy_id == group_buy_id and g.status in domain.SEATED]
+                  and g.group_buy_id == group_buy_id]
         return _page(groups, lambda g: f"{g.created_at}#{g.group_id}", limit, cursor)
 
     def _put_member(self, tx: MemoryTx, member: Member, on_exists) -> None:

@@ -1,5 +1,5 @@
 """The console's group-buy lists (issue 21): GroupBuyService.list_group_buys and
-open_groups on the in-memory repositories."""
+list_groups on the in-memory repositories."""
 
 from __future__ import annotations
 
@@ -22,25 +22,29 @@ def test_activities_newest_first_with_remaining_stock_and_paged():
     assert [(a["id"], a["remaining"]) for a in page] == [(first["id"], 9)] and cursor is None
 
 
-def test_open_groups_show_seats_and_expiry_and_leave_when_they_end():
+def test_every_group_is_listed_with_its_seats_and_expiry_and_stays_once_it_ends():
     w = World()
     activity, order = w.opened(group_size=3)
     group_id = order["group_id"]
     joined = w.service.join("f1", group_id, ORDER, None)
     w.clock.advance(1)
     pending = w.service.open("other", activity["id"], ORDER, None)
-    groups, cursor = w.service.open_groups(activity["id"], 10, None)
+    groups, cursor = w.service.list_groups(activity["id"], 10, None)
     assert cursor is None
     assert [(g["id"], g["status"], g["seats_taken"], g["group_size"], g["paid_count"]) for g in groups] == [
         (pending["group_id"], "PENDING", 1, 3, 0), (group_id, "OPEN", 2, 3, 1)]
     assert groups[1]["expires_at"] == w.group(group_id).expires_at and groups[0]["expires_at"] is None
 
-    w.shop.orders.close_unpaid(pending["id"], reason="CANCELLED", ask_wechat=False)  # FAILED: gone
+    # A group that ended stays on the list with its outcome: a manager looks for the groups
+    # that succeeded (to ship them) as much as for those still filling.
+    w.shop.orders.close_unpaid(pending["id"], reason="CANCELLED", ask_wechat=False)  # FAILED
     w.pay(joined["id"])
-    w.pay(w.service.join("f2", group_id, ORDER, None)["id"])  # SUCCEEDED: gone
-    assert w.service.open_groups(activity["id"], 10, None) == ([], None)
+    w.pay(w.service.join("f2", group_id, ORDER, None)["id"])  # SUCCEEDED
+    groups, cursor = w.service.list_groups(activity["id"], 10, None)
+    assert [(g["id"], g["status"], g["paid_count"]) for g in groups] == [
+        (pending["group_id"], "FAILED", 0), (group_id, "SUCCEEDED", 3)] and cursor is None
     with pytest.raises(errors.NotFound):
-        w.service.open_groups("gb_missing", 10, None)
+        w.service.list_groups("gb_missing", 10, None)
 
 
 def test_a_stopped_activity_opens_no_group_but_its_open_groups_still_fill():

@@ -1,0 +1,144 @@
+"""The console's frame over HTTP (Chalice's test client on DynamoDB Local): what a page
+says about money (a balance-paid order's sum and where its refund goes), the settings form
+in a manager's units with its errors next to the fields, and the pickers."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from tests.helpers import create_product
+from tests.integration.test_members import place, topped_up
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def owner(client):
+    import os
+
+    from functions import wiring
+
+    service = wiring.operators()
+    cookie = service.issue_session(service.sign_in("owner", os.environ["ADMIN_API_KEY"]))
+    return {"cookie": f"console_session={cookie}", "csrf": service.csrf_token(cookie)}
+
+
+def get(client, owner, path: str, **headers) -> tuple[int, str]:
+    r = client.http.get(path, headers={"Cookie": owner["cookie"], "Host": "127.0.0.1", **headers})
+    return r.status_code, r.body.decode()
+
+
+def post_form(client, owner, path: str, fields: dict) -> tuple[int, str, dict]:
+    from urllib.parse import urlencode
+
+    r = client.http.post(path, body=urlencode({"csrf": owner["csrf"], **fields}),
+                         headers={"Cookie": owner["cookie"], "Host": "127.0.0.1",
+                                  "Content-Type": "application/x-www-form-urlencoded"})
+    return r.status_code, r.body.decode(), r.headers
+
+
+def text(page: str) -> str:
+    """What a person reads: the page without its tags, scripts and attributes."""
+    page = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", page, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+
+
+def test_a_balance_paid_orders_page_adds_up_to_what_was_paid_and_refunds_to_the_balance(
+        client, admin_headers, shop, owner):
+    from functions import wiring
+    from layers.domain.members import POINTS, Movement
+    from layers.storage.tx import Tx
+
+    _, shopper = topped_up(client, admin_headers, shop["sandbox"], pay=10000)
+    user = shopper["X-User-Id"]
+    tx = Tx()
+    wiring.member_repository().stage_move(tx, Movement(user, POINTS, f"test#{uuid.uuid4().hex}", "grant",
+                                                       "2026-11-29T00:00:00Z", available=1000), None, None)
+    tx.commit()
+    sku_id = create_product(client, admin_headers, price=2000, stock=5)["skus"][0]["id"]
+    order = place(user, sku_id, pay_with="balance", points=800)
+    assert order["status"] == "PAID" and order["amounts"]["points_discount"] == 800
+    assert order["amounts"]["payable"] == 1200
+
+    status, page = get(client, owner, f"/console/orders/{order['id']}")
+    assert status == 200
+    read = text(page)
+    # goods − points + shipping = what the balance paid (the points discount was left out)
+    assert re.search(r"商品 ¥20\.00 − 积分抵扣 ¥8\.00 \+ 运费 ¥0\.00 = 余额支付 ¥12\.00", read), read
+    # the refund goes back to the balance, not through WeChat Pay
+    assert "退回买家的余额" in read and "向微信支付发起退款" not in read
+    assert "退回买家余额" in page  # the confirmation asked before the refund says it too
+
+
+def test_a_wechat_paid_orders_refund_form_says_wechat_pay(client, admin_headers, shop, owner):
+    from tests.integration.test_miniprogram_platform import paid_order
+
+    order_id, _ = paid_order(client, admin_headers, shop["sandbox"])
+    read = text(get(client, owner, f"/console/orders/{order_id}")[1])
+    assert "向微信支付发起退款" in read and "余额" not in read
+
+
+def test_settings_are_grouped_in_a_managers_units_and_saved_in_the_apis(client, admin_headers, owner):
+    from functions import wiring
+
+    status, page = get(client, owner, "/console/settings")
+    assert status == 200
+    read = text(page)
+    for group in ("订单", "发货与运费", "分销与结算", "会员与积分", "消息"):
+        assert f" {group} " in read
+    assert "order_payment_timeout_s" not in read and "604800" not in read and "False" not in read
+    assert 'type="checkbox" name="transfer_authorization"' in page  # a switch, not a text box
+
+    before = wiring.shop_settings().get()
+    fields = {"order_payment_timeout_s": "30", "auto_confirm_receipt_s": "7", "shipping_fee": "8.5",
+              "free_shipping_threshold": "99", "share_binding_ttl_s": "3", "commission_freeze_s": "0.5",
+              "settlement_mode": "manual", "payout_max_fen": "1000", "transfer_authorization": "1",
+              "transfer_display_name": "佣金", "points_per_yuan": "2", "point_value_fen": "0.01",
+              "points_max_ratio_bps": "12.5", "subscription_templates.order_paid": "tmpl-paid"}
+    try:
+        status, _, headers = post_form(client, owner, "/console/settings", fields)
+        assert status == 303 and "console_flash=saved" in headers.get("Set-Cookie", "")
+        saved = wiring.shop_settings().get()
+        assert {k: saved[k] for k in ("order_payment_timeout_s", "auto_confirm_receipt_s", "shipping_fee",
+                                      "free_shipping_threshold", "share_binding_ttl_s", "commission_freeze_s",
+                                      "settlement_mode", "payout_max_fen", "transfer_authorization",
+                                      "points_per_yuan", "point_value_fen", "points_max_ratio_bps")} == {
+            "order_payment_timeout_s": 1800, "auto_confirm_receipt_s": 7 * 86400, "shipping_fee": 850,
+            "free_shipping_threshold": 9900, "share_binding_ttl_s": 3 * 86400, "commission_freeze_s": 43200,
+            "settlement_mode": "manual", "payout_max_fen": 100000, "transfer_authorization": True,
+            "points_per_yuan": 2, "point_value_fen": 1, "points_max_ratio_bps": 1250}
+        assert saved["subscription_templates"] == {"order_paid": "tmpl-paid"}
+        # shown again in the manager's units
+        page = get(client, owner, "/console/settings")[1]
+        assert 'name="order_payment_timeout_s" value="30"' in page and 'name="shipping_fee" value="8.5"' in page
+        assert 'name="commission_freeze_s" value="0.5"' in page
+
+        # wrong values: 400, each message next to its field, nothing saved
+        wrong = {**fields, "order_payment_timeout_s": "0.5", "shipping_fee": "1.234", "payout_max_fen": "5000",
+                 "points_max_ratio_bps": "abc", "auto_confirm_receipt_s": "100", "settlement_mode": "weekly"}
+        status, page, _ = post_form(client, owner, "/console/settings", wrong)
+        assert status == 400
+        assert wiring.shop_settings().get() == saved
+
+        def error_of(key):
+            block = re.search(rf'data-field="{re.escape(key)}".*?</div>', page, re.S).group(0)
+            found = re.search(r'class="field-error">([^<]+)<', block)
+            return found and found.group(1)
+
+        assert error_of("order_payment_timeout_s") == "请填写整数分钟"
+        assert error_of("shipping_fee") == "金额最多两位小数"
+        assert error_of("points_max_ratio_bps") == "请填写数字"
+        assert error_of("settlement_mode") == "请选择一种结算方式"
+        assert error_of("transfer_display_name") is None
+        assert 'name="shipping_fee" value="1.234"' in page  # what was typed stays in the field
+        # bounds are checked once the units are right, and said in the field's unit
+        status, page, _ = post_form(client, owner, "/console/settings",
+                                    {**fields, "payout_max_fen": "5000", "auto_confirm_receipt_s": "100"})
+        assert status == 400 and wiring.shop_settings().get() == saved
+        assert error_of("payout_max_fen") == "须小于 2000 元"
+        assert error_of("auto_confirm_receipt_s") == "不能大于 60 天"
+    finally:
+        wiring.shop_settings().update({k: before[k] for k in before})
