@@ -708,3 +708,11 @@ def order_search():
 
     return OrderSearch(orders=order_repository(), clock=clock(), view=lambda order: orders().view(order))
 # -- end issue 21 (i21a) --
+
+
+@_once
+def couriers():
+    """WeChat's couriers for the console's shipping form, kept a day per container."""
+    from layers.services.couriers import Couriers
+
+    return Couriers(fetch=lambda: mini_program().get_delivery_list(), clock=clock())

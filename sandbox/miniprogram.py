@@ -11,6 +11,7 @@
   10060001 while WeChat has not booked the payment; one change of shipping
   information per payment (a third upload is 10060003).
 - `POST /wxa/sec/order/is_trade_managed`.
+- `POST /cgi-bin/express/delivery/open_msg/get_delivery_list`: the couriers (`DELIVERY_LIST`).
 - `POST /wxa/getwxacodeunlimit`: `scene` at most 32 characters of the documented set
   (40169 / 40097 otherwise), `page` without a leading `/` or a query; answers a PNG.
 - The message push, signed with the push token and encrypted in safe mode (AES-256-CBC,
@@ -50,6 +51,12 @@ RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:
 LIMITS = {"thing": 20, "number": 32, "letter": 32, "symbol": 5, "character_string": 32, "phone_number": 17,
           "car_number": 8, "name": 10, "phrase": 5}
 MASKED = re.compile(r"^(\+\d+-)?\d{3}\*{4}\d{4}$")
+# What get_delivery_list answers here: a few of WeChat's couriers in its documented shape
+# (SF/顺丰速运 as in the documentation's example; the real list has hundreds).
+DELIVERY_LIST = ({"delivery_id": "SF", "delivery_name": "顺丰速运"}, {"delivery_id": "ZTO", "delivery_name": "中通快递"},
+                 {"delivery_id": "YTO", "delivery_name": "圆通速递"}, {"delivery_id": "STO", "delivery_name": "申通快递"},
+                 {"delivery_id": "YD", "delivery_name": "韵达速递"}, {"delivery_id": "JTSD", "delivery_name": "极兔速递"},
+                 {"delivery_id": "EMS", "delivery_name": "EMS"}, {"delivery_id": "JD", "delivery_name": "京东快递"})
 
 
 def _err(errcode: int, errmsg: str) -> tuple[int, dict, bool]:
@@ -128,6 +135,12 @@ class MiniProgramSandbox:
             return 200, {"errcode": 0, "errmsg": "ok", "is_trade_managed": self.trade_managed}, False
         if path == "/wxa/getwxacodeunlimit":
             return self._code(data)
+        if path == "/cgi-bin/express/delivery/open_msg/get_delivery_list":
+            # 获取运力id列表 (get_delivery_list): POST with the access token, no body; answers
+            # {"errcode": 0, "delivery_list": [{"delivery_id", "delivery_name"}], "count"}
+            # https://developers.weixin.qq.com/miniprogram/dev/server/API/weixin-express/express-msg/api_get_delivery_list.md
+            return 200, {"errcode": 0, "errmsg": "ok", "delivery_list": [dict(d) for d in DELIVERY_LIST],
+                         "count": len(DELIVERY_LIST)}, False
         return 404, {"errcode": 404, "errmsg": "unknown api"}, False
 
     @staticmethod

@@ -13,6 +13,7 @@ from functions.console import (  # noqa: F401  (each registers its views on bp)
     marketing,
     members,
     orders,
+    pickers,
     shop,
     signin,
 )

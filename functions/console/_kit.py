@@ -28,6 +28,7 @@ REFUND_NAMES = {"REQUESTED": "待审核", "PROCESSING": "退款中", "SUCCESS": 
                 "CLOSED": "已关闭", "REJECTED": "已拒绝", "FAILED": "失败"}
 UPLOAD_NAMES = {"PENDING": "排队上传中", "UPLOADED": "已上传", "FAILED": "上传失败", "NOT_REQUIRED": "无需上传"}
 GROUP_NAMES = {"PENDING": "待开团", "OPEN": "拼团中", "SUCCEEDED": "已成团", "FAILED": "未成团"}
+LOGISTICS_NAMES = {"express": "快递", "same_city": "同城配送", "virtual": "虚拟商品", "pickup": "到店自提"}
 SALE_NAMES = {"ACTIVE": "进行中", "STOPPED": "已停止", "ENDED": "已结束"}
 PAYOUT_NAMES = {"CLAIMING": "待领取", "PAYING": "打款中", "READY": "待打款", "TRANSFERRING": "转账中",
                 "WAIT_USER_CONFIRM": "待分销员确认收款", "SUCCESS": "已到账", "FAIL": "失败",
@@ -77,7 +78,7 @@ def _templates():
                         "outcome": _outcome_name},
                        {"STATUS_NAMES": STATUS_NAMES, "UPLOAD_NAMES": UPLOAD_NAMES,
                         "PAID_STATUSES": ("PAID", "SHIPPED", "COMPLETED", "REFUNDING", "REFUNDED"),
-                        "REFUND_NAMES": REFUND_NAMES, "nav_for": nav_for, "SALE_NAMES": SALE_NAMES, "GROUP_NAMES": GROUP_NAMES,
+                        "REFUND_NAMES": REFUND_NAMES, "nav_for": nav_for, "SALE_NAMES": SALE_NAMES, "GROUP_NAMES": GROUP_NAMES, "LOGISTICS_NAMES": LOGISTICS_NAMES,
                         "PAYOUT_NAMES": PAYOUT_NAMES, "ACTION_NAMES": ACTION_NAMES})
 
 

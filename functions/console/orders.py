@@ -63,6 +63,7 @@ def _order_page(ctx, order_id: str, status: int = 200, notice: str | None = None
     from layers.domain.order import REFUNDABLE
 
     return ctx.page("order.html", status, order=wiring.orders().view(order), upload=upload,
+                    couriers=wiring.couriers().all(), courier_names=wiring.couriers().names(),
                     refunds=wiring.refunds().for_order(order_id), notice=notice,
                     refundable=int(order.refund_room or 0) if order.status in REFUNDABLE else 0,
                     form_key=secrets.token_urlsafe(12))
@@ -80,7 +81,8 @@ def order_shipping(ctx, order_id):
         upload = wiring.shipping().get_upload(order_id)
     except errors.NotFound:
         upload = None
-    return ctx.page("_shipping.html", upload=upload, order_id=order_id)
+    return ctx.page("_shipping.html", upload=upload, order_id=order_id,
+                    courier_names=wiring.couriers().names())
 
 
 @console_page("/console/orders/{order_id}/ship", methods=("POST",))
@@ -88,6 +90,9 @@ def order_ship(ctx, order_id):
     from layers.domain.shipping import shipping_info
 
     form = _form()
+    company = (form.get("express_company") or "").strip()
+    if company and (form.get("logistics_type") or "express") == "express" and wiring.couriers().checked(company) is None:
+        raise errors.InvalidRequest("快递公司:请从列表中选择(微信只接受其快递公司编号)")
     body = schemas.ShipInput.model_validate({"logistics_type": form.get("logistics_type") or "express",
                                              "express_company": form.get("express_company") or None,
                                              "tracking_no": form.get("tracking_no") or None})

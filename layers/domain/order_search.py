@@ -71,6 +71,9 @@ def checked_status(status: str | None) -> str | None:
 
 
 class OrderSearchRepository(Protocol):
+    def get(self, order_id: str, consistent: bool = False):
+        """One order by its number (an `Order`; None: no such order)."""
+
     def by_phone(self, phone: str, start_iso: str, end_iso: str, status: str | None, limit: int,
                  cursor: dict | None, examine: int = 200) -> tuple[list, dict | None]:
         """Orders whose address has this (normalized) phone, created in [start, end),

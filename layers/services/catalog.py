@@ -124,6 +124,26 @@ class CatalogService:
         skus = self.catalog.get_skus([s for p in products for s in p.sku_ids])
         return [product_view(p, skus, admin=True) for p in products], next_cursor
 
+    def search_skus(self, text: str, limit: int = 20, scan: int = 500) -> list[dict]:
+        """SKUs whose product title contains `text` (any case; blank: the newest), newest
+        products first, each `{"id", "product_id", "title", "spec", "price", "stock", "active"}`:
+        the console's product picker. No title index: it reads at most `scan` products, as
+        a shop's catalogue is hundreds, not millions."""
+        needle = (text or "").strip().casefold()
+        found, cursor, read = [], None, 0
+        while len(found) < limit and read < scan:
+            products, cursor = self.list_all_products(50, cursor)
+            read += len(products)
+            for p in products:
+                if needle and needle not in (p["title"] or "").casefold():
+                    continue
+                found += [{"id": s["id"], "product_id": p["id"], "title": p["title"], "spec": s.get("spec") or {},
+                           "price": s["price"], "stock": s.get("stock"), "active": p.get("active", True)}
+                          for s in p["skus"]]
+            if cursor is None:
+                break
+        return found[:limit]
+
     def get_product_admin(self, product_id: str) -> dict:
         """One product, on sale or off, with its SKUs' stock."""
         product = self.catalog.get_product(product_id)

@@ -38,3 +38,31 @@ class OrderSearch:
             by = "paid"
         return {"items": [self.view(o) for o in orders], "next_cursor": next_cursor, "from": days.first,
                 "to": days.last, "by": by}
+
+    def buyers(self, text: str, days: int = rules.MAX_DAYS) -> list[dict]:
+        """The shoppers behind an order number, or behind the orders placed with a phone in
+        the last `days` Beijing days (newest first, one line per shopper): the console's
+        shopper picker. `{"user_id", "name", "phone", "order_id", "created_at"}`; the phone
+        as the order has it (the page masks it)."""
+        from datetime import timedelta
+
+        text = (text or "").strip()
+        if not text:
+            return []
+        orders = []
+        if any(ch.isalpha() for ch in text):  # an order number (a phone has no letters)
+            order = self.orders.get(text)
+            orders = [order] if order is not None else []
+        elif rules.normalized_phone(text) is not None:
+            today = self.clock.now()
+            span = rules.day_range(day_of(iso(today - timedelta(days=days - 1))), day_of(iso(today)), day_of(iso(today)))
+            orders, _ = self.orders.by_phone(rules.normalized_phone(text), iso(span.start_utc), iso(span.end_utc),
+                                             None, 50, None)
+        seen: dict[str, dict] = {}
+        for o in orders:
+            if o.user_id not in seen:
+                address = o.address or {}
+                seen[o.user_id] = {"user_id": o.user_id, "name": address.get("name", ""),
+                                   "phone": address.get("phone", ""), "order_id": o.order_id,
+                                   "created_at": o.created_at}
+        return list(seen.values())

@@ -146,6 +146,17 @@ class MiniProgram:
     def is_trade_managed(self) -> bool:
         return bool(self._call("/wxa/sec/order/is_trade_managed", {"appid": self.appid}).get("is_trade_managed"))
 
+    def get_delivery_list(self) -> list[dict]:
+        """WeChat's couriers, `[{"delivery_id": "SF", "delivery_name": "顺丰速运"}, ...]`: the
+        only `express_company` values upload_shipping_info accepts. POST, no body
+        (https://developers.weixin.qq.com/miniprogram/dev/server/API/weixin-express/express-msg/api_get_delivery_list.md)."""
+        answer = self._call("/cgi-bin/express/delivery/open_msg/get_delivery_list", {})
+        found = answer.get("delivery_list")
+        if not isinstance(found, list):
+            raise WeChatUnavailable("get_delivery_list: no delivery_list")
+        return [{"delivery_id": str(d["delivery_id"]), "delivery_name": str(d.get("delivery_name") or d["delivery_id"])}
+                for d in found if isinstance(d, dict) and d.get("delivery_id")]
+
     def get_unlimited_code(self, scene: str, page: str) -> tuple[bytes, str]:
         answer = self._call("/wxa/getwxacodeunlimit", {"scene": scene, "page": page, "check_path": False},
                             binary=True)

@@ -18,6 +18,9 @@ import pytest
 
 CHROMIUM = os.environ.get("CONSOLE_CHROMIUM", "/usr/bin/chromium")
 ARTIFACTS = Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "build" / "screenshots"  # git-ignored (build/)
+# A manager's laptop and phone: every browser test runs at both widths.
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
@@ -55,11 +58,24 @@ def chromium():
         browser.close()
 
 
-@pytest.fixture
-def browser_page(chromium):
-    context = chromium.new_context(locale="zh-CN", viewport={"width": 1280, "height": 900})
+@pytest.fixture(params=list(VIEWPORTS))
+def browser_page(chromium, request):
+    """A page at one of VIEWPORTS (`page.width_name`). A money action's confirmation
+    (`window.confirm`) is accepted, as the operator would, and kept in `page.dialogs`."""
+    phone = request.param == "phone"
+    context = chromium.new_context(locale="zh-CN", viewport=VIEWPORTS[request.param], is_mobile=phone,
+                                   has_touch=phone, device_scale_factor=2 if phone else 1)
     page = context.new_page()
     page.set_default_timeout(15000)
+    page.width_name = request.param
+    page.dialogs = []
+
+    def answer(dialog):
+        page.dialogs.append(dialog.message)
+        dialog.accept()
+
+    page.on("dialog", answer)
+    page.dialog_answer = answer
     yield page
     context.close()
 
@@ -79,3 +95,33 @@ def wait_until(check, timeout_s: float = 15.0) -> None:
     while not check():
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.1)
+
+
+def shopper_with_phone(client, admin_headers, name: str = "李四") -> tuple[dict, str]:
+    """A shopper who placed an (unpaid) order with a phone of their own: the console finds
+    shoppers by the phone or the number of their orders, never by a typed user id."""
+    import random
+
+    from tests.helpers import ADDRESS, create_product, login, order_payload, post
+
+    shopper = login(client)
+    phone = "139" + "".join(random.choice("0123456789") for _ in range(8))
+    sku_id = create_product(client, admin_headers, price=100, stock=5)["skus"][0]["id"]
+    r = post(client, "/orders", order_payload(sku_id, address={**ADDRESS, "name": name, "phone": phone}), shopper)
+    assert r.status_code == 201, r.body
+    return shopper, phone
+
+
+def pick_shopper(page, form: str, field: str, query: str, user_id: str) -> None:
+    """Type a phone or an order number into a form's shopper picker and choose the shopper."""
+    page.fill(f"{form} input[name={field}_q]", query)
+    option = f"{form} select[name={field}] option[value='{user_id}']"
+    page.wait_for_selector(option, state="attached")
+    page.select_option(f"{form} select[name={field}]", user_id)
+
+
+def pick_sku(page, form: str, title: str, sku_id: str) -> None:
+    """Type part of a product's title into a form's product picker and choose the SKU."""
+    page.fill(f"{form} input[name=sku_q]", title)
+    page.wait_for_selector(f"{form} select[name=sku_id] option[value='{sku_id}']", state="attached")
+    page.select_option(f"{form} select[name=sku_id]", sku_id)

@@ -92,14 +92,14 @@ def test_an_operator_cannot_open_or_change_settings(browser_page, console_url, s
     assert r.json() == {"name": name, "role": "operator", "created_at": r.json()["created_at"], "created_by": "owner"}
 
     sign_in(page, console_url, name, "correct horse 21")
-    assert page.locator("nav.top a[href='/console/settings']").count() == 0
+    assert page.locator("nav.side a[href='/console/settings']").count() == 0
     answer = page.goto(f"{console_url}/console/settings")
     assert answer.status == 403
     before = requests.get(f"{console_url}/admin/settings", timeout=10,
                           headers={"Authorization": f"Bearer {os.environ['ADMIN_API_KEY']}"}).json()
     # Even a well-formed post, with the operator's own valid CSRF token, is refused.
     page.goto(f"{console_url}/console/orders")
-    token = page.eval_on_selector("nav.top input[name=csrf]", "el => el.value")
+    token = page.eval_on_selector("header.top input[name=csrf]", "el => el.value")
     answer = page.request.post(f"{console_url}/console/settings", form={"csrf": token, "auto_confirm_receipt_s": "60"})
     assert answer.status == 403
     after = requests.get(f"{console_url}/admin/settings", timeout=10,

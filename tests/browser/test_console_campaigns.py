@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 import requests
 
+from tests.browser.conftest import pick_sku
 from tests.browser.test_console import owner_signs_in
 
 pytestmark = pytest.mark.integration
@@ -60,7 +61,7 @@ def test_a_flash_sale_made_in_the_console_is_shown_by_the_mini_program_api(brows
     now = datetime.now(UTC)
     owner_signs_in(page, console_url, "/console/flash-sales")
     form = page.locator("#sale-form")
-    form.locator("input[name=sku_id]").fill(product["skus"][0]["id"])
+    pick_sku(page, "#sale-form", title, product["skus"][0]["id"])
     form.locator("input[name=price]").fill("19.9")
     form.locator("input[name=stock]").fill("20")
     form.locator("input[name=starts_at]").fill(local(now - timedelta(minutes=5)))

@@ -6,16 +6,18 @@ import uuid
 
 import pytest
 
-from tests.browser.conftest import wait_until
+from tests.browser.conftest import pick_shopper, shopper_with_phone, wait_until
 from tests.browser.test_console import owner_signs_in
 from tests.helpers import login
 
 pytestmark = pytest.mark.integration
 
 
-def test_a_tier_template_a_manager_and_a_distributor_made_in_the_console(browser_page, console_url, client, shop):
+def test_a_tier_template_a_manager_and_a_distributor_made_in_the_console(browser_page, console_url, client,
+                                                                        admin_headers, shop):
     page = browser_page
-    shopper, manager = login(client)["X-User-Id"], login(client)["X-User-Id"]
+    (buyer, phone), (boss, boss_phone) = shopper_with_phone(client, admin_headers), shopper_with_phone(client, admin_headers, "王五")
+    shopper, manager = buyer["X-User-Id"], boss["X-User-Id"]
     name = "方案" + uuid.uuid4().hex[:6]
     owner_signs_in(page, console_url, "/console/tiers")
 
@@ -29,16 +31,16 @@ def test_a_tier_template_a_manager_and_a_distributor_made_in_the_console(browser
     template_id = row.get_attribute("data-template")
 
     page.goto(f"{console_url}/console/managers")
-    page.fill("#manager-form input[name=user_id]", manager)
+    pick_shopper(page, "#manager-form", "user_id", boss_phone, manager)
     page.fill("#manager-form input[name=name]", "王经理")
     page.click("#manager-form button[type=submit]")
     page.wait_for_url(f"{console_url}/console/managers")
     assert "王经理" in page.locator(f"tr[data-manager='{manager}']").inner_text()
 
     page.goto(f"{console_url}/console/distributors")
-    page.fill("#distributor-form input[name=user_id]", shopper)
+    pick_shopper(page, "#distributor-form", "user_id", phone, shopper)
     page.select_option("#distributor-form select[name=template_id]", template_id)
-    page.fill("#distributor-form input[name=manager_id]", manager)
+    pick_shopper(page, "#distributor-form", "manager_id", boss_phone, manager)
     page.click("#distributor-form button[type=submit]")
     page.wait_for_url(f"{console_url}/console/distributors")
     row = page.locator(f"tr[data-distributor='{shopper}']")  # newest first
@@ -59,7 +61,9 @@ def test_bad_distributor_and_tier_input_is_a_chinese_4xx_and_changes_nothing(bro
     page = browser_page
     owner_signs_in(page, console_url, "/console/distributors")
     ghost = "u_" + uuid.uuid4().hex[:24]
-    page.fill("#distributor-form input[name=user_id]", ghost)
+    # a user id the picker never offers (a forged form) is refused
+    page.eval_on_selector("#distributor-form select[name=user_id]",
+                          "(el, ghost) => { el.innerHTML = ''; el.add(new Option('ghost', ghost, true, true)); }", ghost)
     with page.expect_response(f"{console_url}/console/distributors") as answer:
         page.click("#distributor-form button[type=submit]")
     assert answer.value.status in (400, 404)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browser.conftest import pick_shopper
 from tests.browser.test_console import owner_signs_in
 
 pytestmark = pytest.mark.integration
@@ -16,9 +17,13 @@ def test_a_topped_up_member_shows_the_balance_and_its_entry(browser_page, consol
     page = browser_page
     top_up, shopper = topped_up(client, admin_headers, shop["sandbox"], pay=10000, bonus=800)
     user_id = shopper["X-User-Id"]
+    from tests.helpers import ADDRESS, body, create_product, order_payload, post
+
+    sku_id = create_product(client, admin_headers, price=100, stock=5)["skus"][0]["id"]
+    order = body(post(client, "/orders", order_payload(sku_id, address={**ADDRESS, "phone": "13712345678"}), shopper))
     owner_signs_in(page, console_url, "/console/members")
-    page.fill("input[name=user_id]", user_id)
-    page.click("form.filters button")
+    pick_shopper(page, "#member-search", "user_id", order["id"], user_id)  # by an order number
+    page.click("#member-search button[type=submit]")
     page.wait_for_selector("#membership")
     assert page.inner_text("#principal") == "¥100.00" and page.inner_text("#bonus") == "¥8.00"
     entries = page.inner_text("#balance-entries tbody")
@@ -94,7 +99,7 @@ def test_an_operator_sees_a_balance_but_cannot_adjust_it(browser_page, console_u
     page.goto(f"{console_url}/console/members?user_id={user_id}")
     assert page.inner_text("#principal") == "¥50.00"
     assert page.locator("#adjust-form").count() == 0 and page.locator("#adjust-owner-only").count() == 1
-    token = page.eval_on_selector("nav.top input[name=csrf]", "el => el.value")
+    token = page.eval_on_selector("header.top input[name=csrf]", "el => el.value")
     answer = page.request.post(f"{console_url}/console/members/{user_id}/adjust",
                                form={"csrf": token, "book": "balance", "amount": "50", "reason": "x",
                                      "adjust_id": "forged1"})

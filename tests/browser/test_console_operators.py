@@ -35,8 +35,8 @@ def test_the_owner_adds_an_operator_who_signs_in_with_their_own_password(browser
         assert other.inner_text("#login-error") == "用户名或密码错误"
         assert not [c for c in other.context.cookies() if c["name"] == "console_session"]
         sign_in(other, console_url, name, "a long pass 21")
-        assert f"{name}(操作员)" in other.inner_text("nav.top .me")
-        other.click("nav.top form button")  # sign out
+        assert f"{name}(操作员)" in other.inner_text("header.top .me")
+        other.click("header.top form button")  # sign out
         other.wait_for_url(f"{console_url}/console/login")
         other.goto(f"{console_url}/console/orders")
         assert "/console/login" in other.url

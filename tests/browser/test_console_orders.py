@@ -167,7 +167,7 @@ def test_an_abnormal_refund_is_sent_to_the_buyers_bank_card_by_the_owner(browser
         sign_in(other, console_url, name, "correct horse 21", "/console/refunds?status=ABNORMAL")
         row = other.locator(f"tr[data-refund='{refund['id']}']")
         assert row.locator("form.abnormal-form").count() == 0 and "需店主" in row.inner_text()
-        token = other.eval_on_selector("nav.top input[name=csrf]", "el => el.value")
+        token = other.eval_on_selector("header.top input[name=csrf]", "el => el.value")
         answer = other.request.post(f"{console_url}/console/refunds/{refund['id']}/abnormal-refund",
                                     form={"csrf": token, "type": "MERCHANT_BANK_CARD"})
         assert answer.status == 403
@@ -210,7 +210,7 @@ def test_a_signed_out_session_cookie_no_longer_signs_in(browser_page, chromium, 
     page = browser_page
     owner_signs_in(page, console_url)
     copied = [c for c in page.context.cookies() if c["name"] == "console_session"]
-    page.click("nav.top form button[type=submit]")
+    page.click("header.top form button[type=submit]")
     page.wait_for_url(re.compile(r".*/console/login"))
 
     context = chromium.new_context(locale="zh-CN")  # someone who copied the cookie before
@@ -231,7 +231,7 @@ def test_a_disabled_operator_cannot_sign_in_nor_use_an_open_session(browser_page
     try:
         op = context.new_page()
         sign_in(op, console_url, name, "correct horse 21")
-        assert op.locator("nav.top .me").inner_text().startswith(name)
+        assert op.locator("header.top .me").inner_text().startswith(name)
 
         page = browser_page
         owner_signs_in(page, console_url, "/console/operators")

@@ -70,9 +70,9 @@ def test_an_operator_cannot_open_payouts(browser_page, console_url, shop):
                       headers={"Authorization": f"Bearer {os.environ['ADMIN_API_KEY']}"})
     assert r.status_code == 201, r.text
     sign_in(page, console_url, name, "correct horse 21")
-    assert page.locator("nav.top a[href='/console/payouts']").count() == 0
+    assert page.locator("nav.side a[href='/console/payouts']").count() == 0
     assert page.goto(f"{console_url}/console/payouts").status == 403
-    token = page.eval_on_selector("nav.top input[name=csrf]", "el => el.value")
+    token = page.eval_on_selector("header.top input[name=csrf]", "el => el.value")
     assert page.request.post(f"{console_url}/console/payouts/x/mark-paid", form={"csrf": token}).status == 403
 
 

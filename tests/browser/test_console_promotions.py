@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 
+from tests.browser.conftest import pick_sku
 from tests.browser.test_console import owner_signs_in
 from tests.browser.test_console_campaigns import local
+from tests.browser.test_console_pages import bj
 
 pytestmark = pytest.mark.integration
 
@@ -30,7 +32,7 @@ def test_a_group_buy_made_in_the_console_is_in_the_mini_program_and_its_open_gro
     product = create_product(client, admin_headers, price=5000, stock=50, title=title)
     owner_signs_in(page, console_url, "/console/group-buys")
     form = page.locator("#group-buy-form")
-    form.locator("input[name=sku_id]").fill(product["skus"][0]["id"])
+    pick_sku(page, "#group-buy-form", title, product["skus"][0]["id"])
     form.locator("input[name=price]").fill("19.9")
     form.locator("input[name=group_size]").fill("2")
     form.locator("input[name=group_ttl_m]").fill("30")
@@ -62,7 +64,7 @@ def test_a_group_buy_made_in_the_console_is_in_the_mini_program_and_its_open_gro
     open_row = page.locator(f"#groups tr[data-group='{paid_group}']")
     assert open_row.locator(".status").inner_text() == "拼团中"
     assert open_row.locator(".seats").inner_text() == "1/2" and open_row.locator(".paid").inner_text() == "1"
-    assert open_row.locator(".expires").inner_text() == group["expires_at"]
+    assert open_row.locator(".expires").inner_text() == bj(group["expires_at"])  # Beijing time
     waiting = page.locator(f"#groups tr[data-group='{body(pending)['group_id']}']")
     assert waiting.locator(".status").inner_text() == "待开团" and waiting.locator(".seats").inner_text() == "1/2"
     assert "剩余 8/10" in page.inner_text("#activity")
@@ -72,7 +74,8 @@ def test_a_group_buy_made_in_the_console_is_in_the_mini_program_and_its_open_gro
     pay(client, shop["sandbox"], body(joined)["id"])
     assert requests.get(f"{console_url}/groups/{paid_group}", timeout=10).json()["status"] == "SUCCEEDED"
     page.reload()
-    assert page.locator(f"#groups tr[data-group='{paid_group}']").count() == 0  # succeeded: no longer open
+    done = page.locator(f"#groups tr[data-group='{paid_group}']")  # succeeded: listed, to be shipped
+    assert done.locator(".status").inner_text() == "已成团" and done.locator(".paid").inner_text() == "2"
 
 
 def test_a_bargain_made_in_the_console_is_in_the_mini_program_api(browser_page, console_url, client,
@@ -84,10 +87,10 @@ def test_a_bargain_made_in_the_console_is_in_the_mini_program_api(browser_page, 
     product = create_product(client, admin_headers, price=10000, stock=50, title=title)
     sku_id = product["skus"][0]["id"]
     owner_signs_in(page, console_url, "/console/bargains")
-    assert page.locator("nav.top a[href='/console/bargains']").count() == 1
+    assert page.locator("nav.side a[href='/console/bargains']").count() == 1
 
     form = page.locator("#bargain-form")  # a floor above the price: refused, nothing made
-    form.locator("input[name=sku_id]").fill(sku_id)
+    pick_sku(page, "#bargain-form", title, sku_id)
     form.locator("input[name=floor_price]").fill("120")
     _window(form, datetime.now(UTC))
     form.locator("input[name=stock]").fill("5")
@@ -98,7 +101,7 @@ def test_a_bargain_made_in_the_console_is_in_the_mini_program_api(browser_page, 
     assert page.locator("#bargains tr", has_text=title).count() == 0
 
     form = page.locator("#bargain-form")
-    form.locator("input[name=sku_id]").fill(sku_id)
+    pick_sku(page, "#bargain-form", title, sku_id)
     form.locator("input[name=floor_price]").fill("50")
     form.locator("input[name=helpers_needed]").fill("3")
     form.locator("input[name=ttl_m]").fill("60")

@@ -9,7 +9,7 @@ import uuid
 
 import pytest
 
-from tests.helpers import create_product
+from tests.helpers import create_product, login, order_payload
 from tests.integration.test_members import place, topped_up
 
 pytestmark = pytest.mark.integration
@@ -142,3 +142,50 @@ def test_settings_are_grouped_in_a_managers_units_and_saved_in_the_apis(client, 
         assert error_of("auto_confirm_receipt_s") == "不能大于 60 天"
     finally:
         wiring.shop_settings().update({k: before[k] for k in before})
+
+
+def test_the_courier_is_chosen_from_wechats_list_its_name_shown_and_its_id_sent(client, admin_headers, shop, owner):
+    from functions import wiring
+    from tests.integration.test_miniprogram_platform import paid_order
+
+    listed = wiring.mini_program().get_delivery_list()  # through the sandbox, as WeChat answers it
+    assert {"delivery_id": "SF", "delivery_name": "顺丰速运"} in listed
+    order_id, _ = paid_order(client, admin_headers, shop["sandbox"])
+    page = get(client, owner, f"/console/orders/{order_id}")[1]
+    assert '<option value="SF">顺丰速运</option>' in page
+
+    # a name typed instead of WeChat's id: refused on the form, nothing shipped
+    status, page, _ = post_form(client, owner, f"/console/orders/{order_id}/ship",
+                                {"logistics_type": "express", "express_company": "顺丰", "tracking_no": "SF1400000031"})
+    assert status == 400 and "请从列表中选择" in page
+    assert wiring.orders().get(order_id, consistent=True).status == "PAID"
+
+    status, _, headers = post_form(client, owner, f"/console/orders/{order_id}/ship",
+                                   {"logistics_type": "express", "express_company": "SF",
+                                    "tracking_no": "SF1400000031"})
+    assert status == 303 and "console_flash=shipped" in headers.get("Set-Cookie", "")
+    assert wiring.orders().get(order_id, consistent=True).shipping["express_company"] == "SF"
+    read = text(get(client, owner, f"/console/orders/{order_id}")[1])
+    assert "物流:顺丰速运 SF1400000031(快递)" in read
+
+
+def test_the_pickers_find_skus_by_title_and_shoppers_by_phone_or_order_number(client, admin_headers, owner):
+    from tests.helpers import ADDRESS, body, post
+
+    title = "拾色器-" + uuid.uuid4().hex[:6]
+    product = create_product(client, admin_headers, price=1234, stock=7, title=title)
+    sku_id = product["skus"][0]["id"]
+    status, page = get(client, owner, f"/console/pickers/skus?sku_q={title[-6:].upper()}", **{"HX-Request": "true"})
+    assert status == 200 and page.lstrip().startswith('<select name="sku_id" required>')
+    assert re.search(rf'<option value="{sku_id}">{re.escape(title)}[^<]*¥12\.34 · 库存 7</option>', page), page
+    assert sku_id not in get(client, owner, "/console/pickers/skus?sku_q=没有这种商品")[1]
+
+    shopper = login(client)
+    phone = "1371234" + uuid.uuid4().hex[:4].translate(str.maketrans("abcdef", "123456"))
+    order = body(post(client, "/orders", order_payload(sku_id, address={**ADDRESS, "name": "赵六", "phone": phone}),
+                      shopper))
+    for query in (phone, order["id"]):
+        page = get(client, owner, f"/console/pickers/shoppers?field=manager_id&manager_id_q={query}&optional=1")[1]
+        assert f'<option value="{shopper["X-User-Id"]}" selected>赵六 {phone[:3]}****{phone[-4:]}' in page, page
+        assert page.lstrip().startswith('<select name="manager_id">') and phone not in page  # masked
+    assert 'value=""' in get(client, owner, "/console/pickers/shoppers?user_id_q=13900000000")[1]
