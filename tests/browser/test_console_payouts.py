@@ -4,6 +4,7 @@ downloads the batch's CSV; an operator cannot open payouts."""
 from __future__ import annotations
 
 import os
+import re
 import uuid
 from datetime import timedelta
 
@@ -95,4 +96,7 @@ def test_distributors_with_what_they_earned_and_their_csv(browser_page, console_
     assert f"¥{amount / 100:.2f}" in row  # its settleable commission
     with page.expect_download() as download:
         page.click("#distributors-csv")
-    assert d in open(download.value.path(), encoding="utf-8").read()
+    sheet = open(download.value.path(), encoding="utf-8-sig").read()
+    assert d in sheet and sheet.startswith("分销员,团队长,佣金方案") and "加入时间(北京时间)" in sheet
+    assert not re.search(r"\d{4}-\d\d-\d\dT\d\d:", sheet)  # Beijing time, as a person reads it
+    assert f"{amount // 100}.{amount % 100:02d}" in sheet  # yuan
