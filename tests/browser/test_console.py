@@ -45,13 +45,13 @@ def test_sign_in_find_a_paid_order_ship_it_and_see_the_upload(browser_page, cons
     page.wait_for_url(f"{console_url}/console/orders/{order_id}")
     assert page.locator("#order-status").get_attribute("data-status") == "PAID"
 
-    page.fill("#ship-form input[name=express_company]", "SF")
+    page.select_option("#ship-form select[name=express_company]", "SF")  # shown as 顺丰速运
     page.fill("#ship-form input[name=tracking_no]", "SF1400000021")
     page.click("#ship-form button[type=submit]")
     page.wait_for_url(f"{console_url}/console/orders/{order_id}")
     assert page.locator("#order-status").get_attribute("data-status") == "SHIPPED"
     assert page.locator("#upload-status").get_attribute("data-status") == "PENDING"
-    assert "SF1400000021" in page.inner_text("#shipping-status")
+    assert "SF1400000021" in page.inner_text("#shipping-status") and "顺丰速运" in page.inner_text("#shipping-status")
 
     deliver_shipped(order_id)  # what the events consumer does with order.shipped
     # The panel polls itself (htmx) while the upload is pending.
@@ -65,7 +65,7 @@ def test_a_form_with_a_wrong_csrf_token_is_refused_and_changes_nothing(browser_p
     order_id, _ = paid_order(client, admin_headers, shop["sandbox"])
     owner_signs_in(page, console_url, f"/console/orders/{order_id}")
     page.eval_on_selector("#ship-form input[name=csrf]", "el => el.value = 'forged'")
-    page.fill("#ship-form input[name=express_company]", "SF")
+    page.select_option("#ship-form select[name=express_company]", "SF")  # shown as 顺丰速运
     page.fill("#ship-form input[name=tracking_no]", "SF1400000022")
     with page.expect_response(f"{console_url}/console/orders/{order_id}/ship") as answer:
         page.click("#ship-form button[type=submit]")
@@ -157,22 +157,24 @@ def test_a_partial_refund_is_approved_in_the_console_and_audited_with_the_operat
 
     owner_signs_in(page, console_url, f"/console/orders/{order_id}")
     row = page.locator("#refunds tr", has_text=refund["id"])
-    assert "REQUESTED" in row.inner_text() and "¥10.00" in row.inner_text()
+    assert row.locator("[data-status]").get_attribute("data-status") == "REQUESTED"
+    assert "待审核" in row.inner_text() and "¥10.00" in row.inner_text()
     row.locator("button:text('同意退款')").click()
     page.wait_for_url(f"{console_url}/console/orders/{order_id}")
-    status = page.locator("#refunds tr", has_text=refund["id"]).inner_text()
-    assert "REQUESTED" not in status  # PROCESSING, or SUCCESS once WeChat Pay answered
+    status = page.locator("#refunds tr", has_text=refund["id"]).locator("[data-status]").get_attribute("data-status")
+    assert status != "REQUESTED"  # PROCESSING, or SUCCESS once WeChat Pay answered
+    assert page.dialogs and "确认同意退款 ¥10.00" in page.dialogs[-1]
 
     page.goto(f"{console_url}/console/operators")
     entry = page.locator("#audit tr", has_text=refund["id"]).inner_text()
-    assert "owner" in entry and "refund.approve" in entry and "¥10.00" in entry
+    assert "owner" in entry and "同意退款" in entry and "¥10.00" in entry
 
     # WeChat Pay finishes it (nothing is left in flight for other tests' sweeps).
     from tests.integration.test_money_vs_wechat import finish_at_wechat
 
     finish_at_wechat(client, shop["sandbox"], refund["id"])
     page.goto(f"{console_url}/console/orders/{order_id}")
-    assert "SUCCESS" in page.locator("#refunds tr", has_text=refund["id"]).inner_text()
+    assert "已退款" in page.locator("#refunds tr", has_text=refund["id"]).inner_text()
 
 
 def test_stock_by_delta_with_a_reason_never_below_zero_and_audited(browser_page, console_url, client,
@@ -203,7 +205,7 @@ def test_stock_by_delta_with_a_reason_never_below_zero_and_audited(browser_page,
 
     page.goto(f"{console_url}/console/operators")
     entry = page.locator("#audit tr", has_text=sku_id).inner_text()
-    assert "stock.adjust" in entry and "-3 -> 7: 盘点少了" in entry
+    assert "调整库存" in entry and "-3 -> 7: 盘点少了" in entry
 
 
 def test_the_product_list_pages_with_the_api_cursor(browser_page, console_url, client, admin_headers, shop):
@@ -290,7 +292,7 @@ def test_the_refund_queue_approves_one_and_rejects_another_both_audited(browser_
     assert wiring.orders().get(rejected["order_id"], consistent=True).status == "SHIPPED"
     finish_at_wechat(client, shop["sandbox"], kept["id"])  # nothing left in flight for other tests
     page.goto(f"{console_url}/console/operators")
-    for action, refund in (("refund.reject", rejected), ("refund.approve", kept)):
+    for action, refund in (("拒绝退款", rejected), ("同意退款", kept)):
         line = page.locator("#audit tr", has_text=refund["id"]).inner_text()
         assert action in line and "完成" in line  # begun before the action, finished after it
 

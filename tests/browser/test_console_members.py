@@ -74,7 +74,7 @@ def test_an_owner_adjusts_a_balance_up_and_down_and_below_zero_is_refused(browse
 
     page.goto(f"{console_url}/console/operators")
     line = page.locator("#audit tr", has_text="误充扣回").inner_text()
-    assert "owner" in line and "balance.adjust" in line and user_id in line and "-2000" in line
+    assert "owner" in line and "调整余额" in line and user_id in line and "-2000" in line
     assert "points.adjust" in page.locator("#audit tr", has_text="活动奖励").inner_text()
 
 

@@ -138,11 +138,11 @@ def test_a_partial_refund_from_the_order_page_is_sent_and_audited(browser_page, 
 
     page.goto(f"{console_url}/console/operators")
     entry = page.locator("#audit tr", has_text=refund["id"]).inner_text()
-    assert "owner" in entry and "refund.create" in entry and "¥12.50" in entry
+    assert "owner" in entry and "退款" in entry and "¥12.50" in entry
 
     finish_at_wechat(client, shop["sandbox"], refund["id"])
     page.goto(f"{console_url}/console/orders/{order_id}")
-    assert "SUCCESS" in page.locator("#refunds tr", has_text=refund["id"]).inner_text()
+    assert "已退款" in page.locator("#refunds tr", has_text=refund["id"]).inner_text()
 
 
 def test_an_abnormal_refund_is_sent_to_the_buyers_bank_card_by_the_owner(browser_page, chromium, console_url,

@@ -59,7 +59,7 @@ def test_an_owner_marks_a_manual_payout_paid_and_downloads_the_csv(browser_page,
 
     page.goto(f"{console_url}/console/operators")
     entry = page.locator("#audit tr", has_text=payout.payout_id).inner_text()
-    assert "owner" in entry and "payout.mark_paid" in entry and f"¥{payout.amount / 100:.2f}" in entry
+    assert "owner" in entry and "标记已打款" in entry and f"¥{payout.amount / 100:.2f}" in entry
     assert "完成" in entry
 
 
