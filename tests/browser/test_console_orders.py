@@ -199,7 +199,7 @@ def test_an_abnormal_refund_is_sent_to_the_buyers_bank_card_by_the_owner(browser
 
     page.goto(f"{console_url}/console/operators")
     entry = page.locator("#audit tr", has_text=refund["id"]).inner_text()
-    assert "refund.abnormal" in entry and "USER_BANK_CARD ****2222" in entry and "6222" not in entry
+    assert "异常退款" in entry and "USER_BANK_CARD ****2222" in entry and "6222" not in entry
 
     finish_at_wechat(client, box, refund["id"])
     assert wiring.refund_repository().get(order["id"], refund["id"]).status == "SUCCESS"
@@ -261,7 +261,7 @@ def test_a_disabled_operator_cannot_sign_in_nor_use_an_open_session(browser_page
         page.goto(f"{console_url}/console/operators")
         actions = [page.locator("#audit tr", has_text=name).nth(i).inner_text()
                    for i in range(page.locator("#audit tr", has_text=name).count())]
-        assert any("operator.disable" in a and "owner" in a for a in actions)
-        assert any("operator.reset_password" in a for a in actions)
+        assert any("停用操作员" in a and "owner" in a for a in actions)
+        assert any("重置密码" in a for a in actions)
     finally:
         context.close()

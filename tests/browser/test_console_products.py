@@ -85,8 +85,8 @@ def test_off_sale_hides_the_product_and_refuses_its_orders_on_sale_brings_it_bac
 
     page.goto(f"{console_url}/console/operators")
     rows = page.locator("#audit tr", has_text=product["id"])  # both, whatever their order within a second
-    actions = {rows.nth(i).inner_text().split("\t")[2] for i in range(rows.count())}
-    assert {"product.off_sale", "product.on_sale"} <= actions
+    actions = {rows.nth(i).locator("td").nth(2).inner_text() for i in range(rows.count())}
+    assert {"下架", "上架"} <= actions
 
 
 def test_a_stock_adjustment_is_in_the_products_ledger_with_its_reason_and_operator(browser_page, console_url,
