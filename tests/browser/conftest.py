@@ -115,7 +115,8 @@ def shopper_with_phone(client, admin_headers, name: str = "李四") -> tuple[dic
 def pick_shopper(page, form: str, field: str, query: str, user_id: str) -> None:
     """Type a phone or an order number into a form's shopper picker and choose the shopper."""
     page.fill(f"{form} input[name={field}_q]", query)
-    option = f"{form} select[name={field}] option[value='{user_id}']"
+    # the answer to this query (data-q), not an earlier one still being replaced
+    option = f"{form} select[name={field}][data-q='{query}'] option[value='{user_id}']"
     page.wait_for_selector(option, state="attached")
     page.select_option(f"{form} select[name={field}]", user_id)
 
@@ -123,5 +124,6 @@ def pick_shopper(page, form: str, field: str, query: str, user_id: str) -> None:
 def pick_sku(page, form: str, title: str, sku_id: str) -> None:
     """Type part of a product's title into a form's product picker and choose the SKU."""
     page.fill(f"{form} input[name=sku_q]", title)
-    page.wait_for_selector(f"{form} select[name=sku_id] option[value='{sku_id}']", state="attached")
+    # the answer to this search (data-q), not the first list that the page loaded
+    page.wait_for_selector(f"{form} select[name=sku_id][data-q='{title}'] option[value='{sku_id}']", state="attached")
     page.select_option(f"{form} select[name=sku_id]", sku_id)

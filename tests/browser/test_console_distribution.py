@@ -122,7 +122,7 @@ def test_the_settlement_page_pages_with_more(browser_page, console_url, client, 
         wait_until(lambda before=before: sections.count() == before + 1)
     for p in (first, second):
         section = page.locator(f"section[data-batch='{p.batch_id}']")
-        assert section.locator(f"tr[data-payout='{p.payout_id}'] .status").inner_text() == "AWAITING_MANUAL"
+        assert section.locator(f"tr[data-payout='{p.payout_id}'] .status").get_attribute("data-status") == "AWAITING_MANUAL"
     # a payout of a batch loaded by "more" is marked paid from there
     page.locator(f"tr[data-payout='{first.payout_id}'] button:text('标记已打款')").click()
     page.wait_for_url(f"{console_url}/console/payouts")

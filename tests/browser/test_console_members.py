@@ -73,9 +73,9 @@ def test_an_owner_adjusts_a_balance_up_and_down_and_below_zero_is_refused(browse
     assert "活动奖励" in page.inner_text("#points-entries")
 
     page.goto(f"{console_url}/console/operators")
-    line = page.locator("#audit tr", has_text="误充扣回").inner_text()
+    line = page.locator("#audit tr", has_text="误充扣回").filter(has_text=user_id).inner_text()
     assert "owner" in line and "调整余额" in line and user_id in line and "-2000" in line
-    assert "points.adjust" in page.locator("#audit tr", has_text="活动奖励").inner_text()
+    assert "调整积分" in page.locator("#audit tr", has_text="活动奖励").filter(has_text=user_id).inner_text()
 
 
 def test_an_operator_sees_a_balance_but_cannot_adjust_it(browser_page, console_url, client, admin_headers, shop):

@@ -43,7 +43,7 @@ def test_an_owner_marks_a_manual_payout_paid_and_downloads_the_csv(browser_page,
     payout = manual_payout(client, admin_headers, shop, monkeypatch)
     owner_signs_in(page, console_url, "/console/payouts")
     row = page.locator(f"tr[data-payout='{payout.payout_id}']")
-    assert row.locator(".status").inner_text() == "AWAITING_MANUAL"
+    assert row.locator(".status").get_attribute("data-status") == "AWAITING_MANUAL"
 
     with page.expect_download() as download:
         page.click(f"section[data-batch='{payout.batch_id}'] a.csv")
@@ -52,7 +52,8 @@ def test_an_owner_marks_a_manual_payout_paid_and_downloads_the_csv(browser_page,
 
     row.locator("button:text('标记已打款')").click()
     page.wait_for_url(f"{console_url}/console/payouts")
-    assert page.locator(f"tr[data-payout='{payout.payout_id}'] .status").inner_text() == "PAID_MANUALLY"
+    assert page.locator(f"tr[data-payout='{payout.payout_id}'] .status").inner_text() == "已线下打款"
+    assert page.dialogs and "确认已线下打款" in page.dialogs[-1]
     from functions import wiring
 
     assert wiring.payout_repository().get(payout.payout_id).status == "PAID_MANUALLY"

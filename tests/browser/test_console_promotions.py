@@ -186,4 +186,4 @@ def test_a_group_buy_stopped_in_the_console_opens_no_group_in_the_mini_program(b
     assert refused.status_code == 422, refused.body
     assert body(refused)["error"]["code"] == "ENDED"
     page.goto(f"{console_url}/console/operators")
-    assert "group_buy.stop" in page.locator("#audit tr", has_text=activity["id"]).first.inner_text()
+    assert "停止拼团" in page.locator("#audit tr", has_text=activity["id"]).first.inner_text()
