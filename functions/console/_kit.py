@@ -246,6 +246,13 @@ def _spec(text: str | None) -> dict | None:
 def _back(default: str) -> str:
     """Where a refund decision returns to: the form's `back` when it is a console page."""
     back = _form().get("back") or ""
-    return back if back.startswith("/console/") and "//" not in back else default
+    return back if back.startswith("/console/") and is_local_path(back) else default
+
+
+def is_local_path(value: str) -> bool:
+    """A path of this site to put in `Location`: printable ASCII only (a CR/LF would split
+    the header; a backslash or `//` leads browsers to another host)."""
+    return value.startswith("/") and all(" " < c < "\x7f" for c in value) and "//" not in value \
+        and "\\" not in value
 
 

@@ -67,3 +67,16 @@ def create_operator():
 
     body = parse_body(bp, schemas.OperatorInput)
     return created(wiring.operators().create(Session("owner", "owner"), body.name, body.password, body.role))
+
+
+@route(bp, "/admin/operators/{name}/unlock", methods=["POST"])
+def unlock_operator(name):
+    """The owner lifts a name's sign-in locks (the console's unlock button, as JSON)."""
+    require_admin(bp)
+    from layers.services.operators import Session
+
+    owner = Session("owner", "owner")
+    service = wiring.operators()
+    cleared = service.unlock(owner, name)
+    service.audit(owner, "operator.unlock", name, detail=f"{cleared} counters")
+    return {"name": name, "cleared": cleared}
