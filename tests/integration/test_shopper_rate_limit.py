@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from layers.domain import errors
-from layers.domain import rate_limit
+from layers.domain import errors, rate_limit
 from tests.helpers import body, create_product, login, order_payload, post
 from tests.integration.test_coupons import template
 from tests.integration.test_orders import new_shopper, place, sku_stock
