@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import re
 from pathlib import Path
 from urllib.parse import parse_qs, quote
 
@@ -94,6 +95,9 @@ def html(body: str, status: int = 200, headers: dict | None = None, cookies: lis
 
 
 def redirect(to: str, cookies: list[str] | None = None) -> Response:
+    # A path built from an id or a name (a CR/LF or 张三 in a URL's path parameter) is
+    # percent-encoded: a header takes printable ASCII only (Chalice answers 500 otherwise).
+    to = quote(to, safe="/?&=%#:+,;@-._~")
     out = html("", 303, {"Location": to}, cookies)
     if bp.current_request.headers.get("hx-request"):
         out.headers["HX-Redirect"] = to
@@ -203,19 +207,25 @@ def money_action(ctx, action: str, target: str, amount: int | None = None, detai
 
 # -- form fields -------------------------------------------------------------------------------
 
+# What a hand types in a number field: ASCII digits only. int() and Decimal() also take
+# `²`-less but odd forms (`١٢`, `1_000`, `Infinity`, `1e999999`, which overflows Decimal's
+# context): none of them is a number an operator meant, and some raised a 5xx.
+_YUAN = re.compile(r"-?[0-9]{1,10}(?:\.[0-9]+)?")
+_INT = re.compile(r"-?[0-9]{1,12}")
+
+
 def _fen(value: str | None, field: str) -> int | None:
     """Yuan as typed (`12.5`) -> fen; blank -> None."""
-    from decimal import Decimal, InvalidOperation
-
     if value is None or value.strip() == "":
         return None
-    try:
-        fen = Decimal(value.strip()) * 100
-    except InvalidOperation as exc:
-        raise errors.InvalidRequest(f"{field}:请填写金额(元)") from exc
-    if fen != fen.to_integral_value():
+    text = value.strip()
+    if not _YUAN.fullmatch(text):
+        raise errors.InvalidRequest(f"{field}:请填写金额(元)")
+    whole, _, cents = text.partition(".")
+    if len(cents.rstrip("0")) > 2:
         raise errors.InvalidRequest(f"{field}:金额最多两位小数")
-    return int(fen)
+    sign = -1 if whole.startswith("-") else 1
+    return sign * (abs(int(whole)) * 100 + int((cents + "00")[:2]))
 
 
 def _beijing(value: str | None) -> str | None:
@@ -227,8 +237,8 @@ def _int(value: str | None) -> int | None:
     value = (value or "").strip()
     if not value:
         return None
-    if not value.lstrip("-").isdigit():
-        raise errors.InvalidRequest(f"请填写整数:{value}")
+    if not _INT.fullmatch(value):
+        raise errors.InvalidRequest(f"请填写整数:{value[:20]}")
     return int(value)
 
 

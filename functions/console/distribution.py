@@ -4,6 +4,7 @@ console (payouts: the owner only). Every write goes through the distribution ser
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
 
@@ -85,6 +86,8 @@ def distributors_csv(ctx):
 # -- tiers: commission templates ------------------------------------------------------------------
 
 def _rate_bps(text: str, line: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,3}(?:\.[0-9]{1,6})?", text.rstrip("%")):  # `Infinity`, `1e9999`: not a rate
+        raise errors.InvalidRequest(f"佣金比例须为百分数(如 5 或 5.5):{line}")
     try:
         bps = Decimal(text.rstrip("%")) * 100
     except InvalidOperation as exc:

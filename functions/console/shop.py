@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from functions import schemas, wiring
 from functions._api import created, parse_body, require_admin, route
-from functions.console._kit import _form, _query, bp, console_page, redirect
+from functions.console._kit import _INT, _form, _query, bp, console_page, redirect
 
 # -- the day's numbers --------------------------------------------------------------------------
 
@@ -37,7 +37,7 @@ def settings_save(ctx):
     for key, value in form.items():
         if key == "csrf" or value == "":
             continue
-        partial[key] = int(value) if value.lstrip("-").isdigit() else value
+        partial[key] = int(value) if _INT.fullmatch(value.strip()) else value
     wiring.shop_settings().update(partial)
     return redirect("/console/settings")
 
