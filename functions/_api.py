@@ -63,7 +63,9 @@ def route(bp: Blueprint, path: str, **options: Any) -> Callable:
         def wrapped(*args, **kwargs):
             try:
                 _check_path_ids(kwargs)
-                return view(*args, **kwargs)
+                if bp.current_request.method == "GET" or not path.startswith("/admin"):
+                    return view(*args, **kwargs)
+                return _audited_admin_change(bp, view, *args, **kwargs)
             except errors.DomainError as exc:
                 return domain_error_response(exc)
             except Exception as exc:
@@ -74,6 +76,21 @@ def route(bp: Blueprint, path: str, **options: Any) -> Callable:
         return bp.route(path, **options)(wrapped)
 
     return decorator
+
+
+def _audited_admin_change(bp: Blueprint, view: Callable, *args, **kwargs):
+    """An admin API change, with its audit line (functions/_audit.py) once it succeeded."""
+    from functions import _audit
+
+    _audit.begin()
+    answer = view(*args, **kwargs)
+    status = answer.status_code if isinstance(answer, Response) else 200
+    request = bp.current_request
+    if status < 400 and (request.context or {}).get("shop_caller") == "admin":
+        from layers.services.operators import Session
+
+        _audit.record(Session("owner", "owner"), request, _audit.json_fields(request.raw_body))
+    return answer
 
 
 # -- issue 15: ids by shape and length, before anything reaches DynamoDB --

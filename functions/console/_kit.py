@@ -155,7 +155,15 @@ def console_page(path: str, methods=("GET",), area: str | None = None):
                     from layers.domain.operators import require
 
                     require(session.role, area)
-                return view(ctx, *args, **kwargs)
+                if request.method != "POST":
+                    return view(ctx, *args, **kwargs)
+                from functions import _audit
+
+                _audit.begin()
+                answer = view(ctx, *args, **kwargs)
+                if answer.status_code < 400:
+                    _audit.record(session, request, list(_form()))
+                return answer
             except errors.DomainError as exc:
                 return ctx.page("error.html", HTTP_STATUS.get(exc.kind, 400), code=exc.code,
                                 message=message_for(exc.code, exc.kind, exc.message))

@@ -59,7 +59,7 @@ def distributors_page(ctx):
                     more_url="/console/distributors", templates=templates)
 
 
-@console_page("/console/distributors", methods=("POST",))
+@console_page("/console/distributors", methods=("POST",), area="commission")
 def distributors_make(ctx):
     """Make a shopper a distributor (or change their template or manager), as
     `POST /admin/distributors` {user_id, template_id, manager_id?}."""
@@ -124,7 +124,7 @@ def tiers_page(ctx):
                     next_cursor=_encode(next_key, "tiers"))
 
 
-@console_page("/console/tiers", methods=("POST",))
+@console_page("/console/tiers", methods=("POST",), area="commission")
 def tiers_create(ctx):
     form = _form()
     body = {"name": (form.get("name") or "").strip(), "tiers": _tiers(form.get("tiers"))}
@@ -141,7 +141,7 @@ def managers_page(ctx):
                     next_cursor=_encode(next_key, "managers"))
 
 
-@console_page("/console/managers", methods=("POST",))
+@console_page("/console/managers", methods=("POST",), area="commission")
 def managers_add(ctx):
     form = _form()
     body = {"user_id": (form.get("user_id") or "").strip(), "name": (form.get("name") or "").strip() or None}

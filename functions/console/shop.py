@@ -38,7 +38,11 @@ def settings_save(ctx):
         if key == "csrf" or value == "":
             continue
         partial[key] = int(value) if _INT.fullmatch(value.strip()) else value
-    wiring.shop_settings().update(partial)
+    from functions._audit import settings_change
+
+    before = wiring.shop_settings().get()
+    after = wiring.shop_settings().update(partial)
+    wiring.operators().audit(ctx.session, "settings.update", "SETTINGS", detail=settings_change(before, after))
     return redirect("/console/settings")
 
 

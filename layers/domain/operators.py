@@ -31,7 +31,9 @@ class Role(StrEnum):
 
 # What only an owner may do (the contract: settings, operators and payouts).
 # issue 21: "member_books", an adjustment of a balance or points (a money action).
-OWNER_ONLY = frozenset({"settings", "operators", "payouts", "member_books"})
+# "commission": commission templates (tiers), distributors and managers: who is paid, and
+# how much, is an owner's decision (a non-owner cannot make a shopper's pay).
+OWNER_ONLY = frozenset({"settings", "operators", "payouts", "member_books", "commission"})
 BUILTIN_OWNER = "owner"
 
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1

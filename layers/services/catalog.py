@@ -77,6 +77,10 @@ class CatalogService:
                 raise errors.InvalidRequest(f"sku {sku.id} is not a SKU of this product")
         current = self.catalog.get_skus(list(existing.sku_ids)) if existing else {}
         commission = body.commission.model_dump() if body.commission else None
+        if commission and commission.get("rate_bps") is not None:
+            from layers.domain.commission import check_rate_cap
+
+            check_rate_cap([int(commission["rate_bps"])], self.catalog.load_settings(fresh=True).max_commission_bps)
         sku_ids, puts = [], []
         for sku in body.skus:
             sku_id = sku.id or self.catalog.new_id("s")

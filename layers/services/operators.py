@@ -18,6 +18,7 @@ import functools
 import hashlib
 import hmac
 import secrets
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from layers.clock import iso
@@ -27,6 +28,10 @@ from layers.domain.analytics import day_of
 from layers.domain.operators import PENDING, AuditEntry, OperatorRepository, Role, StoredSession
 
 SESSION_TTL_S = 8 * 3600
+
+# Whether this request wrote an audit line of its own: the console and the admin API
+# write a generic line for every change that did not (functions/_audit.py), never two.
+AUDITED: ContextVar[bool] = ContextVar("audited", default=False)
 
 
 @dataclass(frozen=True)
@@ -205,6 +210,7 @@ class OperatorService:
 
     def audit(self, by: Session, action: str, target: str, amount: int | None = None,
               detail: str | None = None) -> None:
+        AUDITED.set(True)
         self.operators.audit(AuditEntry(at=iso(self.clock.now()), operator=by.name, action=action,
                                         target=target, amount=amount, detail=detail))
 
@@ -212,6 +218,7 @@ class OperatorService:
                     detail: str | None = None) -> str:
         """A money action's line, written before the action (PENDING): no money moves
         without its line. Answers its id for `end_audit`."""
+        AUDITED.set(True)
         return self.operators.audit(AuditEntry(at=iso(self.clock.now()), operator=by.name, action=action,
                                                target=target, amount=amount, detail=detail, outcome=PENDING))
 
