@@ -49,7 +49,7 @@ def error_response(status: int, code: str, message: str, headers: dict | None = 
 
 def domain_error_response(exc: errors.DomainError) -> Response:
     status = STATUS_BY_KIND.get(exc.kind, 400)
-    headers = {"Retry-After": "1"} if status in (429, 503) else None
+    headers = {"Retry-After": str(int(exc.details.get("retry_after") or 1))} if status in (429, 503) else None
     if status >= 500:
         logger.warning("upstream unavailable", extra={"code": exc.code, "reason": exc.message})
     return error_response(status, exc.code, exc.message, headers)
@@ -63,7 +63,9 @@ def route(bp: Blueprint, path: str, **options: Any) -> Callable:
         def wrapped(*args, **kwargs):
             try:
                 _check_path_ids(kwargs)
-                return view(*args, **kwargs)
+                if bp.current_request.method == "GET" or not path.startswith("/admin"):
+                    return view(*args, **kwargs)
+                return _audited_admin_change(bp, view, *args, **kwargs)
             except errors.DomainError as exc:
                 return domain_error_response(exc)
             except Exception as exc:
@@ -74,6 +76,21 @@ def route(bp: Blueprint, path: str, **options: Any) -> Callable:
         return bp.route(path, **options)(wrapped)
 
     return decorator
+
+
+def _audited_admin_change(bp: Blueprint, view: Callable, *args, **kwargs):
+    """An admin API change, with its audit line (functions/_audit.py) once it succeeded."""
+    from functions import _audit
+
+    _audit.begin()
+    answer = view(*args, **kwargs)
+    status = answer.status_code if isinstance(answer, Response) else 200
+    request = bp.current_request
+    if status < 400 and (request.context or {}).get("shop_caller") == "admin":
+        from layers.services.operators import Session
+
+        _audit.record(Session("owner", "owner"), request, _audit.json_fields(request.raw_body))
+    return answer
 
 
 # -- issue 15: ids by shape and length, before anything reaches DynamoDB --
@@ -186,6 +203,21 @@ def shopper_id(bp: Blueprint) -> str:
 
     wiring.token_versions().check(claims.user_id, claims.version)
     return claims.user_id
+
+
+def shopper_writing(bp: Blueprint, family: str) -> str:
+    """`shopper_id` for a write route of `family` (claims, helps, top-ups), counted in the
+    shopper's window of that family: 429 RATE_LIMITED with `Retry-After` past the limit
+    (layers/domain/rate_limit.py). Orders count inside their placement transaction."""
+    user_id = shopper_id(bp)
+    from functions import wiring
+    from layers.domain import rate_limit
+
+    epoch = int(wiring.clock().now().timestamp())
+    if not wiring.rate_limiter().hit(rate_limit.shopper_key(user_id, family), rate_limit.SHOPPER_WRITE_LIMIT,
+                                     rate_limit.SHOPPER_WRITE_WINDOW_S, epoch):
+        raise rate_limit.shopper_limited(epoch)
+    return user_id
 
 
 def _shopper_claims(bp: Blueprint):

@@ -22,7 +22,14 @@ def get_settings():
 def put_settings():
     require_admin(bp)
     # A partial body changes only the rules it names.
-    return wiring.shop_settings().update(json_object(bp))
+    from functions._audit import settings_change
+    from layers.services.operators import Session
+
+    before = wiring.shop_settings().get()
+    after = wiring.shop_settings().update(json_object(bp))
+    wiring.operators().audit(Session("owner", "owner"), "settings.update", "SETTINGS",
+                             detail=settings_change(before, after))
+    return after
 
 
 @route(bp, "/admin/orders/{order_id}/ship", methods=["POST"])

@@ -13,6 +13,7 @@ from functions._api import (
     require_admin,
     route,
     shopper_id,
+    shopper_writing,
 )
 
 bp = Blueprint(__name__)
@@ -49,7 +50,7 @@ def bargain_helpers(instance_id):
 
 @route(bp, "/bargain-instances/{instance_id}/helps", methods=["POST"])
 def help_bargain(instance_id):
-    user = shopper_id(bp)
+    user = shopper_writing(bp, "helps")
     return created(wiring.bargains().help(user, instance_id))
 
 
@@ -93,5 +94,5 @@ def get_assist_instance(instance_id):
 
 @route(bp, "/assist-instances/{instance_id}/helps", methods=["POST"])
 def help_assist(instance_id):
-    user = shopper_id(bp)
+    user = shopper_writing(bp, "helps")
     return created(wiring.assistance().help(user, instance_id))

@@ -12,6 +12,7 @@ from functions._api import (
     require_admin,
     route,
     shopper_id,
+    shopper_writing,
 )
 
 bp = Blueprint(__name__)
@@ -24,7 +25,7 @@ def claimable():
 
 @route(bp, "/coupons/{template_id}/claim", methods=["POST"])
 def claim(template_id):
-    user = shopper_id(bp)
+    user = shopper_writing(bp, "claims")
     return created(wiring.coupons().claim(user, template_id, idempotency_key(bp)))
 
 

@@ -12,6 +12,7 @@ from functions._api import (
     require_admin,
     route,
     shopper_id,
+    shopper_writing,
 )
 
 bp = Blueprint(__name__)
@@ -40,7 +41,7 @@ def plans():
 
 @route(bp, "/top-ups", methods=["POST"])
 def top_up():
-    user = shopper_id(bp)
+    user = shopper_writing(bp, "top-ups")
     return created(wiring.top_ups().create(user, parse_body(bp, schemas.TopUpInput), idempotency_key(bp)))
 
 

@@ -173,7 +173,7 @@ class ProductInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str = Field(min_length=1, max_length=200)
     category: str | None = Field(None, max_length=100)
-    skus: list[SkuInput] = Field(min_length=1, max_length=50)
+    skus: list[SkuInput] = Field(min_length=1, max_length=100)
     commission: CommissionInput | None = None
     active: bool = True
 

@@ -191,7 +191,14 @@ def orders():
         ledger=_Deferred(ledger), outbox=_Deferred(outbox_repository), publisher=_Deferred(publisher),
         anomalies=_Deferred(anomalies), pay=pay_client(), expiry=expiry(), refunds=_Deferred(refunds),
         clock=clock(), new_tx=new_tx(), settings=settings(), notify_url=notify_url, reads=placement_reader(),
-        members=_Deferred(members))  # issue 19
+        members=_Deferred(members), rate_limiter=rate_limiter())  # issue 19
+
+
+@_once
+def rate_limiter():
+    from layers.storage.rate_limits import DynamoRateLimiter
+
+    return DynamoRateLimiter()
 
 
 # -- issue 16: placement reads everything it needs in one round trip --
@@ -574,7 +581,7 @@ def message_push():
 
     s = settings()
     return MessagePushService(crypto=PushCrypto(s.wechat_push_token, s.wechat_push_aes_key, s.wechat_appid),
-                              orders=orders(), anomalies=anomalies(), mchid=s.wechatpay_mchid)
+                              orders=orders(), anomalies=anomalies(), mchid=s.wechatpay_mchid, clock=clock())
 
 
 @_once

@@ -200,6 +200,9 @@ FLASH = {"done": "操作已完成", "saved": "已保存", "created": "已创建"
 def redirect(to: str, cookies: list[str] | None = None, flash: str | None = None) -> Response:
     if flash and not cookies:
         cookies = [_cookie(FLASH_COOKIE, flash if flash in FLASH else "done", 60)]
+    # A path built from an id or a name (a CR/LF or 张三 in a URL's path parameter) is
+    # percent-encoded: a header takes printable ASCII only (Chalice answers 500 otherwise).
+    to = quote(to, safe="/?&=%#:+,;@-._~")
     out = html("", 303, {"Location": to}, cookies)
     if bp.current_request.headers.get("hx-request"):
         out.headers["HX-Redirect"] = to
@@ -264,9 +267,15 @@ def console_page(path: str, methods=("GET",), area: str | None = None):
                     from layers.domain.operators import require
 
                     require(session.role, area)
+                if request.method != "POST":
+                    return view(ctx, *args, **kwargs)
+                from functions import _audit
+
+                _audit.begin()
                 out = view(ctx, *args, **kwargs)
-                if request.method == "POST" and getattr(out, "status_code", 0) == 303 \
-                        and "Set-Cookie" not in out.headers:
+                if out.status_code < 400:
+                    _audit.record(session, request, list(_form()))
+                if out.status_code == 303 and "Set-Cookie" not in out.headers:
                     out.headers["Set-Cookie"] = _cookie(FLASH_COOKIE, "done", 60)  # every action says it happened
                 return out
             except errors.DomainError as exc:
@@ -320,22 +329,26 @@ def money_action(ctx, action: str, target: str, amount: int | None = None, detai
 
 # -- form fields -------------------------------------------------------------------------------
 
-YUAN_TYPED = re.compile(r"^[-+]?\d{1,12}(\.\d{1,2})?$")
+# What a hand types in a number field: ASCII digits only. int() and Decimal() also take
+# `²`-less but odd forms (`١٢`, `1_000`, `Infinity`, `1e999999`, which overflows Decimal's
+# context): none of them is a number an operator meant, and some raised a 5xx.
+_YUAN = re.compile(r"-?[0-9]{1,10}(?:\.[0-9]+)?")
+_INT = re.compile(r"-?[0-9]{1,12}")
 
 
 def _fen(value: str | None, field: str) -> int | None:
-    """Yuan as typed (`12.5`, `-3`) -> fen exactly (Decimal, never a float); blank -> None.
+    """Yuan as typed (`12.5`, `-3`, `¥1,200`) -> fen exactly, in integers; blank -> None.
     More than two decimals, exponents, `NaN` or `Infinity` are refused, not rounded."""
-    from decimal import Decimal
-
     if value is None or value.strip() == "":
         return None
-    text = value.strip().replace(",", "").removeprefix("¥")
-    if not YUAN_TYPED.match(text):
-        if re.match(r"^[-+]?\d+\.\d{3,}$", text):
-            raise errors.InvalidRequest(f"{field}:金额最多两位小数")
+    text = value.strip().replace(",", "").removeprefix("¥").removeprefix("+")
+    if not _YUAN.fullmatch(text):
         raise errors.InvalidRequest(f"{field}:请填写金额(元)")
-    return int(Decimal(text) * 100)
+    whole, _, cents = text.partition(".")
+    if len(cents.rstrip("0")) > 2:
+        raise errors.InvalidRequest(f"{field}:金额最多两位小数")
+    sign = -1 if whole.startswith("-") else 1
+    return sign * (abs(int(whole)) * 100 + int((cents + "00")[:2]))
 
 
 def _beijing(value: str | None) -> str | None:
@@ -347,8 +360,8 @@ def _int(value: str | None) -> int | None:
     value = (value or "").strip()
     if not value:
         return None
-    if not value.lstrip("-").isdigit():
-        raise errors.InvalidRequest(f"请填写整数:{value}")
+    if not _INT.fullmatch(value):
+        raise errors.InvalidRequest(f"请填写整数:{value[:20]}")
     return int(value)
 
 
@@ -366,6 +379,13 @@ def _spec(text: str | None) -> dict | None:
 def _back(default: str) -> str:
     """Where a refund decision returns to: the form's `back` when it is a console page."""
     back = _form().get("back") or ""
-    return back if back.startswith("/console/") and "//" not in back else default
+    return back if back.startswith("/console/") and is_local_path(back) else default
+
+
+def is_local_path(value: str) -> bool:
+    """A path of this site to put in `Location`: printable ASCII only (a CR/LF would split
+    the header; a backslash or `//` leads browsers to another host)."""
+    return value.startswith("/") and all(" " < c < "\x7f" for c in value) and "//" not in value \
+        and "\\" not in value
 
 

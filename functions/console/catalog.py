@@ -48,9 +48,11 @@ def product_create(ctx):
 def sku_stock(ctx, sku_id):
     form = _form()
     try:
-        delta = int(form.get("delta", ""))
-    except ValueError as exc:
-        raise errors.InvalidRequest("库存变化量须为整数(负数为减少)") from exc
+        delta = _int(form.get("delta", ""))
+    except errors.InvalidRequest:
+        delta = None
+    if delta is None:
+        raise errors.InvalidRequest("库存变化量须为整数(负数为减少)")
     result = wiring.catalog().adjust_stock(sku_id, delta, form.get("reason", ""), by=ctx.session.name)
     wiring.operators().audit(ctx.session, "stock.adjust", sku_id, None,
                              f"{delta:+d} -> {result['stock']}: {result['reason']}")

@@ -4,6 +4,7 @@ console (payouts: the owner only). Every write goes through the distribution ser
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal, InvalidOperation
 from urllib.parse import quote
 
@@ -58,7 +59,7 @@ def distributors_page(ctx):
                     more_url="/console/distributors", templates=templates)
 
 
-@console_page("/console/distributors", methods=("POST",))
+@console_page("/console/distributors", methods=("POST",), area="commission")
 def distributors_make(ctx):
     """Make a shopper a distributor (or change their template or manager), as
     `POST /admin/distributors` {user_id, template_id, manager_id?}."""
@@ -111,6 +112,8 @@ def distributors_csv(ctx):
 # -- tiers: commission templates ------------------------------------------------------------------
 
 def _rate_bps(text: str, line: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,3}(?:\.[0-9]{1,6})?", text.rstrip("%")):  # `Infinity`, `1e9999`: not a rate
+        raise errors.InvalidRequest(f"佣金比例须为百分数(如 5 或 5.5):{line}")
     try:
         bps = Decimal(text.rstrip("%")) * 100
     except InvalidOperation as exc:
@@ -147,7 +150,7 @@ def tiers_page(ctx):
                     next_cursor=_encode(next_key, "tiers"))
 
 
-@console_page("/console/tiers", methods=("POST",))
+@console_page("/console/tiers", methods=("POST",), area="commission")
 def tiers_create(ctx):
     form = _form()
     body = {"name": (form.get("name") or "").strip(), "tiers": _tiers(form.get("tiers"))}
@@ -164,7 +167,7 @@ def managers_page(ctx):
                     next_cursor=_encode(next_key, "managers"))
 
 
-@console_page("/console/managers", methods=("POST",))
+@console_page("/console/managers", methods=("POST",), area="commission")
 def managers_add(ctx):
     form = _form()
     body = {"user_id": (form.get("user_id") or "").strip(), "name": (form.get("name") or "").strip() or None}

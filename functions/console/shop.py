@@ -3,6 +3,8 @@ and `POST /admin/operators` (JSON, by the owner: the ADMIN_API_KEY is the first 
 
 from __future__ import annotations
 
+import re
+
 from functions import schemas, wiring
 from functions._api import created, is_validation_error, parse_body, require_admin, route
 from functions.console._kit import _form, _query, bp, console_page, redirect
@@ -101,6 +103,10 @@ def _to_api(kind: str, text: str):
         return text
     if not text:
         raise ValueError("请填写")
+    # ASCII digits only: Decimal also takes `١٢`, `1_000` and `1e999999` (whose scaling
+    # overflows), none of which an operator meant.
+    if not re.fullmatch(r"[+-]?[0-9]{1,12}(\.[0-9]{1,12})?", text):
+        raise ValueError("请填写数字")
     try:
         number = Decimal(text)
     except InvalidOperation:
@@ -184,7 +190,11 @@ def settings_save(ctx):
         partial["subscription_templates"] = templates
     if not problems:
         try:
-            wiring.shop_settings().update(partial)
+            from functions._audit import settings_change
+
+            before = wiring.shop_settings().get()
+            after = wiring.shop_settings().update(partial)
+            wiring.operators().audit(ctx.session, "settings.update", "SETTINGS", detail=settings_change(before, after))
             return redirect("/console/settings", flash="saved")
         except Exception as exc:
             if not is_validation_error(exc):
@@ -223,3 +233,16 @@ def create_operator():
 
     body = parse_body(bp, schemas.OperatorInput)
     return created(wiring.operators().create(Session("owner", "owner"), body.name, body.password, body.role))
+
+
+@route(bp, "/admin/operators/{name}/unlock", methods=["POST"])
+def unlock_operator(name):
+    """The owner lifts a name's sign-in locks (the console's unlock button, as JSON)."""
+    require_admin(bp)
+    from layers.services.operators import Session
+
+    owner = Session("owner", "owner")
+    service = wiring.operators()
+    cleared = service.unlock(owner, name)
+    service.audit(owner, "operator.unlock", name, detail=f"{cleared} counters")
+    return {"name": name, "cleared": cleared}

@@ -8,7 +8,7 @@ import secrets
 from chalice import Response
 
 from functions import wiring
-from functions._api import error_response
+from functions._api import error_response, source_address
 from functions.console._kit import (
     FORM,
     HTTP_STATUS,
@@ -24,6 +24,7 @@ from functions.console._kit import (
     bp,
     console_page,
     html,
+    is_local_path,
     redirect,
     render,
 )
@@ -45,7 +46,7 @@ def login_page():
 
 
 def _safe_next(value: str | None) -> str:
-    return value if value and value.startswith("/console") and "//" not in value else "/console/orders"
+    return value if value and value.startswith("/console") and is_local_path(value) else "/console/orders"
 
 
 @bp.route("/console/login", methods=["POST"], content_types=FORM)
@@ -57,7 +58,7 @@ def login():
         return render("error.html", 403, message="表单已失效(CSRF 校验失败),请刷新页面重试", me=None)
     service = wiring.operators()
     try:
-        session = service.sign_in(form.get("name", ""), form.get("password", ""))
+        session = service.sign_in(form.get("name", ""), form.get("password", ""), source_address(bp))
     except errors.DomainError as exc:
         message = {"rate_limited": "尝试次数过多,请几分钟后再试",
                    "forbidden": "该账号已被停用,请联系店主"}.get(exc.kind, "用户名或密码错误")
@@ -97,6 +98,14 @@ def operator_enable(ctx, name):
 def operator_password(ctx, name):
     wiring.operators().reset_password(ctx.session, name, _form().get("password", ""))
     wiring.operators().audit(ctx.session, "operator.reset_password", name)
+    return redirect("/console/operators")
+
+
+@console_page("/console/operators/{name}/unlock", methods=("POST",), area="operators")
+def operator_unlock(ctx, name):
+    """Lifts the name's sign-in locks before their window ends (a guesser locked it)."""
+    cleared = wiring.operators().unlock(ctx.session, name)
+    wiring.operators().audit(ctx.session, "operator.unlock", name, detail=f"{cleared} counters")
     return redirect("/console/operators")
 
 

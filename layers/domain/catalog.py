@@ -194,3 +194,39 @@ def retired_sku_ids(product: Product, skus: dict[str, Sku]) -> set[str]:
 def shown_to_operators(product: Product, sku: Sku) -> bool:
     """A SKU the console lists: on sale, or off sale with its product (not retired)."""
     return sku.active or (not product.active and not sku.retired)
+
+
+# DynamoDB's TransactWriteItems takes at most 100 items. A product edit writes only the
+# SKUs it changes; an edit that changes more than fit beside the product and its stock
+# entry is written in several transactions (`edit_batches`).
+TX_MAX_ITEMS = 100
+
+
+def sku_write_needed(current: Sku | None, new: Sku, change: StockChange) -> bool:
+    """Whether an edit must write this SKU: it is new, something on it differs, or its
+    stock moves. A SKU sent back as it is costs no write (an edit of one price of a
+    100-SKU product writes one SKU). `stock` sent back unchanged asserts it is still that:
+    checked against the read here (409 STOCK_CHANGED), as the write's condition would."""
+    if current is None:
+        return True
+    moves = change.delta not in (None, 0) or (change.set_to is not None and change.set_to != change.expected)
+    if moves:
+        return True
+    if change.expected is not None and current.stock != change.expected:
+        from layers.domain import errors
+
+        raise errors.StockChanged(
+            f"the stock of sku {current.sku_id} changed since it was read: send stock_delta, or stock with "
+            "expected_stock (the stock you saw)", sku_id=current.sku_id)
+    same = (current.title, current.category, current.price, current.commission, current.active, current.spec,
+            current.retired)
+    return same != (new.title, new.category, new.price, new.commission, new.active, new.spec, False)
+
+
+def edit_batches(puts: list, retires: list, room: int = TX_MAX_ITEMS - 2) -> list[tuple[list, list]]:
+    """The writes of one edit in transactions of at most `room` SKU writes (the product
+    and a stock entry take the other two): the stock moves first, so a 409 comes before
+    anything is written whenever they fit one transaction."""
+    ordered = [("put", p) for p in puts] + [("retire", r) for r in retires]
+    batches = [ordered[i:i + room] for i in range(0, len(ordered), room)] or [[]]
+    return [([x for kind, x in b if kind == "put"], [x for kind, x in b if kind == "retire"]) for b in batches]

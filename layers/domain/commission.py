@@ -103,3 +103,14 @@ def reversal(accrued: int, already_reversed: int, paid: int, refunded_total: int
 def base_after_refunds(base: int, paid: int, refunded: int) -> int:
     """The commissionable sales an order still counts for (tier thresholds)."""
     return kept_after_refunds(base, paid, refunded)
+
+
+def check_rate_cap(rates_bps: list[int], max_bps: int) -> None:
+    """Refuses a commission rate above the shop's `max_commission_bps` (an owner raises
+    the setting to pay more: a non-owner cannot make a shopper's pay on their own)."""
+    from layers.domain import errors
+
+    over = [r for r in rates_bps if r > max_bps]
+    if over:
+        raise errors.InvalidRequest(f"rate_bps {max(over)} is above the shop's max_commission_bps ({max_bps}); "
+                                    "an owner can raise the setting")

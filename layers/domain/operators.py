@@ -3,8 +3,9 @@ audit log of the money actions they take.
 
 Passwords are hashed with scrypt (`hashlib.scrypt`, RFC 7914): memory-hard like argon2id,
 in the standard library (OpenSSL), so no native package joins the Lambda zip. Parameters
-n=2**14, r=8, p=1 take 16 MiB and ~50 ms per hash: cheap for one sign-in, dear for a
-guesser; they are stored with each hash so they can be raised later.
+are OWASP's current minimum for scrypt (Password Storage Cheat Sheet: N=2^17, r=8, p=1):
+128 MiB and ~0.5 s per hash here. They are stored with each hash; a hash made at a lower
+cost is upgraded when its password next signs in (`needs_rehash`).
 
 The `ADMIN_API_KEY` is the first owner's key: the console accepts it as the password of
 the reserved name `owner` (so a fresh shop can sign in and create its operators).
@@ -30,16 +31,45 @@ class Role(StrEnum):
 
 # What only an owner may do (the contract: settings, operators and payouts).
 # issue 21: "member_books", an adjustment of a balance or points (a money action).
-OWNER_ONLY = frozenset({"settings", "operators", "payouts", "member_books"})
+# "commission": commission templates (tiers), distributors and managers: who is paid, and
+# how much, is an owner's decision (a non-owner cannot make a shopper's pay).
+OWNER_ONLY = frozenset({"settings", "operators", "payouts", "member_books", "commission"})
 BUILTIN_OWNER = "owner"
 
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
-_MAXMEM = 64 * 1024 * 1024
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1
+# scrypt needs 128 * r * N bytes (128 MiB at N=2^17) and OpenSSL refuses anything over
+# `maxmem` (Python's default is 32 MiB): leave room for the block and its bookkeeping.
+_MAXMEM = 256 * 1024 * 1024
 
-# Failed sign-ins per name per window; past it, every sign-in of that name is refused
-# (the right password too) until the window ends.
-SIGN_IN_LIMIT = 5
+# Sign-in attempts are counted before the password is checked, one atomic increment per
+# counter, so attempts sent at once cannot all be checked: an attempt is checked only
+# if its own count is within every limit. Windows are fixed and short: a lockout ends
+# with its window, and an owner can lift it sooner (`OperatorService.unlock`).
 SIGN_IN_WINDOW_S = 300
+SIGN_IN_LIMIT = 5  # per (name, address): what locks one guesser out of one name
+SIGN_IN_ADDRESS_LIMIT = 20  # per address, any names: one address spraying many names
+# Per name, any address: guessers spread over many addresses. Only attempts within their
+# address's limits count here, so one address cannot lock a name out everywhere (it takes
+# SIGN_IN_NAME_LIMIT / SIGN_IN_LIMIT addresses). It can still lock the name for a window,
+# so an owner can lift it, and it never applies to the built-in owner (its password is
+# the ADMIN_API_KEY: guessing it is hopeless, and a stranger must not keep the owner out).
+SIGN_IN_NAME_LIMIT = 20
+
+
+@dataclass(frozen=True)
+class SignInCount:
+    """One attempt's place in each of its windows (1 = the first attempt)."""
+
+    pair: int
+    address: int
+
+
+def within_address_limits(count: SignInCount) -> bool:
+    return count.pair <= SIGN_IN_LIMIT and count.address <= SIGN_IN_ADDRESS_LIMIT
+
+
+def counts_per_name(name: str) -> bool:
+    return name != BUILTIN_OWNER
 
 
 @dataclass(frozen=True)
@@ -97,6 +127,15 @@ def hash_password(password: str, salt: bytes | None = None,
     return f"scrypt${n}${r}${p}${b64(salt).decode()}${b64(digest).decode()}"
 
 
+def needs_rehash(stored: str) -> bool:
+    """A hash made at a lower cost than today's (upgraded at its next sign-in)."""
+    try:
+        _, n, r, p, _, _ = stored.split("$")
+        return (int(n), int(r), int(p)) < (SCRYPT_N, SCRYPT_R, SCRYPT_P)
+    except ValueError:
+        return False
+
+
 def verify_password(password: str, stored: str) -> bool:
     try:
         scheme, n, r, p, salt, digest = stored.split("$")
@@ -144,10 +183,23 @@ class OperatorRepository(Protocol):
 
     def list(self) -> list[Operator]: ...
 
-    def sign_in_failures(self, name: str, window: int) -> int:
-        """The failed sign-ins counted for `name` in `window`."""
+    def count_sign_in(self, name: str, address: str, window: int, expires_at: int) -> SignInCount:
+        """Counts one attempt in `window` per (name, address) and per address, each by an
+        atomic increment; answers the counts after it."""
 
-    def record_sign_in_failure(self, name: str, window: int, expires_at: int) -> None: ...
+    def count_name_sign_in(self, name: str, window: int, expires_at: int) -> int:
+        """Counts one attempt in `window` per name (atomic increment); answers the count."""
+
+    def forgive_sign_in(self, name: str, address: str, window: int) -> None:
+        """Takes back the (name, address) count of an attempt that signed in."""
+
+    def clear_sign_in_locks(self, name: str) -> int:
+        """Deletes every counter of `name` (per name and per (name, address), and the
+        addresses' own counters of those windows); answers how many were deleted."""
+
+    def set_password_hash(self, name: str, old_hash: str, new_hash: str) -> bool:
+        """Replaces `old_hash` by the same password's `new_hash` (a cost upgrade): no epoch
+        change, sessions stay; False when the hash changed meanwhile."""
 
     def update(self, name: str, *, disabled: bool | None = None, password_hash: str | None = None) -> bool:
         """Change an operator and raise its `epoch` in the same conditioned write (its

@@ -35,6 +35,10 @@ class ShopSettings(BaseModel):
     # Ours: the mini-program's subscription-message template ids, by reminder kind
     # (order_unpaid, order_paid, coupon_expiring, flash_sale_start; issue 17: group_expiring, the
     # leader's group about to expire); a kind without one sends nothing.
+    # Ours: the highest commission rate (basis points) a commission tier or a product's fixed
+    # rate may pay. Only an owner changes settings, so paying a shopper more than this takes
+    # an owner's action (raising it), which the audit log shows.
+    max_commission_bps: StrictInt = Field(3000, ge=0, le=10_000)
     # -- issue 19: points --
     points_per_yuan: StrictInt = Field(1, ge=0, le=10_000)
     point_value_fen: StrictInt = Field(1, ge=1, le=10_000)

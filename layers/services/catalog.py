@@ -69,35 +69,54 @@ class CatalogService:
 
     def _write_product(self, product_id: str, body: Any, now: str, created_at: str,
                        existing: Product | None) -> dict:
+        from layers.domain.catalog import edit_batches, sku_write_needed
+
         known = set(existing.sku_ids) if existing else set()
         for sku in body.skus:
             if sku.id is not None and sku.id not in known:
                 raise errors.InvalidRequest(f"sku {sku.id} is not a SKU of this product")
+        current = self.catalog.get_skus(list(existing.sku_ids)) if existing else {}
         commission = body.commission.model_dump() if body.commission else None
-        tx = self.new_tx()
-        sku_ids, moves = [], {}
+        if commission and commission.get("rate_bps") is not None:
+            from layers.domain.commission import check_rate_cap
+
+            check_rate_cap([int(commission["rate_bps"])], self.catalog.load_settings(fresh=True).max_commission_bps)
+        sku_ids, puts = [], []
         for sku in body.skus:
             sku_id = sku.id or self.catalog.new_id("s")
             sku_ids.append(sku_id)
             change = _stock_change(sku)
-            self.catalog.stage_put_sku(tx, Sku(
-                sku_id=sku_id, product_id=product_id, title=body.title, category=body.category,
-                price=sku.price, stock=sku.stock or 0, commission=commission, active=body.active, spec=sku.spec),
-                change)
-            delta = stock_delta(change)  # issue 21: every operator's move of stock has its entry
-            if delta is not None:
-                moves[sku_id] = delta
-        if moves:
-            self._stage_entry(tx, product_id, moves, REASON_EDITED if existing else REASON_CREATED, now, None)
+            new = Sku(sku_id=sku_id, product_id=product_id, title=body.title, category=body.category,
+                      price=sku.price, stock=sku.stock or 0, commission=commission, active=body.active, spec=sku.spec)
+            if sku_write_needed(current.get(sku_id), new, change):
+                puts.append((new, change))
         # SKUs left out of an update are retired, not deleted: open orders still name them.
-        for old in known - set(sku_ids):
-            self.catalog.stage_retire_sku(tx, old)
+        # One retired already is not written again.
+        retires = []
+        for old in [i for i in existing.sku_ids if i not in set(sku_ids)] if existing else []:
             sku_ids.append(old)
+            if old in current and not current[old].retired:
+                retires.append(old)
+        puts.sort(key=lambda p: stock_delta(p[1]) is None and p[1].expected is None)  # stock moves first
         product = Product(product_id=product_id, title=body.title, category=body.category,
                           sku_ids=tuple(sku_ids), commission=commission, created_at=created_at,
                           updated_at=now, active=body.active)
-        self.catalog.stage_put_product(tx, product)
-        tx.commit()
+        batches = edit_batches(puts, retires)
+        for n, (batch_puts, batch_retires) in enumerate(batches):
+            tx = self.new_tx()
+            moves = {}
+            for sku, change in batch_puts:
+                self.catalog.stage_put_sku(tx, sku, change)
+                delta = stock_delta(change)  # issue 21: every operator's move of stock has its entry
+                if delta is not None:
+                    moves[sku.sku_id] = delta
+            for sku_id in batch_retires:
+                self.catalog.stage_retire_sku(tx, sku_id)
+            if moves:
+                self._stage_entry(tx, product_id, moves, REASON_EDITED if existing else REASON_CREATED, now, None)
+            if n == len(batches) - 1:  # the product last: it names SKUs that exist by then
+                self.catalog.stage_put_product(tx, product)
+            tx.commit()
         return product_view(product, self.catalog.get_skus(sku_ids), admin=True)
 
     def get_product(self, product_id: str) -> dict:

@@ -103,6 +103,8 @@ class DistributionService:
 
     def create_template(self, body: Any) -> dict:
         """`body`: the route's CommissionTemplateInput (functions/schemas.py)."""
+        rules.check_rate_cap([t.rate_bps for t in body.tiers],
+                             self.shop_settings.load_settings(fresh=True).max_commission_bps)
         tiers = tuple(rules.Tier(t.name, t.rate_bps, t.min_sales_count or 0, t.min_sales_amount or 0).as_dict()
                       for t in body.tiers)
         template = Template(dd.new_template_id(), body.name, tiers, self._now())

@@ -11,7 +11,10 @@
   uploaded through the API: logged with `alarm`.
 
 A push whose signature does not verify (or whose safe-mode body does not decrypt)
-changes nothing and is refused (401).
+changes nothing and is refused (401). In plaintext mode the signature covers only the
+token, timestamp and nonce, not the body: whoever saw one signed push could post any body
+under its query. Such a push is refused unless its timestamp is within 5 minutes of ours
+(`PLAINTEXT_SKEW_S`), which bounds that replay (WeChat sends the time it pushes).
 """
 
 from __future__ import annotations
@@ -25,10 +28,12 @@ from layers.domain.order import COMPLETED, SHIPPED
 from layers.observability import logger
 
 SUCCESS = "success"
+PLAINTEXT_SKEW_S = 300
 
 
 class MessagePushService:
-    def __init__(self, *, crypto: PushCrypto, orders, anomalies, mchid: str | None):
+    def __init__(self, *, crypto: PushCrypto, orders, anomalies, mchid: str | None, clock):
+        self.clock = clock
         self.crypto = crypto
         self.orders = orders  # OrderService: .get(order_id, consistent), .confirm_receipt(None, order_id, automatic)
         self.anomalies = anomalies
@@ -64,8 +69,20 @@ class MessagePushService:
             message = self._json(plain)
         elif self.crypto.safe_mode_required:
             raise errors.Unauthorized("plaintext pushes are not accepted: the message push is in safe mode")
+        else:
+            self._check_fresh(query.get("timestamp", ""))
         self.handle(message)
         return SUCCESS
+
+    def _check_fresh(self, timestamp: str) -> None:
+        try:
+            skew = abs(self.clock.now().timestamp() - int(timestamp))
+        except ValueError:
+            skew = None
+        if skew is None or skew > PLAINTEXT_SKEW_S:
+            logger.warning("message push refused", extra={"reason": "timestamp out of window",
+                                                          "timestamp": timestamp[:20]})
+            raise errors.Unauthorized("the push's timestamp is more than 5 minutes away")
 
     @staticmethod
     def _json(raw) -> dict:

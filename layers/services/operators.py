@@ -2,7 +2,7 @@
 the console session and its CSRF token, and the audit log of money actions.
 
 A console session is kept server-side (layers/storage/operators.py) and named by a
-signed cookie value `<name>.<sid>.<mac>` (HMAC-SHA256 with TOKEN_SECRET under a
+signed cookie value `<base64url name>.<sid>.<mac>` (HMAC-SHA256 with TOKEN_SECRET under a
 console-only label: a guessed value costs no read). Each request reads the session and
 its operator (two keyed reads): signing out deletes the session, and disabling an
 operator or resetting their password raises the operator's epoch, so every session
@@ -18,6 +18,7 @@ import functools
 import hashlib
 import hmac
 import secrets
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from layers.clock import iso
@@ -27,6 +28,10 @@ from layers.domain.analytics import day_of
 from layers.domain.operators import PENDING, AuditEntry, OperatorRepository, Role, StoredSession
 
 SESSION_TTL_S = 8 * 3600
+
+# Whether this request wrote an audit line of its own: the console and the admin API
+# write a generic line for every change that did not (functions/_audit.py), never two.
+AUDITED: ContextVar[bool] = ContextVar("audited", default=False)
 
 
 @dataclass(frozen=True)
@@ -92,17 +97,31 @@ class OperatorService:
 
     # -- signing in -----------------------------------------------------------------------
 
-    def sign_in(self, name: str, password: str) -> Session:
+    def sign_in(self, name: str, password: str, address: str | None = None) -> Session:
+        """Counts the attempt first (per name and address, and per address; then, within
+        those, per name), and checks the password only if this attempt's counts are within
+        every limit: guesses sent at once are all counted and at most the limit checked."""
         name = (name or "").strip()[:64]
+        address = (address or "unknown")[:64]
         seconds = int(self.clock.now().timestamp())
         window = seconds // rules.SIGN_IN_WINDOW_S
-        if self.operators.sign_in_failures(name, window) >= rules.SIGN_IN_LIMIT:
+        expires = seconds + 2 * rules.SIGN_IN_WINDOW_S
+        if not rules.within_address_limits(self.operators.count_sign_in(name, address, window, expires)):
+            raise errors.RateLimited("too many failed sign-ins; wait a few minutes")
+        if rules.counts_per_name(name) and \
+                self.operators.count_name_sign_in(name, window, expires) > rules.SIGN_IN_NAME_LIMIT:
             raise errors.RateLimited("too many failed sign-ins; wait a few minutes")
         session = self._check_password(name, password or "")
         if session is None:
-            self.operators.record_sign_in_failure(name, window, seconds + 2 * rules.SIGN_IN_WINDOW_S)
             raise errors.Unauthorized("wrong name or password")
+        self.operators.forgive_sign_in(name, address, window)  # a success is no guess
         return session
+
+    def unlock(self, by: Session, name: str) -> int:
+        """The owner lifts every sign-in lock of `name` (per name, and at each address it
+        was tried from) before its window ends; answers how many counters were cleared."""
+        rules.require(by.role, "operators")
+        return self.operators.clear_sign_in_locks((name or "").strip()[:64])
 
     def _check_password(self, name: str, password: str) -> Session | None:
         if name == rules.BUILTIN_OWNER:
@@ -117,6 +136,8 @@ class OperatorService:
             return None
         if operator.disabled:
             raise errors.Forbidden("this operator is disabled")
+        if rules.needs_rehash(operator.password_hash):  # raised cost: re-hash the password we now know
+            self.operators.set_password_hash(name, operator.password_hash, rules.hash_password(password))
         return Session(operator.name, str(operator.role), epoch=operator.epoch)
 
     def issue_session(self, session: Session) -> str:
@@ -126,17 +147,25 @@ class OperatorService:
         expires = int(self.clock.now().timestamp()) + SESSION_TTL_S
         self.operators.create_session(StoredSession(name=session.name, sid=sid, role=str(session.role),
                                                     epoch=session.epoch, expires_at=expires))
-        payload = f"{session.name}.{sid}"
-        return f"{payload}.{self._mac('session', payload)}"
+        payload = f"{_cookie_name(session.name)}.{sid}"
+        return f"{payload}.{self._mac(self._session_label(session.name), payload)}"
+
+    def _session_label(self, name: str) -> str:
+        """The built-in owner's sessions are signed with the ADMIN_API_KEY too: rotating
+        the key (the way to take the shop back) ends every session it opened."""
+        if name != rules.BUILTIN_OWNER:
+            return "session"
+        return "session-owner-" + hashlib.sha256((self.admin_key or "").encode()).hexdigest()
 
     def _parse(self, value: str | None) -> tuple[str, str] | None:
         if not value or not self.secret:
             return None
         try:
-            name, sid, mac = value.rsplit(".", 2)
-        except ValueError:
+            encoded, sid, mac = value.split(".")
+            name = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)).decode()
+        except (ValueError, UnicodeDecodeError):
             return None
-        if not hmac.compare_digest(mac, self._mac("session", f"{name}.{sid}")):
+        if not hmac.compare_digest(mac.encode(), self._mac(self._session_label(name), f"{encoded}.{sid}").encode()):
             return None
         return name, sid
 
@@ -181,6 +210,7 @@ class OperatorService:
 
     def audit(self, by: Session, action: str, target: str, amount: int | None = None,
               detail: str | None = None) -> None:
+        AUDITED.set(True)
         self.operators.audit(AuditEntry(at=iso(self.clock.now()), operator=by.name, action=action,
                                         target=target, amount=amount, detail=detail))
 
@@ -188,6 +218,7 @@ class OperatorService:
                     detail: str | None = None) -> str:
         """A money action's line, written before the action (PENDING): no money moves
         without its line. Answers its id for `end_audit`."""
+        AUDITED.set(True)
         return self.operators.audit(AuditEntry(at=iso(self.clock.now()), operator=by.name, action=action,
                                                target=target, amount=amount, detail=detail, outcome=PENDING))
 
@@ -199,6 +230,13 @@ class OperatorService:
         return [{"at": e.at, "operator": e.operator, "action": e.action, "target": e.target,
                  "amount": e.amount, "detail": e.detail, "outcome": e.outcome}
                 for e in self.operators.audit_log(day, limit)]
+
+
+def _cookie_name(name: str) -> str:
+    """An operator's name in the cookie as base64url of its UTF-8: names of any script,
+    and a cookie value of ASCII only (a raw non-ASCII `Set-Cookie` works through API
+    Gateway but not through a local HTTP server, which writes headers in Latin-1)."""
+    return base64.urlsafe_b64encode(name.encode()).rstrip(b"=").decode()
 
 
 @functools.cache

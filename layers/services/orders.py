@@ -49,7 +49,10 @@ class _BalanceMoved(Exception):
 class OrderService:
     def __init__(self, *, orders, catalog, users, coupons, reservations, attribution, ledger, outbox,
                  publisher, anomalies, pay, expiry, refunds, clock, new_tx, settings, notify_url, reads,
-                 members=None):
+                 members=None, rate_limiter=None):
+        # The shopper's order count of the minute, taken in the placement transaction
+        # itself (layers.domain.rate_limit.RateLimiter.stage_hit): no round trip of its own.
+        self.rate_limiter = rate_limiter
         # issue 19: `members` (layers.services.members.MemberService): balance payment, points
         self.members = members
         # issue 16: `reads` (layers.domain.placement.PlacementReader) fetches what placement
@@ -291,6 +294,13 @@ class OrderService:
             for event in change.events:
                 self.outbox.stage(tx, event, now)
         self.orders.stage_create(tx, order, on_exists=_Exists)
+        if self.rate_limiter is not None:
+            from layers.domain import rate_limit
+
+            epoch = int(now_dt.timestamp())
+            self.rate_limiter.stage_hit(tx, rate_limit.shopper_key(user_id, "orders"),
+                                        rate_limit.SHOPPER_WRITE_LIMIT, rate_limit.SHOPPER_WRITE_WINDOW_S, epoch,
+                                        on_full=lambda: rate_limit.shopper_limited(epoch))
         try:
             tx.commit()
         except _Exists:

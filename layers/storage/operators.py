@@ -4,7 +4,9 @@
   `disabled`, and `epoch` raised by every disable/enable and password reset.
 - Console session: pk `OPERATOR#<name>`, sk `SESSION#<sid>`: its role, the operator's
   epoch when issued, its expiry (and TTL). Deleted at sign-out.
-- Sign-in attempts: pk `SIGNIN#<name>#<window>`, sk `SIGNIN`, a counter with a TTL.
+- Sign-in attempts, counters with a TTL: per name pk `SIGNIN#<name>`, sk `W#<window>`;
+  per (name, address) the same pk, sk `W#<window>#A#<address>` (so lifting a name's
+  locks is one query); per address pk `SIGNIN_ADDR#<address>`, sk `W#<window>`.
 - Audit entry: pk `AUDIT#<Asia/Shanghai day>`, sk `<at>#<random>`: kept forever.
 """
 
@@ -16,7 +18,7 @@ from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttrib
 from pynamodb.exceptions import PutError, UpdateError
 
 from layers.domain.analytics import day_of
-from layers.domain.operators import AuditEntry, Operator, Role, StoredSession
+from layers.domain.operators import AuditEntry, Operator, Role, SignInCount, StoredSession
 from layers.storage.base import Listed, ShopModel
 from layers.storage.errors import condition_failed
 
@@ -120,15 +122,46 @@ class DynamoOperatorRepository:
     def delete_session(self, name: str, sid: str) -> None:
         SessionItem(*session_key(name, sid)).delete()
 
-    def sign_in_failures(self, name: str, window: int) -> int:
-        try:
-            return int(SignInItem.get(f"SIGNIN#{name}#{window}", "SIGNIN", consistent_read=True).attempts or 0)
-        except SignInItem.DoesNotExist:
-            return 0
+    @staticmethod
+    def _count(pk: str, sk: str, expires_at: int) -> int:
+        item = SignInItem(pk, sk)
+        item.update(actions=[SignInItem.attempts.add(1), SignInItem.ttl.set(expires_at)])  # answers ALL_NEW
+        return int(item.attempts)
 
-    def record_sign_in_failure(self, name: str, window: int, expires_at: int) -> None:
-        SignInItem(f"SIGNIN#{name}#{window}", "SIGNIN").update(
-            actions=[SignInItem.attempts.add(1), SignInItem.ttl.set(expires_at)])
+    def count_sign_in(self, name: str, address: str, window: int, expires_at: int) -> SignInCount:
+        return SignInCount(pair=self._count(f"SIGNIN#{name}", f"W#{window}#A#{address}", expires_at),
+                           address=self._count(f"SIGNIN_ADDR#{address}", f"W#{window}", expires_at))
+
+    def count_name_sign_in(self, name: str, window: int, expires_at: int) -> int:
+        return self._count(f"SIGNIN#{name}", f"W#{window}", expires_at)
+
+    def forgive_sign_in(self, name: str, address: str, window: int) -> None:
+        try:
+            SignInItem(f"SIGNIN#{name}", f"W#{window}#A#{address}").update(
+                actions=[SignInItem.attempts.add(-1)], condition=SignInItem.attempts > 0)
+        except UpdateError as exc:
+            if not condition_failed(exc):
+                raise
+
+    def clear_sign_in_locks(self, name: str) -> int:
+        deleted = 0
+        for item in SignInItem.query(f"SIGNIN#{name}", SignInItem.sk.startswith("W#"), consistent_read=True):
+            window, _, address = item.sk.removeprefix("W#").partition("#A#")
+            if address:
+                SignInItem(f"SIGNIN_ADDR#{address}", f"W#{window}").delete()
+            item.delete()
+            deleted += 1
+        return deleted
+
+    def set_password_hash(self, name: str, old_hash: str, new_hash: str) -> bool:
+        try:
+            OperatorItem(*operator_key(name)).update(actions=[OperatorItem.password_hash.set(new_hash)],
+                                                     condition=OperatorItem.password_hash == old_hash)
+        except UpdateError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
 
     def audit(self, entry: AuditEntry) -> str:
         entry_id = f"{entry.at}#{secrets.token_hex(4)}"

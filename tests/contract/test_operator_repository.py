@@ -37,13 +37,28 @@ class TestOperatorRepository:
         assert operators.get(name) == an_operator(name)
         assert an_operator(name) in operators.list()
 
-    def test_failed_sign_ins_are_counted_per_name_and_window(self, operators):
+    def test_sign_in_attempts_are_counted_per_pair_address_and_name_and_cleared(self, operators):
+        name, addr = "op" + uuid.uuid4().hex[:8], "10.0." + uuid.uuid4().hex[:4]
+        counts = [operators.count_sign_in(name, addr, 7, 2_000_000_000) for _ in range(3)]
+        assert [(c.pair, c.address) for c in counts] == [(1, 1), (2, 2), (3, 3)]
+        assert [operators.count_name_sign_in(name, 7, 2_000_000_000) for _ in range(2)] == [1, 2]
+        other = operators.count_sign_in(name, addr + "9", 7, 2_000_000_000)
+        assert (other.pair, other.address) == (1, 1)
+        assert operators.count_sign_in(name, addr, 8, 2_000_000_000).pair == 1  # a new window
+        operators.forgive_sign_in(name, addr, 7)
+        assert operators.count_sign_in(name, addr, 7, 2_000_000_000).pair == 3
+        assert operators.clear_sign_in_locks(name) == 4  # the name and both pairs in 7, the pair in 8
+        again = operators.count_sign_in(name, addr, 7, 2_000_000_000)
+        assert (again.pair, again.address) == (1, 1)  # the address's own count of the window went too
+        assert operators.count_name_sign_in(name, 7, 2_000_000_000) == 1
+
+    def test_a_cost_upgrade_replaces_only_the_hash_it_read(self, operators):
         name = "op" + uuid.uuid4().hex[:8]
-        assert operators.sign_in_failures(name, 7) == 0
-        for _ in range(3):
-            operators.record_sign_in_failure(name, 7, 2_000_000_000)
-        assert operators.sign_in_failures(name, 7) == 3
-        assert operators.sign_in_failures(name, 8) == 0 and operators.sign_in_failures("other" + name, 7) == 0
+        operators.create(an_operator(name))
+        assert operators.set_password_hash(name, "scrypt$1$1$1$x$y", "scrypt$2$1$1$x$z") is True
+        assert operators.set_password_hash(name, "scrypt$1$1$1$x$y", "scrypt$3$1$1$x$w") is False
+        assert operators.get(name).password_hash == "scrypt$2$1$1$x$z" and operators.get(name).epoch == 0
+        assert operators.set_password_hash("nobody" + name, "a", "b") is False
 
     def test_the_audit_log_of_a_day_newest_first(self, operators):
         target = "r-" + uuid.uuid4().hex[:8]

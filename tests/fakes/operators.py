@@ -1,5 +1,5 @@
 """In-memory twin of layers/storage/operators.py (issue 21). Keys: ("operator", name) ->
-Operator, ("session", name, sid) -> StoredSession, ("signin", name, window) -> attempts, ("audit", day, at, n) -> AuditEntry."""
+Operator, ("session", name, sid) -> StoredSession, ("signin", name, window[, address]) / ("signin_addr", address, window) -> attempts, ("audit", day, at, n) -> AuditEntry."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import dataclasses
 import itertools
 
 from layers.domain.analytics import day_of
-from layers.domain.operators import AuditEntry, Operator, StoredSession
+from layers.domain.operators import AuditEntry, Operator, SignInCount, StoredSession
 from tests.fakes.memory import MemoryStore
 
 
@@ -55,13 +55,41 @@ class MemoryOperatorRepository:
         with self.store.lock:
             self.store.items.pop(("session", name, sid), None)
 
-    def sign_in_failures(self, name: str, window: int) -> int:
-        return self.store.get(("signin", name, window), 0)
+    def _count(self, key: tuple) -> int:
+        self.store.items[key] = self.store.items.get(key, 0) + 1
+        return self.store.items[key]
 
-    def record_sign_in_failure(self, name: str, window: int, expires_at: int) -> None:
+    def count_sign_in(self, name: str, address: str, window: int, expires_at: int) -> SignInCount:
         with self.store.lock:
-            key = ("signin", name, window)
-            self.store.items[key] = self.store.items.get(key, 0) + 1
+            return SignInCount(pair=self._count(("signin", name, window, address)),
+                               address=self._count(("signin_addr", address, window)))
+
+    def count_name_sign_in(self, name: str, window: int, expires_at: int) -> int:
+        with self.store.lock:
+            return self._count(("signin", name, window))
+
+    def forgive_sign_in(self, name: str, address: str, window: int) -> None:
+        with self.store.lock:
+            key = ("signin", name, window, address)
+            if self.store.items.get(key, 0) > 0:
+                self.store.items[key] -= 1
+
+    def clear_sign_in_locks(self, name: str) -> int:
+        with self.store.lock:
+            keys = [k for k in self.store.items if k[:2] == ("signin", name)]
+            for key in keys:
+                if len(key) == 4:
+                    self.store.items.pop(("signin_addr", key[3], key[2]), None)
+                del self.store.items[key]
+            return len(keys)
+
+    def set_password_hash(self, name: str, old_hash: str, new_hash: str) -> bool:
+        with self.store.lock:
+            current = self.store.items.get(("operator", name))
+            if current is None or current.password_hash != old_hash:
+                return False
+            self.store.items[("operator", name)] = dataclasses.replace(current, password_hash=new_hash)
+            return True
 
     def audit(self, entry: AuditEntry) -> str:
         with self.store.lock:

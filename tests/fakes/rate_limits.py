@@ -10,6 +10,11 @@ class MemoryRateLimiter:
     def __init__(self, store: MemoryStore) -> None:
         self.store = store
 
+    def stage_hit(self, tx, key: str, limit: int, window_s: int, epoch_s: int, on_full) -> None:
+        k = ("rate", key, window_start(epoch_s, window_s))
+        tx.add(lambda items: items.get(k, 0) < limit, lambda items: items.__setitem__(k, items.get(k, 0) + 1),
+               on_full)
+
     def hit(self, key: str, limit: int, window_s: int, epoch_s: int) -> bool:
         k = ("rate", key, window_start(epoch_s, window_s))
         with self.store.lock:

@@ -30,7 +30,8 @@ class Crypto:
 def shop():
     s = ShippingShop()
     s.add_sku()
-    s.push = MessagePushService(crypto=Crypto(), orders=s.orders, anomalies=s.anomalies, mchid=s.pay.mchid)
+    s.push = MessagePushService(crypto=Crypto(), orders=s.orders, anomalies=s.anomalies, mchid=s.pay.mchid,
+                                clock=s.clock)
     return s
 
 
@@ -39,11 +40,25 @@ def settlement(order_id, mchid):
             "confirm_receive_method": 2}
 
 
-def receive(shop, event, signature="good", safe=False):
+def receive(shop, event, signature="good", safe=False, timestamp=None):
+    timestamp = str(int(shop.clock.now().timestamp())) if timestamp is None else timestamp
     if safe:
-        return shop.push.receive({"signature": signature, "timestamp": "1", "nonce": "n", "msg_signature": "good",
-                                  "encrypt_type": "aes"}, json.dumps({"Encrypt": json.dumps(event)}))
-    return shop.push.receive({"signature": signature, "timestamp": "1", "nonce": "n"}, json.dumps(event))
+        return shop.push.receive({"signature": signature, "timestamp": timestamp, "nonce": "n",
+                                  "msg_signature": "good", "encrypt_type": "aes"},
+                                 json.dumps({"Encrypt": json.dumps(event)}))
+    return shop.push.receive({"signature": signature, "timestamp": timestamp, "nonce": "n"}, json.dumps(event))
+
+
+def test_a_plaintext_push_more_than_five_minutes_away_is_refused_and_changes_nothing(shop):
+    order_id = shop.paid_order()
+    shop.shipping.ship(order_id, EXPRESS)
+    now = int(shop.clock.now().timestamp())
+    for stale in (now - 301, now + 301, 0, "", "soon", "1e9"):
+        with pytest.raises(errors.Unauthorized):
+            receive(shop, settlement(order_id, shop.pay.mchid), timestamp=str(stale))
+    assert shop.orders_repo.get(order_id).status == "SHIPPED"
+    assert receive(shop, settlement(order_id, shop.pay.mchid), timestamp=str(now - 299)) == "success"
+    assert shop.orders_repo.get(order_id).status == "COMPLETED"
 
 
 def test_settlement_completes_a_shipped_order_once_with_its_event(shop):

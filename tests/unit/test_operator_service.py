@@ -37,7 +37,7 @@ def service(clock):
 
 def test_passwords_are_scrypt_hashes_that_verify_only_the_password():
     stored = rules.hash_password("correct horse 21")
-    assert stored.startswith("scrypt$16384$8$1$") and "correct horse" not in stored
+    assert stored.startswith("scrypt$131072$8$1$") and "correct horse" not in stored
     assert rules.verify_password("correct horse 21", stored)
     assert not rules.verify_password("correct horse 22", stored)
     assert not rules.verify_password("x", "md5$nothing")
@@ -69,17 +69,83 @@ def test_only_an_owner_creates_operators_and_bad_input_is_refused(service):
     assert service.list(OWNER) == []
 
 
-def test_failed_sign_ins_are_limited_per_name_and_window(service, clock):
+def test_failed_sign_ins_are_limited_per_name_and_address_and_window(service, clock):
     service.create(OWNER, "alice", "correct horse 21", "operator")
-    for _ in range(3 * rules.SIGN_IN_LIMIT):  # successful sign-ins are not counted
-        service.sign_in("alice", "correct horse 21")
+    for _ in range(2 * rules.SIGN_IN_LIMIT):  # successful sign-ins are forgiven
+        service.sign_in("alice", "correct horse 21", "10.0.0.1")
     for _ in range(rules.SIGN_IN_LIMIT):
         with pytest.raises(errors.Unauthorized):
-            service.sign_in("alice", "guess")
+            service.sign_in("alice", "guess", "10.0.0.1")
     with pytest.raises(errors.RateLimited):
-        service.sign_in("alice", "correct horse 21")  # even the right password, until the window ends
+        service.sign_in("alice", "correct horse 21", "10.0.0.1")  # even the right password, from there
+    assert service.sign_in("alice", "correct horse 21", "10.0.0.2").name == "alice"  # not elsewhere
     clock.at += timedelta(seconds=rules.SIGN_IN_WINDOW_S)
+    assert service.sign_in("alice", "correct horse 21", "10.0.0.1").name == "alice"  # a short lockout
+
+
+def test_a_crowd_of_addresses_locks_a_name_only_until_an_owner_unlocks_it(service, clock):
+    service.create(OWNER, "alice", "correct horse 21", "operator")
+    for n in range(rules.SIGN_IN_NAME_LIMIT):
+        with pytest.raises(errors.Unauthorized):
+            service.sign_in("alice", "guess", f"10.1.0.{n}")
+    with pytest.raises(errors.RateLimited):
+        service.sign_in("alice", "correct horse 21", "10.9.9.9")  # the name is locked for this window
+    with pytest.raises(errors.Forbidden):
+        service.unlock(Session("bob", "operator"), "alice")
+    assert service.unlock(OWNER, "alice") > 0
+    assert service.sign_in("alice", "correct horse 21", "10.9.9.9").name == "alice"
+
+
+def test_one_address_cannot_spray_names(service):
+    for n in range(rules.SIGN_IN_ADDRESS_LIMIT):
+        with pytest.raises(errors.Unauthorized):
+            service.sign_in(f"user{n}", "guess", "10.2.0.1")
+    with pytest.raises(errors.RateLimited):
+        service.sign_in("someone-else", "guess", "10.2.0.1")
+
+
+def test_strangers_never_lock_out_the_admin_key_owner(service):
+    for n in range(3 * rules.SIGN_IN_NAME_LIMIT):
+        with pytest.raises((errors.Unauthorized, errors.RateLimited)):
+            service.sign_in("owner", "guess", f"10.3.{n}.1")
+    assert service.sign_in("owner", "the-admin-key", "192.168.1.5") == OWNER
+    for _ in range(rules.SIGN_IN_LIMIT):  # a stranger at the owner's own address does lock that pair
+        with pytest.raises(errors.Unauthorized):
+            service.sign_in("owner", "guess", "192.168.1.5")
+    with pytest.raises(errors.RateLimited):
+        service.sign_in("owner", "the-admin-key", "192.168.1.5")
+    service.unlock(OWNER, "owner")  # lifted through the admin API
+    assert service.sign_in("owner", "the-admin-key", "192.168.1.5") == OWNER
+
+
+def test_an_old_cost_hash_is_upgraded_at_sign_in_without_ending_sessions(service):
+    service.create(OWNER, "alice", "correct horse 21", "operator")
+    value = service.issue_session(service.sign_in("alice", "correct horse 21"))
+    old = rules.hash_password("correct horse 21", n=2**14)
+    assert rules.needs_rehash(old) and not rules.needs_rehash(rules.hash_password("x"))
+    store = service.operators
+    store.set_password_hash("alice", store.get("alice").password_hash, old)
     assert service.sign_in("alice", "correct horse 21").name == "alice"
+    upgraded = store.get("alice").password_hash
+    assert upgraded.startswith("scrypt$131072$8$1$") and rules.verify_password("correct horse 21", upgraded)
+    assert service.session_of(value) is not None
+
+
+def test_rotating_the_admin_key_ends_the_owners_sessions(service):
+    value = service.issue_session(service.sign_in("owner", "the-admin-key"))
+    assert service.session_of(value) == OWNER
+    rotated = OperatorService(operators=service.operators, clock=service.clock, secret="s" * 32,
+                              admin_key="the-new-admin-key")
+    assert rotated.session_of(value) is None
+    assert rotated.session_of(rotated.issue_session(rotated.sign_in("owner", "the-new-admin-key"))) == OWNER
+
+
+def test_operator_names_of_any_script_sign_in_with_an_ascii_cookie(service):
+    for name in ("张三", "Zoë.k", "مدير", "ﾃｽﾄ_1"):
+        service.create(OWNER, name, "correct horse 21", "operator")
+        value = service.issue_session(service.sign_in(name, "correct horse 21"))
+        assert value.isascii() and ";" not in value and " " not in value
+        assert service.session_of(value) == Session(name, "operator")
 
 
 def test_a_session_is_signed_expires_and_carries_its_csrf_token(service, clock):
@@ -87,7 +153,8 @@ def test_a_session_is_signed_expires_and_carries_its_csrf_token(service, clock):
     value = service.issue_session(service.sign_in("alice", "correct horse 21"))
     assert service.session_of(value) == Session("alice", "operator")
     name, sid, mac = value.rsplit(".", 2)
-    assert service.session_of(f"{name}.{sid}x.{mac}") is None and service.session_of(f"bob.{sid}.{mac}") is None
+    assert service.session_of(f"{name}.{sid}x.{mac}") is None and service.session_of(f"Ym9i.{sid}.{mac}") is None
+    assert service.session_of(f"%%%.{sid}.{mac}") is None and service.session_of(f"{name}.{sid}.{mac}.x") is None
     assert service.session_of("garbage") is None and service.session_of(None) is None
     token = service.csrf_token(value)
     service.check_csrf(value, token)
