@@ -16,6 +16,13 @@
 - The message push, signed with the push token and encrypted in safe mode (AES-256-CBC,
   written here from the documentation with `cryptography`): `settle(out_trade_no)` posts
   `trade_manage_order_settlement` to the shop, `build_push()` hands tests the request.
+  WeChat sends `trade_manage_order_settlement` twice per payment (小程序发货信息管理服务,
+  "三、相关消息推送", order-shipping.html; the community thread "消息推送
+  trade_manage_order_settlement 事件返回内容问题" confirms the first one's
+  `confirm_receive_time`/`settlement_time` are empty): once when an upload is accepted
+  ("订单将要结算", with `estimated_settlement_time` only, sent here from a thread as WeChat
+  sends it asynchronously, kept in `pushes`), and once at settlement (`settle`, with
+  `confirm_receive_time` and `settlement_time`).
 - Controls: `POST /sandbox/mp/settle/{out_trade_no}`, `POST /sandbox/mp/remind-shipping/{out_trade_no}`,
   `GET /sandbox/mp/shipping/{out_trade_no}` (what WeChat holds of the order's shipping).
 """
@@ -247,6 +254,7 @@ class MiniProgramSandbox:
             if record["uploads"] and data["upload_time"] <= record["uploads"][-1]["upload_time"]:
                 return _err(47001, "data format error: upload_time must be later than the last upload")
             record["uploads"].append(data)
+        self._push_soon(self.shipping_settlement_event(out_trade_no), out_trade_no)
         return 200, {"errcode": 0, "errmsg": "ok"}, False
 
     def _order_for(self, key: dict) -> dict | None:
@@ -304,15 +312,42 @@ class MiniProgramSandbox:
         return urlencode(query), json.dumps(body).encode()
 
     def settlement_event(self, out_trade_no: str, confirm_receive_method: int = 2) -> dict:
-        order = self.box.orders.get(out_trade_no) or {}
+        """The push at settlement ("订单已经结算"): the receipt's and the settlement's times."""
         now = int(time.time())
+        return {**self.shipping_settlement_event(out_trade_no), "CreateTime": now,
+                "confirm_receive_method": confirm_receive_method, "confirm_receive_time": now,
+                "settlement_time": now}
+
+    def shipping_settlement_event(self, out_trade_no: str) -> dict:
+        """The push when WeChat accepts the shipping information ("订单将要结算"): only
+        `estimated_settlement_time` (WeChat's automatic confirmation, 10 days for express
+        here); `confirm_receive_time` and `settlement_time` are absent."""
+        order = self.box.orders.get(out_trade_no) or {}
+        record = self.shipping.get(out_trade_no) or {}
+        uploads = record.get("uploads") or []
+        now = int(time.time())
+        shipped = _epoch(uploads[0]["upload_time"]) if uploads else now
         return {"ToUserName": "gh_sandbox", "FromUserName": (order.get("payer") or {}).get("openid", ""),
                 "CreateTime": now, "MsgType": "event", "Event": "trade_manage_order_settlement",
                 "transaction_id": order.get("transaction_id", ""), "merchant_id": self.box.keys.mchid,
                 "sub_merchant_id": "", "merchant_trade_no": out_trade_no,
-                "pay_time": _epoch(order.get("success_time")), "shipped_time": now,
-                "estimated_settlement_time": now, "confirm_receive_method": confirm_receive_method,
-                "confirm_receive_time": now, "settlement_time": now}
+                "pay_time": _epoch(order.get("success_time")), "shipped_time": shipped,
+                "estimated_settlement_time": shipped + 10 * 86400}
+
+    def _push_soon(self, event: dict, out_trade_no: str) -> None:
+        """Send `event` from a thread, as WeChat pushes after it answered the upload."""
+        try:
+            url = self.push_url(out_trade_no)
+        except KeyError:
+            with self._lock:
+                self.pushes.append({"event": event, "status": None, "error": "no push URL"})
+            return
+        threading.Thread(target=self.push, args=(event, url), daemon=True).start()
+
+    def pushes_for(self, out_trade_no: str) -> list[dict]:
+        """The events pushed (or attempted) about this payment, oldest first."""
+        with self._lock:
+            return [p["event"] for p in self.pushes if p["event"].get("merchant_trade_no") == out_trade_no]
 
     def remind_shipping_event(self, out_trade_no: str) -> dict:
         order = self.box.orders.get(out_trade_no) or {}
@@ -333,7 +368,8 @@ class MiniProgramSandbox:
     def push(self, event: dict, url: str) -> dict:
         with self._lock:
             record = self.shipping.get(event.get("merchant_trade_no", ""))
-            if record is not None and event.get("Event") == "trade_manage_order_settlement":
+            if (record is not None and event.get("Event") == "trade_manage_order_settlement"
+                    and event.get("settlement_time")):
                 record["settled"] = True
         query, body = self.build_push(event)
         try:
@@ -341,7 +377,8 @@ class MiniProgramSandbox:
             answer = {"status": r.status_code, "body": r.text[:200]}
         except requests.RequestException as exc:
             answer = {"status": None, "error": str(exc)}
-        self.pushes.append({"event": event, **answer})
+        with self._lock:
+            self.pushes.append({"event": event, **answer})
         return answer
 
     def settle(self, out_trade_no: str, url: str | None = None) -> dict:

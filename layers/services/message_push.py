@@ -1,7 +1,9 @@
 """The mini-program message push: WeChat's URL check, and its events.
 
-- `trade_manage_order_settlement`: the shopper confirmed receipt in WeChat, or WeChat
-  settled the order. A SHIPPED order becomes COMPLETED through the same conditional
+- `trade_manage_order_settlement`: sent twice. The push WeChat sends when it accepts the
+  shipping information (only `estimated_settlement_time`) is acknowledged and changes
+  nothing. The one at settlement (the shopper confirmed receipt in WeChat, or WeChat
+  settled the order) makes a SHIPPED order COMPLETED through the same conditional
   transition as the shopper's own confirmation and the automatic one
   (`OrderService.confirm_receipt`), which emits `order.completed` (the commission
   freeze starts). A duplicate push finds it COMPLETED and changes nothing.
@@ -104,6 +106,11 @@ class MessagePushService:
         order_id = self._ours(message)
         if order_id is None:
             return "IGNORED"
+        if not push.settles(message):
+            logger.info("WeChat accepted the shipping information; settlement estimated",
+                        extra={"order_id": order_id,
+                               "estimated_settlement_time": message.get("estimated_settlement_time")})
+            return "ESTIMATED"
         order = self.orders.get(order_id, consistent=True)
         if order is None:
             logger.warning("settlement push for an unknown order", extra={"order_id": order_id})

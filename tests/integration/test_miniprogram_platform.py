@@ -255,3 +255,29 @@ def test_reminders_show_beijing_time_and_a_refused_format_keeps_the_credit(
     assert result == "DATA_REFUSED" and user is not None
     assert body(client.http.get("/me/subscriptions", headers=second))["items"] == [
         {"template_id": "TPL_UNPAID_BJ", "credits": 1}]
+
+
+def test_the_push_at_shipping_time_changes_nothing_and_only_the_settlement_push_completes(
+        client, admin_headers, shop):
+    import time
+
+    from functions import wiring
+
+    sandbox = shop["sandbox"]
+    order_id, shopper = paid_order(client, admin_headers, sandbox)
+    assert post(client, f"/admin/orders/{order_id}/ship", EXPRESS, admin_headers).status_code == 200
+    deliver_shipped(order_id)
+    deadline = time.monotonic() + 5
+    while not sandbox.mp.pushes_for(order_id) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [at_shipping] = sandbox.mp.pushes_for(order_id)  # what WeChat sent when it accepted the upload
+    before = wiring.order_repository().get(order_id, consistent=True)
+    r = push(client, *sandbox.mp.build_push(at_shipping))
+    assert r.status_code == 200 and r.body in (b"success", "success")
+    after = wiring.order_repository().get(order_id, consistent=True)
+    assert after.status == "SHIPPED" and after.version == before.version and not after.completed_at
+
+    r = push(client, *sandbox.mp.build_push(sandbox.mp.settlement_event(order_id)))
+    assert r.status_code == 200
+    assert wiring.order_repository().get(order_id, consistent=True).status == "COMPLETED"
+    assert order_view(client, order_id, shopper)["status"] == "COMPLETED"

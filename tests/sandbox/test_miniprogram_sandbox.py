@@ -1,0 +1,74 @@
+"""The mini-program half of the sandbox on its own, over HTTP: its rules are WeChat's
+documentation (each test names the page), not our application's."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta, timezone
+
+import requests
+
+from tests.sandbox.test_pay_sandbox import paid_order
+
+BJ = timezone(timedelta(hours=8))
+
+
+def token(box) -> str:
+    r = requests.post(box.base_url + "/cgi-bin/stable_token", json={
+        "grant_type": "client_credential", "appid": box.keys.appid, "secret": box.keys.app_secret}, timeout=5)
+    return r.json()["access_token"]
+
+
+def mp_call(box, path: str, body: dict) -> dict:
+    return requests.post(box.base_url + path, params={"access_token": token(box)}, json=body, timeout=5).json()
+
+
+def upload_body(box, no: str, tracking_no: str = "YT100", at: datetime | None = None) -> dict:
+    at = at or datetime.now(BJ)
+    return {"order_key": {"order_number_type": 1, "mchid": box.keys.mchid, "out_trade_no": no},
+            "logistics_type": 1, "delivery_mode": 1, "upload_time": at.isoformat(timespec="milliseconds"),
+            "shipping_list": [{"item_desc": "茶*1", "tracking_no": tracking_no, "express_company": "YTO"}],
+            "payer": {"openid": box.orders[no]["payer"]["openid"]}}
+
+
+def wait_for(predicate, timeout: float = 5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = predicate()
+        if found:
+            return found
+        time.sleep(0.05)
+    return predicate()
+
+
+# -- 小程序发货信息管理服务, 三、相关消息推送: trade_manage_order_settlement ---------------------------
+
+def test_an_accepted_upload_pushes_the_estimated_settlement_and_settling_pushes_again(pay):
+    box = pay.box
+    no = paid_order(pay)
+    assert mp_call(box, "/wxa/sec/order/upload_shipping_info", upload_body(box, no))["errcode"] == 0
+    first = wait_for(lambda: box.mp.pushes_for(no))
+    assert len(first) == 1
+    shipping_push = first[0]
+    assert shipping_push["Event"] == "trade_manage_order_settlement"
+    assert shipping_push["merchant_trade_no"] == no and shipping_push["transaction_id"]
+    assert shipping_push["estimated_settlement_time"] > shipping_push["shipped_time"]
+    assert "confirm_receive_time" not in shipping_push and "settlement_time" not in shipping_push
+
+    box.mp.settle(no)
+    settled = box.mp.pushes_for(no)[-1]
+    assert settled["settlement_time"] and settled["confirm_receive_time"]
+    assert len(box.mp.pushes_for(no)) == 2
+    # Settled: WeChat takes no more shipping information for it.
+    later = datetime.now(BJ) + timedelta(seconds=1)
+    refused = mp_call(box, "/wxa/sec/order/upload_shipping_info", upload_body(box, no, "YT101", later))
+    assert refused["errcode"] == 10060004
+
+
+def test_a_refused_upload_pushes_nothing(pay):
+    box = pay.box
+    no = paid_order(pay)
+    box.mp.not_booked_yet(no)
+    assert mp_call(box, "/wxa/sec/order/upload_shipping_info", upload_body(box, no))["errcode"] == 10060001
+    time.sleep(0.2)
+    assert box.mp.pushes_for(no) == []
