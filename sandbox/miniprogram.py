@@ -118,6 +118,7 @@ class MiniProgramSandbox:
             if data.get("grant_type") != "client_credential":
                 return _err(40002, "invalid grant_type")
             if data.get("appid") != k.appid or data.get("secret") != k.app_secret:
+                # getStableAccessToken's error codes: 40125 "不合法的 secret".
                 return _err(40125, "invalid appsecret")
             return self._issue_token(force=bool(data.get("force_refresh")))
         if not self._token_ok(query.get("access_token")):

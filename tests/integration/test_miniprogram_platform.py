@@ -281,3 +281,27 @@ def test_the_push_at_shipping_time_changes_nothing_and_only_the_settlement_push_
     assert r.status_code == 200
     assert wiring.order_repository().get(order_id, consistent=True).status == "COMPLETED"
     assert order_view(client, order_id, shopper)["status"] == "COMPLETED"
+
+
+@pytest.mark.parametrize("token_cached", [True, False])
+def test_a_wrong_app_secret_at_login_is_a_503_with_an_alarm_never_invalid_code(
+        client, shop, monkeypatch, token_cached):
+    """40125 is the shop's configuration: every shopper would be told their code is bad.
+    With the access token cached, code2session itself answers 40125; without it, the token
+    that wechatpy adds to the call cannot be fetched (stable_token answers 40125)."""
+    from functions import wiring
+    from layers import observability
+    from layers.wechat.miniprogram import MiniProgram
+
+    settings = wiring.settings()
+    wrong = MiniProgram(settings.wechat_appid, "not-the-secret", settings.wechat_api_base)
+    if token_cached:
+        wrong.tokens = wiring.mini_program().tokens
+        wrong.client.tokens = wrong.tokens
+    monkeypatch.setattr(wiring.auth(), "mini_program", wrong)
+    logged = []
+    monkeypatch.setattr(observability.logger, "error", lambda msg, extra=None, **kw: logged.append(extra))
+    r = post(client, "/auth/login", {"code": f"code-{uuid.uuid4().hex}"})
+    assert r.status_code == 503, r.body
+    assert body(r)["error"]["code"] == "UPSTREAM_UNAVAILABLE"
+    assert [e["alarm"] for e in logged] == ["WECHAT_APP_SECRET"]

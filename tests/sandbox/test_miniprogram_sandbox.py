@@ -72,3 +72,15 @@ def test_a_refused_upload_pushes_nothing(pay):
     assert mp_call(box, "/wxa/sec/order/upload_shipping_info", upload_body(box, no))["errcode"] == 10060001
     time.sleep(0.2)
     assert box.mp.pushes_for(no) == []
+
+
+# -- code2Session / getStableAccessToken: a wrong app secret is 40125 whatever the code ------------
+
+def test_a_wrong_app_secret_is_40125_for_login_and_for_the_token(box):
+    login = requests.get(box.base_url + "/sns/jscode2session", params={
+        "appid": box.keys.appid, "secret": "wrong", "js_code": "a-good-code", "grant_type": "authorization_code"},
+        timeout=5).json()
+    assert login["errcode"] == 40125
+    stable = requests.post(box.base_url + "/cgi-bin/stable_token", json={
+        "grant_type": "client_credential", "appid": box.keys.appid, "secret": "wrong"}, timeout=5).json()
+    assert stable["errcode"] == 40125 and "access_token" not in stable
