@@ -13,6 +13,8 @@ second change is refused here, before WeChat refuses it.
     PENDING  --other errcode-->  FAILED     WeChat's code kept; an operator can retry
     FAILED   --operator retry--> PENDING    attempts from 0
     PENDING  --not under trade management--> NOT_REQUIRED (nothing to upload)
+    (ship) of an order without a WeChat Pay transaction (paid from the balance, or
+           nothing left to pay) -> NOT_REQUIRED at once, and stays so on a change
     any (revision 0) --change--> PENDING    revision 1; emit order.shipped again
     revision 1 --change--> refused (InvalidState)
 """
@@ -157,19 +159,33 @@ def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def needs_upload(upload: ShippingUpload) -> bool:
+    """Only a WeChat Pay transaction has shipping information at WeChat: an order paid from
+    the balance (or with nothing left to pay) has none, and WeChat would answer 10060001
+    ("支付单不存在") to every attempt."""
+    return bool(upload.transaction_id)
+
+
 def new_upload(order, info: ShippingInfo, mchid: str, now: str) -> ShippingUpload:
     """The upload an order's shipping starts (`order` is a layers.domain.order.Order)."""
     contact = None
     if info.express_company in CONTACT_REQUIRED:
         contact = mask_phone((order.address or {}).get("phone"))
-    return ShippingUpload(
+    upload = ShippingUpload(
         order_id=order.order_id, mchid=mchid, openid=order.openid, logistics_type=info.logistics_type,
         express_company=info.express_company, tracking_no=info.tracking_no, item_desc=item_desc(order.items),
         receiver_contact=contact, transaction_id=order.transaction_id, created_at=now, next_attempt_at=now)
+    if not needs_upload(upload):
+        return replace(upload, status=UploadStatus.NOT_REQUIRED.value, next_attempt_at=None)
+    return upload
 
 
 def change(upload: ShippingUpload, info: ShippingInfo, now: str) -> ShippingUpload:
     """The one change of shipping information WeChat allows per payment."""
+    if not needs_upload(upload):  # nothing at WeChat: WeChat's one-change rule does not apply
+        return replace(upload, logistics_type=info.logistics_type, express_company=info.express_company,
+                       tracking_no=info.tracking_no, status=UploadStatus.NOT_REQUIRED.value, next_attempt_at=None,
+                       version=upload.version + 1)
     if upload.revision >= 1:
         raise errors.InvalidState("WeChat allows one change of shipping information per payment; "
                                   "it was already changed")

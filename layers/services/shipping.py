@@ -71,16 +71,18 @@ class ShippingService:
                 if self.ship_guard is not None:  # issue 17
                     self.ship_guard(order)
                 confirm_at = iso(now_dt + timedelta(seconds=self.shop.load_settings().auto_confirm_receipt_s))
-                change = order_rules.ship(order, now, confirm_at, info.as_dict())
-                self.uploads.stage_create(tx, rules.new_upload(order, info, self.mchid, now), on_exists=_Stale)
+                upload = rules.new_upload(order, info, self.mchid, now)
+                change = order_rules.ship(order, now, confirm_at, info.as_dict(), upload.status)
+                self.uploads.stage_create(tx, upload, on_exists=_Stale)
             elif order.status == SHIPPED:
                 before = self.uploads.get(order_id)
                 if before is None:  # shipped without information (before uploads existed)
-                    change = order_rules.change_shipping(order, info.as_dict(), 0)
-                    self.uploads.stage_create(tx, rules.new_upload(order, info, self.mchid, now), on_exists=_Stale)
+                    upload = rules.new_upload(order, info, self.mchid, now)
+                    change = order_rules.change_shipping(order, info.as_dict(), 0, upload.status)
+                    self.uploads.stage_create(tx, upload, on_exists=_Stale)
                 else:
                     after = rules.change(before, info, now)  # refuses a second change
-                    change = order_rules.change_shipping(order, info.as_dict(), after.revision)
+                    change = order_rules.change_shipping(order, info.as_dict(), after.revision, after.status)
                     self.uploads.stage_change(tx, before, after, on_stale=_Stale)
             else:
                 raise errors.InvalidState(f"only a {PAID} order can be shipped; it is {order.status}")
@@ -115,6 +117,9 @@ class ShippingService:
         upload = self.uploads.get(order_id)
         if upload is None or upload.status != UploadStatus.PENDING:
             return upload.status if upload else "NONE"
+        if not rules.needs_upload(upload):  # written PENDING before balance payments were known
+            self._write(upload, rules.not_required(upload))
+            return UploadStatus.NOT_REQUIRED.value
         if not self.is_trade_managed():
             self._write(upload, rules.not_required(upload))
             logger.info("shipping upload not required: not under trade management", extra={"order_id": order_id})

@@ -305,3 +305,28 @@ def test_a_wrong_app_secret_at_login_is_a_503_with_an_alarm_never_invalid_code(
     assert r.status_code == 503, r.body
     assert body(r)["error"]["code"] == "UPSTREAM_UNAVAILABLE"
     assert [e["alarm"] for e in logged] == ["WECHAT_APP_SECRET"]
+
+
+def test_an_order_paid_from_the_balance_is_never_uploaded(client, admin_headers, shop, monkeypatch):
+    """No WeChat Pay transaction: WeChat answers 10060001 ("支付单不存在") for ever."""
+    from functions import wiring
+    from tests.integration.test_members import topped_up
+
+    sandbox = shop["sandbox"]
+    _, shopper = topped_up(client, admin_headers, sandbox, pay=5000)
+    sku_id = create_product(client, admin_headers, price=3000, stock=5)["skus"][0]["id"]
+    order = body(post(client, "/orders", order_payload(sku_id, pay_with="balance"), shopper))
+    assert order["status"] == "PAID" and order["pay_with"] == "balance"
+    retries = []
+    monkeypatch.setattr(wiring.shipping(), "send_retry", lambda oid, delay: retries.append((oid, delay)))
+    shipped = post(client, f"/admin/orders/{order['id']}/ship", EXPRESS, admin_headers)
+    assert shipped.status_code == 200 and body(shipped)["shipping"]["upload_status"] == "NOT_REQUIRED"
+    deliver_shipped(order["id"])
+    upload = body(client.http.get(f"/admin/orders/{order['id']}/shipping", headers=admin_headers))
+    assert upload["status"] == "NOT_REQUIRED" and upload["attempts"] == 0
+    assert retries == [] and sandbox.mp.accepted_uploads(order["id"]) == []
+    changed = post(client, f"/admin/orders/{order['id']}/ship",
+                   {"logistics_type": "express", "express_company": "ZTO", "tracking_no": "ZTO-1"}, admin_headers)
+    assert changed.status_code == 200 and body(changed)["shipping"]["upload_status"] == "NOT_REQUIRED"
+    deliver_shipped(order["id"])
+    assert retries == [] and order_view(client, order["id"], shopper)["shipping"]["upload_status"] == "NOT_REQUIRED"
