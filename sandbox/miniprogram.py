@@ -250,6 +250,9 @@ class MiniProgramSandbox:
             record = self.shipping.setdefault(out_trade_no, {"uploads": [], "settled": False})
             if record["settled"]:
                 return _err(10060004, "支付单处于不可发货的状态")
+            # 发货信息录入 (upload_shipping_info) error codes: 10060003 "支付单已使用重新发货机会":
+            # the first accepted upload and one change; only accepted uploads are kept and
+            # counted here (a refused one changed nothing at WeChat).
             if len(record["uploads"]) >= 2:
                 return _err(10060003, "支付单已使用重新发货机会")
             if record["uploads"] and data["upload_time"] <= record["uploads"][-1]["upload_time"]:

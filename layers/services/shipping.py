@@ -5,8 +5,9 @@ creates its upload in the same transaction, with the `order.shipped` event (outb
 events consumer then uploads (`on_order_shipped`): the upload is claimed first (a
 conditional write), so a duplicate delivery never uploads twice. WeChat's "busy" (-1) and
 "payment not booked yet" (10060001) are retried with backoff through a delayed SQS
-message (`shipping.upload`), and by the sweep of due uploads (a lost message); any other
-errcode makes it FAILED, an anomaly the operators see, which they can retry.
+message (`shipping.upload`), and by the sweep of due uploads (a lost message), for 48
+hours; then, or at once for any other errcode, it is FAILED: an anomaly the operators see,
+logged with `alarm`, which they can retry.
 
 The rules are `layers/domain/shipping.py` and `layers/domain/order.py`.
 """
@@ -139,7 +140,10 @@ class ShippingService:
         except WeChatUnavailable as exc:
             after = rules.unreachable(claimed, str(exc), self.clock.now())
         if not self._write(claimed, after):
-            # Changed meanwhile (the operator's one change): its own event uploads it again.
+            # Changed meanwhile (the operator's change): its own event uploads it again. If
+            # WeChat took this one, that still counts against its one change.
+            if after.status == UploadStatus.UPLOADED:
+                self._note_accepted(order_id)
             return "CHANGED"
         if after.status == UploadStatus.PENDING:
             delay = rules.backoff_s(after.attempts)
@@ -157,6 +161,14 @@ class ShippingService:
         else:
             logger.info("shipping uploaded", extra={"order_id": order_id, "revision": after.revision})
         return after.status
+
+    def _note_accepted(self, order_id: str) -> None:
+        for _ in range(ATTEMPTS):
+            current = self.uploads.get(order_id)
+            if current is None or self._write(current, rules.accepted_meanwhile(current)):
+                return
+        logger.error("could not count an accepted shipping upload",
+                     extra={"order_id": order_id, "alarm": "SHIPPING_UPLOAD_UNCOUNTED"})
 
     def retry(self, order_id: str) -> dict:
         """The operator asks again after WeChat refused the upload: it is tried now."""

@@ -41,6 +41,8 @@ class ShippingUploadItem(Queued):
     error_message = UnicodeAttribute(null=True)
     uploaded_at = UnicodeAttribute(null=True)
     version = NumberAttribute(default=0)
+    accepted = NumberAttribute(null=True)
+    retrying_since = UnicodeAttribute(null=True)
 
 
 def _key(order_id: str) -> tuple[str, str]:
@@ -49,7 +51,7 @@ def _key(order_id: str) -> tuple[str, str]:
 
 _FIELDS = [f.name for f in fields(ShippingUpload)]
 _CHANGED = [n for n in _FIELDS if n not in ("order_id", "version")]
-_INTS = {"revision", "attempts", "error_code", "version"}
+_INTS = {"revision", "attempts", "error_code", "version", "accepted"}
 
 
 def _upload(item: ShippingUploadItem) -> ShippingUpload:
@@ -61,6 +63,8 @@ def _upload(item: ShippingUploadItem) -> ShippingUpload:
         values[name] = value
     for name in ("revision", "attempts", "version"):
         values[name] = values[name] or 0
+    if values["accepted"] is None:  # written before WeChat's acceptances were counted
+        values["accepted"] = values["revision"] + (1 if values["status"] == UploadStatus.UPLOADED else 0)
     return ShippingUpload(**values)
 
 

@@ -330,3 +330,62 @@ def test_an_order_paid_from_the_balance_is_never_uploaded(client, admin_headers,
     assert changed.status_code == 200 and body(changed)["shipping"]["upload_status"] == "NOT_REQUIRED"
     deliver_shipped(order["id"])
     assert retries == [] and order_view(client, order["id"], shopper)["shipping"]["upload_status"] == "NOT_REQUIRED"
+
+
+def test_correcting_a_refused_upload_is_not_the_one_change(client, admin_headers, shop):
+    """WeChat counts the uploads it accepted (upload_shipping_info: 10060003 "支付单已使用重新
+    发货机会" at the third); one it refused used nothing."""
+    from functions import wiring
+
+    sandbox = shop["sandbox"]
+    order_id, shopper = paid_order(client, admin_headers, sandbox)
+    ship = lambda payload: post(client, f"/admin/orders/{order_id}/ship", payload, admin_headers)  # noqa: E731
+    upload = lambda: wiring.shipping().on_order_shipped("x", {"order_id": order_id})  # noqa: E731
+    sandbox.mp.fail_uploads(10060014)  # refused for its content: FAILED, nothing accepted
+    assert ship(EXPRESS).status_code == 200
+    upload()
+    assert body(client.http.get(f"/admin/orders/{order_id}/shipping", headers=admin_headers))["status"] == "FAILED"
+    corrected = {"logistics_type": "express", "express_company": "ZTO", "tracking_no": "ZTO-1"}
+    assert ship(corrected).status_code == 200  # a correction
+    upload()
+    changed = {"logistics_type": "express", "express_company": "YTO", "tracking_no": "YTO-2"}
+    r = ship(changed)  # the one change WeChat allows
+    assert r.status_code == 200, r.body
+    upload()
+    refused = ship({"logistics_type": "express", "express_company": "EMS", "tracking_no": "EMS-3"})
+    assert refused.status_code == 409 and body(refused)["error"]["code"] == "INVALID_STATE"
+    assert [u["shipping_list"][0]["tracking_no"] for u in sandbox.mp.accepted_uploads(order_id)] == [
+        "ZTO-1", "YTO-2"]
+    shown = body(client.http.get(f"/admin/orders/{order_id}/shipping", headers=admin_headers))
+    assert shown["status"] == "UPLOADED" and shown["revision"] == 1 and shown["tracking_no"] == "YTO-2"
+    assert order_view(client, order_id, shopper)["shipping"]["tracking_no"] == "YTO-2"
+
+
+def test_not_booked_for_48_hours_fails_is_an_anomaly_and_alarms(client, admin_headers, shop, monkeypatch):
+    from functions import wiring
+    from layers import clock, observability
+
+    sandbox = shop["sandbox"]
+    order_id, shopper = paid_order(client, admin_headers, sandbox)
+    sandbox.mp.not_booked_yet(order_id, times=10_000)
+    monkeypatch.setattr(wiring.shipping(), "send_retry", lambda oid, delay: None)
+    logged = []
+    monkeypatch.setattr(observability.logger, "error", lambda msg, extra=None, **kw: logged.append(extra or {}))
+    assert post(client, f"/admin/orders/{order_id}/ship", {"logistics_type": "pickup"}, admin_headers).status_code == 200
+    deliver_shipped(order_id)
+    start = clock.now()
+    for hours in (1, 12, 47):
+        at = start + timedelta(hours=hours)
+        monkeypatch.setattr(clock, "now", lambda at=at: at)
+        wiring.shipping().upload(order_id)
+        shown = body(client.http.get(f"/admin/orders/{order_id}/shipping", headers=admin_headers))
+        assert shown["status"] == "PENDING" and shown["error_code"] == 10060001
+    at = start + timedelta(hours=48, seconds=1)
+    monkeypatch.setattr(clock, "now", lambda: at)
+    assert wiring.shipping().upload(order_id) == "FAILED"
+    shown = body(client.http.get(f"/admin/orders/{order_id}/shipping", headers=admin_headers))
+    assert shown["status"] == "FAILED" and shown["error_code"] == 10060001
+    assert order_view(client, order_id, shopper)["shipping"]["upload_status"] == "FAILED"
+    anomalies = body(client.http.get("/admin/anomalies", headers=admin_headers))["items"]
+    assert [a["kind"] for a in anomalies if a["order_id"] == order_id] == ["SHIPPING_UPLOAD_FAILED"]
+    assert [e.get("alarm") for e in logged if e.get("order_id") == order_id] == ["SHIPPING_UPLOAD_FAILED"]

@@ -84,3 +84,19 @@ def test_a_wrong_app_secret_is_40125_for_login_and_for_the_token(box):
     stable = requests.post(box.base_url + "/cgi-bin/stable_token", json={
         "grant_type": "client_credential", "appid": box.keys.appid, "secret": "wrong"}, timeout=5).json()
     assert stable["errcode"] == 40125 and "access_token" not in stable
+
+
+# -- upload_shipping_info: one change per payment, counting only what WeChat accepted ------------
+
+def test_only_accepted_uploads_count_towards_the_one_change(pay):
+    box = pay.box
+    no = paid_order(pay)
+    start = datetime.now(BJ)
+    box.mp.not_booked_yet(no)
+    assert mp_call(box, "/wxa/sec/order/upload_shipping_info", upload_body(box, no, "A", start))["errcode"] == 10060001
+    for n, tracking in enumerate(("B", "C"), start=1):
+        at = start + timedelta(seconds=n)
+        assert mp_call(box, "/wxa/sec/order/upload_shipping_info", upload_body(box, no, tracking, at))["errcode"] == 0
+    third = mp_call(box, "/wxa/sec/order/upload_shipping_info", upload_body(box, no, "D", start + timedelta(seconds=3)))
+    assert third["errcode"] == 10060003
+    assert [u["shipping_list"][0]["tracking_no"] for u in box.mp.accepted_uploads(no)] == ["B", "C"]
