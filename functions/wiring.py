@@ -574,7 +574,8 @@ def message_push():
 
     s = settings()
     return MessagePushService(crypto=PushCrypto(s.wechat_push_token, s.wechat_push_aes_key, s.wechat_appid),
-                              orders=orders(), anomalies=anomalies(), mchid=s.wechatpay_mchid)
+                              orders=orders(), anomalies=anomalies(), mchid=s.wechatpay_mchid,
+                              recheck_trade_management=lambda: shipping().check_trade_management())
 
 
 @_once

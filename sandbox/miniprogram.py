@@ -131,6 +131,8 @@ class MiniProgramSandbox:
         if path == "/wxa/sec/order/upload_shipping_info":
             return self._upload_shipping(data)
         if path == "/wxa/sec/order/is_trade_managed":
+            # 查询小程序是否已开通发货信息管理服务 (isTradeManaged): {"errcode": 0, "errmsg": "ok",
+            # "is_trade_managed": bool}; an appid that is not this mini-program's is refused.
             if data.get("appid") != k.appid:
                 return _err(40013, "invalid appid")
             return 200, {"errcode": 0, "errmsg": "ok", "is_trade_managed": self.trade_managed}, False
@@ -352,6 +354,21 @@ class MiniProgramSandbox:
         """The events pushed (or attempted) about this payment, oldest first."""
         with self._lock:
             return [p["event"] for p in self.pushes if p["event"].get("merchant_trade_no") == out_trade_no]
+
+    def enrol(self, url: str | None = None) -> dict:
+        """WeChat enrols the merchant in trade management (is_trade_managed turns true) and
+        sends `trade_manage_remind_access_api` (小程序发货信息管理服务, "三、相关消息推送":
+        提醒接入发货信息管理服务API, sent when the mini-program completes the settlement
+        authorisation, at its first trade, and daily while trades are never shipped through
+        the API). Returns the event; pushes it to `url` when given."""
+        with self._lock:
+            self.trade_managed = True
+        event = {"ToUserName": "gh_sandbox", "FromUserName": "", "CreateTime": int(time.time()),
+                 "MsgType": "event", "Event": "trade_manage_remind_access_api",
+                 "msg": "你已开通小程序发货信息管理服务，请尽快接入发货信息录入接口"}
+        if url:
+            self.push(event, url)
+        return event
 
     def remind_shipping_event(self, out_trade_no: str) -> dict:
         order = self.box.orders.get(out_trade_no) or {}

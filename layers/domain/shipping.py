@@ -53,6 +53,9 @@ MAX_ACCEPTED = 2
 # Couriers for whom WeChat requires a contact (masked) with the shipping information.
 CONTACT_REQUIRED = {"SF"}
 QUEUE = "SHIPPING_UPLOADS"
+# NOT_REQUIRED uploads of WeChat Pay payments, kept findable: if WeChat enrols the merchant
+# in trade management later, they are uploaded after all.
+UNMANAGED_QUEUE = "SHIPPING_UNMANAGED"
 
 
 class UploadStatus(StrEnum):
@@ -122,6 +125,10 @@ class ShippingUploadRepository(Protocol):
 
     def due(self, until_iso: str, limit: int = 100) -> list[ShippingUpload]:
         """PENDING uploads whose next attempt is due, oldest first (eventually consistent)."""
+
+    def unmanaged(self, limit: int = 100) -> list[ShippingUpload]:
+        """NOT_REQUIRED uploads of WeChat Pay payments (skipped while not trade-managed),
+        oldest first (eventually consistent)."""
 
     def stage_create(self, tx, upload: ShippingUpload, on_exists) -> None: ...
 
@@ -274,6 +281,14 @@ def _parse(value: str) -> datetime:
 def unreachable(upload: ShippingUpload, reason: str, now: datetime) -> ShippingUpload:
     """WeChat could not be asked (timeout, 5xx): as busy."""
     return refused(upload, -1, reason, now)
+
+
+def resume(upload: ShippingUpload, now: str) -> ShippingUpload:
+    """WeChat now trade-manages the merchant: an upload skipped as not required is due."""
+    if upload.status != UploadStatus.NOT_REQUIRED or not needs_upload(upload):
+        raise errors.InvalidState(f"only an upload skipped while not trade-managed resumes; it is {upload.status}")
+    return replace(upload, status=UploadStatus.PENDING.value, attempts=0, next_attempt_at=now,
+                   retrying_since=None, version=upload.version + 1)
 
 
 def retry(upload: ShippingUpload, now: str) -> ShippingUpload:

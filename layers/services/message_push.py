@@ -10,7 +10,10 @@
 - `trade_manage_remind_shipping`: WeChat reminds the merchant of an unshipped order: an
   anomaly (once per order) and a log line with `alarm`, which infra/ alarms on.
 - `trade_manage_remind_access_api`: WeChat says shipping information is not being
-  uploaded through the API: logged with `alarm`.
+  uploaded through the API (sent when it enrols the merchant in trade management, among
+  others): logged with `alarm`, and trade management is asked again at once, so a "not
+  managed" answer kept from earlier does not hold uploads back for up to a day; what was
+  skipped is uploaded.
 
 A push whose signature does not verify (or whose safe-mode body does not decrypt)
 changes nothing and is refused (401).
@@ -30,7 +33,9 @@ SUCCESS = "success"
 
 
 class MessagePushService:
-    def __init__(self, *, crypto: PushCrypto, orders, anomalies, mchid: str | None):
+    def __init__(self, *, crypto: PushCrypto, orders, anomalies, mchid: str | None, recheck_trade_management=None):
+        # () -> dict: ShippingService.check_trade_management (asks WeChat, uploads what waited)
+        self.recheck_trade_management = recheck_trade_management
         self.crypto = crypto
         self.orders = orders  # OrderService: .get(order_id, consistent), .confirm_receipt(None, order_id, automatic)
         self.anomalies = anomalies
@@ -89,8 +94,11 @@ class MessagePushService:
         if event == push.REMIND_SHIPPING:
             return self._remind_shipping(message)
         if event == push.REMIND_ACCESS_API:
+            # ("msg" is a reserved attribute of a log record: it cannot be an extra key.)
             logger.error("WeChat: shipping information is not uploaded through the API",
-                         extra={"alarm": "REMIND_ACCESS_API", "msg": str(message.get("msg", ""))[:200]})
+                         extra={"alarm": "REMIND_ACCESS_API", "wechat_msg": str(message.get("msg", ""))[:200]})
+            if self.recheck_trade_management is not None:
+                self.recheck_trade_management()
             return "ALARM"
         return "IGNORED"
 

@@ -214,13 +214,37 @@ class ShippingService:
         return self.check_trade_management()["trade_managed"]
 
     def check_trade_management(self) -> dict:
-        """The daily job: ask WeChat, keep the answer. If WeChat cannot be asked, the last
-        answer stands (or, never asked, uploads go ahead: uploading is never wrong)."""
+        """The daily job (and WeChat's `trade_manage_remind_access_api` push): ask WeChat and
+        keep the answer; once managed, upload what was skipped while it was not. Only an
+        answer with errcode 0 is an answer: anything else is not known, nothing is kept, and
+        uploads go ahead (an upload WeChat does not need costs nothing; one it needs and
+        never gets holds the merchant's money)."""
         try:
             managed = bool(self.api.is_trade_managed())
         except (WeChatApiError, WeChatUnavailable) as exc:
             logger.warning("is_trade_managed could not be asked", extra={"error": str(exc)})
-            cached = self.trade_managed_cache.get()
-            return {"trade_managed": cached[0] if cached else True, "checked": False}
+            return {"trade_managed": True, "checked": False}
         self.trade_managed_cache.put(managed, iso(self.clock.now()))
-        return {"trade_managed": managed, "checked": True}
+        result = {"trade_managed": managed, "checked": True}
+        if managed:
+            result["resumed"] = self._resume_unmanaged()
+        return result
+
+    def _resume_unmanaged(self, limit: int = 500) -> int:
+        """Every upload skipped while not trade-managed becomes due now, and its upload is
+        sent to the events queue (not made here: a push must be answered within 5 seconds);
+        the sweep of due uploads finds any whose message is lost."""
+        resumed = 0
+        for upload in self.uploads.unmanaged(limit=limit):
+            current = self.uploads.get(upload.order_id)
+            if current is None or current.status != UploadStatus.NOT_REQUIRED or not rules.needs_upload(current):
+                continue
+            if self._write(current, rules.resume(current, iso(self.clock.now()))):
+                resumed += 1
+                try:
+                    self.send_retry(current.order_id, 0)
+                except Exception:  # noqa: BLE001 - due now: the sweep of due uploads takes it
+                    logger.exception("could not send the resumed upload", extra={"order_id": current.order_id})
+        if resumed:
+            logger.info("uploads skipped while not trade-managed resumed", extra={"resumed": resumed})
+        return resumed

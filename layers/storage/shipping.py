@@ -3,7 +3,10 @@ their keys.
 
 - ShippingUpload: pk `ORDER#<order_id>`, sk `SHIPPING` (beside its order). While PENDING it
   sits in the gsi2 work queue `SHIPPING_UPLOADS#<nn>` / `<next_attempt_at>#<order_id>` (the
-  retry sweep); the index attributes go in the same write that leaves PENDING.
+  retry sweep); the index attributes go in the same write that leaves PENDING. A WeChat Pay
+  payment's upload skipped as NOT_REQUIRED (not trade-managed) sits in
+  `SHIPPING_UNMANAGED#<nn>` / `<created_at>#<order_id>`, to be uploaded if WeChat enrols
+  the merchant.
 - Trade management: pk `KV#trade_managed`, sk `KV` (`{"managed", "checked_at"}`).
 """
 
@@ -71,6 +74,8 @@ def _upload(item: ShippingUploadItem) -> ShippingUpload:
 def _queue(upload: ShippingUpload) -> tuple[str, str] | None:
     if upload.status == UploadStatus.PENDING and upload.next_attempt_at:
         return (queues.key(domain.QUEUE, upload.order_id), f"{upload.next_attempt_at}#{upload.order_id}")
+    if upload.status == UploadStatus.NOT_REQUIRED and domain.needs_upload(upload):
+        return (queues.key(domain.UNMANAGED_QUEUE, upload.order_id), f"{upload.created_at}#{upload.order_id}")
     return None
 
 
@@ -88,6 +93,11 @@ class DynamoShippingUploads:
             domain.QUEUE,
             lambda k: ShippingUploadItem.gsi2.query(k, ShippingUploadItem.gsi2sk <= f"{until_iso}#~", limit=limit),
             lambda i: i.gsi2sk, limit)
+        return [_upload(i) for i in found]
+
+    def unmanaged(self, limit: int = 100) -> list[ShippingUpload]:
+        found = queues.merged(domain.UNMANAGED_QUEUE, lambda k: ShippingUploadItem.gsi2.query(k, limit=limit),
+                              lambda i: i.gsi2sk, limit)
         return [_upload(i) for i in found]
 
     def stage_create(self, tx: Tx, upload: ShippingUpload, on_exists) -> None:

@@ -159,7 +159,12 @@ class MiniProgram:
         self._call("/wxa/sec/order/upload_shipping_info", body)
 
     def is_trade_managed(self) -> bool:
-        return bool(self._call("/wxa/sec/order/is_trade_managed", {"appid": self.appid}).get("is_trade_managed"))
+        """WeChat's answer, or WeChatUnavailable: only `errcode` 0 with a boolean
+        `is_trade_managed` is an answer (a body without them is not "not managed")."""
+        answer = self._call("/wxa/sec/order/is_trade_managed", {"appid": self.appid})
+        if answer.get("errcode") != 0 or not isinstance(answer.get("is_trade_managed"), bool):
+            raise WeChatUnavailable(f"is_trade_managed: no answer in {str(answer)[:100]}")
+        return answer["is_trade_managed"]
 
     def get_unlimited_code(self, scene: str, page: str) -> tuple[bytes, str]:
         answer = self._call("/wxa/getwxacodeunlimit", {"scene": scene, "page": page, "check_path": False},

@@ -389,3 +389,68 @@ def test_not_booked_for_48_hours_fails_is_an_anomaly_and_alarms(client, admin_he
     anomalies = body(client.http.get("/admin/anomalies", headers=admin_headers))["items"]
     assert [a["kind"] for a in anomalies if a["order_id"] == order_id] == ["SHIPPING_UPLOAD_FAILED"]
     assert [e.get("alarm") for e in logged if e.get("order_id") == order_id] == ["SHIPPING_UPLOAD_FAILED"]
+
+
+@pytest.fixture
+def trade_management(shop):
+    """The merchant's trade management as WeChat says and as the shop last kept it; both put
+    back to "managed" afterwards (the other tests upload)."""
+    from functions import wiring
+    from layers import clock
+    from layers.clock import iso
+
+    cache = wiring.shipping().trade_managed_cache
+    yield cache
+    shop["sandbox"].mp.trade_managed = True
+    cache.put(True, iso(clock.now()))
+
+
+def test_enrolment_pushed_by_wechat_rechecks_at_once_and_uploads_what_waited(
+        client, admin_headers, shop, trade_management, monkeypatch):
+    from functions import wiring
+    from layers import clock
+    from layers.clock import iso
+
+    sandbox = shop["sandbox"]
+    sandbox.mp.trade_managed = False
+    trade_management.put(False, iso(clock.now()))  # asked an hour ago, say: not managed
+    order_id, shopper = paid_order(client, admin_headers, sandbox)
+    assert post(client, f"/admin/orders/{order_id}/ship", EXPRESS, admin_headers).status_code == 200
+    deliver_shipped(order_id)
+    assert order_view(client, order_id, shopper)["shipping"]["upload_status"] == "NOT_REQUIRED"
+    assert sandbox.mp.accepted_uploads(order_id) == []
+
+    sent = []
+    monkeypatch.setattr(wiring.shipping(), "send_retry", lambda oid, delay: sent.append((oid, delay)))
+    event = sandbox.mp.enrol()  # WeChat enrols the merchant and reminds it to use the API
+    assert push(client, *sandbox.mp.build_push(event)).status_code == 200
+    assert (order_id, 0) in sent  # the upload's message, at once
+    for oid, _ in sent:  # the events consumer
+        wiring.shipping().on_order_shipped(f"shipping.upload:{oid}", {"order_id": oid})
+    assert [u["order_key"]["out_trade_no"] for u in sandbox.mp.accepted_uploads(order_id)] == [order_id]
+    assert order_view(client, order_id, shopper)["shipping"]["upload_status"] == "UPLOADED"
+    assert wiring.shipping().trade_managed_cache.get()[0] is True
+
+
+def test_an_is_trade_managed_that_is_not_an_answer_is_not_known_and_uploads_go_ahead(
+        client, admin_headers, shop, trade_management):
+    from datetime import datetime
+
+    from layers.clock import iso
+
+    sandbox = shop["sandbox"]
+    stale = datetime(2026, 1, 1, tzinfo=clock_utc())
+    trade_management.put(False, iso(stale))  # a "not managed" answer too old to trust
+    sandbox.fail_next("/wxa/sec/order/is_trade_managed", status=404)
+    order_id, shopper = paid_order(client, admin_headers, sandbox)
+    assert post(client, f"/admin/orders/{order_id}/ship", EXPRESS, admin_headers).status_code == 200
+    deliver_shipped(order_id)
+    assert order_view(client, order_id, shopper)["shipping"]["upload_status"] == "UPLOADED"
+    assert len(sandbox.mp.accepted_uploads(order_id)) == 1
+    assert trade_management.get() == (False, iso(stale))  # nothing learnt, nothing kept
+
+
+def clock_utc():
+    from datetime import UTC
+
+    return UTC

@@ -100,3 +100,19 @@ def test_only_accepted_uploads_count_towards_the_one_change(pay):
     third = mp_call(box, "/wxa/sec/order/upload_shipping_info", upload_body(box, no, "D", start + timedelta(seconds=3)))
     assert third["errcode"] == 10060003
     assert [u["shipping_list"][0]["tracking_no"] for u in box.mp.accepted_uploads(no)] == ["B", "C"]
+
+
+# -- is_trade_managed, and trade_manage_remind_access_api when WeChat enrols the merchant ----------
+
+def test_is_trade_managed_answers_errcode_0_and_enrolment_reminds_to_use_the_api(box):
+    box.mp.trade_managed = False
+    try:
+        answer = mp_call(box, "/wxa/sec/order/is_trade_managed", {"appid": box.keys.appid})
+        assert answer == {"errcode": 0, "errmsg": "ok", "is_trade_managed": False}
+        event = box.mp.enrol()
+        assert event["Event"] == "trade_manage_remind_access_api" and event["msg"]
+        answer = mp_call(box, "/wxa/sec/order/is_trade_managed", {"appid": box.keys.appid})
+        assert answer["errcode"] == 0 and answer["is_trade_managed"] is True
+        assert mp_call(box, "/wxa/sec/order/is_trade_managed", {"appid": "wx-other"})["errcode"] == 40013
+    finally:
+        box.mp.trade_managed = True
