@@ -261,7 +261,7 @@ def jobs() -> dict[str, list[tuple[Callable, str, str | None]]]:
         "relay-outbox": [(publisher, "relay", None)],
         "settle-commissions": [(settlement, "settle_commissions", None)],
         "send-reminders": [(reminders, "send_reminders", None)],
-        "reconcile": [(reconciliation, "reconcile", None)],
+        "reconcile": [(reconciliation, "reconcile_due", None)],
         # -- issue 18 --
         "expire-campaigns": [(bargains, "expire_due", None), (assistance, "expire_due", None),
                              (assistance, "retry_rewards", None)],
