@@ -116,3 +116,23 @@ def test_is_trade_managed_answers_errcode_0_and_enrolment_reminds_to_use_the_api
         assert mp_call(box, "/wxa/sec/order/is_trade_managed", {"appid": "wx-other"})["errcode"] == 40013
     finally:
         box.mp.trade_managed = True
+
+
+# -- getDailyVisitTrend (数据分析): the access token is checked; figures not made yet ---------------
+
+def test_datacube_refuses_a_stale_token_and_answers_an_empty_list_before_the_figures(box):
+    from sandbox.datacube import DAILY_VISIT_TREND, set_visits, visits_pending
+
+    day = (datetime.now(BJ) - timedelta(days=1)).strftime("%Y-%m-%d")
+    ref = day.replace("-", "")
+    set_visits(box, day, 77)
+    current = token(box)
+    ask = lambda t: requests.post(box.base_url + DAILY_VISIT_TREND, params={"access_token": t},  # noqa: E731
+                                  json={"begin_date": ref, "end_date": ref}, timeout=5).json()
+    assert ask("not-the-token")["errcode"] == 40001
+    assert ask(current)["list"][0]["visit_uv"] == 77
+    visits_pending(box, day)
+    try:
+        assert ask(current) == {"list": []}
+    finally:
+        visits_pending(box, day, pending=False)
