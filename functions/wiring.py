@@ -268,7 +268,7 @@ def jobs() -> dict[str, list[tuple[Callable, str, str | None]]]:
         "relay-outbox": [(publisher, "relay", None)],
         "settle-commissions": [(settlement, "settle_commissions", None)],
         "send-reminders": [(reminders, "send_reminders", None)],
-        "reconcile": [(reconciliation, "reconcile", None)],
+        "reconcile": [(reconciliation, "reconcile_due", None)],
         # -- issue 18 --
         "expire-campaigns": [(bargains, "expire_due", None), (assistance, "expire_due", None),
                              (assistance, "retry_rewards", None)],
@@ -581,7 +581,8 @@ def message_push():
 
     s = settings()
     return MessagePushService(crypto=PushCrypto(s.wechat_push_token, s.wechat_push_aes_key, s.wechat_appid),
-                              orders=orders(), anomalies=anomalies(), mchid=s.wechatpay_mchid, clock=clock())
+                              orders=orders(), anomalies=anomalies(), mchid=s.wechatpay_mchid, clock=clock(),
+                              recheck_trade_management=lambda: shipping().check_trade_management())
 
 
 @_once

@@ -55,6 +55,23 @@ def _refunds(box, day: str):
             yield no, r
 
 
+# 申请交易账单 (GET /v3/bill/tradebill) and its FAQ: WeChat Pay starts making day D's bill at
+# 09:00 on D+1 (Beijing) and advises asking from 10:00; before that there is no file
+# (NO_STATEMENT_EXIST "账单文件不存在"), while it is made STATEMENT_CREATING "账单生成中".
+BILL_STARTS_H, BILL_READY_H = 9, 10
+
+
+def readiness(box, day: str) -> str:
+    """NOT_MADE, CREATING or READY for day D's bill, by the sandbox clock."""
+    d = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=BEIJING) + timedelta(days=1)
+    now = datetime.fromtimestamp(box.now(), UTC)
+    if now < d + timedelta(hours=BILL_STARTS_H):
+        return "NOT_MADE"
+    if now < d + timedelta(hours=BILL_READY_H):
+        return "CREATING"
+    return "READY"
+
+
 def has_activity(box, day: str) -> bool:
     return any(True for _ in _trades(box, day)) or any(True for _ in _refunds(box, day))
 

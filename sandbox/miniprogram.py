@@ -17,6 +17,13 @@
 - The message push, signed with the push token and encrypted in safe mode (AES-256-CBC,
   written here from the documentation with `cryptography`): `settle(out_trade_no)` posts
   `trade_manage_order_settlement` to the shop, `build_push()` hands tests the request.
+  WeChat sends `trade_manage_order_settlement` twice per payment (小程序发货信息管理服务,
+  "三、相关消息推送", order-shipping.html; the community thread "消息推送
+  trade_manage_order_settlement 事件返回内容问题" confirms the first one's
+  `confirm_receive_time`/`settlement_time` are empty): once when an upload is accepted
+  ("订单将要结算", with `estimated_settlement_time` only, sent here from a thread as WeChat
+  sends it asynchronously, kept in `pushes`), and once at settlement (`settle`, with
+  `confirm_receive_time` and `settlement_time`).
 - Controls: `POST /sandbox/mp/settle/{out_trade_no}`, `POST /sandbox/mp/remind-shipping/{out_trade_no}`,
   `GET /sandbox/mp/shipping/{out_trade_no}` (what WeChat holds of the order's shipping).
 """
@@ -118,6 +125,7 @@ class MiniProgramSandbox:
             if data.get("grant_type") != "client_credential":
                 return _err(40002, "invalid grant_type")
             if data.get("appid") != k.appid or data.get("secret") != k.app_secret:
+                # getStableAccessToken's error codes: 40125 "不合法的 secret".
                 return _err(40125, "invalid appsecret")
             return self._issue_token(force=bool(data.get("force_refresh")))
         if not self._token_ok(query.get("access_token")):
@@ -130,6 +138,8 @@ class MiniProgramSandbox:
         if path == "/wxa/sec/order/upload_shipping_info":
             return self._upload_shipping(data)
         if path == "/wxa/sec/order/is_trade_managed":
+            # 查询小程序是否已开通发货信息管理服务 (isTradeManaged): {"errcode": 0, "errmsg": "ok",
+            # "is_trade_managed": bool}; an appid that is not this mini-program's is refused.
             if data.get("appid") != k.appid:
                 return _err(40013, "invalid appid")
             return 200, {"errcode": 0, "errmsg": "ok", "is_trade_managed": self.trade_managed}, False
@@ -255,11 +265,15 @@ class MiniProgramSandbox:
             record = self.shipping.setdefault(out_trade_no, {"uploads": [], "settled": False})
             if record["settled"]:
                 return _err(10060004, "支付单处于不可发货的状态")
+            # 发货信息录入 (upload_shipping_info) error codes: 10060003 "支付单已使用重新发货机会":
+            # the first accepted upload and one change; only accepted uploads are kept and
+            # counted here (a refused one changed nothing at WeChat).
             if len(record["uploads"]) >= 2:
                 return _err(10060003, "支付单已使用重新发货机会")
             if record["uploads"] and data["upload_time"] <= record["uploads"][-1]["upload_time"]:
                 return _err(47001, "data format error: upload_time must be later than the last upload")
             record["uploads"].append(data)
+        self._push_soon(self.shipping_settlement_event(out_trade_no), out_trade_no)
         return 200, {"errcode": 0, "errmsg": "ok"}, False
 
     def _order_for(self, key: dict) -> dict | None:
@@ -317,15 +331,57 @@ class MiniProgramSandbox:
         return urlencode(query), json.dumps(body).encode()
 
     def settlement_event(self, out_trade_no: str, confirm_receive_method: int = 2) -> dict:
-        order = self.box.orders.get(out_trade_no) or {}
+        """The push at settlement ("订单已经结算"): the receipt's and the settlement's times."""
         now = int(time.time())
+        return {**self.shipping_settlement_event(out_trade_no), "CreateTime": now,
+                "confirm_receive_method": confirm_receive_method, "confirm_receive_time": now,
+                "settlement_time": now}
+
+    def shipping_settlement_event(self, out_trade_no: str) -> dict:
+        """The push when WeChat accepts the shipping information ("订单将要结算"): only
+        `estimated_settlement_time` (WeChat's automatic confirmation, 10 days for express
+        here); `confirm_receive_time` and `settlement_time` are absent."""
+        order = self.box.orders.get(out_trade_no) or {}
+        record = self.shipping.get(out_trade_no) or {}
+        uploads = record.get("uploads") or []
+        now = int(time.time())
+        shipped = _epoch(uploads[0]["upload_time"]) if uploads else now
         return {"ToUserName": "gh_sandbox", "FromUserName": (order.get("payer") or {}).get("openid", ""),
                 "CreateTime": now, "MsgType": "event", "Event": "trade_manage_order_settlement",
                 "transaction_id": order.get("transaction_id", ""), "merchant_id": self.box.keys.mchid,
                 "sub_merchant_id": "", "merchant_trade_no": out_trade_no,
-                "pay_time": _epoch(order.get("success_time")), "shipped_time": now,
-                "estimated_settlement_time": now, "confirm_receive_method": confirm_receive_method,
-                "confirm_receive_time": now, "settlement_time": now}
+                "pay_time": _epoch(order.get("success_time")), "shipped_time": shipped,
+                "estimated_settlement_time": shipped + 10 * 86400}
+
+    def _push_soon(self, event: dict, out_trade_no: str) -> None:
+        """Send `event` from a thread, as WeChat pushes after it answered the upload."""
+        try:
+            url = self.push_url(out_trade_no)
+        except KeyError:
+            with self._lock:
+                self.pushes.append({"event": event, "status": None, "error": "no push URL"})
+            return
+        threading.Thread(target=self.push, args=(event, url), daemon=True).start()
+
+    def pushes_for(self, out_trade_no: str) -> list[dict]:
+        """The events pushed (or attempted) about this payment, oldest first."""
+        with self._lock:
+            return [p["event"] for p in self.pushes if p["event"].get("merchant_trade_no") == out_trade_no]
+
+    def enrol(self, url: str | None = None) -> dict:
+        """WeChat enrols the merchant in trade management (is_trade_managed turns true) and
+        sends `trade_manage_remind_access_api` (小程序发货信息管理服务, "三、相关消息推送":
+        提醒接入发货信息管理服务API, sent when the mini-program completes the settlement
+        authorisation, at its first trade, and daily while trades are never shipped through
+        the API). Returns the event; pushes it to `url` when given."""
+        with self._lock:
+            self.trade_managed = True
+        event = {"ToUserName": "gh_sandbox", "FromUserName": "", "CreateTime": int(time.time()),
+                 "MsgType": "event", "Event": "trade_manage_remind_access_api",
+                 "msg": "你已开通小程序发货信息管理服务，请尽快接入发货信息录入接口"}
+        if url:
+            self.push(event, url)
+        return event
 
     def remind_shipping_event(self, out_trade_no: str) -> dict:
         order = self.box.orders.get(out_trade_no) or {}
@@ -346,7 +402,8 @@ class MiniProgramSandbox:
     def push(self, event: dict, url: str) -> dict:
         with self._lock:
             record = self.shipping.get(event.get("merchant_trade_no", ""))
-            if record is not None and event.get("Event") == "trade_manage_order_settlement":
+            if (record is not None and event.get("Event") == "trade_manage_order_settlement"
+                    and event.get("settlement_time")):
                 record["settled"] = True
         query, body = self.build_push(event)
         try:
@@ -354,7 +411,8 @@ class MiniProgramSandbox:
             answer = {"status": r.status_code, "body": r.text[:200]}
         except requests.RequestException as exc:
             answer = {"status": None, "error": str(exc)}
-        self.pushes.append({"event": event, **answer})
+        with self._lock:
+            self.pushes.append({"event": event, **answer})
         return answer
 
     def settle(self, out_trade_no: str, url: str | None = None) -> dict:

@@ -14,7 +14,8 @@ ALWAYS ON (plain WeChat rules; a sandbox that accepts what WeChat refuses is use
 - merchant transfer rules (out_bill_no letters+digits <= 32, amount >= 10 fen, user_name
   from 200000 fen, encrypted with WeChat Pay's key named by `Wechatpay-Serial`);
 - trade bills: 400 NO_STATEMENT_EXIST for a day without trades or refunds, served as
-  `text/plain` without a charset, hashed (SHA1) over the file's bytes.
+  `text/plain` without a charset, hashed (SHA1) over the file's bytes; day D's bill exists
+  only from 10:00 on D+1 Beijing time (`sandbox/bill.py`: `readiness`), by the sandbox clock.
 
 SWITCHES (default off), for situations a test sets up:
 - `fail_next(prefix, status=500, times=1, code=None)`: the next `times` calls under the
@@ -970,6 +971,11 @@ class PaySandbox:
             raise _param("bill_date: yyyy-MM-DD")
         if query.get("bill_type", "ALL") not in ("ALL", "SUCCESS", "REFUND"):
             raise _param("bill_type: ALL, SUCCESS or REFUND")
+        ready = bills.readiness(self, day)
+        if ready == "NOT_MADE":
+            raise SandboxError(400, "NO_STATEMENT_EXIST", "账单文件不存在")
+        if ready == "CREATING":
+            raise SandboxError(400, "STATEMENT_CREATING", "账单生成中")
         if not bills.has_activity(self, day):
             raise SandboxError(400, "NO_STATEMENT_EXIST", "账单文件不存在")
         data = self._bill_bytes(day)

@@ -135,6 +135,8 @@ class WeChatSandbox(PaySandbox):
         k = self.keys
         if path == "/sns/jscode2session":
             if query.get("appid") != k.appid or query.get("secret") != k.app_secret:
+                # 全局返回码 (miniprogram/dev/framework/server-ability/backend-api.html): 40125
+                # "invalid appsecret", whatever the code.
                 return 200, {"errcode": 40125, "errmsg": "invalid appsecret"}, False
             code = query.get("js_code", "")
             if not code or code.startswith("invalid"):

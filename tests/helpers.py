@@ -44,3 +44,29 @@ def create_product(client, admin_headers, price=1990, stock=10, title="小米手
 
 def order_payload(sku_id: str, quantity: int = 1, **extra) -> dict:
     return {"items": [{"sku_id": sku_id, "quantity": quantity}], "address": ADDRESS, **extra}
+
+
+class bills_ready:  # noqa: N801 - used as a context manager
+    """WeChat Pay makes day D's bill from 10:00 on D+1 (Beijing): the sandbox clock moves on
+    to then while the block runs (nothing waiting on the clock is notified), and back after."""
+
+    def __init__(self, sandbox, day):
+        self.sandbox, self.day = sandbox, day
+
+    def __enter__(self):
+        import time as _time
+        from datetime import datetime as _dt
+        from datetime import time as _clock
+        from datetime import timedelta as _td
+
+        from layers.domain.reconcile import BEIJING
+
+        ready = _dt.combine(self.day + _td(days=1), _clock(10, 0, 1), tzinfo=BEIJING).timestamp()
+        ahead = ready - _time.time()
+        if ahead > 0:
+            self.sandbox.advance(ahead, notify=False)
+        return self
+
+    def __exit__(self, *exc):
+        self.sandbox.reset_clock()
+        return False

@@ -391,6 +391,11 @@ class AnalyticsRepository(Protocol):
         """The orders paid on `day` (Asia/Shanghai), from the paid-date index."""
 
 
+class VisitsNotReady(Exception):
+    """WeChat has not made the day's figures yet (an empty list): ask again later."""
+
+
 class VisitStats(Protocol):
     def daily_visitors(self, day: str) -> int:
-        """WeChat's unique visitors (`visit_uv`) of the mini-program on `day`."""
+        """WeChat's unique visitors (`visit_uv`) of the mini-program on `day`;
+        VisitsNotReady while WeChat has no figures for it."""

@@ -17,6 +17,18 @@ REMIND_SHIPPING = "trade_manage_remind_shipping"
 REMIND_ACCESS_API = "trade_manage_remind_access_api"
 
 
+def settles(message: dict) -> bool:
+    """Whether a `trade_manage_order_settlement` push says the order settled.
+
+    WeChat sends this event twice per payment (小程序发货信息管理服务, "三、相关消息推送"):
+    once when it accepts the shipping information, carrying only
+    `estimated_settlement_time`, and once at settlement, with `confirm_receive_time` and
+    `settlement_time`. Only the second means the goods arrived (or WeChat confirmed for
+    the shopper); completing on the first would start the commission freeze and release
+    points at shipping time."""
+    return bool(message.get("settlement_time") or message.get("confirm_receive_time"))
+
+
 class InvalidPush(Exception):
     """The signature does not verify, or the safe-mode body does not decrypt."""
 

@@ -15,6 +15,11 @@ class WeChatUnavailable(Exception):
     """Timeout, connection error, or WeChat failed: nothing is known; retry."""
 
 
+class AppSecretRejected(WeChatUnavailable):
+    """WeChat refused the mini-program's app secret (40125): the shop's configuration is
+    wrong, not the shopper's code. Nothing works until an operator fixes it."""
+
+
 class SubscriptionRefused(Exception):
     """The shopper has not (or no longer) accepted this template."""
 

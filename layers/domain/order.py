@@ -252,23 +252,25 @@ def paid_after_close_unfulfillable(order: Order, transaction_id: str | None, amo
 
 # -- fulfilment -------------------------------------------------------------------------
 
-def ship(order: Order, now: str, auto_confirm_at: str, shipping: dict | None = None) -> Change:
-    """With `shipping` (issue 14), the order carries it and its upload to WeChat starts
-    (`order.shipped`)."""
+def ship(order: Order, now: str, auto_confirm_at: str, shipping: dict | None = None,
+         upload_status: str = "PENDING") -> Change:
+    """With `shipping`, the order carries it and its upload to WeChat starts
+    (`order.shipped`); `upload_status` is where that upload starts (NOT_REQUIRED without a
+    WeChat Pay transaction)."""
     if order.status != PAID:
         raise errors.InvalidState(f"only a {PAID} order can be shipped; it is {order.status}")
     if shipping is None:
         return Change(order, _next(order, status=SHIPPED, shipped_at=now, auto_confirm_at=auto_confirm_at))
     after = _next(order, status=SHIPPED, shipped_at=now, auto_confirm_at=auto_confirm_at, shipping=dict(shipping),
-                  shipping_upload_status="PENDING")
+                  shipping_upload_status=upload_status)
     return Change(order, after, events=(_shipped(order, 0),))
 
 
-def change_shipping(order: Order, shipping: dict, revision: int) -> Change:
+def change_shipping(order: Order, shipping: dict, revision: int, upload_status: str = "PENDING") -> Change:
     """The shipping information of a shipped order changes (WeChat takes one change)."""
     if order.status != SHIPPED:
         raise errors.InvalidState(f"only a {SHIPPED} order's shipping can change; it is {order.status}")
-    after = _next(order, shipping=dict(shipping), shipping_upload_status="PENDING")
+    after = _next(order, shipping=dict(shipping), shipping_upload_status=upload_status)
     return Change(order, after, events=(_shipped(order, revision),))
 
 

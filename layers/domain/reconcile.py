@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import csv
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Protocol
 
@@ -305,6 +305,32 @@ def beijing_day(when: str | None, fallback: datetime | None) -> str | None:
 def bill_day_before(now: datetime) -> date:
     """The day whose bill is due: yesterday, in Beijing."""
     return now.astimezone(BEIJING).date() - timedelta(days=1)
+
+
+# WeChat makes day D's bill from 09:00 on D+1 and advises asking from 10:00 (Beijing).
+BILL_READY_HOUR = 10
+# A report in one of these has its answer from WeChat: the job does not ask again. A bill
+# not made yet, or one WeChat could not be asked for, is asked for again on the next run.
+FINAL_STATUSES = frozenset({BILL_OK, BILL_NONE, BILL_UNREADABLE})
+# The days the job looks at: yesterday, and the day before if its bill never came.
+DAYS_BACK = 2
+
+
+def bill_ready_at(day: date) -> datetime:
+    """When WeChat's bill of `day` can be asked for."""
+    return datetime.combine(day + timedelta(days=1), time(BILL_READY_HOUR), tzinfo=BEIJING)
+
+
+def no_bill_status(day: date, now: datetime) -> str:
+    """What NO_STATEMENT_EXIST means: nothing moved that day once the bill should exist;
+    before that, only that it is not made yet."""
+    return BILL_NONE if now >= bill_ready_at(day) else BILL_NOT_READY_STATUS
+
+
+def days_due(now: datetime) -> list[date]:
+    """The days the reconcile job looks at, oldest first."""
+    yesterday = bill_day_before(now)
+    return [yesterday - timedelta(days=n) for n in range(DAYS_BACK - 1, -1, -1)]
 
 
 @dataclass(frozen=True)

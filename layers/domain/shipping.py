@@ -4,17 +4,24 @@ step of its life as a pure function.
 WeChat holds a mini-program merchant's money until the order's shipping information is
 uploaded (`/wxa/sec/order/upload_shipping_info`). One upload per paid order, keyed by our
 `out_trade_no` and `mchid` (`order_number_type` 1). WeChat allows ONE change of shipping
-information per payment: the upload keeps a `revision` (0, then 1 after the change), and a
-second change is refused here, before WeChat refuses it.
+information per payment, and counts only the uploads it accepted (the third accepted one is
+10060003): the upload keeps `accepted` (how many WeChat took) and a `revision` (0, then 1
+for the change). Correcting information WeChat refused is not a change; a change after two
+accepted uploads is refused here, before WeChat refuses it.
 
     (ship)           -> PENDING         revision 0; emit order.shipped
     PENDING  --accepted-->       UPLOADED
-    PENDING  --(-1, 10060001)--> PENDING    attempts + 1, next attempt after a backoff
+    PENDING  --(-1, 10060001)--> PENDING    attempts + 1, next attempt after a backoff,
+                                            for RETRY_FOR (48 h) from the first of them;
+                                            then FAILED
     PENDING  --other errcode-->  FAILED     WeChat's code kept; an operator can retry
     FAILED   --operator retry--> PENDING    attempts from 0
     PENDING  --not under trade management--> NOT_REQUIRED (nothing to upload)
-    any (revision 0) --change--> PENDING    revision 1; emit order.shipped again
-    revision 1 --change--> refused (InvalidState)
+    (ship) of an order without a WeChat Pay transaction (paid from the balance, or
+           nothing left to pay) -> NOT_REQUIRED at once, and stays so on a change
+    nothing accepted --change--> PENDING    a correction: revision stays 0
+    one accepted --change--> PENDING        revision 1; emit order.shipped again
+    two accepted --change--> refused (InvalidState)
 """
 
 from __future__ import annotations
@@ -38,9 +45,17 @@ EXPRESS_COMPANY_MAX = 128
 RETRYABLE_ERRCODES = {-1, 10060001}
 BACKOFF_BASE_S = 10
 BACKOFF_MAX_S = 900  # SQS's longest delay
+# How long WeChat's "busy" and "payment not booked yet" are waited out: past this, the
+# payment will not appear at WeChat by waiting (an operator must look), so it is FAILED.
+RETRY_FOR = timedelta(hours=48)
+# WeChat takes the first shipping information and one change of it per payment.
+MAX_ACCEPTED = 2
 # Couriers for whom WeChat requires a contact (masked) with the shipping information.
 CONTACT_REQUIRED = {"SF"}
 QUEUE = "SHIPPING_UPLOADS"
+# NOT_REQUIRED uploads of WeChat Pay payments, kept findable: if WeChat enrols the merchant
+# in trade management later, they are uploaded after all.
+UNMANAGED_QUEUE = "SHIPPING_UNMANAGED"
 
 
 class UploadStatus(StrEnum):
@@ -97,6 +112,8 @@ class ShippingUpload:
     error_message: str | None = None
     uploaded_at: str | None = None
     version: int = 0
+    accepted: int = 0  # uploads WeChat accepted for this payment (it takes MAX_ACCEPTED)
+    retrying_since: str | None = None  # the first of the current run of retryable refusals
 
     @property
     def info(self) -> ShippingInfo:
@@ -108,6 +125,10 @@ class ShippingUploadRepository(Protocol):
 
     def due(self, until_iso: str, limit: int = 100) -> list[ShippingUpload]:
         """PENDING uploads whose next attempt is due, oldest first (eventually consistent)."""
+
+    def unmanaged(self, limit: int = 100) -> list[ShippingUpload]:
+        """NOT_REQUIRED uploads of WeChat Pay payments (skipped while not trade-managed),
+        oldest first (eventually consistent)."""
 
     def stage_create(self, tx, upload: ShippingUpload, on_exists) -> None: ...
 
@@ -157,26 +178,42 @@ def _iso(dt: datetime) -> str:
     return dt.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def needs_upload(upload: ShippingUpload) -> bool:
+    """Only a WeChat Pay transaction has shipping information at WeChat: an order paid from
+    the balance (or with nothing left to pay) has none, and WeChat would answer 10060001
+    ("支付单不存在") to every attempt."""
+    return bool(upload.transaction_id)
+
+
 def new_upload(order, info: ShippingInfo, mchid: str, now: str) -> ShippingUpload:
     """The upload an order's shipping starts (`order` is a layers.domain.order.Order)."""
     contact = None
     if info.express_company in CONTACT_REQUIRED:
         contact = mask_phone((order.address or {}).get("phone"))
-    return ShippingUpload(
+    upload = ShippingUpload(
         order_id=order.order_id, mchid=mchid, openid=order.openid, logistics_type=info.logistics_type,
         express_company=info.express_company, tracking_no=info.tracking_no, item_desc=item_desc(order.items),
         receiver_contact=contact, transaction_id=order.transaction_id, created_at=now, next_attempt_at=now)
+    if not needs_upload(upload):
+        return replace(upload, status=UploadStatus.NOT_REQUIRED.value, next_attempt_at=None)
+    return upload
 
 
 def change(upload: ShippingUpload, info: ShippingInfo, now: str) -> ShippingUpload:
     """The one change of shipping information WeChat allows per payment."""
-    if upload.revision >= 1:
+    if not needs_upload(upload):  # nothing at WeChat: WeChat's one-change rule does not apply
+        return replace(upload, logistics_type=info.logistics_type, express_company=info.express_company,
+                       tracking_no=info.tracking_no, status=UploadStatus.NOT_REQUIRED.value, next_attempt_at=None,
+                       version=upload.version + 1)
+    if upload.accepted >= MAX_ACCEPTED:
         raise errors.InvalidState("WeChat allows one change of shipping information per payment; "
                                   "it was already changed")
+    # What WeChat refused used nothing: with nothing accepted yet this is a correction
+    # (revision 0); after the first accepted upload it is the one change (revision 1).
     return replace(upload, logistics_type=info.logistics_type, express_company=info.express_company,
-                   tracking_no=info.tracking_no, status=UploadStatus.PENDING.value, revision=upload.revision + 1,
+                   tracking_no=info.tracking_no, status=UploadStatus.PENDING.value, revision=upload.accepted,
                    attempts=0, next_attempt_at=now, error_code=None, error_message=None, uploaded_at=None,
-                   version=upload.version + 1)
+                   retrying_since=None, version=upload.version + 1)
 
 
 def request_body(upload: ShippingUpload, now: datetime) -> dict:
@@ -204,7 +241,17 @@ def _ensure_pending(upload: ShippingUpload) -> None:
 def uploaded(upload: ShippingUpload, now: str) -> ShippingUpload:
     _ensure_pending(upload)
     return replace(upload, status=UploadStatus.UPLOADED.value, uploaded_at=now, attempts=upload.attempts + 1,
-                   next_attempt_at=None, error_code=None, error_message=None, version=upload.version + 1)
+                   next_attempt_at=None, error_code=None, error_message=None, retrying_since=None,
+                   accepted=upload.accepted + 1, version=upload.version + 1)
+
+
+def accepted_meanwhile(upload: ShippingUpload) -> ShippingUpload:
+    """WeChat accepted an upload whose result could not be written (the operator changed the
+    information meanwhile): the acceptance still counts against WeChat's one change, and a
+    pending upload is now that change."""
+    accepted = upload.accepted + 1
+    revision = accepted if upload.status == UploadStatus.PENDING else upload.revision
+    return replace(upload, accepted=accepted, revision=min(revision, MAX_ACCEPTED - 1), version=upload.version + 1)
 
 
 def not_required(upload: ShippingUpload) -> ShippingUpload:
@@ -217,12 +264,18 @@ def refused(upload: ShippingUpload, errcode: int, errmsg: str, now: datetime) ->
     """WeChat did not take it: try again later (busy, payment not booked yet) or FAILED."""
     _ensure_pending(upload)
     attempts = upload.attempts + 1
-    if errcode in RETRYABLE_ERRCODES:
+    since = upload.retrying_since or _iso(now)
+    if errcode in RETRYABLE_ERRCODES and now < _parse(since) + RETRY_FOR:
         return replace(upload, attempts=attempts, error_code=errcode, error_message=errmsg[:200],
                        next_attempt_at=_iso(now + timedelta(seconds=backoff_s(attempts))),
-                       version=upload.version + 1)
+                       retrying_since=since, version=upload.version + 1)
     return replace(upload, status=UploadStatus.FAILED.value, attempts=attempts, error_code=errcode,
-                   error_message=errmsg[:200], next_attempt_at=None, version=upload.version + 1)
+                   error_message=errmsg[:200], next_attempt_at=None, retrying_since=None,
+                   version=upload.version + 1)
+
+
+def _parse(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
 def unreachable(upload: ShippingUpload, reason: str, now: datetime) -> ShippingUpload:
@@ -230,12 +283,20 @@ def unreachable(upload: ShippingUpload, reason: str, now: datetime) -> ShippingU
     return refused(upload, -1, reason, now)
 
 
+def resume(upload: ShippingUpload, now: str) -> ShippingUpload:
+    """WeChat now trade-manages the merchant: an upload skipped as not required is due."""
+    if upload.status != UploadStatus.NOT_REQUIRED or not needs_upload(upload):
+        raise errors.InvalidState(f"only an upload skipped while not trade-managed resumes; it is {upload.status}")
+    return replace(upload, status=UploadStatus.PENDING.value, attempts=0, next_attempt_at=now,
+                   retrying_since=None, version=upload.version + 1)
+
+
 def retry(upload: ShippingUpload, now: str) -> ShippingUpload:
     """An operator asks again after a failure."""
     if upload.status != UploadStatus.FAILED:
         raise errors.InvalidState(f"only a FAILED upload can be retried; it is {upload.status}")
     return replace(upload, status=UploadStatus.PENDING.value, attempts=0, next_attempt_at=now,
-                   version=upload.version + 1)
+                   retrying_since=None, version=upload.version + 1)
 
 
 def view(upload: ShippingUpload) -> dict:

@@ -187,10 +187,15 @@ class AnalyticsService:
     # -- jobs -----------------------------------------------------------------------------------
 
     def fetch_visitors(self, day: str | None = None) -> dict:
-        """Daily: yesterday's unique visitors from WeChat's analysis API (datacube)."""
+        """Hourly from 09:00: yesterday's unique visitors from WeChat's analysis API
+        (datacube). Until WeChat has made them nothing is stored (an empty answer is not 0
+        visitors) and the next run asks again; once stored, later runs store the same."""
         day = day or rules.yesterday(self.clock.now())
         try:
             visitors = self.visits.daily_visitors(day)
+        except rules.VisitsNotReady:
+            logger.info("WeChat has not made the visit figures yet", extra={"day": day})
+            return {"day": day, "visitors": None, "ready": False}
         except (WeChatUnavailable, WeChatApiError) as exc:
             # Nothing stored; the schedule (or an operator) runs it again.
             raise errors.UpstreamUnavailable(f"WeChat's visit figures for {day}: {exc}") from exc

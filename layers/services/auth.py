@@ -13,9 +13,15 @@ from collections.abc import Callable
 
 from layers.clock import iso
 from layers.domain import errors
-from layers.domain.miniprogram import InvalidCode, MiniProgramClient, WeChatUnavailable
+from layers.domain.miniprogram import (
+    AppSecretRejected,
+    InvalidCode,
+    MiniProgramClient,
+    WeChatUnavailable,
+)
 from layers.domain.rate_limit import RateLimiter
 from layers.domain.users import UserRepository
+from layers.observability import logger
 
 LOGIN_WINDOW_S = 60
 
@@ -82,6 +88,11 @@ class AuthService:
             openid, unionid = self.mini_program.code2session(code)
         except InvalidCode as exc:
             raise errors.InvalidCode("WeChat rejected this login code") from exc
+        except AppSecretRejected as exc:
+            # The shop's configuration: no shopper can log in until the secret is fixed.
+            logger.error("WeChat refused the app secret at login",
+                         extra={"alarm": "WECHAT_APP_SECRET", "error": str(exc)[:200]})
+            raise errors.UpstreamUnavailable("login is unavailable; try again later") from exc
         except WeChatUnavailable as exc:
             raise errors.UpstreamUnavailable("WeChat cannot be reached; try again") from exc
         self._limit(f"login:openid:{openid}", self.login_limit_per_openid)

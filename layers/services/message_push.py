@@ -1,14 +1,19 @@
 """The mini-program message push: WeChat's URL check, and its events.
 
-- `trade_manage_order_settlement`: the shopper confirmed receipt in WeChat, or WeChat
-  settled the order. A SHIPPED order becomes COMPLETED through the same conditional
+- `trade_manage_order_settlement`: sent twice. The push WeChat sends when it accepts the
+  shipping information (only `estimated_settlement_time`) is acknowledged and changes
+  nothing. The one at settlement (the shopper confirmed receipt in WeChat, or WeChat
+  settled the order) makes a SHIPPED order COMPLETED through the same conditional
   transition as the shopper's own confirmation and the automatic one
   (`OrderService.confirm_receipt`), which emits `order.completed` (the commission
   freeze starts). A duplicate push finds it COMPLETED and changes nothing.
 - `trade_manage_remind_shipping`: WeChat reminds the merchant of an unshipped order: an
   anomaly (once per order) and a log line with `alarm`, which infra/ alarms on.
 - `trade_manage_remind_access_api`: WeChat says shipping information is not being
-  uploaded through the API: logged with `alarm`.
+  uploaded through the API (sent when it enrols the merchant in trade management, among
+  others): logged with `alarm`, and trade management is asked again at once, so a "not
+  managed" answer kept from earlier does not hold uploads back for up to a day; what was
+  skipped is uploaded.
 
 A push whose signature does not verify (or whose safe-mode body does not decrypt)
 changes nothing and is refused (401). In plaintext mode the signature covers only the
@@ -32,8 +37,11 @@ PLAINTEXT_SKEW_S = 300
 
 
 class MessagePushService:
-    def __init__(self, *, crypto: PushCrypto, orders, anomalies, mchid: str | None, clock):
+    def __init__(self, *, crypto: PushCrypto, orders, anomalies, mchid: str | None, clock,
+                 recheck_trade_management=None):
         self.clock = clock
+        # () -> dict: ShippingService.check_trade_management (asks WeChat, uploads what waited)
+        self.recheck_trade_management = recheck_trade_management
         self.crypto = crypto
         self.orders = orders  # OrderService: .get(order_id, consistent), .confirm_receipt(None, order_id, automatic)
         self.anomalies = anomalies
@@ -104,8 +112,11 @@ class MessagePushService:
         if event == push.REMIND_SHIPPING:
             return self._remind_shipping(message)
         if event == push.REMIND_ACCESS_API:
+            # ("msg" is a reserved attribute of a log record: it cannot be an extra key.)
             logger.error("WeChat: shipping information is not uploaded through the API",
-                         extra={"alarm": "REMIND_ACCESS_API", "msg": str(message.get("msg", ""))[:200]})
+                         extra={"alarm": "REMIND_ACCESS_API", "wechat_msg": str(message.get("msg", ""))[:200]})
+            if self.recheck_trade_management is not None:
+                self.recheck_trade_management()
             return "ALARM"
         return "IGNORED"
 
@@ -121,6 +132,11 @@ class MessagePushService:
         order_id = self._ours(message)
         if order_id is None:
             return "IGNORED"
+        if not push.settles(message):
+            logger.info("WeChat accepted the shipping information; settlement estimated",
+                        extra={"order_id": order_id,
+                               "estimated_settlement_time": message.get("estimated_settlement_time")})
+            return "ESTIMATED"
         order = self.orders.get(order_id, consistent=True)
         if order is None:
             logger.warning("settlement push for an unknown order", extra={"order_id": order_id})

@@ -3,8 +3,10 @@ with our ledger and orders, repair what WeChat says was paid and we missed (thro
 the same paid path as a notification), and report every other difference.
 
 Whatever WeChat gives, the job ends with a report and a log line, never an exception: a
-day with no bill (NO_STATEMENT_EXIST) is compared as an empty bill, a bill not made yet
-or not usable (hash, network) is reported as such, a bill we cannot read is reported
+day with no bill (NO_STATEMENT_EXIST once the bill should exist, from 10:00 the next day)
+is compared as an empty bill, a bill not made yet (NO_STATEMENT_EXIST before then, or
+STATEMENT_CREATING) or not usable (hash, network) is reported as such and asked for again
+on the job's next run (every half hour: `reconcile_due`), a bill we cannot read is reported
 without touching anything, and a row we cannot read is reported while the others are
 compared. Running it twice repairs nothing the second time and writes the same report."""
 
@@ -47,7 +49,10 @@ class ReconcileService:
         except WeChatPayError as exc:
             error = exc.code
             if exc.code == rules.NO_BILL:
-                status, bill = rules.BILL_NONE, rules.TradeBill()  # nothing moved that day, says WeChat
+                status = rules.no_bill_status(day, self.clock.now())
+                if status == rules.BILL_NOT_READY_STATUS:  # not made yet: not "nothing moved"
+                    return self._save(day, status, error, rules.TradeBill(), [], [])
+                bill = rules.TradeBill()  # nothing moved that day, says WeChat
             elif exc.code == rules.BILL_NOT_READY:
                 return self._save(day, rules.BILL_NOT_READY_STATUS, error, rules.TradeBill(), [], [])
             else:
@@ -59,6 +64,18 @@ class ReconcileService:
         repaired = self._payments(day, bill, differences)
         repaired += self._refunds(day, bill, differences)
         return self._save(day, status, error, bill, repaired, differences)
+
+    def reconcile_due(self) -> dict:
+        """The job (every half hour from 10:00): each recent day whose report has no answer
+        from WeChat yet (never run, bill not made, WeChat unreachable) is reconciled; a day
+        already reconciled is not asked for again."""
+        done: dict[str, str] = {}
+        for day in rules.days_due(self.clock.now()):
+            report = self.ledger.get_report(day)
+            if report is not None and report.summary.get("bill") in rules.FINAL_STATUSES:
+                continue
+            done[day.isoformat()] = self.reconcile(day)["bill"]
+        return {"reconciled": done}
 
     def _payments(self, day: date, bill: rules.TradeBill, differences: list) -> list[str]:
         ours = {}

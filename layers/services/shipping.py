@@ -5,8 +5,9 @@ creates its upload in the same transaction, with the `order.shipped` event (outb
 events consumer then uploads (`on_order_shipped`): the upload is claimed first (a
 conditional write), so a duplicate delivery never uploads twice. WeChat's "busy" (-1) and
 "payment not booked yet" (10060001) are retried with backoff through a delayed SQS
-message (`shipping.upload`), and by the sweep of due uploads (a lost message); any other
-errcode makes it FAILED, an anomaly the operators see, which they can retry.
+message (`shipping.upload`), and by the sweep of due uploads (a lost message), for 48
+hours; then, or at once for any other errcode, it is FAILED: an anomaly the operators see,
+logged with `alarm`, which they can retry.
 
 The rules are `layers/domain/shipping.py` and `layers/domain/order.py`.
 """
@@ -71,16 +72,18 @@ class ShippingService:
                 if self.ship_guard is not None:  # issue 17
                     self.ship_guard(order)
                 confirm_at = iso(now_dt + timedelta(seconds=self.shop.load_settings().auto_confirm_receipt_s))
-                change = order_rules.ship(order, now, confirm_at, info.as_dict())
-                self.uploads.stage_create(tx, rules.new_upload(order, info, self.mchid, now), on_exists=_Stale)
+                upload = rules.new_upload(order, info, self.mchid, now)
+                change = order_rules.ship(order, now, confirm_at, info.as_dict(), upload.status)
+                self.uploads.stage_create(tx, upload, on_exists=_Stale)
             elif order.status == SHIPPED:
                 before = self.uploads.get(order_id)
                 if before is None:  # shipped without information (before uploads existed)
-                    change = order_rules.change_shipping(order, info.as_dict(), 0)
-                    self.uploads.stage_create(tx, rules.new_upload(order, info, self.mchid, now), on_exists=_Stale)
+                    upload = rules.new_upload(order, info, self.mchid, now)
+                    change = order_rules.change_shipping(order, info.as_dict(), 0, upload.status)
+                    self.uploads.stage_create(tx, upload, on_exists=_Stale)
                 else:
                     after = rules.change(before, info, now)  # refuses a second change
-                    change = order_rules.change_shipping(order, info.as_dict(), after.revision)
+                    change = order_rules.change_shipping(order, info.as_dict(), after.revision, after.status)
                     self.uploads.stage_change(tx, before, after, on_stale=_Stale)
             else:
                 raise errors.InvalidState(f"only a {PAID} order can be shipped; it is {order.status}")
@@ -115,6 +118,9 @@ class ShippingService:
         upload = self.uploads.get(order_id)
         if upload is None or upload.status != UploadStatus.PENDING:
             return upload.status if upload else "NONE"
+        if not rules.needs_upload(upload):  # written PENDING before balance payments were known
+            self._write(upload, rules.not_required(upload))
+            return UploadStatus.NOT_REQUIRED.value
         if not self.is_trade_managed():
             self._write(upload, rules.not_required(upload))
             logger.info("shipping upload not required: not under trade management", extra={"order_id": order_id})
@@ -134,7 +140,10 @@ class ShippingService:
         except WeChatUnavailable as exc:
             after = rules.unreachable(claimed, str(exc), self.clock.now())
         if not self._write(claimed, after):
-            # Changed meanwhile (the operator's one change): its own event uploads it again.
+            # Changed meanwhile (the operator's change): its own event uploads it again. If
+            # WeChat took this one, that still counts against its one change.
+            if after.status == UploadStatus.UPLOADED:
+                self._note_accepted(order_id)
             return "CHANGED"
         if after.status == UploadStatus.PENDING:
             delay = rules.backoff_s(after.attempts)
@@ -152,6 +161,14 @@ class ShippingService:
         else:
             logger.info("shipping uploaded", extra={"order_id": order_id, "revision": after.revision})
         return after.status
+
+    def _note_accepted(self, order_id: str) -> None:
+        for _ in range(ATTEMPTS):
+            current = self.uploads.get(order_id)
+            if current is None or self._write(current, rules.accepted_meanwhile(current)):
+                return
+        logger.error("could not count an accepted shipping upload",
+                     extra={"order_id": order_id, "alarm": "SHIPPING_UPLOAD_UNCOUNTED"})
 
     def retry(self, order_id: str) -> dict:
         """The operator asks again after WeChat refused the upload: it is tried now."""
@@ -197,13 +214,37 @@ class ShippingService:
         return self.check_trade_management()["trade_managed"]
 
     def check_trade_management(self) -> dict:
-        """The daily job: ask WeChat, keep the answer. If WeChat cannot be asked, the last
-        answer stands (or, never asked, uploads go ahead: uploading is never wrong)."""
+        """The daily job (and WeChat's `trade_manage_remind_access_api` push): ask WeChat and
+        keep the answer; once managed, upload what was skipped while it was not. Only an
+        answer with errcode 0 is an answer: anything else is not known, nothing is kept, and
+        uploads go ahead (an upload WeChat does not need costs nothing; one it needs and
+        never gets holds the merchant's money)."""
         try:
             managed = bool(self.api.is_trade_managed())
         except (WeChatApiError, WeChatUnavailable) as exc:
             logger.warning("is_trade_managed could not be asked", extra={"error": str(exc)})
-            cached = self.trade_managed_cache.get()
-            return {"trade_managed": cached[0] if cached else True, "checked": False}
+            return {"trade_managed": True, "checked": False}
         self.trade_managed_cache.put(managed, iso(self.clock.now()))
-        return {"trade_managed": managed, "checked": True}
+        result = {"trade_managed": managed, "checked": True}
+        if managed:
+            result["resumed"] = self._resume_unmanaged()
+        return result
+
+    def _resume_unmanaged(self, limit: int = 500) -> int:
+        """Every upload skipped while not trade-managed becomes due now, and its upload is
+        sent to the events queue (not made here: a push must be answered within 5 seconds);
+        the sweep of due uploads finds any whose message is lost."""
+        resumed = 0
+        for upload in self.uploads.unmanaged(limit=limit):
+            current = self.uploads.get(upload.order_id)
+            if current is None or current.status != UploadStatus.NOT_REQUIRED or not rules.needs_upload(current):
+                continue
+            if self._write(current, rules.resume(current, iso(self.clock.now()))):
+                resumed += 1
+                try:
+                    self.send_retry(current.order_id, 0)
+                except Exception:  # noqa: BLE001 - due now: the sweep of due uploads takes it
+                    logger.exception("could not send the resumed upload", extra={"order_id": current.order_id})
+        if resumed:
+            logger.info("uploads skipped while not trade-managed resumed", extra={"resumed": resumed})
+        return resumed

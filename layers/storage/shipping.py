@@ -3,7 +3,10 @@ their keys.
 
 - ShippingUpload: pk `ORDER#<order_id>`, sk `SHIPPING` (beside its order). While PENDING it
   sits in the gsi2 work queue `SHIPPING_UPLOADS#<nn>` / `<next_attempt_at>#<order_id>` (the
-  retry sweep); the index attributes go in the same write that leaves PENDING.
+  retry sweep); the index attributes go in the same write that leaves PENDING. A WeChat Pay
+  payment's upload skipped as NOT_REQUIRED (not trade-managed) sits in
+  `SHIPPING_UNMANAGED#<nn>` / `<created_at>#<order_id>`, to be uploaded if WeChat enrols
+  the merchant.
 - Trade management: pk `KV#trade_managed`, sk `KV` (`{"managed", "checked_at"}`).
 """
 
@@ -41,6 +44,8 @@ class ShippingUploadItem(Queued):
     error_message = UnicodeAttribute(null=True)
     uploaded_at = UnicodeAttribute(null=True)
     version = NumberAttribute(default=0)
+    accepted = NumberAttribute(null=True)
+    retrying_since = UnicodeAttribute(null=True)
 
 
 def _key(order_id: str) -> tuple[str, str]:
@@ -49,7 +54,7 @@ def _key(order_id: str) -> tuple[str, str]:
 
 _FIELDS = [f.name for f in fields(ShippingUpload)]
 _CHANGED = [n for n in _FIELDS if n not in ("order_id", "version")]
-_INTS = {"revision", "attempts", "error_code", "version"}
+_INTS = {"revision", "attempts", "error_code", "version", "accepted"}
 
 
 def _upload(item: ShippingUploadItem) -> ShippingUpload:
@@ -61,12 +66,16 @@ def _upload(item: ShippingUploadItem) -> ShippingUpload:
         values[name] = value
     for name in ("revision", "attempts", "version"):
         values[name] = values[name] or 0
+    if values["accepted"] is None:  # written before WeChat's acceptances were counted
+        values["accepted"] = values["revision"] + (1 if values["status"] == UploadStatus.UPLOADED else 0)
     return ShippingUpload(**values)
 
 
 def _queue(upload: ShippingUpload) -> tuple[str, str] | None:
     if upload.status == UploadStatus.PENDING and upload.next_attempt_at:
         return (queues.key(domain.QUEUE, upload.order_id), f"{upload.next_attempt_at}#{upload.order_id}")
+    if upload.status == UploadStatus.NOT_REQUIRED and domain.needs_upload(upload):
+        return (queues.key(domain.UNMANAGED_QUEUE, upload.order_id), f"{upload.created_at}#{upload.order_id}")
     return None
 
 
@@ -84,6 +93,11 @@ class DynamoShippingUploads:
             domain.QUEUE,
             lambda k: ShippingUploadItem.gsi2.query(k, ShippingUploadItem.gsi2sk <= f"{until_iso}#~", limit=limit),
             lambda i: i.gsi2sk, limit)
+        return [_upload(i) for i in found]
+
+    def unmanaged(self, limit: int = 100) -> list[ShippingUpload]:
+        found = queues.merged(domain.UNMANAGED_QUEUE, lambda k: ShippingUploadItem.gsi2.query(k, limit=limit),
+                              lambda i: i.gsi2sk, limit)
         return [_upload(i) for i in found]
 
     def stage_create(self, tx: Tx, upload: ShippingUpload, on_exists) -> None:

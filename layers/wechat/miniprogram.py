@@ -21,6 +21,7 @@ from wechatpy import WeChatClient
 from wechatpy.exceptions import WeChatClientException
 
 from layers.domain.miniprogram import (
+    AppSecretRejected,
     InvalidCode,
     SubscriptionRefused,
     WeChatApiError,
@@ -29,7 +30,9 @@ from layers.domain.miniprogram import (
 from layers.wechat.access_token import AccessTokens, TokenStore
 
 # errcodes WeChat gives for a code that is not (or no longer) valid
-INVALID_CODE_ERRCODES = {40029, 40163, 40226, 40125, 41008}
+INVALID_CODE_ERRCODES = {40029, 40163, 40226, 41008}
+# "invalid appsecret" (全局返回码 40125): the shop's app secret is wrong, whatever the code.
+APP_SECRET_REJECTED = 40125
 SUBSCRIPTION_REFUSED = 43101
 # The access token is not (or no longer) valid: refresh once, retry once.
 TOKEN_ERRCODES = {40001, 40014, 42001}
@@ -69,12 +72,24 @@ class MiniProgram:
     # -- code2session (no access token) --------------------------------------------------------
 
     def code2session(self, code: str) -> tuple[str, str | None]:
+        """(openid, unionid). wechatpy adds the access token to this call too, so a token
+        that cannot be fetched (stable_token refused, WeChat unreachable, the refreshing
+        caller late) is WeChatUnavailable here, and a refused app secret, from either call,
+        AppSecretRejected: neither is the shopper's code."""
         try:
             answer = self.client.wxa.code_to_session(code)
         except WeChatClientException as exc:
+            if exc.errcode == APP_SECRET_REJECTED:
+                raise AppSecretRejected(f"{exc.errcode}: {exc.errmsg}") from exc
             if exc.errcode in INVALID_CODE_ERRCODES:
                 raise InvalidCode(str(exc.errmsg)) from exc
             raise WeChatUnavailable(f"{exc.errcode}: {exc.errmsg}") from exc
+        except WeChatApiError as exc:  # the access token's fetch
+            if int(exc.errcode) == APP_SECRET_REJECTED:
+                raise AppSecretRejected(str(exc)) from exc
+            raise WeChatUnavailable(f"no access token: {exc}") from exc
+        except TimeoutError as exc:
+            raise WeChatUnavailable(str(exc)) from exc
         except requests.RequestException as exc:
             raise WeChatUnavailable(str(exc)) from exc
         openid = answer.get("openid")
@@ -144,7 +159,12 @@ class MiniProgram:
         self._call("/wxa/sec/order/upload_shipping_info", body)
 
     def is_trade_managed(self) -> bool:
-        return bool(self._call("/wxa/sec/order/is_trade_managed", {"appid": self.appid}).get("is_trade_managed"))
+        """WeChat's answer, or WeChatUnavailable: only `errcode` 0 with a boolean
+        `is_trade_managed` is an answer (a body without them is not "not managed")."""
+        answer = self._call("/wxa/sec/order/is_trade_managed", {"appid": self.appid})
+        if answer.get("errcode") != 0 or not isinstance(answer.get("is_trade_managed"), bool):
+            raise WeChatUnavailable(f"is_trade_managed: no answer in {str(answer)[:100]}")
+        return answer["is_trade_managed"]
 
     def get_delivery_list(self) -> list[dict]:
         """WeChat's couriers, `[{"delivery_id": "SF", "delivery_name": "顺丰速运"}, ...]`: the

@@ -102,11 +102,20 @@ class TestShippingUploads:
 
     def test_the_one_change_is_stored_and_a_second_refused(self, backend):
         order, upload = shipped(backend)
-        changed = rules.change(upload, shipping_info("express", "SF", "SF-2"), "2999-01-01T03:00:00Z")
-        write(backend, upload, changed)
+        corrected = rules.change(upload, shipping_info("express", "SF", "SF-1"), "2999-01-01T02:00:00Z")
+        write(backend, upload, corrected)  # nothing accepted yet: a correction, not the change
+        assert backend.uploads.get(order.order_id) == corrected and corrected.revision == 0
+        accepted = rules.uploaded(corrected, "2999-01-01T02:30:00Z")
+        write(backend, corrected, accepted, status_changed=True)
+        changed = rules.change(accepted, shipping_info("express", "SF", "SF-2"), "2999-01-01T03:00:00Z")
+        write(backend, accepted, changed, status_changed=True)
         assert backend.uploads.get(order.order_id) == replace(changed)
+        assert changed.revision == 1 and changed.accepted == 1
+        second = rules.uploaded(changed, "2999-01-01T03:30:00Z")
+        write(backend, changed, second, status_changed=True)
+        assert backend.uploads.get(order.order_id).accepted == 2
         with pytest.raises(Exception, match="one change"):
-            rules.change(changed, INFO, "2999-01-01T04:00:00Z")
+            rules.change(second, INFO, "2999-01-01T04:00:00Z")
 
     def test_trade_management_is_kept(self, backend):
         backend.trade.put(False, "2999-01-01T00:00:00Z")

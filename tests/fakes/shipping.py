@@ -30,6 +30,11 @@ class MemoryShippingUploads:
                    and f"{u.next_attempt_at}#{u.order_id}" <= f"{until_iso}#~"]
         return sorted(pending, key=lambda u: (u.next_attempt_at, u.order_id))[:limit]
 
+    def unmanaged(self, limit: int = 100) -> list[ShippingUpload]:
+        skipped = [u for u in self.store.scan(("shipping",))
+                   if u.status == UploadStatus.NOT_REQUIRED and u.transaction_id]
+        return sorted(skipped, key=lambda u: (u.created_at, u.order_id))[:limit]
+
     def stage_create(self, tx: MemoryTx, upload: ShippingUpload, on_exists) -> None:
         key = self._key(upload.order_id)
         tx.add(lambda items: key not in items, lambda items: items.__setitem__(key, upload), on_exists)

@@ -140,3 +140,35 @@ def test_when_wechat_fails_the_job_answers_503_and_stores_nothing(client, admin_
     r = post(client, "/admin/jobs/fetch-visitors/run", None, admin_headers)
     assert r.status_code == 503, r.body
     assert body(r)["error"]["code"] == "UPSTREAM_UNAVAILABLE"
+
+
+def test_a_revoked_token_at_datacube_is_refreshed_once_and_the_figures_come(client, admin_headers, shop):
+    from layers import clock
+    from layers.domain.analytics import yesterday
+    from sandbox.datacube import set_visits
+
+    day = yesterday(clock.now())
+    set_visits(shop["sandbox"], day, 321)
+    shop["sandbox"].mp.expire_token()  # WeChat answers 40001 to the token we hold
+    r = post(client, "/admin/jobs/fetch-visitors/run", None, admin_headers)
+    assert r.status_code == 200, r.body
+    assert body(r)["result"] == {"day": day, "visitors": 321}
+
+
+def test_figures_wechat_has_not_made_yet_are_fetched_again_until_it_has_them(client, admin_headers, shop):
+    from layers import clock
+    from layers.domain.analytics import yesterday
+    from sandbox.datacube import set_visits, visits_pending
+
+    day = yesterday(clock.now())
+    set_visits(shop["sandbox"], day, 222)
+    before = _daily(client, admin_headers, day)["visitors"]
+    visits_pending(shop["sandbox"], day)  # WeChat answers an empty list for the day
+    r = post(client, "/admin/jobs/fetch-visitors/run", None, admin_headers)
+    assert r.status_code == 200, r.body
+    assert body(r)["result"] == {"day": day, "visitors": None, "ready": False}
+    assert _daily(client, admin_headers, day)["visitors"] == before  # nothing stored as 0 visitors
+    visits_pending(shop["sandbox"], day, pending=False)
+    r = post(client, "/admin/jobs/fetch-visitors/run", None, admin_headers)
+    assert body(r)["result"] == {"day": day, "visitors": 222}
+    assert _daily(client, admin_headers, day)["visitors"] == 222

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.helpers import body, create_product, login, order_payload, post, put
+from tests.helpers import bills_ready, body, create_product, login, order_payload, post, put
 
 pytestmark = pytest.mark.integration
 
@@ -24,10 +24,11 @@ def test_reconcile_repairs_a_missed_payment_and_reports_once(client, admin_heade
     assert get_order(order["id"]).status == "PENDING_PAYMENT"
 
     today = clock.now().astimezone(BEIJING).date()
-    first = reconcile.reconcile(today)
-    assert order["id"] in first["repaired"]
-    assert get_order(order["id"]).status == "PAID"
-    second = reconcile.reconcile(today)
+    with bills_ready(sandbox, today):
+        first = reconcile.reconcile(today)
+        assert order["id"] in first["repaired"]
+        assert get_order(order["id"]).status == "PAID"
+        second = reconcile.reconcile(today)
     assert order["id"] not in second["repaired"]
     report = body(client.http.get(f"/admin/reconciliations/{today.isoformat()}", headers=admin_headers))
     assert report["summary"]["bill_date"] == today.isoformat()

@@ -160,7 +160,10 @@ def test_the_templates_schedules_are_the_jobs_in_shanghai_time():
     assert {s.target for s in schedules.values()} == {"Jobs"}
     after = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)  # 20:00 in Shanghai
     assert schedules["settle-commissions"].next_after(after) == datetime(2026, 3, 1, 18, 0, tzinfo=UTC)
-    assert schedules["reconcile"].next_after(after) == datetime(2026, 3, 2, 2, 30, tzinfo=UTC)
+    # Every half hour from 10:00 to 23:30 Shanghai: the job asks again until the bill is made.
+    assert schedules["reconcile"].next_after(after) == datetime(2026, 3, 1, 12, 30, tzinfo=UTC)
+    assert schedules["reconcile"].next_after(datetime(2026, 3, 1, 15, 30, tzinfo=UTC)) == datetime(
+        2026, 3, 2, 2, 0, tzinfo=UTC)
     assert schedules["close-expired-orders"].next_after(after) == after + timedelta(minutes=5)
     assert schedules["send-reminders"].next_after(after) == after + timedelta(minutes=10)
     assert schedules["expire-campaigns"].next_after(after) == after + timedelta(minutes=2)  # issue 18
@@ -202,7 +205,7 @@ def test_a_schedule_fires_through_the_local_scheduler():
     assert fired["SettleCommissionsSchedule"] == (datetime(2026, 1, 1, 18, 0, tzinfo=UTC),
                                                  {"ran": "settle-commissions"})
     assert fired["CloseExpiredOrdersSchedule"][0] == datetime(2026, 1, 1, 18, 0, tzinfo=UTC)
-    assert "ReconcileSchedule" not in fired  # 10:30 Shanghai is hours away
+    assert "ReconcileSchedule" not in fired  # 10:00 Shanghai is hours away
     assert fired["RelayOutboxSchedule"][1] == {"ran": "relay-outbox"}  # rate(1 minute) from start
     assert ({"job": "settle-commissions"}, "jobs") in calls
     assert not runtime.errors

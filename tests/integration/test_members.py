@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.helpers import body, create_product, login, order_payload, post
+from tests.helpers import bills_ready, body, create_product, login, order_payload, post
 
 pytestmark = pytest.mark.integration
 
@@ -221,11 +221,12 @@ def test_a_top_up_paid_at_wechat_without_its_notification_is_repaired_by_reconci
     top_up = body(post(client, "/top-ups", {"plan_id": plan["id"]}, shopper))
     sandbox.pay(top_up["id"], notify=False)  # paid; the notification never came
     today = clock.now().astimezone(BEIJING).date()
-    summary = wiring().reconciliation().reconcile(today)
-    assert top_up["id"] in summary["repaired"]
-    b = book(shopper["X-User-Id"])
-    assert (b.principal, b.bonus) == (3000, 300)
-    again = wiring().reconciliation().reconcile(today)  # now in our ledger: no difference about it
+    with bills_ready(sandbox, today):
+        summary = wiring().reconciliation().reconcile(today)
+        assert top_up["id"] in summary["repaired"]
+        b = book(shopper["X-User-Id"])
+        assert (b.principal, b.bonus) == (3000, 300)
+        again = wiring().reconciliation().reconcile(today)  # now in our ledger: no difference about it
     assert top_up["id"] not in again["repaired"]
     report = body(client.http.get(f"/admin/reconciliations/{today.isoformat()}", headers=admin_headers))
     assert not [d for d in report["differences"] if d["ref"] == top_up["id"]]

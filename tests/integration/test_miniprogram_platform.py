@@ -255,3 +255,202 @@ def test_reminders_show_beijing_time_and_a_refused_format_keeps_the_credit(
     assert result == "DATA_REFUSED" and user is not None
     assert body(client.http.get("/me/subscriptions", headers=second))["items"] == [
         {"template_id": "TPL_UNPAID_BJ", "credits": 1}]
+
+
+def test_the_push_at_shipping_time_changes_nothing_and_only_the_settlement_push_completes(
+        client, admin_headers, shop):
+    import time
+
+    from functions import wiring
+
+    sandbox = shop["sandbox"]
+    order_id, shopper = paid_order(client, admin_headers, sandbox)
+    assert post(client, f"/admin/orders/{order_id}/ship", EXPRESS, admin_headers).status_code == 200
+    deliver_shipped(order_id)
+    deadline = time.monotonic() + 5
+    while not sandbox.mp.pushes_for(order_id) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    [at_shipping] = sandbox.mp.pushes_for(order_id)  # what WeChat sent when it accepted the upload
+    before = wiring.order_repository().get(order_id, consistent=True)
+    r = push(client, *sandbox.mp.build_push(at_shipping))
+    assert r.status_code == 200 and r.body in (b"success", "success")
+    after = wiring.order_repository().get(order_id, consistent=True)
+    assert after.status == "SHIPPED" and after.version == before.version and not after.completed_at
+
+    r = push(client, *sandbox.mp.build_push(sandbox.mp.settlement_event(order_id)))
+    assert r.status_code == 200
+    assert wiring.order_repository().get(order_id, consistent=True).status == "COMPLETED"
+    assert order_view(client, order_id, shopper)["status"] == "COMPLETED"
+
+
+@pytest.mark.parametrize("token_cached", [True, False])
+def test_a_wrong_app_secret_at_login_is_a_503_with_an_alarm_never_invalid_code(
+        client, shop, monkeypatch, token_cached):
+    """40125 is the shop's configuration: every shopper would be told their code is bad.
+    With the access token cached, code2session itself answers 40125; without it, the token
+    that wechatpy adds to the call cannot be fetched (stable_token answers 40125)."""
+    from functions import wiring
+    from layers import observability
+    from layers.wechat.miniprogram import MiniProgram
+
+    settings = wiring.settings()
+    wrong = MiniProgram(settings.wechat_appid, "not-the-secret", settings.wechat_api_base)
+    if token_cached:
+        wrong.tokens = wiring.mini_program().tokens
+        wrong.client.tokens = wrong.tokens
+    monkeypatch.setattr(wiring.auth(), "mini_program", wrong)
+    logged = []
+    monkeypatch.setattr(observability.logger, "error", lambda msg, extra=None, **kw: logged.append(extra))
+    r = post(client, "/auth/login", {"code": f"code-{uuid.uuid4().hex}"})
+    assert r.status_code == 503, r.body
+    assert body(r)["error"]["code"] == "UPSTREAM_UNAVAILABLE"
+    assert [e["alarm"] for e in logged] == ["WECHAT_APP_SECRET"]
+
+
+def test_an_order_paid_from_the_balance_is_never_uploaded(client, admin_headers, shop, monkeypatch):
+    """No WeChat Pay transaction: WeChat answers 10060001 ("支付单不存在") for ever."""
+    from functions import wiring
+    from tests.integration.test_members import topped_up
+
+    sandbox = shop["sandbox"]
+    _, shopper = topped_up(client, admin_headers, sandbox, pay=5000)
+    sku_id = create_product(client, admin_headers, price=3000, stock=5)["skus"][0]["id"]
+    order = body(post(client, "/orders", order_payload(sku_id, pay_with="balance"), shopper))
+    assert order["status"] == "PAID" and order["pay_with"] == "balance"
+    retries = []
+    monkeypatch.setattr(wiring.shipping(), "send_retry", lambda oid, delay: retries.append((oid, delay)))
+    shipped = post(client, f"/admin/orders/{order['id']}/ship", EXPRESS, admin_headers)
+    assert shipped.status_code == 200 and body(shipped)["shipping"]["upload_status"] == "NOT_REQUIRED"
+    deliver_shipped(order["id"])
+    upload = body(client.http.get(f"/admin/orders/{order['id']}/shipping", headers=admin_headers))
+    assert upload["status"] == "NOT_REQUIRED" and upload["attempts"] == 0
+    assert retries == [] and sandbox.mp.accepted_uploads(order["id"]) == []
+    changed = post(client, f"/admin/orders/{order['id']}/ship",
+                   {"logistics_type": "express", "express_company": "ZTO", "tracking_no": "ZTO-1"}, admin_headers)
+    assert changed.status_code == 200 and body(changed)["shipping"]["upload_status"] == "NOT_REQUIRED"
+    deliver_shipped(order["id"])
+    assert retries == [] and order_view(client, order["id"], shopper)["shipping"]["upload_status"] == "NOT_REQUIRED"
+
+
+def test_correcting_a_refused_upload_is_not_the_one_change(client, admin_headers, shop):
+    """WeChat counts the uploads it accepted (upload_shipping_info: 10060003 "支付单已使用重新
+    发货机会" at the third); one it refused used nothing."""
+    from functions import wiring
+
+    sandbox = shop["sandbox"]
+    order_id, shopper = paid_order(client, admin_headers, sandbox)
+    ship = lambda payload: post(client, f"/admin/orders/{order_id}/ship", payload, admin_headers)  # noqa: E731
+    upload = lambda: wiring.shipping().on_order_shipped("x", {"order_id": order_id})  # noqa: E731
+    sandbox.mp.fail_uploads(10060014)  # refused for its content: FAILED, nothing accepted
+    assert ship(EXPRESS).status_code == 200
+    upload()
+    assert body(client.http.get(f"/admin/orders/{order_id}/shipping", headers=admin_headers))["status"] == "FAILED"
+    corrected = {"logistics_type": "express", "express_company": "ZTO", "tracking_no": "ZTO-1"}
+    assert ship(corrected).status_code == 200  # a correction
+    upload()
+    changed = {"logistics_type": "express", "express_company": "YTO", "tracking_no": "YTO-2"}
+    r = ship(changed)  # the one change WeChat allows
+    assert r.status_code == 200, r.body
+    upload()
+    refused = ship({"logistics_type": "express", "express_company": "EMS", "tracking_no": "EMS-3"})
+    assert refused.status_code == 409 and body(refused)["error"]["code"] == "INVALID_STATE"
+    assert [u["shipping_list"][0]["tracking_no"] for u in sandbox.mp.accepted_uploads(order_id)] == [
+        "ZTO-1", "YTO-2"]
+    shown = body(client.http.get(f"/admin/orders/{order_id}/shipping", headers=admin_headers))
+    assert shown["status"] == "UPLOADED" and shown["revision"] == 1 and shown["tracking_no"] == "YTO-2"
+    assert order_view(client, order_id, shopper)["shipping"]["tracking_no"] == "YTO-2"
+
+
+def test_not_booked_for_48_hours_fails_is_an_anomaly_and_alarms(client, admin_headers, shop, monkeypatch):
+    from functions import wiring
+    from layers import clock, observability
+
+    sandbox = shop["sandbox"]
+    order_id, shopper = paid_order(client, admin_headers, sandbox)
+    sandbox.mp.not_booked_yet(order_id, times=10_000)
+    monkeypatch.setattr(wiring.shipping(), "send_retry", lambda oid, delay: None)
+    logged = []
+    monkeypatch.setattr(observability.logger, "error", lambda msg, extra=None, **kw: logged.append(extra or {}))
+    assert post(client, f"/admin/orders/{order_id}/ship", {"logistics_type": "pickup"}, admin_headers).status_code == 200
+    deliver_shipped(order_id)
+    start = clock.now()
+    for hours in (1, 12, 47):
+        at = start + timedelta(hours=hours)
+        monkeypatch.setattr(clock, "now", lambda at=at: at)
+        wiring.shipping().upload(order_id)
+        shown = body(client.http.get(f"/admin/orders/{order_id}/shipping", headers=admin_headers))
+        assert shown["status"] == "PENDING" and shown["error_code"] == 10060001
+    at = start + timedelta(hours=48, seconds=1)
+    monkeypatch.setattr(clock, "now", lambda: at)
+    assert wiring.shipping().upload(order_id) == "FAILED"
+    shown = body(client.http.get(f"/admin/orders/{order_id}/shipping", headers=admin_headers))
+    assert shown["status"] == "FAILED" and shown["error_code"] == 10060001
+    assert order_view(client, order_id, shopper)["shipping"]["upload_status"] == "FAILED"
+    anomalies = body(client.http.get("/admin/anomalies", headers=admin_headers))["items"]
+    assert [a["kind"] for a in anomalies if a["order_id"] == order_id] == ["SHIPPING_UPLOAD_FAILED"]
+    assert [e.get("alarm") for e in logged if e.get("order_id") == order_id] == ["SHIPPING_UPLOAD_FAILED"]
+
+
+@pytest.fixture
+def trade_management(shop):
+    """The merchant's trade management as WeChat says and as the shop last kept it; both put
+    back to "managed" afterwards (the other tests upload)."""
+    from functions import wiring
+    from layers import clock
+    from layers.clock import iso
+
+    cache = wiring.shipping().trade_managed_cache
+    yield cache
+    shop["sandbox"].mp.trade_managed = True
+    cache.put(True, iso(clock.now()))
+
+
+def test_enrolment_pushed_by_wechat_rechecks_at_once_and_uploads_what_waited(
+        client, admin_headers, shop, trade_management, monkeypatch):
+    from functions import wiring
+    from layers import clock
+    from layers.clock import iso
+
+    sandbox = shop["sandbox"]
+    sandbox.mp.trade_managed = False
+    trade_management.put(False, iso(clock.now()))  # asked an hour ago, say: not managed
+    order_id, shopper = paid_order(client, admin_headers, sandbox)
+    assert post(client, f"/admin/orders/{order_id}/ship", EXPRESS, admin_headers).status_code == 200
+    deliver_shipped(order_id)
+    assert order_view(client, order_id, shopper)["shipping"]["upload_status"] == "NOT_REQUIRED"
+    assert sandbox.mp.accepted_uploads(order_id) == []
+
+    sent = []
+    monkeypatch.setattr(wiring.shipping(), "send_retry", lambda oid, delay: sent.append((oid, delay)))
+    event = sandbox.mp.enrol()  # WeChat enrols the merchant and reminds it to use the API
+    assert push(client, *sandbox.mp.build_push(event)).status_code == 200
+    assert (order_id, 0) in sent  # the upload's message, at once
+    for oid, _ in sent:  # the events consumer
+        wiring.shipping().on_order_shipped(f"shipping.upload:{oid}", {"order_id": oid})
+    assert [u["order_key"]["out_trade_no"] for u in sandbox.mp.accepted_uploads(order_id)] == [order_id]
+    assert order_view(client, order_id, shopper)["shipping"]["upload_status"] == "UPLOADED"
+    assert wiring.shipping().trade_managed_cache.get()[0] is True
+
+
+def test_an_is_trade_managed_that_is_not_an_answer_is_not_known_and_uploads_go_ahead(
+        client, admin_headers, shop, trade_management):
+    from datetime import datetime
+
+    from layers.clock import iso
+
+    sandbox = shop["sandbox"]
+    stale = datetime(2026, 1, 1, tzinfo=clock_utc())
+    trade_management.put(False, iso(stale))  # a "not managed" answer too old to trust
+    sandbox.fail_next("/wxa/sec/order/is_trade_managed", status=404)
+    order_id, shopper = paid_order(client, admin_headers, sandbox)
+    assert post(client, f"/admin/orders/{order_id}/ship", EXPRESS, admin_headers).status_code == 200
+    deliver_shipped(order_id)
+    assert order_view(client, order_id, shopper)["shipping"]["upload_status"] == "UPLOADED"
+    assert len(sandbox.mp.accepted_uploads(order_id)) == 1
+    assert trade_management.get() == (False, iso(stale))  # nothing learnt, nothing kept
+
+
+def clock_utc():
+    from datetime import UTC
+
+    return UTC

@@ -308,8 +308,19 @@ def test_trade_bill(pay):
     box.pay(coupon_trade, notify=False, coupon_fen=200)
     pay.call("POST", "/v3/refund/domestic/refunds", refund_body(trade, new_no("R"), 300))
     day = box.orders[trade]["success_time"][:10]
-    answer = pay.call("GET", f"/v3/bill/tradebill?bill_date={day}&bill_type=ALL").json()
-    file = pay.call("GET", answer["download_url"].replace(box.base_url, ""))
+    # 申请交易账单 and its FAQ: made from 09:00 on the next day (Beijing), to be asked from 10:00.
+    not_made = pay.call("GET", f"/v3/bill/tradebill?bill_date={day}&bill_type=ALL")
+    assert not_made.status_code == 400 and code(not_made) == "NO_STATEMENT_EXIST"
+    next_day = datetime.fromisoformat(day + "T00:00:00" + BJ) + timedelta(days=1)
+    try:
+        box.advance((next_day + timedelta(hours=9, minutes=30)).timestamp() - box.now(), notify=False)
+        creating = pay.call("GET", f"/v3/bill/tradebill?bill_date={day}&bill_type=ALL")
+        assert creating.status_code == 400 and code(creating) == "STATEMENT_CREATING"
+        box.advance(31 * 60, notify=False)
+        answer = pay.call("GET", f"/v3/bill/tradebill?bill_date={day}&bill_type=ALL").json()
+        file = pay.call("GET", answer["download_url"].replace(box.base_url, ""))
+    finally:
+        box.reset_clock()
     assert file.headers["Content-Type"] == "text/plain"
     assert hashlib.sha1(file.content).hexdigest() == answer["hash_value"]
     text = file.content.decode("utf-8")

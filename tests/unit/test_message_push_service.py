@@ -36,8 +36,15 @@ def shop():
 
 
 def settlement(order_id, mchid):
+    """The push at settlement: it carries the receipt's and the settlement's times."""
+    return {**at_shipping(order_id, mchid), "confirm_receive_method": 2, "confirm_receive_time": 1764990000,
+            "settlement_time": 1764990000}
+
+
+def at_shipping(order_id, mchid):
+    """The push when WeChat accepts the shipping information: only the estimate."""
     return {"Event": "trade_manage_order_settlement", "merchant_trade_no": order_id, "merchant_id": mchid,
-            "confirm_receive_method": 2}
+            "shipped_time": 1764130000, "estimated_settlement_time": 1764994000}
 
 
 def receive(shop, event, signature="good", safe=False, timestamp=None):
@@ -71,6 +78,17 @@ def test_settlement_completes_a_shipped_order_once_with_its_event(shop):
     assert shop.orders_repo.get(order_id).version == done.version
     completed = [m for m in shop.publisher.sent if m["type"] == "order.completed"]
     assert len(completed) == 1 and completed[0]["payload"]["automatic"] is False
+
+
+def test_the_push_at_shipping_time_is_acknowledged_and_changes_nothing(shop):
+    order_id = shop.paid_order()
+    shop.shipping.ship(order_id, EXPRESS)
+    shipped = shop.orders_repo.get(order_id)
+    assert receive(shop, at_shipping(order_id, shop.pay.mchid), safe=True) == "success"
+    assert shop.push.handle(at_shipping(order_id, shop.pay.mchid)) == "ESTIMATED"
+    after = shop.orders_repo.get(order_id)
+    assert after.status == "SHIPPED" and after.version == shipped.version
+    assert not [m for m in shop.publisher.sent if m["type"] == "order.completed"]
 
 
 def test_what_is_forged_not_ours_or_not_shipped_changes_nothing(shop):

@@ -102,3 +102,22 @@ def test_one_fetch_for_many_callers_and_one_refresh_for_a_rejected_token():
     assert containers[0].refresh(rejected="T1") == "T2"
     assert containers[1].refresh(rejected="T1") == "T2"  # already replaced: no second fetch
     assert calls == [False, False]
+
+
+@pytest.mark.parametrize("answer", [
+    {"errmsg": "ok"},                                        # no errcode, no field
+    {"errcode": 0, "errmsg": "ok"},                          # errcode 0 without the field
+    {"errcode": 0, "errmsg": "ok", "is_trade_managed": "false"},  # not a boolean
+])
+def test_is_trade_managed_is_an_answer_only_with_errcode_0_and_the_field(monkeypatch, answer):
+    from layers.domain.miniprogram import WeChatUnavailable
+    from layers.wechat.miniprogram import MiniProgram
+
+    mp = MiniProgram("wx-app", "secret", "http://127.0.0.1:9")
+    monkeypatch.setattr(mp.tokens, "get", lambda: "TOKEN")
+    monkeypatch.setattr(mp, "_post", lambda url, body, params, binary=False: dict(answer))
+    with pytest.raises(WeChatUnavailable):
+        mp.is_trade_managed()
+    monkeypatch.setattr(mp, "_post", lambda url, body, params, binary=False: {
+        "errcode": 0, "errmsg": "ok", "is_trade_managed": False})
+    assert mp.is_trade_managed() is False
