@@ -92,6 +92,16 @@ TRANSFER_FINAL = {"SUCCESS", "FAIL", "CANCELLED"}
 TRANSFER_CANCELLABLE = {"ACCEPTED", "PROCESSING", "WAIT_USER_CONFIRM", "TRANSFERING"}
 
 
+def _utf8_len(text: str) -> int:
+    # WeChat Pay APIv3 field lengths (string(N) in every API's parameter table) are bytes
+    # of the UTF-8 body, the encoding the API requires (API规则说明: "使用UTF-8字符编码").
+    return len(text.encode("utf-8"))
+
+
+def _outside_bmp(text: str) -> bool:
+    return any(ord(ch) > 0xFFFF for ch in text)
+
+
 class SandboxError(Exception):
     def __init__(self, status: int, code: str, message: str):
         super().__init__(message)
@@ -594,9 +604,14 @@ class PaySandbox:
         if not isinstance(no, str) or not OUT_TRADE_NO.match(no):
             raise _param("out_trade_no: 6-32 characters of 0-9 A-Z a-z _ - | *")
         description = data["description"]
-        if not isinstance(description, str) or not description or len(description) > 127:
-            # JSAPI下单 description string(127): "不能超过127个字符"
-            raise _param("description: 1-127 characters")
+        if not isinstance(description, str) or not description or _utf8_len(description) > 127:
+            # JSAPI下单 description string(127): WeChat Pay counts a string field's length in
+            # UTF-8 bytes (a Chinese character is 3), so 43 Chinese characters are too many.
+            raise _param("description: 1-127 bytes")
+        if _outside_bmp(description):
+            # JSAPI下单 description: emoji (characters of 4 UTF-8 bytes) are refused as 特殊字符
+            # (docs: "商品描述 ... 不支持特殊字符"; merchants report PARAM_ERROR for emoji).
+            raise _param("description: emoji and other 4-byte characters are not allowed")
         _check_notify_url(data["notify_url"])
         if "attach" in data and (not isinstance(data["attach"], str) or len(data["attach"]) > 128):
             raise _param("attach: at most 128 characters")  # JSAPI下单 attach string(128)
@@ -655,8 +670,9 @@ class PaySandbox:
             raise _param("out_refund_no: 1-64 characters of 0-9 A-Z a-z _ - | * @")
         if "notify_url" in data:
             _check_notify_url(data["notify_url"], max_len=256)  # 申请退款 notify_url string(256), 不能携带参数
-        if "reason" in data and (not isinstance(data["reason"], str) or len(data["reason"]) > 80):
-            raise _param("reason: at most 80 characters")  # 申请退款 reason string(80)
+        if "reason" in data and (not isinstance(data["reason"], str) or _utf8_len(data["reason"]) > 80):
+            # 申请退款 reason string(80): 80 UTF-8 bytes (26 Chinese characters), not 80 characters
+            raise _param("reason: at most 80 bytes")
         amount = data.get("amount")
         if not isinstance(amount, dict) or not all(isinstance(amount.get(f), int) for f in ("refund", "total")):
             raise _param("amount.refund and amount.total are required integers")
@@ -702,7 +718,7 @@ class PaySandbox:
             self.refunds[no] = {"out_trade_no": trade_no, "refund_id": "50300" + secrets.token_hex(12)[:24],
                                 "status": "PROCESSING", "amount": {"refund": amount["refund"], "total": amount["total"]},
                                 "discount_refund": amount["refund"] * coupon // amount["total"],
-                                "notify_url": data.get("notify_url"), "created": self.now(),
+                                "notify_url": data.get("notify_url"), "created": self.now(), "reason": data.get("reason"),
                                 "create_time": self._stamp()}
             order["trade_state"] = "REFUND"
         return 200, self._refund_view(no), True

@@ -29,6 +29,21 @@ def beijing_rfc3339(moment: datetime) -> str:
     return moment.astimezone(BEIJING).replace(microsecond=0).isoformat()
 
 
+def fit_utf8(text: str, max_bytes: int, bmp_only: bool = False) -> str:
+    """`text` within `max_bytes` UTF-8 bytes, cut after a whole character.
+
+    WeChat Pay counts a field's `string(N)` in UTF-8 bytes, not characters: a refund
+    `reason` (80) holds 26 Chinese characters, a prepay `description` (127) 42. With
+    `bmp_only`, characters of 4 bytes (emoji) are left out: the description refuses them.
+    The result depends on `text` alone, so a prepay asked again sends the same body."""
+    if bmp_only:
+        text = "".join(ch for ch in text if ord(ch) <= 0xFFFF)
+    data = text.encode("utf-8")
+    if len(data) <= max_bytes:
+        return text
+    return data[:max_bytes].decode("utf-8", errors="ignore")
+
+
 class WeChatPayClient:
     def __init__(self, mchid: str, appid: str, merchant_serial: str, merchant_private_key_pem: str,
                  apiv3_key: str, api_base: str, keys: WeChatPayKeys,
@@ -109,7 +124,8 @@ class WeChatPayClient:
     def jsapi_prepay(self, out_trade_no: str, description: str, total_fen: int, payer_openid: str,
                      notify_url: str, time_expire: datetime) -> str:
         answer = self._json("POST", "/v3/pay/transactions/jsapi", {
-            "appid": self.appid, "mchid": self.mchid, "description": description,
+            "appid": self.appid, "mchid": self.mchid,
+            "description": fit_utf8(description, 127, bmp_only=True).strip() or "商品",
             "out_trade_no": out_trade_no, "time_expire": beijing_rfc3339(time_expire),
             "notify_url": notify_url, "amount": {"total": int(total_fen), "currency": "CNY"},
             "payer": {"openid": payer_openid},
@@ -130,7 +146,7 @@ class WeChatPayClient:
     def refund(self, out_trade_no: str, out_refund_no: str, refund_fen: int, total_fen: int,
                reason: str, notify_url: str) -> dict:
         return self._json("POST", "/v3/refund/domestic/refunds", {
-            "out_trade_no": out_trade_no, "out_refund_no": out_refund_no, "reason": reason[:80],
+            "out_trade_no": out_trade_no, "out_refund_no": out_refund_no, "reason": fit_utf8(reason, 80),
             "notify_url": notify_url,
             "amount": {"refund": int(refund_fen), "total": int(total_fen), "currency": "CNY"},
         })
@@ -261,4 +277,4 @@ class WeChatPayClient:
 
 
 __all__ = ["OrderNotFoundAtWeChat", "WeChatPayClient", "WeChatPayError", "WeChatPayUnavailable",
-           "beijing_rfc3339", "time"]
+           "beijing_rfc3339", "fit_utf8", "time"]

@@ -60,7 +60,9 @@ def code(response) -> str:
     {"out_trade_no": "abc12"},                      # fewer than 6 characters
     {"out_trade_no": "a" * 33},                     # more than 32
     {"out_trade_no": "order.with.dots"},            # outside [0-9A-Za-z_-|*]
-    {"description": "x" * 128},                     # description > 127 characters
+    {"description": "x" * 128},                     # description > 127 bytes
+    {"description": "商" * 43},                     # 43 Chinese characters: 129 bytes
+    {"description": "蛋糕🎂"},                       # an emoji
     {"notify_url": NOTIFY + "?order=1"},            # notify_url with parameters
     {"notify_url": "ftp://host/notify"},
     {"time_expire": "2030-01-01T10:00:00Z"},        # no +TIMEZONE offset
@@ -118,6 +120,20 @@ def test_refund_of_an_unpaid_order_is_resource_not_exists(pay):
     pay.call("POST", "/v3/pay/transactions/jsapi", prepay_body(pay.box, no))
     r = pay.call("POST", "/v3/refund/domestic/refunds", refund_body(no, new_no("R")))
     assert r.status_code == 404 and code(r) == "RESOURCE_NOT_EXISTS"
+
+
+def test_refund_reason_is_counted_in_utf8_bytes(pay):
+    # 申请退款 reason string(80): 26 Chinese characters (78 bytes) pass, 27 (81 bytes) do not.
+    trade = paid_order(pay)
+    r = pay.call("POST", "/v3/refund/domestic/refunds", {**refund_body(trade, new_no("R")), "reason": "退" * 27})
+    assert r.status_code == 400 and code(r) == "PARAM_ERROR", r.text
+    ok = pay.call("POST", "/v3/refund/domestic/refunds", {**refund_body(trade, new_no("R")), "reason": "退" * 26})
+    assert ok.status_code == 200, ok.text
+
+
+def test_prepay_description_of_127_bytes_passes(pay):
+    r = pay.call("POST", "/v3/pay/transactions/jsapi", prepay_body(pay.box, new_no(), description="商" * 42 + "x"))
+    assert r.status_code == 200, r.text
 
 
 def test_refund_number_reused_with_other_parameters_is_invalid_request(pay):
