@@ -38,7 +38,7 @@ SWITCHES (default off), for situations a test sets up:
 - `mixed_callbacks(on=True)`: notifications alternate certificate / public key.
 - `comma_product_names(on=True)`: the bill's 商品名称 carries a comma.
 - `advance(seconds)`: the sandbox clock moves on (prepay expiry, refund spacing, the
-  24 h transfer expiry, which cancels and notifies).
+  24 h transfer expiry, which ends the transfer FAIL and notifies).
 """
 
 from __future__ import annotations
@@ -67,7 +67,10 @@ PREPAY_TTL_S = 2 * 3600          # JSAPI下单 应答 prepay_id: "有效期为2�
 DEFAULT_PAY_WINDOW_S = 7 * 86400  # JSAPI下单 time_expire: "超过 7 天未支付的订单,无法再支付"
 REFUND_SPACING_S = 60             # 申请退款 注意 1: "请更换商户退款单号并间隔1分钟后再次调用"
 MAX_REFUNDS_PER_ORDER = 50        # 申请退款 注意 1: "一笔订单最多支持50次部分退款"
-TRANSFER_CONFIRM_S = 24 * 3600    # 商家转账 用户确认模式: unconfirmed for 24 h -> 撤销 (CANCELLED)
+# 商家转账 (2025 version, 发起转账 / 商家转账回调通知 state): a bill left WAIT_USER_CONFIRM for
+# 24 h is closed by WeChat as FAIL; CANCELLED is only the merchant's own 撤销转账.
+TRANSFER_CONFIRM_S = 24 * 3600
+TRANSFER_TIMEOUT_REASON = "TRANSFER_TIMEOUT"  # fail_reason of that closing (docs unclear on the code)
 TRANSFER_MIN_FEN = 10             # 商家转账 转账额度说明: 单笔最低 0.1 元
 USER_NAME_FROM_FEN = 200000       # 发起转账 user_name: "转账金额 >= 2,000元时，该笔明细必须填写"
 
@@ -171,7 +174,7 @@ class PaySandbox:
         return moment.astimezone(BEIJING).replace(microsecond=0).isoformat()
 
     def advance(self, seconds: float, notify: bool = True, wait: bool = False) -> list[str]:
-        """Move the sandbox clock on; transfers left unconfirmed for 24 h are cancelled (and
+        """Move the sandbox clock on; transfers left unconfirmed for 24 h end FAIL (and are
         notified). Returns the out_bill_nos that expired."""
         with self._pay_lock:
             self._offset_s += seconds
@@ -383,8 +386,8 @@ class PaySandbox:
                                    {"WAIT_USER_CONFIRM", "TRANSFERING", "ACCEPTED", "PROCESSING"})
 
     def expire_transfer(self, out_bill_no: str, notify: bool = True, wait: bool = True) -> dict:
-        """24 hours pass unconfirmed: -> CANCELLED, notified (what `advance` does)."""
-        return self._move_transfer(out_bill_no, "CANCELLED", "TRANSFER_TIMEOUT", notify, wait,
+        """24 hours pass unconfirmed: -> FAIL, notified (what `advance` does)."""
+        return self._move_transfer(out_bill_no, "FAIL", TRANSFER_TIMEOUT_REASON, notify, wait,
                                    {"WAIT_USER_CONFIRM"})
 
     def finish_transfer(self, out_bill_no: str, succeed: bool = True, notify: bool = True, wait: bool = True) -> dict:
@@ -406,9 +409,9 @@ class PaySandbox:
                          authorize_time=self._stamp())
         view = self._authorization_view(out_authorization_no)
         if notify and changed and a.get("authorization_notify_url"):
-            # 免确认收款授权结果通知: the event_type is not in the searchable docs (docs
-            # unclear); the sandbox uses MCHTRANSFER.AUTHORIZATION.TAKING_EFFECT.
-            self._notify(a["authorization_notify_url"], "MCHTRANSFER.AUTHORIZATION.TAKING_EFFECT", view,
+            # 免确认收款授权结果通知 event_type: MCHTRANSFER.AUTHORIZATION.CONFIRMED when the
+            # user grants it, MCHTRANSFER.AUTHORIZATION.CLOSED when it is closed.
+            self._notify(a["authorization_notify_url"], "MCHTRANSFER.AUTHORIZATION.CONFIRMED", view,
                          "mch_payment", wait=wait)
         return view
 
@@ -819,9 +822,21 @@ class PaySandbox:
             # "转账金额 >= 2,000元时，该笔明细必须填写" (code: docs unclear, PARAM_ERROR)
             raise _param("user_name is required from 2000 yuan")
 
+    def _require_serial(self, headers) -> None:
+        # 发起转账并完成免确认收款授权 and 用户授权后转账: the header Wechatpay-Serial is 必填,
+        # naming WeChat Pay's public key id or a platform certificate's serial (whichever
+        # the merchant verifies with), even when no field is encrypted.
+        serial = {k.lower(): v for k, v in headers.items()}.get("wechatpay-serial")
+        if not serial:
+            raise _param("Wechatpay-Serial is required")
+        if serial != self.keys.public_key_id and all(c.serial != serial for c in self.keys.certificates):
+            raise _param("Wechatpay-Serial names no WeChat Pay public key or platform certificate")
+
     def _transfer(self, data, headers, with_authorization: bool = False):
         # 发起转账 POST /v3/fund-app/mch-transfer/transfer-bills (用户确认模式): 200 with state
         # WAIT_USER_CONFIRM and package_info for wx.requestMerchantTransfer.
+        if with_authorization:
+            self._require_serial(headers)
         self._check_transfer(data, headers)
         auth = data.get("authorization_info") if with_authorization else None
         if auth is not None:
@@ -876,8 +891,7 @@ class PaySandbox:
         # 必填; authorization_id of a TAKING_EFFECT authorization of this openid; no package,
         # states ACCEPTED|PROCESSING|TRANSFERING|SUCCESS. The sandbox answers SUCCESS at once
         # and notifies MCHTRANSFER.BILL.FINISHED.
-        if not {k.lower() for k in headers} >= {"wechatpay-serial"}:
-            raise _param("Wechatpay-Serial is required")
+        self._require_serial(headers)
         self._check_transfer(data, headers)
         auth = next((a for a in self.authorizations.values()
                      if a.get("authorization_id") == data.get("authorization_id")), None)
@@ -956,9 +970,15 @@ class PaySandbox:
         # 解除免确认收款授权: -> CLOSED, close_info.close_reason CLOSE_VIA_MCH_API
         with self._pay_lock:
             a = self.authorizations[no]
-            if a["state"] != "CLOSED":
+            changed = a["state"] != "CLOSED"
+            if changed:
                 a.update(state="CLOSED", close_info={"close_time": self._stamp(), "close_reason": "CLOSE_VIA_MCH_API"})
-        return 200, self._authorization_view(no), True
+        view = self._authorization_view(no)
+        if changed and a.get("authorization_notify_url"):
+            # 免确认收款授权结果通知: MCHTRANSFER.AUTHORIZATION.CLOSED when the authorization closes
+            self._notify(a["authorization_notify_url"], "MCHTRANSFER.AUTHORIZATION.CLOSED", view, "mch_payment",
+                         wait=False)
+        return 200, view, True
 
     # -- certificates and bills ------------------------------------------------------------------
     def _certificate_entry(self, cert) -> dict:

@@ -67,7 +67,8 @@ class WeChatPayClient:
 
     # -- transport ---------------------------------------------------------------------
     def _call(self, method: str, path: str, body: dict | None = None, query: dict | None = None,
-              verify: bool = True, absolute_url: str | None = None) -> tuple[int, str]:
+              verify: bool = True, absolute_url: str | None = None, serial_required: bool = False
+              ) -> tuple[int, str]:
         if absolute_url:
             parts = urlsplit(absolute_url)
             url, signed_path = absolute_url, parts.path + (f"?{parts.query}" if parts.query else "")
@@ -85,6 +86,13 @@ class WeChatPayClient:
             headers["Content-Type"] = "application/json"
         if self.public_key_id:
             headers["Wechatpay-Serial"] = self.public_key_id
+        elif serial_required:
+            # Certificate mode: the calls whose documents make Wechatpay-Serial 必填 (the
+            # transfers with a receipt authorization) name the newest platform certificate.
+            serial = self.keys.newest_certificate_serial()
+            if serial is None:
+                raise WeChatPayUnavailable(0, "NO_PLATFORM_CERTIFICATE", "no platform certificate to name")
+            headers["Wechatpay-Serial"] = serial
         try:
             response = self.session.request(method, url, data=text.encode() if body is not None else None,
                                             headers=headers, timeout=self.timeout)
@@ -185,7 +193,8 @@ class WeChatPayClient:
             body["user_name"] = self._encrypt(user_name)
         if authorization_info:
             body["authorization_info"] = authorization_info
-            return self._json("POST", "/v3/fund-app/mch-transfer/transfer-bills/pre-transfer-with-authorization", body)
+            return self._json("POST", "/v3/fund-app/mch-transfer/transfer-bills/pre-transfer-with-authorization", body,
+                              serial_required=True)
         return self._json("POST", "/v3/fund-app/mch-transfer/transfer-bills", body)
 
     def authorized_transfer(self, out_bill_no: str, openid: str, amount_fen: int, remark: str, notify_url: str,
@@ -196,7 +205,8 @@ class WeChatPayClient:
             "transfer_amount": int(amount_fen), "transfer_remark": remark[:32], "notify_url": notify_url,
             "authorization_id": authorization_id,
             "transfer_scene_report_infos": [{"info_type": "岗位类型", "info_content": "分销员"},
-                                            {"info_type": "报酬说明", "info_content": "分销佣金"}]})
+                                            {"info_type": "报酬说明", "info_content": "分销佣金"}]},
+            serial_required=True)
 
     def query_authorization(self, out_authorization_no: str) -> dict:
         return self._json("GET", "/v3/fund-app/mch-transfer/user-confirm-authorization/out-authorization-no/"

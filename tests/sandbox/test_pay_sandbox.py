@@ -241,7 +241,9 @@ def test_transfer_confirm_expire_cancel_and_reuse(pay):
     assert pay.call("POST", path, transfer_body(box, a)).json()["state"] == "SUCCESS"  # final: never again
     pay.call("POST", path, transfer_body(box, b))
     assert b in box.advance(24 * 3600, wait=True)
-    assert box.transfers[b]["state"] == "CANCELLED" and box.outbox[-1]["resource"]["out_bill_no"] == b
+    # 24 h unconfirmed: WeChat closes the bill as FAIL (CANCELLED is the merchant's 撤销 only)
+    assert box.transfers[b]["state"] == "FAIL" and box.outbox[-1]["resource"]["out_bill_no"] == b
+    assert box.outbox[-1]["resource"]["state"] == "FAIL"
     pay.call("POST", path, transfer_body(box, c))
     cancel = pay.call("POST", f"{path}/out-bill-no/{c}/cancel")
     assert cancel.json()["state"] == "CANCELING"
@@ -273,13 +275,22 @@ def test_transfer_not_enough_and_lost_answer(pay):
 
 def test_confirmation_free_authorization(pay):
     box = pay.box
-    pay.serial_header = box.keys.public_key_id
     auth_no, first, second = new_no("A"), new_no("B"), new_no("B")
     body = transfer_body(box, first, authorization_info={
         "user_display_name": "guide", "out_authorization_no": auth_no, "authorization_notify_url": NOTIFY})
-    r = pay.call("POST", "/v3/fund-app/mch-transfer/transfer-bills/pre-transfer-with-authorization", body)
+    pre = "/v3/fund-app/mch-transfer/transfer-bills/pre-transfer-with-authorization"
+    # Wechatpay-Serial 必填 on 发起转账并完成免确认收款授权, and it must name a key WeChat has
+    for serial in (None, "not-a-serial"):
+        pay.serial_header = serial
+        r = pay.call("POST", pre, body)
+        assert r.status_code == 400 and code(r) == "PARAM_ERROR" and first not in box.transfers, r.text
+    pay.serial_header = box.keys.certificates[-1].serial  # certificate mode names its platform certificate
+    r = pay.call("POST", pre, body)
     assert r.status_code == 200 and r.json()["package_info"] and r.json()["out_authorization_no"] == auth_no
+    pay.serial_header = box.keys.public_key_id
     box.confirm_transfer(first)
+    assert [o["event_type"] for o in box.outbox if o["resource"].get("out_authorization_no") == auth_no] == [
+        "MCHTRANSFER.AUTHORIZATION.CONFIRMED"]
     view = pay.call("GET", f"/v3/fund-app/mch-transfer/user-confirm-authorization/out-authorization-no/{auth_no}")
     assert view.json()["state"] == "TAKING_EFFECT"
     r = pay.call("POST", "/v3/fund-app/mch-transfer/transfer-bills/transfer",
@@ -288,6 +299,7 @@ def test_confirmation_free_authorization(pay):
     closed = pay.call("POST", f"/v3/fund-app/mch-transfer/user-confirm-authorization/out-authorization-no/"
                               f"{auth_no}/close")
     assert closed.json()["state"] == "CLOSED"
+    assert box.outbox[-1]["event_type"] == "MCHTRANSFER.AUTHORIZATION.CLOSED"
     r = pay.call("POST", "/v3/fund-app/mch-transfer/transfer-bills/transfer",
                  transfer_body(box, new_no("B"), authorization_id=view.json()["authorization_id"]))
     assert r.status_code == 403
