@@ -461,6 +461,7 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("/orders", "post"): PlaceOrderInput,
     ("/orders/{order_id}/refunds", "post"): RefundInput,
     ("/admin/refunds/{refund_id}/abnormal-refund", "post"): AbnormalRefundInput,
+    ("/admin/top-ups/{top_up_id}/abnormal-refund", "post"): AbnormalRefundInput,
     ("/flash-sales/{sale_id}/orders", "post"): OrderInput,
     ("/shares", "post"): ShareInput,
     ("/me/subscriptions", "post"): ConsentInput,
