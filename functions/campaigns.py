@@ -27,6 +27,12 @@ def create_bargain():
     return created(wiring.bargains().create_bargain(parse_body(bp, schemas.BargainInput)))
 
 
+@route(bp, "/admin/bargains/{bargain_id}/stop", methods=["POST"])
+def stop_bargain(bargain_id):
+    require_admin(bp)
+    return wiring.bargains().stop_bargain(bargain_id)
+
+
 @route(bp, "/bargains/{bargain_id}", methods=["GET"])
 def get_bargain(bargain_id):
     return wiring.bargains().get_bargain(bargain_id)
@@ -68,6 +74,12 @@ def buy_bargain(instance_id):
 def create_assist_campaign():
     require_admin(bp)
     return created(wiring.assistance().create_campaign(parse_body(bp, schemas.AssistCampaignInput)))
+
+
+@route(bp, "/admin/assist-campaigns/{campaign_id}/stop", methods=["POST"])
+def stop_assist_campaign(campaign_id):
+    require_admin(bp)
+    return wiring.assistance().stop_campaign(campaign_id)
 
 
 @route(bp, "/admin/assist-rewards", methods=["GET"])

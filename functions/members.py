@@ -61,3 +61,9 @@ def create_plan():
 def refund_top_up(top_up_id):
     require_admin(bp)
     return created(wiring.top_ups().refund(top_up_id))
+
+
+@route(bp, "/admin/top-ups/{top_up_id}/abnormal-refund", methods=["POST"])
+def abnormal_top_up_refund(top_up_id):
+    require_admin(bp)
+    return wiring.top_ups().apply_abnormal(top_up_id, parse_body(bp, schemas.AbnormalRefundInput))

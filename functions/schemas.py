@@ -401,6 +401,8 @@ class GroupOrderInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     address: Address
     share_token: str | None = Field(None, max_length=64)
+    pay_with: Literal["wechat", "balance"] = "wechat"
+    points: Int | None = Field(None, ge=1, le=100_000_000, description="points to spend on this order")
 
 
 # -- which route takes which body ---------------------------------------------------------
@@ -459,6 +461,7 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("/orders", "post"): PlaceOrderInput,
     ("/orders/{order_id}/refunds", "post"): RefundInput,
     ("/admin/refunds/{refund_id}/abnormal-refund", "post"): AbnormalRefundInput,
+    ("/admin/top-ups/{top_up_id}/abnormal-refund", "post"): AbnormalRefundInput,
     ("/flash-sales/{sale_id}/orders", "post"): OrderInput,
     ("/shares", "post"): ShareInput,
     ("/me/subscriptions", "post"): ConsentInput,

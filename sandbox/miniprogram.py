@@ -78,8 +78,15 @@ class MiniProgramSandbox:
     def __init__(self, box, token_quota: int = 10000):
         self.box = box  # the WeChatSandbox: keys, WeChat Pay orders, messages, tokens_issued
         self.token_quota = token_quota
-        self.token: str | None = None
+        self.token: str | None = None  # the stable_token's
         self.token_expires_at = 0.0
+        # getAccessToken (/cgi-bin/token) keeps its own token: 获取稳定版接口调用凭据 says the
+        # stable token is "与 getAccessToken 获取的调用凭证完全隔离，互不影响"; a new
+        # getAccessToken token leaves the previous one usable for 5 minutes (获取接口调用凭据:
+        # "5分钟内，新老 access_token 都可用").
+        self.plain_token: str | None = None
+        self.plain_expires_at = 0.0
+        self.plain_previous: tuple[str | None, float] = (None, 0.0)
         self.token_calls_today = 0
         self.trade_managed = True
         self.push_token = secrets.token_urlsafe(16)
@@ -117,7 +124,7 @@ class MiniProgramSandbox:
         if path == "/cgi-bin/token":
             if query.get("appid") != k.appid or query.get("secret") != k.app_secret:
                 return _err(40125, "invalid appsecret")
-            return self._issue_token(force=True)
+            return self._issue_plain_token()
         if path == "/cgi-bin/stable_token":
             data = self._json(body)
             if data is None:
@@ -173,9 +180,29 @@ class MiniProgramSandbox:
                 self.token_expires_at = now + 7200
             return 200, {"access_token": self.token, "expires_in": int(self.token_expires_at - now)}, False
 
+    def _issue_plain_token(self):
+        with self._lock:
+            self.box.tokens_issued += 1
+            self.token_calls_today += 1
+            if self.token_calls_today > self.token_quota:
+                return _err(45009, "reach max api daily quota limit")
+            now = time.time()
+            if self.plain_token:
+                self.plain_previous = (self.plain_token, min(self.plain_expires_at, now + 300))
+            self.plain_token = "SANDBOX_T_" + secrets.token_hex(16)
+            self.plain_expires_at = now + 7200
+            return 200, {"access_token": self.plain_token, "expires_in": 7200}, False
+
     def _token_ok(self, token: str | None) -> bool:
         with self._lock:
-            return bool(token) and token == self.token and self.token_expires_at > time.time()
+            now = time.time()
+            if not token:
+                return False
+            if token == self.token and self.token_expires_at > now:
+                return True
+            if token == self.plain_token and self.plain_expires_at > now:
+                return True
+            return token == self.plain_previous[0] and self.plain_previous[1] > now
 
     # -- subscription messages ------------------------------------------------------------------
     def _subscribe_send(self, data: dict):

@@ -39,7 +39,7 @@ SWITCHES (default off), for situations a test sets up:
 - `mixed_callbacks(on=True)`: notifications alternate certificate / public key.
 - `comma_product_names(on=True)`: the bill's 商品名称 carries a comma.
 - `advance(seconds)`: the sandbox clock moves on (prepay expiry, refund spacing, the
-  24 h transfer expiry, which cancels and notifies).
+  24 h transfer expiry, which ends the transfer FAIL and notifies).
 """
 
 from __future__ import annotations
@@ -68,7 +68,10 @@ PREPAY_TTL_S = 2 * 3600          # JSAPI下单 应答 prepay_id: "有效期为2�
 DEFAULT_PAY_WINDOW_S = 7 * 86400  # JSAPI下单 time_expire: "超过 7 天未支付的订单,无法再支付"
 REFUND_SPACING_S = 60             # 申请退款 注意 1: "请更换商户退款单号并间隔1分钟后再次调用"
 MAX_REFUNDS_PER_ORDER = 50        # 申请退款 注意 1: "一笔订单最多支持50次部分退款"
-TRANSFER_CONFIRM_S = 24 * 3600    # 商家转账 用户确认模式: unconfirmed for 24 h -> 撤销 (CANCELLED)
+# 商家转账 (2025 version, 发起转账 / 商家转账回调通知 state): a bill left WAIT_USER_CONFIRM for
+# 24 h is closed by WeChat as FAIL; CANCELLED is only the merchant's own 撤销转账.
+TRANSFER_CONFIRM_S = 24 * 3600
+TRANSFER_TIMEOUT_REASON = "TRANSFER_TIMEOUT"  # fail_reason of that closing (docs unclear on the code)
 TRANSFER_MIN_FEN = 10             # 商家转账 转账额度说明: 单笔最低 0.1 元
 USER_NAME_FROM_FEN = 200000       # 发起转账 user_name: "转账金额 >= 2,000元时，该笔明细必须填写"
 
@@ -91,6 +94,16 @@ SCENE_REPORT_TYPES = {"1000": {"活动名称", "奖励说明"}, "1002": {"补贴
                       "1013": {"公益活动名称", "公益活动备案编号"}}
 TRANSFER_FINAL = {"SUCCESS", "FAIL", "CANCELLED"}
 TRANSFER_CANCELLABLE = {"ACCEPTED", "PROCESSING", "WAIT_USER_CONFIRM", "TRANSFERING"}
+
+
+def _utf8_len(text: str) -> int:
+    # WeChat Pay APIv3 field lengths (string(N) in every API's parameter table) are bytes
+    # of the UTF-8 body, the encoding the API requires (API规则说明: "使用UTF-8字符编码").
+    return len(text.encode("utf-8"))
+
+
+def _outside_bmp(text: str) -> bool:
+    return any(ord(ch) > 0xFFFF for ch in text)
 
 
 class SandboxError(Exception):
@@ -162,7 +175,7 @@ class PaySandbox:
         return moment.astimezone(BEIJING).replace(microsecond=0).isoformat()
 
     def advance(self, seconds: float, notify: bool = True, wait: bool = False) -> list[str]:
-        """Move the sandbox clock on; transfers left unconfirmed for 24 h are cancelled (and
+        """Move the sandbox clock on; transfers left unconfirmed for 24 h end FAIL (and are
         notified). Returns the out_bill_nos that expired."""
         with self._pay_lock:
             self._offset_s += seconds
@@ -374,8 +387,8 @@ class PaySandbox:
                                    {"WAIT_USER_CONFIRM", "TRANSFERING", "ACCEPTED", "PROCESSING"})
 
     def expire_transfer(self, out_bill_no: str, notify: bool = True, wait: bool = True) -> dict:
-        """24 hours pass unconfirmed: -> CANCELLED, notified (what `advance` does)."""
-        return self._move_transfer(out_bill_no, "CANCELLED", "TRANSFER_TIMEOUT", notify, wait,
+        """24 hours pass unconfirmed: -> FAIL, notified (what `advance` does)."""
+        return self._move_transfer(out_bill_no, "FAIL", TRANSFER_TIMEOUT_REASON, notify, wait,
                                    {"WAIT_USER_CONFIRM"})
 
     def finish_transfer(self, out_bill_no: str, succeed: bool = True, notify: bool = True, wait: bool = True) -> dict:
@@ -397,9 +410,9 @@ class PaySandbox:
                          authorize_time=self._stamp())
         view = self._authorization_view(out_authorization_no)
         if notify and changed and a.get("authorization_notify_url"):
-            # 免确认收款授权结果通知: the event_type is not in the searchable docs (docs
-            # unclear); the sandbox uses MCHTRANSFER.AUTHORIZATION.TAKING_EFFECT.
-            self._notify(a["authorization_notify_url"], "MCHTRANSFER.AUTHORIZATION.TAKING_EFFECT", view,
+            # 免确认收款授权结果通知 event_type: MCHTRANSFER.AUTHORIZATION.CONFIRMED when the
+            # user grants it, MCHTRANSFER.AUTHORIZATION.CLOSED when it is closed.
+            self._notify(a["authorization_notify_url"], "MCHTRANSFER.AUTHORIZATION.CONFIRMED", view,
                          "mch_payment", wait=wait)
         return view
 
@@ -595,9 +608,14 @@ class PaySandbox:
         if not isinstance(no, str) or not OUT_TRADE_NO.match(no):
             raise _param("out_trade_no: 6-32 characters of 0-9 A-Z a-z _ - | *")
         description = data["description"]
-        if not isinstance(description, str) or not description or len(description) > 127:
-            # JSAPI下单 description string(127): "不能超过127个字符"
-            raise _param("description: 1-127 characters")
+        if not isinstance(description, str) or not description or _utf8_len(description) > 127:
+            # JSAPI下单 description string(127): WeChat Pay counts a string field's length in
+            # UTF-8 bytes (a Chinese character is 3), so 43 Chinese characters are too many.
+            raise _param("description: 1-127 bytes")
+        if _outside_bmp(description):
+            # JSAPI下单 description: emoji (characters of 4 UTF-8 bytes) are refused as 特殊字符
+            # (docs: "商品描述 ... 不支持特殊字符"; merchants report PARAM_ERROR for emoji).
+            raise _param("description: emoji and other 4-byte characters are not allowed")
         _check_notify_url(data["notify_url"])
         if "attach" in data and (not isinstance(data["attach"], str) or len(data["attach"]) > 128):
             raise _param("attach: at most 128 characters")  # JSAPI下单 attach string(128)
@@ -656,8 +674,9 @@ class PaySandbox:
             raise _param("out_refund_no: 1-64 characters of 0-9 A-Z a-z _ - | * @")
         if "notify_url" in data:
             _check_notify_url(data["notify_url"], max_len=256)  # 申请退款 notify_url string(256), 不能携带参数
-        if "reason" in data and (not isinstance(data["reason"], str) or len(data["reason"]) > 80):
-            raise _param("reason: at most 80 characters")  # 申请退款 reason string(80)
+        if "reason" in data and (not isinstance(data["reason"], str) or _utf8_len(data["reason"]) > 80):
+            # 申请退款 reason string(80): 80 UTF-8 bytes (26 Chinese characters), not 80 characters
+            raise _param("reason: at most 80 bytes")
         amount = data.get("amount")
         if not isinstance(amount, dict) or not all(isinstance(amount.get(f), int) for f in ("refund", "total")):
             raise _param("amount.refund and amount.total are required integers")
@@ -703,7 +722,7 @@ class PaySandbox:
             self.refunds[no] = {"out_trade_no": trade_no, "refund_id": "50300" + secrets.token_hex(12)[:24],
                                 "status": "PROCESSING", "amount": {"refund": amount["refund"], "total": amount["total"]},
                                 "discount_refund": amount["refund"] * coupon // amount["total"],
-                                "notify_url": data.get("notify_url"), "created": self.now(),
+                                "notify_url": data.get("notify_url"), "created": self.now(), "reason": data.get("reason"),
                                 "create_time": self._stamp()}
             order["trade_state"] = "REFUND"
         return 200, self._refund_view(no), True
@@ -804,9 +823,21 @@ class PaySandbox:
             # "转账金额 >= 2,000元时，该笔明细必须填写" (code: docs unclear, PARAM_ERROR)
             raise _param("user_name is required from 2000 yuan")
 
+    def _require_serial(self, headers) -> None:
+        # 发起转账并完成免确认收款授权 and 用户授权后转账: the header Wechatpay-Serial is 必填,
+        # naming WeChat Pay's public key id or a platform certificate's serial (whichever
+        # the merchant verifies with), even when no field is encrypted.
+        serial = {k.lower(): v for k, v in headers.items()}.get("wechatpay-serial")
+        if not serial:
+            raise _param("Wechatpay-Serial is required")
+        if serial != self.keys.public_key_id and all(c.serial != serial for c in self.keys.certificates):
+            raise _param("Wechatpay-Serial names no WeChat Pay public key or platform certificate")
+
     def _transfer(self, data, headers, with_authorization: bool = False):
         # 发起转账 POST /v3/fund-app/mch-transfer/transfer-bills (用户确认模式): 200 with state
         # WAIT_USER_CONFIRM and package_info for wx.requestMerchantTransfer.
+        if with_authorization:
+            self._require_serial(headers)
         self._check_transfer(data, headers)
         auth = data.get("authorization_info") if with_authorization else None
         if auth is not None:
@@ -861,8 +892,7 @@ class PaySandbox:
         # 必填; authorization_id of a TAKING_EFFECT authorization of this openid; no package,
         # states ACCEPTED|PROCESSING|TRANSFERING|SUCCESS. The sandbox answers SUCCESS at once
         # and notifies MCHTRANSFER.BILL.FINISHED.
-        if not {k.lower() for k in headers} >= {"wechatpay-serial"}:
-            raise _param("Wechatpay-Serial is required")
+        self._require_serial(headers)
         self._check_transfer(data, headers)
         auth = next((a for a in self.authorizations.values()
                      if a.get("authorization_id") == data.get("authorization_id")), None)
@@ -941,9 +971,15 @@ class PaySandbox:
         # 解除免确认收款授权: -> CLOSED, close_info.close_reason CLOSE_VIA_MCH_API
         with self._pay_lock:
             a = self.authorizations[no]
-            if a["state"] != "CLOSED":
+            changed = a["state"] != "CLOSED"
+            if changed:
                 a.update(state="CLOSED", close_info={"close_time": self._stamp(), "close_reason": "CLOSE_VIA_MCH_API"})
-        return 200, self._authorization_view(no), True
+        view = self._authorization_view(no)
+        if changed and a.get("authorization_notify_url"):
+            # 免确认收款授权结果通知: MCHTRANSFER.AUTHORIZATION.CLOSED when the authorization closes
+            self._notify(a["authorization_notify_url"], "MCHTRANSFER.AUTHORIZATION.CLOSED", view, "mch_payment",
+                         wait=False)
+        return 200, view, True
 
     # -- certificates and bills ------------------------------------------------------------------
     def _certificate_entry(self, cert) -> dict:

@@ -89,6 +89,13 @@ def bargains_create(ctx):
     return redirect("/console/bargains", flash="created")
 
 
+@console_page("/console/bargains/{bargain_id}/stop", methods=("POST",))
+def bargain_stop(ctx, bargain_id):
+    wiring.bargains().stop_bargain(bargain_id)
+    wiring.operators().audit(ctx.session, "bargain.stop", bargain_id, None, "停止砍价")
+    return redirect("/console/bargains")
+
+
 # -- friend assistance -----------------------------------------------------------------------------
 
 @console_page("/console/assist-campaigns")
@@ -110,3 +117,10 @@ def assist_create(ctx):
     made = wiring.assistance().create_campaign(schemas.AssistCampaignInput.model_validate(body))
     wiring.operators().audit(ctx.session, "assist.create", made["id"], None, made["name"])
     return redirect("/console/assist-campaigns", flash="created")
+
+
+@console_page("/console/assist-campaigns/{campaign_id}/stop", methods=("POST",))
+def assist_stop(ctx, campaign_id):
+    wiring.assistance().stop_campaign(campaign_id)
+    wiring.operators().audit(ctx.session, "assist.stop", campaign_id, None, "停止助力")
+    return redirect("/console/assist-campaigns", flash="stopped")

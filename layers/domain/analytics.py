@@ -22,7 +22,8 @@ Counters:
     COUPON   - / template              used discount gmv
 
 Money is integer fen. `gmv` is the payable of paid orders; a product's `gmv` is its
-lines' share of the goods after discount (shipping earns no product anything).
+lines' share of what the shopper paid for the goods (`paid_shares`: every discount off,
+the member level's and the points too; shipping earns no product anything).
 """
 
 from __future__ import annotations
@@ -33,8 +34,7 @@ from datetime import date, datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from layers.domain import errors
-from layers.domain.pricing import prorate
+from layers.domain import errors, paid_shares
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -171,11 +171,9 @@ def counts_as_sale(order) -> bool:
 
 
 def product_lines(order) -> tuple[Line, ...]:
-    """Each product's share of the goods after discount, in whole fen (largest remainder)."""
-    values = [int(i["unit_price"]) * int(i["quantity"]) for i in order.items]
-    goods = int(order.amounts.get("goods") or sum(values))
-    after_discount = max(0, goods - int(order.amounts.get("discount") or 0))
-    shares = prorate(sum(values), values, min(after_discount, sum(values)))
+    """Each product's share of what the shopper paid for the goods (every discount off,
+    shipping apart), in whole fen: `paid_shares.line_shares`, the commission's base too."""
+    shares = paid_shares.line_shares(order.items, order.amounts)
     lines: dict[str, Line] = {}
     for item, share in zip(order.items, shares, strict=True):
         pid = item.get("product_id") or item["sku_id"]

@@ -66,6 +66,7 @@ class AssistCampaign:
     new_users_only: bool
     helps_per_user_per_day: int | None
     created_at: str
+    stopped_at: str | None = None  # an operator stopped it: no new instance starts
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,12 @@ class AssistCampaignRepository(Protocol):
     def stage_count_start(self, tx, campaign_id: str, user_id: str, limit: int, on_limit) -> None:
         """Count one instance started by the shopper, while fewer than `limit`."""
 
+    def stage_check_running(self, tx, campaign_id: str, on_stopped) -> None:
+        """The campaign is not stopped (checked in the starting transaction)."""
+
+    def stage_stop(self, tx, campaign_id: str, stopped_at: str, on_stopped) -> None:
+        """Set `stopped_at`, conditioned on the campaign existing and not being stopped yet."""
+
 
 class AssistInstanceRepository(Protocol):
     def get(self, instance_id: str) -> AssistInstance | None:
@@ -136,6 +143,8 @@ def reward_coupon_id(instance_id: str) -> str:
 
 
 def check_window(campaign: AssistCampaign, now: datetime) -> None:
+    if campaign.stopped_at is not None:
+        raise errors.InvalidState("this campaign was stopped")
     if now < datetime.fromisoformat(campaign.starts_at.replace("Z", "+00:00")):
         raise errors.NotStarted("this campaign has not started")
     if now >= datetime.fromisoformat(campaign.ends_at.replace("Z", "+00:00")):
@@ -191,3 +200,9 @@ def expire(instance: AssistInstance, now: datetime) -> AssistInstance | None:
     if instance.status != ACTIVE or not expired(instance.expires_at, now):
         return None
     return _next(instance, status=EXPIRED)
+
+
+def stop(campaign: AssistCampaign, now: str) -> AssistCampaign:
+    """An operator stops the campaign: no instance starts any more; running instances keep
+    collecting helps until they expire (and earn their reward). Stopping twice changes nothing."""
+    return campaign if campaign.stopped_at is not None else replace(campaign, stopped_at=now)

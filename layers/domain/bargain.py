@@ -79,6 +79,7 @@ class Bargain:
     helps_per_user_per_day: int | None
     created_at: str
     commission: dict | None = None
+    stopped_at: str | None = None  # an operator stopped it: no new instance starts
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,13 @@ class BargainRepository(Protocol):
 
     def stage_count_start(self, tx, bargain_id: str, user_id: str, limit: int, on_limit) -> None:
         """Count one instance started by the shopper, while fewer than `limit`."""
+
+    def stage_check_running(self, tx, bargain_id: str, on_stopped) -> None:
+        """The bargain is not stopped (checked in the starting transaction, so a stop and a
+        start never both win); the commit raises `on_stopped()` otherwise."""
+
+    def stage_stop(self, tx, bargain_id: str, stopped_at: str, on_stopped) -> None:
+        """Set `stopped_at`, conditioned on the bargain existing and not being stopped yet."""
 
     def stage_take_stock(self, tx, bargain_id: str, on_empty) -> None:
         """One unit of the bargain's stock, while there is one."""
@@ -196,6 +204,8 @@ def check_prices(start_price: int, floor_price: int, helpers_needed: int) -> Non
 # -- starting, helping ------------------------------------------------------------------
 
 def check_window(bargain: Bargain, now: datetime) -> None:
+    if bargain.stopped_at is not None:
+        raise errors.InvalidState("this bargain was stopped")
     if now < datetime.fromisoformat(bargain.starts_at.replace("Z", "+00:00")):
         raise errors.NotStarted("this bargain has not started")
     if now >= datetime.fromisoformat(bargain.ends_at.replace("Z", "+00:00")):
@@ -272,3 +282,9 @@ def expire(instance: BargainInstance, now: datetime) -> BargainInstance | None:
     if instance.status not in EXPIRING or not expired(instance.expires_at, now):
         return None
     return _next(instance, status=EXPIRED)
+
+
+def stop(bargain: Bargain, now: str) -> Bargain:
+    """An operator stops the bargain: no instance starts any more; instances already
+    running keep going until they expire or are bought. Stopping twice changes nothing."""
+    return bargain if bargain.stopped_at is not None else replace(bargain, stopped_at=now)

@@ -3,9 +3,11 @@
 - Tier: a template lists its tiers from the lowest level to the highest; a distributor
   sits in the LAST listed tier whose thresholds (sales count and sales amount, both,
   an absent one being 0) their sales reach. Below every tier they earn 0.
-- Amount: the commissionable base of an order is its goods after discount (shipping
-  never earns). The base is split over the lines in proportion to their amounts
-  (`pricing.prorate`, exact to the fen); each line earns floor(share * rate_bps / 10000),
+- Amount: the commissionable base of an order is what the shopper paid for the goods:
+  `payable - shipping`, every discount off (the coupon, the member level's discount, the
+  points spent), shipping never earning. The base is shared out to the lines in
+  proportion to their goods (`paid_shares.share`, exact to the fen, ties to the earlier
+  line); each line earns floor(share * rate_bps / 10000),
   its rate being the product's own (`fixed`) or the distributor's tier rate (`tier`).
   Rounding is always down, per line, so the shop never pays a fen more than the rates say.
 - Reversal: after refunds totalling R of a paid P, what the order may still earn is
@@ -18,7 +20,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from layers.domain.pricing import prorate
+from layers.domain import paid_shares
 
 BPS = 10_000
 
@@ -71,13 +73,12 @@ class LineCommission:
     amount: int
 
 
-def order_commission(lines: list[dict], discount: int, tier_rate_bps: int) -> list[LineCommission]:
+def order_commission(lines: list[dict], paid_goods: int, tier_rate_bps: int) -> list[LineCommission]:
     """Per-line commission of an order. `lines` are order items: `sku_id`, `quantity`,
-    `unit_price`, `commission` ({"mode", "rate_bps"} or None)."""
-    amounts = [int(ln["unit_price"]) * int(ln["quantity"]) for ln in lines]
-    goods = sum(amounts)
-    base = max(0, goods - discount)
-    shares = prorate(goods, amounts, base)
+    `unit_price`, `commission` ({"mode", "rate_bps"} or None); `paid_goods`: what the
+    shopper paid for them (`paid_shares.paid_goods` of the order's amounts)."""
+    amounts = paid_shares.line_goods(lines)
+    shares = paid_shares.share(amounts, min(max(0, paid_goods), sum(amounts)))
     result = []
     for ln, share in zip(lines, shares, strict=True):
         rate = line_rate(ln.get("commission"), tier_rate_bps)
@@ -114,3 +115,20 @@ def check_rate_cap(rates_bps: list[int], max_bps: int) -> None:
     if over:
         raise errors.InvalidRequest(f"rate_bps {max(over)} is above the shop's max_commission_bps ({max_bps}); "
                                     "an owner can raise the setting")
+
+
+def coupon_only_amount(stored_lines: list[dict], items: list[dict], discount: int) -> int:
+    """What an order's lines earned under the rule before commissions were on the paid
+    goods (goods less the coupon only), at the rates the commission stored per line.
+    Used to count how many accrued commissions the paid-goods rule would have changed."""
+    rates = [int(ln.get("rate_bps") or 0) for ln in stored_lines]
+    goods = paid_shares.line_goods(items)
+    shares = paid_shares.share(goods, min(max(0, sum(goods) - discount), sum(goods)))
+    return sum(s * r // BPS for s, r in zip(shares, rates, strict=False))
+
+
+def paid_goods_amount(stored_lines: list[dict], items: list[dict], amounts: dict) -> int:
+    """What the same lines earn on the paid goods (the rule now), at the stored rates."""
+    rates = [int(ln.get("rate_bps") or 0) for ln in stored_lines]
+    shares = paid_shares.line_shares(items, amounts)
+    return sum(s * r // BPS for s, r in zip(shares, rates, strict=False))

@@ -31,7 +31,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from layers.domain import commission as rules
-from layers.domain import errors
+from layers.domain import errors, paid_shares
 from layers.domain.order import Order
 
 
@@ -168,10 +168,9 @@ def accrue(order: Order, tier: rules.Tier, now: str) -> Change | None:
     """The order's commission, PENDING, at the distributor's tier before this order; None
     when the order earns nobody one (not attributed, not paid, or the buyer's own)."""
     did = order.distributor_id
-    if not did or not order.transaction_id or did == order.user_id:
-        return None
-    discount = int(order.amounts.get("discount") or 0)
-    lines = rules.order_commission(list(order.items), discount, tier.rate_bps)
+    if not did or not order.paid_at or did == order.user_id:
+        return None  # paid_at: paid with WeChat or from the balance (no transaction id)
+    lines = rules.order_commission(list(order.items), paid_shares.paid_goods(order.amounts), tier.rate_bps)
     accrued = sum(ln.amount for ln in lines)
     base = sum(ln.base for ln in lines)
     c = Commission(

@@ -223,6 +223,9 @@ class TopUpStatus(StrEnum):
     PAID = "PAID"
     REFUNDING = "REFUNDING"  # its unspent principal is debited and in flight to WeChat
     REFUNDED = "REFUNDED"
+    # WeChat could not return the refund (ABNORMAL: the payer's card is gone): the debit
+    # stays; an operator sends it to a bank card (发起异常退款), under the same refund.
+    REFUND_ABNORMAL = "REFUND_ABNORMAL"
 
 
 @dataclass(frozen=True)
@@ -310,8 +313,25 @@ def top_up_refund(top_up: TopUp, book: Book) -> TopUp:
                    version=top_up.version + 1)
 
 
-def top_up_refund_ended(top_up: TopUp, succeeded: bool, error: str | None = None) -> TopUp:
+def top_up_refund_abnormal(top_up: TopUp) -> TopUp:
+    """REFUNDING -> REFUND_ABNORMAL. The version stays: the refund's number derives from it
+    and the same refund goes on (storage conditions on the status as well)."""
     if top_up.status != TopUpStatus.REFUNDING:
+        raise errors.InvalidState(f"a {top_up.status} top-up has no refund in flight")
+    return replace(top_up, status=TopUpStatus.REFUND_ABNORMAL)
+
+
+def top_up_abnormal_applied(top_up: TopUp) -> TopUp:
+    """REFUND_ABNORMAL -> REFUNDING once WeChat accepted the abnormal refund (to a bank
+    card): in flight again under the same number, followed by the sweep."""
+    if top_up.status != TopUpStatus.REFUND_ABNORMAL:
+        raise errors.InvalidState(f"only a {TopUpStatus.REFUND_ABNORMAL} top-up refund can go to a bank card; "
+                                  f"it is {top_up.status}")
+    return replace(top_up, status=TopUpStatus.REFUNDING)
+
+
+def top_up_refund_ended(top_up: TopUp, succeeded: bool, error: str | None = None) -> TopUp:
+    if top_up.status not in (TopUpStatus.REFUNDING, TopUpStatus.REFUND_ABNORMAL):
         raise errors.InvalidState(f"a {top_up.status} top-up has no refund in flight")
     if succeeded:
         return replace(top_up, status=TopUpStatus.REFUNDED, version=top_up.version + 1)

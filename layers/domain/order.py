@@ -385,7 +385,7 @@ def prepay_fresh(order: Order, now: datetime) -> bool:
 
 
 def description(order: Order) -> str:
-    """WeChat Pay's `description`: at most 127 characters."""
+    """WeChat Pay's `description` (the client fits it to 127 UTF-8 bytes without emoji)."""
     titles = [i.get("title") or i["sku_id"] for i in order.items]
     text = titles[0] + (f" 等{len(titles)}件" if len(titles) > 1 else "")
     return text[:127]

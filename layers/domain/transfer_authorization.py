@@ -75,3 +75,12 @@ def from_wechat(a: TransferAuthorization, answer: dict, now: str) -> TransferAut
         return a
     return replace(a, state=state, authorization_id=answer.get("authorization_id") or a.authorization_id,
                    updated_at=now)
+
+
+def display_name(shop_label: str, distributor_id: str) -> str:
+    """The authorization's `user_display_name`: WeChat shows it on the authorization page
+    so the user sees WHICH of their accounts with the merchant the confirmation-free
+    receipt covers. The shop's label alone is the same for every distributor; the tail of
+    the distributor's own id tells their account apart (at most 32 characters)."""
+    tail = distributor_id[-6:]
+    return f"{shop_label[:32 - len(tail) - 1]}·{tail}"

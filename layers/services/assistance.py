@@ -23,6 +23,10 @@ ATTEMPTS = 10
 QUOTA_TTL_S = 2 * 86400
 
 
+class _Stopped(Exception):
+    """The campaign was stopped by another write since it was read."""
+
+
 class _Stale(Exception):
     """The instance left the version a decision was made from."""
 
@@ -32,7 +36,7 @@ def campaign_view(c: AssistCampaign) -> dict:
             "reward_coupon_template_id": c.reward_coupon_template_id, "ttl_s": c.ttl_s,
             "starts_at": c.starts_at, "ends_at": c.ends_at, "per_user_limit": c.per_user_limit,
             "new_users_only": c.new_users_only, "helps_per_user_per_day": c.helps_per_user_per_day,
-            "created_at": c.created_at}
+            "created_at": c.created_at, "stopped_at": c.stopped_at}
 
 
 class AssistService:
@@ -87,6 +91,25 @@ class AssistService:
         items, next_cursor = self.campaigns.list_campaigns(limit, cursor)
         return [campaign_view(c) for c in items], next_cursor
 
+    def stop_campaign(self, campaign_id: str) -> dict:
+        """No instance starts any more (409 INVALID_STATE); running instances keep
+        collecting helps until they expire. Stopping a stopped campaign changes nothing."""
+        for _ in range(3):
+            current = self._campaign(campaign_id)
+            after = rules.stop(current, iso(self.clock.now()))
+            if after == current:
+                return campaign_view(current)
+            tx = self.new_tx()
+            self.campaigns.stage_stop(tx, campaign_id, after.stopped_at, on_stopped=_Stopped)
+            try:
+                tx.commit()
+            except _Stopped:
+                continue  # stopped meanwhile: read it again
+            logger.info("campaign stopped", extra={"campaign_id": campaign_id})
+            current = after
+            return campaign_view(current)
+        raise errors.InvalidState("the campaign keeps changing; try again")
+
     def _campaign(self, campaign_id: str) -> AssistCampaign:
         campaign = self.campaigns.get(campaign_id)
         if campaign is None:
@@ -113,6 +136,9 @@ class AssistService:
         self.campaigns.stage_count_start(
             tx, campaign_id, user_id, limit,
             on_limit=lambda: errors.LimitExceeded(f"at most {limit} of this campaign per shopper"))
+        # decided in this transaction: a stop committed since the read refuses the start
+        self.campaigns.stage_check_running(tx, campaign_id,
+                                           on_stopped=lambda: errors.InvalidState("this campaign was stopped"))
         tx.commit()
         self.timer.schedule(instance.instance_id, instance.expires_at)
         return self.view(instance)

@@ -37,12 +37,17 @@ class _Stale(Exception):
     """The instance left the version a decision was made from."""
 
 
+class _Stopped(Exception):
+    """The bargain was stopped by another write since it was read."""
+
+
 def bargain_view(b: Bargain, remaining: int | None = None) -> dict:
     body = {"id": b.bargain_id, "sku_id": b.sku_id, "product_id": b.product_id, "title": b.title,
             "start_price": b.start_price, "price": b.start_price, "floor_price": b.floor_price,
             "helpers_needed": b.helpers_needed, "ttl_s": b.ttl_s, "starts_at": b.starts_at, "ends_at": b.ends_at,
             "stock": b.stock, "per_user_limit": b.per_user_limit,
-            "helps_per_user_per_day": b.helps_per_user_per_day, "created_at": b.created_at}
+            "helps_per_user_per_day": b.helps_per_user_per_day, "created_at": b.created_at,
+            "stopped_at": b.stopped_at}
     if remaining is not None:
         body["remaining"] = remaining
     return body
@@ -100,6 +105,25 @@ class BargainService:
         items, next_cursor = self.bargains.list_bargains(limit, cursor)
         return [bargain_view(b, remaining) for b, remaining in items], next_cursor
 
+    def stop_bargain(self, bargain_id: str) -> dict:
+        """No instance starts any more (409 INVALID_STATE); running instances keep going
+        until they expire or are bought. Stopping a stopped bargain changes nothing."""
+        for _ in range(3):
+            current = self._bargain(bargain_id)
+            after = rules.stop(current, iso(self.clock.now()))
+            if after == current:
+                return bargain_view(current, self.bargains.remaining(bargain_id))
+            tx = self.new_tx()
+            self.bargains.stage_stop(tx, bargain_id, after.stopped_at, on_stopped=_Stopped)
+            try:
+                tx.commit()
+            except _Stopped:
+                continue  # stopped meanwhile: read it again
+            logger.info("bargain stopped", extra={"bargain_id": bargain_id})
+            current = after
+            return bargain_view(current, self.bargains.remaining(bargain_id))
+        raise errors.InvalidState("the bargain keeps changing; try again")
+
     def _bargain(self, bargain_id: str) -> Bargain:
         bargain = self.bargains.get(bargain_id)
         if bargain is None:
@@ -128,6 +152,9 @@ class BargainService:
         self.bargains.stage_count_start(
             tx, bargain_id, user_id, limit,
             on_limit=lambda: errors.LimitExceeded(f"at most {limit} of this bargain per shopper"))
+        # decided in this transaction: a stop committed since the read refuses the start
+        self.bargains.stage_check_running(tx, bargain_id,
+                                          on_stopped=lambda: errors.InvalidState("this bargain was stopped"))
         tx.commit()
         logger.info("bargain started", extra={"instance_id": instance.instance_id, "bargain_id": bargain_id})
         self.timer.schedule(instance.instance_id, instance.expires_at)

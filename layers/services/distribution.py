@@ -284,7 +284,7 @@ class DistributionService:
     def accrue(self, order_id: str) -> Commission | None:
         """The order's commission, accrued PENDING once (None if the order earns nobody one)."""
         order = self.orders.get(order_id, consistent=True)
-        if order is None or not order.distributor_id or not order.transaction_id:
+        if order is None or not order.distributor_id or not order.paid_at:
             return None
         did = order.distributor_id
         if did == order.user_id:

@@ -195,7 +195,8 @@ class GroupBuyService:
             reservations_=[rules.reservation(group_buy, group_id, user_id, order_id, leader)],
             coupon_id=None, address=raw["address"], share_token=body.share_token, digest=digest,
             idempotency_key=key, kind="group", commissions={group_buy.sku_id: group_buy.commission},
-            expires_by=expires_by)
+            expires_by=expires_by, pay_with=getattr(body, "pay_with", "wechat"),
+            points=getattr(body, "points", None) or 0)
         logger.info("group order placed", extra={"group_id": group_id, "order_id": order_id, "leader": leader})
         return answer
 
@@ -205,7 +206,7 @@ class GroupBuyService:
         """`order.paid`: a group order's payment counted once; the last seat's makes the
         group SUCCEEDED; one whose group has FAILED is refunded in full."""
         order = self.orders.get(payload["order_id"], consistent=True)
-        if order is None or order.kind != "group" or not order.transaction_id:
+        if order is None or order.kind != "group" or not order.paid_at:
             return  # not a group order, or not paid (an event is only ever sent once it is)
         r = group_reservation_of(order)
         if r is None:

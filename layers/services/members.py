@@ -344,9 +344,10 @@ class TopUpService:
 
     @staticmethod
     def refund_view(top_up: TopUp) -> dict:
-        status = {TopUpStatus.REFUNDING: "PROCESSING", TopUpStatus.REFUNDED: "SUCCESS"}.get(top_up.status, "FAILED")
-        return {"id": rules.top_up_refund_id(top_up.top_up_id, top_up.version if top_up.status ==
-                                              TopUpStatus.REFUNDING else top_up.version - 1),
+        status = {TopUpStatus.REFUNDING: "PROCESSING", TopUpStatus.REFUNDED: "SUCCESS",
+                  TopUpStatus.REFUND_ABNORMAL: "ABNORMAL"}.get(top_up.status, "FAILED")
+        in_flight = top_up.status in (TopUpStatus.REFUNDING, TopUpStatus.REFUND_ABNORMAL)
+        return {"id": rules.top_up_refund_id(top_up.top_up_id, top_up.version if in_flight else top_up.version - 1),
                 "top_up_id": top_up.top_up_id, "amount": top_up.refund_amount, "bonus_forfeited": top_up.refund_bonus,
                 "status": status, "error": top_up.refund_error}
 
@@ -408,12 +409,67 @@ class TopUpService:
         except WeChatPayError:
             return _UNKNOWN
 
-    def _follow(self, top_up_id: str, refund_id: str, answer: dict) -> None:
+    def _follow(self, top_up_id: str, refund_id: str, answer: dict) -> bool:
+        """Act on what WeChat says of the refund; True when it ended (SUCCESS or CLOSED)."""
         status = answer.get("status") or answer.get("refund_status")
         if status == "SUCCESS":
             self._ended(top_up_id, refund_id, succeeded=True)
         elif status == "CLOSED":
             self._ended(top_up_id, refund_id, succeeded=False, error="CLOSED")
+        elif status == "ABNORMAL":
+            self._abnormal(top_up_id, refund_id)
+        return status in ("SUCCESS", "CLOSED")
+
+    def _abnormal(self, top_up_id: str, refund_id: str) -> None:
+        """WeChat could not pay the refund back: an anomaly with an alarm, off the sweep's
+        queue (asking again changes nothing until an operator acts), the debit kept so a
+        second refund cannot pay twice."""
+        for _ in range(ATTEMPTS):
+            top_up = self.top_ups.get(top_up_id)
+            if top_up is None or top_up.status != TopUpStatus.REFUNDING or \
+                    rules.top_up_refund_id(top_up_id, top_up.version) != refund_id:
+                return
+            tx = self.new_tx()
+            self.top_ups.stage_change(tx, top_up, rules.top_up_refund_abnormal(top_up), on_stale=_Stale)
+            try:
+                tx.commit()
+            except _Stale:
+                continue
+            self.anomalies.record(top_up_id, "REFUND_ABNORMAL", {"refund_id": refund_id,
+                                                                 "amount": top_up.refund_amount})
+            logger.error("top-up refund abnormal: an operator must apply the abnormal refund",
+                         extra={"refund_id": refund_id, "alarm": "REFUND_ABNORMAL"})
+            return
+
+    def apply_abnormal(self, top_up_id: str, body) -> dict:
+        """An operator sends an ABNORMAL top-up refund to a bank card (发起异常退款), as an
+        order refund's: `body` is functions/schemas.AbnormalRefundInput."""
+        top_up = self.top_ups.get(top_up_id)
+        if top_up is None:
+            raise errors.NotFound("no such top-up")
+        if top_up.status != TopUpStatus.REFUND_ABNORMAL:
+            raise errors.InvalidState(f"only an abnormal top-up refund can go to a bank card; it is {top_up.status}")
+        refund_id = rules.top_up_refund_id(top_up_id, top_up.version)
+        known = self._query(refund_id)
+        if not isinstance(known, dict) or not known.get("refund_id"):
+            raise errors.UpstreamUnavailable("WeChat Pay did not say which refund this is; try again")
+        try:
+            answer = self.pay.apply_abnormal_refund(known["refund_id"], refund_id, body.type,
+                                                    bank_type=body.bank_type, bank_account=body.bank_account,
+                                                    real_name=body.real_name)
+        except WeChatPayError as exc:
+            if retry_later(exc):
+                raise errors.UpstreamUnavailable("WeChat Pay did not answer; try again") from exc
+            raise errors.NotAcceptable(f"WeChat Pay refused it: {exc.code} {exc.message}") from exc
+        tx = self.new_tx()
+        self.top_ups.stage_change(tx, top_up, rules.top_up_abnormal_applied(top_up), on_stale=_Stale)
+        try:
+            tx.commit()
+        except _Stale:
+            pass  # a notification moved it meanwhile
+        logger.info("top-up abnormal refund applied", extra={"refund_id": refund_id, "type": body.type})
+        self._follow(top_up_id, refund_id, answer)
+        return self.refund_view(self.top_ups.get(top_up_id))
 
     def on_refund_result(self, refund_id: str, status: str, resource: dict | None = None) -> None:
         """A verified refund notification (or a query) for a top-up's refund."""
@@ -433,7 +489,7 @@ class TopUpService:
     def _ended(self, top_up_id: str, refund_id: str, succeeded: bool, error: str | None = None) -> None:
         for _ in range(ATTEMPTS):
             top_up = self.top_ups.get(top_up_id)
-            if top_up is None or top_up.status != TopUpStatus.REFUNDING or \
+            if top_up is None or top_up.status not in (TopUpStatus.REFUNDING, TopUpStatus.REFUND_ABNORMAL) or \
                     rules.top_up_refund_id(top_up_id, top_up.version) != refund_id:
                 return  # already ended (a second notification), or another refund's
             after = rules.top_up_refund_ended(top_up, succeeded, error)
@@ -458,7 +514,9 @@ class TopUpService:
 
     def sweep(self) -> dict:
         """Top-up refunds still in flight: ask WeChat with the same number; send again only
-        when WeChat has no such refund."""
+        when WeChat has no such refund. `finished` counts only refunds that ended; an
+        ABNORMAL one leaves the queue (it waits for an operator), so it is reported once
+        and never holds the queue's head against the others."""
         sent = finished = 0
         for candidate in self.top_ups.refunding(limit=100):
             top_up = self.top_ups.get(candidate.top_up_id)
@@ -471,7 +529,6 @@ class TopUpService:
             if known is None:
                 self._send(top_up)
                 sent += 1
-            else:
-                self._follow(top_up.top_up_id, refund_id, known)
+            elif self._follow(top_up.top_up_id, refund_id, known):
                 finished += 1
         return {"resent": sent, "finished": finished}

@@ -290,7 +290,7 @@ class SettlementService:
         asking = auth_rules.asked(payout.distributor_id, self._now(), current)
         self.authorizations.save(asking)
         return self.pay.transfer(**common, authorization_info={
-            "user_display_name": shop.transfer_display_name,
+            "user_display_name": auth_rules.display_name(shop.transfer_display_name, payout.distributor_id),
             "out_authorization_no": asking.out_authorization_no,
             "authorization_notify_url": self._notify_url()})
 

@@ -38,6 +38,7 @@ class AssistCampaignItem(Listed):  # issue 21: listed
     new_users_only = BooleanAttribute(default=False)
     helps_per_user_per_day = NumberAttribute(null=True)
     created_at = UnicodeAttribute()
+    stopped_at = UnicodeAttribute(null=True)
 
 
 class AssistStartedItem(ShopModel):
@@ -132,6 +133,16 @@ class DynamoAssistCampaignRepository:
         tx.update(AssistStartedItem(*started_key(campaign_id, user_id)), actions=[AssistStartedItem.started.add(1)],
                   condition=AssistStartedItem.started.does_not_exist() | (AssistStartedItem.started < limit),
                   on_fail=on_limit)
+
+    def stage_check_running(self, tx, campaign_id: str, on_stopped) -> None:
+        tx.check(AssistCampaignItem, *campaign_key(campaign_id),
+                 condition=AssistCampaignItem.pk.exists() & AssistCampaignItem.stopped_at.does_not_exist(),
+                 on_fail=on_stopped)
+
+    def stage_stop(self, tx, campaign_id: str, stopped_at: str, on_stopped) -> None:
+        tx.update(AssistCampaignItem(*campaign_key(campaign_id)), actions=[AssistCampaignItem.stopped_at.set(stopped_at)],
+                  condition=AssistCampaignItem.pk.exists() & AssistCampaignItem.stopped_at.does_not_exist(),
+                  on_fail=on_stopped)
 
 
 class DynamoAssistInstanceRepository:

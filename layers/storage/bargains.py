@@ -44,6 +44,7 @@ class BargainItem(Listed):  # issue 21: listed
     helps_per_user_per_day = NumberAttribute(null=True)
     created_at = UnicodeAttribute()
     commission = JSONAttribute(null=True)
+    stopped_at = UnicodeAttribute(null=True)
 
 
 class StartedItem(ShopModel):
@@ -137,6 +138,14 @@ class DynamoBargainRepository:
         tx.update(StartedItem(*started_key(bargain_id, user_id)), actions=[StartedItem.started.add(1)],
                   condition=StartedItem.started.does_not_exist() | (StartedItem.started < limit),
                   on_fail=on_limit)
+
+    def stage_check_running(self, tx, bargain_id: str, on_stopped) -> None:
+        tx.check(BargainItem, *bargain_key(bargain_id),
+                 condition=BargainItem.pk.exists() & BargainItem.stopped_at.does_not_exist(), on_fail=on_stopped)
+
+    def stage_stop(self, tx, bargain_id: str, stopped_at: str, on_stopped) -> None:
+        tx.update(BargainItem(*bargain_key(bargain_id)), actions=[BargainItem.stopped_at.set(stopped_at)],
+                  condition=BargainItem.pk.exists() & BargainItem.stopped_at.does_not_exist(), on_fail=on_stopped)
 
     def stage_take_stock(self, tx, bargain_id: str, on_empty) -> None:
         tx.update(BargainItem(*bargain_key(bargain_id)), actions=[BargainItem.remaining.add(-1)],

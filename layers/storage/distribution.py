@@ -253,6 +253,13 @@ class DynamoCommissionRepository:
         item = _get(CommissionItem, *commission_key(distributor_id, commission_id), consistent=True)
         return to_commission(item) if item else None
 
+    def scan_commissions(self):
+        """Every accrued commission (not the adjustments), read page by page: for offline
+        counts only (a Scan reads the whole table), never on a request path."""
+        for item in CommissionItem.scan(CommissionItem.pk.startswith("DIST#") & CommissionItem.sk.startswith("COMM#"),
+                                         page_size=500):
+            yield to_commission(item)
+
     def get_many(self, distributor_id: str, commission_ids: list[str]) -> list[Commission]:
         keys = [commission_key(distributor_id, c) for c in dict.fromkeys(commission_ids)]
         found = []

@@ -201,7 +201,8 @@ class DynamoTopUpRepository:
         elif _queued(before) and not _queued(after):
             actions += [TopUpItem.gsi2pk.remove(), TopUpItem.gsi2sk.remove()]
         tx.update(TopUpItem(*top_up_key(before.top_up_id)), actions=actions,
-                  condition=TopUpItem.pk.exists() & (TopUpItem.version == before.version), on_fail=on_stale)
+                  condition=TopUpItem.pk.exists() & (TopUpItem.version == before.version)
+                  & (TopUpItem.status == str(before.status)), on_fail=on_stale)
 
     def set_prepay_id(self, top_up_id: str, prepay_id: str) -> None:
         TopUpItem(*top_up_key(top_up_id)).update(actions=[TopUpItem.prepay_id.set(prepay_id)],

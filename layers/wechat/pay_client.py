@@ -29,6 +29,21 @@ def beijing_rfc3339(moment: datetime) -> str:
     return moment.astimezone(BEIJING).replace(microsecond=0).isoformat()
 
 
+def fit_utf8(text: str, max_bytes: int, bmp_only: bool = False) -> str:
+    """`text` within `max_bytes` UTF-8 bytes, cut after a whole character.
+
+    WeChat Pay counts a field's `string(N)` in UTF-8 bytes, not characters: a refund
+    `reason` (80) holds 26 Chinese characters, a prepay `description` (127) 42. With
+    `bmp_only`, characters of 4 bytes (emoji) are left out: the description refuses them.
+    The result depends on `text` alone, so a prepay asked again sends the same body."""
+    if bmp_only:
+        text = "".join(ch for ch in text if ord(ch) <= 0xFFFF)
+    data = text.encode("utf-8")
+    if len(data) <= max_bytes:
+        return text
+    return data[:max_bytes].decode("utf-8", errors="ignore")
+
+
 class WeChatPayClient:
     def __init__(self, mchid: str, appid: str, merchant_serial: str, merchant_private_key_pem: str,
                  apiv3_key: str, api_base: str, keys: WeChatPayKeys,
@@ -52,7 +67,8 @@ class WeChatPayClient:
 
     # -- transport ---------------------------------------------------------------------
     def _call(self, method: str, path: str, body: dict | None = None, query: dict | None = None,
-              verify: bool = True, absolute_url: str | None = None) -> tuple[int, str]:
+              verify: bool = True, absolute_url: str | None = None, serial_required: bool = False
+              ) -> tuple[int, str]:
         if absolute_url:
             parts = urlsplit(absolute_url)
             url, signed_path = absolute_url, parts.path + (f"?{parts.query}" if parts.query else "")
@@ -70,6 +86,13 @@ class WeChatPayClient:
             headers["Content-Type"] = "application/json"
         if self.public_key_id:
             headers["Wechatpay-Serial"] = self.public_key_id
+        elif serial_required:
+            # Certificate mode: the calls whose documents make Wechatpay-Serial 必填 (the
+            # transfers with a receipt authorization) name the newest platform certificate.
+            serial = self.keys.newest_certificate_serial()
+            if serial is None:
+                raise WeChatPayUnavailable(0, "NO_PLATFORM_CERTIFICATE", "no platform certificate to name")
+            headers["Wechatpay-Serial"] = serial
         try:
             response = self.session.request(method, url, data=text.encode() if body is not None else None,
                                             headers=headers, timeout=self.timeout)
@@ -109,7 +132,8 @@ class WeChatPayClient:
     def jsapi_prepay(self, out_trade_no: str, description: str, total_fen: int, payer_openid: str,
                      notify_url: str, time_expire: datetime) -> str:
         answer = self._json("POST", "/v3/pay/transactions/jsapi", {
-            "appid": self.appid, "mchid": self.mchid, "description": description,
+            "appid": self.appid, "mchid": self.mchid,
+            "description": fit_utf8(description, 127, bmp_only=True).strip() or "商品",
             "out_trade_no": out_trade_no, "time_expire": beijing_rfc3339(time_expire),
             "notify_url": notify_url, "amount": {"total": int(total_fen), "currency": "CNY"},
             "payer": {"openid": payer_openid},
@@ -130,7 +154,7 @@ class WeChatPayClient:
     def refund(self, out_trade_no: str, out_refund_no: str, refund_fen: int, total_fen: int,
                reason: str, notify_url: str) -> dict:
         return self._json("POST", "/v3/refund/domestic/refunds", {
-            "out_trade_no": out_trade_no, "out_refund_no": out_refund_no, "reason": reason[:80],
+            "out_trade_no": out_trade_no, "out_refund_no": out_refund_no, "reason": fit_utf8(reason, 80),
             "notify_url": notify_url,
             "amount": {"refund": int(refund_fen), "total": int(total_fen), "currency": "CNY"},
         })
@@ -169,7 +193,8 @@ class WeChatPayClient:
             body["user_name"] = self._encrypt(user_name)
         if authorization_info:
             body["authorization_info"] = authorization_info
-            return self._json("POST", "/v3/fund-app/mch-transfer/transfer-bills/pre-transfer-with-authorization", body)
+            return self._json("POST", "/v3/fund-app/mch-transfer/transfer-bills/pre-transfer-with-authorization", body,
+                              serial_required=True)
         return self._json("POST", "/v3/fund-app/mch-transfer/transfer-bills", body)
 
     def authorized_transfer(self, out_bill_no: str, openid: str, amount_fen: int, remark: str, notify_url: str,
@@ -180,7 +205,8 @@ class WeChatPayClient:
             "transfer_amount": int(amount_fen), "transfer_remark": remark[:32], "notify_url": notify_url,
             "authorization_id": authorization_id,
             "transfer_scene_report_infos": [{"info_type": "岗位类型", "info_content": "分销员"},
-                                            {"info_type": "报酬说明", "info_content": "分销佣金"}]})
+                                            {"info_type": "报酬说明", "info_content": "分销佣金"}]},
+            serial_required=True)
 
     def query_authorization(self, out_authorization_no: str) -> dict:
         return self._json("GET", "/v3/fund-app/mch-transfer/user-confirm-authorization/out-authorization-no/"
@@ -261,4 +287,4 @@ class WeChatPayClient:
 
 
 __all__ = ["OrderNotFoundAtWeChat", "WeChatPayClient", "WeChatPayError", "WeChatPayUnavailable",
-           "beijing_rfc3339", "time"]
+           "beijing_rfc3339", "fit_utf8", "time"]

@@ -116,6 +116,20 @@ class WeChatPayKeys:
     def serials(self) -> list[str]:
         return list(self._keys)
 
+    def newest_certificate_serial(self) -> str | None:
+        """The serial of the platform certificate that expires last (refreshing first when
+        the certificates are stale or none is known yet), or None without certificates:
+        what a certificate-mode merchant names in `Wechatpay-Serial`."""
+        now = self._clock()
+        with self._lock:
+            if (self._certificates_stale(now) or not self._certificates()) and self._may_refresh(now):
+                self._try_refresh(now)
+            live = [(exp, serial) for serial, exp in self._certificates() if exp > now]
+        return max(live)[1] if live else None
+
+    def _certificates(self) -> list[tuple[str, float]]:
+        return [(serial, exp) for serial, (_, exp) in self._keys.items() if exp is not None]
+
 
 def _headers(headers: Mapping[str, str]) -> dict[str, str]:
     return {k.lower(): v for k, v in headers.items()}

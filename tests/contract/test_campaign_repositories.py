@@ -131,6 +131,26 @@ class TestCampaignRepositories:
         assert env.bargains.remaining(b.bargain_id) == 1
         assert env.bargains.get("b-missing") is None
 
+    def test_a_stop_is_written_once_and_a_start_check_refuses_after_it(self, env):
+        b = _bargain()
+        c = assist.AssistCampaign(campaign_id=assist.new_campaign_id(), name="集赞", helpers_needed=1,
+                                  reward_coupon_template_id="t1", ttl_s=600, starts_at=NOW, ends_at=LATER,
+                                  per_user_limit=1, new_users_only=False, helps_per_user_per_day=None, created_at=NOW)
+        _commit(env, lambda tx: env.bargains.stage_create(tx, b, on_exists=Fail),
+                lambda tx: env.campaigns.stage_create(tx, c, on_exists=Fail))
+        for repo, key, read in ((env.bargains, b.bargain_id, env.bargains.get),
+                                (env.campaigns, c.campaign_id, env.campaigns.get)):
+            _commit(env, lambda tx, repo=repo, key=key: repo.stage_check_running(tx, key, on_stopped=Fail))
+            _commit(env, lambda tx, repo=repo, key=key: repo.stage_stop(tx, key, LATER, on_stopped=Fail))
+            assert read(key).stopped_at == LATER
+            with pytest.raises(Fail):
+                _commit(env, lambda tx, repo=repo, key=key: repo.stage_stop(tx, key, NOW, on_stopped=Fail))
+            with pytest.raises(Fail):
+                _commit(env, lambda tx, repo=repo, key=key: repo.stage_check_running(tx, key, on_stopped=Fail))
+            with pytest.raises(Fail):
+                _commit(env, lambda tx, repo=repo: repo.stage_stop(tx, "missing", NOW, on_stopped=Fail))
+            assert read(key).stopped_at == LATER
+
     def test_an_instance_moves_only_from_the_version_read_and_before_its_expiry(self, env):
         b = _bargain()
         inst = _instance(b)

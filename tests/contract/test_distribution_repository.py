@@ -58,7 +58,7 @@ def accrued(distributor_id: str, amount_each=10_000) -> cm.Change:
     order = Order(order_id="o" + uuid.uuid4().hex[:25], user_id=uid(), openid="x", status=order_rules.PAID,
                   items=({"sku_id": "s1", "quantity": 2, "unit_price": amount_each, "commission": None},),
                   amounts={"goods": 2 * amount_each, "discount": 0, "shipping": 0, "payable": 2 * amount_each},
-                  created_at=NOW, expires_at=NOW, distributor_id=distributor_id, transaction_id="42",
+                  created_at=NOW, expires_at=NOW, distributor_id=distributor_id, transaction_id="42", paid_at=NOW,
                   paid_amount=2 * amount_each)
     return cm.accrue(order, rules.Tier("基础", 500), NOW)
 

@@ -17,6 +17,8 @@ Keys: ("help", instance_id, helper_id) -> Help, ("help_quota", campaign, helper,
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from layers.domain import assistance as assist_domain
 from layers.domain import bargain as domain
 from layers.domain.assistance import AssistCampaign, AssistInstance
@@ -28,6 +30,15 @@ from tests.fakes.memory import MemoryStore, MemoryTx
 def _count_below(tx: MemoryTx, key: tuple, limit: int, on_fail) -> None:
     tx.add(lambda items: items.get(key, 0) < limit,
            lambda items: items.__setitem__(key, items.get(key, 0) + 1), on_fail)
+
+
+def _check_running(tx: MemoryTx, key: tuple, on_stopped) -> None:
+    tx.add(lambda items: key in items and items[key].stopped_at is None, lambda items: None, on_stopped)
+
+
+def _stop(tx: MemoryTx, key: tuple, stopped_at: str, on_stopped) -> None:
+    tx.add(lambda items: key in items and items[key].stopped_at is None,
+           lambda items: items.__setitem__(key, replace(items[key], stopped_at=stopped_at)), on_stopped)
 
 
 def _versioned(tx: MemoryTx, key: tuple, before, after, on_stale, unexpired_at: str | None) -> None:
@@ -90,6 +101,12 @@ class MemoryBargainRepository:
 
     def stage_count_start(self, tx: MemoryTx, bargain_id: str, user_id: str, limit: int, on_limit) -> None:
         _count_below(tx, ("bargain_started", bargain_id, user_id), limit, on_limit)
+
+    def stage_check_running(self, tx: MemoryTx, bargain_id: str, on_stopped) -> None:
+        _check_running(tx, ("bargain", bargain_id), on_stopped)
+
+    def stage_stop(self, tx: MemoryTx, bargain_id: str, stopped_at: str, on_stopped) -> None:
+        _stop(tx, ("bargain", bargain_id), stopped_at, on_stopped)
 
     def stage_take_stock(self, tx: MemoryTx, bargain_id: str, on_empty) -> None:
         key = ("bargain_stock", bargain_id)
@@ -154,6 +171,12 @@ class MemoryAssistCampaignRepository:
 
     def stage_count_start(self, tx: MemoryTx, campaign_id: str, user_id: str, limit: int, on_limit) -> None:
         _count_below(tx, ("assist_started", campaign_id, user_id), limit, on_limit)
+
+    def stage_check_running(self, tx: MemoryTx, campaign_id: str, on_stopped) -> None:
+        _check_running(tx, ("assist", campaign_id), on_stopped)
+
+    def stage_stop(self, tx: MemoryTx, campaign_id: str, stopped_at: str, on_stopped) -> None:
+        _stop(tx, ("assist", campaign_id), stopped_at, on_stopped)
 
 
 class MemoryAssistInstanceRepository:

@@ -74,7 +74,8 @@ class MemoryTopUpRepository:
 
     def stage_change(self, tx: MemoryTx, before: TopUp, after: TopUp, on_stale) -> None:
         key = ("top_up", before.top_up_id)
-        tx.add(lambda items: key in items and items[key].version == before.version,
+        tx.add(lambda items: key in items and items[key].version == before.version
+               and items[key].status == before.status,
                lambda items: items.__setitem__(key, replace(after, prepay_id=items[key].prepay_id)), on_stale)
 
     def set_prepay_id(self, top_up_id: str, prepay_id: str) -> None:

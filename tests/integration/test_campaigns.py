@@ -239,3 +239,93 @@ def test_new_users_only_and_owed_rewards_for_operators(client, admin_headers):
     owed = body(client.http.get("/admin/assist-rewards?status=OWED", headers=admin_headers))["items"]
     assert instance["id"] in [i["id"] for i in owed]
     assert next(i for i in owed if i["id"] == instance["id"])["reward_error"] == "SOLD_OUT"
+
+
+# -- stopping a bargain or an assistance campaign -------------------------------------------------
+
+def new_assist_campaign(client, admin_headers) -> dict:
+    from layers import clock
+
+    now = clock.now()
+    template = body(post(client, "/admin/coupons", {
+        "name": "蛋糕券", "kind": "fixed", "value": 500, "threshold": 0, "claim_starts_at": clock.iso(now),
+        "claim_ends_at": clock.iso(now + timedelta(days=1)), "valid_days": 30, "total": 100,
+        "per_user_limit": 10}, admin_headers))
+    r = post(client, "/admin/assist-campaigns", window(
+        name="集赞", helpers_needed=2, reward_coupon_template_id=template["id"], ttl_s=3600, per_user_limit=3),
+        admin_headers)
+    assert r.status_code == 201, r.body
+    return body(r)
+
+
+@pytest.mark.parametrize("kind", ["bargain", "assist"])
+def test_a_stopped_campaign_starts_no_instance_and_running_ones_go_on(client, admin_headers, kind):
+    """Over HTTP: the stop is 200 (twice: nothing changes), a start after it is 409
+    INVALID_STATE and writes nothing; an instance started before keeps taking helps."""
+    if kind == "bargain":
+        campaign = new_bargain(client, admin_headers, helpers_needed=2)
+        base, instances, helps = "/admin/bargains", f"/bargains/{campaign['id']}/instances", "/bargain-instances"
+    else:
+        campaign = new_assist_campaign(client, admin_headers)
+        base, instances, helps = "/admin/assist-campaigns", f"/assist-campaigns/{campaign['id']}/instances", \
+            "/assist-instances"
+    owner = login(client)
+    running = post(client, instances, {}, owner)
+    assert running.status_code == 201, running.body
+    stopped = post(client, f"{base}/{campaign['id']}/stop", None, admin_headers)
+    assert stopped.status_code == 200 and body(stopped)["stopped_at"], stopped.body
+    again = post(client, f"{base}/{campaign['id']}/stop", None, admin_headers)
+    assert again.status_code == 200 and body(again)["stopped_at"] == body(stopped)["stopped_at"]
+    refused = post(client, instances, {}, login(client))
+    assert refused.status_code == 409 and body(refused)["error"]["code"] == "INVALID_STATE", refused.body
+    helped = post(client, f"{helps}/{body(running)['id']}/helps", None, login(client))
+    assert helped.status_code == 201, helped.body
+    assert post(client, f"{base}/nope/stop", None, admin_headers).status_code == 404
+    assert post(client, f"{base}/{campaign['id']}/stop", None, owner).status_code in (401, 403)
+
+
+@pytest.mark.parametrize("kind", ["bargain", "assist"])
+def test_a_stop_racing_a_start_never_both_win(client, admin_headers, monkeypatch, kind):
+    """The start read the campaign before the stop committed: its transaction's condition
+    on the campaign refuses it (DynamoDB Local), so nothing is written."""
+    from functions import wiring
+
+    if kind == "bargain":
+        campaign = new_bargain(client, admin_headers)
+        service, repo = wiring.bargains(), wiring.bargain_repository()
+        stop, start = service.stop_bargain, service.start
+    else:
+        campaign = new_assist_campaign(client, admin_headers)
+        service, repo = wiring.assistance(), service_campaigns()
+        stop, start = service.stop_campaign, service.start
+    before = repo.get(campaign["id"])
+    stop(campaign["id"])
+    monkeypatch.setattr(type(repo), "get", lambda self, _id: before)  # the read that came first
+    user = new_user()
+    outcome = retrying(lambda: start(user, campaign["id"]))
+    assert outcome == "INVALID_STATE"
+    monkeypatch.undo()
+    assert repo.get(campaign["id"]).stopped_at is not None
+
+    # and many at once: starts and a stop racing; once the stop is in, every start is refused
+    if kind == "bargain":
+        campaign = new_bargain(client, admin_headers)
+        stop = service.stop_bargain
+    else:
+        campaign = new_assist_campaign(client, admin_headers)
+        stop = service.stop_campaign
+    users = [new_user() for _ in range(16)]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        futures = [pool.submit(retrying, lambda u=u: start(u, campaign["id"])) for u in users[:8]]
+        stop_result = pool.submit(stop, campaign["id"])
+        futures += [pool.submit(retrying, lambda u=u: start(u, campaign["id"])) for u in users[8:]]
+        results = [f.result() for f in futures]
+    assert stop_result.result()["stopped_at"]
+    assert {r for r in results if not isinstance(r, dict)} <= {"INVALID_STATE"}
+    assert retrying(lambda: start(new_user(), campaign["id"])) == "INVALID_STATE"
+
+
+def service_campaigns():
+    from layers.storage.assistance import DynamoAssistCampaignRepository
+
+    return DynamoAssistCampaignRepository()

@@ -67,3 +67,29 @@ def test_every_console_form_posted_empty_or_wrong_is_a_4xx_never_a_5xx(client, a
                 r = client.http.post(path, headers=headers, body=form.encode())
                 assert r.status_code < 500, f"POST {path} {form[:60]}: {r.status_code} {r.body[:300]!r}"
                 assert r.status_code != 401, f"POST {path}: the session ended mid-crawl"
+
+
+def test_the_bargain_and_assistance_pages_stop_a_campaign_and_show_it(client, admin_headers, owner_cookie):
+    """The console's stop buttons post to the same services as the admin API: the page
+    shows 已停止 without the button and a new instance is refused (INVALID_STATE)."""
+    from functions import wiring
+    from tests.integration.test_campaigns import new_assist_campaign, new_bargain
+
+    token = wiring.operators().csrf_token(owner_cookie.split("=", 1)[1])
+    headers = {"Cookie": owner_cookie, "Host": "127.0.0.1"}
+    form = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
+    for page, campaign, start in (
+            ("/console/bargains", new_bargain(client, admin_headers), wiring.bargains().start),
+            ("/console/assist-campaigns", new_assist_campaign(client, admin_headers), wiring.assistance().start)):
+        before = client.http.get(page, headers=headers).body.decode()
+        assert f'action="{page}/{campaign["id"]}/stop"' in before
+        r = client.http.post(f"{page}/{campaign['id']}/stop", headers=form, body=f"csrf={token}".encode())
+        assert r.status_code == 303, r.body
+        after = client.http.get(page, headers=headers).body.decode()
+        row = after[after.index(f'"{campaign["id"]}"'):]
+        row = row[:row.index("</tr>")]
+        assert "已停止" in row and "/stop" not in row
+        from layers.domain import errors
+
+        with pytest.raises(errors.InvalidState):
+            start("u_console_test", campaign["id"])

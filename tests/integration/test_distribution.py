@@ -423,3 +423,35 @@ def test_bad_input_is_refused_and_changes_nothing(client, admin_headers):
     assert r.status_code == 404
     r = client.http.get("/me/distribution", headers=auth(shopper))
     assert r.status_code == 403
+
+
+def test_a_commission_is_on_what_the_buyer_paid_for_the_goods_and_the_recount_sees_it(client, admin_headers,
+                                                                                      shop):
+    """Points spent are money nobody paid: the commission's base is `payable - shipping`,
+    shared out to the lines; the offline recount counts this commission as one the rule
+    changed (0 on a shop whose orders spent no points and had no member discount)."""
+    from functions import wiring
+    from layers.domain.members import POINTS, Movement
+    from layers.storage.tx import Tx
+    from local.commission_recount import count
+
+    a = create_product(client, admin_headers, price=6_000, stock=50)["skus"][0]["id"]
+    b = create_product(client, admin_headers, price=3_000, stock=50)["skus"][0]["id"]
+    guide = new_distributor(client, admin_headers)
+    buyer = login(client)
+    tx = Tx()
+    wiring.member_repository().stage_move(tx, Movement(uid(buyer), POINTS, "test#grant", "grant",
+                                                       "2026-11-29T00:00:00Z", available=900), None, None)
+    tx.commit()
+    from functions import schemas
+
+    payload = order_payload(a, 1, share_token=share(client, guide), points=900)
+    payload["items"] = [{"sku_id": a, "quantity": 1}, {"sku_id": b, "quantity": 1}]
+    order = wiring.orders().place_order(uid(buyer), schemas.PlaceOrderInput.model_validate(payload), None)
+    assert order["amounts"]["points_discount"] == 900
+    svc().on_order_paid(f"order.paid:{order['id']}", pay(shop, order["id"]))
+    c = commission_of(uid(guide), order["id"])
+    paid_goods = order["amounts"]["payable"] - order["amounts"]["shipping"]
+    assert paid_goods == 8_100 and c.base == 8_100
+    assert [ln["base"] for ln in c.lines] == [5_400, 2_700] and c.amount == 8_100 * 500 // 10_000
+    assert count([c], wiring.order_repository().get)["would_change"] == 1

@@ -258,3 +258,34 @@ def test_a_stop_racing_an_opening_on_dynamodb_opens_no_group(client, admin_heade
     with pytest.raises(errors.Ended):
         wiring.group_buys().open(new_user(), activity["id"], order_input(), None)
     assert wiring.group_buy_repository().remaining(activity["id"]) == 5
+
+
+def test_group_orders_take_pay_with_and_points_like_every_activity(client, admin_headers, shop):
+    """The contract's order calls all take `pay_with` and `points`: the leader opens a group
+    paid from the balance (PAID at once, the group OPEN through order.paid), a friend joins
+    spending points."""
+    from functions import wiring
+    from layers.domain.members import POINTS, Movement
+    from layers.storage.tx import Tx
+    from tests.integration.test_members import book, topped_up
+
+    activity = new_activity(client, admin_headers)
+    _, leader = topped_up(client, admin_headers, shop["sandbox"], pay=30_000)
+    r = post(client, f"/group-buys/{activity['id']}/groups", {"address": ADDRESS, "pay_with": "balance"}, leader)
+    assert r.status_code == 201, r.body
+    opened = body(r)
+    assert opened["status"] == "PAID" and opened["pay_with"] == "balance"
+    assert book(leader["X-User-Id"]).principal == 30_000 - 19_900
+    wiring.group_buys().on_order_paid(f"order.paid:{opened['id']}", {"order_id": opened["id"]})
+    assert wiring.group_repository().get(opened["group_id"]).status == "OPEN"
+
+    friend = login(client)
+    tx = Tx()
+    wiring.member_repository().stage_move(tx, Movement(friend["X-User-Id"], POINTS, "test#grant", "grant",
+                                                       "2026-11-29T00:00:00Z", available=500), None, None)
+    tx.commit()
+    r = post(client, f"/groups/{opened['group_id']}/orders", {"address": ADDRESS, "points": 500}, friend)
+    assert r.status_code == 201, r.body
+    joined = body(r)
+    assert joined["amounts"]["points_discount"] == 500 and joined["amounts"]["payable"] == 19_400
+    assert book(friend["X-User-Id"], POINTS).available == 0

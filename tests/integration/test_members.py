@@ -254,3 +254,35 @@ def test_a_flash_sale_order_paid_from_the_balance(client, admin_headers, shop):
     assert short.status_code == 409 and body(short)["error"]["code"] == "INSUFFICIENT_BALANCE"
     assert book(shopper["X-User-Id"]).principal == 10
     assert body(client.http.get(f"/flash-sales/{sale['id']}"))["remaining"] == 2
+
+
+def test_a_top_up_refund_wechat_answers_abnormal_waits_for_an_operator_and_never_blocks_the_sweep(
+        client, admin_headers, shop):
+    """ABNORMAL (the payer's card is gone) is an anomaly with an alarm: the debit stays, the
+    sweep no longer reports it finished (nor asks again), and an operator sends it to a bank
+    card through WeChat's abnormal-refund API, as an order refund."""
+    sandbox = shop["sandbox"]
+    top_up, shopper = topped_up(client, admin_headers, sandbox, pay=3000)
+    user = shopper["X-User-Id"]
+    refund = body(post(client, f"/admin/top-ups/{top_up['id']}/refund", {}, admin_headers))
+    resource = sandbox.finish_refund(refund["id"], "ABNORMAL", notify=False)
+    headers, raw = sandbox.build_notification("REFUND.ABNORMAL", resource)
+    assert deliver(client, headers, raw, "/wechatpay/refund-notify").status_code in (200, 204)
+    stored = wiring().top_up_repository().get(top_up["id"])
+    assert stored.status == "REFUND_ABNORMAL"
+    from layers.storage.anomalies import for_order
+
+    assert "REFUND_ABNORMAL" in [a.kind for a in for_order(top_up["id"])]
+    for _ in range(2):
+        swept = wiring().top_ups().sweep()
+        assert swept["finished"] == 0
+    assert top_up["id"] not in [t.top_up_id for t in wiring().top_up_repository().refunding(limit=1000)]
+    assert book(user).principal == 0  # the debit stays: nothing is paid twice
+    r = post(client, f"/admin/top-ups/{top_up['id']}/abnormal-refund", {"type": "MERCHANT_BANK_CARD"}, admin_headers)
+    assert r.status_code == 200, r.body
+    assert body(r)["status"] == "PROCESSING"
+    assert sandbox.refunds[refund["id"]]["status"] == "PROCESSING"
+    sandbox.finish_refund(refund["id"], "SUCCESS", notify=False)
+    wiring().top_ups().sweep()
+    assert wiring().top_up_repository().get(top_up["id"]).status == "REFUNDED"
+    assert_books_equal_ledgers(user)

@@ -254,6 +254,8 @@ def test_a_granted_confirmation_free_authorization_pays_the_rest_without_a_claim
         first = body(claim(client, d, views[0]["id"]))
         bill = bill_of(first)
         assert strict.transfers[bill]["authorization_info"]["out_authorization_no"]  # asked with it
+        # the authorization page names this distributor's own account, not only the shop's label
+        assert strict.transfers[bill]["authorization_info"]["user_display_name"].endswith("·" + d[-6:])
         assert first["confirm"]["package"]
         resource = strict.confirm_transfer(bill, notify=False)  # confirming grants the authorization
         headers, raw = strict.build_notification("MCHTRANSFER.BILL.FINISHED", resource)

@@ -315,3 +315,33 @@ def test_a_failure_mid_notify_is_completed_by_wechats_retry(client, admin_header
     assert body(relayed)["result"]["published"] >= 1
     assert events_for(order["id"], "order.paid") == []
     assert ledger_payments(order["id"]) == 1
+
+
+def test_a_refund_reason_of_many_chinese_characters_reaches_wechat_cut_on_a_character(client, admin_headers,
+                                                                                      shop):
+    # WeChat's reason is 80 UTF-8 bytes: 40 Chinese characters (120 bytes) were refused
+    # as PARAM_ERROR and the refund ended FAILED.
+    sandbox = shop["sandbox"]
+    order, _, shopper = new_order(client, admin_headers)
+    pay_through_notification(client, sandbox, order["id"])
+    reason = "商品与描述不符，颜色偏差较大，包装破损，希望尽快退款处理，谢谢商家理解配合支持" + "退"
+    assert len(reason) == 40
+    r = post(client, f"/orders/{order['id']}/refunds", {"reason": reason},
+             {**shopper, "Idempotency-Key": f"r-{uuid.uuid4().hex}"})
+    assert r.status_code == 201, r.body
+    refund = body(r)
+    assert refund["status"] == "PROCESSING", refund
+    sent = sandbox.refunds[refund["id"]]["reason"]
+    assert len(sent.encode()) <= 80 and reason.startswith(sent) and len(sent) == 26
+
+
+def test_a_title_with_emoji_and_many_characters_still_gets_a_prepay(client, admin_headers, shop):
+    # WeChat's description is 127 UTF-8 bytes and refuses emoji: the title is cut on a
+    # character and its emoji left out, never a PARAM_ERROR that fails the order.
+    product = create_product(client, admin_headers, title="🎂生日蛋糕" + "奶油草莓千层" * 8)
+    shopper = login(client)
+    r = post(client, "/orders", order_payload(product["skus"][0]["id"]), shopper)
+    assert r.status_code == 201, r.body
+    sent = shop["sandbox"].orders[body(r)["id"]]["description"]
+    assert sent.startswith("生日蛋糕奶油") and len(sent.encode()) <= 127
+    assert all(ord(ch) <= 0xFFFF for ch in sent)

@@ -122,3 +122,32 @@ def test_the_access_token_is_fetched_once_and_shared(shop):
     wiring.mini_program.cache_clear()  # another container: the token comes from the table
     wiring.mini_program().send_subscribe_message("o-token-x", "TPL", {"thing1": {"value": "x"}})
     assert sandbox.tokens_issued - before <= 1
+
+
+def test_certificate_mode_names_the_platform_certificate_on_the_authorization_transfers(shop):
+    """发起转账并完成免确认收款授权 and 用户授权后转账 require Wechatpay-Serial: a merchant in
+    certificate mode names its newest platform certificate (public-key mode its key id)."""
+    import secrets
+
+    sandbox = shop["sandbox"]
+    try:
+        client, keys, _ = cert_mode_client(sandbox)
+        bill, auth_no = "B" + secrets.token_hex(8), "A" + secrets.token_hex(8)
+        answer = client.transfer(out_bill_no=bill, openid="o-guide", amount_fen=100, remark="佣金",
+                                 notify_url="https://shop.example/wechatpay/transfer-notify",
+                                 authorization_info={"user_display_name": "分销佣金·guide",
+                                                     "out_authorization_no": auth_no,
+                                                     "authorization_notify_url":
+                                                         "https://shop.example/wechatpay/transfer-notify"})
+        assert answer["out_authorization_no"] == auth_no
+        sent = [e for e in sandbox.requests_log if e.get("out_bill_no") == bill][-1]
+        assert sent["serial"] in {c.serial for c in sandbox.keys.certificates}
+        sandbox.confirm_transfer(bill, notify=False)
+        auth_id = client.query_authorization(auth_no)["authorization_id"]
+        second = client.authorized_transfer(out_bill_no="B" + secrets.token_hex(8), openid="o-guide",
+                                            amount_fen=100, remark="佣金",
+                                            notify_url="https://shop.example/wechatpay/transfer-notify",
+                                            authorization_id=auth_id)
+        assert second["state"] == "SUCCESS"
+    finally:
+        sandbox.env()

@@ -60,7 +60,9 @@ def code(response) -> str:
     {"out_trade_no": "abc12"},                      # fewer than 6 characters
     {"out_trade_no": "a" * 33},                     # more than 32
     {"out_trade_no": "order.with.dots"},            # outside [0-9A-Za-z_-|*]
-    {"description": "x" * 128},                     # description > 127 characters
+    {"description": "x" * 128},                     # description > 127 bytes
+    {"description": "商" * 43},                     # 43 Chinese characters: 129 bytes
+    {"description": "蛋糕🎂"},                       # an emoji
     {"notify_url": NOTIFY + "?order=1"},            # notify_url with parameters
     {"notify_url": "ftp://host/notify"},
     {"time_expire": "2030-01-01T10:00:00Z"},        # no +TIMEZONE offset
@@ -118,6 +120,20 @@ def test_refund_of_an_unpaid_order_is_resource_not_exists(pay):
     pay.call("POST", "/v3/pay/transactions/jsapi", prepay_body(pay.box, no))
     r = pay.call("POST", "/v3/refund/domestic/refunds", refund_body(no, new_no("R")))
     assert r.status_code == 404 and code(r) == "RESOURCE_NOT_EXISTS"
+
+
+def test_refund_reason_is_counted_in_utf8_bytes(pay):
+    # 申请退款 reason string(80): 26 Chinese characters (78 bytes) pass, 27 (81 bytes) do not.
+    trade = paid_order(pay)
+    r = pay.call("POST", "/v3/refund/domestic/refunds", {**refund_body(trade, new_no("R")), "reason": "退" * 27})
+    assert r.status_code == 400 and code(r) == "PARAM_ERROR", r.text
+    ok = pay.call("POST", "/v3/refund/domestic/refunds", {**refund_body(trade, new_no("R")), "reason": "退" * 26})
+    assert ok.status_code == 200, ok.text
+
+
+def test_prepay_description_of_127_bytes_passes(pay):
+    r = pay.call("POST", "/v3/pay/transactions/jsapi", prepay_body(pay.box, new_no(), description="商" * 42 + "x"))
+    assert r.status_code == 200, r.text
 
 
 def test_refund_number_reused_with_other_parameters_is_invalid_request(pay):
@@ -225,7 +241,9 @@ def test_transfer_confirm_expire_cancel_and_reuse(pay):
     assert pay.call("POST", path, transfer_body(box, a)).json()["state"] == "SUCCESS"  # final: never again
     pay.call("POST", path, transfer_body(box, b))
     assert b in box.advance(24 * 3600, wait=True)
-    assert box.transfers[b]["state"] == "CANCELLED" and box.outbox[-1]["resource"]["out_bill_no"] == b
+    # 24 h unconfirmed: WeChat closes the bill as FAIL (CANCELLED is the merchant's 撤销 only)
+    assert box.transfers[b]["state"] == "FAIL" and box.outbox[-1]["resource"]["out_bill_no"] == b
+    assert box.outbox[-1]["resource"]["state"] == "FAIL"
     pay.call("POST", path, transfer_body(box, c))
     cancel = pay.call("POST", f"{path}/out-bill-no/{c}/cancel")
     assert cancel.json()["state"] == "CANCELING"
@@ -257,13 +275,22 @@ def test_transfer_not_enough_and_lost_answer(pay):
 
 def test_confirmation_free_authorization(pay):
     box = pay.box
-    pay.serial_header = box.keys.public_key_id
     auth_no, first, second = new_no("A"), new_no("B"), new_no("B")
     body = transfer_body(box, first, authorization_info={
         "user_display_name": "guide", "out_authorization_no": auth_no, "authorization_notify_url": NOTIFY})
-    r = pay.call("POST", "/v3/fund-app/mch-transfer/transfer-bills/pre-transfer-with-authorization", body)
+    pre = "/v3/fund-app/mch-transfer/transfer-bills/pre-transfer-with-authorization"
+    # Wechatpay-Serial 必填 on 发起转账并完成免确认收款授权, and it must name a key WeChat has
+    for serial in (None, "not-a-serial"):
+        pay.serial_header = serial
+        r = pay.call("POST", pre, body)
+        assert r.status_code == 400 and code(r) == "PARAM_ERROR" and first not in box.transfers, r.text
+    pay.serial_header = box.keys.certificates[-1].serial  # certificate mode names its platform certificate
+    r = pay.call("POST", pre, body)
     assert r.status_code == 200 and r.json()["package_info"] and r.json()["out_authorization_no"] == auth_no
+    pay.serial_header = box.keys.public_key_id
     box.confirm_transfer(first)
+    assert [o["event_type"] for o in box.outbox if o["resource"].get("out_authorization_no") == auth_no] == [
+        "MCHTRANSFER.AUTHORIZATION.CONFIRMED"]
     view = pay.call("GET", f"/v3/fund-app/mch-transfer/user-confirm-authorization/out-authorization-no/{auth_no}")
     assert view.json()["state"] == "TAKING_EFFECT"
     r = pay.call("POST", "/v3/fund-app/mch-transfer/transfer-bills/transfer",
@@ -272,6 +299,7 @@ def test_confirmation_free_authorization(pay):
     closed = pay.call("POST", f"/v3/fund-app/mch-transfer/user-confirm-authorization/out-authorization-no/"
                               f"{auth_no}/close")
     assert closed.json()["state"] == "CLOSED"
+    assert box.outbox[-1]["event_type"] == "MCHTRANSFER.AUTHORIZATION.CLOSED"
     r = pay.call("POST", "/v3/fund-app/mch-transfer/transfer-bills/transfer",
                  transfer_body(box, new_no("B"), authorization_id=view.json()["authorization_id"]))
     assert r.status_code == 403

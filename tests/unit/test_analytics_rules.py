@@ -45,6 +45,16 @@ def test_product_lines_share_the_goods_after_discount_and_sum_to_it():
     assert sum(line.gmv for line in lines) == 1800
 
 
+def test_a_products_gmv_is_what_the_shopper_paid_for_it():
+    """The member level's discount and the points spent are off a product's gmv too (not
+    only the coupon); shipping is no product's."""
+    amounts = {"goods": 2000, "discount": 200, "member_discount": 90, "points_discount": 100, "shipping": 500,
+               "payable": 2000 - 200 - 90 - 100 + 500}
+    lines = rules.product_lines(_order(amounts=amounts))
+    assert sum(line.gmv for line in lines) == 1610
+    assert lines == (Line("p1", "茶", 2, 1127), Line("p2", "杯", 2, 483))
+
+
 def test_a_fact_survives_the_queue_and_a_malformed_one_is_refused():
     fact = rules.sale_fact("order.paid:o1", _order(coupon_id="c1", distributor_id="d1"), 55, "tpl")
     assert Fact.from_message(fact.to_message()) == fact

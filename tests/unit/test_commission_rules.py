@@ -37,13 +37,33 @@ def test_fixed_rate_beats_tier_rate_and_tier_is_default():
     assert rules.line_rate(None, 300) == 300
 
 
-def test_commission_is_on_goods_after_discount_per_line_rounded_down():
+def test_commission_is_on_the_paid_goods_per_line_rounded_down():
     lines = [line(1999, 1, "a"), line(1001, 1, "b", {"mode": "fixed", "rate_bps": 1000})]
-    result = rules.order_commission(lines, discount=300, tier_rate_bps=333)
+    result = rules.order_commission(lines, paid_goods=2700, tier_rate_bps=333)
     # 2700 after discount, prorated 1799 / 901 (largest remainder)
     assert [r.base for r in result] == [1799, 901]
     assert [r.amount for r in result] == [1799 * 333 // 10000, 90]
     assert [r.rate_bps for r in result] == [333, 1000]
+
+
+def test_the_member_discount_and_the_points_spent_earn_nothing():
+    """A commission is on what the shopper paid for the goods: the coupon, the member
+    level's discount and the points are all off; shipping earns nothing."""
+    from types import SimpleNamespace
+
+    from layers.domain import commission_entry
+
+    items = ({"sku_id": "a", "quantity": 2, "unit_price": 3000, "commission": None},
+             {"sku_id": "b", "quantity": 1, "unit_price": 4000, "commission": {"mode": "fixed", "rate_bps": 1000}})
+    amounts = {"goods": 10_000, "discount": 500, "member_discount": 950, "points_discount": 300,
+               "shipping": 800, "payable": 8_250 + 800}
+    order = SimpleNamespace(distributor_id="d1", user_id="u1", order_id="o1", transaction_id="42", paid_at="t",
+                            paid_amount=9_050, amounts=amounts, items=items)
+    c = commission_entry.accrue(order, rules.Tier("铜牌", 500), "2026-12-05T00:00:00Z").after
+    assert [ln["base"] for ln in c.lines] == [4_950, 3_300]   # 8,250 shared 6:4
+    assert c.amount == 4_950 * 500 // 10_000 + 330 and c.base == 8_250
+    balance_paid = SimpleNamespace(**{**vars(order), "transaction_id": None})
+    assert commission_entry.accrue(balance_paid, rules.Tier("铜牌", 500), "2026-12-05T00:00:00Z") is not None
 
 
 def test_reversal_in_proportion_and_order_independent():
@@ -88,7 +108,7 @@ def test_commission_never_exceeds_rate_times_paid_minus_refunded(lines, tier_rat
     goods = sum(p * q for p, q, _ in lines)
     discount = goods * discount_pct // 100
     paid = goods - discount + shipping
-    result = rules.order_commission(items, discount, tier_rate)
+    result = rules.order_commission(items, goods - discount, tier_rate)
     max_rate = max(r.rate_bps for r in result)
     accrued = sum(r.amount for r in result)
     assert accrued * 10_000 <= max_rate * (goods - discount)
@@ -118,7 +138,7 @@ def _paid_order(amount: int, quantity: int):
     return Order(order_id="o1", user_id="buyer", openid="x", status=order_rules.PAID,
                  items=({"sku_id": "s1", "quantity": quantity, "unit_price": amount, "commission": None},),
                  amounts={"goods": amount * quantity, "discount": 0, "shipping": 0, "payable": amount * quantity},
-                 created_at="t", expires_at="t", distributor_id="d1", transaction_id="42",
+                 created_at="t", expires_at="t", distributor_id="d1", transaction_id="42", paid_at="t",
                  paid_amount=amount * quantity)
 
 

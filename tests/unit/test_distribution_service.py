@@ -71,7 +71,7 @@ class World:
                     "unit_price": price, "commission": commission},),
             amounts={"goods": goods, "discount": discount, "shipping": 0, "payable": goods - discount},
             created_at=self.now(), expires_at=self.now(), distributor_id=distributor_id,
-            transaction_id=f"42{self._n}", paid_amount=goods - discount)
+            transaction_id=f"42{self._n}", paid_at=self.now(), paid_amount=goods - discount)
         tx = self.store.tx()
         self.orders.stage_create(tx, order, on_exists=RuntimeError)
         tx.commit()

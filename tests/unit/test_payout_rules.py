@@ -74,3 +74,11 @@ def test_manual_payouts_have_no_parts():
     batch = domain.Batch(batch_id="B20261129", day="2026-11-29", mode="manual", created_at="t0")
     p = domain.claimed(domain.start_claim(batch, "u1", ("o1",), 5, "t0"), "t1", 20_000)
     assert (p.status, p.parts) == ("AWAITING_MANUAL", ())
+
+
+def test_the_authorization_display_name_tells_each_distributors_account_apart():
+    from layers.domain.transfer_authorization import display_name
+
+    a, b = display_name("分销佣金", "u_aaaaaa111111"), display_name("分销佣金", "u_bbbbbb222222")
+    assert a == "分销佣金·111111" and a != b
+    assert len(display_name("长" * 40, "u_aaaaaa111111")) == 32

@@ -100,3 +100,13 @@ def test_what_does_not_verify_is_a_typed_error(case, error):
         v = NotificationVerifier(v.keys, "X" * 32, clock=lambda: now)
     with pytest.raises(error):
         v.verify(headers, body)
+
+
+def test_fit_utf8_cuts_on_a_character_boundary_within_the_bytes():
+    from layers.wechat.pay_client import fit_utf8
+
+    assert fit_utf8("退" * 27, 80) == "退" * 26              # 81 bytes -> 78, never half a character
+    assert fit_utf8("ab退款", 4) == "ab"
+    assert fit_utf8("short", 80) == "short"
+    assert fit_utf8("🎂蛋糕", 127, bmp_only=True) == "蛋糕"
+    assert len(fit_utf8("x" + "商" * 50, 127).encode()) == 127
