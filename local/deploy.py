@@ -8,7 +8,8 @@ In order, stopping at the first thing that is not right (docs/deploy.md):
 1. AWS credentials and a region, or a clear message and nothing changed.
 2. The stage's secrets, one per group of settings (`wechat-shop/<stage>/<group>`,
    layers/config.py SECRET_GROUPS): a secret that does not exist is created with every
-   setting's name and the placeholder; a secret missing a name gets it, with the
+   setting's name and the placeholder (or the value the stage's one secret of before
+   the split, `wechat-shop/<stage>`, holds); a secret missing a name gets it, with the
    placeholder; TOKEN_SECRET is generated (nobody types it anywhere). While a required
    setting still holds the placeholder (or nothing), the deploy stops and names them.
 3. `make package` (the SAM template and zip, cfn-lint), the zip and the template uploaded
@@ -143,16 +144,26 @@ def _read_secret(sm, sid: str) -> dict | None:
     return value
 
 
+def _kept(name: str, legacy: dict) -> bool:
+    """A value of the secret of before the split worth carrying over (an optional one may be empty)."""
+    value = legacy.get(name)
+    return value is not None and value != PLACEHOLDER and (value != "" or name in OPTIONAL_SETTINGS)
+
+
 def ensure_secrets(sm, stage: str) -> SecretsReport:
     """Each group's secret exists and names each of its settings (creating or completing
     it with the placeholder); reports what is still to fill. Values already there are
     never changed."""
     report = SecretsReport()
+    legacy: dict | None = None
     for group, names in SECRET_GROUPS.items():
         sid = secret_id(stage, group)
         values = _read_secret(sm, sid)
         if values is None:
-            values = {name: GENERATED[name]() if name in GENERATED else PLACEHOLDER for name in names}
+            if legacy is None:  # a stage deployed before the split: its one secret seeds the groups
+                legacy = _read_secret(sm, secret_prefix(stage)) or {}
+            values = {name: legacy[name] if _kept(name, legacy)
+                      else GENERATED[name]() if name in GENERATED else PLACEHOLDER for name in names}
             sm.create_secret(Name=sid, SecretString=json.dumps(values),
                              Description=f"{APP} {stage}: {group} settings ({', '.join(names)}); docs/deploy.md")
             report.created.append(sid)

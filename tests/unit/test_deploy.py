@@ -46,9 +46,11 @@ def test_a_new_stage_gets_every_secret_with_every_name_and_the_deploy_refuses():
     sm = _client("secretsmanager")
     created = {}
     with Stubber(sm) as stub:
-        for group in SECRET_GROUPS:
+        for i, group in enumerate(SECRET_GROUPS):
             sid = f"wechat-shop/{STAGE}/{group}"
             _not_found(stub, sid)
+            if i == 0:
+                _not_found(stub, f"wechat-shop/{STAGE}")  # no secret of before the split either
             stub.add_response("create_secret", {"Name": sid},
                               expected_params={"Name": sid, "SecretString": ANY, "Description": ANY})
         real_create = sm.create_secret
@@ -75,6 +77,32 @@ def test_a_new_stage_gets_every_secret_with_every_name_and_the_deploy_refuses():
     assert "TOKEN_SECRET" not in report.unset[f"wechat-shop/{STAGE}/api"]
     message = deploy.refusal(report, "ap-east-1")
     assert "WECHAT_APP_SECRET" in message and "Nothing was deployed" in message
+
+
+def test_a_stage_deployed_before_the_split_seeds_the_group_secrets_from_its_one_secret():
+    sm = _client("secretsmanager")
+    legacy = {**_filled("wechat"), **_filled("wechatpay"), **_filled("api"), "WECHATPAY_NOTIFY_BASE_URL": PLACEHOLDER}
+    created = {}
+    with Stubber(sm) as stub:
+        for i, group in enumerate(SECRET_GROUPS):
+            sid = f"wechat-shop/{STAGE}/{group}"
+            _not_found(stub, sid)
+            if i == 0:
+                _found(stub, f"wechat-shop/{STAGE}", legacy)  # read once
+            stub.add_response("create_secret", {"Name": sid})
+        real_create = sm.create_secret
+
+        def create_secret(**kwargs):
+            created[kwargs["Name"]] = json.loads(kwargs["SecretString"])
+            return real_create(**kwargs)
+
+        sm.create_secret = create_secret
+        report = deploy.ensure_secrets(sm, STAGE)
+        stub.assert_no_pending_responses()
+    assert report.ready
+    for group, names in SECRET_GROUPS.items():
+        expected = {n: legacy[n] for n in names}
+        assert created[f"wechat-shop/{STAGE}/{group}"] == expected
 
 
 def test_an_existing_secret_is_completed_never_overwritten_and_only_placeholders_refuse():
