@@ -107,6 +107,15 @@ def _check(template: dict) -> None:
         raise SystemExit("package check failed:\n  " + "\n  ".join(problems))
 
 
+def pin_function_stage(template: dict, stage: str) -> None:
+    """Every function's STAGE is the stage packaged. Chalice sets it only for the stages
+    .chalice/config.json lists; a stage `make deploy` creates would run as "dev" (and
+    stamp its tokens so)."""
+    for res in template["Resources"].values():
+        if res.get("Type") == "AWS::Serverless::Function":
+            res["Properties"].setdefault("Environment", {}).setdefault("Variables", {})["STAGE"] = stage
+
+
 def _secret_resource(group: str) -> str:
     return "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretId}/" + group + "-??????"
 
@@ -171,6 +180,7 @@ def package(stage: str = "prod", out: Path = OUT_DIR, lint: bool = True, if_stal
     template["Parameters"]["Stage"]["Default"] = stage
     template["Parameters"]["Stage"]["AllowedValues"] = [stage]
     template["Parameters"]["SecretId"]["Default"] = f"wechat-shop/{stage}"
+    pin_function_stage(template, stage)
     set_secret_groups(template)
     _check(template)
     sam.write_text(json.dumps(template, indent=2, ensure_ascii=False) + "\n")

@@ -225,3 +225,15 @@ def test_without_credentials_make_deploy_stops_with_a_clear_message_before_any_c
     proc = subprocess.run([sys.executable, "-m", "local.deploy", "--stage", "Prod!"], cwd=deploy.ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1 and "STAGE=" in proc.stderr
+
+
+def test_a_stage_chalice_config_does_not_list_still_runs_as_itself():
+    from local.package import pin_function_stage
+
+    template = {"Resources": {"A": {"Type": "AWS::Serverless::Function",
+                                    "Properties": {"Environment": {"Variables": {"POWERTOOLS_SERVICE_NAME": "shop"}}}},
+                              "B": {"Type": "AWS::Serverless::Function", "Properties": {}}}}
+    pin_function_stage(template, "staging")
+    assert template["Resources"]["A"]["Properties"]["Environment"]["Variables"] == {
+        "POWERTOOLS_SERVICE_NAME": "shop", "STAGE": "staging"}
+    assert template["Resources"]["B"]["Properties"]["Environment"]["Variables"] == {"STAGE": "staging"}
