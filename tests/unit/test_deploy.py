@@ -42,7 +42,10 @@ def _filled(group: str) -> dict:
     return {name: ("" if name in OPTIONAL_SETTINGS else f"real-{name}") for name in SECRET_GROUPS[group]}
 
 
-def test_a_new_stage_gets_every_secret_with_every_name_and_the_deploy_refuses():
+def _new_stage(legacy: dict | None):
+    """ensure_secrets where no group secret exists; `legacy` is the secret of before the
+    split (None: there is none), read once. The report and the values each secret was
+    created with."""
     sm = _client("secretsmanager")
     created = {}
     with Stubber(sm) as stub:
@@ -50,7 +53,8 @@ def test_a_new_stage_gets_every_secret_with_every_name_and_the_deploy_refuses():
             sid = f"wechat-shop/{STAGE}/{group}"
             _not_found(stub, sid)
             if i == 0:
-                _not_found(stub, f"wechat-shop/{STAGE}")  # no secret of before the split either
+                (_not_found(stub, f"wechat-shop/{STAGE}") if legacy is None
+                 else _found(stub, f"wechat-shop/{STAGE}", legacy))
             stub.add_response("create_secret", {"Name": sid},
                               expected_params={"Name": sid, "SecretString": ANY, "Description": ANY})
         real_create = sm.create_secret
@@ -62,6 +66,11 @@ def test_a_new_stage_gets_every_secret_with_every_name_and_the_deploy_refuses():
         sm.create_secret = create_secret
         report = deploy.ensure_secrets(sm, STAGE)
         stub.assert_no_pending_responses()
+    return report, created
+
+
+def test_a_new_stage_gets_every_secret_with_every_name_and_the_deploy_refuses():
+    report, created = _new_stage(None)  # no secret of before the split either
     assert report.created == [f"wechat-shop/{STAGE}/{g}" for g in SECRET_GROUPS]
     for group, names in SECRET_GROUPS.items():
         values = created[f"wechat-shop/{STAGE}/{group}"]
@@ -80,25 +89,8 @@ def test_a_new_stage_gets_every_secret_with_every_name_and_the_deploy_refuses():
 
 
 def test_a_stage_deployed_before_the_split_seeds_the_group_secrets_from_its_one_secret():
-    sm = _client("secretsmanager")
     legacy = {**_filled("wechat"), **_filled("wechatpay"), **_filled("api"), "WECHATPAY_NOTIFY_BASE_URL": PLACEHOLDER}
-    created = {}
-    with Stubber(sm) as stub:
-        for i, group in enumerate(SECRET_GROUPS):
-            sid = f"wechat-shop/{STAGE}/{group}"
-            _not_found(stub, sid)
-            if i == 0:
-                _found(stub, f"wechat-shop/{STAGE}", legacy)  # read once
-            stub.add_response("create_secret", {"Name": sid})
-        real_create = sm.create_secret
-
-        def create_secret(**kwargs):
-            created[kwargs["Name"]] = json.loads(kwargs["SecretString"])
-            return real_create(**kwargs)
-
-        sm.create_secret = create_secret
-        report = deploy.ensure_secrets(sm, STAGE)
-        stub.assert_no_pending_responses()
+    report, created = _new_stage(legacy)
     assert report.ready
     for group, names in SECRET_GROUPS.items():
         expected = {n: legacy[n] for n in names}
