@@ -9,8 +9,8 @@ from the environment as before: `make dev` fills it (and points the WeChat setti
 the built-in sandbox when they are absent). Nothing secret has a default here.
 
 The settings are split into groups, one secret each (`<SHOP_SECRET_ID>/<group>`), and a
-function reads only the groups its `SHOP_SECRET_GROUPS` names (.chalice/config.json sets
-it per function; infra/ grants each role those secrets alone): a consumer that never
+function reads only the groups its `SHOP_SECRET_GROUPS` names (`make package` sets it
+per function from infra's Metadata.SecretGroups and checks each role grants those alone): a consumer that never
 signs a shopper's token cannot read TOKEN_SECRET, and one that never calls WeChat holds
 no key at all. docs/deploy.md has the table. Without SHOP_SECRET_GROUPS the one secret
 SHOP_SECRET_ID names is read whole (a stage deployed before the split).
