@@ -40,8 +40,9 @@ def test_a_function_reads_only_the_secrets_of_its_groups(monkeypatch):
     secret `<SHOP_SECRET_ID>/<group>`; a group not named is never fetched."""
     monkeypatch.setenv("SHOP_SECRET_ID", "wechat-shop/prod")
     monkeypatch.setenv("SHOP_SECRET_GROUPS", "wechat,wechatpay")
-    monkeypatch.delenv("TOKEN_SECRET", raising=False)
-    monkeypatch.delenv("ADMIN_API_KEY", raising=False)
+    # Nothing to fall back on: a setting no secret gives comes from the environment.
+    for name in ("TOKEN_SECRET", "ADMIN_API_KEY", "WECHAT_APPID", "WECHATPAY_MCHID", "WECHATPAY_PUBLIC_KEY"):
+        monkeypatch.delenv(name, raising=False)
     secrets = {"wechat-shop/prod/wechat": {"WECHAT_APPID": "wx1", "WECHAT_APP_SECRET": "s"},
                "wechat-shop/prod/wechatpay": {"WECHATPAY_MCHID": "1900", "WECHATPAY_PUBLIC_KEY": ""},
                "wechat-shop/prod/api": {"TOKEN_SECRET": "t", "ADMIN_API_KEY": "k"}}
