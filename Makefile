@@ -9,7 +9,7 @@ DEPS := $(VENV)/.deps-installed
 STAGE ?= prod
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: dev test package lint bench openapi mutation venv deps dynamodb-local chromium clean
+.PHONY: dev test package lint bench openapi mutation venv deps dynamodb-local chromium clean deploy smoke
 
 $(PY):
 	@set -e; \
@@ -65,6 +65,20 @@ mutation: $(DEPS)
 
 bench: dynamodb-local
 	@set -e; for f in bench/[!_]*.py; do echo "== $$f"; $(PY) $$f; done
+
+# make deploy STAGE=prod [ALARM_EMAIL=ops@example.com]: secrets checked (created with
+# placeholders when missing; refused while one is left), packaged, uploaded, deployed, the
+# URLs for WeChat printed (local/deploy.py, docs/deploy.md). STAGE must be said: no default.
+deploy: $(DEPS)
+	@test "$(origin STAGE)" = "command line" -o "$(origin STAGE)" = "environment" \
+	  || { echo "make deploy STAGE=<stage>: say which stage (prod, staging, ...)" >&2; exit 1; }
+	$(PY) -m local.deploy --stage $(STAGE) $(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL))
+
+# make smoke BASE_URL=https://...: checks a running stage end to end, no real money
+# (local/smoke.py). Exit status 0 only when every check passed.
+smoke: $(DEPS)
+	@test -n "$(BASE_URL)" || { echo "make smoke BASE_URL=<the API's URL, as make deploy printed it>" >&2; exit 1; }
+	$(PY) -m local.smoke $(BASE_URL)
 
 clean:
 	rm -rf build .pytest_cache .ruff_cache mutants

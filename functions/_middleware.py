@@ -1,12 +1,18 @@
-"""Middleware for every handler: structured logs with request ids, and the contract's
+"""Middleware for every handler: structured logs with request ids, the contract's
 error envelope on the answers Chalice itself produces (unknown route, wrong method,
-unhandled error)."""
+unhandled error), and one `alarm` line for every 5xx.
+
+Why every 5xx logs `alarm` here: Chalice turns a view's exception into a 500 answer, so
+the Lambda invocation succeeds and AWS/Lambda `Errors` never counts it; a 5xx a view
+returns itself (503 upstream unavailable, a notification not handled) is no error to
+Lambda either. The middleware sees every answer of every route, so it is the one place
+that can log each 5xx with the field infra/'s metric filter counts (`Http5xx`)."""
 
 from __future__ import annotations
 
 from chalice import Chalice, Response
 
-from layers.observability import logger
+from layers.observability import ALARM_5XX, logger
 
 
 def install_middleware(app: Chalice) -> None:
@@ -17,7 +23,11 @@ def install_middleware(app: Chalice) -> None:
         try:
             response = get_response(event)
             _to_envelope(response)
-            logger.info("http", extra={"status": response.status_code})
+            if response.status_code >= 500:
+                logger.error("http 5xx", extra={"status": response.status_code, "alarm": ALARM_5XX,
+                                                "code": _error_code(response)})
+            else:
+                logger.info("http", extra={"status": response.status_code})
         finally:
             # Whatever a handler appended (order_id, payout_id, out_bill_no, ...) ends with
             # its request: a warm container's next request starts clean.
@@ -50,5 +60,12 @@ def _to_envelope(response: Response) -> None:
             "NotFoundError": "NOT_FOUND",
         }.get(body["Code"], str(body["Code"]).upper())
         response.body = {"error": {"code": code, "message": body.get("Message", "")}}
-        if response.status_code >= 500:
-            logger.error("unhandled error")
+
+
+def _error_code(response: Response) -> str | None:
+    """The envelope's code (or WeChat Pay's `code` on the notify routes), for the alarm line."""
+    body = response.body
+    if isinstance(body, dict):
+        error = body.get("error")
+        return str(error.get("code")) if isinstance(error, dict) else (str(body["code"]) if "code" in body else None)
+    return None

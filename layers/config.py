@@ -7,6 +7,13 @@ container's life, never resolved into the functions' environment, where anyone w
 read a function's configuration would see them. Locally (no SHOP_SECRET_ID) they come
 from the environment as before: `make dev` fills it (and points the WeChat settings at
 the built-in sandbox when they are absent). Nothing secret has a default here.
+
+The settings are split into groups, one secret each (`<SHOP_SECRET_ID>/<group>`), and a
+function reads only the groups its `SHOP_SECRET_GROUPS` names (`make package` sets it
+per function from infra's Metadata.SecretGroups and checks each role grants those alone): a consumer that never
+signs a shopper's token cannot read TOKEN_SECRET, and one that never calls WeChat holds
+no key at all. docs/deploy.md has the table. Without SHOP_SECRET_GROUPS the one secret
+SHOP_SECRET_ID names is read whole (a stage deployed before the split).
 """
 
 from __future__ import annotations
@@ -17,22 +24,52 @@ from functools import lru_cache
 
 _SECRET: dict[str, str] = {}
 
+# Each group's settings: `make deploy` creates each group's secret with these names.
+SECRET_GROUPS: dict[str, tuple[str, ...]] = {
+    # The mini-program's identity (code2session, access tokens, subscription messages, the
+    # shipping and analytics APIs); WeChat Pay's requests carry the appid too.
+    "wechat": ("WECHAT_APPID", "WECHAT_APP_SECRET"),
+    # WeChat Pay APIv3: prepay, query, close, refunds, transfers, the bills. The public key
+    # pair is empty in platform-certificate mode.
+    "wechatpay": ("WECHATPAY_MCHID", "WECHATPAY_APIV3_KEY", "WECHATPAY_MERCHANT_PRIVATE_KEY",
+                  "WECHATPAY_MERCHANT_SERIAL", "WECHATPAY_PUBLIC_KEY", "WECHATPAY_PUBLIC_KEY_ID",
+                  "WECHATPAY_NOTIFY_BASE_URL"),
+    # What only the HTTP API uses: the operators' key, the key tokens and cookies are signed
+    # with, the message push's token and AES key.
+    "api": ("ADMIN_API_KEY", "TOKEN_SECRET", "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY"),
+}
+# Settings a stage may leave empty (not a placeholder): platform-certificate mode.
+OPTIONAL_SETTINGS = ("WECHATPAY_PUBLIC_KEY", "WECHATPAY_PUBLIC_KEY_ID")
+
 
 def _env(name: str, default: str | None = None) -> str | None:
     value = _SECRET.get(name) or os.environ.get(name)
     return value if value not in (None, "") else default
 
 
-def _load_secret() -> None:
-    """The JSON secret named by SHOP_SECRET_ID (AWS) into _SECRET; nothing locally."""
-    _SECRET.clear()
+def secret_ids() -> list[str]:
+    """The secrets this function reads: `<SHOP_SECRET_ID>/<group>` for each group of
+    SHOP_SECRET_GROUPS, or SHOP_SECRET_ID alone; none locally."""
     secret_id = os.environ.get("SHOP_SECRET_ID")
     if not secret_id:
+        return []
+    groups = os.environ.get("SHOP_SECRET_GROUPS")
+    if groups is None:
+        return [secret_id]
+    return [f"{secret_id}/{g.strip()}" for g in groups.split(",") if g.strip()]
+
+
+def _load_secret() -> None:
+    """The JSON secrets this function reads (AWS) into _SECRET; nothing locally."""
+    _SECRET.clear()
+    ids = secret_ids()
+    if not ids:
         return
     from aws_lambda_powertools.utilities import parameters
 
-    value = parameters.get_secret(secret_id, transform="json", max_age=24 * 3600)
-    _SECRET.update({k: str(v) for k, v in (value or {}).items() if v not in (None, "")})
+    for secret_id in ids:
+        value = parameters.get_secret(secret_id, transform="json", max_age=24 * 3600)
+        _SECRET.update({k: str(v) for k, v in (value or {}).items() if v not in (None, "")})
 
 
 @dataclass(frozen=True)

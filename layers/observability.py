@@ -10,3 +10,8 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 
 logger = Logger(service="shop")
+
+# The `alarm` value of the line the HTTP middleware logs for every 5xx answer. infra/'s
+# metric filters count it as `Http5xx` (its own alarm) and leave it out of
+# `BusinessAlarms`, so a 5xx is not counted twice as a business anomaly.
+ALARM_5XX = "HTTP_5XX"

@@ -107,6 +107,49 @@ def _check(template: dict) -> None:
         raise SystemExit("package check failed:\n  " + "\n  ".join(problems))
 
 
+def pin_function_stage(template: dict, stage: str) -> None:
+    """Every function's STAGE is the stage packaged. Chalice sets it only for the stages
+    .chalice/config.json lists; a stage `make deploy` creates would run as "dev" (and
+    stamp its tokens so)."""
+    for res in template["Resources"].values():
+        if res.get("Type") == "AWS::Serverless::Function":
+            res["Properties"].setdefault("Environment", {}).setdefault("Variables", {})["STAGE"] = stage
+
+
+def _secret_resource(group: str) -> str:
+    return "arn:${AWS::Partition}:secretsmanager:${AWS::Region}:${AWS::AccountId}:secret:${SecretId}/" + group + "-??????"
+
+
+def set_secret_groups(template: dict) -> None:
+    """Each function's SHOP_SECRET_GROUPS from infra's Metadata.SecretGroups (one table for
+    what a function reads and what its role may read); fails unless the role's
+    ReadSettingsSecret grants exactly those secrets. In infra/ rather than Chalice's
+    config because Chalice's per-function variables are per stage, and a stage `make
+    deploy` creates would silently read every secret or none."""
+    from layers.config import SECRET_GROUPS
+
+    table = {k: v for k, v in template.get("Metadata", {}).get("SecretGroups", {}).items() if k != "Description"}
+    resources = template["Resources"]
+    functions = {n for n, r in resources.items() if r.get("Type") == "AWS::Serverless::Function"}
+    problems = [f"{n} has no entry in Metadata.SecretGroups" for n in sorted(functions - set(table))]
+    for name, groups in table.items():
+        if name not in functions:
+            problems.append(f"Metadata.SecretGroups names {name}, which is no function")
+            continue
+        problems += [f"{name}: no settings group {g!r}" for g in groups if g not in SECRET_GROUPS]
+        props = resources[name]["Properties"]
+        props.setdefault("Environment", {}).setdefault("Variables", {})["SHOP_SECRET_GROUPS"] = ",".join(groups)
+        role = resources[props["Role"]["Fn::GetAtt"][0]]
+        granted = [r for p in role["Properties"].get("Policies", []) for st in p["PolicyDocument"]["Statement"]
+                   if st.get("Sid") == "ReadSettingsSecret"
+                   for r in (st["Resource"] if isinstance(st["Resource"], list) else [st["Resource"]])]
+        if sorted(json.dumps(r, sort_keys=True) for r in granted) != sorted(
+                json.dumps({"Fn::Sub": _secret_resource(g)}, sort_keys=True) for g in groups):
+            problems.append(f"{name}: its role's ReadSettingsSecret must grant exactly {groups}")
+    if problems:
+        raise SystemExit("package check failed:\n  " + "\n  ".join(problems))
+
+
 def package(stage: str = "prod", out: Path = OUT_DIR, lint: bool = True, if_stale: bool = False) -> Path:
     out = Path(out)
     digest = inputs_digest(stage)
@@ -137,6 +180,8 @@ def package(stage: str = "prod", out: Path = OUT_DIR, lint: bool = True, if_stal
     template["Parameters"]["Stage"]["Default"] = stage
     template["Parameters"]["Stage"]["AllowedValues"] = [stage]
     template["Parameters"]["SecretId"]["Default"] = f"wechat-shop/{stage}"
+    pin_function_stage(template, stage)
+    set_secret_groups(template)
     _check(template)
     sam.write_text(json.dumps(template, indent=2, ensure_ascii=False) + "\n")
     dropped = strip_runtime_provided(out / "deployment.zip")  # issue 16

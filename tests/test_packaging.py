@@ -117,6 +117,41 @@ def test_every_function_gets_its_settings_and_no_secret_in_any_environment_varia
     assert template["Parameters"]["Stage"]["AllowedValues"] == ["prod"]
 
 
+# What each function needs: the API everything; what calls WeChat (mini-program and Pay) the
+# two WeChat groups; the analytics consumer only counts, and reads no secret at all.
+SECRET_GROUPS_BY_FUNCTION = {"APIHandler": ["wechat", "wechatpay", "api"], "Jobs": ["wechat", "wechatpay"],
+                             "EventsConsumer": ["wechat", "wechatpay"], "OrderExpiryConsumer": ["wechat", "wechatpay"],
+                             "SettlementConsumer": ["wechat", "wechatpay"], "AnalyticsConsumer": []}
+
+
+def test_each_function_reads_only_its_secrets(template):
+    """The settings are split into one secret per group; a function's environment names
+    its groups and its role may read those secrets and no other."""
+    from layers.config import SECRET_GROUPS
+
+    assert set(SECRET_GROUPS) == {"wechat", "wechatpay", "api"}
+    named = [n for names in SECRET_GROUPS.values() for n in names]
+    assert len(named) == len(set(named)), "a setting lives in one group"
+    assert set(CONTRACT_SETTINGS) <= set(named)
+    assert {"TOKEN_SECRET", "ADMIN_API_KEY"} <= set(SECRET_GROUPS["api"])
+    resources = template["Resources"]
+    for name, f in functions(template).items():
+        groups = SECRET_GROUPS_BY_FUNCTION[name]
+        assert f["Properties"]["Environment"]["Variables"]["SHOP_SECRET_GROUPS"] == ",".join(groups), name
+        role = resources[f["Properties"]["Role"]["Fn::GetAtt"][0]]
+        granted = [st["Resource"] for st in _statements(role) if st["Sid"] == "ReadSettingsSecret"]
+        if not groups:
+            assert granted == [], name
+            continue
+        [resources_] = granted
+        subs = sorted(r["Fn::Sub"] for r in resources_)
+        assert subs == sorted(f"arn:${{AWS::Partition}}:secretsmanager:${{AWS::Region}}:${{AWS::AccountId}}:"
+                              f"secret:${{SecretId}}/{g}-??????" for g in groups), name
+    # Nothing in the template grants the whole prefix or the secret of before the split.
+    text = json.dumps(template)
+    assert "secret:${SecretId}-" not in text and "secret:${SecretId}*" not in text
+
+
 def test_the_api_stage_is_throttled_by_settings(template):
     settings = template["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
     assert settings == [{"ResourcePath": "/*", "HttpMethod": "*", "ThrottlingBurstLimit": {"Ref": "ApiThrottleBurst"},
@@ -148,8 +183,9 @@ def test_iam_is_least_privilege(template):
         assert set(by_sid) <= {"OwnLogs", "ConsumeOwnQueue", "ShopTable", "SendToQueues", "ReadSettingsSecret",
                                "CodeBucketObjects"}  # issue 14: the share codes (the API only)
         assert "CodeBucketObjects" not in by_sid or fname == "APIHandler"
-        assert by_sid["ReadSettingsSecret"]["Action"] == ["secretsmanager:GetSecretValue"]
-        assert "${SecretId}-" in by_sid["ReadSettingsSecret"]["Resource"]["Fn::Sub"]
+        # Each function's own secrets, no more (test_each_function_reads_only_its_secrets).
+        if "ReadSettingsSecret" in by_sid:
+            assert by_sid["ReadSettingsSecret"]["Action"] == ["secretsmanager:GetSecretValue"]
         table_actions[fname] = set(by_sid["ShopTable"]["Action"])
     assert not any("dynamodb:BatchWriteItem" in a or "dynamodb:Scan" in a for a in table_actions.values())
     assert "dynamodb:DeleteItem" not in table_actions["SettlementConsumer"]
@@ -176,13 +212,81 @@ def test_schedules_run_the_jobs_in_shanghai_time(template):
 def test_alarms_watch_every_dead_letter_queue_and_function(template):
     resources = template["Resources"]
     alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
-    watched_queues = {a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in alarms if a["Namespace"] == "AWS/SQS"}
+    watched_queues = {a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in alarms if a.get("Namespace") == "AWS/SQS"}
     dlqs = {r["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
             for r in resources.values() if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in r["Properties"]}
     assert watched_queues == dlqs and len(dlqs) == 4  # issue 20: analytics
     watched_functions = {a["Dimensions"][0]["Value"]["Ref"] for a in alarms
-                         if a["Namespace"] == "AWS/Lambda" and a["MetricName"] == "Errors"}
+                         if a.get("Namespace") == "AWS/Lambda" and a["MetricName"] == "Errors"}
     assert watched_functions == FUNCTIONS
+    # Every alarm tells the one topic the merchant subscribes to (AlarmEmail).
+    for a in alarms:
+        assert a["AlarmActions"] == [{"Ref": "AlarmTopic"}], a["AlarmDescription"]
+    [sub] = [r for r in resources.values() if r["Type"] == "AWS::SNS::Subscription"]
+    assert sub["Properties"]["Endpoint"] == {"Ref": "AlarmEmail"} and sub["Properties"]["Protocol"] == "email"
+    assert sub["Condition"] == "HasAlarmEmail"
+
+
+def _alarms(template) -> dict[str, dict]:
+    return {n: r["Properties"] for n, r in template["Resources"].items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+
+def test_every_5xx_is_counted_and_alarmed(template):
+    """The middleware logs `alarm: HTTP_5XX` on every 5xx (tests/unit/test_http_5xx_alarm.py);
+    a metric filter on the API's log group counts it and an alarm fires on the first.
+    The business-alarm filter leaves it out, so a 5xx is not also a business anomaly."""
+    from layers.observability import ALARM_5XX
+
+    resources = template["Resources"]
+    filters = {n: r["Properties"] for n, r in resources.items() if r["Type"] == "AWS::Logs::MetricFilter"}
+    [(name, http)] = [(n, f) for n, f in filters.items() if f["MetricTransformations"][0]["MetricName"] == "Http5xx"]
+    assert http["LogGroupName"] == {"Ref": "ApiHandlerLogGroup"}
+    assert http["FilterPattern"] == f'{{ $.alarm = "{ALARM_5XX}" }}'
+    assert ALARM_5XX in filters["ApiHandlerBusinessAlarmFilter"]["FilterPattern"]
+    assert "!=" in filters["ApiHandlerBusinessAlarmFilter"]["FilterPattern"]
+    [alarm] = [a for a in _alarms(template).values() if a.get("MetricName") == "Http5xx"]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"], alarm["Statistic"]) == (
+        1, "GreaterThanOrEqualToThreshold", "Sum")
+    # And the 5xx API Gateway answers itself (a crash or a timeout never reaches the middleware).
+    [gateway] = [a for a in _alarms(template).values() if a.get("Namespace") == "AWS/ApiGateway"]
+    assert gateway["MetricName"] == "5XXError"
+    assert {d["Name"]: d["Value"] for d in gateway["Dimensions"]} == {
+        "ApiName": resources["RestAPI"]["Properties"]["DefinitionBody"]["info"]["title"],
+        "Stage": resources["RestAPI"]["Properties"]["StageName"]}
+
+
+def test_a_job_that_did_not_run_alarms(template):
+    """A run logs "job done" with its name; a metric filter on the jobs' log group counts
+    runs per job, and each schedule has an alarm on its absence (missing data breaches)."""
+    resources = template["Resources"]
+    [runs] = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Logs::MetricFilter"
+              and r["Properties"]["MetricTransformations"][0]["MetricName"] == "JobRuns"]
+    assert runs["LogGroupName"] == {"Ref": "JobsLogGroup"}
+    assert runs["FilterPattern"] == '{ $.message = "job done" }'
+    assert runs["MetricTransformations"][0]["Dimensions"] == [{"Key": "Job", "Value": "$.job"}]
+    jobs = {json.loads(r["Properties"]["Target"]["Input"])["job"]: r["Properties"]["ScheduleExpression"]
+            for r in resources.values() if r["Type"] == "AWS::Scheduler::Schedule"}
+    watched = {a["Dimensions"][0]["Value"]: a for a in _alarms(template).values() if a.get("MetricName") == "JobRuns"}
+    assert set(watched) == set(jobs)
+    for job, alarm in watched.items():
+        assert alarm["TreatMissingData"] == "breaching", job
+        assert (alarm["ComparisonOperator"], alarm["Threshold"], alarm["Statistic"]) == ("LessThanThreshold", 1, "Sum")
+        window = alarm["Period"] * alarm["EvaluationPeriods"]
+        assert alarm["DatapointsToAlarm"] == alarm["EvaluationPeriods"]  # every period empty, not some
+        # Longer than the time between two runs, within CloudWatch's limits (1 day below
+        # hourly periods, 7 days from them).
+        daily = not (jobs[job].startswith("rate(") or "/" in jobs[job].split()[0])
+        assert window > (24 * 3600 if daily else 600), job
+        assert window <= (7 * 86400 if alarm["Period"] >= 3600 else 86400), job
+
+
+def test_api_traffic_outside_its_usual_band_alarms(template):
+    [alarm] = [a for a in _alarms(template).values() if "ThresholdMetricId" in a]
+    band = next(m for m in alarm["Metrics"] if m["Id"] == alarm["ThresholdMetricId"])
+    assert band["Expression"].startswith("ANOMALY_DETECTION_BAND(")
+    [stat] = [m["MetricStat"] for m in alarm["Metrics"] if "MetricStat" in m]
+    assert stat["Metric"]["Dimensions"] == [{"Name": "FunctionName", "Value": {"Ref": "APIHandler"}}]
+    assert alarm["ComparisonOperator"] == "LessThanLowerOrGreaterThanUpperThreshold"
 
 
 def test_the_table_is_the_one_the_code_expects(template):
