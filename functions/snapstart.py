@@ -53,7 +53,7 @@ def restore() -> None:
     from functions import wiring
     from layers.observability import logger
 
-    random.seed()  # os.urandom: the kernel's generator is reseeded for a restored microVM
+    random.seed()  # from os.urandom, which keeps no state in the process
     ssl.RAND_add(os.urandom(32), 32.0)
     wiring.drop_connections()
     try:
