@@ -44,14 +44,9 @@ RUNS = int(os.environ.get("COLD_START_RUNS", "3"))  # fresh interpreters per kin
 GOAL_MS = 300
 PRIMED_GOAL_MS = 150
 
-# Run inside the fresh interpreter: import the handler, then call it once with `event`.
-_CHILD = """
-import json, time
-t0, c0 = time.perf_counter(), time.process_time()
-import importlib
-handler = getattr(importlib.import_module({module!r}), {attr!r})
-t1 = time.perf_counter()
-
+# The Lambda context a handler is called with, in a child interpreter (what Chalice and
+# Powertools read of it).
+LAMBDA_CONTEXT = """
 class Context:
     aws_request_id = "cold-start-bench"
     function_name = "bench"
@@ -61,7 +56,17 @@ class Context:
     log_group_name = log_stream_name = "bench"
     def get_remaining_time_in_millis(self):
         return 30000
+"""
 
+# Run inside the fresh interpreter: import the handler, then call it once with `event`.
+_CHILD = """
+import json, time
+t0, c0 = time.perf_counter(), time.process_time()
+import importlib
+handler = getattr(importlib.import_module({module!r}), {attr!r})
+t1 = time.perf_counter()
+
+{context}
 answer = handler(json.loads({event!r}), Context())
 t2, c2 = time.perf_counter(), time.process_time()
 print(json.dumps({{"import_s": t1 - t0, "first_s": t2 - t1, "cpu_s": c2 - c0, "answer": answer}}, default=str))
@@ -94,16 +99,7 @@ c1, waited[0] = time.process_time(), 0.0
 snapstart.restore()
 t2 = time.perf_counter()
 
-class Context:
-    aws_request_id = "cold-start-bench"
-    function_name = "bench"
-    function_version = "1"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:bench:live"
-    log_group_name = log_stream_name = "bench"
-    def get_remaining_time_in_millis(self):
-        return 30000
-
+{context}
 answer = handler(json.loads({event!r}), Context())
 t3, c3, first_waited = time.perf_counter(), time.process_time(), waited[0]
 warm = handler(json.loads({warm_event!r}), Context())
@@ -188,7 +184,7 @@ KINDS = {  # kind -> the handler the template names for it
 def first_request(unpacked: Path, handler: str, event: dict, env: dict) -> dict:
     module, _, attr = handler.rpartition(".")
     # -B: like Lambda's read-only /var/task, nothing is cached between runs but what the zip ships.
-    proc = lambda_python(unpacked, _CHILD.format(module=module, attr=attr, event=json.dumps(event)), env=env,
+    proc = lambda_python(unpacked, _CHILD.format(module=module, attr=attr, event=json.dumps(event), context=LAMBDA_CONTEXT), env=env,
                          extra_args=("-B",))
     if proc.returncode != 0:
         raise SystemExit(f"{handler} failed:\n{proc.stderr[-3000:]}")
@@ -204,7 +200,8 @@ def first_request(unpacked: Path, handler: str, event: dict, env: dict) -> dict:
 
 def primed_first_request(unpacked: Path, handler: str, event: dict, warm_event: dict, env: dict) -> dict:
     module, _, attr = handler.rpartition(".")
-    code = _PRIMED_CHILD.format(module=module, attr=attr, event=json.dumps(event), warm_event=json.dumps(warm_event))
+    code = _PRIMED_CHILD.format(module=module, attr=attr, event=json.dumps(event), warm_event=json.dumps(warm_event),
+                                context=LAMBDA_CONTEXT)
     proc = lambda_python(unpacked, code, env=env, extra_args=("-B",))
     if proc.returncode != 0:
         raise SystemExit(f"{handler} (primed) failed:\n{proc.stderr[-3000:]}")

@@ -58,6 +58,8 @@ def prime(made, calls: dict[str, dict]) -> None:
     Nothing leaves the process: priming an operation that writes writes nothing."""
     from botocore import xform_name
 
+    if made not in _clients:  # without our before-send handler, the calls would be sent
+        raise ValueError("prime only clients made or tracked here")
     _priming.active = True
     try:
         for operation, params in calls.items():

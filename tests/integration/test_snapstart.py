@@ -14,7 +14,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from bench.cold_start import api_event
+from bench.cold_start import LAMBDA_CONTEXT, api_event
 from tests.helpers import ADDRESS, create_product, login
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -49,15 +49,7 @@ input()  # the test looks at the table, the queues and the sandbox meanwhile
 
 snapstart.restore()
 
-class Context:
-    aws_request_id = "snapstart-test"
-    function_name = "api"
-    function_version = "1"
-    memory_limit_in_mb = 512
-    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:api:live"
-    log_group_name = log_stream_name = "test"
-    def get_remaining_time_in_millis(self):
-        return 30000
+CONTEXT
 
 answer = app.app(json.loads(EVENT), Context())
 print(json.dumps({"status": answer["statusCode"], "body": answer["body"]}))
@@ -97,7 +89,7 @@ def test_priming_changes_nothing_and_a_restored_container_places_the_order(clien
     table, queues, received = _table_items(), _queue_depths(), len(sandbox.requests_log)
     event = _order_event(sku_id, auth)
 
-    child = subprocess.Popen([sys.executable, "-c", _CHILD.replace("EVENT", repr(json.dumps(event)))],
+    child = subprocess.Popen([sys.executable, "-c", _CHILD.replace("CONTEXT", LAMBDA_CONTEXT).replace("EVENT", repr(json.dumps(event)))],
                              cwd=ROOT, env={**os.environ, "POWERTOOLS_LOG_LEVEL": "WARNING"}, text=True,
                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:

@@ -194,3 +194,12 @@ def test_a_secret_that_cannot_be_read_at_restore_is_read_by_the_first_request(fr
         snapstart.restore()
     assert wiring.token_versions() is not built
     assert settings() is not before  # read again, on first use
+
+
+def test_a_client_made_elsewhere_is_not_primed_since_its_calls_would_be_sent(server):
+    import botocore.session
+
+    elsewhere = botocore.session.get_session().create_client("sqs", region_name="us-east-1", endpoint_url=server.url)
+    with pytest.raises(ValueError):
+        aws.prime(elsewhere, {"SendMessage": {"QueueUrl": server.url + "/q", "MessageBody": "{}"}})
+    assert server.ports == []
