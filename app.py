@@ -23,6 +23,7 @@ from functions import (
     payments,
     reminders,
     settlement,
+    snapstart,
 )
 from functions._middleware import install_middleware
 
@@ -54,3 +55,6 @@ for blueprint in (
     app.register_blueprint(blueprint)
 
 install_middleware(app)
+# SnapStart (docs/cold-start.md): priming before the snapshot, renewal after each restore.
+# Registered with Lambda's runtime hooks; outside Lambda's managed runtime, nothing.
+snapstart.register()

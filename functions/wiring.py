@@ -724,3 +724,48 @@ def couriers():
     from layers.services.couriers import Couriers
 
     return Couriers(fetch=lambda: mini_program().get_delivery_list(), clock=clock())
+
+
+# -- SnapStart (functions/snapstart.py): what priming builds, what a restored container renews --
+
+def prime_order_path() -> None:
+    """Build what a POST /orders uses, before the snapshot: the order service and its
+    collaborators (the merchant key loaded), the DynamoDB and SQS clients with the
+    operations it calls made once offline, the WeChat Pay transport. No call leaves the
+    process."""
+    from layers.storage.base import prime_connection
+
+    orders()
+    token_versions()
+    distribution()  # the order's attribution (the share token), built on its first use
+    prime_connection()
+    sqs().prime()
+    pay_client().prime()
+
+
+def drop_connections() -> None:
+    """Close every HTTP connection a client of ours holds (AWS, WeChat Pay)."""
+    from layers import aws
+    from layers.wechat import http
+
+    aws.drop_connections()
+    http.drop_connections()
+
+
+def reread_settings() -> bool:
+    """Settings read again (the secret from Secrets Manager); if anything changed, every
+    service is built again from the new values on first use. True if it did."""
+    from layers.config import reread_settings as reread
+
+    changed = reread()
+    if changed:
+        reset()
+    return changed
+
+
+def forget_settings() -> None:
+    """Settings, and every service built from them, read and built again on first use."""
+    from layers.config import reset_settings_cache
+
+    reset_settings_cache()
+    reset()

@@ -12,9 +12,13 @@ the 20 ms it spends on endpoints.json); a dict keeps its order too."""
 from __future__ import annotations
 
 import threading
+import weakref
 
 _lock = threading.RLock()
 _session = None
+# Every client made from the session, so a container restored from a SnapStart snapshot
+# can close the connections they opened before it (`drop_connections`).
+_clients: weakref.WeakSet = weakref.WeakSet()
 
 
 def session():
@@ -30,7 +34,68 @@ def session():
 
 def client(service: str, **kwargs):
     with _lock:
-        return session().create_client(service, **kwargs)
+        return track(session().create_client(service, **kwargs))
+
+
+def track(made):
+    """Count a client made from `session()` elsewhere (pynamodb's) among ours."""
+    _clients.add(made)
+    # Registered once, at creation: botocore forgets its event lookups whenever a handler
+    # is registered or removed, and those lookups are part of what `prime` warms.
+    made.meta.events.register_first("before-send", _answer_offline, unique_id="shop-prime-offline")
+    return made
+
+
+_priming = threading.local()
+
+
+def prime(made, calls: dict[str, dict]) -> None:
+    """Each call (operation name -> its parameters) made on `made` without sending it:
+    botocore validates, serialises and signs it (resolving the credentials and the
+    endpoint), then takes an empty 200 answer made here and parses it, as for a real
+    call. The first call of each operation builds its model, serializer, parser and
+    event lookups, a few ms each, otherwise paid by a container's first request.
+    Nothing leaves the process: priming an operation that writes writes nothing."""
+    from botocore import xform_name
+
+    if made not in _clients:  # without our before-send handler, the calls would be sent
+        raise ValueError("prime only clients made or tracked here")
+    _priming.active = True
+    try:
+        for operation, params in calls.items():
+            getattr(made, xform_name(operation))(**params)
+    finally:
+        _priming.active = False
+
+
+def _answer_offline(request, **kwargs):
+    if not getattr(_priming, "active", False):
+        return None  # the request is sent
+    from botocore.awsrequest import AWSResponse
+
+    return AWSResponse(request.url, 200, {"Content-Type": "application/x-amz-json-1.0"}, _Body(b"{}"))
+
+
+class _Body:
+    """The raw stream AWSResponse reads its content from."""
+
+    def __init__(self, content: bytes):
+        self._content = content
+
+    def stream(self, **kwargs):
+        yield self._content
+
+
+def drop_connections() -> int:
+    """Close every client's pooled HTTP connections; each client stays usable and opens
+    new ones on its next call. For a container restored from a snapshot: the sockets it
+    holds were opened by the container the snapshot was taken in, and a request sent on
+    one would wait for its read timeout. Returns how many clients were closed."""
+    with _lock:
+        made = list(_clients)
+    for c in made:
+        c.close()
+    return len(made)
 
 
 def creating():

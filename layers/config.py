@@ -59,16 +59,18 @@ def secret_ids() -> list[str]:
     return [f"{secret_id}/{g.strip()}" for g in groups.split(",") if g.strip()]
 
 
-def _load_secret() -> None:
-    """The JSON secrets this function reads (AWS) into _SECRET; nothing locally."""
+def _load_secret(force: bool = False) -> None:
+    """The JSON secrets this function reads (AWS) into _SECRET; nothing locally.
+    `force`: from Secrets Manager even when Powertools' cache holds them."""
     _SECRET.clear()
     ids = secret_ids()
     if not ids:
         return
     from aws_lambda_powertools.utilities import parameters
 
+    fresh = {"force_fetch": True} if force else {}
     for secret_id in ids:
-        value = parameters.get_secret(secret_id, transform="json", max_age=24 * 3600)
+        value = parameters.get_secret(secret_id, transform="json", max_age=24 * 3600, **fresh)
         _SECRET.update({k: str(v) for k, v in (value or {}).items() if v not in (None, "")})
 
 
@@ -112,8 +114,8 @@ class Settings:
         return not (self.wechatpay_public_key and self.wechatpay_public_key_id)
 
 
-def load_settings() -> Settings:
-    _load_secret()
+def load_settings(force: bool = False) -> Settings:
+    _load_secret(force)
     return Settings(
         wechat_appid=_env("WECHAT_APPID"),
         wechat_app_secret=_env("WECHAT_APP_SECRET"),
@@ -160,3 +162,27 @@ def settings() -> Settings:
 def reset_settings_cache() -> None:
     """Tests and the local runner change the environment; let them re-read it."""
     settings.cache_clear()
+
+
+def reread_settings() -> bool:
+    """The settings read again, the secret from Secrets Manager itself, for a container
+    restored from a SnapStart snapshot: the snapshot may be days old, and a key rotated
+    since must not stay in use. True when anything differs from what `settings()`
+    answered; `settings()` then answers the new values."""
+    before = settings()
+    _drop_secret_connections()
+    if load_settings(force=True) == before:
+        return False
+    settings.cache_clear()  # the next read takes the values just fetched (Powertools' cache)
+    return True
+
+
+def _drop_secret_connections() -> None:
+    """Powertools' Secrets Manager client keeps its own connections; those opened before a
+    snapshot are dead in the restored container."""
+    import sys
+
+    module = sys.modules.get("aws_lambda_powertools.utilities.parameters.base")
+    provider = module.DEFAULT_PROVIDERS.get("secrets") if module is not None else None
+    if provider is not None:
+        provider.client.close()

@@ -21,6 +21,14 @@ class SqsSender:
             self._client = aws.client("sqs", region_name=self.region, endpoint_url=os.environ.get("SQS_ENDPOINT"))
         return self._client
 
+    def prime(self) -> None:
+        """The client built and SendMessage made once offline (layers/aws.py `prime`):
+        nothing is sent. For a container about to be snapshotted (SnapStart)."""
+        from layers import aws
+
+        aws.prime(self.client, {"SendMessage": {"QueueUrl": "https://sqs.us-east-1.amazonaws.com/0/prime",
+                                                "MessageBody": "{}", "DelaySeconds": 0}})
+
     def send(self, queue_url: str | None, body: dict, delay_s: int = 0) -> None:
         if not queue_url:
             raise RuntimeError("queue URL not configured")

@@ -103,6 +103,7 @@ def _check(template: dict) -> None:
     for name, res in resources.items():
         if "Type" not in res:
             problems.append(f"{name} in resources.json matches no resource Chalice generated")
+    problems += _check_snapstart(resources)
     if problems:
         raise SystemExit("package check failed:\n  " + "\n  ".join(problems))
 
@@ -150,6 +151,51 @@ def set_secret_groups(template: dict) -> None:
         raise SystemExit("package check failed:\n  " + "\n  ".join(problems))
 
 
+# The API function runs with SnapStart (docs/cold-start.md), which only published versions
+# have: infra/resources.json gives it `AutoPublishAlias` (SAM publishes a version whenever
+# its code or configuration changes and moves the alias to it) and gives API Gateway the
+# permission to invoke the alias. Every route Chalice generates invokes the function
+# itself (`${APIHandler.Arn}`: its unpublished $LATEST, which has no SnapStart); here each
+# invokes the alias instead, through SAM's reference `{"Ref": "APIHandler.Alias"}` (given
+# to Fn::Sub as a variable: cfn-lint, which checks the template before SAM's transform,
+# knows that reference in a Ref but not inside a Sub string).
+API_FUNCTION = "APIHandler"
+API_ALIAS = "live"
+_FUNCTION_ARN = f"${{{API_FUNCTION}.Arn}}"
+_ALIAS = {"Ref": f"{API_FUNCTION}.Alias"}
+
+
+def point_api_at_alias(template: dict) -> int:
+    """Every API Gateway integration of the template invokes the API function's alias.
+    Returns how many integrations were rewritten."""
+    body = template["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+    rewritten = 0
+    for methods in body["paths"].values():
+        for operation in methods.values():
+            integration = operation.get("x-amazon-apigateway-integration") or {}
+            uri = integration.get("uri")
+            if isinstance(uri, dict) and _FUNCTION_ARN in str(uri.get("Fn::Sub", "")):
+                integration["uri"] = {"Fn::Sub": [uri["Fn::Sub"].replace(_FUNCTION_ARN, "${ApiFunctionAlias}"),
+                                                  {"ApiFunctionAlias": dict(_ALIAS)}]}
+                rewritten += 1
+    return rewritten
+
+
+def _check_snapstart(resources: dict) -> list[str]:
+    problems = []
+    api = resources[API_FUNCTION]["Properties"]
+    if api.get("SnapStart") != {"ApplyOn": "PublishedVersions"} or api.get("AutoPublishAlias") != API_ALIAS:
+        problems.append(f"{API_FUNCTION} must have SnapStart on published versions and the alias {API_ALIAS}")
+    if resources[f"{API_FUNCTION}InvokePermission"]["Properties"]["FunctionName"] != _ALIAS:
+        problems.append(f"API Gateway must be allowed to invoke the alias of {API_FUNCTION}, not the function")
+    for path, methods in resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"].items():
+        for method, operation in methods.items():
+            uri = (operation.get("x-amazon-apigateway-integration") or {}).get("uri")
+            if uri is not None and (uri.get("Fn::Sub") or [None, None])[1] != {"ApiFunctionAlias": _ALIAS}:
+                problems.append(f"{method.upper()} {path} invokes {API_FUNCTION} otherwise than through its alias")
+    return problems
+
+
 def package(stage: str = "prod", out: Path = OUT_DIR, lint: bool = True, if_stale: bool = False) -> Path:
     out = Path(out)
     digest = inputs_digest(stage)
@@ -182,6 +228,7 @@ def package(stage: str = "prod", out: Path = OUT_DIR, lint: bool = True, if_stal
     template["Parameters"]["SecretId"]["Default"] = f"wechat-shop/{stage}"
     pin_function_stage(template, stage)
     set_secret_groups(template)
+    point_api_at_alias(template)
     _check(template)
     sam.write_text(json.dumps(template, indent=2, ensure_ascii=False) + "\n")
     dropped = strip_runtime_provided(out / "deployment.zip")  # issue 16

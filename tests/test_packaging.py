@@ -342,3 +342,49 @@ def test_the_zip_carries_bytecode_for_what_the_handlers_import(built):
                    "chalice/app"):
         folder, _, stem = module.rpartition("/")
         assert f"{folder + '/' if folder else ''}__pycache__/{stem}.cpython-312.pyc" in names, module
+
+
+# -- SnapStart on the API function (docs/cold-start.md) ----------------------------------------
+
+def test_the_api_function_runs_with_snapstart_and_api_gateway_invokes_its_alias(template):
+    """SnapStart applies to published versions only: SAM publishes one whenever the
+    function's code or configuration changes and moves the alias `live` to it; every
+    route, and the permission to invoke, name that alias. The function's own ARN would
+    invoke $LATEST, initialised from scratch on each cold start."""
+    resources = template["Resources"]
+    api = resources["APIHandler"]["Properties"]
+    assert api["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert api["AutoPublishAlias"] == "live"
+    assert api["AutoPublishAliasAllProperties"] is True  # a change of settings publishes too
+    assert resources["APIHandlerInvokePermission"]["Properties"]["FunctionName"] == {"Ref": "APIHandler.Alias"}
+    routes = 0
+    for path, methods in resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"].items():
+        for method, operation in methods.items():
+            text, variables = operation["x-amazon-apigateway-integration"]["uri"]["Fn::Sub"]
+            assert text.endswith("/functions/${ApiFunctionAlias}/invocations"), (method, path)
+            assert variables == {"ApiFunctionAlias": {"Ref": "APIHandler.Alias"}}, (method, path)
+            routes += 1
+    assert routes > 100
+    assert "APIHandler.Arn" not in json.dumps(resources["RestAPI"])
+    # What SnapStart does not support (AWS Lambda Developer Guide, "Improving startup
+    # performance with Lambda SnapStart"): provisioned concurrency, EFS, more than 512 MB of /tmp.
+    assert "ProvisionedConcurrencyConfig" not in api and "FileSystemConfigs" not in api
+    assert api.get("EphemeralStorage", {"Size": 512})["Size"] <= 512
+    # The consumers and jobs keep no alias: their event sources invoke them directly.
+    others = [f for name, f in functions(template).items() if name != "APIHandler"]
+    assert not any("SnapStart" in f["Properties"] or "AutoPublishAlias" in f["Properties"] for f in others)
+
+
+def test_the_package_check_refuses_a_route_that_bypasses_the_alias(template):
+    import copy
+
+    from local.package import _check_snapstart
+
+    resources = copy.deepcopy(template["Resources"])
+    assert _check_snapstart(resources) == []
+    operation = resources["RestAPI"]["Properties"]["DefinitionBody"]["paths"]["/orders"]["post"]
+    operation["x-amazon-apigateway-integration"]["uri"] = {
+        "Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/"
+                   "${APIHandler.Arn}/invocations"}
+    del resources["APIHandler"]["Properties"]["SnapStart"]
+    assert len(_check_snapstart(resources)) == 2

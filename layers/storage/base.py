@@ -77,7 +77,7 @@ class _SharedSessionConnection(Connection):
         if self._client is not None:
             return super().client  # the hot path: no lock once the client exists
         with aws.creating():  # botocore's client creation is not thread-safe
-            return super().client
+            return aws.track(super().client)
 
 
 _shared: Connection | None = None
@@ -95,6 +95,43 @@ def shared_connection() -> Connection:
                              read_timeout_seconds=_Meta.read_timeout_seconds,
                              max_retry_attempts=_Meta.max_retry_attempts)
     return _shared
+
+
+def prime_connection() -> None:
+    """For a container about to be snapshotted (SnapStart): every model's connection
+    (pynamodb makes one per model class on its first use, reading its settings each
+    time), the shared connection's client, and the operations of an order's path
+    (placement's read, the order's transaction, the prepay id's update; single reads and
+    queries) made once offline with made-up keys (layers/aws.py `prime`): nothing is
+    sent, nothing written."""
+    seen: set[type] = set()
+    models: list[type] = [ShopModel]
+    while models:  # every model imported so far
+        model = models.pop()
+        if model not in seen:
+            seen.add(model)
+            model._get_connection()
+            models += model.__subclasses__()
+    table = _Meta.table_name
+    key = {"pk": {"S": "PRIME"}, "sk": {"S": "PRIME"}}
+    item = {**key, "n": {"N": "1"}, "items": {"S": "[]"}, "flag": {"BOOL": True}, "none": {"NULL": True}}
+    condition = {"ConditionExpression": "attribute_not_exists(#pk)", "ExpressionAttributeNames": {"#pk": "pk"}}
+    aws.prime(shared_connection().client, {
+        "BatchGetItem": {"RequestItems": {table: {"ConsistentRead": True, "Keys": [key]}}},
+        "TransactWriteItems": {"TransactItems": [
+            {"Put": {"TableName": table, "Item": item, **condition}},
+            {"Update": {"TableName": table, "Key": key, "UpdateExpression": "ADD #n :one",
+                        "ExpressionAttributeNames": {"#n": "n"},
+                        "ExpressionAttributeValues": {":one": {"N": "1"}}}},
+            {"ConditionCheck": {"TableName": table, "Key": key, **condition}}]},
+        "UpdateItem": {"TableName": table, "Key": key, "UpdateExpression": "SET #n = :one",
+                       "ExpressionAttributeNames": {"#n": "n"}, "ExpressionAttributeValues": {":one": {"N": "1"}},
+                       "ReturnValues": "ALL_NEW"},
+        "GetItem": {"TableName": table, "Key": key, "ConsistentRead": True},
+        "Query": {"TableName": table, "IndexName": "gsi1", "KeyConditionExpression": "#p = :p",
+                  "ExpressionAttributeNames": {"#p": "gsi1pk"}, "ExpressionAttributeValues": {":p": {"S": "PRIME"}},
+                  "Limit": 1},
+    })
 
 
 def _adopt(meta: MetaTable) -> Connection:

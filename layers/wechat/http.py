@@ -7,8 +7,13 @@ is ours to decide, with the same number)."""
 from __future__ import annotations
 
 import json
+import weakref
 from dataclasses import dataclass
 from typing import Any
+
+# Every transport made, so a container restored from a snapshot can drop the connections
+# they opened before it (`drop_connections`).
+_transports: weakref.WeakSet = weakref.WeakSet()
 
 
 class TransportError(Exception):
@@ -35,6 +40,7 @@ class Http:
 
     def __init__(self) -> None:
         self._pool = None
+        _transports.add(self)
 
     def _manager(self):
         if self._pool is None:
@@ -49,6 +55,17 @@ class Http:
             self._pool = urllib3.PoolManager(num_pools=4, maxsize=10, ca_certs=ca_certs, retries=False)
         return self._pool
 
+    def prime(self) -> None:
+        """What the first request builds, built now, without connecting: the pool (and its
+        CA bundle) and the IDNA codec urllib3 checks every new connection's host with."""
+        self._manager()
+        "prime.example".encode("idna")
+
+    def drop_connections(self) -> None:
+        """Close the pooled connections; the next request opens a new one."""
+        if self._pool is not None:
+            self._pool.clear()
+
     def request(self, method: str, url: str, data: bytes | None = None, headers: dict | None = None,
                 timeout: tuple[float, float] = (2, 5)) -> Answer:
         import urllib3
@@ -59,3 +76,12 @@ class Http:
         except urllib3.exceptions.HTTPError as exc:  # connect, read timeout, protocol
             raise TransportError(str(exc)) from exc
         return Answer(r.status, r.headers, r.data)
+
+
+def drop_connections() -> int:
+    """Every transport's pooled connections closed (after a snapshot restore: they were
+    opened by another container). Returns how many transports there were."""
+    made = list(_transports)
+    for t in made:
+        t.drop_connections()
+    return len(made)

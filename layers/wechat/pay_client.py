@@ -65,6 +65,14 @@ class WeChatPayClient:
         self.public_key_id = public_key_id
         self._public_key = paycrypto.load_public_key(public_key_pem) if public_key_pem else None
 
+    def prime(self) -> None:
+        """For a container about to be snapshotted (SnapStart): the transport's pool built.
+        No request, and no private-key operation: the key's first signature sets up its
+        RSA blinding from OpenSSL's random generator, which every container restored from
+        the snapshot would then share."""
+        if isinstance(self.session, Http):
+            self.session.prime()
+
     # -- transport ---------------------------------------------------------------------
     def _call(self, method: str, path: str, body: dict | None = None, query: dict | None = None,
               verify: bool = True, absolute_url: str | None = None, serial_required: bool = False
