@@ -131,3 +131,26 @@ def test_threads_serving_at_once_keep_their_own_keys(app, lines):
     assert console["path"] == "/console/orders" and "order_id" not in console, console
     done = _by_message(lines(), "slow done")[0]
     assert done["path"] == "/slow/{order_id}" and done["order_id"] == "o3", done
+
+
+def test_on_the_local_server_two_requests_on_one_connection_keep_their_own_keys(app, lines):
+    """`make dev`'s server serves a kept-alive connection's requests on one thread."""
+    import requests
+    from chalice.config import Config
+
+    from local.dev import crowd_server
+    from local.services import free_port
+
+    port = free_port()
+    server = crowd_server(app, Config.create(chalice_app=app, lambda_timeout=30), "127.0.0.1", port)
+    threading.Thread(target=server.server.serve_forever, daemon=True).start()
+    try:
+        with requests.Session() as s:  # one connection, kept alive
+            assert s.post(f"http://127.0.0.1:{port}/orders/o4/receipt", timeout=10).status_code == 200
+            assert s.get(f"http://127.0.0.1:{port}/console/orders", timeout=10).status_code == 200
+    finally:
+        server.shutdown()
+        server.server.server_close()
+    first, second = _by_message(lines(), "receipt")[0], _by_message(lines(), "console")[0]
+    assert first["order_id"] == "o4"
+    assert second["path"] == "/console/orders" and "order_id" not in second, second
