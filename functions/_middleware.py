@@ -19,7 +19,7 @@ def install_middleware(app: Chalice) -> None:
     @app.middleware("http")
     def envelope_and_log(event, get_response):
         request_id = (event.context or {}).get("requestId") if hasattr(event, "context") else None
-        logger.append_keys(request_id=request_id, path=event.path, method=event.method)
+        logger.start_invocation(request_id=request_id, path=event.path, method=event.method)
         try:
             response = get_response(event)
             _to_envelope(response)
@@ -31,7 +31,7 @@ def install_middleware(app: Chalice) -> None:
         finally:
             # Whatever a handler appended (order_id, payout_id, out_bill_no, ...) ends with
             # its request: a warm container's next request starts clean.
-            logger.clear_state()
+            logger.end_invocation()
         return response
 
     @app.middleware("all")
@@ -39,13 +39,16 @@ def install_middleware(app: Chalice) -> None:
         # Non-HTTP events (SQS, schedules, direct invocations) log their request id too.
         ctx = getattr(event, "context", None)
         aws_request_id = getattr(ctx, "aws_request_id", None)
+        is_http = hasattr(event, "method")  # an HTTP request's keys start and end in envelope_and_log
+        if not is_http:
+            logger.start_invocation()
         if aws_request_id:
             logger.append_keys(aws_request_id=aws_request_id)
         try:
             return get_response(event)
         finally:
-            if not hasattr(event, "method"):  # an HTTP request's keys end in envelope_and_log
-                logger.clear_state()
+            if not is_http:
+                logger.end_invocation()
 
 
 def _to_envelope(response: Response) -> None:

@@ -39,7 +39,7 @@ def settlement_consumer(event):
 
 # -- issue 20: analytics ------------------------------------------------------------------------
 # A whole batch is merged into one write per counter; with at most 5 consumers at once, no
-# counter takes more than 5 transactions at a time (README: "Analytics").
+# counter takes more than 5 transactions at a time (docs/analytics.md).
 @bp.on_sqs_message(queue=queues.ANALYTICS_QUEUE, batch_size=100, maximum_batching_window_in_seconds=1,
                    name="analytics_consumer", maximum_concurrency=5)
 def analytics_consumer(event):

@@ -15,7 +15,6 @@ import contextlib
 import os
 import secrets
 import signal
-import socket
 import sys
 import threading
 import time
@@ -30,8 +29,7 @@ from local.services import (  # noqa: E402
     CACHE,
     DynamoDBLocal,
     MotoServer,
-    free_port,
-    wait_for_port,
+    port_is_free,
 )
 
 DATA_DIR = CACHE / "dynamodb-data"
@@ -51,13 +49,19 @@ def step(msg: str) -> Callable[[str], None]:
     return done
 
 
-def port_or_free(preferred: int) -> int:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", preferred))
-            return preferred
-        except OSError:
-            return free_port()
+def ports_in_use(args: argparse.Namespace) -> list[str]:
+    """One line per port of the stack something else listens on. The ports are fixed (the
+    docs' commands name them): a taken one stops the start, never moves the service."""
+    wanted = (("HTTP API", args.port, "PORT", "--port"),
+              ("DynamoDB Local", args.dynamodb_port, "DYNAMODB_PORT", "--dynamodb-port"),
+              ("SQS (moto server)", args.sqs_port, "SQS_PORT", "--sqs-port"),
+              ("WeChat sandbox", args.sandbox_port, "SANDBOX_PORT", "--sandbox-port"))
+    settings = {**read_env_file(Path(args.env_file)), **os.environ}
+    if _real_wechat(settings):
+        wanted = wanted[:3]  # no sandbox to start
+    return [f"port {port} ({what}) is in use: stop what listens there (ss -ltnp 'sport = :{port}'), "
+            f"or choose another with {env}= (or {flag})"
+            for what, port, env, flag in wanted if not port_is_free(port)]
 
 
 # ---------------------------------------------------------------------------- .env.local
@@ -127,8 +131,12 @@ def _force_local_aws() -> None:
                        "AWS_DEFAULT_REGION": "us-east-1", "AWS_REGION": "us-east-1"})
 
 
+def _real_wechat(settings) -> bool:
+    return all(settings.get(k) for k in ("WECHAT_APPID", "WECHATPAY_MCHID"))
+
+
 def _start_sandbox(stack: Stack, port: int) -> str | None:
-    if all(os.environ.get(k) for k in ("WECHAT_APPID", "WECHATPAY_MCHID")):
+    if _real_wechat(os.environ):
         print("  WeChat settings given: using them, no sandbox")
         return None
     done = step("WeChat sandbox")
@@ -140,11 +148,13 @@ def _start_sandbox(stack: Stack, port: int) -> str | None:
     proc = subprocess.Popen([sys.executable, "-u", "-m", "sandbox", "--port", str(port)], cwd=ROOT,
                             stdout=subprocess.PIPE, text=True)
     stack.on_stop("WeChat sandbox", lambda: (proc.terminate(), proc.wait(10)))
+    from sandbox.server import SETTINGS_END
+
     printed = ""
-    for line in proc.stdout:  # its settings, as shell exports; the public key id comes last
-        printed += line
-        if line.startswith("export WECHATPAY_PUBLIC_KEY_ID="):
+    for line in proc.stdout:  # its settings, as shell exports, up to the line that ends them
+        if line.strip() == SETTINGS_END:
             break
+        printed += line
     threading.Thread(target=proc.stdout.read, daemon=True, name="sandbox-stdout").start()  # never a full pipe
     if proc.poll() is not None:
         done(f"did not start (exit {proc.returncode}); WeChat calls will fail")
@@ -280,7 +290,7 @@ def run(args: argparse.Namespace, stop: threading.Event) -> int:
         os.environ.setdefault("LOGIN_LIMIT_PER_ADDRESS", "0")
 
         done = step("DynamoDB Local")
-        ddb = DynamoDBLocal(port=port_or_free(args.dynamodb_port),
+        ddb = DynamoDBLocal(port=args.dynamodb_port,
                             db_path=None if args.fresh else str(DATA_DIR))
         ddb.start()
         stack.on_stop("DynamoDB Local", ddb.stop)
@@ -288,12 +298,12 @@ def run(args: argparse.Namespace, stop: threading.Event) -> int:
                                                   f"data in {DATA_DIR.relative_to(ROOT)}") + ")")
 
         done = step("SQS (moto server)")
-        sqs = MotoServer(port=port_or_free(args.sqs_port))
+        sqs = MotoServer(port=args.sqs_port)
         sqs.start()
         stack.on_stop("moto server", sqs.stop)
         done(sqs.endpoint)
 
-        sandbox_base = _start_sandbox(stack, port_or_free(args.sandbox_port))
+        sandbox_base = _start_sandbox(stack, args.sandbox_port)
 
         done = step("table and queues from infra/resources.json")
         stage = "dev"
@@ -357,7 +367,7 @@ def run(args: argparse.Namespace, stop: threading.Event) -> int:
         print("Stopped.", flush=True)
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="Run the shop locally.")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
     parser.add_argument("--fresh", action="store_true", help="DynamoDB in memory: start from nothing")
@@ -367,14 +377,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dynamodb-port", type=int, default=int(os.environ.get("DYNAMODB_PORT", "8001")))
     parser.add_argument("--sqs-port", type=int, default=int(os.environ.get("SQS_PORT", "8002")))
     parser.add_argument("--sandbox-port", type=int, default=int(os.environ.get("SANDBOX_PORT", "8900")))
-    args = parser.parse_args(argv)
+    return parser
 
-    try:
-        wait_for_port(args.port, timeout=0.2)
-        print(f"port {args.port} is in use: stop what runs there or pass --port / PORT=", file=sys.stderr)
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    taken = ports_in_use(args)
+    if taken:
+        print("make dev did not start:\n  " + "\n  ".join(taken), file=sys.stderr)
         return 1
-    except TimeoutError:
-        pass
 
     stop = threading.Event()
 

@@ -427,17 +427,26 @@ class MiniProgramSandbox:
         return f"{parts.scheme}://{parts.netloc}/wechat/message-push"
 
     def push(self, event: dict, url: str) -> dict:
-        with self._lock:
-            record = self.shipping.get(event.get("merchant_trade_no", ""))
-            if (record is not None and event.get("Event") == "trade_manage_order_settlement"
-                    and event.get("settlement_time")):
-                record["settled"] = True
+        """Post one push and report the shop's own answer. The shop has taken a push only
+        when it answered within 5 seconds with `success` or an empty body (message push
+        doc, "消息推送": https://developers.weixin.qq.com/miniprogram/dev/framework/server-ability/message-push.html,
+        "直接回复success（推荐方式）/ 直接回复空串"); anything else, a 401 for a signature
+        the shop could not verify included, is not taken, so a settlement it refused
+        leaves the order unsettled here and the control says so (`accepted: false`)."""
         query, body = self.build_push(event)
         try:
             r = requests.post(f"{url}?{query}", data=body, headers={"Content-Type": "application/json"}, timeout=5)
             answer = {"status": r.status_code, "body": r.text[:200]}
+            accepted = r.status_code == 200 and r.text.strip() in ("success", "")
         except requests.RequestException as exc:
-            answer = {"status": None, "error": str(exc)}
+            answer, accepted = {"status": None, "error": str(exc)}, False
+        answer["accepted"] = accepted
+        # Only the push at settlement settles; the one at shipping time carries only the estimate.
+        if accepted and event.get("Event") == "trade_manage_order_settlement" and event.get("settlement_time"):
+            with self._lock:
+                record = self.shipping.get(event.get("merchant_trade_no", ""))
+                if record is not None:
+                    record["settled"] = True
         with self._lock:
             self.pushes.append({"event": event, **answer})
         return answer

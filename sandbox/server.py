@@ -31,7 +31,10 @@ from sandbox import datacube  # issue 20: analytics
 from sandbox.keys import SandboxKeys, new_certificate, private_pem, public_pem
 from sandbox.pay import BEIJING, Answer, PaySandbox, SandboxError
 
-__all__ = ["BEIJING", "SandboxError", "WeChatSandbox"]
+__all__ = ["BEIJING", "SETTINGS_END", "SandboxError", "WeChatSandbox"]
+
+# `python -m sandbox` prints its settings as shell exports, then this line.
+SETTINGS_END = "# end of settings"
 
 
 class _CrowdServer(ThreadingHTTPServer):
