@@ -23,6 +23,7 @@ from functions import (
     payments,
     reminders,
     settlement,
+    storefront,
 )
 from functions._middleware import install_middleware
 
@@ -50,6 +51,7 @@ for blueprint in (
     group_buys.bp,  # issue 17: group buys
     members.bp,  # issue 19: members
     console.bp,  # issue 21: the merchant console
+    storefront.bp,
 ):
     app.register_blueprint(blueprint)
 

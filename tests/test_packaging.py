@@ -166,7 +166,8 @@ def test_schedules_run_the_jobs_in_shanghai_time(template):
         "expire-campaigns",  # issue 18
         "retry-shipping-uploads", "check-trade-management",  # issue 14
         "fetch-visitors", "recount-analytics",  # issue 20
-        "expire-groups"}  # issue 17
+        "expire-groups",  # issue 17
+        "rebuild-listing"}
     for s in schedules:
         assert s["ScheduleExpressionTimezone"] == "Asia/Shanghai"
         assert s["Target"]["Arn"] == {"Fn::GetAtt": ["Jobs", "Arn"]}

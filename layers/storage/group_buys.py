@@ -224,10 +224,11 @@ class DynamoGroupRepository:
             lambda i: i.gsi2sk, limit)
         return [_group(i) for i in found]
 
-    def open_groups(self, group_buy_id: str, limit: int, cursor: dict | None) -> tuple[list[Group], dict | None]:
-        """Issue 21: the activity's PENDING and OPEN groups, newest first."""
-        result = GroupItem.gsi1.query(f"GROUP_BUY_GROUPS#{group_buy_id}", scan_index_forward=False, limit=limit,
-                                      last_evaluated_key=cursor)
+    def open_groups(self, group_buy_id: str, limit: int, cursor: dict | None,
+                    oldest_first: bool = False) -> tuple[list[Group], dict | None]:
+        """The activity's PENDING and OPEN groups, newest first (or oldest first)."""
+        result = GroupItem.gsi1.query(f"GROUP_BUY_GROUPS#{group_buy_id}", scan_index_forward=oldest_first,
+                                      limit=limit, last_evaluated_key=cursor)
         return [_group(i) for i in result], result.last_evaluated_key
 
     def stage_open(self, tx, group: Group, leader: Member, on_exists) -> None:

@@ -105,10 +105,15 @@ class MemoryGroupRepository:
                 due.append((g.ended_at or g.created_at, g))
         return [g for _, g in sorted(due, key=lambda w: (w[0], w[1].group_id))][:limit]
 
-    def open_groups(self, group_buy_id: str, limit: int, cursor: dict | None):  # issue 21
+    def open_groups(self, group_buy_id: str, limit: int, cursor: dict | None, oldest_first: bool = False):
         groups = [g for g in self.store.scan(("group",)) if isinstance(g, Group)
                   and g.group_buy_id == group_buy_id and g.status in domain.SEATED]
-        return _page(groups, lambda g: f"{g.created_at}#{g.group_id}", limit, cursor)
+        position = lambda g: f"{g.created_at}#{g.group_id}"  # noqa: E731
+        if not oldest_first:
+            return _page(groups, position, limit, cursor)
+        groups = sorted((g for g in groups if not cursor or position(g) > cursor["after"]), key=position)
+        page = groups[:limit]
+        return page, ({"after": position(page[-1])} if len(groups) > limit else None)
 
     def _put_member(self, tx: MemoryTx, member: Member, on_exists) -> None:
         key = ("group_member", member.group_id, member.user_id)
