@@ -11,9 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from layers.domain import errors
+from layers.domain import errors, uploads
 from layers.domain import storefront as rules
-from layers.domain import uploads
 from layers.domain.storefront import Category, Entry, Listing
 
 
