@@ -25,7 +25,6 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any
 
 from layers.clock import iso
@@ -105,9 +104,6 @@ class ListingService:
             logger.warning("listing snapshot missing: listing from the table", extra={"key": key})
             return None
         entries, categories = rules.decode_snapshot(data)
-        by_id = {c.category_id: c for c in categories}
-        entries = [replace(e, category_names=rules.names_of(by_id, e.category_id) or e.category_names)
-                   for e in entries]
         return _Loaded(key, Listing.build(entries), categories, self.monotonic())
 
     def _from_table(self) -> tuple[list[Entry], list[Category]]:
@@ -339,10 +335,9 @@ class CampaignDirectory:
 
     def open_groups(self, group_buy_id: str, group_view: Callable, limit: int,
                     cursor: dict | None) -> tuple[list[dict], dict | None]:
-        """The activity's OPEN groups with seats left, soonest to expire first (拼团广场).
-        A group's expiry is its opening plus the activity's fixed TTL, so the oldest open
-        group expires first: the index is read oldest first, and full pages are made by
-        reading on past groups that filled or ended."""
+        """The activity's OPEN groups with seats left, soonest to expire first (拼团广场): the
+        activity's index lists an open group by its expiry, read in order; full pages are
+        made by reading on past groups still pending or full."""
         now = iso(self.clock.now())
         out: list[dict] = []
         key = cursor

@@ -14,7 +14,8 @@
 
 Issue 21 (the console): activities are listed by gsi1 `GROUP_BUYS` / `<created_at>#<id>`;
 an activity's groups while PENDING or OPEN by gsi1 `GROUP_BUY_GROUPS#<activity id>` /
-`<created_at>#<group id>` (sparse: removed by the write that ends the group).
+`<expires_at or, while PENDING, created_at>#<group id>` (sparse: removed by the write that
+ends the group).
 """
 
 from __future__ import annotations
@@ -134,9 +135,11 @@ def _queue(group: Group) -> tuple[str, str] | None:
 
 # -- issue 21: the console's lists --
 def _listed(group: Group) -> tuple[str, str] | None:
-    """Where an unfinished group is listed under its activity (gsi1); None once it ended."""
+    """Where an unfinished group is listed under its activity (gsi1); None once it ended.
+    A PENDING group sorts by its creation, an OPEN one by its expiry (later than any
+    creation still pending), so the open groups oldest first are the soonest to expire."""
     if group.status in domain.SEATED:
-        return f"GROUP_BUY_GROUPS#{group.group_buy_id}", f"{group.created_at}#{group.group_id}"
+        return f"GROUP_BUY_GROUPS#{group.group_buy_id}", f"{group.expires_at or group.created_at}#{group.group_id}"
     return None
 
 

@@ -108,7 +108,7 @@ class MemoryGroupRepository:
     def open_groups(self, group_buy_id: str, limit: int, cursor: dict | None, oldest_first: bool = False):
         groups = [g for g in self.store.scan(("group",)) if isinstance(g, Group)
                   and g.group_buy_id == group_buy_id and g.status in domain.SEATED]
-        position = lambda g: f"{g.created_at}#{g.group_id}"  # noqa: E731
+        position = lambda g: f"{g.expires_at or g.created_at}#{g.group_id}"  # noqa: E731
         if not oldest_first:
             return _page(groups, position, limit, cursor)
         groups = sorted((g for g in groups if not cursor or position(g) > cursor["after"]), key=position)
