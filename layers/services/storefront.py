@@ -272,7 +272,7 @@ class CampaignDirectory:
                  monotonic: Callable[[], float] = time.monotonic):
         """`listers`: kind -> `(limit, cursor) -> (views, cursor)`, newest first (each
         campaign service's own list); `catalog`: `get_products(ids)`; `groups`: the group
-        repository (`open_groups`)."""
+        repository (`joinable_groups`)."""
         self.listers = listers
         self.catalog = catalog
         self.groups = groups
@@ -335,15 +335,15 @@ class CampaignDirectory:
 
     def open_groups(self, group_buy_id: str, group_view: Callable, limit: int,
                     cursor: dict | None) -> tuple[list[dict], dict | None]:
-        """The activity's OPEN groups with seats left, soonest to expire first (拼团广场): the
-        activity's index lists an open group by its expiry, read in order; full pages are
-        made by reading on past groups still pending or full."""
+        """The activity's OPEN groups with seats left, soonest to expire first (拼团广场), from
+        the index of open groups by expiry; full pages are made by reading on past groups
+        whose every seat is held (by unpaid orders) or that just expired."""
         now = iso(self.clock.now())
         out: list[dict] = []
         key = cursor
         for _ in range(20):  # bounded: at most 20 index pages per shopper page
             # Never read past what the page can hold, so the cursor never skips a group.
-            groups, key = self.groups.open_groups(group_buy_id, limit - len(out), key, oldest_first=True)
+            groups, key = self.groups.joinable_groups(group_buy_id, limit - len(out), key)
             for g in groups:
                 if str(g.status) == "OPEN" and g.seats_left > 0 and (g.expires_at or "") > now:
                     view = group_view(g)

@@ -105,13 +105,17 @@ class MemoryGroupRepository:
                 due.append((g.ended_at or g.created_at, g))
         return [g for _, g in sorted(due, key=lambda w: (w[0], w[1].group_id))][:limit]
 
-    def open_groups(self, group_buy_id: str, limit: int, cursor: dict | None, oldest_first: bool = False):
+    def open_groups(self, group_buy_id: str, limit: int, cursor: dict | None):  # issue 21
         groups = [g for g in self.store.scan(("group",)) if isinstance(g, Group)
                   and g.group_buy_id == group_buy_id and g.status in domain.SEATED]
-        position = lambda g: f"{g.expires_at or g.created_at}#{g.group_id}"  # noqa: E731
-        if not oldest_first:
-            return _page(groups, position, limit, cursor)
-        groups = sorted((g for g in groups if not cursor or position(g) > cursor["after"]), key=position)
+        return _page(groups, lambda g: f"{g.created_at}#{g.group_id}", limit, cursor)
+
+    def joinable_groups(self, group_buy_id: str, limit: int, cursor: dict | None):
+        """OPEN groups, soonest to expire first."""
+        position = lambda g: f"{g.expires_at}#{g.group_id}"  # noqa: E731
+        groups = sorted((g for g in self.store.scan(("group",)) if isinstance(g, Group)
+                         and g.group_buy_id == group_buy_id and g.status == domain.OPEN and g.expires_at
+                         and (not cursor or position(g) > cursor["after"])), key=position)
         page = groups[:limit]
         return page, ({"after": position(page[-1])} if len(groups) > limit else None)
 
