@@ -28,7 +28,15 @@ from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute
 from layers.domain import group_buy as domain
 from layers.domain.group_buy import Group, GroupBuy, Member
 from layers.storage import queues
-from layers.storage.base import Listed, ListedAndQueued, Numbered, ShopModel, changed, requeued, values_of
+from layers.storage.base import (
+    Listed,
+    ListedAndQueued,
+    Numbered,
+    ShopModel,
+    changed,
+    requeued,
+    values_of,
+)
 
 DUE = "GROUPS_DUE"
 GROUP_BUYS = "GROUP_BUYS"  # issue 21: gsi1, every activity
