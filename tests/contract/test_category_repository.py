@@ -47,13 +47,13 @@ def test_deleting_races_a_product_naming_it_and_exactly_one_wins(repo):
         c = Category(f"c_{uuid.uuid4().hex[:10]}", "器具", created_at="2026-12-05T00:00:00Z")
         _put(repo, c)
 
-        def name_it():
+        def name_it(c=c):
             tx = Tx()
             repo.stage_count(tx, c.category_id, products=1)
             tx.commit()
             return "named"
 
-        def delete_it():
+        def delete_it(c=c):
             tx = Tx()
             repo.stage_delete(tx, c.category_id)
             tx.commit()
