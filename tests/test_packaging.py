@@ -146,8 +146,15 @@ def test_iam_is_least_privilege(template):
         role = f["Properties"]["Role"]["Fn::GetAtt"][0]
         by_sid = {s["Sid"]: s for s in _statements(resources[role])}
         assert set(by_sid) <= {"OwnLogs", "ConsumeOwnQueue", "ShopTable", "SendToQueues", "ReadSettingsSecret",
-                               "CodeBucketObjects"}  # issue 14: the share codes (the API only)
+                               "CodeBucketObjects",  # issue 14: the share codes (the API only)
+                               "ImageUploads", "ListingSnapshots"}
         assert "CodeBucketObjects" not in by_sid or fname == "APIHandler"
+        # presigned image uploads are signed by the API; listing snapshots published by the
+        # catalog.changed consumer and the rebuild-listing job, under catalog/ only
+        assert ("ImageUploads" in by_sid) == (fname == "APIHandler")
+        assert ("ListingSnapshots" in by_sid) == (fname in ("EventsConsumer", "Jobs"))
+        if "ListingSnapshots" in by_sid:
+            assert by_sid["ListingSnapshots"]["Resource"] == {"Fn::Sub": "${CodeBucket.Arn}/catalog/*"}
         assert by_sid["ReadSettingsSecret"]["Action"] == ["secretsmanager:GetSecretValue"]
         assert "${SecretId}-" in by_sid["ReadSettingsSecret"]["Resource"]["Fn::Sub"]
         table_actions[fname] = set(by_sid["ShopTable"]["Action"])
@@ -239,3 +246,22 @@ def test_the_zip_carries_bytecode_for_what_the_handlers_import(built):
                    "chalice/app"):
         folder, _, stem = module.rpartition("/")
         assert f"{folder + '/' if folder else ''}__pycache__/{stem}.cpython-312.pyc" in names, module
+
+
+def test_images_are_private_and_served_only_through_the_cdn(template):
+    resources = template["Resources"]
+    bucket = resources["ImageBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    policy = resources["ImageBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert policy == [{
+        "Sid": "CdnReadsImages", "Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"},
+        "Action": "s3:GetObject", "Resource": {"Fn::Sub": "${ImageBucket.Arn}/img/*"},
+        "Condition": {"StringEquals": {"AWS:SourceArn": {
+            "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${ImageCdn}"}}}}]
+    # nobody may list the bucket: no statement anywhere grants s3:ListBucket
+    assert "s3:ListBucket" not in json.dumps(template)
+    cdn = resources["ImageCdn"]["Properties"]["DistributionConfig"]
+    assert cdn["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert cdn["DefaultCacheBehavior"]["AllowedMethods"] == ["GET", "HEAD"]
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["IMAGE_BUCKET"] == {"Ref": "ImageBucket"} and "Fn::If" in env["IMAGE_BASE_URL"]
