@@ -24,6 +24,7 @@ from functions import (
     reminders,
     settlement,
     snapstart,
+    storefront,
 )
 from functions._middleware import install_middleware
 
@@ -51,6 +52,7 @@ for blueprint in (
     group_buys.bp,  # issue 17: group buys
     members.bp,  # issue 19: members
     console.bp,  # issue 21: the merchant console
+    storefront.bp,
 ):
     app.register_blueprint(blueprint)
 

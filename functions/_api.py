@@ -231,6 +231,15 @@ def _shopper_claims(bp: Blueprint):
     return claims
 
 
+def optional_shopper(bp: Blueprint) -> str | None:
+    """The caller's user id on a public route, where a token only adds to the answer: its
+    signature, stage and expiry checked (no read); None without one or with one that fails."""
+    try:
+        return _shopper_claims(bp).user_id
+    except errors.Unauthorized:
+        return None
+
+
 def shopper_checked_by_read(bp: Blueprint) -> tuple[str, Callable | None]:
     """For a route whose service reads the shopper anyway (POST /orders' batch read): the
     user id (signature, stage and expiry checked), and the token-version check to run on

@@ -3,19 +3,41 @@
 from chalice import Blueprint
 
 from functions import schemas, wiring
-from functions._api import created, paged, parse_body, require_admin, route
+from functions._api import (
+    created,
+    optional_shopper,
+    paged,
+    parse_body,
+    query_param,
+    require_admin,
+    route,
+)
 
 bp = Blueprint(__name__)
 
 
+def _distributor() -> bool:
+    """Whether the caller is a distributor: only they see a product's commission. The
+    storefront is public, so a missing or unusable token is simply a shopper."""
+    user = optional_shopper(bp)
+    return user is not None and wiring.distributor_check()(user)
+
+
 @route(bp, "/products", methods=["GET"])
 def list_products():
-    return paged(bp, wiring.catalog().list_products)
+    distributor = _distributor()
+    category_id, q, sort = query_param(bp, "category_id"), query_param(bp, "q"), query_param(bp, "sort", "default")
+    if q is not None and len(q) > 50:
+        from layers.domain import errors
+
+        raise errors.InvalidRequest("q: at most 50 characters")
+    return paged(bp, lambda limit, cursor: wiring.catalog().list_products(
+        limit, cursor, category_id=category_id, q=q, sort=sort, distributor=distributor))
 
 
 @route(bp, "/products/{product_id}", methods=["GET"])
 def get_product(product_id):
-    return wiring.catalog().get_product(product_id)
+    return wiring.catalog().get_product(product_id, distributor=_distributor())
 
 
 @route(bp, "/admin/products", methods=["POST"])

@@ -4,7 +4,15 @@ group price and friends join it with orders of their own."""
 from chalice import Blueprint
 
 from functions import schemas, wiring
-from functions._api import created, idempotency_key, parse_body, require_admin, route, shopper_id
+from functions._api import (
+    created,
+    idempotency_key,
+    paged,
+    parse_body,
+    require_admin,
+    route,
+    shopper_id,
+)
 
 bp = Blueprint(__name__)
 
@@ -26,6 +34,15 @@ def open_group(group_buy_id):
     key = idempotency_key(bp)
     body = parse_body(bp, schemas.GroupOrderInput)
     return created(wiring.group_buys().open(user, group_buy_id, body, key))
+
+
+@route(bp, "/group-buys/{group_buy_id}/groups", methods=["GET"])
+def list_open_groups(group_buy_id):
+    """拼团广场: the activity's OPEN groups with seats left, soonest to expire first."""
+    service = wiring.group_buys()
+    service.get_group_buy(group_buy_id)  # 404 for no such activity
+    return paged(bp, lambda limit, cursor: wiring.campaign_directory().open_groups(
+        group_buy_id, service.view, limit, cursor))
 
 
 @route(bp, "/groups/{group_id}", methods=["GET"])

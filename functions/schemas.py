@@ -142,7 +142,16 @@ class SkuInput(BaseModel):
     expected_stock: Int | None = Field(None, ge=0, le=10_000_000,
                                        description="an existing SKU: the stock the operator saw; `stock` is set only "
                                                    "while it is still this")
-    spec: dict[str, str] | None = None
+    spec: dict[Annotated[str, Field(min_length=1, max_length=20)], Annotated[str, Field(min_length=1, max_length=40)]] | None = Field(
+        None, max_length=5, description="attribute names to values, e.g. {\"颜色\": \"红\", \"尺码\": \"M\"}")
+    list_price: Int | None = Field(None, ge=1, le=100_000_000, description="the struck-through price, at least `price`")
+    weight_g: Int | None = Field(None, ge=0, le=1_000_000, description="grams, for freight by weight")
+
+    @model_validator(mode="after")
+    def _list_price_not_below_price(self):
+        if self.list_price is not None and self.list_price < self.price:
+            raise ValueError("list_price is at least price")
+        return self
 
     @model_validator(mode="after")
     def _one_way_to_move_stock(self):  # -- issue 15 --
@@ -169,6 +178,10 @@ class CommissionInput(BaseModel):
         return self
 
 
+ImageUrl = Annotated[str, Field(min_length=1, max_length=500, description="an `image_url` of POST /admin/uploads")]
+Tag = Annotated[str, Field(min_length=1, max_length=20)]
+
+
 class ProductInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str = Field(min_length=1, max_length=200)
@@ -176,6 +189,29 @@ class ProductInput(BaseModel):
     skus: list[SkuInput] = Field(min_length=1, max_length=100)
     commission: CommissionInput | None = None
     active: bool = True
+    images: list[ImageUrl] = Field(default_factory=list, max_length=9, description="the first is the cover")
+    description: str | None = Field(None, max_length=10_000)
+    detail_images: list[ImageUrl] = Field(default_factory=list, max_length=30)
+    category_id: Id | None = None
+    tags: list[Tag] = Field(default_factory=list, max_length=10)
+    sort_weight: Int = Field(0, ge=-1_000_000, le=1_000_000, description="higher first in the default order")
+
+
+# -- operators: categories and uploads ----------------------------------------------------------
+
+
+class CategoryInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=30)
+    parent_id: Id | None = None
+    sort_weight: Int = Field(0, ge=-1_000_000, le=1_000_000)
+    image_url: ImageUrl | None = None
+
+
+class UploadInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    content_type: Literal["image/jpeg", "image/png", "image/webp"]
+    size: Int = Field(ge=1, le=5 * 1024 * 1024, description="bytes, at most 5 MB")
 
 
 # -- operators: coupons -------------------------------------------------------------------
@@ -502,3 +538,8 @@ class OperatorInput(BaseModel):
 
 REQUEST_MODELS[("/admin/operators", "post")] = OperatorInput
 # -- end issue 21 --
+
+# The storefront: categories and image uploads.
+REQUEST_MODELS[("/admin/categories", "post")] = CategoryInput
+REQUEST_MODELS[("/admin/categories/{category_id}", "put")] = CategoryInput
+REQUEST_MODELS[("/admin/uploads", "post")] = UploadInput

@@ -254,6 +254,7 @@ def event_handlers() -> dict:
         "order.shipped": [shipping().on_order_shipped],
         "shipping.upload": [shipping().on_order_shipped],
         "group.expiry_due": [group_buys().on_expiry_due],  # issue 17
+        "catalog.changed": [listing().on_catalog_changed],
     }
 
 
@@ -279,6 +280,7 @@ def jobs() -> dict[str, list[tuple[Callable, str, str | None]]]:
         "fetch-visitors": [(analytics, "fetch_visitors", None)],
         "recount-analytics": [(analytics, "recount", None)],
         "expire-groups": [(group_buys, "expire_due", None)],  # issue 17
+        "rebuild-listing": [(listing, "rebuild", None)],
     }
 
 # -- coupons, flash sales (helper: coupons) ----------------------------------------------------
@@ -421,7 +423,99 @@ def table_probe():
 def catalog():
     from layers.services.catalog import CatalogService
 
-    return CatalogService(catalog=catalog_repository(), new_tx=new_tx(), clock=clock())
+    return CatalogService(catalog=catalog_repository(), new_tx=new_tx(), clock=clock(),
+                          categories=_Deferred(category_repository), images=_Deferred(images),
+                          listing=_Deferred(listing), campaigns=_Deferred(campaign_directory),
+                          outbox=_Deferred(outbox_repository), publisher=_Deferred(publisher))
+
+
+# -- the storefront: categories, the listing, campaigns to find, image uploads ----------------
+
+@_once
+def category_repository():
+    from layers.storage.storefront import DynamoCategoryRepository
+
+    return DynamoCategoryRepository()
+
+
+@_once
+def categories():
+    from layers.services.storefront import CategoryService
+
+    return CategoryService(categories=category_repository(), outbox=outbox_repository(), publisher=publisher(),
+                           images=images(), clock=clock(), new_tx=new_tx(), new_id=catalog_repository().new_id)
+
+
+def _image_signer(message: str) -> str:
+    import hashlib
+    import hmac
+
+    from layers.auth import derived_key
+
+    return hmac.new(derived_key("image"), message.encode(), hashlib.sha256).hexdigest()
+
+
+@_once
+def images():
+    from layers.services.storefront import ImageService
+    from layers.storage.images import S3Uploads
+
+    s = settings()
+    return ImageService(uploads=S3Uploads(s.image_bucket, s.aws_region), base_url=s.image_base_url,
+                        sign=_image_signer)
+
+
+@_once
+def listing():
+    from layers.services.storefront import ListingService
+    from layers.storage.images import S3BlobStore
+    from layers.storage.storefront import DynamoListingVersions
+
+    s = settings()
+    return ListingService(catalog=catalog_repository(), categories=category_repository(),
+                          versions=DynamoListingVersions(), snapshots=S3BlobStore(s.code_bucket, s.aws_region),
+                          sales=lambda: analytics().units_sold())
+
+
+@_once
+def distributor_check() -> Callable[[str], bool]:
+    """`is_distributor(user_id)`, remembered a minute per container: a product page asks it
+    on every view with a token, and becoming a distributor is rare."""
+    import time
+
+    known: dict[str, tuple[float, bool]] = {}
+
+    def check(user_id: str) -> bool:
+        hit = known.get(user_id)
+        if hit is not None and time.monotonic() - hit[0] < 60:
+            return hit[1]
+        answer = distributor_repository().get(user_id) is not None
+        if len(known) > 10_000:
+            known.clear()
+        known[user_id] = (time.monotonic(), answer)
+        return answer
+
+    return check
+
+
+def _flash_sale_page(limit: int, cursor: dict | None):
+    from layers.services.flash_sales import sale_view
+
+    sales, next_key = flash_sale_repository().list_sales(limit, cursor)
+    # The list leaves out `remaining` (one query per sale); GET /flash-sales/{id} has it.
+    return [{k: v for k, v in sale_view(sale, 0).items() if k != "remaining"} for sale in sales], next_key
+
+
+@_once
+def campaign_directory():
+    from layers.services.storefront import CampaignDirectory
+
+    return CampaignDirectory(
+        listers={"flash_sale": _flash_sale_page,
+                 "group_buy": lambda limit, cursor: group_buys().list_group_buys(limit, cursor),
+                 "bargain": lambda limit, cursor: bargains().list_bargains(limit, cursor),
+                 "assist": lambda limit, cursor: assistance().list_campaigns(limit, cursor)},
+        catalog=catalog_repository(), groups=group_repository(), clock=clock())
 
 
 @_once

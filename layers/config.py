@@ -107,6 +107,10 @@ class Settings:
     login_limit_per_address: int = 60   # logins per minute from one source address
     login_limit_per_openid: int = 10    # logins per minute of one WeChat user
     unpaid_orders_cap: int = 10         # unpaid orders one shopper may hold at once
+    # The storefront's images: the bucket uploads go to, and the URL base they are served from
+    # (CloudFront on AWS; moto's S3 endpoint locally).
+    image_bucket: str | None = None
+    image_base_url: str | None = None
 
     @property
     def platform_certificate_mode(self) -> bool:
@@ -146,7 +150,19 @@ def load_settings(force: bool = False) -> Settings:
         login_limit_per_address=_int_env("LOGIN_LIMIT_PER_ADDRESS", 60),
         login_limit_per_openid=_int_env("LOGIN_LIMIT_PER_OPENID", 10),
         unpaid_orders_cap=_int_env("UNPAID_ORDERS_CAP", 10),
+        image_bucket=_env("IMAGE_BUCKET"),
+        image_base_url=_image_base_url(),
     )
+
+
+def _image_base_url() -> str | None:
+    """IMAGE_BASE_URL (the CDN, or the merchant's own domain in front of it); locally, where
+    only the bucket is given, the bucket's own URL on moto's S3."""
+    base = _env("IMAGE_BASE_URL")
+    if base:
+        return base.rstrip("/")
+    bucket, endpoint = _env("IMAGE_BUCKET"), _env("S3_ENDPOINT")
+    return f"{endpoint.rstrip('/')}/{bucket}" if bucket and endpoint else None
 
 
 def _int_env(name: str, default: int) -> int:

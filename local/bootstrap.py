@@ -235,4 +235,13 @@ def create_buckets(s3_endpoint: str, stage: str | None = None, region: str | Non
     for variable, ref in env_refs(template).items():
         if ref in names:
             env[variable] = names[ref]
+    if "IMAGE_BUCKET" in env:
+        # On AWS only the CDN reads the image bucket (ImageBucketPolicy); locally nobody stands
+        # in front of it, so its images are readable by anyone, as the CDN would serve them.
+        import json
+
+        client.put_bucket_policy(Bucket=env["IMAGE_BUCKET"], Policy=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Sid": "LocalStandInForTheCdn", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+                "Resource": f"arn:aws:s3:::{env['IMAGE_BUCKET']}/img/*"}]}))
     return env

@@ -181,8 +181,15 @@ def test_iam_is_least_privilege(template):
         role = f["Properties"]["Role"]["Fn::GetAtt"][0]
         by_sid = {s["Sid"]: s for s in _statements(resources[role])}
         assert set(by_sid) <= {"OwnLogs", "ConsumeOwnQueue", "ShopTable", "SendToQueues", "ReadSettingsSecret",
-                               "CodeBucketObjects"}  # issue 14: the share codes (the API only)
+                               "CodeBucketObjects",  # issue 14: the share codes (the API only)
+                               "ImageUploads", "ListingSnapshots"}
         assert "CodeBucketObjects" not in by_sid or fname == "APIHandler"
+        # presigned image uploads are signed by the API; listing snapshots published by the
+        # catalog.changed consumer and the rebuild-listing job, under catalog/ only
+        assert ("ImageUploads" in by_sid) == (fname == "APIHandler")
+        assert ("ListingSnapshots" in by_sid) == (fname in ("EventsConsumer", "Jobs"))
+        if "ListingSnapshots" in by_sid:
+            assert by_sid["ListingSnapshots"]["Resource"] == {"Fn::Sub": "${CodeBucket.Arn}/catalog/*"}
         # Each function's own secrets, no more (test_each_function_reads_only_its_secrets).
         if "ReadSettingsSecret" in by_sid:
             assert by_sid["ReadSettingsSecret"]["Action"] == ["secretsmanager:GetSecretValue"]
@@ -202,7 +209,8 @@ def test_schedules_run_the_jobs_in_shanghai_time(template):
         "expire-campaigns",  # issue 18
         "retry-shipping-uploads", "check-trade-management",  # issue 14
         "fetch-visitors", "recount-analytics",  # issue 20
-        "expire-groups"}  # issue 17
+        "expire-groups",  # issue 17
+        "rebuild-listing"}
     for s in schedules:
         assert s["ScheduleExpressionTimezone"] == "Asia/Shanghai"
         assert s["Target"]["Arn"] == {"Fn::GetAtt": ["Jobs", "Arn"]}
@@ -388,3 +396,22 @@ def test_the_package_check_refuses_a_route_that_bypasses_the_alias(template):
                    "${APIHandler.Arn}/invocations"}
     del resources["APIHandler"]["Properties"]["SnapStart"]
     assert len(_check_snapstart(resources)) == 2
+
+
+def test_images_are_private_and_served_only_through_the_cdn(template):
+    resources = template["Resources"]
+    bucket = resources["ImageBucket"]["Properties"]
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    policy = resources["ImageBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert policy == [{
+        "Sid": "CdnReadsImages", "Effect": "Allow", "Principal": {"Service": "cloudfront.amazonaws.com"},
+        "Action": "s3:GetObject", "Resource": {"Fn::Sub": "${ImageBucket.Arn}/img/*"},
+        "Condition": {"StringEquals": {"AWS:SourceArn": {
+            "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${ImageCdn}"}}}}]
+    # nobody may list the bucket: no statement anywhere grants s3:ListBucket
+    assert "s3:ListBucket" not in json.dumps(template)
+    cdn = resources["ImageCdn"]["Properties"]["DistributionConfig"]
+    assert cdn["DefaultCacheBehavior"]["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert cdn["DefaultCacheBehavior"]["AllowedMethods"] == ["GET", "HEAD"]
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["IMAGE_BUCKET"] == {"Ref": "ImageBucket"} and "Fn::If" in env["IMAGE_BASE_URL"]

@@ -30,6 +30,8 @@ BY_CODE = {
     "RATE_LIMITED": "操作太频繁或对象正忙,请稍后再试",
     "UPSTREAM_UNAVAILABLE": "微信支付暂时无法响应,请稍后重试(本次未做任何更改)",
     "INVALID_REQUEST": "填写的内容有误,请检查后重试",
+    "UNKNOWN_IMAGE": "图片不是本店上传的,请重新上传",
+    "IN_USE": "仍有商品或子分类在使用,不能删除",
     "CSRF": "表单已失效(CSRF 校验失败),请刷新页面重试",
 }
 BY_KIND = {

@@ -20,6 +20,8 @@ Counters:
     PRODUCT  <day>|<month> / product   quantity gmv (ranked by gmv)
     DISTRIBUTOR <month> / distributor  sales_amount orders commission (ranked by sales)
     COUPON   - / template              used discount gmv
+    SALES    ALL / product             quantity: units sold, less the units of orders refunded
+                                       in full (ranked by quantity: the storefront's `sales`)
 
 Money is integer fen. `gmv` is the payable of paid orders; a product's `gmv` is its
 lines' share of what the shopper paid for the goods (`paid_shares`: every discount off,
@@ -47,11 +49,12 @@ DAY = "DAY"
 PRODUCT = "PRODUCT"
 DISTRIBUTOR = "DISTRIBUTOR"
 COUPON = "COUPON"
+SALES = "SALES"
 
 DAY_FIELDS = ("gmv", "orders", "buyers", "new_buyers", "repeat_buyers", "refunds", "refund_count",
               "top_ups", "top_up_count", "paid_refunds")
 # The counter of each ranked kind that its ranking index is sorted by.
-RANKED_BY = {PRODUCT: "gmv", DISTRIBUTOR: "sales_amount"}
+RANKED_BY = {PRODUCT: "gmv", DISTRIBUTOR: "sales_amount", SALES: "quantity"}
 
 
 def _parse(at: str) -> datetime:
@@ -193,12 +196,21 @@ def sale_fact(event_id: str, order, commission: int = 0, coupon_template_id: str
                 discount=int(order.amounts.get("discount") or 0) if order.coupon_id else 0)
 
 
-def refund_fact(event_id: str, order, amount: int, succeeded_at: str) -> Fact | None:
-    """`order.refunded`: counts on the day it succeeded; None when its order never counted."""
+def refund_fact(event_id: str, order, amount: int, succeeded_at: str, completes: bool = False) -> Fact | None:
+    """`order.refunded`: counts on the day it succeeded; None when its order never counted.
+    The refund that `completes` the order's refund (the whole payment is back) carries its
+    lines: their units no longer count as sold. A partial refund names no units."""
     if not counts_as_sale(order):
         return None
     return Fact(event_id=event_id, kind=REFUND, at=succeeded_at, user_id=order.user_id, amount=amount,
-                order_id=order.order_id, paid_at=order.paid_at)
+                order_id=order.order_id, paid_at=order.paid_at, lines=product_lines(order) if completes else ())
+
+
+def completes_refund(payload: dict) -> bool:
+    """Whether the refund an `order.refunded` payload reports is the one that brought the
+    order's refunds up to its payment (exactly one refund of an order does)."""
+    total, payable, amount = (int(payload.get(k) or 0) for k in ("refunded_total", "order_payable", "amount"))
+    return payable > 0 and total >= payable > total - amount
 
 
 def top_up_fact(event_id: str, user_id: str, amount: int, paid_at: str) -> Fact:
@@ -267,11 +279,13 @@ def increments(fact: Fact, positions: Positions | None = None) -> list[Increment
         if fact.coupon_template_id:
             out.append(Increment(Key(COUPON, "-", fact.coupon_template_id),
                                  {"used": 1, "discount": fact.discount, "gmv": fact.amount}))
+        out += [Increment(Key(SALES, "ALL", line.product_id), {"quantity": line.quantity}) for line in fact.lines]
         return out
     if fact.kind == REFUND:
         out = [Increment(Key(DAY, fact.day), {"refunds": fact.amount, "refund_count": 1})]
         if fact.paid_at:
             out.append(Increment(Key(DAY, day_of(fact.paid_at)), {"paid_refunds": fact.amount}))
+        out += [Increment(Key(SALES, "ALL", line.product_id), {"quantity": -line.quantity}) for line in fact.lines]
         return out
     if fact.kind == TOP_UP:
         return [Increment(Key(DAY, fact.day), {"top_ups": fact.amount, "top_up_count": 1})]

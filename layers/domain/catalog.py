@@ -33,6 +33,8 @@ class Sku:
     active: bool = True
     spec: dict | None = None
     retired: bool = False  # issue 21: left out of an edit (never back on sale with its product)
+    list_price: int | None = None  # the struck-through "was" price (划线价), at least `price`
+    weight_g: int | None = None  # for freight by weight
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,24 @@ class Product:
     created_at: str
     updated_at: str
     active: bool = True
+    # What a shopper's product page shows: `images[0]` is the cover.
+    images: tuple[str, ...] = ()
+    description: str | None = None
+    detail_images: tuple[str, ...] = ()
+    category_id: str | None = None
+    tags: tuple[str, ...] = ()
+    sort_weight: int = 0
+    price_min: int | None = None  # the lowest price of its on-sale SKUs, for the listing
+
+
+def content_of(body) -> dict:
+    """A product's content fields from a validated body (absent fields empty)."""
+    return {"images": tuple(getattr(body, "images", None) or ()),
+            "description": getattr(body, "description", None) or None,
+            "detail_images": tuple(getattr(body, "detail_images", None) or ()),
+            "category_id": getattr(body, "category_id", None),
+            "tags": tuple(dict.fromkeys(t.strip() for t in (getattr(body, "tags", None) or ()) if t.strip())),
+            "sort_weight": int(getattr(body, "sort_weight", None) or 0)}
 
 
 def stock_status(stock: int) -> str:

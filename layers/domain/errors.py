@@ -37,3 +37,6 @@ NotAcceptable = _error("NotAcceptable", "NOT_ACCEPTABLE", "unprocessable")
 RateLimited = _error("RateLimited", "RATE_LIMITED", "rate_limited")
 # An upstream (WeChat) failed; the request changed nothing and may be retried.
 UpstreamUnavailable = _error("UpstreamUnavailable", "UPSTREAM_UNAVAILABLE", "unavailable")
+# The storefront: an image URL the shop did not issue; a category still used.
+UnknownImage = _error("UnknownImage", "UNKNOWN_IMAGE", "unprocessable")
+InUse = _error("InUse", "IN_USE", "conflict")

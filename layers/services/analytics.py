@@ -82,11 +82,17 @@ class AnalyticsService:
             raise errors.NotFound(f"order {payload['order_id']} of {event_id}")
         refund = self.refunds.get(order.order_id, payload["refund_id"])
         succeeded_at = refund.updated_at if refund is not None else self._now_iso()
-        self._forward(rules.refund_fact(event_id, order, int(payload["amount"]), succeeded_at))
+        self._forward(rules.refund_fact(event_id, order, int(payload["amount"]), succeeded_at,
+                                        completes=rules.completes_refund(payload)))
 
     def on_top_up_paid(self, event_id: str, payload: dict) -> None:
         """A stored-value top-up paid: `{"user_id", "amount", "paid_at"}` (members)."""
         self._forward(rules.top_up_fact(event_id, payload["user_id"], int(payload["amount"]), payload["paid_at"]))
+
+    def units_sold(self) -> dict[str, int]:
+        """Units sold per product (paid, less orders refunded in full): the storefront's `sales`."""
+        return {str(c["subject"]): max(0, int(c.get("quantity", 0)))
+                for c in self.analytics.ranking(rules.SALES, "ALL", None)}
 
     def _forward(self, fact: Fact | None) -> None:
         if fact is not None:

@@ -15,21 +15,28 @@ from layers.domain.catalog import (
     Sku,
     StockChange,
     StockEntry,
+    content_of,
     shown_to_operators,
     stock_delta,
     stock_status,
 )
+from layers.domain.storefront import SORTS, spec_matrix
 
 # `body` below is the route's ProductInput (functions/schemas.py), validated there.
 
 
-def product_view(product: Product, skus: dict[str, Sku], admin: bool = False) -> dict:
+def product_view(product: Product, skus: dict[str, Sku], admin: bool = False, *,
+                 show_commission: bool | None = None, sales: int | None = None,
+                 campaigns: list[dict] | None = None) -> dict:
+    """A product as the API shows it. Its commission only to operators and distributors
+    (`show_commission`, default: operators); `sales`, `campaigns` where the caller has them."""
     sku_views = []
     for sku_id in product.sku_ids:
         sku = skus.get(sku_id)
         if sku is None or not (sku.active or (admin and shown_to_operators(product, sku))):  # issue 21
             continue
-        view = {"id": sku.sku_id, "price": sku.price, "stock_status": stock_status(sku.stock), "spec": sku.spec}
+        view = {"id": sku.sku_id, "price": sku.price, "list_price": sku.list_price, "weight_g": sku.weight_g,
+                "stock_status": stock_status(sku.stock), "spec": sku.spec}
         if admin:
             view["stock"] = sku.stock
         sku_views.append(view)
@@ -38,22 +45,46 @@ def product_view(product: Product, skus: dict[str, Sku], admin: bool = False) ->
         "id": product.product_id,
         "title": product.title,
         "category": product.category,
+        "category_id": product.category_id,
         "price": min(prices) if prices else None,
+        "image": product.images[0] if product.images else None,
+        "images": list(product.images),
+        "description": product.description,
+        "detail_images": list(product.detail_images),
+        "tags": list(product.tags),
+        "sort_weight": product.sort_weight,
+        "specs": spec_matrix([v["spec"] for v in sku_views]),
         "skus": sku_views,
-        "commission": product.commission,
         "created_at": product.created_at,
         "updated_at": product.updated_at,
     }
+    if show_commission if show_commission is not None else admin:
+        view["commission"] = product.commission
+    if sales is not None:
+        view["sales"] = sales
+    if campaigns is not None:
+        view["campaigns"] = campaigns
     if admin:
         view["active"] = product.active
     return view
 
 
 class CatalogService:
-    def __init__(self, *, catalog: CatalogRepository, new_tx, clock):
+    def __init__(self, *, catalog: CatalogRepository, new_tx, clock, categories=None, images=None,
+                 listing=None, campaigns=None, outbox=None, publisher=None):
+        """The storefront's collaborators are optional (a service without them writes and shows
+        products without content checks, listing, sales or campaigns): `categories` (the
+        category repository), `images` (`check(urls)`), `listing` (ListingService),
+        `campaigns` (CampaignDirectory), `outbox` and `publisher` (`catalog.changed`)."""
         self.catalog = catalog
         self.new_tx = new_tx
         self.clock = clock
+        self.categories = categories
+        self.images = images
+        self.listing = listing
+        self.campaigns = campaigns
+        self.outbox = outbox
+        self.publisher = publisher
 
     def create_product(self, body: Any) -> dict:
         now = iso(self.clock.now())
@@ -69,7 +100,7 @@ class CatalogService:
 
     def _write_product(self, product_id: str, body: Any, now: str, created_at: str,
                        existing: Product | None) -> dict:
-        from layers.domain.catalog import edit_batches, sku_write_needed
+        from layers.domain.catalog import TX_MAX_ITEMS, edit_batches, sku_write_needed
 
         known = set(existing.sku_ids) if existing else set()
         for sku in body.skus:
@@ -81,13 +112,23 @@ class CatalogService:
             from layers.domain.commission import check_rate_cap
 
             check_rate_cap([int(commission["rate_bps"])], self.catalog.load_settings(fresh=True).max_commission_bps)
+        content = content_of(body)
+        if self.images is not None:
+            self.images.check([*content["images"], *content["detail_images"]])
+        category = body.category
+        if content["category_id"] and self.categories is not None:
+            named = self.categories.get(content["category_id"])
+            if named is None:
+                raise errors.NotFound("no such category")
+            category = category or named.name
         sku_ids, puts = [], []
         for sku in body.skus:
             sku_id = sku.id or self.catalog.new_id("s")
             sku_ids.append(sku_id)
             change = _stock_change(sku)
-            new = Sku(sku_id=sku_id, product_id=product_id, title=body.title, category=body.category,
-                      price=sku.price, stock=sku.stock or 0, commission=commission, active=body.active, spec=sku.spec)
+            new = Sku(sku_id=sku_id, product_id=product_id, title=body.title, category=category,
+                      price=sku.price, stock=sku.stock or 0, commission=commission, active=body.active, spec=sku.spec,
+                      list_price=getattr(sku, "list_price", None), weight_g=getattr(sku, "weight_g", None))
             if sku_write_needed(current.get(sku_id), new, change):
                 puts.append((new, change))
         # SKUs left out of an update are retired, not deleted: open orders still name them.
@@ -98,10 +139,13 @@ class CatalogService:
             if old in current and not current[old].retired:
                 retires.append(old)
         puts.sort(key=lambda p: stock_delta(p[1]) is None and p[1].expected is None)  # stock moves first
-        product = Product(product_id=product_id, title=body.title, category=body.category,
+        product = Product(product_id=product_id, title=body.title, category=category,
                           sku_ids=tuple(sku_ids), commission=commission, created_at=created_at,
-                          updated_at=now, active=body.active)
-        batches = edit_batches(puts, retires)
+                          updated_at=now, active=body.active, price_min=min(s.price for s in body.skus),
+                          **content)
+        # The last transaction also carries the product, the category counts and the event.
+        batches = edit_batches(puts, retires, room=TX_MAX_ITEMS - 5)
+        event = None
         for n, (batch_puts, batch_retires) in enumerate(batches):
             tx = self.new_tx()
             moves = {}
@@ -116,19 +160,72 @@ class CatalogService:
                 self._stage_entry(tx, product_id, moves, REASON_EDITED if existing else REASON_CREATED, now, None)
             if n == len(batches) - 1:  # the product last: it names SKUs that exist by then
                 self.catalog.stage_put_product(tx, product)
+                self._stage_category_counts(tx, existing, content["category_id"])
+                event = self._stage_changed(tx, product_id, now)
             tx.commit()
+        self._publish(event, now)
         return product_view(product, self.catalog.get_skus(sku_ids), admin=True)
 
-    def get_product(self, product_id: str) -> dict:
+    def _stage_category_counts(self, tx, existing: Product | None, category_id: str | None) -> None:
+        """Counted in the product's transaction: a category in use cannot be deleted meanwhile."""
+        before = existing.category_id if existing else None
+        if self.categories is None or before == category_id:
+            return
+        if category_id:
+            self.categories.stage_count(tx, category_id, products=1)
+        if before:
+            self.categories.stage_count(tx, before, products=-1)
+
+    def _stage_changed(self, tx, product_id: str, now: str):
+        """`catalog.changed` for the listing, in the product's own transaction."""
+        if self.outbox is None:
+            return None
+        from layers.services.storefront import changed_event
+
+        return changed_event(self.outbox, tx, now, self.catalog.new_id("ev"), product_id=product_id)
+
+    def _publish(self, event, now: str) -> None:
+        if event is not None and self.publisher is not None:
+            self.publisher.publish_written(event, now)
+
+    def get_product(self, product_id: str, distributor: bool = False) -> dict:
+        """A shopper's product page: with its sales and the live campaigns on its SKUs;
+        its commission only for a distributor."""
         product = self.catalog.get_product(product_id)
         if product is None or not product.active:
             raise errors.NotFound("no such product")
-        return product_view(product, self.catalog.get_skus(list(product.sku_ids)))
+        skus = self.catalog.get_skus(list(product.sku_ids))
+        on_sale = {i for i in product.sku_ids if i in skus and skus[i].active}
+        return product_view(product, skus, show_commission=distributor,
+                            sales=self.listing.sales_of(product_id) if self.listing is not None else None,
+                            campaigns=self.campaigns.on_product(on_sale) if self.campaigns is not None else None)
 
-    def list_products(self, limit: int, cursor: dict | None) -> tuple[list[dict], dict | None]:
-        products, next_cursor = self.catalog.list_products(limit, cursor)
-        skus = self.catalog.get_skus([s for p in products for s in p.sku_ids])
-        return [product_view(p, skus) for p in products], next_cursor
+    def list_products(self, limit: int, cursor: dict | None, *, category_id: str | None = None,
+                      q: str | None = None, sort: str = "default",
+                      distributor: bool = False) -> tuple[list[dict], dict | None]:
+        """A page of on-sale products: filtered, searched and sorted on the listing, then read
+        fresh (prices, stock). Every page but the last is full: a product taken off sale since
+        the listing was published is skipped and the page filled from the next ones."""
+        if sort not in SORTS:
+            raise errors.InvalidRequest(f"sort: one of {', '.join(SORTS)}")
+        if self.listing is None:  # a service without the storefront: newest first
+            products, next_cursor = self.catalog.list_products(limit, cursor)
+            skus = self.catalog.get_skus([s for p in products for s in p.sku_ids])
+            return [product_view(p, skus, show_commission=distributor) for p in products], next_cursor
+        ids = self.listing.select(category_id=category_id, q=(q or "").strip() or None, sort=sort)
+        position = int((cursor or {}).get("o", 0))
+        page: list[Product] = []
+        while len(page) < limit and position < len(ids):
+            chunk = ids[position:position + limit - len(page)]
+            found = self.catalog.get_products(chunk)
+            for pid in chunk:
+                position += 1
+                if (p := found.get(pid)) is not None and p.active:
+                    page.append(p)
+        skus = self.catalog.get_skus([s for p in page for s in p.sku_ids])
+        views = [product_view(p, skus, show_commission=distributor, sales=self.listing.sales_of(p.product_id))
+                 for p in page]
+        return views, ({"o": position} if position < len(ids) else None)
 
     # -- issue 21: what the console needs --
     def list_products_admin(self, limit: int, cursor: dict | None) -> tuple[list[dict], dict | None]:

@@ -38,6 +38,13 @@ class ProductItem(Listed):
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     active = BooleanAttribute(default=True)
+    images = JSONAttribute(null=True)
+    description = UnicodeAttribute(null=True)
+    detail_images = JSONAttribute(null=True)
+    category_id = UnicodeAttribute(null=True)
+    tags = JSONAttribute(null=True)
+    sort_weight = NumberAttribute(null=True)
+    price_min = NumberAttribute(null=True)
 
 
 class SkuItem(ShopModel):
@@ -51,6 +58,8 @@ class SkuItem(ShopModel):
     commission = JSONAttribute(null=True)
     active = BooleanAttribute(default=True)
     retired = BooleanAttribute(null=True)  # issue 21: left out of an edit; absent on SKUs never left out
+    list_price = NumberAttribute(null=True)
+    weight_g = NumberAttribute(null=True)
 
 
 class StockEntryItem(ShopModel):  # issue 21
@@ -90,13 +99,19 @@ def to_sku(item: SkuItem) -> Sku:
 def _sku(item: SkuItem) -> Sku:
     return Sku(sku_id=item.sku_id, product_id=item.product_id, title=item.title, category=item.category,
                price=int(item.price), stock=int(item.stock), commission=item.commission,
-               active=bool(item.active), spec=item.spec, retired=bool(item.retired))
+               active=bool(item.active), spec=item.spec, retired=bool(item.retired),
+               list_price=int(item.list_price) if item.list_price is not None else None,
+               weight_g=int(item.weight_g) if item.weight_g is not None else None)
 
 
 def _product(item: ProductItem) -> Product:
     return Product(product_id=item.product_id, title=item.title, category=item.category,
                    sku_ids=tuple(item.sku_ids or ()), commission=item.commission,
-                   created_at=item.created_at, updated_at=item.updated_at, active=bool(item.active))
+                   created_at=item.created_at, updated_at=item.updated_at, active=bool(item.active),
+                   images=tuple(item.images or ()), description=item.description,
+                   detail_images=tuple(item.detail_images or ()), category_id=item.category_id,
+                   tags=tuple(item.tags or ()), sort_weight=int(item.sort_weight or 0),
+                   price_min=int(item.price_min) if item.price_min is not None else None)
 
 
 class DynamoSettingsRepository:
@@ -185,6 +200,18 @@ class DynamoCatalogRepository(DynamoStockRepository):
         except ProductItem.DoesNotExist:
             return None
 
+    def get_products(self, product_ids: list[str]) -> dict[str, Product]:
+        """Products by id, one BatchGetItem per 100; missing ids are absent."""
+        unique = list(dict.fromkeys(product_ids))
+        if not unique:
+            return {}
+        return {p.product_id: _product(p) for p in ProductItem.batch_get([product_key(i) for i in unique])}
+
+    def all_products(self):
+        """Every on-sale product (the storefront's listing is built from these)."""
+        for item in ProductItem.gsi1.query(PRODUCTS, filter_condition=ProductItem.active == True):  # noqa: E712
+            yield _product(item)
+
     def list_products(self, limit: int, cursor: dict | None) -> tuple[list[Product], dict | None]:
         """Active products, newest first."""
         result = ProductItem.gsi1.query(
@@ -216,6 +243,8 @@ class DynamoCatalogRepository(DynamoStockRepository):
             SkuItem.category.set(sku.category) if sku.category else SkuItem.category.remove(),
             SkuItem.spec.set(sku.spec) if sku.spec else SkuItem.spec.remove(),
             SkuItem.price.set(sku.price),
+            SkuItem.list_price.set(sku.list_price) if sku.list_price is not None else SkuItem.list_price.remove(),
+            SkuItem.weight_g.set(sku.weight_g) if sku.weight_g is not None else SkuItem.weight_g.remove(),
             *stock_action,
             SkuItem.commission.set(sku.commission) if sku.commission else SkuItem.commission.remove(),
             SkuItem.active.set(sku.active),
@@ -273,6 +302,10 @@ class DynamoCatalogRepository(DynamoStockRepository):
             *product_key(product.product_id), product_id=product.product_id, title=product.title,
             category=product.category, sku_ids=list(product.sku_ids), commission=product.commission,
             created_at=product.created_at, updated_at=product.updated_at, active=product.active,
+            images=list(product.images) or None, description=product.description,
+            detail_images=list(product.detail_images) or None, category_id=product.category_id,
+            tags=list(product.tags) or None, sort_weight=product.sort_weight or None,
+            price_min=product.price_min,
             gsi1pk=PRODUCTS, gsi1sk=f"{product.created_at}#{product.product_id}",
         ))
 

@@ -14,7 +14,9 @@
 
 Issue 21 (the console): activities are listed by gsi1 `GROUP_BUYS` / `<created_at>#<id>`;
 an activity's groups while PENDING or OPEN by gsi1 `GROUP_BUY_GROUPS#<activity id>` /
-`<created_at>#<group id>` (sparse: removed by the write that ends the group).
+`<created_at>#<group id>` (sparse: removed by the write that ends the group). While OPEN, a
+group is also in gsi3 `GROUP_BUY_OPEN#<activity id>` / its expiry in epoch seconds: the
+groups a stranger can join, soonest to expire first (sparse, kept by the same transitions).
 """
 
 from __future__ import annotations
@@ -26,7 +28,15 @@ from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute
 from layers.domain import group_buy as domain
 from layers.domain.group_buy import Group, GroupBuy, Member
 from layers.storage import queues
-from layers.storage.base import Listed, ListedAndQueued, ShopModel, changed, requeued, values_of
+from layers.storage.base import (
+    Listed,
+    ListedAndQueued,
+    Numbered,
+    ShopModel,
+    changed,
+    requeued,
+    values_of,
+)
 
 DUE = "GROUPS_DUE"
 GROUP_BUYS = "GROUP_BUYS"  # issue 21: gsi1, every activity
@@ -56,7 +66,7 @@ class GroupBuyerItem(ShopModel):
     orders = NumberAttribute(default=0)
 
 
-class GroupItem(ListedAndQueued):  # issue 21: an activity's open groups
+class GroupItem(ListedAndQueued, Numbered):  # listed under its activity; joinable while OPEN
     group_id = UnicodeAttribute()
     group_buy_id = UnicodeAttribute()
     leader_id = UnicodeAttribute()
@@ -145,6 +155,27 @@ def _relisted(group: Group) -> list:
     while only unfinished groups were listed."""
     pk, sk = _listed(group)
     return [GroupItem.gsi1pk.set(pk), GroupItem.gsi1sk.set(sk)]
+
+
+def _joinable(group: Group) -> tuple[str, int] | None:
+    """Where an OPEN group waits for strangers to join (gsi3, by its expiry); None otherwise."""
+    if group.status == domain.OPEN and group.expires_at:
+        return f"GROUP_BUY_OPEN#{group.group_buy_id}", _epoch(group.expires_at)
+    return None
+
+
+def _epoch(at: str) -> int:
+    from datetime import datetime
+
+    return int(datetime.fromisoformat(at.replace("Z", "+00:00")).timestamp())
+
+
+def _rejoinable(before: tuple[str, int] | None, after: tuple[str, int] | None) -> list:
+    if after == before:
+        return []
+    if after is None:
+        return [GroupItem.gsi3pk.remove(), GroupItem.gsi3n.remove()]
+    return [GroupItem.gsi3pk.set(after[0]), GroupItem.gsi3n.set(after[1])]
 # -- end issue 21 --
 
 
@@ -229,11 +260,18 @@ class DynamoGroupRepository:
                                       last_evaluated_key=cursor)
         return [_group(i) for i in result], result.last_evaluated_key
 
+    def joinable_groups(self, group_buy_id: str, limit: int, cursor: dict | None) -> tuple[list[Group], dict | None]:
+        """The activity's OPEN groups, soonest to expire first."""
+        result = GroupItem.gsi3.query(f"GROUP_BUY_OPEN#{group_buy_id}", scan_index_forward=True, limit=limit,
+                                      last_evaluated_key=cursor)
+        return [_group(i) for i in result], result.last_evaluated_key
+
     def stage_open(self, tx, group: Group, leader: Member, on_exists) -> None:
-        queue, listed = _queue(group), _listed(group)
+        queue, listed, joinable = _queue(group), _listed(group), _joinable(group)
         item = GroupItem(*group_key(group.group_id), **{n: getattr(group, n) for n in _GROUP_FIELDS},
                          gsi2pk=queue[0] if queue else None, gsi2sk=queue[1] if queue else None,
-                         gsi1pk=listed[0], gsi1sk=listed[1])
+                         gsi1pk=listed[0], gsi1sk=listed[1],
+                         gsi3pk=joinable[0] if joinable else None, gsi3n=joinable[1] if joinable else None)
         item.status = str(group.status)
         tx.put(item, condition=GroupItem.pk.does_not_exist(), on_fail=on_exists)
         self._put_member(tx, leader, on_exists)
@@ -257,6 +295,7 @@ class DynamoGroupRepository:
                             lambda name, value: str(value) if name == "status" else value),
                    *requeued(GroupItem, _queue(before), _queue(after)),
                    *_relisted(after),
+                   *_rejoinable(_joinable(before), _joinable(after)),
                    GroupItem.version.set(after.version)]
         tx.update(GroupItem(*group_key(before.group_id)), actions=actions,
                   condition=GroupItem.pk.exists() & (GroupItem.version == before.version), on_fail=on_stale)
@@ -273,6 +312,7 @@ class DynamoGroupRepository:
             actions.append(GroupItem.refunds_done.set(after.refunds_done))
         actions += requeued(GroupItem, _queue(before), _queue(after))
         actions += _relisted(after)
+        actions += _rejoinable(_joinable(before), _joinable(after))
         tx.update(GroupItem(*group_key(before.group_id)), actions=actions,
                   condition=GroupItem.status == str(before.status), on_fail=on_moved)
 

@@ -1,5 +1,11 @@
-"""Images in the code bucket (infra/: `CodeBucket`, env `CODE_BUCKET`); moto's server
-serves S3 locally (`S3_ENDPOINT`). layers.domain.miniprogram.ImageStore."""
+"""Objects in the shop's buckets; moto's server serves S3 locally (`S3_ENDPOINT`).
+
+- `S3ImageStore`: share codes in the code bucket (`CodeBucket`, env `CODE_BUCKET`), a cache
+  that never fails a request (layers.domain.miniprogram.ImageStore).
+- `S3BlobStore`: the storefront's listing snapshots, in the code bucket too; a write that
+  fails raises, so the publisher retries instead of naming an object that is not there.
+- `S3Uploads`: presigned POSTs into the image bucket (`ImageBucket`, env `IMAGE_BUCKET`).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +14,7 @@ import os
 from layers.observability import logger
 
 
-class S3ImageStore:
+class _S3:
     def __init__(self, bucket: str | None, region: str):
         self.bucket = bucket
         self.region = region
@@ -29,6 +35,9 @@ class S3ImageStore:
                               retries={"max_attempts": 2}))
         return self._client
 
+
+
+class S3ImageStore(_S3):
     def get(self, key: str) -> tuple[bytes, str] | None:
         if not self.bucket:
             raise RuntimeError("CODE_BUCKET is not configured")
@@ -54,3 +63,40 @@ class S3ImageStore:
         except (ClientError, BotoCoreError) as exc:
             logger.error("code bucket not writable: the next request asks WeChat again",
                          extra={"key": key, "error": str(exc)[:200], "alarm": "CODE_BUCKET"})
+
+
+class S3BlobStore(_S3):
+    def get(self, key: str) -> bytes | None:
+        """The object's bytes; None when it is absent or unreadable (logged)."""
+        if not self.bucket:
+            return None
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=key)["Body"].read()
+        except self.client.exceptions.NoSuchKey:
+            return None
+        except (ClientError, BotoCoreError) as exc:
+            logger.warning("blob unreadable", extra={"key": key, "error": str(exc)[:200]})
+            return None
+
+    def put(self, key: str, data: bytes, content_type: str = "application/gzip") -> None:
+        if not self.bucket:
+            raise RuntimeError("CODE_BUCKET is not configured")
+        self.client.put_object(Bucket=self.bucket, Key=key, Body=data, ContentType=content_type)
+
+
+class S3Uploads(_S3):
+    EXPIRES_S = 900
+
+    def presigned_post(self, key: str, content_type: str, size: int) -> dict:
+        """A POST the browser sends straight to the bucket: the policy takes exactly this key,
+        exactly this Content-Type and at most `size` bytes, for 15 minutes."""
+        if not self.bucket:
+            raise RuntimeError("IMAGE_BUCKET is not configured")
+        # Keys are never reused, so an image may be cached for a year wherever it is served.
+        fields = {"Content-Type": content_type, "Cache-Control": "public, max-age=31536000, immutable"}
+        return self.client.generate_presigned_post(
+            Bucket=self.bucket, Key=key, Fields=fields,
+            Conditions=[{k: v} for k, v in fields.items()] + [["content-length-range", 1, size]],
+            ExpiresIn=self.EXPIRES_S)

@@ -170,6 +170,29 @@ class TestCatalogRepository:
         ours = [p.product_id for p in page if p.product_id.startswith(f"p_{tag}")]
         assert ours == [made[2].product_id, made[0].product_id]
 
+    def test_content_reads_back_and_products_are_got_in_one_batch(self, env):
+        tag = uuid.uuid4().hex[:8]
+        full = Product(product_id=f"p_{tag}_full", title="红茶", category="茶叶", sku_ids=(f"s_{tag}",),
+                       commission=None, created_at="2999-02-01T00:00:00Z", updated_at="2999-02-01T00:00:00Z",
+                       images=("https://img/a.png", "https://img/b.png"), description="一级", detail_images=(
+                           "https://img/c.png",), category_id="c_1", tags=("正山小种", "礼盒"), sort_weight=7,
+                       price_min=1200)
+        bare = replace(full, product_id=f"p_{tag}_bare", images=(), description=None, detail_images=(),
+                       category_id=None, tags=(), sort_weight=0, price_min=None, active=False)
+        tx = env.new_tx()
+        env.repo.stage_put_product(tx, full)
+        env.repo.stage_put_product(tx, bare)
+        tx.commit()
+        got = env.repo.get_products([full.product_id, bare.product_id, "p_missing", full.product_id])
+        assert got == {full.product_id: full, bare.product_id: bare}
+        on_sale = {p.product_id for p in env.repo.all_products()}
+        assert full.product_id in on_sale and bare.product_id not in on_sale
+
+    def test_a_sku_keeps_its_list_price_and_weight(self, env):
+        sku = _sku(list_price=1500, weight_g=250)
+        _put(env, sku)
+        assert env.repo.get_skus([sku.sku_id])[sku.sku_id] == sku
+
     def test_settings_default_then_saved(self, env):
         before = env.settings.load_settings(fresh=True)
         assert isinstance(before, ShopSettings)

@@ -74,6 +74,32 @@ class TestGroupBuyLists:
         assert [(g.group_id, g.status) for g in groups] == [(other.group_id, "FAILED"), (group.group_id, "SUCCEEDED")]
 
 
+    def test_only_open_groups_are_joinable_soonest_to_expire_first(self, env: Env):
+        gb, late = opened(env, size=3)  # OPEN, its leader paid
+        early = replace(late, group_id=domain.new_group_id(), leader_id="early",
+                        expires_at="2026-11-29T02:30:00Z", created_at="2026-11-29T02:00:09Z")
+        commit(env, lambda tx: env.groups.stage_open(tx, early, Member(early.group_id, "early", "o-early", True, NOW),
+                                                     on_exists=Refused))
+        pending, leader = domain.open_group(gb, domain.new_group_id(), "p", "o-p", "2026-11-29T02:00:05Z")
+        commit(env, lambda tx: env.groups.stage_open(tx, pending, leader, on_exists=Refused))
+        page, cursor = env.groups.joinable_groups(gb.group_buy_id, 1, None)
+        assert _ids(page) == [early.group_id] and cursor
+        page, _ = env.groups.joinable_groups(gb.group_buy_id, 5, cursor)
+        assert _ids(page) == [late.group_id]
+        # the pending group opens when its leader pays: joinable from then on
+        stored = env.groups.get(pending.group_id)
+        opened_now = domain.count_payment(stored, domain._dt(NOW))
+        assert opened_now.status == domain.OPEN
+        commit(env, lambda tx: env.groups.stage_change(tx, stored, opened_now, on_stale=Stale))
+        assert pending.group_id in _ids(env.groups.joinable_groups(gb.group_buy_id, 5, None)[0])
+        # a group that ends (its time ran out) is joinable no more
+        stored = env.groups.get(early.group_id)
+        failed = domain.expire(stored, domain._dt("2026-11-29T02:31:00Z"))
+        assert failed.status == domain.FAILED
+        commit(env, lambda tx: env.groups.stage_change(tx, stored, failed, on_stale=Stale))
+        assert early.group_id not in _ids(env.groups.joinable_groups(gb.group_buy_id, 5, None)[0])
+
+
 class TestGroupBuyStop:
     def test_stopped_once(self, env: Env):
         gb = activity()

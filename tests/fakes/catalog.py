@@ -86,6 +86,12 @@ class MemoryCatalogRepository(MemoryStockRepository):
     def get_product(self, product_id: str) -> Product | None:
         return self.store.get(_product_key(product_id))
 
+    def get_products(self, product_ids: list[str]) -> dict[str, Product]:
+        return {i: p for i in dict.fromkeys(product_ids) if (p := self.store.get(_product_key(i))) is not None}
+
+    def all_products(self):
+        return [p for p in self.store.scan(("product",)) if p.active]
+
     def list_products(self, limit: int, cursor: dict | None) -> tuple[list[Product], dict | None]:
         """Active products, newest first; the cursor is the last product's position."""
         products = sorted((p for p in self.store.scan(("product",)) if p.active),

@@ -110,6 +110,15 @@ class MemoryGroupRepository:
                   and g.group_buy_id == group_buy_id]
         return _page(groups, lambda g: f"{g.created_at}#{g.group_id}", limit, cursor)
 
+    def joinable_groups(self, group_buy_id: str, limit: int, cursor: dict | None):
+        """OPEN groups, soonest to expire first."""
+        position = lambda g: f"{g.expires_at}#{g.group_id}"  # noqa: E731
+        groups = sorted((g for g in self.store.scan(("group",)) if isinstance(g, Group)
+                         and g.group_buy_id == group_buy_id and g.status == domain.OPEN and g.expires_at
+                         and (not cursor or position(g) > cursor["after"])), key=position)
+        page = groups[:limit]
+        return page, ({"after": position(page[-1])} if len(groups) > limit else None)
+
     def _put_member(self, tx: MemoryTx, member: Member, on_exists) -> None:
         key = ("group_member", member.group_id, member.user_id)
         tx.add(lambda items: key not in items, lambda items: items.__setitem__(key, member), on_exists)

@@ -155,7 +155,8 @@ def test_the_templates_schedules_are_the_jobs_in_shanghai_time():
                               "relay-outbox", "expire-campaigns",  # issue 18
                               "retry-shipping-uploads", "check-trade-management",  # issue 14
                               "fetch-visitors", "recount-analytics",  # issue 20
-                              "expire-groups"}  # issue 17
+                              "expire-groups",  # issue 17
+                              "rebuild-listing"}
     assert {s.timezone for s in schedules.values()} == {"Asia/Shanghai"}
     assert {s.target for s in schedules.values()} == {"Jobs"}
     after = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)  # 20:00 in Shanghai

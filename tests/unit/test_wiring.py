@@ -40,7 +40,8 @@ def test_every_event_consumer_is_a_bound_method_taking_event_id_and_payload(wiri
                              "bargain_instance.expiry_due", "assist_instance.expiry_due",  # issue 18
                              "order.shipped", "shipping.upload",  # issue 14
                              "group.expiry_due",  # issue 17
-                             "top_up.paid"}  # issue 19
+                             "top_up.paid",  # issue 19
+                             "catalog.changed"}
     for event_type, consumers in handlers.items():
         assert consumers, event_type
         for consumer in consumers:
@@ -54,7 +55,8 @@ def test_every_job_step_is_a_method_of_a_wired_service(wiring):
                          "reconcile", "expire-campaigns",  # issue 18
                          "retry-shipping-uploads", "check-trade-management",  # issue 14
                          "fetch-visitors", "recount-analytics",  # issue 20
-                         "expire-groups"}  # issue 17
+                         "expire-groups",  # issue 17
+                         "rebuild-listing"}
     for name, steps in jobs.items():
         assert steps, name
         for build, method, _ in steps:
