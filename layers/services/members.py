@@ -340,15 +340,23 @@ class TopUpService:
         except OrderNotFoundAtWeChat:
             pass  # never reached WeChat (no prepay): nothing to close there
         except WeChatPayError as exc:
-            if exc.code != "ORDERPAID":
+            if retry_later(exc):
                 logger.warning("top-up close not settled", extra={"top_up_id": top_up_id, "code": exc.code})
                 return "unknown"
+            # Refused (ORDERPAID: paid in the instant before the close): what WeChat holds decides.
             try:
                 trade = self.pay.query_order(top_up_id)
+            except OrderNotFoundAtWeChat:
+                trade = {"trade_state": "CLOSED"}
             except WeChatPayError:
                 return "unknown"
-            paid = self.on_paid(trade)
-            return "paid" if paid is not None and paid.status != TopUpStatus.PENDING_PAYMENT else "unknown"
+            if trade.get("trade_state") == "SUCCESS":
+                paid = self.on_paid(trade)
+                return "paid" if paid is not None and paid.status != TopUpStatus.PENDING_PAYMENT else "unknown"
+            if trade.get("trade_state") != "CLOSED":
+                logger.warning("top-up close refused", extra={"top_up_id": top_up_id, "code": exc.code,
+                                                              "trade_state": trade.get("trade_state")})
+                return "unknown"
         for _ in range(ATTEMPTS):
             current = self.top_ups.get(top_up_id)
             if current is None or current.status != TopUpStatus.PENDING_PAYMENT:
