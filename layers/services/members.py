@@ -20,7 +20,6 @@ from layers.domain import shipping as shipping_rules
 from layers.domain.members import BALANCE, POINTS, Movement, Plan, TopUp, TopUpStatus
 from layers.domain.order import Event
 from layers.domain.payment_gateway import OrderNotFoundAtWeChat, WeChatPayError, retry_later
-from layers.domain.shop_settings import ShopSettings
 from layers.observability import logger
 
 ATTEMPTS = 8
@@ -28,6 +27,12 @@ _UNKNOWN = object()
 # A top-up made before payment windows existed, and never given a prepay id: WeChat's
 # time_expire for it is 2 hours from its first prepay, as it was then.
 _LEGACY_WINDOW = timedelta(hours=2)
+
+
+def _default_shop_settings():
+    from layers.domain.shop_settings import ShopSettings
+
+    return ShopSettings()
 
 
 class _Duplicate(Exception):
@@ -196,7 +201,7 @@ class TopUpService:
                  notify_url, uploads=None, ledger=None, shop_settings=None):
         # `shop_settings`: () -> ShopSettings; a top-up's payment window is the shop's
         # order_payment_timeout_s, as an order's.
-        self.shop_settings = shop_settings or ShopSettings
+        self.shop_settings = shop_settings or _default_shop_settings
         # `ledger`: the WeChat ledger reconciliation compares with WeChat's bill (a top-up is
         # WeChat money: its payment and refund are recorded there, in their transactions).
         self.ledger = ledger
