@@ -180,6 +180,30 @@ def test_twenty_concurrent_top_ups_by_one_shopper_create_at_most_three(client, a
     assert len([r for r in box.requests_log[before:] if r["path"] == JSAPI]) == len(made)  # none for the refused
 
 
+def test_ten_concurrent_top_ups_of_one_plan_by_one_shopper_make_one(client, admin_headers, box):
+    from functions import schemas
+    from layers.domain.errors import DomainError
+
+    shopper = login(client)
+    user = shopper["X-User-Id"]
+    plan_id = plan(client, admin_headers, pay=777)
+    service = wiring().top_ups()
+    trades_before = set(box.orders)
+
+    def attempt(_):
+        try:
+            return service.create(user, schemas.TopUpInput(plan_id=plan_id), None)["id"]
+        except DomainError as exc:
+            return exc.code
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        results = list(pool.map(attempt, range(10)))
+    made = {r for r in results if r.startswith("t")}
+    assert len(made) == 1 and set(results) - made <= {"RATE_LIMITED"}
+    assert unpaid(user) == 1
+    assert set(box.orders) - trades_before == made  # one trade at WeChat
+
+
 def test_an_unpaid_top_up_past_its_window_is_closed_at_wechat_and_here(client, admin_headers, box, later):
     from functions.jobs import run_job
     from sandbox.pay import SandboxError
