@@ -239,3 +239,16 @@ def test_a_close_whose_outcome_is_unknown_leaves_the_top_up_unpaid_for_the_next_
     shop.pay.close_order = real
     assert shop.top_ups.close_expired() == {"closed": 1, "paid": 0, "skipped": 0}
     assert shop.top_ups_repo.unpaid_count("u1") == 0
+
+
+def test_a_repeat_after_the_window_closes_the_old_top_up_and_makes_a_new_one(shop):
+    from functions.schemas import TopUpInput, TopUpPlanInput
+
+    plan = shop.top_ups.create_plan(TopUpPlanInput(pay=5000, bonus=0))
+    first = shop.top_ups.create("u1", TopUpInput(plan_id=plan["id"]), None)
+    shop.clock.advance(900 - 30)  # 30 s left: too little to pay, not handed out again
+    second = shop.top_ups.create("u1", TopUpInput(plan_id=plan["id"]), None)
+    assert second["id"] != first["id"] and second["payment"] is not None
+    assert shop.top_ups_repo.get(first["id"]).status == "CLOSED"
+    assert shop.pay.trades[first["id"]]["trade_state"] == "CLOSED"
+    assert shop.top_ups_repo.unpaid_count("u1") == 1
