@@ -265,7 +265,8 @@ def jobs() -> dict[str, list[tuple[Callable, str, str | None]]]:
     return {
         "close-expired-orders": [(orders, "close_expired", None), (orders, "auto_confirm_receipts", None),
                                  (refunds, "sweep", "refunds"),
-                                 (top_ups, "sweep", "top_up_refunds")],  # issue 19
+                                 (top_ups, "sweep", "top_up_refunds"),  # issue 19
+                                 (top_ups, "close_expired", "top_ups_closed")],
         "relay-outbox": [(publisher, "relay", None)],
         "settle-commissions": [(settlement, "settle_commissions", None)],
         "send-reminders": [(reminders, "send_reminders", None)],
@@ -784,7 +785,8 @@ def top_ups():
                         pay=pay_client(), outbox=outbox_repository(), publisher=publisher(), anomalies=anomalies(),
                         clock=clock(), new_tx=new_tx(), settings=settings(), notify_url=notify_url,
                         uploads=shipping_upload_repository(),  # issue 14's upload, as virtual goods
-                        ledger=ledger())  # reconciled with WeChat's bill
+                        ledger=ledger(),  # reconciled with WeChat's bill
+                        shop_settings=shop_settings_repository().load_settings)  # the payment window
 
 
 # -- issue 21: the merchant console's operators --

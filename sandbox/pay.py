@@ -548,6 +548,11 @@ class PaySandbox:
                 if method == "GET":
                     return 200, self.transaction(no), True
                 if method == "POST" and path.endswith("/close"):
+                    # 关闭订单 (https://pay.weixin.qq.com/doc/v3/merchant/4012556398): body
+                    # `mchid` 必填; answer "204 No Content", 无应答包体. Once closed, the order
+                    # cannot be paid (`pay` refuses it ORDER_CLOSED, as JSAPI下单 does a repeat).
+                    if not (data or {}).get("mchid"):
+                        raise _param("mchid: 必填")
                     if order["trade_state"] in ("SUCCESS", "REFUND"):
                         raise SandboxError(400, "ORDERPAID", "订单已支付")
                     order["trade_state"] = "CLOSED"

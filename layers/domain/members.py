@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 
@@ -226,6 +227,9 @@ class TopUpStatus(StrEnum):
     # WeChat could not return the refund (ABNORMAL: the payer's card is gone): the debit
     # stays; an operator sends it to a bank card (发起异常退款), under the same refund.
     REFUND_ABNORMAL = "REFUND_ABNORMAL"
+    # Unpaid past its payment window: closed at WeChat first (it can no longer be paid
+    # there), then here. A payment WeChat took just before the close still credits it once.
+    CLOSED = "CLOSED"
 
 
 @dataclass(frozen=True)
@@ -254,16 +258,36 @@ class TopUp:
     refund_bonus: int = 0  # bonus forfeited with it
     refund_error: str | None = None
     version: int = 0
+    # The payment window (WeChat's time_expire, the same on every prepay call: a changed
+    # one is OUT_TRADE_NO_USED). None on a top-up created before windows existed: it is
+    # neither counted against the cap nor swept.
+    expires_at: str | None = None
+    prepay_at: str | None = None  # when WeChat gave the prepay id: it lives 2 hours
+    closed_at: str | None = None
 
 
 class TopUpRepository(Protocol):
     def get(self, top_up_id: str) -> TopUp | None: ...
 
-    def stage_create(self, tx, top_up: TopUp, on_exists) -> None: ...
+    def stage_create(self, tx, top_up: TopUp, on_exists, on_open=None) -> None:
+        """Create it; a PENDING_PAYMENT one with a window also takes one of its shopper's
+        UNPAID_TOP_UPS_CAP unpaid places (LimitExceeded when none is left) and becomes the
+        open top-up of its plan for its shopper (`on_open` when there is one already)."""
 
-    def stage_change(self, tx, before: TopUp, after: TopUp, on_stale) -> None: ...
+    def stage_change(self, tx, before: TopUp, after: TopUp, on_stale) -> None:
+        """Conditioned on the version and status read; leaving PENDING_PAYMENT gives back
+        its unpaid place and its plan's open slot, exactly once."""
 
-    def set_prepay_id(self, top_up_id: str, prepay_id: str) -> None: ...
+    def open_for(self, user_id: str, plan_id: str) -> TopUp | None:
+        """The shopper's open (unpaid, windowed) top-up of this plan, if any."""
+
+    def unpaid_count(self, user_id: str) -> int: ...
+
+    def set_prepay_id(self, top_up_id: str, prepay_id: str, prepay_at: str | None = None) -> bool:
+        """Store it while the top-up is unpaid; False when it is not any more."""
+
+    def due_unpaid(self, now: str, limit: int) -> list[TopUp]:
+        """Unpaid top-ups whose window ended at or before `now`, oldest first."""
 
     def refunding(self, limit: int) -> list[TopUp]: ...
 
@@ -292,8 +316,47 @@ def top_up_refund_id(top_up_id: str, version: int) -> str:
     return f"{top_up_id}R{version}"
 
 
-def top_up_paid(top_up: TopUp, transaction_id: str | None, now: str) -> TopUp:
+UNPAID_TOP_UPS_CAP = 3  # unpaid top-ups one shopper may hold at once (any plans)
+# WeChat Pay's prepay id is valid for 2 hours; one older than this is asked for again.
+PREPAY_TTL_S = 2 * 3600 - 10 * 60
+# An open top-up with less of its window left than this is not handed out again (the
+# shopper could not finish paying): it is closed and a new one made.
+REUSE_MARGIN_S = 60
+
+
+def _at(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def top_up_window_end(created: datetime, payment_timeout_s: int) -> datetime:
+    """The top-up's time_expire: created + the shop's order payment timeout, whole seconds."""
+    return (created + timedelta(seconds=payment_timeout_s)).replace(microsecond=0)
+
+
+def top_up_reusable(top_up: TopUp, now: datetime) -> bool:
+    """An unpaid top-up a repeated request for its plan answers: still in its window."""
+    return (top_up.status == TopUpStatus.PENDING_PAYMENT and top_up.expires_at is not None
+            and (_at(top_up.expires_at) - now).total_seconds() > REUSE_MARGIN_S)
+
+
+def top_up_prepay_fresh(top_up: TopUp, now: datetime) -> bool:
+    """True while the stored prepay id can still start a payment (a margin kept)."""
+    return bool(top_up.prepay_id) and (now - _at(top_up.prepay_at or top_up.created_at)
+                                       ).total_seconds() < PREPAY_TTL_S
+
+
+def top_up_closed(top_up: TopUp, now: str) -> TopUp:
+    """PENDING_PAYMENT -> CLOSED, once WeChat closed it (or never had it)."""
     if top_up.status != TopUpStatus.PENDING_PAYMENT:
+        raise errors.InvalidState(f"a {top_up.status} top-up cannot be closed")
+    return replace(top_up, status=TopUpStatus.CLOSED, closed_at=now, version=top_up.version + 1)
+
+
+def top_up_paid(top_up: TopUp, transaction_id: str | None, now: str) -> TopUp:
+    """PENDING_PAYMENT -> PAID; also CLOSED -> PAID when WeChat took the payment just
+    before our close reached it (nothing a top-up holds can be gone: it is credited)."""
+    if not (top_up.status == TopUpStatus.PENDING_PAYMENT
+            or (top_up.status == TopUpStatus.CLOSED and not top_up.transaction_id)):
         raise errors.InvalidState(f"a {top_up.status} top-up cannot be paid")
     return replace(top_up, status=TopUpStatus.PAID, transaction_id=transaction_id, paid_at=now,
                    version=top_up.version + 1)

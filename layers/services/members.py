@@ -9,10 +9,11 @@ not. The rules (splits, proportions, rounding) are `layers/domain/members.py`.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from types import SimpleNamespace
 
-from layers.clock import iso
+from layers.clock import iso, parse_iso
 from layers.domain import errors
 from layers.domain import members as rules
 from layers.domain import shipping as shipping_rules
@@ -23,6 +24,15 @@ from layers.observability import logger
 
 ATTEMPTS = 8
 _UNKNOWN = object()
+# A top-up made before payment windows existed, and never given a prepay id: WeChat's
+# time_expire for it is 2 hours from its first prepay, as it was then.
+_LEGACY_WINDOW = timedelta(hours=2)
+
+
+def _default_shop_settings():
+    from layers.domain.shop_settings import ShopSettings
+
+    return ShopSettings()
 
 
 class _Duplicate(Exception):
@@ -188,7 +198,10 @@ class TopUpService:
     """Plans, top-ups paid with WeChat Pay, and their refunds (unspent principal only)."""
 
     def __init__(self, *, top_ups, members, users, pay, outbox, publisher, anomalies, clock, new_tx, settings,
-                 notify_url, uploads=None, ledger=None):
+                 notify_url, uploads=None, ledger=None, shop_settings=None):
+        # `shop_settings`: () -> ShopSettings; a top-up's payment window is the shop's
+        # order_payment_timeout_s, as an order's.
+        self.shop_settings = shop_settings or _default_shop_settings
         # `ledger`: the WeChat ledger reconciliation compares with WeChat's bill (a top-up is
         # WeChat money: its payment and refund are recorded there, in their transactions).
         self.ledger = ledger
@@ -231,47 +244,137 @@ class TopUpService:
     def view(self, top_up: TopUp) -> dict:
         body = {"id": top_up.top_up_id, "plan_id": top_up.plan_id, "amount": top_up.amount, "bonus": top_up.bonus,
                 "status": str(top_up.status), "created_at": top_up.created_at, "paid_at": top_up.paid_at,
-                "payment": None}
-        if top_up.status == TopUpStatus.PENDING_PAYMENT and top_up.prepay_id:
+                "expires_at": top_up.expires_at, "payment": None}
+        if top_up.status == TopUpStatus.PENDING_PAYMENT and rules.top_up_prepay_fresh(top_up, self.clock.now()):
             body["payment"] = self.pay.jsapi_params(top_up.prepay_id)
         return body
 
     def create(self, user_id: str, body, idempotency_key: str | None) -> dict:
+        """A top-up of a plan, or the shopper's unpaid one of that plan while its window
+        lasts (a repeated tap pays the same top-up). At most UNPAID_TOP_UPS_CAP unpaid ones
+        per shopper: beyond, 409 LIMIT_EXCEEDED before anything is written or asked of
+        WeChat. One whose window is over is closed first and a new one made."""
         from layers.domain.order import request_hash
 
         digest = request_hash(body.model_dump(mode="json"))
         top_up_id = rules.top_up_id_for(user_id, idempotency_key)
-        existing = self.top_ups.get(top_up_id) if idempotency_key else None
-        if existing is None:
+        for _ in range(ATTEMPTS):
+            existing = self.top_ups.get(top_up_id) if idempotency_key else None
+            if existing is not None:
+                if existing.request_hash != digest:
+                    raise errors.IdempotencyKeyReused("this Idempotency-Key was used with a different body")
+                return self._payable(existing)
             plan = self.top_ups.get_plan(body.plan_id)
             if plan is None:
                 raise errors.NotFound("no such top-up plan")
             user = self.users.get_user(user_id)
             if user is None:
                 raise errors.Unauthorized("unknown shopper")
+            now = self.clock.now()
+            open_one = self.top_ups.open_for(user_id, plan.plan_id)
+            if open_one is not None:
+                if rules.top_up_reusable(open_one, now):
+                    return self._payable(open_one)
+                if self._close(open_one) == "unknown":
+                    raise errors.UpstreamUnavailable("WeChat Pay could not close the last top-up; try again")
+                continue  # its place is free now: make a new one
+            expires_at = rules.top_up_window_end(now, self.shop_settings().order_payment_timeout_s)
             top_up = TopUp(top_up_id=top_up_id, user_id=user_id, openid=user.openid, plan_id=plan.plan_id,
                            amount=plan.pay, bonus=plan.bonus, status=TopUpStatus.PENDING_PAYMENT,
-                           created_at=self._now(), request_hash=digest)
+                           created_at=iso(now), request_hash=digest, expires_at=iso(expires_at))
             tx = self.new_tx()
-            self.top_ups.stage_create(tx, top_up, on_exists=_Duplicate)
+            self.top_ups.stage_create(tx, top_up, on_exists=_Duplicate, on_open=_Stale)
             try:
                 tx.commit()
-            except _Duplicate:
-                pass
-            existing = self.top_ups.get(top_up_id)
-        if existing.request_hash != digest:
-            raise errors.IdempotencyKeyReused("this Idempotency-Key was used with a different body")
-        if existing.status == TopUpStatus.PENDING_PAYMENT and not existing.prepay_id:
+            except (_Duplicate, _Stale):
+                continue  # the same key, or another request for this plan, got there first
+            logger.info("top-up created", extra={"top_up_id": top_up_id, "expires_at": top_up.expires_at})
+            return self._payable(top_up)
+        raise errors.RateLimited("the top-up is busy; try again in a moment")
+
+    def _payable(self, top_up: TopUp) -> dict:
+        """The top-up with a prepay id that can start a payment: asked again (the same
+        out_trade_no, amount and time_expire: WeChat refuses a changed one) when the one
+        held has lived its 2 hours, while the window lasts."""
+        now = self.clock.now()
+        if top_up.status != TopUpStatus.PENDING_PAYMENT or rules.top_up_prepay_fresh(top_up, now):
+            return self.view(top_up)
+        if top_up.expires_at is not None and parse_iso(top_up.expires_at) <= now:
+            return self.view(top_up)  # its window is over: the sweep closes it
+        if top_up.expires_at is None and top_up.prepay_id:
+            return self.view(top_up)  # made before windows: its time_expire is not known any more
+        asked_at = iso(now)
+        time_expire = parse_iso(top_up.expires_at) if top_up.expires_at else now.replace(microsecond=0) + \
+            _LEGACY_WINDOW
+        try:
+            prepay_id = self.pay.jsapi_prepay(
+                out_trade_no=top_up.top_up_id, description="储值充值", total_fen=top_up.amount,
+                payer_openid=top_up.openid, notify_url=self.notify_url("/wechatpay/notify"),
+                time_expire=time_expire)
+        except WeChatPayError as exc:
+            logger.warning("top-up prepay failed", extra={"top_up_id": top_up.top_up_id, "code": exc.code})
+            raise errors.UpstreamUnavailable("WeChat Pay could not start the payment; try again") from exc
+        if self.top_ups.set_prepay_id(top_up.top_up_id, prepay_id, asked_at):
+            return self.view(replace(top_up, prepay_id=prepay_id, prepay_at=asked_at))
+        return self.view(self.top_ups.get(top_up.top_up_id))  # paid or closed meanwhile
+
+    # -- closing an unpaid top-up past its window -------------------------------------------------
+
+    def close_expired(self, limit: int = 100) -> dict:
+        """The close-expired-orders job's top-up step: each unpaid top-up whose window has
+        ended is closed at WeChat, then here; one whose close has no known outcome waits
+        for the next run."""
+        now = self.clock.now()
+        counts = {"closed": 0, "paid": 0, "skipped": 0}
+        for candidate in self.top_ups.due_unpaid(iso(now), limit=limit):
+            top_up = self.top_ups.get(candidate.top_up_id)
+            if top_up is None or top_up.status != TopUpStatus.PENDING_PAYMENT or top_up.expires_at is None \
+                    or parse_iso(top_up.expires_at) > now:
+                continue
+            outcome = self._close(top_up)
+            counts[outcome if outcome in ("closed", "paid") else "skipped"] += 1
+        return counts
+
+    def _close(self, top_up: TopUp) -> str:
+        """Close an unpaid top-up at WeChat (so it can no longer be paid there), then here,
+        giving back its unpaid place: "closed", "paid" (WeChat had taken the payment: it
+        is credited), or "unknown" (WeChat's answer is not known: nothing changed here)."""
+        top_up_id = top_up.top_up_id
+        try:
+            self.pay.close_order(top_up_id)
+        except OrderNotFoundAtWeChat:
+            pass  # never reached WeChat (no prepay): nothing to close there
+        except WeChatPayError as exc:
+            if retry_later(exc):
+                logger.warning("top-up close not settled", extra={"top_up_id": top_up_id, "code": exc.code})
+                return "unknown"
+            # Refused (ORDERPAID: paid in the instant before the close): what WeChat holds decides.
             try:
-                prepay_id = self.pay.jsapi_prepay(
-                    out_trade_no=top_up_id, description="储值充值", total_fen=existing.amount,
-                    payer_openid=existing.openid, notify_url=self.notify_url("/wechatpay/notify"),
-                    time_expire=self.clock.now() + timedelta(hours=2))
-            except WeChatPayError as exc:
-                raise errors.UpstreamUnavailable("WeChat Pay could not start the payment; try again") from exc
-            self.top_ups.set_prepay_id(top_up_id, prepay_id)
-            existing = self.top_ups.get(top_up_id)
-        return self.view(existing)
+                trade = self.pay.query_order(top_up_id)
+            except OrderNotFoundAtWeChat:
+                trade = {"trade_state": "CLOSED"}
+            except WeChatPayError:
+                return "unknown"
+            if trade.get("trade_state") == "SUCCESS":
+                paid = self.on_paid(trade)
+                return "paid" if paid is not None and paid.status != TopUpStatus.PENDING_PAYMENT else "unknown"
+            if trade.get("trade_state") != "CLOSED":
+                logger.warning("top-up close refused", extra={"top_up_id": top_up_id, "code": exc.code,
+                                                              "trade_state": trade.get("trade_state")})
+                return "unknown"
+        for _ in range(ATTEMPTS):
+            current = self.top_ups.get(top_up_id)
+            if current is None or current.status != TopUpStatus.PENDING_PAYMENT:
+                return "paid" if current is not None and current.transaction_id else "closed"
+            tx = self.new_tx()
+            self.top_ups.stage_change(tx, current, rules.top_up_closed(current, self._now()), on_stale=_Stale)
+            try:
+                tx.commit()
+            except _Stale:
+                continue
+            logger.info("top-up closed", extra={"top_up_id": top_up_id, "expires_at": current.expires_at})
+            return "closed"
+        return "unknown"
 
     def on_paid(self, trade: dict) -> TopUp | None:
         """A verified WeChat payment of a top-up: PENDING_PAYMENT -> PAID with principal and
@@ -286,7 +389,10 @@ class TopUpService:
                 logger.error("top-up payment does not match", extra={"top_up_id": top_up_id, "problems": problems,
                                                                       "alarm": "PAYMENT_MISMATCH"})
                 return top_up
-            if top_up.status != TopUpStatus.PENDING_PAYMENT:
+            # CLOSED without a payment: WeChat took it just before our close reached it.
+            # Nothing a top-up holds can be gone, so it is credited (once: the version).
+            if top_up.status != TopUpStatus.PENDING_PAYMENT and not (
+                    top_up.status == TopUpStatus.CLOSED and not top_up.transaction_id):
                 if top_up.transaction_id != trade.get("transaction_id"):
                     self.anomalies.record(top_up_id, "DUPLICATE_PAYMENT",
                                           {"transaction_id": trade.get("transaction_id")})
@@ -322,7 +428,8 @@ class TopUpService:
                 continue
             for sent in events:
                 self.publisher.publish(sent.event_id)
-            logger.info("top-up paid", extra={"top_up_id": top_up_id, "amount": top_up.amount})
+            logger.info("top-up paid", extra={"top_up_id": top_up_id, "amount": top_up.amount,
+                                              "after_close": top_up.status == TopUpStatus.CLOSED})
             return after
         raise errors.RateLimited("the top-up is busy; try again in a moment")
 

@@ -6,7 +6,18 @@
 - Entry: pk `MEMBER#<user_id>`, sk `ENTRY#<book>#<cause>`: written with
   `attribute_not_exists(pk)` in the transaction that adds it to its book.
 - Top-up: pk `TOPUP#<id>`, sk `TOPUP`; gsi2 `TOPUPS_REFUNDING` / `<id>` while its
-  refund is in flight (the sweep asks WeChat again).
+  refund is in flight (the sweep asks WeChat again), `TOPUPS_UNPAID` /
+  `<expires_at>#<id>` while it waits for payment (the close-expired-orders job closes it
+  once its window ends). One status at a time, so one gsi2 serves both queues.
+- Unpaid top-ups of a shopper: pk `USER#<user_id>`, sk `UNPAID_TOP_UPS`, `n`. Raised by
+  the transaction that creates a PENDING_PAYMENT top-up, conditioned `n < cap`; lowered
+  by the one transition out of PENDING_PAYMENT (paid or closed), which the top-up's
+  version condition makes happen once. So the cap holds under any concurrency.
+- The open top-up of a plan: pk `USER#<user_id>`, sk `OPEN_TOP_UP#<plan_id>`,
+  `top_up_id`: put with `attribute_not_exists` by the creating transaction (two requests
+  for one plan at once make one top-up: the other answers it), deleted by the transition
+  out of PENDING_PAYMENT. Never overwritten, so that delete is always its own.
+  Top-ups created before windows existed (no `expires_at`) have neither.
 - Plan: pk `TOPUP_PLANS`, sk `<plan_id>`.
 """
 
@@ -15,9 +26,21 @@ from __future__ import annotations
 from dataclasses import fields
 
 from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import UpdateError
 
-from layers.domain.members import BALANCE, POINTS, Book, Movement, Plan, TopUp, TopUpStatus
-from layers.storage.base import Queued, ShopModel, changed
+from layers.domain import errors
+from layers.domain.members import (
+    BALANCE,
+    POINTS,
+    UNPAID_TOP_UPS_CAP,
+    Book,
+    Movement,
+    Plan,
+    TopUp,
+    TopUpStatus,
+)
+from layers.storage.base import Queued, ShopModel, changed, requeued
+from layers.storage.errors import condition_failed
 from layers.storage.tx import Tx
 
 _PARTS = {BALANCE: ("principal", "bonus"), POINTS: ("available", "frozen", "growth")}
@@ -67,6 +90,17 @@ class TopUpItem(Queued):
     refund_bonus = NumberAttribute(default=0)
     refund_error = UnicodeAttribute(null=True)
     version = NumberAttribute(default=0)
+    expires_at = UnicodeAttribute(null=True)
+    prepay_at = UnicodeAttribute(null=True)
+    closed_at = UnicodeAttribute(null=True)
+
+
+class UnpaidTopUpsItem(ShopModel):
+    n = NumberAttribute(null=True)
+
+
+class OpenTopUpItem(ShopModel):
+    top_up_id = UnicodeAttribute()
 
 
 class PlanItem(ShopModel):
@@ -169,6 +203,7 @@ def top_up_key(top_up_id: str) -> tuple[str, str]:
 _TOPUP_FIELDS = [f.name for f in fields(TopUp)]
 _TOPUP_INTS = {"amount", "bonus", "refund_amount", "refund_bonus", "version"}
 REFUNDING_QUEUE = "TOPUPS_REFUNDING"
+UNPAID_QUEUE = "TOPUPS_UNPAID"
 
 
 def _top_up(item: TopUpItem) -> TopUp:
@@ -176,8 +211,25 @@ def _top_up(item: TopUpItem) -> TopUp:
                     for n in _TOPUP_FIELDS})
 
 
-def _queued(top_up: TopUp) -> bool:
-    return top_up.status == TopUpStatus.REFUNDING
+def _counted(top_up: TopUp) -> bool:
+    """Holds one of its shopper's unpaid places and its plan's open slot."""
+    return top_up.status == TopUpStatus.PENDING_PAYMENT and top_up.expires_at is not None
+
+
+def _queue(top_up: TopUp) -> tuple[str, str] | None:
+    if top_up.status == TopUpStatus.REFUNDING:
+        return REFUNDING_QUEUE, top_up.top_up_id
+    if _counted(top_up):
+        return UNPAID_QUEUE, f"{top_up.expires_at}#{top_up.top_up_id}"
+    return None
+
+
+def _unpaid_key(user_id: str) -> tuple[str, str]:
+    return f"USER#{user_id}", "UNPAID_TOP_UPS"
+
+
+def _open_key(user_id: str, plan_id: str) -> tuple[str, str]:
+    return f"USER#{user_id}", f"OPEN_TOP_UP#{plan_id}"
 
 
 class DynamoTopUpRepository:
@@ -189,27 +241,71 @@ class DynamoTopUpRepository:
         except TopUpItem.DoesNotExist:
             return None
 
-    def stage_create(self, tx: Tx, top_up: TopUp, on_exists) -> None:
-        tx.put(TopUpItem(*top_up_key(top_up.top_up_id), **{n: getattr(top_up, n) for n in _TOPUP_FIELDS}),
+    def __init__(self, unpaid_cap: int = UNPAID_TOP_UPS_CAP) -> None:
+        self.unpaid_cap = unpaid_cap
+
+    def stage_create(self, tx: Tx, top_up: TopUp, on_exists, on_open=None) -> None:
+        queue = _queue(top_up)
+        tx.put(TopUpItem(*top_up_key(top_up.top_up_id), **{n: getattr(top_up, n) for n in _TOPUP_FIELDS},
+                         gsi2pk=queue[0] if queue else None, gsi2sk=queue[1] if queue else None),
                condition=TopUpItem.pk.does_not_exist(), on_fail=on_exists)
+        if not _counted(top_up):
+            return
+        # Staged in this order on purpose: the open slot (a put) is reported before the cap
+        # (an update), so a repeat for an open plan answers that top-up, never 409.
+        tx.put(OpenTopUpItem(*_open_key(top_up.user_id, top_up.plan_id), top_up_id=top_up.top_up_id),
+               condition=OpenTopUpItem.pk.does_not_exist(), on_fail=on_open or on_exists)
+        cap = self.unpaid_cap
+        tx.update(UnpaidTopUpsItem(*_unpaid_key(top_up.user_id)), actions=[UnpaidTopUpsItem.n.add(1)],
+                  condition=UnpaidTopUpsItem.n.does_not_exist() | (UnpaidTopUpsItem.n < cap),
+                  on_fail=lambda: errors.LimitExceeded(
+                      f"you already have {cap} unpaid top-ups: pay one or wait for it to close", unpaid_cap=cap))
 
     def stage_change(self, tx: Tx, before: TopUp, after: TopUp, on_stale) -> None:
-        actions = [*changed(TopUpItem, before, after, [n for n in _TOPUP_FIELDS if n != "version"]),
-                   TopUpItem.version.set(after.version)]
-        if _queued(after) and not _queued(before):
-            actions += [TopUpItem.gsi2pk.set(REFUNDING_QUEUE), TopUpItem.gsi2sk.set(after.top_up_id)]
-        elif _queued(before) and not _queued(after):
-            actions += [TopUpItem.gsi2pk.remove(), TopUpItem.gsi2sk.remove()]
+        actions = [*changed(TopUpItem, before, after,
+                            [n for n in _TOPUP_FIELDS if n not in ("version", "prepay_id", "prepay_at")]),
+                   TopUpItem.version.set(after.version), *requeued(TopUpItem, _queue(before), _queue(after))]
         tx.update(TopUpItem(*top_up_key(before.top_up_id)), actions=actions,
                   condition=TopUpItem.pk.exists() & (TopUpItem.version == before.version)
                   & (TopUpItem.status == str(before.status)), on_fail=on_stale)
+        if _counted(before) and not _counted(after):
+            tx.update(UnpaidTopUpsItem(*_unpaid_key(before.user_id)), actions=[UnpaidTopUpsItem.n.add(-1)])
+            tx.delete(OpenTopUpItem(*_open_key(before.user_id, before.plan_id)))
 
-    def set_prepay_id(self, top_up_id: str, prepay_id: str) -> None:
-        TopUpItem(*top_up_key(top_up_id)).update(actions=[TopUpItem.prepay_id.set(prepay_id)],
-                                                 condition=TopUpItem.pk.exists())
+    def open_for(self, user_id: str, plan_id: str) -> TopUp | None:
+        try:
+            slot = OpenTopUpItem.get(*_open_key(user_id, plan_id), consistent_read=True)
+        except OpenTopUpItem.DoesNotExist:
+            return None
+        return self.get(slot.top_up_id)
+
+    def unpaid_count(self, user_id: str) -> int:
+        try:
+            return int(UnpaidTopUpsItem.get(*_unpaid_key(user_id), consistent_read=True).n or 0)
+        except UnpaidTopUpsItem.DoesNotExist:
+            return 0
+
+    def set_prepay_id(self, top_up_id: str, prepay_id: str, prepay_at: str | None = None) -> bool:
+        actions = [TopUpItem.prepay_id.set(prepay_id)]
+        if prepay_at:
+            actions.append(TopUpItem.prepay_at.set(prepay_at))
+        try:
+            TopUpItem(*top_up_key(top_up_id)).update(
+                actions=actions, condition=TopUpItem.pk.exists()
+                & (TopUpItem.status == str(TopUpStatus.PENDING_PAYMENT)))
+        except UpdateError as exc:
+            if condition_failed(exc):
+                return False
+            raise
+        return True
 
     def refunding(self, limit: int) -> list[TopUp]:
         found = TopUpItem.gsi2.query(REFUNDING_QUEUE, limit=limit)
+        return [_top_up(i) for i in found]
+
+    def due_unpaid(self, now: str, limit: int) -> list[TopUp]:
+        """Eventually consistent: callers re-read each top-up before acting on it."""
+        found = TopUpItem.gsi2.query(UNPAID_QUEUE, TopUpItem.gsi2sk <= f"{now}#~", limit=limit)
         return [_top_up(i) for i in found]
 
     def save_plan(self, plan: Plan) -> None:

@@ -121,6 +121,53 @@ class TestTopUpRepository:
         tx.commit()
         assert t.top_up_id in [x.top_up_id for x in env.top_ups.refunding(100)]
 
+    def test_an_unpaid_top_up_takes_a_place_and_its_plan_slot_until_it_leaves_pending(self, env):
+        from layers.domain import errors
+
+        u = user()
+        due_at = "2026-11-29T00:15:00Z"
+
+        def unpaid_one(plan_id: str) -> TopUp:
+            return TopUp(top_up_id="t" + uuid.uuid4().hex[:20], user_id=u, openid="o1", plan_id=plan_id, amount=100,
+                         bonus=0, status=TopUpStatus.PENDING_PAYMENT, created_at="2026-11-29T00:00:00Z",
+                         expires_at=due_at)
+
+        def create(t: TopUp) -> None:
+            tx = env.new_tx()
+            env.top_ups.stage_create(tx, t, on_exists=Duplicate, on_open=Stale)
+            tx.commit()
+
+        made = [unpaid_one(f"p{i}") for i in range(3)]
+        for t in made:
+            create(t)
+        assert env.top_ups.unpaid_count(u) == 3
+        assert env.top_ups.open_for(u, "p0").top_up_id == made[0].top_up_id
+        with pytest.raises(Stale):  # the same plan: its open top-up answers, not the cap
+            create(unpaid_one("p0"))
+        with pytest.raises(errors.LimitExceeded):
+            create(unpaid_one("p3"))
+        assert env.top_ups.get(made[0].top_up_id) is not None and env.top_ups.unpaid_count(u) == 3
+        assert made[0].top_up_id in [t.top_up_id for t in env.top_ups.due_unpaid("2026-11-29T00:15:00Z", 1000)]
+        assert made[0].top_up_id not in [t.top_up_id for t in env.top_ups.due_unpaid("2026-11-29T00:14:59Z", 1000)]
+        assert env.top_ups.set_prepay_id(made[0].top_up_id, "wx1", "2026-11-29T00:00:01Z") is True
+        closed = replace(made[0], status=TopUpStatus.CLOSED, closed_at="2026-11-29T00:16:00Z", version=1)
+        tx = env.new_tx()
+        env.top_ups.stage_change(tx, made[0], closed, on_stale=Stale)
+        tx.commit()
+        assert env.top_ups.unpaid_count(u) == 2 and env.top_ups.open_for(u, "p0") is None
+        assert made[0].top_up_id not in [t.top_up_id for t in env.top_ups.due_unpaid("2026-11-29T01:00:00Z", 1000)]
+        assert env.top_ups.set_prepay_id(made[0].top_up_id, "wx2") is False  # closed: no new prepay id
+        paid = replace(closed, status=TopUpStatus.PAID, transaction_id="42", version=2)
+        tx = env.new_tx()
+        env.top_ups.stage_change(tx, closed, paid, on_stale=Stale)
+        tx.commit()
+        assert env.top_ups.unpaid_count(u) == 2  # given back once, by the close
+        stored = env.top_ups.get(made[0].top_up_id)
+        assert (stored.status, stored.prepay_id, stored.prepay_at, stored.expires_at) == (
+            "PAID", "wx1", "2026-11-29T00:00:01Z", due_at)
+        create(unpaid_one("p3"))  # a place is free again
+        assert env.top_ups.unpaid_count(u) == 3
+
     def test_plans(self, env):
         plan = Plan("plan" + uuid.uuid4().hex[:8], 10000, 1000, "2026-11-29T00:00:00Z")
         env.top_ups.save_plan(plan)

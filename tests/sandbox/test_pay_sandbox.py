@@ -113,6 +113,30 @@ def test_a_prepay_id_lives_two_hours(pay):
     assert box.pay(no, prepay_id=fresh, notify=False)["trade_state"] == "SUCCESS"
 
 
+def test_close_order_answers_204_and_a_closed_order_cannot_be_paid(pay):
+    """关闭订单 (https://pay.weixin.qq.com/doc/v3/merchant/4012556398): POST
+    /v3/pay/transactions/out-trade-no/{out_trade_no}/close with body mchid (必填), 204 No
+    Content; a closed order is not paid any more, nor prepaid again (JSAPI下单 ORDER_CLOSED)."""
+    box = pay.box
+    no = new_no()
+    body = prepay_body(box, no)
+    assert pay.call("POST", "/v3/pay/transactions/jsapi", body).status_code == 200
+    path = f"/v3/pay/transactions/out-trade-no/{no}/close"
+    missing = pay.call("POST", path, {})
+    assert missing.status_code == 400 and code(missing) == "PARAM_ERROR"
+    closed = pay.call("POST", path, {"mchid": box.keys.mchid})
+    assert closed.status_code == 204 and not closed.content
+    assert box.transaction(no)["trade_state"] == "CLOSED"
+    with pytest.raises(Exception) as refused:
+        box.pay(no, notify=False)
+    assert getattr(refused.value, "code", "") == "ORDER_CLOSED"
+    again = pay.call("POST", "/v3/pay/transactions/jsapi", body)
+    assert again.status_code == 400 and code(again) == "ORDER_CLOSED"
+    paid = paid_order(pay)
+    refused_close = pay.call("POST", f"/v3/pay/transactions/out-trade-no/{paid}/close", {"mchid": box.keys.mchid})
+    assert refused_close.status_code == 400 and code(refused_close) == "ORDERPAID"
+
+
 # -- 退款 ----------------------------------------------------------------------------------------
 
 def test_refund_of_an_unpaid_order_is_resource_not_exists(pay):

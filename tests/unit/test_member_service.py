@@ -196,3 +196,59 @@ def test_the_member_level_discount_comes_off_the_goods_before_points(shop):
     assert second["amounts"]["member_discount"] == 200
     assert second["amounts"]["points_discount"] == 2900
     assert second["amounts"]["payable"] == 6000 - 200 - 2900
+
+
+def test_a_payment_for_a_top_up_closed_a_moment_earlier_is_credited_once(shop):
+    """WeChat took the payment just before our close reached it: the notification that
+    follows credits the closed top-up once, whatever the number of deliveries."""
+    from functions.schemas import TopUpInput, TopUpPlanInput
+
+    plan = shop.top_ups.create_plan(TopUpPlanInput(pay=5000, bonus=500))
+    top_up = shop.top_ups.create("u1", TopUpInput(plan_id=plan["id"]), None)
+    shop.clock.advance(901)  # past the shop's 900 s payment window
+    assert shop.top_ups.close_expired()["closed"] == 1
+    assert shop.top_ups_repo.get(top_up["id"]).status == "CLOSED"
+    assert shop.top_ups_repo.unpaid_count("u1") == 0
+    trade = shop.pay.pay(top_up["id"])
+    for _ in range(3):
+        shop.top_ups.on_paid(trade)
+    assert (shop.book().principal, shop.book().bonus) == (5000, 500)
+    assert shop.top_ups_repo.get(top_up["id"]).status == "PAID"
+    assert shop.top_ups_repo.unpaid_count("u1") == 0  # released once, by the close
+    assert [m["type"] for m in shop.publisher.sent] == ["top_up.paid"]
+    assert shop.anomalies.for_order(top_up["id"]) == []  # not a DUPLICATE_PAYMENT
+    shop.assert_books_equal_ledgers()
+
+
+def test_a_close_whose_outcome_is_unknown_leaves_the_top_up_unpaid_for_the_next_run(shop):
+    from functions.schemas import TopUpInput, TopUpPlanInput
+    from layers.domain.payment_gateway import WeChatPayUnavailable
+
+    plan = shop.top_ups.create_plan(TopUpPlanInput(pay=5000, bonus=0))
+    top_up = shop.top_ups.create("u1", TopUpInput(plan_id=plan["id"]), None)
+    shop.clock.advance(901)
+    real = shop.pay.close_order
+
+    def timeout(out_trade_no):
+        raise WeChatPayUnavailable(0, "TIMEOUT", "no answer")
+
+    shop.pay.close_order = timeout
+    assert shop.top_ups.close_expired() == {"closed": 0, "paid": 0, "skipped": 1}
+    assert shop.top_ups_repo.get(top_up["id"]).status == "PENDING_PAYMENT"
+    assert shop.top_ups_repo.unpaid_count("u1") == 1
+    shop.pay.close_order = real
+    assert shop.top_ups.close_expired() == {"closed": 1, "paid": 0, "skipped": 0}
+    assert shop.top_ups_repo.unpaid_count("u1") == 0
+
+
+def test_a_repeat_after_the_window_closes_the_old_top_up_and_makes_a_new_one(shop):
+    from functions.schemas import TopUpInput, TopUpPlanInput
+
+    plan = shop.top_ups.create_plan(TopUpPlanInput(pay=5000, bonus=0))
+    first = shop.top_ups.create("u1", TopUpInput(plan_id=plan["id"]), None)
+    shop.clock.advance(900 - 30)  # 30 s left: too little to pay, not handed out again
+    second = shop.top_ups.create("u1", TopUpInput(plan_id=plan["id"]), None)
+    assert second["id"] != first["id"] and second["payment"] is not None
+    assert shop.top_ups_repo.get(first["id"]).status == "CLOSED"
+    assert shop.pay.trades[first["id"]]["trade_state"] == "CLOSED"
+    assert shop.top_ups_repo.unpaid_count("u1") == 1
