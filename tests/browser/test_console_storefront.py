@@ -4,7 +4,6 @@ the category tree (a category still in use is not deleted, and the page says why
 
 from __future__ import annotations
 
-import base64
 import struct
 import uuid
 import zlib
