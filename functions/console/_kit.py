@@ -293,7 +293,9 @@ def console_page(path: str, methods=("GET",), area: str | None = None):
             except Exception as exc:
                 if not is_validation_error(exc):
                     raise
-                fields = [str(e.get("loc", ("",))[-1] if e.get("loc") else "") for e in exc.errors()]
+                # a field's name, not the index of a list item (`tags`, not `0`, for ("tags", 0))
+                fields = [next((str(p) for p in reversed(e.get("loc") or ()) if isinstance(p, str)), "")
+                          for e in exc.errors()]
                 return ctx.page("error.html", 400, message=field_message(fields), code="INVALID_REQUEST")
 
         options = {"content_types": FORM} if "POST" in methods else {}

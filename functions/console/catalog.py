@@ -107,10 +107,13 @@ def _sku_edit(form: dict, sku: dict) -> dict:
         value = form.get(f"{name}_{sid}")
         return current if value is None else parse(value)
 
-    return {"id": sid, "price": _fen(form.get(f"price_{sid}"), "价格"),
-            "list_price": field("list_price", lambda v: _fen(v, "划线价"), sku.get("list_price")),
-            "weight_g": field("weight_g", _int, sku.get("weight_g")),
-            "spec": field("spec", _spec, sku.get("spec"))}
+    out = {"id": sid, "price": _fen(form.get(f"price_{sid}"), "价格"),
+           "list_price": field("list_price", lambda v: _fen(v, "划线价"), sku.get("list_price")),
+           "weight_g": field("weight_g", _int, sku.get("weight_g")),
+           "spec": field("spec", _spec, sku.get("spec"))}
+    if out["list_price"] is not None and out["price"] is not None and out["list_price"] < out["price"]:
+        raise errors.InvalidRequest("划线价不能低于价格(可不填)")
+    return out
 
 
 @console_page("/console/products/{product_id}", methods=("POST",))
