@@ -80,7 +80,6 @@ def test_the_upload_slot_is_the_apis_and_refuses_what_the_api_refuses(console):
 
 def test_every_page_allows_the_image_origins_for_images_and_uploads(console):
     import os
-
     from urllib.parse import urlsplit
 
     answer = console.get("/console/categories")
