@@ -188,5 +188,6 @@ def test_a_child_category_is_made_a_product_put_in_it_and_a_category_in_use_is_k
     page.locator(f"tr[data-category='{child['id']}'] .delete-category button").click()
     page.wait_for_url(f"{console_url}/console/categories")
     assert page.inner_text("#flash") == "已删除"
+    assert page.dialogs[-1] == f"确认删除分类“红茶{tag}”?"  # asked first
     assert page.locator(f"tr[data-category='{child['id']}']").count() == 0
     assert not violations, violations
