@@ -191,3 +191,31 @@ def test_a_child_category_is_made_a_product_put_in_it_and_a_category_in_use_is_k
     assert page.dialogs[-1] == f"确认删除分类“红茶{tag}”?"  # asked first
     assert page.locator(f"tr[data-category='{child['id']}']").count() == 0
     assert not violations, violations
+
+
+def test_a_product_made_from_the_list_takes_its_pictures_and_category(browser_page, console_url, client,
+                                                                      admin_headers, shop, tmp_path):
+    from tests.helpers import body, post
+
+    page = browser_page
+    tag = uuid.uuid4().hex[:4]
+    top = body(post(client, "/admin/categories", {"name": f"器具{tag}"}, admin_headers))
+    child = body(post(client, "/admin/categories", {"name": f"茶壶{tag}", "parent_id": top["id"]}, admin_headers))
+    picture = tmp_path / "pot.png"
+    picture.write_bytes(png((120, 80, 40)))
+    owner_signs_in(page, console_url, "/console/products")
+    page.click("#new-product summary")
+    page.fill("#product-form input[name=title]", f"紫砂壶{tag}")
+    page.set_input_files("#new-images-list input[type=file]", str(picture))
+    wait_until(lambda: len(thumbs(page, "#new-images-list")) == 1)
+    [url] = thumbs(page, "#new-images-list")
+    page.select_option("#product-form select[name=category_id]", child["id"])
+    page.fill("#product-form textarea[name=skus]", "128 5 容量:200毫升")
+    page.click("#product-form button[type=submit]")
+    page.wait_for_url(f"{console_url}/console/products")
+    row = page.locator("#product-rows tr", has_text=f"紫砂壶{tag}")
+    product_id = row.first.get_attribute("data-product")
+    assert row.first.locator("img.thumb").get_attribute("src") == url
+    shown = requests.get(f"{console_url}/products/{product_id}", timeout=10).json()
+    assert shown["image"] == url and shown["category_id"] == child["id"] and shown["category"] == f"茶壶{tag}"
+    assert shown["skus"][0]["price"] == 12800
