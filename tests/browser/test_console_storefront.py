@@ -64,6 +64,10 @@ def test_pictures_go_from_the_browser_to_the_bucket_and_are_what_the_mini_progra
     assert page.locator("#images-list .thumbs li").first.locator(".cover-badge").inner_text() == "封面"
     page.locator("#images-list .thumbs li").nth(1).locator("button[data-act=cover]").click()  # blue first
     assert thumbs(page, "#images-list") == [blue_url, red_url]
+    page.locator("#images-list .thumbs li").first.locator("button[data-act=down]").click()
+    assert thumbs(page, "#images-list") == [red_url, blue_url]
+    page.locator("#images-list .thumbs li").nth(1).locator("button[data-act=up]").click()
+    assert thumbs(page, "#images-list") == [blue_url, red_url]
     page.set_input_files("#detail-images-list input[type=file]", str(red))
     wait_until(lambda: len(thumbs(page, "#detail-images-list")) == 1)
     [detail_url] = thumbs(page, "#detail-images-list")  # a key of its own: keys are never reused
