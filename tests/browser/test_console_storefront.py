@@ -68,6 +68,11 @@ def test_pictures_go_from_the_browser_to_the_bucket_and_are_what_the_mini_progra
     assert thumbs(page, "#images-list") == [red_url, blue_url]
     page.locator("#images-list .thumbs li").nth(1).locator("button[data-act=up]").click()
     assert thumbs(page, "#images-list") == [blue_url, red_url]
+    if page.width_name == "desktop":  # dragged with a mouse (a phone has the buttons)
+        page.drag_and_drop("#images-list .thumbs li:nth-child(2) img", "#images-list .thumbs li:nth-child(1) img")
+        assert thumbs(page, "#images-list") == [red_url, blue_url]
+        page.drag_and_drop("#images-list .thumbs li:nth-child(2) img", "#images-list .thumbs li:nth-child(1) img")
+        assert thumbs(page, "#images-list") == [blue_url, red_url]
     page.set_input_files("#detail-images-list input[type=file]", str(red))
     wait_until(lambda: len(thumbs(page, "#detail-images-list")) == 1)
     [detail_url] = thumbs(page, "#detail-images-list")  # a key of its own: keys are never reused
