@@ -443,7 +443,8 @@ def categories():
     from layers.services.storefront import CategoryService
 
     return CategoryService(categories=category_repository(), outbox=outbox_repository(), publisher=publisher(),
-                           images=images(), clock=clock(), new_tx=new_tx(), new_id=catalog_repository().new_id)
+                           images=images(), clock=clock(), new_tx=new_tx(), new_id=catalog_repository().new_id,
+                           listing=listing())
 
 
 def _image_signer(message: str) -> str:

@@ -185,8 +185,9 @@ class CatalogService:
         return changed_event(self.outbox, tx, now, self.catalog.new_id("ev"), product_id=product_id)
 
     def _publish(self, event, now: str) -> None:
-        if event is not None and self.publisher is not None:
-            self.publisher.publish_written(event, now)
+        from layers.services.storefront import publish_change
+
+        publish_change(self.publisher, self.listing, event, now)
 
     def get_product(self, product_id: str, distributor: bool = False) -> dict:
         """A shopper's product page: with its sales and the live campaigns on its SKUs;
@@ -291,10 +292,12 @@ class CatalogService:
             for sku_id in sorted(retired & set(skus)):
                 if not skus[sku_id].retired:  # inactive before the mark existed: mark it now
                     self.catalog.stage_retire_sku(tx, sku_id)
+            event = self._stage_changed(tx, product_id, after.updated_at)
             try:
                 tx.commit()
             except _Stale:
                 continue  # edited meanwhile: read again
+            self._publish(event, after.updated_at)
             return product_view(after, self.catalog.get_skus(list(after.sku_ids)), admin=True)
         raise errors.InvalidState("the product keeps changing; try again")
 

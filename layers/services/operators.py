@@ -108,13 +108,15 @@ class OperatorService:
         expires = seconds + 2 * rules.SIGN_IN_WINDOW_S
         if not rules.within_address_limits(self.operators.count_sign_in(name, address, window, expires)):
             raise errors.RateLimited("too many failed sign-ins; wait a few minutes")
-        if rules.counts_per_name(name) and \
-                self.operators.count_name_sign_in(name, window, expires) > rules.SIGN_IN_NAME_LIMIT:
+        name_counted = rules.counts_per_name(name)
+        if name_counted and self.operators.count_name_sign_in(name, window, expires) > rules.SIGN_IN_NAME_LIMIT:
             raise errors.RateLimited("too many failed sign-ins; wait a few minutes")
         session = self._check_password(name, password or "")
         if session is None:
             raise errors.Unauthorized("wrong name or password")
-        self.operators.forgive_sign_in(name, address, window)  # a success is no guess
+        # A success is no guess: it takes back what it counted, so operators signing in and
+        # out all day from one office are never limited by their own sign-ins.
+        self.operators.forgive_sign_in(name, address, window, name_counted)
         return session
 
     def unlock(self, by: Session, name: str) -> int:

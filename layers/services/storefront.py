@@ -166,17 +166,20 @@ class ListingService:
         self.snapshots.put(key, rules.encode_snapshot(entries, categories))
         if not self.versions.swap(expected_key, key):
             return False
+        self._loaded = None  # this container reads its own publication at once
         logger.info("listing published", extra={"key": key, "products": len(entries)})
         return True
 
 
 class CategoryService:
-    def __init__(self, *, categories, outbox, publisher, images, clock, new_tx, new_id: Callable[[str], str]):
+    def __init__(self, *, categories, outbox, publisher, images, clock, new_tx, new_id: Callable[[str], str],
+                 listing: ListingService | None = None):
         """`images`: `check(urls)` (UnknownImage for one the shop did not issue);
         `outbox`: stages `catalog.changed` in the same transaction; `publisher` sends it after."""
         self.categories = categories
         self.outbox = outbox
         self.publisher = publisher
+        self.listing = listing
         self.images = images
         self.clock = clock
         self.new_tx = new_tx
@@ -215,7 +218,7 @@ class CategoryService:
                 self.categories.stage_count(tx, before, children=-1)
         event = changed_event(self.outbox, tx, now, self.new_id("ev"), categories=True)
         tx.commit()
-        self.publisher.publish_written(event, now)
+        publish_change(self.publisher, self.listing, event, now)
         return rules.category_tree([category])[0] if not category.parent_id else {
             "id": category.category_id, "name": category.name, "sort_weight": category.sort_weight,
             "image_url": category.image_url, "parent_id": category.parent_id}
@@ -231,7 +234,22 @@ class CategoryService:
         now = iso(self.clock.now())
         event = changed_event(self.outbox, tx, now, self.new_id("ev"), categories=True)
         tx.commit()
-        self.publisher.publish_written(event, now)
+        publish_change(self.publisher, self.listing, event, now)
+
+
+def publish_change(publisher, listing: ListingService | None, event, now: str) -> None:
+    """A committed `catalog.changed` to its queue, and the listing patched here and now: the
+    operator who saved finds the change at once (other containers within the listing's
+    refresh). The patch is best effort; the event's consumer does it again if it failed."""
+    if event is None:
+        return
+    if publisher is not None:
+        publisher.publish_written(event, now)
+    if listing is not None:
+        try:
+            listing.on_catalog_changed(event.event_id, event.payload)
+        except Exception:  # noqa: BLE001 - the catalog.changed consumer publishes it
+            logger.warning("listing not patched at once; its event will", extra={"event_id": event.event_id})
 
 
 def changed_event(outbox, tx, now: str, subject_id: str, **payload):

@@ -135,13 +135,16 @@ class DynamoOperatorRepository:
     def count_name_sign_in(self, name: str, window: int, expires_at: int) -> int:
         return self._count(f"SIGNIN#{name}", f"W#{window}", expires_at)
 
-    def forgive_sign_in(self, name: str, address: str, window: int) -> None:
-        try:
-            SignInItem(f"SIGNIN#{name}", f"W#{window}#A#{address}").update(
-                actions=[SignInItem.attempts.add(-1)], condition=SignInItem.attempts > 0)
-        except UpdateError as exc:
-            if not condition_failed(exc):
-                raise
+    def forgive_sign_in(self, name: str, address: str, window: int, name_counted: bool = True) -> None:
+        keys = [(f"SIGNIN#{name}", f"W#{window}#A#{address}"), (f"SIGNIN_ADDR#{address}", f"W#{window}")]
+        if name_counted:
+            keys.append((f"SIGNIN#{name}", f"W#{window}"))
+        for pk, sk in keys:
+            try:
+                SignInItem(pk, sk).update(actions=[SignInItem.attempts.add(-1)], condition=SignInItem.attempts > 0)
+            except UpdateError as exc:
+                if not condition_failed(exc):
+                    raise
 
     def clear_sign_in_locks(self, name: str) -> int:
         deleted = 0

@@ -45,8 +45,10 @@ class TestOperatorRepository:
         other = operators.count_sign_in(name, addr + "9", 7, 2_000_000_000)
         assert (other.pair, other.address) == (1, 1)
         assert operators.count_sign_in(name, addr, 8, 2_000_000_000).pair == 1  # a new window
-        operators.forgive_sign_in(name, addr, 7)
-        assert operators.count_sign_in(name, addr, 7, 2_000_000_000).pair == 3
+        operators.forgive_sign_in(name, addr, 7)  # a success takes back its pair, address and name counts
+        again = operators.count_sign_in(name, addr, 7, 2_000_000_000)
+        assert (again.pair, again.address) == (3, 3)
+        assert operators.count_name_sign_in(name, 7, 2_000_000_000) == 2
         assert operators.clear_sign_in_locks(name) == 4  # the name and both pairs in 7, the pair in 8
         again = operators.count_sign_in(name, addr, 7, 2_000_000_000)
         assert (again.pair, again.address) == (1, 1)  # the address's own count of the window went too

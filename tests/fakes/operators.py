@@ -68,11 +68,14 @@ class MemoryOperatorRepository:
         with self.store.lock:
             return self._count(("signin", name, window))
 
-    def forgive_sign_in(self, name: str, address: str, window: int) -> None:
+    def forgive_sign_in(self, name: str, address: str, window: int, name_counted: bool = True) -> None:
         with self.store.lock:
-            key = ("signin", name, window, address)
-            if self.store.items.get(key, 0) > 0:
-                self.store.items[key] -= 1
+            keys = [("signin", name, window, address), ("signin_addr", address, window)]
+            if name_counted:
+                keys.append(("signin", name, window))
+            for key in keys:
+                if self.store.items.get(key, 0) > 0:
+                    self.store.items[key] -= 1
 
     def clear_sign_in_locks(self, name: str) -> int:
         with self.store.lock:
