@@ -468,6 +468,24 @@ def images():
 
 
 @_once
+def image_origins() -> tuple[str, ...]:
+    """The origins a console page shows images from (the CDN; moto's S3 locally) and posts
+    uploads to (the bucket's endpoint): its Content-Security-Policy allows exactly these."""
+    import os
+    from urllib.parse import urlsplit
+
+    from layers.storage.images import upload_endpoint
+
+    s = settings()
+    found = []
+    for url in (s.image_base_url, upload_endpoint(s.aws_region, os.environ.get("S3_ENDPOINT"))):
+        parts = urlsplit(url or "")
+        if parts.scheme in ("http", "https") and parts.netloc:
+            found.append(f"{parts.scheme}://{parts.netloc}")
+    return tuple(dict.fromkeys(found))
+
+
+@_once
 def listing():
     from layers.services.storefront import ListingService
     from layers.storage.images import S3BlobStore

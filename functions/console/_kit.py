@@ -47,7 +47,7 @@ STATIC_TYPES = {".js": "application/javascript; charset=utf-8", ".css": "text/cs
 # `owner_only` flag matches its `console_page(area=...)`). A group with no page is not shown.
 NAV = (
     ("订单", (("/console/orders", "订单", False), ("/console/refunds", "退款", False))),
-    ("商品", (("/console/products", "商品与库存", False),)),
+    ("商品", (("/console/products", "商品与库存", False), ("/console/categories", "分类", False))),
     ("营销", (("/console/coupons", "优惠券", False), ("/console/flash-sales", "秒杀", False),
               ("/console/group-buys", "拼团", False), ("/console/bargains", "砍价", False),
               ("/console/assist-campaigns", "助力", False))),
@@ -178,9 +178,17 @@ def _cookie(name: str, value: str, max_age: int) -> str:
     return f"{name}={value}; Path=/console; HttpOnly; SameSite=Strict; Max-Age={max_age}{_secure()}"
 
 
+def content_security_policy(image_origins=()) -> str:
+    """Our origin only, but for the product images: shown from the image base (`img-src`)
+    and posted by the browser straight to the bucket (`connect-src`), never through us."""
+    extra = "".join(f" {o}" for o in image_origins)
+    return (f"default-src 'self'; img-src 'self'{extra}; connect-src 'self'{extra}; "
+            "frame-ancestors 'none'")
+
+
 def html(body: str, status: int = 200, headers: dict | None = None, cookies: list[str] | None = None) -> Response:
-    base = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
-            "X-Frame-Options": "DENY", "Content-Security-Policy": "default-src 'self'; frame-ancestors 'none'"}
+    base = {"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store", "X-Frame-Options": "DENY",
+            "Content-Security-Policy": content_security_policy(wiring.image_origins())}
     out = Response(body=body, status_code=status, headers={**base, **(headers or {})})
     if cookies:
         out.headers["Set-Cookie"] = cookies[0]
@@ -194,7 +202,8 @@ def html(body: str, status: int = 200, headers: dict | None = None, cookies: lis
 FLASH_COOKIE = "console_flash"
 FLASH = {"done": "操作已完成", "saved": "已保存", "created": "已创建", "shipped": "已发货,正在向微信上传发货信息",
          "refunded": "退款已提交", "approved": "已同意退款", "rejected": "已拒绝退款", "stopped": "已停止",
-         "adjusted": "已调整", "paid": "已标记为已打款", "stock": "库存已调整", "retry": "已重新排队上传"}
+         "adjusted": "已调整", "paid": "已标记为已打款", "stock": "库存已调整", "retry": "已重新排队上传",
+         "deleted": "已删除"}
 
 
 def redirect(to: str, cookies: list[str] | None = None, flash: str | None = None) -> Response:
@@ -284,7 +293,9 @@ def console_page(path: str, methods=("GET",), area: str | None = None):
             except Exception as exc:
                 if not is_validation_error(exc):
                     raise
-                fields = [str(e.get("loc", ("",))[-1] if e.get("loc") else "") for e in exc.errors()]
+                # a field's name, not the index of a list item (`tags`, not `0`, for ("tags", 0))
+                fields = [next((str(p) for p in reversed(e.get("loc") or ()) if isinstance(p, str)), "")
+                          for e in exc.errors()]
                 return ctx.page("error.html", 400, message=field_message(fields), code="INVALID_REQUEST")
 
         options = {"content_types": FORM} if "POST" in methods else {}

@@ -24,22 +24,48 @@ def product_list(ctx):
 
     products, next_key = wiring.catalog().list_all_products(20, decode_cursor(_query("cursor")))
     partial = bool(bp.current_request.headers.get("hx-request"))  # "more": the next rows only
-    return ctx.page("_product_rows.html" if partial else "products.html", products=products,
-                    next_cursor=encode_cursor(next_key))
+    if partial:
+        return ctx.page("_product_rows.html", products=products, next_cursor=encode_cursor(next_key))
+    return ctx.page("products.html", products=products, next_cursor=encode_cursor(next_key),
+                    tree=wiring.categories().tree()["items"])
+
+
+def _lines(text: str | None) -> list[str]:
+    """The image URLs an image list posts, in order (the first is the cover), one a line."""
+    return (text or "").split()
+
+
+def _tags(text: str | None) -> list[str]:
+    """`新品 包邮,热卖` -> ["新品", "包邮", "热卖"] (spaces, commas or 、 between)."""
+    for sep in (",", ",", "、"):
+        text = (text or "").replace(sep, " ")
+    return list(dict.fromkeys((text or "").split()))
+
+
+def _content(form: dict, current: dict | None = None) -> dict:
+    """The product's content fields as the API takes them. A product whose category is still
+    free text (no `category_id`) keeps that text until a category of the tree is chosen."""
+    category_id = (form.get("category_id") or "").strip() or None
+    legacy = current["category"] if current and not current.get("category_id") else None
+    return {"images": _lines(form.get("images")), "detail_images": _lines(form.get("detail_images")),
+            "description": (form.get("description") or "").strip() or None, "category_id": category_id,
+            "category": None if category_id else legacy, "tags": _tags(form.get("tags")),
+            "sort_weight": _int(form.get("sort_weight")) or 0}
+
+
+def _new_sku(line: str) -> dict:
+    """`价格(元) 库存 规格名:值 ...`, one SKU of a form's text."""
+    price, _, rest = line.strip().partition(" ")
+    stock, _, spec = rest.strip().partition(" ")
+    return {"price": _fen(price, "价格"), "stock": _int(stock), "spec": _spec(spec)}
 
 
 @console_page("/console/products", methods=("POST",))
 def product_create(ctx):
     """A product with its SKUs: one line per SKU in the form's `skus` (`price stock spec...`)."""
     form = _form()
-    skus = []
-    for line in (form.get("skus") or "").splitlines():
-        if not line.strip():
-            continue
-        price, _, rest = line.strip().partition(" ")
-        stock, _, spec = rest.strip().partition(" ")
-        skus.append({"price": _fen(price, "价格"), "stock": _int(stock), "spec": _spec(spec)})
-    body = {"title": form.get("title", ""), "category": (form.get("category") or "").strip() or None, "skus": skus}
+    skus = [_new_sku(line) for line in (form.get("skus") or "").splitlines() if line.strip()]
+    body = {"title": form.get("title", ""), "skus": skus, **_content(form)}
     wiring.catalog().create_product(schemas.ProductInput.model_validate(body))
     return redirect("/console/products", flash="created")
 
@@ -68,25 +94,42 @@ def product_edit_page(ctx, product_id):
     catalog = wiring.catalog()
     product = catalog.get_product_admin(product_id)
     entries, next_key = catalog.stock_entries(product_id, 20, decode_cursor(_query("cursor")))
-    return ctx.page("product.html", product=product, entries=entries, next_cursor=encode_cursor(next_key))
+    return ctx.page("product.html", product=product, entries=entries, next_cursor=encode_cursor(next_key),
+                    tree=wiring.categories().tree()["items"])
+
+
+def _sku_edit(form: dict, sku: dict) -> dict:
+    """An existing SKU from its fields (`price_<id>`, `list_price_<id>`, `weight_g_<id>`,
+    `spec_<id>`; yuan, grams, `名称:值`); a field the form did not carry keeps its value."""
+    sid = sku["id"]
+
+    def field(name, parse, current):
+        value = form.get(f"{name}_{sid}")
+        return current if value is None else parse(value)
+
+    out = {"id": sid, "price": _fen(form.get(f"price_{sid}"), "价格"),
+           "list_price": field("list_price", lambda v: _fen(v, "划线价"), sku.get("list_price")),
+           "weight_g": field("weight_g", _int, sku.get("weight_g")),
+           "spec": field("spec", _spec, sku.get("spec"))}
+    if out["list_price"] is not None and out["price"] is not None and out["list_price"] < out["price"]:
+        raise errors.InvalidRequest("划线价不能低于价格(可不填)")
+    return out
 
 
 @console_page("/console/products/{product_id}", methods=("POST",))
 def product_edit(ctx, product_id):
-    """Title, category, each SKU's price (`price_<sku id>`, yuan) and, on `new_sku`, one more
-    SKU (`price stock spec...`). Stock is left alone (it moves by delta, with a reason);
-    the product stays on or off sale as it was."""
+    """Title, content (images, detail images, description, category, tags, sort weight), each
+    SKU's price, list price (yuan), weight (grams) and spec and, on `new_sku`, one more SKU
+    (`price stock spec...`). Stock is left alone (it moves by delta, with a reason); the
+    product stays on or off sale as it was."""
     form = _form()
     current = wiring.catalog().get_product_admin(product_id)
-    skus = [{"id": s["id"], "price": _fen(form.get(f"price_{s['id']}"), "价格"), "spec": s["spec"]}
-            for s in current["skus"]]
+    skus = [_sku_edit(form, s) for s in current["skus"]]
     line = (form.get("new_sku") or "").strip()
     if line:
-        price, _, rest = line.partition(" ")
-        stock, _, spec = rest.strip().partition(" ")
-        skus.append({"price": _fen(price, "价格"), "stock": _int(stock), "spec": _spec(spec)})
-    body = {"title": form.get("title", ""), "category": (form.get("category") or "").strip() or None,
-            "skus": skus, "commission": current["commission"], "active": current["active"]}
+        skus.append(_new_sku(line))
+    body = {"title": form.get("title", ""), "skus": skus, "commission": current["commission"],
+            "active": current["active"], **_content(form, current)}
     wiring.catalog().update_product(product_id, schemas.ProductInput.model_validate(body))
     wiring.operators().audit(ctx.session, "product.edit", product_id, None, body["title"])
     return redirect(f"/console/products/{product_id}", flash="saved")
@@ -104,3 +147,61 @@ def product_off_sale(ctx, product_id):
     wiring.catalog().set_on_sale(product_id, False)
     wiring.operators().audit(ctx.session, "product.off_sale", product_id, None, "下架")
     return redirect(_back("/console/products"))
+
+
+# -- categories: the two-level tree ------------------------------------------------------------------
+
+@console_page("/console/categories")
+def category_list(ctx):
+    return ctx.page("categories.html", tree=wiring.categories().tree()["items"])
+
+
+def _category_input(form: dict) -> schemas.CategoryInput:
+    return schemas.CategoryInput.model_validate({
+        "name": (form.get("name") or "").strip(), "parent_id": (form.get("parent_id") or "").strip() or None,
+        "sort_weight": _int(form.get("sort_weight")) or 0, "image_url": (form.get("image_url") or "").strip() or None})
+
+
+@console_page("/console/categories", methods=("POST",))
+def category_create(ctx):
+    wiring.categories().create(_category_input(_form()))
+    return redirect("/console/categories", flash="created")
+
+
+@console_page("/console/categories/{category_id}", methods=("POST",))
+def category_update(ctx, category_id):
+    wiring.categories().update(category_id, _category_input(_form()))
+    return redirect("/console/categories", flash="saved")
+
+
+@console_page("/console/categories/{category_id}/delete", methods=("POST",))
+def category_delete(ctx, category_id):
+    """A category that products or children still name stays (409): said on the tree's page,
+    where the operator sees which one it was."""
+    service = wiring.categories()
+    try:
+        service.delete(category_id)
+    except errors.InUse:
+        from functions.console.messages import BY_CODE
+
+        return ctx.page("categories.html", 409, tree=service.tree()["items"], refused=category_id,
+                        error=BY_CODE["IN_USE"])
+    return redirect("/console/categories", flash="deleted")
+
+
+# -- image uploads: a slot from the console, the file straight from the browser to the bucket -------
+
+@console_page("/console/uploads", methods=("POST",))
+def upload_slot(ctx):
+    """The presigned POST of `POST /admin/uploads` (the same ImageService) for the page's
+    script (static/console.js), which then posts the file itself to the bucket."""
+    import json
+
+    from chalice import Response
+
+    form = _form()
+    body = schemas.UploadInput.model_validate({"content_type": form.get("content_type", ""),
+                                               "size": _int(form.get("size"))})
+    slot = wiring.images().new_upload(body.content_type, body.size)
+    return Response(body=json.dumps(slot), status_code=201,
+                    headers={"Content-Type": "application/json", "Cache-Control": "no-store"})

@@ -48,7 +48,12 @@ GENERIC = "操作未能完成"
 FIELD_NAMES = {"amount": "金额", "reason": "原因", "bank_type": "开户银行", "bank_account": "卡号",
                "real_name": "户名", "type": "退款去向", "express_company": "快递公司", "tracking_no": "运单号",
                "logistics_type": "物流方式", "password": "密码", "name": "名称", "status": "状态",
-               "from": "开始日期", "to": "结束日期", "phone": "手机号"}
+               "from": "开始日期", "to": "结束日期", "phone": "手机号",
+               # the storefront's forms: products and categories
+               "title": "标题", "images": "商品图片", "detail_images": "详情图", "description": "商品描述",
+               "category_id": "分类", "tags": "标签", "sort_weight": "排序值", "parent_id": "上级分类",
+               "image_url": "分类图片", "content_type": "图片类型", "size": "图片大小", "spec": "规格",
+               "list_price": "划线价", "weight_g": "重量", "price": "价格", "stock": "库存", "skus": "规格"}
 
 
 def _chinese(text: str | None) -> bool:

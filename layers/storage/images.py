@@ -14,11 +14,24 @@ import os
 from layers.observability import logger
 
 
+def upload_endpoint(region: str, endpoint: str | None = None) -> str:
+    """Where browsers post uploads: `S3_ENDPOINT` (moto's S3) locally, else the bucket's
+    regional endpoint. Named here, not left to botocore (which picks the global
+    `s3.amazonaws.com` in us-east-1), so the console's CSP can allow exactly this origin."""
+    if endpoint:
+        return endpoint.rstrip("/")
+    suffix = "amazonaws.com.cn" if region.startswith("cn-") else "amazonaws.com"
+    return f"https://s3.{region}.{suffix}"
+
+
 class _S3:
     def __init__(self, bucket: str | None, region: str):
         self.bucket = bucket
         self.region = region
         self._client = None
+
+    def _endpoint(self) -> str | None:
+        return os.environ.get("S3_ENDPOINT")
 
     @property
     def client(self):
@@ -30,7 +43,7 @@ class _S3:
             from layers import aws
 
             self._client = aws.client(
-                "s3", region_name=self.region, endpoint_url=os.environ.get("S3_ENDPOINT"),
+                "s3", region_name=self.region, endpoint_url=self._endpoint(),
                 config=Config(s3={"addressing_style": "path"}, connect_timeout=2, read_timeout=5,
                               retries={"max_attempts": 2}))
         return self._client
@@ -88,6 +101,9 @@ class S3BlobStore(_S3):
 
 class S3Uploads(_S3):
     EXPIRES_S = 900
+
+    def _endpoint(self) -> str | None:
+        return upload_endpoint(self.region, os.environ.get("S3_ENDPOINT"))
 
     def presigned_post(self, key: str, content_type: str, size: int) -> dict:
         """A POST the browser sends straight to the bucket: the policy takes exactly this key,

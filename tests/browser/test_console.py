@@ -303,7 +303,6 @@ def test_a_product_made_in_the_console_is_in_the_mini_program_api(browser_page, 
     owner_signs_in(page, console_url, "/console/products")
     page.click("#new-product summary")
     page.fill("#product-form input[name=title]", title)
-    page.fill("#product-form input[name=category]", "茶叶")
     page.fill("#product-form textarea[name=skus]", "19.9 100 规格:250克\n35 40 规格:500克")
     page.click("#product-form button[type=submit]")
     page.wait_for_url(f"{console_url}/console/products")

@@ -2,8 +2,143 @@
 // - a money action's form asks first: `data-confirm` on the form is the question;
 // - on a phone a table reads as cards: each cell gets its column's name (`data-label`),
 //   on load and on every htmx swap (the "more" rows);
-// - the dashboard's chart: the day rows the page carries (data-rows), drawn with ECharts.
+// - the dashboard's chart: the day rows the page carries (data-rows), drawn with ECharts;
+// - an image list (`data-images`): files picked or dropped are posted by the browser straight
+//   to the bucket (a presigned POST asked of /console/uploads), then shown as thumbnails to
+//   reorder, make the cover (first) or remove; the form posts the URLs, one a line, in order.
 (function () {
+  var UPLOAD_REFUSED = "只能上传 JPG、PNG 或 WebP 图片,每张不超过 5MB";
+
+  function imageList(box) {
+    var input = box.querySelector("input[type=hidden]");
+    var list = box.querySelector(".thumbs");
+    var picker = box.querySelector("input[type=file]");
+    var status = box.querySelector(".upload-status");
+    var form = box.closest("form");
+    var max = parseInt(box.getAttribute("data-max") || "9", 10);
+    var cover = box.hasAttribute("data-cover");
+    var dragged = null;
+    var pending = 0;
+
+    function urls() { return input.value.split(/\s+/).filter(Boolean); }
+    function say(text, bad) { status.textContent = text; status.classList.toggle("error", !!bad); }
+    function button(text, act, title) {
+      var b = document.createElement("button");
+      b.type = "button"; b.className = "secondary small"; b.textContent = text;
+      b.setAttribute("data-act", act); b.title = title || text;
+      return b;
+    }
+    function draw() {
+      list.textContent = "";
+      var all = urls();
+      all.forEach(function (url, i) {
+        var li = document.createElement("li");
+        li.setAttribute("data-url", url);
+        li.draggable = true;
+        var img = document.createElement("img");
+        img.src = url; img.alt = "图片 " + (i + 1);
+        li.appendChild(img);
+        if (cover && i === 0) {
+          var badge = document.createElement("span"); badge.className = "cover-badge"; badge.textContent = "封面";
+          li.appendChild(badge);
+        }
+        var actions = document.createElement("span"); actions.className = "actions";
+        if (i > 0) { actions.appendChild(button("↑", "up", "上移")); }
+        if (i < all.length - 1) { actions.appendChild(button("↓", "down", "下移")); }
+        if (cover && i > 0) { actions.appendChild(button("设为封面", "cover")); }
+        actions.appendChild(button("删除", "remove"));
+        li.appendChild(actions);
+        list.appendChild(li);
+      });
+      picker.disabled = all.length >= max;
+    }
+    function set(all) { input.value = all.join("\n"); draw(); }
+    function move(from, to) {
+      var all = urls();
+      var url = all.splice(from, 1)[0];
+      all.splice(Math.max(0, Math.min(to, all.length)), 0, url);
+      set(all);
+    }
+    function indexOf(li) { return Array.prototype.indexOf.call(list.children, li); }
+
+    list.addEventListener("click", function (event) {
+      var b = event.target.closest("button[data-act]");
+      if (!b) { return; }
+      var i = indexOf(b.closest("li"));
+      var act = b.getAttribute("data-act");
+      if (act === "up") { move(i, i - 1); }
+      if (act === "down") { move(i, i + 1); }
+      if (act === "cover") { move(i, 0); }
+      if (act === "remove") { var all = urls(); all.splice(i, 1); set(all); }
+    });
+    list.addEventListener("dragstart", function (event) {
+      var li = event.target.closest("li");
+      if (!li) { return; }
+      dragged = indexOf(li); li.classList.add("dragging");
+      event.dataTransfer.effectAllowed = "move";
+      event.dataTransfer.setData("text/plain", String(dragged));
+    });
+    list.addEventListener("dragend", function () { dragged = null; draw(); });
+    list.addEventListener("drop", function (event) {
+      var li = event.target.closest("li");
+      if (dragged === null || !li) { return; }
+      event.preventDefault(); event.stopPropagation();
+      move(dragged, indexOf(li)); dragged = null;
+    });
+
+    function busy(delta) {
+      pending += delta;
+      var submit = form && form.querySelector("button[type=submit]");
+      if (submit) { submit.disabled = pending > 0; }
+    }
+    function uploadOne(file) {
+      if (urls().length >= max) { say("最多 " + max + " 张", true); return Promise.resolve(); }
+      if (["image/jpeg", "image/png", "image/webp"].indexOf(file.type) < 0 || file.size > 5 * 1024 * 1024) {
+        say(UPLOAD_REFUSED + ":" + file.name, true); return Promise.resolve();
+      }
+      var csrf = form.querySelector("input[name=csrf]").value;
+      say("上传中…" + file.name);
+      busy(1);
+      return fetch("/console/uploads", {
+        method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/x-www-form-urlencoded", "X-CSRF-Token": csrf },
+        body: new URLSearchParams({ content_type: file.type, size: String(file.size) }).toString()
+      }).then(function (answer) {
+        if (answer.status === 400) { throw new Error(UPLOAD_REFUSED); }
+        if (!answer.ok) { throw new Error("暂时无法上传(" + answer.status + "),请稍后重试"); }
+        return answer.json();
+      }).then(function (slot) {
+        var data = new FormData();
+        Object.keys(slot.upload.fields).forEach(function (k) { data.append(k, slot.upload.fields[k]); });
+        data.append("file", file);  // last: S3 reads the fields before the file
+        return fetch(slot.upload.url, { method: "POST", body: data }).then(function (sent) {
+          if (!sent.ok) { throw new Error("图片上传失败(" + sent.status + "),请重试"); }
+          var all = urls(); all.push(slot.image_url); set(all);
+          say("已上传 " + file.name);
+        });
+      }).catch(function (err) {
+        say(err && err.message && /[\u4e00-\u9fff]/.test(err.message) ? err.message : "图片上传失败,请检查网络后重试", true);
+      }).then(function () { busy(-1); });
+    }
+    function upload(files) {
+      Array.prototype.reduce.call(files, function (chain, file) {
+        return chain.then(function () { return uploadOne(file); });
+      }, Promise.resolve()).then(function () { picker.value = ""; });
+    }
+    picker.addEventListener("change", function () { upload(picker.files); });
+    box.addEventListener("dragover", function (event) {
+      event.preventDefault(); box.classList.add("over");
+    });
+    box.addEventListener("dragleave", function () { box.classList.remove("over"); });
+    box.addEventListener("drop", function (event) {
+      box.classList.remove("over");
+      if (event.dataTransfer && event.dataTransfer.files && event.dataTransfer.files.length) {
+        event.preventDefault(); upload(event.dataTransfer.files);
+      }
+    });
+    draw();
+  }
+
   function label(root) {
     (root.querySelectorAll ? root : document).querySelectorAll("table").forEach(function (table) {
       var heads = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) { return th.textContent.trim(); });
@@ -34,6 +169,7 @@
 
   document.addEventListener("DOMContentLoaded", function () {
     label(document);
+    document.querySelectorAll("[data-images]").forEach(imageList);
     var el = document.getElementById("chart");
     if (!el || !window.echarts) { return; }
     var rows = JSON.parse(el.dataset.rows || "[]");
