@@ -303,8 +303,12 @@ def strip_runtime_provided(zip_path: Path) -> list[str]:
 # Subpackages of our dependencies that no handler imports, lazily or not (checked by importing
 # every module of functions/ and layers/, and by the packaging test that imports every
 # handler from the zip): Powertools' event handler and its Swagger UI (the app is
-# Chalice's), pydantic's v1 compatibility layer, wechatpy's WeCom (enterprise) client.
-_UNSERVED = ("aws_lambda_powertools/event_handler/", "pydantic/v1/", "wechatpy/enterprise/")
+# Chalice's), pydantic's v1 compatibility layer, wechatpy's WeCom (enterprise) client; and
+# charset_normalizer's mypyc-compiled speedups, whose pure-Python twins (md.py, cd.py) sit
+# beside them in the wheel: requests asks it only to guess the encoding of a body that names
+# none, which WeChat's JSON answers never are.
+_UNSERVED = ("aws_lambda_powertools/event_handler/", "pydantic/v1/", "wechatpy/enterprise/",
+             "charset_normalizer/md.cpython-", "charset_normalizer/cd.cpython-")
 
 _IMPORTED_BY_HANDLERS = """
 import importlib, json, pkgutil, sys

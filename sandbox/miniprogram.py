@@ -431,8 +431,8 @@ class MiniProgramSandbox:
         when it answered within 5 seconds with `success` or an empty body (message push
         doc, "消息推送": https://developers.weixin.qq.com/miniprogram/dev/framework/server-ability/message-push.html,
         "直接回复success（推荐方式）/ 直接回复空串"); anything else, a 401 for a signature
-        the shop could not verify included, is not taken, so a settlement it refused
-        leaves the order unsettled here and the control says so (`accepted: false`)."""
+        the shop could not verify included, is not taken: the control says so (`accepted:
+        false`) and the shipping record keeps `settlement_push_accepted: false`."""
         query, body = self.build_push(event)
         try:
             r = requests.post(f"{url}?{query}", data=body, headers={"Content-Type": "application/json"}, timeout=5)
@@ -441,12 +441,15 @@ class MiniProgramSandbox:
         except requests.RequestException as exc:
             answer, accepted = {"status": None, "error": str(exc)}, False
         answer["accepted"] = accepted
-        # Only the push at settlement settles; the one at shipping time carries only the estimate.
-        if accepted and event.get("Event") == "trade_manage_order_settlement" and event.get("settlement_time"):
+        if event.get("Event") == "trade_manage_order_settlement" and event.get("settlement_time"):
             with self._lock:
                 record = self.shipping.get(event.get("merchant_trade_no", ""))
                 if record is not None:
+                    # Settled is WeChat's own fact (the receipt confirmed, the funds released)
+                    # whatever the shop answered; whether the shop took the push is kept apart,
+                    # and a push it refused is one WeChat would send again.
                     record["settled"] = True
+                    record["settlement_push_accepted"] = accepted
         with self._lock:
             self.pushes.append({"event": event, **answer})
         return answer

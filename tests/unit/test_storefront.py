@@ -280,16 +280,21 @@ def test_a_shopper_sees_no_commission_a_distributor_does(shop):
     assert all("commission" not in p for p in page)
 
 
-def test_the_listing_refreshes_from_a_newer_snapshot_only_after_its_interval(shop):
+def test_another_container_sees_a_newer_snapshot_after_its_interval_the_publisher_at_once(shop):
+    from layers.services.storefront import ListingService
+
     service, listing, now = shop
+    other = ListingService(catalog=listing.catalog, categories=listing.categories, versions=listing.versions,
+                           snapshots=listing.snapshots, sales=lambda: {}, monotonic=lambda: now[0])
     service.create_product(product_body("红茶", 100))
     listing.rebuild()
-    assert len(listing.select(category_id=None, q="茶", sort="default")) == 1
+    assert len(other.select(category_id=None, q="茶", sort="default")) == 1
     service.create_product(product_body("绿茶", 100))
     listing.on_catalog_changed("ev", {"product_id": service.catalog.all_products()[-1].product_id})
-    assert len(listing.select(category_id=None, q="茶", sort="default")) == 1  # within refresh_s
+    assert len(listing.select(category_id=None, q="茶", sort="default")) == 2  # the publisher: at once
+    assert len(other.select(category_id=None, q="茶", sort="default")) == 1  # within refresh_s
     now[0] += 6
-    assert len(listing.select(category_id=None, q="茶", sort="default")) == 2
+    assert len(other.select(category_id=None, q="茶", sort="default")) == 2
 
 
 def test_a_patch_racing_another_publisher_is_not_lost(shop):
