@@ -27,12 +27,15 @@ def record(operator, request, fields: list[str]) -> None:
     context = request.context or {}
     route = context.get("resourcePath") or request.path
     target = ",".join(str(v) for v in (request.uri_params or {}).values())[:200] or "-"
-    names = sorted(f for f in fields if f not in SECRET_FIELDS)
+    from functions.console.messages import field_label
+
+    # Named for the people who read the operators page; never a value (a field may be personal).
+    names = sorted(field_label(f) for f in fields if f not in SECRET_FIELDS)
     try:
         from functions import wiring
 
         wiring.operators().audit(operator, f"{request.method} {route}", target,
-                                 detail=("fields: " + ", ".join(names))[:500] if names else None)
+                                 detail=("改动字段:" + "、".join(names))[:500] if names else None)
     except Exception:  # noqa: BLE001
         from layers.observability import logger
 
@@ -42,7 +45,7 @@ def record(operator, request, fields: list[str]) -> None:
 def json_fields(raw: bytes | None) -> list[str]:
     try:
         body = json.loads(raw or b"{}")
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # any body: the route already answered
         return []
     return list(body) if isinstance(body, dict) else []
 

@@ -53,7 +53,25 @@ FIELD_NAMES = {"amount": "金额", "reason": "原因", "bank_type": "开户银�
                "title": "标题", "images": "商品图片", "detail_images": "详情图", "description": "商品描述",
                "category_id": "分类", "tags": "标签", "sort_weight": "排序值", "parent_id": "上级分类",
                "image_url": "分类图片", "content_type": "图片类型", "size": "图片大小", "spec": "规格",
-               "list_price": "划线价", "weight_g": "重量", "price": "价格", "stock": "库存", "skus": "规格"}
+               "list_price": "划线价", "weight_g": "重量", "price": "价格", "stock": "库存", "skus": "规格",
+               # the admin API's other bodies, as the audit log names what a change sent
+               "sku_id": "商品规格", "starts_at": "开始时间", "ends_at": "结束时间", "per_user_limit": "每人限购",
+               "group_size": "成团人数", "group_ttl_s": "成团时限", "success_min_paid": "最少成团人数",
+               "floor_price": "底价", "helpers_needed": "所需人数", "ttl_s": "时限",
+               "helps_per_user_per_day": "每人每天帮助次数", "reward_coupon_template_id": "奖励优惠券",
+               "new_users_only": "仅限新用户", "kind": "类型", "value": "面额", "threshold": "门槛",
+               "max_discount": "最高优惠", "claim_starts_at": "领取开始", "claim_ends_at": "领取结束",
+               "valid_from": "生效时间", "valid_until": "失效时间", "valid_days": "有效天数", "total": "发放总量",
+               "shards": "分片数", "expected_attempts_per_s": "预计每秒抢购", "tiers": "等级", "rate_bps": "佣金比例",
+               "user_id": "用户", "template_id": "模板", "manager_id": "管理员", "commission": "佣金",
+               "active": "上架", "category": "类目", "role": "角色", "levels": "会员等级", "pay": "支付金额",
+               "bonus": "赠送金额", "plan_id": "充值方案", "stock_delta": "库存增减", "expected_stock": "原库存",
+               "quantity": "数量", "note": "备注", "restock": "退回库存"}
+
+
+def field_label(name: str) -> str:
+    """A field's name for people: its Chinese label, or the name itself where none is known."""
+    return FIELD_NAMES.get(name, name)
 
 
 def _chinese(text: str | None) -> bool:

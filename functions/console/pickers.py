@@ -42,5 +42,14 @@ def _masked(phone: str | None) -> str:
 def shopper_options(ctx):
     q = (_query(_field("user_id") + "_q") or _query("q") or "").strip()[:64]
     shoppers = [{**b, "phone": _masked(b["phone"])} for b in wiring.order_search().buyers(q)]
-    return ctx.page("_shopper_options.html", shoppers=shoppers, q=q, field=_field("user_id"),
+    return ctx.page("_shopper_options.html", shoppers=shoppers, q=query_tag(q), field=_field("user_id"),
                     optional=_query("optional") == "1")
+
+
+def query_tag(q: str) -> str:
+    """What the shopper options name the query they answer by (so a page can tell the answer
+    to the latest search from an earlier one): a digest, since the query may be a phone
+    number, which a page never shows whole."""
+    import hashlib
+
+    return hashlib.sha256(q.encode()).hexdigest()[:16]

@@ -116,7 +116,9 @@ def pick_shopper(page, form: str, field: str, query: str, user_id: str) -> None:
     """Type a phone or an order number into a form's shopper picker and choose the shopper."""
     page.fill(f"{form} input[name={field}_q]", query)
     # the answer to this query (data-q), not an earlier one still being replaced
-    option = f"{form} select[name={field}][data-q='{query}'] option[value='{user_id}']"
+    from functions.console.pickers import query_tag
+
+    option = f"{form} select[name={field}][data-q='{query_tag(query)}'] option[value='{user_id}']"
     page.wait_for_selector(option, state="attached")
     page.select_option(f"{form} select[name={field}]", user_id)
 

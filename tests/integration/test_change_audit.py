@@ -25,7 +25,7 @@ def test_admin_changes_are_audited_and_rates_are_capped(client, admin_headers):
     from functions import wiring
 
     lines = [e for e in wiring.operators().audit_log() if e["action"] == "POST /admin/commission-templates"]
-    assert lines and lines[0]["operator"] == "owner" and "tiers" in (lines[0]["detail"] or "")
+    assert lines and lines[0]["operator"] == "owner" and "等级" in (lines[0]["detail"] or "")  # tiers, named for people
     before = wiring.shop_settings().get()["max_commission_bps"]
     changed = put(client, "/admin/settings", {"max_commission_bps": before + 1}, admin_headers)
     assert changed.status_code == 200

@@ -304,7 +304,7 @@ def test_a_wrong_app_secret_at_login_is_a_503_with_an_alarm_never_invalid_code(
     r = post(client, "/auth/login", {"code": f"code-{uuid.uuid4().hex}"})
     assert r.status_code == 503, r.body
     assert body(r)["error"]["code"] == "UPSTREAM_UNAVAILABLE"
-    assert [e["alarm"] for e in logged] == ["WECHAT_APP_SECRET"]
+    assert [e["alarm"] for e in logged] == ["WECHAT_APP_SECRET", "HTTP_5XX"]  # the cause, and the 503 it answered
 
 
 def test_an_order_paid_from_the_balance_is_never_uploaded(client, admin_headers, shop, monkeypatch):

@@ -40,14 +40,14 @@ def test_a_product_of_100_skus_is_created_and_edited_writing_only_what_changed(c
     sent[7] = {**sent[7], "price": 999}
     edited = _put(client, admin_headers, product["id"], {"title": "百号袜", "category": "数码", "skus": sent})
     assert edited.status_code == 200, edited.body
-    assert transactions == [2]  # the one SKU and the product
+    assert transactions == [3]  # the one SKU, the product and its catalog.changed event
     assert [s["price"] for s in edited.json_body["skus"]][7] == 999
 
     transactions.clear()
     sent[3] = {"id": sent[3]["id"], "price": sent[3]["price"], "stock_delta": -2, "spec": sent[3]["spec"]}
     renamed = _put(client, admin_headers, product["id"], {"title": "百号好袜", "category": "数码", "skus": sent})
     assert renamed.status_code == 200, renamed.body
-    assert sum(transactions) == 100 + 1 + 1 and max(transactions) <= 100  # every SKU, the entry, the product
+    assert sum(transactions) == 100 + 1 + 1 + 1 and max(transactions) <= 100  # every SKU, the entry, the product, its event
     assert {s["id"]: s["stock"] for s in renamed.json_body["skus"]} == {
         s["id"]: (3 if n == 3 else 5) for n, s in enumerate(product["skus"])}
 
@@ -55,10 +55,10 @@ def test_a_product_of_100_skus_is_created_and_edited_writing_only_what_changed(c
     kept = [{"id": s["id"], "price": s["price"], "spec": s["spec"]} for s in sent[:10]]
     shrunk = _put(client, admin_headers, product["id"], {"title": "百号好袜", "category": "数码", "skus": kept})
     assert shrunk.status_code == 200, shrunk.body
-    assert len(shrunk.json_body["skus"]) == 10 and sum(transactions) == 90 + 1  # 90 retired, the product
+    assert len(shrunk.json_body["skus"]) == 10 and sum(transactions) == 90 + 1 + 1  # 90 retired, the product, its event
     transactions.clear()
     again = _put(client, admin_headers, product["id"], {"title": "百号好袜", "category": "数码", "skus": kept})
-    assert again.status_code == 200 and transactions == [1]  # retired SKUs are not written again
+    assert again.status_code == 200 and transactions == [2]  # retired SKUs are not written again: the product and its event
 
 
 def test_stock_sent_back_that_moved_meanwhile_is_409_and_writes_nothing(client, admin_headers, transactions):
