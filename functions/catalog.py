@@ -1,5 +1,7 @@
 """Products: shoppers browse; operators create and change."""
 
+import re
+
 from chalice import Blueprint
 
 from functions import schemas, wiring
@@ -14,6 +16,7 @@ from functions._api import (
 )
 
 bp = Blueprint(__name__)
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 
 
 def _distributor() -> bool:
@@ -27,10 +30,12 @@ def _distributor() -> bool:
 def list_products():
     distributor = _distributor()
     category_id, q, sort = query_param(bp, "category_id"), query_param(bp, "q"), query_param(bp, "sort", "default")
-    if q is not None and len(q) > 50:
-        from layers.domain import errors
+    from layers.domain import errors
 
+    if q is not None and len(q) > 50:
         raise errors.InvalidRequest("q: at most 50 characters")
+    if category_id is not None and not _ID.fullmatch(category_id):
+        raise errors.InvalidRequest("category_id: an id of at most 64 letters, digits, _ or -")
     return paged(bp, lambda limit, cursor: wiring.catalog().list_products(
         limit, cursor, category_id=category_id, q=q, sort=sort, distributor=distributor))
 
