@@ -23,10 +23,6 @@ ATTEMPTS = 10
 QUOTA_TTL_S = 2 * 86400
 
 
-class _Stopped(Exception):
-    """The campaign was stopped by another write since it was read."""
-
-
 class _Stale(Exception):
     """The instance left the version a decision was made from."""
 
@@ -94,21 +90,13 @@ class AssistService:
     def stop_campaign(self, campaign_id: str) -> dict:
         """No instance starts any more (409 INVALID_STATE); running instances keep
         collecting helps until they expire. Stopping a stopped campaign changes nothing."""
-        for _ in range(3):
-            current = self._campaign(campaign_id)
-            after = rules.stop(current, iso(self.clock.now()))
-            if after == current:
-                return campaign_view(current)
-            tx = self.new_tx()
-            self.campaigns.stage_stop(tx, campaign_id, after.stopped_at, on_stopped=_Stopped)
-            try:
-                tx.commit()
-            except _Stopped:
-                continue  # stopped meanwhile: read it again
-            logger.info("campaign stopped", extra={"campaign_id": campaign_id})
-            current = after
-            return campaign_view(current)
-        raise errors.InvalidState("the campaign keeps changing; try again")
+        from layers.services.campaign_stop import stop_campaign
+
+        stopped = stop_campaign(lambda: self._campaign(campaign_id), rules.stop,
+                                lambda tx, at, on_stopped: self.campaigns.stage_stop(tx, campaign_id, at, on_stopped),
+                                self.new_tx, iso(self.clock.now()), "campaign")
+        logger.info("campaign stopped", extra={"campaign_id": campaign_id})
+        return campaign_view(stopped)
 
     def _campaign(self, campaign_id: str) -> AssistCampaign:
         campaign = self.campaigns.get(campaign_id)

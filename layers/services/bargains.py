@@ -37,10 +37,6 @@ class _Stale(Exception):
     """The instance left the version a decision was made from."""
 
 
-class _Stopped(Exception):
-    """The bargain was stopped by another write since it was read."""
-
-
 def bargain_view(b: Bargain, remaining: int | None = None) -> dict:
     body = {"id": b.bargain_id, "sku_id": b.sku_id, "product_id": b.product_id, "title": b.title,
             "start_price": b.start_price, "price": b.start_price, "floor_price": b.floor_price,
@@ -108,21 +104,13 @@ class BargainService:
     def stop_bargain(self, bargain_id: str) -> dict:
         """No instance starts any more (409 INVALID_STATE); running instances keep going
         until they expire or are bought. Stopping a stopped bargain changes nothing."""
-        for _ in range(3):
-            current = self._bargain(bargain_id)
-            after = rules.stop(current, iso(self.clock.now()))
-            if after == current:
-                return bargain_view(current, self.bargains.remaining(bargain_id))
-            tx = self.new_tx()
-            self.bargains.stage_stop(tx, bargain_id, after.stopped_at, on_stopped=_Stopped)
-            try:
-                tx.commit()
-            except _Stopped:
-                continue  # stopped meanwhile: read it again
-            logger.info("bargain stopped", extra={"bargain_id": bargain_id})
-            current = after
-            return bargain_view(current, self.bargains.remaining(bargain_id))
-        raise errors.InvalidState("the bargain keeps changing; try again")
+        from layers.services.campaign_stop import stop_campaign
+
+        stopped = stop_campaign(lambda: self._bargain(bargain_id), rules.stop,
+                                lambda tx, at, on_stopped: self.bargains.stage_stop(tx, bargain_id, at, on_stopped),
+                                self.new_tx, iso(self.clock.now()), "bargain")
+        logger.info("bargain stopped", extra={"bargain_id": bargain_id})
+        return bargain_view(stopped, self.bargains.remaining(bargain_id))
 
     def _bargain(self, bargain_id: str) -> Bargain:
         bargain = self.bargains.get(bargain_id)

@@ -115,23 +115,13 @@ class GroupBuyService:
     def stop_group_buy(self, group_buy_id: str) -> dict:
         """No group opens in the activity any more (groups already open fill until they
         expire). Stopping a stopped activity changes nothing."""
-        for _ in range(3):
-            group_buy = self._group_buy(group_buy_id)
-            after = rules.stop(group_buy, iso(self.clock.now()))
-            if after == group_buy:
-                break
-            tx = self.new_tx()
-            self.group_buys.stage_stop(tx, group_buy_id, after.stopped_at, on_stopped=_Stale)
-            try:
-                tx.commit()
-            except _Stale:
-                continue  # stopped meanwhile: read it again
-            group_buy = after
-            break
-        else:
-            raise errors.InvalidState("the group buy keeps changing; try again")
-        return group_buy_view(group_buy, self.group_buys.remaining(group_buy_id))
+        from layers.services.campaign_stop import stop_campaign
 
+        group_buy = stop_campaign(lambda: self._group_buy(group_buy_id), rules.stop,
+                                  lambda tx, at, on_stopped: self.group_buys.stage_stop(tx, group_buy_id, at,
+                                                                                         on_stopped=on_stopped),
+                                  self.new_tx, iso(self.clock.now()), "group buy")
+        return group_buy_view(group_buy, self.group_buys.remaining(group_buy_id))
 
     def list_group_buys(self, limit: int, cursor: dict | None) -> tuple[list[dict], dict | None]:
         """Every activity, newest first, with its remaining stock."""
