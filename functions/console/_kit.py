@@ -66,6 +66,16 @@ def nav_for(is_owner: bool) -> list:
     return [(name, links) for name, links in groups if links]
 
 
+_DETAIL_CODES = re.compile(r"\b(?:" + "|".join(sorted({*REFUND_NAMES, *STATUS_NAMES, *PAYOUT_NAMES}, key=len,
+                                                             reverse=True)) + r"|USER_BANK_CARD)\b")
+
+
+def audit_detail(text: str | None) -> str:
+    """An audit line's detail for people: the statuses it names in Chinese, as the pages show them."""
+    names = {**PAYOUT_NAMES, **STATUS_NAMES, **REFUND_NAMES, "USER_BANK_CARD": "银行卡"}
+    return _DETAIL_CODES.sub(lambda m: names[m.group(0)], text or "")
+
+
 HTTP_STATUS = {"invalid": 400, "unauthorized": 401, "forbidden": 403, "not_found": 404, "conflict": 409,
                "unprocessable": 422, "rate_limited": 429, "unavailable": 503}
 
@@ -75,7 +85,7 @@ def _templates():
     from functions.console.render import environment
 
     return environment({"yuan": yuan, "yuan_plain": yuan_plain, "bj": beijing, "bj_day": beijing_day,
-                        "outcome": _outcome_name},
+                        "outcome": _outcome_name, "audit_detail": audit_detail},
                        {"STATUS_NAMES": STATUS_NAMES, "UPLOAD_NAMES": UPLOAD_NAMES,
                         "PAID_STATUSES": ("PAID", "SHIPPED", "COMPLETED", "REFUNDING", "REFUNDED"),
                         "REFUND_NAMES": REFUND_NAMES, "nav_for": nav_for, "SALE_NAMES": SALE_NAMES, "GROUP_NAMES": GROUP_NAMES, "LOGISTICS_NAMES": LOGISTICS_NAMES,
