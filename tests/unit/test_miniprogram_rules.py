@@ -121,3 +121,57 @@ def test_is_trade_managed_is_an_answer_only_with_errcode_0_and_the_field(monkeyp
     monkeypatch.setattr(mp, "_post", lambda url, body, params, binary=False: {
         "errcode": 0, "errmsg": "ok", "is_trade_managed": False})
     assert mp.is_trade_managed() is False
+
+
+def _sandbox_send(mp, template_id: str, data: dict) -> dict:
+    return mp._subscribe_send({"touser": "o-1", "template_id": template_id, "data": data})[1]
+
+
+def test_the_sandbox_refuses_a_send_laid_out_for_another_template():
+    import json
+
+    from sandbox.miniprogram import MiniProgramSandbox
+
+    box = SimpleNamespace(keys=SimpleNamespace(appid="wxapp1", mchid="m1"), orders={}, _refusing=set(),
+                          messages=[])
+    mp = MiniProgramSandbox(box)
+    status, answer, _ = mp.control("POST", "/sandbox/mp/templates/T_UNPAID",
+                                   json.dumps({"keywords": ["character_string2", "amount1", "time5"]}).encode())
+    assert status == 200 and answer["keywords"] == ["character_string2", "amount1", "time5"]
+    assert mp.control("POST", "/sandbox/mp/templates/T_BAD", b'{"keywords": ["title1"]}')[0] == 400
+    assert mp.control("POST", "/sandbox/mp/templates/T_BAD", b'{"keywords": ["thing1\\n"]}')[0] == 400
+
+    ours = {"character_string1": {"value": "o123"}, "amount2": {"value": "1.00元"},
+            "time3": {"value": "2026年1月1日 08:00"}}
+    missing = _sandbox_send(mp, "T_UNPAID", ours)
+    assert missing["errcode"] == 47003 and "data.character_string2.value is empty" in missing["errmsg"]
+    theirs = {"character_string2": {"value": "o123"}, "amount1": {"value": "1.00元"},
+              "time5": {"value": "2026年1月1日 08:00"}}
+    extra = _sandbox_send(mp, "T_UNPAID", theirs | {"thing9": {"value": "多余"}})
+    assert extra["errcode"] == 47003 and "thing9" in extra["errmsg"]
+    assert _sandbox_send(mp, "T_UNPAID", theirs)["errcode"] == 0
+    assert box.messages[-1]["data"] == theirs
+    # A template never registered takes whatever keywords the send names (each checked by kind).
+    assert _sandbox_send(mp, "T_OTHER", ours)["errcode"] == 0
+    assert _sandbox_send(mp, "T_OTHER", {"title1": {"value": "x"}})["errcode"] == 47003
+    assert _sandbox_send(mp, "T_OTHER", {"thing1": {"value": "一" * 21}})["errcode"] == 47003
+
+
+def test_the_sandbox_holds_each_keyword_kind_to_its_documented_limit():
+    from sandbox.miniprogram import MiniProgramSandbox
+
+    fits = MiniProgramSandbox._fits
+    assert fits("thing1", "一" * 20) and not fits("thing1", "一" * 21) and not fits("thing1", "")
+    assert fits("number01", "339208499") and fits("number2", "12.5") and not fits("number2", "1" * 33)
+    assert fits("letter1", "abc") and not fits("letter1", "abc1") and not fits("letter1", "a" * 33)
+    assert fits("symbol1", "%") and not fits("symbol1", "%%%%%%") and not fits("symbol1", "a")
+    assert fits("character_string1", "A-1" * 10) and not fits("character_string1", "x" * 33)
+    assert not fits("character_string1", "订单")
+    assert fits("phone_number1", "+86-0766-66888866") and not fits("phone_number1", "1" * 18)
+    assert not fits("phone_number1", "call me")
+    assert fits("car_number1", "粤A8Z888挂") and not fits("car_number1", "粤A8Z8889挂")
+    assert not fits("car_number1", "A粤88")
+    assert fits("name1", "张三") and not fits("name1", "张" * 11)
+    assert fits("name1", "Zhang San Feng Li") and not fits("name1", "Z" * 21)
+    assert fits("phrase1", "配送中") and not fits("phrase1", "配送中了吗啊") and not fits("phrase1", "ok")
+    assert not fits("title1", "x") and not fits("thing", "x") and not fits("Thing1", "x")
