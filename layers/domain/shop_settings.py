@@ -24,6 +24,23 @@ class SubscriptionTemplate(BaseModel):
     fields: dict[str, str]
 
 
+def _templates_doc() -> str:
+    from layers.domain.subscription import DEFAULT_FIELDS, MESSAGES, SHOWN_IN
+
+    lines = ["By message: `{\"template_id\", \"fields\": {value: keyword}}`, the keyword of the merchant's "
+             "template (a WeChat kind and its number, `thing1`) that carries each value. A bare template id, "
+             "or no `fields`, takes the default layout. A message without a template sends nothing. Values "
+             "(in brackets the keyword kinds that may carry each; * the message needs it) and the default layout:"]
+    for message, values in MESSAGES.items():
+        shown = ", ".join(f"{name}{'*' if needed else ''} ({'/'.join(SHOWN_IN[kind])})"
+                          for name, (kind, needed) in values.items())
+        lines.append(f"- {message}: {shown}; default {DEFAULT_FIELDS[message]}")
+    return "\n".join(lines)
+
+
+_TEMPLATES_DOC = _templates_doc()
+
+
 class ShopSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use
 
@@ -57,7 +74,7 @@ class ShopSettings(BaseModel):
     # A bare template id (how they were kept before layouts) takes the default layout.
     subscription_templates: dict[Literal["order_unpaid", "order_paid", "coupon_expiring", "flash_sale_start",
                                          "group_expiring"], SubscriptionTemplate] = Field(
-        default_factory=dict)
+        default_factory=dict, description=_TEMPLATES_DOC)
 
     @field_validator("subscription_templates", mode="before")
     @classmethod
