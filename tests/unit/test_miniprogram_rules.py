@@ -123,40 +123,6 @@ def test_is_trade_managed_is_an_answer_only_with_errcode_0_and_the_field(monkeyp
     assert mp.is_trade_managed() is False
 
 
-def _sandbox_send(mp, template_id: str, data: dict) -> dict:
-    return mp._subscribe_send({"touser": "o-1", "template_id": template_id, "data": data})[1]
-
-
-def test_the_sandbox_refuses_a_send_laid_out_for_another_template():
-    import json
-
-    from sandbox.miniprogram import MiniProgramSandbox
-
-    box = SimpleNamespace(keys=SimpleNamespace(appid="wxapp1", mchid="m1"), orders={}, _refusing=set(),
-                          messages=[])
-    mp = MiniProgramSandbox(box)
-    status, answer, _ = mp.control("POST", "/sandbox/mp/templates/T_UNPAID",
-                                   json.dumps({"keywords": ["character_string2", "amount1", "time5"]}).encode())
-    assert status == 200 and answer["keywords"] == ["character_string2", "amount1", "time5"]
-    assert mp.control("POST", "/sandbox/mp/templates/T_BAD", b'{"keywords": ["title1"]}')[0] == 400
-    assert mp.control("POST", "/sandbox/mp/templates/T_BAD", b'{"keywords": ["thing1\\n"]}')[0] == 400
-
-    ours = {"character_string1": {"value": "o123"}, "amount2": {"value": "1.00元"},
-            "time3": {"value": "2026年1月1日 08:00"}}
-    missing = _sandbox_send(mp, "T_UNPAID", ours)
-    assert missing["errcode"] == 47003 and "data.character_string2.value is empty" in missing["errmsg"]
-    theirs = {"character_string2": {"value": "o123"}, "amount1": {"value": "1.00元"},
-              "time5": {"value": "2026年1月1日 08:00"}}
-    extra = _sandbox_send(mp, "T_UNPAID", theirs | {"thing9": {"value": "多余"}})
-    assert extra["errcode"] == 47003 and "thing9" in extra["errmsg"]
-    assert _sandbox_send(mp, "T_UNPAID", theirs)["errcode"] == 0
-    assert box.messages[-1]["data"] == theirs
-    # A template never registered takes whatever keywords the send names (each checked by kind).
-    assert _sandbox_send(mp, "T_OTHER", ours)["errcode"] == 0
-    assert _sandbox_send(mp, "T_OTHER", {"title1": {"value": "x"}})["errcode"] == 47003
-    assert _sandbox_send(mp, "T_OTHER", {"thing1": {"value": "一" * 21}})["errcode"] == 47003
-
-
 def test_the_sandbox_holds_each_keyword_kind_to_its_documented_limit():
     from sandbox.miniprogram import MiniProgramSandbox
 
