@@ -15,8 +15,8 @@ from typing import Any
 from layers.clock import iso, parse_iso
 from layers.domain import errors, subscription
 from layers.domain.catalog import SettingsRepository
-from layers.domain.group_buy import OPEN as GROUP_OPEN  # issue 17
-from layers.domain.group_buy import REMIND_LEAD as GROUP_EXPIRING_LEAD  # issue 17
+from layers.domain.group_buy import OPEN as GROUP_OPEN
+from layers.domain.group_buy import REMIND_LEAD as GROUP_EXPIRING_LEAD
 from layers.domain.miniprogram import MiniProgramClient, SubscriptionRefused, WeChatApiError
 from layers.domain.order import OPEN_ORDERS, PENDING, OrderRepository
 from layers.domain.reminders import (
@@ -42,7 +42,7 @@ class ReminderService:
     def __init__(self, *, reminders: ReminderRepository, users: UserRepository, shop: SettingsRepository,
                  mini_program: MiniProgramClient, orders: OrderRepository, coupons, flash_sales,
                  clock, new_tx, groups=None):
-        # issue 17: `groups` (layers.domain.group_buy.GroupRepository): OPEN groups by expiry.
+        # `groups` (layers.domain.group_buy.GroupRepository): OPEN groups by expiry, for group_expiring.
         self.groups = groups
         self.reminders = reminders
         self.users = users
@@ -110,7 +110,8 @@ class ReminderService:
                 logger.exception("reminder not sent", extra={"kind": kind, "subject_id": subject_id})
                 self.reminders.finish(claim, ReminderStatus.FAILED.value)
                 return ReminderStatus.FAILED.value
-            # issue 14: refused for its data (47003): nothing reached the shopper; the credit stays.
+            # Refused for its data (47003: a value, or a layout that is not the template's): nothing
+            # reached the shopper, so the credit stays; the settings' layout needs fixing.
             logger.error("reminder data refused by WeChat",
                          extra={"kind": kind, "subject_id": subject_id, "alarm": "SUBSCRIPTION_DATA_REFUSED"})
             self.reminders.finish_returning_credit(claim, ReminderStatus.DATA_REFUSED.value)
@@ -161,7 +162,7 @@ class ReminderService:
             count(self.remind(user_id, "coupon_expiring", coupon_id, {
                 "coupon_name": name, "valid_until": valid_until}, page="pages/me/coupons"))
 
-        # issue 17: a leader whose group expires within the lead time, still short of members.
+        # A leader whose group expires within the lead time, still short of members.
         if self.groups is not None:
             for group in self.groups.due(iso(now + GROUP_EXPIRING_LEAD), 1000):
                 if group.status != GROUP_OPEN or parse_iso(group.expires_at) <= now:
