@@ -3,6 +3,7 @@ and `POST /admin/operators` (JSON, by the owner: the ADMIN_API_KEY is the first 
 
 from __future__ import annotations
 
+import functools
 import re
 
 from functions import schemas, wiring
@@ -100,14 +101,24 @@ SETTINGS_FORM = (
         ("point_value_fen", "1 积分抵", "yuan", "下单抵扣时每个积分抵多少钱。"),
         ("points_max_ratio_bps", "积分最多抵扣", "percent", "一笔订单的商品金额最多可用积分抵扣的比例。"),
     )),
-    ("消息", tuple(row for kind, label, help_ in (
-        ("order_unpaid", "待付款提醒", "订单快到自动关闭时间时提醒买家付款。"),
-        ("order_paid", "付款成功通知", "买家付款后通知。"),
-        ("coupon_expiring", "优惠券到期提醒", "买家的优惠券快过期时提醒。"),
-        ("flash_sale_start", "秒杀开始提醒", "买家订阅的秒杀开始时提醒。"),
-        ("group_expiring", "拼团即将到期提醒", "团长的团还差人且 30 分钟内到期时提醒。"),
-    ) for row in _message_rows(kind, label, help_))),
+    ("消息", tuple(
+        (f"subscription_templates.{kind}", label, "template", help_) for kind, label, help_ in (
+            ("order_unpaid", "待付款提醒", "订单快到自动关闭时间时提醒买家付款。"),
+            ("order_paid", "付款成功通知", "买家付款后通知。"),
+            ("coupon_expiring", "优惠券到期提醒", "买家的优惠券快过期时提醒。"),
+            ("flash_sale_start", "秒杀开始提醒", "买家订阅的秒杀开始时提醒。"),
+            ("group_expiring", "拼团即将到期提醒", "团长的团还差人且 30 分钟内到期时提醒。"),
+        ))),
 )
+
+
+@functools.cache
+def _settings_form() -> tuple:
+    """SETTINGS_FORM with each template followed by its keyword fields (built on first
+    use: the messages' values live in the domain, which a cold start does not load)."""
+    return tuple((title, tuple(row for key, label, kind, help_ in fields for row in (
+        _message_rows(key.split(".")[1], label, help_) if kind == "template" else ((key, label, kind, help_),))))
+        for title, fields in SETTINGS_FORM)
 SETTLEMENT_MODES = (("auto", "自动打款(微信转账)"), ("manual", "手动打款(线下)"))
 UNITS = {"minutes": "分钟", "days": "天", "yuan": "元", "percent": "%", "int": "积分"}
 
@@ -181,7 +192,7 @@ def _bound_message(kind: str, error: dict) -> str:
 
 def _settings_page(ctx, values: dict, status: int = 200, errors_: dict | None = None, typed: dict | None = None):
     groups = []
-    for title, fields in SETTINGS_FORM:
+    for title, fields in _settings_form():
         rows = []
         for key, label, kind, help_ in fields:
             if kind == "template":
@@ -220,7 +231,7 @@ def settings_save(ctx):
     `PUT /admin/settings` checks it; any wrong field: the form again with each message
     next to its field, and nothing saved."""
     form = _form()
-    kinds = {key: kind for _, fields in SETTINGS_FORM for key, _, kind, _ in fields}
+    kinds = {key: kind for _, fields in _settings_form() for key, _, kind, _ in fields}
     partial, templates, layouts, problems = {}, {}, {}, {}
     for key, kind in kinds.items():
         if key not in form:
