@@ -21,7 +21,8 @@ class SubscriptionTemplate(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     template_id: str = Field(min_length=1, max_length=128)
-    fields: dict[str, str]
+    # Left out: the message's default layout (filled in by ShopSettings, which knows the message).
+    fields: dict[str, str] = Field(default_factory=dict)
 
 
 def _templates_doc() -> str:
@@ -73,7 +74,7 @@ class ShopSettings(BaseModel):
     # about to expire), each with its keyword layout; a message without one sends nothing.
     # A bare template id (how they were kept before layouts) takes the default layout.
     subscription_templates: dict[Literal["order_unpaid", "order_paid", "coupon_expiring", "flash_sale_start",
-                                         "group_expiring"], SubscriptionTemplate] = Field(
+                                         "group_expiring"], SubscriptionTemplate | str] = Field(
         default_factory=dict, description=_TEMPLATES_DOC)
 
     @field_validator("subscription_templates", mode="before")
@@ -99,6 +100,8 @@ class ShopSettings(BaseModel):
     def _layouts_carry_each_message(cls, value):
         from layers.domain.subscription import layout_problems
 
+        if any(isinstance(template, str) for template in value.values()):
+            raise ValueError("a template is an object {template_id, fields} or a template id")
         problems = [f"{message}.fields.{name}: {why}" for message, template in value.items()
                     for name, (_, why) in layout_problems(message, template.fields).items()]
         if problems:
