@@ -5,7 +5,9 @@
   Every call below checks its `access_token` (40001 when it is not the current one).
 - `POST /cgi-bin/message/subscribe/send`: 43101 for shoppers who refused; 47003 when a
   value does not fit its keyword (`time`/`date` in WeChat's forms, `thing` at most 20
-  characters, `amount` a number of yuan, ...).
+  characters, `amount` a number of yuan, ...), and, for a template whose keywords were
+  registered (`register_template`, as the merchant's WeChat account lays it out), when
+  the `data` keys are not exactly those keywords.
 - `POST /wxa/sec/order/upload_shipping_info`: `order_key` by (mchid, out_trade_no) or
   transaction_id; `shipping_list` must be an array of 1 to 15 (an object is 47001);
   10060001 while WeChat has not booked the payment; one change of shipping
@@ -24,7 +26,8 @@
   ("订单将要结算", with `estimated_settlement_time` only, sent here from a thread as WeChat
   sends it asynchronously, kept in `pushes`), and once at settlement (`settle`, with
   `confirm_receive_time` and `settlement_time`).
-- Controls: `POST /sandbox/mp/settle/{out_trade_no}`, `POST /sandbox/mp/remind-shipping/{out_trade_no}`,
+- Controls: `POST /sandbox/mp/templates/{template_id}` with `{"keywords": ["thing1", ...]}`
+  (a template of the merchant's account and its keywords), `POST /sandbox/mp/settle/{out_trade_no}`, `POST /sandbox/mp/remind-shipping/{out_trade_no}`,
   `GET /sandbox/mp/shipping/{out_trade_no}` (what WeChat holds of the order's shipping).
 """
 
@@ -55,8 +58,18 @@ TIME_RE = re.compile(rf"^{_TIME_ONE}(~{_TIME_ONE})?$")
 DATE_RE = re.compile(rf"^{_DATE_ONE}(~{_DATE_ONE})?$")
 AMOUNT_RE = re.compile(r"^[¥￥$]?\d{1,10}(\.\d{1,2})?元?$")
 RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
+# 发送订阅消息 (sendMessage), "订阅消息参数值内容限制说明":
+# https://developers.weixin.qq.com/miniprogram/dev/server/API/mp-message-management/subscribe-message/api_sendmessage.html
+# (formerly .../OpenApiDoc/mp-message-management/subscribe-message/sendMessage.html#其他说明):
+# each keyword is its kind followed by digits (`thing1`, `number01` in the doc's example),
+# and each kind takes at most so many characters of its own set.
+KEYWORD_RE = re.compile(r"^(thing|number|letter|symbol|character_string|time|date|amount|phone_number|car_number"
+                        r"|name|phrase)[0-9]{1,3}$", re.ASCII)
 LIMITS = {"thing": 20, "number": 32, "letter": 32, "symbol": 5, "character_string": 32, "phone_number": 17,
-          "car_number": 8, "name": 10, "phrase": 5}
+          "car_number": 8, "name": 20, "phrase": 5}
+_HAN = re.compile(r"^[\u4e00-\u9fff]+$")
+_HAS_HAN = re.compile(r"[\u4e00-\u9fff]")
+CAR_NUMBER = re.compile(r"^[\u4e00-\u9fffA-Za-z0-9][A-Za-z0-9]{0,6}[\u4e00-\u9fffA-Za-z0-9]?$")
 MASKED = re.compile(r"^(\+\d+-)?\d{3}\*{4}\d{4}$")
 # What get_delivery_list answers here: a few of WeChat's couriers in its documented shape
 # (SF/顺丰速运 as in the documentation's example; the real list has hundreds).
@@ -96,12 +109,24 @@ class MiniProgramSandbox:
         self.pushes: list[dict] = []
         self._not_booked: dict[str, int] = {}
         self._upload_faults: list[int] = []
+        self.templates: dict[str, tuple[str, ...]] = {}  # template_id -> its keywords
         self._lock = threading.RLock()
 
     def env(self) -> dict[str, str]:
         return {"WECHAT_PUSH_TOKEN": self.push_token, "WECHAT_PUSH_AES_KEY": self.aes_key}
 
     # -- test and developer controls ---------------------------------------------------------
+    def register_template(self, template_id: str, keywords) -> None:
+        """A template of the merchant's account (订阅消息 > 我的模板) with its keywords,
+        as WeChat shows them (`{{thing1.DATA}}`). From then on a send to it must carry
+        exactly these keywords. A template never registered is taken with whatever
+        keywords a send names, each still checked against its kind."""
+        keywords = tuple(keywords)
+        if not keywords or any(not isinstance(k, str) or not KEYWORD_RE.fullmatch(k) for k in keywords):
+            raise ValueError(f"not WeChat keywords: {keywords!r}")
+        with self._lock:
+            self.templates[template_id] = keywords
+
     def not_booked_yet(self, out_trade_no: str, times: int = 1) -> None:
         """The next `times` uploads for this payment answer 10060001, as right after payment."""
         self._not_booked[out_trade_no] = times
@@ -213,6 +238,19 @@ class MiniProgramSandbox:
         values = data.get("data")
         if not isinstance(values, dict):
             return _err(47003, "argument invalid! data invalid")
+        # 47003 "模板参数不准确，可能为空或者不满足规则，errmsg 会提示具体是哪个字段出错"
+        # (sendMessage's error codes, URL above LIMITS): a keyword of the template that the
+        # send leaves out is empty, and WeChat names it ("argument invalid! data.thing1.value
+        # is empty", community thread 一次性订阅消息发送失败). A keyword the template does
+        # not have is refused as well: the send was laid out for another template.
+        expected = self.templates.get(data["template_id"])
+        if expected is not None:
+            for keyword in expected:
+                if keyword not in values:
+                    return _err(47003, f"argument invalid! data.{keyword}.value is empty")
+            for keyword in values:
+                if keyword not in expected:
+                    return _err(47003, f"argument invalid! data.{keyword} is not a keyword of the template")
         for keyword, entry in values.items():
             value = entry.get("value") if isinstance(entry, dict) else None
             if not isinstance(value, str) or not self._fits(keyword, value):
@@ -222,9 +260,11 @@ class MiniProgramSandbox:
 
     @staticmethod
     def _fits(keyword: str, value: str) -> bool:
-        kind = re.sub(r"\d+$", "", keyword)
-        if not value:
+        """Each kind's limit from "订阅消息参数值内容限制说明" (URL above LIMITS)."""
+        match = KEYWORD_RE.fullmatch(keyword)
+        if not value or match is None:
             return False
+        kind = match.group(1)
         if kind == "time":
             return TIME_RE.match(value) is not None
         if kind == "date":
@@ -233,9 +273,21 @@ class MiniProgramSandbox:
             return AMOUNT_RE.match(value) is not None
         if kind == "number":
             return re.match(r"^-?\d+(\.\d+)?$", value) is not None and len(value) <= 32
-        if kind == "character_string":
+        if kind == "character_string":  # 32位以内数字、字母或符号
             return len(value) <= 32 and all(33 <= ord(c) <= 126 for c in value)
-        return len(value) <= LIMITS.get(kind, 20)
+        if kind == "letter":  # 32位以内字母, 只能字母
+            return re.fullmatch(r"[A-Za-z]{1,32}", value) is not None
+        if kind == "symbol":  # 5位以内符号, 只能符号
+            return len(value) <= 5 and not any(c.isalnum() or c.isspace() for c in value)
+        if kind == "phone_number":  # 17位以内, 数字、符号 (+86-0766-66888866)
+            return len(value) <= 17 and all(c.isascii() and not c.isalpha() and not c.isspace() for c in value)
+        if kind == "car_number":  # 8位以内, 第一位与最后一位可为汉字, 其余为字母或数字
+            return len(value) <= 8 and CAR_NUMBER.match(value) is not None
+        if kind == "name":  # 10个以内纯汉字或20个以内纯字母或符号; 中文和字母混合按中文名算
+            return len(value) <= (10 if _HAS_HAN.search(value) else 20)
+        if kind == "phrase":  # 5个以内纯汉字
+            return len(value) <= 5 and _HAN.match(value) is not None
+        return len(value) <= LIMITS[kind]  # thing: 20个以内字符
 
     # -- shipping information -------------------------------------------------------------------
     def _upload_shipping(self, data: dict):
@@ -457,11 +509,18 @@ class MiniProgramSandbox:
     def settle(self, out_trade_no: str, url: str | None = None) -> dict:
         return self.push(self.settlement_event(out_trade_no), url or self.push_url(out_trade_no))
 
-    def control(self, method: str, path: str):
-        parts = path.strip("/").split("/")  # sandbox, mp, <what>, <out_trade_no>
+    def control(self, method: str, path: str, body: bytes = b""):
+        parts = path.strip("/").split("/")  # sandbox, mp, <what>, <out_trade_no | template_id>
         if len(parts) != 4:
             return 404, {"code": "NOT_FOUND", "message": path}, False
         what, out_trade_no = parts[2], parts[3]
+        if method == "POST" and what == "templates":
+            data = self._json(body) or {}
+            try:
+                self.register_template(out_trade_no, data.get("keywords") or ())
+            except (TypeError, ValueError) as exc:
+                return 400, {"code": "INVALID_REQUEST", "message": str(exc)}, False
+            return 200, {"template_id": out_trade_no, "keywords": list(self.templates[out_trade_no])}, False
         if out_trade_no not in self.box.orders:
             return 404, {"code": "NOT_FOUND", "message": f"no payment {out_trade_no}"}, False
         if method == "POST" and what == "settle":

@@ -123,7 +123,7 @@ class WeChatSandbox(PaySandbox):
             if fault is not None:
                 return Answer(fault["status"], {"errcode": -1, "errmsg": "system error (injected)"}, False)
         if path.startswith("/sandbox/mp/"):  # issue 14
-            return _mini_answer(*self.mp.control(method, path))
+            return _mini_answer(*self.mp.control(method, path, body))
         if path.startswith("/sandbox/"):
             return Answer(*self._control(method, path))
         if path.startswith("/sns/") or path.startswith("/cgi-bin/") or path.startswith("/wxa/"):

@@ -3,6 +3,7 @@ and `POST /admin/operators` (JSON, by the owner: the ADMIN_API_KEY is the first 
 
 from __future__ import annotations
 
+import functools
 import re
 
 from functions import schemas, wiring
@@ -32,6 +33,48 @@ def dashboard(ctx):
 # (1.5 minutes) is refused on the form, not rounded.
 
 MINUTE, DAY_S = 60, 86400
+# Each subscription message's template: its id, then one field per value of the message
+# holding the keyword of the merchant's template that carries it (layers/domain/subscription.py).
+VALUE_LABELS = {"order_id": "订单号", "amount": "金额", "expires_at": "关闭时间", "note": "说明",
+                "coupon_name": "优惠券名称", "valid_until": "到期时间", "title": "活动名称", "starts_at": "开始时间"}
+MESSAGE_VALUE_LABELS = {("order_unpaid", "amount"): "待付金额", ("order_paid", "amount"): "实付金额",
+                        ("group_expiring", "note"): "成团进度", ("group_expiring", "expires_at"): "到期时间"}
+KIND_NAMES = {"character_string": "字符串(character_string)", "amount": "金额(amount)", "thing": "事物(thing)",
+              "time": "时间(time)", "date": "日期(date)"}
+
+
+def _message_rows(kind: str, label: str, help_: str) -> tuple:
+    from layers.domain.subscription import DEFAULT_FIELDS, MESSAGES, SHOWN_IN
+
+    rows = [(f"subscription_templates.{kind}", label, "template", help_)]
+    for name, (value_kind, needed) in MESSAGES[kind].items():
+        shown = "或".join(KIND_NAMES.get(k, k) for k in SHOWN_IN[value_kind])
+        hint = (f"模板里显示{_value_label(kind, name)}的关键词,类型为{shown},如 {DEFAULT_FIELDS[kind][name]}"
+                + ("" if needed else ";模板里没有就留空"))
+        rows.append((f"subscription_templates.{kind}.{name}", _value_label(kind, name), "keyword", hint))
+    return tuple(rows)
+
+
+def _value_label(kind: str, name: str) -> str:
+    return MESSAGE_VALUE_LABELS.get((kind, name), VALUE_LABELS.get(name, name))
+
+
+def _layout_message(kind: str, name: str, code: str) -> str:
+    """A layout problem (layers.domain.subscription.layout_problems) as the form words it."""
+    from layers.domain.subscription import MESSAGES, SHOWN_IN
+
+    if code == "not_a_keyword":
+        return "不是微信的关键词:应为类型加编号,如 thing1、amount2、time3"
+    if code == "wrong_kind":
+        kinds = "或".join(KIND_NAMES.get(k, k) for k in SHOWN_IN[MESSAGES[kind][name][0]])
+        return f"这一项只能放在{kinds}类型的关键词里"
+    if code == "duplicate":
+        return "和上面另一项填了同一个关键词"
+    if code == "missing":
+        return "这条消息需要这一项:请填写模板里对应的关键词"
+    return "填写的值无效"
+
+
 SETTINGS_FORM = (
     ("订单", (
         ("order_payment_timeout_s", "未付款订单自动关闭", "minutes",
@@ -67,6 +110,15 @@ SETTINGS_FORM = (
             ("group_expiring", "拼团即将到期提醒", "团长的团还差人且 30 分钟内到期时提醒。"),
         ))),
 )
+
+
+@functools.cache
+def _settings_form() -> tuple:
+    """SETTINGS_FORM with each template followed by its keyword fields (built on first
+    use: the messages' values live in the domain, which a cold start does not load)."""
+    return tuple((title, tuple(row for key, label, kind, help_ in fields for row in (
+        _message_rows(key.split(".")[1], label, help_) if kind == "template" else ((key, label, kind, help_),))))
+        for title, fields in SETTINGS_FORM)
 SETTLEMENT_MODES = (("auto", "自动打款(微信转账)"), ("manual", "手动打款(线下)"))
 UNITS = {"minutes": "分钟", "days": "天", "yuan": "元", "percent": "%", "int": "积分"}
 
@@ -99,7 +151,7 @@ def _to_api(kind: str, text: str):
     from decimal import Decimal, InvalidOperation
 
     text = (text or "").strip()
-    if kind in ("text", "template", "select"):
+    if kind in ("text", "template", "keyword", "select"):
         return text
     if not text:
         raise ValueError("请填写")
@@ -140,11 +192,14 @@ def _bound_message(kind: str, error: dict) -> str:
 
 def _settings_page(ctx, values: dict, status: int = 200, errors_: dict | None = None, typed: dict | None = None):
     groups = []
-    for title, fields in SETTINGS_FORM:
+    for title, fields in _settings_form():
         rows = []
         for key, label, kind, help_ in fields:
             if kind == "template":
-                value = (values.get("subscription_templates") or {}).get(key.split(".", 1)[1], "")
+                template = (values.get("subscription_templates") or {}).get(key.split(".")[1])
+                value = template["template_id"] if template else ""
+            elif kind == "keyword":
+                value = _keyword_shown(values, *key.split(".")[1:3])
             else:
                 value = values.get(key)
             shown = (typed or {}).get(key, _shown(kind, value) if kind != "switch" else value)
@@ -153,6 +208,16 @@ def _settings_page(ctx, values: dict, status: int = 200, errors_: dict | None = 
         groups.append((title, rows))
     return ctx.page("settings.html", status, groups=groups, modes=SETTLEMENT_MODES,
                     error_count=len(errors_ or {}))
+
+
+def _keyword_shown(values: dict, kind: str, name: str) -> str:
+    """The keyword carrying `name` in the saved layout; today's default while no template is set."""
+    from layers.domain.subscription import DEFAULT_FIELDS
+
+    template = (values.get("subscription_templates") or {}).get(kind)
+    if template is None:
+        return DEFAULT_FIELDS[kind].get(name, "")
+    return template["fields"].get(name, "")
 
 
 @console_page("/console/settings", area="settings")
@@ -166,8 +231,8 @@ def settings_save(ctx):
     `PUT /admin/settings` checks it; any wrong field: the form again with each message
     next to its field, and nothing saved."""
     form = _form()
-    kinds = {key: kind for _, fields in SETTINGS_FORM for key, _, kind, _ in fields}
-    partial, templates, problems = {}, {}, {}
+    kinds = {key: kind for _, fields in _settings_form() for key, _, kind, _ in fields}
+    partial, templates, layouts, problems = {}, {}, {}, {}
     for key, kind in kinds.items():
         if key not in form:
             continue  # a field the form did not send (an older page): left as it is
@@ -181,13 +246,17 @@ def settings_save(ctx):
             continue
         if kind == "template":
             if value:
-                templates[key.split(".", 1)[1]] = value
+                templates[key.split(".")[1]] = value
+        elif kind == "keyword":
+            message, name = key.split(".")[1:3]
+            if value:
+                layouts.setdefault(message, {})[name] = value
         elif kind == "select" and value not in dict(SETTLEMENT_MODES):
             problems[key] = "请选择一种结算方式"
         else:
             partial[key] = value
     if any(kind == "template" and key in form for key, kind in kinds.items()):
-        partial["subscription_templates"] = templates
+        partial["subscription_templates"] = _templates_from_form(templates, layouts, problems)
     if not problems:
         try:
             from functions._audit import settings_change
@@ -206,6 +275,23 @@ def settings_save(ctx):
     typed = {key: form.get(key, "") for key in kinds if kinds[key] != "switch"}
     typed.update({key: form.get(key) == "1" for key in kinds if kinds[key] == "switch"})
     return _settings_page(ctx, wiring.shop_settings().get(), 400, problems, typed)
+
+
+def _templates_from_form(ids: dict, layouts: dict, problems: dict) -> dict:
+    """Each message with a template id, with the keywords typed for it (none typed: the
+    default layout); a layout that cannot be sent puts its message next to its field."""
+    from layers.domain.subscription import layout_problems
+
+    templates = {}
+    for kind, template_id in ids.items():
+        fields = layouts.get(kind)
+        if not fields:
+            templates[kind] = template_id
+            continue
+        for name, (code, _) in layout_problems(kind, fields).items():
+            problems[f"subscription_templates.{kind}.{name}"] = _layout_message(kind, name, code)
+        templates[kind] = {"template_id": template_id, "fields": fields}
+    return templates
 
 
 # -- operators and the audit log (owner only) ---------------------------------------------------

@@ -4,13 +4,42 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
 
 DAY = 24 * 3600
 
 
 # Issue 15: JSON integers only ("2", true and 1.0 are refused, not coerced).
 StrictInt = Annotated[int, Strict()]
+
+
+class SubscriptionTemplate(BaseModel):
+    """One message's template in the merchant's WeChat account: its id, and which of its
+    keywords carries each value of the message (`{"order_id": "character_string1", ...}`;
+    the values of each message: layers/domain/subscription.py)."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    template_id: str = Field(min_length=1, max_length=128)
+    # Left out: the message's default layout (filled in by ShopSettings, which knows the message).
+    fields: dict[str, str] = Field(default_factory=dict)
+
+
+def _templates_doc() -> str:
+    from layers.domain.subscription import DEFAULT_FIELDS, MESSAGES, SHOWN_IN
+
+    lines = ["By message: `{\"template_id\", \"fields\": {value: keyword}}`, the keyword of the merchant's "
+             "template (a WeChat kind and its number, `thing1`) that carries each value. A bare template id, "
+             "or no `fields`, takes the default layout. A message without a template sends nothing. Values "
+             "(in brackets the keyword kinds that may carry each; * the message needs it) and the default layout:"]
+    for message, values in MESSAGES.items():
+        shown = ", ".join(f"{name}{'*' if needed else ''} ({'/'.join(SHOWN_IN[kind])})"
+                          for name, (kind, needed) in values.items())
+        lines.append(f"- {message}: {shown}; default {DEFAULT_FIELDS[message]}")
+    return "\n".join(lines)
+
+
+_TEMPLATES_DOC = _templates_doc()
 
 
 class ShopSettings(BaseModel):
@@ -32,9 +61,6 @@ class ShopSettings(BaseModel):
     # Ours: flat shipping fee in fen, waived from `free_shipping_threshold` fen of goods.
     shipping_fee: StrictInt = Field(0, ge=0, le=100_000)
     free_shipping_threshold: StrictInt = Field(0, ge=0)
-    # Ours: the mini-program's subscription-message template ids, by reminder kind
-    # (order_unpaid, order_paid, coupon_expiring, flash_sale_start; issue 17: group_expiring, the
-    # leader's group about to expire); a kind without one sends nothing.
     # Ours: the highest commission rate (basis points) a commission tier or a product's fixed
     # rate may pay. Only an owner changes settings, so paying a shopper more than this takes
     # an owner's action (raising it), which the audit log shows.
@@ -43,6 +69,41 @@ class ShopSettings(BaseModel):
     points_per_yuan: StrictInt = Field(1, ge=0, le=10_000)
     point_value_fen: StrictInt = Field(1, ge=1, le=10_000)
     points_max_ratio_bps: StrictInt = Field(5000, ge=0, le=10_000)
+    # Ours: the mini-program's subscription-message templates, by message (order_unpaid,
+    # order_paid, coupon_expiring, flash_sale_start, and group_expiring: the leader's group
+    # about to expire), each with its keyword layout; a message without one sends nothing.
+    # A bare template id (how they were kept before layouts) takes the default layout.
     subscription_templates: dict[Literal["order_unpaid", "order_paid", "coupon_expiring", "flash_sale_start",
-                                         "group_expiring"], str] = Field(
-        default_factory=dict)
+                                         "group_expiring"], SubscriptionTemplate | str] = Field(
+        default_factory=dict, description=_TEMPLATES_DOC)
+
+    @field_validator("subscription_templates", mode="before")
+    @classmethod
+    def _bare_ids_take_the_default_layout(cls, value):
+        from layers.domain.subscription import DEFAULT_FIELDS
+
+        if not isinstance(value, dict):
+            return value
+        out = {}
+        for message, template in value.items():
+            if isinstance(template, str) and message in DEFAULT_FIELDS:
+                if not template:
+                    continue  # an empty id always meant "no template": nothing is sent
+                template = {"template_id": template}
+            if isinstance(template, dict) and "fields" not in template and message in DEFAULT_FIELDS:
+                template = {**template, "fields": dict(DEFAULT_FIELDS[message])}
+            out[message] = template
+        return out
+
+    @field_validator("subscription_templates")
+    @classmethod
+    def _layouts_carry_each_message(cls, value):
+        from layers.domain.subscription import layout_problems
+
+        if any(isinstance(template, str) for template in value.values()):
+            raise ValueError("a template is an object {template_id, fields} or a template id")
+        problems = [f"{message}.fields.{name}: {why}" for message, template in value.items()
+                    for name, (_, why) in layout_problems(message, template.fields).items()]
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value

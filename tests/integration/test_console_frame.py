@@ -110,7 +110,9 @@ def test_settings_are_grouped_in_a_managers_units_and_saved_in_the_apis(client, 
             "free_shipping_threshold": 9900, "share_binding_ttl_s": 3 * 86400, "commission_freeze_s": 43200,
             "settlement_mode": "manual", "payout_max_fen": 100000, "transfer_authorization": True,
             "points_per_yuan": 2, "point_value_fen": 1, "points_max_ratio_bps": 1250}
-        assert saved["subscription_templates"] == {"order_paid": "tmpl-paid"}
+        # only the id typed: today's layout
+        assert saved["subscription_templates"] == {"order_paid": {"template_id": "tmpl-paid", "fields": {
+            "order_id": "character_string1", "amount": "amount2", "note": "thing3"}}}
         # shown again in the manager's units
         page = get(client, owner, "/console/settings")[1]
         assert 'name="order_payment_timeout_s" value="30"' in page and 'name="shipping_fee" value="8.5"' in page
@@ -140,6 +142,58 @@ def test_settings_are_grouped_in_a_managers_units_and_saved_in_the_apis(client, 
         assert status == 400 and wiring.shop_settings().get() == saved
         assert error_of("payout_max_fen") == "须小于 2000 元"
         assert error_of("auto_confirm_receipt_s") == "不能大于 60 天"
+    finally:
+        wiring.shop_settings().update({k: before[k] for k in before})
+
+
+def test_each_message_template_shows_its_keywords_and_a_layout_that_cannot_be_sent_is_refused_by_its_field(
+        client, owner):
+    from functions import wiring
+
+    before = wiring.shop_settings().get()
+    page = get(client, owner, "/console/settings")[1]
+    # no template yet: the id empty, each value's field showing today's keyword
+    assert 'name="subscription_templates.order_unpaid" value=""' in page
+    assert 'name="subscription_templates.order_unpaid.amount" value="amount2"' in page
+    assert "待付金额 的关键词" in text(page)
+    theirs = {"subscription_templates.order_unpaid": "tmpl-unpaid",
+              "subscription_templates.order_unpaid.order_id": "character_string2",
+              "subscription_templates.order_unpaid.amount": "amount1",
+              "subscription_templates.order_unpaid.expires_at": "time5",
+              "subscription_templates.order_paid": "tmpl-paid",
+              "subscription_templates.order_paid.order_id": "character_string1",
+              "subscription_templates.order_paid.amount": "amount2",
+              "subscription_templates.order_paid.note": ""}
+    try:
+        status, _, _ = post_form(client, owner, "/console/settings", theirs)
+        assert status == 303
+        saved = wiring.shop_settings().get()
+        assert saved["subscription_templates"] == {
+            "order_unpaid": {"template_id": "tmpl-unpaid", "fields": {
+                "order_id": "character_string2", "amount": "amount1", "expires_at": "time5"}},
+            "order_paid": {"template_id": "tmpl-paid", "fields": {
+                "order_id": "character_string1", "amount": "amount2"}}}
+        page = get(client, owner, "/console/settings")[1]
+        assert 'name="subscription_templates.order_unpaid" value="tmpl-unpaid"' in page
+        assert 'name="subscription_templates.order_unpaid.expires_at" value="time5"' in page
+        assert 'name="subscription_templates.order_paid.note" value=""' in page
+
+        wrong = {**theirs, "subscription_templates.order_unpaid.amount": "money1",
+                 "subscription_templates.order_unpaid.expires_at": "",
+                 "subscription_templates.order_unpaid.order_id": "thing2"}
+        status, page, _ = post_form(client, owner, "/console/settings", wrong)
+        assert status == 400 and wiring.shop_settings().get() == saved
+
+        def error_of(key):
+            block = re.search(rf'data-field="{re.escape(key)}".*?</div>', page, re.S).group(0)
+            found = re.search(r'class="field-error">([^<]+)<', block)
+            return found and found.group(1)
+
+        assert error_of("subscription_templates.order_unpaid.amount").startswith("不是微信的关键词")
+        assert error_of("subscription_templates.order_unpaid.expires_at").startswith("这条消息需要这一项")
+        assert "字符串(character_string)" in error_of("subscription_templates.order_unpaid.order_id")
+        assert error_of("subscription_templates.order_unpaid") is None
+        assert 'name="subscription_templates.order_unpaid.amount" value="money1"' in page  # as typed
     finally:
         wiring.shop_settings().update({k: before[k] for k in before})
 

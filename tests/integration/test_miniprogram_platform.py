@@ -250,11 +250,68 @@ def test_reminders_show_beijing_time_and_a_refused_format_keeps_the_credit(
     second = login(client)
     assert post(client, "/me/subscriptions", {"results": {"TPL_UNPAID_BJ": "accept"}}, second).status_code == 201
     user = wiring.user_repository().get_user(second["X-User-Id"])
+    # The merchant's template now has other keywords than the settings' layout: refused.
+    sandbox.mp.register_template("TPL_UNPAID_BJ", ["character_string1", "amount2", "time4"])
     result = wiring.reminders().remind(second["X-User-Id"], "order_unpaid", f"o{uuid.uuid4().hex[:8]}",
-                                       {"time3": {"value": "yesterday"}})
+                                       {"order_id": "o1", "amount": 100, "expires_at": order["expires_at"]})
     assert result == "DATA_REFUSED" and user is not None
     assert body(client.http.get("/me/subscriptions", headers=second))["items"] == [
         {"template_id": "TPL_UNPAID_BJ", "credits": 1}]
+
+
+def test_a_template_laid_out_differently_is_sent_once_the_settings_map_its_keywords(
+        client, admin_headers, shop):
+    """The merchant's 待付款提醒 has its own keywords (amount1, character_string2, time5):
+    today's layout is refused (47003, the credit kept); mapped in the settings, it is sent."""
+    from functions import wiring
+
+    sandbox = shop["sandbox"]
+    template_id = f"TPL_UNPAID_{uuid.uuid4().hex[:8]}"
+    sandbox.mp.register_template(template_id, ["amount1", "character_string2", "time5"])
+    product = create_product(client, admin_headers, price=1999, stock=5)
+    shopper = login(client)
+    assert post(client, "/me/subscriptions", {"results": {template_id: "accept"}}, shopper).status_code == 201
+    try:
+        assert put(client, "/admin/settings", {"subscription_templates": {"order_unpaid": template_id},
+                                               "order_payment_timeout_s": 240}, admin_headers).status_code == 200
+        first = body(post(client, "/orders", order_payload(product["skus"][0]["id"]), shopper))
+        assert wiring.reminders().send_reminders().get("DATA_REFUSED", 0) >= 1
+        assert not [m for m in sandbox.messages if m["template_id"] == template_id]
+        assert body(client.http.get("/me/subscriptions", headers=shopper))["items"] == [
+            {"template_id": template_id, "credits": 1}]
+
+        layout = {"template_id": template_id,
+                  "fields": {"order_id": "character_string2", "amount": "amount1", "expires_at": "time5"}}
+        r = put(client, "/admin/settings", {"subscription_templates": {"order_unpaid": layout}}, admin_headers)
+        assert r.status_code == 200, r.body
+        assert body(r)["subscription_templates"]["order_unpaid"] == layout
+        second = body(post(client, "/orders", order_payload(product["skus"][0]["id"]), shopper))
+        wiring.reminders().send_reminders()
+    finally:
+        put(client, "/admin/settings", {"subscription_templates": {}, "order_payment_timeout_s": 900}, admin_headers)
+    sent = [m for m in sandbox.messages if m["template_id"] == template_id]
+    assert [m["data"]["character_string2"]["value"] for m in sent] == [second["id"]]
+    assert sent[0]["data"]["amount1"]["value"] == "19.99元" and set(sent[0]["data"]) == {
+        "amount1", "character_string2", "time5"}
+    assert first["id"] != second["id"]
+    assert body(client.http.get("/me/subscriptions", headers=shopper))["items"] == [
+        {"template_id": template_id, "credits": 0}]
+
+
+@pytest.mark.parametrize("layout, where", [
+    ({"order_id": "character_string1", "amount": "amount2", "expires_at": "time3", "coupon": "thing4"},
+     "order_unpaid.fields.coupon"),
+    ({"order_id": "character_string1", "amount": "money2", "expires_at": "time3"}, "order_unpaid.fields.amount"),
+    ({"order_id": "character_string1", "amount": "amount2"}, "order_unpaid.fields.expires_at"),
+])
+def test_a_layout_that_cannot_be_sent_is_400_and_changes_nothing(client, admin_headers, layout, where):
+    before = body(client.http.get("/admin/settings", headers=admin_headers))
+    r = put(client, "/admin/settings", {"subscription_templates": {"order_unpaid": {
+        "template_id": "TPL_X", "fields": layout}}, "shipping_fee": before["shipping_fee"] + 1}, admin_headers)
+    assert r.status_code == 400, r.body
+    error = json.loads(r.body)["error"]
+    assert error["code"] == "INVALID_REQUEST" and where in error["message"]
+    assert body(client.http.get("/admin/settings", headers=admin_headers)) == before
 
 
 def test_the_push_at_shipping_time_changes_nothing_and_only_the_settlement_push_completes(

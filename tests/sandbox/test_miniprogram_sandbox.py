@@ -168,3 +168,41 @@ def test_stable_token_and_get_access_token_are_separate(box):
     assert _stable(box) == stable  # normal mode: the same stable token while it is valid
     box.mp.expire_token()  # the stable token revoked: getAccessToken's is untouched
     assert not _works(box, stable) and _works(box, second_plain)
+
+
+# -- 发送订阅消息 (sendMessage): 47003 "模板参数不准确，可能为空或者不满足规则" ---------------------------
+
+def test_a_send_must_carry_exactly_the_keywords_of_the_registered_template(pay):
+    box = pay.box
+    register = box.base_url + "/sandbox/mp/templates/T_UNPAID_THEIRS"
+    r = requests.post(register, json={"keywords": ["character_string2", "amount1", "time5"]}, timeout=5)
+    assert r.status_code == 200 and r.json()["keywords"] == ["character_string2", "amount1", "time5"]
+    for bad in (["title1"], ["thing1\n"], [], "thing1"):
+        assert requests.post(box.base_url + "/sandbox/mp/templates/T_BAD", json={"keywords": bad},
+                             timeout=5).status_code == 400, bad
+
+    def send(template_id: str, data: dict) -> dict:
+        return mp_call(box, "/cgi-bin/message/subscribe/send", {"touser": "o-layout", "template_id": template_id,
+                                                               "data": data})
+
+    sent_before = len(box.messages)
+    ours = {"character_string1": {"value": "o123"}, "amount2": {"value": "1.00元"},
+            "time3": {"value": "2026年1月1日 08:00"}}
+    missing = send("T_UNPAID_THEIRS", ours)
+    assert missing["errcode"] == 47003 and "data.character_string2.value is empty" in missing["errmsg"]
+    theirs = {"character_string2": {"value": "o123"}, "amount1": {"value": "1.00元"},
+              "time5": {"value": "2026年1月1日 08:00"}}
+    extra = send("T_UNPAID_THEIRS", theirs | {"thing9": {"value": "多余"}})
+    assert extra["errcode"] == 47003 and "thing9" in extra["errmsg"]
+    assert len(box.messages) == sent_before  # nothing refused reached anyone
+    assert send("T_UNPAID_THEIRS", theirs)["errcode"] == 0
+    assert box.messages[-1]["data"] == theirs
+    # Each value still fits its kind: a thing of 21 characters is refused, 20 taken.
+    long_thing = {"thing1": {"value": "一" * 21}, "time2": {"value": "15:01"}}
+    requests.post(box.base_url + "/sandbox/mp/templates/T_COUPON_THEIRS", json={"keywords": ["thing1", "time2"]},
+                  timeout=5)
+    assert send("T_COUPON_THEIRS", long_thing)["errcode"] == 47003
+    assert send("T_COUPON_THEIRS", {**long_thing, "thing1": {"value": "一" * 20}})["errcode"] == 0
+    # A template never registered takes whatever keywords a send names, each checked by kind.
+    assert send("T_NEVER_REGISTERED", ours)["errcode"] == 0
+    assert send("T_NEVER_REGISTERED", {"title1": {"value": "x"}})["errcode"] == 47003

@@ -121,3 +121,23 @@ def test_is_trade_managed_is_an_answer_only_with_errcode_0_and_the_field(monkeyp
     monkeypatch.setattr(mp, "_post", lambda url, body, params, binary=False: {
         "errcode": 0, "errmsg": "ok", "is_trade_managed": False})
     assert mp.is_trade_managed() is False
+
+
+def test_the_sandbox_holds_each_keyword_kind_to_its_documented_limit():
+    from sandbox.miniprogram import MiniProgramSandbox
+
+    fits = MiniProgramSandbox._fits
+    assert fits("thing1", "一" * 20) and not fits("thing1", "一" * 21) and not fits("thing1", "")
+    assert fits("number01", "339208499") and fits("number2", "12.5") and not fits("number2", "1" * 33)
+    assert fits("letter1", "abc") and not fits("letter1", "abc1") and not fits("letter1", "a" * 33)
+    assert fits("symbol1", "%") and not fits("symbol1", "%%%%%%") and not fits("symbol1", "a")
+    assert fits("character_string1", "A-1" * 10) and not fits("character_string1", "x" * 33)
+    assert not fits("character_string1", "订单")
+    assert fits("phone_number1", "+86-0766-66888866") and not fits("phone_number1", "1" * 18)
+    assert not fits("phone_number1", "call me")
+    assert fits("car_number1", "粤A8Z888挂") and not fits("car_number1", "粤A8Z8889挂")
+    assert not fits("car_number1", "A粤88")
+    assert fits("name1", "张三") and not fits("name1", "张" * 11)
+    assert fits("name1", "Zhang San Feng Li") and not fits("name1", "Z" * 21)
+    assert fits("phrase1", "配送中") and not fits("phrase1", "配送中了吗啊") and not fits("phrase1", "ok")
+    assert not fits("title1", "x") and not fits("thing", "x") and not fits("Thing1", "x")
