@@ -35,7 +35,7 @@ dynamodb-local: $(DEPS)
 dev: dynamodb-local
 	$(PY) -m local.dev $(ARGS)
 
-# issue 21: the console's browser tests drive Debian's chromium (Playwright's own browser
+# the console's browser tests drive Debian's chromium (Playwright's own browser
 # download cannot be used), with a CJK font for the Chinese pages; installed when missing.
 chromium:
 	@{ test -x /usr/bin/chromium && test -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc; } \

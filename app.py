@@ -4,20 +4,20 @@ from chalice import Chalice
 
 from functions import (
     admin,
-    analytics,  # issue 20: analytics
+    analytics,
     auth,
-    campaigns,  # issue 18: bargains and friend assistance
+    campaigns,  # bargains and friend assistance
     cart,
     catalog,
-    console,  # issue 21: the merchant console
+    console,  # the merchant console
     consumers,
     coupons,
     distribution,
     flash_sales,
-    group_buys,  # issue 17: group buys
+    group_buys,
     health,
     jobs,
-    members,  # issue 19: members
+    members,
     miniprogram,
     orders,
     payments,
@@ -44,14 +44,14 @@ for blueprint in (
     settlement.bp,
     distribution.bp,
     admin.bp,
-    campaigns.bp,  # issue 18
+    campaigns.bp,
     consumers.bp,
     jobs.bp,
-    miniprogram.bp,  # issue 14
-    analytics.bp,  # issue 20: analytics
-    group_buys.bp,  # issue 17: group buys
-    members.bp,  # issue 19: members
-    console.bp,  # issue 21: the merchant console
+    miniprogram.bp,
+    analytics.bp,
+    group_buys.bp,
+    members.bp,
+    console.bp,
     storefront.bp,
 ):
     app.register_blueprint(blueprint)

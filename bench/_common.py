@@ -19,7 +19,7 @@ if str(ROOT) not in sys.path:
 @dataclass
 class Stack:
     stoppers: list = field(default_factory=list)
-    sandbox: object = None  # issue 16: the WeChatSandbox, for benches that drive it
+    sandbox: object = None  # the WeChatSandbox, for benches that drive it
 
     def stop(self) -> None:
         for stop in reversed(self.stoppers):
@@ -81,7 +81,7 @@ class CallMeter:
 
     def reset(self) -> None:
         self.data = defaultdict(float)
-        self.spans = []  # issue 16: (start, end) of each SQS and WeChat call, which may overlap
+        self.spans = []  # (start, end) of each SQS and WeChat call, which may overlap
 
     def snapshot(self) -> dict:
         return dict(self.data)

@@ -9,7 +9,7 @@ of the API handler (`python -X importtime`).
 
     python bench/cold_start.py      (builds build/package first if it is stale)
 
-Goals (issue 16): under 300 ms from a fresh interpreter to the first answer of
+Goals: under 300 ms from a fresh interpreter to the first answer of
 GET /products and POST /orders; the zip at most 12 MB.
 
 SnapStart (docs/cold-start.md): Lambda runs the app's import and its priming

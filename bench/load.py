@@ -1,4 +1,4 @@
-"""Load through `make dev` (issue 15): the shop as `python -m local.dev --fresh` serves it
+"""Load through `make dev`: the shop as `python -m local.dev --fresh` serves it
 (chalice local's threaded server, DynamoDB Local, moto SQS, the WeChat sandbox), and
 crowds of shoppers from locust (bench/_locustfile.py), each with its own connection:
 

@@ -1,4 +1,4 @@
-"""Paying orders from the stored-value balance against DynamoDB Local (issue 19): DynamoDB
+"""Paying orders from the stored-value balance against DynamoDB Local: DynamoDB
 calls per balance order (the one batch read and the placement transaction that also pays
 it: no prepay, no expiry message), capacity units and median latency; then 50 concurrent
 6000-fen orders on a 10000-fen balance, as the done-when test, timed.

@@ -38,7 +38,7 @@ def main() -> None:
 
 
 class Progress:
-    """Issue 16: a line every few seconds while the run settles (it used to be silent for
+    """A line every few seconds while the run settles (it used to be silent for
     minutes): elapsed time, DynamoDB writes and WeChat transfer calls so far. It counts
     calls by wrapping botocore and requests; the settlement code is untouched."""
 

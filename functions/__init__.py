@@ -1,5 +1,5 @@
 """The handler families. `schemas` (the request models) loads on first use: pydantic and
-the models are about 75 ms of a cold start (issue 16), and a route that parses no body
+the models are about 75 ms of a cold start, and a route that parses no body
 (GET /products) never needs them. `from functions import schemas` binds a stand-in whose
 first attribute read imports the module (through the import system's own per-module lock,
 so two threads' first reads are safe; `importlib.util.LazyLoader` is not, before Python

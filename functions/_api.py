@@ -93,7 +93,7 @@ def _audited_admin_change(bp: Blueprint, view: Callable, *args, **kwargs):
     return answer
 
 
-# -- issue 15: ids by shape and length, before anything reaches DynamoDB --
+# -- ids by shape and length, before anything reaches DynamoDB --
 # What the shop makes (ids, share tokens, job names, dates) is letters, digits and
 # "_-.:"; keys longer than this cannot name anything we stored.
 PATH_ID = re.compile(PATH_ID_PATTERN)
@@ -120,7 +120,7 @@ def _too_deep(value: Any) -> bool:
 
 def is_validation_error(exc: BaseException) -> bool:
     """A pydantic validation error, without importing pydantic: a route that parsed no body
-    has not loaded it (issue 16), and then no exception can be one."""
+    has not loaded it, and then no exception can be one."""
     core = sys.modules.get("pydantic_core")
     return core is not None and isinstance(exc, core.ValidationError)
 
@@ -244,7 +244,7 @@ def shopper_checked_by_read(bp: Blueprint) -> tuple[str, Callable | None]:
     """For a route whose service reads the shopper anyway (POST /orders' batch read): the
     user id (signature, stage and expiry checked), and the token-version check to run on
     the user as that read finds them (None: this container knew the version and checked
-    it here). Issue 16: a cold container saves the version's own read."""
+    it here). A cold container saves the version's own read."""
     claims = _shopper_claims(bp)
     from functions import wiring
 
@@ -281,7 +281,7 @@ def no_content() -> Response:
 
 
 def _cursor_scope(bp: Blueprint) -> bytes:
-    """What a cursor is bound to: the route, its path parameters and the caller (issue 15).
+    """What a cursor is bound to: the route, its path parameters and the caller.
     A cursor taken from one list, or from someone else, does not verify anywhere else."""
     request = bp.current_request
     context = request.context or {}

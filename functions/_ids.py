@@ -1,4 +1,4 @@
-"""What an id in a path may look like (issue 15): the routes check it before anything reaches
+"""What an id in a path may look like: the routes check it before anything reaches
 DynamoDB, and the request models use it for ids in bodies. Its own module so that the routes
 check paths without loading the request models."""
 

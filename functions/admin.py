@@ -35,7 +35,7 @@ def put_settings():
 @route(bp, "/admin/orders/{order_id}/ship", methods=["POST"])
 def ship_order(order_id):
     require_admin(bp)
-    # issue 14: with the shipping information, which goes to WeChat (functions/miniprogram.py)
+    # with the shipping information, which goes to WeChat (functions/miniprogram.py)
     from layers.domain.shipping import shipping_info
 
     body = parse_body(bp, schemas.ShipInput)

@@ -1,5 +1,5 @@
 """POST /auth/login: wx.login's code -> code2session -> the shop's own token.
-Issue 15: POST /auth/logout and POST /admin/users/{user_id}/revoke-tokens revoke every
+POST /auth/logout and POST /admin/users/{user_id}/revoke-tokens revoke every
 token issued so far (the user's token version is raised)."""
 
 from chalice import Blueprint

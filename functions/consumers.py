@@ -37,7 +37,7 @@ def settlement_consumer(event):
     return handle_message_batch(event.to_dict(), wiring.settlement().handle_message, log_key="payout_id")
 
 
-# -- issue 20: analytics ------------------------------------------------------------------------
+# -- analytics ------------------------------------------------------------------------
 # A whole batch is merged into one write per counter; with at most 5 consumers at once, no
 # counter takes more than 5 transactions at a time (docs/analytics.md).
 @bp.on_sqs_message(queue=queues.ANALYTICS_QUEUE, batch_size=100, maximum_batching_window_in_seconds=1,

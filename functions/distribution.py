@@ -24,7 +24,7 @@ def _csv_or_page(lister, *args):
     """`?format=csv`: every row as text/csv; otherwise one page of JSON."""
     svc = wiring.distribution()
     fmt = query_param(bp, "format", "json")
-    page_args(bp)  # issue 15: a bad limit is 400 whatever the format
+    page_args(bp)  # a bad limit is 400 whatever the format
     if fmt == "csv":
         return _csv(svc.to_csv(svc.all_rows(lister, *args)))
     if fmt != "json":

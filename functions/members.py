@@ -1,4 +1,4 @@
-"""Members (issue 19): the shopper's membership and books, top-up plans and top-ups;
+"""Members: the shopper's membership and books, top-up plans and top-ups;
 operators set levels and plans and refund top-ups."""
 
 from chalice import Blueprint

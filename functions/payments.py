@@ -34,7 +34,7 @@ def _fail(status: int, message: str) -> Response:
 def _verified():
     """The verified, decrypted notification, or the answer to send back instead."""
     request = bp.current_request
-    try:  # -- issue 15: a body that is not UTF-8 is refused before anything parses it
+    try:  # -- a body that is not UTF-8 is refused before anything parses it
         (request.raw_body or b"").decode("utf-8")
     except UnicodeDecodeError:
         return None, _fail(400, "the body is not UTF-8")

@@ -23,7 +23,7 @@ class BaseModel(_PydanticModel):
 
     model_config = ConfigDict(defer_build=True)
 
-# -- issue 15: strict input --
+# -- strict input --
 # Quantities and money are JSON integers only: "2", true and 1.0 are refused, not coerced.
 Int = Annotated[int, Strict()]
 # Ids are opaque but have a shape: what the shop makes is letters, digits, "_" and "-".
@@ -67,7 +67,7 @@ class PlaceOrderInput(BaseModel):
     coupon_id: Id | None = None
     address: Address
     share_token: Id | None = None
-    # -- issue 19: members --
+    # -- members --
     pay_with: Literal["wechat", "balance"] = "wechat"
     points: Int | None = Field(None, ge=1, le=100_000_000, description="points to spend on this order")
 
@@ -103,7 +103,7 @@ class OrderInput(BaseModel):
     quantity: Int = Field(ge=1, le=100)
     address: Address
     share_token: Id | None = None
-    # -- issue 19: members --
+    # -- members --
     pay_with: Literal["wechat", "balance"] = "wechat"
     points: Int | None = Field(None, ge=1, le=100_000_000, description="points to spend on this order")
 
@@ -154,7 +154,7 @@ class SkuInput(BaseModel):
         return self
 
     @model_validator(mode="after")
-    def _one_way_to_move_stock(self):  # -- issue 15 --
+    def _one_way_to_move_stock(self):
         if self.id is None and (self.stock is None or self.stock_delta is not None or self.expected_stock is not None):
             raise ValueError("a new SKU takes stock (stock_delta and expected_stock are for existing SKUs)")
         if self.stock_delta is not None and (self.stock is not None or self.expected_stock is not None):
@@ -341,7 +341,7 @@ class ManagerInput(BaseModel):
     name: str | None = Field(None, max_length=100)
 
 
-# -- issue 18: bargains and friend assistance ------------------------------------------------
+# -- bargains and friend assistance ------------------------------------------------
 
 
 def _campaign_window(model):
@@ -379,7 +379,7 @@ class BargainOrderInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     address: Address
     share_token: str | None = Field(None, max_length=64)
-    # -- issue 19: members --
+    # -- members --
     pay_with: Literal["wechat", "balance"] = "wechat"
     points: Int | None = Field(None, ge=1, le=100_000_000, description="points to spend on this order")
 
@@ -404,7 +404,7 @@ class AssistCampaignInput(BaseModel):
         return _campaign_window(self)
 
 
-# -- issue 17: group buys (拼团) ----------------------------------------------------------------
+# -- group buys (拼团) ----------------------------------------------------------------
 
 
 class GroupBuyInput(BaseModel):
@@ -447,7 +447,7 @@ class GroupOrderInput(BaseModel):
 # Every route that reads a body is here (tests/unit/test_openapi.py checks the views).
 # PUT /admin/settings is validated by the domain's ShopSettings (storage loads and saves
 # the same model); a partial body is merged over the current rules first.
-# -- issue 14: shipping ----------------------------------------------------------------------
+# -- shipping ----------------------------------------------------------------------
 
 
 class ShipInput(BaseModel):
@@ -467,7 +467,7 @@ class ShipInput(BaseModel):
         return self
 
 
-# -- issue 19: members --
+# -- members --
 class TopUpInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     plan_id: str = Field(min_length=1, max_length=64)
@@ -509,23 +509,23 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("/admin/distributors", "post"): DistributorInput,
     ("/admin/managers", "post"): ManagerInput,
     ("/admin/settings", "put"): ShopSettings,
-    # -- issue 18: bargains and friend assistance --
+    # -- bargains and friend assistance --
     ("/admin/bargains", "post"): BargainInput,
     ("/bargain-instances/{instance_id}/orders", "post"): BargainOrderInput,
     ("/admin/assist-campaigns", "post"): AssistCampaignInput,
-    ("/admin/orders/{order_id}/ship", "post"): ShipInput,  # issue 14
-    # -- issue 17: group buys --
+    ("/admin/orders/{order_id}/ship", "post"): ShipInput,
+    # -- group buys --
     ("/admin/group-buys", "post"): GroupBuyInput,
     ("/group-buys/{group_buy_id}/groups", "post"): GroupOrderInput,
     ("/groups/{group_id}/orders", "post"): GroupOrderInput,
-    # -- issue 19: members --
+    # -- members --
     ("/top-ups", "post"): TopUpInput,
     ("/admin/top-up-plans", "post"): TopUpPlanInput,
     ("/admin/member-levels", "put"): MemberLevelsInput,
 }
 
 
-# -- issue 21: the merchant console's operators --
+# -- the merchant console's operators --
 class OperatorInput(BaseModel):
     """An operator of the console, created by an owner; the password is stored only as an
     scrypt hash."""
@@ -537,7 +537,6 @@ class OperatorInput(BaseModel):
 
 
 REQUEST_MODELS[("/admin/operators", "post")] = OperatorInput
-# -- end issue 21 --
 
 # The storefront: categories and image uploads.
 REQUEST_MODELS[("/admin/categories", "post")] = CategoryInput

@@ -30,7 +30,7 @@ def reset() -> None:
 
 
 class _Deferred:
-    """A collaborator built on its first use (issue 16). Placing an order needs its stock,
+    """A collaborator built on its first use. Placing an order needs its stock,
     users and orders; refunds, the ledger, members, coupons and the campaign reservations
     only on some paths. Building them all imports ~50 modules of dataclasses and models,
     about a third of a cold POST /orders."""
@@ -124,7 +124,7 @@ def sqs():
 def order_repository():
     from layers.storage.orders import DynamoOrderRepository
 
-    return DynamoOrderRepository(unpaid_cap=settings().unpaid_orders_cap)  # issue 15: the unpaid orders cap
+    return DynamoOrderRepository(unpaid_cap=settings().unpaid_orders_cap)  # the unpaid orders cap
 
 
 @_once
@@ -167,9 +167,9 @@ def reservations():
     from layers.services.reservations import Reservations
 
     return Reservations({"sku": stock_repository(), "flash": _Deferred(flash_sale_repository),
-                         "bargain": _Deferred(bargain_reservation),  # issue 18: an order holds a bargain instance
-                         "group": _Deferred(group_reservation),  # issue 17: a seat in a group
-                         "points": _Deferred(members)})  # issue 19: an order holds the points it spends
+                         "bargain": _Deferred(bargain_reservation),  # an order holds a bargain instance
+                         "group": _Deferred(group_reservation),  # a seat in a group
+                         "points": _Deferred(members)})  # an order holds the points it spends
 
 
 @_once
@@ -183,7 +183,7 @@ def expiry():
 def orders():
     from layers.services.orders import OrderService
 
-    # What only some paths use is deferred (issue 16): a cold POST /orders builds the rest.
+    # What only some paths use is deferred: a cold POST /orders builds the rest.
     return OrderService(
         orders=order_repository(), catalog=stock_repository(), users=user_repository(),
         coupons=_Deferred(coupons), reservations=reservations(),
@@ -191,7 +191,7 @@ def orders():
         ledger=_Deferred(ledger), outbox=_Deferred(outbox_repository), publisher=_Deferred(publisher),
         anomalies=_Deferred(anomalies), pay=pay_client(), expiry=expiry(), refunds=_Deferred(refunds),
         clock=clock(), new_tx=new_tx(), settings=settings(), notify_url=notify_url, reads=placement_reader(),
-        members=_Deferred(members), rate_limiter=rate_limiter())  # issue 19
+        members=_Deferred(members), rate_limiter=rate_limiter())
 
 
 @_once
@@ -201,7 +201,7 @@ def rate_limiter():
     return DynamoRateLimiter()
 
 
-# -- issue 16: placement reads everything it needs in one round trip --
+# -- placement reads everything it needs in one round trip --
 @_once
 def placement_reader():
     from layers.storage.placement import DynamoPlacementReader
@@ -217,7 +217,7 @@ def refunds():
         orders=order_repository(), refunds=refund_repository(), reservations=reservations(), coupons=coupons(),
         ledger=ledger(), outbox=outbox_repository(), publisher=publisher(), anomalies=anomalies(),
         pay=pay_client(), clock=clock(), new_tx=new_tx(), notify_url=notify_url,
-        members=members())  # issue 19: refunds of balance orders
+        members=members())  # refunds of balance orders
 
 
 @_once
@@ -225,7 +225,7 @@ def payment_notifications():
     from layers.services.payments import PaymentNotifications
 
     return PaymentNotifications(orders=orders(), refunds=refunds(), settlement=settlement,
-                                mchid=settings().wechatpay_mchid, top_ups=top_ups)  # issue 19
+                                mchid=settings().wechatpay_mchid, top_ups=top_ups)
 
 
 # -- what consumes which event, and the scheduled jobs: declared here, once ----------------------
@@ -237,23 +237,23 @@ def event_handlers() -> dict:
     return {
         "order.paid": [distribution().on_order_paid, coupons().give_post_payment_coupons,
                        reminders().on_order_paid, bargains().on_order_paid,
-                       analytics().on_order_paid,  # issue 20: after distribution (its commission)
-                       group_buys().on_order_paid,  # issue 17: a group payment counted (or refunded)
-                       members().on_order_paid],  # issue 19: points earned, growth
+                       analytics().on_order_paid,  # after distribution (its commission)
+                       group_buys().on_order_paid,  # a group payment counted (or refunded)
+                       members().on_order_paid],  # points earned, growth
         "order.completed": [distribution().on_order_completed,
-                            members().on_order_completed],  # issue 19
+                            members().on_order_completed],
         "order.refunded": [distribution().on_order_refunded,
-                           analytics().on_order_refunded,  # issue 20
-                           members().on_order_refunded],  # issue 19
-        # -- issue 19: points earned by a paid order; a top-up paid --
+                           analytics().on_order_refunded,
+                           members().on_order_refunded],
+        # -- points earned by a paid order; a top-up paid --
         "top_up.paid": [analytics().on_top_up_paid],
-        # -- issue 18: exact-time expiry of bargain and assistance instances --
+        # -- exact-time expiry of bargain and assistance instances --
         "bargain_instance.expiry_due": [bargains().on_expiry_due],
         "assist_instance.expiry_due": [assistance().on_expiry_due],
-        # -- issue 14: shipping information to WeChat (and its delayed retries) --
+        # -- shipping information to WeChat (and its delayed retries) --
         "order.shipped": [shipping().on_order_shipped],
         "shipping.upload": [shipping().on_order_shipped],
-        "group.expiry_due": [group_buys().on_expiry_due],  # issue 17
+        "group.expiry_due": [group_buys().on_expiry_due],
         "catalog.changed": [listing().on_catalog_changed],
     }
 
@@ -265,22 +265,21 @@ def jobs() -> dict[str, list[tuple[Callable, str, str | None]]]:
     return {
         "close-expired-orders": [(orders, "close_expired", None), (orders, "auto_confirm_receipts", None),
                                  (refunds, "sweep", "refunds"),
-                                 (top_ups, "sweep", "top_up_refunds"),  # issue 19
+                                 (top_ups, "sweep", "top_up_refunds"),
                                  (top_ups, "close_expired", "top_ups_closed")],
         "relay-outbox": [(publisher, "relay", None)],
         "settle-commissions": [(settlement, "settle_commissions", None)],
         "send-reminders": [(reminders, "send_reminders", None)],
         "reconcile": [(reconciliation, "reconcile_due", None)],
-        # -- issue 18 --
         "expire-campaigns": [(bargains, "expire_due", None), (assistance, "expire_due", None),
                              (assistance, "retry_rewards", None)],
-        # -- issue 14: uploads whose retry message was lost; WeChat's trade management, daily --
+        # -- uploads whose retry message was lost; WeChat's trade management, daily --
         "retry-shipping-uploads": [(shipping, "retry_due", None)],
         "check-trade-management": [(shipping, "check_trade_management", None)],
-        # -- issue 20: analytics --
+        # -- analytics --
         "fetch-visitors": [(analytics, "fetch_visitors", None)],
         "recount-analytics": [(analytics, "recount", None)],
-        "expire-groups": [(group_buys, "expire_due", None)],  # issue 17
+        "expire-groups": [(group_buys, "expire_due", None)],
         "rebuild-listing": [(listing, "rebuild", None)],
     }
 
@@ -555,7 +554,7 @@ def cart():
 
 @_once
 def auth():
-    # -- issue 15: login rate limits, token versions --
+    # -- login rate limits, token versions --
     from layers.auth import issue_shopper_token
     from layers.services.auth import AuthService
     from layers.storage.rate_limits import DynamoRateLimiter
@@ -569,7 +568,7 @@ def auth():
 
 @_once
 def token_versions():
-    """Every shopper call checks its token's version here (issue 16: without the login's
+    """Every shopper call checks its token's version here (without the login's
     WeChat client and rate limiter, which a cold shopper call would otherwise load)."""
     from layers.services.auth import TokenVersions
 
@@ -585,7 +584,7 @@ def reminders():
                            shop=shop_settings_repository(), mini_program=mini_program(),
                            orders=order_repository(), coupons=coupons(), flash_sales=flash_sales(),
                            clock=clock(), new_tx=new_tx(),
-                           groups=group_repository())  # issue 17: leaders of groups about to expire
+                           groups=group_repository())  # leaders of groups about to expire
 
 
 @_once
@@ -594,10 +593,10 @@ def reconciliation():
 
     return ReconcileService(pay=pay_client(), orders=order_repository(), refunds=refund_repository(),
                             ledger=ledger(), anomalies=anomalies(), order_service=orders(),
-                            refund_service=refunds(), clock=clock(), top_ups=top_ups)  # issue 19
+                            refund_service=refunds(), clock=clock(), top_ups=top_ups)
 
 
-# -- issue 18: bargains (砍价) and friend assistance (助力) ------------------------------------
+# -- bargains (砍价) and friend assistance (助力) ------------------------------------
 
 @_once
 def help_repository():
@@ -657,7 +656,7 @@ def assistance():
                          timer=_expiry_timer("assist_instance.expiry_due"), clock=clock(), new_tx=new_tx())
 
 
-# -- issue 14: shipping information, message push, share codes ---------------------------------
+# -- shipping information, message push, share codes ---------------------------------
 
 @_once
 def shipping_upload_repository():
@@ -685,7 +684,7 @@ def shipping():
         api=mini_program(), order_view=orders().view, shop=shop_settings_repository(), outbox=outbox_repository(),
         publisher=publisher(), anomalies=anomalies(), send_retry=send_shipping_retry, clock=clock(),
         new_tx=new_tx(), mchid=settings().wechatpay_mchid,
-        ship_guard=group_buys().check_shippable)  # issue 17
+        ship_guard=group_buys().check_shippable)
 
 
 @_once
@@ -709,7 +708,7 @@ def share_codes():
                             images=S3ImageStore(s.code_bucket, s.aws_region))
 
 
-# -- issue 20: analytics ------------------------------------------------------------------------
+# -- analytics ------------------------------------------------------------------------
 
 @_once
 def analytics_repository():
@@ -736,7 +735,7 @@ def analytics():
         visits=visit_stats(), clock=clock(), new_tx=new_tx())
 
 
-# -- issue 17: group buys (拼团) ------------------------------------------------------------------
+# -- group buys (拼团) ------------------------------------------------------------------
 
 @_once
 def group_buy_repository():
@@ -769,7 +768,7 @@ def group_buys():
                            timer=_expiry_timer("group.expiry_due"), clock=clock(), new_tx=new_tx())
 
 
-# -- issue 19: members: levels, points, stored value --------------------------------------------
+# -- members: levels, points, stored value --------------------------------------------
 
 @_once
 def member_repository():
@@ -792,7 +791,7 @@ def members():
 
     return MemberService(members=member_repository(), orders=order_repository(),
                          shop_settings=shop_settings_repository().load_settings, clock=clock(), new_tx=new_tx(),
-                         users=user_repository())  # issue 21: users (an adjustment's shopper exists)
+                         users=user_repository())  # users (an adjustment's shopper exists)
 
 
 @_once
@@ -802,12 +801,12 @@ def top_ups():
     return TopUpService(top_ups=top_up_repository(), members=member_repository(), users=user_repository(),
                         pay=pay_client(), outbox=outbox_repository(), publisher=publisher(), anomalies=anomalies(),
                         clock=clock(), new_tx=new_tx(), settings=settings(), notify_url=notify_url,
-                        uploads=shipping_upload_repository(),  # issue 14's upload, as virtual goods
+                        uploads=shipping_upload_repository(),  # the shipping upload, as virtual goods
                         ledger=ledger(),  # reconciled with WeChat's bill
                         shop_settings=shop_settings_repository().load_settings)  # the payment window
 
 
-# -- issue 21: the merchant console's operators --
+# -- the merchant console's operators --
 @_once
 def operator_repository():
     from layers.storage.operators import DynamoOperatorRepository
@@ -821,16 +820,14 @@ def operators():
 
     return OperatorService(operators=operator_repository(), clock=clock(), secret=settings().token_secret,
                            admin_key=settings().admin_api_key)
-# -- end issue 21 --
 
 
-# -- issue 21 (i21a): the console's order search: phone index and paid days --
+# -- the console's order search: phone index and paid days --
 @_once
 def order_search():
     from layers.services.order_search import OrderSearch
 
     return OrderSearch(orders=order_repository(), clock=clock(), view=lambda order: orders().view(order))
-# -- end issue 21 (i21a) --
 
 
 @_once

@@ -3,7 +3,7 @@ pynamodb, SQS, S3): a session loads botocore's endpoint rules and keeps its load
 cache, so a second session pays that again on a cold start. Client creation is not
 thread-safe in botocore, hence the lock.
 
-Issue 16: the session's data loader is ours, for two costs of every cold start that buy
+The session's data loader is ours, for two costs of every cold start that buy
 us nothing: botocore lists all ~450 service directories of its data (thousands of stats)
 to check the name of the one model it is about to load, and decodes its JSON models into
 OrderedDicts, which makes the C decoder call back into Python for every object (half of

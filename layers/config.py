@@ -1,6 +1,6 @@
 """Settings, read once per process (container).
 
-Names follow ../shared/CONTRACT.md ("Settings"). In AWS (issue 15) the contract's
+Names follow ../shared/CONTRACT.md ("Settings"). In AWS the contract's
 settings live in the stage's Secrets Manager secret, named by SHOP_SECRET_ID: read at run
 time through Powertools' parameters utility and cached with the settings for the
 container's life, never resolved into the functions' environment, where anyone who may
@@ -97,13 +97,13 @@ class Settings:
     order_expiry_queue_url: str | None
     settlement_queue_url: str | None
     stage: str = field(default="dev")
-    # -- issue 14: the message push, the share-code bucket --
+    # -- the message push, the share-code bucket --
     wechat_push_token: str | None = None
     wechat_push_aes_key: str | None = None
     code_bucket: str | None = None
-    # -- issue 20: analytics --
+    # -- analytics --
     analytics_queue_url: str | None = None
-    # -- issue 15: front door limits --
+    # -- front door limits --
     login_limit_per_address: int = 60   # logins per minute from one source address
     login_limit_per_openid: int = 10    # logins per minute of one WeChat user
     unpaid_orders_cap: int = 10         # unpaid orders one shopper may hold at once
@@ -141,12 +141,10 @@ def load_settings(force: bool = False) -> Settings:
         order_expiry_queue_url=_env("ORDER_EXPIRY_QUEUE_URL"),
         settlement_queue_url=_env("SETTLEMENT_QUEUE_URL"),
         stage=_env("STAGE", "dev"),
-        # -- issue 14 --
         wechat_push_token=_env("WECHAT_PUSH_TOKEN"),
         wechat_push_aes_key=_env("WECHAT_PUSH_AES_KEY"),
         code_bucket=_env("CODE_BUCKET"),
-        analytics_queue_url=_env("ANALYTICS_QUEUE_URL"),  # issue 20: analytics
-        # -- issue 15 --
+        analytics_queue_url=_env("ANALYTICS_QUEUE_URL"),  # analytics
         login_limit_per_address=_int_env("LOGIN_LIMIT_PER_ADDRESS", 60),
         login_limit_per_openid=_int_env("LOGIN_LIMIT_PER_OPENID", 10),
         unpaid_orders_cap=_int_env("UNPAID_ORDERS_CAP", 10),

@@ -12,5 +12,5 @@ _STAGE = os.environ.get("STAGE", "dev")
 EVENTS_QUEUE = f"shop-events-{_STAGE}"
 ORDER_EXPIRY_QUEUE = f"shop-order-expiry-{_STAGE}"
 SETTLEMENT_QUEUE = f"shop-settlement-{_STAGE}"
-# -- issue 20: analytics --
+# -- analytics --
 ANALYTICS_QUEUE = f"shop-analytics-{_STAGE}"

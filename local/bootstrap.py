@@ -205,7 +205,7 @@ def queue_urls(sqs_endpoint: str, stage: str | None = None, region: str | None =
             for q in queue_definitions(stage).values()}
 
 
-# ---------------------------------------------------------------------------- S3 (issue 14)
+# ---------------------------------------------------------------------------- S3
 
 
 def bucket_definitions(stage: str | None = None, template: dict | None = None) -> dict[str, str]:

@@ -140,7 +140,7 @@ def _start_sandbox(stack: Stack, port: int) -> str | None:
         print("  WeChat settings given: using them, no sandbox")
         return None
     done = step("WeChat sandbox")
-    # -- issue 15: its own process (`python -m sandbox`): inside the API's process, a crowd
+    # -- its own process (`python -m sandbox`): inside the API's process, a crowd
     # of requests starves it of the interpreter lock and calls to WeChat time out.
     import shlex
     import subprocess
@@ -180,7 +180,7 @@ def _load_app(stage: str):
     return app, config
 
 
-# -- issue 15: a dev server that takes a crowd ---------------------------------------------
+# -- a dev server that takes a crowd ---------------------------------------------
 # Chalice's local server listens with Python's default backlog of 5: two dozen clients
 # arriving together get connection resets. And Chalice keeps the request being served in
 # one attribute of the app (`app.current_request`), which Lambda can afford (one request
@@ -286,7 +286,7 @@ def run(args: argparse.Namespace, stop: threading.Event) -> int:
         secrets_, generated = local_secrets(Path(args.env_file))
         os.environ["PORT"] = str(port)
         os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "INFO")
-        # -- issue 15: every local client comes from 127.0.0.1; limit per openid only.
+        # -- every local client comes from 127.0.0.1; limit per openid only.
         os.environ.setdefault("LOGIN_LIMIT_PER_ADDRESS", "0")
 
         done = step("DynamoDB Local")
@@ -311,7 +311,7 @@ def run(args: argparse.Namespace, stop: threading.Event) -> int:
         os.environ.update({"DYNAMODB_ENDPOINT": ddb.endpoint, "SQS_ENDPOINT": sqs.endpoint})
         os.environ.update(create_tables(ddb.endpoint, table_name=args.table))
         os.environ.update(create_queues(sqs.endpoint, stage=stage))
-        from local.bootstrap import create_buckets  # issue 14: the share-code bucket, in moto's S3
+        from local.bootstrap import create_buckets  # the share-code bucket, in moto's S3
 
         os.environ.update(create_buckets(sqs.endpoint, stage=stage))
         os.environ.setdefault("WECHATPAY_NOTIFY_BASE_URL", base_url)
@@ -355,7 +355,7 @@ def run(args: argparse.Namespace, stop: threading.Event) -> int:
         print(f"  DynamoDB Local  {ddb.endpoint}    table {args.table}")
         print(f"  SQS             {sqs.endpoint}")
         print(f"  ADMIN_API_KEY   {secrets_['ADMIN_API_KEY']}")
-        print(f"  Console         {base_url}/console    sign in: owner / the ADMIN_API_KEY")  # issue 21
+        print(f"  Console         {base_url}/console    sign in: owner / the ADMIN_API_KEY")
         print(f"  TOKEN_SECRET    {secrets_['TOKEN_SECRET'][:8]}...   "
               + (f"(new, saved in {args.env_file})" if generated else f"(from {args.env_file} or the environment)"))
         print("  Ctrl-C stops everything.", flush=True)

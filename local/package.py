@@ -231,9 +231,9 @@ def package(stage: str = "prod", out: Path = OUT_DIR, lint: bool = True, if_stal
     point_api_at_alias(template)
     _check(template)
     sam.write_text(json.dumps(template, indent=2, ensure_ascii=False) + "\n")
-    dropped = strip_runtime_provided(out / "deployment.zip")  # issue 16
+    dropped = strip_runtime_provided(out / "deployment.zip")
     print(f"package: left out what Lambda's runtime provides: {', '.join(dropped)}", file=sys.stderr)
-    compiled = add_bytecode(out / "deployment.zip")  # issue 16
+    compiled = add_bytecode(out / "deployment.zip")
     print(f"package: bytecode for the {compiled} modules the handlers import", file=sys.stderr)
     if lint:
         print("package: cfn-lint " + str(sam.relative_to(ROOT) if sam.is_relative_to(ROOT) else sam),
@@ -248,13 +248,13 @@ def package(stage: str = "prod", out: Path = OUT_DIR, lint: bool = True, if_stal
     return out
 
 
-# -- issue 16: the zip without what Lambda's python3.12 runtime already carries ----------------
+# -- the zip without what Lambda's python3.12 runtime already carries ----------------
 
 # Distributions (wheel names) the runtime provides on its own path, after /var/task: boto3
 # and its dependencies. urllib3 stays in the zip: requests needs it and we ship the version
 # we test with. The versions we test with are pinned in requirements-runtime.txt (README).
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer", "jmespath", "python_dateutil", "six")
-# Issue 16's limit. The console (issue 21) adds Jinja2 and its vendored htmx/ECharts; leaving
+# The package's size goal (a smaller zip starts colder less). The console adds Jinja2 and its vendored htmx/ECharts; leaving
 # out Powertools' unserved Swagger UI gives room back.
 MAX_ZIP_BYTES = 12_000_000
 
@@ -356,7 +356,7 @@ def add_bytecode(zip_path: Path) -> int:
                 metadata = top.endswith((".dist-info", ".data"))  # read by no handler (pip's records)
                 if metadata or (top not in loaded_tops and top != "__pycache__") or info.filename.endswith(".pyi"):
                     continue
-                if info.filename.startswith(_UNSERVED):  # issue 21
+                if info.filename.startswith(_UNSERVED):
                     continue
                 new.writestr(info, old.read(info.filename), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
             for rel in sources:

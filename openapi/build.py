@@ -88,7 +88,7 @@ def merged() -> dict:
 
 
 def _path_ids_by_shape(doc: dict) -> None:
-    """-- issue 15 -- every path parameter has the shape functions/_api.py checks before
+    """every path parameter has the shape functions/_api.py checks before
     anything reaches DynamoDB (400 otherwise), so clients and fuzzers see it too."""
     from functions._ids import PATH_ID_PATTERN
 

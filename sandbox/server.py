@@ -27,7 +27,7 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from sandbox import datacube  # issue 20: analytics
+from sandbox import datacube  # analytics
 from sandbox.keys import SandboxKeys, new_certificate, private_pem, public_pem
 from sandbox.pay import BEIJING, Answer, PaySandbox, SandboxError
 
@@ -38,7 +38,7 @@ SETTINGS_END = "# end of settings"
 
 
 class _CrowdServer(ThreadingHTTPServer):
-    """-- issue 15 -- a listen backlog for a crowd (the default 5 resets connections
+    """a listen backlog for a crowd (the default 5 resets connections
     when a flash sale's prepay calls arrive together)."""
 
     request_queue_size = 1024
@@ -56,7 +56,7 @@ class WeChatSandbox(PaySandbox):
         self._lock = threading.RLock()
         self._server: ThreadingHTTPServer | None = None
         self.base_url: str | None = None
-        # -- issue 14: the mini-program server API and the message push --
+        # -- the mini-program server API and the message push --
         from sandbox.miniprogram import MiniProgramSandbox
 
         self.mp = MiniProgramSandbox(self)
@@ -68,7 +68,7 @@ class WeChatSandbox(PaySandbox):
         class Handler(_Handler):
             box = sandbox
 
-        self._server = _CrowdServer((host, port), Handler)  # issue 15: a crowd is not dropped
+        self._server = _CrowdServer((host, port), Handler)  # a crowd is not dropped
         self._server.daemon_threads = True
         threading.Thread(target=self._server.serve_forever, daemon=True, name="wechat-sandbox").start()
         self.base_url = f"http://{host}:{self._server.server_address[1]}"
@@ -92,7 +92,7 @@ class WeChatSandbox(PaySandbox):
         }
         if not certificate_mode:
             env.update(WECHATPAY_PUBLIC_KEY=public_pem(k.platform_key), WECHATPAY_PUBLIC_KEY_ID=k.public_key_id)
-        env.update(self.mp.env())  # issue 14: the message push's token and AES key
+        env.update(self.mp.env())  # the message push's token and AES key
         return env
 
     # -- test and developer controls -------------------------------------------------------
@@ -122,13 +122,13 @@ class WeChatSandbox(PaySandbox):
             fault = self._take_fault(path, {"refuse"})
             if fault is not None:
                 return Answer(fault["status"], {"errcode": -1, "errmsg": "system error (injected)"}, False)
-        if path.startswith("/sandbox/mp/"):  # issue 14
+        if path.startswith("/sandbox/mp/"):
             return _mini_answer(*self.mp.control(method, path, body))
         if path.startswith("/sandbox/"):
             return Answer(*self._control(method, path))
         if path.startswith("/sns/") or path.startswith("/cgi-bin/") or path.startswith("/wxa/"):
             return _mini_answer(*self._mini_program(method, path, query, body))
-        if path.startswith("/datacube/"):  # issue 20: analytics
+        if path.startswith("/datacube/"):  # analytics
             return _mini_answer(*datacube.handle(self, method, path, query, body))
         if path.startswith("/v3/"):
             return self.handle_pay(method, target, path, query, headers, body, entry)
@@ -146,7 +146,7 @@ class WeChatSandbox(PaySandbox):
                 return 200, {"errcode": 40029, "errmsg": "invalid code"}, False
             digest = hashlib.sha256(f"{k.appid}:{code}".encode()).hexdigest()
             return 200, {"openid": "o" + digest[:27], "session_key": secrets.token_urlsafe(16)}, False
-        return self.mp.handle(method, path, query, body)  # issue 14: sandbox/miniprogram.py
+        return self.mp.handle(method, path, query, body)  # sandbox/miniprogram.py
 
     def _control(self, method, path):
         parts = path.strip("/").split("/")

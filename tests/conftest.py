@@ -35,7 +35,7 @@ os.environ.update({
     "ADMIN_API_KEY": "test-admin-" + secrets.token_hex(8),
     "TOKEN_SECRET": secrets.token_hex(32),
     "POWERTOOLS_LOG_LEVEL": "WARNING",
-    # -- issue 15: every test client logs in from 127.0.0.1; tests of the limit set their own.
+    # -- every test client logs in from 127.0.0.1; tests of the limit set their own.
     "LOGIN_LIMIT_PER_ADDRESS": "1000000",
 })
 for _name in ("WECHAT_APPID", "WECHAT_APP_SECRET", "WECHATPAY_MCHID", "WECHATPAY_PUBLIC_KEY",
@@ -75,7 +75,7 @@ def sqs():
     server = MotoServer(port=_SQS_PORT)
     server.start()
     os.environ.update(create_queues(server.endpoint))
-    # -- issue 14: moto's server serves S3 too: the share-code bucket --
+    # -- moto's server serves S3 too: the share-code bucket --
     from local.bootstrap import create_buckets
 
     os.environ.update(create_buckets(server.endpoint))

@@ -18,7 +18,7 @@ CONTRACT_SETTINGS = ("WECHAT_APPID", "WECHAT_APP_SECRET", "WECHATPAY_MCHID", "WE
                      "WECHATPAY_MERCHANT_PRIVATE_KEY", "WECHATPAY_MERCHANT_SERIAL", "WECHATPAY_PUBLIC_KEY",
                      "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_NOTIFY_BASE_URL", "ADMIN_API_KEY", "TOKEN_SECRET")
 FUNCTIONS = {"APIHandler", "EventsConsumer", "OrderExpiryConsumer", "SettlementConsumer", "Jobs",
-             "AnalyticsConsumer"}  # issue 20
+             "AnalyticsConsumer"}
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +86,7 @@ def test_sqs_sources_report_batch_item_failures_from_our_queues(template):
     sources = {name: ev for name, f in functions(template).items()
                for ev in f["Properties"].get("Events", {}).values() if ev["Type"] == "SQS"}
     assert set(sources) == {"EventsConsumer", "OrderExpiryConsumer", "SettlementConsumer",
-                            "AnalyticsConsumer"}  # issue 20
+                            "AnalyticsConsumer"}
     for name, ev in sources.items():
         props = ev["Properties"]
         assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
@@ -99,11 +99,11 @@ def test_sqs_sources_report_batch_item_failures_from_our_queues(template):
 
 
 def test_every_function_gets_its_settings_and_no_secret_in_any_environment_variable(template):
-    """Issue 15: the contract's settings are read from Secrets Manager at run time; the
+    """The contract's settings are read from Secrets Manager at run time; the
     functions' environment names the secret and holds nothing from it."""
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
     for name in ("SHOP_TABLE", "EVENTS_QUEUE_URL", "ORDER_EXPIRY_QUEUE_URL", "SETTLEMENT_QUEUE_URL",
-                 "ANALYTICS_QUEUE_URL"):  # issue 20
+                 "ANALYTICS_QUEUE_URL"):
         assert set(variables[name]) == {"Ref"}
     assert variables["SHOP_SECRET_ID"] == {"Fn::Sub": "${SecretId}"}
     environments = [variables] + [f["Properties"].get("Environment", {}).get("Variables", {})
@@ -173,15 +173,15 @@ def test_iam_is_least_privilege(template):
             assert st["Effect"] == "Allow", name
             assert st["Resource"] != "*" and "*" not in json.dumps(st["Action"]), (name, st)
             services = {a.split(":")[0] for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])}
-            assert services <= {"logs", "sqs", "dynamodb", "lambda", "secretsmanager", "s3"}, (name, st)  # s3: issue 14
-    # Issue 15: each function's own policy, with only the table actions it uses; no shared one.
+            assert services <= {"logs", "sqs", "dynamodb", "lambda", "secretsmanager", "s3"}, (name, st)  # s3: the share codes and images
+    # Each function's own policy, with only the table actions it uses; no shared one.
     assert not [n for n, r in resources.items() if r["Type"] == "AWS::IAM::ManagedPolicy"]
     table_actions = {}
     for fname, f in functions(template).items():
         role = f["Properties"]["Role"]["Fn::GetAtt"][0]
         by_sid = {s["Sid"]: s for s in _statements(resources[role])}
         assert set(by_sid) <= {"OwnLogs", "ConsumeOwnQueue", "ShopTable", "SendToQueues", "ReadSettingsSecret",
-                               "CodeBucketObjects",  # issue 14: the share codes (the API only)
+                               "CodeBucketObjects",  # the share codes (the API only)
                                "ImageUploads", "ListingSnapshots"}
         assert "CodeBucketObjects" not in by_sid or fname == "APIHandler"
         # presigned image uploads are signed by the API; listing snapshots published by the
@@ -206,10 +206,10 @@ def test_schedules_run_the_jobs_in_shanghai_time(template):
     schedules = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::Scheduler::Schedule"]
     assert {json.loads(s["Target"]["Input"])["job"] for s in schedules} == {
         "close-expired-orders", "settle-commissions", "reconcile", "send-reminders", "relay-outbox",
-        "expire-campaigns",  # issue 18
-        "retry-shipping-uploads", "check-trade-management",  # issue 14
-        "fetch-visitors", "recount-analytics",  # issue 20
-        "expire-groups",  # issue 17
+        "expire-campaigns",
+        "retry-shipping-uploads", "check-trade-management",
+        "fetch-visitors", "recount-analytics",
+        "expire-groups",
         "rebuild-listing"}
     for s in schedules:
         assert s["ScheduleExpressionTimezone"] == "Asia/Shanghai"
@@ -223,7 +223,7 @@ def test_alarms_watch_every_dead_letter_queue_and_function(template):
     watched_queues = {a["Dimensions"][0]["Value"]["Fn::GetAtt"][0] for a in alarms if a.get("Namespace") == "AWS/SQS"}
     dlqs = {r["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
             for r in resources.values() if r["Type"] == "AWS::SQS::Queue" and "RedrivePolicy" in r["Properties"]}
-    assert watched_queues == dlqs and len(dlqs) == 4  # issue 20: analytics
+    assert watched_queues == dlqs and len(dlqs) == 4  # analytics
     watched_functions = {a["Dimensions"][0]["Value"]["Ref"] for a in alarms
                          if a.get("Namespace") == "AWS/Lambda" and a["MetricName"] == "Errors"}
     assert watched_functions == FUNCTIONS
@@ -303,13 +303,13 @@ def test_the_table_is_the_one_the_code_expects(template):
     assert props["BillingMode"] == "PAY_PER_REQUEST"
     assert {k["AttributeName"] for k in props["KeySchema"]} == {"pk", "sk"}
     assert {g["IndexName"]: g["Projection"]["ProjectionType"] for g in props["GlobalSecondaryIndexes"]} == {
-        "gsi1": "ALL", "gsi2": "ALL", "gsi3": "ALL"}  # issue 20: rankings, paid-date index
+        "gsi1": "ALL", "gsi2": "ALL", "gsi3": "ALL"}  # rankings, paid-date index
     assert props["TimeToLiveSpecification"] == {"AttributeName": "ttl", "Enabled": True}
     assert props["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert table["DeletionPolicy"] == "Retain"
 
 
-# -- issue 16: lean package -------------------------------------------------------------------
+# -- lean package -------------------------------------------------------------------
 
 def test_the_zip_stays_under_its_size_limit_without_what_the_runtime_carries(built):
     import zipfile

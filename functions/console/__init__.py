@@ -1,4 +1,4 @@
-"""The merchant console (issue 21): server-rendered pages at /console, in Chinese.
+"""The merchant console: server-rendered pages at /console, in Chinese.
 
 Jinja2 templates (templates/) and htmx for partial updates, both vendored (static/, from
 npm, never a CDN). Every view parses, checks the session (and the CSRF token on a POST),
@@ -7,7 +7,7 @@ rule lives here or in a template. One module per area; `_kit` holds what they sh
 """
 
 from functions.console import (  # noqa: F401  (each registers its views on bp)
-    campaigns,  # issue 21: group buys, bargains, assistance
+    campaigns,  # group buys, bargains, assistance
     catalog,
     distribution,
     marketing,

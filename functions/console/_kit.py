@@ -266,14 +266,14 @@ def console_page(path: str, methods=("GET",), area: str | None = None):
                     where = request.path  # the route's template: fill in its parameters
                     for key, value in (request.uri_params or {}).items():
                         where = where.replace("{" + key + "}", quote(value, safe=""))
-                    if request.query_params:  # issue 21: back to the same filters after signing in
+                    if request.query_params:  # back to the same filters after signing in
                         from urllib.parse import urlencode
 
                         where += "?" + urlencode(dict(request.query_params))
                     return redirect("/console/login?next=" + quote(where, safe=""))
                 return render("error.html", 401, message="请先登录", me=None)
             ctx = _Ctx(session, cookie)
-            # issue 21: pages speak Chinese: a domain error's text is chosen by its code (messages.py)
+            # pages speak Chinese: a domain error's text is chosen by its code (messages.py)
             from functions.console.messages import BY_CODE, field_message, message_for
 
             if request.method == "POST":

@@ -1,5 +1,5 @@
 """Group buys (拼团) with their open groups, bargains (砍价) and friend-assistance campaigns
-(助力) in the console (issue 21). The forms mirror `POST /admin/group-buys`,
+(助力) in the console. The forms mirror `POST /admin/group-buys`,
 `POST /admin/bargains` and `POST /admin/assist-campaigns`: the same request models and
 services; prices in yuan, time limits in minutes, times in Beijing time."""
 

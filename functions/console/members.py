@@ -1,5 +1,5 @@
 """Members in the console: level, points and stored value with their entries (paged with
-"more"), and an owner's adjustment of a balance or points (issue 21).
+"more"), and an owner's adjustment of a balance or points.
 
 A member is found by user id: shoppers carry no phone number (orders do), so there is no
 phone lookup to offer without a new index on users."""
@@ -15,7 +15,7 @@ from layers.domain import errors
 
 PAGE = 20
 # The books' names as layers.domain.members has them (not imported here: its dataclasses are
-# 10 ms of every cold start, and the console's modules load with the app; issue 16).
+# 10 ms of every cold start, and the console's modules load with the app).
 BALANCE, POINTS = "balance", "points"
 BOOKS = (BALANCE, POINTS)
 KIND_NAMES = {"order_payment": "余额支付", "order_refund": "订单退款", "order_spend": "积分抵扣",

@@ -1,4 +1,4 @@
-"""What the console's Chinese pages say for an error (issue 21).
+"""What the console's Chinese pages say for an error.
 
 Domain errors carry English messages (the JSON API's prose). A page shows Chinese text
 chosen by the error's code (or, failing that, its kind), with the code beside it; a

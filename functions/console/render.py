@@ -1,4 +1,4 @@
-"""The console's Jinja2 environment (issue 21), imported on the console's first page only,
+"""The console's Jinja2 environment, imported on the console's first page only,
 so the JSON API's cold starts do not load Jinja2. (A module of its own so that `make
 package`, which keeps what the modules of functions/ import, keeps Jinja2.)"""
 

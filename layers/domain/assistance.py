@@ -97,7 +97,7 @@ class AssistCampaignRepository(Protocol):
     def get(self, campaign_id: str) -> AssistCampaign | None: ...
 
     def list_campaigns(self, limit: int, cursor: dict | None) -> tuple[list[AssistCampaign], dict | None]:
-        """Issue 21: every campaign, newest first."""
+        """Every campaign, newest first."""
 
     def stage_create(self, tx, campaign: AssistCampaign, on_exists) -> None: ...
 

@@ -115,7 +115,7 @@ class BargainRepository(Protocol):
     def get(self, bargain_id: str) -> Bargain | None: ...
 
     def list_bargains(self, limit: int, cursor: dict | None) -> tuple[list[tuple[Bargain, int]], dict | None]:
-        """Issue 21: every bargain, newest first, each with its remaining stock."""
+        """Every bargain, newest first, each with its remaining stock."""
 
     def remaining(self, bargain_id: str) -> int: ...
 

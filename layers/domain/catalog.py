@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
-if TYPE_CHECKING:  # issue 16: pydantic loads only where settings are parsed
+if TYPE_CHECKING:  # pydantic loads only where settings are parsed
     from layers.domain.shop_settings import ShopSettings
 
 LOW_STOCK = 10
@@ -32,14 +32,14 @@ class Sku:
     commission: dict | None = None
     active: bool = True
     spec: dict | None = None
-    retired: bool = False  # issue 21: left out of an edit (never back on sale with its product)
+    retired: bool = False  # left out of an edit (never back on sale with its product)
     list_price: int | None = None  # the struck-through "was" price (划线价), at least `price`
     weight_g: int | None = None  # for freight by weight
 
 
 @dataclass(frozen=True)
 class StockChange:
-    """How an operator's write moves a SKU's stock (issue 15). Orders take and give back
+    """How an operator's write moves a SKU's stock. Orders take and give back
     units concurrently, so an existing SKU's stock is never set blind: it moves by
     `delta` (never below 0), or is set to `set_to` only while it is still `expected`
     (the stock the operator saw). A new SKU is set to `set_to`; with nothing given the
@@ -125,7 +125,7 @@ class CatalogRepository(StockRepository, Protocol):
 
     def stage_put_product(self, tx, product: Product) -> None: ...
 
-    # -- issue 21: the console --
+    # -- the console --
     def list_all_products(self, limit: int, cursor: dict | None) -> tuple[list[Product], dict | None]:
         """Every product, on sale or off, newest first (the operators' list)."""
 
@@ -134,7 +134,7 @@ class CatalogRepository(StockRepository, Protocol):
         still `before` (its `updated_at`, `sku_ids` and `active`), and the same `active` on each of `sku_ids`,
         conditioned on the SKU not being retired; the commit raises `on_stale()` otherwise."""
 
-    # -- issue 21: the stock ledger --
+    # -- the stock ledger --
     def stage_stock_entry(self, tx, entry: StockEntry) -> None:
         """Put the entry (in the transaction that moves the stock it records): one item
         per transaction, whatever the number of SKUs it moves."""
@@ -142,14 +142,14 @@ class CatalogRepository(StockRepository, Protocol):
     def stock_entries(self, product_id: str, limit: int, cursor: dict | None) -> tuple[list[StockEntry], dict | None]:
         """The product's entries, newest first."""
 
-    # -- issue 21: stock by delta (the console) --
+    # -- stock by delta (the console) --
     def stage_adjust_stock(self, tx, sku_id: str, delta: int, on_short) -> None:
         """Add `delta` (negative: take) to the SKU's stock, conditioned on the SKU existing
         and, when taking, on `stock >= -delta`; the commit raises `on_short()` otherwise.
         An increment, not a set: concurrent orders keep what they took."""
 
 
-# -- issue 21: stock by delta, with a reason --
+# -- stock by delta, with a reason --
 STOCK_DELTA_MAX = 1_000_000
 
 
@@ -165,7 +165,7 @@ def check_stock_adjustment(delta: int, reason: str) -> str:
     return reason
 
 
-# -- issue 21: the stock ledger --
+# -- the stock ledger --
 REASON_CREATED = "新建商品"
 REASON_EDITED = "编辑商品"
 
@@ -196,7 +196,7 @@ def stock_delta(change: StockChange) -> int | None:
     return delta or None
 
 
-# -- issue 21: on and off sale --
+# -- on and off sale --
 def set_on_sale(product: Product, on_sale: bool, now: str) -> Product:
     """The product put on sale (or taken off): the same product when it already is."""
     if product.active == on_sale:

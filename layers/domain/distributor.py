@@ -89,7 +89,7 @@ class DistributorRepository(Protocol):
         """Create the manager (or rename them); the first created_at stays."""
 
     def list_managers(self, limit: int, cursor: dict | None) -> tuple[list[Manager], dict | None]:
-        """The managers, newest first (issue 21: the console's managers page)."""
+        """The managers, newest first (the console's managers page)."""
 
     def group(self, manager_id: str, limit: int, cursor: dict | None) -> tuple[list[str], dict | None]:
         """The distributor ids of a manager's group (read consistently)."""

@@ -87,7 +87,7 @@ class GroupBuy:
     created_at: str
     success_min_paid: int | None = None
     commission: dict | None = None
-    stopped_at: str | None = None  # issue 21: stopped by an operator: no new groups
+    stopped_at: str | None = None  # stopped by an operator: no new groups
 
 
 @dataclass(frozen=True)
@@ -137,17 +137,17 @@ class GroupBuyRepository(Protocol):
     def stage_take(self, tx, group_buy_id: str, user_id: str, limit: int, on_empty, on_limit,
                    opening: bool = False) -> None:
         """One unit of the activity's stock (while one is left) and one of the shopper's
-        `limit` orders in it. `opening`: and the activity not stopped (issue 21: decided
+        `limit` orders in it. `opening`: and the activity not stopped (decided
         in the opening order's transaction, so a stop and an opening never both win);
         `on_empty()` then answers either refusal."""
 
     def stage_give_back(self, tx, group_buy_id: str, user_id: str) -> None: ...
 
     def list_group_buys(self, limit: int, cursor: dict | None) -> tuple[list[tuple[GroupBuy, int]], dict | None]:
-        """Issue 21: every activity, newest first, each with its remaining stock."""
+        """Every activity, newest first, each with its remaining stock."""
 
     def stage_stop(self, tx, group_buy_id: str, stopped_at: str, on_stopped) -> None:
-        """Issue 21: set `stopped_at`, conditioned on the activity existing and not being
+        """Set `stopped_at`, conditioned on the activity existing and not being
         stopped yet; the commit raises `on_stopped()` otherwise."""
 
 
@@ -208,7 +208,7 @@ def check_activity(group_size: int, success_min_paid: int | None) -> None:
 
 
 def check_window(group_buy: GroupBuy, now: datetime) -> None:
-    if group_buy.stopped_at is not None:  # issue 21
+    if group_buy.stopped_at is not None:
         raise errors.Ended("this group buy was stopped")
     if now < _dt(group_buy.starts_at):
         raise errors.NotStarted("this group buy has not started")
@@ -217,7 +217,7 @@ def check_window(group_buy: GroupBuy, now: datetime) -> None:
 
 
 def stop(group_buy: GroupBuy, now: str) -> GroupBuy:
-    """Issue 21: an operator stops the activity: no group opens any more; groups already
+    """An operator stops the activity: no group opens any more; groups already
     open still fill until they expire (their paid members are not refunded for it).
     Stopping a stopped activity changes nothing."""
     return group_buy if group_buy.stopped_at is not None else replace(group_buy, stopped_at=now)

@@ -1,4 +1,4 @@
-"""Members (issue 19): stored value, points, top-ups; pure rules on integer fen.
+"""Members: stored value, points, top-ups; pure rules on integer fen.
 
 Two books per shopper, each a running balance and the entries that made it:
 
@@ -73,7 +73,7 @@ class Movement:
     top_up_id: str | None = None
     # False: `available` may go below zero (points removed by a refund), never clamped.
     guard_available: bool = True
-    note: str | None = None  # an operator's adjustment: who and why (issue 21)
+    note: str | None = None  # an operator's adjustment: who and why
 
     @property
     def amount(self) -> int:
@@ -163,7 +163,7 @@ def points_removed(earned: int, paid: int, refunded_before: int, amount: int) ->
     return earned * after // paid - earned * refunded_before // paid
 
 
-# -- an owner's adjustment (issue 21) ---------------------------------------------------------
+# -- an owner's adjustment ---------------------------------------------------------
 
 ADJUST_KIND = "admin_adjust"
 ADJUST_MAX = 100_000_00  # fen (¥100,000) or points, either way, per adjustment

@@ -38,7 +38,7 @@ class MiniProgramClient(Protocol):
         """SubscriptionRefused, WeChatApiError or WeChatUnavailable when not sent."""
 
 
-# -- issue 14: shipping information, share codes ---------------------------------------------
+# -- shipping information, share codes ---------------------------------------------
 
 class ShippingApi(Protocol):
     def upload_shipping_info(self, body: dict) -> None:

@@ -1,4 +1,4 @@
-"""Operators of the merchant console (issue 21): who may sign in, with which role, and the
+"""Operators of the merchant console: who may sign in, with which role, and the
 audit log of the money actions they take.
 
 Passwords are hashed with scrypt (`hashlib.scrypt`, RFC 7914): memory-hard like argon2id,
@@ -30,7 +30,7 @@ class Role(StrEnum):
 
 
 # What only an owner may do (the contract: settings, operators and payouts).
-# issue 21: "member_books", an adjustment of a balance or points (a money action).
+# "member_books", an adjustment of a balance or points (a money action).
 # "commission": commission templates (tiers), distributors and managers: who is paid, and
 # how much, is an owner's decision (a non-owner cannot make a shopper's pay).
 OWNER_ONLY = frozenset({"settings", "operators", "payouts", "member_books", "commission"})

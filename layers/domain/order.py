@@ -10,7 +10,7 @@ from a stale read never lands: the service re-reads and asks again.
     PENDING_PAYMENT --closed-->          CLOSED      give back reservations and coupon
     CLOSED          --paid (late)-->     PAID        take reservations again; emit order.paid
     PAID            --shipped-->         SHIPPED
-      (issue 14: with shipping information, emit order.shipped; SHIPPED --shipping changed-->
+      (with shipping information, emit order.shipped; SHIPPED --shipping changed-->
        SHIPPED, emit order.shipped again: the one change WeChat takes)
     SHIPPED         --received-->        COMPLETED   emit order.completed
     PAID|SHIPPED|COMPLETED|REFUNDING --refund requested(a)--> REFUNDING   room -= a
@@ -95,12 +95,12 @@ class Order:
     coupon_returnable: bool = True
     # Bumped by every transition; the write is conditioned on the version it read.
     version: int = 0
-    # -- issue 14: shipping information (layers/domain/shipping.py) --
+    # -- shipping information (layers/domain/shipping.py) --
     # {"logistics_type", "express_company", "tracking_no"} from the operator, and where its
     # upload to WeChat stands (PENDING | UPLOADED | FAILED | NOT_REQUIRED).
     shipping: dict | None = None
     shipping_upload_status: str | None = None
-    # -- issue 19: members --
+    # -- members --
     pay_with: str = "wechat"  # wechat | balance
     # {"balance": {"principal", "bonus"} (what a balance payment took), "points": n (held)}
     member: dict | None = None
@@ -150,7 +150,7 @@ class OrderRepository(Protocol):
     def stage_create(self, tx, order: Order, on_exists) -> None:
         """Create the order; a PENDING one also counts against the shopper's unpaid
         orders where the repository has a cap (`errors.LimitExceeded` at the cap), and
-        leaving PENDING (stage_change, stage_delete) gives that place back (issue 15)."""
+        leaving PENDING (stage_change, stage_delete) gives that place back."""
 
     def stage_change(self, tx, before: Order, after: Order, on_stale) -> None:
         """Write `after`, conditioned on the stored order still being `before.version`."""
@@ -161,7 +161,6 @@ class OrderRepository(Protocol):
         """Store the prepay id (and when WeChat gave it) while the order is still unpaid;
         False if it is not."""
 
-    # -- issue 14 --
     def stage_upload_status(self, tx, order_id: str, status: str) -> None:
         """Where the shipping upload stands (not a transition: no version bump)."""
 
@@ -213,7 +212,7 @@ def pay(order: Order, transaction_id: str | None, amount: int, now: str) -> Chan
     return Change(order, after, take=order.reservations if reinstate else (), coupon=coupon, events=(event,))
 
 
-# -- issue 19: paid from the stored-value balance, in its own placement transaction --
+# -- paid from the stored-value balance, in its own placement transaction --
 def pay_from_balance(order: Order, split: dict, now: str) -> Change:
     """A new order paid at once from the balance: `split` is what it took
     ({"principal", "bonus"}), kept on the order so that refunds return the same parts."""

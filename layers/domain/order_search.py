@@ -1,4 +1,4 @@
-"""Finding orders in the merchant console (issue 21): by the buyer's phone (the phone of
+"""Finding orders in the merchant console: by the buyer's phone (the phone of
 the order's address) over a range of Asia/Shanghai days, or the orders paid in such a
 range; optionally of one status. Pure rules here; the indexes are the order storage's.
 

@@ -19,7 +19,7 @@ from layers.domain.members import Book
 from layers.domain.user_coupon import UserCoupon
 from layers.domain.users import User
 
-if TYPE_CHECKING:  # issue 16: pydantic loads only where settings are parsed
+if TYPE_CHECKING:  # pydantic loads only where settings are parsed
     from layers.domain.shop_settings import ShopSettings
 
 
@@ -30,9 +30,9 @@ class PlacementFacts:
     skus: dict[str, Sku] = field(default_factory=dict)  # missing ids are absent
     coupon: UserCoupon | None = None  # None also when no coupon was named
     binding: Binding | None = None
-    balance: Book | None = None  # issue 19: the shopper's stored value (for pay_with balance)
-    points: Book | None = None  # issue 19: growth decides the member level
-    levels: tuple[dict, ...] = ()  # issue 19: the operator's member levels
+    balance: Book | None = None  # the shopper's stored value (for pay_with balance)
+    points: Book | None = None  # growth decides the member level
+    levels: tuple[dict, ...] = ()  # the operator's member levels
 
 
 class PlacementReader(Protocol):

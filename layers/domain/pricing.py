@@ -27,14 +27,14 @@ class Amounts:
     discount: int
     shipping: int
     payable: int
-    # -- issue 19: present in the order's amounts only when they apply --
+    # -- present in the order's amounts only when they apply --
     member_discount: int = 0
     points_discount: int = 0
 
     def as_dict(self) -> dict:
         amounts = {"goods": self.goods, "discount": self.discount,
                    "shipping": self.shipping, "payable": self.payable}
-        if self.member_discount:  # issue 19
+        if self.member_discount:
             amounts["member_discount"] = self.member_discount
         if self.points_discount:
             amounts["points_discount"] = self.points_discount
@@ -54,7 +54,7 @@ def shipping_for(goods: int, fee: int, free_threshold: int) -> int:
 
 def price(lines: list[Line], discount: int, shipping: int, member_discount: int = 0,
           points_discount: int = 0) -> Amounts:
-    """payable = goods - discount - member_discount - points_discount + shipping (issue 19)."""
+    """payable = goods - discount - member_discount - points_discount + shipping."""
     goods = goods_total(lines)
     if not 0 <= discount + member_discount + points_discount <= goods:
         raise ValueError("a discount is between 0 and the goods amount")

@@ -1,4 +1,4 @@
-"""Fixed-window rate limits (issue 15): at most `limit` hits per `window_s` seconds for
+"""Fixed-window rate limits: at most `limit` hits per `window_s` seconds for
 one key ("login:addr:<ip>", "login:openid:<openid>"). The counter is shared by every
 container (one conditional increment per hit), so a crowd spread over many Lambdas is
 held to the same limit as one."""

@@ -24,7 +24,7 @@ class ReminderStatus(StrEnum):
     SENT = "SENT"
     REFUSED = "REFUSED"  # WeChat says the shopper has not (or no longer) accepted
     FAILED = "FAILED"    # at most once: not retried
-    # issue 14: WeChat refused the message's data (47003): nothing reached the shopper, so
+    # WeChat refused the message's data (47003): nothing reached the shopper, so
     # the consent credit is given back.
     DATA_REFUSED = "DATA_REFUSED"
 
@@ -72,6 +72,5 @@ class ReminderRepository(Protocol):
     def finish(self, claim: Claim, status: str) -> None:
         """SENDING -> `status`, conditioned on the marker still being SENDING."""
 
-    # -- issue 14 --
     def finish_returning_credit(self, claim: Claim, status: str) -> None:
         """SENDING -> `status` and the credit back, in one transaction (once)."""

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, field_validator
 DAY = 24 * 3600
 
 
-# Issue 15: JSON integers only ("2", true and 1.0 are refused, not coerced).
+# JSON integers only ("2", true and 1.0 are refused, not coerced).
 StrictInt = Annotated[int, Strict()]
 
 
@@ -65,7 +65,7 @@ class ShopSettings(BaseModel):
     # rate may pay. Only an owner changes settings, so paying a shopper more than this takes
     # an owner's action (raising it), which the audit log shows.
     max_commission_bps: StrictInt = Field(3000, ge=0, le=10_000)
-    # -- issue 19: points --
+    # -- points --
     points_per_yuan: StrictInt = Field(1, ge=0, le=10_000)
     point_value_fen: StrictInt = Field(1, ge=1, le=10_000)
     points_max_ratio_bps: StrictInt = Field(5000, ge=0, le=10_000)

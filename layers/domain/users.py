@@ -18,7 +18,7 @@ class User:
     unionid: str | None
     created_at: str
     last_login_at: str
-    token_version: int = 0  # raised to revoke every token issued before (issue 15)
+    token_version: int = 0  # raised to revoke every token issued before
 
 
 def user_id_for(openid: str) -> str:

@@ -83,7 +83,7 @@ class AssistService:
         return [self.view(i) for i in items], next_key
 
     def list_campaigns(self, limit: int, cursor: dict | None) -> tuple[list[dict], dict | None]:
-        """Issue 21: every campaign, newest first."""
+        """Every campaign, newest first."""
         items, next_cursor = self.campaigns.list_campaigns(limit, cursor)
         return [campaign_view(c) for c in items], next_cursor
 

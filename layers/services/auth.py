@@ -1,7 +1,7 @@
 """Login: WeChat's code2session gives the openid; the shop issues its own token. The
 session_key WeChat returns is never stored or returned: nothing here decrypts user data.
 
-Issue 15: logins are rate-limited per source address (before WeChat is asked) and per
+Logins are rate-limited per source address (before WeChat is asked) and per
 openid; a token carries the user's token version, and `revoke` raises it, so every
 token issued before stops working (at once in this container, within
 `TokenVersions.ttl_s` in the others, which cache versions briefly)."""
@@ -55,7 +55,7 @@ class TokenVersions:
 
     def check_read(self, user_id: str, version: int, current: int) -> None:
         """401 unless `version` is `current`, the user's version as a read of theirs found it
-        (placement's batch read: issue 16, one DynamoDB call fewer on a cold container)."""
+        (placement's batch read: one DynamoDB call fewer on a cold container)."""
         self.learn(user_id, current)
         if version != current:
             raise errors.Unauthorized("token revoked")

@@ -97,7 +97,7 @@ class BargainService:
         return bargain_view(bargain, self.bargains.remaining(bargain_id))
 
     def list_bargains(self, limit: int, cursor: dict | None) -> tuple[list[dict], dict | None]:
-        """Issue 21: every bargain, newest first, with its remaining stock."""
+        """Every bargain, newest first, with its remaining stock."""
         items, next_cursor = self.bargains.list_bargains(limit, cursor)
         return [bargain_view(b, remaining) for b, remaining in items], next_cursor
 
@@ -198,7 +198,7 @@ class BargainService:
             user_id=user_id, order_id=order_id, lines=[line], reservations_=[rules.reservation(instance, order_id)],
             coupon_id=None, address=raw["address"], share_token=body.share_token, digest=digest,
             idempotency_key=idempotency_key, kind="bargain", commissions={bargain.sku_id: bargain.commission},
-            pay_with=getattr(body, "pay_with", "wechat"), points=getattr(body, "points", None) or 0)  # issue 19
+            pay_with=getattr(body, "pay_with", "wechat"), points=getattr(body, "points", None) or 0)
 
     # -- the order's payment, expiry ----------------------------------------------------------
 

@@ -33,7 +33,7 @@ def product_view(product: Product, skus: dict[str, Sku], admin: bool = False, *,
     sku_views = []
     for sku_id in product.sku_ids:
         sku = skus.get(sku_id)
-        if sku is None or not (sku.active or (admin and shown_to_operators(product, sku))):  # issue 21
+        if sku is None or not (sku.active or (admin and shown_to_operators(product, sku))):
             continue
         view = {"id": sku.sku_id, "price": sku.price, "list_price": sku.list_price, "weight_g": sku.weight_g,
                 "stock_status": stock_status(sku.stock), "spec": sku.spec}
@@ -151,7 +151,7 @@ class CatalogService:
             moves = {}
             for sku, change in batch_puts:
                 self.catalog.stage_put_sku(tx, sku, change)
-                delta = stock_delta(change)  # issue 21: every operator's move of stock has its entry
+                delta = stock_delta(change)  # every operator's move of stock has its entry
                 if delta is not None:
                     moves[sku.sku_id] = delta
             for sku_id in batch_retires:
@@ -228,7 +228,7 @@ class CatalogService:
                  for p in page]
         return views, ({"o": position} if position < len(ids) else None)
 
-    # -- issue 21: what the console needs --
+    # -- what the console needs --
     def list_products_admin(self, limit: int, cursor: dict | None) -> tuple[list[dict], dict | None]:
         """As list_products, with each SKU's stock (the operators' view)."""
         products, next_cursor = self.catalog.list_products(limit, cursor)
@@ -329,11 +329,10 @@ class CatalogService:
     def _stage_entry(self, tx, product_id: str, moves: dict[str, int], reason: str, at: str, by: str | None) -> None:
         self.catalog.stage_stock_entry(tx, StockEntry(product_id=product_id, entry_id=self.catalog.new_id("se"),
                                                       moves=moves, reason=reason, at=at, by=by))
-    # -- end issue 21 --
 
 
 def _stock_change(sku: Any) -> StockChange:
-    """Issue 15: a new SKU gets its `stock`; an existing one moves by `stock_delta`, or
+    """A new SKU gets its `stock`; an existing one moves by `stock_delta`, or
     is set to `stock` only while it is still `expected_stock` (the stock the operator
     saw). `stock` alone on an existing SKU asserts it is still that (a price edit that
     sends back the stock shown): it changes nothing, and is 409 STOCK_CHANGED if orders

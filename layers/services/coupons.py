@@ -123,7 +123,7 @@ class CouponService:
                 return self.coupons.get(coupon_id)
         raise errors.SoldOut("all of this coupon has been claimed")
 
-    # -- issue 18: a campaign's reward (friend assistance) --
+    # -- a campaign's reward (friend assistance) --
     def issue_reward(self, template_id: str, user_id: str, coupon_id: str, source: str) -> UserCoupon:
         """Give the shopper one coupon of the template under `coupon_id`, which the caller
         derives from what earned it: a retry, or a racing caller, gets the same coupon and
@@ -161,7 +161,7 @@ class CouponService:
                                   on_stale=lambda: errors.CouponNotApplicable("this coupon is already in use"))
         return off
 
-    # -- issue 19: an order paid from the balance in its placement transaction --
+    # -- an order paid from the balance in its placement transaction --
     def stage_hold_used(self, tx, user_id: str, coupon_id: str, order_id: str, lines: list[Line], now: str,
                         before=...) -> int:
         """As stage_hold, but UNUSED -> USED at once (one write: a transaction takes one

@@ -142,7 +142,7 @@ class DistributionService:
         return {"id": m.user_id, "user_id": m.user_id, "name": m.name, "created_at": m.created_at}
 
     def list_managers(self, limit: int, cursor: dict | None):
-        """issue 21: the managers, newest first, as `add_manager` answers them."""
+        """the managers, newest first, as `add_manager` answers them."""
         items, next_key = self.distributors.list_managers(limit, cursor)
         return [{"id": m.user_id, "user_id": m.user_id, "name": m.name, "created_at": m.created_at}
                 for m in items], next_key

@@ -187,7 +187,7 @@ class FlashSaleService:
                     address=raw["address"], share_token=body.share_token, digest=digest,
                     idempotency_key=idempotency_key, kind="flash", flash_sale_id=sale_id,
                     commissions={sale.sku_id: sku.commission if sku else None},
-                    pay_with=getattr(body, "pay_with", "wechat"), points=getattr(body, "points", None) or 0)  # issue 19
+                    pay_with=getattr(body, "pay_with", "wechat"), points=getattr(body, "points", None) or 0)
             except ShardEmpty:
                 empty = set(empty) | {k}
                 self._empty_shards.put(sale_id, empty)

@@ -38,7 +38,7 @@ def group_buy_view(g: GroupBuy, remaining: int | None = None) -> dict:
             "price": g.price, "group_size": g.group_size, "group_ttl_s": g.group_ttl_s, "starts_at": g.starts_at,
             "ends_at": g.ends_at, "stock": g.stock, "per_user_limit": g.per_user_limit,
             "success_min_paid": g.success_min_paid, "created_at": g.created_at,
-            "stopped_at": g.stopped_at}  # issue 21
+            "stopped_at": g.stopped_at}
     if remaining is not None:
         body["remaining"] = remaining
     return body
@@ -111,7 +111,7 @@ class GroupBuyService:
     def get_group_buy(self, group_buy_id: str) -> dict:
         return group_buy_view(self._group_buy(group_buy_id), self.group_buys.remaining(group_buy_id))
 
-    # -- issue 21: the console --
+    # -- the console --
     def stop_group_buy(self, group_buy_id: str) -> dict:
         """No group opens in the activity any more (groups already open fill until they
         expire). Stopping a stopped activity changes nothing."""
@@ -138,7 +138,6 @@ class GroupBuyService:
                  "leader_id": g.leader_id, "group_size": g.group_size, "seats_taken": g.seats_taken,
                  "seats_left": g.seats_left, "paid_count": g.paid_count, "expires_at": g.expires_at,
                  "created_at": g.created_at} for g in groups], next_cursor
-    # -- end issue 21 --
 
     # -- shoppers: opening and joining --------------------------------------------------------
 

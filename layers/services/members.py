@@ -1,4 +1,4 @@
-"""Members (issue 19): the shopper's books (stored value, points), what orders do to
+"""Members: the shopper's books (stored value, points), what orders do to
 them, and top-ups paid and refunded through WeChat Pay.
 
 Every movement goes through `MemberRepository.stage_move`, in the same transaction as
@@ -48,7 +48,7 @@ class MemberService:
 
     def __init__(self, *, members, orders, shop_settings, clock, new_tx, users=None):
         self.members = members
-        self.users = users  # issue 21: an adjustment is for a shopper who exists (when given)
+        self.users = users  # an adjustment is for a shopper who exists (when given)
         self.orders = orders  # the order repository (what an order event is about)
         self.shop_settings = shop_settings  # () -> ShopSettings
         self.clock = clock
@@ -78,7 +78,7 @@ class MemberService:
         found, next_cursor = self.members.entries(user_id, book, limit, cursor)
         return [rules.entry_view(m) for m in found], next_cursor
 
-    # -- an owner's adjustment (issue 21) --------------------------------------------------------
+    # -- an owner's adjustment --------------------------------------------------------
 
     def adjust(self, user_id: str, book: str, amount: int, reason: str, by: str, adjust_id: str) -> dict:
         """A signed adjustment of a shopper's balance (fen) or points by an owner (`by`), as
@@ -205,7 +205,7 @@ class TopUpService:
         # `ledger`: the WeChat ledger reconciliation compares with WeChat's bill (a top-up is
         # WeChat money: its payment and refund are recorded there, in their transactions).
         self.ledger = ledger
-        # `uploads` (issue 14's ShippingUploadRepository): a paid top-up's shipping information
+        # `uploads` (ShippingUploadRepository): a paid top-up's shipping information
         # goes to WeChat as virtual goods, through the shipping service's `shipping.upload`.
         self.uploads = uploads
         self.top_ups = top_ups

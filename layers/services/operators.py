@@ -1,4 +1,4 @@
-"""The merchant console's operators (issue 21): creating them, signing in (rate-limited),
+"""The merchant console's operators: creating them, signing in (rate-limited),
 the console session and its CSRF token, and the audit log of money actions.
 
 A console session is kept server-side (layers/storage/operators.py) and named by a
@@ -38,7 +38,7 @@ AUDITED: ContextVar[bool] = ContextVar("audited", default=False)
 class Session:
     name: str
     role: str
-    # issue 21: the operator's epoch when signed in, and the server-side session's id
+    # the operator's epoch when signed in, and the server-side session's id
     epoch: int = field(default=0, compare=False)
     sid: str | None = field(default=None, compare=False)
 

@@ -1,4 +1,4 @@
-"""Finding orders for the merchant console (issue 21): by the buyer's phone over a range
+"""Finding orders for the merchant console: by the buyer's phone over a range
 of Beijing days (when the orders were placed), or the orders paid in such a range; of one
 status if asked. Through the order storage's keys and indexes only: no scan."""
 

@@ -16,7 +16,7 @@ from functools import partial
 
 from layers.clock import iso, parse_iso
 from layers.domain import errors, pricing
-from layers.domain import members as member_rules  # issue 19
+from layers.domain import members as member_rules
 from layers.domain import order as domain
 from layers.domain.order import CLOSED, COMPLETED, PAID, PENDING, SHIPPED, STATUSES, Change, Order
 from layers.domain.payment_gateway import (
@@ -43,7 +43,7 @@ class _Exists(Exception):
 
 
 class _BalanceMoved(Exception):
-    """issue 19: the balance changed since it was read (another payment): decide again."""
+    """the balance changed since it was read (another payment): decide again."""
 
 
 class OrderService:
@@ -53,9 +53,9 @@ class OrderService:
         # The shopper's order count of the minute, taken in the placement transaction
         # itself (layers.domain.rate_limit.RateLimiter.stage_hit): no round trip of its own.
         self.rate_limiter = rate_limiter
-        # issue 19: `members` (layers.services.members.MemberService): balance payment, points
+        # `members` (layers.services.members.MemberService): balance payment, points
         self.members = members
-        # issue 16: `reads` (layers.domain.placement.PlacementReader) fetches what placement
+        # `reads` (layers.domain.placement.PlacementReader) fetches what placement
         # needs in one round trip; the expiry message is sent beside the prepay call.
         self.reads = reads
         self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="order-expiry")
@@ -101,14 +101,14 @@ class OrderService:
         }
         if order.flash_sale_id:
             body["flash_sale_id"] = order.flash_sale_id
-        for r in order.reservations:  # issue 18: a bargain order holds its instance
+        for r in order.reservations:  # a bargain order holds its instance
             if r.get("kind") == "bargain":
                 body["bargain_instance_id"] = r["instance_id"]
-            if r.get("kind") == "group":  # issue 17: a group order holds a seat in its group
+            if r.get("kind") == "group":  # a group order holds a seat in its group
                 body["group_id"] = r["group_id"]
-        if order.pay_with == "balance":  # issue 19
+        if order.pay_with == "balance":
             body["pay_with"] = "balance"
-        if order.shipping is not None:  # issue 14
+        if order.shipping is not None:
             body["shipping"] = {**order.shipping, "upload_status": order.shipping_upload_status}
         if order.status == PENDING and domain.prepay_fresh(order, self.clock.now()):
             body["payment"] = self.pay.jsapi_params(order.prepay_id)
@@ -208,7 +208,7 @@ class OrderService:
                 user_id=user_id, order_id=order_id, lines=lines, reservations_=reservations,
                 coupon_id=body.coupon_id, address=raw["address"], share_token=body.share_token,
                 digest=digest, idempotency_key=idempotency_key, commissions=commissions, facts=facts,
-                pay_with=getattr(body, "pay_with", "wechat"), points=getattr(body, "points", None) or 0)  # issue 19
+                pay_with=getattr(body, "pay_with", "wechat"), points=getattr(body, "points", None) or 0)
         except (errors.IdempotencyKeyReused, errors.UpstreamUnavailable):
             raise  # already about this very order
         except errors.DomainError as exc:
@@ -228,11 +228,11 @@ class OrderService:
                      coupon_id: str | None, address: dict, share_token: str | None, digest: str,
                      idempotency_key: str | None, commissions: dict | None = None, kind: str = "normal",
                      flash_sale_id: str | None = None, extra_ops=None, facts=None,
-                     expires_by: str | None = None,  # issue 17
-                     pay_with: str = "wechat", points: int = 0, _attempt: int = 0) -> dict:  # issue 19
+                     expires_by: str | None = None,
+                     pay_with: str = "wechat", points: int = 0, _attempt: int = 0) -> dict:
         """Write the order with everything it holds in one transaction, then ask WeChat Pay
         for a prepay id. Shared by ordinary and flash-sale orders. `facts`: what
-        `self.reads` answered, when the caller already read it. `expires_by` (issue 17): the
+        `self.reads` answered, when the caller already read it. `expires_by`: the
         order expires no later than that (a group member's order, not after its group)."""
         if facts is None:
             facts = self.reads.read(user_id, [], coupon_id)
@@ -243,18 +243,18 @@ class OrderService:
         now_dt = self.clock.now()
         now = iso(now_dt)
         expires_at = iso(now_dt + timedelta(seconds=shop.order_payment_timeout_s))
-        if expires_by is not None and parse_iso(expires_by) < parse_iso(expires_at):  # issue 17
+        if expires_by is not None and parse_iso(expires_by) < parse_iso(expires_at):
             expires_at = iso(parse_iso(expires_by))
 
         tx = self.new_tx()
         discount = 0
         if coupon_id:
-            # issue 19: a balance order is paid in this transaction: its coupon goes straight to used
+            # a balance order is paid in this transaction: its coupon goes straight to used
             hold = self.coupons.stage_hold_used if pay_with == "balance" else self.coupons.stage_hold
             discount = hold(tx, user_id, coupon_id, order_id, lines, now, before=facts.coupon)
         goods = pricing.goods_total(lines)
         shipping = pricing.shipping_for(goods - discount, shop.shipping_fee, shop.free_shipping_threshold)
-        # -- issue 19: the member level's discount off the goods (rounded up: the shopper's
+        # -- the member level's discount off the goods (rounded up: the shopper's
         # favour), the coupon's capped to what is left, then points, capped by
         # points_max_ratio_bps of the goods after both (rounded down) --
         level = member_rules.level_for(list(facts.levels), facts.points.growth) if facts.points else None
@@ -282,7 +282,7 @@ class OrderService:
             share_token=share_token, request_hash=digest, idempotency_key=idempotency_key,
             created_at=now, expires_at=expires_at, reservations=tuple(reservations_),
             member={"points": points_used} if points_used else None)
-        # -- issue 19: a balance order is PAID in this transaction, with the balance debit --
+        # -- a balance order is PAID in this transaction, with the balance debit --
         if pay_with == "balance":
             if self.members is None:
                 raise errors.InvalidRequest("paying with the balance is not available")
@@ -315,7 +315,7 @@ class OrderService:
                 idempotency_key=idempotency_key, commissions=commissions, kind=kind, flash_sale_id=flash_sale_id,
                 extra_ops=extra_ops, facts=self.reads.read(user_id, [], coupon_id), expires_by=expires_by,
                 pay_with=pay_with, points=points, _attempt=_attempt + 1)
-        if order.status == PAID:  # issue 19: paid from the balance: no prepay, no expiry
+        if order.status == PAID:  # paid from the balance: no prepay, no expiry
             logger.append_keys(order_id=order_id)
             logger.info("order placed and paid from the balance", extra={"payable": amounts.payable})
             for event in change.events:  # written just now: sent without reading it back

@@ -22,7 +22,7 @@ class OutboxPublisher:
             return True  # already sent (by the relay, or a concurrent publish)
         return self._send(message)
 
-    # -- issue 19: an event the caller has just written, sent without reading it back --
+    # -- an event the caller has just written, sent without reading it back --
     def publish_written(self, event, now: str) -> bool:
         """`event` (layers.domain.order.Event) as the outbox stored it at `now` in the caller's
         committed transaction: one DynamoDB read fewer than `publish`."""

@@ -4,14 +4,14 @@ routed to the one service that owns its state change."""
 
 from __future__ import annotations
 
-from layers.domain.members import is_top_up  # issue 19
+from layers.domain.members import is_top_up
 from layers.observability import logger
 from layers.services.orders import PaymentMismatch
 
 
 class PaymentNotifications:
     def __init__(self, *, orders, refunds, settlement, mchid: str | None, top_ups=None):
-        self.top_ups = top_ups  # issue 19: () -> TopUpService; top-ups' out_trade_no start with "t"
+        self.top_ups = top_ups  # () -> TopUpService; top-ups' out_trade_no start with "t"
         self.orders = orders
         self.refunds = refunds
         self.settlement = settlement  # () -> SettlementService: only transfer notifications need it
@@ -23,7 +23,7 @@ class PaymentNotifications:
             return
         trade = notification.resource
         logger.append_keys(order_id=trade.get("out_trade_no"))
-        if self.top_ups is not None and is_top_up(trade.get("out_trade_no", "")):  # issue 19
+        if self.top_ups is not None and is_top_up(trade.get("out_trade_no", "")):
             self.top_ups().on_paid(trade)
             return
         try:
@@ -39,7 +39,7 @@ class PaymentNotifications:
         if resource.get("mchid") not in (None, self.mchid):
             logger.error("refund notification for another merchant", extra={"alarm": "REFUND_MISMATCH"})
             return
-        if self.top_ups is not None and is_top_up(refund_id):  # issue 19
+        if self.top_ups is not None and is_top_up(refund_id):
             try:
                 self.top_ups().on_refund_result(refund_id, resource.get("refund_status"), resource)
             except LookupError:

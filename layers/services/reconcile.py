@@ -16,7 +16,7 @@ from datetime import date
 
 from layers.clock import iso
 from layers.domain import reconcile as rules
-from layers.domain.members import TopUpStatus, is_top_up  # issue 19
+from layers.domain.members import TopUpStatus, is_top_up
 from layers.domain.order import OrderRepository
 from layers.domain.payment_gateway import OrderNotFoundAtWeChat, WeChatPayError
 from layers.domain.reconcile import AnomalyRepository, LedgerRepository
@@ -29,7 +29,7 @@ from layers.services.orders import PaymentMismatch
 class ReconcileService:
     def __init__(self, *, pay, orders: OrderRepository, refunds: RefundRepository, ledger: LedgerRepository,
                  anomalies: AnomalyRepository, order_service, refund_service, clock, top_ups=None):
-        # issue 19: () -> TopUpService: top-ups are WeChat trades too (out_trade_no `t...`)
+        # () -> TopUpService: top-ups are WeChat trades too (out_trade_no `t...`)
         self.top_ups = top_ups
         # .trade_bill(day) -> bytes, .query_order(out_trade_no) -> trade, .query_refund(out_refund_no) -> refund
         self.pay = pay
@@ -85,7 +85,7 @@ class ReconcileService:
                 ours[p.out_trade_no] = rules.OurPayment(
                     order.order_id, order.transaction_id,
                     int(order.paid_amount) if order.transaction_id else None, order.payable)
-            elif self.top_ups is not None and is_top_up(p.out_trade_no):  # issue 19
+            elif self.top_ups is not None and is_top_up(p.out_trade_no):
                 t = self.top_ups().top_ups.get(p.out_trade_no)
                 if t is not None:
                     ours[p.out_trade_no] = rules.OurPayment(t.top_up_id, t.transaction_id,
@@ -100,7 +100,7 @@ class ReconcileService:
                 differences.append(rules.Difference("MISSING_PAYMENT", p.out_trade_no,
                                                     f"WeChat could not be asked about it ({exc.code}); run again"))
                 continue
-            if self.top_ups is not None and is_top_up(p.out_trade_no):  # issue 19
+            if self.top_ups is not None and is_top_up(p.out_trade_no):
                 self.top_ups().on_paid(trade)
                 repaired.append(p.out_trade_no)
                 continue
@@ -117,7 +117,7 @@ class ReconcileService:
             refund = self.refunds.get(order_id_of(r.out_refund_no), r.out_refund_no)
             if refund is not None:
                 ours[r.out_refund_no] = rules.OurRefund(refund.refund_id, refund.amount, refund.open)
-            elif self.top_ups is not None and is_top_up(r.out_refund_no):  # issue 19
+            elif self.top_ups is not None and is_top_up(r.out_refund_no):
                 t = self.top_ups().top_ups.get(order_id_of(r.out_refund_no))
                 if t is not None and t.refund_amount:
                     ours[r.out_refund_no] = rules.OurRefund(r.out_refund_no, t.refund_amount,
@@ -126,7 +126,7 @@ class ReconcileService:
         differences += found
         repaired = []
         for r in repair:
-            if self.top_ups is not None and is_top_up(r.out_refund_no):  # issue 19
+            if self.top_ups is not None and is_top_up(r.out_refund_no):
                 self.top_ups().on_refund_result(r.out_refund_no, REFUND_SUCCESS.value)
                 repaired.append(r.out_refund_no)
                 continue

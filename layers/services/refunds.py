@@ -42,7 +42,7 @@ _LATE_PAYMENT_REASONS = {"SOLD_OUT": "订单已关闭，库存不足，自动退
 class RefundService:
     def __init__(self, *, orders, refunds, reservations, coupons, ledger, outbox, publisher, anomalies,
                  pay, clock, new_tx, notify_url, members=None):
-        # issue 19: refunds of balance-paid orders go back to the balance (MemberService)
+        # refunds of balance-paid orders go back to the balance (MemberService)
         self.members = members
         self.orders = orders
         self.refunds = refunds
@@ -119,7 +119,7 @@ class RefundService:
         raise errors.RateLimited("the order is busy; try again in a moment")
 
     def refund_by_merchant(self, order_id: str, body, key: str) -> dict:
-        """An operator refunds a paid order, all or part (issue 21: the console): the same
+        """An operator refunds a paid order, all or part (the console): the same
         refund a shopper's request makes (the order's refund room, its coupon and stock,
         WeChat Pay), approved at once since the merchant decided it. `key` makes a
         resubmitted form the same refund; `body` is functions/schemas.RefundInput."""
@@ -161,7 +161,7 @@ class RefundService:
         the same number. Only a refusal WeChat documents as final, confirmed by a query
         that finds no such refund, fails it."""
         if order is not None and order.pay_with == "balance" and self.members is not None:
-            # issue 19: back to the balance, in the refund's finishing transaction; no WeChat.
+            # back to the balance, in the refund's finishing transaction; no WeChat.
             self._finish(refund.refund_id, domain.SUCCESS)
             return
         try:
@@ -340,7 +340,7 @@ class RefundService:
             self.refunds.stage_change(tx, refund, after, on_stale=_Stale)
             self._stage_order_change(tx, change, now)
             if succeeded and order.pay_with == "balance" and self.members is not None:
-                # issue 19: the same parts it took, in proportion; out of WeChat's bill.
+                # the same parts it took, in proportion; out of WeChat's bill.
                 self.members.stage_balance_refund(tx, order, refund_id, refund.amount, now)
             elif succeeded:
                 # Dated as WeChat's bill dates it: the day WeChat accepted the refund.
@@ -392,7 +392,7 @@ class RefundService:
             return self.orders.get(order.order_id, consistent=True)
         raise errors.RateLimited("the order is busy; try again in a moment")
 
-    # -- issue 17: a group that failed refunds each paid member in full ----------------------
+    # -- a group that failed refunds each paid member in full ----------------------
 
     def refund_in_full(self, order_id: str, reason: str) -> Refund | None:
         """Refund what is left of a paid order's payment, automatically, under the one
@@ -439,7 +439,7 @@ class RefundService:
                 logger.error("refund of an unknown order", extra={"refund_id": refund.refund_id,
                                                                   "alarm": "REFUND_MISMATCH"})
                 continue
-            if order.pay_with == "balance" and self.members is not None:  # issue 19: no WeChat
+            if order.pay_with == "balance" and self.members is not None:  # no WeChat
                 self._send(refund, order)
                 finished += 1
                 continue

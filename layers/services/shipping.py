@@ -20,7 +20,7 @@ from layers.clock import iso
 from layers.domain import errors
 from layers.domain import order as order_rules
 from layers.domain import shipping as rules
-from layers.domain.members import is_top_up  # issue 19
+from layers.domain.members import is_top_up
 from layers.domain.miniprogram import WeChatApiError, WeChatUnavailable
 from layers.domain.order import PAID, SHIPPED
 from layers.domain.shipping import ShippingInfo, ShippingUpload, UploadStatus
@@ -37,7 +37,7 @@ class _Stale(Exception):
 class ShippingService:
     def __init__(self, *, orders, uploads, trade_managed, api, order_view, shop, outbox, publisher, anomalies,
                  send_retry, clock, new_tx, mchid, ship_guard=None):
-        # issue 17: `ship_guard(order)` refuses (a domain error) an order that may not ship
+        # `ship_guard(order)` refuses (a domain error) an order that may not ship
         # yet: a group order before its group SUCCEEDED.
         self.ship_guard = ship_guard
         self.orders = orders
@@ -69,7 +69,7 @@ class ShippingService:
             now = iso(now_dt)
             tx = self.new_tx()
             if order.status == PAID:
-                if self.ship_guard is not None:  # issue 17
+                if self.ship_guard is not None:
                     self.ship_guard(order)
                 confirm_at = iso(now_dt + timedelta(seconds=self.shop.load_settings().auto_confirm_receipt_s))
                 upload = rules.new_upload(order, info, self.mchid, now)
@@ -194,7 +194,7 @@ class ShippingService:
     def _write(self, before: ShippingUpload, after: ShippingUpload) -> bool:
         tx = self.new_tx()
         self.uploads.stage_change(tx, before, after, on_stale=_Stale)
-        if after.status != before.status and not is_top_up(before.order_id):  # issue 19: a top-up has no order
+        if after.status != before.status and not is_top_up(before.order_id):  # a top-up has no order
             self.orders.stage_upload_status(tx, before.order_id, after.status)
         try:
             tx.commit()

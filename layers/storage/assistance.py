@@ -7,7 +7,7 @@
   `ASSISTS_EXPIRING#<nn>` / `<expires_at>#<id>` while ACTIVE (the expire-campaigns
   sweep); `ASSIST_REWARDS#<nn>` / `<reward_status>#<succeeded_at>#<id>` while its reward
   is OWED (tried again by the job) or REFUSED (for the operators); none once issued.
-- Issue 21 (the console): campaigns are listed by gsi1 `ASSIST_CAMPAIGNS` / `<created_at>#<id>`.
+- The console lists campaigns by gsi1 `ASSIST_CAMPAIGNS` / `<created_at>#<id>`.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from layers.storage.base import Listed, Queued, ShopModel, changed, requeued, va
 
 EXPIRING = "ASSISTS_EXPIRING"
 REWARDS = "ASSIST_REWARDS"
-CAMPAIGNS = "ASSIST_CAMPAIGNS"  # issue 21: gsi1, every campaign
+CAMPAIGNS = "ASSIST_CAMPAIGNS"  # gsi1, every campaign
 
 
-class AssistCampaignItem(Listed):  # issue 21: listed
+class AssistCampaignItem(Listed):  # listed
     campaign_id = UnicodeAttribute()
     name = UnicodeAttribute()
     helpers_needed = NumberAttribute()
@@ -120,11 +120,11 @@ class DynamoAssistCampaignRepository:
     def stage_create(self, tx, campaign: AssistCampaign, on_exists) -> None:
         item = AssistCampaignItem(*campaign_key(campaign.campaign_id),
                                   **{n: getattr(campaign, n) for n in _CAMPAIGN_FIELDS},
-                                  gsi1pk=CAMPAIGNS, gsi1sk=f"{campaign.created_at}#{campaign.campaign_id}")  # issue 21
+                                  gsi1pk=CAMPAIGNS, gsi1sk=f"{campaign.created_at}#{campaign.campaign_id}")
         tx.put(item, condition=AssistCampaignItem.pk.does_not_exist(), on_fail=on_exists)
 
     def list_campaigns(self, limit: int, cursor: dict | None) -> tuple[list[AssistCampaign], dict | None]:
-        """Issue 21: every campaign, newest first."""
+        """Every campaign, newest first."""
         result = AssistCampaignItem.gsi1.query(CAMPAIGNS, scan_index_forward=False, limit=limit,
                                                last_evaluated_key=cursor)
         return [_campaign(i) for i in result], result.last_evaluated_key

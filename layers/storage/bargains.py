@@ -8,7 +8,7 @@
   gsi2 is a sparse work queue while ACTIVE or SUCCEEDED: `BARGAINS_EXPIRING#<nn>` /
   `<expires_at>#<id>` (the expire-campaigns sweep), removed in the write that leaves
   those states and put back when a closed order returns the instance.
-- Issue 21 (the console): bargains are listed by gsi1 `BARGAINS` / `<created_at>#<id>`.
+- The console lists bargains by gsi1 `BARGAINS` / `<created_at>#<id>`.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from layers.storage import queues
 from layers.storage.base import Listed, Queued, ShopModel, changed, requeued, values_of
 
 EXPIRING = "BARGAINS_EXPIRING"
-BARGAINS = "BARGAINS"  # issue 21: gsi1, every bargain
+BARGAINS = "BARGAINS"  # gsi1, every bargain
 
 
-class BargainItem(Listed):  # issue 21: listed
+class BargainItem(Listed):  # listed
     bargain_id = UnicodeAttribute()
     sku_id = UnicodeAttribute()
     product_id = UnicodeAttribute()
@@ -126,11 +126,11 @@ class DynamoBargainRepository:
     def stage_create(self, tx, bargain: Bargain, on_exists) -> None:
         item = BargainItem(*bargain_key(bargain.bargain_id), **{n: getattr(bargain, n) for n in _BARGAIN_FIELDS},
                            remaining=bargain.stock,
-                           gsi1pk=BARGAINS, gsi1sk=f"{bargain.created_at}#{bargain.bargain_id}")  # issue 21
+                           gsi1pk=BARGAINS, gsi1sk=f"{bargain.created_at}#{bargain.bargain_id}")
         tx.put(item, condition=BargainItem.pk.does_not_exist(), on_fail=on_exists)
 
     def list_bargains(self, limit: int, cursor: dict | None) -> tuple[list[tuple[Bargain, int]], dict | None]:
-        """Issue 21: every bargain, newest first, each with its remaining stock."""
+        """Every bargain, newest first, each with its remaining stock."""
         result = BargainItem.gsi1.query(BARGAINS, scan_index_forward=False, limit=limit, last_evaluated_key=cursor)
         return [(_bargain(i), int(i.remaining)) for i in result], result.last_evaluated_key
 

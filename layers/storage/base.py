@@ -51,7 +51,7 @@ class Gsi2(GlobalSecondaryIndex):
     gsi2sk = UnicodeAttribute(range_key=True)
 
 
-# -- issue 20: analytics --
+# -- analytics --
 class Gsi3(GlobalSecondaryIndex):
     """Sorted by a number: rankings by amount (`ANALYTICS#RANK#...` / the amount), orders
     by paid time (`PAID#<day>#<nn>` / epoch seconds). Sparse: only items that set both."""
@@ -62,7 +62,6 @@ class Gsi3(GlobalSecondaryIndex):
 
     gsi3pk = UnicodeAttribute(hash_key=True)
     gsi3n = NumberAttribute(range_key=True)
-# -- end issue 20 --
 
 
 class _SharedSessionConnection(Connection):
@@ -191,14 +190,13 @@ class ListedAndQueued(Listed, Queued):
     pass
 
 
-# -- issue 20: analytics --
+# -- analytics --
 class Numbered(ShopModel):
     """An item that also appears in gsi3, sorted by a number."""
 
     gsi3 = Gsi3()
     gsi3pk = UnicodeAttribute(null=True)
     gsi3n = NumberAttribute(null=True)
-# -- end issue 20 --
 
 
 def values_of(item: Model, names, ints=frozenset()) -> dict:

@@ -5,7 +5,7 @@
   with a conditional update in its own transaction. The product's title, category and
   commission are copied onto each SKU so that pricing an order reads SKUs only.
 - Settings: pk `SHOP`, sk `SETTINGS`.
-- Stock entry (issue 21): pk `PRODUCT#<id>`, sk `STOCK#<at>#<ns>#<entry id>`: an operator's move
+- Stock entry: pk `PRODUCT#<id>`, sk `STOCK#<at>#<ns>#<entry id>`: an operator's move
   of the product's stock (`moves`: SKU id -> delta), put in the transaction that moves it.
 
 The repositories here return the domain's `Sku` / `Product` (layers/domain/catalog.py);
@@ -25,7 +25,7 @@ from layers.domain.catalog import Product, Sku, StockChange, StockEntry
 from layers.storage.base import Listed, ShopModel
 from layers.storage.tx import connection
 
-if TYPE_CHECKING:  # issue 16: pydantic loads only where settings are parsed
+if TYPE_CHECKING:  # pydantic loads only where settings are parsed
     from layers.domain.shop_settings import ShopSettings
 
 
@@ -57,12 +57,12 @@ class SkuItem(ShopModel):
     stock = NumberAttribute()
     commission = JSONAttribute(null=True)
     active = BooleanAttribute(default=True)
-    retired = BooleanAttribute(null=True)  # issue 21: left out of an edit; absent on SKUs never left out
+    retired = BooleanAttribute(null=True)  # left out of an edit; absent on SKUs never left out
     list_price = NumberAttribute(null=True)
     weight_g = NumberAttribute(null=True)
 
 
-class StockEntryItem(ShopModel):  # issue 21
+class StockEntryItem(ShopModel):
     product_id = UnicodeAttribute()
     entry_id = UnicodeAttribute()
     moves = JSONAttribute()
@@ -141,7 +141,7 @@ class DynamoSettingsRepository:
         SettingsItem(*SETTINGS_KEY, data=value.model_dump(), updated_at=now).save()
         self._cache = None
 
-    # -- issue 16: the placement reader reads the settings in its batch when the cache is stale --
+    # -- the placement reader reads the settings in its batch when the cache is stale --
 
     def cached(self) -> ShopSettings | None:
         if self._cache and time.monotonic() - self._cache[0] < self.CACHE_S:
@@ -222,7 +222,7 @@ class DynamoCatalogRepository(DynamoStockRepository):
         return items, result.last_evaluated_key
 
     def stage_put_sku(self, tx, sku: Sku, stock: StockChange) -> None:
-        # Issue 15: the stock moves by a delta, or is set only while it is what the operator saw.
+        # The stock moves by a delta, or is set only while it is what the operator saw.
         condition, stock_action = None, []
         if stock.delta is not None:
             stock_action = [SkuItem.stock.add(stock.delta)]
@@ -248,14 +248,14 @@ class DynamoCatalogRepository(DynamoStockRepository):
             *stock_action,
             SkuItem.commission.set(sku.commission) if sku.commission else SkuItem.commission.remove(),
             SkuItem.active.set(sku.active),
-            SkuItem.retired.remove(),  # issue 21: named in the edit, so not retired
+            SkuItem.retired.remove(),  # named in the edit, so not retired
         ])
 
     def stage_retire_sku(self, tx, sku_id: str) -> None:
         tx.update(SkuItem(*sku_key(sku_id)), actions=[SkuItem.active.set(False),
-                                                     SkuItem.retired.set(True)])  # issue 21
+                                                     SkuItem.retired.set(True)])
 
-    # -- issue 21: the console --
+    # -- the console --
     def list_all_products(self, limit: int, cursor: dict | None) -> tuple[list[Product], dict | None]:
         """Every product, on sale or off, newest first."""
         result = ProductItem.gsi1.query(PRODUCTS, scan_index_forward=False, limit=limit, last_evaluated_key=cursor)
@@ -274,14 +274,14 @@ class DynamoCatalogRepository(DynamoStockRepository):
                       condition=SkuItem.pk.exists() & (SkuItem.retired.does_not_exist() | (SkuItem.retired == False)),  # noqa: E712
                       on_fail=on_stale)
 
-    def stage_stock_entry(self, tx, entry: StockEntry) -> None:  # issue 21
+    def stage_stock_entry(self, tx, entry: StockEntry) -> None:
         pk, _ = product_key(entry.product_id)
         # `at` is to the second: the staging instant (ns) orders the entries of one second.
         tx.put(StockEntryItem(pk, f"STOCK#{entry.at}#{time.time_ns():020d}#{entry.entry_id}", product_id=entry.product_id,
                               entry_id=entry.entry_id, moves=dict(entry.moves), reason=entry.reason, at=entry.at,
                               by=entry.by), condition=StockEntryItem.pk.does_not_exist())
 
-    def stock_entries(self, product_id: str, limit: int, cursor: dict | None):  # issue 21
+    def stock_entries(self, product_id: str, limit: int, cursor: dict | None):
         pk, _ = product_key(product_id)
         result = StockEntryItem.query(pk, StockEntryItem.sk.startswith("STOCK#"), scan_index_forward=False,
                                       limit=limit, last_evaluated_key=cursor)
@@ -290,7 +290,7 @@ class DynamoCatalogRepository(DynamoStockRepository):
                               by=i.by) for i in result]
         return entries, result.last_evaluated_key
 
-    def stage_adjust_stock(self, tx, sku_id: str, delta: int, on_short) -> None:  # issue 21
+    def stage_adjust_stock(self, tx, sku_id: str, delta: int, on_short) -> None:
         condition = SkuItem.pk.exists()
         if delta < 0:
             condition &= SkuItem.stock >= -delta

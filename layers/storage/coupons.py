@@ -227,7 +227,7 @@ class DynamoUserCoupons:
             condition=(UserCouponItem.status == str(HELD)) & (UserCouponItem.held_by == order_id), on_fail=on_stale)
 
 
-# -- issue 16: the placement reader (layers/storage/placement.py) reads a coupon in its batch --
+# -- the placement reader (layers/storage/placement.py) reads a coupon in its batch --
 
 def to_coupon(item: UserCouponItem) -> UserCoupon:
     return _coupon(item)

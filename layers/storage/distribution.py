@@ -398,7 +398,7 @@ class DynamoDistributorRepository:
         return _manager(item)
 
     def list_managers(self, limit: int, cursor: dict | None):
-        """issue 21: gsi1 `MANAGERS`, newest first (the index every manager profile is on)."""
+        """gsi1 `MANAGERS`, newest first (the index every manager profile is on)."""
         result = ManagerItem.gsi1.query("MANAGERS", scan_index_forward=False, limit=limit,
                                         last_evaluated_key=cursor)
         return [_manager(i) for i in result], result.last_evaluated_key
@@ -441,7 +441,7 @@ class DynamoDistributorRepository:
 
 
 
-# -- issue 16: the placement reader (layers/storage/placement.py) reads a binding in its batch --
+# -- the placement reader (layers/storage/placement.py) reads a binding in its batch --
 
 def binding_key(customer_id: str) -> tuple[str, str]:
     return f"BIND#{customer_id}", "BIND"

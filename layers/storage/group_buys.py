@@ -12,7 +12,7 @@
 - Member: pk `GROUP#<id>`, sk `MEMBER#<user_id>`: the seat of one shopper's order,
   put if absent (one seat per shopper), `paid` once its payment is counted.
 
-Issue 21 (the console): activities are listed by gsi1 `GROUP_BUYS` / `<created_at>#<id>`;
+For the console, activities are listed by gsi1 `GROUP_BUYS` / `<created_at>#<id>`;
 an activity's groups while PENDING or OPEN by gsi1 `GROUP_BUY_GROUPS#<activity id>` /
 `<created_at>#<group id>` (sparse: removed by the write that ends the group). While OPEN, a
 group is also in gsi3 `GROUP_BUY_OPEN#<activity id>` / its expiry in epoch seconds: the
@@ -39,10 +39,10 @@ from layers.storage.base import (
 )
 
 DUE = "GROUPS_DUE"
-GROUP_BUYS = "GROUP_BUYS"  # issue 21: gsi1, every activity
+GROUP_BUYS = "GROUP_BUYS"  # gsi1, every activity
 
 
-class GroupBuyItem(Listed):  # issue 21: listed
+class GroupBuyItem(Listed):  # listed
     group_buy_id = UnicodeAttribute()
     sku_id = UnicodeAttribute()
     product_id = UnicodeAttribute()
@@ -59,7 +59,7 @@ class GroupBuyItem(Listed):  # issue 21: listed
     created_at = UnicodeAttribute()
     success_min_paid = NumberAttribute(null=True)
     commission = JSONAttribute(null=True)
-    stopped_at = UnicodeAttribute(null=True)  # issue 21
+    stopped_at = UnicodeAttribute(null=True)
 
 
 class GroupBuyerItem(ShopModel):
@@ -142,7 +142,7 @@ def _queue(group: Group) -> tuple[str, str] | None:
     return None
 
 
-# -- issue 21: the console's lists --
+# -- the console's lists --
 def _listed(group: Group) -> tuple[str, str]:
     """Where a group is listed under its activity (gsi1): from its opening on, whatever its
     status, so the console shows the groups that succeeded (to ship) and failed (refunded)
@@ -176,7 +176,6 @@ def _rejoinable(before: tuple[str, int] | None, after: tuple[str, int] | None) -
     if after is None:
         return [GroupItem.gsi3pk.remove(), GroupItem.gsi3n.remove()]
     return [GroupItem.gsi3pk.set(after[0]), GroupItem.gsi3n.set(after[1])]
-# -- end issue 21 --
 
 
 class DynamoGroupBuyRepository:
@@ -197,15 +196,15 @@ class DynamoGroupBuyRepository:
     def stage_create(self, tx, group_buy: GroupBuy, on_exists) -> None:
         item = GroupBuyItem(*group_buy_key(group_buy.group_buy_id),
                             **{n: getattr(group_buy, n) for n in _GROUP_BUY_FIELDS}, remaining=group_buy.stock,
-                            gsi1pk=GROUP_BUYS, gsi1sk=f"{group_buy.created_at}#{group_buy.group_buy_id}")  # issue 21
+                            gsi1pk=GROUP_BUYS, gsi1sk=f"{group_buy.created_at}#{group_buy.group_buy_id}")
         tx.put(item, condition=GroupBuyItem.pk.does_not_exist(), on_fail=on_exists)
 
-    def stage_stop(self, tx, group_buy_id: str, stopped_at: str, on_stopped) -> None:  # issue 21
+    def stage_stop(self, tx, group_buy_id: str, stopped_at: str, on_stopped) -> None:
         tx.update(GroupBuyItem(*group_buy_key(group_buy_id)), actions=[GroupBuyItem.stopped_at.set(stopped_at)],
                   condition=GroupBuyItem.pk.exists() & GroupBuyItem.stopped_at.does_not_exist(), on_fail=on_stopped)
 
     def list_group_buys(self, limit: int, cursor: dict | None) -> tuple[list[tuple[GroupBuy, int]], dict | None]:
-        """Issue 21: every activity, newest first, each with its remaining stock."""
+        """Every activity, newest first, each with its remaining stock."""
         result = GroupBuyItem.gsi1.query(GROUP_BUYS, scan_index_forward=False, limit=limit,
                                          last_evaluated_key=cursor)
         return [(_group_buy(i), int(i.remaining)) for i in result], result.last_evaluated_key
@@ -213,7 +212,7 @@ class DynamoGroupBuyRepository:
     def stage_take(self, tx, group_buy_id: str, user_id: str, limit: int, on_empty, on_limit,
                    opening: bool = False) -> None:
         condition = GroupBuyItem.remaining >= 1
-        if opening:  # issue 21: a stopped activity opens no group
+        if opening:  # a stopped activity opens no group
             condition = condition & GroupBuyItem.stopped_at.does_not_exist()
         tx.update(GroupBuyItem(*group_buy_key(group_buy_id)), actions=[GroupBuyItem.remaining.add(-1)],
                   condition=condition, on_fail=on_empty)

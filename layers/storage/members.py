@@ -1,4 +1,4 @@
-"""Members' books, their entries, top-ups and plans in the shop table (issue 19).
+"""Members' books, their entries, top-ups and plans in the shop table.
 
 - Book: pk `MEMBER#<user_id>`, sk `BOOK#balance` (principal, bonus) or `BOOK#points`
   (available, frozen, growth). Two items, so that one transaction may move both (a
@@ -70,7 +70,7 @@ class EntryItem(ShopModel):
     order_id = UnicodeAttribute(null=True)
     top_up_id = UnicodeAttribute(null=True)
     guard_available = BooleanAttribute(default=True)
-    note = UnicodeAttribute(null=True)  # an owner's adjustment: who and why (issue 21)
+    note = UnicodeAttribute(null=True)  # an owner's adjustment: who and why
 
 
 class TopUpItem(Queued):

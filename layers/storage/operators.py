@@ -1,4 +1,4 @@
-"""Console operators, their sign-in counters and the audit log, in the shop table (issue 21).
+"""Console operators, their sign-in counters and the audit log, in the shop table.
 
 - Operator: pk `OPERATOR#<name>`, sk `OPERATOR`; gsi1 `OPERATORS` / `<name>` (the list).
   `disabled`, and `epoch` raised by every disable/enable and password reset.

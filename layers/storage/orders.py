@@ -9,13 +9,13 @@
   write that leaves the state.
   gsi3 `PAID#<day>#<nn>` / paid epoch seconds: the orders paid on an Asia/Shanghai day
   (16 shards), for the nightly analytics recount; set in the write that pays the order
-  (issue 20).
-- Unpaid orders of a shopper (issue 15): pk `USER#<user_id>`, sk `UNPAID_ORDERS`, `n`.
+.
+- Unpaid orders of a shopper: pk `USER#<user_id>`, sk `UNPAID_ORDERS`, `n`.
   Raised by the transaction that creates a PENDING order, conditioned `n < cap` (a
   shopper cannot hold a SKU's stock with a hundred unpaid orders), lowered by the one
   transition that takes the order out of PENDING (paid, closed, deleted): the order's
   version condition makes that happen exactly once.
-- The buyer's phone (issue 21): pk `ORDERPHONE#<sha256 of the normalized phone of the
+- The buyer's phone: pk `ORDERPHONE#<sha256 of the normalized phone of the
   address>`, sk `<created_at>#<order_id>`: written by the transaction that creates an
   order with an address (deleted with the order), so the console finds a phone's orders
   over a date range by key. The phone itself is not in the key.
@@ -90,10 +90,10 @@ class OrderItem(ListedAndQueued, Numbered):
     auto_confirm_at = UnicodeAttribute(null=True)
     # Bumped by every transition; each transition is conditioned on the one it read.
     version = NumberAttribute(default=0)
-    # -- issue 14: shipping information and where its upload to WeChat stands --
+    # -- shipping information and where its upload to WeChat stands --
     shipping = JSONAttribute(null=True)
     shipping_upload_status = UnicodeAttribute(null=True)
-    # -- issue 19: members --
+    # -- members --
     pay_with = UnicodeAttribute(null=True)
     member = JSONAttribute(null=True)
 
@@ -136,7 +136,7 @@ def to_order(item: OrderItem) -> Order:
     values["refunded_amount"] = values["refunded_amount"] or 0
     values["refunding_amount"] = values["refunding_amount"] or 0
     values["version"] = values["version"] or 0
-    values["pay_with"] = values["pay_with"] or "wechat"  # issue 19
+    values["pay_with"] = values["pay_with"] or "wechat"
     if values["coupon_returnable"] is None:
         values["coupon_returnable"] = True
     return Order(**values)
@@ -152,7 +152,7 @@ def _queue(order: Order) -> tuple[str, str] | None:
     return None
 
 
-# -- issue 20: analytics: the paid-date index --
+# -- analytics: the paid-date index --
 PAID = "PAID"
 
 
@@ -175,10 +175,9 @@ def _paid_indexed(before: Order | None, after: Order) -> list:
 
 def paid_day_keys(day: str) -> list[str]:
     return queues.all_keys(f"{PAID}#{day}")
-# -- end issue 20 --
 
 
-# -- issue 21: the console's order search: the buyer's phone index, and paging the paid days --
+# -- the console's order search: the buyer's phone index, and paging the paid days --
 ORDER_PHONE = "ORDERPHONE"
 
 
@@ -222,7 +221,6 @@ def _paid_stream(day: str, after: dict | None, pool: ThreadPoolExecutor):
 
     streams = list(pool.map(primed, paid_day_keys(day)))
     return heapq.merge(*streams, key=lambda i: (int(i.gsi3n), i.order_id), reverse=True)
-# -- end issue 21 --
 
 
 def _at_version(version: int):
@@ -269,7 +267,7 @@ class DynamoOrderRepository:
                          gsi2pk=queue[0] if queue else None, gsi2sk=queue[1] if queue else None,
                          **dict(zip(("gsi3pk", "gsi3n"), _paid_index(order) or (), strict=False)))
         tx.put(item, condition=OrderItem.pk.does_not_exist(), on_fail=on_exists)
-        phone = _phone_item(order)  # issue 21: the buyer's phone index
+        phone = _phone_item(order)  # the buyer's phone index
         if phone is not None:
             tx.put(phone)
         if self.unpaid_cap and order.status == domain.PENDING:
@@ -288,7 +286,7 @@ class DynamoOrderRepository:
     def stage_delete(self, tx: Tx, order: Order, on_stale) -> None:
         tx.delete(OrderItem(*order_key(order.order_id)),
                   condition=OrderItem.pk.exists() & _at_version(order.version), on_fail=on_stale)
-        phone = _phone_item(order)  # issue 21
+        phone = _phone_item(order)
         if phone is not None:
             tx.delete(phone)
         if self.unpaid_cap and order.status == domain.PENDING:
@@ -308,7 +306,7 @@ class DynamoOrderRepository:
             raise
         return True
 
-    # -- issue 14: the upload status, written with the upload's own transition ----------------
+    # -- the upload status, written with the upload's own transition ----------------
 
     def stage_upload_status(self, tx: Tx, order_id: str, status: str) -> None:
         """Where the order's shipping upload stands. Not a transition of the order (no version
@@ -316,7 +314,7 @@ class DynamoOrderRepository:
         tx.update(OrderItem(*order_key(order_id)), actions=[OrderItem.shipping_upload_status.set(status)],
                   condition=OrderItem.pk.exists() & OrderItem.shipping.exists())
 
-    # -- issue 21: the console's order search (layers/domain/order_search.py) ---------------------
+    # -- the console's order search (layers/domain/order_search.py) ---------------------
 
     def by_phone(self, phone: str, start_iso: str, end_iso: str, status: str | None, limit: int,
                  cursor: dict | None, examine: int = 200) -> tuple[list[Order], dict | None]:
@@ -344,7 +342,7 @@ class DynamoOrderRepository:
 
     def paid_in_days(self, days: list[str], status: str | None, limit: int, cursor: dict | None,
                      examine: int = 200) -> tuple[list[Order], dict | None]:
-        """Orders paid on `days` (Beijing, newest first; the paid-day index of issue 20),
+        """Orders paid on `days` (Beijing, newest first; the paid-day index),
         newest first, of `status` if given; paged as `by_phone`."""
         start = days.index(cursor["day"]) if cursor and cursor.get("day") in days else 0
         found: list[Order] = []

@@ -21,7 +21,7 @@ from layers.storage.catalog import (
 )
 from layers.storage.coupons import UserCouponItem, coupon_key, to_coupon
 from layers.storage.distribution import BindingItem, binding_key, to_binding
-from layers.storage.members import (  # issue 19
+from layers.storage.members import (
     BALANCE,
     LEVELS_KEY,
     POINTS,
@@ -49,7 +49,7 @@ class DynamoPlacementReader:
             wanted[sku_key(sku_id)] = SkuItem
         if coupon_id:
             wanted[coupon_key(coupon_id)] = UserCouponItem
-        wanted[book_key(user_id, BALANCE)] = BookItem  # issue 19
+        wanted[book_key(user_id, BALANCE)] = BookItem
         wanted[book_key(user_id, POINTS)] = BookItem
         wanted[LEVELS_KEY] = LevelsItem
         settings = self.settings.cached()
@@ -69,7 +69,7 @@ class DynamoPlacementReader:
             skus={item.sku_id: to_sku(item) for key, item in found.items() if isinstance(item, SkuItem)},
             coupon=to_coupon(coupon) if coupon is not None else None,
             binding=to_binding(binding) if binding is not None else None,
-            balance=to_book(user_id, found.get(book_key(user_id, BALANCE))),  # issue 19
+            balance=to_book(user_id, found.get(book_key(user_id, BALANCE))),
             points=to_book(user_id, found.get(book_key(user_id, POINTS))),
             levels=tuple(found[LEVELS_KEY].levels or ()) if LEVELS_KEY in found else ())
 

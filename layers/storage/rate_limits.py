@@ -1,4 +1,4 @@
-"""Rate-limit counters (issue 15). pk `RATE#<key>`, sk `W#<window start>`, one item per
+"""Rate-limit counters. pk `RATE#<key>`, sk `W#<window start>`, one item per
 key and window, deleted by TTL after the window."""
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ class DynamoReminderRepository:
                 raise
             # Already finished: the claim was ours alone, so nothing else to do.
 
-    # -- issue 14: a message WeChat refused for its data keeps the consent credit --------------
+    # -- a message WeChat refused for its data keeps the consent credit --------------
 
     def finish_returning_credit(self, claim: Claim, status: str) -> None:
         from layers.storage.tx import Tx

@@ -74,7 +74,7 @@ def get_user(user_id: str) -> User | None:
     return DynamoUserRepository().get_user(user_id)
 
 
-# -- issue 16: the placement reader (layers/storage/placement.py) reads the shopper in its batch --
+# -- the placement reader (layers/storage/placement.py) reads the shopper in its batch --
 
 def to_user(item: UserItem) -> User:
     return _user(item)

@@ -1,6 +1,6 @@
 """The HTTP transport of our WeChat Pay client: urllib3, which botocore has already loaded
 in every handler that reaches WeChat Pay. `requests` (wechatpy's transport, on the login
-and messaging paths) would add about 20 ms of imports to a cold POST /orders (issue 16)
+and messaging paths) would add about 20 ms of imports to a cold POST /orders
 for nothing the client uses: no redirects, no cookies, no retries (a retry of a money call
 is ours to decide, with the same number)."""
 

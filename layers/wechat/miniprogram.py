@@ -153,7 +153,7 @@ class MiniProgram:
                 raise SubscriptionRefused(str(exc.errmsg)) from exc
             raise
 
-    # -- issue 14: shipping information, trade management, share codes --------------------------
+    # -- shipping information, trade management, share codes --------------------------
 
     def upload_shipping_info(self, body: dict) -> None:
         self._call("/wxa/sec/order/upload_shipping_info", body)

@@ -25,7 +25,7 @@ SCHEMA = "WECHATPAY2-SHA256-RSA2048"
 
 def load_private_key(pem: str) -> rsa.RSAPrivateKey:
     """The merchant's own key, from the stage's secret store. OpenSSL's RSA key check costs
-    35 ms of every cold start that signs (issue 16) and guards against keys from untrusted
+    35 ms of every cold start that signs and guards against keys from untrusted
     hands, which this is not; a damaged key would only make WeChat answer SIGN_ERROR."""
     return serialization.load_pem_private_key(pem.encode(), password=None, unsafe_skip_rsa_key_validation=True)
 
@@ -34,7 +34,7 @@ def load_public_key(pem: str) -> rsa.RSAPublicKey:
     """A `PUBLIC KEY` PEM (WeChat Pay public key) or a certificate PEM (platform certificate)."""
     data = pem.encode()
     if b"CERTIFICATE" in data:
-        # here: 25 ms of imports that only certificate mode needs (issue 16)
+        # here: 25 ms of imports that only certificate mode needs
         from cryptography import x509
 
         return x509.load_pem_x509_certificate(data).public_key()

@@ -1,4 +1,4 @@
-"""The merchant console in a real browser (issue 21): Debian's Chromium driven by
+"""The merchant console in a real browser: Debian's Chromium driven by
 Playwright, against the app served over HTTP by Chalice's local server (as `make dev`
 serves it) on DynamoDB Local, moto's SQS and the WeChat sandbox.
 

@@ -1,4 +1,4 @@
-"""Coupons and flash sales made in the console (issue 21) are what the mini-program API
+"""Coupons and flash sales made in the console are what the mini-program API
 shows."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Distributors, tiers, managers and the settlement pages in the console (issue 21)."""
+"""Distributors, tiers, managers and the settlement pages in the console."""
 
 from __future__ import annotations
 

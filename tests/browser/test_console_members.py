@@ -1,4 +1,4 @@
-"""A member in the console (issue 21): level, points and the balance with its entries."""
+"""A member in the console: level, points and the balance with its entries."""
 
 from __future__ import annotations
 

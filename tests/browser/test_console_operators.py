@@ -1,4 +1,4 @@
-"""Operators in the console (issue 21): the owner adds one on the page; a wrong password
+"""Operators in the console: the owner adds one on the page; a wrong password
 is refused on the sign-in page; signing out ends the session."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The console's orders, refunds and sessions in Chromium (issue 21): find a buyer's
+"""The console's orders, refunds and sessions in Chromium: find a buyer's
 orders by phone over a date range (a page at a time); refund part of a paid order from
 its page; send an abnormal refund to a bank card; a signed-out session cookie no longer
 works; a disabled operator cannot sign in nor use a session already open; a password

@@ -1,4 +1,4 @@
-"""Payouts in the console (issue 21): an owner marks a manual payout paid (audited) and
+"""Payouts in the console: an owner marks a manual payout paid (audited) and
 downloads the batch's CSV; an operator cannot open payouts."""
 
 from __future__ import annotations

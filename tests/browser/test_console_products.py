@@ -1,4 +1,4 @@
-"""Products edited and taken off sale in the console (issue 21): what the mini-program API
+"""Products edited and taken off sale in the console: what the mini-program API
 then shows, and refuses."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Group buys, bargains and assistance campaigns made in the console (issue 21) are what
+"""Group buys, bargains and assistance campaigns made in the console are what
 the mini-program API shows; an activity's open groups show their seats and expiry."""
 
 from __future__ import annotations

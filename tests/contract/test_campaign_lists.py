@@ -1,4 +1,4 @@
-"""The console's lists of bargains and assistance campaigns (issue 21), in memory and on
+"""The console's lists of bargains and assistance campaigns, in memory and on
 DynamoDB Local alike (gsi1, newest first)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""On and off sale (issue 21): in memory and on DynamoDB Local, alike."""
+"""On and off sale: in memory and on DynamoDB Local, alike."""
 
 from __future__ import annotations
 

@@ -107,7 +107,7 @@ class TestCatalogRepository:
         assert not isinstance(caught.value, errors.DomainError)
         assert env.repo.get_skus([missing]) == {}
 
-    # -- issue 15: an existing SKU's stock moves by a delta, or is set only while it is what was seen --
+    # -- an existing SKU's stock moves by a delta, or is set only while it is what was seen --
 
     def _change(self, env, sku, change):
         tx = env.new_tx()

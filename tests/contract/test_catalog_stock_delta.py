@@ -1,4 +1,4 @@
-"""Stock by delta (issue 21): in memory and on DynamoDB Local, alike."""
+"""Stock by delta: in memory and on DynamoDB Local, alike."""
 
 from __future__ import annotations
 

@@ -169,7 +169,7 @@ class TestDistributionRepositories:
         assert (named.name, named.created_at) == ("王", NOW)
 
     def test_managers_are_listed_newest_first_a_page_at_a_time(self, backend):
-        # issue 21: far ahead of every other manager, so the walk below is short
+        # far ahead of every other manager, so the walk below is short
         older, newer = uid(), uid()
         backend.distributors.upsert_manager(older, "甲", "9990-01-01T00:00:00Z")
         backend.distributors.upsert_manager(newer, None, "9990-01-02T00:00:00Z")

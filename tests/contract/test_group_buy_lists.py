@@ -1,4 +1,4 @@
-"""The console's group-buy lists (issue 21), in memory and on DynamoDB Local alike: every
+"""The console's group-buy lists, in memory and on DynamoDB Local alike: every
 activity by gsi1, and an activity's groups only while PENDING or OPEN (a sparse index the
 transitions keep)."""
 

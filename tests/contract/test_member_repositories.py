@@ -1,4 +1,4 @@
-"""The member and top-up repositories (issue 19): in memory and on DynamoDB Local, alike."""
+"""The member and top-up repositories: in memory and on DynamoDB Local, alike."""
 
 from __future__ import annotations
 

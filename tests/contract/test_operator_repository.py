@@ -1,4 +1,4 @@
-"""The operator repository (issue 21): in memory and on DynamoDB Local, alike."""
+"""The operator repository: in memory and on DynamoDB Local, alike."""
 
 from __future__ import annotations
 

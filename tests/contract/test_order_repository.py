@@ -219,7 +219,7 @@ class TestRefundRepository:
         assert backend.refunds.get(refund.order_id, refund.refund_id).wechat_refund_id == "50300001"
 
 
-# -- issue 15: a cap on a shopper's unpaid orders ------------------------------------------
+# -- a cap on a shopper's unpaid orders ------------------------------------------
 
 @pytest.fixture(params=["memory", "dynamodb"])
 def capped(request):

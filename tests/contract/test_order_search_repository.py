@@ -1,4 +1,4 @@
-"""The console's order search (issue 21): the buyer's phone index written with the order,
+"""The console's order search: the buyer's phone index written with the order,
 and the paid days paged with a cursor; in memory and on DynamoDB Local, alike."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The placement reader (issue 16): everything placement needs, in one read, from the
+"""The placement reader: everything placement needs, in one read, from the
 in-memory repositories and from DynamoDB Local (one BatchGetItem), alike."""
 
 from __future__ import annotations

@@ -50,7 +50,7 @@ def _versioned(tx: MemoryTx, key: tuple, before, after, on_stale, unexpired_at: 
     tx.add(check, lambda items: items.__setitem__(key, after), on_stale)
 
 
-def _newest_first(items: list, position, limit: int, cursor: dict | None):  # issue 21
+def _newest_first(items: list, position, limit: int, cursor: dict | None):
     """A page, newest first by `position(item)`; the cursor is the last item's position."""
     items = sorted(items, key=position, reverse=True)
     if cursor:
@@ -85,7 +85,7 @@ class MemoryBargainRepository:
     def remaining(self, bargain_id: str) -> int:
         return self.store.get(("bargain_stock", bargain_id), 0)
 
-    def list_bargains(self, limit: int, cursor: dict | None):  # issue 21
+    def list_bargains(self, limit: int, cursor: dict | None):
         bargains = [b for b in self.store.scan(("bargain",)) if isinstance(b, Bargain)]
         page, next_cursor = _newest_first(bargains, lambda b: f"{b.created_at}#{b.bargain_id}", limit, cursor)
         return [(b, self.remaining(b.bargain_id)) for b in page], next_cursor
@@ -161,7 +161,7 @@ class MemoryAssistCampaignRepository:
     def get(self, campaign_id: str) -> AssistCampaign | None:
         return self.store.get(("assist", campaign_id))
 
-    def list_campaigns(self, limit: int, cursor: dict | None):  # issue 21
+    def list_campaigns(self, limit: int, cursor: dict | None):
         campaigns = [c for c in self.store.scan(("assist",)) if isinstance(c, AssistCampaign)]
         return _newest_first(campaigns, lambda c: f"{c.created_at}#{c.campaign_id}", limit, cursor)
 

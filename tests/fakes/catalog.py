@@ -78,7 +78,7 @@ class MemoryStockRepository:
 
 class MemoryCatalogRepository(MemoryStockRepository):
     _ids = itertools.count(1)
-    _staged = itertools.count(1)  # issue 21: the stock ledger's order within one second
+    _staged = itertools.count(1)  # the stock ledger's order within one second
 
     def new_id(self, prefix: str) -> str:
         return f"{prefix}_{next(self._ids):020d}"
@@ -139,12 +139,12 @@ class MemoryCatalogRepository(MemoryStockRepository):
 
         tx.add(lambda items: True, apply)
 
-    def stage_stock_entry(self, tx: MemoryTx, entry: StockEntry) -> None:  # issue 21
+    def stage_stock_entry(self, tx: MemoryTx, entry: StockEntry) -> None:
         # ordered as DynamoDB's sort key: by `at`, then by when it was staged
         key = ("stock_entry", entry.product_id, f"{entry.at}#{next(self._staged):020d}#{entry.entry_id}")
         tx.add(lambda items: key not in items, lambda items: items.__setitem__(key, (key[2], entry)))
 
-    def stock_entries(self, product_id: str, limit: int, cursor: dict | None):  # issue 21
+    def stock_entries(self, product_id: str, limit: int, cursor: dict | None):
         entries = sorted(self.store.scan(("stock_entry", product_id)), key=lambda e: e[0], reverse=True)
         if cursor:
             entries = [e for e in entries if e[0] < cursor["after"]]
@@ -152,7 +152,7 @@ class MemoryCatalogRepository(MemoryStockRepository):
         more = len(entries) > limit
         return [e for _, e in page], ({"after": page[-1][0]} if more else None)
 
-    def stage_adjust_stock(self, tx: MemoryTx, sku_id: str, delta: int, on_short) -> None:  # issue 21
+    def stage_adjust_stock(self, tx: MemoryTx, sku_id: str, delta: int, on_short) -> None:
         key = _sku_key(sku_id)
 
         def check(items):
@@ -163,7 +163,7 @@ class MemoryCatalogRepository(MemoryStockRepository):
 
         tx.add(check, apply, on_short)
 
-    # -- issue 21: the console --
+    # -- the console --
     def list_all_products(self, limit: int, cursor: dict | None) -> tuple[list[Product], dict | None]:
         products = sorted(self.store.scan(("product",)), key=lambda p: f"{p.created_at}#{p.product_id}",
                           reverse=True)

@@ -54,12 +54,12 @@ class MemoryGroupBuyRepository:
         tx.add(lambda items: items.get(buyer, 0) < limit,
                lambda items: items.__setitem__(buyer, items.get(buyer, 0) + 1), on_limit)
 
-    def stage_stop(self, tx: MemoryTx, group_buy_id: str, stopped_at: str, on_stopped) -> None:  # issue 21
+    def stage_stop(self, tx: MemoryTx, group_buy_id: str, stopped_at: str, on_stopped) -> None:
         key = ("group_buy", group_buy_id)
         tx.add(lambda items: key in items and items[key].stopped_at is None,
                lambda items: items.__setitem__(key, replace(items[key], stopped_at=stopped_at)), on_stopped)
 
-    def list_group_buys(self, limit: int, cursor: dict | None):  # issue 21
+    def list_group_buys(self, limit: int, cursor: dict | None):
         activities = [g for g in self.store.scan(("group_buy",)) if isinstance(g, GroupBuy)]
         page, next_cursor = _page(activities, lambda g: f"{g.created_at}#{g.group_buy_id}", limit, cursor)
         return [(g, self.remaining(g.group_buy_id)) for g in page], next_cursor
@@ -105,7 +105,7 @@ class MemoryGroupRepository:
                 due.append((g.ended_at or g.created_at, g))
         return [g for _, g in sorted(due, key=lambda w: (w[0], w[1].group_id))][:limit]
 
-    def list_groups(self, group_buy_id: str, limit: int, cursor: dict | None):  # issue 21
+    def list_groups(self, group_buy_id: str, limit: int, cursor: dict | None):
         groups = [g for g in self.store.scan(("group",)) if isinstance(g, Group)
                   and g.group_buy_id == group_buy_id]
         return _page(groups, lambda g: f"{g.created_at}#{g.group_id}", limit, cursor)

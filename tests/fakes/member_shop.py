@@ -1,4 +1,4 @@
-"""A FakeShop with members (issue 19): the books, the points reservation kind, balance
+"""A FakeShop with members: the books, the points reservation kind, balance
 payment and refunds, and top-ups, over one in-memory store."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""In-memory twins of layers/storage/members.py (issue 19): the same conditions (a part a
+"""In-memory twins of layers/storage/members.py: the same conditions (a part a
 movement takes must be there; a cause is written once; a top-up changes from the version
 it was read at)."""
 

@@ -1,4 +1,4 @@
-"""In-memory twin of layers/storage/operators.py (issue 21). Keys: ("operator", name) ->
+"""In-memory twin of layers/storage/operators.py. Keys: ("operator", name) ->
 Operator, ("session", name, sid) -> StoredSession, ("signin", name, window[, address]) / ("signin_addr", address, window) -> attempts, ("audit", day, at, n) -> AuditEntry."""
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ class MemoryOrderRepository:
         self.unpaid_cap = unpaid_cap
 
     def _stage_unpaid(self, tx: MemoryTx, user_id: str, delta: int) -> None:
-        """Issue 15: ("unpaid", user_id) -> n, raised conditioned below the cap."""
+        """("unpaid", user_id) -> n, raised conditioned below the cap."""
         key = ("unpaid", user_id)
         cap = self.unpaid_cap
         tx.add(lambda items: delta < 0 or items.get(key, 0) < cap,
@@ -85,14 +85,13 @@ class MemoryOrderRepository:
                                                             prepay_at=prepay_at or current.prepay_at)
             return True
 
-    # -- issue 14 --
     def stage_upload_status(self, tx: MemoryTx, order_id: str, status: str) -> None:
         key = self._key(order_id)
         tx.add(lambda items: key in items and items[key].shipping is not None,
                lambda items: items.__setitem__(key, replace(items[key], shipping_upload_status=status)))
 
 
-    # -- issue 21: the console's order search, as layers/storage/orders.py pages it --
+    # -- the console's order search, as layers/storage/orders.py pages it --
     def by_phone(self, phone, start_iso, end_iso, status, limit, cursor, examine=200):
         from layers.domain.order_search import normalized_phone
 
@@ -195,7 +194,7 @@ class RecordingPublisher:
         self.outbox = outbox
         self.sent: list[dict] = []
 
-    def publish_written(self, event, now: str) -> bool:  # issue 19
+    def publish_written(self, event, now: str) -> bool:
         return self.publish(event.event_id)
 
     def publish(self, event_id: str) -> bool:

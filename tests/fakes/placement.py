@@ -14,7 +14,7 @@ class MemoryPlacementReader:
         self.stock = stock
         self.coupons = coupons
         self.bindings = bindings
-        self.members = members  # issue 19
+        self.members = members
         self.calls = 0
 
     def read(self, user_id: str, sku_ids: list[str], coupon_id: str | None) -> PlacementFacts:

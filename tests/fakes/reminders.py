@@ -56,7 +56,6 @@ class MemoryReminderRepository:
             if self.store.items.get(marker) == ReminderStatus.SENDING.value:
                 self.store.items[marker] = status
 
-    # -- issue 14 --
     def finish_returning_credit(self, claim: Claim, status: str) -> None:
         marker = ("reminded", claim.kind, claim.subject_id, claim.user_id)
         consent = ("consent", claim.user_id, claim.template_id)

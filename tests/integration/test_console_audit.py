@@ -1,4 +1,4 @@
-"""Issue 21: a money action's audit line exists before the action runs (PENDING), and is
+"""A money action's audit line exists before the action runs (PENDING), and is
 finished in place (DONE, or REFUSED with the code); an action that dies halfway leaves it
 PENDING, never money moved without a line. On DynamoDB Local, through the console's own
 `money_action`."""

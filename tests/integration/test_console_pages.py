@@ -1,4 +1,4 @@
-"""Issue 21: every page of the console answers a signed-in owner without a 5xx, for ids
+"""Every page of the console answers a signed-in owner without a 5xx, for ids
 that exist and ids that do not, with and without the htmx header ("more" rows), and
 with query values a hand could type wrong. A crawl over the app's own route table, so a
 new page is covered the day it is added."""

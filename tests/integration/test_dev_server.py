@@ -1,4 +1,4 @@
-"""Issue 15: `make dev`'s HTTP server (local/dev.py `crowd_server`) takes 200 clients
+"""`make dev`'s HTTP server (local/dev.py `crowd_server`) takes 200 clients
 arriving at once without a reset connection, and each request sees its own request
 (Chalice keeps `app.current_request` in one attribute; the server makes it per thread).
 A test-only Chalice app, so this depends on no business code."""

@@ -1,4 +1,4 @@
-"""Issue 15: each input that used to answer 500 answers a 4xx in the envelope and changes
+"""Each input that used to answer 500 answers a 4xx in the envelope and changes
 nothing; tokens can be revoked; logins are rate-limited."""
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ def test_logout_revokes_every_token_and_the_operator_can_revoke_too(client, admi
 
 
 def test_a_cold_container_checks_the_token_version_on_the_placement_read(client, admin_headers):
-    """Issue 16: POST /orders checks the version on the shopper its batch read finds, not
+    """POST /orders checks the version on the shopper its batch read finds, not
     with a read of its own; a revoked token still places nothing, a current one places."""
     from functions import wiring
     from layers.storage import placement, users

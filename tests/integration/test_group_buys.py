@@ -243,7 +243,7 @@ def test_a_payment_after_failure_is_refunded(client, admin_headers, shop, monkey
 
 
 def test_a_stop_racing_an_opening_on_dynamodb_opens_no_group(client, admin_headers, shop, monkeypatch):
-    """Issue 21: the opening transaction's condition on the activity, on DynamoDB Local."""
+    """The opening transaction's condition on the activity, on DynamoDB Local."""
     from functions import wiring
     from layers.domain import group_buy as rules
 

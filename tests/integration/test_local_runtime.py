@@ -152,10 +152,10 @@ def test_a_malformed_failure_report_fails_the_whole_batch(queues, sqs):
 def test_the_templates_schedules_are_the_jobs_in_shanghai_time():
     schedules = {json.loads(s.input)["job"]: s for s in load_schedules()}
     assert set(schedules) == {"close-expired-orders", "settle-commissions", "reconcile", "send-reminders",
-                              "relay-outbox", "expire-campaigns",  # issue 18
-                              "retry-shipping-uploads", "check-trade-management",  # issue 14
-                              "fetch-visitors", "recount-analytics",  # issue 20
-                              "expire-groups",  # issue 17
+                              "relay-outbox", "expire-campaigns",
+                              "retry-shipping-uploads", "check-trade-management",
+                              "fetch-visitors", "recount-analytics",
+                              "expire-groups",
                               "rebuild-listing"}
     assert {s.timezone for s in schedules.values()} == {"Asia/Shanghai"}
     assert {s.target for s in schedules.values()} == {"Jobs"}
@@ -167,7 +167,7 @@ def test_the_templates_schedules_are_the_jobs_in_shanghai_time():
         2026, 3, 2, 2, 0, tzinfo=UTC)
     assert schedules["close-expired-orders"].next_after(after) == after + timedelta(minutes=5)
     assert schedules["send-reminders"].next_after(after) == after + timedelta(minutes=10)
-    assert schedules["expire-campaigns"].next_after(after) == after + timedelta(minutes=2)  # issue 18
+    assert schedules["expire-campaigns"].next_after(after) == after + timedelta(minutes=2)
 
 
 def test_eventbridge_cron_translation():
@@ -229,7 +229,7 @@ def test_the_real_app_has_what_the_runtime_and_template_expect():
     assert {s.target for s in load_schedules()} <= functions
     template_queues = {q["name"] for q in queue_definitions(os.environ["STAGE"]).values()}
     sources = LocalRuntime(app, None, schedules=False).sqs_sources()
-    assert len(sources) == 4 and {s.queue for s in sources} <= template_queues  # issue 20: + analytics
+    assert len(sources) == 4 and {s.queue for s in sources} <= template_queues  # + analytics
 
 
 # ---------------------------------------------------------------------------- the API

@@ -1,4 +1,4 @@
-"""An owner's balance adjustment on DynamoDB Local (issue 21): many concurrent debits never
+"""An owner's balance adjustment on DynamoDB Local: many concurrent debits never
 take the balance below zero, and the balance equals the sum of its entries."""
 
 from __future__ import annotations

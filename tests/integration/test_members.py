@@ -1,4 +1,4 @@
-"""Members (issue 19) against DynamoDB Local and the WeChat sandbox: stored value paid,
+"""Members against DynamoDB Local and the WeChat sandbox: stored value paid,
 topped up and refunded exactly; points held, earned, released and removed once; every
 book equal to its entries."""
 
@@ -72,7 +72,7 @@ def test_a_top_up_notification_delivered_ten_times_credits_once(client, admin_he
     assert view["balance"] == {"principal": 10000, "bonus": 1000}
     entries = body(client.http.get("/me/balance/entries", headers=shopper))["items"]
     assert [(e["kind"], e["amount"], e["top_up_id"]) for e in entries] == [("top_up", 11000, top_up["id"])]
-    # its shipping information goes to WeChat as virtual goods (issue 14's upload)
+    # its shipping information goes to WeChat as virtual goods (upload)
     upload = wiring().shipping_upload_repository().get(top_up["id"])
     assert upload.logistics_type == "virtual" and upload.openid
     assert wiring().shipping().upload(top_up["id"]) in ("UPLOADED", "NOT_REQUIRED")

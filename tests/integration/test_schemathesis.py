@@ -1,4 +1,4 @@
-"""Issue 15: schemathesis over the generated OpenAPI document (openapi/openapi.json),
+"""Schemathesis over the generated OpenAPI document (openapi/openapi.json),
 against the app served as `make dev` serves it (local/dev.py's threaded server, here in
 this process on the test session's DynamoDB Local, queues and WeChat sandbox).
 
@@ -35,7 +35,7 @@ EXAMPLES = 25  # per operation and mode (positive, negative); each sent as three
 schema = schemathesis.openapi.from_path(DOC)
 # Unknown query parameters are ignored, as API Gateway passes them on: not a refusal to test.
 schema.config.generation.update(allow_extra_parameters=False)
-# The console's pages (issue 21) are HTML forms for a browser, signed in with a session
+# The console's pages are HTML forms for a browser, signed in with a session
 # cookie and a CSRF token: tests/browser drives them; this test is the JSON API's.
 schema = schema.exclude(path_regex="^/console")
 POOL = ThreadPoolExecutor(max_workers=3, thread_name_prefix="schemathesis")

@@ -89,7 +89,7 @@ def test_requests_are_signed_and_unsigned_answers_are_refused(shop):
     finally:
         client.serial = saved
     # An answer whose signature does not verify is not believed.
-    # (issue 13: the strict sandbox answers 400 NO_STATEMENT_EXIST for a day without a
+    # (the strict sandbox answers 400 NO_STATEMENT_EXIST for a day without a
     # bill, so the signed 2xx answer here is an order query)
     client.jsapi_prepay("unverified0001", "x", 1, "o-unverified", "http://127.0.0.1:8000/wechatpay/notify",
                         datetime.now(UTC) + timedelta(hours=1))

@@ -36,7 +36,7 @@ def test_a_refused_code_is_invalid_and_an_unreachable_wechat_is_unavailable(auth
         service.login("down-now")
 
 
-# -- issue 15: login rate limits and token versions --
+# -- login rate limits and token versions --
 
 
 def _limited(per_address=3, per_openid=2):

@@ -1,4 +1,4 @@
-"""The console's lists of bargains and assistance campaigns (issue 21):
+"""The console's lists of bargains and assistance campaigns:
 BargainService.list_bargains and AssistService.list_campaigns on the in-memory repositories."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Products on and off sale, the operators' list and edits (issue 21), on the in-memory
+"""Products on and off sale, the operators' list and edits, on the in-memory
 repositories."""
 
 from __future__ import annotations

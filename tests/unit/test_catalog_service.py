@@ -59,7 +59,7 @@ def test_update_sets_stock_and_retires_left_out_skus(shop):
 
 
 def test_the_operator_never_makes_stock_appear_that_was_not_there(shop):
-    """Issue 15: stock 10, an order holds 2, the operator 'sets 10' from a stale form, the
+    """Stock 10, an order holds 2, the operator 'sets 10' from a stale form, the
     order closes: 12 before. Now the blind set is refused and a delta or a set conditioned
     on what was seen keeps the books."""
     made = shop["catalog"].create_product(_product(skus=[{"price": 1000, "stock": 10}]))

@@ -1,4 +1,4 @@
-"""Issue 16: what a cold start loads. Importing the app (every Lambda's first step) loads
+"""What a cold start loads. Importing the app (every Lambda's first step) loads
 no SDK, no validation library and no aggregate: each route loads what it serves."""
 
 from __future__ import annotations

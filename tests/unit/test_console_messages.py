@@ -1,4 +1,4 @@
-"""The console's pages speak Chinese (issue 21): a domain error's English message is
+"""The console's pages speak Chinese: a domain error's English message is
 replaced by Chinese text chosen by its code, or kind, or a generic sentence."""
 
 from __future__ import annotations

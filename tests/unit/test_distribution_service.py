@@ -277,7 +277,7 @@ def test_settings_move_the_binding_window(w):
 
 
 def test_managers_are_listed_newest_first_with_a_cursor(w):
-    # issue 21: the console's managers page
+    # the console's managers page
     first = w.shopper()
     w.svc.add_manager(SimpleNamespace(user_id=first, name="甲"))
     w.clock.advance(5)

@@ -1,4 +1,4 @@
-"""The console's group-buy lists (issue 21): GroupBuyService.list_group_buys and
+"""The console's group-buy lists: GroupBuyService.list_group_buys and
 list_groups on the in-memory repositories."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""An owner's adjustment of a member's balance or points (issue 21), over the in-memory
+"""An owner's adjustment of a member's balance or points, over the in-memory
 repositories: one ledgered movement, never below zero, once per form, books equal entries."""
 
 from __future__ import annotations

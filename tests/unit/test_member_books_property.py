@@ -1,4 +1,4 @@
-"""Property (issue 19): whatever random sequence of top-ups, balance and points orders,
+"""Property: whatever random sequence of top-ups, balance and points orders,
 refunds (of orders and of top-ups, WeChat agreeing, refusing or not answering) and
 closes happens, every book equals the sum of its entries and no balance goes negative."""
 

@@ -1,4 +1,4 @@
-"""The members' pure rules (issue 19): splits and proportions in whole fen."""
+"""The members' pure rules: splits and proportions in whole fen."""
 
 from __future__ import annotations
 

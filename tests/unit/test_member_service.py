@@ -1,4 +1,4 @@
-"""Members (issue 19) over in-memory repositories: balance payment and its refunds,
+"""Members over in-memory repositories: balance payment and its refunds,
 top-ups credited once and refunded to the unspent principal, points held, earned,
 released and removed; every book equal to its entries."""
 

@@ -1,4 +1,4 @@
-"""Console operators (issue 21): scrypt hashes, sign-in and its rate limit, sessions and
+"""Console operators: scrypt hashes, sign-in and its rate limit, sessions and
 their CSRF tokens, owner-only areas, and the audit log."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Issue 16: placement reads once, finds a retried order through its conditional put
+"""Placement reads once, finds a retried order through its conditional put
 (not by reading first), and still answers a retry whose pre-checks would now refuse."""
 
 from __future__ import annotations

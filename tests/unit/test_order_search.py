@@ -1,4 +1,4 @@
-"""The console's order search (issue 21): phones compared by their digits, ranges of
+"""The console's order search: phones compared by their digits, ranges of
 Beijing days (at most 31), statuses checked, and the search by phone or by paid day."""
 
 from __future__ import annotations

@@ -130,7 +130,7 @@ def test_success_after_a_recorded_failure_is_reconciled_and_alarmed(shop):
     assert _state(shop, order["id"], refund["id"]) == ("SUCCESS", 2000, 0, 1000)  # once
 
 
-# -- issue 21: the console refunds a paid order on the merchant's word ----------------------------
+# -- the console refunds a paid order on the merchant's word ----------------------------
 
 def test_a_merchant_refund_is_the_shoppers_refund_approved_at_once_and_a_resubmission_is_the_same(shop):
     from functions.schemas import RefundInput

@@ -1,4 +1,4 @@
-"""Issue 15: in AWS the contract's settings come from Secrets Manager at run time (named by
+"""In AWS the contract's settings come from Secrets Manager at run time (named by
 SHOP_SECRET_ID, fetched once per container through Powertools' parameters utility);
 locally, from the environment as before."""
 

@@ -37,10 +37,10 @@ def wiring(monkeypatch):
 def test_every_event_consumer_is_a_bound_method_taking_event_id_and_payload(wiring):
     handlers = wiring.event_handlers()
     assert set(handlers) == {"order.paid", "order.completed", "order.refunded",
-                             "bargain_instance.expiry_due", "assist_instance.expiry_due",  # issue 18
-                             "order.shipped", "shipping.upload",  # issue 14
-                             "group.expiry_due",  # issue 17
-                             "top_up.paid",  # issue 19
+                             "bargain_instance.expiry_due", "assist_instance.expiry_due",
+                             "order.shipped", "shipping.upload",
+                             "group.expiry_due",
+                             "top_up.paid",
                              "catalog.changed"}
     for event_type, consumers in handlers.items():
         assert consumers, event_type
@@ -52,10 +52,10 @@ def test_every_event_consumer_is_a_bound_method_taking_event_id_and_payload(wiri
 def test_every_job_step_is_a_method_of_a_wired_service(wiring):
     jobs = wiring.jobs()
     assert set(jobs) == {"close-expired-orders", "relay-outbox", "settle-commissions", "send-reminders",
-                         "reconcile", "expire-campaigns",  # issue 18
-                         "retry-shipping-uploads", "check-trade-management",  # issue 14
-                         "fetch-visitors", "recount-analytics",  # issue 20
-                         "expire-groups",  # issue 17
+                         "reconcile", "expire-campaigns",
+                         "retry-shipping-uploads", "check-trade-management",
+                         "fetch-visitors", "recount-analytics",
+                         "expire-groups",
                          "rebuild-listing"}
     for name, steps in jobs.items():
         assert steps, name
