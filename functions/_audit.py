@@ -51,6 +51,7 @@ def json_fields(raw: bytes | None) -> list[str]:
 
 
 def settings_change(before: dict, after: dict) -> str | None:
-    """`key: old -> new` for each rule that changed (the shop's rules hold no personal data)."""
-    changed = [f"{k}: {before.get(k)!r} -> {after[k]!r}" for k in sorted(after) if before.get(k) != after[k]]
-    return "; ".join(changed)[:1000] or None
+    """Each rule that changed, labelled and in the units of the settings page."""
+    from functions.console.shop import settings_change as worded
+
+    return worded(before, after)

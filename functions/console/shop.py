@@ -90,6 +90,8 @@ SETTINGS_FORM = (
         ("share_binding_ttl_s", "分享绑定有效期", "days",
          "买家通过分销员的分享进入后,这么多天内下单都算该分销员的;填 0 为只算当次。"),
         ("commission_freeze_s", "佣金冻结期", "days", "确认收货后佣金冻结这么多天(期间退款会冲销佣金),之后可结算。"),
+        ("max_commission_bps", "佣金比例上限", "percent",
+         "商品和分销员等级设置的佣金比例都不能超过这个比例,防止误填(如把 10% 填成 100%)。"),
         ("settlement_mode", "结算方式", "select", "自动:按批次通过微信转账打款给分销员;手动:生成打款清单,线下打款后在“结算与打款”标记。"),
         ("payout_max_fen", "单笔打款上限", "yuan", "超过这个金额的打款拆成多笔(须低于 2000 元,否则微信要求收款人实名)。"),
         ("transfer_authorization", "请分销员开通免确认收款", "switch",
@@ -121,6 +123,39 @@ def _settings_form() -> tuple:
         for title, fields in SETTINGS_FORM)
 SETTLEMENT_MODES = (("auto", "自动打款(微信转账)"), ("manual", "手动打款(线下)"))
 UNITS = {"minutes": "分钟", "days": "天", "yuan": "元", "percent": "%", "int": "积分"}
+
+
+def settings_change(before: dict, after: dict) -> str | None:
+    """The audit line of a change to the shop's rules, as the settings page words them
+    (`结算方式: 自动打款(微信转账) → 手动打款(线下)`); the rules hold no personal data, so
+    values are shown. A message's template only says that it changed."""
+    rows = {key: (label, kind) for _, fields in SETTINGS_FORM for key, label, kind, _ in fields}
+    changed = []
+    for key in sorted(after):
+        old, new = before.get(key), after[key]
+        if old == new:
+            continue
+        if key == "subscription_templates":
+            for kind in sorted(set(old or {}) | set(new or {})):
+                if (old or {}).get(kind) != (new or {}).get(kind):
+                    label = rows.get(f"subscription_templates.{kind}", (kind, ""))[0]
+                    changed.append(f"{label}: 模板已{'修改' if (new or {}).get(kind) else '清除'}")
+            continue
+        label, kind = rows.get(key, (key, "text"))
+        changed.append(f"{label}: {_worded(kind, old)} → {_worded(kind, new)}")
+    return "; ".join(changed)[:1000] or None
+
+
+def _worded(kind: str, value) -> str:
+    if value is None:
+        return "(未设置)"
+    if kind == "select":
+        return dict(SETTLEMENT_MODES).get(value, str(value))
+    if kind == "switch":
+        return "开" if value else "关"
+    if kind == "text":
+        return f"“{value}”"
+    return _shown(kind, value) + UNITS.get(kind, "")
 
 
 def _plain(number) -> str:

@@ -199,7 +199,7 @@ def test_an_abnormal_refund_is_sent_to_the_buyers_bank_card_by_the_owner(browser
 
     page.goto(f"{console_url}/console/operators")
     entry = page.locator("#audit tr", has_text=refund["id"]).inner_text()
-    assert "异常退款" in entry and "USER_BANK_CARD ****2222" in entry and "6222" not in entry
+    assert "异常退款" in entry and "银行卡 ****2222" in entry and "6222" not in entry
 
     finish_at_wechat(client, box, refund["id"])
     assert wiring.refund_repository().get(order["id"], refund["id"]).status == "SUCCESS"

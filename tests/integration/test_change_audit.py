@@ -29,5 +29,7 @@ def test_admin_changes_are_audited_and_rates_are_capped(client, admin_headers):
     before = wiring.shop_settings().get()["max_commission_bps"]
     changed = put(client, "/admin/settings", {"max_commission_bps": before + 1}, admin_headers)
     assert changed.status_code == 200
-    assert any(f"max_commission_bps: {before} -> {before + 1}" in (e["detail"] or "") for e in _lines("SETTINGS"))
+    # worded as the settings page words it: its label, in percent
+    worded = f"佣金比例上限: {before / 100:g}% → {(before + 1) / 100:g}%"
+    assert any(worded in (e["detail"] or "") for e in _lines("SETTINGS")), worded
     put(client, "/admin/settings", {"max_commission_bps": before}, admin_headers)
