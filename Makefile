@@ -66,13 +66,14 @@ mutation: $(DEPS)
 bench: dynamodb-local
 	@set -e; for f in bench/[!_]*.py; do echo "== $$f"; $(PY) $$f; done
 
-# make deploy STAGE=prod [ALARM_EMAIL=ops@example.com]: secrets checked (created with
+# make deploy STAGE=prod [ALARM_EMAIL=ops@example.com] [IMAGE_DOMAIN=img.example.com IMAGE_CERTIFICATE_ARN=...]: secrets checked (created with
 # placeholders when missing; refused while one is left), packaged, uploaded, deployed, the
 # URLs for WeChat printed (local/deploy.py, docs/deploy.md). STAGE must be said: no default.
 deploy: $(DEPS)
 	@test "$(origin STAGE)" = "command line" -o "$(origin STAGE)" = "environment" \
 	  || { echo "make deploy STAGE=<stage>: say which stage (prod, staging, ...)" >&2; exit 1; }
-	$(PY) -m local.deploy --stage $(STAGE) $(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL))
+	$(PY) -m local.deploy --stage $(STAGE) $(if $(ALARM_EMAIL),--alarm-email $(ALARM_EMAIL)) \
+	  $(if $(IMAGE_DOMAIN),--image-domain $(IMAGE_DOMAIN)) $(if $(IMAGE_CERTIFICATE_ARN),--image-certificate-arn $(IMAGE_CERTIFICATE_ARN))
 
 # make smoke BASE_URL=https://...: checks a running stage end to end, no real money
 # (local/smoke.py). Exit status 0 only when every check passed.

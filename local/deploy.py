@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import re
 import secrets
 import sys
 import time
@@ -219,15 +220,34 @@ def with_uploaded_code(template: dict, bucket: str, key: str) -> dict:
     return out
 
 
-def parameters(stage: str, alarm_email: str | None, exists: bool) -> list[dict]:
-    """The stack's parameters: pinned by the package, the e-mail given or the one the stack has."""
+def parameters(stage: str, alarm_email: str | None, exists: bool, image_domain: str | None = None,
+               image_certificate_arn: str | None = None) -> list[dict]:
+    """The stack's parameters: pinned by the package; each optional one as given, else (on an
+    update) the value the stack has, so that a later deploy without them keeps the alarm
+    e-mail and the images' own domain rather than resetting them."""
     params = [{"ParameterKey": "Stage", "ParameterValue": stage},
               {"ParameterKey": "SecretId", "ParameterValue": secret_prefix(stage)}]
-    if alarm_email is not None:
-        params.append({"ParameterKey": "AlarmEmail", "ParameterValue": alarm_email})
-    elif exists:
-        params.append({"ParameterKey": "AlarmEmail", "UsePreviousValue": True})
+    optional = {"AlarmEmail": alarm_email, "ImageDomain": image_domain, "ImageCertificateArn": image_certificate_arn}
+    for key, value in optional.items():
+        if value is not None:
+            params.append({"ParameterKey": key, "ParameterValue": value})
+        elif exists:
+            params.append({"ParameterKey": key, "UsePreviousValue": True})
     return params
+
+
+def check_image_domain(domain: str | None, certificate_arn: str | None) -> None:
+    """CloudFront serves a domain only with a certificate for it, and reads certificates
+    from us-east-1 alone: refused here rather than after a half-applied change set."""
+    if domain is None and certificate_arn is None:
+        return
+    if not domain or not certificate_arn:
+        raise DeployError("IMAGE_DOMAIN and IMAGE_CERTIFICATE_ARN go together (docs/storefront.md)")
+    if not re.fullmatch(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+", domain):
+        raise DeployError(f"IMAGE_DOMAIN {domain!r} is not a host name such as img.example.com")
+    if not re.fullmatch(r"arn:aws[a-z-]*:acm:us-east-1:\d{12}:certificate/[0-9a-f-]+", certificate_arn):
+        raise DeployError("IMAGE_CERTIFICATE_ARN must be an ACM certificate in us-east-1 "
+                          "(CloudFront reads certificates only there)")
 
 
 def stack_state(cfn, name: str) -> str | None:
@@ -309,7 +329,8 @@ def _artifacts_bucket(s3, account: str, region: str) -> str:
     return bucket
 
 
-def deploy_stack(session, region: str, stage: str, package_dir: Path, alarm_email: str | None) -> dict[str, str]:
+def deploy_stack(session, region: str, stage: str, package_dir: Path, alarm_email: str | None,
+                 image_domain: str | None = None, image_certificate_arn: str | None = None) -> dict[str, str]:
     """Upload the package and apply it as one change set; the stack's outputs."""
     s3 = session.create_client("s3", region_name=region)
     cfn = session.create_client("cloudformation", region_name=region)
@@ -330,7 +351,9 @@ def deploy_stack(session, region: str, stage: str, package_dir: Path, alarm_emai
     print(f"deploy: change set {change_set} ({kind}) on stack {name}", flush=True)
     cfn.create_change_set(StackName=name, ChangeSetName=change_set, ChangeSetType=kind,
                           TemplateURL=f"https://{bucket}.s3.{region}.amazonaws.com/{template_key}",
-                          Parameters=parameters(stage, alarm_email, exists=kind == "UPDATE"),
+                          Parameters=parameters(stage, alarm_email, exists=kind == "UPDATE",
+                                                image_domain=image_domain,
+                                                image_certificate_arn=image_certificate_arn),
                           Capabilities=CAPABILITIES)
     from botocore.exceptions import WaiterError
 
@@ -362,10 +385,12 @@ def check_stage(stage: str) -> None:
         raise DeployError(f"STAGE={stage!r}: a lower-case letter, then up to 15 lower-case letters, digits or '-'")
 
 
-def run(stage: str, alarm_email: str | None, region: str | None, skip_package: bool = False) -> int:
+def run(stage: str, alarm_email: str | None, region: str | None, skip_package: bool = False,
+        image_domain: str | None = None, image_certificate_arn: str | None = None) -> int:
     import botocore.session
 
     check_stage(stage)
+    check_image_domain(image_domain, image_certificate_arn)
     session = botocore.session.get_session()
     if region:
         session.set_config_variable("region", region)
@@ -381,7 +406,7 @@ def run(stage: str, alarm_email: str | None, region: str | None, skip_package: b
     from local.package import OUT_DIR, package
 
     package_dir = OUT_DIR if skip_package else package(stage, OUT_DIR, lint=True, if_stale=True)
-    outputs = deploy_stack(session, region, stage, package_dir, alarm_email)
+    outputs = deploy_stack(session, region, stage, package_dir, alarm_email, image_domain, image_certificate_arn)
     urls = stage_urls(outputs)
     filled = fill_notify_base_url(sm, stage, urls["API"])
     print(describe(urls, outputs, filled, stage), flush=True)
@@ -394,8 +419,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--alarm-email", default=None, help="subscribed to the alarm topic")
     parser.add_argument("--region", default=None)
     parser.add_argument("--skip-package", action="store_true", help="deploy build/package as it is")
+    parser.add_argument("--image-domain", default=None, help="the merchant's own domain for images")
+    parser.add_argument("--image-certificate-arn", default=None, help="its ACM certificate, in us-east-1")
     args = parser.parse_args(argv)
-    return run(args.stage, args.alarm_email or None, args.region, args.skip_package)
+    return run(args.stage, args.alarm_email or None, args.region, args.skip_package,
+               args.image_domain or None, args.image_certificate_arn or None)
 
 
 if __name__ == "__main__":

@@ -196,6 +196,28 @@ def test_the_stack_is_created_updated_or_refused_by_its_status():
     assert {"ParameterKey": "SecretId", "ParameterValue": "wechat-shop/prod"} in deploy.parameters(STAGE, None, False)
     assert deploy.no_changes({"Status": "FAILED", "StatusReason": "The submitted information didn't contain changes."})
     assert not deploy.no_changes({"Status": "FAILED", "StatusReason": "Template error"})
+    # The images' own domain likewise: a later deploy that does not name it keeps it.
+    kept = deploy.parameters(STAGE, None, exists=True)
+    assert {"ParameterKey": "ImageDomain", "UsePreviousValue": True} in kept
+    assert {"ParameterKey": "ImageCertificateArn", "UsePreviousValue": True} in kept
+    given = deploy.parameters(STAGE, None, exists=True, image_domain="img.example.com", image_certificate_arn=CERT)
+    assert {"ParameterKey": "ImageDomain", "ParameterValue": "img.example.com"} in given
+    assert {"ParameterKey": "ImageCertificateArn", "ParameterValue": CERT} in given
+    assert not [p for p in deploy.parameters(STAGE, None, exists=False) if p["ParameterKey"].startswith("Image")]
+
+
+CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+
+
+def test_an_image_domain_needs_its_certificate_in_us_east_1():
+    deploy.check_image_domain(None, None)
+    deploy.check_image_domain("img.example.com", CERT)
+    with pytest.raises(DeployError, match="go together"):
+        deploy.check_image_domain("img.example.com", None)
+    with pytest.raises(DeployError, match="us-east-1"):
+        deploy.check_image_domain("img.example.com", CERT.replace("us-east-1", "ap-shanghai-1"))
+    with pytest.raises(DeployError, match="host name"):
+        deploy.check_image_domain("https://img.example.com/", CERT)
 
 
 def test_every_function_runs_the_uploaded_code():
