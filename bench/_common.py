@@ -30,8 +30,8 @@ class Stack:
 
 
 def start_stack(with_sqs: bool = True, with_sandbox: bool = True) -> Stack:
-    """DynamoDB Local (+ moto SQS, + WeChat sandbox) with the shop's table and queues."""
-    from local.bootstrap import create_queues, create_tables
+    """DynamoDB Local (+ moto's SQS and S3, + WeChat sandbox) with the shop's table, queues and buckets."""
+    from local.bootstrap import create_buckets, create_queues, create_tables
     from local.services import DynamoDBLocal, MotoServer, local_aws_env
 
     local_aws_env()
@@ -50,6 +50,9 @@ def start_stack(with_sqs: bool = True, with_sandbox: bool = True) -> Stack:
         stack.stoppers.append(sqs.stop)
         os.environ["SQS_ENDPOINT"] = sqs.endpoint
         os.environ.update(create_queues(sqs.endpoint))
+        # moto's server is S3 too: the buckets a stage has (the listing's snapshot, share
+        # codes, images), so a bench measures the path a stage takes.
+        os.environ.update(create_buckets(sqs.endpoint))
     if with_sandbox:
         from sandbox.server import WeChatSandbox
 

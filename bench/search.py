@@ -14,7 +14,6 @@ Prints:
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
@@ -62,9 +61,6 @@ def main() -> None:
     args = parser.parse_args()
     stack = start_stack(with_sqs=True, with_sandbox=False)
     try:
-        from local.bootstrap import create_buckets
-
-        os.environ.update(create_buckets(os.environ["SQS_ENDPOINT"]))
         run(args)
     finally:
         stack.stop()

@@ -19,8 +19,8 @@ _SAMPLE_ORDER = {"items": [{"sku_id": "sku_prime", "quantity": 1}],
 
 
 def prime() -> None:
-    """The part of a first POST /orders that does not depend on the request, done once
-    before the snapshot: imports, settings (the secret read), the order service and its
+    """The part of a first POST /orders (and GET /products) that does not depend on the
+    request, done once before the snapshot: imports, settings (the secret read), the order service and its
     collaborators (the merchant key loaded, the DynamoDB and SQS clients, the WeChat Pay
     transport), botocore's work for each operation the order makes, the request model's
     validation. It writes nothing and calls WeChat for nothing: the AWS operations are
@@ -28,6 +28,7 @@ def prime() -> None:
     from functions import schemas, wiring
 
     wiring.prime_order_path()
+    wiring.prime_listing_path()
     schemas.PlaceOrderInput.model_validate(_SAMPLE_ORDER).model_dump(mode="json")
 
 

@@ -855,6 +855,19 @@ def prime_order_path() -> None:
     pay_client().prime()
 
 
+def prime_listing_path() -> None:
+    """Build what a GET /products uses, before the snapshot: the catalog and listing
+    services and the S3 client the listing's snapshot is read with (its GetObject made once
+    offline). The listing itself is not loaded: a snapshot of it would be stale in every
+    container restored later."""
+    from layers import aws
+
+    catalog()
+    store = listing().snapshots
+    if store.bucket:
+        aws.prime(store.client, {"GetObject": {"Bucket": store.bucket, "Key": "listing/prime"}})
+
+
 def drop_connections() -> None:
     """Close every HTTP connection a client of ours holds (AWS, WeChat Pay)."""
     from layers import aws

@@ -203,3 +203,16 @@ def test_a_client_made_elsewhere_is_not_primed_since_its_calls_would_be_sent(ser
     with pytest.raises(ValueError):
         aws.prime(elsewhere, {"SendMessage": {"QueueUrl": server.url + "/q", "MessageBody": "{}"}})
     assert server.ports == []
+
+
+def test_priming_the_listing_sends_nothing_and_loads_no_listing(server, monkeypatch, fresh_wiring):
+    """The S3 client and its GetObject are ready before the snapshot, but the listing is
+    read by each restored container: one loaded at snapshot time would be stale in all."""
+    monkeypatch.setenv("S3_ENDPOINT", server.url)
+    monkeypatch.setenv("CODE_BUCKET", "code-bucket")
+    reset_settings_cache()
+    wiring.prime_listing_path()
+    store = wiring.listing().snapshots
+    assert store.bucket == "code-bucket" and store._client is not None  # made, and primed
+    assert server.ports == []
+    assert wiring.listing()._loaded is None
