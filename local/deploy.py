@@ -220,18 +220,20 @@ def with_uploaded_code(template: dict, bucket: str, key: str) -> dict:
     return out
 
 
-def parameters(stage: str, alarm_email: str | None, exists: bool, image_domain: str | None = None,
-               image_certificate_arn: str | None = None) -> list[dict]:
-    """The stack's parameters: pinned by the package; each optional one as given, else (on an
-    update) the value the stack has, so that a later deploy without them keeps the alarm
-    e-mail and the images' own domain rather than resetting them."""
+def parameters(stage: str, alarm_email: str | None, previous: set[str] | frozenset = frozenset(),
+               image_domain: str | None = None, image_certificate_arn: str | None = None) -> list[dict]:
+    """The stack's parameters: pinned by the package; each optional one as given, else the
+    value the stack has (`previous`: the parameters it has now, none on a first creation),
+    so that a later deploy without them keeps the alarm e-mail and the images' own domain.
+    CloudFormation refuses UsePreviousValue for a parameter the stack does not have yet
+    (a stack from before the parameter existed): that one takes the template's default."""
     params = [{"ParameterKey": "Stage", "ParameterValue": stage},
               {"ParameterKey": "SecretId", "ParameterValue": secret_prefix(stage)}]
     optional = {"AlarmEmail": alarm_email, "ImageDomain": image_domain, "ImageCertificateArn": image_certificate_arn}
     for key, value in optional.items():
         if value is not None:
             params.append({"ParameterKey": key, "ParameterValue": value})
-        elif exists:
+        elif key in previous:
             params.append({"ParameterKey": key, "UsePreviousValue": True})
     return params
 
@@ -252,6 +254,17 @@ def check_image_domain(domain: str | None, certificate_arn: str | None) -> None:
 
 def stack_state(cfn, name: str) -> str | None:
     """The stack's status, or None when there is none."""
+    stack = _described(cfn, name)
+    return stack["StackStatus"] if stack else None
+
+
+def stack_parameter_keys(cfn, name: str) -> set[str]:
+    """The names of the parameters the stack has now (none when there is no stack)."""
+    stack = _described(cfn, name)
+    return {p["ParameterKey"] for p in (stack or {}).get("Parameters", [])}
+
+
+def _described(cfn, name: str) -> dict | None:
     from botocore.exceptions import ClientError
 
     try:
@@ -260,7 +273,7 @@ def stack_state(cfn, name: str) -> str | None:
         if "does not exist" in exc.response.get("Error", {}).get("Message", ""):
             return None
         raise
-    return stack["StackStatus"]
+    return stack
 
 
 def change_set_type(status: str | None, name: str) -> str:
@@ -351,7 +364,8 @@ def deploy_stack(session, region: str, stage: str, package_dir: Path, alarm_emai
     print(f"deploy: change set {change_set} ({kind}) on stack {name}", flush=True)
     cfn.create_change_set(StackName=name, ChangeSetName=change_set, ChangeSetType=kind,
                           TemplateURL=f"https://{bucket}.s3.{region}.amazonaws.com/{template_key}",
-                          Parameters=parameters(stage, alarm_email, exists=kind == "UPDATE",
+                          Parameters=parameters(stage, alarm_email,
+                                                stack_parameter_keys(cfn, name) if kind == "UPDATE" else set(),
                                                 image_domain=image_domain,
                                                 image_certificate_arn=image_certificate_arn),
                           Capabilities=CAPABILITIES)

@@ -190,21 +190,34 @@ def test_the_stack_is_created_updated_or_refused_by_its_status():
     with pytest.raises(DeployError, match="wait"):
         deploy.change_set_type("UPDATE_IN_PROGRESS", "s")
     # The e-mail given, else the one the stack has, else none on a first creation.
-    assert {"ParameterKey": "AlarmEmail", "UsePreviousValue": True} in deploy.parameters(STAGE, None, exists=True)
-    assert not [p for p in deploy.parameters(STAGE, None, exists=False) if p["ParameterKey"] == "AlarmEmail"]
-    assert {"ParameterKey": "AlarmEmail", "ParameterValue": "a@b.c"} in deploy.parameters(STAGE, "a@b.c", exists=True)
-    assert {"ParameterKey": "SecretId", "ParameterValue": "wechat-shop/prod"} in deploy.parameters(STAGE, None, False)
+    had = {"Stage", "SecretId", "AlarmEmail", "ImageDomain", "ImageCertificateArn"}
+    assert {"ParameterKey": "AlarmEmail", "UsePreviousValue": True} in deploy.parameters(STAGE, None, had)
+    assert not [p for p in deploy.parameters(STAGE, None) if p["ParameterKey"] == "AlarmEmail"]
+    assert {"ParameterKey": "AlarmEmail", "ParameterValue": "a@b.c"} in deploy.parameters(STAGE, "a@b.c", had)
+    assert {"ParameterKey": "SecretId", "ParameterValue": "wechat-shop/prod"} in deploy.parameters(STAGE, None)
     assert deploy.no_changes({"Status": "FAILED", "StatusReason": "The submitted information didn't contain changes."})
     assert not deploy.no_changes({"Status": "FAILED", "StatusReason": "Template error"})
     # The images' own domain likewise: a later deploy that does not name it keeps it.
-    kept = deploy.parameters(STAGE, None, exists=True)
+    kept = deploy.parameters(STAGE, None, had)
     assert {"ParameterKey": "ImageDomain", "UsePreviousValue": True} in kept
     assert {"ParameterKey": "ImageCertificateArn", "UsePreviousValue": True} in kept
-    given = deploy.parameters(STAGE, None, exists=True, image_domain="img.example.com", image_certificate_arn=CERT)
+    given = deploy.parameters(STAGE, None, had, image_domain="img.example.com", image_certificate_arn=CERT)
     assert {"ParameterKey": "ImageDomain", "ParameterValue": "img.example.com"} in given
     assert {"ParameterKey": "ImageCertificateArn", "ParameterValue": CERT} in given
-    assert not [p for p in deploy.parameters(STAGE, None, exists=False) if p["ParameterKey"].startswith("Image")]
-
+    assert not [p for p in deploy.parameters(STAGE, None) if p["ParameterKey"].startswith("Image")]
+    # A stack from before the images' parameters: CloudFormation refuses UsePreviousValue
+    # for a parameter the stack does not have, so none is asked for.
+    older = deploy.parameters(STAGE, None, {"Stage", "SecretId", "AlarmEmail"})
+    assert [p["ParameterKey"] for p in older if p.get("UsePreviousValue")] == ["AlarmEmail"]
+    with Stubber(cfn) as stub:
+        stub.add_response("describe_stacks", {"Stacks": [{
+            "StackName": "wechat-shop-prod", "CreationTime": "2026-01-01", "StackStatus": "UPDATE_COMPLETE",
+            "Parameters": [{"ParameterKey": "Stage", "ParameterValue": "prod"},
+                           {"ParameterKey": "AlarmEmail", "ParameterValue": "a@b.c"}]}]})
+        assert deploy.stack_parameter_keys(cfn, "wechat-shop-prod") == {"Stage", "AlarmEmail"}
+        stub.add_client_error("describe_stacks", service_error_code="ValidationError",
+                              service_message="Stack with id wechat-shop-prod does not exist")
+        assert deploy.stack_parameter_keys(cfn, "wechat-shop-prod") == set()
 
 CERT = "arn:aws:acm:us-east-1:123456789012:certificate/0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 
