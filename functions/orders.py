@@ -25,6 +25,15 @@ def place_order():
     return created(wiring.orders().place_order(user, body, key, check_caller=check_caller))
 
 
+@route(bp, "/orders/preview", methods=["POST"])
+def preview_order():
+    """The checkout page's price: what POST /orders with this body would charge, the
+    shopper's coupons usable or not (and why), the best one. Changes nothing."""
+    user, check_caller = shopper_checked_by_read(bp)
+    body = parse_body(bp, schemas.PlaceOrderInput)
+    return wiring.orders().preview(user, body, check_caller=check_caller)
+
+
 @route(bp, "/orders", methods=["GET"])
 def list_orders():
     user = shopper_id(bp)

@@ -495,6 +495,7 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("/auth/login", "post"): LoginInput,
     ("/cart/items/{sku_id}", "put"): CartLineInput,
     ("/orders", "post"): PlaceOrderInput,
+    ("/orders/preview", "post"): PlaceOrderInput,
     ("/orders/{order_id}/refunds", "post"): RefundInput,
     ("/admin/refunds/{refund_id}/abnormal-refund", "post"): AbnormalRefundInput,
     ("/admin/top-ups/{top_up_id}/abnormal-refund", "post"): AbnormalRefundInput,

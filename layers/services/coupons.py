@@ -147,6 +147,11 @@ class CouponService:
         views = [coupon_view(c, now) for c in items]
         return [v for v in views if status is None or v["status"] == status], next_key
 
+    def wallet(self, user_id: str, limit: int) -> list:
+        """The shopper's newest `limit` coupons as stored (a checkout weighs them)."""
+        items, _ = self.coupons.for_user(user_id, limit, None)
+        return list(items)
+
     # -- the coupon in an order's transactions ------------------------------------------------
 
     def stage_hold(self, tx, user_id: str, coupon_id: str, order_id: str, lines: list[Line], now: str,

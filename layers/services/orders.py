@@ -15,9 +15,10 @@ from datetime import timedelta
 from functools import partial
 
 from layers.clock import iso, parse_iso
-from layers.domain import errors, pricing
+from layers.domain import checkout, errors, pricing
 from layers.domain import members as member_rules
 from layers.domain import order as domain
+from layers.domain import user_coupon as user_coupon_rules
 from layers.domain.order import CLOSED, COMPLETED, PAID, PENDING, SHIPPED, STATUSES, Change, Order
 from layers.domain.payment_gateway import (
     OrderNotFoundAtWeChat,
@@ -25,6 +26,9 @@ from layers.domain.payment_gateway import (
     WeChatPayUnavailable,
 )
 from layers.observability import logger
+
+# The shopper's coupons a preview weighs: the newest this many (one query page).
+PREVIEW_COUPONS = 100
 
 # How often a transition is decided again after losing a race, before giving up (429).
 ATTEMPTS = 8
@@ -59,6 +63,8 @@ class OrderService:
         # needs in one round trip; the expiry message is sent beside the prepay call.
         self.reads = reads
         self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="order-expiry")
+        # the preview's coupon query, run beside placement's read
+        self._beside_reads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="order-preview")
         self.orders = orders
         self.catalog = catalog
         self.users = users
@@ -193,15 +199,7 @@ class OrderService:
             if check_caller is not None:
                 check_caller(facts.user)
                 checked = True
-            lines = []
-            for sku_id, quantity in quantities.items():
-                sku = facts.skus.get(sku_id)
-                if sku is None or not sku.active:
-                    raise errors.NotFound(f"no such sku: {sku_id}", sku_id=sku_id)
-                if int(sku.stock) < quantity:
-                    raise errors.SoldOut(f"not enough stock for sku {sku_id}", sku_id=sku_id)
-                lines.append(pricing.Line(sku_id=sku_id, product_id=sku.product_id, title=sku.title,
-                                          category=sku.category, quantity=quantity, unit_price=int(sku.price)))
+            lines = _priced_lines(facts, quantities)
             reservations = [{"kind": "sku", "sku_id": ln.sku_id, "quantity": ln.quantity} for ln in lines]
             commissions = {sku_id: facts.skus[sku_id].commission for sku_id in quantities}
             return self.create_order(
@@ -223,6 +221,60 @@ class OrderService:
                 if existing is not None:
                     return self.replay(existing, digest)
             raise
+
+    def _quote(self, facts, lines: list[pricing.Line], coupon_off: int, points: int) -> checkout.Quote:
+        """The order's amounts from what placement read: `checkout.quote`, the one pricing
+        that placement and the preview share."""
+        shop = facts.settings
+        book = facts.points
+        return checkout.quote(
+            lines, coupon_off=coupon_off, shipping_fee=shop.shipping_fee,
+            free_shipping_threshold=shop.free_shipping_threshold,
+            levels=list(facts.levels) if book is not None else [], growth=book.growth if book is not None else 0,
+            points=points, point_value_fen=shop.point_value_fen, points_max_ratio_bps=shop.points_max_ratio_bps,
+            points_available=(book.available if book is not None else 0) if self.members is not None else None)
+
+    def preview(self, user_id: str, body, check_caller: Callable | None = None) -> dict:
+        """What `POST /orders` with this body would charge, changing nothing: no stock, coupon
+        or points held, no prepay, no rate-limit count. The same read and the same pricing
+        as placement (`_priced_lines`, `user_coupon.hold`'s discount, `_quote`), so what it
+        answers is what the order charges unless prices, stock or campaigns change between.
+
+        Two round trips, side by side: placement's one read, and one query of the
+        shopper's coupons (the newest `PREVIEW_COUPONS`) for the list of usable and
+        unusable ones."""
+        quantities = pricing.merge_quantities([(i.sku_id, i.quantity) for i in body.items])
+        wallet = self._beside_reads.submit(self.coupons.wallet, user_id, PREVIEW_COUPONS)
+        try:
+            facts = self.reads.read(user_id, list(quantities), body.coupon_id)
+            if check_caller is not None:
+                check_caller(facts.user)
+            if facts.user is None:
+                raise errors.Unauthorized("unknown shopper")
+            lines = _priced_lines(facts, quantities)
+            now_dt = self.clock.now()
+            coupon_off = 0
+            if body.coupon_id:
+                # the discount placement would take, by the very rule that holds the coupon
+                coupon_off, _ = user_coupon_rules.hold(facts.coupon, user_id, "preview", lines, now_dt)
+            priced = self._quote(facts, lines, coupon_off, getattr(body, "points", None) or 0)
+        finally:
+            coupons = wallet.result()
+        book = facts.points
+        offers = checkout.coupon_offers(
+            coupons, lines, now_dt,
+            cap=checkout.member_cap(lines, list(facts.levels) if book is not None else [],
+                                    book.growth if book is not None else 0))
+        return {
+            "items": [{"sku_id": ln.sku_id, "product_id": ln.product_id, "title": ln.title,
+                       "quantity": ln.quantity, "unit_price": ln.unit_price} for ln in lines],
+            "amounts": priced.amounts.as_dict(),
+            "coupon_id": body.coupon_id,
+            "points_used": priced.points_used,
+            "shipping": {"total": priced.amounts.shipping},
+            "coupons": {"usable": offers["usable"], "unusable": offers["unusable"]},
+            "best_coupon_id": offers["best_coupon_id"],
+        }
 
     def create_order(self, *, user_id: str, order_id: str, lines: list[pricing.Line], reservations_: list[dict],
                      coupon_id: str | None, address: dict, share_token: str | None, digest: str,
@@ -252,21 +304,11 @@ class OrderService:
             # a balance order is paid in this transaction: its coupon goes straight to used
             hold = self.coupons.stage_hold_used if pay_with == "balance" else self.coupons.stage_hold
             discount = hold(tx, user_id, coupon_id, order_id, lines, now, before=facts.coupon)
-        goods = pricing.goods_total(lines)
-        shipping = pricing.shipping_for(goods - discount, shop.shipping_fee, shop.free_shipping_threshold)
-        # -- the member level's discount off the goods (rounded up: the shopper's
-        # favour), the coupon's capped to what is left, then points, capped by
-        # points_max_ratio_bps of the goods after both (rounded down) --
-        level = member_rules.level_for(list(facts.levels), facts.points.growth) if facts.points else None
-        member_off = member_rules.member_discount(goods, int((level or {}).get("discount_bps") or 0))
-        discount = min(discount, goods - member_off)
-        points_used, points_off = (member_rules.points_discount(points, shop.point_value_fen, shop.points_max_ratio_bps,
-                                                                goods - discount - member_off)
-                                   if self.members is not None else (0, 0))
+        priced = self._quote(facts, lines, discount, points)
+        amounts, points_used = priced.amounts, priced.points_used
         if points_used:
             reservations_ = [*reservations_, {"kind": "points", "user_id": user_id, "order_id": order_id,
                                               "points": points_used}]
-        amounts = pricing.price(lines, discount, shipping, member_discount=member_off, points_discount=points_off)
         distributor_id = self.attribution(user_id, share_token, now, binding=facts.binding)
         for r in reservations_:
             self.reservations.stage_take(tx, r)
@@ -553,3 +595,18 @@ class OrderService:
             return "rescheduled"
         result = self.close_unpaid(message["order_id"], reason="EXPIRED")
         return result.status if result is not None else "gone"
+
+
+def _priced_lines(facts, quantities: dict[str, int]) -> list[pricing.Line]:
+    """The order's lines at the SKUs' server-side prices, as placement read them: 404 for
+    an unknown or withdrawn SKU, 409 SOLD_OUT when its stock cannot cover the quantity."""
+    lines = []
+    for sku_id, quantity in quantities.items():
+        sku = facts.skus.get(sku_id)
+        if sku is None or not sku.active:
+            raise errors.NotFound(f"no such sku: {sku_id}", sku_id=sku_id)
+        if int(sku.stock) < quantity:
+            raise errors.SoldOut(f"not enough stock for sku {sku_id}", sku_id=sku_id)
+        lines.append(pricing.Line(sku_id=sku_id, product_id=sku.product_id, title=sku.title,
+                                  category=sku.category, quantity=quantity, unit_price=int(sku.price)))
+    return lines

@@ -1,0 +1,109 @@
+"""Pricing an order from what placement read, and what a checkout page shows before it.
+
+`quote` is the one place an order's amounts are decided: `POST /orders` (and every
+campaign's order) writes what it answers, and `POST /orders/preview` shows it without
+writing anything. Keeping both on this one function is what makes "the preview is what
+the order then charges" hold by construction rather than by two copies kept in step.
+
+The order in which prices come off (each capped by what is left):
+
+1. the coupon, on the goods in its scope (`layers/domain/coupons.py`);
+2. the member level's discount off the goods, rounded up (the shopper's favour); the
+   coupon is then capped to what the level left;
+3. points, at most `points_max_ratio_bps` of the goods after both, rounded down;
+4. shipping, which nothing discounts: freight by template (`layers/domain/freight.py`),
+   the shop's flat fee for products without one, waived at `free_shipping_threshold` of
+   the goods after the coupon.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from layers.domain import coupons as coupon_rules
+from layers.domain import members as member_rules
+from layers.domain import pricing
+from layers.domain.user_coupon import UNUSED, UserCoupon
+
+# Why a shopper's coupon cannot be used on this order, as the checkout page names it.
+BELOW_THRESHOLD = "BELOW_THRESHOLD"
+OUT_OF_SCOPE = "OUT_OF_SCOPE"
+NOT_YET_VALID = "NOT_YET_VALID"
+EXPIRED = "EXPIRED"
+REASONS = (BELOW_THRESHOLD, OUT_OF_SCOPE, NOT_YET_VALID, EXPIRED)
+
+
+@dataclass(frozen=True)
+class Quote:
+    amounts: pricing.Amounts
+    points_used: int  # the points the order spends (held by it until paid or closed)
+    coupon_off: int  # the coupon's discount after the member level's cap
+
+
+def member_cap(lines: list[pricing.Line], levels: list[dict], growth: int) -> int:
+    """What the member level's discount leaves of the goods: the most a coupon can take."""
+    goods = pricing.goods_total(lines)
+    level = member_rules.level_for(list(levels), growth)
+    return goods - member_rules.member_discount(goods, int((level or {}).get("discount_bps") or 0))
+
+
+def quote(lines: list[pricing.Line], *, coupon_off: int, shipping_fee: int, free_shipping_threshold: int,
+          levels: list[dict], growth: int, points: int, point_value_fen: int, points_max_ratio_bps: int,
+          points_available: int | None) -> Quote:
+    """The order's amounts. `coupon_off`: what the named coupon gives on these lines (0 for
+    none); `points`: what the shopper asked to spend; `points_available`: what they have,
+    or None when points are not in play (the shop runs without members). Raises
+    InsufficientPoints when the points the order would spend are not there (placement's
+    transaction would refuse them the same way), NotAcceptable below 1 fen payable."""
+    goods = pricing.goods_total(lines)
+    shipping = pricing.shipping_for(goods - coupon_off, shipping_fee, free_shipping_threshold)
+    level = member_rules.level_for(list(levels), growth)
+    member_off = member_rules.member_discount(goods, int((level or {}).get("discount_bps") or 0))
+    discount = min(coupon_off, goods - member_off)
+    points_used, points_off = 0, 0
+    if points_available is not None:
+        points_used, points_off = member_rules.points_discount(points, point_value_fen, points_max_ratio_bps,
+                                                               goods - discount - member_off)
+        if points_used > points_available:
+            raise member_rules.InsufficientPoints("not enough points")
+    amounts = pricing.price(lines, discount, shipping, member_discount=member_off, points_discount=points_off)
+    return Quote(amounts=amounts, points_used=points_used, coupon_off=discount)
+
+
+def unusable_reason(coupon: UserCoupon, lines: list[pricing.Line], now: datetime) -> str | None:
+    """Why this UNUSED coupon of the shopper's cannot take part in these lines, or None when
+    it can. Checked in the order `user_coupon.hold` refuses in: validity, then scope, then
+    the threshold, so the reason shown is the one placing the order would meet first."""
+    if now < datetime.fromisoformat(coupon.valid_from):
+        return NOT_YET_VALID
+    if now >= datetime.fromisoformat(coupon.valid_until):
+        return EXPIRED
+    rule = coupon.as_rule()
+    base = coupon_rules.scoped_goods(rule, lines)
+    if base == 0:
+        return OUT_OF_SCOPE
+    if base < rule.threshold:
+        return BELOW_THRESHOLD
+    return None
+
+
+def coupon_offers(coupons: list[UserCoupon], lines: list[pricing.Line], now: datetime, cap: int) -> dict:
+    """The shopper's coupons for this order: `usable` with the discount each would give on
+    it (alone, and capped at `cap`, what the member level leaves of the goods, as `quote`
+    caps it), `unusable` with the reason, and `best_coupon_id`, the usable one saving most (ties: the
+    one that expires first, then the id, so the answer is stable). Only UNUSED coupons are
+    listed: a held or used coupon is not the shopper's to choose."""
+    usable, unusable = [], []
+    for c in coupons:
+        if c.status != UNUSED:
+            continue
+        reason = unusable_reason(c, lines, now)
+        if reason is None:
+            usable.append({"id": c.coupon_id, "template_id": c.template_id, "name": c.name,
+                           "discount": min(coupon_rules.discount(c.as_rule(), lines), cap), "valid_until": c.valid_until})
+        else:
+            unusable.append({"id": c.coupon_id, "template_id": c.template_id, "name": c.name, "reason": reason,
+                             "valid_until": c.valid_until})
+    best = min(usable, key=lambda u: (-u["discount"], u["valid_until"], u["id"]), default=None)
+    return {"usable": usable, "unusable": unusable, "best_coupon_id": best["id"] if best else None}
