@@ -32,6 +32,8 @@ BY_CODE = {
     "INVALID_REQUEST": "填写的内容有误,请检查后重试",
     "UNKNOWN_IMAGE": "图片不是本店上传的,请重新上传",
     "IN_USE": "仍有商品或子分类在使用,不能删除",
+    "UNDELIVERABLE": "收货地址所在省份不在配送范围内",
+    "UNKNOWN_FREIGHT_TEMPLATE": "运费模板不存在,请重新选择",
     "CSRF": "表单已失效(CSRF 校验失败),请刷新页面重试",
 }
 BY_KIND = {
