@@ -239,8 +239,9 @@ def sku_write_needed(current: Sku | None, new: Sku, change: StockChange) -> bool
             f"the stock of sku {current.sku_id} changed since it was read: send stock_delta, or stock with "
             "expected_stock (the stock you saw)", sku_id=current.sku_id)
     same = (current.title, current.category, current.price, current.commission, current.active, current.spec,
-            current.retired)
-    return same != (new.title, new.category, new.price, new.commission, new.active, new.spec, False)
+            current.retired, current.list_price, current.weight_g)
+    return same != (new.title, new.category, new.price, new.commission, new.active, new.spec, False,
+                    new.list_price, new.weight_g)
 
 
 def edit_batches(puts: list, retires: list, room: int = TX_MAX_ITEMS - 2) -> list[tuple[list, list]]:
