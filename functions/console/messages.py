@@ -68,7 +68,12 @@ FIELD_NAMES = {"amount": "金额", "reason": "原因", "bank_type": "开户银�
                "user_id": "用户", "template_id": "模板", "manager_id": "管理员", "commission": "佣金",
                "active": "上架", "category": "类目", "role": "角色", "levels": "会员等级", "pay": "支付金额",
                "bonus": "赠送金额", "plan_id": "充值方案", "stock_delta": "库存增减", "expected_stock": "原库存",
-               "quantity": "数量", "note": "备注", "restock": "退回库存"}
+               "quantity": "数量", "note": "备注", "restock": "退回库存",
+               # freight templates, and a product's
+               "charge_by": "计费方式", "default": "默认运费", "regions": "指定地区运费", "free": "包邮条件",
+               "undeliverable": "不配送地区", "freight_template_id": "运费模板", "version": "版本",
+               "first": "首件(首重)", "first_fee": "首费", "additional": "续件(续重)", "additional_fee": "续费",
+               "provinces": "省份", "min_amount": "包邮金额", "min_pieces": "包邮件数"}
 
 
 def field_label(name: str) -> str:
