@@ -256,34 +256,46 @@ def freight(lines: list[FreightLine], templates: Mapping[str, FreightTemplate], 
 
 
 # -- a template from the API's body ---------------------------------------------------------
+# A refusal names where (`path`, e.g. ("regions", 1, "provinces")) and why (`reason`: range,
+# type, name, charge_by, unknown_province, no_province, province_twice, undeliverable_charged,
+# no_condition, too_many) in its details, beside its message: the console words it in
+# Chinese beside the field it is about.
 
-def _int(value, where: str, low: int, high: int) -> int:
+def _where(path: tuple) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path).lstrip(".")
+
+
+def _bad(path: tuple, reason: str, text: str, **details):
+    return errors.InvalidRequest(f"{_where(path)}: {text}", path=path, reason=reason, **details)
+
+
+def _int(value, path: tuple, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise errors.InvalidRequest(f"{where}: an integer")
+        raise _bad(path, "type", "an integer")
     if not low <= value <= high:
-        raise errors.InvalidRequest(f"{where}: from {low} to {high}")
+        raise _bad(path, "range", f"from {low} to {high}", low=low, high=high)
     return value
 
 
-def _charge(body, where: str) -> Charge:
+def _charge(body, path: tuple) -> Charge:
     if not isinstance(body, dict):
-        raise errors.InvalidRequest(f"{where}: an object with first, first_fee, additional, additional_fee")
-    return Charge(first=_int(body.get("first"), f"{where}.first", 1, MAX_UNITS),
-                  first_fee=_int(body.get("first_fee"), f"{where}.first_fee", 0, MAX_FEE),
-                  additional=_int(body.get("additional", 0), f"{where}.additional", 0, MAX_UNITS),
-                  additional_fee=_int(body.get("additional_fee", 0), f"{where}.additional_fee", 0, MAX_FEE))
+        raise _bad(path, "type", "an object with first, first_fee, additional, additional_fee")
+    return Charge(first=_int(body.get("first"), (*path, "first"), 1, MAX_UNITS),
+                  first_fee=_int(body.get("first_fee"), (*path, "first_fee"), 0, MAX_FEE),
+                  additional=_int(body.get("additional", 0), (*path, "additional"), 0, MAX_UNITS),
+                  additional_fee=_int(body.get("additional_fee", 0), (*path, "additional_fee"), 0, MAX_FEE))
 
 
-def _provinces(names, where: str, required: bool = False) -> tuple[str, ...]:
+def _provinces(names, path: tuple, required: bool = False) -> tuple[str, ...]:
     if names is None:
         names = []
     if not isinstance(names, list | tuple):
-        raise errors.InvalidRequest(f"{where}: a list of provinces")
+        raise _bad(path, "type", "a list of provinces")
     if required and not names:
-        raise errors.InvalidRequest(f"{where}: at least one province")
+        raise _bad(path, "no_province", "at least one province")
     unknown = [str(n) for n in names if province_of(n) is None]
     if unknown:
-        raise errors.InvalidRequest(f"{where}: not a province: {', '.join(unknown[:5])}", provinces=unknown)
+        raise _bad(path, "unknown_province", f"not a province: {', '.join(unknown[:5])}", provinces=unknown)
     return in_order(province_of(n) for n in names)
 
 
@@ -293,53 +305,59 @@ def template_from(body: dict, template_id: str, now: str, version: int = 1,
     none in two regions or both charged and undeliverable, `first` at least 1, no negative
     fee, every free rule has a condition. Raises `errors.InvalidRequest` naming what is wrong."""
     if not isinstance(body, dict):
-        raise errors.InvalidRequest("the template is an object")
+        raise _bad((), "type", "the template is an object")
     name = body.get("name")
     if not isinstance(name, str) or not name.strip() or len(name.strip()) > MAX_NAME:
-        raise errors.InvalidRequest(f"name: 1 to {MAX_NAME} characters")
+        raise _bad(("name",), "name", f"1 to {MAX_NAME} characters")
     charge_by = body.get("charge_by")
     if charge_by not in CHARGE_BY:
-        raise errors.InvalidRequest("charge_by: piece or weight")
-    default = _charge(body.get("default"), "default")
+        raise _bad(("charge_by",), "charge_by", "piece or weight")
+    default = _charge(body.get("default"), ("default",))
 
     regions, charged = [], {}
     for n, region in enumerate(body.get("regions") or []):
         if not isinstance(region, dict):
-            raise errors.InvalidRequest(f"regions[{n}]: an object")
-        provinces = _provinces(region.get("provinces"), f"regions[{n}].provinces", required=True)
+            raise _bad(("regions", n), "type", "an object")
+        provinces = _provinces(region.get("provinces"), ("regions", n, "provinces"), required=True)
         twice = [p for p in provinces if p in charged]
         if twice:
-            raise errors.InvalidRequest(f"regions[{n}].provinces: already in regions[{charged[twice[0]]}]: "
-                                        f"{', '.join(twice)}", provinces=twice)
+            raise _bad(("regions", n, "provinces"), "province_twice",
+                       f"already in regions[{charged[twice[0]]}]: {', '.join(twice)}", provinces=twice)
         charged.update((p, n) for p in provinces)
-        regions.append(RegionCharge(provinces=provinces, charge=_charge(region, f"regions[{n}]")))
+        regions.append(RegionCharge(provinces=provinces, charge=_charge(region, ("regions", n))))
 
     free = []
     rules = body.get("free") or []
     if len(rules) > MAX_FREE_RULES:
-        raise errors.InvalidRequest(f"free: at most {MAX_FREE_RULES} rules")
+        raise _bad(("free",), "too_many", f"at most {MAX_FREE_RULES} rules")
     for n, rule in enumerate(rules):
         if not isinstance(rule, dict):
-            raise errors.InvalidRequest(f"free[{n}]: an object")
-        provinces = _provinces(rule.get("provinces"), f"free[{n}].provinces")
+            raise _bad(("free", n), "type", "an object")
+        provinces = _provinces(rule.get("provinces"), ("free", n, "provinces"))
         min_amount = rule.get("min_amount")
         min_pieces = rule.get("min_pieces")
         if min_amount is not None:
-            min_amount = _int(min_amount, f"free[{n}].min_amount", 1, MAX_AMOUNT)
+            min_amount = _int(min_amount, ("free", n, "min_amount"), 1, MAX_AMOUNT)
         if min_pieces is not None:
-            min_pieces = _int(min_pieces, f"free[{n}].min_pieces", 1, MAX_UNITS)
+            min_pieces = _int(min_pieces, ("free", n, "min_pieces"), 1, MAX_UNITS)
         if not provinces and min_amount is None and min_pieces is None:
-            raise errors.InvalidRequest(f"free[{n}]: give provinces, min_amount or min_pieces (a rule with no "
-                                        "condition would ship everything free: set the fees to 0 instead)")
+            raise _bad(("free", n), "no_condition", "give provinces, min_amount or min_pieces (a rule with no "
+                                                    "condition would ship everything free: set the fees to 0 instead)")
         free.append(FreeRule(provinces=provinces, min_amount=min_amount, min_pieces=min_pieces))
 
-    undeliverable = _provinces(body.get("undeliverable"), "undeliverable")
+    undeliverable = _provinces(body.get("undeliverable"), ("undeliverable",))
     both = [p for p in undeliverable if p in charged]
     if both:
-        raise errors.InvalidRequest(f"undeliverable: also charged in a region: {', '.join(both)}", provinces=both)
+        raise _bad(("undeliverable",), "undeliverable_charged", f"also charged in a region: {', '.join(both)}",
+                   provinces=both)
     return FreightTemplate(template_id=template_id, name=name.strip(), charge_by=charge_by, default=default,
                            regions=tuple(regions), free=tuple(free), undeliverable=undeliverable, version=version,
                            created_at=created_at or now, updated_at=now)
+
+
+def short_name(province: str) -> str:
+    """A province as people say it in a list (`新疆`, `内蒙古`, `香港`)."""
+    return _short(province)
 
 
 def _charge_view(c: Charge) -> dict:

@@ -375,3 +375,17 @@ def test_the_total_is_the_parts_sum_and_no_fee_is_negative(lines, t1, t2, provin
 @given(charges, st.integers(0, 10**6))
 def test_a_fee_grows_with_the_units(charge, units):
     assert 0 <= fee_of(charge, units) <= fee_of(charge, units + 1)
+
+
+def test_a_refusal_says_where_and_why_for_the_console_to_word_it():
+    with pytest.raises(errors.InvalidRequest) as refused:
+        template_from(body(regions=[{"provinces": ["广东"], "first": 1, "first_fee": 1, "additional": 1,
+                                     "additional_fee": 1},
+                                    {"provinces": ["广东省"], "first": 1, "first_fee": 2, "additional": 1,
+                                     "additional_fee": 1}]), "ft_1", NOW)
+    assert refused.value.details == {"path": ("regions", 1, "provinces"), "reason": "province_twice",
+                                     "provinces": ["广东省"]}
+    with pytest.raises(errors.InvalidRequest) as refused:
+        template_from(body(default={"first": 1, "first_fee": 10**9, "additional": 0, "additional_fee": 0}),
+                      "ft_1", NOW)
+    assert refused.value.details["path"] == ("default", "first_fee") and refused.value.details["reason"] == "range"
