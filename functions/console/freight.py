@@ -304,7 +304,7 @@ def _save(ctx, template_id: str | None):
         if template_id is None:
             saved = service.create(schemas.FreightTemplateInput.model_validate(body))
         else:
-            version = int(values["version"]) if values["version"].isdigit() else None
+            version = int(values["version"]) if _COUNT.fullmatch(values["version"]) else None
             saved = service.update(template_id, schemas.FreightTemplateUpdateInput.model_validate(
                 {**body, "version": version}))
     except errors.InvalidRequest as exc:
