@@ -14,6 +14,7 @@ from functions import (
     coupons,
     distribution,
     flash_sales,
+    freight,
     group_buys,
     health,
     jobs,
@@ -53,6 +54,7 @@ for blueprint in (
     members.bp,
     console.bp,
     storefront.bp,
+    freight.bp,
 ):
     app.register_blueprint(blueprint)
 

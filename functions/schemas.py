@@ -195,6 +195,9 @@ class ProductInput(BaseModel):
     category_id: Id | None = None
     tags: list[Tag] = Field(default_factory=list, max_length=10)
     sort_weight: Int = Field(0, ge=-1_000_000, le=1_000_000, description="higher first in the default order")
+    freight_template_id: Id | None = Field(
+        None, description="a template of GET /admin/freight-templates (422 UNKNOWN_FREIGHT_TEMPLATE otherwise); "
+                          "absent or null: the shop's flat shipping_fee")
 
 
 # -- operators: categories and uploads ----------------------------------------------------------
@@ -212,6 +215,59 @@ class UploadInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     content_type: Literal["image/jpeg", "image/png", "image/webp"]
     size: Int = Field(ge=1, le=5 * 1024 * 1024, description="bytes, at most 5 MB")
+
+
+# -- operators: freight templates -----------------------------------------------------------
+
+Province = Annotated[str, Field(min_length=1, max_length=20,
+                                description="as WeChat's address picker names it (广东省, 内蒙古自治区); "
+                                            "the short form (广东, 内蒙古) is taken too")]
+
+
+class FreightChargeInput(BaseModel):
+    """The first `first` units (pieces, or grams when the template charges by weight) for
+    `first_fee`; then each further `additional` units started for `additional_fee`
+    (`additional` 0: nothing further)."""
+
+    model_config = ConfigDict(extra="forbid")
+    first: Int = Field(ge=1, le=1_000_000, description="pieces or grams")
+    first_fee: Int = Field(ge=0, le=10_000_000, description="fen")
+    additional: Int = Field(ge=0, le=1_000_000, description="pieces or grams")
+    additional_fee: Int = Field(ge=0, le=10_000_000, description="fen")
+
+
+class FreightRegionInput(FreightChargeInput):
+    """What these provinces are charged instead of the default; a province is in one region at most."""
+
+    provinces: list[Province] = Field(min_length=1, max_length=34)
+
+
+class FreeRuleInput(BaseModel):
+    """包邮: the template's part of an order is 0 where every condition given holds (at least one)."""
+
+    model_config = ConfigDict(extra="forbid")
+    provinces: list[Province] = Field(default_factory=list, max_length=34, description="empty: everywhere")
+    min_amount: Int | None = Field(None, ge=1, le=100_000_000,
+                                   description="fen: the template's goods at list price, before discounts")
+    min_pieces: Int | None = Field(None, ge=1, le=1_000_000)
+
+
+class FreightTemplateInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=30)
+    charge_by: Literal["piece", "weight"]
+    default: FreightChargeInput
+    regions: list[FreightRegionInput] = Field(default_factory=list, max_length=34)
+    free: list[FreeRuleInput] = Field(default_factory=list, max_length=10)
+    undeliverable: list[Province] = Field(default_factory=list, max_length=34,
+                                          description="an address here is 422 UNDELIVERABLE")
+
+
+class FreightTemplateUpdateInput(FreightTemplateInput):
+    """The whole template, replaced."""
+
+    version: Int | None = Field(None, ge=1, description="the version read: the change is made only while the "
+                                                         "template is still at it (409 INVALID_STATE otherwise)")
 
 
 # -- operators: coupons -------------------------------------------------------------------
@@ -543,3 +599,7 @@ REQUEST_MODELS[("/admin/operators", "post")] = OperatorInput
 REQUEST_MODELS[("/admin/categories", "post")] = CategoryInput
 REQUEST_MODELS[("/admin/categories/{category_id}", "put")] = CategoryInput
 REQUEST_MODELS[("/admin/uploads", "post")] = UploadInput
+
+# Freight templates.
+REQUEST_MODELS[("/admin/freight-templates", "post")] = FreightTemplateInput
+REQUEST_MODELS[("/admin/freight-templates/{template_id}", "put")] = FreightTemplateUpdateInput

@@ -426,7 +426,24 @@ def catalog():
     return CatalogService(catalog=catalog_repository(), new_tx=new_tx(), clock=clock(),
                           categories=_Deferred(category_repository), images=_Deferred(images),
                           listing=_Deferred(listing), campaigns=_Deferred(campaign_directory),
-                          outbox=_Deferred(outbox_repository), publisher=_Deferred(publisher))
+                          outbox=_Deferred(outbox_repository), publisher=_Deferred(publisher),
+                          freight=_Deferred(freight_repository))
+
+
+# -- freight templates ------------------------------------------------------------------------
+
+@_once
+def freight_repository():
+    from layers.storage.freight import DynamoFreightRepository
+
+    return DynamoFreightRepository()
+
+
+@_once
+def freight_templates():
+    from layers.services.freight import FreightService
+
+    return FreightService(freight=freight_repository(), clock=clock(), new_id=catalog_repository().new_id)
 
 
 # -- the storefront: categories, the listing, campaigns to find, image uploads ----------------

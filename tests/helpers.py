@@ -70,3 +70,18 @@ class bills_ready:  # noqa: N801 - used as a context manager
     def __exit__(self, *exc):
         self.sandbox.reset_clock()
         return False
+
+
+def store_freight(order_id: str, freight: dict) -> None:
+    """Give a placed order its freight breakdown, as order pricing stores it (`Freight.as_dict()`)."""
+    from layers.storage.orders import OrderItem, order_key
+
+    OrderItem(*order_key(order_id)).update(actions=[OrderItem.freight.set(freight)])
+
+
+# An order's freight as the console shows it: two templates and the flat part.
+FREIGHT = {"total": 1900, "parts": [
+    {"template_id": "ft_weighed", "name": "按重量", "pieces": 3, "weight_g": 1450, "amount": 5970, "fee": 1100,
+     "rule": "region"},
+    {"template_id": "ft_jzh", "name": "江浙沪包邮", "pieces": 1, "weight_g": 0, "amount": 9900, "fee": 0, "rule": "free"},
+    {"template_id": None, "name": None, "pieces": 2, "weight_g": 350, "amount": 2000, "fee": 800, "rule": "flat"}]}

@@ -10,6 +10,7 @@ from functions.console import (  # noqa: F401  (each registers its views on bp)
     campaigns,  # group buys, bargains, assistance
     catalog,
     distribution,
+    freight,
     marketing,
     members,
     orders,

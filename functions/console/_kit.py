@@ -30,6 +30,8 @@ UPLOAD_NAMES = {"PENDING": "排队上传中", "UPLOADED": "已上传", "FAILED":
 GROUP_NAMES = {"PENDING": "待开团", "OPEN": "拼团中", "SUCCEEDED": "已成团", "FAILED": "未成团"}
 LOGISTICS_NAMES = {"express": "快递", "same_city": "同城配送", "virtual": "虚拟商品", "pickup": "到店自提"}
 SALE_NAMES = {"ACTIVE": "进行中", "STOPPED": "已停止", "ENDED": "已结束"}
+# How each part of an order's freight was charged (layers/domain/freight.py `RULES`).
+FREIGHT_RULES = {"default": "按默认", "region": "按地区", "free": "包邮", "flat": "统一运费", "flat_free": "满额包邮"}
 PAYOUT_NAMES = {"CLAIMING": "待领取", "PAYING": "打款中", "READY": "待打款", "TRANSFERRING": "转账中",
                 "WAIT_USER_CONFIRM": "待分销员确认收款", "SUCCESS": "已到账", "FAIL": "失败",
                 "AWAITING_MANUAL": "待线下打款", "PAID_MANUALLY": "已线下打款"}
@@ -41,13 +43,15 @@ ACTION_NAMES = {"refund.create": "退款", "refund.approve": "同意退款", "re
                 "product.on_sale": "上架", "product.off_sale": "下架", "group_buy.create": "创建拼团",
                 "group_buy.stop": "停止拼团", "bargain.create": "创建砍价", "assist.create": "创建助力",
                 "operator.disable": "停用操作员", "operator.enable": "启用操作员",
-                "operator.reset_password": "重置密码", "settings.update": "修改店铺设置"}
+                "operator.reset_password": "重置密码", "settings.update": "修改店铺设置",
+                "freight.create": "新建运费模板", "freight.edit": "修改运费模板"}
 STATIC_TYPES = {".js": "application/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 # The sidebar: one group per area a manager thinks in; a new page is one line here (and its
 # `owner_only` flag matches its `console_page(area=...)`). A group with no page is not shown.
 NAV = (
     ("订单", (("/console/orders", "订单", False), ("/console/refunds", "退款", False))),
-    ("商品", (("/console/products", "商品与库存", False), ("/console/categories", "分类", False))),
+    ("商品", (("/console/products", "商品与库存", False), ("/console/categories", "分类", False),
+             ("/console/freight-templates", "运费模板", False))),
     ("营销", (("/console/coupons", "优惠券", False), ("/console/flash-sales", "秒杀", False),
               ("/console/group-buys", "拼团", False), ("/console/bargains", "砍价", False),
               ("/console/assist-campaigns", "助力", False))),
@@ -84,12 +88,12 @@ HTTP_STATUS = {"invalid": 400, "unauthorized": 401, "forbidden": 403, "not_found
 def _templates():
     from functions.console.render import environment
 
-    return environment({"yuan": yuan, "yuan_plain": yuan_plain, "bj": beijing, "bj_day": beijing_day,
+    return environment({"yuan": yuan, "yuan_plain": yuan_plain, "bj": beijing, "bj_day": beijing_day, "weight": weight,
                         "outcome": _outcome_name, "audit_detail": audit_detail},
                        {"STATUS_NAMES": STATUS_NAMES, "UPLOAD_NAMES": UPLOAD_NAMES,
                         "PAID_STATUSES": ("PAID", "SHIPPED", "COMPLETED", "REFUNDING", "REFUNDED"),
                         "REFUND_NAMES": REFUND_NAMES, "nav_for": nav_for, "SALE_NAMES": SALE_NAMES, "GROUP_NAMES": GROUP_NAMES, "LOGISTICS_NAMES": LOGISTICS_NAMES,
-                        "PAYOUT_NAMES": PAYOUT_NAMES, "ACTION_NAMES": ACTION_NAMES})
+                        "PAYOUT_NAMES": PAYOUT_NAMES, "ACTION_NAMES": ACTION_NAMES, "FREIGHT_RULES": FREIGHT_RULES})
 
 
 # -- what a person reads: Beijing time, yuan ---------------------------------------------------------
@@ -144,6 +148,17 @@ def yuan_plain(fen) -> str:
     fen = int(fen)
     sign, fen = ("-" if fen < 0 else ""), abs(fen)
     return f"{sign}{fen // 100}.{fen % 100:02d}"
+
+
+def weight(grams) -> str:
+    """Grams as a person reads them: `350 克` below a kilogram, `1.45 千克` from one."""
+    if grams is None:
+        return ""
+    grams = int(grams)
+    if grams < 1000:
+        return f"{grams} 克"
+    kilos, rest = divmod(grams, 1000)
+    return f"{kilos}.{rest:03d}".rstrip("0").rstrip(".") + " 千克"
 
 
 def _outcome_name(outcome: str | None) -> str:

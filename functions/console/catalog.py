@@ -27,7 +27,7 @@ def product_list(ctx):
     if partial:
         return ctx.page("_product_rows.html", products=products, next_cursor=encode_cursor(next_key))
     return ctx.page("products.html", products=products, next_cursor=encode_cursor(next_key),
-                    tree=wiring.categories().tree()["items"])
+                    tree=wiring.categories().tree()["items"], freight_templates=wiring.freight_templates().all())
 
 
 def _lines(text: str | None) -> list[str]:
@@ -53,6 +53,14 @@ def _content(form: dict, current: dict | None = None) -> dict:
             "sort_weight": _int(form.get("sort_weight")) or 0}
 
 
+def _freight(form: dict, current: dict | None = None) -> str | None:
+    """The freight template chosen (blank: the shop's flat fee); a form without the picker
+    (an older page) keeps the product's."""
+    if "freight_template_id" not in form:
+        return current.get("freight_template_id") if current else None
+    return form["freight_template_id"].strip() or None
+
+
 def _new_sku(line: str) -> dict:
     """`价格(元) 库存 规格名:值 ...`, one SKU of a form's text."""
     price, _, rest = line.strip().partition(" ")
@@ -65,7 +73,7 @@ def product_create(ctx):
     """A product with its SKUs: one line per SKU in the form's `skus` (`price stock spec...`)."""
     form = _form()
     skus = [_new_sku(line) for line in (form.get("skus") or "").splitlines() if line.strip()]
-    body = {"title": form.get("title", ""), "skus": skus, **_content(form)}
+    body = {"title": form.get("title", ""), "skus": skus, "freight_template_id": _freight(form), **_content(form)}
     wiring.catalog().create_product(schemas.ProductInput.model_validate(body))
     return redirect("/console/products", flash="created")
 
@@ -95,7 +103,7 @@ def product_edit_page(ctx, product_id):
     product = catalog.get_product_admin(product_id)
     entries, next_key = catalog.stock_entries(product_id, 20, decode_cursor(_query("cursor")))
     return ctx.page("product.html", product=product, entries=entries, next_cursor=encode_cursor(next_key),
-                    tree=wiring.categories().tree()["items"])
+                    tree=wiring.categories().tree()["items"], freight_templates=wiring.freight_templates().all())
 
 
 def _sku_edit(form: dict, sku: dict) -> dict:
@@ -118,7 +126,8 @@ def _sku_edit(form: dict, sku: dict) -> dict:
 
 @console_page("/console/products/{product_id}", methods=("POST",))
 def product_edit(ctx, product_id):
-    """Title, content (images, detail images, description, category, tags, sort weight), each
+    """Title, content (images, detail images, description, category, tags, sort weight), the
+    freight template, each
     SKU's price, list price (yuan), weight (grams) and spec and, on `new_sku`, one more SKU
     (`price stock spec...`). Stock is left alone (it moves by delta, with a reason); the
     product stays on or off sale as it was."""
@@ -129,7 +138,7 @@ def product_edit(ctx, product_id):
     if line:
         skus.append(_new_sku(line))
     body = {"title": form.get("title", ""), "skus": skus, "commission": current["commission"],
-            "active": current["active"], **_content(form, current)}
+            "active": current["active"], "freight_template_id": _freight(form, current), **_content(form, current)}
     wiring.catalog().update_product(product_id, schemas.ProductInput.model_validate(body))
     wiring.operators().audit(ctx.session, "product.edit", product_id, None, body["title"])
     return redirect(f"/console/products/{product_id}", flash="saved")

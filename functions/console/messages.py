@@ -32,6 +32,8 @@ BY_CODE = {
     "INVALID_REQUEST": "填写的内容有误,请检查后重试",
     "UNKNOWN_IMAGE": "图片不是本店上传的,请重新上传",
     "IN_USE": "仍有商品或子分类在使用,不能删除",
+    "UNDELIVERABLE": "收货地址所在省份不在配送范围内",
+    "UNKNOWN_FREIGHT_TEMPLATE": "运费模板不存在,请重新选择",
     "CSRF": "表单已失效(CSRF 校验失败),请刷新页面重试",
 }
 BY_KIND = {
@@ -66,7 +68,12 @@ FIELD_NAMES = {"amount": "金额", "reason": "原因", "bank_type": "开户银�
                "user_id": "用户", "template_id": "模板", "manager_id": "管理员", "commission": "佣金",
                "active": "上架", "category": "类目", "role": "角色", "levels": "会员等级", "pay": "支付金额",
                "bonus": "赠送金额", "plan_id": "充值方案", "stock_delta": "库存增减", "expected_stock": "原库存",
-               "quantity": "数量", "note": "备注", "restock": "退回库存"}
+               "quantity": "数量", "note": "备注", "restock": "退回库存",
+               # freight templates, and a product's
+               "charge_by": "计费方式", "default": "默认运费", "regions": "指定地区运费", "free": "包邮条件",
+               "undeliverable": "不配送地区", "freight_template_id": "运费模板", "version": "版本",
+               "first": "首件(首重)", "first_fee": "首费", "additional": "续件(续重)", "additional_fee": "续费",
+               "provinces": "省份", "min_amount": "包邮金额", "min_pieces": "包邮件数"}
 
 
 def field_label(name: str) -> str:

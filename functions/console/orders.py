@@ -62,7 +62,7 @@ def _order_page(ctx, order_id: str, status: int = 200, notice: str | None = None
             upload = None
     from layers.domain.order import REFUNDABLE
 
-    return ctx.page("order.html", status, order=wiring.orders().view(order), upload=upload,
+    return ctx.page("order.html", status, order=wiring.orders().view(order), upload=upload, freight=order.freight,
                     couriers=wiring.couriers().all(), courier_names=wiring.couriers().names(),
                     refunds=wiring.refunds().for_order(order_id), notice=notice,
                     refundable=int(order.refund_room or 0) if order.status in REFUNDABLE else 0,

@@ -4,7 +4,7 @@ A SKU's `stock` is what can still be sold. An order takes from it in its creatin
 transaction, conditioned on enough stock and the SKU being on sale (so overselling is
 impossible under any interleaving), and gives it back in its closing transaction. The
 product's title, category and commission are copied onto each SKU so that pricing an
-order reads SKUs only.
+order reads SKUs only; so is its freight template.
 
 A reservation is what an order holds: `{"kind": "sku", "sku_id", "quantity"}` here
 (flash-sale units are the flash-sale repository's).
@@ -35,6 +35,7 @@ class Sku:
     retired: bool = False  # left out of an edit (never back on sale with its product)
     list_price: int | None = None  # the struck-through "was" price (划线价), at least `price`
     weight_g: int | None = None  # for freight by weight
+    freight_template_id: str | None = None  # the product's, copied here: pricing reads SKUs only
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ class Product:
     tags: tuple[str, ...] = ()
     sort_weight: int = 0
     price_min: int | None = None  # the lowest price of its on-sale SKUs, for the listing
+    freight_template_id: str | None = None  # None: the shop's flat shipping fee
 
 
 def content_of(body) -> dict:
@@ -239,8 +241,9 @@ def sku_write_needed(current: Sku | None, new: Sku, change: StockChange) -> bool
             f"the stock of sku {current.sku_id} changed since it was read: send stock_delta, or stock with "
             "expected_stock (the stock you saw)", sku_id=current.sku_id)
     same = (current.title, current.category, current.price, current.commission, current.active, current.spec,
-            current.retired)
-    return same != (new.title, new.category, new.price, new.commission, new.active, new.spec, False)
+            current.retired, current.list_price, current.weight_g, current.freight_template_id)
+    return same != (new.title, new.category, new.price, new.commission, new.active, new.spec, False,
+                    new.list_price, new.weight_g, new.freight_template_id)
 
 
 def edit_batches(puts: list, retires: list, room: int = TX_MAX_ITEMS - 2) -> list[tuple[list, list]]:

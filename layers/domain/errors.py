@@ -40,3 +40,6 @@ UpstreamUnavailable = _error("UpstreamUnavailable", "UPSTREAM_UNAVAILABLE", "una
 # The storefront: an image URL the shop did not issue; a category still used.
 UnknownImage = _error("UnknownImage", "UNKNOWN_IMAGE", "unprocessable")
 InUse = _error("InUse", "IN_USE", "conflict")
+# Freight: a province a template does not deliver to; a product naming no template.
+Undeliverable = _error("Undeliverable", "UNDELIVERABLE", "unprocessable")
+UnknownFreightTemplate = _error("UnknownFreightTemplate", "UNKNOWN_FREIGHT_TEMPLATE", "unprocessable")

@@ -104,6 +104,9 @@ class Order:
     pay_with: str = "wechat"  # wechat | balance
     # {"balance": {"principal", "bonus"} (what a balance payment took), "points": n (held)}
     member: dict | None = None
+    # -- freight templates: how `amounts.shipping` was made (layers/domain/freight.py,
+    # `Freight.as_dict()`: {"total", "parts": [...]}); None for orders priced without it --
+    freight: dict | None = None
 
     @property
     def payable(self) -> int:

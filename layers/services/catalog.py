@@ -53,6 +53,7 @@ def product_view(product: Product, skus: dict[str, Sku], admin: bool = False, *,
         "detail_images": list(product.detail_images),
         "tags": list(product.tags),
         "sort_weight": product.sort_weight,
+        "freight_template_id": product.freight_template_id,
         "specs": spec_matrix([v["spec"] for v in sku_views]),
         "skus": sku_views,
         "created_at": product.created_at,
@@ -71,11 +72,12 @@ def product_view(product: Product, skus: dict[str, Sku], admin: bool = False, *,
 
 class CatalogService:
     def __init__(self, *, catalog: CatalogRepository, new_tx, clock, categories=None, images=None,
-                 listing=None, campaigns=None, outbox=None, publisher=None):
+                 listing=None, campaigns=None, outbox=None, publisher=None, freight=None):
         """The storefront's collaborators are optional (a service without them writes and shows
         products without content checks, listing, sales or campaigns): `categories` (the
         category repository), `images` (`check(urls)`), `listing` (ListingService),
-        `campaigns` (CampaignDirectory), `outbox` and `publisher` (`catalog.changed`)."""
+        `campaigns` (CampaignDirectory), `outbox` and `publisher` (`catalog.changed`), `freight`
+        (the freight template repository: a product names only a template that exists)."""
         self.catalog = catalog
         self.new_tx = new_tx
         self.clock = clock
@@ -85,6 +87,7 @@ class CatalogService:
         self.campaigns = campaigns
         self.outbox = outbox
         self.publisher = publisher
+        self.freight = freight
 
     def create_product(self, body: Any) -> dict:
         now = iso(self.clock.now())
@@ -121,6 +124,12 @@ class CatalogService:
             if named is None:
                 raise errors.NotFound("no such category")
             category = category or named.name
+        freight_template_id = getattr(body, "freight_template_id", None)
+        if freight_template_id and self.freight is not None and self.freight.get(freight_template_id) is None:
+            # Templates are never deleted (there is no DELETE), so one read here suffices:
+            # a template that exists now still exists when the product is written.
+            raise errors.UnknownFreightTemplate(f"no freight template {freight_template_id}",
+                                                freight_template_id=freight_template_id)
         sku_ids, puts = [], []
         for sku in body.skus:
             sku_id = sku.id or self.catalog.new_id("s")
@@ -128,7 +137,8 @@ class CatalogService:
             change = _stock_change(sku)
             new = Sku(sku_id=sku_id, product_id=product_id, title=body.title, category=category,
                       price=sku.price, stock=sku.stock or 0, commission=commission, active=body.active, spec=sku.spec,
-                      list_price=getattr(sku, "list_price", None), weight_g=getattr(sku, "weight_g", None))
+                      list_price=getattr(sku, "list_price", None), weight_g=getattr(sku, "weight_g", None),
+                      freight_template_id=freight_template_id)
             if sku_write_needed(current.get(sku_id), new, change):
                 puts.append((new, change))
         # SKUs left out of an update are retired, not deleted: open orders still name them.
@@ -142,7 +152,7 @@ class CatalogService:
         product = Product(product_id=product_id, title=body.title, category=category,
                           sku_ids=tuple(sku_ids), commission=commission, created_at=created_at,
                           updated_at=now, active=body.active, price_min=min(s.price for s in body.skus),
-                          **content)
+                          freight_template_id=freight_template_id, **content)
         # The last transaction also carries the product, the category counts and the event.
         batches = edit_batches(puts, retires, room=TX_MAX_ITEMS - 5)
         event = None

@@ -2,8 +2,9 @@
 
 - Product: pk `PRODUCT#<id>`, sk `PRODUCT`; listed through gsi1 `PRODUCTS` / `<created_at>#<id>`.
 - SKU: pk `SKU#<id>`, sk `SKU`. `stock` is what can still be sold; an order takes from it
-  with a conditional update in its own transaction. The product's title, category and
-  commission are copied onto each SKU so that pricing an order reads SKUs only.
+  with a conditional update in its own transaction. The product's title, category,
+  commission and freight template are copied onto each SKU so that pricing an order reads
+  SKUs only.
 - Settings: pk `SHOP`, sk `SETTINGS`.
 - Stock entry: pk `PRODUCT#<id>`, sk `STOCK#<at>#<ns>#<entry id>`: an operator's move
   of the product's stock (`moves`: SKU id -> delta), put in the transaction that moves it.
@@ -45,6 +46,7 @@ class ProductItem(Listed):
     tags = JSONAttribute(null=True)
     sort_weight = NumberAttribute(null=True)
     price_min = NumberAttribute(null=True)
+    freight_template_id = UnicodeAttribute(null=True)
 
 
 class SkuItem(ShopModel):
@@ -60,6 +62,7 @@ class SkuItem(ShopModel):
     retired = BooleanAttribute(null=True)  # left out of an edit; absent on SKUs never left out
     list_price = NumberAttribute(null=True)
     weight_g = NumberAttribute(null=True)
+    freight_template_id = UnicodeAttribute(null=True)  # the product's
 
 
 class StockEntryItem(ShopModel):
@@ -101,7 +104,8 @@ def _sku(item: SkuItem) -> Sku:
                price=int(item.price), stock=int(item.stock), commission=item.commission,
                active=bool(item.active), spec=item.spec, retired=bool(item.retired),
                list_price=int(item.list_price) if item.list_price is not None else None,
-               weight_g=int(item.weight_g) if item.weight_g is not None else None)
+               weight_g=int(item.weight_g) if item.weight_g is not None else None,
+               freight_template_id=item.freight_template_id)
 
 
 def _product(item: ProductItem) -> Product:
@@ -111,7 +115,8 @@ def _product(item: ProductItem) -> Product:
                    images=tuple(item.images or ()), description=item.description,
                    detail_images=tuple(item.detail_images or ()), category_id=item.category_id,
                    tags=tuple(item.tags or ()), sort_weight=int(item.sort_weight or 0),
-                   price_min=int(item.price_min) if item.price_min is not None else None)
+                   price_min=int(item.price_min) if item.price_min is not None else None,
+                   freight_template_id=item.freight_template_id)
 
 
 class DynamoSettingsRepository:
@@ -245,6 +250,8 @@ class DynamoCatalogRepository(DynamoStockRepository):
             SkuItem.price.set(sku.price),
             SkuItem.list_price.set(sku.list_price) if sku.list_price is not None else SkuItem.list_price.remove(),
             SkuItem.weight_g.set(sku.weight_g) if sku.weight_g is not None else SkuItem.weight_g.remove(),
+            SkuItem.freight_template_id.set(sku.freight_template_id) if sku.freight_template_id
+            else SkuItem.freight_template_id.remove(),
             *stock_action,
             SkuItem.commission.set(sku.commission) if sku.commission else SkuItem.commission.remove(),
             SkuItem.active.set(sku.active),
@@ -305,7 +312,7 @@ class DynamoCatalogRepository(DynamoStockRepository):
             images=list(product.images) or None, description=product.description,
             detail_images=list(product.detail_images) or None, category_id=product.category_id,
             tags=list(product.tags) or None, sort_weight=product.sort_weight or None,
-            price_min=product.price_min,
+            price_min=product.price_min, freight_template_id=product.freight_template_id,
             gsi1pk=PRODUCTS, gsi1sk=f"{product.created_at}#{product.product_id}",
         ))
 

@@ -96,6 +96,8 @@ class OrderItem(ListedAndQueued, Numbered):
     # -- members --
     pay_with = UnicodeAttribute(null=True)
     member = JSONAttribute(null=True)
+    # -- how the shipping fee was made: {"total", "parts": [...]} (layers/domain/freight.py) --
+    freight = JSONAttribute(null=True)
 
 
 class UnpaidOrdersItem(ShopModel):

@@ -176,9 +176,10 @@ class TestCatalogRepository:
                        commission=None, created_at="2999-02-01T00:00:00Z", updated_at="2999-02-01T00:00:00Z",
                        images=("https://img/a.png", "https://img/b.png"), description="一级", detail_images=(
                            "https://img/c.png",), category_id="c_1", tags=("正山小种", "礼盒"), sort_weight=7,
-                       price_min=1200)
+                       price_min=1200, freight_template_id="ft_1")
         bare = replace(full, product_id=f"p_{tag}_bare", images=(), description=None, detail_images=(),
-                       category_id=None, tags=(), sort_weight=0, price_min=None, active=False)
+                       category_id=None, tags=(), sort_weight=0, price_min=None, active=False,
+                       freight_template_id=None)
         tx = env.new_tx()
         env.repo.stage_put_product(tx, full)
         env.repo.stage_put_product(tx, bare)
@@ -192,6 +193,15 @@ class TestCatalogRepository:
         sku = _sku(list_price=1500, weight_g=250)
         _put(env, sku)
         assert env.repo.get_skus([sku.sku_id])[sku.sku_id] == sku
+
+    def test_a_sku_keeps_its_freight_template_until_a_write_without_one(self, env):
+        sku = _sku(freight_template_id="ft_1")
+        _put(env, sku)
+        assert env.repo.get_skus([sku.sku_id])[sku.sku_id] == sku
+        tx = env.new_tx()
+        env.repo.stage_put_sku(tx, replace(sku, freight_template_id=None), StockChange())
+        tx.commit()
+        assert env.repo.get_skus([sku.sku_id])[sku.sku_id].freight_template_id is None
 
     def test_settings_default_then_saved(self, env):
         before = env.settings.load_settings(fresh=True)

@@ -75,6 +75,20 @@ class TestOrderRepository:
         create(backend, order)
         assert backend.orders.get(order.order_id, consistent=True) == order
 
+    def test_the_freight_breakdown_reads_back(self, backend):
+        from layers.domain.freight import Freight, FreightPart
+
+        freight = Freight(total=1900, parts=(
+            FreightPart("ft_1", "按重", 2, 1450, 3000, 1100, "default"),
+            FreightPart(None, None, 1, 0, 2000, 800, "flat"))).as_dict()
+        order = an_order(freight=freight, amounts={"goods": 5000, "discount": 0, "shipping": 1900, "payable": 6900})
+        create(backend, order)
+        assert backend.orders.get(order.order_id, consistent=True).freight == freight
+        assert backend.orders.get(order.order_id, consistent=True) == order
+        bare = an_order()
+        create(backend, bare)
+        assert backend.orders.get(bare.order_id, consistent=True).freight is None
+
     def test_an_id_is_created_once(self, backend):
         order = an_order()
         create(backend, order)

@@ -46,14 +46,24 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 @pytest.fixture(scope="module", autouse=True)
 def shop_rules_kept():
     """Schemathesis PUTs random (valid) shop rules: a binding time of 0 s, a payout limit of 20
-    fen... The tests after this module run under the rules they expect."""
+    fen... and POSTs random freight templates (a shop holds at most 100). The tests after
+    this module run under the rules and templates they expect."""
     from functions import wiring
     from layers import clock
+    from layers.storage.freight import TEMPLATES_KEY, FreightTemplatesItem
 
     repo = wiring.shop_settings_repository()
     before = repo.load_settings(fresh=True)
+    try:
+        templates = FreightTemplatesItem.get(*TEMPLATES_KEY, consistent_read=True)
+    except FreightTemplatesItem.DoesNotExist:
+        templates = None
     yield
     repo.save_settings(before, clock.now_iso())
+    if templates is not None:
+        templates.save()
+    else:
+        FreightTemplatesItem(*TEMPLATES_KEY).delete()
     wiring.reset()
 
 

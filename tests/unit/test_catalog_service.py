@@ -132,3 +132,14 @@ def test_settings_merge_a_partial_body(shop):
 
     with pytest.raises(ValidationError):
         shop["settings"].update({"no_such_rule": 1})
+
+
+def test_an_edit_of_only_a_skus_weight_or_list_price_is_written(shop):
+    """Freight by weight reads the SKU's weight: an edit that changes nothing else still writes it."""
+    made = shop["catalog"].create_product(_product(skus=[{"price": 1990, "stock": 5}]))
+    sku_id = made["skus"][0]["id"]
+    shop["catalog"].update_product(made["id"], _product(skus=[{"id": sku_id, "price": 1990, "weight_g": 350}]))
+    assert shop["repo"].get_skus([sku_id])[sku_id].weight_g == 350
+    shop["catalog"].update_product(made["id"], _product(skus=[{"id": sku_id, "price": 1990, "weight_g": 350,
+                                                                "list_price": 2990}]))
+    assert shop["repo"].get_skus([sku_id])[sku_id].list_price == 2990

@@ -61,8 +61,12 @@ def test_uploads_are_presigned_for_the_origin_the_policy_allows(monkeypatch):
     does not list: the uploads' client is given the regional endpoint."""
     from urllib.parse import urlsplit
 
+    from layers import aws
     from layers.storage.images import S3Uploads, upload_endpoint
 
+    # A session of its own: the container's shared one would keep these made-up credentials,
+    # and DynamoDB Local keeps a database per access key (later tests would find no table).
+    monkeypatch.setattr(aws, "_session", None)
     monkeypatch.delenv("S3_ENDPOINT", raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
