@@ -3,6 +3,7 @@
 from chalice import Chalice
 
 from functions import (
+    addresses,
     admin,
     analytics,
     auth,
@@ -36,6 +37,7 @@ for blueprint in (
     auth.bp,
     catalog.bp,
     cart.bp,
+    addresses.bp,
     orders.bp,
     coupons.bp,
     flash_sales.bp,

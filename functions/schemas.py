@@ -55,6 +55,17 @@ class Address(BaseModel):
     detail: str = Field(min_length=1, max_length=200)
 
 
+class AddressInput(Address):
+    """An address saved in the shopper's book (POST /me/addresses, PUT /me/addresses/{id}):
+    the fields of an order's address, and whether it is the default. The first address is
+    the default whatever it says; `false` on the default moves the default to the most
+    recently updated other address (docs/addresses.md)."""
+
+    is_default: Annotated[bool, Strict()] | None = Field(
+        None, description="make it the default (the old default stops being it); absent: as it is, "
+                          "or not the default for a new address")
+
+
 class OrderLineInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sku_id: Id
@@ -494,6 +505,8 @@ class MemberLevelsInput(BaseModel):
 REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("/auth/login", "post"): LoginInput,
     ("/cart/items/{sku_id}", "put"): CartLineInput,
+    ("/me/addresses", "post"): AddressInput,
+    ("/me/addresses/{address_id}", "put"): AddressInput,
     ("/orders", "post"): PlaceOrderInput,
     ("/orders/{order_id}/refunds", "post"): RefundInput,
     ("/admin/refunds/{refund_id}/abnormal-refund", "post"): AbnormalRefundInput,
