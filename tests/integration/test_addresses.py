@@ -5,6 +5,7 @@ writes count in the shopper's `addresses` window."""
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 
@@ -169,3 +170,24 @@ def test_nothing_logged_holds_a_phone_or_an_address(client, roomy_limit):
     assert saved["id"] in logged and "address added" in logged  # the lines were captured
     for plain in (*ADDRESS.values(), *WORK.values()):
         assert plain not in logged and json.dumps(plain).strip('"') not in logged
+
+
+def test_without_a_key_the_book_fails_loudly_and_nothing_is_stored(client, roomy_limit, monkeypatch):
+    """Never plaintext instead: without PII_KEY, a write or a read of a saved book is a 500
+    (the 5xx alarm), and nothing is written."""
+    from functions import wiring
+    from layers.config import reset_settings_cache
+
+    shopper = login(client)
+    saved = body(post(client, "/me/addresses", ADDRESS, shopper))
+    key = os.environ["PII_KEY"]
+    monkeypatch.delenv("PII_KEY")
+    reset_settings_cache()
+    try:
+        assert post(client, "/me/addresses", WORK, shopper).status_code == 500
+        assert client.http.get("/me/addresses", headers=shopper).status_code == 500
+    finally:
+        monkeypatch.setenv("PII_KEY", key)
+        reset_settings_cache()
+    assert wiring.address_books().get(shopper["X-User-Id"]).version == 1
+    assert listed(client, shopper) == [saved]
