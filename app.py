@@ -3,6 +3,7 @@
 from chalice import Chalice
 
 from functions import (
+    addresses,
     admin,
     analytics,
     auth,
@@ -37,6 +38,7 @@ for blueprint in (
     auth.bp,
     catalog.bp,
     cart.bp,
+    addresses.bp,
     orders.bp,
     coupons.bp,
     flash_sales.bp,

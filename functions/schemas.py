@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel as _PydanticModel
-from pydantic import ConfigDict, Field, Strict, model_validator
+from pydantic import ConfigDict, Field, Strict, model_serializer, model_validator
 
 from layers.domain.shop_settings import ShopSettings
 
@@ -55,17 +55,57 @@ class Address(BaseModel):
     detail: str = Field(min_length=1, max_length=200)
 
 
+class AddressInput(Address):
+    """An address saved in the shopper's book (POST /me/addresses, PUT /me/addresses/{id}):
+    the fields of an order's address, and whether it is the default. The first address is
+    the default whatever it says; `false` on the default moves the default to the most
+    recently updated other address (docs/addresses.md)."""
+
+    is_default: Annotated[bool, Strict()] | None = Field(
+        None, description="make it the default (the old default stops being it); absent: as it is, "
+                          "or not the default for a new address")
+
+
+class ShipsToAnAddress(BaseModel):
+    """An order body's address: the address itself, or the id of one in the shopper's book
+    (`address_id`, from GET /me/addresses), exactly one of the two."""
+
+    # What the validator below holds, for the document: exactly one of the two is given (not null).
+    model_config = ConfigDict(json_schema_extra={"oneOf": [
+        {"required": ["address"], "properties": {"address": {"type": "object"}}},
+        {"required": ["address_id"], "properties": {"address_id": {"type": "string"}}}]})
+
+    address: Address | None = None
+    address_id: Id | None = Field(
+        None, description="an address of the caller's book (GET /me/addresses), in place of `address`")
+
+    @model_validator(mode="after")
+    def _exactly_one_address(self):
+        if (self.address is None) == (self.address_id is None):
+            raise ValueError("give exactly one of address (the address itself) and address_id "
+                             "(an id from GET /me/addresses)")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _no_unused_address_id(self, dump):
+        """An order body with its address inline dumps as it did before `address_id` existed:
+        its request hash (Idempotency-Key) is the same across the deploy."""
+        data = dump(self)
+        if isinstance(data, dict) and data.get("address_id") is None:
+            data.pop("address_id", None)
+        return data
+
+
 class OrderLineInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sku_id: Id
     quantity: Int = Field(ge=1, le=999)
 
 
-class PlaceOrderInput(BaseModel):
+class PlaceOrderInput(ShipsToAnAddress):
     model_config = ConfigDict(extra="forbid")
     items: list[OrderLineInput] = Field(min_length=1, max_length=50)
     coupon_id: Id | None = None
-    address: Address
     share_token: Id | None = None
     # -- members --
     pay_with: Literal["wechat", "balance"] = "wechat"
@@ -96,12 +136,11 @@ class AbnormalRefundInput(BaseModel):
         return self
 
 
-class OrderInput(BaseModel):
+class OrderInput(ShipsToAnAddress):
     """A flash-sale order (POST /flash-sales/{sale_id}/orders)."""
 
     model_config = ConfigDict(extra="forbid")
     quantity: Int = Field(ge=1, le=100)
-    address: Address
     share_token: Id | None = None
     # -- members --
     pay_with: Literal["wechat", "balance"] = "wechat"
@@ -429,11 +468,10 @@ class BargainInput(BaseModel):
         return _campaign_window(self)
 
 
-class BargainOrderInput(BaseModel):
+class BargainOrderInput(ShipsToAnAddress):
     """Buying a SUCCEEDED bargain instance at its floor price."""
 
     model_config = ConfigDict(extra="forbid")
-    address: Address
     share_token: str | None = Field(None, max_length=64)
     # -- members --
     pay_with: Literal["wechat", "balance"] = "wechat"
@@ -487,11 +525,10 @@ class GroupBuyInput(BaseModel):
         return _campaign_window(self)
 
 
-class GroupOrderInput(BaseModel):
+class GroupOrderInput(ShipsToAnAddress):
     """Opening a group (its leader's order) or joining one, at the group price."""
 
     model_config = ConfigDict(extra="forbid")
-    address: Address
     share_token: str | None = Field(None, max_length=64)
     pay_with: Literal["wechat", "balance"] = "wechat"
     points: Int | None = Field(None, ge=1, le=100_000_000, description="points to spend on this order")
@@ -550,6 +587,8 @@ class MemberLevelsInput(BaseModel):
 REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("/auth/login", "post"): LoginInput,
     ("/cart/items/{sku_id}", "put"): CartLineInput,
+    ("/me/addresses", "post"): AddressInput,
+    ("/me/addresses/{address_id}", "put"): AddressInput,
     ("/orders", "post"): PlaceOrderInput,
     ("/orders/preview", "post"): PlaceOrderInput,
     ("/orders/{order_id}/refunds", "post"): RefundInput,

@@ -570,6 +570,21 @@ def cart():
 
 
 @_once
+def address_books():
+    """The shoppers' address books (sealed at rest: layers/storage/pii.py, PII_KEY)."""
+    from layers.storage.addresses import DynamoAddressBookRepository
+
+    return DynamoAddressBookRepository()
+
+
+@_once
+def addresses():
+    from layers.services.addresses import AddressService
+
+    return AddressService(books=address_books(), clock=clock())
+
+
+@_once
 def auth():
     # -- login rate limits, token versions --
     from layers.auth import issue_shopper_token

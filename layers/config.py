@@ -35,11 +35,13 @@ SECRET_GROUPS: dict[str, tuple[str, ...]] = {
                   "WECHATPAY_MERCHANT_SERIAL", "WECHATPAY_PUBLIC_KEY", "WECHATPAY_PUBLIC_KEY_ID",
                   "WECHATPAY_NOTIFY_BASE_URL"),
     # What only the HTTP API uses: the operators' key, the key tokens and cookies are signed
-    # with, the message push's token and AES key.
-    "api": ("ADMIN_API_KEY", "TOKEN_SECRET", "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY"),
+    # with, the message push's token and AES key, the keys shoppers' addresses are sealed
+    # with (PII_KEY, the current one; PII_KEYS, retired ones that still open: docs/addresses.md).
+    "api": ("ADMIN_API_KEY", "TOKEN_SECRET", "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY", "PII_KEY", "PII_KEYS"),
 }
-# Settings a stage may leave empty (not a placeholder): platform-certificate mode.
-OPTIONAL_SETTINGS = ("WECHATPAY_PUBLIC_KEY", "WECHATPAY_PUBLIC_KEY_ID")
+# Settings a stage may leave empty (not a placeholder): platform-certificate mode; no
+# retired PII key before the first rotation.
+OPTIONAL_SETTINGS = ("WECHATPAY_PUBLIC_KEY", "WECHATPAY_PUBLIC_KEY_ID", "PII_KEYS")
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -111,6 +113,10 @@ class Settings:
     # (CloudFront on AWS; moto's S3 endpoint locally).
     image_bucket: str | None = None
     image_base_url: str | None = None
+    # Personal information sealed at rest (layers/storage/pii.py): the current key, and the
+    # retired ones still opening what they sealed.
+    pii_key: str | None = field(default=None, repr=False)
+    pii_keys: str | None = field(default=None, repr=False)
 
     @property
     def platform_certificate_mode(self) -> bool:
@@ -150,6 +156,8 @@ def load_settings(force: bool = False) -> Settings:
         unpaid_orders_cap=_int_env("UNPAID_ORDERS_CAP", 10),
         image_bucket=_env("IMAGE_BUCKET"),
         image_base_url=_image_base_url(),
+        pii_key=_env("PII_KEY"),
+        pii_keys=_env("PII_KEYS"),
     )
 
 

@@ -10,8 +10,9 @@ In order, stopping at the first thing that is not right (docs/deploy.md):
    layers/config.py SECRET_GROUPS): a secret that does not exist is created with every
    setting's name and the placeholder (or the value the stage's one secret of before
    the split, `wechat-shop/<stage>`, holds); a secret missing a name gets it, with the
-   placeholder; TOKEN_SECRET is generated (nobody types it anywhere). While a required
-   setting still holds the placeholder (or nothing), the deploy stops and names them.
+   placeholder; TOKEN_SECRET and PII_KEY are generated (nobody types them anywhere),
+   PII_KEYS starts empty. While a required setting still holds the placeholder (or
+   nothing), the deploy stops and names them.
 3. `make package` (the SAM template and zip, cfn-lint), the zip and the template uploaded
    to the account's deploy bucket, one CloudFormation change set created and executed
    (CloudFormation applies the SAM transform itself: no SAM CLI needed).
@@ -40,14 +41,25 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from layers.config import OPTIONAL_SETTINGS, SECRET_GROUPS  # noqa: E402
+from layers.storage.pii import new_key as _new_pii_key  # noqa: E402
 
 APP = "wechat-shop"
 PLACEHOLDER = "CHANGE-ME"
 # Filled by the deploy itself once the stack exists (the API's URL).
 FILLED_AFTER_DEPLOY = ("WECHATPAY_NOTIFY_BASE_URL",)
-# Generated when the secret is created: a random key no person needs to know.
-GENERATED = {"TOKEN_SECRET": lambda: secrets.token_hex(32)}
+# Generated when the secret is created (or first names them): random keys no person needs
+# to know. PII_KEY seals shoppers' addresses (docs/addresses.md): a stage that lost it has
+# lost them, so it is only ever generated where the secret does not name it yet.
+GENERATED = {"TOKEN_SECRET": lambda: secrets.token_hex(32), "PII_KEY": _new_pii_key}
+# Settings that start empty rather than as the placeholder: no retired PII key before the
+# first rotation.
+STARTS_EMPTY = ("PII_KEYS",)
 CAPABILITIES = ["CAPABILITY_IAM", "CAPABILITY_AUTO_EXPAND"]
+
+
+def _initial(name: str) -> str:
+    """The value a setting is created with: generated, empty, or the placeholder to fill."""
+    return GENERATED[name]() if name in GENERATED else "" if name in STARTS_EMPTY else PLACEHOLDER
 
 # What the merchant pastes into WeChat, as paths under the API's URL (a test checks that each
 # is a route of app.py). WeChat Pay takes the notify URLs from each request's notify_url
@@ -163,15 +175,14 @@ def ensure_secrets(sm, stage: str) -> SecretsReport:
         if values is None:
             if legacy is None:  # a stage deployed before the split: its one secret seeds the groups
                 legacy = _read_secret(sm, secret_prefix(stage)) or {}
-            values = {name: legacy[name] if _kept(name, legacy)
-                      else GENERATED[name]() if name in GENERATED else PLACEHOLDER for name in names}
+            values = {name: legacy[name] if _kept(name, legacy) else _initial(name) for name in names}
             sm.create_secret(Name=sid, SecretString=json.dumps(values),
                              Description=f"{APP} {stage}: {group} settings ({', '.join(names)}); docs/deploy.md")
             report.created.append(sid)
         else:
             added = [name for name in names if name not in values]
             if added:
-                values.update({name: GENERATED[name]() if name in GENERATED else PLACEHOLDER for name in added})
+                values.update({name: _initial(name) for name in added})
                 sm.put_secret_value(SecretId=sid, SecretString=json.dumps(values))
                 report.completed[sid] = added
         unset = missing_values(group, values)

@@ -34,7 +34,7 @@ from local.services import (  # noqa: E402
 
 DATA_DIR = CACHE / "dynamodb-data"
 ENV_FILE = ROOT / ".env.local"
-GENERATED = ("ADMIN_API_KEY", "TOKEN_SECRET")
+GENERATED = ("ADMIN_API_KEY", "TOKEN_SECRET", "PII_KEY")
 WECHAT_SETTINGS = ("WECHAT_APPID", "WECHAT_APP_SECRET", "WECHATPAY_MCHID", "WECHATPAY_APIV3_KEY",
                    "WECHATPAY_MERCHANT_PRIVATE_KEY", "WECHATPAY_MERCHANT_SERIAL")
 
@@ -83,17 +83,27 @@ def read_env_file(path: Path) -> dict[str, str]:
     return out
 
 
+def _generated(key: str) -> str:
+    if key == "ADMIN_API_KEY":
+        return f"local-admin-{secrets.token_urlsafe(24)}"
+    if key == "PII_KEY":
+        from layers.storage.pii import new_key
+
+        return new_key()
+    return secrets.token_hex(32)
+
+
 def local_secrets(path: Path) -> tuple[dict[str, str], list[str]]:
-    """Settings from the environment and `path`; ADMIN_API_KEY and TOKEN_SECRET are
-    generated (and appended to `path`) where neither has them. Returns (settings, generated)."""
+    """Settings from the environment and `path`; ADMIN_API_KEY, TOKEN_SECRET and PII_KEY (the
+    key shoppers' addresses are sealed with) are generated (and appended to `path`) where
+    neither has them. Returns (settings, generated)."""
     from_file = read_env_file(path)
     for key, value in from_file.items():
         os.environ.setdefault(key, value)
     generated = []
     for key in GENERATED:
         if not os.environ.get(key):
-            os.environ[key] = (f"local-admin-{secrets.token_urlsafe(24)}" if key == "ADMIN_API_KEY"
-                               else secrets.token_hex(32))
+            os.environ[key] = _generated(key)
             generated.append(key)
     if generated:
         existing = path.read_text() if path.exists() else "# make dev: local settings (gitignored)\n"

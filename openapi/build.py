@@ -45,11 +45,17 @@ def request_bodies() -> tuple[dict[tuple[str, str], dict], dict[str, dict]]:
             if components.setdefault(name, schema) != schema:
                 raise SystemExit(f"functions/schemas.py: two different request models are called {name}")
         bodies[(path, method)] = {
-            # A model whose every field is optional takes no body at all ({} is assumed).
-            "required": bool(schemas[model.__name__].get("required")),
+            # A model whose every field is optional takes no body at all ({} is assumed); one
+            # that needs one of two fields (`oneOf` their `required`) needs a body.
+            "required": _needs_a_body(schemas[model.__name__]),
             "content": {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}},
         }
     return bodies, components
+
+
+def _needs_a_body(schema: dict) -> bool:
+    return bool(schema.get("required")) or bool(schema.get("oneOf")) and all(
+        branch.get("required") for branch in schema["oneOf"])
 
 
 def merged() -> dict:

@@ -9,6 +9,7 @@ test asks for it, so pure unit tests run without Java.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -34,12 +35,14 @@ os.environ.update({
     "SQS_ENDPOINT": f"http://127.0.0.1:{_SQS_PORT}",
     "ADMIN_API_KEY": "test-admin-" + secrets.token_hex(8),
     "TOKEN_SECRET": secrets.token_hex(32),
+    # The key shoppers' addresses are sealed with (layers/storage/pii.py), new each session.
+    "PII_KEY": "v1:" + base64.b64encode(secrets.token_bytes(32)).decode(),
     "POWERTOOLS_LOG_LEVEL": "WARNING",
     # -- every test client logs in from 127.0.0.1; tests of the limit set their own.
     "LOGIN_LIMIT_PER_ADDRESS": "1000000",
 })
 for _name in ("WECHAT_APPID", "WECHAT_APP_SECRET", "WECHATPAY_MCHID", "WECHATPAY_PUBLIC_KEY",
-              "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_APIV3_KEY", "WECHATPAY_MERCHANT_PRIVATE_KEY"):
+              "WECHATPAY_PUBLIC_KEY_ID", "WECHATPAY_APIV3_KEY", "WECHATPAY_MERCHANT_PRIVATE_KEY", "PII_KEYS"):
     os.environ.pop(_name, None)
 
 _lock = threading.Lock()

@@ -133,7 +133,7 @@ def test_each_function_reads_only_its_secrets(template):
     named = [n for names in SECRET_GROUPS.values() for n in names]
     assert len(named) == len(set(named)), "a setting lives in one group"
     assert set(CONTRACT_SETTINGS) <= set(named)
-    assert {"TOKEN_SECRET", "ADMIN_API_KEY"} <= set(SECRET_GROUPS["api"])
+    assert {"TOKEN_SECRET", "ADMIN_API_KEY", "PII_KEY", "PII_KEYS"} <= set(SECRET_GROUPS["api"])
     resources = template["Resources"]
     for name, f in functions(template).items():
         groups = SECRET_GROUPS_BY_FUNCTION[name]

@@ -9,12 +9,12 @@ from collections.abc import Callable
 from typing import Protocol
 
 # A shopper's writes (docs/rate-limits.md): at most this many per family (orders, claims,
-# helps, top-ups) per window, per shopper, counted across every container. A real shopper
+# helps, top-ups, addresses) per window, per shopper, counted across every container. A real shopper
 # does a handful a minute; a client in a loop is held here, long before it can use up the
 # stage's throttle or the shop's write capacity for everyone else.
 SHOPPER_WRITE_LIMIT = 20
 SHOPPER_WRITE_WINDOW_S = 60
-SHOPPER_WRITE_FAMILIES = ("orders", "claims", "helps", "top-ups")
+SHOPPER_WRITE_FAMILIES = ("orders", "claims", "helps", "top-ups", "addresses")
 
 
 def window_start(epoch_s: int, window_s: int) -> int:

@@ -303,8 +303,9 @@ def test_make_dev_serves_the_api_and_ctrl_c_stops_everything(tmp_path):
                           timeout=30)
         assert r.status_code == 200, r.text
         assert _java_with_port(ddb_port), "DynamoDB Local should be running"
-        # TOKEN_SECRET was missing: generated and kept for the next start.
-        assert "TOKEN_SECRET=" in (tmp_path / ".env.local").read_text()
+        # TOKEN_SECRET and PII_KEY were missing: generated and kept for the next start.
+        kept = (tmp_path / ".env.local").read_text()
+        assert "TOKEN_SECRET=" in kept and "PII_KEY=v1:" in kept
     finally:
         proc.send_signal(signal.SIGINT)
         try:

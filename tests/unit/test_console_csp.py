@@ -68,8 +68,9 @@ def test_uploads_are_presigned_for_the_origin_the_policy_allows(monkeypatch):
     # and DynamoDB Local keeps a database per access key (later tests would find no table).
     monkeypatch.setattr(aws, "_session", None)
     monkeypatch.delenv("S3_ENDPOINT", raising=False)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    # The session's own dummy credentials (tests/conftest.py): others set here would stay in
+    # the container's one botocore session, and DynamoDB Local keeps a database per access
+    # key, so every later test would find no table.
     slot = S3Uploads("shop-images", "us-east-1").presigned_post("img/a.png", "image/png", 10)
     parts = urlsplit(slot["url"])
     assert f"{parts.scheme}://{parts.netloc}" == upload_endpoint("us-east-1") == "https://s3.us-east-1.amazonaws.com"

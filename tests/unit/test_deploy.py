@@ -15,6 +15,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from layers.config import OPTIONAL_SETTINGS, SECRET_GROUPS
+from layers.storage.pii import keyring
 from local import deploy
 from local.deploy import PLACEHOLDER, DeployError
 
@@ -75,15 +76,18 @@ def test_a_new_stage_gets_every_secret_with_every_name_and_the_deploy_refuses():
     for group, names in SECRET_GROUPS.items():
         values = created[f"wechat-shop/{STAGE}/{group}"]
         assert list(values) == list(names)
-    # TOKEN_SECRET is generated; everything else is the placeholder.
-    token = created[f"wechat-shop/{STAGE}/api"]["TOKEN_SECRET"]
+    # TOKEN_SECRET and PII_KEY are generated, PII_KEYS (retired keys) starts empty;
+    # everything else is the placeholder.
+    api = created[f"wechat-shop/{STAGE}/api"]
+    token = api["TOKEN_SECRET"]
     assert token != PLACEHOLDER and len(token) == 64
+    assert keyring(api["PII_KEY"]).current == "v1" and api["PII_KEYS"] == ""
     assert created[f"wechat-shop/{STAGE}/wechat"] == {"WECHAT_APPID": PLACEHOLDER, "WECHAT_APP_SECRET": PLACEHOLDER}
     assert not report.ready
     assert report.unset[f"wechat-shop/{STAGE}/wechat"] == ["WECHAT_APPID", "WECHAT_APP_SECRET"]
     # The notify base URL is the deploy's to fill; TOKEN_SECRET is there already.
     assert "WECHATPAY_NOTIFY_BASE_URL" not in report.unset[f"wechat-shop/{STAGE}/wechatpay"]
-    assert "TOKEN_SECRET" not in report.unset[f"wechat-shop/{STAGE}/api"]
+    assert report.unset[f"wechat-shop/{STAGE}/api"] == ["ADMIN_API_KEY", "WECHAT_PUSH_TOKEN", "WECHAT_PUSH_AES_KEY"]
     message = deploy.refusal(report, "ap-east-1")
     assert "WECHAT_APP_SECRET" in message and "Nothing was deployed" in message
 
@@ -115,6 +119,43 @@ def test_an_existing_secret_is_completed_never_overwritten_and_only_placeholders
     assert report.completed == {f"wechat-shop/{STAGE}/wechatpay": ["WECHATPAY_MERCHANT_SERIAL"]}
     assert report.unset == {f"wechat-shop/{STAGE}/wechatpay": ["WECHATPAY_MERCHANT_SERIAL"],
                             f"wechat-shop/{STAGE}/api": ["WECHAT_PUSH_AES_KEY"]}
+
+
+def test_a_stage_from_before_addresses_gets_its_pii_key_generated_once_and_is_ready():
+    """The api secret of a stage deployed before the address book names neither PII_KEY nor
+    PII_KEYS: the key is generated (nobody has to type one), PII_KEYS starts empty, and the
+    deploy goes on. A PII_KEY already there is never replaced: it opens every saved address."""
+    sm = _client("secretsmanager")
+    before = {k: v for k, v in _filled("api").items() if not k.startswith("PII_")}
+    written = {}
+    with Stubber(sm) as stub:
+        _found(stub, f"wechat-shop/{STAGE}/wechat", _filled("wechat"))
+        _found(stub, f"wechat-shop/{STAGE}/wechatpay", _filled("wechatpay"))
+        _found(stub, f"wechat-shop/{STAGE}/api", before)
+        stub.add_response("put_secret_value", {"Name": f"wechat-shop/{STAGE}/api"},
+                          expected_params={"SecretId": f"wechat-shop/{STAGE}/api", "SecretString": ANY})
+        real_put = sm.put_secret_value
+
+        def put_secret_value(**kwargs):
+            written.update(json.loads(kwargs["SecretString"]))
+            return real_put(**kwargs)
+
+        sm.put_secret_value = put_secret_value
+        report = deploy.ensure_secrets(sm, STAGE)
+        stub.assert_no_pending_responses()
+    assert report.ready and report.completed == {f"wechat-shop/{STAGE}/api": ["PII_KEY", "PII_KEYS"]}
+    assert {k: v for k, v in written.items() if not k.startswith("PII_")} == before
+    assert keyring(written["PII_KEY"]).current == "v1" and written["PII_KEYS"] == ""
+
+    kept = {**before, "PII_KEY": written["PII_KEY"], "PII_KEYS": ""}
+    with Stubber(sm) as stub:  # the next deploy: nothing to add, nothing written
+        _found(stub, f"wechat-shop/{STAGE}/wechat", _filled("wechat"))
+        _found(stub, f"wechat-shop/{STAGE}/wechatpay", _filled("wechatpay"))
+        _found(stub, f"wechat-shop/{STAGE}/api", kept)
+        assert deploy.ensure_secrets(sm, STAGE).ready
+        stub.assert_no_pending_responses()
+    # A PII_KEY someone emptied is asked for, never generated anew over saved addresses.
+    assert deploy.missing_values("api", {**kept, "PII_KEY": ""}) == ["PII_KEY"]
 
 
 def test_filled_secrets_are_ready_and_the_public_key_pair_may_be_empty_but_not_the_placeholder():
