@@ -13,7 +13,7 @@ The order in which prices come off (each capped by what is left):
 3. points, at most `points_max_ratio_bps` of the goods after both, rounded down;
 4. shipping, which nothing discounts: freight by template (`layers/domain/freight.py`),
    the shop's flat fee for products without one, waived at `free_shipping_threshold` of
-   the goods after the coupon.
+   the goods after the coupon; an address a template does not deliver to is refused.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from layers.domain import coupons as coupon_rules
+from layers.domain import freight as freight_rules
 from layers.domain import members as member_rules
 from layers.domain import pricing
 from layers.domain.user_coupon import UNUSED, UserCoupon
@@ -39,6 +40,7 @@ class Quote:
     amounts: pricing.Amounts
     points_used: int  # the points the order spends (held by it until paid or closed)
     coupon_off: int  # the coupon's discount after the member level's cap
+    freight: freight_rules.Freight  # how `amounts.shipping` is made up
 
 
 def member_cap(lines: list[pricing.Line], levels: list[dict], growth: int) -> int:
@@ -50,14 +52,23 @@ def member_cap(lines: list[pricing.Line], levels: list[dict], growth: int) -> in
 
 def quote(lines: list[pricing.Line], *, coupon_off: int, shipping_fee: int, free_shipping_threshold: int,
           levels: list[dict], growth: int, points: int, point_value_fen: int, points_max_ratio_bps: int,
-          points_available: int | None) -> Quote:
+          points_available: int | None, freight_lines: list[freight_rules.FreightLine] | None = None,
+          templates: dict | None = None, province: str | None = None) -> Quote:
     """The order's amounts. `coupon_off`: what the named coupon gives on these lines (0 for
     none); `points`: what the shopper asked to spend; `points_available`: what they have,
-    or None when points are not in play (the shop runs without members). Raises
+    or None when points are not in play (the shop runs without members). `freight_lines`
+    (the lines with their SKUs' templates and weights; by default none has a template),
+    `templates` (the shop's) and `province` (the address's) price shipping. Raises
+    Undeliverable for a province a line's template does not deliver to,
     InsufficientPoints when the points the order would spend are not there (placement's
     transaction would refuse them the same way), NotAcceptable below 1 fen payable."""
     goods = pricing.goods_total(lines)
-    shipping = pricing.shipping_for(goods - coupon_off, shipping_fee, free_shipping_threshold)
+    if freight_lines is None:
+        freight_lines = [freight_rules.FreightLine(sku_id=ln.sku_id, template_id=None, quantity=ln.quantity,
+                                                   amount=ln.amount, weight_g=None) for ln in lines]
+    freight = freight_rules.freight(freight_lines, templates or {}, province, flat_fee=shipping_fee,
+                                    free_threshold=free_shipping_threshold, flat_goods=goods - coupon_off)
+    shipping = freight.total
     level = member_rules.level_for(list(levels), growth)
     member_off = member_rules.member_discount(goods, int((level or {}).get("discount_bps") or 0))
     discount = min(coupon_off, goods - member_off)
@@ -68,7 +79,7 @@ def quote(lines: list[pricing.Line], *, coupon_off: int, shipping_fee: int, free
         if points_used > points_available:
             raise member_rules.InsufficientPoints("not enough points")
     amounts = pricing.price(lines, discount, shipping, member_discount=member_off, points_discount=points_off)
-    return Quote(amounts=amounts, points_used=points_used, coupon_off=discount)
+    return Quote(amounts=amounts, points_used=points_used, coupon_off=discount, freight=freight)
 
 
 def unusable_reason(coupon: UserCoupon, lines: list[pricing.Line], now: datetime) -> str | None:

@@ -1,7 +1,9 @@
 """What placing an order needs to know before it writes, read at once.
 
 Pricing an order needs the shopper (its openid), the SKUs, the shop's settings, the
-shopper's coupon when one is named, and the shopper's current distributor binding.
+shopper's coupon when one is named, the shopper's current distributor binding, the
+shop's freight templates and the shopper's address book (an order may name a saved
+address by its id).
 They live in different aggregates, but nothing in them decides whether the order may be
 written: every such fact is written back with a condition in the placement's
 transaction (stock, coupon status, the order id's absence). So the reader fetches them
@@ -13,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
+from layers.domain.addresses import AddressBook
 from layers.domain.attribution import Binding
 from layers.domain.catalog import Sku
 from layers.domain.members import Book
@@ -33,6 +36,8 @@ class PlacementFacts:
     balance: Book | None = None  # the shopper's stored value (for pay_with balance)
     points: Book | None = None  # growth decides the member level
     levels: tuple[dict, ...] = ()  # the operator's member levels
+    freight_templates: dict = field(default_factory=dict)  # the shop's, by id (all of them: one item)
+    addresses: AddressBook | None = None  # the shopper's saved addresses
 
 
 class PlacementReader(Protocol):

@@ -15,7 +15,9 @@ from datetime import timedelta
 from functools import partial
 
 from layers.clock import iso, parse_iso
+from layers.domain import addresses as address_rules
 from layers.domain import checkout, errors, pricing
+from layers.domain import freight as freight_rules
 from layers.domain import members as member_rules
 from layers.domain import order as domain
 from layers.domain import user_coupon as user_coupon_rules
@@ -114,6 +116,8 @@ class OrderService:
                 body["group_id"] = r["group_id"]
         if order.pay_with == "balance":
             body["pay_with"] = "balance"
+        if order.freight is not None:  # how the shipping fee was made up
+            body["freight"] = order.freight
         if order.shipping is not None:
             body["shipping"] = {**order.shipping, "upload_status": order.shipping_upload_status}
         if order.status == PENDING and domain.prepay_fresh(order, self.clock.now()):
@@ -204,7 +208,8 @@ class OrderService:
             commissions = {sku_id: facts.skus[sku_id].commission for sku_id in quantities}
             return self.create_order(
                 user_id=user_id, order_id=order_id, lines=lines, reservations_=reservations,
-                coupon_id=body.coupon_id, address=raw["address"], share_token=body.share_token,
+                coupon_id=body.coupon_id, address=raw.get("address"), address_id=raw.get("address_id"),
+                share_token=body.share_token,
                 digest=digest, idempotency_key=idempotency_key, commissions=commissions, facts=facts,
                 pay_with=getattr(body, "pay_with", "wechat"), points=getattr(body, "points", None) or 0)
         except (errors.IdempotencyKeyReused, errors.UpstreamUnavailable):
@@ -222,17 +227,27 @@ class OrderService:
                     return self.replay(existing, digest)
             raise
 
-    def _quote(self, facts, lines: list[pricing.Line], coupon_off: int, points: int) -> checkout.Quote:
+    def _quote(self, facts, lines: list[pricing.Line], coupon_off: int, points: int,
+               address: dict | None) -> checkout.Quote:
         """The order's amounts from what placement read: `checkout.quote`, the one pricing
-        that placement and the preview share."""
+        that placement and the preview share. Shipping by the freight templates the lines'
+        SKUs name, for the address's province."""
         shop = facts.settings
         book = facts.points
+        freight_lines = []
+        for ln in lines:
+            sku = facts.skus.get(ln.sku_id)
+            freight_lines.append(freight_rules.FreightLine(
+                sku_id=ln.sku_id, template_id=getattr(sku, "freight_template_id", None), quantity=ln.quantity,
+                amount=ln.amount, weight_g=getattr(sku, "weight_g", None)))
         return checkout.quote(
             lines, coupon_off=coupon_off, shipping_fee=shop.shipping_fee,
             free_shipping_threshold=shop.free_shipping_threshold,
             levels=list(facts.levels) if book is not None else [], growth=book.growth if book is not None else 0,
             points=points, point_value_fen=shop.point_value_fen, points_max_ratio_bps=shop.points_max_ratio_bps,
-            points_available=(book.available if book is not None else 0) if self.members is not None else None)
+            points_available=(book.available if book is not None else 0) if self.members is not None else None,
+            freight_lines=freight_lines, templates=facts.freight_templates,
+            province=(address or {}).get("province"))
 
     def preview(self, user_id: str, body, check_caller: Callable | None = None) -> dict:
         """What `POST /orders` with this body would charge, changing nothing: no stock, coupon
@@ -257,7 +272,9 @@ class OrderService:
             if body.coupon_id:
                 # the discount placement would take, by the very rule that holds the coupon
                 coupon_off, _ = user_coupon_rules.hold(facts.coupon, user_id, "preview", lines, now_dt)
-            priced = self._quote(facts, lines, coupon_off, getattr(body, "points", None) or 0)
+            raw = body.model_dump(mode="json")  # the address as placement keeps it
+            address = _address(facts, raw.get("address"), raw.get("address_id"))
+            priced = self._quote(facts, lines, coupon_off, getattr(body, "points", None) or 0, address)
         finally:
             coupons = wallet.result()
         book = facts.points
@@ -271,23 +288,26 @@ class OrderService:
             "amounts": priced.amounts.as_dict(),
             "coupon_id": body.coupon_id,
             "points_used": priced.points_used,
-            "shipping": {"total": priced.amounts.shipping},
+            "address": address,
+            "shipping": priced.freight.as_dict(),
             "coupons": {"usable": offers["usable"], "unusable": offers["unusable"]},
             "best_coupon_id": offers["best_coupon_id"],
         }
 
     def create_order(self, *, user_id: str, order_id: str, lines: list[pricing.Line], reservations_: list[dict],
-                     coupon_id: str | None, address: dict, share_token: str | None, digest: str,
+                     coupon_id: str | None, address: dict | None, share_token: str | None, digest: str,
                      idempotency_key: str | None, commissions: dict | None = None, kind: str = "normal",
                      flash_sale_id: str | None = None, extra_ops=None, facts=None,
                      expires_by: str | None = None,
-                     pay_with: str = "wechat", points: int = 0, _attempt: int = 0) -> dict:
+                     pay_with: str = "wechat", points: int = 0, address_id: str | None = None,
+                     _attempt: int = 0) -> dict:
         """Write the order with everything it holds in one transaction, then ask WeChat Pay
         for a prepay id. Shared by ordinary and flash-sale orders. `facts`: what
         `self.reads` answered, when the caller already read it. `expires_by`: the
-        order expires no later than that (a group member's order, not after its group)."""
-        if facts is None:
-            facts = self.reads.read(user_id, [], coupon_id)
+        order expires no later than that (a group member's order, not after its group).
+        `address_id`: one of the shopper's saved addresses, in place of `address`."""
+        if facts is None:  # the lines' SKUs too: their freight templates and weights
+            facts = self.reads.read(user_id, [ln.sku_id for ln in lines], coupon_id)
         user = facts.user
         if user is None:
             raise errors.Unauthorized("unknown shopper")
@@ -298,13 +318,14 @@ class OrderService:
         if expires_by is not None and parse_iso(expires_by) < parse_iso(expires_at):
             expires_at = iso(parse_iso(expires_by))
 
+        address = _address(facts, address, address_id)
         tx = self.new_tx()
         discount = 0
         if coupon_id:
             # a balance order is paid in this transaction: its coupon goes straight to used
             hold = self.coupons.stage_hold_used if pay_with == "balance" else self.coupons.stage_hold
             discount = hold(tx, user_id, coupon_id, order_id, lines, now, before=facts.coupon)
-        priced = self._quote(facts, lines, discount, points)
+        priced = self._quote(facts, lines, discount, points, address)
         amounts, points_used = priced.amounts, priced.points_used
         if points_used:
             reservations_ = [*reservations_, {"kind": "points", "user_id": user_id, "order_id": order_id,
@@ -323,7 +344,7 @@ class OrderService:
             amounts=amounts.as_dict(), coupon_id=coupon_id, address=address, distributor_id=distributor_id,
             share_token=share_token, request_hash=digest, idempotency_key=idempotency_key,
             created_at=now, expires_at=expires_at, reservations=tuple(reservations_),
-            member={"points": points_used} if points_used else None)
+            member={"points": points_used} if points_used else None, freight=priced.freight.as_dict())
         # -- a balance order is PAID in this transaction, with the balance debit --
         if pay_with == "balance":
             if self.members is None:
@@ -355,7 +376,8 @@ class OrderService:
                                                                                 if r["kind"] != "points"],
                 coupon_id=coupon_id, address=address, share_token=share_token, digest=digest,
                 idempotency_key=idempotency_key, commissions=commissions, kind=kind, flash_sale_id=flash_sale_id,
-                extra_ops=extra_ops, facts=self.reads.read(user_id, [], coupon_id), expires_by=expires_by,
+                extra_ops=extra_ops, facts=self.reads.read(user_id, [ln.sku_id for ln in lines], coupon_id),
+                expires_by=expires_by,
                 pay_with=pay_with, points=points, _attempt=_attempt + 1)
         if order.status == PAID:  # paid from the balance: no prepay, no expiry
             logger.append_keys(order_id=order_id)
@@ -595,6 +617,17 @@ class OrderService:
             return "rescheduled"
         result = self.close_unpaid(message["order_id"], reason="EXPIRED")
         return result.status if result is not None else "gone"
+
+
+def _address(facts, address: dict | None, address_id: str | None) -> dict | None:
+    """The address an order keeps: given inline, or one of the shopper's saved addresses
+    (404 for an id that is not among theirs, another shopper's included)."""
+    if address_id is None:
+        return address
+    saved = facts.addresses.get(address_id) if facts.addresses is not None else None
+    if saved is None:
+        raise errors.NotFound("no such address among yours")
+    return address_rules.order_address(saved)
 
 
 def _priced_lines(facts, quantities: dict[str, int]) -> list[pricing.Line]:

@@ -1,6 +1,7 @@
 """`layers.domain.placement.PlacementReader` on the shop table: the shopper, the SKUs, the
-shop's settings (unless cached), the named coupon and the shopper's binding in ONE
-BatchGetItem, strongly consistent. Each item is turned into its domain value by the
+shop's settings (unless cached), the named coupon, the shopper's binding, books and
+address book, the member levels and the freight templates in ONE BatchGetItem, strongly
+consistent. Each item is turned into its domain value by the
 storage module that owns it; this module only knows which keys to ask for.
 """
 
@@ -10,6 +11,8 @@ import time
 
 from layers.domain import errors
 from layers.domain.placement import PlacementFacts
+from layers.storage.addresses import AddressBookItem, to_address_book
+from layers.storage.addresses import book_key as address_book_key
 from layers.storage.base import ShopModel
 from layers.storage.catalog import (
     SETTINGS_KEY,
@@ -21,6 +24,7 @@ from layers.storage.catalog import (
 )
 from layers.storage.coupons import UserCouponItem, coupon_key, to_coupon
 from layers.storage.distribution import BindingItem, binding_key, to_binding
+from layers.storage.freight import TEMPLATES_KEY, FreightTemplatesItem, to_templates
 from layers.storage.members import (
     BALANCE,
     LEVELS_KEY,
@@ -52,6 +56,8 @@ class DynamoPlacementReader:
         wanted[book_key(user_id, BALANCE)] = BookItem
         wanted[book_key(user_id, POINTS)] = BookItem
         wanted[LEVELS_KEY] = LevelsItem
+        wanted[TEMPLATES_KEY] = FreightTemplatesItem
+        wanted[address_book_key(user_id)] = AddressBookItem
         settings = self.settings.cached()
         if settings is None:
             wanted[SETTINGS_KEY] = SettingsItem
@@ -71,7 +77,9 @@ class DynamoPlacementReader:
             binding=to_binding(binding) if binding is not None else None,
             balance=to_book(user_id, found.get(book_key(user_id, BALANCE))),
             points=to_book(user_id, found.get(book_key(user_id, POINTS))),
-            levels=tuple(found[LEVELS_KEY].levels or ()) if LEVELS_KEY in found else ())
+            levels=tuple(found[LEVELS_KEY].levels or ()) if LEVELS_KEY in found else (),
+            freight_templates=to_templates(found.get(TEMPLATES_KEY)),
+            addresses=to_address_book(user_id, found.get(address_book_key(user_id))))
 
 
 def _batch_get(keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:

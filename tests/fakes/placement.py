@@ -7,7 +7,8 @@ from layers.domain.placement import PlacementFacts
 
 
 class MemoryPlacementReader:
-    def __init__(self, users, stock, coupons=None, bindings=None, members=None) -> None:
+    def __init__(self, users, stock, coupons=None, bindings=None, members=None, freight=None,
+                 addresses=None) -> None:
         """`users.get_user`, `stock.get_skus` / `stock.load_settings`, `coupons.get`
         (user coupons), `bindings.get_binding` (the distributor repository)."""
         self.users = users
@@ -15,6 +16,8 @@ class MemoryPlacementReader:
         self.coupons = coupons
         self.bindings = bindings
         self.members = members
+        self.freight = freight  # `all()`: the freight repository's twin
+        self.addresses = addresses  # `get(user_id)`: the address book repository's twin
         self.calls = 0
 
     def read(self, user_id: str, sku_ids: list[str], coupon_id: str | None) -> PlacementFacts:
@@ -27,4 +30,6 @@ class MemoryPlacementReader:
             binding=self.bindings.get_binding(user_id) if self.bindings is not None else None,
             balance=self.members.get_book(user_id, "balance") if self.members is not None else None,
             points=self.members.get_book(user_id, "points") if self.members is not None else None,
-            levels=tuple(self.members.get_levels()) if self.members is not None else ())
+            levels=tuple(self.members.get_levels()) if self.members is not None else (),
+            freight_templates=self.freight.all() if self.freight is not None else {},
+            addresses=self.addresses.get(user_id) if self.addresses is not None else None)

@@ -218,3 +218,108 @@ def test_an_order_placed_right_after_a_preview_charges_what_it_showed(client, ad
         assert points_available(user) == points - body(r)["points_used"]
     else:
         assert (placed.status_code, body(placed)["error"]["code"]) == (r.status_code, body(r)["error"]["code"])
+
+
+# -- a saved address, freight by template: through preview and placement alike ---------------------
+
+def freight_template(client, admin_headers, **kw) -> dict:
+    payload = {"name": f"运费-{uuid.uuid4().hex[:6]}", "charge_by": "piece",
+               "default": {"first": 1, "first_fee": 1000, "additional": 1, "additional_fee": 500}, "regions": [],
+               "free": [], "undeliverable": [], **kw}
+    r = post(client, "/admin/freight-templates", payload, admin_headers)
+    assert r.status_code == 201, r.body
+    return body(r)
+
+
+def product_with(client, admin_headers, template_id: str | None, price=1000, weight_g=None, stock=20) -> str:
+    sku = {"price": price, "stock": stock, "spec": {"颜色": "黑"}}
+    if weight_g is not None:
+        sku["weight_g"] = weight_g
+    payload = {"title": "茶", "category": "茶", "skus": [sku]}
+    if template_id:
+        payload["freight_template_id"] = template_id
+    r = post(client, "/admin/products", payload, admin_headers)
+    assert r.status_code == 201, r.body
+    return body(r)["skus"][0]["id"]
+
+
+def saved_address(client, shopper, province: str) -> str:
+    r = post(client, "/me/addresses", {"name": "李四", "phone": "13900001111", "province": province, "city": "某市",
+                                       "district": "某区", "detail": "人民路 8 号"}, shopper)
+    assert r.status_code == 201, r.body
+    return body(r)["id"]
+
+
+def both(client, shopper, payload) -> tuple[dict, dict]:
+    """The preview, then the order placed with the same body: both must succeed."""
+    seen = preview(client, shopper, payload)
+    assert seen.status_code == 200, seen.body
+    placed = post(client, "/orders", payload, {**shopper, "Idempotency-Key": uuid.uuid4().hex})
+    assert placed.status_code == 201, placed.body
+    assert body(placed)["amounts"] == body(seen)["amounts"]
+    assert body(placed)["freight"] == body(seen)["shipping"]
+    return body(seen), body(placed)
+
+
+def test_an_order_names_a_saved_address_and_keeps_it(client, admin_headers, shop):
+    shopper, other = login(client), login(client)
+    sku_id = product_with(client, admin_headers, None)
+    address_id = saved_address(client, shopper, "浙江省")
+    seen, placed = both(client, shopper, {"items": [{"sku_id": sku_id, "quantity": 1}], "address_id": address_id})
+    expected = {"name": "李四", "phone": "13900001111", "province": "浙江省", "city": "某市", "district": "某区",
+                "detail": "人民路 8 号"}
+    assert seen["address"] == placed["address"] == expected
+    assert body(client.http.get(f"/orders/{placed['id']}", headers=shopper))["address"] == expected
+    # another shopper's address is no address of theirs: 404, nothing placed
+    for path in ("/orders/preview", "/orders"):
+        r = post(client, path, {"items": [{"sku_id": sku_id, "quantity": 1}], "address_id": address_id}, other)
+        assert (r.status_code, body(r)["error"]["code"]) == (404, "NOT_FOUND")
+    assert body(client.http.get("/orders", headers=other))["items"] == []
+
+
+def test_freight_by_piece_counts_a_templates_lines_together_by_region_and_free_by_count(client, admin_headers, shop):
+    tpl = freight_template(client, admin_headers, regions=[
+        {"provinces": ["新疆维吾尔自治区"], "first": 1, "first_fee": 2000, "additional": 1, "additional_fee": 1500}],
+        free=[{"min_pieces": 5}])
+    a = product_with(client, admin_headers, tpl["id"], price=1000)
+    b = product_with(client, admin_headers, tpl["id"], price=2000)
+    flat = product_with(client, admin_headers, None, price=300)
+    shopper = login(client)
+    items = [{"sku_id": a, "quantity": 2}, {"sku_id": b, "quantity": 1}]
+    here = saved_address(client, shopper, "广东省")
+    far = saved_address(client, shopper, "新疆维吾尔自治区")
+    # three pieces of one template: 1000 + 2 x 500 (the shop's flat fee is 0 here: no flat part charged)
+    seen, placed = both(client, shopper, {"items": items, "address_id": here})
+    assert seen["amounts"]["shipping"] == 2000 and placed["amounts"]["payable"] == 4000 + 2000
+    assert [(p["template_id"], p["pieces"], p["fee"], p["rule"]) for p in seen["shipping"]["parts"]] == [
+        (tpl["id"], 3, 2000, "default")]
+    seen, _ = both(client, shopper, {"items": items, "address_id": far})
+    assert seen["amounts"]["shipping"] == 2000 + 2 * 1500
+    # with a product without a template: its own flat part beside
+    seen, _ = both(client, shopper, {"items": [*items, {"sku_id": flat, "quantity": 1}], "address_id": here})
+    assert [p["rule"] for p in seen["shipping"]["parts"]] == ["default", "flat_free"]
+    # five pieces: free
+    seen, _ = both(client, shopper, {"items": [{"sku_id": a, "quantity": 5}], "address_id": far})
+    assert seen["amounts"]["shipping"] == 0 and seen["shipping"]["parts"][0]["rule"] == "free"
+
+
+def test_freight_by_weight_steps_started_and_undeliverable_provinces_refused(client, admin_headers, shop):
+    tpl = freight_template(client, admin_headers, charge_by="weight",
+                           default={"first": 1000, "first_fee": 800, "additional": 500, "additional_fee": 300},
+                           free=[{"provinces": ["上海市"], "min_amount": 9900}], undeliverable=["西藏自治区"])
+    sku = product_with(client, admin_headers, tpl["id"], price=3000, weight_g=700)
+    shopper = login(client)
+    # 3 x 700 g = 2100 g: the first 1000 g, then 1100 g is three 500 g steps started
+    seen, placed = both(client, shopper, {"items": [{"sku_id": sku, "quantity": 3}],
+                                          "address_id": saved_address(client, shopper, "江苏省")})
+    assert seen["amounts"]["shipping"] == 800 + 3 * 300
+    assert seen["shipping"]["parts"][0]["weight_g"] == 2100
+    # Shanghai, inline as people write it, from 99 yuan of these goods: free
+    seen, _ = both(client, shopper, {"items": [{"sku_id": sku, "quantity": 4}], "address": {**order_payload(
+        "x")["address"], "province": "上海"}})
+    assert seen["amounts"]["shipping"] == 0
+    tibet = saved_address(client, shopper, "西藏自治区")
+    for path in ("/orders/preview", "/orders"):
+        r = post(client, path, {"items": [{"sku_id": sku, "quantity": 1}], "address_id": tibet}, shopper)
+        assert (r.status_code, body(r)["error"]["code"]) == (422, "UNDELIVERABLE"), r.body
+    assert sku_stock(sku) == 20 - 3 - 4

@@ -42,8 +42,11 @@ def quote(lines, coupon_off=0, shipping_fee=0, free_threshold=0, levels=(), grow
 
 def test_a_plain_order_is_goods_plus_the_flat_fee():
     q = quote([line(quantity=2)], shipping_fee=800)
-    assert q == checkout.Quote(amounts=Amounts(goods=2000, discount=0, shipping=800, payable=2800), points_used=0,
-                               coupon_off=0)
+    assert (q.amounts, q.points_used, q.coupon_off) == (Amounts(goods=2000, discount=0, shipping=800, payable=2800),
+                                                        0, 0)
+    assert q.freight.as_dict() == {"total": 800, "parts": [{"template_id": None, "name": None, "pieces": 2,
+                                                            "weight_g": 0, "amount": 2000, "fee": 800,
+                                                            "rule": "flat"}]}
 
 
 def test_the_flat_fee_is_waived_from_the_threshold_of_the_goods_after_the_coupon():
@@ -61,8 +64,8 @@ def test_the_member_level_comes_off_rounded_up_and_caps_the_coupon():
     assert q.amounts == Amounts(goods=1001, discount=0, shipping=0, payable=950, member_discount=51)
     # 金 (33.33%): 333.3 -> 334 off, leaving 666 of 1000; a coupon of 900 is capped to 666
     q = quote([line(unit_price=1000)], coupon_off=900, shipping_fee=800, levels=levels, growth=1000)
-    assert q == checkout.Quote(amounts=Amounts(goods=1000, discount=666, shipping=800, payable=800,
-                                               member_discount=334), points_used=0, coupon_off=666)
+    assert (q.amounts, q.points_used, q.coupon_off) == (
+        Amounts(goods=1000, discount=666, shipping=800, payable=800, member_discount=334), 0, 666)
 
 
 def test_points_are_capped_by_the_ratio_of_what_is_left_and_rounded_down():
@@ -72,6 +75,28 @@ def test_points_are_capped_by_the_ratio_of_what_is_left_and_rounded_down():
     # asking for fewer than the cap spends what was asked
     q = quote([line(unit_price=2000)], points=100, value=3, available=100)
     assert (q.points_used, q.amounts.points_discount) == (100, 300)
+
+
+def test_shipping_is_the_freight_of_the_lines_templates_for_the_province_beside_the_flat_part():
+    from layers.domain.freight import Charge, FreightLine, FreightTemplate, RegionCharge
+
+    tpl = FreightTemplate(template_id="f1", name="江浙沪", charge_by="piece", default=Charge(1, 1000, 1, 500),
+                          regions=(RegionCharge(("上海市", "浙江省"), Charge(1, 600, 2, 200)),),
+                          undeliverable=("西藏自治区",))
+    lines = [line(sku="a", quantity=3, unit_price=1000), line(sku="b", quantity=1, unit_price=500)]
+    flines = [FreightLine("a", "f1", 3, 3000, None), FreightLine("b", None, 1, 500, None)]
+
+    def at(province):
+        return checkout.quote(lines, coupon_off=0, shipping_fee=800, free_shipping_threshold=0, levels=[], growth=0,
+                              points=0, point_value_fen=1, points_max_ratio_bps=0, points_available=None,
+                              freight_lines=flines, templates={"f1": tpl}, province=province)
+
+    # 上海 (as the picker or a person writes it): 600 for the first piece, 200 for the 2 more, + the flat 800
+    assert at("上海").amounts.shipping == at("上海市").amounts.shipping == 600 + 200 + 800
+    assert [p.fee for p in at("上海市").freight.parts] == [800, 800]
+    assert at("广东省").amounts.shipping == 1000 + 2 * 500 + 800 and at("广东省").amounts.payable == 3500 + 2800
+    with pytest.raises(errors.Undeliverable):
+        at("西藏自治区")
 
 
 def test_points_the_shopper_does_not_have_are_refused_as_placement_refuses_them():
