@@ -322,6 +322,10 @@ print(json.dumps(sorted({getattr(m, "__file__", None) or "" for m in list(sys.mo
 """
 
 
+# The zip's top-level entries that are this project's code (the rest are libraries).
+OWN_CODE = ("app.py", "functions", "layers")
+
+
 def add_bytecode(zip_path: Path) -> int:
     """Lambda's /var/task is read-only: Python cannot cache bytecode there, so every cold
     start would compile each module it imports from source (seconds, for pydantic and
@@ -331,7 +335,14 @@ def add_bytecode(zip_path: Path) -> int:
     shows nobody imports goes: top-level packages no handler loads (cffi's Python side,
     pycparser: build-time tools of cryptography), type stubs, the wheels' metadata (no
     handler asks importlib.metadata about them). Returns how many modules
-    were compiled."""
+    were compiled.
+
+    Our own modules keep their source beside their `__pycache__` bytecode (a traceback in
+    the logs shows our lines). A library's module that the handlers import is shipped as
+    its bytecode alone, where its source was (`pydantic/main.pyc`, loaded sourceless):
+    nobody reads a library's source in Lambda, and leaving it out keeps the zip under
+    its size goal as our own code grows. A library module no handler imports at start
+    keeps its source (it compiles on first use, as it always did)."""
     import py_compile
     import tempfile
     import zipfile
@@ -348,6 +359,7 @@ def add_bytecode(zip_path: Path) -> int:
         loaded = [f.relative_to(task) for f in files if f.is_relative_to(task)]
         loaded_tops = {f.parts[0] for f in loaded}
         sources = sorted(f for f in loaded if f.suffix == ".py")
+        sourceless = {str(f) for f in sources if f.parts[0] not in OWN_CODE}
         tmp_zip = zip_path.with_suffix(".tmp")
         with zipfile.ZipFile(zip_path) as old, zipfile.ZipFile(tmp_zip, "w", zipfile.ZIP_DEFLATED,
                                                                compresslevel=9) as new:
@@ -356,14 +368,18 @@ def add_bytecode(zip_path: Path) -> int:
                 metadata = top.endswith((".dist-info", ".data"))  # read by no handler (pip's records)
                 if metadata or (top not in loaded_tops and top != "__pycache__") or info.filename.endswith(".pyi"):
                     continue
-                if info.filename.startswith(_UNSERVED):
+                if info.filename.startswith(_UNSERVED) or info.filename in sourceless:
                     continue
                 new.writestr(info, old.read(info.filename), compress_type=zipfile.ZIP_DEFLATED, compresslevel=9)
             for rel in sources:
-                cfile = Path(tmp) / "pyc" / rel.parent / "__pycache__" / f"{rel.stem}.cpython-312.pyc"
+                if str(rel) in sourceless:
+                    target = rel.with_suffix(".pyc")
+                else:
+                    target = rel.parent / "__pycache__" / f"{rel.stem}.cpython-312.pyc"
+                cfile = Path(tmp) / "pyc" / target
                 py_compile.compile(str(task / rel), cfile=str(cfile), dfile=f"/var/task/{rel}", doraise=True,
                                    invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
-                new.write(cfile, str(rel.parent / "__pycache__" / cfile.name))
+                new.write(cfile, str(target))
         tmp_zip.replace(zip_path)
     return len(sources)
 

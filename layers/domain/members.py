@@ -317,9 +317,9 @@ def top_up_refund_id(top_up_id: str, version: int) -> str:
 
 
 UNPAID_TOP_UPS_CAP = 3  # unpaid top-ups one shopper may hold at once (any plans)
-# WeChat Pay's prepay id is valid for 2 hours; one older than this is asked for again.
+# WeChat Pay's prepay id is valid for 2 hours; one this old or older is asked for again.
 PREPAY_TTL_S = 2 * 3600 - 10 * 60
-# An open top-up with less of its window left than this is not handed out again (the
+# An open top-up with this much of its window left, or less, is not handed out again (the
 # shopper could not finish paying): it is closed and a new one made.
 REUSE_MARGIN_S = 60
 

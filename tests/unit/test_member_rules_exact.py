@@ -1,10 +1,12 @@
 """The members' pure rules to the fen and to the word: an owner's adjustment (its bound is
-the principal PLUS the bonus), ledger entries as shown, points, levels, top-ups. Each
-assertion kills a mutant of layers/domain/members.py (docs/mutation.md)."""
+the principal PLUS the bonus), ledger entries as shown, points, levels, top-ups (their
+payment window, prepay id, close and abnormal refund). Each assertion kills a mutant of
+layers/domain/members.py (docs/mutation.md)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -227,3 +229,122 @@ def test_a_top_up_refund_ends_refunded_or_paid_again():
     with pytest.raises(errors.InvalidState) as idle:
         rules.top_up_refund_ended(_top_up(), True)
     assert idle.value.message == "a PAID top-up has no refund in flight"
+
+
+# -- a top-up's payment window, its prepay id, closing it --------------------------------------
+
+CREATED = "2026-12-05T08:00:00Z"
+T0 = datetime(2026, 12, 5, 8, 0, tzinfo=UTC)
+
+
+def _open(status=rules.TopUpStatus.PENDING_PAYMENT, **fields):
+    """A top-up created at 08:00:00Z with a window to 08:30:00Z."""
+    return rules.TopUp("t1", "u1", "openid", "p1", 10_000, 1000, status, CREATED, version=2,
+                       expires_at="2026-12-05T08:30:00Z", **fields)
+
+
+def test_the_window_ends_the_payment_timeout_after_creation_in_whole_seconds():
+    assert rules.top_up_window_end(datetime(2026, 12, 5, 8, 0, 0, 987_654, tzinfo=UTC), 1800) == \
+        datetime(2026, 12, 5, 8, 30, tzinfo=UTC)
+    assert rules.top_up_window_end(T0, 1) == datetime(2026, 12, 5, 8, 0, 1, tzinfo=UTC)
+
+
+def test_an_open_top_up_is_handed_out_again_only_with_more_than_the_margin_left():
+    assert rules.REUSE_MARGIN_S == 60
+    end = datetime(2026, 12, 5, 8, 30, tzinfo=UTC)
+    assert rules.top_up_reusable(_open(), T0) is True
+    assert rules.top_up_reusable(_open(), end - timedelta(seconds=61)) is True
+    assert rules.top_up_reusable(_open(), end - timedelta(seconds=60)) is False
+    assert rules.top_up_reusable(_open(), end - timedelta(seconds=59)) is False
+    assert rules.top_up_reusable(_open(), end + timedelta(seconds=1)) is False
+
+
+@pytest.mark.parametrize("status", [s for s in rules.TopUpStatus if s != rules.TopUpStatus.PENDING_PAYMENT])
+def test_only_an_unpaid_top_up_is_handed_out_again(status):
+    assert rules.top_up_reusable(_open(status), T0) is False
+
+
+def test_an_unpaid_top_up_without_a_window_is_never_handed_out_again():
+    assert rules.top_up_reusable(replace(_open(), expires_at=None), T0) is False
+
+
+def test_a_prepay_id_lives_its_ttl_less_one_second_from_creation():
+    assert rules.PREPAY_TTL_S == 2 * 3600 - 10 * 60  # WeChat's 2 hours, 10 minutes kept
+    held = _open(prepay_id="wx1")
+    assert rules.top_up_prepay_fresh(held, T0) is True
+    assert rules.top_up_prepay_fresh(held, T0 + timedelta(seconds=rules.PREPAY_TTL_S - 1)) is True
+    assert rules.top_up_prepay_fresh(held, T0 + timedelta(seconds=rules.PREPAY_TTL_S)) is False
+    assert rules.top_up_prepay_fresh(held, T0 + timedelta(seconds=rules.PREPAY_TTL_S + 1)) is False
+
+
+def test_a_renewed_prepay_id_lives_from_when_wechat_gave_it():
+    renewed = _open(prepay_id="wx2", prepay_at="2026-12-05T10:00:00Z")
+    at = datetime(2026, 12, 5, 10, 0, tzinfo=UTC)
+    assert rules.top_up_prepay_fresh(renewed, at + timedelta(seconds=60)) is True  # 2 h 1 min after creation
+    assert rules.top_up_prepay_fresh(renewed, at + timedelta(seconds=rules.PREPAY_TTL_S - 1)) is True
+    assert rules.top_up_prepay_fresh(renewed, at + timedelta(seconds=rules.PREPAY_TTL_S)) is False
+
+
+@pytest.mark.parametrize("prepay_id", [None, ""])
+def test_without_a_prepay_id_there_is_nothing_fresh(prepay_id):
+    assert rules.top_up_prepay_fresh(_open(prepay_id=prepay_id), T0) is False
+    assert rules.top_up_prepay_fresh(_open(prepay_id=prepay_id, prepay_at=CREATED), T0) is False
+
+
+def test_an_unpaid_top_up_is_closed_once():
+    closed = rules.top_up_closed(_open(prepay_id="wx1"), "2026-12-05T08:31:00Z")
+    assert closed == rules.TopUp("t1", "u1", "openid", "p1", 10_000, 1000, rules.TopUpStatus.CLOSED, CREATED,
+                                 prepay_id="wx1", version=3, expires_at="2026-12-05T08:30:00Z",
+                                 closed_at="2026-12-05T08:31:00Z")
+    with pytest.raises(errors.InvalidState) as again:
+        rules.top_up_closed(closed, "2026-12-05T08:32:00Z")
+    assert again.value.message == "a CLOSED top-up cannot be closed"
+    with pytest.raises(errors.InvalidState) as paid:
+        rules.top_up_closed(_open(rules.TopUpStatus.PAID, transaction_id="420000"), "2026-12-05T08:31:00Z")
+    assert paid.value.message == "a PAID top-up cannot be closed"
+
+
+def test_a_payment_that_beat_the_close_pays_the_closed_top_up_once():
+    closed = rules.top_up_closed(_open(), "2026-12-05T08:31:00Z")
+    paid = rules.top_up_paid(closed, "420000", "2026-12-05T08:31:05Z")
+    assert paid == rules.TopUp("t1", "u1", "openid", "p1", 10_000, 1000, rules.TopUpStatus.PAID, CREATED,
+                               transaction_id="420000", paid_at="2026-12-05T08:31:05Z", version=4,
+                               expires_at="2026-12-05T08:30:00Z", closed_at="2026-12-05T08:31:00Z")
+    with pytest.raises(errors.InvalidState) as again:
+        rules.top_up_paid(paid, "420000", "2026-12-05T08:31:06Z")
+    assert again.value.message == "a PAID top-up cannot be paid"
+
+
+@pytest.mark.parametrize("status", [s for s in rules.TopUpStatus if s != rules.TopUpStatus.PENDING_PAYMENT])
+@pytest.mark.parametrize("transaction_id", [None, "420000"])
+def test_only_an_unpaid_or_closed_unpaid_top_up_can_be_paid(status, transaction_id):
+    top_up = _open(status, transaction_id=transaction_id)
+    if status == rules.TopUpStatus.CLOSED and transaction_id is None:
+        assert rules.top_up_paid(top_up, "420001", "t9").status == rules.TopUpStatus.PAID
+        return
+    with pytest.raises(errors.InvalidState) as refused:
+        rules.top_up_paid(top_up, "420001", "t9")
+    assert refused.value.message == f"a {status.value} top-up cannot be paid"
+
+
+def test_a_refund_wechat_answers_abnormal_keeps_its_version_and_amounts():
+    refunding = rules.top_up_refund(_top_up(), Book("u1", principal=5000, bonus=900))
+    abnormal = rules.top_up_refund_abnormal(refunding)
+    assert abnormal == rules.TopUp("t1", "u1", "openid", "p1", 10_000, 1000, rules.TopUpStatus.REFUND_ABNORMAL, NOW,
+                                   refund_amount=5000, refund_bonus=500, version=4)
+    for status in (rules.TopUpStatus.PAID, rules.TopUpStatus.REFUND_ABNORMAL, rules.TopUpStatus.REFUNDED):
+        with pytest.raises(errors.InvalidState) as idle:
+            rules.top_up_refund_abnormal(_top_up(status))
+        assert idle.value.message == f"a {status.value} top-up has no refund in flight"
+
+
+def test_an_abnormal_refund_sent_to_a_bank_card_is_in_flight_again_under_the_same_number():
+    abnormal = rules.top_up_refund_abnormal(rules.top_up_refund(_top_up(), Book("u1", principal=5000, bonus=900)))
+    assert rules.top_up_abnormal_applied(abnormal) == rules.TopUp(
+        "t1", "u1", "openid", "p1", 10_000, 1000, rules.TopUpStatus.REFUNDING, NOW, refund_amount=5000,
+        refund_bonus=500, version=4)
+    for status in (rules.TopUpStatus.REFUNDING, rules.TopUpStatus.PAID):
+        with pytest.raises(errors.InvalidState) as refused:
+            rules.top_up_abnormal_applied(_top_up(status))
+        assert refused.value.message == (f"only a REFUND_ABNORMAL top-up refund can go to a bank card; "
+                                         f"it is {status.value}")
