@@ -3,6 +3,7 @@ that counts AWS calls, their capacity units and their time, plus WeChat HTTP tim
 
 from __future__ import annotations
 
+import base64
 import os
 import secrets
 import sys
@@ -36,6 +37,7 @@ def start_stack(with_sqs: bool = True, with_sandbox: bool = True) -> Stack:
 
     local_aws_env()
     os.environ.setdefault("TOKEN_SECRET", secrets.token_hex(16))
+    os.environ.setdefault("PII_KEY", "v1:" + base64.b64encode(secrets.token_bytes(32)).decode())  # sealed addresses
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     stack = Stack()
     print("starting DynamoDB Local ...", file=sys.stderr)

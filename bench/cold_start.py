@@ -250,7 +250,7 @@ def slowest_imports(unpacked: Path, module: str, env: dict, top: int = 12) -> li
 
 def stack_env() -> dict:
     names = ("DYNAMODB_ENDPOINT", "SHOP_TABLE", "SQS_ENDPOINT", "S3_ENDPOINT", "CODE_BUCKET", "IMAGE_BUCKET",
-             "TOKEN_SECRET", "ADMIN_API_KEY", "STAGE",
+             "TOKEN_SECRET", "PII_KEY", "ADMIN_API_KEY", "STAGE",
              "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION", "AWS_REGION")
     env = {k: v for k, v in os.environ.items()
            if k in names or k.startswith(("WECHAT", "EVENTS_", "ORDER_EXPIRY_", "SETTLEMENT_"))}
