@@ -72,11 +72,12 @@ class bills_ready:  # noqa: N801 - used as a context manager
         return False
 
 
-def store_freight(order_id: str, freight: dict) -> None:
+def store_freight(order_id: str, freight: dict | None) -> None:
     """Give a placed order its freight breakdown, as order pricing stores it (`Freight.as_dict()`)."""
     from layers.storage.orders import OrderItem, order_key
 
-    OrderItem(*order_key(order_id)).update(actions=[OrderItem.freight.set(freight)])
+    OrderItem(*order_key(order_id)).update(
+        actions=[OrderItem.freight.set(freight) if freight is not None else OrderItem.freight.remove()])
 
 
 # An order's freight as the console shows it: two templates and the flat part.

@@ -190,7 +190,10 @@ def test_an_orders_page_shows_the_freight_it_was_charged(console, client, admin_
     sku_id = create_product(client, admin_headers, price=1990, stock=5)["skus"][0]["id"]
     order = body(post(client, "/orders", order_payload(sku_id), login(client)))
     page = console.get(f"/console/orders/{order['id']}").body.decode()
-    assert 'id="freight"' not in page  # an order priced without the breakdown: nothing shown
+    # placement stores the breakdown: a product without a template is the flat part, here 0
+    assert re.search(r'<tr data-rule="flat_free">', page) and 'id="freight-total"' in page
+    store_freight(order["id"], None)  # an order placed before breakdowns were kept: nothing shown
+    assert 'id="freight"' not in console.get(f"/console/orders/{order['id']}").body.decode()
     store_freight(order["id"], FREIGHT)
     page = console.get(f"/console/orders/{order['id']}").body.decode()
     table = page[page.find('id="freight"'):page.find("</table>", page.find('id="freight"'))]
