@@ -22,22 +22,19 @@ def wiring():
     return module
 
 
+def template(client, admin_headers, **overrides) -> dict:
+    """A claimable coupon template (tests/integration/test_coupons.py's), without a threshold
+    and with room for many claims unless told otherwise."""
+    from tests.integration.test_coupons import template as coupon_template
+
+    return coupon_template(client, admin_headers, **{"threshold": 0, "total": 1000, "per_user_limit": 50,
+                                                     **overrides})
+
+
 def iso(dt) -> str:
     from layers import clock
 
     return clock.iso(dt)
-
-
-def template(client, admin_headers, **overrides) -> dict:
-    from layers import clock
-
-    now = clock.now()
-    payload = {"name": "满100减20", "kind": "fixed", "value": 2000, "threshold": 0,
-               "claim_starts_at": iso(now - timedelta(minutes=1)), "claim_ends_at": iso(now + timedelta(days=1)),
-               "valid_days": 7, "total": 1000, "per_user_limit": 50, **overrides}
-    r = post(client, "/admin/coupons", payload, admin_headers)
-    assert r.status_code == 201, r.body
-    return body(r)
 
 
 def claimed(client, shopper: dict, template_id: str) -> str:
