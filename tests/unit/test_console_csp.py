@@ -61,9 +61,14 @@ def test_uploads_are_presigned_for_the_origin_the_policy_allows(monkeypatch):
     does not list: the uploads' client is given the regional endpoint."""
     from urllib.parse import urlsplit
 
+    from layers import aws
     from layers.storage.images import S3Uploads, upload_endpoint
 
     monkeypatch.delenv("S3_ENDPOINT", raising=False)
+    # Its own botocore session: the shared one keeps the credentials it first resolved,
+    # and DynamoDB Local keeps one database per access key (the session's table is under
+    # the session's key, not "testing").
+    monkeypatch.setattr(aws, "_session", None)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     slot = S3Uploads("shop-images", "us-east-1").presigned_post("img/a.png", "image/png", 10)
