@@ -1,6 +1,6 @@
-"""The shopper's order counts (layers/domain/order_counts.py): the pure moves, and the
+"""The shopper's order counts (layers/domain/order_counts.py): the pure moves, the
 services moving them over the in-memory repositories (every step of random order lives
-checked against a recount)."""
+checked against a recount), and the backfill job counting orders stored before them."""
 
 from __future__ import annotations
 
@@ -137,3 +137,103 @@ def test_a_balance_paid_order_counts_as_paid_and_a_deleted_one_not_at_all():
                                   on_exists=Exception)
     tx.commit()
     assert shop.orders.summary("u1") == {**ZERO, "PAID": 1}
+
+
+# -- the backfill job ----------------------------------------------------------------------
+
+class Progress(dict):
+    def set(self, key, value):
+        self[key] = dict(value)
+
+
+def backfill(shop: Shop, budget_s=60.0, first_day="2026-11-20", monotonic=None):
+    from layers.services.order_counts import OrderCountsBackfill
+
+    return OrderCountsBackfill(orders=shop.orders_repo, refunds=shop.refunds_repo, progress=shop.progress,
+                               first_day=lambda: first_day, clock=shop.clock, new_tx=shop.store.tx,
+                               budget_s=budget_s, **({"monotonic": monotonic} if monotonic else {}))
+
+
+def forget_counts(shop: Shop) -> None:
+    """As the store was before the counts: orders not counted, no counters."""
+    for key, value in list(shop.store.items.items()):
+        if key[0] == "order":
+            shop.store.items[key] = replace(value, counted=False)
+        elif key[0] == "order_counts":
+            del shop.store.items[key]
+
+
+@pytest.fixture
+def legacy():
+    """A shopper's orders in every status, stored before the counts existed."""
+    shop = Shop()
+    shop.progress = Progress()
+    ids = [shop.place() for _ in range(7)]
+    for order_id in ids[1:]:
+        step(shop, "pay", order_id)
+    for order_id in ids[3:]:
+        step(shop, "ship", order_id)
+    step(shop, "receive", ids[4])
+    step(shop, "refund", ids[5])
+    step(shop, "refund", ids[6])
+    step(shop, "refunded", ids[6])
+    step(shop, "cancel", ids[0])
+    ids.append(shop.place())
+    shop.ids = ids
+    expected = shop.recount()
+    assert expected == {"PENDING_PAYMENT": 1, "PAID": 2, "SHIPPED": 2, "after_sales": 1}
+    forget_counts(shop)
+    assert shop.orders.summary("u1") == ZERO
+    return shop, expected
+
+
+def test_the_backfill_counts_the_orders_stored_before_the_counts_once(legacy):
+    shop, expected = legacy
+    result = backfill(shop).run()
+    assert result["done"] is True and result["counted"] == 6
+    assert shop.orders.summary("u1") == expected
+    again = backfill(shop).run()  # a new pass finds nothing left
+    assert again["done"] is True and again["counted"] == 0
+    assert shop.orders.summary("u1") == expected
+
+
+def test_a_transition_before_the_backfill_counts_the_order_where_it_goes(legacy):
+    shop, expected = legacy
+    step(shop, "ship", shop.ids[1])  # PAID, not counted -> SHIPPED, counted
+    step(shop, "pay", shop.ids[-1])
+    assert shop.orders.summary("u1") == {**ZERO, "PAID": 1, "SHIPPED": 1}
+    backfill(shop).run()
+    assert shop.orders.summary("u1") == shop.recount() == {**expected, "PAID": 2, "SHIPPED": 3,
+                                                           "PENDING_PAYMENT": 0}
+
+
+def test_a_decision_from_a_read_before_the_backfill_counted_it_is_stale(legacy):
+    shop, _ = legacy
+    read = shop.orders_repo.get(shop.ids[1])  # not counted yet
+    backfill(shop).run()
+    tx = shop.store.tx()
+    shop.orders_repo.stage_change(tx, read, rules.ship(read, "t", "t").after, on_stale=errors.InvalidState)
+    with pytest.raises(errors.InvalidState):  # it would count the order a second time
+        tx.commit()
+    step(shop, "ship", shop.ids[1])  # read again: moved once
+    assert shop.orders.summary("u1") == shop.recount()
+
+
+def test_the_backfill_walks_the_days_in_runs_within_its_budget(legacy):
+    shop, expected = legacy
+    ticks = iter(range(10_000))
+    first = backfill(shop, budget_s=3, first_day="2026-10-01", monotonic=lambda: next(ticks)).run()
+    assert first["done"] is False and first["next_day"] is not None
+    runs = 1
+    while not backfill(shop, budget_s=3, first_day="2026-10-01", monotonic=lambda: next(ticks)).run()["done"]:
+        runs += 1
+    assert runs > 5  # the days from the fake clock's day back to October, a few per run
+    assert shop.orders.summary("u1") == expected
+
+
+def test_without_products_there_is_no_paid_day_to_walk(legacy):
+    shop, expected = legacy
+    result = backfill(shop, first_day=None).run()
+    assert result["done"] is True
+    # unpaid orders and refunds in flight are counted still; paid ones need the days
+    assert shop.orders.summary("u1") == {**ZERO, "PENDING_PAYMENT": 1, "after_sales": 1}
