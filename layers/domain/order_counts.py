@@ -14,9 +14,10 @@ Why counters, not a sparse index queried with Select=COUNT: the three GSIs of th
 are all taken on an order item (gsi1: the shopper's list; gsi2: the open and shipped
 work queues; gsi3: the paid-day index), so an index would be a fourth GSI, eventually
 consistent (an order just paid could still count as unpaid), read with four queries
-that grow with the shopper's open orders. The counters add no item to the placement
-transaction (they ride on the unpaid-orders update already in it) and one small update
-to the transitions that change a counted status.
+that grow with the shopper's open orders. The counters add no item to the placement of
+an unpaid order nor to leaving PENDING_PAYMENT (they ride on the unpaid-orders update
+already there), and one small update to a balance-paid placement and to the later
+transitions that change a counted status.
 
 An order stored before the counters existed is not in them (`Order.counted` False).
 Its next transition only adds it where it goes (nothing to take away), and sets it
