@@ -40,6 +40,12 @@ def list_orders():
     return paged(bp, wiring.orders().list_for_user, user, query_param(bp, "status"))
 
 
+@route(bp, "/me/orders/summary", methods=["GET"])
+def order_summary():
+    # counts for the "my orders" row: one read of the shopper's counters
+    return wiring.orders().summary(shopper_id(bp))
+
+
 @route(bp, "/orders/{order_id}", methods=["GET"])
 def get_order(order_id):
     return wiring.orders().get_for_user(shopper_id(bp), order_id)

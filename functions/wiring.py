@@ -228,6 +228,18 @@ def payment_notifications():
                                 mchid=settings().wechatpay_mchid, top_ups=top_ups)
 
 
+@_once
+def order_counts_backfill():
+    """The one-off job that counts in the orders stored before the shoppers' order counts."""
+    from layers.services.order_counts import OrderCountsBackfill
+    from layers.storage.catalog import first_product_day
+    from layers.storage.kv import DynamoSessionStorage
+
+    return OrderCountsBackfill(orders=order_repository(), refunds=refund_repository(),
+                               progress=DynamoSessionStorage(), first_day=first_product_day, clock=clock(),
+                               new_tx=new_tx())
+
+
 # -- what consumes which event, and the scheduled jobs: declared here, once ----------------------
 
 def event_handlers() -> dict:
@@ -281,6 +293,8 @@ def jobs() -> dict[str, list[tuple[Callable, str, str | None]]]:
         "recount-analytics": [(analytics, "recount", None)],
         "expire-groups": [(group_buys, "expire_due", None)],
         "rebuild-listing": [(listing, "rebuild", None)],
+        # -- one-off, not scheduled: run by hand after the deploy that brought the counts --
+        "backfill-order-counts": [(order_counts_backfill, "run", None)],
     }
 
 # -- coupons, flash sales (helper: coupons) ----------------------------------------------------

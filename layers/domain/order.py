@@ -95,6 +95,10 @@ class Order:
     coupon_returnable: bool = True
     # Bumped by every transition; the write is conditioned on the version it read.
     version: int = 0
+    # In its shopper's order counts (layers/domain/order_counts.py). False only for an
+    # order stored before the counts existed, until its next write or the backfill job
+    # counts it; every order created since is counted by the write that creates it.
+    counted: bool = True
     # -- shipping information (layers/domain/shipping.py) --
     # {"logistics_type", "express_company", "tracking_no"} from the operator, and where its
     # upload to WeChat stands (PENDING | UPLOADED | FAILED | NOT_REQUIRED).
@@ -153,12 +157,19 @@ class OrderRepository(Protocol):
     def stage_create(self, tx, order: Order, on_exists) -> None:
         """Create the order; a PENDING one also counts against the shopper's unpaid
         orders where the repository has a cap (`errors.LimitExceeded` at the cap), and
-        leaving PENDING (stage_change, stage_delete) gives that place back."""
+        leaving PENDING (stage_change, stage_delete) gives that place back. Each of the
+        three also moves the shopper's order counts (`counts`) in the same transaction."""
 
     def stage_change(self, tx, before: Order, after: Order, on_stale) -> None:
-        """Write `after`, conditioned on the stored order still being `before.version`."""
+        """Write `after`, conditioned on the stored order still being `before.version`
+        (and, for an order not counted yet, still not counted)."""
 
     def stage_delete(self, tx, order: Order, on_stale) -> None: ...
+
+    def counts(self, user_id: str) -> dict[str, int]:
+        """The shopper's counters by status (layers/domain/order_counts.py), moved by
+        stage_create, stage_change and stage_delete in their own transactions; read
+        strongly consistent, in one read whatever the shopper's history."""
 
     def set_prepay_id(self, order_id: str, prepay_id: str, prepay_at: str | None = None) -> bool:
         """Store the prepay id (and when WeChat gave it) while the order is still unpaid;

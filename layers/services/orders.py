@@ -22,6 +22,7 @@ from layers.domain import members as member_rules
 from layers.domain import order as domain
 from layers.domain import user_coupon as user_coupon_rules
 from layers.domain.order import CLOSED, COMPLETED, PAID, PENDING, SHIPPED, STATUSES, Change, Order
+from layers.domain.order_counts import summary as counts_summary
 from layers.domain.payment_gateway import (
     OrderNotFoundAtWeChat,
     WeChatPayError,
@@ -149,6 +150,11 @@ class OrderService:
             raise errors.InvalidRequest(f"status must be one of {', '.join(STATUSES)}")
         orders, next_cursor = self.orders.list_for_user(user_id, status, limit, cursor)
         return [self.view(o) for o in orders], next_cursor
+
+    def summary(self, user_id: str) -> dict:
+        """The shopper's "my orders" row (`GET /me/orders/summary`): one read of their
+        counters, whatever their history (layers/domain/order_counts.py)."""
+        return counts_summary(self.orders.counts(user_id))
 
     # -- writing a decision -------------------------------------------------------------
 

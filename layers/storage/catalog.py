@@ -317,6 +317,16 @@ class DynamoCatalogRepository(DynamoStockRepository):
         ))
 
 
+def first_product_day() -> str | None:
+    """The Beijing day the shop's first product was created (products are retired, never
+    deleted, so no order is older): the floor of the order counts' backfill. None
+    without products."""
+    from layers.domain.analytics import day_of
+
+    first = next(iter(ProductItem.gsi1.query(PRODUCTS, scan_index_forward=True, limit=1)), None)
+    return day_of(first.created_at) if first is not None else None
+
+
 class DynamoTableProbe:
     def ping(self) -> None:
         """Raises unless the table answers (GET /health)."""

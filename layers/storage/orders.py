@@ -10,11 +10,17 @@
   gsi3 `PAID#<day>#<nn>` / paid epoch seconds: the orders paid on an Asia/Shanghai day
   (16 shards), for the nightly analytics recount; set in the write that pays the order
 .
-- Unpaid orders of a shopper: pk `USER#<user_id>`, sk `UNPAID_ORDERS`, `n`.
-  Raised by the transaction that creates a PENDING order, conditioned `n < cap` (a
-  shopper cannot hold a SKU's stock with a hundred unpaid orders), lowered by the one
-  transition that takes the order out of PENDING (paid, closed, deleted): the order's
-  version condition makes that happen exactly once.
+- The shopper's counter item: pk `USER#<user_id>`, sk `UNPAID_ORDERS` (the name it had
+  when it held only the cap). `n`: unpaid orders, raised by the transaction that creates
+  a PENDING order, conditioned `n < cap` (a shopper cannot hold a SKU's stock with a
+  hundred unpaid orders), lowered by the one transition that takes the order out of
+  PENDING (paid, closed, deleted): the order's version condition makes that happen
+  exactly once. `PENDING_PAYMENT`, `PAID`, `SHIPPED`, `REFUNDING`: the shopper's order
+  counts (layers/domain/order_counts.py), moved by every write of an order that changes
+  a counted status, in one update of this item together with `n` (a transaction touches
+  an item once). An order item carries `counted` (true) once it is in these counts; one
+  stored before them has none until its next write or the backfill job counts it, each
+  conditioned on `counted` still being absent.
 - The buyer's phone: pk `ORDERPHONE#<sha256 of the normalized phone of the
   address>`, sk `<created_at>#<order_id>`: written by the transaction that creates an
   order with an address (deleted with the order), so the console finds a phone's orders
@@ -33,7 +39,7 @@ from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute
 from pynamodb.exceptions import UpdateError
 
 from layers.clock import parse_iso
-from layers.domain import analytics, errors
+from layers.domain import analytics, errors, order_counts
 from layers.domain import order as domain
 from layers.domain.order import Order
 from layers.domain.order_search import normalized_phone
@@ -90,6 +96,8 @@ class OrderItem(ListedAndQueued, Numbered):
     auto_confirm_at = UnicodeAttribute(null=True)
     # Bumped by every transition; each transition is conditioned on the one it read.
     version = NumberAttribute(default=0)
+    # In its shopper's order counts: true, or absent for an order stored before them.
+    counted = BooleanAttribute(null=True)
     # -- shipping information and where its upload to WeChat stands --
     shipping = JSONAttribute(null=True)
     shipping_upload_status = UnicodeAttribute(null=True)
@@ -100,17 +108,38 @@ class OrderItem(ListedAndQueued, Numbered):
     freight = JSONAttribute(null=True)
 
 
-class UnpaidOrdersItem(ShopModel):
-    n = NumberAttribute(null=True)
+class OrderCountsItem(ShopModel):
+    """The shopper's counter item (see the module's docstring)."""
+
+    n = NumberAttribute(null=True)  # unpaid orders, against the cap
+    pending_payment = NumberAttribute(null=True, attr_name="PENDING_PAYMENT")
+    paid = NumberAttribute(null=True, attr_name="PAID")
+    shipped = NumberAttribute(null=True, attr_name="SHIPPED")
+    refunding = NumberAttribute(null=True, attr_name="REFUNDING")
 
 
-def _stage_unpaid(tx: Tx, user_id: str, delta: int, cap: int | None) -> None:
-    item = UnpaidOrdersItem(f"USER#{user_id}", "UNPAID_ORDERS")
-    if delta < 0:
-        tx.update(item, actions=[UnpaidOrdersItem.n.add(delta)])
+def counts_key(user_id: str) -> tuple[str, str]:
+    return f"USER#{user_id}", "UNPAID_ORDERS"
+
+
+def _counter(status: str) -> NumberAttribute:
+    return getattr(OrderCountsItem, status.lower())
+
+
+def _stage_counts(tx: Tx, user_id: str, moves: dict[str, int], unpaid: int = 0, cap: int | None = None) -> None:
+    """One update of the shopper's counter item: the order counts' `moves` and the unpaid
+    orders' `unpaid` (+1 conditioned below the cap). Nothing when neither moves."""
+    actions = [_counter(status).add(delta) for status, delta in sorted(moves.items())]
+    if unpaid:
+        actions.append(OrderCountsItem.n.add(unpaid))
+    if not actions:
         return
-    tx.update(item, actions=[UnpaidOrdersItem.n.add(delta)],
-              condition=UnpaidOrdersItem.n.does_not_exist() | (UnpaidOrdersItem.n < cap),
+    item = OrderCountsItem(*counts_key(user_id))
+    if unpaid <= 0:
+        tx.update(item, actions=actions)
+        return
+    tx.update(item, actions=actions,
+              condition=OrderCountsItem.n.does_not_exist() | (OrderCountsItem.n < cap),
               on_fail=lambda: errors.LimitExceeded(
                   f"you already have {cap} unpaid orders: pay or cancel one first", unpaid_cap=cap))
 
@@ -122,7 +151,8 @@ def order_key(order_id: str) -> tuple[str, str]:
 # Fields of the domain Order stored under another name or not at all.
 _NOT_ATTRIBUTES = {"reservations"}
 _FIELDS = [f.name for f in fields(Order) if f.name not in _NOT_ATTRIBUTES]
-_TRANSITION_FIELDS = [name for name in _FIELDS if name != "version"]
+# version and counted are written by stage_change itself, with their conditions.
+_TRANSITION_FIELDS = [name for name in _FIELDS if name not in ("version", "counted")]
 _INT_FIELDS = {"paid_amount", "refunded_amount", "refunding_amount", "refund_room", "version"}
 
 
@@ -139,6 +169,7 @@ def to_order(item: OrderItem) -> Order:
     values["refunding_amount"] = values["refunding_amount"] or 0
     values["version"] = values["version"] or 0
     values["pay_with"] = values["pay_with"] or "wechat"
+    values["counted"] = bool(values["counted"])  # absent: stored before the counts
     if values["coupon_returnable"] is None:
         values["coupon_returnable"] = True
     return Order(**values)
@@ -232,6 +263,15 @@ def _at_version(version: int):
     return OrderItem.version == version
 
 
+def _as_read(order: Order):
+    """The stored order is still the one `order` was read as: its version, and for one
+    not counted yet, still not counted (the backfill counts without a new version)."""
+    condition = OrderItem.pk.exists() & _at_version(order.version)
+    if not order.counted:
+        condition &= OrderItem.counted.does_not_exist()
+    return condition
+
+
 class DynamoOrderRepository:
     """`layers.domain.order.OrderRepository` on the shop table. With `unpaid_cap`, a
     shopper holds at most that many PENDING orders (see the module's docstring)."""
@@ -262,6 +302,7 @@ class DynamoOrderRepository:
     def stage_create(self, tx: Tx, order: Order, on_exists) -> None:
         values = {name: getattr(order, name) for name in _FIELDS}
         values["items"] = list(order.items)
+        values["counted"] = True  # counted by this very transaction
         queue = _queue(order)
         item = OrderItem(*order_key(order.order_id), **values,
                          notes={"reservations": list(order.reservations)},
@@ -272,27 +313,57 @@ class DynamoOrderRepository:
         phone = _phone_item(order)  # the buyer's phone index
         if phone is not None:
             tx.put(phone)
-        if self.unpaid_cap and order.status == domain.PENDING:
-            _stage_unpaid(tx, order.user_id, +1, self.unpaid_cap)
+        unpaid = 1 if self.unpaid_cap and order.status == domain.PENDING else 0
+        _stage_counts(tx, order.user_id, order_counts.moves(None, order), unpaid, self.unpaid_cap)
 
     def stage_change(self, tx: Tx, before: Order, after: Order, on_stale) -> None:
         actions = [*changed(OrderItem, before, after, _TRANSITION_FIELDS),
                    *requeued(OrderItem, _queue(before), _queue(after)),
                    *_paid_indexed(before, after),
                    OrderItem.version.set(after.version)]
-        tx.update(OrderItem(*order_key(before.order_id)), actions=actions,
-                  condition=OrderItem.pk.exists() & _at_version(before.version), on_fail=on_stale)
-        if self.unpaid_cap and before.status == domain.PENDING and after.status != domain.PENDING:
-            _stage_unpaid(tx, before.user_id, -1, self.unpaid_cap)
+        if not before.counted:  # stored before the counts: counted from now on
+            actions.append(OrderItem.counted.set(True))
+        tx.update(OrderItem(*order_key(before.order_id)), actions=actions, condition=_as_read(before),
+                  on_fail=on_stale)
+        leaves_unpaid = before.status == domain.PENDING and after.status != domain.PENDING
+        _stage_counts(tx, before.user_id, order_counts.moves(before, after),
+                      -1 if self.unpaid_cap and leaves_unpaid else 0)
 
     def stage_delete(self, tx: Tx, order: Order, on_stale) -> None:
-        tx.delete(OrderItem(*order_key(order.order_id)),
-                  condition=OrderItem.pk.exists() & _at_version(order.version), on_fail=on_stale)
+        tx.delete(OrderItem(*order_key(order.order_id)), condition=_as_read(order), on_fail=on_stale)
         phone = _phone_item(order)
         if phone is not None:
             tx.delete(phone)
-        if self.unpaid_cap and order.status == domain.PENDING:
-            _stage_unpaid(tx, order.user_id, -1, self.unpaid_cap)
+        _stage_counts(tx, order.user_id, order_counts.moves(order, None),
+                      -1 if self.unpaid_cap and order.status == domain.PENDING else 0)
+
+    # -- the shopper's order counts (layers/domain/order_counts.py) -----------------------
+
+    def counts(self, user_id: str) -> dict[str, int]:
+        try:
+            item = OrderCountsItem.get(*counts_key(user_id), consistent_read=True)
+        except OrderCountsItem.DoesNotExist:
+            return {}
+        return {str(status): int(getattr(item, str(status).lower()) or 0) for status in order_counts.COUNTED}
+
+    def uncounted_unpaid(self) -> list[Order]:
+        """Unpaid orders not in their shoppers' counts yet: every unpaid order sits in the
+        open-orders queue (eventually consistent: the backfill re-reads each one)."""
+        return [to_order(i) for key in queues.all_keys(OPEN_ORDERS)
+                for i in OrderItem.gsi2.query(key, filter_condition=OrderItem.counted.does_not_exist())]
+
+    def uncounted_paid_on(self, day: str) -> list[Order]:
+        """Orders paid on a Beijing day (the paid-day index: every order paid as an order),
+        in a counted status and not in their shoppers' counts yet; the 16 shards read in
+        parallel."""
+        condition = OrderItem.counted.does_not_exist() & OrderItem.status.is_in(
+            *(str(s) for s in order_counts.COUNTED if s != domain.PENDING))
+
+        def shard(key: str) -> list[Order]:
+            return [to_order(i) for i in OrderItem.gsi3.query(key, filter_condition=condition)]
+
+        with ThreadPoolExecutor(max_workers=queues.SHARDS) as pool:
+            return [order for found in pool.map(shard, paid_day_keys(day)) for order in found]
 
     def set_prepay_id(self, order_id: str, prepay_id: str, prepay_at: str | None = None) -> bool:
         actions = [OrderItem.prepay_id.set(prepay_id)]

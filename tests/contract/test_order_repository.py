@@ -285,3 +285,102 @@ def test_a_shopper_holds_at_most_the_cap_of_unpaid_orders_and_leaving_pending_fr
     change(capped, closed, rules.pay(closed, "4200000002", 3000, "2026-11-29T10:00:00Z").after)
     with pytest.raises(errors.LimitExceeded):
         create(capped, an_order(user_id=user))
+
+
+# -- the shopper's order counts (layers/domain/order_counts.py) -------------------------------
+
+def counts(backend, user: str) -> dict:
+    return {status: n for status, n in backend.orders.counts(user).items() if n}
+
+
+def as_before_the_counts(backend, order: Order) -> Order:
+    """The order as stored before the counts existed: not counted, and no counters."""
+    if hasattr(backend.orders, "store"):
+        items = backend.orders.store.items
+        items[("order", order.order_id)] = replace(items[("order", order.order_id)], counted=False)
+        items.pop(("order_counts", order.user_id), None)
+    else:
+        from layers.storage.orders import OrderCountsItem, OrderItem, counts_key, order_key
+
+        OrderItem(*order_key(order.order_id)).update(actions=[OrderItem.counted.remove()])
+        OrderCountsItem(*counts_key(order.user_id)).delete()
+    stored = backend.orders.get(order.order_id, consistent=True)
+    assert stored.counted is False and counts(backend, order.user_id) == {}
+    return stored
+
+
+def test_every_write_moves_its_shoppers_counts_and_no_one_elses(capped):
+    user = "u_" + uuid.uuid4().hex[:8]
+    order, other = an_order(user_id=user), an_order()
+    create(capped, order)
+    create(capped, other)
+    assert counts(capped, user) == {"PENDING_PAYMENT": 1} == counts(capped, other.user_id)
+    paid = rules.pay(order, "4200000001", 3000, "2026-11-29T10:00:00Z").after
+    change(capped, order, paid)
+    with pytest.raises(Stale):  # the same transition again moves nothing
+        change(capped, order, paid)
+    assert counts(capped, user) == {"PAID": 1}
+    shipped = rules.ship(paid, "2026-11-29T11:00:00Z", "2999-01-01T00:00:00Z").after
+    change(capped, paid, shipped)
+    _, refunding = rules.request_refund(shipped, 1000)
+    change(capped, shipped, refunding.after)
+    assert counts(capped, user) == {"REFUNDING": 1}
+    back = rules.finish_refund(refunding.after, "r1", 1000, True, "2026-11-29T12:00:00Z").after
+    change(capped, refunding.after, back)
+    assert back.status == rules.SHIPPED and counts(capped, user) == {"SHIPPED": 1}
+    change(capped, back, rules.confirm_receipt(back, "2026-11-29T13:00:00Z", automatic=False).after)
+    assert counts(capped, user) == {}
+    deleted = an_order(user_id=user)
+    create(capped, deleted)
+    tx = capped.new_tx()
+    capped.orders.stage_delete(tx, deleted, on_stale=Stale)
+    tx.commit()
+    assert counts(capped, user) == {} and counts(capped, other.user_id) == {"PENDING_PAYMENT": 1}
+    # a payment from the balance creates the order PAID
+    create(capped, rules.pay_from_balance(an_order(user_id=user), {"principal": 3000, "bonus": 0},
+                                                       "2026-11-29T10:00:00Z").after)
+    assert counts(capped, user) == {"PAID": 1}
+    assert counts(capped, "u_nobody" + uuid.uuid4().hex[:8]) == {}
+
+
+def test_an_order_stored_before_the_counts_is_counted_by_its_next_write_once(backend):
+    order = an_order()
+    create(backend, order)
+    paid = rules.pay(order, "4200000001", 3000, "2026-11-29T10:00:00Z").after
+    change(backend, order, paid)
+    legacy = as_before_the_counts(backend, paid)
+    shipped = rules.ship(legacy, "2026-11-29T11:00:00Z", "2999-01-01T00:00:00Z").after
+    change(backend, legacy, shipped)  # nothing to take away: it was never counted
+    assert counts(backend, order.user_id) == {"SHIPPED": 1}
+    assert backend.orders.get(order.order_id, consistent=True).counted is True
+
+
+def test_counting_an_order_makes_a_decision_from_the_uncounted_read_stale(backend):
+    order = an_order()
+    create(backend, order)
+    legacy = as_before_the_counts(backend, order)
+    found = [o.order_id for o in backend.orders.uncounted_unpaid()]
+    assert order.order_id in found
+    change(backend, legacy, replace(legacy, counted=True))  # the backfill counts it, same version
+    assert counts(backend, order.user_id) == {"PENDING_PAYMENT": 1}
+    assert order.order_id not in [o.order_id for o in backend.orders.uncounted_unpaid()]
+    with pytest.raises(Stale):  # decided from the read before: it would count the order twice
+        change(backend, legacy, rules.close(legacy, "EXPIRED", "t").after)
+    with pytest.raises(Stale):
+        tx = backend.new_tx()
+        backend.orders.stage_delete(tx, legacy, on_stale=Stale)
+        tx.commit()
+    current = backend.orders.get(order.order_id, consistent=True)
+    change(backend, current, rules.close(current, "EXPIRED", "t").after)
+    assert counts(backend, order.user_id) == {}
+
+
+def test_uncounted_paid_orders_are_found_by_their_paid_day(backend):
+    order = an_order()
+    create(backend, order)
+    paid = rules.pay(order, "4200000001", 3000, "2026-11-29T10:00:00Z").after  # 18:00 in Beijing
+    change(backend, order, paid)
+    assert order.order_id not in [o.order_id for o in backend.orders.uncounted_paid_on("2026-11-29")]
+    as_before_the_counts(backend, paid)
+    assert order.order_id in [o.order_id for o in backend.orders.uncounted_paid_on("2026-11-29")]
+    assert order.order_id not in [o.order_id for o in backend.orders.uncounted_paid_on("2026-11-28")]

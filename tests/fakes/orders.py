@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from layers.domain import errors
+from layers.domain import errors, order_counts
 from layers.domain import order as domain
 from layers.domain.order import Event, Order
 from layers.domain.refund import Refund
@@ -17,16 +17,34 @@ class MemoryOrderRepository:
         self.store = store
         self.unpaid_cap = unpaid_cap
 
-    def _stage_unpaid(self, tx: MemoryTx, user_id: str, delta: int) -> None:
-        """("unpaid", user_id) -> n, raised conditioned below the cap."""
-        key = ("unpaid", user_id)
+    def _stage_counts(self, tx: MemoryTx, user_id: str, moves: dict, unpaid: int = 0) -> None:
+        """The shopper's counter item, as layers/storage/orders.py keeps it: ("unpaid", user)
+        -> n, raised conditioned below the cap; ("order_counts", user) -> {status: n}."""
+        if not moves and not unpaid:
+            return
+        key, counts_key = ("unpaid", user_id), ("order_counts", user_id)
         cap = self.unpaid_cap
-        tx.add(lambda items: delta < 0 or items.get(key, 0) < cap,
-               lambda items: items.__setitem__(key, items.get(key, 0) + delta),
+
+        def apply(items):
+            if unpaid:
+                items[key] = items.get(key, 0) + unpaid
+            counts = dict(items.get(counts_key) or {})
+            for status, delta in moves.items():
+                counts[status] = counts.get(status, 0) + delta
+            items[counts_key] = counts
+
+        tx.add(lambda items: unpaid <= 0 or items.get(key, 0) < cap, apply,
                lambda: errors.LimitExceeded(f"you already have {cap} unpaid orders", unpaid_cap=cap))
 
     def unpaid_count(self, user_id: str) -> int:
         return self.store.get(("unpaid", user_id)) or 0
+
+    def counts(self, user_id: str) -> dict[str, int]:
+        return dict(self.store.get(("order_counts", user_id)) or {})
+
+    def _as_read(self, items, order: Order) -> bool:
+        stored = items.get(self._key(order.order_id))
+        return stored is not None and stored.version == order.version and (order.counted or not stored.counted)
 
     @staticmethod
     def _key(order_id: str) -> tuple:
@@ -56,25 +74,36 @@ class MemoryOrderRepository:
 
     def stage_create(self, tx: MemoryTx, order: Order, on_exists) -> None:
         key = self._key(order.order_id)
-        tx.add(lambda items: key not in items, lambda items: items.__setitem__(key, order), on_exists)
-        if self.unpaid_cap and order.status == domain.PENDING:
-            self._stage_unpaid(tx, order.user_id, +1)
+        tx.add(lambda items: key not in items,
+               lambda items: items.__setitem__(key, replace(order, counted=True)), on_exists)
+        self._stage_counts(tx, order.user_id, order_counts.moves(None, order),
+                           1 if self.unpaid_cap and order.status == domain.PENDING else 0)
 
     def stage_change(self, tx: MemoryTx, before: Order, after: Order, on_stale) -> None:
         key = self._key(before.order_id)
-        tx.add(lambda items: key in items and items[key].version == before.version,
+        tx.add(lambda items: self._as_read(items, before),
                # prepay_id is written outside transitions: keep whatever is stored.
-               lambda items: items.__setitem__(key, replace(after, prepay_id=items[key].prepay_id)),
+               lambda items: items.__setitem__(key, replace(after, prepay_id=items[key].prepay_id, counted=True)),
                on_stale)
-        if self.unpaid_cap and before.status == domain.PENDING and after.status != domain.PENDING:
-            self._stage_unpaid(tx, before.user_id, -1)
+        leaves_unpaid = before.status == domain.PENDING and after.status != domain.PENDING
+        self._stage_counts(tx, before.user_id, order_counts.moves(before, after),
+                           -1 if self.unpaid_cap and leaves_unpaid else 0)
 
     def stage_delete(self, tx: MemoryTx, order: Order, on_stale) -> None:
         key = self._key(order.order_id)
-        tx.add(lambda items: key in items and items[key].version == order.version,
-               lambda items: items.pop(key), on_stale)
-        if self.unpaid_cap and order.status == domain.PENDING:
-            self._stage_unpaid(tx, order.user_id, -1)
+        tx.add(lambda items: self._as_read(items, order), lambda items: items.pop(key), on_stale)
+        self._stage_counts(tx, order.user_id, order_counts.moves(order, None),
+                           -1 if self.unpaid_cap and order.status == domain.PENDING else 0)
+
+    # -- the backfill's sources, as layers/storage/orders.py finds them --
+    def uncounted_unpaid(self) -> list[Order]:
+        return [o for o in self.store.scan(("order",)) if o.status == domain.PENDING and not o.counted]
+
+    def uncounted_paid_on(self, day: str) -> list[Order]:
+        from layers.domain.analytics import counts_as_sale, day_of
+
+        return [o for o in self.store.scan(("order",)) if counts_as_sale(o) and day_of(o.paid_at) == day
+                and o.status in order_counts.COUNTED and not o.counted]
 
     def set_prepay_id(self, order_id: str, prepay_id: str, prepay_at: str | None = None) -> bool:
         with self.store.lock:
