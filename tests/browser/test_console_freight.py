@@ -63,12 +63,19 @@ def test_a_template_by_weight_with_a_region_and_a_free_rule_is_made_and_edited(b
     form.locator("input[name=d_first_fee]").fill("8")
     form.locator("input[name=d_additional]").fill("0.5")
     form.locator("input[name=d_additional_fee]").fill("3")
-    tick(page, "#region-0", "r0_p", ["新疆维吾尔自治区", "西藏自治区"])
+    tick(page, "#region-0", "r0_p", ["新疆维吾尔自治区", "西藏自治区", "青海省"])
+    chosen = page.locator("#region-0 details[data-field=r0_p] summary .chosen")
+    assert set(chosen.inner_text().split()) == {"新疆", "西藏", "青海"}  # named as they are ticked
+    page.locator("#region-0 details[data-field=r0_p] input[value='青海省']").uncheck()
+    assert set(chosen.inner_text().split()) == {"新疆", "西藏"}
+    free = page.locator("#free-0 details[data-field=f0_p] summary .chosen")
+    assert free.inner_text() == "全国"  # nothing ticked: the rule holds everywhere
     form.locator("input[name=r0_first]").fill("1")
     form.locator("input[name=r0_first_fee]").fill("20")
     form.locator("input[name=r0_additional]").fill("1")
     form.locator("input[name=r0_additional_fee]").fill("15")
     tick(page, "#free-0", "f0_p", ["上海市", "江苏省", "浙江省"])
+    assert set(free.inner_text().split()) == {"上海", "江苏", "浙江"}
     form.locator("input[name=f0_min_amount]").fill("99")
     tick(page, "#freight-form", "u_p", ["香港特别行政区"])
     assert fits(page)

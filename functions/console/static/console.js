@@ -167,6 +167,19 @@
 
   document.addEventListener("htmx:afterSwap", function () { label(document); });
 
+  // A province list's summary names what is ticked as it is ticked, so a closed list
+  // still tells the operator what it holds without saving first.
+  document.addEventListener("change", function (event) {
+    var box = event.target;
+    var details = box.closest && box.closest("details.provinces");
+    if (!details || box.type !== "checkbox") { return; }
+    var chosen = details.querySelector("summary .chosen");
+    var names = Array.prototype.map.call(details.querySelectorAll("input[type=checkbox]:checked"), function (input) {
+      return input.parentNode.textContent.trim();
+    });
+    chosen.textContent = names.length ? names.join(" ") : chosen.getAttribute("data-none");
+  });
+
   document.addEventListener("DOMContentLoaded", function () {
     label(document);
     document.querySelectorAll("[data-images]").forEach(imageList);
