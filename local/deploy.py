@@ -41,6 +41,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from layers.config import OPTIONAL_SETTINGS, SECRET_GROUPS  # noqa: E402
+from layers.storage.pii import PiiKeyError, keyring  # noqa: E402
 from layers.storage.pii import new_key as _new_pii_key  # noqa: E402
 
 APP = "wechat-shop"
@@ -119,10 +120,25 @@ class SecretsReport:
     created: list[str] = field(default_factory=list)
     completed: dict[str, list[str]] = field(default_factory=dict)   # secret id -> names added
     unset: dict[str, list[str]] = field(default_factory=dict)       # secret id -> names still to fill
+    invalid: dict[str, list[str]] = field(default_factory=dict)     # secret id -> what is wrong with a value
 
     @property
     def ready(self) -> bool:
-        return not self.unset
+        return not self.unset and not self.invalid
+
+
+def invalid_values(values: dict) -> list[str]:
+    """What is wrong with the values a stage would run with. The PII keys are checked
+    here because a stage with a malformed PII_KEY deploys fine and then answers 5xx on
+    every address and order that carries one; the reasons name the setting and the key's
+    version, never the key."""
+    if "PII_KEY" not in values or values["PII_KEY"] in (None, "", PLACEHOLDER):
+        return []
+    try:
+        keyring(values["PII_KEY"], values.get("PII_KEYS") or "")
+    except PiiKeyError as exc:
+        return [str(exc)]
+    return []
 
 
 def missing_values(group: str, values: dict) -> list[str]:
@@ -188,16 +204,24 @@ def ensure_secrets(sm, stage: str) -> SecretsReport:
         unset = missing_values(group, values)
         if unset:
             report.unset[sid] = unset
+        invalid = invalid_values(values)
+        if invalid:
+            report.invalid[sid] = invalid
     return report
 
 
 def refusal(report: SecretsReport, region: str) -> str:
-    lines = ["settings still to fill before this stage can run (placeholder "
-             f"{PLACEHOLDER!r} or empty):"]
-    for sid, names in report.unset.items():
-        lines.append(f"  {sid}: {', '.join(names)}")
+    lines = []
+    if report.unset:
+        lines.append(f"settings still to fill before this stage can run (placeholder {PLACEHOLDER!r} or empty):")
+        for sid, names in report.unset.items():
+            lines.append(f"  {sid}: {', '.join(names)}")
+    if report.invalid:
+        lines.append("settings this stage cannot run with (docs/addresses.md says how PII keys are written):")
+        for sid, reasons in report.invalid.items():
+            lines.extend(f"  {sid}: {reason}" for reason in reasons)
     lines.append("Fill them in the Secrets Manager console (region " + region + "), or e.g.")
-    first = next(iter(report.unset))
+    first = next(iter(report.unset or report.invalid))
     lines.append(f"  aws secretsmanager get-secret-value --secret-id {first} --query SecretString --output text "
                  "> s.json  # edit, then")
     lines.append(f"  aws secretsmanager put-secret-value --secret-id {first} --secret-string file://s.json; rm s.json")

@@ -15,7 +15,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from layers.config import OPTIONAL_SETTINGS, SECRET_GROUPS
-from layers.storage.pii import keyring
+from layers.storage.pii import keyring, new_key
 from local import deploy
 from local.deploy import PLACEHOLDER, DeployError
 
@@ -39,8 +39,12 @@ def _found(stub: Stubber, sid: str, values: dict) -> None:
                       expected_params={"SecretId": sid})
 
 
+PII_KEY = new_key()
+
+
 def _filled(group: str) -> dict:
-    return {name: ("" if name in OPTIONAL_SETTINGS else f"real-{name}") for name in SECRET_GROUPS[group]}
+    return {name: ("" if name in OPTIONAL_SETTINGS else PII_KEY if name == "PII_KEY" else f"real-{name}")
+            for name in SECRET_GROUPS[group]}
 
 
 def _new_stage(legacy: dict | None):
@@ -305,3 +309,41 @@ def test_a_stage_chalice_config_does_not_list_still_runs_as_itself():
     assert template["Resources"]["A"]["Properties"]["Environment"]["Variables"] == {
         "POWERTOOLS_SERVICE_NAME": "shop", "STAGE": "staging"}
     assert template["Resources"]["B"]["Properties"]["Environment"]["Variables"] == {"STAGE": "staging"}
+
+
+@pytest.mark.parametrize("pii_key, pii_keys, reason", [
+    ("v1:not-base64!", "", "PII_KEY: key v1 is not base64"),
+    ("v1:" + "QUJD", "", "PII_KEY: key v1 must be 32 bytes"),
+    ("key-one", "", "PII_KEY: key v1 is not base64"),
+    (None, "v2:" + "A" * 43 + "=", "PII_KEY is v1 but PII_KEYS holds the newer v2"),
+])
+def test_a_pii_key_that_does_not_parse_refuses_the_deploy_without_printing_it(pii_key, pii_keys, reason):
+    """A malformed key would deploy and then fail every address: the deploy stops first,
+    naming the setting and the version, never the key's text."""
+    sm = _client("secretsmanager")
+    api = {**_filled("api"), "PII_KEY": pii_key or PII_KEY, "PII_KEYS": pii_keys}
+    with Stubber(sm) as stub:
+        _found(stub, f"wechat-shop/{STAGE}/wechat", _filled("wechat"))
+        _found(stub, f"wechat-shop/{STAGE}/wechatpay", _filled("wechatpay"))
+        _found(stub, f"wechat-shop/{STAGE}/api", api)
+        report = deploy.ensure_secrets(sm, STAGE)
+        stub.assert_no_pending_responses()
+    assert report.unset == {} and not report.ready
+    [found] = report.invalid[f"wechat-shop/{STAGE}/api"]
+    assert found.startswith(reason)
+    message = deploy.refusal(report, "ap-east-1")
+    assert reason in message and "Nothing was deployed" in message
+    for value in (api["PII_KEY"], pii_keys):
+        if value:
+            assert (value.partition(":")[2] or value) not in message
+
+
+def test_a_well_formed_pii_key_with_a_retired_one_is_ready():
+    sm = _client("secretsmanager")
+    current = "v2:" + new_key().partition(":")[2]
+    api = {**_filled("api"), "PII_KEY": current, "PII_KEYS": PII_KEY}
+    with Stubber(sm) as stub:
+        for group, values in (("wechat", _filled("wechat")), ("wechatpay", _filled("wechatpay")), ("api", api)):
+            _found(stub, f"wechat-shop/{STAGE}/{group}", values)
+        report = deploy.ensure_secrets(sm, STAGE)
+    assert report.ready and report.invalid == {}
