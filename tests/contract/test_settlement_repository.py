@@ -5,7 +5,7 @@ version, the open queue, a batch's payouts)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -41,8 +41,9 @@ def backend(request):
 
 
 def a_batch(backend, mode="auto") -> domain.Batch:
-    # A day of its own: batches are per day and the table is shared by the session.
-    day = datetime(2000 + uuid.uuid4().int % 900, 1, 1, 12, tzinfo=UTC)
+    # A day of its own: batches are per day and the table is shared by the session (other
+    # suites settle on days of their own too), so one of 2.5 million days, not of 900.
+    day = datetime(3000, 1, 1, 12, tzinfo=UTC) + timedelta(days=uuid.uuid4().int % 2_500_000)
     batch = domain.open_batch(day, mode, "2026-11-29T02:00:00Z")
     assert backend.payouts.create_batch(batch)
     return batch
