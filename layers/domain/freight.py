@@ -206,6 +206,10 @@ def free_applies(rule: FreeRule, province: str | None, amount: int, pieces: int)
     return rule.min_pieces is None or pieces >= rule.min_pieces
 
 
+def _depends_on_province(template: FreightTemplate) -> bool:
+    return bool(template.regions or template.undeliverable or any(f.provinces for f in template.free))
+
+
 def _template_part(template: FreightTemplate, lines: list[FreightLine], province: str | None) -> FreightPart:
     charge, rule = template.default, "default"
     if province is not None:
@@ -232,12 +236,15 @@ def freight(lines: list[FreightLine], templates: Mapping[str, FreightTemplate], 
     that is not in `templates`), charged `pricing.shipping_for(flat_goods, flat_fee,
     free_threshold)`. Parts come in the order of their first line.
 
-    `province` is canonicalized with `province_of`; None (no address known, or a name that
-    is no province) skips the undeliverable check and charges each template's default.
-    Raises `errors.Undeliverable` for a province a template does not deliver to."""
+    `province` is canonicalized with `province_of`; None or empty (no address known yet:
+    a preview) skips the undeliverable check and charges each template's default.
+    Raises `errors.Undeliverable` for a province a template does not deliver to, and for
+    a name that is no province where a template's price depends on the province: charging
+    its default there could ship at the wrong fee, or where the shop does not deliver."""
     from layers.domain.pricing import shipping_for
 
     where = province_of(province)
+    unplaced = where is None and isinstance(province, str) and province.strip() != ""
     groups: dict[str | None, list[FreightLine]] = {}
     for line in lines:
         key = line.template_id if line.template_id is not None and line.template_id in templates else None
@@ -251,7 +258,12 @@ def freight(lines: list[FreightLine], templates: Mapping[str, FreightTemplate], 
                                      amount=sum(g.amount for g in group), fee=fee,
                                      rule="flat" if fee else "flat_free"))
         else:
-            parts.append(_template_part(templates[template_id], group, where))
+            template = templates[template_id]
+            if unplaced and _depends_on_province(template):
+                raise errors.Undeliverable(f"{province!r} is not a province: choose the address's province "
+                                           f"from the list to price {template.name}", province=province,
+                                           template_id=template.template_id, reason="unknown_province")
+            parts.append(_template_part(template, group, where))
     return Freight(total=sum(p.fee for p in parts), parts=tuple(parts))
 
 

@@ -320,3 +320,15 @@ def test_freight_by_weight_steps_started_and_undeliverable_provinces_refused(cli
         r = post(client, path, {"items": [{"sku_id": sku, "quantity": 1}], "address_id": tibet}, shopper)
         assert (r.status_code, body(r)["error"]["code"]) == (422, "UNDELIVERABLE"), r.body
     assert sku_stock(sku) == 20 - 3 - 4
+    # A typed province that is no province: this template's price depends on where, so the
+    # shopper is asked for the province (nothing held); a template priced the same
+    # everywhere charges its default.
+    mars = {"items": [{"sku_id": sku, "quantity": 1}], "address": {**order_payload("x")["address"], "province": "火星"}}
+    for path in ("/orders/preview", "/orders"):
+        r = post(client, path, mars, {**shopper, "Idempotency-Key": uuid.uuid4().hex})
+        assert (r.status_code, body(r)["error"]["code"]) == (422, "UNDELIVERABLE"), r.body
+        assert "火星" in body(r)["error"]["message"]
+    assert sku_stock(sku) == 20 - 3 - 4
+    same_everywhere = product_with(client, admin_headers, freight_template(client, admin_headers)["id"])
+    seen, _ = both(client, shopper, {**mars, "items": [{"sku_id": same_everywhere, "quantity": 2}]})
+    assert seen["amounts"]["shipping"] == 1000 + 500 and seen["shipping"]["parts"][0]["rule"] == "default"

@@ -185,9 +185,30 @@ def test_an_undeliverable_province_is_refused_naming_it():
 
 def test_no_province_known_skips_the_check_and_charges_the_default():
     t = by_piece(undeliverable=("西藏自治区",), regions=(RegionCharge(("西藏自治区",), Charge(1, 5000, 1, 0)),))
-    for nowhere in (None, "", "火星"):
+    for nowhere in (None, "", "  "):
         result = priced([line(quantity=2)], [t], province=nowhere)
         assert (result.total, result.parts[0].rule) == (1500, "default")
+
+
+@pytest.mark.parametrize("depends", [
+    {"undeliverable": ("西藏自治区",)},
+    {"regions": (RegionCharge(("西藏自治区",), Charge(1, 5000, 1, 0)),)},
+    {"free": (FreeRule(provinces=("上海市",)),)},
+])
+def test_a_name_that_is_no_province_is_refused_where_the_price_depends_on_the_province(depends):
+    """Its default could ship to a province the shop does not deliver to, or at another
+    region's fee: the shopper is asked to pick the province instead."""
+    t = by_piece(**depends)
+    with pytest.raises(errors.Undeliverable) as refused:
+        priced([line()], [t], province="火星")
+    assert refused.value.details == {"province": "火星", "template_id": t.template_id, "reason": "unknown_province"}
+    assert "火星" in refused.value.message
+
+
+def test_a_name_that_is_no_province_pays_a_template_the_same_everywhere_and_the_flat_fee():
+    assert priced([line(quantity=2)], [by_piece()], province="火星").total == 1500
+    assert priced([line(template=None)], [by_piece(undeliverable=("西藏自治区",))], province="火星",
+                  flat_goods=1000).total == 800
 
 
 def test_the_flat_part_is_not_refused_where_a_template_would_be():
