@@ -311,6 +311,17 @@ def test_a_stage_chalice_config_does_not_list_still_runs_as_itself():
     assert template["Resources"]["B"]["Properties"]["Environment"]["Variables"] == {"STAGE": "staging"}
 
 
+def _ensure_with_api(api: dict) -> deploy.SecretsReport:
+    """ensure_secrets on a stage whose secrets all exist, the api group's being `api`."""
+    sm = _client("secretsmanager")
+    with Stubber(sm) as stub:
+        for group, values in (("wechat", _filled("wechat")), ("wechatpay", _filled("wechatpay")), ("api", api)):
+            _found(stub, f"wechat-shop/{STAGE}/{group}", values)
+        report = deploy.ensure_secrets(sm, STAGE)
+        stub.assert_no_pending_responses()
+    return report
+
+
 @pytest.mark.parametrize("pii_key, pii_keys, reason", [
     ("v1:not-base64!", "", "PII_KEY: key v1 is not base64"),
     ("v1:" + "QUJD", "", "PII_KEY: key v1 must be 32 bytes"),
@@ -320,14 +331,8 @@ def test_a_stage_chalice_config_does_not_list_still_runs_as_itself():
 def test_a_pii_key_that_does_not_parse_refuses_the_deploy_without_printing_it(pii_key, pii_keys, reason):
     """A malformed key would deploy and then fail every address: the deploy stops first,
     naming the setting and the version, never the key's text."""
-    sm = _client("secretsmanager")
     api = {**_filled("api"), "PII_KEY": pii_key or PII_KEY, "PII_KEYS": pii_keys}
-    with Stubber(sm) as stub:
-        _found(stub, f"wechat-shop/{STAGE}/wechat", _filled("wechat"))
-        _found(stub, f"wechat-shop/{STAGE}/wechatpay", _filled("wechatpay"))
-        _found(stub, f"wechat-shop/{STAGE}/api", api)
-        report = deploy.ensure_secrets(sm, STAGE)
-        stub.assert_no_pending_responses()
+    report = _ensure_with_api(api)
     assert report.unset == {} and not report.ready
     [found] = report.invalid[f"wechat-shop/{STAGE}/api"]
     assert found.startswith(reason)
@@ -339,11 +344,6 @@ def test_a_pii_key_that_does_not_parse_refuses_the_deploy_without_printing_it(pi
 
 
 def test_a_well_formed_pii_key_with_a_retired_one_is_ready():
-    sm = _client("secretsmanager")
     current = "v2:" + new_key().partition(":")[2]
-    api = {**_filled("api"), "PII_KEY": current, "PII_KEYS": PII_KEY}
-    with Stubber(sm) as stub:
-        for group, values in (("wechat", _filled("wechat")), ("wechatpay", _filled("wechatpay")), ("api", api)):
-            _found(stub, f"wechat-shop/{STAGE}/{group}", values)
-        report = deploy.ensure_secrets(sm, STAGE)
+    report = _ensure_with_api({**_filled("api"), "PII_KEY": current, "PII_KEYS": PII_KEY})
     assert report.ready and report.invalid == {}
