@@ -11,7 +11,9 @@ fractions are equal, the fen goes to the line listed first in the order; the res
 therefore depends only on the lines and the amount, never on anything else, and a
 recount gives the same shares.
 
-Pure: another line field (a line's `paid`, for refunds per line) builds on `line_shares`.
+Pure. Orders priced with promotions store each line's `paid` (shared out per discount, over
+the lines that discount covers: layers/domain/promotion_pricing.py); `line_paid` reads it, and
+derives it with `line_shares` for an order stored before lines carried it.
 """
 
 from __future__ import annotations
@@ -48,3 +50,12 @@ def line_shares(items, amounts: dict) -> list[int]:
     """Each order line's share of what the shopper paid for the goods."""
     goods = line_goods(items)
     return share(goods, min(paid_goods(amounts), sum(goods)))
+
+
+def line_paid(items, amounts: dict) -> list[int]:
+    """Each order line's `paid`, as the order stores it; for an order stored before lines
+    carried it, derived (`line_shares`). What a refund of a line is bounded by, and what
+    its commission, points and product figures are counted on."""
+    if items and all(i.get("paid") is not None for i in items):
+        return [int(i["paid"]) for i in items]
+    return line_shares(items, amounts)
