@@ -36,6 +36,9 @@ class Sku:
     list_price: int | None = None  # the struck-through "was" price (划线价), at least `price`
     weight_g: int | None = None  # for freight by weight
     freight_template_id: str | None = None  # the product's, copied here: pricing reads SKUs only
+    # the product's category and that category's parent, copied here for the same reason
+    # (a promotion's scope names categories)
+    category_ids: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -241,9 +244,10 @@ def sku_write_needed(current: Sku | None, new: Sku, change: StockChange) -> bool
             f"the stock of sku {current.sku_id} changed since it was read: send stock_delta, or stock with "
             "expected_stock (the stock you saw)", sku_id=current.sku_id)
     same = (current.title, current.category, current.price, current.commission, current.active, current.spec,
-            current.retired, current.list_price, current.weight_g, current.freight_template_id)
+            current.retired, current.list_price, current.weight_g, current.freight_template_id,
+            tuple(current.category_ids))
     return same != (new.title, new.category, new.price, new.commission, new.active, new.spec, False,
-                    new.list_price, new.weight_g, new.freight_template_id)
+                    new.list_price, new.weight_g, new.freight_template_id, tuple(new.category_ids))
 
 
 def edit_batches(puts: list, retires: list, room: int = TX_MAX_ITEMS - 2) -> list[tuple[list, list]]:

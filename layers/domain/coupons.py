@@ -9,6 +9,10 @@
   `max_discount` and by the goods in scope, so a discount is never negative and never
   more than what it applies to.
 - Shipping is never discounted.
+- Promotions come off first. The threshold is measured on the covered goods at list
+  price, so a promotion never makes a coupon unusable (the shopper never pays more for
+  a promotion); a percent coupon and the cap see the goods after their promotions
+  (`Line.net`).
 """
 
 from __future__ import annotations
@@ -40,7 +44,13 @@ def in_scope(rule: Rule, line: Line) -> bool:
 
 
 def scoped_goods(rule: Rule, lines: list[Line]) -> int:
+    """The goods the coupon covers, at list price: what its threshold is measured on."""
     return sum(line.amount for line in lines if in_scope(rule, line))
+
+
+def scoped_net(rule: Rule, lines: list[Line]) -> int:
+    """The goods the coupon covers after their promotions: what it can take off."""
+    return sum(line.net for line in lines if in_scope(rule, line))
 
 
 def discount(rule: Rule, lines: list[Line]) -> int:
@@ -52,6 +62,7 @@ def discount(rule: Rule, lines: list[Line]) -> int:
         raise errors.CouponNotApplicable(
             f"the coupon needs {rule.threshold} fen of goods it covers; this order has {base}",
             threshold=rule.threshold)
+    base = scoped_net(rule, lines)
     if rule.kind == "fixed":
         off = rule.value
     elif rule.kind == "percent":

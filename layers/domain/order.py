@@ -111,6 +111,9 @@ class Order:
     # -- freight templates: how `amounts.shipping` was made (layers/domain/freight.py,
     # `Freight.as_dict()`: {"total", "parts": [...]}); None for orders priced without it --
     freight: dict | None = None
+    # -- promotions the order took part in: [{"id", "name", "kind", "tier", "discount",
+    # "sku_ids", "gift"?}] (layers/domain/promotion_pricing.py `Applied.as_dict`) --
+    promotions: tuple[dict, ...] = ()
 
     @property
     def payable(self) -> int:

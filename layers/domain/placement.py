@@ -2,8 +2,9 @@
 
 Pricing an order needs the shopper (its openid), the SKUs, the shop's settings, the
 shopper's coupon when one is named, the shopper's current distributor binding, the
-shop's freight templates and the shopper's address book (an order may name a saved
-address by its id).
+shop's freight templates, the shopper's address book (an order may name a saved
+address by its id), the live promotions with their gift SKUs, and whether the shopper
+has paid an order before (a promotion may be for new customers only).
 They live in different aggregates, but nothing in them decides whether the order may be
 written: every such fact is written back with a condition in the placement's
 transaction (stock, coupon status, the order id's absence). So the reader fetches them
@@ -19,6 +20,7 @@ from layers.domain.addresses import AddressBook
 from layers.domain.attribution import Binding
 from layers.domain.catalog import Sku
 from layers.domain.members import Book
+from layers.domain.promotion import Promotion
 from layers.domain.user_coupon import UserCoupon
 from layers.domain.users import User
 
@@ -38,8 +40,14 @@ class PlacementFacts:
     levels: tuple[dict, ...] = ()  # the operator's member levels
     freight_templates: dict = field(default_factory=dict)  # the shop's, by id (all of them: one item)
     addresses: AddressBook | None = None  # the shopper's saved addresses
+    # the shop's live promotions (all of them: one item); their gift SKUs are in `skus`
+    promotions: tuple[Promotion, ...] = ()
+    # True while the shopper has no paid order (their open paid orders and their buyer
+    # record say so): what `new_customers_only` promotions ask
+    new_customer: bool = True
 
 
 class PlacementReader(Protocol):
     def read(self, user_id: str, sku_ids: list[str], coupon_id: str | None) -> PlacementFacts:
-        """Everything in one round trip, read strongly consistent."""
+        """Everything in one round trip, read strongly consistent (a second one only when a
+        live promotion names a gift SKU the first did not ask for)."""

@@ -15,10 +15,19 @@ class Line:
     category: str | None
     quantity: int
     unit_price: int
+    # the product's category and that category's parent (a promotion's scope names either)
+    category_ids: tuple[str, ...] = ()
+    # what the line's promotion takes off it: a coupon applies to what is left
+    promotion_off: int = 0
 
     @property
     def amount(self) -> int:
         return self.unit_price * self.quantity
+
+    @property
+    def net(self) -> int:
+        """The line's goods after its promotion: what a coupon's threshold and share see."""
+        return self.amount - self.promotion_off
 
 
 @dataclass(frozen=True)
@@ -30,6 +39,7 @@ class Amounts:
     # -- present in the order's amounts only when they apply --
     member_discount: int = 0
     points_discount: int = 0
+    promotion_discount: int = 0
 
     def as_dict(self) -> dict:
         amounts = {"goods": self.goods, "discount": self.discount,
@@ -38,6 +48,8 @@ class Amounts:
             amounts["member_discount"] = self.member_discount
         if self.points_discount:
             amounts["points_discount"] = self.points_discount
+        if self.promotion_discount:
+            amounts["promotion_discount"] = self.promotion_discount
         return amounts
 
 
@@ -53,17 +65,19 @@ def shipping_for(goods: int, fee: int, free_threshold: int) -> int:
 
 
 def price(lines: list[Line], discount: int, shipping: int, member_discount: int = 0,
-          points_discount: int = 0) -> Amounts:
-    """payable = goods - discount - member_discount - points_discount + shipping."""
+          points_discount: int = 0, promotion_discount: int = 0) -> Amounts:
+    """payable = goods - discount - member_discount - promotion_discount - points_discount
+    + shipping. `discount` is the coupon's."""
     goods = goods_total(lines)
-    if not 0 <= discount + member_discount + points_discount <= goods:
+    if not 0 <= discount + member_discount + points_discount + promotion_discount <= goods:
         raise ValueError("a discount is between 0 and the goods amount")
-    payable = goods - discount - member_discount - points_discount + shipping
+    payable = goods - discount - member_discount - promotion_discount - points_discount + shipping
     if payable < 1:
         # WeChat Pay's smallest payment is 1 fen.
         raise errors.NotAcceptable("the order's payable amount must be at least 1 fen")
     return Amounts(goods=goods, discount=discount, shipping=shipping, payable=payable,
-                   member_discount=member_discount, points_discount=points_discount)
+                   member_discount=member_discount, points_discount=points_discount,
+                   promotion_discount=promotion_discount)
 
 
 def merge_quantities(items: list[tuple[str, int]]) -> dict[str, int]:

@@ -119,11 +119,13 @@ class CatalogService:
         if self.images is not None:
             self.images.check([*content["images"], *content["detail_images"]])
         category = body.category
+        category_ids: tuple[str, ...] = ()
         if content["category_id"] and self.categories is not None:
             named = self.categories.get(content["category_id"])
             if named is None:
                 raise errors.NotFound("no such category")
             category = category or named.name
+            category_ids = tuple(c for c in (named.category_id, named.parent_id) if c)
         freight_template_id = getattr(body, "freight_template_id", None)
         if freight_template_id and self.freight is not None and self.freight.get(freight_template_id) is None:
             # Templates are never deleted (there is no DELETE), so one read here suffices:
@@ -138,7 +140,7 @@ class CatalogService:
             new = Sku(sku_id=sku_id, product_id=product_id, title=body.title, category=category,
                       price=sku.price, stock=sku.stock or 0, commission=commission, active=body.active, spec=sku.spec,
                       list_price=getattr(sku, "list_price", None), weight_g=getattr(sku, "weight_g", None),
-                      freight_template_id=freight_template_id)
+                      freight_template_id=freight_template_id, category_ids=category_ids)
             if sku_write_needed(current.get(sku_id), new, change):
                 puts.append((new, change))
         # SKUs left out of an update are retired, not deleted: open orders still name them.

@@ -16,10 +16,11 @@ from functools import partial
 
 from layers.clock import iso, parse_iso
 from layers.domain import addresses as address_rules
-from layers.domain import checkout, errors, pricing
+from layers.domain import checkout, errors, paid_shares, pricing
 from layers.domain import freight as freight_rules
 from layers.domain import members as member_rules
 from layers.domain import order as domain
+from layers.domain import promotion_pricing as promo_rules
 from layers.domain import user_coupon as user_coupon_rules
 from layers.domain.order import CLOSED, COMPLETED, PAID, PENDING, SHIPPED, STATUSES, Change, Order
 from layers.domain.order_counts import summary as counts_summary
@@ -93,8 +94,8 @@ class OrderService:
             "id": order.order_id,
             "status": str(order.status),
             "kind": order.kind,
-            "items": [{"sku_id": i["sku_id"], "product_id": i.get("product_id"), "title": i.get("title"),
-                       "quantity": i["quantity"], "unit_price": i["unit_price"]} for i in order.items],
+            "items": [_item_view(i, paid) for i, paid in zip(order.items, paid_shares.line_paid(
+                order.items, order.amounts), strict=True)],
             "amounts": order.amounts,
             "coupon_id": order.coupon_id,
             "address": order.address,
@@ -119,6 +120,8 @@ class OrderService:
             body["pay_with"] = "balance"
         if order.freight is not None:  # how the shipping fee was made up
             body["freight"] = order.freight
+        if order.promotions:
+            body["promotions"] = list(order.promotions)
         if order.shipping is not None:
             body["shipping"] = {**order.shipping, "upload_status": order.shipping_upload_status}
         if order.status == PENDING and domain.prepay_fresh(order, self.clock.now()):
@@ -234,7 +237,7 @@ class OrderService:
             raise
 
     def _quote(self, facts, lines: list[pricing.Line], coupon_off: int, points: int,
-               address: dict | None) -> checkout.Quote:
+               address: dict | None, promotions: promo_rules.Outcome | None = None) -> checkout.Quote:
         """The order's amounts from what placement read: `checkout.quote`, the one pricing
         that placement and the preview share. Shipping by the freight templates the lines'
         SKUs name, for the address's province."""
@@ -253,7 +256,8 @@ class OrderService:
             points=points, point_value_fen=shop.point_value_fen, points_max_ratio_bps=shop.points_max_ratio_bps,
             points_available=(book.available if book is not None else 0) if self.members is not None else None,
             freight_lines=freight_lines, templates=facts.freight_templates,
-            province=(address or {}).get("province"))
+            province=(address or {}).get("province"), promotions=promotions,
+            coupon_rule=facts.coupon.as_rule() if coupon_off and facts.coupon is not None else None)
 
     def preview(self, user_id: str, body, check_caller: Callable | None = None) -> dict:
         """What `POST /orders` with this body would charge, changing nothing: no stock, coupon
@@ -272,25 +276,32 @@ class OrderService:
                 check_caller(facts.user)
             if facts.user is None:
                 raise errors.Unauthorized("unknown shopper")
-            lines = _priced_lines(facts, quantities)
             now_dt = self.clock.now()
+            listed = _priced_lines(facts, quantities)
+            outcome = _promotion_outcome(facts, listed, now_dt, "normal")
+            lines = _with_promotions(listed, outcome)
             coupon_off = 0
             if body.coupon_id:
+                _check_coupon_allowed(outcome)
                 # the discount placement would take, by the very rule that holds the coupon
                 coupon_off, _ = user_coupon_rules.hold(facts.coupon, user_id, "preview", lines, now_dt)
             raw = body.model_dump(mode="json")  # the address as placement keeps it
             address = _address(facts, raw.get("address"), raw.get("address_id"))
-            priced = self._quote(facts, lines, coupon_off, getattr(body, "points", None) or 0, address)
+            priced = self._quote(facts, lines, coupon_off, getattr(body, "points", None) or 0, address, outcome)
         finally:
             coupons = wallet.result()
         book = facts.points
         offers = checkout.coupon_offers(
             coupons, lines, now_dt,
             cap=checkout.member_cap(lines, list(facts.levels) if book is not None else [],
-                                    book.growth if book is not None else 0))
+                                    book.growth if book is not None else 0, promotion_off=outcome.discount),
+            promotions_allow=outcome.coupons_allowed)
         return {
-            "items": [{"sku_id": ln.sku_id, "product_id": ln.product_id, "title": ln.title,
-                       "quantity": ln.quantity, "unit_price": ln.unit_price} for ln in lines],
+            "items": [_item_view(i, i["paid"]) for i in _order_items(lines, priced, outcome, None)],
+            "promotions": {"applied": [a.as_dict() for a in outcome.applied],
+                           "nearly": [n.as_dict() for n in outcome.nudges],
+                           "gifts_unavailable": [{"id": p.promotion_id, "name": p.name, "gift_sku_id": p.gift_sku_id}
+                                                 for p in outcome.gifts_unavailable]},
             "amounts": priced.amounts.as_dict(),
             "coupon_id": body.coupon_id,
             "points_used": priced.points_used,
@@ -306,12 +317,18 @@ class OrderService:
                      flash_sale_id: str | None = None, extra_ops=None, facts=None,
                      expires_by: str | None = None,
                      pay_with: str = "wechat", points: int = 0, address_id: str | None = None,
-                     _attempt: int = 0) -> dict:
+                     _attempt: int = 0, _without_gifts: bool = False) -> dict:
         """Write the order with everything it holds in one transaction, then ask WeChat Pay
         for a prepay id. Shared by ordinary and flash-sale orders. `facts`: what
         `self.reads` answered, when the caller already read it. `expires_by`: the
         order expires no later than that (a group member's order, not after its group).
-        `address_id`: one of the shopper's saved addresses, in place of `address`."""
+        `address_id`: one of the shopper's saved addresses, in place of `address`.
+
+        An ordinary order (`kind` "normal") takes part in the live promotions; a campaign's
+        order (flash sale, group buy, bargain) is priced by its campaign and takes none.
+        A gift line takes its stock in this transaction like any line; when another order
+        took the last of it in between, the order is placed again without the gift
+        (`_without_gifts`) rather than refused."""
         if facts is None:  # the lines' SKUs too: their freight templates and weights
             facts = self.reads.read(user_id, [ln.sku_id for ln in lines], coupon_id)
         user = facts.user
@@ -325,32 +342,34 @@ class OrderService:
             expires_at = iso(parse_iso(expires_by))
 
         address = _address(facts, address, address_id)
+        outcome = _promotion_outcome(facts, lines, now_dt, kind, without_gifts=_without_gifts)
+        priced_lines = _with_promotions(lines, outcome)
         tx = self.new_tx()
         discount = 0
         if coupon_id:
+            _check_coupon_allowed(outcome)
             # a balance order is paid in this transaction: its coupon goes straight to used
             hold = self.coupons.stage_hold_used if pay_with == "balance" else self.coupons.stage_hold
-            discount = hold(tx, user_id, coupon_id, order_id, lines, now, before=facts.coupon)
-        priced = self._quote(facts, lines, discount, points, address)
+            discount = hold(tx, user_id, coupon_id, order_id, priced_lines, now, before=facts.coupon)
+        priced = self._quote(facts, priced_lines, discount, points, address, outcome)
         amounts, points_used = priced.amounts, priced.points_used
+        taking = _with_gift_reservations(reservations_, outcome)
         if points_used:
-            reservations_ = [*reservations_, {"kind": "points", "user_id": user_id, "order_id": order_id,
-                                              "points": points_used}]
+            taking = [*taking, {"kind": "points", "user_id": user_id, "order_id": order_id, "points": points_used}]
         distributor_id = self.attribution(user_id, share_token, now, binding=facts.binding)
-        for r in reservations_:
+        for r in taking:
             self.reservations.stage_take(tx, r)
         if extra_ops:
             extra_ops(tx)
         order = Order(
             order_id=order_id, user_id=user_id, openid=user.openid, status=PENDING, kind=kind,
             flash_sale_id=flash_sale_id,
-            items=tuple({"sku_id": ln.sku_id, "product_id": ln.product_id, "title": ln.title,
-                         "category": ln.category, "quantity": ln.quantity, "unit_price": ln.unit_price,
-                         "commission": (commissions or {}).get(ln.sku_id)} for ln in lines),
+            items=tuple(_order_items(priced_lines, priced, outcome, commissions)),
             amounts=amounts.as_dict(), coupon_id=coupon_id, address=address, distributor_id=distributor_id,
             share_token=share_token, request_hash=digest, idempotency_key=idempotency_key,
-            created_at=now, expires_at=expires_at, reservations=tuple(reservations_),
-            member={"points": points_used} if points_used else None, freight=priced.freight.as_dict())
+            created_at=now, expires_at=expires_at, reservations=tuple(taking),
+            member={"points": points_used} if points_used else None, freight=priced.freight.as_dict(),
+            promotions=tuple(a.as_dict() for a in outcome.applied))
         # -- a balance order is PAID in this transaction, with the balance debit --
         if pay_with == "balance":
             if self.members is None:
@@ -374,17 +393,29 @@ class OrderService:
             tx.commit()
         except _Exists:
             return self.replay(self.orders.get(order_id, consistent=True), digest)
+        except errors.SoldOut as exc:
+            gift_skus = {a.gift.sku_id for a in outcome.gifts()}
+            if exc.details.get("sku_id") not in gift_skus or _without_gifts:
+                raise
+            logger.info("the gift ran out as the order was placed: placing it without",
+                        extra={"order_id": order_id, "sku_id": exc.details.get("sku_id")})
+            return self.create_order(
+                user_id=user_id, order_id=order_id, lines=lines, reservations_=reservations_,
+                coupon_id=coupon_id, address=address, share_token=share_token, digest=digest,
+                idempotency_key=idempotency_key, commissions=commissions, kind=kind, flash_sale_id=flash_sale_id,
+                extra_ops=extra_ops, facts=self.reads.read(user_id, [ln.sku_id for ln in lines], coupon_id),
+                expires_by=expires_by, pay_with=pay_with, points=points, _attempt=_attempt,
+                _without_gifts=True)
         except _BalanceMoved:
             if _attempt + 1 >= ATTEMPTS:
                 raise errors.RateLimited("the balance is busy; try again in a moment") from None
             return self.create_order(
-                user_id=user_id, order_id=order_id, lines=lines, reservations_=[r for r in reservations_
-                                                                                if r["kind"] != "points"],
+                user_id=user_id, order_id=order_id, lines=lines, reservations_=reservations_,
                 coupon_id=coupon_id, address=address, share_token=share_token, digest=digest,
                 idempotency_key=idempotency_key, commissions=commissions, kind=kind, flash_sale_id=flash_sale_id,
                 extra_ops=extra_ops, facts=self.reads.read(user_id, [ln.sku_id for ln in lines], coupon_id),
                 expires_by=expires_by,
-                pay_with=pay_with, points=points, _attempt=_attempt + 1)
+                pay_with=pay_with, points=points, _attempt=_attempt + 1, _without_gifts=_without_gifts)
         if order.status == PAID:  # paid from the balance: no prepay, no expiry
             logger.append_keys(order_id=order_id)
             logger.info("order placed and paid from the balance", extra={"payable": amounts.payable})
@@ -647,5 +678,88 @@ def _priced_lines(facts, quantities: dict[str, int]) -> list[pricing.Line]:
         if int(sku.stock) < quantity:
             raise errors.SoldOut(f"not enough stock for sku {sku_id}", sku_id=sku_id)
         lines.append(pricing.Line(sku_id=sku_id, product_id=sku.product_id, title=sku.title,
-                                  category=sku.category, quantity=quantity, unit_price=int(sku.price)))
+                                  category=sku.category, quantity=quantity, unit_price=int(sku.price),
+                                  category_ids=tuple(getattr(sku, "category_ids", ()) or ())))
     return lines
+
+
+def _item_view(item: dict, paid: int) -> dict:
+    """An order line as the API shows it: `paid` always (derived for an order stored before
+    lines carried it); its promotion and whether it is a gift when they apply."""
+    view = {"sku_id": item["sku_id"], "product_id": item.get("product_id"), "title": item.get("title"),
+            "quantity": item["quantity"], "unit_price": item["unit_price"], "paid": paid}
+    if item.get("promotion_id"):
+        view["promotion_id"] = item["promotion_id"]
+        view["promotion_discount"] = int(item.get("promotion_discount") or 0)
+    if item.get("gift"):
+        view["gift"] = True
+    return view
+
+
+def _promotion_outcome(facts, lines: list[pricing.Line], now, kind: str,
+                       without_gifts: bool = False) -> promo_rules.Outcome:
+    """The live promotions this order takes part in. Only an ordinary order takes any: a
+    flash sale, a group buy or a bargain prices its order by its own rules. A gift's
+    stock is what the read saw, less what the order itself buys of that SKU."""
+    if kind != "normal" or not facts.promotions:
+        return promo_rules.Outcome()
+    bought: dict[str, int] = {}
+    for ln in lines:
+        bought[ln.sku_id] = bought.get(ln.sku_id, 0) + ln.quantity
+    gifts = {}
+    if not without_gifts:
+        for p in facts.promotions:
+            sku = facts.skus.get(p.gift_sku_id or "")
+            if sku is not None and sku.active:
+                gifts[sku.sku_id] = promo_rules.Gift(
+                    sku_id=sku.sku_id, product_id=sku.product_id, title=sku.title, unit_price=int(sku.price),
+                    available=max(0, int(sku.stock) - bought.get(sku.sku_id, 0)))
+    return promo_rules.apply(lines, facts.promotions, now, new_customer=facts.new_customer, gifts=gifts)
+
+
+def _with_promotions(lines: list[pricing.Line], outcome: promo_rules.Outcome) -> list[pricing.Line]:
+    """The lines with what their promotion takes off them (a coupon applies to the rest)."""
+    if not outcome.line_discounts:
+        return lines
+    return [replace(ln, promotion_off=outcome.line_discounts.get(ln.sku_id, 0)) for ln in lines]
+
+
+def _check_coupon_allowed(outcome: promo_rules.Outcome) -> None:
+    if not outcome.coupons_allowed:
+        names = "、".join(a.promotion.name for a in outcome.applied if not a.promotion.with_coupons)
+        raise errors.CouponNotApplicable(f"a coupon cannot be used with the promotion {names}",
+                                         reason=checkout.NOT_WITH_PROMOTION)
+
+
+def _with_gift_reservations(reservations: list[dict], outcome: promo_rules.Outcome) -> list[dict]:
+    """The caller's reservations plus each gift's units: on the same SKU's reservation when
+    the order buys that SKU too (one transaction may write an item only once)."""
+    taking = [dict(r) for r in reservations]
+    for a in outcome.gifts():
+        same = next((r for r in taking if r.get("kind") == "sku" and r.get("sku_id") == a.gift.sku_id), None)
+        if same is not None:
+            same["quantity"] = int(same["quantity"]) + a.gift_quantity
+        else:
+            taking.append({"kind": "sku", "sku_id": a.gift.sku_id, "quantity": a.gift_quantity})
+    return taking
+
+
+def _order_items(lines: list[pricing.Line], priced: checkout.Quote, outcome: promo_rules.Outcome,
+                 commissions: dict | None) -> list[dict]:
+    """The order's lines as stored: each with its `paid` and, when it took part in one, its
+    promotion and what that took off it; then one free line per gift."""
+    items = []
+    for ln, paid in zip(lines, priced.line_paid, strict=True):
+        item = {"sku_id": ln.sku_id, "product_id": ln.product_id, "title": ln.title, "category": ln.category,
+                "quantity": ln.quantity, "unit_price": ln.unit_price,
+                "commission": (commissions or {}).get(ln.sku_id), "paid": paid}
+        applied = outcome.promotion_of(ln.sku_id)
+        if applied is not None:
+            item["promotion_id"] = applied.promotion.promotion_id
+            item["promotion_discount"] = applied.line_discounts.get(ln.sku_id, 0)
+        items.append(item)
+    for a in outcome.gifts():
+        items.append({"sku_id": a.gift.sku_id, "product_id": a.gift.product_id, "title": a.gift.title,
+                      "category": None, "quantity": a.gift_quantity, "unit_price": 0, "commission": None,
+                      "paid": 0, "gift": True, "promotion_id": a.promotion.promotion_id, "promotion_discount": 0})
+    return items

@@ -19,7 +19,13 @@ import time
 import uuid
 from typing import TYPE_CHECKING
 
-from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import (
+    BooleanAttribute,
+    JSONAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
 
 from layers.domain import errors
 from layers.domain.catalog import Product, Sku, StockChange, StockEntry
@@ -63,6 +69,7 @@ class SkuItem(ShopModel):
     list_price = NumberAttribute(null=True)
     weight_g = NumberAttribute(null=True)
     freight_template_id = UnicodeAttribute(null=True)  # the product's
+    category_ids = ListAttribute(of=UnicodeAttribute, null=True)  # the product's category and its parent
 
 
 class StockEntryItem(ShopModel):
@@ -105,7 +112,7 @@ def _sku(item: SkuItem) -> Sku:
                active=bool(item.active), spec=item.spec, retired=bool(item.retired),
                list_price=int(item.list_price) if item.list_price is not None else None,
                weight_g=int(item.weight_g) if item.weight_g is not None else None,
-               freight_template_id=item.freight_template_id)
+               freight_template_id=item.freight_template_id, category_ids=tuple(item.category_ids or ()))
 
 
 def _product(item: ProductItem) -> Product:
@@ -252,6 +259,7 @@ class DynamoCatalogRepository(DynamoStockRepository):
             SkuItem.weight_g.set(sku.weight_g) if sku.weight_g is not None else SkuItem.weight_g.remove(),
             SkuItem.freight_template_id.set(sku.freight_template_id) if sku.freight_template_id
             else SkuItem.freight_template_id.remove(),
+            SkuItem.category_ids.set(list(sku.category_ids)) if sku.category_ids else SkuItem.category_ids.remove(),
             *stock_action,
             SkuItem.commission.set(sku.commission) if sku.commission else SkuItem.commission.remove(),
             SkuItem.active.set(sku.active),

@@ -106,6 +106,8 @@ class OrderItem(ListedAndQueued, Numbered):
     member = JSONAttribute(null=True)
     # -- how the shipping fee was made: {"total", "parts": [...]} (layers/domain/freight.py) --
     freight = JSONAttribute(null=True)
+    # -- the promotions it took part in (absent: none, or stored before promotions) --
+    promotions = JSONAttribute(null=True)
 
 
 class OrderCountsItem(ShopModel):
@@ -164,6 +166,7 @@ def to_order(item: OrderItem) -> Order:
             value = int(value)
         values[name] = value
     values["items"] = tuple(item.items or ())
+    values["promotions"] = tuple(values["promotions"] or ())
     values["reservations"] = tuple((item.notes or {}).get("reservations", ()))
     values["refunded_amount"] = values["refunded_amount"] or 0
     values["refunding_amount"] = values["refunding_amount"] or 0
@@ -302,6 +305,7 @@ class DynamoOrderRepository:
     def stage_create(self, tx: Tx, order: Order, on_exists) -> None:
         values = {name: getattr(order, name) for name in _FIELDS}
         values["items"] = list(order.items)
+        values["promotions"] = list(order.promotions) or None
         values["counted"] = True  # counted by this very transaction
         queue = _queue(order)
         item = OrderItem(*order_key(order.order_id), **values,

@@ -87,7 +87,7 @@ def test_a_preview_prices_the_order_and_changes_nothing(client, admin_headers, s
     assert seen["amounts"] == {"goods": 6000, "discount": 500, "shipping": 0, "points_discount": 400,
                                "payable": 5100}
     assert seen["items"] == [{"sku_id": sku_id, "product_id": seen["items"][0]["product_id"], "title": "小米手环",
-                              "quantity": 2, "unit_price": 3000}]
+                              "quantity": 2, "unit_price": 3000, "paid": 5100}]
     assert (seen["coupon_id"], seen["points_used"], seen["shipping"]["total"]) == (coupon_id, 400, 0)
     # nothing held: all the stock, the coupon, the points are still there; no order exists
     assert sku_stock(sku_id) == 2 and coupon_status(coupon_id) == "UNUSED" and points_available(user) == 1000
