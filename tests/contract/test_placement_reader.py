@@ -23,6 +23,8 @@ class Env:
     coupons: object
     distributors: object
     new_tx: object
+    promotions: object = None
+    calls: object = None  # () -> round trips so far (DynamoDB only)
 
 
 @pytest.fixture(params=["memory", pytest.param("dynamodb", marks=pytest.mark.integration)])
@@ -38,20 +40,37 @@ def env(request):
         store = MemoryStore()
         settings = MemorySettingsRepository(store)
         users, stock = MemoryUserRepository(store), MemoryCatalogRepository(store, settings)
+        from tests.fakes.promotions import MemoryPromotionRepository
+
         coupons, distributors = MemoryUserCoupons(store), MemoryDistributorRepository(store)
-        return Env(MemoryPlacementReader(users, stock, coupons, distributors), users, stock, settings, coupons,
-                   distributors, store.tx)
+        promotions = MemoryPromotionRepository(store)
+        return Env(MemoryPlacementReader(users, stock, coupons, distributors, promotions=promotions), users, stock,
+                   settings, coupons, distributors, store.tx, promotions)
     request.getfixturevalue("dynamodb")
+    from layers.storage import placement
     from layers.storage.catalog import DynamoCatalogRepository, DynamoSettingsRepository
     from layers.storage.coupons import DynamoUserCoupons
     from layers.storage.distribution import DynamoDistributorRepository
     from layers.storage.placement import DynamoPlacementReader
+    from layers.storage.promotions import DynamoPromotionRepository
     from layers.storage.tx import Tx
     from layers.storage.users import DynamoUserRepository
 
     settings = DynamoSettingsRepository()
-    return Env(DynamoPlacementReader(settings), DynamoUserRepository(), DynamoCatalogRepository(settings), settings,
-               DynamoUserCoupons(), DynamoDistributorRepository(), Tx)
+    # the live promotions under a key of this test's own: the shop's are every test's
+    live_key = ("PROMOTIONS", "LIVE-" + uuid.uuid4().hex)
+    promotions = DynamoPromotionRepository(live_key=live_key, listed_as="PROMOTIONS-" + uuid.uuid4().hex)
+    batches = []
+    real = placement._batch_get
+
+    def counted(keys):
+        batches.append(len(keys))
+        return real(keys)
+
+    request.getfixturevalue("monkeypatch").setattr(placement, "_batch_get", counted)
+    return Env(DynamoPlacementReader(settings, live_key=live_key), DynamoUserRepository(),
+               DynamoCatalogRepository(settings), settings, DynamoUserCoupons(), DynamoDistributorRepository(), Tx,
+               promotions, lambda: len(batches))
 
 
 def _sku(**kw) -> Sku:
@@ -96,3 +115,28 @@ class TestPlacementReader:
         user = env.users.upsert_user("o-" + uuid.uuid4().hex, None, "2026-11-20T08:00:00Z")
         facts = env.reader.read(user.user_id, [], None)
         assert facts.user == user and facts.coupon is None
+
+    def test_reads_the_live_promotions_with_their_gift_skus(self, env):
+        from datetime import UTC, datetime, timedelta
+
+        from layers.domain.promotion import promotion_from
+
+        now = datetime.now(UTC)
+        gift, bought = _sku(price=2000, stock=3), _sku()
+        _put_skus(env, gift, bought)
+        promotion = promotion_from({
+            "name": "满100送杯", "kind": "gift", "tiers": [{"threshold": 10000, "value": 1}], "gift_sku_id": gift.sku_id,
+            "starts_at": (now - timedelta(hours=1)).isoformat(), "ends_at": (now + timedelta(days=1)).isoformat()},
+            "pm_" + uuid.uuid4().hex[:12], now.isoformat())
+        env.promotions.create(promotion, now)
+        user = env.users.upsert_user("o-" + uuid.uuid4().hex, None, "2026-11-20T08:00:00Z")
+
+        facts = env.reader.read(user.user_id, [bought.sku_id], None)
+        assert [p.promotion_id for p in facts.promotions] == [promotion.promotion_id]
+        assert facts.skus[gift.sku_id].stock == 3  # the gift's stock, read with the order
+        assert facts.new_customer
+        if env.calls is not None:
+            # the first read learns of the gift (a second, small batch); the next asks for it at once
+            first = env.calls()
+            again = env.reader.read(user.user_id, [bought.sku_id], None)
+            assert env.calls() == first + 1 and again.skus[gift.sku_id].stock == 3
