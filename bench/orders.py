@@ -1,8 +1,10 @@
 """Placing one order against DynamoDB Local: how many DynamoDB calls, how many capacity
 units (ReturnConsumedCapacity=TOTAL), and the median latency of the whole placement
 next to the time spent in the bare DynamoDB calls it makes, in the same run. Each order
-names a saved address (address_id) and its product a freight template by region, as a
-real checkout does; then the checkout's preview of the same body is measured too.
+names a saved address (address_id) and its products a freight template by region, as a
+real checkout does, and is priced with two live promotions (满减 on one product, 第2件半价
+on the other) and a coupon the shopper claimed; then the checkout's preview of the same
+body is measured too.
 
     python bench/orders.py [--orders 200]
 
@@ -50,8 +52,16 @@ def run(n: int) -> None:
                                                             "additional_fee": 500},
          "regions": [{"provinces": ["上海市"], "first": 1, "first_fee": 600, "additional": 1, "additional_fee": 200}]}))
     product = wiring.catalog().create_product(schemas.ProductInput.model_validate(
-        {"title": "bench", "freight_template_id": template["id"], "skus": [{"price": 990, "stock": n + 10}]}))
-    sku_id = product["skus"][0]["id"]
+        {"title": "bench", "freight_template_id": template["id"], "skus": [{"price": 19900, "stock": n + 10}]}))
+    second = wiring.catalog().create_product(schemas.ProductInput.model_validate(
+        {"title": "bench 2", "freight_template_id": template["id"], "skus": [{"price": 2990, "stock": 2 * n + 10}]}))
+    sku_id, second_sku = product["skus"][0]["id"], second["skus"][0]["id"]
+    _promotions(product["id"], second["id"])
+    coupons = wiring.coupons()
+    coupon_template = coupons.create_template(schemas.CouponTemplateInput.model_validate(
+        {"name": "bench", "kind": "fixed", "value": 500, "threshold": 10000, "total": n + 10, "per_user_limit": 1,
+         "claim_starts_at": clock.now_iso(), "claim_ends_at": "2099-01-01T00:00:00Z",
+         "valid_from": clock.now_iso(), "valid_until": "2099-01-01T00:00:00Z"}))
     users = [upsert_user(f"o{uuid.uuid4().hex[:27]}", None, clock.now_iso()).user_id for _ in range(n)]
     address = schemas.AddressInput.model_validate(
         {"name": "张三", "phone": "13800000000", "province": "上海市", "city": "上海市", "district": "静安区",
@@ -59,8 +69,16 @@ def run(n: int) -> None:
     bodies = {}
     for user_id in users:
         saved = wiring.addresses().add(user_id, address)
-        bodies[user_id] = schemas.PlaceOrderInput.model_validate({"items": [{"sku_id": sku_id, "quantity": 1}],
-                                                                  "address_id": saved["id"]})
+        coupon = coupons.claim(user_id, coupon_template["id"], None)
+        bodies[user_id] = schemas.PlaceOrderInput.model_validate(
+            {"items": [{"sku_id": sku_id, "quantity": 1}, {"sku_id": second_sku, "quantity": 2}],
+             "address_id": saved["id"], "coupon_id": coupon["id"]})
+
+    check = orders.preview(users[0], bodies[users[0]])
+    applied = [p["name"] for p in check["promotions"]["applied"]]
+    if len(applied) != 2 or not check["amounts"].get("discount"):
+        raise SystemExit(f"the bench order should take two promotions and the coupon: {check['amounts']}, {applied}")
+    print(f"each order: {check['amounts']} with {', '.join(applied)} and a coupon", file=sys.stderr)
 
     meter = CallMeter()
     totals, per_order, outside, busy = [], [], [], []
@@ -81,7 +99,8 @@ def run(n: int) -> None:
         for user_id in users:
             meter.reset()
             start = time.perf_counter()
-            orders.preview(user_id, bodies[user_id])
+            # the coupon is now held by the order just placed: the page previews before choosing one
+            orders.preview(user_id, bodies[user_id].model_copy(update={"coupon_id": None}))
             previews.append(time.perf_counter() - start)
             preview_calls.append(meter.snapshot().get(("count", "dynamodb", "*"), 0))
 
@@ -115,6 +134,25 @@ def run(n: int) -> None:
     print(f"goal: median placement (without WeChat and SQS) within 1.3x of its bare DynamoDB calls: "
           f"{ms(placement):.2f} ms / {ms(calls[('time', 'dynamodb', '*')]):.2f} ms = {ratio:.2f}x "
           f"({'met' if ratio <= 1.3 else 'NOT MET'})")
+
+def _promotions(first_product: str, second_product: str) -> None:
+    """Two live promotions, each on one of the bench's products."""
+    from datetime import UTC, datetime, timedelta
+
+    from layers.domain.promotion import promotion_from
+    from layers.storage.promotions import DynamoPromotionRepository
+
+    now = datetime.now(UTC)
+    window = {"starts_at": (now - timedelta(minutes=1)).isoformat(), "ends_at": (now + timedelta(days=1)).isoformat()}
+    repository = DynamoPromotionRepository()
+    for n, body in enumerate([
+            {"name": "满199减20", "kind": "amount_off", "tiers": [{"threshold": 19900, "value": 2000}],
+             "scope": {"product_ids": [first_product]}},
+            {"name": "第2件半价", "kind": "nth_item", "tiers": [{"min_quantity": 2, "value": 50}],
+             "scope": {"product_ids": [second_product]}}]):
+        repository.create(promotion_from({**body, **window}, f"pm_bench_{n}_{uuid.uuid4().hex[:8]}", now.isoformat()),
+                          now)
+
 
 if __name__ == "__main__":
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
