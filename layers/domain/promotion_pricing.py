@@ -261,9 +261,15 @@ def _nudges(lines: list[Line], candidates: list[Promotion], applied: list[Applie
     by_id = {a.promotion.promotion_id: a for a in applied}
     taken = {sku for a in applied for sku in a.sku_ids}
     for p in candidates:
-        if p.kind not in (kinds.AMOUNT_OFF, kinds.PERCENT_OFF, kinds.GIFT, kinds.BUNDLE):
-            continue
         mine = by_id.get(p.promotion_id)
+        if p.kind == kinds.NTH_ITEM:
+            if mine is None:
+                scoped = [ln for ln in lines if in_scope(p, ln) and ln.sku_id not in taken]
+                tier = p.tiers[0]
+                most = max((ln.quantity for ln in scoped), default=0)
+                if scoped and most < (tier.min_quantity or 2):
+                    out.append(Nudge(p, tier, missing_quantity=(tier.min_quantity or 2) - most))
+            continue
         if mine is not None:
             scoped = [ln for ln in lines if ln.sku_id in mine.sku_ids]
         else:
@@ -329,11 +335,12 @@ def _discount_words(promotion: Promotion, tier: Tier) -> str:
         return f"送赠品×{tier.value}"
     if promotion.kind == kinds.BUNDLE:
         return f"{tier.min_quantity}件{yuan(tier.value)}元"
-    return ""
+    price = "免费" if tier.value == 0 else "半价" if tier.value == 50 else f"打{tier.value / 10:g}折"
+    return f"享第{tier.min_quantity}件{price}"
 
 
 def nudge_text(nudge: Nudge) -> str:
-    """"再买30元减50元", "再买1件打8折", "再买1件3件99元"."""
+    """"再买30元减50元", "再买1件打8折", "再买1件3件99元", "再买1件享第2件半价"."""
     more = (f"{yuan(nudge.missing_amount)}元" if nudge.missing_amount is not None
             else f"{nudge.missing_quantity}件")
     return f"再买{more}{_discount_words(nudge.promotion, nudge.tier)}"

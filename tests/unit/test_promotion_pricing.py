@@ -75,6 +75,11 @@ def test_nth_item_discounts_every_nth_unit_of_each_sku():
     assert out.applied[0].sku_ids == ("a",)  # b got nothing: it stays free for another promotion
 
 
+def test_one_unit_short_of_the_nth_item_is_nudged():
+    out = apply([line("a", 1000, quantity=1)], [promo("nth_item", Tier(value=50, min_quantity=2))])
+    assert [n.as_dict()["message"] for n in out.nudges] == ["再买1件享第2件半价"]
+
+
 def test_bundle_takes_the_dearest_units_while_a_bundle_saves():
     out = apply([line("a", 5000, quantity=2), line("b", 3000, product="p2"), line("c", 1000, quantity=3,
                                                                                    product="p3")],
