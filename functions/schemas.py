@@ -112,10 +112,26 @@ class PlaceOrderInput(ShipsToAnAddress):
     points: Int | None = Field(None, ge=1, le=100_000_000, description="points to spend on this order")
 
 
+class RefundLineInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    sku_id: Id
+    quantity: Int = Field(ge=1, le=999)
+
+
 class RefundInput(BaseModel):
+    """A refund of an amount (all that is left without one), or of order lines' units
+    (`items`), refunded for what those units paid: the two are exclusive."""
+
     model_config = ConfigDict(extra="forbid")
     amount: Int | None = Field(None, ge=1)
+    items: list[RefundLineInput] | None = Field(None, min_length=1, max_length=50)
     reason: str = Field(min_length=1, max_length=80)
+
+    @model_validator(mode="after")
+    def _amount_or_items(self):
+        if self.amount is not None and self.items is not None:
+            raise ValueError("amount and items are exclusive: refund an amount or order lines, not both")
+        return self
 
 
 class AbnormalRefundInput(BaseModel):

@@ -106,6 +106,9 @@ class OrderItem(ListedAndQueued, Numbered):
     member = JSONAttribute(null=True)
     # -- how the shipping fee was made: {"total", "parts": [...]} (layers/domain/freight.py) --
     freight = JSONAttribute(null=True)
+    # -- refunds of lines: {"<line index>": {"units", "amount"}} (layers/domain/line_refunds.py),
+    # written by the refund's own transaction under the version condition --
+    line_refunds = JSONAttribute(null=True)
 
 
 class OrderCountsItem(ShopModel):
