@@ -114,8 +114,8 @@ class PlaceOrderInput(ShipsToAnAddress):
 
 class RefundLineInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    sku_id: Id
-    quantity: Int = Field(ge=1, le=999)
+    sku_id: Id = Field(description="a SKU of the order; its bought lines are refunded before a free gift line")
+    quantity: Int = Field(ge=1, le=999, description="units of it to refund, at most those not refunded yet")
 
 
 class RefundInput(BaseModel):
@@ -123,8 +123,12 @@ class RefundInput(BaseModel):
     (`items`), refunded for what those units paid: the two are exclusive."""
 
     model_config = ConfigDict(extra="forbid")
-    amount: Int | None = Field(None, ge=1)
-    items: list[RefundLineInput] | None = Field(None, min_length=1, max_length=50)
+    amount: Int | None = Field(None, ge=1, description="fen; all that is left to refund when both amount and "
+                                                     "items are left out")
+    items: list[RefundLineInput] | None = Field(
+        None, min_length=1, max_length=50,
+        description="order lines' units to refund, for what they paid (each line's `paid` spread over its units); "
+                    "exclusive with amount")
     reason: str = Field(min_length=1, max_length=80)
 
     @model_validator(mode="after")
