@@ -65,6 +65,7 @@ def _order_page(ctx, order_id: str, status: int = 200, notice: str | None = None
 
     return ctx.page("order.html", status, order=wiring.orders().view(order), upload=upload, freight=order.freight,
                     line_paid=line_paid(order.items, order.amounts), gifts=[bool(i.get("gift")) for i in order.items],
+                    titles={i["sku_id"]: i.get("title") or i["sku_id"] for i in order.items},
                     couriers=wiring.couriers().all(), courier_names=wiring.couriers().names(),
                     refunds=wiring.refunds().for_order(order_id), notice=notice,
                     refundable=int(order.refund_room or 0) if order.status in REFUNDABLE else 0,

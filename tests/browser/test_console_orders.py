@@ -175,6 +175,8 @@ def test_a_refund_of_a_picked_line_refunds_what_its_units_paid(browser_page, con
     sku_id = wiring.orders().get(order_id).items[0]["sku_id"]
     assert refund["items"] == [{"sku_id": sku_id, "quantity": 1, "amount": 2590}]
     assert page.inner_text("#refundable") == "¥25.90"
+    title = wiring.orders().get(order_id).items[0]["title"]
+    assert page.locator("#refunds tr", has_text=refund["id"]).locator(".refund-items").inner_text() == f"{title}×1"
     assert page.locator("#refund-lines tr[data-line='0'] .left").inner_text() == "1"
     assert page.locator("#refund-form input[name=qty_0]").get_attribute("max") == "1"
     assert wiring.orders().get(order_id, consistent=True).line_refunds == {"0": {"units": 1, "amount": 2590}}
