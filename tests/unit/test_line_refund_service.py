@@ -136,3 +136,13 @@ def test_amount_and_items_are_exclusive():
         RefundInput.model_validate({"items": [], "reason": "x"})
     with pytest.raises(ValidationError):
         RefundInput.model_validate({"items": [{"sku_id": "s1", "quantity": 0}], "reason": "x"})
+
+
+def test_a_refund_of_an_amount_hashes_its_request_as_before_refunds_of_lines(shop):
+    """A retry, after this change, of an amount refund asked before it is still a retry."""
+    from layers.domain.order import request_hash
+
+    order_id = _paid_two(shop)
+    refund = shop.refund(order_id, amount=500, key="k-old")
+    stored = shop.refunds_repo.get(order_id, refund["id"])
+    assert stored.request_hash == request_hash({"amount": 500, "reason": "不想要了"})
