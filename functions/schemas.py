@@ -112,10 +112,30 @@ class PlaceOrderInput(ShipsToAnAddress):
     points: Int | None = Field(None, ge=1, le=100_000_000, description="points to spend on this order")
 
 
-class RefundInput(BaseModel):
+class RefundLineInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    amount: Int | None = Field(None, ge=1)
+    sku_id: Id = Field(description="a SKU of the order; its bought lines are refunded before a free gift line")
+    quantity: Int = Field(ge=1, le=999, description="units of it to refund, at most those not refunded yet")
+
+
+class RefundInput(BaseModel):
+    """A refund of an amount (all that is left without one), or of order lines' units
+    (`items`), refunded for what those units paid: the two are exclusive."""
+
+    model_config = ConfigDict(extra="forbid")
+    amount: Int | None = Field(None, ge=1, description="fen; all that is left to refund when both amount and "
+                                                     "items are left out")
+    items: list[RefundLineInput] | None = Field(
+        None, min_length=1, max_length=50,
+        description="order lines' units to refund, for what they paid (each line's `paid` spread over its units); "
+                    "exclusive with amount")
     reason: str = Field(min_length=1, max_length=80)
+
+    @model_validator(mode="after")
+    def _amount_or_items(self):
+        if self.amount is not None and self.items is not None:
+            raise ValueError("amount and items are exclusive: refund an amount or order lines, not both")
+        return self
 
 
 class AbnormalRefundInput(BaseModel):

@@ -61,8 +61,11 @@ def _order_page(ctx, order_id: str, status: int = 200, notice: str | None = None
         except errors.NotFound:
             upload = None
     from layers.domain.order import REFUNDABLE
+    from layers.domain.paid_shares import line_paid
 
     return ctx.page("order.html", status, order=wiring.orders().view(order), upload=upload, freight=order.freight,
+                    line_paid=line_paid(order.items, order.amounts), gifts=[bool(i.get("gift")) for i in order.items],
+                    titles={i["sku_id"]: i.get("title") or i["sku_id"] for i in order.items},
                     couriers=wiring.couriers().all(), courier_names=wiring.couriers().names(),
                     refunds=wiring.refunds().for_order(order_id), notice=notice,
                     refundable=int(order.refund_room or 0) if order.status in REFUNDABLE else 0,
@@ -134,26 +137,52 @@ def refund_approve(ctx, refund_id):
     return redirect(_back(f"/console/orders/{quote(refund['order_id'], safe='')}"), flash="approved")
 
 
+def _picked_lines(order_id: str, form: dict) -> list[dict]:
+    """The lines picked on the refund form (`qty_<line index>`: units of that line) as a
+    refund's items; the SKU comes from the order, never from the form."""
+    order = wiring.orders().get(order_id, consistent=True)
+    if order is None:
+        raise errors.NotFound("没有这个订单")
+    items = []
+    for index, line in enumerate(order.items):
+        raw = (form.get(f"qty_{index}") or "").strip()
+        if not raw or raw == "0":
+            continue
+        if not raw.isdigit() or int(raw) > 999:
+            raise errors.InvalidRequest(f"{line.get('title') or line['sku_id']}:退款件数请填写整数")
+        items.append({"sku_id": line["sku_id"], "quantity": int(raw)})
+    return items
+
+
 @console_page("/console/orders/{order_id}/refunds", methods=("POST",))
 def order_refund(ctx, order_id):
-    """The merchant refunds a paid order, all (amount blank) or part, with a reason: the
-    refund service's own refund, approved at once; audited with the operator. The form's
-    one-time key makes a double submission the same refund."""
+    """The merchant refunds a paid order, all (amount blank), an amount, or picked lines'
+    units (for what they paid), with a reason: the refund service's own refund, approved
+    at once; audited with the operator. The form's one-time key makes a double submission
+    the same refund."""
     form = _form()
     key = (form.get("key") or "").strip()
     if not 8 <= len(key) <= 64:
         raise errors.InvalidRequest("表单已失效,请刷新页面重试")
-    body = schemas.RefundInput.model_validate({"amount": _fen(form.get("amount"), "退款金额"),
-                                               "reason": (form.get("reason") or "").strip()})
+    amount = _fen(form.get("amount"), "退款金额")
+    items = _picked_lines(order_id, form)
+    if amount is not None and items:
+        raise errors.InvalidRequest("退款金额和退款商品二选一:按商品退款时请把金额留空")
+    body = schemas.RefundInput.model_validate({"amount": amount, "reason": (form.get("reason") or "").strip(),
+                                               **({"items": items} if items else {})})
     with money_action(ctx, "refund.create", order_id, body.amount, f"order {order_id}: {body.reason}") as line:
         try:
             refund = wiring.refunds().refund_by_merchant(order_id, body, f"{ctx.session.name}:{key}")
         except errors.NotAcceptable as exc:
+            if items:
+                raise errors.NotAcceptable("所选商品不能这样退款:件数超过可退件数、赠品不能单独退款、"
+                                           "所选件数分摊的实付不足一分,或超过订单可退金额") from exc
             raise errors.NotAcceptable("退款金额超过订单可退金额") from exc
         except errors.InvalidState as exc:
             raise errors.InvalidState("该订单当前状态不能退款") from exc
+        picked = "".join(f" {i['sku_id']}×{i['quantity']}" for i in items)
         line.update(amount=refund.get("amount"),
-                    detail=f"order {order_id} -> refund {refund['id']} {refund.get('status')}: {body.reason}")
+                    detail=f"order {order_id} -> refund {refund['id']} {refund.get('status')}:{picked} {body.reason}")
     return redirect(f"/console/orders/{quote(order_id, safe='')}", flash="refunded")
 
 

@@ -23,9 +23,10 @@ Counters:
     SALES    ALL / product             quantity: units sold, less the units of orders refunded
                                        in full (ranked by quantity: the storefront's `sales`)
 
-Money is integer fen. `gmv` is the payable of paid orders; a product's `gmv` is its
-lines' share of what the shopper paid for the goods (`paid_shares`: every discount off,
-the member level's and the points too; shipping earns no product anything).
+Money is integer fen. `gmv` is the payable of paid orders; a product's `gmv` is the sum
+of its lines' `paid`, what the shopper paid for them (`paid_shares.line_paid`: every
+discount off, promotions, the member level's and the points too; shipping earns no
+product anything). A free gift line is no product's sale.
 """
 
 from __future__ import annotations
@@ -175,10 +176,14 @@ def counts_as_sale(order) -> bool:
 
 def product_lines(order) -> tuple[Line, ...]:
     """Each product's share of what the shopper paid for the goods (every discount off,
-    shipping apart), in whole fen: `paid_shares.line_shares`, the commission's base too."""
-    shares = paid_shares.line_shares(order.items, order.amounts)
+    promotions included, shipping apart), in whole fen: the sum of its lines' `paid`
+    (`paid_shares.line_paid`, the commission's base too). A free gift line is no sale: it
+    counts in no product's figures nor in the storefront's sales."""
+    shares = paid_shares.line_paid(order.items, order.amounts)
     lines: dict[str, Line] = {}
     for item, share in zip(order.items, shares, strict=True):
+        if item.get("gift"):
+            continue
         pid = item.get("product_id") or item["sku_id"]
         old = lines.get(pid)
         lines[pid] = Line(pid, item.get("title") or (old.title if old else ""),

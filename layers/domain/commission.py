@@ -3,17 +3,22 @@
 - Tier: a template lists its tiers from the lowest level to the highest; a distributor
   sits in the LAST listed tier whose thresholds (sales count and sales amount, both,
   an absent one being 0) their sales reach. Below every tier they earn 0.
-- Amount: the commissionable base of an order is what the shopper paid for the goods:
-  `payable - shipping`, every discount off (the coupon, the member level's discount, the
-  points spent), shipping never earning. The base is shared out to the lines in
-  proportion to their goods (`paid_shares.share`, exact to the fen, ties to the earlier
-  line); each line earns floor(share * rate_bps / 10000),
-  its rate being the product's own (`fixed`) or the distributor's tier rate (`tier`).
-  Rounding is always down, per line, so the shop never pays a fen more than the rates say.
-- Reversal: after refunds totalling R of a paid P, what the order may still earn is
-  floor(accrued * (P - R) / P). Each refund reverses the difference between what is
-  still held and that target (never negative), so refunds applied in any order, or
-  twice, reverse the same total, and the total kept never exceeds rate * (P - R).
+- Amount: a line's commissionable base is its `paid` (`paid_shares.line_paid`: what the
+  shopper paid for it, every discount off: promotions, the coupon, the member level's
+  discount, the points spent; shipping never earning), so a line with a bigger discount
+  earns less. An order stored before lines carried `paid` gets it derived, in proportion
+  to the lines' goods (exact to the fen, ties to the earlier line), as before. Each line
+  earns floor(base * rate_bps / 10000), its rate being the product's own (`fixed`) or the
+  distributor's tier rate (`tier`); a free gift line earns nothing. Rounding is always
+  down, per line, so the shop never pays a fen more than the rates say.
+- Reversal: after refunds totalling R of a paid P, none naming lines, what the order may
+  still earn is floor(accrued * (P - R) / P). Refunds of lines take back the lines they
+  name: with L_i fen refunded of line i (base b_i, earning a_i), the lines keep
+  K = sum floor(a_i * (b_i - L_i) / b_i), and the refunds that named no lines (U = R - L,
+  L = sum L_i) take their proportion of what is left: kept = floor(K * (P - L - U) / (P - L)).
+  Without refunds of lines this is the first rule. Each refund reverses the difference
+  between what is still held and that target (never negative); the target depends only
+  on the totals, so refunds applied in any order, or twice, reverse the same total.
 """
 
 from __future__ import annotations
@@ -73,17 +78,15 @@ class LineCommission:
     amount: int
 
 
-def order_commission(lines: list[dict], paid_goods: int, tier_rate_bps: int) -> list[LineCommission]:
-    """Per-line commission of an order. `lines` are order items: `sku_id`, `quantity`,
-    `unit_price`, `commission` ({"mode", "rate_bps"} or None); `paid_goods`: what the
-    shopper paid for them (`paid_shares.paid_goods` of the order's amounts)."""
-    amounts = paid_shares.line_goods(lines)
-    shares = paid_shares.share(amounts, min(max(0, paid_goods), sum(amounts)))
+def order_commission(items: list[dict], amounts: dict, tier_rate_bps: int) -> list[LineCommission]:
+    """Per-line commission of an order. `items` are order items: `sku_id`, `quantity`,
+    `unit_price`, `commission` ({"mode", "rate_bps"} or None), `paid` (stored, or derived
+    from `amounts` for an order stored before lines carried it), `gift`."""
     result = []
-    for ln, share in zip(lines, shares, strict=True):
+    for ln, paid in zip(items, paid_shares.line_paid(items, amounts), strict=True):
         rate = line_rate(ln.get("commission"), tier_rate_bps)
-        result.append(LineCommission(sku_id=ln["sku_id"], base=share, rate_bps=rate,
-                                     amount=share * rate // BPS))
+        base = 0 if ln.get("gift") else max(0, paid)
+        result.append(LineCommission(sku_id=ln["sku_id"], base=base, rate_bps=rate, amount=base * rate // BPS))
     return result
 
 
@@ -99,6 +102,22 @@ def reversal(accrued: int, already_reversed: int, paid: int, refunded_total: int
     """How much more to reverse now that `refunded_total` has been refunded in all."""
     held = accrued - already_reversed
     return max(0, held - kept_after_refunds(accrued, paid, refunded_total))
+
+
+def kept_by_lines(values: list[int], bases: list[int], line_refunded: list[int], paid: int,
+                  refunded_total: int) -> int:
+    """What the lines' `values` (their commissions, or their bases) still count for after
+    refunds totalling `refunded_total` of `paid`, `line_refunded[i]` of them naming line i
+    (see the module's docstring)."""
+    named = sum(line_refunded)
+    if named <= 0:
+        return kept_after_refunds(sum(values), paid, refunded_total)
+    rest = paid - named
+    if rest <= 0:
+        return 0
+    kept = sum(v * max(0, b - r) // b for v, b, r in zip(values, bases, line_refunded, strict=True) if b > 0)
+    others = min(max(0, refunded_total - named), rest)
+    return kept * (rest - others) // rest
 
 
 def base_after_refunds(base: int, paid: int, refunded: int) -> int:

@@ -5,7 +5,8 @@ back after payout. Its statuses and every transition, pure (the amounts themselv
     (order.paid)      --accrue-->        PENDING       sales +1, pending += amount
     PENDING           --completed-->     PENDING       settleable_at = completed_at + freeze
     PENDING           --freeze over-->   SETTLEABLE
-    PENDING|SETTLEABLE --refund-->       same status, amount -= taken (REVERSED at 0 when all refunded)
+    PENDING|SETTLEABLE --refund-->       same status, amount -= taken (REVERSED at 0 when all refunded);
+                                         a refund of lines takes its lines' part (`lines[i].refunded`)
     SETTLING|SETTLED  --refund-->        same status; a new ADJUSTMENT (amount -taken), SETTLEABLE
     SETTLEABLE        --claimed-->       SETTLING      (into a payout: settlement_id)
     SETTLING          --paid-->          SETTLED
@@ -31,7 +32,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from layers.domain import commission as rules
-from layers.domain import errors, paid_shares
+from layers.domain import errors
 from layers.domain.order import Order
 
 
@@ -170,7 +171,7 @@ def accrue(order: Order, tier: rules.Tier, now: str) -> Change | None:
     did = order.distributor_id
     if not did or not order.paid_at or did == order.user_id:
         return None  # paid_at: paid with WeChat or from the balance (no transaction id)
-    lines = rules.order_commission(list(order.items), paid_shares.paid_goods(order.amounts), tier.rate_bps)
+    lines = rules.order_commission(list(order.items), order.amounts, tier.rate_bps)
     accrued = sum(ln.amount for ln in lines)
     base = sum(ln.base for ln in lines)
     c = Commission(
@@ -202,20 +203,29 @@ def make_settleable(c: Commission, now: str) -> Change:
     return Change(c, _next(c, now, status=SETTLEABLE), _move(c, SETTLEABLE))
 
 
-def reverse(c: Commission, refund_id: str, amount: int, reported_total: int, now: str) -> Change | None:
+def reverse(c: Commission, refund_id: str, amount: int, reported_total: int, now: str,
+            refund_lines=()) -> Change | None:
     """Take back the refunded part, once per refund: before payout from the commission
     itself, after payout (SETTLING/SETTLED) as a new negative ADJUSTMENT, SETTLEABLE, which
-    the next settlement nets off. None if this refund was already seen."""
+    the next settlement nets off. A refund of order lines (`refund_lines`, the
+    `order.refunded` event's `lines`) takes back those lines' commission; one of an amount,
+    its proportion. None if this refund was already seen."""
     if refund_id in c.refund_ids:
         return None
     refunded = max(c.refunded + amount, reported_total)
-    taken = rules.reversal(c.accrued, c.reversed + c.adjusted, c.paid, refunded)
+    lines = _lines_refunded(c.lines, refund_lines)
+    values, bases = [int(ln.get("amount") or 0) for ln in lines], [int(ln.get("base") or 0) for ln in lines]
+    named = [int(ln.get("refunded") or 0) for ln in lines]
+    kept = rules.kept_by_lines(values, bases, named, c.paid, refunded) if lines \
+        else rules.kept_after_refunds(c.accrued, c.paid, refunded)
+    taken = max(0, c.accrued - c.reversed - c.adjusted - kept)
     fully = refunded >= c.paid
-    sales_base = rules.base_after_refunds(c.base, c.paid, refunded)
+    sales_base = rules.kept_by_lines(bases, bases, named, c.paid, refunded) if lines \
+        else rules.base_after_refunds(c.base, c.paid, refunded)
     uncount = 1 if fully and c.counted else 0
     stats = {"sales_amount": sales_base - c.sales_base, "sales_count": -uncount}
     changes: dict = {"refunded": refunded, "refund_ids": c.refund_ids | {refund_id},
-                     "sales_base": sales_base, "counted": c.counted - uncount}
+                     "sales_base": sales_base, "counted": c.counted - uncount, "lines": lines}
     creates: tuple[Commission, ...] = ()
     if c.status in (PENDING, SETTLEABLE):
         changes.update(amount=c.amount - taken, reversed=c.reversed + taken)
@@ -232,6 +242,19 @@ def reverse(c: Commission, refund_id: str, amount: int, reported_total: int, now
             stats = add_stats(stats, {"settleable": -taken, "reversed": taken})
     # REVERSED: nothing left to take; the refund is still recorded (sales figures, idempotency).
     return Change(c, _next(c, now, **changes), add_stats(stats), creates)
+
+
+def _lines_refunded(lines: tuple[dict, ...], refund_lines) -> tuple[dict, ...]:
+    """The commission's lines with the fen a refund of lines took from each (`refunded`).
+    A refund naming a line the commission does not have (one accrued before lines were
+    kept) leaves them as they are: it is reversed in proportion, as a refund of an amount."""
+    if not refund_lines or any(not 0 <= int(r["line"]) < len(lines) for r in refund_lines):
+        return lines
+    after = [dict(ln) for ln in lines]
+    for r in refund_lines:
+        ln = after[int(r["line"])]
+        ln["refunded"] = int(ln.get("refunded") or 0) + int(r["amount"])
+    return tuple(after)
 
 
 def claim(c: Commission, payout_id: str, now: str) -> Change:

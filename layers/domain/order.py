@@ -14,6 +14,7 @@ from a stale read never lands: the service re-reads and asks again.
        SHIPPED, emit order.shipped again: the one change WeChat takes)
     SHIPPED         --received-->        COMPLETED   emit order.completed
     PAID|SHIPPED|COMPLETED|REFUNDING --refund requested(a)--> REFUNDING   room -= a
+      (a refund of lines also takes its units, `line_refunds`; they go back if it fails)
     REFUNDING       --refund finished--> REFUNDED    (all of it refunded; unshipped: give back)
                                        | REFUNDING   (others still in flight)
                                        | the status before the refunds
@@ -29,7 +30,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
-from layers.domain import errors
+from layers.domain import errors, line_refunds
 
 
 class OrderStatus(StrEnum):
@@ -114,6 +115,10 @@ class Order:
     # -- promotions the order took part in: [{"id", "name", "kind", "tier", "discount",
     # "sku_ids", "gift"?}] (layers/domain/promotion_pricing.py `Applied.as_dict`) --
     promotions: tuple[dict, ...] = ()
+    # -- refunds of lines (layers/domain/line_refunds.py): per line index, the units refunded
+    # or being refunded and the fen they took, {"<i>": {"units", "amount"}}; written with
+    # the refund room, under the version, so no unit is refunded twice --
+    line_refunds: dict | None = None
 
     @property
     def payable(self) -> int:
@@ -309,20 +314,53 @@ def confirm_receipt(order: Order, now: str, automatic: bool) -> Change:
 
 def request_refund(order: Order, amount: int | None) -> tuple[int, Change]:
     """Reserve `amount` fen (all that is left when None) of the refund room."""
-    if order.status not in REFUNDABLE:
-        raise errors.InvalidState(f"an order {order.status} cannot be refunded")
-    left = int(order.refund_room or 0)
+    left = _refund_room(order)
     amount = left if amount is None else amount
     if amount < 1 or amount > left:
         raise errors.NotAcceptable(f"at most {left} fen can still be refunded")
+    return amount, Change(order, _reserved(order, amount))
+
+
+def request_line_refund(order: Order, wanted) -> tuple[int, tuple[dict, ...], Change]:
+    """Reserve what the units `wanted` ([{"sku_id", "quantity"}]) paid: their lines' units
+    and fen (`line_refunds`) and as much of the refund room, in one write. Answers the
+    amount, the refund's lines (`{"line", "sku_id", "units", "amount"}`) and the change."""
+    left = _refund_room(order)
+    picked = line_refunds.pick(order.items, order.line_refunds, wanted)
+    amount, lines, after_lines = line_refunds.take(order.items, order.amounts, order.line_refunds, picked)
+    if amount < 1:
+        raise errors.NotAcceptable("these units paid nothing (their share rounds to 0 fen): "
+                                   "refund more units of the line at once")
+    if amount > left:
+        raise errors.NotAcceptable(f"these units paid {amount} fen; at most {left} fen can still be refunded")
+    return amount, lines, Change(order, _reserved(order, amount, line_refunds=after_lines))
+
+
+def _refund_room(order: Order) -> int:
+    if order.status not in REFUNDABLE:
+        raise errors.InvalidState(f"an order {order.status} cannot be refunded")
+    return int(order.refund_room or 0)
+
+
+def _reserved(order: Order, amount: int, **changes) -> Order:
     before_refund = order.status if order.status != REFUNDING else (order.status_before_refund or PAID)
-    after = _next(order, status=REFUNDING, refunding_amount=order.refunding_amount + amount,
-                  refund_room=left - amount, status_before_refund=before_refund)
-    return amount, Change(order, after)
+    return _next(order, status=REFUNDING, refunding_amount=order.refunding_amount + amount,
+                 refund_room=int(order.refund_room or 0) - amount, status_before_refund=before_refund, **changes)
 
 
-def finish_refund(order: Order, refund_id: str, amount: int, succeeded: bool, now: str) -> Change:
-    """A refund of `amount` in flight ended: refunded, or given back to the room. When
+def _refunded_event(order: Order, refund_id: str, amount: int, refunded: int, lines) -> Event:
+    payload = {"order_id": order.order_id, "refund_id": refund_id, "amount": amount,
+               "order_payable": order.paid, "refunded_total": refunded, "user_id": order.user_id}
+    if lines:
+        # the units a refund of lines took back, each with the fen it paid them
+        payload["lines"] = [dict(ln) for ln in lines]
+    return Event("order.refunded", refund_id, payload)
+
+
+def finish_refund(order: Order, refund_id: str, amount: int, succeeded: bool, now: str,
+                  lines=()) -> Change:
+    """A refund of `amount` (and of `lines`, when it named lines) in flight ended: refunded,
+    or given back to the room, its units to their lines. When
     the whole payment is refunded the order is REFUNDED and, if nothing left the
     warehouse, its reservations go back on the shelf and its coupon becomes usable."""
     refunded = order.refunded_amount + (amount if succeeded else 0)
@@ -340,18 +378,15 @@ def finish_refund(order: Order, refund_id: str, amount: int, succeeded: bool, no
     after = _next(order, status=status, refunded_amount=refunded, refunding_amount=in_flight,
                   refund_room=(order.refund_room or 0) + (0 if succeeded else amount),
                   auto_confirm_at=None if fully else order.auto_confirm_at,
-                  released_at=now if release else order.released_at)
-    events = ()
-    if succeeded:
-        events = (Event("order.refunded", refund_id, {
-            "order_id": order.order_id, "refund_id": refund_id, "amount": amount,
-            "order_payable": order.paid, "refunded_total": refunded, "user_id": order.user_id}),)
+                  released_at=now if release else order.released_at,
+                  line_refunds=order.line_refunds if succeeded else line_refunds.give_back(order.line_refunds, lines))
+    events = (_refunded_event(order, refund_id, amount, refunded, lines),) if succeeded else ()
     coupon = "give_back_used" if fully and order.coupon_id and order.coupon_returnable else None
     return Change(order, after, release=order.reservations if release else (), coupon=coupon,
                   events=events)
 
 
-def late_refund_success(order: Order, refund_id: str, amount: int, now: str) -> Change:
+def late_refund_success(order: Order, refund_id: str, amount: int, now: str, lines=()) -> Change:
     """A refund we recorded as failed (its room given back) succeeded at WeChat after all:
     the money left, so it is refunded here too and its room taken again. Room already
     promised to another refund is not taken twice: the difference is the anomaly the
@@ -362,10 +397,9 @@ def late_refund_success(order: Order, refund_id: str, amount: int, now: str) -> 
     status = REFUNDED if fully else (REFUNDING if order.refunding_amount > 0 else order.status)
     release = fully and order.shipped_at is None and not order.released_at
     after = _next(order, status=status, refunded_amount=refunded, refund_room=room,
-                  released_at=now if release else order.released_at)
-    event = Event("order.refunded", refund_id, {
-        "order_id": order.order_id, "refund_id": refund_id, "amount": amount,
-        "order_payable": order.paid, "refunded_total": refunded, "user_id": order.user_id})
+                  released_at=now if release else order.released_at,
+                  line_refunds=line_refunds.take_again(order.items, order.line_refunds, lines))
+    event = _refunded_event(order, refund_id, amount, refunded, lines)
     coupon = "give_back_used" if fully and order.coupon_id and order.coupon_returnable else None
     return Change(order, after, release=order.reservations if release else (), coupon=coupon, events=(event,))
 

@@ -70,6 +70,9 @@ class Refund:
     wechat_refund_id: str | None = None
     last_error: str | None = None  # WeChat's last refusal (NOT_ENOUGH, ...): shown to operators
     accepted_at: str | None = None  # WeChat's create_time: the day its trade bill lists the refund
+    # A refund of lines: the units it takes back, [{"line", "sku_id", "units", "amount"}]
+    # (layers/domain/line_refunds.py); empty for a refund of an amount.
+    lines: tuple[dict, ...] = ()
 
     @property
     def open(self) -> bool:

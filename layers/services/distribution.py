@@ -350,13 +350,15 @@ class DistributionService:
     def on_order_refunded(self, event_id: str, payload: dict) -> None:
         """`order.refunded`: take back the refunded part, once per refund_id: before payout
         from the commission itself, after payout (SETTLING/SETTLED) as a negative ADJUSTMENT
-        netted off later."""
+        netted off later. A refund of lines takes back what those lines earned; a refund of
+        an amount, its proportion of the order."""
         order_id, refund_id, amount = payload["order_id"], payload["refund_id"], int(payload["amount"])
         for _ in range(ATTEMPTS):
             c = self._commission_of(order_id)
             if c is None:
                 return
-            change = cm.reverse(c, refund_id, amount, int(payload.get("refunded_total") or 0), self._now())
+            change = cm.reverse(c, refund_id, amount, int(payload.get("refunded_total") or 0), self._now(),
+                                payload.get("lines") or ())
             if change is None:
                 return
             try:

@@ -14,7 +14,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 from layers.clock import iso, parse_iso
-from layers.domain import errors
+from layers.domain import errors, paid_shares
 from layers.domain import members as rules
 from layers.domain import shipping as shipping_rules
 from layers.domain.members import BALANCE, POINTS, Movement, Plan, TopUp, TopUpStatus
@@ -159,8 +159,11 @@ class MemberService:
         order = self.orders.get(payload["order_id"], consistent=True)
         if order is None:
             return
+        # Points are earned on the payment: the lines' `paid` and the shipping; growth on the
+        # lines' `paid` alone (what was paid for goods). A refund of lines then removes, by its
+        # amount, exactly the points and growth those lines' `paid` brought.
         earned = rules.points_earned(order.paid, self.shop_settings().points_per_yuan)
-        goods_paid = max(0, order.paid - int(order.amounts.get("shipping", 0)))
+        goods_paid = sum(paid_shares.line_paid(order.items, order.amounts))
         self._move_once(Movement(order.user_id, POINTS, f"order#{order.order_id}#earn", "order_earn", self._now(),
                                  frozen=earned, growth=goods_paid, order_id=order.order_id))
 
@@ -183,7 +186,9 @@ class MemberService:
 
     def on_order_refunded(self, event_id: str, payload: dict) -> None:
         """Points removed in proportion to the refund, frozen first; available may go below
-        zero (it blocks spending) and is never clamped. Growth goes down by the refund."""
+        zero (it blocks spending) and is never clamped. Growth goes down by the refund. A
+        refund of lines refunds what those lines paid, so it removes the points and growth
+        their `paid` earned."""
         user_id, order_id = payload["user_id"], payload["order_id"]
         amount, total = int(payload["amount"]), int(payload["refunded_total"])
         earned, frozen, _ = self._order_points(user_id, order_id)

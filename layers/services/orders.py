@@ -124,6 +124,9 @@ class OrderService:
             body["promotions"] = list(order.promotions)
         if order.shipping is not None:
             body["shipping"] = {**order.shipping, "upload_status": order.shipping_upload_status}
+        if order.line_refunds:  # units refunded or being refunded, per line (refunds of lines)
+            for index, line in enumerate(body["items"]):
+                line["refunded_quantity"] = int((order.line_refunds.get(str(index)) or {}).get("units") or 0)
         if order.status == PENDING and domain.prepay_fresh(order, self.clock.now()):
             body["payment"] = self.pay.jsapi_params(order.prepay_id)
         return body

@@ -62,6 +62,9 @@ class RefundService:
         view = {"id": refund.refund_id, "order_id": refund.order_id, "amount": refund.amount,
                 "status": str(refund.status), "reason": refund.reason, "automatic": refund.automatic,
                 "created_at": refund.created_at, "updated_at": refund.updated_at}
+        if refund.lines:
+            view["items"] = [{"sku_id": ln["sku_id"], "quantity": ln["units"], "amount": ln["amount"]}
+                             for ln in refund.lines]
         if admin:
             view["last_error"] = refund.last_error  # NOT_ENOUGH (top up the merchant balance), ...
         return view
@@ -87,8 +90,13 @@ class RefundService:
         return [self.view(r, admin=True) for r in self.refunds.waiting(status, limit=100)]
 
     def request_refund(self, user_id: str, order_id: str, body, key: str | None) -> dict:
-        """`body` is the validated request (functions/schemas.RefundInput)."""
-        digest = order_rules.request_hash(body.model_dump(mode="json"))
+        """`body` is the validated request (functions/schemas.RefundInput): an amount, or
+        order lines' units (`items`), refunded for what those units paid."""
+        asked = body.model_dump(mode="json")
+        if asked.get("items") is None:
+            asked.pop("items", None)  # an amount's request hashes as it did before refunds of lines
+        digest = order_rules.request_hash(asked)
+        wanted = [dict(i) for i in asked["items"]] if asked.get("items") else None
         refund_id = domain.refund_id_for(order_id, user_id, key)
         for _ in range(ATTEMPTS):
             order = self.orders.get(order_id, consistent=True)
@@ -99,12 +107,17 @@ class RefundService:
                 if existing.request_hash != digest:
                     raise errors.IdempotencyKeyReused("this Idempotency-Key was used with a different body")
                 return self.view(existing)
-            amount, change = order_rules.request_refund(order, body.amount)
+            if wanted is None:
+                amount, change = order_rules.request_refund(order, body.amount)
+                lines: tuple[dict, ...] = ()
+            else:
+                amount, lines, change = order_rules.request_line_refund(order, wanted)
             automatic = order.shipped_at is None
             now = self._now()
             refund = Refund(refund_id=refund_id, order_id=order_id, user_id=user_id, amount=amount,
                             reason=body.reason, status=PROCESSING if automatic else REQUESTED,
-                            automatic=automatic, request_hash=digest, created_at=now, updated_at=now)
+                            automatic=automatic, request_hash=digest, created_at=now, updated_at=now,
+                            lines=lines)
             tx = self.new_tx()
             self.refunds.stage_create(tx, refund, on_exists=_Exists)
             self.orders.stage_change(tx, change.before, change.after, on_stale=_Stale)
@@ -305,7 +318,7 @@ class RefundService:
             order = self.orders.get(refund.order_id, consistent=True)
             now_dt = self.clock.now()
             now = iso(now_dt)
-            change = order_rules.late_refund_success(order, current.refund_id, current.amount, now)
+            change = order_rules.late_refund_success(order, current.refund_id, current.amount, now, current.lines)
             tx = self.new_tx()
             self.refunds.stage_change(tx, current, domain.succeeded_late(current, now), on_stale=_Stale)
             self._stage_order_change(tx, change, now)
@@ -332,7 +345,7 @@ class RefundService:
             now_dt = self.clock.now()
             now = iso(now_dt)
             succeeded = status == domain.SUCCESS
-            change = order_rules.finish_refund(order, refund_id, refund.amount, succeeded, now)
+            change = order_rules.finish_refund(order, refund_id, refund.amount, succeeded, now, refund.lines)
             tx = self.new_tx()
             after = domain.finish(refund, status, now)
             if error:

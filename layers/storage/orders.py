@@ -108,6 +108,9 @@ class OrderItem(ListedAndQueued, Numbered):
     freight = JSONAttribute(null=True)
     # -- the promotions it took part in (absent: none, or stored before promotions) --
     promotions = JSONAttribute(null=True)
+    # -- refunds of lines: {"<line index>": {"units", "amount"}} (layers/domain/line_refunds.py),
+    # written by the refund's own transaction under the version condition --
+    line_refunds = JSONAttribute(null=True)
 
 
 class OrderCountsItem(ShopModel):

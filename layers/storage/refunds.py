@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import UpdateError
 
 from layers.domain.refund import Refund
@@ -33,6 +33,7 @@ class RefundItem(Queued):
     wechat_refund_id = UnicodeAttribute(null=True)
     last_error = UnicodeAttribute(null=True)
     accepted_at = UnicodeAttribute(null=True)
+    lines = JSONAttribute(null=True)  # a refund of lines: [{"line", "sku_id", "units", "amount"}]
 
 
 def refund_key(order_id: str, refund_id: str) -> tuple[str, str]:
@@ -46,6 +47,7 @@ def to_refund(item: RefundItem) -> Refund:
     values = {name: getattr(item, name) for name in _FIELDS}
     values["amount"] = int(values["amount"])
     values["automatic"] = bool(values["automatic"])
+    values["lines"] = tuple(values["lines"] or ())
     return Refund(**values)
 
 
@@ -72,8 +74,9 @@ class DynamoRefundRepository:
 
     def stage_create(self, tx: Tx, refund: Refund, on_exists) -> None:
         queue = _queue(refund)
-        item = RefundItem(*refund_key(refund.order_id, refund.refund_id),
-                          **{name: getattr(refund, name) for name in _FIELDS},
+        values = {name: getattr(refund, name) for name in _FIELDS}
+        values["lines"] = list(refund.lines) or None
+        item = RefundItem(*refund_key(refund.order_id, refund.refund_id), **values,
                           gsi2pk=queue[0] if queue else None, gsi2sk=queue[1] if queue else None)
         tx.put(item, condition=RefundItem.pk.does_not_exist(), on_fail=on_exists)
 

@@ -145,6 +145,47 @@ def test_a_partial_refund_from_the_order_page_is_sent_and_audited(browser_page, 
     assert "已退款" in page.locator("#refunds tr", has_text=refund["id"]).inner_text()
 
 
+def test_a_refund_of_a_picked_line_refunds_what_its_units_paid(browser_page, console_url, client,
+                                                                admin_headers, shop):
+    from functions import wiring
+
+    page = browser_page
+    order_id, _ = paid_order(client, admin_headers, shop["sandbox"])  # 2 × ¥25.90
+    owner_signs_in(page, console_url, f"/console/orders/{order_id}")
+    line = page.locator("#refund-lines tr[data-line='0']")
+    assert line.locator(".left").inner_text() == "2" and "¥51.80" in line.inner_text()
+
+    # An amount and picked units together: a Chinese 400 page, and nothing changes
+    page.fill("#refund-form input[name=amount]", "1")
+    page.fill("#refund-form input[name=qty_0]", "1")
+    page.fill("#refund-form input[name=reason]", "两样都填")
+    with page.expect_response(f"{console_url}/console/orders/{order_id}/refunds") as answer:
+        page.click("#refund-form button[type=submit]")
+    assert answer.value.status == 400
+    assert "二选一" in chinese_error(page)
+    assert wiring.refunds().for_order(order_id) == []
+
+    page.goto(f"{console_url}/console/orders/{order_id}")
+    page.fill("#refund-form input[name=qty_0]", "1")
+    page.fill("#refund-form input[name=reason]", "退一件")
+    page.click("#refund-form button[type=submit]")
+    page.wait_for_url(f"{console_url}/console/orders/{order_id}")
+    [refund] = wiring.refunds().for_order(order_id)
+    assert refund["amount"] == 2590 and refund["reason"] == "退一件"
+    sku_id = wiring.orders().get(order_id).items[0]["sku_id"]
+    assert refund["items"] == [{"sku_id": sku_id, "quantity": 1, "amount": 2590}]
+    assert page.inner_text("#refundable") == "¥25.90"
+    title = wiring.orders().get(order_id).items[0]["title"]
+    assert page.locator("#refunds tr", has_text=refund["id"]).locator(".refund-items").inner_text() == f"{title}×1"
+    assert page.locator("#refund-lines tr[data-line='0'] .left").inner_text() == "1"
+    assert page.locator("#refund-form input[name=qty_0]").get_attribute("max") == "1"
+    assert wiring.orders().get(order_id, consistent=True).line_refunds == {"0": {"units": 1, "amount": 2590}}
+
+    page.goto(f"{console_url}/console/operators")
+    entry = page.locator("#audit tr", has_text=refund["id"]).inner_text()
+    assert "¥25.90" in entry
+
+
 def test_an_abnormal_refund_is_sent_to_the_buyers_bank_card_by_the_owner(browser_page, chromium, console_url,
                                                                          client, admin_headers, shop):
     from functions import wiring

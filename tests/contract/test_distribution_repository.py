@@ -123,6 +123,17 @@ class TestDistributionRepositories:
         assert [x.commission_id for x in backend.commissions.settleable(d)] == [c.commission_id]
         write(backend, cm.claim(back.after, "P2", NOW))
 
+    def test_a_refund_of_a_line_is_kept_on_the_commissions_line(self, backend):
+        d = uid()
+        change = accrued(d)
+        write(backend, change)
+        reversal = cm.reverse(change.after, "R1", 10_000, 10_000, NOW,
+                              [{"line": 0, "sku_id": "s1", "units": 1, "amount": 10_000}])
+        write(backend, reversal)
+        stored = backend.commissions.get(d, change.after.commission_id)
+        assert stored == reversal.after and stored.lines[0]["refunded"] == 10_000
+        assert stored.amount == 500
+
     def test_a_refund_after_payout_creates_an_adjustment(self, backend):
         d = uid()
         change = accrued(d)

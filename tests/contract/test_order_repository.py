@@ -89,6 +89,24 @@ class TestOrderRepository:
         create(backend, bare)
         assert backend.orders.get(bare.order_id, consistent=True).freight is None
 
+    def test_units_of_lines_refunded_land_with_the_refund_room_under_the_version(self, backend):
+        order = an_order()
+        create(backend, order)
+        paid = rules.pay(order, "4200000001", 3000, "2026-11-29T02:01:00Z").after
+        change(backend, order, paid)
+        _, lines, first = rules.request_line_refund(paid, [{"sku_id": "s1", "quantity": 1}])
+        change(backend, paid, first.after)
+        stored = backend.orders.get(order.order_id, consistent=True)
+        assert stored == first.after and stored.line_refunds == {"0": {"units": 1, "amount": 1500}}
+        # a second refund of the same unit decided from the read before the first: stale
+        _, _, racing = rules.request_line_refund(paid, [{"sku_id": "s1", "quantity": 1}])
+        with pytest.raises(Stale):
+            change(backend, paid, racing.after)
+        assert backend.orders.get(order.order_id, consistent=True).line_refunds == {"0": {"units": 1, "amount": 1500}}
+        failed = rules.finish_refund(stored, "r1", 1500, False, "t", lines).after
+        change(backend, stored, failed)
+        assert backend.orders.get(order.order_id, consistent=True).line_refunds == {"0": {"units": 0, "amount": 0}}
+
     def test_an_id_is_created_once(self, backend):
         order = an_order()
         create(backend, order)
@@ -204,6 +222,14 @@ class TestRefundRepository:
         assert backend.refunds.for_order(refund.order_id) == [refund]
         with pytest.raises(Exists):
             self.create(backend, refund)
+
+    def test_a_refund_of_lines_reads_back_its_lines(self, backend):
+        refund = self.a_refund(lines=({"line": 1, "sku_id": "s2", "units": 2, "amount": 1333},))
+        self.create(backend, refund)
+        assert backend.refunds.get(refund.order_id, refund.refund_id) == refund
+        bare = self.a_refund()
+        self.create(backend, bare)
+        assert backend.refunds.get(bare.order_id, bare.refund_id).lines == ()
 
     def test_an_open_refund_waits_until_it_ends_once(self, backend):
         refund = self.a_refund()

@@ -229,6 +229,36 @@ def test_tier_rate_and_fixed_rate(client, admin_headers, shop):
     assert d["tier"] == {"name": "基础", "rate_bps": 700}
 
 
+def test_a_refund_of_a_line_takes_back_that_lines_commission(client, admin_headers, shop):
+    """A real refund of one line, through the refund service to its `order.refunded`
+    event: the fixed-rate line's commission goes, the other line keeps all of its own."""
+    from functions import schemas, wiring
+    from tests.integration.test_payments import drain_events_queue
+
+    tiered = create_product(client, admin_headers, price=3333, stock=50)
+    fixed = create_product(client, admin_headers, price=6667, stock=50,
+                           commission={"mode": "fixed", "rate_bps": 1500})
+    a = new_distributor(client, admin_headers, new_template(client, admin_headers,
+                                                            [{"name": "基础", "rate_bps": 700}]))
+    customer = login(client)
+    fixed_sku = fixed["skus"][0]["id"]
+    items = [{"sku_id": tiered["skus"][0]["id"], "quantity": 1}, {"sku_id": fixed_sku, "quantity": 1}]
+    order = paid_order(shop, uid(customer), None, share_token=share(client, a), items=items)
+    assert commission_of(uid(a), order["id"]).amount == 233 + 1000
+    refund = wiring.refunds().request_refund(uid(customer), order["id"], schemas.RefundInput(
+        items=[{"sku_id": fixed_sku, "quantity": 1}], reason="不要这件"), None)
+    assert refund["amount"] == 6667
+    wiring.refunds().on_refund_result(refund["id"], "SUCCESS")
+    [event] = [m for m in drain_events_queue(shop["sqs"])
+               if m["type"] == "order.refunded" and m["payload"]["refund_id"] == refund["id"]]
+    payload = event["payload"]
+    assert payload["lines"] == [{"line": 1, "sku_id": fixed_sku, "units": 1, "amount": 6667}]
+    svc().on_order_refunded(f"order.refunded:{refund['id']}", payload)
+    c = commission_of(uid(a), order["id"])
+    assert (c.amount, c.reversed, c.sales_base) == (233, 1000, 3333)
+    assert dashboard(client, a)["sales_amount"] == 3333
+
+
 def test_a_tier_upgrade_at_the_threshold(client, admin_headers, product, shop):
     template = new_template(client, admin_headers, [
         {"name": "铜牌", "rate_bps": 300}, {"name": "银牌", "rate_bps": 800, "min_sales_count": 2}])

@@ -98,3 +98,64 @@ def test_a_refund_finishing_while_another_is_requested(client, admin_headers, sh
     assert current.status == "REFUNDED"
     assert (current.refunded_amount, current.refunding_amount, current.refund_room) == (1000, 0, 0)
     assert stock_of(sku_id) == 3
+
+
+def paid_order_of_units(client, admin_headers, sandbox, price, quantity):
+    product = create_product(client, admin_headers, price=price, stock=quantity)
+    sku_id = product["skus"][0]["id"]
+    shopper = login(client)
+    order = body(post(client, "/orders", order_payload(sku_id, quantity), shopper))
+    sandbox.pay(order["id"], notify=False)
+    from functions import wiring
+
+    wiring.orders().mark_paid(order["id"], sandbox.transaction(order["id"]))
+    return order, sku_id
+
+
+def _race_line_refunds(order_id, sku_id, quantities):
+    """Line refunds of the same line asked at once, each deciding from the same read."""
+    from functions import schemas, wiring
+    from layers.domain import errors
+
+    user_id = wiring.order_repository().get(order_id).user_id
+    racing = refund_service_reading_through(HeldAfterRead(wiring.order_repository(), order_id,
+                                                          parties=len(quantities)))
+
+    def ask(quantity):
+        try:
+            return racing.request_refund(user_id, order_id, schemas.RefundInput(
+                items=[{"sku_id": sku_id, "quantity": quantity}], reason="退这几件"), None)
+        except errors.NotAcceptable as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=len(quantities)) as pool:
+        return list(pool.map(ask, quantities))
+
+
+def test_two_refunds_of_the_same_units_at_once_refund_them_once(client, admin_headers, shop):
+    from functions import wiring
+
+    order, sku_id = paid_order_of_units(client, admin_headers, shop["sandbox"], price=1001, quantity=3)
+    answers = _race_line_refunds(order["id"], sku_id, [2, 2])
+    refunds = [a for a in answers if isinstance(a, dict)]
+    refused = [a for a in answers if not isinstance(a, dict)]
+    assert len(refunds) == 1 and refunds[0]["amount"] == 2002
+    assert len(refused) == 1 and refused[0].message == f"SKU {sku_id}: 2 units asked, only 1 left to refund"
+    current = wiring.order_repository().get(order["id"], consistent=True)
+    assert current.line_refunds == {"0": {"units": 2, "amount": 2002}}
+    assert (current.refunding_amount + current.refunded_amount, current.refund_room) == (2002, 1001)
+
+
+def test_refunds_of_a_line_at_once_take_all_it_paid_and_never_more(client, admin_headers, shop):
+    from functions import wiring
+
+    order, sku_id = paid_order_of_units(client, admin_headers, shop["sandbox"], price=1001, quantity=3)
+    answers = _race_line_refunds(order["id"], sku_id, [1, 2])
+    assert all(isinstance(a, dict) for a in answers)
+    assert sorted(a["amount"] for a in answers) == [1001, 2002]
+    for refund in answers:
+        wiring.refunds().on_refund_result(refund["id"], "SUCCESS")
+    current = wiring.order_repository().get(order["id"], consistent=True)
+    assert current.line_refunds == {"0": {"units": 3, "amount": 3003}}
+    assert (current.refunded_amount, current.refund_room, current.paid) == (3003, 0, 3003)
+    assert current.status == "REFUNDED"

@@ -55,6 +55,28 @@ def test_a_products_gmv_is_what_the_shopper_paid_for_it():
     assert lines == (Line("p1", "茶", 2, 1127), Line("p2", "杯", 2, 483))
 
 
+def test_a_products_gmv_is_the_sum_of_its_lines_paid_and_a_gift_is_no_sale():
+    """Lines priced with promotions carry `paid`: a product's gmv is its lines' `paid`
+    summed (not the goods' proportion), and a free gift line counts for nothing, neither
+    in the product figures nor in the storefront's sales quantity."""
+    items = ({"sku_id": "s1", "product_id": "p1", "title": "茶", "quantity": 1, "unit_price": 700, "paid": 350},
+             {"sku_id": "s2", "product_id": "p1", "title": "茶", "quantity": 1, "unit_price": 700, "paid": 700},
+             {"sku_id": "s3", "product_id": "p2", "title": "杯", "quantity": 2, "unit_price": 300, "paid": 450},
+             {"sku_id": "g1", "product_id": "p3", "title": "赠品", "quantity": 1, "unit_price": 0, "paid": 0,
+              "gift": True},
+             {"sku_id": "s3", "product_id": "p2", "title": "杯", "quantity": 1, "unit_price": 0, "paid": 0,
+              "gift": True})
+    amounts = {"goods": 2000, "discount": 0, "promotion_discount": 500, "shipping": 300, "payable": 1800}
+    order = _order(items=items, amounts=amounts, paid=1800)
+    assert rules.product_lines(order) == (Line("p1", "茶", 2, 1050), Line("p2", "杯", 2, 450))
+    fact = rules.sale_fact("e", order)
+    incs = {i.key: i.add for i in rules.increments(fact, Positions(day=1, month=1, ever=1))}
+    assert incs[Key(rules.SALES, "ALL", "p2")] == {"quantity": 2}
+    assert Key(rules.SALES, "ALL", "p3") not in incs and Key(rules.PRODUCT, "2026-11", "p3") not in incs
+    full = rules.refund_fact("e2", order, 1800, "2026-11-23T00:00:00Z", completes=True)
+    assert [(line.product_id, line.quantity) for line in full.lines] == [("p1", 2), ("p2", 2)]
+
+
 def test_a_fact_survives_the_queue_and_a_malformed_one_is_refused():
     fact = rules.sale_fact("order.paid:o1", _order(coupon_id="c1", distributor_id="d1"), 55, "tpl")
     assert Fact.from_message(fact.to_message()) == fact

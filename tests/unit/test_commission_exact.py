@@ -34,13 +34,13 @@ def test_nothing_paid_for_the_goods_leaves_no_base_and_no_commission():
     lines = [{"sku_id": "s1", "quantity": 1, "unit_price": 500, "commission": None},
              {"sku_id": "s2", "quantity": 2, "unit_price": 250, "commission": {"mode": "fixed", "rate_bps": 10_000}}]
     for paid_goods in (0, -500):
-        assert rules.order_commission(lines, paid_goods, 10_000) == [
+        assert rules.order_commission(lines, {"payable": paid_goods}, 10_000) == [
             rules.LineCommission(sku_id="s1", base=0, rate_bps=10_000, amount=0),
             rules.LineCommission(sku_id="s2", base=0, rate_bps=10_000, amount=0)]
     # one fen paid: the tie goes to the earlier line
-    assert [c.base for c in rules.order_commission(lines, 1, 1000)] == [1, 0]
+    assert [c.base for c in rules.order_commission(lines, {"payable": 1}, 1000)] == [1, 0]
     # more than the goods is never a base: the goods are the most
-    assert [c.base for c in rules.order_commission(lines, 1500, 1000)] == [500, 500]
+    assert [c.base for c in rules.order_commission(lines, {"payable": 1500}, 1000)] == [500, 500]
 
 
 def test_nothing_is_kept_of_an_order_that_paid_nothing():

@@ -39,7 +39,7 @@ def test_fixed_rate_beats_tier_rate_and_tier_is_default():
 
 def test_commission_is_on_the_paid_goods_per_line_rounded_down():
     lines = [line(1999, 1, "a"), line(1001, 1, "b", {"mode": "fixed", "rate_bps": 1000})]
-    result = rules.order_commission(lines, paid_goods=2700, tier_rate_bps=333)
+    result = rules.order_commission(lines, {"payable": 2700}, tier_rate_bps=333)
     # 2700 after discount, prorated 1799 / 901 (largest remainder)
     assert [r.base for r in result] == [1799, 901]
     assert [r.amount for r in result] == [1799 * 333 // 10000, 90]
@@ -108,7 +108,7 @@ def test_commission_never_exceeds_rate_times_paid_minus_refunded(lines, tier_rat
     goods = sum(p * q for p, q, _ in lines)
     discount = goods * discount_pct // 100
     paid = goods - discount + shipping
-    result = rules.order_commission(items, goods - discount, tier_rate)
+    result = rules.order_commission(items, {"payable": goods - discount}, tier_rate)
     max_rate = max(r.rate_bps for r in result)
     accrued = sum(r.amount for r in result)
     assert accrued * 10_000 <= max_rate * (goods - discount)
