@@ -23,7 +23,7 @@ status does not change at `ends_at` (nothing has to run then): `is_live` asks th
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from layers.domain import errors
@@ -42,6 +42,9 @@ STATUSES = (ACTIVE, STOPPED)
 MAX_TIERS = 5
 MAX_NAME = 30
 MAX_SCOPE = 100  # product ids, and category ids, each
+# An id in a scope: the shop's own are 22 characters (`p_` and 20 hex). Bounded so that
+# MAX_LIVE promotions with full scopes still fit the one live item (layers/storage/promotions.py).
+MAX_ID = 32
 MAX_GIFT_UNITS = 10
 MAX_MONEY = 100_000_000  # fen: ¥1,000,000
 MAX_PIECES = 999
@@ -117,6 +120,8 @@ def _ids(values, path: tuple) -> frozenset[str]:
         return frozenset()
     if not isinstance(values, list | tuple) or not all(isinstance(v, str) and v for v in values):
         raise _bad(path, "type", "a list of ids")
+    if any(len(v) > MAX_ID for v in values):
+        raise _bad(path, "range", f"ids of at most {MAX_ID} characters")
     if len(values) > MAX_SCOPE:
         raise _bad(path, "range", f"at most {MAX_SCOPE}")
     return frozenset(values)
@@ -131,7 +136,12 @@ def _when(value, path: tuple) -> datetime:
         raise _bad(path, "format", "a time with its offset, e.g. 2026-12-12T00:00:00+08:00") from None
     if at.tzinfo is None:
         raise _bad(path, "format", "a time with its offset, e.g. 2026-12-12T00:00:00+08:00")
-    return at
+    # Kept as the API shows times (RFC 3339 in UTC, whole seconds), whatever offset was sent.
+    return at.astimezone(UTC).replace(microsecond=0)
+
+
+def _utc(at: datetime) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _tier(kind: str, body, path: tuple) -> Tier:
@@ -210,14 +220,14 @@ def promotion_from(body: dict, promotion_id: str, now: str) -> Promotion:
     starts, ends = _when(body.get("starts_at"), ("starts_at",)), _when(body.get("ends_at"), ("ends_at",))
     if ends <= starts:
         raise _bad(("ends_at",), "order", "after starts_at")
-    if ends <= datetime.fromisoformat(now):
+    if ends <= datetime.fromisoformat(now.replace("Z", "+00:00")):
         raise _bad(("ends_at",), "past", "in the future")
     for flag in ("new_customers_only", "with_coupons"):
         if body.get(flag) is not None and not isinstance(body.get(flag), bool):
             raise _bad((flag,), "type", "true or false")
     return Promotion(
         promotion_id=promotion_id, name=name.strip(), kind=kind, tiers=tuple(tiers),
-        starts_at=starts.isoformat(), ends_at=ends.isoformat(), gift_sku_id=gift_sku_id,
+        starts_at=_utc(starts), ends_at=_utc(ends), gift_sku_id=gift_sku_id,
         product_ids=product_ids, category_ids=category_ids,
         new_customers_only=bool(body.get("new_customers_only") or False),
         with_coupons=body.get("with_coupons") is not False, created_at=now)
