@@ -63,6 +63,8 @@ def test_made_in_the_apis_shape_times_in_utc_tiers_lowest_first(shop):
     ({"starts_at": "2026-11-01T00:00:00+08:00", "ends_at": "2026-11-28T00:00:00Z"}, "ends_at"),
     ({"starts_at": "tomorrow"}, "starts_at"),
     ({"starts_at": "2026-11-29T08:00:00"}, "starts_at"),
+    ({"starts_at": "0001-01-01T00:00:00+14:00"}, "starts_at"),
+    ({"ends_at": "9999-12-31T23:59:59-14:00"}, "ends_at"),
     ({"kind": "percent_off", "tiers": [{"min_quantity": 2, "value": 80}, {"min_quantity": 3, "value": 90}]}, "tiers"),
 ])
 def test_refused_naming_the_field_and_nothing_stored(shop, change, field):
@@ -81,6 +83,12 @@ def test_an_id_too_long_for_the_live_item_is_refused_by_the_model_and_the_domain
         schemas.PromotionInput.model_validate(promotion_body(scope={"product_ids": ["p" * (MAX_ID + 1)]}))
     with pytest.raises(errors.InvalidRequest, match="scope.product_ids"):
         promotion_from(promotion_body(scope={"product_ids": ["p" * (MAX_ID + 1)]}), "pr_1", "2026-11-29T02:00:00Z")
+
+
+def test_a_time_far_back_is_kept_in_four_digits_and_read_again(shop):
+    made = make(shop, starts_at="0001-01-01T08:00:00+08:00")
+    assert made["starts_at"] == "0001-01-01T00:00:00Z" and made["live"]
+    assert shop["service"].get(made["id"])["label"] == "满300减50，满500减100"
 
 
 def test_stopped_once_a_retry_answered_as_it_is_and_no_longer_live(shop):
