@@ -287,9 +287,11 @@ def product_options(ctx):
     params = bp.current_request.query_params
     asked = params.getlist("product_ids") if params and "product_ids" in params else []
     ticked = list(dict.fromkeys(v for v in asked if _ID.fullmatch(v)))[:100]
-    found, seen = [], set(ticked)
+    found: dict[str, dict] = {}
     for s in wiring.catalog().search_skus(q, limit=60):
-        if s["product_id"] not in seen:
-            seen.add(s["product_id"])
-            found.append({"id": s["product_id"], "title": s["title"], "active": s["active"]})
-    return ctx.page("_product_options.html", chosen=_chosen_products(ticked), found=found[:20], q=q)
+        if s["product_id"] in ticked:
+            continue
+        have = found.setdefault(s["product_id"], {"id": s["product_id"], "title": s["title"],
+                                                  "active": s["active"], "price": s["price"]})
+        have["price"] = min(have["price"], s["price"])  # two products of one title told apart by price
+    return ctx.page("_product_options.html", chosen=_chosen_products(ticked), found=list(found.values())[:20], q=q)
