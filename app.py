@@ -23,6 +23,7 @@ from functions import (
     miniprogram,
     orders,
     payments,
+    promotions,
     reminders,
     settlement,
     snapstart,
@@ -57,6 +58,7 @@ for blueprint in (
     console.bp,
     storefront.bp,
     freight.bp,
+    promotions.bp,
 ):
     app.register_blueprint(blueprint)
 
