@@ -88,7 +88,7 @@ def test_a_gift_line_takes_its_stock_and_gives_it_back_when_the_order_is_cancell
     lines = {i["sku_id"]: i for i in order["items"]}
     assert lines[gift_sku]["gift"] is True and lines[gift_sku]["unit_price"] == 0 and lines[gift_sku]["paid"] == 0
     assert order["amounts"]["payable"] == 20000 + order["amounts"]["shipping"]
-    assert wiring.catalog().get_skus([gift_sku])[gift_sku].stock == 0
+    assert wiring.catalog_repository().get_skus([gift_sku])[gift_sku].stock == 0
 
     second = login(client)
     preview = body(post(client, "/orders/preview", order_payload(tea["skus"][0]["id"], 1), second))
@@ -96,7 +96,7 @@ def test_a_gift_line_takes_its_stock_and_gives_it_back_when_the_order_is_cancell
     assert gift_sku not in {i["sku_id"] for i in preview["items"]}
 
     assert post(client, f"/orders/{order['id']}/cancel", None, shopper).status_code == 200
-    assert wiring.catalog().get_skus([gift_sku])[gift_sku].stock == 1
+    assert wiring.catalog_repository().get_skus([gift_sku])[gift_sku].stock == 1
 
 
 def test_a_coupon_is_refused_beside_a_promotion_without_coupons(client, admin_headers, promotions):
@@ -120,7 +120,7 @@ def test_a_flash_sale_order_takes_no_promotion(client, admin_headers, promotions
 
     sale = new_sale(client, admin_headers)  # 990 fen for a 19900 fen SKU
     sku = wiring.flash_sale_repository().get(sale["id"]).sku_id
-    product_id = wiring.catalog().get_skus([sku])[sku].product_id
+    product_id = wiring.catalog_repository().get_skus([sku])[sku].product_id
     promotions(name="满5减1", kind="amount_off", tiers=[{"threshold": 500, "value": 100}],
                scope={"product_ids": [product_id]})
     order = wiring.orders().get(attempt(new_user(), sale["id"]), consistent=True)
