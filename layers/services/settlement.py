@@ -532,8 +532,11 @@ class SettlementService:
     # -- views -------------------------------------------------------------------------------------
 
     def _part_view(self, p: Payout, part) -> dict:
+        """One transfer. `deducted`: the commission debt its payout paid back, shown once
+        (on the payout's first transfer, 0 on the others) so the transfers add up."""
         view = {"id": domain.part_id(p.payout_id, part.index), "amount": part.amount, "status": part.status,
-                "created_at": p.created_at, "updated_at": part.updated_at or p.updated_at, "batch_id": p.batch_id}
+                "created_at": p.created_at, "updated_at": part.updated_at or p.updated_at, "batch_id": p.batch_id,
+                "deducted": p.deducted if part.index == 0 else 0}
         if part.status == domain.WAIT_USER_CONFIRM and part.package_info:
             view["confirm"] = {"mch_id": self.settings.wechatpay_mchid, "app_id": self.settings.wechat_appid,
                                "package": part.package_info}
@@ -541,12 +544,9 @@ class SettlementService:
 
     def payout_views(self, p: Payout) -> list[dict]:
         """What a distributor sees: one payout per transfer (part), or the payout itself
-        while it has no parts (being claimed, paid offline, or taken whole by the debt).
-        `deducted`: the commission debt the payout paid back, shown once (on its first
-        transfer)."""
+        while it has no parts (being claimed, paid offline, or taken whole by the debt)."""
         if p.parts:
-            return [{**self._part_view(p, part), "deducted": p.deducted if part.index == 0 else 0}
-                    for part in p.parts]
+            return [self._part_view(p, part) for part in p.parts]
         return [{"id": p.payout_id, "amount": p.amount, "status": p.status, "created_at": p.created_at,
                  "updated_at": p.updated_at, "batch_id": p.batch_id, "deducted": p.deducted}]
 
