@@ -44,7 +44,8 @@ COMMISSION_FIGURES = ("pending", "settleable", "settled", "reversed", "debt", "d
 ATTEMPTS = 10
 
 CSV_COLUMNS = ("id", "manager_id", "template_id", "tier_name", "tier_rate_bps", "sales_count",
-               "sales_amount", "pending", "settleable", "settled", "reversed", "customers", "created_at")
+               "sales_amount", "pending", "settleable", "settled", "reversed", "debt", "deducted", "customers",
+               "created_at")
 
 
 class _Stale(Exception):
@@ -66,8 +67,7 @@ def to_csv(rows: list[dict]) -> str:
     for r in rows:
         writer.writerow([_cell(v) for v in (
             r["id"], r["manager_id"], r["template_id"], r["tier"]["name"], r["tier"]["rate_bps"],
-            r["sales_count"], r["sales_amount"], *(r["commissions"][k] for k in
-                                                   ("pending", "settleable", "settled", "reversed")),
+            r["sales_count"], r["sales_amount"], *(r["commissions"][k] for k in COMMISSION_FIGURES),
             r["customers"], r["created_at"])])
     return out.getvalue()
 

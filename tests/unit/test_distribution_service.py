@@ -211,6 +211,9 @@ def test_a_refund_after_payout_is_a_debt_owed_once(w):
     assert w.commissions.get(a, cm.adjustment_id("R1")) is None and w.svc.list_settleable(a) == []
     assert w.svc.dashboard(a)["commissions"] == {"pending": 0, "settleable": 0, "settled": 1000,
                                                  "reversed": 250, "debt": 250, "deducted": 0}
+    header, *rows = w.svc.to_csv(w.svc.all_rows(w.svc.list_all)).splitlines()
+    [row] = [dict(zip(header.split(","), r.split(","), strict=True)) for r in rows if r.startswith(a)]
+    assert (row["settled"], row["reversed"], row["debt"], row["deducted"]) == ("1000", "250", "250", "0")
 
 
 def test_a_stale_read_is_read_again_never_written(w):
