@@ -552,9 +552,9 @@ class SettlementService:
 
     def payout_view(self, p: Payout, admin: bool = False) -> dict:
         view = {"id": p.payout_id, "amount": p.amount, "status": p.status, "created_at": p.created_at,
-                "updated_at": p.updated_at, "batch_id": p.batch_id, "gross": p.gross, "deducted": p.deducted}
+                "updated_at": p.updated_at, "batch_id": p.batch_id, "deducted": p.deducted}
         if admin:
-            view.update(distributor_id=p.distributor_id, mode=p.mode, commission_count=p.commission_count,
+            view.update(gross=p.gross, distributor_id=p.distributor_id, mode=p.mode, commission_count=p.commission_count,
                         fail_reason=p.fail_reason,
                         parts=[{**self._part_view(p, part), "attempt": part.attempt,
                                 "out_bill_no": domain.out_bill_no(p.payout_id, part),
