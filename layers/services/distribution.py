@@ -353,10 +353,11 @@ class DistributionService:
         raise errors.RateLimited(f"commission of {order_id} kept changing")
 
     def on_order_refunded(self, event_id: str, payload: dict) -> None:
-        """`order.refunded`: take back the refunded part, once per refund_id (the event
-        is named by it: `order.refunded:<refund_id>`): before payout from the commission itself, after payout (SETTLING/SETTLED)
-        as a commission debt of the distributor, deducted first by the next settlement. A refund of lines takes back what those lines earned; a refund of
-        an amount, its proportion of the order."""
+        """`order.refunded`: take back the refunded part, once per refund_id (the event is
+        named by it: `order.refunded:<refund_id>`): before payout from the commission
+        itself; after payout (SETTLING/SETTLED) as a commission debt of the distributor,
+        deducted first by the next settlement. A refund of lines takes back what those
+        lines earned; a refund of an amount, its proportion of the order."""
         order_id, refund_id, amount = payload["order_id"], payload["refund_id"], int(payload["amount"])
         for _ in range(ATTEMPTS):
             c = self._commission_of(order_id)
