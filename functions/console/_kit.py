@@ -34,7 +34,7 @@ SALE_NAMES = {"ACTIVE": "进行中", "STOPPED": "已停止", "ENDED": "已结束
 FREIGHT_RULES = {"default": "按默认", "region": "按地区", "free": "包邮", "flat": "统一运费", "flat_free": "满额包邮"}
 PAYOUT_NAMES = {"CLAIMING": "待领取", "PAYING": "打款中", "READY": "待打款", "TRANSFERRING": "转账中",
                 "WAIT_USER_CONFIRM": "待分销员确认收款", "SUCCESS": "已到账", "FAIL": "失败",
-                "AWAITING_MANUAL": "待线下打款", "PAID_MANUALLY": "已线下打款"}
+                "AWAITING_MANUAL": "待线下打款", "PAID_MANUALLY": "已线下打款", "DEDUCTED": "全额抵扣欠款"}
 # The audit log's actions as an owner reads them (a new audited action adds its name here;
 # an unknown one shows as written).
 ACTION_NAMES = {"refund.create": "退款", "refund.approve": "同意退款", "refund.reject": "拒绝退款",
