@@ -475,7 +475,13 @@ def promotions():
 
     return PromotionService(promotions=promotion_repository(),
                             figures=lambda ids: analytics_repository().promotions(ids),
-                            clock=clock(), new_id=catalog_repository().new_id)
+                            clock=clock(), new_id=_promotion_id)
+
+
+def _promotion_id(prefix: str) -> str:
+    from layers.storage.promotions import new_promotion_id
+
+    return new_promotion_id(prefix)
 
 
 # -- the storefront: categories, the listing, campaigns to find, image uploads ----------------

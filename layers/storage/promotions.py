@@ -53,6 +53,16 @@ class PromotionsLiveItem(ShopModel):
     version = NumberAttribute(null=True)
 
 
+def new_promotion_id(prefix: str = "pr") -> str:
+    """`pr_` + the creation time in microseconds (hex, 14 digits) + 6 random hex digits: ids
+    made later sort later, so two promotions created in the same second (`created_at` is
+    to the second) still list newest first by `<created_at>#<id>`."""
+    import secrets
+    import time
+
+    return f"{prefix}_{time.time_ns() // 1000:014x}{secrets.token_hex(3)}"
+
+
 def promotion_key(promotion_id: str) -> tuple[str, str]:
     return f"PROMOTION#{promotion_id}", "PROMOTION"
 
