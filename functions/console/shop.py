@@ -36,7 +36,8 @@ MINUTE, DAY_S = 60, 86400
 # Each subscription message's template: its id, then one field per value of the message
 # holding the keyword of the merchant's template that carries it (layers/domain/subscription.py).
 VALUE_LABELS = {"order_id": "订单号", "amount": "金额", "expires_at": "关闭时间", "note": "说明",
-                "coupon_name": "优惠券名称", "valid_until": "到期时间", "title": "活动名称", "starts_at": "开始时间"}
+                "coupon_name": "优惠券名称", "valid_until": "到期时间", "title": "活动名称", "starts_at": "开始时间",
+                "address": "寄回地址", "reason": "拒绝原因"}
 MESSAGE_VALUE_LABELS = {("order_unpaid", "amount"): "待付金额", ("order_paid", "amount"): "实付金额",
                         ("group_expiring", "note"): "成团进度", ("group_expiring", "expires_at"): "到期时间"}
 KIND_NAMES = {"character_string": "字符串(character_string)", "amount": "金额(amount)", "thing": "事物(thing)",
@@ -82,6 +83,11 @@ SETTINGS_FORM = (
         ("auto_confirm_receipt_s", "发货后自动确认收货", "days",
          "买家一直未确认收货时,发货这么多天后自动确认收货(之后才可结算佣金)。"),
     )),
+    ("售后", (
+        ("after_sales_window_s", "确认收货后可申请售后", "days", "确认收货这么多天内,买家可以申请退款、退货或换货;填 0 为确认收货后不再受理。"),
+        ("return_window_s", "退货寄回期限", "days", "同意退货或换货后,买家须在这么多天内寄回并填写物流单号,否则售后关闭。"),
+        ("after_sales_auto_approve_s", "售后申请自动同意", "days", "买家的售后申请这么多天没有处理,系统自动同意;填 0 为不自动同意。"),
+    )),
     ("发货与运费", (
         ("shipping_fee", "运费", "yuan", "每笔订单的统一运费;填 0 为包邮。"),
         ("free_shipping_threshold", "满额包邮", "yuan", "商品金额达到这个数免运费;填 0 为不设包邮门槛。"),
@@ -110,6 +116,9 @@ SETTINGS_FORM = (
             ("coupon_expiring", "优惠券到期提醒", "买家的优惠券快过期时提醒。"),
             ("flash_sale_start", "秒杀开始提醒", "买家订阅的秒杀开始时提醒。"),
             ("group_expiring", "拼团即将到期提醒", "团长的团还差人且 30 分钟内到期时提醒。"),
+            ("after_sale_approved", "售后申请通过通知", "同意售后申请后通知买家;退货、换货附上寄回地址。"),
+            ("after_sale_refunded", "售后退款成功通知", "售后退款到账后通知买家。"),
+            ("after_sale_rejected", "售后申请被拒通知", "拒绝售后申请后通知买家,附上拒绝原因。"),
         ))),
 )
 

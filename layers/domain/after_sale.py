@@ -1,6 +1,7 @@
 """An after-sale (售后): a shopper's claim on delivered goods, and every transition as a
 pure function that answers the after-sale after it, with its history entry (who, when,
-note) and the events that go out.
+note) and the events that go out (`after_sale.approved`, `.rejected`, `.refunded`: the
+shopper's subscription messages).
 
     REQUESTED       --approve (refund_only)-->   REFUNDING     (the refund is asked in the same write)
     REQUESTED       --approve (return/exchange)--> AWAITING_RETURN  (with the return address)
@@ -275,7 +276,7 @@ def request(*, after_sale_id: str, order: Order, kind: str, items, reason_code: 
         images=tuple(images or ()), history=(_entry(REQUESTED, f"user:{order.user_id}", at),),
         request_hash=request_hash,
         auto_approve_at=_iso(now + timedelta(seconds=auto_approve_s)) if auto_approve_s > 0 else None)
-    return Transition(None, after, (_event(after, "requested"),))
+    return Transition(None, after)
 
 
 # -- the merchant's answer --------------------------------------------------------------
@@ -340,8 +341,7 @@ def receive(a: AfterSale, who: str, restock: bool, now: datetime) -> Transition:
 def ship_replacement(a: AfterSale, who: str, shipping: dict, now: datetime) -> Transition:
     if a.kind != EXCHANGE or a.status != RETURNING or a.received_at is None:
         raise errors.InvalidState("a replacement ships once an exchange's goods came back")
-    after = _next(a, EXCHANGED, who, _iso(now), replacement_shipping=dict(shipping))
-    return Transition(a, after, (_event(after, "exchanged"),))
+    return Transition(a, _next(a, EXCHANGED, who, _iso(now), replacement_shipping=dict(shipping)))
 
 
 # -- the refund -------------------------------------------------------------------------
