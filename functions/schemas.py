@@ -710,3 +710,15 @@ REQUEST_MODELS[("/admin/uploads", "post")] = UploadInput
 # Freight templates.
 REQUEST_MODELS[("/admin/freight-templates", "post")] = FreightTemplateInput
 REQUEST_MODELS[("/admin/freight-templates/{template_id}", "put")] = FreightTemplateUpdateInput
+
+# -- after-sales --
+REQUEST_MODELS.update({
+    ("/after-sales/uploads", "post"): UploadInput,
+    ("/orders/{order_id}/after-sales", "post"): AfterSaleInput,
+    ("/after-sales/{after_sale_id}/return", "post"): ReturnShipmentInput,
+    ("/admin/after-sales/{after_sale_id}/approve", "post"): AfterSaleNoteInput,
+    ("/admin/after-sales/{after_sale_id}/reject", "post"): AfterSaleRejectInput,
+    ("/admin/after-sales/{after_sale_id}/receive", "post"): ReceiveInput,
+    ("/admin/after-sales/{after_sale_id}/ship", "post"): ShipInput,
+    ("/admin/users/{user_id}/coupons", "post"): GoodwillCouponInput,
+})
