@@ -137,7 +137,8 @@ UNITS = {"minutes": "分钟", "days": "天", "yuan": "元", "percent": "%", "int
 def settings_change(before: dict, after: dict) -> str | None:
     """The audit line of a change to the shop's rules, as the settings page words them
     (`结算方式: 自动打款(微信转账) → 手动打款(线下)`); the rules hold no personal data, so
-    values are shown. A message's template only says that it changed."""
+    values are shown, except the return address (a name and a phone). A message's
+    template only says that it changed."""
     rows = {key: (label, kind) for _, fields in SETTINGS_FORM for key, label, kind, _ in fields}
     changed = []
     for key in sorted(after):
@@ -149,6 +150,9 @@ def settings_change(before: dict, after: dict) -> str | None:
                 if (old or {}).get(kind) != (new or {}).get(kind):
                     label = rows.get(f"subscription_templates.{kind}", (kind, ""))[0]
                     changed.append(f"{label}: 模板已{'修改' if (new or {}).get(kind) else '清除'}")
+            continue
+        if key == "return_address":  # a name and a phone: the line says only that it changed
+            changed.append(f"退货地址: 已{'修改' if new else '清除'}")
             continue
         label, kind = rows.get(key, (key, "text"))
         changed.append(f"{label}: {_worded(kind, old)} → {_worded(kind, new)}")

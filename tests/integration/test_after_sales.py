@@ -231,3 +231,19 @@ def test_a_goodwill_coupon_is_given_once_per_request_key(client, admin_headers):
                 admin_headers).status_code == 400  # no key
     assert post(client, "/admin/users/nobody/coupons", {"template_id": template_id, "reason": "x"},
                 {**admin_headers, **key}).status_code == 404
+
+
+def test_the_settings_refuse_a_bad_return_address_and_the_audit_keeps_none(client, admin_headers, settings):
+    from functions import wiring
+
+    for bad in ({"return_address": {"name": "仓", "phone": "x", "detail": "1 号"}},
+                {"return_address": {"name": "仓"}}, {"after_sales_window_s": 91 * 86400},
+                {"after_sales_auto_approve_s": -1}):
+        r = put(client, "/admin/settings", bad, admin_headers)
+        assert r.status_code == 400 and body(r)["error"]["code"] == "INVALID_REQUEST", (bad, r.body)
+    assert wiring.shop_settings().get()["return_address"] == RETURN_ADDRESS
+    moved = {"name": "新退货仓", "phone": "021-55550001", "detail": "张江路 2 号"}
+    assert put(client, "/admin/settings", {"return_address": moved}, admin_headers).status_code == 200
+    lines = [e for e in wiring.operators().audit_log() if e["action"] == "settings.update"]
+    assert "退货地址: 已修改" in [e["detail"] for e in lines]
+    assert not any("021-55550001" in (e["detail"] or "") for e in lines)
