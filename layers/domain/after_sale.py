@@ -9,7 +9,7 @@ shopper's subscription messages).
     REQUESTED | AWAITING_RETURN --cancel-->      CANCELLED     (the shopper)
     AWAITING_RETURN --return(tracking)-->        RETURNING     (the shopper sent the goods)
     AWAITING_RETURN --return window passed-->    CLOSED
-    RETURNING       --receive(restock)-->        RETURNING, received (stock back only on restock)
+    AWAITING_RETURN | RETURNING --receive(restock)--> RETURNING, received (stock back only on restock)
     RETURNING, received --refund (return_refund)--> REFUNDING
     RETURNING, received --ship replacement (exchange)--> EXCHANGED
     RETURNING       --reject(reason)-->          REJECTED      (the goods that came back are not the order's)
@@ -331,11 +331,14 @@ def close_unreturned(a: AfterSale, now: datetime) -> Transition:
 
 
 def receive(a: AfterSale, who: str, restock: bool, now: datetime) -> Transition:
-    """The goods came back (stock goes back only with `restock`: the caller stages it)."""
-    if a.status != RETURNING or a.received_at is not None:
+    """The goods came back (stock goes back only with `restock`: the caller stages it).
+    Goods that arrive before the shopper gave their tracking number are received too: the
+    warehouse has them, and the return window must not close the after-sale."""
+    if a.status not in (AWAITING_RETURN, RETURNING) or a.received_at is not None:
         raise errors.InvalidState(f"a {a.status} after-sale has no goods on their way back")
     note = "已收货，退回库存" if restock else "已收货"
-    return Transition(a, _next(a, RETURNING, who, _iso(now), note, received_at=_iso(now), restocked=restock))
+    return Transition(a, _next(a, RETURNING, who, _iso(now), note, received_at=_iso(now), restocked=restock,
+                               return_due_at=None))
 
 
 def ship_replacement(a: AfterSale, who: str, shipping: dict, now: datetime) -> Transition:

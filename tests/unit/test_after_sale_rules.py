@@ -164,6 +164,15 @@ def test_a_return_goes_back_then_is_received_then_refunded():
     assert rules.refund_ended(t.after, "o1Rr", False, NOW).after.status == "RETURNING"
 
 
+def test_goods_that_arrive_before_their_tracking_number_are_received():
+    waiting = rules.approve(_request(), "owner", NOW, ADDRESS, 7 * DAY).after
+    received = rules.receive(waiting, "owner", False, NOW).after
+    assert (received.status, received.return_due_at, rules.queue_of(received)) == ("RETURNING", None, None)
+    assert rules.refund_due(received)
+    with pytest.raises(errors.InvalidState):
+        rules.receive(_request(), "owner", False, NOW)
+
+
 def test_an_exchange_ships_a_replacement_once_the_goods_came_back():
     a = rules.approve(_request(kind="exchange"), "owner", NOW, ADDRESS, 7 * DAY).after
     sent = rules.send_back(a, "user:u1", "SF", "SF1", NOW).after
