@@ -247,3 +247,22 @@ def test_the_settings_refuse_a_bad_return_address_and_the_audit_keeps_none(clien
     lines = [e for e in wiring.operators().audit_log() if e["action"] == "settings.update"]
     assert "退货地址: 已修改" in [e["detail"] for e in lines]
     assert not any("021-55550001" in (e["detail"] or "") for e in lines)
+
+
+def test_a_balance_paid_orders_after_sale_goes_back_to_the_balance(client, admin_headers, shop, settings):
+    from tests.helpers import order_payload
+    from tests.integration.test_members import assert_books_equal_ledgers, book, topped_up
+
+    _, shopper = topped_up(client, admin_headers, shop["sandbox"], pay=10000, bonus=1000)
+    user = shopper["X-User-Id"]
+    sku_id = create_product(client, admin_headers, price=3000, stock=5)["skus"][0]["id"]
+    order = body(post(client, "/orders", order_payload(sku_id, 2, pay_with="balance"), shopper))
+    ship(client, admin_headers, order["id"])
+    before = book(user)
+    a = body(ask(client, shopper, order["id"], sku_id, kind="refund_only", reason="NOT_RECEIVED", amount=2000))
+    done = admin(client, admin_headers, a["id"], "approve")
+    assert done["status"] == "REFUNDED"  # no WeChat: the balance takes it at once
+    after = book(user)
+    assert (after.principal - before.principal) + (after.bonus - before.bonus) == 2000
+    assert_books_equal_ledgers(user)
+    assert all(r["out_trade_no"] != order["id"] for r in shop["sandbox"].refunds.values())
