@@ -170,9 +170,8 @@ class AfterSaleService:
         self._mine(user_id, after_sale_id)
 
         def decide(a: AfterSale):
-            if a.status == rules.RETURNING and a.return_shipping == {
-                    "express_company": body.express_company, "tracking_no": body.tracking_no}:
-                return None  # sent already, with this tracking
+            if a.return_shipping == {"express_company": body.express_company, "tracking_no": body.tracking_no}:
+                return None  # sent already, with this tracking (and perhaps further on)
             return rules.send_back(a, f"user:{user_id}", body.express_company, body.tracking_no, self.clock.now())
 
         return self.view(self._move(after_sale_id, decide))

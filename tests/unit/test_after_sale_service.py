@@ -114,6 +114,9 @@ def test_return_and_refund_with_restock(shop):
     assert entries[0].moves == {"s1": 2} and a["id"] in entries[0].reason
     assert shop.service.receive(a["id"], restock=True)["status"] == "REFUNDED"
     assert shop.stock_of("s1") == before + 2  # restocked once
+    assert shop.service.send_back("u1", a["id"], body)["status"] == "REFUNDED"  # a late retry: the same answer
+    with pytest.raises(errors.InvalidState):
+        shop.service.send_back("u1", a["id"], ReturnShipmentInput(express_company="SF", tracking_no="other"))
     order = shop.order(order_id)
     assert order.refunded_amount == 1500
     # the two units stay taken for all they paid: the line's last unit is worth only its own share
