@@ -266,3 +266,25 @@ def test_a_balance_paid_orders_after_sale_goes_back_to_the_balance(client, admin
     assert (after.principal - before.principal) + (after.bonus - before.bonus) == 2000
     assert_books_equal_ledgers(user)
     assert all(r["out_trade_no"] != order["id"] for r in shop["sandbox"].refunds.values())
+
+
+def test_a_refund_wechat_closes_sends_the_after_sale_back_to_be_answered_again(client, admin_headers, shop, settings):
+    from functions import wiring
+
+    shopper = login(client)
+    order, sku_id = delivered(client, admin_headers, shop, shopper)
+    a = body(ask(client, shopper, order["id"], sku_id, kind="refund_only", reason="NOT_RECEIVED"))
+    first = admin(client, admin_headers, a["id"], "approve")
+    assert first["status"] == "REFUNDING"
+    shop["sandbox"].refunds[first["refund_id"]]["status"] = "CLOSED"
+    refund_notified(client, shop["sandbox"], first["refund_id"], "CLOSED")
+    back = body(client.http.get(f"/after-sales/{a['id']}", headers=shopper))
+    assert back["status"] == "REQUESTED" and back["history"][-1]["note"] == "退款失败，可重新处理"
+    assert summary(client, shopper)["after_sales"] == 1
+    current = wiring.order_repository().get(order["id"], consistent=True)
+    assert (current.refunding_amount, current.refund_room, current.status) == (0, current.paid, "COMPLETED")
+    again = admin(client, admin_headers, a["id"], "approve")
+    assert again["status"] == "REFUNDING" and again["refund_id"] != first["refund_id"]
+    refund_notified(client, shop["sandbox"], again["refund_id"])
+    assert body(client.http.get(f"/after-sales/{a['id']}", headers=shopper))["status"] == "REFUNDED"
+    assert summary(client, shopper)["after_sales"] == 0
