@@ -24,6 +24,7 @@ from functions import (
     miniprogram,
     orders,
     payments,
+    promotions,
     reminders,
     settlement,
     snapstart,
@@ -59,6 +60,7 @@ for blueprint in (
     storefront.bp,
     freight.bp,
     after_sales.bp,
+    promotions.bp,
 ):
     app.register_blueprint(blueprint)
 

@@ -722,3 +722,55 @@ REQUEST_MODELS.update({
     ("/admin/after-sales/{after_sale_id}/ship", "post"): ShipInput,
     ("/admin/users/{user_id}/coupons", "post"): GoodwillCouponInput,
 })
+
+# -- operators: promotions (满减, 满折, 满赠, 第N件, 打包价) ----------------------------------------
+# The shapes are checked here (400 with the field); what a kind's tiers may say, and how
+# tiers, windows and scopes fit together, by the domain (layers/domain/promotion.py), which
+# names the field as well.
+
+ScopeId = Annotated[str, Field(min_length=1, max_length=32, pattern=ID_PATTERN)]
+
+
+class PromotionTierInput(BaseModel):
+    """One tier: from `threshold` fen of in-scope goods at list price, or from `min_quantity`
+    in-scope pieces (which one a kind takes: see the kinds), `value`."""
+
+    model_config = ConfigDict(extra="forbid")
+    threshold: Int | None = Field(None, ge=1, le=100_000_000, description="fen")
+    min_quantity: Int | None = Field(None, ge=1, le=999, description="pieces")
+    value: Int = Field(ge=0, le=100_000_000, description=(
+        "amount_off: fen off (less than threshold); percent_off: percent paid (1 to 99, 80 is 8折); "
+        "gift: units of gift_sku_id (1 to 10); nth_item: percent paid for every min_quantity-th unit "
+        "(0 to 99, 50 is 半价); bundle: fen for min_quantity pieces"))
+
+
+class PromotionScopeInput(BaseModel):
+    """Which goods take part: these products and the products of these categories; both
+    empty (or no scope): the whole shop."""
+
+    model_config = ConfigDict(extra="forbid")
+    product_ids: list[ScopeId] = Field(default_factory=list, max_length=100)
+    category_ids: list[ScopeId] = Field(default_factory=list, max_length=100)
+
+
+class PromotionInput(BaseModel):
+    """A promotion. Every order of its goods between `starts_at` and `ends_at` takes part by
+    itself (nothing to claim); the best tier reached applies. Orders of a flash sale, group
+    buy or bargain are priced by their campaign and take no promotion."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=30)
+    kind: Literal["amount_off", "percent_off", "gift", "nth_item", "bundle"]
+    tiers: list[PromotionTierInput] = Field(min_length=1, max_length=5)
+    gift_sku_id: Id | None = Field(None, description="gift only: the SKU given free, as its own order line")
+    scope: PromotionScopeInput | None = None
+    starts_at: str = Field(min_length=1, max_length=40, description="RFC 3339 with its offset")
+    ends_at: str = Field(min_length=1, max_length=40, description="RFC 3339 with its offset; in the future")
+    new_customers_only: Annotated[bool, Strict()] | None = Field(
+        None, description="only shoppers with no paid order yet")
+    with_coupons: Annotated[bool, Strict()] | None = Field(
+        None, description="false: an order this promotion applies to takes no coupon (NOT_WITH_PROMOTION); "
+                          "default true")
+
+
+REQUEST_MODELS[("/admin/promotions", "post")] = PromotionInput

@@ -487,6 +487,24 @@ def freight_templates():
     return FreightService(freight=freight_repository(), clock=clock(), new_id=catalog_repository().new_id)
 
 
+# -- promotions ------------------------------------------------------------------------------
+
+@_once
+def promotion_repository():
+    from layers.storage.promotions import DynamoPromotionRepository
+
+    return DynamoPromotionRepository()
+
+
+@_once
+def promotions():
+    from layers.services.promotions import PromotionService
+
+    return PromotionService(promotions=promotion_repository(),
+                            figures=lambda ids: analytics_repository().promotions(ids),
+                            clock=clock(), new_id=catalog_repository().new_id)
+
+
 # -- the storefront: categories, the listing, campaigns to find, image uploads ----------------
 
 @_once

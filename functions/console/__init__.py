@@ -15,6 +15,7 @@ from functions.console import (  # noqa: F401  (each registers its views on bp)
     members,
     orders,
     pickers,
+    promotions,  # 满减, 满折, 满赠, 第N件, 打包价
     shop,
     signin,
 )

@@ -34,7 +34,7 @@ SALE_NAMES = {"ACTIVE": "进行中", "STOPPED": "已停止", "ENDED": "已结束
 FREIGHT_RULES = {"default": "按默认", "region": "按地区", "free": "包邮", "flat": "统一运费", "flat_free": "满额包邮"}
 PAYOUT_NAMES = {"CLAIMING": "待领取", "PAYING": "打款中", "READY": "待打款", "TRANSFERRING": "转账中",
                 "WAIT_USER_CONFIRM": "待分销员确认收款", "SUCCESS": "已到账", "FAIL": "失败",
-                "AWAITING_MANUAL": "待线下打款", "PAID_MANUALLY": "已线下打款"}
+                "AWAITING_MANUAL": "待线下打款", "PAID_MANUALLY": "已线下打款", "DEDUCTED": "全额抵扣欠款"}
 # The audit log's actions as an owner reads them (a new audited action adds its name here;
 # an unknown one shows as written).
 ACTION_NAMES = {"refund.create": "退款", "refund.approve": "同意退款", "refund.reject": "拒绝退款",
@@ -44,7 +44,8 @@ ACTION_NAMES = {"refund.create": "退款", "refund.approve": "同意退款", "re
                 "group_buy.stop": "停止拼团", "bargain.create": "创建砍价", "assist.create": "创建助力",
                 "operator.disable": "停用操作员", "operator.enable": "启用操作员",
                 "operator.reset_password": "重置密码", "settings.update": "修改店铺设置",
-                "freight.create": "新建运费模板", "freight.edit": "修改运费模板"}
+                "freight.create": "新建运费模板", "freight.edit": "修改运费模板",
+                "promotion.create": "新建促销活动", "promotion.stop": "停止促销活动"}
 STATIC_TYPES = {".js": "application/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 # The sidebar: one group per area a manager thinks in; a new page is one line here (and its
 # `owner_only` flag matches its `console_page(area=...)`). A group with no page is not shown.
@@ -54,7 +55,7 @@ NAV = (
              ("/console/freight-templates", "运费模板", False))),
     ("营销", (("/console/coupons", "优惠券", False), ("/console/flash-sales", "秒杀", False),
               ("/console/group-buys", "拼团", False), ("/console/bargains", "砍价", False),
-              ("/console/assist-campaigns", "助力", False))),
+              ("/console/assist-campaigns", "助力", False), ("/console/promotions", "促销活动", False))),
     ("分销", (("/console/distributors", "分销员", False), ("/console/tiers", "佣金方案", False),
               ("/console/managers", "团队长", False), ("/console/payouts", "结算与打款", True))),
     ("会员与客户", (("/console/members", "会员", False),)),

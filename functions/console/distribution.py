@@ -76,7 +76,8 @@ def distributors_make(ctx):
 
 
 CSV_HEADER = ("分销员", "团队长", "佣金方案", "等级", "佣金比例(%)", "成交笔数", "成交额(元)", "待结算(元)",
-              "可结算(元)", "已结算(元)", "已冲销(元)", "客户数", "加入时间(北京时间)")
+              "可结算(元)", "已结算(元)", "已冲销(元)", "佣金欠款(元)", "已抵扣欠款(元)", "客户数",
+              "加入时间(北京时间)")
 
 
 def _console_csv(rows: list[dict]) -> str:
@@ -96,7 +97,8 @@ def _console_csv(rows: list[dict]) -> str:
         writer.writerow([_cell(v) for v in (
             r["id"], r["manager_id"], r["template_id"], r["tier"]["name"], yuan_plain(r["tier"]["rate_bps"]),
             r["sales_count"], yuan_plain(r["sales_amount"]), *(yuan_plain(c[k]) for k in
-                                                             ("pending", "settleable", "settled", "reversed")),
+                                                             ("pending", "settleable", "settled", "reversed",
+                                                              "debt", "deducted")),
             r["customers"], beijing(r["created_at"]))])
     return "\ufeff" + out.getvalue()  # a BOM: Excel opens UTF-8 Chinese without garbling it
 

@@ -73,7 +73,10 @@ FIELD_NAMES = {"amount": "金额", "reason": "原因", "bank_type": "开户银�
                "charge_by": "计费方式", "default": "默认运费", "regions": "指定地区运费", "free": "包邮条件",
                "undeliverable": "不配送地区", "freight_template_id": "运费模板", "version": "版本",
                "first": "首件(首重)", "first_fee": "首费", "additional": "续件(续重)", "additional_fee": "续费",
-               "provinces": "省份", "min_amount": "包邮金额", "min_pieces": "包邮件数"}
+               "provinces": "省份", "min_amount": "包邮金额", "min_pieces": "包邮件数",
+               # promotions
+               "gift_sku_id": "赠品", "scope": "参加的商品", "new_customers_only": "仅限新客",
+               "with_coupons": "可用优惠券", "product_ids": "商品", "category_ids": "分类"}
 
 
 def field_label(name: str) -> str:

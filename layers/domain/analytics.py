@@ -20,6 +20,8 @@ Counters:
     PRODUCT  <day>|<month> / product   quantity gmv (ranked by gmv)
     DISTRIBUTOR <month> / distributor  sales_amount orders commission (ranked by sales)
     COUPON   - / template              used discount gmv
+    PROMOTION - / promotion            orders discount gmv: the orders a promotion took part
+                                       in, what it took off them, and what its lines paid
     SALES    ALL / product             quantity: units sold, less the units of orders refunded
                                        in full (ranked by quantity: the storefront's `sales`)
 
@@ -50,6 +52,7 @@ DAY = "DAY"
 PRODUCT = "PRODUCT"
 DISTRIBUTOR = "DISTRIBUTOR"
 COUPON = "COUPON"
+PROMOTION = "PROMOTION"
 SALES = "SALES"
 
 DAY_FIELDS = ("gmv", "orders", "buyers", "new_buyers", "repeat_buyers", "refunds", "refund_count",
@@ -112,6 +115,16 @@ class Line:
 
 
 @dataclass(frozen=True)
+class PromotionShare:
+    """What one promotion did in one order: `discount`, the fen it took off its lines;
+    `gmv`, what those lines paid (their `paid`)."""
+
+    promotion_id: str
+    discount: int
+    gmv: int
+
+
+@dataclass(frozen=True)
 class Fact:
     """One event, as analytics sees it. `at` is the event's own time (paid, refund
     succeeded, topped up); `paid_at` on a refund is its order's payment time."""
@@ -128,6 +141,7 @@ class Fact:
     coupon_template_id: str | None = None
     discount: int = 0
     paid_at: str | None = None
+    promotions: tuple[PromotionShare, ...] = ()
 
     @property
     def day(self) -> str:
@@ -138,9 +152,12 @@ class Fact:
         return month_of(self.at)
 
     def to_message(self) -> dict:
-        message = {k: v for k, v in self.__dict__.items() if k != "lines" and v not in (None, 0, ())}
+        message = {k: v for k, v in self.__dict__.items()
+                   if k not in ("lines", "promotions") and v not in (None, 0, ())}
         message["kind"], message["amount"] = self.kind, self.amount
         message["lines"] = [line.__dict__ for line in self.lines]
+        if self.promotions:
+            message["promotions"] = [share.__dict__ for share in self.promotions]
         return message
 
     @staticmethod
@@ -158,7 +175,9 @@ class Fact:
                             for x in message.get("lines") or ()),
                 distributor_id=message.get("distributor_id"), commission=int(message.get("commission") or 0),
                 coupon_template_id=message.get("coupon_template_id"), discount=int(message.get("discount") or 0),
-                paid_at=message.get("paid_at"))
+                paid_at=message.get("paid_at"),
+                promotions=tuple(PromotionShare(str(x["promotion_id"]), int(x["discount"]), int(x["gmv"]))
+                                 for x in message.get("promotions") or ()))
             day_of(fact.at)
             if fact.paid_at:
                 day_of(fact.paid_at)
@@ -191,6 +210,21 @@ def product_lines(order) -> tuple[Line, ...]:
     return tuple(lines.values())
 
 
+def promotion_shares(order) -> tuple[PromotionShare, ...]:
+    """Each promotion the order's lines took part in (a line names it as `promotion_id`, a
+    gift line too), in the order the lines name them: the fen it took off those lines
+    (`promotion_discount`) and what they paid (`paid`, as stored or derived)."""
+    paid = paid_shares.line_paid(order.items, order.amounts)
+    found: dict[str, tuple[int, int]] = {}
+    for item, share in zip(order.items, paid, strict=True):
+        promotion_id = item.get("promotion_id")
+        if not promotion_id:
+            continue
+        discount, gmv = found.get(promotion_id, (0, 0))
+        found[promotion_id] = (discount + int(item.get("promotion_discount") or 0), gmv + share)
+    return tuple(PromotionShare(pid, discount, gmv) for pid, (discount, gmv) in found.items())
+
+
 def sale_fact(event_id: str, order, commission: int = 0, coupon_template_id: str | None = None) -> Fact | None:
     """`order.paid` as a fact; None for an order that does not count (see counts_as_sale)."""
     if not counts_as_sale(order):
@@ -198,7 +232,8 @@ def sale_fact(event_id: str, order, commission: int = 0, coupon_template_id: str
     return Fact(event_id=event_id, kind=SALE, at=order.paid_at, user_id=order.user_id, amount=order.paid,
                 order_id=order.order_id, lines=product_lines(order), distributor_id=order.distributor_id,
                 commission=commission, coupon_template_id=coupon_template_id if order.coupon_id else None,
-                discount=int(order.amounts.get("discount") or 0) if order.coupon_id else 0)
+                discount=int(order.amounts.get("discount") or 0) if order.coupon_id else 0,
+                promotions=promotion_shares(order))
 
 
 def refund_fact(event_id: str, order, amount: int, succeeded_at: str, completes: bool = False) -> Fact | None:
@@ -256,7 +291,7 @@ def ever_follows(month_position: int) -> int | None:
 class Key:
     kind: str
     period: str  # a day, a month, or "-"
-    subject: str = "-"  # a product, distributor or coupon template
+    subject: str = "-"  # a product, distributor, coupon template or promotion
 
 
 @dataclass
@@ -284,6 +319,8 @@ def increments(fact: Fact, positions: Positions | None = None) -> list[Increment
         if fact.coupon_template_id:
             out.append(Increment(Key(COUPON, "-", fact.coupon_template_id),
                                  {"used": 1, "discount": fact.discount, "gmv": fact.amount}))
+        out += [Increment(Key(PROMOTION, "-", share.promotion_id),
+                          {"orders": 1, "discount": share.discount, "gmv": share.gmv}) for share in fact.promotions]
         out += [Increment(Key(SALES, "ALL", line.product_id), {"quantity": line.quantity}) for line in fact.lines]
         return out
     if fact.kind == REFUND:
@@ -403,6 +440,9 @@ class AnalyticsRepository(Protocol):
         """The counters of `kind` in `period`, the highest `RANKED_BY[kind]` first."""
 
     def coupons(self) -> list[dict]: ...
+
+    def promotions(self, promotion_ids: list[str]) -> dict[str, dict]:
+        """{promotion id: its counters} for the promotions that have any."""
 
     def paid_orders(self, day: str) -> list:
         """The orders paid on `day` (Asia/Shanghai), from the paid-date index."""

@@ -7,21 +7,27 @@ back after payout. Its statuses and every transition, pure (the amounts themselv
     PENDING           --freeze over-->   SETTLEABLE
     PENDING|SETTLEABLE --refund-->       same status, amount -= taken (REVERSED at 0 when all refunded);
                                          a refund of lines takes its lines' part (`lines[i].refunded`)
-    SETTLING|SETTLED  --refund-->        same status; a new ADJUSTMENT (amount -taken), SETTLEABLE
+    SETTLING|SETTLED  --refund-->        same status; the taken part becomes a commission debt
+                                         (`commission_debt`: a DEBT entry, debt += taken)
     SETTLEABLE        --claimed-->       SETTLING      (into a payout: settlement_id)
     SETTLING          --paid-->          SETTLED
     SETTLING          --payout failed--> SETTLEABLE    (for the next run)
 
-A transition answers a `Change`: the commission after (`rev + 1`), the adjustment it
+A transition answers a `Change`: the commission after (`rev + 1`), the debt entry it
 creates, and the deltas of the distributor's running totals (`Stats`), moved in the same
 transaction. The repository writes `after` conditioned on `before`'s status and `rev`.
 
 The distributor's totals, by bucket: PENDING -> `pending`; SETTLEABLE and SETTLING ->
-`settleable`; SETTLED -> `settled`; reversals and adjustments add to `reversed`. So
-pending + settleable + settled + reversed = everything ever accrued.
+`settleable`; SETTLED -> `settled` (what the commissions earned when paid); everything
+taken back adds to `reversed`. What is taken back after payout is also owed: `debt`
+(outstanding) until a settlement deducts it (`deducted`, the total taken off payouts).
+So pending + settleable + settled + reversed = everything ever accrued + debt + deducted,
+and the money paid out is settled - deducted.
 
 A commission is named, within its distributor, by `commission_id`: the order id of a
-COMMISSION, `adj:<refund_id>` of an ADJUSTMENT.
+COMMISSION, `adj:<refund_id>` of an ADJUSTMENT. ADJUSTMENTs (negative, SETTLEABLE) were
+how a refund after payout was taken back before debts; those still stored are netted
+off by the next settlement as before, and no new one is made.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from layers.domain import commission as rules
+from layers.domain import commission_debt as debts
 from layers.domain import errors
 from layers.domain.order import Order
 
@@ -59,7 +66,7 @@ ADJUSTMENT = CommissionKind.ADJUSTMENT
 
 BUCKET = {PENDING: "pending", SETTLEABLE: "settleable", SETTLING: "settleable",
           SETTLED: "settled", REVERSED: "reversed"}
-STATS_FIELDS = ("sales_count", "sales_amount", "pending", "settleable", "settled", "reversed")
+STATS_FIELDS = ("sales_count", "sales_amount", "pending", "settleable", "settled", "reversed", "debt", "deducted")
 
 
 @dataclass(frozen=True)
@@ -76,7 +83,7 @@ class Commission:
     buyer_id: str | None = None
     accrued: int = 0  # at payment
     reversed: int = 0  # taken back before payout
-    adjusted: int = 0  # taken back after payout (as ADJUSTMENTs)
+    adjusted: int = 0  # taken back after payout (as debts; before them, as ADJUSTMENTs)
     refunded: int = 0
     refund_ids: frozenset[str] = frozenset()
     paid: int = 0
@@ -102,6 +109,8 @@ class Stats:
     settleable: int = 0
     settled: int = 0
     reversed: int = 0
+    debt: int = 0  # owed back after refunds of paid commissions, not yet deducted
+    deducted: int = 0  # the debt taken off payouts so far
 
 
 @dataclass(frozen=True)
@@ -109,7 +118,8 @@ class Change:
     before: Commission | None  # None: `after` is new
     after: Commission
     stats: dict[str, int] = field(default_factory=dict)  # deltas of the distributor's Stats
-    creates: tuple[Commission, ...] = ()  # new items (an ADJUSTMENT), written with `after`
+    creates: tuple[Commission, ...] = ()  # new items, written with `after`
+    debt: debts.DebtEntry | None = None  # a new DEBT entry, written with `after` (once: by its refund)
 
 
 class CommissionRepository(Protocol):
@@ -139,6 +149,19 @@ class CommissionRepository(Protocol):
 
     def stage_stats(self, tx, distributor_id: str, deltas: dict[str, int]) -> None:
         """Add `deltas` to the distributor's totals (one write per distributor per transaction)."""
+
+    def stage_debt(self, tx, entry: debts.DebtEntry, on_exists) -> None:
+        """Put a DEBT entry unless its refund's is already there (its stats move with
+        `stage_stats` in the same transaction)."""
+
+    def stage_deduction(self, tx, entry: debts.DebtEntry, on_short) -> None:
+        """Put a DEDUCTION entry unless its payout's is already there, and take it off the
+        outstanding debt (debt -= amount, deducted += amount), conditioned on the debt
+        covering it (`on_short` otherwise). The distributor's totals are written here:
+        the transaction must not also `stage_stats` them."""
+
+    def debt_entries(self, distributor_id: str) -> list[debts.DebtEntry]:
+        """The distributor's DEBT and DEDUCTION entries, oldest first (read consistently)."""
 
 
 def adjustment_id(refund_id: str) -> str:
@@ -206,8 +229,8 @@ def make_settleable(c: Commission, now: str) -> Change:
 def reverse(c: Commission, refund_id: str, amount: int, reported_total: int, now: str,
             refund_lines=()) -> Change | None:
     """Take back the refunded part, once per refund: before payout from the commission
-    itself, after payout (SETTLING/SETTLED) as a new negative ADJUSTMENT, SETTLEABLE, which
-    the next settlement nets off. A refund of order lines (`refund_lines`, the
+    itself; after payout (SETTLING/SETTLED: the money may have left) as a commission debt,
+    which the distributor's next settlement deducts first. A refund of order lines (`refund_lines`, the
     `order.refunded` event's `lines`) takes back those lines' commission; one of an amount,
     its proportion. None if this refund was already seen."""
     if refund_id in c.refund_ids:
@@ -226,7 +249,7 @@ def reverse(c: Commission, refund_id: str, amount: int, reported_total: int, now
     stats = {"sales_amount": sales_base - c.sales_base, "sales_count": -uncount}
     changes: dict = {"refunded": refunded, "refund_ids": c.refund_ids | {refund_id},
                      "sales_base": sales_base, "counted": c.counted - uncount, "lines": lines}
-    creates: tuple[Commission, ...] = ()
+    owed: debts.DebtEntry | None = None
     if c.status in (PENDING, SETTLEABLE):
         changes.update(amount=c.amount - taken, reversed=c.reversed + taken)
         if fully and c.amount - taken == 0:
@@ -235,13 +258,10 @@ def reverse(c: Commission, refund_id: str, amount: int, reported_total: int, now
     elif c.status in (SETTLING, SETTLED):
         changes["adjusted"] = c.adjusted + taken
         if taken:
-            creates = (Commission(
-                distributor_id=c.distributor_id, commission_id=adjustment_id(refund_id), order_id=c.order_id,
-                kind=ADJUSTMENT, status=SETTLEABLE, amount=-taken, created_at=now, updated_at=now,
-                refund_id=refund_id, buyer_id=c.buyer_id, settleable_at=now),)
-            stats = add_stats(stats, {"settleable": -taken, "reversed": taken})
+            owed = debts.debt(c.distributor_id, c.order_id, refund_id, taken, now)
+            stats = add_stats(stats, {"reversed": taken, "debt": taken})
     # REVERSED: nothing left to take; the refund is still recorded (sales figures, idempotency).
-    return Change(c, _next(c, now, **changes), add_stats(stats), creates)
+    return Change(c, _next(c, now, **changes), add_stats(stats), debt=owed)
 
 
 def _lines_refunded(lines: tuple[dict, ...], refund_lines) -> tuple[dict, ...]:

@@ -7,7 +7,13 @@ derived from (batch, distributor), holding the commissions it settles:
     CLAIMING --commissions moved in--> PAYING (auto) | AWAITING_MANUAL (manual)
     PAYING --every part SUCCESS--> SUCCESS         (its commissions SETTLED)
     AWAITING_MANUAL --operator paid offline--> PAID_MANUALLY
+    PAYING (amount 0: the debt took all) --commissions settled--> DEDUCTED
     (READY, TRANSFERRING, WAIT_USER_CONFIRM, FAIL: payouts made before parts existed)
+
+While CLAIMING, `amount` is what its commissions earned (the gross); when claimed, the
+distributor's commission debt is deducted first (`deducted`, layers/domain/commission_debt.py)
+and `amount` is what is paid: gross - deducted, never below 0. A payout of 0 has no
+parts and sends nothing to WeChat.
 
 WeChat's merchant transfer takes at most the merchant's per-transfer limit
 (`payout_max_fen`) and at least 10 fen, so an auto payout is paid in parts of at most
@@ -52,6 +58,7 @@ class PayoutStatus(StrEnum):
     FAIL = "FAIL"
     AWAITING_MANUAL = "AWAITING_MANUAL"
     PAID_MANUALLY = "PAID_MANUALLY"
+    DEDUCTED = "DEDUCTED"
 
 
 CLAIMING = PayoutStatus.CLAIMING
@@ -63,7 +70,8 @@ SUCCESS = PayoutStatus.SUCCESS
 FAIL = PayoutStatus.FAIL
 AWAITING_MANUAL = PayoutStatus.AWAITING_MANUAL
 PAID_MANUALLY = PayoutStatus.PAID_MANUALLY
-FINAL = (SUCCESS, FAIL, PAID_MANUALLY)
+DEDUCTED = PayoutStatus.DEDUCTED
+FINAL = (SUCCESS, FAIL, PAID_MANUALLY, DEDUCTED)
 MANUAL = "manual"
 
 # What WeChat says of a transfer, by `state`.
@@ -118,6 +126,17 @@ class Payout:
     fail_reason: str | None = None
     version: int = 0
     parts: tuple[Part, ...] = ()
+    deducted: int = 0  # the commission debt taken off it (see the module's docstring)
+
+    @property
+    def gross(self) -> int:
+        """What its commissions earned, before the debt was deducted."""
+        return self.amount + self.deducted
+
+    @property
+    def nothing_to_send(self) -> bool:
+        """Claimed at 0 (the debt took it all): its commissions are settled without a transfer."""
+        return self.status == PAYING and self.amount == 0 and not self.parts
 
     @property
     def commission_count(self) -> int:
@@ -217,14 +236,20 @@ def split(amount: int, max_fen: int) -> list[int]:
     return [base + 1] * extra + [base] * (n - extra)
 
 
-def claimed(p: Payout, now: str, max_fen: int | None = None) -> Payout:
-    """Every commission is in: paid in parts (auto), or waiting for an operator (manual)."""
+def claimed(p: Payout, now: str, max_fen: int | None = None, deducted: int = 0) -> Payout:
+    """Every commission is in, and `deducted` of the distributor's debt taken off: paid in
+    parts (auto), waiting for an operator (manual), or, at 0, nothing to send."""
     if p.status != CLAIMING:
         raise errors.InvalidState(f"a {p.status} payout is not being claimed")
+    if not 0 <= deducted <= max(p.amount, 0):
+        raise ValueError(f"cannot deduct {deducted} fen from a payout of {p.amount}")
+    amount = p.amount - deducted
+    if amount == 0:
+        return _next(p, now, status=PAYING, amount=0, deducted=deducted)
     if p.mode == MANUAL:
-        return _next(p, now, status=AWAITING_MANUAL)
-    parts = tuple(Part(index=i, amount=a, updated_at=now) for i, a in enumerate(split(p.amount, max_fen)))
-    return _next(p, now, status=PAYING, parts=parts)
+        return _next(p, now, status=AWAITING_MANUAL, amount=amount, deducted=deducted)
+    parts = tuple(Part(index=i, amount=a, updated_at=now) for i, a in enumerate(split(amount, max_fen)))
+    return _next(p, now, status=PAYING, parts=parts, amount=amount, deducted=deducted)
 
 
 # -- parts (transfers) -----------------------------------------------------------------------
@@ -318,11 +343,14 @@ def outcome(answer: dict) -> str:
 
 
 def paid(p: Payout, final: str, answer: dict | None, now: str) -> Payout:
-    """The money moved (SUCCESS), or an operator paid it offline (PAID_MANUALLY)."""
-    if final not in (SUCCESS, PAID_MANUALLY):
+    """The money moved (SUCCESS), an operator paid it offline (PAID_MANUALLY), or there
+    was nothing to pay after the debt (DEDUCTED)."""
+    if final not in (SUCCESS, PAID_MANUALLY, DEDUCTED):
         raise ValueError(f"{final} is not a paid status")
     if p.final:
         raise errors.InvalidState(f"a {p.status} payout is final")
+    if (final == DEDUCTED) != p.nothing_to_send:
+        raise errors.InvalidState(f"a payout of {p.amount} fen cannot end {final}")
     bill = (answer or {}).get("transfer_bill_no") or p.transfer_bill_no
     return _next(p, now, status=final, transfer_bill_no=bill)
 

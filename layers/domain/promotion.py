@@ -137,11 +137,15 @@ def _when(value, path: tuple) -> datetime:
     if at.tzinfo is None:
         raise _bad(path, "format", "a time with its offset, e.g. 2026-12-12T00:00:00+08:00")
     # Kept as the API shows times (RFC 3339 in UTC, whole seconds), whatever offset was sent.
-    return at.astimezone(UTC).replace(microsecond=0)
+    try:
+        return at.astimezone(UTC).replace(microsecond=0)
+    except OverflowError:  # year 1 or 9999 moved past the calendar's edge by its offset
+        raise _bad(path, "range", "a time between the years 1 and 9999") from None
 
 
 def _utc(at: datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    # isoformat, not strftime: it writes every year with four digits (strftime: `1-01-01`)
+    return at.isoformat().replace("+00:00", "Z")
 
 
 def _tier(kind: str, body, path: tuple) -> Tier:

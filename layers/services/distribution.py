@@ -38,10 +38,14 @@ from layers.domain.users import UserRepository
 from layers.observability import logger
 
 CSV_MAX_ROWS = 10_000
+# The distributor's commission figures (fen): `debt` is owed back after refunds of paid
+# commissions and deducted first from the next settlement; `deducted` what payouts took.
+COMMISSION_FIGURES = ("pending", "settleable", "settled", "reversed", "debt", "deducted")
 ATTEMPTS = 10
 
 CSV_COLUMNS = ("id", "manager_id", "template_id", "tier_name", "tier_rate_bps", "sales_count",
-               "sales_amount", "pending", "settleable", "settled", "reversed", "customers", "created_at")
+               "sales_amount", "pending", "settleable", "settled", "reversed", "debt", "deducted", "customers",
+               "created_at")
 
 
 class _Stale(Exception):
@@ -63,8 +67,7 @@ def to_csv(rows: list[dict]) -> str:
     for r in rows:
         writer.writerow([_cell(v) for v in (
             r["id"], r["manager_id"], r["template_id"], r["tier"]["name"], r["tier"]["rate_bps"],
-            r["sales_count"], r["sales_amount"], *(r["commissions"][k] for k in
-                                                   ("pending", "settleable", "settled", "reversed")),
+            r["sales_count"], r["sales_amount"], *(r["commissions"][k] for k in COMMISSION_FIGURES),
             r["customers"], r["created_at"])])
     return out.getvalue()
 
@@ -173,7 +176,7 @@ class DistributionService:
             "tier": {"name": tier.name or None, "rate_bps": tier.rate_bps},
             "sales_count": stats.sales_count,
             "sales_amount": stats.sales_amount,
-            "commissions": {name: getattr(stats, name) for name in ("pending", "settleable", "settled", "reversed")},
+            "commissions": {name: getattr(stats, name) for name in COMMISSION_FIGURES},
             "customers": self.distributors.count_customers(d.user_id, now),
         }
 
@@ -325,6 +328,8 @@ class DistributionService:
         tx = self.new_tx()
         for created in change.creates:
             self.commissions.stage_create(tx, created, on_exists=_Stale)
+        if change.debt is not None:
+            self.commissions.stage_debt(tx, change.debt, on_exists=_Stale)
         self.commissions.stage_change(tx, change.before, change.after, on_stale=_Stale)
         self.commissions.stage_stats(tx, change.after.distributor_id, change.stats)
         tx.commit()
@@ -348,10 +353,11 @@ class DistributionService:
         raise errors.RateLimited(f"commission of {order_id} kept changing")
 
     def on_order_refunded(self, event_id: str, payload: dict) -> None:
-        """`order.refunded`: take back the refunded part, once per refund_id: before payout
-        from the commission itself, after payout (SETTLING/SETTLED) as a negative ADJUSTMENT
-        netted off later. A refund of lines takes back what those lines earned; a refund of
-        an amount, its proportion of the order."""
+        """`order.refunded`: take back the refunded part, once per refund_id (the event is
+        named by it: `order.refunded:<refund_id>`): before payout from the commission
+        itself; after payout (SETTLING/SETTLED) as a commission debt of the distributor,
+        deducted first by the next settlement. A refund of lines takes back what those
+        lines earned; a refund of an amount, its proportion of the order."""
         order_id, refund_id, amount = payload["order_id"], payload["refund_id"], int(payload["amount"])
         for _ in range(ATTEMPTS):
             c = self._commission_of(order_id)
@@ -367,7 +373,7 @@ class DistributionService:
                 continue
             logger.info("commission reversed", extra={
                 "order_id": order_id, "refund_id": refund_id, "status": c.status,
-                "taken": change.stats.get("reversed", 0)})
+                "taken": change.stats.get("reversed", 0), "debt": change.stats.get("debt", 0)})
             return
         raise errors.RateLimited(f"commission of {order_id} kept changing")
 
@@ -392,6 +398,7 @@ class DistributionService:
         return {"settleable": moved, "skipped": skipped}
 
     def list_settleable(self, distributor_id: str) -> list[Commission]:
-        """The distributor's SETTLEABLE commissions and negative adjustments, as read. Their
-        sum may be <= 0: then nothing is paid and all stay SETTLEABLE."""
+        """The distributor's SETTLEABLE commissions (and negative adjustments stored before
+        commission debts), as read. Their sum may be <= 0: then nothing is paid and all
+        stay SETTLEABLE."""
         return [c for c in self.commissions.settleable(distributor_id) if c.status == cm.SETTLEABLE]

@@ -10,6 +10,11 @@ Every step is a conditional write on the state it read, and every WeChat call ab
 payout uses its one out_bill_no, asking WeChat first whenever the last attempt's outcome
 is unknown. A job killed at any point and run again pays nobody twice and skips nobody.
 A failed transfer gives its commissions back to SETTLEABLE for the next run.
+
+The distributor's commission debt (layers/domain/commission_debt.py) is deducted first:
+when the payout's commissions are all in, in the transaction that ends its claim, with
+the DEDUCTION entry and conditioned on the debt covering it. A payout the debt takes
+whole (0) settles its commissions and sends nothing to WeChat.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 from layers.clock import iso
+from layers.domain import commission_debt as debts
 from layers.domain import commission_entry as cm
 from layers.domain import errors
 from layers.domain import payout as domain
@@ -153,11 +159,12 @@ class SettlementService:
     def _claim(self, batch: Batch, distributor_id: str, payout_id: str, payout: Payout | None) -> Payout | None:
         """Move the distributor's SETTLEABLE commissions into the payout, chunk by chunk; a
         run that dies between chunks resumes here. Negative adjustments go first, so a
-        payout is never PAYING for less than it owes back. Less than WeChat's smallest
-        transfer waits, SETTLEABLE, for the next settlement."""
+        payout is never PAYING for less than it owes back. Then the commission debt is
+        deducted first. Less than WeChat's smallest transfer left to pay (but more than 0)
+        waits, SETTLEABLE, for the next settlement."""
         items = sorted(self.distribution.list_settleable(distributor_id), key=lambda c: c.amount)
         smallest = 1 if batch.mode == domain.MANUAL else domain.MIN_TRANSFER_FEN
-        if payout is None and sum(c.amount for c in items) < smallest:
+        if payout is None and not debts.payable(sum(c.amount for c in items), self._debt(distributor_id), smallest):
             return None  # nothing (or too little) to pay: it carries forward
         now = self._now()
         for start in range(0, len(items), CHUNK):
@@ -181,16 +188,27 @@ class SettlementService:
         for _ in range(ATTEMPTS):
             if payout.status != domain.CLAIMING:
                 return payout  # another run finished the claim
-            after = domain.claimed(payout, now, max_fen)
+            deducted = debts.deduct_for_transfer(payout.amount, self._debt(distributor_id), smallest)
+            after = domain.claimed(payout, now, max_fen, deducted)
+            tx = self.new_tx()
+            self.payouts.stage_change(tx, payout, after, on_stale=PayoutChanged)
+            if deducted:
+                self.commissions.stage_deduction(
+                    tx, debts.deduction(distributor_id, payout_id, deducted, now), on_short=PayoutChanged)
             try:
-                self._change(payout, after)
-            except PayoutChanged:
+                tx.commit()
+            except PayoutChanged:  # the payout moved on, or the debt changed: read both again
                 payout = self.payouts.get(payout_id)
                 continue
-            logger.info("payout ready", extra={"amount": after.amount, "mode": after.mode,
+            logger.info("payout ready", extra={"amount": after.amount, "deducted": deducted, "mode": after.mode,
                                                "parts": len(after.parts)})
             return after
         raise PayoutChanged(f"payout {payout_id} kept changing")
+
+    def _debt(self, distributor_id: str) -> int:
+        """The distributor's outstanding commission debt, read consistently."""
+        stats = self.commissions.stats(distributor_id)
+        return max(0, stats.debt) if stats else 0
 
     def _change(self, before: Payout, after: Payout) -> None:
         tx = self.new_tx()
@@ -209,6 +227,8 @@ class SettlementService:
                 for part in payout.parts:
                     if part.status == domain.READY:
                         payout = self._claim_and_send(payout, part.index) or payout
+            if payout.nothing_to_send:
+                return self._settle(payout, domain.DEDUCTED)  # the debt took it all: no transfer
             if payout.all_parts_paid:
                 return self._settle(payout, domain.SUCCESS)
         return str(payout.status)
@@ -424,7 +444,8 @@ class SettlementService:
             except PayoutChanged:
                 payout = self.payouts.get(payout.payout_id)
                 continue
-            logger.info("payout settled", extra={"amount": after.amount, "status": final})
+            logger.info("payout settled", extra={"amount": after.amount, "deducted": after.deducted,
+                                                 "status": final})
             return final
         raise PayoutChanged(f"payout {payout.payout_id} kept changing")
 
@@ -511,8 +532,11 @@ class SettlementService:
     # -- views -------------------------------------------------------------------------------------
 
     def _part_view(self, p: Payout, part) -> dict:
+        """One transfer. `deducted`: the commission debt its payout paid back, shown once
+        (on the payout's first transfer, 0 on the others) so the transfers add up."""
         view = {"id": domain.part_id(p.payout_id, part.index), "amount": part.amount, "status": part.status,
-                "created_at": p.created_at, "updated_at": part.updated_at or p.updated_at, "batch_id": p.batch_id}
+                "created_at": p.created_at, "updated_at": part.updated_at or p.updated_at, "batch_id": p.batch_id,
+                "deducted": p.deducted if part.index == 0 else 0}
         if part.status == domain.WAIT_USER_CONFIRM and part.package_info:
             view["confirm"] = {"mch_id": self.settings.wechatpay_mchid, "app_id": self.settings.wechat_appid,
                                "package": part.package_info}
@@ -520,17 +544,17 @@ class SettlementService:
 
     def payout_views(self, p: Payout) -> list[dict]:
         """What a distributor sees: one payout per transfer (part), or the payout itself
-        while it has no parts (being claimed, or paid offline)."""
+        while it has no parts (being claimed, paid offline, or taken whole by the debt)."""
         if p.parts:
             return [self._part_view(p, part) for part in p.parts]
         return [{"id": p.payout_id, "amount": p.amount, "status": p.status, "created_at": p.created_at,
-                 "updated_at": p.updated_at, "batch_id": p.batch_id}]
+                 "updated_at": p.updated_at, "batch_id": p.batch_id, "deducted": p.deducted}]
 
     def payout_view(self, p: Payout, admin: bool = False) -> dict:
         view = {"id": p.payout_id, "amount": p.amount, "status": p.status, "created_at": p.created_at,
-                "updated_at": p.updated_at, "batch_id": p.batch_id}
+                "updated_at": p.updated_at, "batch_id": p.batch_id, "deducted": p.deducted}
         if admin:
-            view.update(distributor_id=p.distributor_id, mode=p.mode, commission_count=p.commission_count,
+            view.update(gross=p.gross, distributor_id=p.distributor_id, mode=p.mode, commission_count=p.commission_count,
                         fail_reason=p.fail_reason,
                         parts=[{**self._part_view(p, part), "attempt": part.attempt,
                                 "out_bill_no": domain.out_bill_no(p.payout_id, part),
@@ -549,6 +573,7 @@ class SettlementService:
             payouts = self.payouts.get_many(self.payouts.batch_payout_ids(b.batch_id))
             out.append({"id": b.batch_id, "day": b.day, "mode": b.mode, "created_at": b.created_at,
                         "total": sum(p.amount for p in payouts),
+                        "deducted": sum(p.deducted for p in payouts),
                         "payouts": [self.payout_view(p, admin=True) for p in payouts]})
         return out, next_key
 
@@ -558,9 +583,10 @@ class SettlementService:
         out = io.StringIO()
         writer = csv.writer(out)
         writer.writerow(["payout_id", "distributor_id", "openid", "amount_fen", "amount_yuan", "status",
-                         "commissions"])
+                         "commissions", "gross_fen", "deducted_fen"])
         for p in self.payouts.get_many(self.payouts.batch_payout_ids(batch_id)):
             user = self.users.get_user(p.distributor_id)
             writer.writerow([p.payout_id, p.distributor_id, user.openid if user else "",
-                             p.amount, f"{p.amount / 100:.2f}", p.status, p.commission_count])
+                             p.amount, f"{p.amount / 100:.2f}", p.status, p.commission_count, p.gross,
+                             p.deducted])
         return out.getvalue()

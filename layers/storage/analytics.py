@@ -4,7 +4,8 @@
   number attribute moved only by `ADD`. Ranked kinds (products per day or month,
   distributors per month) also sit in gsi3 `ANALYTICS#RANK#<kind>#<period>` / the amount
   they are ranked by (`gsi3n`, moved by the same `ADD`), so a ranking is one query,
-  highest first. Coupon counters are listed in gsi1 `ANALYTICS#COUPONS` / template id.
+  highest first. Coupon counters are listed in gsi1 `ANALYTICS#COUPONS` / template id;
+  a promotion's are read by their keys (a page of promotions is one BatchGetItem).
 - Marker: pk `ANALYTICS#EVENT#<event_id>`, sk `COUNTED`: put (if absent) in the same
   transaction as the event's increments; it expires after 90 days (SQS keeps a message
   14 days at most).
@@ -149,6 +150,10 @@ class DynamoAnalyticsRepository:
 
     def coupons(self) -> list[dict]:
         return [_counters(i) for i in CounterItem.gsi1.query(COUPONS_LIST)]
+
+    def promotions(self, promotion_ids: list[str]) -> dict[str, dict]:
+        keys = [counter_key(Key(domain.PROMOTION, "-", pid)) for pid in dict.fromkeys(promotion_ids)]
+        return {item.subject: _counters(item) for item in CounterItem.batch_get(keys) if item.subject}
 
     def paid_orders(self, day: str) -> list:
         return [to_order(item) for k in paid_day_keys(day) for item in OrderItem.gsi3.query(k)]

@@ -5,8 +5,15 @@ commissions and each distributor's running totals.
 - Distributor: pk `DIST#<user_id>`, sk `PROFILE` (the distributor id IS the user id);
   gsi1 `DISTRIBUTORS` / `<created_at>#<user_id>`.
 - Distributor stats: pk `DIST#<user_id>`, sk `STATS`: `sales_count`, `sales_amount`,
-  `pending`, `settleable`, `settled`, `reversed` (fen). Only ever changed with ADD, in the
-  same transaction as the commission change it reflects; never recomputed by a scan.
+  `pending`, `settleable`, `settled`, `reversed`, `debt`, `deducted` (fen). Only ever
+  changed with ADD, in the same transaction as the commission change or debt entry it
+  reflects; never recomputed by a scan.
+- Commission debt entries (layers/domain/commission_debt.py): pk `DIST#<user_id>`, sk
+  `DEBT#R#<refund_id>` (a DEBT: owed after a refund of a paid commission, put with
+  attribute_not_exists in the refund's transaction, so a refund owes once) or
+  `DEBT#P#<payout_id>` (a DEDUCTION taken off that payout, put with attribute_not_exists
+  in the transaction that claims the payout, with `debt >= amount` on the stats). One
+  Query (begins_with `DEBT#`) lists them; they sum to the stats' `debt`.
 - Manager: pk `MANAGER#<user_id>`, sk `PROFILE`; gsi1 `MANAGERS` / `<created_at>#<user_id>`.
 - Manager's group: pk `MANAGER#<manager_id>`, sk `DIST#<distributor_id>` (one per member;
   a manager's view is a consistent Query on its own partition, never a filter).
@@ -27,17 +34,18 @@ Commission items (the settlement's input; pk `DIST#<distributor_id>`):
   (goods after discount), `sales_base` (base still counted in sales), `lines` and
   `tier` (the rates used), `rev` (bumped by every change: each write is conditioned on
   the `rev` it read).
-- sk `ADJ#<refund_id>`, kind `ADJUSTMENT`, `commission_id` `adj:<refund_id>`, `amount` < 0: a refund that came after the
-  commission was paid out (or while it was being paid). It is created SETTLEABLE and the
-  distributor's next settlement nets it off; if that settlement's net is not positive the
-  settlement must leave the adjustments SETTLEABLE (carried forward), never drop them.
+- sk `ADJ#<refund_id>`, kind `ADJUSTMENT`, `commission_id` `adj:<refund_id>`, `amount` < 0: how a
+  refund after payout was taken back before commission debts; no new ones are made. One
+  still stored is SETTLEABLE and the distributor's next settlement nets it off; if that
+  settlement's net is not positive it stays SETTLEABLE (carried forward), never dropped.
 
 Statuses: PENDING (accrued; the order may still be refunded) -> SETTLEABLE (freeze over,
 `settleable_at` reached) -> SETTLING (in a payout) -> SETTLED; REVERSED when everything was
 refunded before payout (amount 0). A payout that fails moves SETTLING back to SETTLEABLE.
 Stats buckets: PENDING -> `pending`; SETTLEABLE and SETTLING -> `settleable`; SETTLED ->
-`settled`; reversals and adjustments add to `reversed`. So pending + settleable + settled
-+ reversed = everything ever accrued.
+`settled`; everything taken back adds to `reversed`, and what was taken back after payout
+to `debt` until deducted (`deducted`). So pending + settleable + settled + reversed =
+everything ever accrued + debt + deducted (legacy adjustments: + 0, they sit in settleable).
 
 gsi2 (sparse work queues, each spread over 16 keys `<QUEUE>#<nn>` chosen by the distributor
 id, see layers/storage/queues.py): `COMMISSION_DUE` / `<settleable_at>#<distributor_id>#<order_id>`
@@ -59,6 +67,7 @@ from pynamodb.attributes import (
 )
 from pynamodb.exceptions import PutError
 
+from layers.domain import commission_debt as debts
 from layers.domain import commission_entry as domain
 from layers.domain.attribution import Binding
 from layers.domain.commission_entry import Commission, Stats
@@ -94,6 +103,18 @@ class StatsItem(ShopModel):
     settleable = NumberAttribute(default=0)
     settled = NumberAttribute(default=0)
     reversed = NumberAttribute(default=0)
+    debt = NumberAttribute(null=True)  # absent on distributors who never owed
+    deducted = NumberAttribute(null=True)
+
+
+class DebtItem(ShopModel):
+    kind = UnicodeAttribute()  # DEBT | DEDUCTION
+    distributor_id = UnicodeAttribute()
+    amount = NumberAttribute()
+    created_at = UnicodeAttribute()
+    order_id = UnicodeAttribute(null=True)
+    refund_id = UnicodeAttribute(null=True)
+    payout_id = UnicodeAttribute(null=True)
 
 
 class ManagerItem(Listed):
@@ -173,6 +194,27 @@ def commission_id_of_sk(sk: str) -> str:
 
 def commission_key(distributor_id: str, commission_id: str) -> tuple[str, str]:
     return dist_pk(distributor_id), commission_sk(commission_id)
+
+
+def debt_sk(entry: debts.DebtEntry) -> str:
+    if entry.kind == debts.DEBT:
+        return f"DEBT#R#{entry.refund_id}"
+    return f"DEBT#P#{entry.payout_id}"
+
+
+def to_debt_entry(item: DebtItem) -> debts.DebtEntry:
+    entry_id = (debts.debt_id(item.refund_id) if item.kind == debts.DEBT
+                else debts.deduction_id(item.payout_id))
+    return debts.DebtEntry(distributor_id=item.distributor_id, entry_id=entry_id, kind=item.kind,
+                           amount=int(item.amount), created_at=item.created_at, order_id=item.order_id,
+                           refund_id=item.refund_id, payout_id=item.payout_id)
+
+
+def _debt_item(entry: debts.DebtEntry) -> DebtItem:
+    e = entry
+    return DebtItem(dist_pk(e.distributor_id), debt_sk(e), kind=str(e.kind), distributor_id=e.distributor_id,
+                    amount=e.amount, created_at=e.created_at, order_id=e.order_id, refund_id=e.refund_id,
+                    payout_id=e.payout_id)
 
 
 def due_key(distributor_id: str) -> str:
@@ -309,6 +351,23 @@ class DynamoCommissionRepository:
         actions = [getattr(StatsItem, name).add(value) for name, value in deltas.items() if value]
         if actions:
             tx.update(StatsItem(dist_pk(distributor_id), "STATS"), actions=actions)
+
+    def stage_debt(self, tx: Tx, entry: debts.DebtEntry, on_exists) -> None:
+        if entry.kind != debts.DEBT:
+            raise ValueError("stage_debt puts DEBT entries")
+        tx.put(_debt_item(entry), condition=DebtItem.pk.does_not_exist(), on_fail=on_exists)
+
+    def stage_deduction(self, tx: Tx, entry: debts.DebtEntry, on_short) -> None:
+        if entry.kind != debts.DEDUCTION:
+            raise ValueError("stage_deduction puts DEDUCTION entries")
+        tx.put(_debt_item(entry), condition=DebtItem.pk.does_not_exist(), on_fail=on_short)
+        tx.update(StatsItem(dist_pk(entry.distributor_id), "STATS"),
+                  actions=[StatsItem.debt.add(-entry.amount), StatsItem.deducted.add(entry.amount)],
+                  condition=StatsItem.debt >= entry.amount, on_fail=on_short)
+
+    def debt_entries(self, distributor_id: str) -> list[debts.DebtEntry]:
+        found = DebtItem.query(dist_pk(distributor_id), DebtItem.sk.startswith("DEBT#"), consistent_read=True)
+        return sorted((to_debt_entry(i) for i in found), key=lambda e: (e.created_at, e.entry_id))
 
 
 # -- templates, distributors, managers, shares, bindings ---------------------------------------

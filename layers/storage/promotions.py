@@ -19,7 +19,7 @@ lost to another is read again and redone, so two operators creating promotions a
 both keep theirs, and a stop racing a create loses neither. Every write also drops the
 promotions that have ended by then, so the item holds at most `MAX_LIVE` (409
 LIMIT_EXCEEDED past it) and stays small: 50 promotions of 100 shop-made product ids each
-are about 130 KB, and even 100 product and 100 category ids of `MAX_ID` characters each
+are about 140 KB, and even 100 product and 100 category ids of `MAX_ID` characters each
 fit DynamoDB's 400 KB (tests/contract/test_promotion_repository.py checks both).
 """
 

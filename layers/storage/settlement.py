@@ -11,7 +11,8 @@
   while it is not final (the sweep follows up on those).
 
 Payout statuses: CLAIMING (commissions being moved into it) -> PAYING (its parts, the
-transfers, in `parts`) -> SUCCESS; in manual mode AWAITING_MANUAL -> PAID_MANUALLY
+transfers, in `parts`) -> SUCCESS; in manual mode AWAITING_MANUAL -> PAID_MANUALLY; at 0
+after the commission debt (`deducted`) PAYING without parts -> DEDUCTED
 (layers/domain/payout.py). Every status change is conditioned on the status and `version`
 it was decided from (payouts written before versions existed are version 0). The payout
 keeps its commissions as their sort keys in the distributor's partition (`commission_sks`).
@@ -66,6 +67,7 @@ class PayoutItem(ListedAndQueued):
     created_at = UnicodeAttribute()
     updated_at = UnicodeAttribute()
     version = NumberAttribute(null=True)
+    deducted = NumberAttribute(null=True)  # the commission debt taken off it
 
 
 def batch_key(batch_id: str) -> tuple[str, str]:
@@ -87,12 +89,12 @@ def to_payout(i: PayoutItem) -> Payout:
                   commission_ids=tuple(commission_id_of_sk(sk) for sk in (i.commission_sks or ())),
                   package_info=i.package_info, transfer_bill_no=i.transfer_bill_no,
                   wechat_state=i.wechat_state, fail_reason=i.fail_reason, version=int(i.version or 0),
-                  parts=tuple(domain.Part(**d) for d in (i.parts or ())))
+                  parts=tuple(domain.Part(**d) for d in (i.parts or ())), deducted=int(i.deducted or 0))
 
 
 # Payout fields stored under the same name (commission_ids are stored as sort keys).
 _PLAIN = ("mode", "status", "amount", "package_info", "transfer_bill_no", "wechat_state", "fail_reason",
-          "updated_at", "parts")
+          "updated_at", "parts", "deducted")
 
 
 def _encode(name: str, value):

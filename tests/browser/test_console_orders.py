@@ -306,3 +306,43 @@ def test_a_disabled_operator_cannot_sign_in_nor_use_an_open_session(browser_page
         assert any("重置密码" in a for a in actions)
     finally:
         context.close()
+
+
+def test_the_order_page_shows_each_lines_promotion_and_paid(browser_page, console_url, client, admin_headers):
+    from datetime import UTC, datetime
+
+    from tests.helpers import body, create_product, login, order_payload, post
+
+    tea = create_product(client, admin_headers, price=20000, stock=5, title="龙井礼盒")
+    cup = create_product(client, admin_headers, price=10000, stock=5, title="青瓷杯")
+    snack = create_product(client, admin_headers, price=6000, stock=5, title="茶点")
+    gift = create_product(client, admin_headers, price=3000, stock=5, title="茶巾")
+    gift_sku = gift["skus"][0]["id"]
+    now = datetime.now(UTC)
+    window = {"starts_at": now.isoformat(), "ends_at": datetime(now.year + 1, 1, 1, tzinfo=UTC).isoformat()}
+    made = [body(post(client, "/admin/promotions", {**p, **window}, admin_headers))["id"] for p in (
+        {"name": "满300减50", "kind": "amount_off", "tiers": [{"threshold": 30000, "value": 5000}],
+         "scope": {"product_ids": [tea["id"], cup["id"]]}},
+        # a line takes part in one promotion only: the gift is for the snack, outside the 满减
+        {"name": "满50送茶巾", "kind": "gift", "tiers": [{"threshold": 5000, "value": 1}], "gift_sku_id": gift_sku,
+         "scope": {"product_ids": [snack["id"]]}})]
+    try:
+        payload = {**order_payload(tea["skus"][0]["id"]), "items": [
+            {"sku_id": tea["skus"][0]["id"], "quantity": 1}, {"sku_id": cup["skus"][0]["id"], "quantity": 1},
+            {"sku_id": snack["skus"][0]["id"], "quantity": 1}]}
+        order = body(post(client, "/orders", payload, login(client)))
+    finally:
+        for promotion_id in made:
+            post(client, f"/admin/promotions/{promotion_id}/stop", None, admin_headers)
+    page = browser_page
+    owner_signs_in(page, console_url, f"/console/orders/{order['id']}")
+    cup_line = page.locator(f"#lines tr[data-sku='{cup['skus'][0]['id']}']")
+    assert "满300减50" in cup_line.locator(".promotion").inner_text()
+    assert cup_line.locator(".paid").inner_text() == "¥83.33"
+    gift_line = page.locator(f"#lines tr[data-sku='{gift_sku}']")
+    assert "赠品" in gift_line.inner_text() and gift_line.locator(".paid").inner_text() == "¥0.00"
+    assert "满50送茶巾" in gift_line.locator(".promotion").inner_text()
+    assert page.locator(f"#lines tr[data-sku='{snack['skus'][0]['id']}'] .paid").inner_text() == "¥60.00"
+    assert "促销 ¥50.00" in page.inner_text("#amounts")
+    page.locator(f"#lines tr[data-sku='{cup['skus'][0]['id']}']").scroll_into_view_if_needed()
+    assert cup_line.is_visible()

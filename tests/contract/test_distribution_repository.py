@@ -10,6 +10,7 @@ from dataclasses import replace
 import pytest
 
 from layers.domain import commission as rules
+from layers.domain import commission_debt as debts
 from layers.domain import commission_entry as cm
 from layers.domain import order as order_rules
 from layers.domain.attribution import Binding
@@ -67,6 +68,8 @@ def write(backend, change: cm.Change) -> None:
     tx = backend.new_tx()
     for created in change.creates:
         backend.commissions.stage_create(tx, created, on_exists=Exists)
+    if change.debt is not None:
+        backend.commissions.stage_debt(tx, change.debt, on_exists=Exists)
     if change.before is None:
         backend.commissions.stage_create(tx, change.after, on_exists=Exists)
     else:
@@ -134,7 +137,7 @@ class TestDistributionRepositories:
         assert stored == reversal.after and stored.lines[0]["refunded"] == 10_000
         assert stored.amount == 500
 
-    def test_a_refund_after_payout_creates_an_adjustment(self, backend):
+    def test_a_refund_after_payout_is_a_debt_owed_once_and_deducted_never_below_zero(self, backend):
         d = uid()
         change = accrued(d)
         write(backend, change)
@@ -146,15 +149,36 @@ class TestDistributionRepositories:
             c = nxt.after
         reversal = cm.reverse(c, "R1", 5_000, 0, NOW)
         write(backend, reversal)
-        [adj] = reversal.creates
-        assert backend.commissions.get(d, adj.commission_id) == adj
+        with pytest.raises(Exists):  # the same refund's debt again (a stale read): nothing written
+            tx = backend.new_tx()
+            backend.commissions.stage_debt(tx, reversal.debt, on_exists=Exists)
+            backend.commissions.stage_stats(tx, d, {"debt": 250})
+            tx.commit()
         assert backend.commissions.get(d, c.commission_id).refund_ids == {"R1"}
-        assert [x.amount for x in backend.commissions.settleable(d)] == [-250]
-        found = backend.commissions.get_many(d, [c.commission_id, adj.commission_id, "nope"])
-        assert sorted(x.commission_id for x in found) == sorted([c.commission_id, adj.commission_id])
-        assert backend.commissions.stats(d) == Stats(sales_count=1, sales_amount=15_000, settleable=-250,
-                                                     settled=1000, reversed=250)
-        write(backend, cm.claim(adj, "P2", NOW))
+        assert backend.commissions.settleable(d) == []
+        assert backend.commissions.debt_entries(d) == [reversal.debt]
+        assert backend.commissions.stats(d) == Stats(sales_count=1, sales_amount=15_000, settled=1000,
+                                                     reversed=250, debt=250)
+
+        def deduct(payout_id, amount):
+            tx = backend.new_tx()
+            backend.commissions.stage_deduction(tx, debts.deduction(d, payout_id, amount, NOW), on_short=Stale)
+            tx.commit()
+
+        with pytest.raises(Stale):  # more than is owed: never below 0
+            deduct("P2", 251)
+        deduct("P2", 200)
+        with pytest.raises(Stale):  # once per payout
+            deduct("P2", 50)
+        with pytest.raises(Stale):
+            deduct("P3", 51)
+        deduct("P3", 50)
+        entries = backend.commissions.debt_entries(d)
+        assert sorted((e.kind, e.amount, e.payout_id or e.refund_id) for e in entries) == [
+            ("DEBT", 250, "R1"), ("DEDUCTION", 50, "P3"), ("DEDUCTION", 200, "P2")]
+        stats = backend.commissions.stats(d)
+        assert (stats.debt, stats.deducted) == (0, 250) and debts.balance(entries) == 0
+        assert backend.commissions.debt_entries(uid()) == []
 
     def test_templates_distributors_and_groups(self, backend):
         t = Template(uid("ct_"), "导购", ({"name": "基础", "rate_bps": 500, "min_sales_count": 0,

@@ -119,3 +119,18 @@ class TestPayoutRepository:
         change(backend, waiting, done)
         assert backend.payouts.get(p.payout_id) == done
         assert p.payout_id not in [x.payout_id for x in backend.payouts.open(1000)]
+
+    def test_a_payout_keeps_the_debt_deducted_from_it(self, backend):
+        batch = a_batch(backend)
+        p = domain.start_claim(batch, "u_" + uuid.uuid4().hex[:12], ("o1",), 500, "2026-11-29T02:00:00Z")
+        tx = backend.new_tx()
+        backend.payouts.stage_create(tx, p, on_exists=Exists)
+        tx.commit()
+        zero = domain.claimed(p, "2026-11-29T02:00:01Z", max_fen=20_000, deducted=500)
+        change(backend, p, zero)
+        assert backend.payouts.get(p.payout_id) == zero and (zero.amount, zero.deducted) == (0, 500)
+        assert p.payout_id in [x.payout_id for x in backend.payouts.open(1000)]  # its commissions to settle
+        done = domain.paid(zero, domain.DEDUCTED, None, "2026-11-29T02:00:02Z")
+        change(backend, zero, done)
+        assert backend.payouts.get(p.payout_id) == done and done.gross == 500
+        assert p.payout_id not in [x.payout_id for x in backend.payouts.open(1000)]

@@ -67,6 +67,10 @@ class MemoryAnalyticsRepository:
         return sorted((dict(c) for c in self.store.scan(("analytics",)) if c["kind"] == domain.COUPON),
                       key=lambda c: c["subject"])
 
+    def promotions(self, promotion_ids: list[str]) -> dict[str, dict]:
+        found = {pid: self._get(Key(domain.PROMOTION, "-", pid)) for pid in promotion_ids}
+        return {pid: dict(c) for pid, c in found.items() if c}
+
     def paid_orders(self, day: str) -> list:
         return [o for o in self.store.scan(("order",))
                 if domain.counts_as_sale(o) and domain.day_of(o.paid_at) == day]

@@ -5,13 +5,15 @@ binding is not overwritten by an older touch).
 
 Keys: ("template", id), ("distributor", user_id), ("manager", user_id),
 ("member", manager_id, distributor_id), ("share", token), ("binding", customer_id),
-("commission", distributor_id, commission_id) -> Commission, ("stats", distributor_id) -> Stats.
+("commission", distributor_id, commission_id) -> Commission, ("stats", distributor_id) -> Stats,
+("debt", distributor_id, entry_id) -> DebtEntry (a deduction needs the debt to cover it).
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+from layers.domain import commission_debt as debts
 from layers.domain import commission_entry as domain
 from layers.domain.attribution import Binding
 from layers.domain.commission_entry import Commission, Stats
@@ -164,3 +166,26 @@ class MemoryCommissionRepository:
             items[key] = replace(current, **{k: getattr(current, k) + v for k, v in deltas.items()})
 
         tx.add(lambda items: True, apply)
+
+    def stage_debt(self, tx: MemoryTx, entry: debts.DebtEntry, on_exists) -> None:
+        if entry.kind != debts.DEBT:
+            raise ValueError("stage_debt puts DEBT entries")
+        key = ("debt", entry.distributor_id, entry.entry_id)
+        tx.add(lambda items: key not in items, lambda items: items.__setitem__(key, entry), on_exists)
+
+    def stage_deduction(self, tx: MemoryTx, entry: debts.DebtEntry, on_short) -> None:
+        if entry.kind != debts.DEDUCTION:
+            raise ValueError("stage_deduction puts DEDUCTION entries")
+        key, stats = ("debt", entry.distributor_id, entry.entry_id), ("stats", entry.distributor_id)
+
+        def apply(items):
+            items[key] = entry
+            current = items[stats]
+            items[stats] = replace(current, debt=current.debt - entry.amount,
+                                   deducted=current.deducted + entry.amount)
+
+        tx.add(lambda items: key not in items and stats in items and items[stats].debt >= entry.amount,
+               apply, on_short)
+
+    def debt_entries(self, distributor_id: str) -> list[debts.DebtEntry]:
+        return sorted(self.store.scan(("debt", distributor_id)), key=lambda e: (e.created_at, e.entry_id))

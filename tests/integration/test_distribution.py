@@ -293,7 +293,8 @@ def test_a_partial_refund_reverses_in_proportion_once(client, admin_headers, pro
     c = commission_of(uid(a), order["id"])
     assert (c.amount, c.reversed, c.status) == (0, 1500, "REVERSED")
     d = dashboard(client, a)
-    assert d["commissions"] == {"pending": 0, "settleable": 0, "settled": 0, "reversed": 1500}
+    assert d["commissions"] == {"pending": 0, "settleable": 0, "settled": 0, "reversed": 1500, "debt": 0,
+                                "deducted": 0}
     assert d["sales_count"] == 0 and d["sales_amount"] == 0
 
 
@@ -335,7 +336,7 @@ def test_freeze_then_settleable(client, admin_headers, product, shop):
     assert d["commissions"]["pending"] == 0 and d["commissions"]["settleable"] == 500
 
 
-def test_a_refund_after_payout_becomes_a_negative_adjustment(client, admin_headers, product, shop):
+def test_a_refund_after_payout_becomes_a_debt_owed_once(client, admin_headers, product, shop):
     from functions import wiring
     from layers import clock
     from layers.domain import commission_entry as cm
@@ -357,12 +358,15 @@ def test_a_refund_after_payout_becomes_a_negative_adjustment(client, admin_heade
 
     refund(order["id"], f"{order['id']}R1", 5_000, 20_000, 5_000)
     refund(order["id"], f"{order['id']}R1", 5_000, 20_000, 5_000)
-    adj = commission_of(uid(a), cm.adjustment_id(f"{order['id']}R1"))
-    assert (adj.kind, adj.status, adj.amount) == ("ADJUSTMENT", "SETTLEABLE", -250)
+    [entry] = repo.debt_entries(uid(a))
+    assert (entry.kind, entry.amount, entry.order_id, entry.refund_id) == (
+        "DEBT", 250, order["id"], f"{order['id']}R1")
+    assert commission_of(uid(a), cm.adjustment_id(f"{order['id']}R1")) is None
     assert commission_of(uid(a), order["id"]).status == "SETTLED"
-    assert [i.amount for i in svc().list_settleable(uid(a))] == [-250]
+    assert svc().list_settleable(uid(a)) == []
     d = dashboard(client, a)
-    assert d["commissions"] == {"pending": 0, "settleable": -250, "settled": 1000, "reversed": 250}
+    assert d["commissions"] == {"pending": 0, "settleable": 0, "settled": 1000, "reversed": 250, "debt": 250,
+                                "deducted": 0}
 
 
 def test_duplicate_paid_events_accrue_once(client, admin_headers, product, shop):

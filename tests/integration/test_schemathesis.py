@@ -46,11 +46,13 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 @pytest.fixture(scope="module", autouse=True)
 def shop_rules_kept():
     """Schemathesis PUTs random (valid) shop rules: a binding time of 0 s, a payout limit of 20
-    fen... and POSTs random freight templates (a shop holds at most 100). The tests after
-    this module run under the rules and templates they expect."""
+    fen... and POSTs random freight templates (a shop holds at most 100) and promotions (at
+    most 50 live). The tests after this module run under the rules, templates and live
+    promotions they expect."""
     from functions import wiring
     from layers import clock
     from layers.storage.freight import TEMPLATES_KEY, FreightTemplatesItem
+    from layers.storage.promotions import LIVE_KEY, PromotionsLiveItem
 
     repo = wiring.shop_settings_repository()
     before = repo.load_settings(fresh=True)
@@ -58,12 +60,21 @@ def shop_rules_kept():
         templates = FreightTemplatesItem.get(*TEMPLATES_KEY, consistent_read=True)
     except FreightTemplatesItem.DoesNotExist:
         templates = None
+    try:
+        promotions = PromotionsLiveItem.get(*LIVE_KEY, consistent_read=True)
+    except PromotionsLiveItem.DoesNotExist:
+        promotions = None
     yield
     repo.save_settings(before, clock.now_iso())
     if templates is not None:
         templates.save()
     else:
         FreightTemplatesItem(*TEMPLATES_KEY).delete()
+    if promotions is not None:  # a version past every write made meanwhile: placement reads it as it was
+        promotions.version = int(PromotionsLiveItem.get(*LIVE_KEY, consistent_read=True).version or 0) + 1
+        promotions.save()
+    else:
+        PromotionsLiveItem(*LIVE_KEY).delete()
     wiring.reset()
 
 

@@ -96,12 +96,15 @@ def test_a_commission_kept_without_lines_reverses_a_line_refund_in_proportion():
     assert after.amount == rules.kept_after_refunds(2000, 21_000, 8_000)
 
 
-def test_a_refund_after_payout_of_a_line_is_an_adjustment_of_that_lines_commission():
+def test_a_refund_after_payout_of_a_line_is_a_debt_of_that_lines_commission():
     c = _commission(ITEMS, AMOUNTS)
     settled = replace(c, status=cm.SETTLED)
     change = cm.reverse(settled, "R1", 8_000, 8_000, "t", [{"line": 1, "sku_id": "b", "units": 1, "amount": 8_000}])
-    (adj,) = change.creates
-    assert adj.amount == -800 and change.after.adjusted == 800
+    assert change.creates == ()
+    assert (change.debt.kind, change.debt.amount, change.debt.order_id, change.debt.refund_id) == (
+        "DEBT", 800, c.order_id, "R1")
+    assert change.after.adjusted == 800 and change.stats["debt"] == 800 and change.stats["reversed"] == 800
+    assert change.after.amount == c.amount and change.after.status == cm.SETTLED  # what was paid stays paid
 
 
 @settings(max_examples=150, deadline=None)

@@ -149,8 +149,9 @@ def _paid_order(amount: int, quantity: int):
 )
 def test_totals_always_account_for_everything_accrued(price, quantity, rate, steps):
     """Whatever happens to a commission (refunds before or after payout, payouts made or
-    failed), its distributor's buckets add up to what was accrued, no commission or
-    adjustment is negative where it must not be, and a refund seen twice changes nothing."""
+    failed), its distributor's buckets add up to what was accrued plus what it owes back
+    (a refund after payout is a debt), no commission is negative, a debt is owed once and
+    for exactly what the refund took after payout, and a refund seen twice changes nothing."""
     from layers.domain import commission_entry as cm
     from layers.domain import errors
 
@@ -161,6 +162,7 @@ def test_totals_always_account_for_everything_accrued(price, quantity, rate, ste
     c = cm.make_settleable(cm.schedule(c, "2026-01-01T00:00:00Z", 0, "t").after, "2026-01-01T00:00:00Z").after
     items[c.commission_id] = c
     refunds = 0
+    owed = []
     for n, step in enumerate(steps):
         try:
             if step[0] == "refund":
@@ -177,13 +179,17 @@ def test_totals_always_account_for_everything_accrued(price, quantity, rate, ste
             continue
         c = change.after
         assert c.rev == change.before.rev + 1
-        for created in change.creates:
-            assert created.amount < 0 and created.status == cm.SETTLEABLE
-            items[created.commission_id] = created
+        assert change.creates == ()
+        if change.debt is not None:
+            assert change.before.status in (cm.SETTLING, cm.SETTLED) and change.debt.amount > 0
+            assert change.debt.amount == change.after.adjusted - change.before.adjusted
+            owed.append(change.debt)
         items[c.commission_id] = c
         stats = cm.add_stats(stats, change.stats)
     assert c.amount >= 0
     money = sum(stats.get(k, 0) for k in ("pending", "settleable", "settled", "reversed"))
-    assert money == items["o1"].accrued
+    assert money == items["o1"].accrued + stats.get("debt", 0)
+    assert stats.get("debt", 0) == sum(e.amount for e in owed) == items["o1"].adjusted
+    assert len({e.entry_id for e in owed}) == len(owed)
     assert stats.get("sales_count", 0) == items["o1"].counted
     assert stats.get("sales_amount", 0) == items["o1"].sales_base

@@ -175,7 +175,8 @@ def test_a_partial_refund_reverses_in_proportion_once_then_all(w):
     c = w.commissions.get(a, order.order_id)
     assert (c.amount, c.reversed, c.status) == (0, 1500, "REVERSED")
     d = w.svc.dashboard(a)
-    assert d["commissions"] == {"pending": 0, "settleable": 0, "settled": 0, "reversed": 1500}
+    assert d["commissions"] == {"pending": 0, "settleable": 0, "settled": 0, "reversed": 1500, "debt": 0,
+                                "deducted": 0}
     assert d["sales_count"] == 0 and d["sales_amount"] == 0
 
 
@@ -192,7 +193,7 @@ def test_freeze_then_settleable(w):
     assert w.svc.dashboard(a)["commissions"]["settleable"] == 500
 
 
-def test_a_refund_after_payout_is_a_negative_adjustment_once(w):
+def test_a_refund_after_payout_is_a_debt_owed_once(w):
     a = w.distributor()
     order = w.paid_order(w.shopper(), a, quantity=2)
     w.svc.on_order_completed("e", {"order_id": order.order_id, "completed_at": w.now()})
@@ -204,12 +205,15 @@ def test_a_refund_after_payout_is_a_negative_adjustment_once(w):
         w.commissions.stage_stats(tx, a, change.stats)
         tx.commit()
     w.refund(order, "R1", 5_000, 5_000)
-    w.refund(order, "R1", 5_000, 5_000)
-    adj = w.commissions.get(a, cm.adjustment_id("R1"))
-    assert (adj.kind, adj.status, adj.amount) == ("ADJUSTMENT", "SETTLEABLE", -250)
-    assert [c.amount for c in w.svc.list_settleable(a)] == [-250]
-    assert w.svc.dashboard(a)["commissions"] == {"pending": 0, "settleable": -250, "settled": 1000,
-                                                 "reversed": 250}
+    w.refund(order, "R1", 5_000, 5_000)  # the same event again
+    [entry] = w.commissions.debt_entries(a)
+    assert (entry.kind, entry.amount, entry.order_id, entry.refund_id) == ("DEBT", 250, order.order_id, "R1")
+    assert w.commissions.get(a, cm.adjustment_id("R1")) is None and w.svc.list_settleable(a) == []
+    assert w.svc.dashboard(a)["commissions"] == {"pending": 0, "settleable": 0, "settled": 1000,
+                                                 "reversed": 250, "debt": 250, "deducted": 0}
+    header, *rows = w.svc.to_csv(w.svc.all_rows(w.svc.list_all)).splitlines()
+    [row] = [dict(zip(header.split(","), r.split(","), strict=True)) for r in rows if r.startswith(a)]
+    assert (row["settled"], row["reversed"], row["debt"], row["deducted"]) == ("1000", "250", "250", "0")
 
 
 def test_a_stale_read_is_read_again_never_written(w):

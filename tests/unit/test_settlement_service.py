@@ -9,6 +9,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from layers.domain import commission_debt as debts
 from layers.domain import commission_entry as cm
 from layers.domain import errors
 from layers.domain import payout as domain
@@ -244,24 +245,193 @@ def test_only_the_distributor_claims_their_payout(s):
     assert s.transfers.calls == []
 
 
-def test_adjustments_net_off_and_a_negative_net_carries_forward(s):
-    [d] = s.settleable(1, orders_each=1)
-    [c] = [c for c in s.store.scan(("commission", d))]
+def _paid_out(s, d, order) -> None:
+    """Settle the distributor's commission of `order`: frozen, settled, transferred."""
+    s.svc.on_order_completed("e", {"order_id": order.order_id, "completed_at": s.now()})
+    s.clock.advance(8 * 24 * 3600)
     s.run()
-    [view] = _claim_all(s, d)
-    s.settlement.on_transfer_result(s.transfers.finish(_bill(s, view)))
-    order = s.orders.get(c.order_id)
-    s.refund(order, "R1", order.paid)  # after payout: a negative adjustment
-    assert [x.amount for x in s.svc.list_settleable(d)] == [-c.amount]
+    for view in _claim_all(s, d):
+        s.settlement.on_transfer_result(s.transfers.finish(_bill(s, view)))
+    assert s.commissions.get(d, order.order_id).status == "SETTLED"
+
+
+def _debt_matches_entries(s, d) -> int:
+    entries = s.commissions.debt_entries(d)
+    stats = s.commissions.stats(d)
+    assert stats.debt == debts.balance(entries) >= 0
+    assert stats.deducted == sum(e.amount for e in entries if e.kind == debts.DEDUCTION)
+    return stats.debt
+
+
+def test_a_legacy_adjustment_still_nets_off_and_a_negative_net_carries_forward(s):
+    """Negative adjustments stored before commission debts existed are netted off as they
+    always were: carried forward while the net is not positive, never dropped."""
+    d = s.distributor()
+    order = s.paid_order(s.shopper(), d)
+    _paid_out(s, d, order)
+    adj = cm.Commission(distributor_id=d, commission_id=cm.adjustment_id("R0"), order_id=order.order_id,
+                        kind=cm.ADJUSTMENT, status=cm.SETTLEABLE, amount=-500, created_at=s.now(),
+                        updated_at=s.now(), refund_id="R0", settleable_at=s.now())
+    tx = s.store.tx()
+    s.commissions.stage_create(tx, adj, on_exists=RuntimeError)
+    s.commissions.stage_stats(tx, d, {"settleable": -500, "reversed": 500})
+    tx.commit()
     s.clock.advance(24 * 3600)
     assert s.run()["payouts"] == {"NOTHING_TO_SETTLE": 1}
-    assert [x.amount for x in s.svc.list_settleable(d)] == [-c.amount]  # carried, not dropped
+    assert [x.amount for x in s.svc.list_settleable(d)] == [-500]  # carried, not dropped
     nxt = s.paid_order(s.shopper(), d, quantity=3)
     s.svc.on_order_completed("e", {"order_id": nxt.order_id, "completed_at": s.now()})
     s.clock.advance(8 * 24 * 3600)
     s.run()
     latest = max(s.payouts_of(d), key=lambda p: p.created_at)
-    assert latest.amount == 1500 - c.amount and latest.commission_count == 2
+    assert (latest.amount, latest.deducted, latest.commission_count) == (1000, 0, 2)
+
+
+def test_a_refund_after_payout_is_deducted_first_from_the_next_payout(s):
+    d = s.distributor()
+    first = s.paid_order(s.shopper(), d)  # earns 500
+    _paid_out(s, d, first)
+    s.refund(first, "R1", first.paid)  # paid out: it cannot come back, it is owed
+    s.refund(first, "R1", first.paid)  # the same event again: owed once
+    assert _debt_matches_entries(s, d) == 500
+    assert s.svc.list_settleable(d) == []  # nothing of it is netted off as a commission
+    s.clock.advance(24 * 3600)
+    assert s.run()["payouts"] == {}  # nothing to settle, nothing to deduct from: still owed
+    assert _debt_matches_entries(s, d) == 500
+    nxt = s.paid_order(s.shopper(), d, quantity=3)  # earns 1500
+    s.svc.on_order_completed("e", {"order_id": nxt.order_id, "completed_at": s.now()})
+    s.clock.advance(8 * 24 * 3600)
+    s.run()
+    latest = max(s.payouts_of(d), key=lambda p: p.created_at)
+    assert (latest.amount, latest.deducted, latest.gross) == (1000, 500, 1500)
+    assert [q.amount for q in latest.parts] == [1000]
+    [view] = _claim_all(s, d)
+    [listed] = [v for v in s.settlement.my_payouts(d, 10, None)[0] if v["id"] == view["id"]]
+    assert (listed["amount"], listed["deducted"]) == (1000, 500)
+    s.settlement.on_transfer_result(s.transfers.finish(_bill(s, view)))
+    assert _debt_matches_entries(s, d) == 0
+    figures = s.svc.dashboard(d)["commissions"]
+    assert figures == {"pending": 0, "settleable": 0, "settled": 2000, "reversed": 500, "debt": 0,
+                       "deducted": 500}
+    assert s.transfers.paid_total() == 500 + 1000 == figures["settled"] - figures["deducted"]
+    [entry] = [e for e in s.commissions.debt_entries(d) if e.kind == debts.DEDUCTION]
+    assert (entry.amount, entry.payout_id) == (500, latest.payout_id)
+    admin = s.settlement.payout_view(s.payouts.get(latest.payout_id), admin=True)
+    assert (admin["amount"], admin["gross"], admin["deducted"], admin["status"]) == (1000, 1500, 500, "SUCCESS")
+    [batch] = [b for b in s.settlement.batches(10, None)[0] if b["id"] == latest.batch_id]
+    assert (batch["total"], batch["deducted"]) == (1000, 500)
+    assert f"{latest.payout_id},{d},openid-" in s.settlement.batch_csv(latest.batch_id)
+    assert s.settlement.batch_csv(latest.batch_id).splitlines()[1].endswith(",1500,500")
+
+
+def test_a_debt_larger_than_the_payout_takes_it_whole_and_sends_nothing(s):
+    d = s.distributor()
+    big = s.paid_order(s.shopper(), d, quantity=3)  # earns 1500
+    _paid_out(s, d, big)
+    s.refund(big, "R1", big.paid)
+    assert _debt_matches_entries(s, d) == 1500
+    small = s.paid_order(s.shopper(), d)  # earns 500
+    s.svc.on_order_completed("e", {"order_id": small.order_id, "completed_at": s.now()})
+    s.clock.advance(8 * 24 * 3600)
+    calls = len(s.transfers.calls)
+    assert s.run()["payouts"] == {"DEDUCTED": 1}
+    assert len(s.transfers.calls) == calls  # a payout of 0 sends nothing to WeChat
+    latest = max(s.payouts_of(d), key=lambda p: p.created_at)
+    assert (latest.status, latest.amount, latest.deducted, latest.parts) == ("DEDUCTED", 0, 500, ())
+    assert s.commissions.get(d, small.order_id).status == "SETTLED"
+    assert _debt_matches_entries(s, d) == 1000  # what it did not cover waits for the next one
+    assert s.settlement.my_payouts(d, 10, None)[0][0] == {
+        "id": latest.payout_id, "amount": 0, "status": "DEDUCTED", "created_at": latest.created_at,
+        "updated_at": latest.updated_at, "batch_id": latest.batch_id, "deducted": 500}
+    third = s.paid_order(s.shopper(), d, quantity=3)  # earns 1500
+    s.svc.on_order_completed("e", {"order_id": third.order_id, "completed_at": s.now()})
+    s.clock.advance(8 * 24 * 3600)
+    s.run()
+    latest = max(s.payouts_of(d), key=lambda p: p.created_at)
+    assert (latest.status, latest.amount, latest.deducted) == ("PAYING", 500, 1000)
+    assert _debt_matches_entries(s, d) == 0
+
+
+def test_a_debt_leaving_less_than_the_smallest_transfer_waits_untouched(s):
+    d = s.distributor()
+    owed = s.paid_order(s.shopper(), d)  # earns 500
+    _paid_out(s, d, owed)
+    s.refund(owed, "R1", 9_900, 9_900)  # takes back 495
+    assert _debt_matches_entries(s, d) == 495
+    nxt = s.paid_order(s.shopper(), d)  # earns 500: 5 fen would be left, WeChat takes 10 at least
+    s.svc.on_order_completed("e", {"order_id": nxt.order_id, "completed_at": s.now()})
+    s.clock.advance(8 * 24 * 3600)
+    assert s.run()["payouts"] == {"NOTHING_TO_SETTLE": 1}
+    assert _debt_matches_entries(s, d) == 495 and s.commissions.get(d, nxt.order_id).status == "SETTLEABLE"
+
+
+def test_a_refund_while_the_payout_is_in_flight_is_owed_too(s):
+    """The transfer may have left (a payout is never failed for good): what the refund
+    takes back is owed, and the payout still pays what it was claimed for."""
+    d = s.distributor()
+    order = s.paid_order(s.shopper(), d, quantity=2)  # earns 1000
+    s.svc.on_order_completed("e", {"order_id": order.order_id, "completed_at": s.now()})
+    s.clock.advance(8 * 24 * 3600)
+    s.run()
+    [view] = _claim_all(s, d)
+    assert s.commissions.get(d, order.order_id).status == "SETTLING"
+    s.refund(order, "R1", 10_000, 10_000)
+    assert _debt_matches_entries(s, d) == 500
+    s.settlement.on_transfer_result(s.transfers.finish(_bill(s, view)))
+    assert s.transfers.paid_total() == 1000
+    assert s.commissions.stats(d).settled == 1000
+
+
+def test_manual_mode_deducts_the_debt_before_the_operator_pays(s):
+    s.shop_settings.save_settings(ShopSettings(settlement_mode="manual"), s.now())
+    d = s.distributor()
+    first = s.paid_order(s.shopper(), d)
+    first_done = s.paid_order(s.shopper(), d, quantity=2)
+    for o in (first, first_done):
+        s.svc.on_order_completed("e", {"order_id": o.order_id, "completed_at": s.now()})
+    s.clock.advance(8 * 24 * 3600)
+    s.run()
+    [p] = s.payouts_of(d)
+    s.settlement.mark_paid_manually(p.payout_id)
+    s.refund(first, "R1", first.paid)  # 500 owed
+    s.clock.advance(24 * 3600)
+    nxt = s.paid_order(s.shopper(), d, quantity=2)  # earns 1000
+    s.svc.on_order_completed("e", {"order_id": nxt.order_id, "completed_at": s.now()})
+    s.clock.advance(8 * 24 * 3600)
+    s.run()
+    latest = max(s.payouts_of(d), key=lambda p: p.created_at)
+    assert (latest.status, latest.amount, latest.deducted) == ("AWAITING_MANUAL", 500, 500)
+    assert s.settlement.mark_paid_manually(latest.payout_id)["amount"] == 500
+    assert _debt_matches_entries(s, d) == 0
+
+
+def test_a_deduction_raced_by_another_is_read_again_and_never_below_zero(s):
+    """Another deduction lands between our read of the debt and our write: the condition on
+    the debt fails, and the claim decides again from what is owed now."""
+    d = s.distributor()
+    owed = s.paid_order(s.shopper(), d)
+    _paid_out(s, d, owed)
+    s.refund(owed, "R1", owed.paid)  # 500 owed
+    nxt = s.paid_order(s.shopper(), d, quantity=3)
+    s.svc.on_order_completed("e", {"order_id": nxt.order_id, "completed_at": s.now()})
+    s.clock.advance(8 * 24 * 3600)
+    real = s.settlement._debt
+    raced = []
+
+    def debt_then_race(distributor_id):
+        seen = real(distributor_id)
+        if not raced:
+            raced.append(seen)
+            tx = s.store.tx()
+            s.commissions.stage_deduction(tx, debts.deduction(d, "Pother", 300, s.now()), on_short=RuntimeError)
+            tx.commit()
+        return seen
+
+    s.settlement._debt = debt_then_race
+    s.run()
+    latest = max(s.payouts_of(d), key=lambda p: p.created_at)
+    assert raced == [500] and (latest.amount, latest.deducted) == (1300, 200)
+    assert _debt_matches_entries(s, d) == 0
 
 
 def test_manual_mode_waits_for_an_operator(s):
