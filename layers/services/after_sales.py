@@ -123,6 +123,11 @@ class AfterSaleService:
                               "quantity": order.items[int(ln["line"])].get("quantity")} for ln in a.lines]
         return view
 
+    def for_order(self, order_id: str) -> list[dict]:
+        """An order's after-sales, oldest first (the order's page links to them)."""
+        found = sorted(self.after_sales.for_order(order_id), key=lambda a: (a.created_at, a.after_sale_id))
+        return [self.view(a, admin=True) for a in found]
+
     def open_count(self, user_id: str) -> int:
         return self.after_sales.open_count(user_id)
 
