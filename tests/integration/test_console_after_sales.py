@@ -8,6 +8,7 @@ the owner) answers after-sales, as with refunds."""
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from urllib.parse import urlencode
 
@@ -72,6 +73,7 @@ def _asked(client, admin_headers, shop, kind="return_refund", **extra) -> tuple[
 
 def test_the_queue_oldest_first_by_status_and_kind(console, client, admin_headers, shop):
     first, _, _ = _asked(client, admin_headers, shop, kind="refund_only", reason="NOT_RECEIVED")
+    time.sleep(1.1)  # created_at is to the second: the queue orders the same second by id
     second, _, _ = _asked(client, admin_headers, shop, kind="exchange", reason="WRONG_SIZE")
     page = console.get("/console/after-sales?limit=100")
     assert page.status_code == 200
