@@ -87,6 +87,12 @@ SETTINGS_FORM = (
         ("after_sales_window_s", "确认收货后可申请售后", "days", "确认收货这么多天内,买家可以申请退款、退货或换货;填 0 为确认收货后不再受理。"),
         ("return_window_s", "退货寄回期限", "days", "同意退货或换货后,买家须在这么多天内寄回并填写物流单号,否则售后关闭。"),
         ("after_sales_auto_approve_s", "售后申请自动同意", "days", "买家的售后申请这么多天没有处理,系统自动同意;填 0 为不自动同意。"),
+        # The shop's own address, but a name and a phone: shown to an owner here, to a
+        # shopper only once their return is approved, never written to the audit log.
+        ("return_address.name", "退货收件人", "address",
+         "同意退货或换货后,买家把商品寄到这里;三项须一起填写,都留空为不设置(不设置则不能同意退货和换货)。"),
+        ("return_address.phone", "退货电话", "address", "收件人的电话,只告诉退货申请已获同意的买家。"),
+        ("return_address.detail", "退货地址", "address", "省、市、区和详细地址。"),
     )),
     ("发货与运费", (
         ("shipping_fee", "运费", "yuan", "每笔订单的统一运费;填 0 为包邮。"),
@@ -199,7 +205,7 @@ def _to_api(kind: str, text: str):
     from decimal import Decimal, InvalidOperation
 
     text = (text or "").strip()
-    if kind in ("text", "template", "keyword", "select"):
+    if kind in ("text", "template", "keyword", "select", "address"):
         return text
     if not text:
         raise ValueError("请填写")
@@ -235,6 +241,8 @@ def _bound_message(kind: str, error: dict) -> str:
         return f"最多 {ctx.get('max_length')} 个字"
     if error.get("type", "").startswith("string_too_short"):
         return "请填写"
+    if error.get("type") == "string_pattern_mismatch":
+        return "只能填写数字、+、- 和空格"
     return "填写的值无效"
 
 
@@ -248,6 +256,8 @@ def _settings_page(ctx, values: dict, status: int = 200, errors_: dict | None = 
                 value = template["template_id"] if template else ""
             elif kind == "keyword":
                 value = _keyword_shown(values, *key.split(".")[1:3])
+            elif kind == "address":
+                value = (values.get("return_address") or {}).get(key.split(".")[1])
             else:
                 value = values.get(key)
             shown = (typed or {}).get(key, _shown(kind, value) if kind != "switch" else value)
@@ -280,7 +290,7 @@ def settings_save(ctx):
     next to its field, and nothing saved."""
     form = _form()
     kinds = {key: kind for _, fields in _settings_form() for key, _, kind, _ in fields}
-    partial, templates, layouts, problems = {}, {}, {}, {}
+    partial, templates, layouts, problems, address = {}, {}, {}, {}, {}
     for key, kind in kinds.items():
         if key not in form:
             continue  # a field the form did not send (an older page): left as it is
@@ -299,10 +309,14 @@ def settings_save(ctx):
             message, name = key.split(".")[1:3]
             if value:
                 layouts.setdefault(message, {})[name] = value
+        elif kind == "address":
+            address[key.split(".")[1]] = value
         elif kind == "select" and value not in dict(SETTLEMENT_MODES):
             problems[key] = "请选择一种结算方式"
         else:
             partial[key] = value
+    if address:
+        _address_from_form(address, partial, problems)
     if any(kind == "template" and key in form for key, kind in kinds.items()):
         partial["subscription_templates"] = _templates_from_form(templates, layouts, problems)
     if not problems:
@@ -318,11 +332,24 @@ def settings_save(ctx):
                 raise
             for e in exc.errors():
                 loc = [str(part) for part in e.get("loc", ())]
-                key = ".".join(loc[:2]) if loc and loc[0] == "subscription_templates" else (loc[0] if loc else "")
+                key = ".".join(loc[:2]) if loc and loc[0] in ("subscription_templates", "return_address") \
+                    else (loc[0] if loc else "")
                 problems[key if key in kinds else "_"] = _bound_message(kinds.get(key, ""), e)
     typed = {key: form.get(key, "") for key in kinds if kinds[key] != "switch"}
     typed.update({key: form.get(key) == "1" for key in kinds if kinds[key] == "switch"})
     return _settings_page(ctx, wiring.shop_settings().get(), 400, problems, typed)
+
+
+def _address_from_form(address: dict, partial: dict, problems: dict) -> None:
+    """The return address: all three fields, or none (cleared); one left blank is named."""
+    if not any(address.values()):
+        partial["return_address"] = None
+    elif all(address.get(part) for part in ("name", "phone", "detail")):
+        partial["return_address"] = {part: address[part] for part in ("name", "phone", "detail")}
+    else:
+        for part in ("name", "phone", "detail"):
+            if not address.get(part):
+                problems[f"return_address.{part}"] = "请填写:收件人、电话和地址须一起填写"
 
 
 def _templates_from_form(ids: dict, layouts: dict, problems: dict) -> dict:

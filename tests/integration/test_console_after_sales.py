@@ -235,3 +235,24 @@ def _a_courier() -> str:
     from functions import wiring
 
     return wiring.couriers().all()[0]["delivery_id"]
+
+
+def test_the_return_address_is_set_on_the_settings_page_all_three_or_none(console, client, admin_headers):
+    from functions import wiring
+
+    where = {"name": "售后仓", "phone": "021-66660000", "detail": "上海市闵行区申长路 8 号"}
+    page = console.get("/console/settings").body.decode()
+    assert 'name="return_address.phone"' in page and RETURN_ADDRESS["detail"] in page
+    saved = wiring.shop_settings().get()
+    for wrong in ({**where, "phone": ""}, {**where, "phone": "call me"}, {**where, "detail": "x" * 201}):
+        answer = console.post("/console/settings", [(f"return_address.{k}", v) for k, v in wrong.items()])
+        assert answer.status_code == 400, wrong
+        assert 'data-field="return_address.' in answer.body.decode()
+        assert wiring.shop_settings().get() == saved
+    answer = console.post("/console/settings", [(f"return_address.{k}", v) for k, v in where.items()])
+    assert answer.status_code == 303, answer.body[:400]
+    assert wiring.shop_settings().get()["return_address"] == where
+    [line] = [e for e in wiring.operators().audit_log() if e["action"] == "settings.update"][:1]
+    assert "退货地址" in line["detail"] and where["phone"] not in line["detail"]  # a phone is never logged
+    answer = console.post("/console/settings", [(f"return_address.{k}", "") for k in where])
+    assert answer.status_code == 303 and wiring.shop_settings().get()["return_address"] is None
