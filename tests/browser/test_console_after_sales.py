@@ -71,6 +71,14 @@ def test_the_queue_filtered_by_kind(browser_page, console_url, client, admin_hea
     assert all(k == "exchange" for k in page.locator("#after-sales td[data-kind]").evaluate_all(
         "cells => cells.map(c => c.dataset.kind)"))
 
+    page.select_option("#after-sale-filters select[name=status]", "AWAITING_RETURN")
+    page.click("#after-sale-filters button[type=submit]")
+    page.wait_for_url(re.compile(r".*status=AWAITING_RETURN.*kind=exchange"))
+    assert page.locator(f"#after-sales tr[data-after-sale='{exchange['id']}']").count() == 0
+    assert all(s == "AWAITING_RETURN" for s in page.locator("#after-sales td[data-status]").evaluate_all(
+        "cells => cells.map(c => c.dataset.status)"))
+    page.go_back()
+    page.wait_for_url(re.compile(r".*status=REQUESTED.*kind=exchange"))
     page.click(f"#after-sales a[href='/console/after-sales/{exchange['id']}']")
     page.wait_for_url(f"{console_url}/console/after-sales/{exchange['id']}")
     assert "尺码/规格不合适" in page.inner_text("#after-sale-reason")
@@ -136,6 +144,10 @@ def test_a_return_approved_sent_back_and_received_with_restock_is_refunded(brows
     page.goto(here)
     assert status(page) == "REFUNDED"
     fits(page)
+    from tests.browser.conftest import SCREENSHOTS
+
+    (SCREENSHOTS / page.width_name).mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / page.width_name / "after-sale-detail.png"), full_page=True)
 
     page.click("#order-link")
     page.wait_for_url(f"{console_url}/console/orders/{a['order_id']}")
