@@ -12,6 +12,7 @@ import time
 
 import pytest
 
+from tests.browser.conftest import wait_until
 from tests.browser.test_console import owner_signs_in
 from tests.helpers import body, login, post, put
 from tests.integration.test_after_sales import RETURN_ADDRESS, ask, delivered, stock_of
@@ -159,9 +160,20 @@ def test_rejecting_needs_a_reason_the_shopper_is_told(browser_page, console_url,
     from functions import wiring
 
     page = browser_page
-    a, _, _ = asked(client, admin_headers, shop, kind="return_refund", reason="NO_LONGER_WANTED")
+    from tests.integration.test_storefront import upload
+
+    photos = [upload(client, admin_headers) for _ in range(2)]
+    a, _, _ = asked(client, admin_headers, shop, kind="return_refund", reason="NO_LONGER_WANTED", images=photos,
+                    description="颜色和图片不一样")
     here = f"{console_url}/console/after-sales/{a['id']}"
     owner_signs_in(page, console_url, f"/console/after-sales/{a['id']}")
+    # The shopper's photos: thumbnails that load (the CSP allows the image origin), each
+    # a link to the full picture
+    links = page.locator("#after-sale-photos a")
+    assert [links.nth(i).get_attribute("href") for i in range(links.count())] == photos
+    wait_until(lambda: all(page.locator("#after-sale-photos img").evaluate_all(
+        "imgs => imgs.map(i => i.complete && i.naturalWidth > 0)")))
+    assert "颜色和图片不一样" in page.inner_text("#after-sale-description")
     page.fill("#reject-form input[name=reason]", "   ")  # past the browser's `required`, not the server's
     with page.expect_response(f"{here}/reject") as answer:
         page.click("#reject-form button[type=submit]")
