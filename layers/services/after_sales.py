@@ -84,7 +84,11 @@ class AfterSaleService:
         return view
 
     def _get(self, after_sale_id: str) -> AfterSale:
-        a = self.after_sales.get(rules.order_id_of(after_sale_id), after_sale_id)
+        order_id = rules.order_id_of(after_sale_id)
+        if not order_id or len(after_sale_id) > 200:
+            # no after-sale has such an id, and a key past DynamoDB's bounds would be a 5xx
+            raise errors.NotFound("no such after-sale")
+        a = self.after_sales.get(order_id, after_sale_id)
         if a is None:
             raise errors.NotFound("no such after-sale")
         return a

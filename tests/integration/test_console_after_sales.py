@@ -256,3 +256,10 @@ def test_the_return_address_is_set_on_the_settings_page_all_three_or_none(consol
     assert "退货地址" in line["detail"] and where["phone"] not in line["detail"]  # a phone is never logged
     answer = console.post("/console/settings", [(f"return_address.{k}", "") for k in where])
     assert answer.status_code == 303 and wiring.shop_settings().get()["return_address"] is None
+
+
+@pytest.mark.parametrize("odd", ["A", "AA", "oA", "o" * 1500 + "A1", "%E2%80%AE", "%E5%BC%A0A%20"])
+def test_an_after_sale_id_that_is_not_one_is_a_404_never_a_5xx(console, client, admin_headers, odd):
+    assert console.get(f"/console/after-sales/{odd}").status_code == 404
+    assert client.http.get(f"/admin/after-sales/{odd}", headers=admin_headers).status_code in (400, 404)
+    assert console.post(f"/console/after-sales/{odd}/reject", [("reason", "x")]).status_code == 404
