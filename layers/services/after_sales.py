@@ -30,6 +30,13 @@ class _Exists(Exception):
     pass
 
 
+def _as_shopper_sees(entry: dict) -> dict:
+    """A history entry for the shopper: an operator is `owner` (the shop), never the
+    operator's own name, which is half of their console sign-in."""
+    by = str(entry.get("by") or "")
+    return entry if by.startswith("user:") or by == rules.SYSTEM or by == "owner" else {**entry, "by": "owner"}
+
+
 class AfterSaleService:
     def __init__(self, *, after_sales, orders, refunds, catalog, shop, outbox, publisher, clock, new_tx,
                  images=None, order_view=None):
@@ -61,7 +68,7 @@ class AfterSaleService:
                 "items": [dict(i) for i in a.items], "amount": a.amount, "reason_code": a.reason_code,
                 "reason": rules.reason_text(a.reason_code), "description": a.description,
                 "images": list(a.images), "created_at": a.created_at, "updated_at": a.updated_at,
-                "history": [dict(h) for h in a.history]}
+                "history": [dict(h) if admin else _as_shopper_sees(h) for h in a.history]}
         if a.return_address is not None:
             view["return_address"] = dict(a.return_address)
             view["return_due_at"] = a.return_due_at

@@ -148,13 +148,16 @@ def test_an_operator_answers_after_sales_as_with_refunds(client, admin_headers, 
              admin_headers)
     assert r.status_code == 201, r.body
     operator = _console(client, name, "correct horse 21")
-    a, _, _ = _asked(client, admin_headers, shop, kind="return_refund")
+    a, _, shopper = _asked(client, admin_headers, shop, kind="return_refund")
     assert operator.get("/console/after-sales").status_code == 200
     answer = operator.post(f"/console/after-sales/{a['id']}/approve", [])
     assert answer.status_code == 303, answer.body[:400]
     done = _after_sale(a["id"])
     assert done["status"] == "AWAITING_RETURN" and done["history"][-1]["by"] == name
     assert [e["operator"] for e in _audit(a["id"])] == [name]
+    # the shopper sees the shop, never an operator's name (half of their console sign-in)
+    theirs = body(client.http.get(f"/after-sales/{a['id']}", headers=shopper))
+    assert theirs["history"][-1]["by"] == "owner" and name not in str(theirs)
 
 
 def test_rejecting_needs_a_reason(console, client, admin_headers, shop):
