@@ -214,3 +214,26 @@ def test_an_exchange_received_and_its_replacement_shipped(browser_page, console_
     assert courier["delivery_name"] in shipped and "SF3300000003" in shipped
     assert wiring.after_sales().detail(a["id"])["replacement_shipping"]["tracking_no"] == "SF3300000003"
     fits(page)
+
+
+def test_without_a_return_address_the_page_says_so_and_leads_to_the_settings(browser_page, console_url, client,
+                                                                             admin_headers, shop):
+    page = browser_page
+    a, _, _ = asked(client, admin_headers, shop, kind="exchange", reason="WRONG_SIZE")
+    assert put(client, "/admin/settings", {"return_address": None}, admin_headers).status_code == 200
+    here = f"{console_url}/console/after-sales/{a['id']}"
+    owner_signs_in(page, console_url, f"/console/after-sales/{a['id']}")
+    assert "还没有设置退货地址" in page.inner_text("#no-return-address")
+    assert page.locator("#approve-form button").count() == 0  # nothing to approve it with yet
+    page.click("#no-return-address a[href='/console/settings']")
+    page.wait_for_url(f"{console_url}/console/settings")
+    where = {"name": "换货仓", "phone": "0571-88880000", "detail": "杭州市余杭区文一西路 9 号"}
+    for part, value in where.items():
+        page.fill(f"#settings-form input[name='return_address.{part}']", value)
+    page.click("#settings-form button[type=submit]")
+    page.wait_for_url(f"{console_url}/console/settings")
+    page.goto(here)
+    assert where["detail"] in page.inner_text("#approve-address")
+    submit(page, "#approve-form", here)
+    assert status(page) == "AWAITING_RETURN" and where["detail"] in page.inner_text("#return-address")
+    fits(page)
