@@ -126,6 +126,10 @@ def test_a_wrong_csrf_token_is_refused_and_changes_nothing(console, client, admi
 
 def test_approving_a_refund_only_refunds_it_and_is_audited(console, client, admin_headers, shop):
     a, _, shopper = _asked(client, admin_headers, shop, kind="refund_only", reason="NOT_RECEIVED", amount=800)
+    answer = console.post(f"/console/after-sales/{a['id']}/approve", [("note", "长" * 201)])
+    assert answer.status_code == 400 and "备注" in answer.body.decode()
+    assert _after_sale(a["id"])["status"] == "REQUESTED" and _audit(a["id"]) == []
+    assert not [r for r in shop["sandbox"].refunds.values() if r["out_trade_no"] == a["order_id"]]
     answer = console.post(f"/console/after-sales/{a['id']}/approve", [("note", "同意")])
     assert answer.status_code == 303, answer.body[:400]
     done = _after_sale(a["id"])
