@@ -129,6 +129,8 @@ def after_sale_receive(ctx, after_sale_id):
     """The goods came back: back in stock only if 入库 is ticked; a return is then refunded
     (money moves: the form asks first), an exchange waits for its replacement."""
     form = _form()
+    if form.get("restock") not in (None, "1"):  # the checkbox sends "1" or nothing
+        raise errors.InvalidRequest("是否入库:请勾选或不勾选")
     restock = form.get("restock") == "1"
     a = _current(after_sale_id)
     amount = a["amount"] if a["kind"] == "return_refund" else None

@@ -204,6 +204,10 @@ def test_a_return_received_with_restock_is_refunded_and_back_in_stock(console, c
     html = console.get(f"/console/after-sales/{a['id']}").body.decode()
     assert "SF77" in html and RETURN_ADDRESS["detail"] in html
     before = stock_of(sku_id)
+    for odd in ("yes", "0", "true"):
+        answer = console.post(f"/console/after-sales/{a['id']}/receive", [("restock", odd)])
+        assert answer.status_code == 400 and "入库" in answer.body.decode()
+        assert _after_sale(a["id"]).get("received_at") is None and stock_of(sku_id) == before
     answer = console.post(f"/console/after-sales/{a['id']}/receive", [("restock", "1")])
     assert answer.status_code == 303, answer.body[:400]
     done = _after_sale(a["id"])
