@@ -5,6 +5,7 @@ from chalice import Chalice
 from functions import (
     addresses,
     admin,
+    after_sales,
     analytics,
     auth,
     campaigns,  # bargains and friend assistance
@@ -58,6 +59,7 @@ for blueprint in (
     console.bp,
     storefront.bp,
     freight.bp,
+    after_sales.bp,
     promotions.bp,
 ):
     app.register_blueprint(blueprint)

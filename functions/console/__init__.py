@@ -7,6 +7,7 @@ rule lives here or in a template. One module per area; `_kit` holds what they sh
 """
 
 from functions.console import (  # noqa: F401  (each registers its views on bp)
+    after_sales,  # 售后: the queue, an after-sale's page, the merchant's answers
     campaigns,  # group buys, bargains, assistance
     catalog,
     distribution,

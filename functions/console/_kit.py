@@ -29,6 +29,11 @@ REFUND_NAMES = {"REQUESTED": "待审核", "PROCESSING": "退款中", "SUCCESS": 
 UPLOAD_NAMES = {"PENDING": "排队上传中", "UPLOADED": "已上传", "FAILED": "上传失败", "NOT_REQUIRED": "无需上传"}
 GROUP_NAMES = {"PENDING": "待开团", "OPEN": "拼团中", "SUCCEEDED": "已成团", "FAILED": "未成团"}
 LOGISTICS_NAMES = {"express": "快递", "same_city": "同城配送", "virtual": "虚拟商品", "pickup": "到店自提"}
+# An after-sale's status and kind (layers/domain/after_sale.py) as the shopper's app says them.
+AFTER_SALE_NAMES = {"REQUESTED": "待审核", "AWAITING_RETURN": "待买家寄回", "RETURNING": "退货寄回中",
+                    "REFUNDING": "退款中", "REFUNDED": "已退款", "EXCHANGED": "已换货", "REJECTED": "已拒绝",
+                    "CANCELLED": "买家已撤销", "CLOSED": "已关闭(超时未寄回)"}
+KIND_NAMES = {"refund_only": "仅退款", "return_refund": "退货退款", "exchange": "换货"}
 SALE_NAMES = {"ACTIVE": "进行中", "STOPPED": "已停止", "ENDED": "已结束"}
 # How each part of an order's freight was charged (layers/domain/freight.py `RULES`).
 FREIGHT_RULES = {"default": "按默认", "region": "按地区", "free": "包邮", "flat": "统一运费", "flat_free": "满额包邮"}
@@ -45,12 +50,15 @@ ACTION_NAMES = {"refund.create": "退款", "refund.approve": "同意退款", "re
                 "operator.disable": "停用操作员", "operator.enable": "启用操作员",
                 "operator.reset_password": "重置密码", "settings.update": "修改店铺设置",
                 "freight.create": "新建运费模板", "freight.edit": "修改运费模板",
-                "promotion.create": "新建促销活动", "promotion.stop": "停止促销活动"}
+                "promotion.create": "新建促销活动", "promotion.stop": "停止促销活动",
+                "after_sale.approve": "同意售后", "after_sale.reject": "拒绝售后",
+                "after_sale.receive": "确认收到退货", "after_sale.ship": "换货寄出"}
 STATIC_TYPES = {".js": "application/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
 # The sidebar: one group per area a manager thinks in; a new page is one line here (and its
 # `owner_only` flag matches its `console_page(area=...)`). A group with no page is not shown.
 NAV = (
-    ("订单", (("/console/orders", "订单", False), ("/console/refunds", "退款", False))),
+    ("订单", (("/console/orders", "订单", False), ("/console/refunds", "退款", False),
+            ("/console/after-sales", "售后", False))),
     ("商品", (("/console/products", "商品与库存", False), ("/console/categories", "分类", False),
              ("/console/freight-templates", "运费模板", False))),
     ("营销", (("/console/coupons", "优惠券", False), ("/console/flash-sales", "秒杀", False),
@@ -90,11 +98,12 @@ def _templates():
     from functions.console.render import environment
 
     return environment({"yuan": yuan, "yuan_plain": yuan_plain, "bj": beijing, "bj_day": beijing_day, "weight": weight,
-                        "outcome": _outcome_name, "audit_detail": audit_detail},
+                        "outcome": _outcome_name, "audit_detail": audit_detail, "actor": actor},
                        {"STATUS_NAMES": STATUS_NAMES, "UPLOAD_NAMES": UPLOAD_NAMES,
                         "PAID_STATUSES": ("PAID", "SHIPPED", "COMPLETED", "REFUNDING", "REFUNDED"),
                         "REFUND_NAMES": REFUND_NAMES, "nav_for": nav_for, "SALE_NAMES": SALE_NAMES, "GROUP_NAMES": GROUP_NAMES, "LOGISTICS_NAMES": LOGISTICS_NAMES,
-                        "PAYOUT_NAMES": PAYOUT_NAMES, "ACTION_NAMES": ACTION_NAMES, "FREIGHT_RULES": FREIGHT_RULES})
+                        "PAYOUT_NAMES": PAYOUT_NAMES, "ACTION_NAMES": ACTION_NAMES, "FREIGHT_RULES": FREIGHT_RULES,
+                        "AFTER_SALE_NAMES": AFTER_SALE_NAMES, "KIND_NAMES": KIND_NAMES})
 
 
 # -- what a person reads: Beijing time, yuan ---------------------------------------------------------
@@ -160,6 +169,18 @@ def weight(grams) -> str:
         return f"{grams} 克"
     kilos, rest = divmod(grams, 1000)
     return f"{kilos}.{rest:03d}".rstrip("0").rstrip(".") + " 千克"
+
+
+def actor(who: str | None) -> str:
+    """Who acted on an after-sale, as its history names them: the shopper (`user:<id>`,
+    never shown: a user id means nothing to an operator), the timers, or the operator."""
+    if not who:
+        return ""
+    if who.startswith("user:"):
+        return "买家"
+    if who == "system":
+        return "系统(自动)"
+    return f"操作员 {who}"
 
 
 def _outcome_name(outcome: str | None) -> str:
@@ -229,7 +250,8 @@ FLASH_COOKIE = "console_flash"
 FLASH = {"done": "操作已完成", "saved": "已保存", "created": "已创建", "shipped": "已发货,正在向微信上传发货信息",
          "refunded": "退款已提交", "approved": "已同意退款", "rejected": "已拒绝退款", "stopped": "已停止",
          "adjusted": "已调整", "paid": "已标记为已打款", "stock": "库存已调整", "retry": "已重新排队上传",
-         "deleted": "已删除"}
+         "deleted": "已删除", "as_approved": "已同意售后申请", "as_rejected": "已拒绝售后申请",
+         "as_received": "已确认收到退货", "as_shipped": "换货商品已寄出"}
 
 
 def redirect(to: str, cookies: list[str] | None = None, flash: str | None = None) -> Response:

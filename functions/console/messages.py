@@ -34,6 +34,9 @@ BY_CODE = {
     "IN_USE": "仍有商品或子分类在使用,不能删除",
     "UNDELIVERABLE": "收货地址所在省份不在配送范围内",
     "UNKNOWN_FREIGHT_TEMPLATE": "运费模板不存在,请重新选择",
+    "AMOUNT_TOO_LARGE": "金额超过可退金额",
+    "AFTER_SALE_OPEN": "这些商品已有进行中的售后",
+    "AFTER_SALES_CLOSED": "已超过售后期限",
     "CSRF": "表单已失效(CSRF 校验失败),请刷新页面重试",
 }
 BY_KIND = {

@@ -68,6 +68,7 @@ def _order_page(ctx, order_id: str, status: int = 200, notice: str | None = None
                     titles={i["sku_id"]: i.get("title") or i["sku_id"] for i in order.items},
                     couriers=wiring.couriers().all(), courier_names=wiring.couriers().names(),
                     refunds=wiring.refunds().for_order(order_id), notice=notice,
+                    after_sales=wiring.after_sales().for_order(order_id),
                     refundable=int(order.refund_room or 0) if order.status in REFUNDABLE else 0,
                     form_key=secrets.token_urlsafe(12))
 

@@ -74,7 +74,7 @@ def test_every_page_reads_as_a_manager_reads_it_on_a_laptop_and_a_phone(
     ids = a_shop_with_something_on_every_page
     owner_signs_in(page, console_url, "/console/dashboard")
     pages = ["/console/dashboard", "/console/orders", f"/console/orders/{ids['order_id']}", "/console/refunds",
-             "/console/products", f"/console/products/{ids['product_id']}", "/console/categories",
+             "/console/after-sales", "/console/products", f"/console/products/{ids['product_id']}", "/console/categories",
              "/console/freight-templates", "/console/freight-templates/new", "/console/coupons",
              "/console/flash-sales", "/console/group-buys", "/console/bargains", "/console/assist-campaigns",
              "/console/promotions",
