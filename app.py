@@ -5,6 +5,7 @@ from chalice import Chalice
 from functions import (
     addresses,
     admin,
+    after_sales,
     analytics,
     auth,
     campaigns,  # bargains and friend assistance
@@ -61,6 +62,7 @@ for blueprint in (
     storefront.bp,
     freight.bp,
     promotions.bp,
+    after_sales.bp,
 ):
     app.register_blueprint(blueprint)
 

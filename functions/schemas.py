@@ -138,6 +138,54 @@ class RefundInput(BaseModel):
         return self
 
 
+# -- after-sales --
+class AfterSaleInput(BaseModel):
+    """A shopper's after-sale of delivered units (reasons: GET /after-sales/reasons)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["refund_only", "return_refund", "exchange"]
+    items: list[RefundLineInput] = Field(min_length=1, max_length=50,
+                                         description="the order's units it is about, by SKU")
+    reason_code: str = Field(min_length=1, max_length=32, description="a code of GET /after-sales/reasons that "
+                                                                      "applies to the kind")
+    description: str | None = Field(None, max_length=500)
+    images: list[str] | None = Field(None, max_length=9, description="photos: image URLs the shop issued (uploads)")
+    amount: Int | None = Field(None, ge=1, description="fen asked back, at most what the units paid; by default "
+                                                       "all of it (an exchange refunds nothing)")
+
+
+class ReturnShipmentInput(BaseModel):
+    """The goods went back: the courier and its tracking number."""
+
+    model_config = ConfigDict(extra="forbid")
+    express_company: str = Field(min_length=1, max_length=64)
+    tracking_no: str = Field(min_length=1, max_length=64)
+
+
+class AfterSaleNoteInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    note: str | None = Field(None, max_length=200)
+
+
+class AfterSaleRejectInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=200, description="shown to the shopper")
+
+
+class ReceiveInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    restock: Annotated[bool, Strict()] = Field(description="put the returned units back in stock (in the stock "
+                                                           "ledger)")
+
+
+class GoodwillCouponInput(BaseModel):
+    """A coupon given to one shopper (a goodwill gesture after an after-sale, say)."""
+
+    model_config = ConfigDict(extra="forbid")
+    template_id: Id
+    reason: str = Field(min_length=1, max_length=200, description="why: kept in the audit log")
+
+
 class AbnormalRefundInput(BaseModel):
     """Send an ABNORMAL refund (WeChat could not return it to the payer) to a bank card,
     through WeChat Pay's abnormal-refund API: the payer's (`USER_BANK_CARD`, with the
@@ -759,3 +807,14 @@ class CustomerTagsInput(BaseModel):
 REQUEST_MODELS[("/me/phone", "post")] = PhoneInput
 REQUEST_MODELS[("/admin/tags", "post")] = TagInput
 REQUEST_MODELS[("/admin/customers/{user_id}/tags", "put")] = CustomerTagsInput
+# -- after-sales --
+REQUEST_MODELS.update({
+    ("/after-sales/uploads", "post"): UploadInput,
+    ("/orders/{order_id}/after-sales", "post"): AfterSaleInput,
+    ("/after-sales/{after_sale_id}/return", "post"): ReturnShipmentInput,
+    ("/admin/after-sales/{after_sale_id}/approve", "post"): AfterSaleNoteInput,
+    ("/admin/after-sales/{after_sale_id}/reject", "post"): AfterSaleRejectInput,
+    ("/admin/after-sales/{after_sale_id}/receive", "post"): ReceiveInput,
+    ("/admin/after-sales/{after_sale_id}/ship", "post"): ShipInput,
+    ("/admin/users/{user_id}/coupons", "post"): GoodwillCouponInput,
+})

@@ -191,7 +191,8 @@ def orders():
         ledger=_Deferred(ledger), outbox=_Deferred(outbox_repository), publisher=_Deferred(publisher),
         anomalies=_Deferred(anomalies), pay=pay_client(), expiry=expiry(), refunds=_Deferred(refunds),
         clock=clock(), new_tx=new_tx(), settings=settings(), notify_url=notify_url, reads=placement_reader(),
-        members=_Deferred(members), rate_limiter=rate_limiter())
+        members=_Deferred(members), rate_limiter=rate_limiter(),
+        after_sales=_Deferred(after_sale_repository))  # open after-sales in the my-orders row
 
 
 @_once
@@ -217,7 +218,26 @@ def refunds():
         orders=order_repository(), refunds=refund_repository(), reservations=reservations(), coupons=coupons(),
         ledger=ledger(), outbox=outbox_repository(), publisher=publisher(), anomalies=anomalies(),
         pay=pay_client(), clock=clock(), new_tx=new_tx(), notify_url=notify_url,
-        members=members())  # refunds of balance orders
+        members=members(),  # refunds of balance orders
+        after_sales=after_sale_repository())  # an after-sale's refund moves it
+
+
+# -- after-sales --
+@_once
+def after_sale_repository():
+    from layers.storage.after_sales import DynamoAfterSaleRepository
+
+    return DynamoAfterSaleRepository()
+
+
+@_once
+def after_sales():
+    from layers.services.after_sales import AfterSaleService
+
+    return AfterSaleService(after_sales=after_sale_repository(), orders=order_repository(), refunds=refunds(),
+                            catalog=catalog_repository(), shop=shop_settings_repository(),
+                            outbox=outbox_repository(), publisher=publisher(), clock=clock(), new_tx=new_tx(),
+                            images=_Deferred(images), order_view=orders().view)
 
 
 @_once
@@ -269,6 +289,10 @@ def event_handlers() -> dict:
         "shipping.upload": [shipping().on_order_shipped],
         "group.expiry_due": [group_buys().on_expiry_due],
         "catalog.changed": [listing().on_catalog_changed],
+        # -- the shopper's after-sale messages --
+        "after_sale.approved": [reminders().on_after_sale_approved],
+        "after_sale.refunded": [reminders().on_after_sale_refunded],
+        "after_sale.rejected": [reminders().on_after_sale_rejected],
     }
 
 
@@ -297,6 +321,9 @@ def jobs() -> dict[str, list[tuple[Callable, str, str | None]]]:
         "rebuild-listing": [(listing, "rebuild", None)],
         # -- customers: rule tags recomputed, nightly --
         "retag-customers": [(customers, "retag", None)],
+        # -- after-sales: unanswered requests approved, returns not sent back closed --
+        "approve-after-sales": [(after_sales, "auto_approve_due", None)],
+        "close-unreturned-after-sales": [(after_sales, "close_unreturned", None)],
         # -- one-off, not scheduled: run by hand after the deploy that brought the counts --
         "backfill-order-counts": [(order_counts_backfill, "run", None)],
     }

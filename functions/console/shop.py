@@ -36,7 +36,8 @@ MINUTE, DAY_S = 60, 86400
 # Each subscription message's template: its id, then one field per value of the message
 # holding the keyword of the merchant's template that carries it (layers/domain/subscription.py).
 VALUE_LABELS = {"order_id": "订单号", "amount": "金额", "expires_at": "关闭时间", "note": "说明",
-                "coupon_name": "优惠券名称", "valid_until": "到期时间", "title": "活动名称", "starts_at": "开始时间"}
+                "coupon_name": "优惠券名称", "valid_until": "到期时间", "title": "活动名称", "starts_at": "开始时间",
+                "address": "寄回地址", "reason": "拒绝原因"}
 MESSAGE_VALUE_LABELS = {("order_unpaid", "amount"): "待付金额", ("order_paid", "amount"): "实付金额",
                         ("group_expiring", "note"): "成团进度", ("group_expiring", "expires_at"): "到期时间"}
 KIND_NAMES = {"character_string": "字符串(character_string)", "amount": "金额(amount)", "thing": "事物(thing)",
@@ -82,6 +83,11 @@ SETTINGS_FORM = (
         ("auto_confirm_receipt_s", "发货后自动确认收货", "days",
          "买家一直未确认收货时,发货这么多天后自动确认收货(之后才可结算佣金)。"),
     )),
+    ("售后", (
+        ("after_sales_window_s", "确认收货后可申请售后", "days", "确认收货这么多天内,买家可以申请退款、退货或换货;填 0 为确认收货后不再受理。"),
+        ("return_window_s", "退货寄回期限", "days", "同意退货或换货后,买家须在这么多天内寄回并填写物流单号,否则售后关闭。"),
+        ("after_sales_auto_approve_s", "售后申请自动同意", "days", "买家的售后申请这么多天没有处理,系统自动同意;填 0 为不自动同意。"),
+    )),
     ("发货与运费", (
         ("shipping_fee", "运费", "yuan", "每笔订单的统一运费;填 0 为包邮。"),
         ("free_shipping_threshold", "满额包邮", "yuan", "商品金额达到这个数免运费;填 0 为不设包邮门槛。"),
@@ -110,6 +116,9 @@ SETTINGS_FORM = (
             ("coupon_expiring", "优惠券到期提醒", "买家的优惠券快过期时提醒。"),
             ("flash_sale_start", "秒杀开始提醒", "买家订阅的秒杀开始时提醒。"),
             ("group_expiring", "拼团即将到期提醒", "团长的团还差人且 30 分钟内到期时提醒。"),
+            ("after_sale_approved", "售后申请通过通知", "同意售后申请后通知买家;退货、换货附上寄回地址。"),
+            ("after_sale_refunded", "售后退款成功通知", "售后退款到账后通知买家。"),
+            ("after_sale_rejected", "售后申请被拒通知", "拒绝售后申请后通知买家,附上拒绝原因。"),
         ))),
 )
 
@@ -128,7 +137,8 @@ UNITS = {"minutes": "分钟", "days": "天", "yuan": "元", "percent": "%", "int
 def settings_change(before: dict, after: dict) -> str | None:
     """The audit line of a change to the shop's rules, as the settings page words them
     (`结算方式: 自动打款(微信转账) → 手动打款(线下)`); the rules hold no personal data, so
-    values are shown. A message's template only says that it changed."""
+    values are shown, except the return address (a name and a phone). A message's
+    template only says that it changed."""
     rows = {key: (label, kind) for _, fields in SETTINGS_FORM for key, label, kind, _ in fields}
     changed = []
     for key in sorted(after):
@@ -140,6 +150,9 @@ def settings_change(before: dict, after: dict) -> str | None:
                 if (old or {}).get(kind) != (new or {}).get(kind):
                     label = rows.get(f"subscription_templates.{kind}", (kind, ""))[0]
                     changed.append(f"{label}: 模板已{'修改' if (new or {}).get(kind) else '清除'}")
+            continue
+        if key == "return_address":  # a name and a phone: the line says only that it changed
+            changed.append(f"退货地址: 已{'修改' if new else '清除'}")
             continue
         label, kind = rows.get(key, (key, "text"))
         changed.append(f"{label}: {_worded(kind, old)} → {_worded(kind, new)}")

@@ -43,3 +43,8 @@ InUse = _error("InUse", "IN_USE", "conflict")
 # Freight: a province a template does not deliver to; a product naming no template.
 Undeliverable = _error("Undeliverable", "UNDELIVERABLE", "unprocessable")
 UnknownFreightTemplate = _error("UnknownFreightTemplate", "UNKNOWN_FREIGHT_TEMPLATE", "unprocessable")
+# After-sales: past the order's after-sales window; an amount beyond what its units paid or
+# beyond what the order has left to refund; a line already in an open after-sale.
+AfterSalesClosed = _error("AfterSalesClosed", "AFTER_SALES_CLOSED", "unprocessable")
+AmountTooLarge = _error("AmountTooLarge", "AMOUNT_TOO_LARGE", "unprocessable")
+AfterSaleOpen = _error("AfterSaleOpen", "AFTER_SALE_OPEN", "conflict")

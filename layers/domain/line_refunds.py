@@ -91,6 +91,22 @@ def take(items, amounts: dict, line_refunds: dict | None, picked: list[tuple[int
     return sum(ln["amount"] for ln in lines), tuple(lines), after
 
 
+def scaled(lines, amount: int) -> tuple[dict, ...]:
+    """The refund's lines when it refunds `amount`, less than the units are worth (an
+    after-sale agreed for less): each line's `amount` is its share of `amount`, in
+    proportion to what its units are worth (exact to the fen, `paid_shares.share`), and
+    `held` what the line keeps taken. The units' whole worth stays taken on the order,
+    so the fen not refunded never move to the line's other units."""
+    shares = paid_shares.share([int(ln["amount"]) for ln in lines], amount)
+    return tuple({**ln, "amount": share, "held": int(ln["amount"])} for ln, share in zip(lines, shares, strict=True))
+
+
+def _held(ln: dict) -> int:
+    """Fen a refund's line holds on the order: its worth (`held`, when the refund was for
+    less) or its amount."""
+    return int(ln.get("held", ln["amount"]))
+
+
 def give_back(line_refunds: dict | None, lines) -> dict | None:
     """The order's `line_refunds` once a refund of `lines` failed or was rejected."""
     if not lines:
@@ -99,7 +115,7 @@ def give_back(line_refunds: dict | None, lines) -> dict | None:
     for ln in lines:
         held = after.get(str(ln["line"]), {"units": 0, "amount": 0})
         after[str(ln["line"])] = {"units": max(0, int(held["units"]) - int(ln["units"])),
-                                  "amount": max(0, int(held["amount"]) - int(ln["amount"]))}
+                                  "amount": max(0, int(held["amount"]) - _held(ln))}
     return after
 
 
@@ -114,5 +130,5 @@ def take_again(items, line_refunds: dict | None, lines) -> dict | None:
         index = int(ln["line"])
         units, amount = taken(after, index)
         after[str(index)] = {"units": min(int(items[index]["quantity"]), units + int(ln["units"])),
-                             "amount": amount + int(ln["amount"])}
+                             "amount": amount + _held(ln)}
     return after

@@ -321,19 +321,28 @@ def request_refund(order: Order, amount: int | None) -> tuple[int, Change]:
     return amount, Change(order, _reserved(order, amount))
 
 
-def request_line_refund(order: Order, wanted) -> tuple[int, tuple[dict, ...], Change]:
+def request_line_refund(order: Order, wanted, amount: int | None = None
+                        ) -> tuple[int, tuple[dict, ...], Change]:
     """Reserve what the units `wanted` ([{"sku_id", "quantity"}]) paid: their lines' units
     and fen (`line_refunds`) and as much of the refund room, in one write. Answers the
-    amount, the refund's lines (`{"line", "sku_id", "units", "amount"}`) and the change."""
+    amount, the refund's lines (`{"line", "sku_id", "units", "amount"}`) and the change.
+    With `amount` (an after-sale agreed for less), the units are refunded for that, at
+    most what they paid (422 AMOUNT_TOO_LARGE); they stay taken for all they paid."""
     left = _refund_room(order)
     picked = line_refunds.pick(order.items, order.line_refunds, wanted)
-    amount, lines, after_lines = line_refunds.take(order.items, order.amounts, order.line_refunds, picked)
-    if amount < 1:
+    worth, lines, after_lines = line_refunds.take(order.items, order.amounts, order.line_refunds, picked)
+    if worth < 1:
         raise errors.NotAcceptable("these units paid nothing (their share rounds to 0 fen): "
                                    "refund more units of the line at once")
-    if amount > left:
-        raise errors.NotAcceptable(f"these units paid {amount} fen; at most {left} fen can still be refunded")
-    return amount, lines, Change(order, _reserved(order, amount, line_refunds=after_lines))
+    if amount is not None and amount != worth:
+        if not 1 <= amount < worth:
+            raise errors.AmountTooLarge(f"these units paid {worth} fen: refund at most that")
+        lines = line_refunds.scaled(lines, amount)
+    refunded = worth if amount is None else amount
+    if refunded > left:
+        raise (errors.NotAcceptable if amount is None else errors.AmountTooLarge)(
+            f"these units paid {refunded} fen; at most {left} fen can still be refunded")
+    return refunded, lines, Change(order, _reserved(order, refunded, line_refunds=after_lines))
 
 
 def _refund_room(order: Order) -> int:

@@ -25,10 +25,12 @@ counted, conditioned on it not being counted yet; the one-off `backfill-order-co
 job (layers/services/order_counts.py) counts the others under the same condition. So
 each order enters the counts exactly once, whichever comes first.
 
-After-sales: today an order whose refund is in flight (REFUNDING) is the shopper's open
-after-sale. When the after-sale aggregate comes, it keeps its own counter of open
-after-sales on the same item and `summary` adds it (AFTER_SALES); an after-sale whose
-refund makes its order REFUNDING must then not be counted twice.
+After-sales: an order whose refund is in flight (REFUNDING) is one of the shopper's
+after-sales, and the after-sale aggregate keeps its own counter of open after-sales
+(layers/storage/after_sales.py, its own item: a refund's transaction moves both) that
+`summary` adds. An after-sale whose refund is in flight is not in that counter
+(layers/domain/after_sale.py COUNTED): its order is REFUNDING then, counted here, so it
+is counted once.
 """
 
 from __future__ import annotations
@@ -57,14 +59,15 @@ def moves(before: Order | None, after: Order | None) -> dict[str, int]:
     return {status: delta for status, delta in deltas.items() if delta}
 
 
-def summary(counts: Mapping[str, int]) -> dict:
-    """The answer of `GET /me/orders/summary` from the counters as stored. A counter is
-    never below 0 when every write moved it; one that is (a bug, a hand edit) reads 0."""
+def summary(counts: Mapping[str, int], open_after_sales: int = 0) -> dict:
+    """The answer of `GET /me/orders/summary` from the counters as stored, and the
+    shopper's open after-sales not refunding (their own counter). A counter is never
+    below 0 when every write moved it; one that is (a bug, a hand edit) reads 0."""
     def n(name: str) -> int:
         return max(0, int(counts.get(name) or 0))
 
     return {PENDING.value: n(PENDING), PAID.value: n(PAID), SHIPPED.value: n(SHIPPED),
-            "after_sales": sum(n(name) for name in AFTER_SALES)}
+            "after_sales": sum(n(name) for name in AFTER_SALES) + max(0, int(open_after_sales))}
 
 
 class UncountedOrders(Protocol):

@@ -73,6 +73,9 @@ class Refund:
     # A refund of lines: the units it takes back, [{"line", "sku_id", "units", "amount"}]
     # (layers/domain/line_refunds.py); empty for a refund of an amount.
     lines: tuple[dict, ...] = ()
+    # The after-sale it refunds (layers/domain/after_sale.py): its end moves that after-sale
+    # in the same transaction.
+    after_sale_id: str | None = None
 
     @property
     def open(self) -> bool:

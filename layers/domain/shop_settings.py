@@ -42,6 +42,17 @@ def _templates_doc() -> str:
 _TEMPLATES_DOC = _templates_doc()
 
 
+class ReturnAddress(BaseModel):
+    """Where returned goods go (the merchant's): shown to a shopper whose return was
+    approved, never logged."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    name: str = Field(min_length=1, max_length=32)
+    phone: str = Field(min_length=5, max_length=20, pattern=r"^[0-9+\- ]+$")
+    detail: str = Field(min_length=1, max_length=200)
+
+
 class ShopSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)  # built on first use
 
@@ -65,6 +76,13 @@ class ShopSettings(BaseModel):
     # rate may pay. Only an owner changes settings, so paying a shopper more than this takes
     # an owner's action (raising it), which the audit log shows.
     max_commission_bps: StrictInt = Field(3000, ge=0, le=10_000)
+    # -- after-sales: asked within this long of the order's completion (0: none after it);
+    # goods sent back within return_window_s of the approval or the after-sale closes;
+    # a request left unanswered after_sales_auto_approve_s is approved (0: never) --
+    after_sales_window_s: StrictInt = Field(7 * DAY, ge=0, le=90 * DAY)
+    return_window_s: StrictInt = Field(7 * DAY, ge=3600, le=90 * DAY)
+    after_sales_auto_approve_s: StrictInt = Field(2 * DAY, ge=0, le=90 * DAY)
+    return_address: ReturnAddress | None = None
     # -- points --
     points_per_yuan: StrictInt = Field(1, ge=0, le=10_000)
     point_value_fen: StrictInt = Field(1, ge=1, le=10_000)
@@ -74,7 +92,8 @@ class ShopSettings(BaseModel):
     # about to expire), each with its keyword layout; a message without one sends nothing.
     # A bare template id (how they were kept before layouts) takes the default layout.
     subscription_templates: dict[Literal["order_unpaid", "order_paid", "coupon_expiring", "flash_sale_start",
-                                         "group_expiring"], SubscriptionTemplate | str] = Field(
+                                         "group_expiring", "after_sale_approved", "after_sale_refunded",
+                                         "after_sale_rejected"], SubscriptionTemplate | str] = Field(
         default_factory=dict, description=_TEMPLATES_DOC)
 
     @field_validator("subscription_templates", mode="before")

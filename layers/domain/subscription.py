@@ -49,6 +49,10 @@ MESSAGES: dict[str, dict[str, tuple[str, bool]]] = {
     "coupon_expiring": {"coupon_name": (TEXT, True), "valid_until": (TIME, True)},
     "flash_sale_start": {"title": (TEXT, False), "starts_at": (TIME, True)},
     "group_expiring": {"note": (TEXT, True), "expires_at": (TIME, True)},
+    # after-sales: approved (a return carries where to send the goods), refunded, rejected
+    "after_sale_approved": {"order_id": (ID, True), "note": (TEXT, True), "address": (TEXT, False)},
+    "after_sale_refunded": {"order_id": (ID, True), "amount": (MONEY, True), "note": (TEXT, False)},
+    "after_sale_rejected": {"order_id": (ID, True), "reason": (TEXT, True)},
 }
 DEFAULT_FIELDS: dict[str, dict[str, str]] = {
     "order_unpaid": {"order_id": "character_string1", "amount": "amount2", "expires_at": "time3"},
@@ -56,6 +60,9 @@ DEFAULT_FIELDS: dict[str, dict[str, str]] = {
     "coupon_expiring": {"coupon_name": "thing1", "valid_until": "time2"},
     "flash_sale_start": {"title": "thing1", "starts_at": "time2"},
     "group_expiring": {"note": "thing1", "expires_at": "time2"},
+    "after_sale_approved": {"order_id": "character_string1", "note": "thing2", "address": "thing3"},
+    "after_sale_refunded": {"order_id": "character_string1", "amount": "amount2", "note": "thing3"},
+    "after_sale_rejected": {"order_id": "character_string1", "reason": "thing2"},
 }
 
 

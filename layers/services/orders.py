@@ -57,7 +57,9 @@ class _BalanceMoved(Exception):
 class OrderService:
     def __init__(self, *, orders, catalog, users, coupons, reservations, attribution, ledger, outbox,
                  publisher, anomalies, pay, expiry, refunds, clock, new_tx, settings, notify_url, reads,
-                 members=None, rate_limiter=None):
+                 members=None, rate_limiter=None, after_sales=None):
+        # the after-sale repository: its open count joins the "my orders" row
+        self.after_sales = after_sales
         # The shopper's order count of the minute, taken in the placement transaction
         # itself (layers.domain.rate_limit.RateLimiter.stage_hit): no round trip of its own.
         self.rate_limiter = rate_limiter
@@ -159,8 +161,10 @@ class OrderService:
 
     def summary(self, user_id: str) -> dict:
         """The shopper's "my orders" row (`GET /me/orders/summary`): one read of their
-        counters, whatever their history (layers/domain/order_counts.py)."""
-        return counts_summary(self.orders.counts(user_id))
+        counters and of their open after-sales, whatever their history
+        (layers/domain/order_counts.py)."""
+        open_after_sales = self.after_sales.open_count(user_id) if self.after_sales is not None else 0
+        return counts_summary(self.orders.counts(user_id), open_after_sales)
 
     # -- writing a decision -------------------------------------------------------------
 

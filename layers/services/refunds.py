@@ -13,6 +13,7 @@ again, so the last one to finish sees everything refunded.
 from __future__ import annotations
 
 from layers.clock import iso
+from layers.domain import after_sale as after_sale_rules
 from layers.domain import errors
 from layers.domain import order as order_rules
 from layers.domain import refund as domain
@@ -41,7 +42,9 @@ _LATE_PAYMENT_REASONS = {"SOLD_OUT": "订单已关闭，库存不足，自动退
 
 class RefundService:
     def __init__(self, *, orders, refunds, reservations, coupons, ledger, outbox, publisher, anomalies,
-                 pay, clock, new_tx, notify_url, members=None):
+                 pay, clock, new_tx, notify_url, members=None, after_sales=None):
+        # the after-sales repository: an after-sale's refund moves it when it ends
+        self.after_sales = after_sales
         # refunds of balance-paid orders go back to the balance (MemberService)
         self.members = members
         self.orders = orders
@@ -143,6 +146,58 @@ class RefundService:
         if refund["status"] == REQUESTED:
             refund = self.approve(refund["id"])
         return refund
+
+    def refund_after_sale(self, order_id: str, after_sale_id: str, who: str, note: str | None = None) -> Refund:
+        """Refund an after-sale that is due its refund: its units for its amount, as a
+        refund of those lines, approved (the merchant decided it), written with the
+        after-sale's move to REFUNDING in one transaction. Its refund id derives from the
+        after-sale and its attempt, so asking again is the same refund."""
+        for _ in range(ATTEMPTS):
+            a = self.after_sales.get(order_id, after_sale_id)
+            if a is None:
+                raise errors.NotFound("no such after-sale")
+            if a.status in (after_sale_rules.REFUNDING, after_sale_rules.REFUNDED) and a.refund_id:
+                return self.refunds.get(order_id, a.refund_id)
+            order = self.orders.get(order_id, consistent=True)
+            refund_id = domain.refund_id_for(order_id, a.user_id, after_sale_rules.refund_key(a))
+            amount, lines, change = order_rules.request_line_refund(order, [dict(i) for i in a.items], a.amount)
+            now_dt = self.clock.now()
+            now = iso(now_dt)
+            moved = after_sale_rules.start_refund(a, who, refund_id, now_dt, note)
+            refund = Refund(refund_id=refund_id, order_id=order_id, user_id=a.user_id, amount=amount,
+                            reason=f"售后退款：{after_sale_rules.reason_text(a.reason_code)}", status=PROCESSING,
+                            created_at=now, updated_at=now, lines=lines, after_sale_id=a.after_sale_id)
+            tx = self.new_tx()
+            self.refunds.stage_create(tx, refund, on_exists=_Exists)
+            self.orders.stage_change(tx, change.before, change.after, on_stale=_Stale)
+            self.after_sales.stage_change(tx, moved.before, moved.after, on_stale=_Stale)
+            for event in moved.events:
+                self.outbox.stage(tx, event, now)
+            try:
+                tx.commit()
+            except (_Exists, _Stale):
+                continue  # a concurrent answer or refund won: look again
+            logger.info("after-sale refund requested", extra={"order_id": order_id, "refund_id": refund_id,
+                                                              "after_sale_id": after_sale_id, "amount": amount})
+            for event in moved.events:
+                self.publisher.publish(event.event_id)
+            self._send(refund, change.after)
+            return self.refunds.get(order_id, refund_id)
+        raise errors.RateLimited("the order is busy; try again in a moment")
+
+    def _stage_after_sale(self, tx, refund: Refund, succeeded: bool, now_dt, now: str) -> tuple:
+        """The after-sale this refund refunds, moved by its end (REFUNDED, or back to be
+        tried again), in the refund's transaction; the events to publish after it."""
+        if not refund.after_sale_id or self.after_sales is None:
+            return ()
+        a = self.after_sales.get(refund.order_id, refund.after_sale_id)
+        moved = None if a is None else after_sale_rules.refund_ended(a, refund.refund_id, succeeded, now_dt)
+        if moved is None:
+            return ()
+        self.after_sales.stage_change(tx, moved.before, moved.after, on_stale=_Stale)
+        for event in moved.events:
+            self.outbox.stage(tx, event, now)
+        return moved.events
 
     def approve(self, refund_id: str) -> dict:
         refund = self._get(refund_id)
@@ -324,11 +379,12 @@ class RefundService:
             self._stage_order_change(tx, change, now)
             self.ledger.stage_refund(tx, current.refund_id, current.amount, now_dt,
                                      requested_at=current.accepted_at or current.updated_at)
+            followed = self._stage_after_sale(tx, current, True, now_dt, now)
             try:
                 tx.commit()
             except _Stale:
                 continue
-            for event in change.events:
+            for event in (*change.events, *followed):
                 self.publisher.publish(event.event_id)
             return
         raise errors.RateLimited("the order is busy; try again in a moment")
@@ -359,12 +415,13 @@ class RefundService:
                 # Dated as WeChat's bill dates it: the day WeChat accepted the refund.
                 self.ledger.stage_refund(tx, refund_id, refund.amount, now_dt,
                                          requested_at=refund.accepted_at or refund.updated_at)
+            followed = self._stage_after_sale(tx, refund, succeeded, now_dt, now)
             try:
                 tx.commit()
             except _Stale:
                 continue  # another refund of this order finished first: decide again
             logger.info("refund finished", extra={"order_id": order_id, "refund_id": refund_id, "status": status})
-            for event in change.events:
+            for event in (*change.events, *followed):
                 self.publisher.publish(event.event_id)
             return
         raise errors.RateLimited("the order is busy; try again in a moment")

@@ -131,6 +131,28 @@ class ReminderService:
             "note": "支付成功，我们会尽快为您发货"},
             page=f"pages/order/detail?id={payload['order_id']}")
 
+    # -- events: after-sales --------------------------------------------------------------
+
+    def on_after_sale_approved(self, event_id: str, payload: dict) -> None:
+        """`after_sale.approved`: a return or an exchange tells where the goods go back."""
+        address = payload.get("return_address")
+        values = {"order_id": payload["order_id"],
+                  "note": "售后申请已通过，请寄回商品" if address else "售后申请已通过，正在退款"}
+        if address:
+            values["address"] = f"{address.get('name', '')} {address.get('phone', '')} {address.get('detail', '')}"
+        self.remind(payload["user_id"], "after_sale_approved", payload["after_sale_id"], values,
+                    page=f"pages/after-sale/detail?id={payload['after_sale_id']}")
+
+    def on_after_sale_refunded(self, event_id: str, payload: dict) -> None:
+        self.remind(payload["user_id"], "after_sale_refunded", payload["after_sale_id"], {
+            "order_id": payload["order_id"], "amount": int(payload.get("amount") or 0), "note": "售后退款已退回"},
+            page=f"pages/after-sale/detail?id={payload['after_sale_id']}")
+
+    def on_after_sale_rejected(self, event_id: str, payload: dict) -> None:
+        self.remind(payload["user_id"], "after_sale_rejected", payload["after_sale_id"], {
+            "order_id": payload["order_id"], "reason": payload.get("reason") or "不符合售后条件"},
+            page=f"pages/after-sale/detail?id={payload['after_sale_id']}")
+
     # -- job: send-reminders --------------------------------------------------------------
 
     def send_reminders(self) -> dict:

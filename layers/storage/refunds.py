@@ -33,7 +33,8 @@ class RefundItem(Queued):
     wechat_refund_id = UnicodeAttribute(null=True)
     last_error = UnicodeAttribute(null=True)
     accepted_at = UnicodeAttribute(null=True)
-    lines = JSONAttribute(null=True)  # a refund of lines: [{"line", "sku_id", "units", "amount"}]
+    lines = JSONAttribute(null=True)  # a refund of lines: [{"line", "sku_id", "units", "amount", "held"?}]
+    after_sale_id = UnicodeAttribute(null=True)  # the after-sale it refunds
 
 
 def refund_key(order_id: str, refund_id: str) -> tuple[str, str]:

@@ -161,7 +161,8 @@ def test_tags_manual_and_by_rule_and_their_members_page(world):
             paid(world, user, datetime(year, 6, 1 + k, tzinfo=UTC), 500)
     assert world.customers.retag()["retagged"] >= 2
     assert world.customers.retag()["retagged"] == 0  # idempotent: nothing left to change
-    assert world.repo.users_with_tag(active, 10)[0] == sorted(users[1:])
+    # the job retags everyone in the table (other tests' customers too): look at ours
+    assert set(world.repo.users_with_tag(active, 100)[0]) & set(users) == set(users[1:])
 
     world.customers.set_manual_tags(users[0], [manual])
     with pytest.raises(errors.NotAcceptable):
@@ -174,7 +175,7 @@ def test_tags_manual_and_by_rule_and_their_members_page(world):
 
     world.now = datetime(year + 1, 1, 1, tzinfo=UTC)  # no order in the last 30 days any more
     world.customers.retag()
-    assert world.repo.users_with_tag(active, 10) == ([], None)
+    assert set(world.repo.users_with_tag(active, 100)[0]) & set(users) == set()
     assert world.repo.get(users[2]).tags == []
     world.customers.set_manual_tags(users[0], [])
     assert world.repo.users_with_tag(manual, 10) == ([], None)

@@ -29,7 +29,7 @@ SETUP = "Walkthrough setup"
 READY = "Ctrl-C stops everything."
 # Areas that must keep a walkthrough: deleting one fails here, not in a newcomer's terminal.
 EXPECTED = ("purchase", "bargain", "assistance", "group buy", "members", "top-up", "analytics", "checkout", "freight",
-            "promotion")
+            "promotion", "after-sale")
 # Only what a developer's shell has: the test session's own settings (its admin key, its
 # DynamoDB Local) must not leak into the stack, which makes and saves its own.
 PASSED_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "JAVA_HOME", "PYTHONDONTWRITEBYTECODE")

@@ -41,7 +41,8 @@ def test_every_event_consumer_is_a_bound_method_taking_event_id_and_payload(wiri
                              "order.shipped", "shipping.upload",
                              "group.expiry_due",
                              "top_up.paid",
-                             "catalog.changed"}
+                             "catalog.changed",
+                             "after_sale.approved", "after_sale.refunded", "after_sale.rejected"}
     for event_type, consumers in handlers.items():
         assert consumers, event_type
         for consumer in consumers:
@@ -58,6 +59,7 @@ def test_every_job_step_is_a_method_of_a_wired_service(wiring):
                          "expire-groups",
                          "rebuild-listing",
                          "retag-customers",
+                         "approve-after-sales", "close-unreturned-after-sales",
                          "backfill-order-counts"}  # one-off: not scheduled
     for name, steps in jobs.items():
         assert steps, name
