@@ -1019,6 +1019,13 @@ def customers():
         now = iso(clock().now())
         return [coupon_view(c, now) for c in found]
 
+    def after_sale_views(user_id: str) -> list[dict]:
+        from layers.services.after_sales import AfterSaleService
+
+        found, _ = after_sale_repository().for_user(user_id, 20, None)
+        return [AfterSaleService.view(a, admin=True) for a in found]
+
     return CustomerService(customers=customer_repository(), orders=order_repository(), phone_api=mini_program(),
                            level_of=level_of, clock=clock(), order_views=order_views, coupon_views=coupon_views,
+                           after_sale_views=after_sale_views,
                            membership=lambda user_id: members().membership(user_id))

@@ -26,7 +26,7 @@ class CustomerQuery:
 class CustomerService:
     def __init__(self, *, customers, orders, phone_api, level_of: Callable[[str], str | None], clock,
                  order_views: Callable | None = None, coupon_views: Callable | None = None,
-                 membership: Callable[[str], dict] | None = None):
+                 membership: Callable[[str], dict] | None = None, after_sale_views: Callable | None = None):
         self.customers = customers
         self.orders = orders
         self.phone_api = phone_api
@@ -35,6 +35,7 @@ class CustomerService:
         self.order_views = order_views
         self.coupon_views = coupon_views
         self.membership = membership
+        self.after_sale_views = after_sale_views
 
     # -- the events ------------------------------------------------------------------------
     def on_order_paid(self, event_id: str, payload: dict) -> None:
@@ -97,7 +98,7 @@ class CustomerService:
         return [rules.view(c, now) for c in found], next_cursor
 
     def detail(self, user_id: str, whole_phone: bool = False) -> dict:
-        """The customer with their orders, coupons, balance, points and tags; the number whole
+        """The customer with their orders, after-sales, coupons, balance, points and tags; the number whole
         only when the caller is an owner (`whole_phone`)."""
         customer = self.customers.get(user_id)
         if customer is None:
@@ -110,6 +111,7 @@ class CustomerService:
             out["phone"] = self.customers.phone(user_id)
         out["orders_list"] = self.order_views(user_id) if self.order_views else []
         out["coupons"] = self.coupon_views(user_id) if self.coupon_views else []
+        out["after_sales"] = self.after_sale_views(user_id) if self.after_sale_views else []
         membership = self.membership(user_id) if self.membership else {}
         out["balance"] = membership.get("balance")
         out["points"] = membership.get("points")

@@ -288,3 +288,40 @@ def test_tags_and_the_customer_page_through_http(client, shop, admin_headers):
     assert detail["tags"] == [name] and detail["orders_list"] == [] and detail["coupons"] == []
     assert detail["balance"] == {"principal": 0, "bonus": 0} and detail["segment_name"] == "未下单客户"
     assert client.http.get("/admin/customers/u_nobody", headers=admin_headers).status_code == 404
+
+
+def test_a_payment_through_the_events_pipeline_reaches_the_record_once_and_the_page(client, admin_headers, shop):
+    """The real path: WeChat's notification, the outbox event on the queue, the events
+    consumer (every registered handler) delivering it twice; the record counts it once."""
+    from functions import wiring
+    from layers.events import handle_event_batch
+    from tests.integration.test_analytics_api import _sqs_event
+    from tests.integration.test_payments import (
+        drain_events_queue,
+        new_order,
+        pay_through_notification,
+    )
+
+    order, _, shopper = new_order(client, admin_headers, price=2500, quantity=2)
+    user = shopper["X-User-Id"]
+    drain_events_queue(shop["sqs"])
+    pay_through_notification(client, shop["sandbox"], order["id"])
+    [event] = [m for m in drain_events_queue(shop["sqs"]) if m["payload"].get("order_id") == order["id"]]
+    answer = handle_event_batch({"Records": _sqs_event([json.dumps(event)] * 2)["Records"]}, wiring.event_handlers())
+    assert answer == {"batchItemFailures": []}
+    record = wiring.customer_repository().get(user)
+    goods = order["amounts"]["payable"] - order["amounts"]["shipping"]
+    assert (record.orders, record.spent) == (1, goods)
+
+    detail = body(client.http.get(f"/admin/customers/{user}", headers=admin_headers))
+    assert detail["orders"] == 1 and detail["spent"] == goods and detail["segment"] == "general_develop"
+    assert [o["id"] for o in detail["orders_list"]] == [order["id"]]
+    assert detail["after_sales"] == [] and detail["points"] is not None
+    paid_at = datetime.fromisoformat(record.last_order_at.replace("Z", "+00:00"))
+    window = (f"last_order_after={(paid_at - timedelta(seconds=1)).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+              f"&last_order_before={(paid_at + timedelta(seconds=1)).strftime('%Y-%m-%dT%H:%M:%SZ')}")
+    for query, found in ((f"min_orders=1&min_spent={goods}", True), (f"min_spent={goods + 1}", False),
+                         ("min_orders=2", False)):
+        r = client.http.get(f"/admin/customers?{query}&{window}&limit=100", headers=admin_headers)
+        assert r.status_code == 200, r.body
+        assert (user in [c["user_id"] for c in body(r)["items"]]) is found, query
