@@ -9,6 +9,7 @@ rule lives here or in a template. One module per area; `_kit` holds what they sh
 from functions.console import (  # noqa: F401  (each registers its views on bp)
     campaigns,  # group buys, bargains, assistance
     catalog,
+    customers,  # 客户, 标签
     distribution,
     freight,
     marketing,
