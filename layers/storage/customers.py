@@ -236,7 +236,8 @@ class DynamoCustomerRepository:
             if part is not None:
                 condition = part if condition is None else condition & part
         result = CustomerItem.gsi3.query(LIST, range_condition, filter_condition=condition, scan_index_forward=False,
-                                         page_size=min(budget, max(limit, 100)), last_evaluated_key=cursor)
+                                         page_size=_first_read(limit, budget, filtered=condition is not None),
+                                         last_evaluated_key=cursor)
         return self._collect(result, filters, limit, budget, _customer_of_raw)
 
     def _page_of_tag(self, filters, limit, cursor, budget):
@@ -335,6 +336,12 @@ class DynamoCustomerRepository:
         and the cursor of the next page (None at the end). For coupon grants to a tag."""
         result = TagMemberItem.query(f"CUSTOMER#TAG#{tag}", limit=limit, last_evaluated_key=cursor)
         return [i.user_id for i in result], result.last_evaluated_key
+
+
+def _first_read(limit: int, budget: int, filtered: bool) -> int:
+    """How many items the first request of a page reads: `limit` when nothing is filtered
+    (every item read is on the page), else more, since a filter drops some."""
+    return min(budget, limit if not filtered else max(limit * 5, 100))
 
 
 def _customer_of_raw(raw: dict) -> Customer:
