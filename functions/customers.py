@@ -59,7 +59,7 @@ def _time_param(name: str) -> str | None:
     if at.tzinfo is None:
         raise errors.InvalidRequest(f"{name} must name its offset (Z or +08:00)")
     try:
-        return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return at.astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     except (OverflowError, ValueError):
         raise errors.InvalidRequest(f"{name} is out of range") from None
 

@@ -33,8 +33,8 @@ def _utc(value: str | None, field: str) -> str | None:
     if not text:
         return None
     try:
-        return datetime.fromisoformat(text).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    except ValueError:
+        return datetime.fromisoformat(text).astimezone(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    except (ValueError, OverflowError):
         raise errors.InvalidRequest(f"{field}:请选择时间") from None
 
 

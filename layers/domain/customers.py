@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Protocol
 
 # -- RFM thresholds: a customer is "high" on each when they reach it ------------------------
 RECENT_DAYS = 90          # recency high: last order within 90 days
@@ -205,3 +206,32 @@ def view(c: Customer, now: datetime) -> dict:
     return {"user_id": c.user_id, "phone_masked": c.phone_masked, "level": c.level, "orders": c.orders,
             "spent": c.spent, "last_order_at": c.last_order_at, "first_order_at": c.first_order_at,
             "distributor_id": c.distributor_id, "tags": c.tags, "segment": segment(c, now)}
+
+
+class CustomerRepository(Protocol):
+    """What the service needs of the records (layers/storage/customers.py on DynamoDB)."""
+
+    def get(self, user_id: str) -> Customer | None: ...
+
+    def apply(self, event_id: str, delta: Delta) -> bool:
+        """`delta` once per `event_id`: False when that event was already applied."""
+
+    def set_phone(self, user_id: str, phone: str, masked: str) -> None: ...
+
+    def remove_phone(self, user_id: str) -> bool: ...
+
+    def find_by_phone(self, kind: str, digits: str) -> list[Customer]: ...
+
+    def page(self, filters: Filters, limit: int, cursor: dict | None) -> tuple[list[Customer], dict | None]: ...
+
+    def create_tag(self, tag: Tag) -> Tag: ...
+
+    def tags(self) -> list[Tag]: ...
+
+    def set_tags(self, user_id: str, manual: tuple[str, ...] | None = None,
+                 rule: tuple[str, ...] | None = None) -> Customer: ...
+
+    def users_with_tag(self, tag: str, limit: int = 100, cursor: dict | None = None) -> tuple[list[str], dict | None]:
+        """A page of the user ids holding `tag`, and the next page's cursor (None at the end)."""
+
+    def scan_all(self, cursor: dict | None) -> tuple[list[Customer], dict | None]: ...

@@ -218,17 +218,17 @@ class DynamoCustomerRepository:
         items; fewer than `limit` matches and a cursor means "more may follow"."""
         if filters.tag is not None:
             return self._page_of_tag(filters, limit, cursor, budget)
-        range_condition = None
         after = _epoch(filters.last_order_after) + 1 if filters.last_order_after else None
         before = _epoch(filters.last_order_before) - 1 if filters.last_order_before else None
+        if (before is not None and before < 1) or (after is not None and before is not None and after > before):
+            return [], None  # an empty window (0 is "never ordered", never in a window)
+        range_condition = None
         if after is not None and before is not None:
             range_condition = CustomerItem.gsi3n.between(after, before)
         elif after is not None:
             range_condition = CustomerItem.gsi3n >= after
         elif before is not None:
             range_condition = CustomerItem.gsi3n.between(1, before)  # 0: never ordered
-        if after is not None and before is not None and after > before:
-            return [], None
         condition = None
         for part in ((CustomerItem.level == filters.level) if filters.level is not None else None,
                      (CustomerItem.spent >= filters.min_spent) if filters.min_spent is not None else None,

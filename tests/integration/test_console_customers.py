@@ -103,7 +103,7 @@ def test_customers_and_tags_in_the_console(client, shop, owner, operator):
         assert user not in page(client, operator, f"/console/customers?tag={quote(tag)}")
 
         # filters: yuan and Beijing time, refused when typed wrong
-        for query in ("min_spent=abc", "min_orders=-1", "last_order_after=soon"):
+        for query in ("min_spent=abc", "min_orders=-1", "last_order_after=soon", "last_order_before=0001-01-01T00:00"):
             r = client.http.get(f"/console/customers?{query}", headers={"Cookie": operator, "Host": "127.0.0.1"})
             assert r.status_code == 400, query
         page(client, operator, "/console/customers?min_spent=0.01&min_orders=1&last_order_after=2026-01-01T08:00"

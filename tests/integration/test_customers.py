@@ -284,6 +284,14 @@ def test_tags_and_the_customer_page_through_http(client, shop, admin_headers):
     assert client.http.get("/admin/customers?tag=nosuchtag", headers=admin_headers).status_code == 404
     for bad in ("min_spent=-1", "min_orders=x", "last_order_before=yesterday", "last_order_after=2026-01-01T00:00:00"):
         assert client.http.get(f"/admin/customers?{bad}", headers=admin_headers).status_code == 400, bad
+    for window in ("last_order_before=0001-01-01T00:00:00Z", "last_order_before=1970-01-01T00:00:01Z",
+                   "last_order_after=9999-12-31T23:59:59Z",
+                   "last_order_after=2030-01-01T00:00:00Z&last_order_before=2020-01-01T00:00:00Z",
+                   "last_order_before=0001-01-01T00:00:00%2B08:00"):
+        r = client.http.get(f"/admin/customers?{window}", headers=admin_headers)
+        assert r.status_code in (200, 400), (window, r.status_code, r.body)
+        if r.status_code == 200:
+            assert body(r) == {"items": [], "next_cursor": None}, window
     detail = body(client.http.get(f"/admin/customers/{user}", headers=admin_headers))
     assert detail["tags"] == [name] and detail["orders_list"] == [] and detail["coupons"] == []
     assert detail["balance"] == {"principal": 0, "bonus": 0} and detail["segment_name"] == "未下单客户"
