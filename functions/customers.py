@@ -40,7 +40,7 @@ def remove_phone():
 
 def _int_param(name: str) -> int | None:
     raw = query_param(bp, name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     if not raw.isdigit() or len(raw) > 12:
         raise errors.InvalidRequest(f"{name} must be a whole number from 0")
@@ -50,7 +50,7 @@ def _int_param(name: str) -> int | None:
 def _time_param(name: str) -> str | None:
     """An RFC 3339 time with its offset, as UTC `...Z` to the second (how records keep times)."""
     raw = query_param(bp, name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     try:
         at = datetime.fromisoformat(raw.replace("Z", "+00:00").replace(" ", "+"))
