@@ -326,6 +326,7 @@ def jobs() -> dict[str, list[tuple[Callable, str, str | None]]]:
         "close-unreturned-after-sales": [(after_sales, "close_unreturned", None)],
         # -- one-off, not scheduled: run by hand after the deploy that brought the counts --
         "backfill-order-counts": [(order_counts_backfill, "run", None)],
+        "backfill-customers": [(customers_backfill, "run", None)],
     }
 
 # -- coupons, flash sales (helper: coupons) ----------------------------------------------------
@@ -1029,3 +1030,14 @@ def customers():
                            level_of=level_of, clock=clock(), order_views=order_views, coupon_views=coupon_views,
                            after_sale_views=after_sale_views,
                            membership=lambda user_id: members().membership(user_id))
+
+
+@_once
+def customers_backfill():
+    """The one-off job that makes the records of shoppers who paid before the consumers."""
+    from layers.services.customers import CustomerBackfill
+    from layers.storage.catalog import first_product_day
+    from layers.storage.kv import DynamoSessionStorage
+
+    return CustomerBackfill(service=customers(), orders=order_repository(), refunds=refund_repository(),
+                            progress=DynamoSessionStorage(), first_day=first_product_day, clock=clock())

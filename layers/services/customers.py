@@ -6,12 +6,16 @@ Nothing here logs a phone number or any part of it: log lines name user ids and 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import date, timedelta
 
 from layers.clock import iso
 from layers.domain import customers as rules
 from layers.domain import errors, paid_shares
+from layers.domain import refund as refund_rules
+from layers.domain.analytics import day_of
 from layers.domain.customers import Filters, Tag
 from layers.domain.miniprogram import InvalidCode, WeChatApiError, WeChatUnavailable
 from layers.observability import logger
@@ -165,6 +169,79 @@ class CustomerService:
                 logger.info("retag-customers: progress", extra={"customers": seen, "changed": changed})
             if cursor is None:
                 return {"customers": seen, "retagged": changed}
+
+
+BACKFILL_PROGRESS = "customers-backfill"
+
+
+class CustomerBackfill:
+    """The one-off `backfill-customers` job: the records of shoppers who paid before the
+    customers' consumers existed, from their orders and refunds.
+
+    It walks the paid days (Beijing) back from today to the shop's first, and applies each
+    order's paid fact and each of its succeeded refunds through the same `apply` as the
+    events, under the events' own ids (`order.paid:<order_id>`, `order.refunded:<refund_id>`).
+    So what the consumers already counted is skipped by its marker, and an event delivered
+    after the backfill counted it changes nothing: run it again, late, or after it died
+    halfway, nothing counts twice. The markers live 90 days: run it within 90 days of the
+    deploy that brought the consumers. Each run works for at most `budget_s` seconds
+    (it fits behind `POST /admin/jobs/{name}/run`), keeps where it is, and goes on from
+    there the next time; a finished pass starts again from today."""
+
+    def __init__(self, *, service: CustomerService, orders, refunds, progress, first_day: Callable[[], str | None],
+                 clock, budget_s: float = 20.0, monotonic: Callable[[], float] = time.monotonic):
+        self.service = service
+        self.orders = orders
+        self.refunds = refunds
+        self.progress = progress
+        self.first_day = first_day
+        self.clock = clock
+        self.budget_s = budget_s
+        self.monotonic = monotonic
+
+    def run(self) -> dict:
+        started = self.monotonic()
+        state = self.progress.get(BACKFILL_PROGRESS)
+        if not state or state.get("finished_at"):
+            state = {"day": day_of(iso(self.clock.now())), "floor": self.first_day(), "applied": 0}
+        applied = 0
+        while state["floor"] is not None and state["day"] >= state["floor"]:
+            if self.monotonic() - started >= self.budget_s:
+                break
+            found = sum(self.backfill_order(o) for o in self.orders.paid_on(state["day"]))
+            applied += found
+            state.update(day=(date.fromisoformat(state["day"]) - timedelta(days=1)).isoformat(),
+                         applied=state["applied"] + found)
+            self.progress.set(BACKFILL_PROGRESS, state)
+            if found:
+                logger.info("customers backfill: a paid day", extra={"next_day": state["day"], "applied": found})
+        done = state["floor"] is None or state["day"] < state["floor"]
+        if done:
+            state["finished_at"] = iso(self.clock.now())
+            self.progress.set(BACKFILL_PROGRESS, state)
+        logger.info("customers backfill: " + ("pass done" if done else "run ends; run it again to go on"),
+                    extra={"applied": applied, "applied_in_pass": state["applied"], "next_day": state["day"]})
+        return {"done": done, "applied": applied, "next_day": None if done else state["day"]}
+
+    def backfill_order(self, order) -> int:
+        """The order's paid fact and its succeeded refunds, oldest first, each once; how
+        many were applied by this call."""
+        if not order.paid_at:
+            return 0
+        goods = sum(paid_shares.line_paid(order.items, order.amounts))
+        level = self.service.level_of(order.user_id)
+        count = int(self.service.customers.apply(
+            f"order.paid:{order.order_id}",
+            rules.paid_delta(order.user_id, goods, order.paid_at, level, order.distributor_id)))
+        refunded = 0
+        done = sorted((r for r in self.refunds.for_order(order.order_id) if r.status == refund_rules.SUCCESS),
+                      key=lambda r: (r.updated_at, r.refund_id))
+        for refund in done:
+            refunded += refund.amount
+            count += int(self.service.customers.apply(
+                f"order.refunded:{refund.refund_id}",
+                rules.refund_delta(order.user_id, goods, refunded, refund.amount, level)))
+        return count
 
 
 def _tag_view(tag: Tag) -> dict:

@@ -58,7 +58,7 @@ def refunded(world, order, amount):
     current = world.orders.get(order.order_id, consistent=True)
     payload = {"order_id": order.order_id, "refund_id": refund_id, "amount": amount,
                "refunded_total": current.refunded_amount, "user_id": order.user_id}
-    world.customers.on_order_refunded(refund_id, payload)
+    world.customers.on_order_refunded(f"order.refunded:{refund_id}", payload)
     return refund_id, payload
 
 
@@ -79,7 +79,7 @@ def test_paid_orders_and_refunds_keep_the_record_and_a_redelivery_changes_nothin
 
     refund_id, payload = refunded(world, first, 5000)
     assert world.repo.get(user).spent == 6000
-    world.customers.on_order_refunded(refund_id, payload)  # delivered again
+    world.customers.on_order_refunded(f"order.refunded:{refund_id}", payload)  # delivered again
     world.customers.on_order_paid(f"order.paid:{second.order_id}", {"order_id": second.order_id})
     assert world.repo.get(user).spent == 6000 and world.repo.get(user).orders == 2
     refunded(world, first, 5000)  # the rest, shipping included: goods first, so 4000 more
@@ -334,3 +334,24 @@ def test_a_payment_through_the_events_pipeline_reaches_the_record_once_and_the_p
         r = client.http.get(f"/admin/customers?{query}&{window}&limit=100", headers=admin_headers)
         assert r.status_code == 200, r.body
         assert (user in [c["user_id"] for c in body(r)["items"]]) is found, query
+
+
+def test_the_backfill_on_dynamodb_counts_each_order_and_refund_once_beside_the_consumers(world):
+    """`backfill_order` through the real order and refund repositories and markers: what a
+    consumer counted is skipped, the rest counted once, and a second pass changes nothing."""
+    from layers.services.customers import CustomerBackfill
+
+    user, year = _user(), random_year()
+    first = world.paid(user, datetime(year, 1, 1, tzinfo=UTC), [("p", 1, 8000)], shipping=1000)
+    second = world.paid(user, datetime(year, 1, 2, tzinfo=UTC), [("p", 1, 3000)])
+    r1 = world.refund(first.order_id, 8500, datetime(year, 1, 3, tzinfo=UTC))  # goods 8000 first, then 500
+    world.customers.on_order_paid(f"order.paid:{second.order_id}", {"order_id": second.order_id})
+    backfill = CustomerBackfill(service=world.customers, orders=world.orders, refunds=world.refunds,
+                                progress=None, first_day=lambda: None, clock=None)
+    assert backfill.backfill_order(world.orders.get(first.order_id, consistent=True)) == 2
+    assert backfill.backfill_order(world.orders.get(second.order_id, consistent=True)) == 0
+    world.customers.on_order_refunded(f"order.refunded:{r1}", {"order_id": first.order_id, "refund_id": r1, "amount": 8500,
+                                           "refunded_total": 8500})  # the event, late: counted already
+    c = world.repo.get(user)
+    assert (c.orders, c.spent) == (2, 3000)
+    assert backfill.backfill_order(world.orders.get(first.order_id, consistent=True)) == 0

@@ -135,3 +135,48 @@ def test_retag_changes_only_what_the_rules_say_and_a_second_run_nothing():
         svc.set_manual_tags("u2", ["recent"])
     with pytest.raises(errors.NotFound):
         svc.set_manual_tags("nobody", ["manual"])
+
+
+class Refunds:
+    def __init__(self):
+        self.by_order = {}
+
+    def for_order(self, order_id):
+        return self.by_order.get(order_id, [])
+
+
+class Progress(dict):
+    def set(self, key, value):
+        self[key] = dict(value)
+
+
+def test_the_backfill_counts_what_the_consumers_did_not_and_nothing_twice():
+    from layers.services.customers import CustomerBackfill
+
+    orders, refunds = Orders(), Refunds()
+    svc, repo = service(orders)
+    days = {"2026-11-29": [], "2026-11-30": [], "2026-12-01": []}
+    for n, day in enumerate(("2026-11-29", "2026-11-30", "2026-12-01")):
+        orders.add(f"o{n}", "u1", [10_000], 1000, f"{day}T02:00:00Z")
+        days[day].append(orders.orders[f"o{n}"])
+    orders.paid_on = lambda day: days.get(day, [])
+    refunds.by_order["o0"] = [SimpleNamespace(refund_id="r2", amount=5000, status="SUCCESS", updated_at="2026-11-30T01:00:00Z"),
+                              SimpleNamespace(refund_id="r1", amount=6000, status="SUCCESS", updated_at="2026-11-29T05:00:00Z"),
+                              SimpleNamespace(refund_id="r3", amount=1, status="CLOSED", updated_at="2026-11-30T02:00:00Z")]
+    svc.on_order_paid("order.paid:o2", {"order_id": "o2"})  # the consumer counted the newest already
+    svc.on_order_refunded("order.refunded:r1", {"order_id": "o0", "amount": 6000, "refunded_total": 6000})
+    ticks = iter(range(1000))
+    backfill = CustomerBackfill(service=svc, orders=orders, refunds=refunds, progress=Progress(),
+                                first_day=lambda: "2026-11-29", clock=SimpleNamespace(now=lambda: NOW),
+                                budget_s=2, monotonic=lambda: next(ticks))
+    first = backfill.run()  # the budget lets it walk one day, then it stops and keeps its place
+    assert first == {"done": False, "applied": 0, "next_day": "2026-11-30"}  # 12-01 (Beijing): counted already
+    second = backfill.run()
+    assert second["done"] is False and second["applied"] == 1
+    assert backfill.run() == {"done": True, "applied": 2, "next_day": None}  # o0 and r2; r1 was counted
+    c = repo.get("u1")
+    # goods 30,000 less the goods part of 11,000 refunded from o0 (10,000: shipping last)
+    assert (c.orders, c.spent) == (3, 20_000)
+    svc.on_order_paid("order.paid:o0", {"order_id": "o0"})  # delivered late: counted already
+    backfill.run()  # a new pass: nothing new
+    assert (repo.get("u1").orders, repo.get("u1").spent) == (3, 20_000)
