@@ -1026,7 +1026,8 @@ def customers():
         found, _ = after_sale_repository().for_user(user_id, 20, None)
         return [AfterSaleService.view(a, admin=True) for a in found]
 
-    return CustomerService(customers=customer_repository(), orders=order_repository(), phone_api=mini_program(),
+    # WeChat only for POST /me/phone: the events consumer and the jobs never build its client.
+    return CustomerService(customers=customer_repository(), orders=order_repository(), phone_api=_Deferred(mini_program),
                            level_of=level_of, clock=clock(), order_views=order_views, coupon_views=coupon_views,
                            after_sale_views=after_sale_views,
                            membership=lambda user_id: members().membership(user_id))
