@@ -32,7 +32,7 @@ MONEY_SPENT = 50000       # money high: at least 500 yuan spent (fen)
 SEGMENTS = {
     (True, True, True): "important_value",      # 重要价值客户
     (True, False, True): "important_develop",   # 重要发展客户
-    (False, True, True): "important_retain",    # 重要保持客户 (at risk: were loyal, gone quiet)
+    (False, True, True): "at_risk",    # 流失预警客户 (重要保持: were loyal and spent much, gone quiet)
     (False, False, True): "important_recover",  # 重要挽留客户
     (True, True, False): "general_value",       # 一般价值客户
     (True, False, False): "general_develop",    # 一般发展客户
@@ -41,7 +41,7 @@ SEGMENTS = {
 }
 SEGMENT_NAMES = {
     "important_value": "重要价值客户", "important_develop": "重要发展客户",
-    "important_retain": "重要保持客户", "important_recover": "重要挽留客户",
+    "at_risk": "流失预警客户", "important_recover": "重要挽留客户",
     "general_value": "一般价值客户", "general_develop": "一般发展客户",
     "general_retain": "一般保持客户", "general_recover": "一般挽留客户",
     "new": "未下单客户",

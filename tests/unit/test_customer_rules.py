@@ -65,7 +65,7 @@ def test_segments_from_recency_frequency_money():
 
     recent, old = "2026-11-20T00:00:00Z", "2026-06-01T00:00:00Z"
     assert seg(3, 50000, recent) == "important_value"
-    assert seg(3, 50000, old) == "important_retain"
+    assert seg(3, 50000, old) == "at_risk"
     assert seg(1, 50000, recent) == "important_develop"
     assert seg(1, 50000, old) == "important_recover"
     assert seg(3, 49999, recent) == "general_value"
