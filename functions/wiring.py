@@ -1006,6 +1006,7 @@ def customers():
     from layers.clock import iso
     from layers.services.coupons import coupon_view
     from layers.services.customers import CustomerService
+    from layers.storage.kv import DynamoSessionStorage
 
     def level_of(user_id: str) -> str | None:
         level = members().membership(user_id)["level"]
@@ -1029,7 +1030,7 @@ def customers():
     # WeChat only for POST /me/phone: the events consumer and the jobs never build its client.
     return CustomerService(customers=customer_repository(), orders=order_repository(), phone_api=_Deferred(mini_program),
                            level_of=level_of, clock=clock(), order_views=order_views, coupon_views=coupon_views,
-                           after_sale_views=after_sale_views,
+                           after_sale_views=after_sale_views, progress=DynamoSessionStorage(),
                            membership=lambda user_id: members().membership(user_id))
 
 

@@ -30,7 +30,8 @@ class CustomerQuery:
 class CustomerService:
     def __init__(self, *, customers, orders, phone_api, level_of: Callable[[str], str | None], clock,
                  order_views: Callable | None = None, coupon_views: Callable | None = None,
-                 membership: Callable[[str], dict] | None = None, after_sale_views: Callable | None = None):
+                 membership: Callable[[str], dict] | None = None, after_sale_views: Callable | None = None,
+                 progress=None, budget_s: float = 20.0, monotonic: Callable[[], float] = time.monotonic):
         self.customers = customers
         self.orders = orders
         self.phone_api = phone_api
@@ -40,6 +41,9 @@ class CustomerService:
         self.coupon_views = coupon_views
         self.membership = membership
         self.after_sale_views = after_sale_views
+        self.progress = progress  # where the retag job keeps its place (None: one whole pass a run)
+        self.budget_s = budget_s
+        self.monotonic = monotonic
 
     # -- the events ------------------------------------------------------------------------
     def on_order_paid(self, event_id: str, payload: dict) -> None:
@@ -152,23 +156,61 @@ class CustomerService:
     def retag(self) -> dict:
         """The `retag-customers` job: every customer's rule tags recomputed from the tags'
         rules and the clock. Idempotent: a customer whose rule tags are already right is not
-        written; run twice, the second run writes nothing."""
+        written; run twice, the second run writes nothing.
+
+        With `progress` (the table, in the stage) a run works for at most `budget_s`
+        seconds, so it fits behind `POST /admin/jobs/{name}/run` (30 s) as well as the
+        scheduled runs (every 5 minutes from 03:00 Beijing), keeps its place after each
+        page and goes on from there the next run. A finished pass is started again when a
+        rule tag was created since it began (an operator's new tag applies on the next
+        run), or when it ended over `REPASS_S` ago (the day-based rules move with the
+        clock); otherwise a run answers that the tags are current."""
         rule_tags = [t for t in self.customers.tags() if t.rule]
         now = self.clock.now()
+        started = self.monotonic()
+        state = self.progress.get(RETAG_PROGRESS) if self.progress is not None else None
+        if not state or (state.get("finished_at") and self._repass(state, rule_tags, now)):
+            state = {"cursor": None, "customers": 0, "retagged": 0, "started_at": iso(now)}
+        elif state.get("finished_at"):
+            return {"done": True, "customers": 0, "retagged": 0, "current_since": state["finished_at"]}
         seen = changed = 0
-        cursor = None
         while True:
-            batch, cursor = self.customers.scan_all(cursor)
+            batch, cursor = self.customers.scan_all(state["cursor"])
+            page_changed = 0
             for customer in batch:
-                seen += 1
                 wanted = rules.rule_tags(rule_tags, customer, now)
                 if tuple(sorted(customer.rule_tags)) != wanted:
                     self.customers.set_tags(customer.user_id, rule=wanted)
-                    changed += 1
-            if batch:
-                logger.info("retag-customers: progress", extra={"customers": seen, "changed": changed})
+                    page_changed += 1
+            seen, changed = seen + len(batch), changed + page_changed
+            state.update(cursor=cursor, customers=state["customers"] + len(batch),
+                         retagged=state["retagged"] + page_changed)
             if cursor is None:
-                return {"customers": seen, "retagged": changed}
+                state["finished_at"] = iso(self.clock.now())
+            if self.progress is not None:
+                self.progress.set(RETAG_PROGRESS, state)
+            logger.info("retag-customers: progress", extra={"customers": seen, "retagged": changed,
+                                                            "customers_in_pass": state["customers"]})
+            if cursor is None:
+                return {"done": True, "customers": seen, "retagged": changed}
+            if self.progress is not None and self.monotonic() - started >= self.budget_s:
+                logger.info("retag-customers: run ends; the next run goes on", extra={"customers": seen})
+                return {"done": False, "customers": seen, "retagged": changed}
+
+    @staticmethod
+    def _repass(state: dict, rule_tags: list[Tag], now) -> bool:
+        from datetime import datetime
+
+        finished = datetime.fromisoformat(state["finished_at"].replace("Z", "+00:00"))
+        if (now - finished).total_seconds() >= REPASS_S:
+            return True
+        return any(t.created_at >= state["started_at"] for t in rule_tags)
+
+
+RETAG_PROGRESS = "retag-customers"
+# A finished pass is made again after this long (the schedule runs every 5 minutes for an
+# hour each night: the first run of the night starts the pass, the others go on or rest).
+REPASS_S = 6 * 3600
 
 
 BACKFILL_PROGRESS = "customers-backfill"

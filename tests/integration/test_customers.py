@@ -361,3 +361,26 @@ def test_the_backfill_on_dynamodb_counts_each_order_and_refund_once_beside_the_c
     c = world.repo.get(user)
     assert (c.orders, c.spent) == (2, 3000)
     assert backfill.backfill_order(world.orders.get(first.order_id, consistent=True)) == 0
+
+
+def test_the_retag_job_runs_on_demand_and_keeps_its_place_in_the_table(client, admin_headers, shop):
+    from functions import wiring
+
+    tag = f"j{uuid.uuid4().hex[:8]}"
+    assert post(client, "/admin/tags", {"name": tag, "rule": {"no_order_for_days": 1}}, admin_headers).status_code == 201
+    shopper = login(client)
+    assert post(client, "/me/phone", {"code": _phone_code(shop, "13500009999")}, shopper).status_code == 200
+    answers = []
+    for _ in range(20):
+        r = post(client, "/admin/jobs/retag-customers/run", None, admin_headers)
+        assert r.status_code == 200, r.body
+        answers.append(body(r)["result"])
+        if answers[-1]["done"]:
+            break
+    assert answers[-1]["done"] is True
+    state = wiring.customers().progress.get("retag-customers")
+    assert state["finished_at"] and state["cursor"] is None
+    assert shopper["X-User-Id"] in wiring.customer_repository().users_with_tag(tag, 1000)[0]
+    assert wiring.customer_repository().get(shopper["X-User-Id"]).rule_tags == (tag,)
+    again = body(post(client, "/admin/jobs/retag-customers/run", None, admin_headers))["result"]
+    assert again["done"] is True and again["retagged"] == 0

@@ -127,8 +127,8 @@ def test_retag_changes_only_what_the_rules_say_and_a_second_run_nothing():
         orders.add(f"o{n}", f"u{n}", [1000], 0, (NOW - timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ"))
         svc.on_order_paid(f"e{n}", {"order_id": f"o{n}"})
     svc.set_manual_tags("u2", ["manual"])
-    assert svc.retag() == {"customers": 3, "retagged": 2}
-    assert svc.retag() == {"customers": 3, "retagged": 0}
+    assert svc.retag() == {"done": True, "customers": 3, "retagged": 2}
+    assert svc.retag() == {"done": True, "customers": 3, "retagged": 0}
     assert repo.users_with_tag("recent") == (["u0", "u1"], None)
     assert repo.get("u2").tags == ["manual"]
     with pytest.raises(errors.NotAcceptable):
@@ -180,3 +180,25 @@ def test_the_backfill_counts_what_the_consumers_did_not_and_nothing_twice():
     svc.on_order_paid("order.paid:o0", {"order_id": "o0"})  # delivered late: counted already
     backfill.run()  # a new pass: nothing new
     assert (repo.get("u1").orders, repo.get("u1").spent) == (3, 20_000)
+
+
+def test_retag_with_a_budget_goes_on_where_it_stopped_and_starts_again_for_a_new_rule_tag():
+    orders = Orders()
+    svc, repo = service(orders)
+    repo.create_tag(Tag("recent", {"last_order_within_days": 30}, "2026-11-01T00:00:00Z"))
+    for n in range(250):
+        orders.add(f"o{n}", f"u{n:03d}", [1000], 0, (NOW - timedelta(days=n % 60)).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        svc.on_order_paid(f"e{n}", {"order_id": f"o{n}"})
+    ticks = iter(range(10_000))
+    svc.progress, svc.budget_s, svc.monotonic = Progress(), 1, lambda: next(ticks)
+    first = svc.retag()  # one page of 100, then the budget is spent
+    assert first["done"] is False and first["customers"] == 100
+    assert svc.retag()["customers"] == 100
+    last = svc.retag()
+    assert last["done"] is True and last["customers"] == 50
+    held = set(repo.users_with_tag("recent", 1000)[0])
+    assert held == {f"u{n:03d}" for n in range(250) if n % 60 <= 30}
+    assert svc.progress["retag-customers"]["retagged"] == len(held)
+    assert svc.retag() == {"done": True, "customers": 0, "retagged": 0, "current_since": NOW.strftime("%Y-%m-%dT%H:%M:%SZ")}
+    repo.create_tag(Tag("many", {"min_orders": 1}, "2026-12-01T00:00:01Z"))  # a new rule tag: a new pass
+    assert svc.retag()["customers"] == 100
