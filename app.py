@@ -14,6 +14,7 @@ from functions import (
     console,  # the merchant console
     consumers,
     coupons,
+    customers,
     distribution,
     flash_sales,
     freight,
@@ -41,6 +42,7 @@ for blueprint in (
     catalog.bp,
     cart.bp,
     addresses.bp,
+    customers.bp,
     orders.bp,
     coupons.bp,
     flash_sales.bp,

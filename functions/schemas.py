@@ -774,3 +774,47 @@ class PromotionInput(BaseModel):
 
 
 REQUEST_MODELS[("/admin/promotions", "post")] = PromotionInput
+
+
+# -- customers, tags ---------------------------------------------------------------------------
+TagName = Annotated[str, Field(min_length=1, max_length=20, pattern=r"^[^\s,/#]+$")]
+
+
+class PhoneInput(BaseModel):
+    """The code the mini-program's getPhoneNumber button gave (used once, within 5 minutes)."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_\-]+$")
+
+
+class TagRuleInput(BaseModel):
+    """A customer holds a rule tag while every condition named holds (recomputed nightly by
+    the `retag-customers` job, and on demand)."""
+
+    model_config = ConfigDict(extra="forbid")
+    min_orders: Int | None = Field(None, ge=1, le=100_000, description="at least this many paid orders")
+    min_spent: Int | None = Field(None, ge=1, le=10_000_000_000, description="fen spent on goods, less refunds")
+    last_order_within_days: Int | None = Field(None, ge=1, le=3650, description="ordered in the last N days")
+    no_order_for_days: Int | None = Field(None, ge=1, le=3650,
+                                          description="no order for N days (or never ordered)")
+    level: str | None = Field(None, min_length=1, max_length=32, description="the member level's name")
+
+
+class TagInput(BaseModel):
+    """A tag: manual (no `rule`), set on customers by operators; or a rule tag."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: TagName
+    rule: TagRuleInput | None = None
+
+
+class CustomerTagsInput(BaseModel):
+    """The customer's manual tags, replacing the ones they had (rule tags stay as the job set them)."""
+
+    model_config = ConfigDict(extra="forbid")
+    tags: list[TagName] = Field(max_length=20)
+
+
+REQUEST_MODELS[("/me/phone", "post")] = PhoneInput
+REQUEST_MODELS[("/admin/tags", "post")] = TagInput
+REQUEST_MODELS[("/admin/customers/{user_id}/tags", "put")] = CustomerTagsInput

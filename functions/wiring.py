@@ -271,12 +271,14 @@ def event_handlers() -> dict:
                        reminders().on_order_paid, bargains().on_order_paid,
                        analytics().on_order_paid,  # after distribution (its commission)
                        group_buys().on_order_paid,  # a group payment counted (or refunded)
-                       members().on_order_paid],  # points earned, growth
+                       members().on_order_paid,  # points earned, growth
+                       customers().on_order_paid],  # after members: the level the growth reached
         "order.completed": [distribution().on_order_completed,
                             members().on_order_completed],
         "order.refunded": [distribution().on_order_refunded,
                            analytics().on_order_refunded,
-                           members().on_order_refunded],
+                           members().on_order_refunded,
+                           customers().on_order_refunded],
         # -- points earned by a paid order; a top-up paid --
         "top_up.paid": [analytics().on_top_up_paid],
         # -- exact-time expiry of bargain and assistance instances --
@@ -317,11 +319,14 @@ def jobs() -> dict[str, list[tuple[Callable, str, str | None]]]:
         "recount-analytics": [(analytics, "recount", None)],
         "expire-groups": [(group_buys, "expire_due", None)],
         "rebuild-listing": [(listing, "rebuild", None)],
+        # -- customers: rule tags recomputed, nightly --
+        "retag-customers": [(customers, "retag", None)],
         # -- after-sales: unanswered requests approved, returns not sent back closed --
         "approve-after-sales": [(after_sales, "auto_approve_due", None)],
         "close-unreturned-after-sales": [(after_sales, "close_unreturned", None)],
         # -- one-off, not scheduled: run by hand after the deploy that brought the counts --
         "backfill-order-counts": [(order_counts_backfill, "run", None)],
+        "backfill-customers": [(customers_backfill, "run", None)],
     }
 
 # -- coupons, flash sales (helper: coupons) ----------------------------------------------------
@@ -991,3 +996,56 @@ def forget_settings() -> None:
 
     reset_settings_cache()
     reset()
+
+
+# -- customers, tags --------------------------------------------------------------------
+
+@_once
+def customer_repository():
+    from layers.storage.customers import DynamoCustomerRepository
+
+    return DynamoCustomerRepository()
+
+
+@_once
+def customers():
+    from layers.clock import iso
+    from layers.services.coupons import coupon_view
+    from layers.services.customers import CustomerService
+    from layers.storage.kv import DynamoSessionStorage
+
+    def level_of(user_id: str) -> str | None:
+        level = members().membership(user_id)["level"]
+        return level["name"] if level else None
+
+    def order_views(user_id: str) -> list[dict]:
+        found, _ = orders().list_for_user(user_id, None, 20, None)
+        return found
+
+    def coupon_views(user_id: str) -> list[dict]:
+        found, _ = user_coupon_repository().for_user(user_id, 50, None)
+        now = iso(clock().now())
+        return [coupon_view(c, now) for c in found]
+
+    def after_sale_views(user_id: str) -> list[dict]:
+        from layers.services.after_sales import AfterSaleService
+
+        found, _ = after_sale_repository().for_user(user_id, 20, None)
+        return [AfterSaleService.view(a, admin=True) for a in found]
+
+    # WeChat only for POST /me/phone: the events consumer and the jobs never build its client.
+    return CustomerService(customers=customer_repository(), orders=order_repository(), phone_api=_Deferred(mini_program),
+                           level_of=level_of, clock=clock(), order_views=order_views, coupon_views=coupon_views,
+                           after_sale_views=after_sale_views, progress=DynamoSessionStorage(),
+                           membership=lambda user_id: members().membership(user_id))
+
+
+@_once
+def customers_backfill():
+    """The one-off job that makes the records of shoppers who paid before the consumers."""
+    from layers.services.customers import CustomerBackfill
+    from layers.storage.catalog import first_product_day
+    from layers.storage.kv import DynamoSessionStorage
+
+    return CustomerBackfill(service=customers(), orders=order_repository(), refunds=refund_repository(),
+                            progress=DynamoSessionStorage(), first_day=first_product_day, clock=clock())

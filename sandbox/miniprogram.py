@@ -14,6 +14,9 @@
   information per payment (a third upload is 10060003).
 - `POST /wxa/sec/order/is_trade_managed`.
 - `POST /cgi-bin/express/delivery/open_msg/get_delivery_list`: the couriers (`DELIVERY_LIST`).
+- `POST /wxa/business/getuserphonenumber` (phonenumber.getPhoneNumber): a code from
+  `phone_code(number)` answers `phone_info` once; a reused, expired (5 minutes) or unknown
+  code is 40029.
 - `POST /wxa/getwxacodeunlimit`: `scene` at most 32 characters of the documented set
   (40169 / 40097 otherwise), `page` without a leading `/` or a query; answers a PNG.
 - The message push, signed with the push token and encrypted in safe mode (AES-256-CBC,
@@ -28,7 +31,9 @@
   `confirm_receive_time` and `settlement_time`).
 - Controls: `POST /sandbox/mp/templates/{template_id}` with `{"keywords": ["thing1", ...]}`
   (a template of the merchant's account and its keywords), `POST /sandbox/mp/settle/{out_trade_no}`, `POST /sandbox/mp/remind-shipping/{out_trade_no}`,
-  `GET /sandbox/mp/shipping/{out_trade_no}` (what WeChat holds of the order's shipping).
+  `GET /sandbox/mp/shipping/{out_trade_no}` (what WeChat holds of the order's shipping),
+  `POST /sandbox/mp/phone-codes/{number}` (the code the mini-program's getPhoneNumber button
+  would give for `number`: `{"code"}`).
 """
 
 from __future__ import annotations
@@ -110,6 +115,7 @@ class MiniProgramSandbox:
         self._not_booked: dict[str, int] = {}
         self._upload_faults: list[int] = []
         self.templates: dict[str, tuple[str, ...]] = {}  # template_id -> its keywords
+        self.phone_codes: dict[str, tuple[str, str, float]] = {}  # code -> (country code, number, issued at)
         self._lock = threading.RLock()
 
     def env(self) -> dict[str, str]:
@@ -133,6 +139,14 @@ class MiniProgramSandbox:
 
     def fail_uploads(self, errcode: int, times: int = 1) -> None:
         self._upload_faults.extend([errcode] * times)
+
+    def phone_code(self, number: str, country_code: str = "86", issued_at: float | None = None) -> str:
+        """The code the getPhoneNumber button (open-type="getPhoneNumber") hands the
+        mini-program for a shopper whose WeChat phone number is `number`."""
+        code = secrets.token_hex(16)
+        with self._lock:
+            self.phone_codes[code] = (country_code, number, time.time() if issued_at is None else issued_at)
+        return code
 
     def expire_token(self) -> None:
         """The current access token stops working (40001), as when WeChat revokes it."""
@@ -177,6 +191,8 @@ class MiniProgramSandbox:
             return 200, {"errcode": 0, "errmsg": "ok", "is_trade_managed": self.trade_managed}, False
         if path == "/wxa/getwxacodeunlimit":
             return self._code(data)
+        if path == "/wxa/business/getuserphonenumber":
+            return self._phone_number(data)
         if path == "/cgi-bin/express/delivery/open_msg/get_delivery_list":
             # 获取运力id列表 (get_delivery_list): POST with the access token, no body; answers
             # {"errcode": 0, "delivery_list": [{"delivery_id", "delivery_name"}], "count"}
@@ -228,6 +244,28 @@ class MiniProgramSandbox:
             if token == self.plain_token and self.plain_expires_at > now:
                 return True
             return token == self.plain_previous[0] and self.plain_previous[1] > now
+
+    # -- phone numbers ------------------------------------------------------------------------
+    def _phone_number(self, data: dict):
+        """手机号快速验证 phonenumber.getPhoneNumber:
+        https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/user-info/phone-number/getPhoneNumber.html
+        POST {"code"} answers {"errcode": 0, "errmsg": "ok", "phone_info": {"phoneNumber",
+        "purePhoneNumber", "countryCode", "watermark": {"timestamp", "appid"}}}; "code 有效期为
+        5min，且只能使用一次" (手机号快速验证组件), and an invalid code is 40029 (the API's
+        error codes: "code 无效"). `phoneNumber` carries the country code for numbers outside
+        mainland China ("+1-..."), `purePhoneNumber` never does; `countryCode` has no `+`."""
+        code = data.get("code")
+        if not isinstance(code, str) or not code:
+            return _err(47001, "data format error")
+        with self._lock:
+            found = self.phone_codes.pop(code, None)  # single use, whatever the outcome
+        if found is None or time.time() - found[2] > 300:
+            return _err(40029, "invalid code")
+        country, number = found[0], found[1]
+        return 200, {"errcode": 0, "errmsg": "ok", "phone_info": {
+            "phoneNumber": number if country == "86" else f"+{country}-{number}",
+            "purePhoneNumber": number, "countryCode": country,
+            "watermark": {"timestamp": int(time.time()), "appid": self.box.keys.appid}}}, False
 
     # -- subscription messages ------------------------------------------------------------------
     def _subscribe_send(self, data: dict):
@@ -514,6 +552,8 @@ class MiniProgramSandbox:
         if len(parts) != 4:
             return 404, {"code": "NOT_FOUND", "message": path}, False
         what, out_trade_no = parts[2], parts[3]
+        if method == "POST" and what == "phone-codes":
+            return 200, {"code": self.phone_code(out_trade_no)}, False
         if method == "POST" and what == "templates":
             data = self._json(body) or {}
             try:

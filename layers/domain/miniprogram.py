@@ -53,6 +53,12 @@ class CodeApi(Protocol):
         """(image, content type) of `wxacode.getUnlimited`; WeChatApiError or WeChatUnavailable."""
 
 
+class PhoneApi(Protocol):
+    def get_phone_number(self, code: str) -> dict:
+        """`{"phone", "country_code"}` for a getPhoneNumber code; InvalidCode (used,
+        expired, unknown), WeChatApiError or WeChatUnavailable."""
+
+
 class ImageStore(Protocol):
     """Where generated images are kept (an S3 bucket)."""
 

@@ -14,7 +14,7 @@ from typing import Protocol
 # stage's throttle or the shop's write capacity for everyone else.
 SHOPPER_WRITE_LIMIT = 20
 SHOPPER_WRITE_WINDOW_S = 60
-SHOPPER_WRITE_FAMILIES = ("orders", "claims", "helps", "top-ups", "addresses", "uploads")
+SHOPPER_WRITE_FAMILIES = ("orders", "claims", "helps", "top-ups", "addresses", "uploads", "phone")
 
 
 def window_start(epoch_s: int, window_s: int) -> int:

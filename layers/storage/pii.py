@@ -147,3 +147,40 @@ def open_(token: str, context: str) -> bytes:
 def new_key(version: str = "v1") -> str:
     """A fresh key as PII_KEY takes it (`make deploy` and `make dev` generate one)."""
     return f"{version}:{base64.b64encode(os.urandom(KEY_BYTES)).decode()}"
+
+
+# -- blind indexes: find a sealed value by equality without opening anything -------------------
+
+def _index_key(key: bytes, purpose: str) -> bytes:
+    """A key for `purpose` derived from a PII key by HKDF-SHA256: never the sealing key itself,
+    and one per purpose, so a hash of the whole number and one of its last four digits are
+    not comparable with each other."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None,
+                info=f"wechat-shop blind index {purpose}".encode()).derive(key)
+
+
+def blind_index(value: str, purpose: str) -> str:
+    """`<version>:<hex HMAC-SHA256>` of `value` under the newest key's index key: what is stored
+    beside the sealed value and indexed. Equal values give equal indexes under one key
+    version; the value cannot be read back from it without the key."""
+    import hashlib
+    import hmac
+
+    ring = _ring()
+    mac = hmac.new(_index_key(ring.keys[ring.current], purpose), value.encode(), hashlib.sha256).hexdigest()
+    return f"{ring.current}:{mac}"
+
+
+def blind_indexes(value: str, purpose: str) -> list[str]:
+    """`value`'s index under every key held (the newest first): a lookup asks for each, so a
+    record indexed before a key rotation is still found (until the recount re-indexes it)."""
+    import hashlib
+    import hmac
+
+    ring = _ring()
+    versions = sorted(ring.keys, key=lambda v: -int(v[1:]))
+    return [f"{v}:{hmac.new(_index_key(ring.keys[v], purpose), value.encode(), hashlib.sha256).hexdigest()}"
+            for v in versions]

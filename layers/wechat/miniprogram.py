@@ -177,6 +177,31 @@ class MiniProgram:
         return [{"delivery_id": str(d["delivery_id"]), "delivery_name": str(d.get("delivery_name") or d["delivery_id"])}
                 for d in found if isinstance(d, dict) and d.get("delivery_id")]
 
+    def get_phone_number(self, code: str) -> dict:
+        """`{"phone", "country_code"}` for a getPhoneNumber button's `code`
+        (phonenumber.getPhoneNumber, POST /wxa/business/getuserphonenumber,
+        https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/user-info/phone-number/getPhoneNumber.html).
+        wechatpy (1.8) has no method for this API, so it goes through `_call` with the shared
+        access token like the other token-bearing calls. A code is single-use and lives 5
+        minutes; a refused one (40029) is InvalidCode, the shopper's to fix by tapping again.
+        The number is returned, never logged: the caller seals it."""
+        try:
+            answer = self._call("/wxa/business/getuserphonenumber", {"code": code})
+        except WeChatApiError as exc:
+            if int(exc.errcode) in INVALID_CODE_ERRCODES:
+                raise InvalidCode("the phone number code is not valid (used, expired or unknown)") from None
+            raise
+        info = answer.get("phone_info")
+        pure = info.get("purePhoneNumber") if isinstance(info, dict) else None
+        if not isinstance(pure, str) or not pure.isdigit():
+            raise WeChatUnavailable("getuserphonenumber: no phone_info.purePhoneNumber")
+        watermark = info.get("watermark") or {}
+        if watermark.get("appid") not in (None, self.appid):
+            # The watermark names the mini-program the number was given to (the doc's
+            # "敏感数据归属 appId"): another app's answer is not ours to store.
+            raise WeChatUnavailable("getuserphonenumber: the watermark names another appid")
+        return {"phone": pure, "country_code": str(info.get("countryCode") or "86")}
+
     def get_unlimited_code(self, scene: str, page: str) -> tuple[bytes, str]:
         answer = self._call("/wxa/getwxacodeunlimit", {"scene": scene, "page": page, "check_path": False},
                             binary=True)

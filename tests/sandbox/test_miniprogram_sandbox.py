@@ -206,3 +206,39 @@ def test_a_send_must_carry_exactly_the_keywords_of_the_registered_template(pay):
     # A template never registered takes whatever keywords a send names, each checked by kind.
     assert send("T_NEVER_REGISTERED", ours)["errcode"] == 0
     assert send("T_NEVER_REGISTERED", {"title1": {"value": "x"}})["errcode"] == 47003
+
+
+# -- 手机号快速验证 phonenumber.getPhoneNumber ----------------------------------------------------
+# https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/user-info/phone-number/getPhoneNumber.html
+
+def test_a_phone_code_answers_phone_info_once_and_an_unknown_code_is_40029(pay):
+    box = pay.box
+    code = box.mp.phone_code("13912345678")
+    answer = mp_call(box, "/wxa/business/getuserphonenumber", {"code": code})
+    assert answer["errcode"] == 0
+    info = answer["phone_info"]
+    assert (info["phoneNumber"], info["purePhoneNumber"], info["countryCode"]) == ("13912345678", "13912345678", "86")
+    assert info["watermark"]["appid"] == box.keys.appid and isinstance(info["watermark"]["timestamp"], int)
+    assert mp_call(box, "/wxa/business/getuserphonenumber", {"code": code})["errcode"] == 40029  # used once
+    assert mp_call(box, "/wxa/business/getuserphonenumber", {"code": "never-issued"})["errcode"] == 40029
+
+
+def test_a_phone_code_older_than_five_minutes_is_40029(pay):
+    box = pay.box
+    code = box.mp.phone_code("13912345678", issued_at=time.time() - 301)
+    assert mp_call(box, "/wxa/business/getuserphonenumber", {"code": code})["errcode"] == 40029
+
+
+def test_a_number_outside_mainland_china_carries_its_country_code(pay):
+    box = pay.box
+    code = box.mp.phone_code("2025550123", country_code="1")
+    info = mp_call(box, "/wxa/business/getuserphonenumber", {"code": code})["phone_info"]
+    assert (info["phoneNumber"], info["purePhoneNumber"], info["countryCode"]) == ("+1-2025550123", "2025550123", "1")
+
+
+def test_the_phone_call_needs_the_access_token(pay):
+    box = pay.box
+    code = box.mp.phone_code("13912345678")
+    r = requests.post(box.base_url + "/wxa/business/getuserphonenumber", params={"access_token": "nope"},
+                      json={"code": code}, timeout=5).json()
+    assert r["errcode"] == 40001

@@ -58,8 +58,9 @@ def test_every_job_step_is_a_method_of_a_wired_service(wiring):
                          "fetch-visitors", "recount-analytics",
                          "expire-groups",
                          "rebuild-listing",
+                         "retag-customers",
                          "approve-after-sales", "close-unreturned-after-sales",
-                         "backfill-order-counts"}  # one-off: not scheduled
+                         "backfill-order-counts", "backfill-customers"}  # one-off: not scheduled
     for name, steps in jobs.items():
         assert steps, name
         for build, method, _ in steps:
