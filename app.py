@@ -12,6 +12,7 @@ from functions import (
     catalog,
     console,  # the merchant console
     consumers,
+    coupon_grants,  # 定向发券
     coupons,
     distribution,
     flash_sales,
@@ -42,6 +43,7 @@ for blueprint in (
     addresses.bp,
     orders.bp,
     coupons.bp,
+    coupon_grants.bp,
     flash_sales.bp,
     payments.bp,
     reminders.bp,

@@ -267,6 +267,8 @@ def event_handlers() -> dict:
         "shipping.upload": [shipping().on_order_shipped],
         "group.expiry_due": [group_buys().on_expiry_due],
         "catalog.changed": [listing().on_catalog_changed],
+        # -- a coupon grant's next batches (and a duplicate of that message does nothing) --
+        "coupon_grant.run": [coupon_grants().on_run_due],
     }
 
 
@@ -293,6 +295,8 @@ def jobs() -> dict[str, list[tuple[Callable, str, str | None]]]:
         "recount-analytics": [(analytics, "recount", None)],
         "expire-groups": [(group_buys, "expire_due", None)],
         "rebuild-listing": [(listing, "rebuild", None)],
+        # -- coupon grants whose runner stopped (a lost message, a crash) --
+        "run-coupon-grants": [(coupon_grants, "run_stalled", None)],
         # -- one-off, not scheduled: run by hand after the deploy that brought the counts --
         "backfill-order-counts": [(order_counts_backfill, "run", None)],
     }
@@ -336,6 +340,43 @@ def flash_sales():
 
     return FlashSaleService(sales=flash_sale_repository(), orders=orders(), catalog=stock_repository(),
                             new_tx=new_tx(), clock=clock())
+
+# -- coupon grants (定向发券) --------------------------------------------------------------------
+
+@_once
+def coupon_grant_repository():
+    from layers.storage.coupon_grants import DynamoCouponGrants
+
+    return DynamoCouponGrants()
+
+
+def tag_members():
+    """Who carries a customer tag, for grants to a tag. No tags exist yet: every tag is
+    unknown (a grant to one answers 404). The customers' storage replaces this."""
+    from layers.services.coupon_grants import NoTags
+
+    return NoTags()
+
+
+def _send_grant_run(grant_id: str, step: int) -> None:
+    from layers.services.coupon_grants import RUN_EVENT
+
+    sqs().send(settings().events_queue_url, {"event_id": f"{RUN_EVENT}:{grant_id}:{step}", "type": RUN_EVENT,
+                                             "payload": {"grant_id": grant_id, "step": step}})
+
+
+def _coupon_received(coupon) -> None:
+    reminders().remind(coupon.user_id, "coupon_received", coupon.coupon_id,
+                       {"coupon_name": coupon.name, "valid_until": coupon.valid_until}, page="pages/me/coupons")
+
+
+@_once
+def coupon_grants():
+    from layers.services.coupon_grants import CouponGrantService
+
+    return CouponGrantService(grants=coupon_grant_repository(), templates=coupon_template_repository(),
+                              coupons=coupons(), user_coupons=user_coupon_repository(), users=user_repository(),
+                              tags=tag_members(), clock=clock(), schedule=_send_grant_run, notify=_coupon_received)
 
 # -- distribution, settlement (helper: distribution) -------------------------------------------
 

@@ -49,6 +49,7 @@ MESSAGES: dict[str, dict[str, tuple[str, bool]]] = {
     "coupon_expiring": {"coupon_name": (TEXT, True), "valid_until": (TIME, True)},
     "flash_sale_start": {"title": (TEXT, False), "starts_at": (TIME, True)},
     "group_expiring": {"note": (TEXT, True), "expires_at": (TIME, True)},
+    "coupon_received": {"coupon_name": (TEXT, True), "valid_until": (TIME, True), "note": (TEXT, False)},
 }
 DEFAULT_FIELDS: dict[str, dict[str, str]] = {
     "order_unpaid": {"order_id": "character_string1", "amount": "amount2", "expires_at": "time3"},
@@ -56,6 +57,7 @@ DEFAULT_FIELDS: dict[str, dict[str, str]] = {
     "coupon_expiring": {"coupon_name": "thing1", "valid_until": "time2"},
     "flash_sale_start": {"title": "thing1", "starts_at": "time2"},
     "group_expiring": {"note": "thing1", "expires_at": "time2"},
+    "coupon_received": {"coupon_name": "thing1", "valid_until": "time2", "note": "thing3"},
 }
 
 

@@ -156,7 +156,8 @@ def test_the_templates_schedules_are_the_jobs_in_shanghai_time():
                               "retry-shipping-uploads", "check-trade-management",
                               "fetch-visitors", "recount-analytics",
                               "expire-groups",
-                              "rebuild-listing"}
+                              "rebuild-listing",
+                              "run-coupon-grants"}
     assert {s.timezone for s in schedules.values()} == {"Asia/Shanghai"}
     assert {s.target for s in schedules.values()} == {"Jobs"}
     after = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)  # 20:00 in Shanghai

@@ -41,7 +41,8 @@ def test_every_event_consumer_is_a_bound_method_taking_event_id_and_payload(wiri
                              "order.shipped", "shipping.upload",
                              "group.expiry_due",
                              "top_up.paid",
-                             "catalog.changed"}
+                             "catalog.changed",
+                             "coupon_grant.run"}
     for event_type, consumers in handlers.items():
         assert consumers, event_type
         for consumer in consumers:
@@ -57,6 +58,7 @@ def test_every_job_step_is_a_method_of_a_wired_service(wiring):
                          "fetch-visitors", "recount-analytics",
                          "expire-groups",
                          "rebuild-listing",
+                         "run-coupon-grants",
                          "backfill-order-counts"}  # one-off: not scheduled
     for name, steps in jobs.items():
         assert steps, name
