@@ -1,0 +1,142 @@
+"""Coupon grants against DynamoDB Local, through the HTTP API: a grant run twice, and by
+two runners at once, gives each customer exactly one coupon within the template's total
+and per-user limit, and counts what it skipped and why."""
+
+from __future__ import annotations
+
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+
+import pytest
+
+from tests.helpers import body, post
+
+pytestmark = pytest.mark.integration
+
+
+def template(client, admin_headers, **overrides) -> dict:
+    from layers import clock
+
+    now = clock.now()
+    payload = {"name": "老客回馈券", "kind": "fixed", "value": 1000, "threshold": 5000,
+               "claim_starts_at": clock.iso(now - timedelta(minutes=1)),
+               "claim_ends_at": clock.iso(now + timedelta(days=1)), "valid_days": 7, "total": 100,
+               "per_user_limit": 1, **overrides}
+    r = post(client, "/admin/coupons", payload, admin_headers)
+    assert r.status_code == 201, r.body
+    return body(r)
+
+
+def new_users(n: int) -> list[str]:
+    from layers import clock
+    from layers.storage.users import upsert_user
+
+    return [upsert_user(f"o{uuid.uuid4().hex[:27]}", None, clock.now_iso()).user_id for _ in range(n)]
+
+
+def grants():
+    from functions import wiring
+
+    return wiring.coupon_grants()
+
+
+def coupons_of(user_id: str, template_id: str) -> list:
+    from functions import wiring
+
+    mine, _ = wiring.user_coupon_repository().for_user(user_id, 100, None)
+    return [c for c in mine if c.template_id == template_id]
+
+
+def issued_total(template_id: str) -> int:
+    from functions import wiring
+
+    return wiring.coupon_template_repository().issued_total(template_id)
+
+
+def run_until_done(grant_id: str) -> dict:
+    """A runner as the queue drives it: a runner that dies (a transaction that kept
+    conflicting with the other runner's) is followed by another."""
+    from layers.storage.tx import TransactionConflicted
+
+    while True:
+        try:
+            return grants().run(grant_id)
+        except TransactionConflicted:
+            continue
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    from layers.domain import coupon_grant
+
+    monkeypatch.setattr(coupon_grant, "BATCH_SIZE", 7)
+
+
+def test_a_grant_answers_202_runs_and_shows_its_progress(client, admin_headers, small_batches):
+    t = template(client, admin_headers, total=20, per_user_limit=1)
+    users = new_users(25)
+    r = post(client, "/admin/coupon-grants", {"template_id": t["id"], "user_ids": users + users[:3],
+                                              "note": "双12老客回馈"}, admin_headers)
+    assert r.status_code == 202, r.body
+    started = body(r)
+    assert {k: started[k] for k in ("status", "total", "issued", "skipped")} == {
+        "status": "RUNNING", "total": 25, "issued": 0, "skipped": 0}
+    grants().on_run_due("e1", {"grant_id": started["id"], "step": 0})  # the message the POST sent
+    shown = body(client.http.get(f"/admin/coupon-grants/{started['id']}", headers=admin_headers))
+    assert (shown["status"], shown["issued"], shown["skipped"]) == ("DONE", 20, 5)
+    assert shown["skipped_by_reason"]["OUT_OF_STOCK"] == 5 and shown["progress"] == 100
+    listed = body(client.http.get("/admin/coupon-grants?limit=50", headers=admin_headers))["items"]
+    assert started["id"] in [g["id"] for g in listed]
+    assert issued_total(t["id"]) == 20
+    assert sum(len(coupons_of(u, t["id"])) for u in users) == 20
+
+
+def test_a_grant_run_twice_and_by_two_runners_at_once_gives_one_coupon_each(client, admin_headers, small_batches):
+    t = template(client, admin_headers, total=40, per_user_limit=2, shards=3)
+    users = new_users(30)
+    for u in users[:4]:  # four already hold one: the grant's is their second, which the limit allows
+        grants().coupons.claim(u, t["id"], None)
+    for u in users[4:6]:  # two already hold two: at their limit
+        grants().coupons.claim(u, t["id"], None)
+        grants().coupons.claim(u, t["id"], None)
+    gid = body(post(client, "/admin/coupon-grants", {"template_id": t["id"], "user_ids": users},
+                    admin_headers))["id"]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first, second = pool.map(run_until_done, [gid, gid])
+    again = run_until_done(gid)
+    assert first == second == again
+    assert (again["status"], again["issued"], again["skipped"]) == ("DONE", 28, 2)
+    assert again["skipped_by_reason"]["LIMIT_REACHED"] == 2
+    from layers.domain.coupon_grant import grant_coupon_id
+
+    for u in users:
+        from_grant = [c for c in coupons_of(u, t["id"]) if c.coupon_id == grant_coupon_id(gid, u)]
+        assert len(from_grant) == (0 if u in users[4:6] else 1)
+        assert len(coupons_of(u, t["id"])) <= 2
+    assert issued_total(t["id"]) == 4 + 4 + 28
+
+
+def test_bad_grants_are_4xx(client, admin_headers):
+    t = template(client, admin_headers)
+    cases = [({"template_id": t["id"], "tag": "没有这个标签"}, 404, "NOT_FOUND"),
+             ({"template_id": "tnosuchtemplate", "user_ids": ["u1"]}, 404, "NOT_FOUND"),
+             ({"template_id": t["id"]}, 400, "INVALID_REQUEST"),
+             ({"template_id": t["id"], "user_ids": ["u1"], "tag": "vip"}, 400, "INVALID_REQUEST"),
+             ({"template_id": t["id"], "user_ids": []}, 400, "INVALID_REQUEST"),
+             ({"template_id": t["id"], "user_ids": ["u" + str(i) for i in range(10_001)]}, 400, "INVALID_REQUEST")]
+    for payload, status, code in cases:
+        r = post(client, "/admin/coupon-grants", payload, admin_headers)
+        assert (r.status_code, body(r)["error"]["code"]) == (status, code), payload
+    assert client.http.get("/admin/coupon-grants/gnosuch", headers=admin_headers).status_code == 404
+    assert post(client, "/admin/coupon-grants", {"template_id": t["id"], "user_ids": ["u1"]}).status_code == 401
+
+
+def test_a_goodwill_coupon_through_the_grant_path_is_one_coupon_per_request_key(client, admin_headers):
+    t = template(client, admin_headers, per_user_limit=3)
+    [u] = new_users(1)
+    first = grants().give_one(u, t["id"], "漏发赠品补偿", "req-1")
+    assert grants().give_one(u, t["id"], "漏发赠品补偿", "req-1")["id"] == first["id"]
+    assert [c.coupon_id for c in coupons_of(u, t["id"])] == [first["id"]]
+    shown = body(client.http.get(f"/admin/coupon-grants/{first['grant_id']}", headers=admin_headers))
+    assert (shown["status"], shown["issued"], shown["reason"]) == ("DONE", 1, "漏发赠品补偿")
