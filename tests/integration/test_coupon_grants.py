@@ -140,3 +140,44 @@ def test_a_goodwill_coupon_through_the_grant_path_is_one_coupon_per_request_key(
     assert [c.coupon_id for c in coupons_of(u, t["id"])] == [first["id"]]
     shown = body(client.http.get(f"/admin/coupon-grants/{first['grant_id']}", headers=admin_headers))
     assert (shown["status"], shown["issued"], shown["reason"]) == ("DONE", 1, "漏发赠品补偿")
+
+
+def test_coupon_received_goes_once_and_only_to_those_who_consented(client, admin_headers, shop):
+    from tests.helpers import login, put
+
+    settings = {"subscription_templates": {"coupon_received": "TPL_GRANTED"}}
+    assert put(client, "/admin/settings", settings, admin_headers).status_code == 200
+    try:
+        sandbox = shop["sandbox"]
+        consenting, silent = login(client), login(client)
+        r = post(client, "/me/subscriptions", {"results": {"TPL_GRANTED": "accept"}}, consenting)
+        assert r.status_code == 201
+        t = template(client, admin_headers, name="回馈10元券")
+        users = [consenting["X-User-Id"], silent["X-User-Id"]]
+        gid = body(post(client, "/admin/coupon-grants", {"template_id": t["id"], "user_ids": users},
+                        admin_headers))["id"]
+        run_until_done(gid)
+        # A runner that died before counting works the target again: the message is not sent twice.
+        batch = grants().take_batch(gid) or _first_batch_again(gid)
+        grants().work(batch, consenting["X-User-Id"])
+        from functions import wiring
+
+        openids = {wiring.user_repository().get_user(u).openid: u for u in users}
+        sent = [m for m in sandbox.messages if m["template_id"] == "TPL_GRANTED" and m["touser"] in openids]
+        assert [openids[m["touser"]] for m in sent] == [consenting["X-User-Id"]]
+        assert sent[0]["data"]["thing1"]["value"] == "回馈10元券"
+    finally:
+        put(client, "/admin/settings", {"subscription_templates": {}}, admin_headers)
+
+
+def _first_batch_again(grant_id: str):
+    """The first batch of a DONE grant, as a runner that read the grant before it ended has it."""
+    from dataclasses import replace
+
+    from layers.domain.coupon_grant import RUNNING
+    from layers.services.coupon_grants import Batch
+
+    service = grants()
+    grant = replace(service.grants.get(grant_id), status=RUNNING, cursor=None, step=0)
+    return Batch(grant, service.templates.get(grant.template_id), service.grants.listed_batch(grant_id, 0),
+                 None, last=True)
