@@ -9,6 +9,7 @@ rule lives here or in a template. One module per area; `_kit` holds what they sh
 from functions.console import (  # noqa: F401  (each registers its views on bp)
     campaigns,  # group buys, bargains, assistance
     catalog,
+    coupon_grants,  # 定向发券
     distribution,
     freight,
     marketing,
