@@ -376,7 +376,8 @@ def coupon_grants():
 
     return CouponGrantService(grants=coupon_grant_repository(), templates=coupon_template_repository(),
                               coupons=coupons(), user_coupons=user_coupon_repository(), users=user_repository(),
-                              tags=tag_members(), clock=clock(), schedule=_send_grant_run, notify=_coupon_received)
+                              tags=tag_members(), clock=clock(), schedule=_send_grant_run, notify=_coupon_received,
+                              workers=8)
 
 # -- distribution, settlement (helper: distribution) -------------------------------------------
 

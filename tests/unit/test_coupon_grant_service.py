@@ -246,3 +246,38 @@ def test_any_interleaving_of_runners_issues_each_target_at_most_once_within_the_
     assert all(len(w.coupons_of(u, tid)) <= limit for u in w.user_ids)
     assert done["issued"] == len(from_grant)
     assert done["issued"] + done["skipped"] == done["total"] == 10
+
+
+def test_targets_worked_at_once_and_a_conflicting_one_worked_again_alone():
+    w = World(users=9)
+    w.service.workers = 4
+    tid = w.template(total=7)
+    conflicted: list[str] = []
+    issue = w.coupons.issue_granted
+
+    def busy_once(template, user_id, coupon_id, source):
+        if user_id in w.user_ids[:2] and user_id not in conflicted:
+            conflicted.append(user_id)
+            raise errors.RateLimited("busy; try again in a moment")
+        return issue(template, user_id, coupon_id, source)
+
+    w.coupons.issue_granted = busy_once
+    done = w.service.run(w.service.start(tid, user_ids=w.user_ids)["id"])
+    assert sorted(conflicted) == sorted(w.user_ids[:2])
+    assert (done["status"], done["issued"], done["skipped_by_reason"]["OUT_OF_STOCK"]) == ("DONE", 7, 2)
+    assert w.issued_total(tid) == 7
+
+
+def test_a_target_that_keeps_conflicting_stops_the_runner_with_nothing_counted():
+    w = World(users=3)
+    w.service.workers = 2
+    tid = w.template()
+
+    def always_busy(template, user_id, coupon_id, source):
+        raise errors.RateLimited("busy; try again in a moment")
+
+    w.coupons.issue_granted = always_busy
+    gid = w.service.start(tid, user_ids=w.user_ids)["id"]
+    with pytest.raises(errors.RateLimited):
+        w.service.run(gid)
+    assert (w.service.get(gid)["issued"], w.service.get(gid)["skipped"]) == (0, 0)
