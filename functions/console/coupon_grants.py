@@ -12,7 +12,7 @@ from functions import schemas, wiring
 from functions.console._kit import bp, console_page, redirect
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-REASON_NAMES = {"LIMIT_REACHED": "已达每人限领", "OUT_OF_STOCK": "券已发完", "ENDED": "已过领取时间",
+REASON_NAMES = {"LIMIT_REACHED": "已达每人限领", "OUT_OF_STOCK": "券已发完", "ENDED": "券已过有效期",
                 "UNKNOWN_USER": "用户不存在"}
 STATUS_NAMES = {"RUNNING": "发放中", "DONE": "已完成"}
 

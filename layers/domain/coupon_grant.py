@@ -14,10 +14,11 @@ rerun, a duplicate message or two runners at once give nobody a second coupon, a
 `issued` counts each target's coupon once.
 
 A target is skipped, with the reason counted, when the template's per-user limit is
-reached (`LIMIT_REACHED`), its total is gone (`OUT_OF_STOCK`), its claim window has
-closed (`ENDED`) or the user does not exist (`UNKNOWN_USER`). Each of these only grows
-worse with time (counters never go down, windows do not reopen), so two runners that
-try the same target agree on its outcome.
+reached (`LIMIT_REACHED`), its total is gone (`OUT_OF_STOCK`), its coupons' fixed
+validity has ended (`ENDED`) or the user does not exist (`UNKNOWN_USER`). Each of these
+only grows worse with time (counters never go down, time does not go back), so two
+runners that try the same target agree on its outcome. The claim window does not bind a
+grant: it says when shoppers may claim, and the shop gives.
 """
 
 from __future__ import annotations

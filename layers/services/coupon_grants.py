@@ -100,10 +100,10 @@ class CouponGrantService:
     def start(self, template_id: str, *, user_ids: list[str] | None = None, tag: str | None = None,
               note: str = "", by: str = "", reason: str | None = None, grant_id: str | None = None,
               hand_on: bool = True) -> dict:
-        """A new RUNNING grant, handed to the queue. Raises NotFound (template, tag),
-        NotStarted / Ended (the template's claim window) or InvalidRequest (targets)."""
+        """A new RUNNING grant, handed to the queue. Raises NotFound (template, tag), Ended
+        (its coupons would already be expired) or InvalidRequest (targets)."""
         template = self._template(template_id)
-        templates_rules.claim_window_open(template, self.clock.now())
+        templates_rules.check_givable(template, self.clock.now())
         distinct = rules.distinct_targets(user_ids) if user_ids is not None else None
         tag_size = None
         if tag is not None:
@@ -264,7 +264,7 @@ class CouponGrantService:
             return rules.LIMIT_REACHED
         except errors.SoldOut:
             return rules.OUT_OF_STOCK
-        except (errors.Ended, errors.NotStarted):
+        except errors.Ended:
             return rules.ENDED
         if self.notify is not None:
             try:
@@ -299,6 +299,6 @@ class CouponGrantService:
 _REFUSALS = {
     rules.LIMIT_REACHED: lambda: errors.LimitExceeded("this shopper already has as many of this coupon as allowed"),
     rules.OUT_OF_STOCK: lambda: errors.SoldOut("all of this coupon has been given out"),
-    rules.ENDED: lambda: errors.Ended("this coupon can no longer be given"),
+    rules.ENDED: lambda: errors.Ended("coupons of this template are no longer valid"),
     rules.UNKNOWN_USER: lambda: errors.NotFound("no such user"),
 }

@@ -143,15 +143,16 @@ class CouponService:
     def issue_granted(self, template: CouponTemplate, user_id: str, coupon_id: str,
                       source: str = "grant") -> UserCoupon:
         """Give the shopper one coupon of `template` under `coupon_id` (derived by the
-        caller from what gives it). A coupon already under that id is answered as it is, before any limit is checked, so
-        a retry of a given coupon is never counted as refused. The claim window, the
-        template's total and the per-shopper limit hold as for a claim: raises NotStarted,
-        Ended, LimitExceeded or SoldOut."""
+        caller from what gives it). A coupon already under that id is answered as it is,
+        before any limit is checked, so a retry of a given coupon is never counted as
+        refused. The template's total and per-shopper limit hold as for a claim (SoldOut,
+        LimitExceeded); the claim window does not, since the shop gives it, but a coupon
+        that would already be expired is not given (Ended)."""
         existing = self.coupons.get(coupon_id)
         if existing is not None:
             return existing
         now = self.clock.now()
-        templates_rules.claim_window_open(template, now)
+        templates_rules.check_givable(template, now)
         return self._issue(template, user_id, coupon_id, now, source=source)
 
     def my_coupons(self, user_id: str, status: str | None, limit: int, cursor: dict | None):

@@ -115,19 +115,22 @@ def test_the_template_total_and_per_user_limit_hold_and_skips_say_why():
     assert w.issued_total(tid) == 4
 
 
-def test_a_grant_of_a_template_whose_window_closed_is_refused_and_a_window_closing_midway_skips():
+def test_a_grant_is_not_bound_by_the_claim_window_but_never_gives_an_expired_coupon():
     w = World(users=6)
-    tid = w.template(claim_ends_at=iso(w.clock.now() + timedelta(hours=1)))
-    gid = w.service.start(tid, user_ids=w.user_ids)["id"]
+    now = w.clock.now()
+    closed = w.template(claim_starts_at=iso(now - timedelta(days=2)), claim_ends_at=iso(now - timedelta(days=1)))
+    assert w.service.run(w.service.start(closed, user_ids=w.user_ids[:2])["id"])["issued"] == 2  # shop-only
+    fixed = w.template(valid_days=None, valid_from=iso(now - timedelta(days=1)), valid_until=iso(now + timedelta(hours=1)))
+    gid = w.service.start(fixed, user_ids=w.user_ids)["id"]
     batch = w.service.take_batch(gid)
     for u in batch.user_ids:
         w.service.work(batch, u)
     assert w.service.count(batch)
-    w.clock.advance(2 * 3600)
+    w.clock.advance(2 * 3600)  # the coupons' validity ends while the grant runs
     done = w.service.run(gid)
     assert (done["issued"], done["skipped_by_reason"]["ENDED"]) == (3, 3)
     with pytest.raises(errors.Ended):
-        w.service.start(tid, user_ids=w.user_ids)
+        w.service.start(fixed, user_ids=w.user_ids)
 
 
 def test_a_grant_to_a_tag_walks_its_members_page_by_page():
