@@ -38,9 +38,10 @@ from layers.services.coupons import coupon_view
 
 # A RUNNING grant whose progress has not moved for this long has lost its runner.
 STALLED_AFTER_S = 120
-# How long one events-queue message may work (the consumer's Lambda has 60 s, shared by
-# the other records of its batch).
-MESSAGE_BUDGET_S = 20.0
+# How long one events-queue message may work before it hands the grant on: the consumer's
+# Lambda has 60 s for a batch of up to 10 records, any of which may be a grant's (a batch
+# of targets started before the budget ran out is finished, so allow for one more).
+MESSAGE_BUDGET_S = 4.0
 # How long the sweep job may work (its Lambda has 300 s).
 SWEEP_BUDGET_S = 240.0
 RUN_EVENT = "coupon_grant.run"

@@ -216,7 +216,6 @@ STEPS = st.lists(st.tuples(st.integers(0, 2), st.sampled_from(["take", "work", "
 @given(steps=STEPS, total=st.integers(1, 12), limit=st.integers(1, 2), claimed_before=st.integers(0, 3))
 def test_any_interleaving_of_runners_issues_each_target_at_most_once_within_the_template(
         steps, total, limit, claimed_before):
-    rules.BATCH_SIZE = 3  # (the fixture's value: hypothesis runs outside the fixture's scope)
     w = World(users=10)
     tid = w.template(total=total, per_user_limit=limit, shards=min(2, total))
     for u in w.user_ids[:claimed_before]:
