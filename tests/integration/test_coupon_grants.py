@@ -181,3 +181,47 @@ def _first_batch_again(grant_id: str):
     grant = replace(service.grants.get(grant_id), status=RUNNING, cursor=None, step=0)
     return Batch(grant, service.templates.get(grant.template_id), service.grants.listed_batch(grant_id, 0),
                  None, last=True)
+
+
+def test_a_grant_runs_to_done_through_the_events_queue_message_by_message(client, admin_headers, small_batches,
+                                                                          monkeypatch):
+    """The POST's message, handled as the events consumer handles it, works a little and
+    sends the next; the grant is DONE after a message per batch, each target given once."""
+    import json
+    import os
+    import time
+
+    import boto3
+
+    from functions import wiring
+    from layers import events
+    from layers.services import coupon_grants
+
+    monkeypatch.setattr(coupon_grants, "MESSAGE_BUDGET_S", 0.0)  # one batch a message
+    t = template(client, admin_headers, total=50)
+    users = new_users(20)  # batches of 7: three messages
+    gid = body(post(client, "/admin/coupon-grants", {"template_id": t["id"], "user_ids": users},
+                    admin_headers))["id"]
+    sqs = boto3.client("sqs", endpoint_url=os.environ["SQS_ENDPOINT"])
+    url = os.environ["EVENTS_QUEUE_URL"]
+    handled = 0
+    deadline = time.monotonic() + 60
+    while grants().get(gid)["status"] != "DONE":
+        assert time.monotonic() < deadline, grants().get(gid)
+        got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", [])
+        for m in got:
+            message = json.loads(m["Body"])
+            if message.get("type") != "coupon_grant.run" or message["payload"]["grant_id"] != gid:
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+                continue
+            record = {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                      "attributes": {}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
+                      "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:events", "awsRegion": "us-east-1"}
+            answer = events.handle_event_batch({"Records": [record, record]}, wiring.event_handlers())  # twice
+            assert answer == {"batchItemFailures": []}
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+            handled += 1
+    done = grants().get(gid)
+    assert (done["issued"], done["skipped"], handled) == (20, 0, 3)
+    assert issued_total(t["id"]) == 20
+    assert all(len(coupons_of(u, t["id"])) == 1 for u in users)
