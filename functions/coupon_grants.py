@@ -5,7 +5,7 @@ members. The grant answers 202 at once and runs in batches behind the events que
 from chalice import Blueprint, Response
 
 from functions import schemas, wiring
-from functions._api import paged, parse_body, require_admin, route
+from functions._api import idempotency_key, paged, parse_body, require_admin, route
 
 bp = Blueprint(__name__)
 
@@ -13,9 +13,10 @@ bp = Blueprint(__name__)
 @route(bp, "/admin/coupon-grants", methods=["POST"])
 def start_grant():
     require_admin(bp)
+    key = idempotency_key(bp)
     body = parse_body(bp, schemas.CouponGrantInput)
     grant = wiring.coupon_grants().start(body.template_id, user_ids=body.user_ids, tag=body.tag, note=body.note,
-                                         by="owner")
+                                         by="owner", idempotency_key=key)
     return Response(body=grant, status_code=202, headers={"Content-Type": "application/json"})
 
 

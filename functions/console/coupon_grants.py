@@ -41,8 +41,11 @@ def grants_page(ctx):
     items, next_key = wiring.coupon_grants().list(20, decode_cursor(_query("cursor")))
     templates, _ = wiring.coupons().list_templates(50, None)
     names = {t["id"]: t["name"] for t in templates}
+    import uuid
+
+    # The form's own key: the same form posted twice (a double click, a resend) is one grant.
     return ctx.page("coupon_grants.html", grants=items, templates=templates, names=names,
-                    next_cursor=encode_cursor(next_key), STATUS=STATUS_NAMES)
+                    next_cursor=encode_cursor(next_key), STATUS=STATUS_NAMES, form_key=uuid.uuid4().hex)
 
 
 @console_page("/console/coupon-grants", methods=("POST",))
@@ -52,8 +55,10 @@ def grants_start(ctx):
     body = schemas.CouponGrantInput.model_validate({
         "template_id": (values.get("template_id") or [""])[0], "user_ids": picked or None,
         "note": (values.get("note") or [""])[0].strip()[:200]})
+    form_key = (values.get("form_key") or [""])[0]
     grant = wiring.coupon_grants().start(body.template_id, user_ids=body.user_ids, note=body.note,
-                                         by=ctx.session.name)
+                                         by=ctx.session.name,
+                                         idempotency_key=f"console:{form_key}" if _ID.fullmatch(form_key) else None)
     return redirect(f"/console/coupon-grants/{grant['id']}", flash="created")
 
 

@@ -24,6 +24,7 @@ grant: it says when shoppers may claim, and the shop gives.
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -74,6 +75,7 @@ class CouponGrant:
     created_by: str = ""
     finished_at: str | None = None
     reason: str | None = None  # why a one-shopper grant (goodwill) was made; audited
+    request_hash: str | None = None  # the request an Idempotency-Key made this grant for
 
     @property
     def skipped_total(self) -> int:
@@ -126,6 +128,18 @@ def grant_coupon_id(grant_id: str, user_id: str) -> str:
     return "c" + hashlib.sha256(f"grant\x00{grant_id}\x00{user_id}".encode()).hexdigest()[:25]
 
 
+def keyed_grant_id(idempotency_key: str) -> str:
+    """The grant an operator's `Idempotency-Key` names: a retried POST (a timeout, a double
+    click) is the same grant, so nobody gets a second coupon from a second grant."""
+    return "g" + hashlib.sha256(f"grant-key\x00{idempotency_key}".encode()).hexdigest()[:20]
+
+
+def request_hash(template_id: str, user_ids: list[str] | None, tag: str | None, note: str) -> str:
+    """What a keyed request asked for: the same key with another request is refused."""
+    canonical = json.dumps([template_id, user_ids, tag, note], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def goodwill_grant_id(user_id: str, template_id: str, request_key: str) -> str:
     """A goodwill coupon's one-target grant: the operator's retry (same Idempotency-Key)
     is the same grant, so the same coupon."""
@@ -148,7 +162,8 @@ def distinct_targets(user_ids: Iterable[str]) -> list[str]:
 
 
 def start(grant_id: str, template_id: str, *, user_ids: list[str] | None, tag: str | None, tag_size: int | None,
-          note: str, now: str, by: str = "", reason: str | None = None) -> CouponGrant:
+          note: str, now: str, by: str = "", reason: str | None = None,
+          request_hash: str | None = None) -> CouponGrant:
     """A new RUNNING grant. Exactly one of `user_ids` (already distinct) or `tag` (with its
     size, `tag_size`) names the targets."""
     if (user_ids is None) == (tag is None):
@@ -163,7 +178,7 @@ def start(grant_id: str, template_id: str, *, user_ids: list[str] | None, tag: s
         total = int(tag_size or 0)
     return CouponGrant(grant_id=grant_id, template_id=template_id, tag=tag, note=note, status=RUNNING,
                        total=total, issued=0, skipped={}, cursor=None, step=0, created_at=now, updated_at=now,
-                       created_by=by, reason=reason)
+                       created_by=by, reason=reason, request_hash=request_hash)
 
 
 def advance(grant: CouponGrant, outcomes: Mapping[str, str], next_cursor: dict | None, last: bool,

@@ -100,12 +100,21 @@ class CouponGrantService:
 
     def start(self, template_id: str, *, user_ids: list[str] | None = None, tag: str | None = None,
               note: str = "", by: str = "", reason: str | None = None, grant_id: str | None = None,
-              hand_on: bool = True) -> dict:
-        """A new RUNNING grant, handed to the queue. Raises NotFound (template, tag), Ended
-        (its coupons would already be expired) or InvalidRequest (targets)."""
+              hand_on: bool = True, idempotency_key: str | None = None) -> dict:
+        """A new RUNNING grant, handed to the queue. With an `idempotency_key` the grant's id
+        derives from it: the same key and request answer that grant again, another request
+        under it is IdempotencyKeyReused. Raises NotFound (template, tag), Ended (its coupons
+        would already be expired) or InvalidRequest (targets)."""
+        distinct = rules.distinct_targets(user_ids) if user_ids is not None else None
+        asked = None
+        if idempotency_key is not None:
+            grant_id = rules.keyed_grant_id(idempotency_key)
+            asked = rules.request_hash(template_id, distinct, tag, note)
+            earlier = self._keyed(grant_id, asked)
+            if earlier is not None:
+                return earlier
         template = self._template(template_id)
         templates_rules.check_givable(template, self.clock.now())
-        distinct = rules.distinct_targets(user_ids) if user_ids is not None else None
         tag_size = None
         if tag is not None:
             tag_size = self.tags.count(tag)
@@ -113,11 +122,25 @@ class CouponGrantService:
                 raise errors.NotFound(f"no tag named {tag!r}")
         now = iso(self.clock.now())
         grant = rules.start(grant_id or rules.new_grant_id(), template_id, user_ids=distinct, tag=tag,
-                            tag_size=tag_size, note=note, now=now, by=by, reason=reason)
-        self.grants.create(grant, rules.in_batches(distinct))
+                            tag_size=tag_size, note=note, now=now, by=by, reason=reason, request_hash=asked)
+        try:
+            self.grants.create(grant, rules.in_batches(distinct))
+        except errors.InvalidState:
+            earlier = self._keyed(grant.grant_id, asked) if asked is not None else None
+            if earlier is None:
+                raise
+            return earlier  # a concurrent retry under the same key created it
         if hand_on:
             self._schedule(grant)
         return grant_view(grant)
+
+    def _keyed(self, grant_id: str, asked: str) -> dict | None:
+        earlier = self.grants.get(grant_id)
+        if earlier is None:
+            return None
+        if earlier.request_hash != asked:
+            raise errors.IdempotencyKeyReused("this Idempotency-Key was used for another grant")
+        return grant_view(earlier)
 
     def give_one(self, user_id: str, template_id: str, reason: str, request_key: str, by: str = "") -> dict:
         """A goodwill coupon: a grant with one target whose id derives from the request key,

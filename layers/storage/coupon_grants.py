@@ -43,6 +43,7 @@ class GrantItem(ListedAndQueued):
     created_by = UnicodeAttribute(default="")
     finished_at = UnicodeAttribute(null=True)
     reason = UnicodeAttribute(null=True)
+    request_hash = UnicodeAttribute(null=True)
 
 
 class TargetsItem(ShopModel):
@@ -62,7 +63,7 @@ def _grant(g: GrantItem) -> CouponGrant:
         grant_id=g.grant_id, template_id=g.template_id, tag=g.tag, note=g.note or "", status=g.status,
         total=int(g.total or 0), issued=int(g.issued or 0), skipped={k: int(v) for k, v in (g.skipped or {}).items()},
         cursor=g.cursor, step=int(g.step or 0), created_at=g.created_at, updated_at=g.updated_at,
-        created_by=g.created_by or "", finished_at=g.finished_at, reason=g.reason)
+        created_by=g.created_by or "", finished_at=g.finished_at, reason=g.reason, request_hash=g.request_hash)
 
 
 def _running_sk(grant: CouponGrant) -> str:
@@ -80,6 +81,7 @@ class DynamoCouponGrants:
             note=grant.note, status=str(grant.status), total=grant.total, issued=grant.issued, skipped=grant.skipped,
             cursor=grant.cursor, step=grant.step, created_at=grant.created_at, updated_at=grant.updated_at,
             created_by=grant.created_by, finished_at=grant.finished_at, reason=grant.reason,
+            request_hash=grant.request_hash,
             gsi1pk=GRANTS, gsi1sk=f"{grant.created_at}#{grant.grant_id}")
         if grant.status == RUNNING:
             item.gsi2pk, item.gsi2sk = RUNNING_GRANTS, _running_sk(grant)

@@ -225,3 +225,18 @@ def test_a_grant_runs_to_done_through_the_events_queue_message_by_message(client
     assert (done["issued"], done["skipped"], handled) == (20, 0, 3)
     assert issued_total(t["id"]) == 20
     assert all(len(coupons_of(u, t["id"])) == 1 for u in users)
+
+
+def test_a_retried_post_with_its_idempotency_key_is_one_grant(client, admin_headers):
+    t = template(client, admin_headers, per_user_limit=3)
+    users = new_users(2)
+    keyed = {**admin_headers, "Idempotency-Key": "grant-" + uuid.uuid4().hex}
+    payload = {"template_id": t["id"], "user_ids": users, "note": "重试"}
+    first, again = (post(client, "/admin/coupon-grants", payload, keyed) for _ in range(2))
+    assert first.status_code == again.status_code == 202 and body(first)["id"] == body(again)["id"]
+    other = post(client, "/admin/coupon-grants", {**payload, "note": "另一次"}, keyed)
+    assert (other.status_code, body(other)["error"]["code"]) == (422, "IDEMPOTENCY_KEY_REUSED")
+    run_until_done(body(first)["id"])
+    assert all(len(coupons_of(u, t["id"])) == 1 for u in users)
+    bad = post(client, "/admin/coupon-grants", payload, {**admin_headers, "Idempotency-Key": "x" * 65})
+    assert bad.status_code == 400

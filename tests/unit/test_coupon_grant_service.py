@@ -283,3 +283,17 @@ def test_a_target_that_keeps_conflicting_stops_the_runner_with_nothing_counted()
     with pytest.raises(errors.RateLimited):
         w.service.run(gid)
     assert (w.service.get(gid)["issued"], w.service.get(gid)["skipped"]) == (0, 0)
+
+
+def test_a_retried_start_under_the_same_key_is_the_same_grant_and_another_request_is_refused():
+    w = World(users=3)
+    tid = w.template(per_user_limit=5)
+    first = w.service.start(tid, user_ids=w.user_ids, note="回馈", idempotency_key="k-1")
+    again = w.service.start(tid, user_ids=w.user_ids + w.user_ids[:1], note="回馈", idempotency_key="k-1")
+    assert again["id"] == first["id"] and len(w.scheduled) == 1
+    with pytest.raises(errors.IdempotencyKeyReused):
+        w.service.start(tid, user_ids=w.user_ids[:1], note="回馈", idempotency_key="k-1")
+    w.service.run(first["id"])
+    assert w.service.start(tid, user_ids=w.user_ids, note="回馈", idempotency_key="k-1")["status"] == "DONE"
+    assert all(len(w.coupons_of(u, tid)) == 1 for u in w.user_ids)  # not two grants' worth
+    assert w.service.start(tid, user_ids=w.user_ids, note="回馈", idempotency_key="k-2")["id"] != first["id"]
