@@ -13,6 +13,7 @@ from functions import (
     catalog,
     console,  # the merchant console
     consumers,
+    coupon_grants,  # 定向发券
     coupons,
     customers,
     distribution,
@@ -45,6 +46,7 @@ for blueprint in (
     customers.bp,
     orders.bp,
     coupons.bp,
+    coupon_grants.bp,
     flash_sales.bp,
     payments.bp,
     reminders.bp,

@@ -116,18 +116,17 @@ def ship_replacement(after_sale_id):
 
 @route(bp, "/admin/users/{user_id}/coupons", methods=["POST"])
 def give_coupon(user_id):
-    """A goodwill coupon for one shopper. The Idempotency-Key makes the coupon's id, so a
-    retried call gives one coupon; the template's total and per-shopper limit hold."""
+    """A goodwill coupon for one shopper: a coupon grant with one target (the path grants to
+    a tag or a list take), whose id the Idempotency-Key makes, so a retried call gives one
+    coupon; the template's total and per-shopper limit hold."""
     require_admin(bp)
     key = idempotency_key(bp)
     if key is None:
         raise errors.InvalidRequest("an Idempotency-Key header is required: it makes a retried call give one coupon")
     body = parse_body(bp, schemas.GoodwillCouponInput)
-    if wiring.user_repository().get_user(user_id) is None:
-        raise errors.NotFound("no such user")
     from layers.services.operators import Session
 
-    coupon = wiring.coupons().give(user_id, body.template_id, key)
+    coupon = wiring.coupon_grants().give_one(user_id, body.template_id, body.reason, key, by="owner")
     wiring.operators().audit(Session("owner", "owner"), "coupon.give", user_id,
                              detail=f"模板 {body.template_id},券 {coupon['id']}:{body.reason}"[:500])
     return created(coupon)

@@ -652,6 +652,23 @@ class MemberLevelsInput(BaseModel):
     levels: list[MemberLevelInput] = Field(max_length=50)
 
 
+class CouponGrantInput(BaseModel):
+    """One template to a list of customers (`user_ids`, at most 10,000; each once however
+    often listed) or to a tag's members (`tag`): exactly one of them."""
+
+    model_config = ConfigDict(extra="forbid")
+    template_id: Id
+    user_ids: list[Id] | None = Field(None, min_length=1, max_length=10_000)
+    tag: str | None = Field(None, min_length=1, max_length=32)
+    note: str = Field("", max_length=200)
+
+    @model_validator(mode="after")
+    def _one_kind_of_target(self):
+        if (self.user_ids is None) == (self.tag is None):
+            raise ValueError("give either user_ids or tag")
+        return self
+
+
 REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("/auth/login", "post"): LoginInput,
     ("/cart/items/{sku_id}", "put"): CartLineInput,
@@ -686,6 +703,8 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("/top-ups", "post"): TopUpInput,
     ("/admin/top-up-plans", "post"): TopUpPlanInput,
     ("/admin/member-levels", "put"): MemberLevelsInput,
+    # -- coupon grants --
+    ("/admin/coupon-grants", "post"): CouponGrantInput,
 }
 
 

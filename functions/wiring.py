@@ -293,6 +293,8 @@ def event_handlers() -> dict:
         "after_sale.approved": [reminders().on_after_sale_approved],
         "after_sale.refunded": [reminders().on_after_sale_refunded],
         "after_sale.rejected": [reminders().on_after_sale_rejected],
+        # -- a coupon grant's next batches (and a duplicate of that message does nothing) --
+        "coupon_grant.run": [coupon_grants().on_run_due],
     }
 
 
@@ -324,6 +326,8 @@ def jobs() -> dict[str, list[tuple[Callable, str, str | None]]]:
         # -- after-sales: unanswered requests approved, returns not sent back closed --
         "approve-after-sales": [(after_sales, "auto_approve_due", None)],
         "close-unreturned-after-sales": [(after_sales, "close_unreturned", None)],
+        # -- coupon grants whose runner stopped (a lost message, a crash) --
+        "run-coupon-grants": [(coupon_grants, "run_stalled", None)],
         # -- one-off, not scheduled: run by hand after the deploy that brought the counts --
         "backfill-order-counts": [(order_counts_backfill, "run", None)],
         "backfill-customers": [(customers_backfill, "run", None)],
@@ -368,6 +372,43 @@ def flash_sales():
 
     return FlashSaleService(sales=flash_sale_repository(), orders=orders(), catalog=stock_repository(),
                             new_tx=new_tx(), clock=clock())
+
+# -- coupon grants (定向发券) --------------------------------------------------------------------
+
+@_once
+def coupon_grant_repository():
+    from layers.storage.coupon_grants import DynamoCouponGrants
+
+    return DynamoCouponGrants()
+
+
+def tag_members():
+    """Who carries a customer tag, for grants to a tag (an unknown tag: 404)."""
+    from layers.storage.customers import DynamoTagMembers
+
+    return DynamoTagMembers(customer_repository())
+
+
+def _send_grant_run(grant_id: str, step: int) -> None:
+    from layers.services.coupon_grants import RUN_EVENT
+
+    sqs().send(settings().events_queue_url, {"event_id": f"{RUN_EVENT}:{grant_id}:{step}", "type": RUN_EVENT,
+                                             "payload": {"grant_id": grant_id, "step": step}})
+
+
+def _coupon_received(coupon) -> None:
+    reminders().remind(coupon.user_id, "coupon_received", coupon.coupon_id,
+                       {"coupon_name": coupon.name, "valid_until": coupon.valid_until}, page="pages/me/coupons")
+
+
+@_once
+def coupon_grants():
+    from layers.services.coupon_grants import CouponGrantService
+
+    return CouponGrantService(grants=coupon_grant_repository(), templates=coupon_template_repository(),
+                              coupons=coupons(), user_coupons=user_coupon_repository(), users=user_repository(),
+                              tags=tag_members(), clock=clock(), schedule=_send_grant_run, notify=_coupon_received,
+                              workers=8)
 
 # -- distribution, settlement (helper: distribution) -------------------------------------------
 

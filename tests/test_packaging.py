@@ -210,7 +210,8 @@ def test_schedules_run_the_jobs_in_shanghai_time(template):
         "retry-shipping-uploads", "check-trade-management",
         "fetch-visitors", "recount-analytics",
         "expire-groups",
-        "rebuild-listing", "retag-customers", "approve-after-sales", "close-unreturned-after-sales"}
+        "rebuild-listing", "retag-customers", "approve-after-sales", "close-unreturned-after-sales",
+        "run-coupon-grants"}
     for s in schedules:
         assert s["ScheduleExpressionTimezone"] == "Asia/Shanghai"
         assert s["Target"]["Arn"] == {"Fn::GetAtt": ["Jobs", "Arn"]}

@@ -10,6 +10,7 @@ from functions.console import (  # noqa: F401  (each registers its views on bp)
     after_sales,  # 售后: the queue, an after-sale's page, the merchant's answers
     campaigns,  # group buys, bargains, assistance
     catalog,
+    coupon_grants,  # 定向发券
     customers,  # 客户, 标签
     distribution,
     freight,

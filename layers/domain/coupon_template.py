@@ -92,6 +92,16 @@ def validity(template: CouponTemplate, claimed_at: datetime) -> tuple[datetime, 
                           _at(template.valid_until) if template.valid_until else None, template.valid_days)
 
 
+def check_givable(template: CouponTemplate, now: datetime) -> None:
+    """The shop may give a coupon of it (a grant, a goodwill coupon): not bound by the claim
+    window, which is when shoppers may claim (a template only the shop gives keeps its
+    window closed, so it is never listed), but never a coupon already expired at issue.
+    Raises Ended."""
+    _, valid_until = validity(template, now)
+    if valid_until <= now:
+        raise errors.Ended("coupons of this template are no longer valid")
+
+
 def check_claimable(template: CouponTemplate | None, now: datetime) -> CouponTemplate:
     """A shopper may claim it: it exists, is not a post-payment gift, and its window is open."""
     if template is None or template.post_payment:

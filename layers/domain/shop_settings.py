@@ -88,12 +88,12 @@ class ShopSettings(BaseModel):
     point_value_fen: StrictInt = Field(1, ge=1, le=10_000)
     points_max_ratio_bps: StrictInt = Field(5000, ge=0, le=10_000)
     # Ours: the mini-program's subscription-message templates, by message (order_unpaid,
-    # order_paid, coupon_expiring, flash_sale_start, and group_expiring: the leader's group
-    # about to expire), each with its keyword layout; a message without one sends nothing.
+    # order_paid, coupon_expiring, flash_sale_start, group_expiring: the leader's group
+    # about to expire, and coupon_received: a coupon an operator gave), each with its keyword layout; a message without one sends nothing.
     # A bare template id (how they were kept before layouts) takes the default layout.
     subscription_templates: dict[Literal["order_unpaid", "order_paid", "coupon_expiring", "flash_sale_start",
                                          "group_expiring", "after_sale_approved", "after_sale_refunded",
-                                         "after_sale_rejected"], SubscriptionTemplate | str] = Field(
+                                         "after_sale_rejected", "coupon_received"], SubscriptionTemplate | str] = Field(
         default_factory=dict, description=_TEMPLATES_DOC)
 
     @field_validator("subscription_templates", mode="before")

@@ -101,12 +101,6 @@ def claim_coupon_id(user_id: str, template_id: str, idempotency_key: str | None)
     return "c" + hashlib.sha256(f"{user_id}\x00{template_id}\x00{idempotency_key}".encode()).hexdigest()[:25]
 
 
-def goodwill_coupon_id(user_id: str, template_id: str, request_key: str) -> str:
-    """A coupon an operator gives one shopper: derived from the request's key, so a
-    retried request gives the same coupon."""
-    return "c" + hashlib.sha256(f"goodwill\x00{user_id}\x00{template_id}\x00{request_key}".encode()).hexdigest()[:25]
-
-
 def gift_coupon_id(order_id: str, template_id: str) -> str:
     """The one post-payment coupon of a template an order can earn."""
     return "c" + hashlib.sha256(f"{order_id}\x00{template_id}".encode()).hexdigest()[:25]

@@ -139,22 +139,21 @@ class CouponService:
         templates_rules.claim_window_open(template, now)
         return self._issue(template, user_id, coupon_id, now, source=source)
 
-    # -- a goodwill coupon for one shopper (an operator's, audited by the route) --
-    def give(self, user_id: str, template_id: str, request_key: str) -> dict:
-        """One coupon of the template for the shopper, under an id derived from the
-        request's key: a retried request gives the same coupon. The template's total and
-        per-shopper limit hold (SoldOut, LimitExceeded); its claim window does not, since
-        the shop gives it."""
-        coupon_id = coupon_rules.goodwill_coupon_id(user_id, template_id, request_key)
+    # -- a coupon an operator gives (targeted grants, goodwill) --
+    def issue_granted(self, template: CouponTemplate, user_id: str, coupon_id: str,
+                      source: str = "grant") -> UserCoupon:
+        """Give the shopper one coupon of `template` under `coupon_id` (derived by the
+        caller from what gives it). A coupon already under that id is answered as it is,
+        before any limit is checked, so a retry of a given coupon is never counted as
+        refused. The template's total and per-shopper limit hold as for a claim (SoldOut,
+        LimitExceeded); the claim window does not, since the shop gives it, but a coupon
+        that would already be expired is not given (Ended)."""
         existing = self.coupons.get(coupon_id)
-        if existing is None:
-            template = self.templates.get(template_id)
-            if template is None:
-                raise errors.NotFound("no such coupon template")
-            existing = self._issue(template, user_id, coupon_id, self.clock.now(), source="goodwill")
-        if existing.user_id != user_id:
-            raise errors.IdempotencyKeyReused("this Idempotency-Key was used for another shopper")
-        return coupon_view(existing, iso(self.clock.now()))
+        if existing is not None:
+            return existing
+        now = self.clock.now()
+        templates_rules.check_givable(template, now)
+        return self._issue(template, user_id, coupon_id, now, source=source)
 
     def my_coupons(self, user_id: str, status: str | None, limit: int, cursor: dict | None):
         if status is not None and status not in coupon_rules.STATUSES:

@@ -346,3 +346,20 @@ def _first_read(limit: int, budget: int, filtered: bool) -> int:
 
 def _customer_of_raw(raw: dict) -> Customer:
     return _customer(CustomerItem.from_raw_data(raw))
+
+
+class DynamoTagMembers:
+    """`layers.domain.coupon_grant.TagMembers` over the customers' tags: what a coupon grant
+    to a tag walks. Members are listed in user id order (the tag's members' partition), so
+    a cursor taken earlier resumes where it was."""
+
+    def __init__(self, customers: DynamoCustomerRepository) -> None:
+        self.customers = customers
+
+    def count(self, tag: str) -> int | None:
+        if tag not in {t.name for t in self.customers.tags()}:
+            return None
+        return TagMemberItem.count(f"CUSTOMER#TAG#{tag}")
+
+    def user_ids(self, tag: str, cursor: dict | None, limit: int) -> tuple[list[str], dict | None]:
+        return self.customers.users_with_tag(tag, limit=limit, cursor=cursor)

@@ -64,8 +64,18 @@ def a_shop_with_something_on_every_page(client, admin_headers, shop, console_url
             continue
         assert r.status_code == 201, (path, r.text)
         made[path] = r.json()
+    grant_id = None
+    coupon = made.get("/admin/coupons")
+    if coupon:  # a coupon grant, run to its end (its page is the bar, no longer polling)
+        r = requests.post(console_url + "/admin/coupon-grants", json={
+            "template_id": coupon["id"], "user_ids": ["u_nobody_" + uuid.uuid4().hex[:8]], "note": "页面检查"},
+            headers=_admin(), timeout=10)
+        if r.status_code == 202:
+            from functions import wiring
+
+            grant_id = wiring.coupon_grants().run(r.json()["id"])["id"]
     return {"order_id": order_id, "product_id": product["id"],
-            "group_buy_id": made.get("/admin/group-buys", {}).get("id")}
+            "group_buy_id": made.get("/admin/group-buys", {}).get("id"), "grant_id": grant_id}
 
 
 def test_every_page_reads_as_a_manager_reads_it_on_a_laptop_and_a_phone(
@@ -77,12 +87,14 @@ def test_every_page_reads_as_a_manager_reads_it_on_a_laptop_and_a_phone(
              "/console/after-sales", "/console/products", f"/console/products/{ids['product_id']}", "/console/categories",
              "/console/freight-templates", "/console/freight-templates/new", "/console/coupons",
              "/console/flash-sales", "/console/group-buys", "/console/bargains", "/console/assist-campaigns",
-             "/console/promotions",
+             "/console/promotions", "/console/coupon-grants",
              "/console/distributors", "/console/tiers", "/console/managers", "/console/members",
              "/console/customers", "/console/tags",
              "/console/payouts", "/console/settings", "/console/operators"]
     if ids["group_buy_id"]:
         pages.append(f"/console/group-buys/{ids['group_buy_id']}")
+    if ids["grant_id"]:
+        pages.append(f"/console/coupon-grants/{ids['grant_id']}")
     # every page the sidebar offers is visited
     offered = {a.get_attribute("href") for a in page.locator("nav.side a").all()}
     assert offered <= set(pages), offered - set(pages)

@@ -157,7 +157,8 @@ def test_the_templates_schedules_are_the_jobs_in_shanghai_time():
                               "fetch-visitors", "recount-analytics",
                               "expire-groups",
                               "rebuild-listing", "retag-customers", "approve-after-sales",
-                              "close-unreturned-after-sales"}
+                              "close-unreturned-after-sales",
+                              "run-coupon-grants"}
     assert {s.timezone for s in schedules.values()} == {"Asia/Shanghai"}
     assert {s.target for s in schedules.values()} == {"Jobs"}
     after = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)  # 20:00 in Shanghai

@@ -42,7 +42,8 @@ def test_every_event_consumer_is_a_bound_method_taking_event_id_and_payload(wiri
                              "group.expiry_due",
                              "top_up.paid",
                              "catalog.changed",
-                             "after_sale.approved", "after_sale.refunded", "after_sale.rejected"}
+                             "after_sale.approved", "after_sale.refunded", "after_sale.rejected",
+                             "coupon_grant.run"}
     for event_type, consumers in handlers.items():
         assert consumers, event_type
         for consumer in consumers:
@@ -59,7 +60,7 @@ def test_every_job_step_is_a_method_of_a_wired_service(wiring):
                          "expire-groups",
                          "rebuild-listing",
                          "retag-customers",
-                         "approve-after-sales", "close-unreturned-after-sales",
+                         "approve-after-sales", "close-unreturned-after-sales", "run-coupon-grants",
                          "backfill-order-counts", "backfill-customers"}  # one-off: not scheduled
     for name, steps in jobs.items():
         assert steps, name
