@@ -19,7 +19,7 @@ The order in which prices come off (each capped by what is left):
    the goods after the promotions and the coupon; an address a template does not deliver
    to is refused. A gift line weighs nothing and costs no shipping.
 
-Each line's `paid` (`promotion_pricing.line_paid`) shares every one of those discounts
+Each line's `paid` (`promotion_pricing.paid_per_line`) shares every one of those discounts
 out over the lines it came off, so the lines sum exactly to `payable - shipping`.
 """
 
@@ -100,11 +100,11 @@ def quote(lines: list[pricing.Line], *, coupon_off: int, shipping_fee: int, free
             raise member_rules.InsufficientPoints("not enough points")
     amounts = pricing.price(lines, discount, shipping, member_discount=member_off, points_discount=points_off,
                             promotion_discount=promotion_off)
+    # over the lines the coupon covers (without its rule: no weights, so `share_capped` spreads
+    # it by what each line has left)
     coupon_weights = [ln.net if coupon_rule is not None and coupon_rules.in_scope(coupon_rule, ln) else 0
                       for ln in lines]
-    if discount and not any(coupon_weights):  # a coupon without its rule: over every line
-        coupon_weights = [ln.net for ln in lines]
-    paid = promo_rules.line_paid(
+    paid = promo_rules.paid_per_line(
         [ln.amount for ln in lines], member_off=member_off,
         promotion_offs=[promotions.line_discounts.get(ln.sku_id, 0) for ln in lines],
         coupon_off=discount, coupon_weights=coupon_weights, points_off=points_off)

@@ -39,7 +39,7 @@ the earlier line first on a tie), and no line ever loses more than its own goods
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from layers.domain import promotion as kinds
@@ -104,7 +104,11 @@ class Outcome:
     nudges: tuple[Nudge, ...] = ()
     # promotions whose gift tier was reached but whose gift has no stock left
     gifts_unavailable: tuple[Promotion, ...] = ()
-    line_discounts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def line_discounts(self) -> dict[str, int]:
+        """Sku id -> fen its promotion took off it (a line is in at most one promotion)."""
+        return {sku_id: off for a in self.applied for sku_id, off in a.line_discounts.items()}
 
     @property
     def discount(self) -> int:
@@ -245,13 +249,8 @@ def apply(lines: list[Line], promotions, now: datetime, *, new_customer: bool,
         left.pop(best_at)
         taken = set(best.sku_ids)
         free = [ln for ln in free if ln.sku_id not in taken]
-    line_discounts: dict[str, int] = {}
-    for a in applied:
-        for sku_id, off in a.line_discounts.items():
-            line_discounts[sku_id] = line_discounts.get(sku_id, 0) + off
     return Outcome(applied=tuple(applied), nudges=tuple(_nudges(lines, candidates, applied)),
-                   gifts_unavailable=tuple(_gifts_unavailable(lines, candidates, applied, gifts)),
-                   line_discounts=line_discounts)
+                   gifts_unavailable=tuple(_gifts_unavailable(lines, candidates, applied, gifts)))
 
 
 def _nudges(lines: list[Line], candidates: list[Promotion], applied: list[Applied]) -> list[Nudge]:
@@ -381,7 +380,7 @@ def share_capped(weights: list[int], caps: list[int], amount: int) -> list[int]:
     return shares
 
 
-def line_paid(goods: list[int], *, member_off: int, promotion_offs: list[int], coupon_off: int,
+def paid_per_line(goods: list[int], *, member_off: int, promotion_offs: list[int], coupon_off: int,
               coupon_weights: list[int], points_off: int) -> list[int]:
     """Each line's `paid`: its goods less its share of every discount, in the order they
     come off. The member level's discount over every line in proportion to its goods; the

@@ -710,9 +710,7 @@ def _promotion_outcome(facts, lines: list[pricing.Line], now, kind: str,
     stock is what the read saw, less what the order itself buys of that SKU."""
     if kind != "normal" or not facts.promotions:
         return promo_rules.Outcome()
-    bought: dict[str, int] = {}
-    for ln in lines:
-        bought[ln.sku_id] = bought.get(ln.sku_id, 0) + ln.quantity
+    bought = {ln.sku_id: ln.quantity for ln in lines}  # one line per SKU (merge_quantities)
     gifts = {}
     if not without_gifts:
         for p in facts.promotions:

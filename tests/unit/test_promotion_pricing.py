@@ -130,10 +130,18 @@ def test_each_line_takes_the_promotion_saving_most_and_the_rest_go_on():
 
 
 def test_a_promotion_without_coupons_blocks_them():
+    from layers.domain.user_coupon import UserCoupon
+
     out = apply([line()], [promo("amount_off", Tier(value=1000, threshold=5000), with_coupons=False)])
     assert not out.coupons_allowed
-    offers = checkout.coupon_offers([], [line()], NOW, cap=10000, promotions_allow=False)
-    assert offers["best_coupon_id"] is None
+    coupon = UserCoupon(coupon_id="c1", template_id="t1", user_id="u1", name="满50减5",
+                        rule={"kind": "fixed", "value": 500, "threshold": 5000}, status="UNUSED",
+                        valid_from=START, valid_until=END, claimed_at=START)
+    usable = checkout.coupon_offers([coupon], [line()], NOW, cap=10000)
+    assert [c["id"] for c in usable["usable"]] == ["c1"] and usable["best_coupon_id"] == "c1"
+    blocked = checkout.coupon_offers([coupon], [line()], NOW, cap=10000, promotions_allow=out.coupons_allowed)
+    assert blocked["usable"] == [] and blocked["best_coupon_id"] is None
+    assert [(c["id"], c["reason"]) for c in blocked["unusable"]] == [("c1", "NOT_WITH_PROMOTION")]
 
 
 # -- each line's paid ----------------------------------------------------------------------
