@@ -92,10 +92,14 @@ def test_a_grant_is_started_and_its_bar_moves_to_done(browser_page, console_url,
     runner.start()
     try:
         def done() -> bool:
-            value = page.locator("#grant-bar").get_attribute("value")
+            # Both read in one evaluation: two separate reads can straddle an htmx swap and
+            # see the old bar with the new status.
+            value, status = page.evaluate("""() => [
+                document.querySelector('#grant-bar').getAttribute('value'),
+                document.querySelector('#grant-progress').getAttribute('data-status')]""")
             if not seen or seen[-1] != value:
                 seen.append(value)
-            return page.locator("#grant-progress").get_attribute("data-status") == "DONE"
+            return status == "DONE"
 
         wait_until(done, timeout_s=30)
     finally:
