@@ -32,7 +32,7 @@ from layers.storage.tx import Tx
 MARKER_TTL_S = 90 * 24 * 3600
 COUPONS_LIST = "ANALYTICS#COUPONS"
 _FIGURES = ("gmv", "orders", "buyers", "new_buyers", "repeat_buyers", "refunds", "refund_count", "top_ups",
-            "top_up_count", "paid_refunds", "quantity", "sales_amount", "commission", "used", "discount")
+            "top_up_count", "paid_refunds", "quantity", "sales_amount", "commission", "used", "discount", "spent")
 
 
 class CounterItem(Listed, Numbered):
@@ -56,6 +56,7 @@ class CounterItem(Listed, Numbered):
     commission = NumberAttribute(null=True)
     used = NumberAttribute(null=True)
     discount = NumberAttribute(null=True)
+    spent = NumberAttribute(null=True)  # GUIDE_CUSTOMER
 
 
 class CountedItem(ShopModel):
