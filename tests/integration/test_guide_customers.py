@@ -165,3 +165,26 @@ def test_a_phone_on_the_customer_record_shows_only_masked(client, admin_headers,
     [row] = _listed(client, "/me/distribution/customers", auth(guide))
     assert row["phone_masked"] == "138****5678" and "13812345678" not in json.dumps(row)
     assert (row["orders"], row["spent"]) == (0, 0)
+
+
+def test_the_console_guide_page_and_odd_ids_or_cursors_never_a_5xx(client, admin_headers):
+    import os
+    from urllib.parse import quote
+
+    from functions import wiring
+
+    service = wiring.operators()
+    cookie = service.issue_session(service.sign_in("owner", os.environ["ADMIN_API_KEY"], "127.0.0.1"))
+    headers = {"Cookie": f"console_session={cookie}", "Host": "127.0.0.1"}
+    guide = new_distributor(client, admin_headers)
+    customer = login(client)
+    assert visit(client, customer, share(client, guide)).status_code == 204
+    r = client.http.get(f"/console/distributors/{uid(guide)}", headers=headers)
+    assert r.status_code == 200, r.body
+    assert uid(customer) in r.body.decode() and "绑定中" in r.body.decode()
+    for odd in ("nope", "a\r\nb", "张三", "x" * 300, "..", "%2F", " "):
+        r = client.http.get(f"/console/distributors/{quote(odd, safe='')}", headers=headers)
+        assert r.status_code in (400, 404), (odd, r.status_code)
+    for cursor in ("garbage", "x" * 3000, "eyJ9"):
+        r = client.http.get(f"/console/distributors/{uid(guide)}?cursor={cursor}", headers=headers)
+        assert r.status_code == 400, (cursor, r.status_code)
