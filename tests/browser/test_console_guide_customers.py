@@ -70,3 +70,7 @@ def test_a_guides_page_shows_their_figures_and_customers(browser_page, console_u
 
     assert ended.locator(".expires").inner_text() == beijing(expires)
     assert fits(page), page.width_name
+    from tests.browser.conftest import SCREENSHOTS
+
+    (SCREENSHOTS / page.width_name).mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / page.width_name / "guide-customers.png"), full_page=True)
