@@ -188,3 +188,47 @@ def test_the_console_guide_page_and_odd_ids_or_cursors_never_a_5xx(client, admin
     for cursor in ("garbage", "x" * 3000, "eyJ9"):
         r = client.http.get(f"/console/distributors/{uid(guide)}?cursor={cursor}", headers=headers)
         assert r.status_code == 400, (cursor, r.status_code)
+
+
+def test_touches_racing_for_one_customer_leave_one_binding_and_one_open_record(dynamodb):
+    """Eight guides touch one customer at once, each thread held at a barrier after its
+    first read of the binding, so every one decides from the same (absent) binding and all
+    but one must read again. The latest touch holds the binding; its guide's record ends
+    with it; every other guide that wrote a record has it ended by the latest touch."""
+    import threading
+    import uuid
+    from concurrent.futures import ThreadPoolExecutor
+
+    from layers.domain.attribution import Binding
+    from layers.storage.distribution import DynamoDistributorRepository
+    from layers.storage.guide_customers import DynamoGuideCustomerReader
+
+    customer = "u_" + uuid.uuid4().hex[:20]
+    guides = ["u_" + uuid.uuid4().hex[:20] for _ in range(8)]
+    touches = [Binding(customer, g, f"2026-12-01T00:00:{n:02d}Z", f"2026-12-08T00:00:{n:02d}Z")
+               for n, g in enumerate(guides)]
+    repo = DynamoDistributorRepository()
+    barrier, first_read = threading.Barrier(len(touches)), threading.local()
+    read = repo.get_binding
+
+    def held(customer_id):
+        found = read(customer_id)
+        if not getattr(first_read, "done", False):
+            first_read.done = True
+            barrier.wait(timeout=30)
+        return found
+
+    repo.get_binding = held
+    with ThreadPoolExecutor(len(touches)) as pool:
+        wrote = dict(zip(guides, pool.map(lambda b: repo.put_binding(b, ttl_epoch=2_000_000_000), touches),
+                         strict=True))
+    latest = touches[-1]
+    assert read(customer) == latest and wrote[latest.distributor_id]
+    reader = DynamoGuideCustomerReader()
+    for guide in guides:
+        records = [r for r in reader.records(guide, 10, None)[0] if r.customer_id == customer]
+        assert len(records) == int(wrote[guide])
+        if guide == latest.distributor_id:
+            assert records[0].binding_expires_at == latest.expires_at
+        elif records:
+            assert records[0].binding_expires_at <= latest.bound_at
