@@ -444,6 +444,15 @@ def distribution():
 
 
 @_once
+def guide_customers():
+    from layers.services.guide_customers import GuideCustomerService
+    from layers.storage.guide_customers import DynamoGuideCustomerReader
+
+    return GuideCustomerService(distributors=distributor_repository(), reader=DynamoGuideCustomerReader(),
+                                clock=clock())
+
+
+@_once
 def settlement():
     # Its transfer pacer (50/s) is this container's.
     from layers.services.settlement import SettlementService

@@ -14,6 +14,7 @@ from functions.console import (  # noqa: F401  (each registers its views on bp)
     customers,  # 客户, 标签
     distribution,
     freight,
+    guides,  # one guide's page: figures and customers
     marketing,
     members,
     orders,

@@ -24,6 +24,10 @@ Counters:
                                        in, what it took off them, and what its lines paid
     SALES    ALL / product             quantity: units sold, less the units of orders refunded
                                        in full (ranked by quantity: the storefront's `sales`)
+    GUIDE_CUSTOMER ALL / <guide>#<customer>  orders spent: a customer's paid orders attributed to
+                                       the guide and what they paid for goods less the goods part
+                                       of refunds (the customer record's `spent`, layers/domain/
+                                       customers.py), read by the guide's customers list
 
 Money is integer fen. `gmv` is the payable of paid orders; a product's `gmv` is the sum
 of its lines' `paid`, what the shopper paid for them (`paid_shares.line_paid`: every
@@ -40,6 +44,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from layers.domain import errors, paid_shares
+from layers.domain.customers import refunded_goods
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -54,6 +59,7 @@ DISTRIBUTOR = "DISTRIBUTOR"
 COUPON = "COUPON"
 PROMOTION = "PROMOTION"
 SALES = "SALES"
+GUIDE_CUSTOMER = "GUIDE_CUSTOMER"
 
 DAY_FIELDS = ("gmv", "orders", "buyers", "new_buyers", "repeat_buyers", "refunds", "refund_count",
               "top_ups", "top_up_count", "paid_refunds")
@@ -127,7 +133,9 @@ class PromotionShare:
 @dataclass(frozen=True)
 class Fact:
     """One event, as analytics sees it. `at` is the event's own time (paid, refund
-    succeeded, topped up); `paid_at` on a refund is its order's payment time."""
+    succeeded, topped up); `paid_at` on a refund is its order's payment time. `goods`:
+    on a sale, what its lines paid (shipping apart); on a refund, the goods part of it
+    (`customers.refunded_goods`). A refund carries its order's `distributor_id`."""
 
     event_id: str
     kind: str
@@ -142,6 +150,7 @@ class Fact:
     discount: int = 0
     paid_at: str | None = None
     promotions: tuple[PromotionShare, ...] = ()
+    goods: int = 0
 
     @property
     def day(self) -> str:
@@ -177,7 +186,8 @@ class Fact:
                 coupon_template_id=message.get("coupon_template_id"), discount=int(message.get("discount") or 0),
                 paid_at=message.get("paid_at"),
                 promotions=tuple(PromotionShare(str(x["promotion_id"]), int(x["discount"]), int(x["gmv"]))
-                                 for x in message.get("promotions") or ()))
+                                 for x in message.get("promotions") or ()),
+                goods=int(message.get("goods") or 0))
             day_of(fact.at)
             if fact.paid_at:
                 day_of(fact.paid_at)
@@ -233,17 +243,27 @@ def sale_fact(event_id: str, order, commission: int = 0, coupon_template_id: str
                 order_id=order.order_id, lines=product_lines(order), distributor_id=order.distributor_id,
                 commission=commission, coupon_template_id=coupon_template_id if order.coupon_id else None,
                 discount=int(order.amounts.get("discount") or 0) if order.coupon_id else 0,
-                promotions=promotion_shares(order))
+                promotions=promotion_shares(order), goods=sum(paid_shares.line_paid(order.items, order.amounts)))
 
 
-def refund_fact(event_id: str, order, amount: int, succeeded_at: str, completes: bool = False) -> Fact | None:
+def refund_fact(event_id: str, order, amount: int, succeeded_at: str, completes: bool = False,
+                refunded_total: int | None = None) -> Fact | None:
     """`order.refunded`: counts on the day it succeeded; None when its order never counted.
     The refund that `completes` the order's refund (the whole payment is back) carries its
-    lines: their units no longer count as sold. A partial refund names no units."""
+    lines: their units no longer count as sold. A partial refund names no units.
+    `refunded_total` (the order's refunds with this one) gives the goods part of it."""
     if not counts_as_sale(order):
         return None
+    total = amount if refunded_total is None else refunded_total
+    goods = refunded_goods(sum(paid_shares.line_paid(order.items, order.amounts)), total - amount, amount)
     return Fact(event_id=event_id, kind=REFUND, at=succeeded_at, user_id=order.user_id, amount=amount,
-                order_id=order.order_id, paid_at=order.paid_at, lines=product_lines(order) if completes else ())
+                order_id=order.order_id, paid_at=order.paid_at, lines=product_lines(order) if completes else (),
+                distributor_id=order.distributor_id, goods=goods)
+
+
+def guide_customer_key(distributor_id: str, customer_id: str) -> Key:
+    """The counter of one customer's orders through one guide."""
+    return Key(GUIDE_CUSTOMER, "ALL", f"{distributor_id}#{customer_id}")
 
 
 def completes_refund(payload: dict) -> bool:
@@ -322,12 +342,17 @@ def increments(fact: Fact, positions: Positions | None = None) -> list[Increment
         out += [Increment(Key(PROMOTION, "-", share.promotion_id),
                           {"orders": 1, "discount": share.discount, "gmv": share.gmv}) for share in fact.promotions]
         out += [Increment(Key(SALES, "ALL", line.product_id), {"quantity": line.quantity}) for line in fact.lines]
+        if fact.distributor_id:
+            out.append(Increment(guide_customer_key(fact.distributor_id, fact.user_id),
+                                 {"orders": 1, "spent": fact.goods}))
         return out
     if fact.kind == REFUND:
         out = [Increment(Key(DAY, fact.day), {"refunds": fact.amount, "refund_count": 1})]
         if fact.paid_at:
             out.append(Increment(Key(DAY, day_of(fact.paid_at)), {"paid_refunds": fact.amount}))
         out += [Increment(Key(SALES, "ALL", line.product_id), {"quantity": -line.quantity}) for line in fact.lines]
+        if fact.distributor_id and fact.goods:
+            out.append(Increment(guide_customer_key(fact.distributor_id, fact.user_id), {"spent": -fact.goods}))
         return out
     if fact.kind == TOP_UP:
         return [Increment(Key(DAY, fact.day), {"top_ups": fact.amount, "top_up_count": 1})]

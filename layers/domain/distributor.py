@@ -101,7 +101,9 @@ class DistributorRepository(Protocol):
     def get_binding(self, customer_id: str) -> Binding | None: ...
 
     def put_binding(self, binding: Binding, ttl_epoch: int) -> bool:
-        """Store the binding unless the stored one is from a later touch (then False)."""
+        """Store the binding unless the stored one is from a later touch (then False),
+        with the guide's record of the customer in the same write, and the previous
+        guide's record ended when the customer moves (layers/domain/guide_customers.py)."""
 
     def count_customers(self, distributor_id: str, now: str) -> int:
         """Customers bound to the distributor now (bindings not expired)."""

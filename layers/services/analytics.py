@@ -83,7 +83,8 @@ class AnalyticsService:
         refund = self.refunds.get(order.order_id, payload["refund_id"])
         succeeded_at = refund.updated_at if refund is not None else self._now_iso()
         self._forward(rules.refund_fact(event_id, order, int(payload["amount"]), succeeded_at,
-                                        completes=rules.completes_refund(payload)))
+                                        completes=rules.completes_refund(payload),
+                                        refunded_total=int(payload.get("refunded_total") or payload["amount"])))
 
     def on_top_up_paid(self, event_id: str, payload: dict) -> None:
         """A stored-value top-up paid: `{"user_id", "amount", "paid_at"}` (members)."""

@@ -5,7 +5,8 @@
   distributors per month) also sit in gsi3 `ANALYTICS#RANK#<kind>#<period>` / the amount
   they are ranked by (`gsi3n`, moved by the same `ADD`), so a ranking is one query,
   highest first. Coupon counters are listed in gsi1 `ANALYTICS#COUPONS` / template id;
-  a promotion's are read by their keys (a page of promotions is one BatchGetItem).
+  a promotion's are read by their keys (a page of promotions is one BatchGetItem), and so
+  are a guide's customers' (`GUIDE_CUSTOMER`, layers/storage/guide_customers.py).
 - Marker: pk `ANALYTICS#EVENT#<event_id>`, sk `COUNTED`: put (if absent) in the same
   transaction as the event's increments; it expires after 90 days (SQS keeps a message
   14 days at most).
@@ -32,7 +33,7 @@ from layers.storage.tx import Tx
 MARKER_TTL_S = 90 * 24 * 3600
 COUPONS_LIST = "ANALYTICS#COUPONS"
 _FIGURES = ("gmv", "orders", "buyers", "new_buyers", "repeat_buyers", "refunds", "refund_count", "top_ups",
-            "top_up_count", "paid_refunds", "quantity", "sales_amount", "commission", "used", "discount")
+            "top_up_count", "paid_refunds", "quantity", "sales_amount", "commission", "used", "discount", "spent")
 
 
 class CounterItem(Listed, Numbered):
@@ -56,6 +57,7 @@ class CounterItem(Listed, Numbered):
     commission = NumberAttribute(null=True)
     used = NumberAttribute(null=True)
     discount = NumberAttribute(null=True)
+    spent = NumberAttribute(null=True)  # GUIDE_CUSTOMER
 
 
 class CountedItem(ShopModel):

@@ -23,7 +23,8 @@ commissions and each distributor's running totals.
   now (last touch overwrites it); gsi1 `DIST#<distributor_id>#CUSTOMERS` /
   `<expires_at>#<customer_id>`, so "currently bound customers" is a key-range COUNT
   (expires_at > now), exact without a counter that expiry could never decrement.
-  DynamoDB's TTL removes it a day after it expires.
+  DynamoDB's TTL removes it a day after it expires. Every write of it also writes the
+  guide's record of the customer (layers/storage/guide_customers.py), in one transaction.
 
 Commission items (the settlement's input; pk `DIST#<distributor_id>`):
 - sk `COMM#<order_id>`, kind `COMMISSION`, one per order (`commission_id` = order id, put
@@ -65,20 +66,24 @@ from pynamodb.attributes import (
     UnicodeAttribute,
     UnicodeSetAttribute,
 )
-from pynamodb.exceptions import PutError
 
 from layers.domain import commission_debt as debts
 from layers.domain import commission_entry as domain
-from layers.domain.attribution import Binding
+from layers.domain.attribution import Binding, replaces
 from layers.domain.commission_entry import Commission, Stats
 from layers.domain.distributor import Distributor, Manager, Share, Template
+from layers.domain.guide_customers import ended_at
+from layers.storage import guide_customers as guided
 from layers.storage import queues
 from layers.storage.base import Listed, Queued, ShopModel, changed, requeued
-from layers.storage.errors import condition_failed
-from layers.storage.tx import Tx
+from layers.storage.tx import TransactionConflicted, Tx
 
 COMMISSION_DUE = "COMMISSION_DUE"
 COMMISSION_SETTLEABLE = "COMMISSION_SETTLEABLE"
+
+
+class _BindingMoved(Exception):
+    """The binding (or the guide's record) changed since it was read."""
 
 
 class TemplateItem(Listed):
@@ -480,20 +485,36 @@ class DynamoDistributorRepository:
         item = _get(BindingItem, f"BIND#{customer_id}", "BIND", consistent=True)
         return _binding(item) if item else None
 
-    def put_binding(self, binding: Binding, ttl_epoch: int) -> bool:
+    def put_binding(self, binding: Binding, ttl_epoch: int, attempts: int = 10) -> bool:
+        """Last touch, with the guide's record of it (layers/storage/guide_customers.py) in
+        the same transaction: the binding is written conditioned on the one just read, so
+        the previous guide whose binding it ends is the one that held it."""
         b = binding
         item = BindingItem(f"BIND#{b.customer_id}", "BIND", customer_id=b.customer_id,
                            distributor_id=b.distributor_id, share_token=b.share_token, bound_at=b.bound_at,
                            expires_at=b.expires_at, ttl=ttl_epoch,
                            gsi1pk=f"DIST#{b.distributor_id}#CUSTOMERS", gsi1sk=f"{b.expires_at}#{b.customer_id}")
-        try:
-            # Last touch: overwrite unless the stored binding is from a later touch.
-            item.save(condition=BindingItem.pk.does_not_exist() | (BindingItem.bound_at <= b.bound_at))
-        except PutError as exc:
-            if condition_failed(exc):
-                return False
-            raise
-        return True
+        for _ in range(attempts):
+            previous = self.get_binding(b.customer_id)
+            if not replaces(previous, b.bound_at):
+                return False  # the stored binding is from a later touch
+            if previous is None:
+                condition = BindingItem.pk.does_not_exist()
+            else:
+                condition = ((BindingItem.bound_at == previous.bound_at)
+                             & (BindingItem.distributor_id == previous.distributor_id))
+            tx = Tx()
+            tx.put(item, condition=condition, on_fail=_BindingMoved)
+            guided.stage_bound(tx, b, on_later=_BindingMoved)
+            moved_at = ended_at(previous, b)
+            if moved_at is not None:
+                guided.stage_ended(tx, previous, moved_at)
+            try:
+                tx.commit()
+            except _BindingMoved:
+                continue  # another touch came in between: read again, decide again
+            return True
+        raise TransactionConflicted("busy; try again in a moment")
 
     def count_customers(self, distributor_id: str, now: str) -> int:
         return BindingItem.gsi1.count(f"DIST#{distributor_id}#CUSTOMERS", BindingItem.gsi1sk > f"{now}#")

@@ -233,3 +233,37 @@ class TestDistributionRepositories:
         assert backend.distributors.count_customers(b, "2026-12-01T00:00:00Z") == 1
         assert backend.distributors.count_customers(b, "2026-12-07T00:00:00Z") == 0
         assert backend.distributors.count_customers(a, "2026-12-01T00:00:00Z") == 0
+
+    def _guide_records(self, backend, distributor_id):
+        if hasattr(backend.distributors, "guide_records"):
+            return backend.distributors.guide_records(distributor_id, 10, None)[0]
+        from layers.storage.guide_customers import DynamoGuideCustomerReader
+
+        return DynamoGuideCustomerReader().records(distributor_id, 10, None)[0]
+
+    def test_a_binding_writes_the_guides_record_and_a_move_ends_the_old_one(self, backend):
+        a, b, c1, c2 = uid(), uid(), uid(), uid()
+        put = backend.distributors.put_binding
+        assert put(Binding(c1, a, "2026-11-29T02:00:00Z", "2026-12-06T02:00:00Z"), ttl_epoch=2_000_000_000)
+        assert put(Binding(c2, a, "2026-11-29T04:00:00Z", "2026-12-06T04:00:00Z"), ttl_epoch=2_000_000_000)
+        # a again: bound_at and expiry move, first_bound_at stays
+        assert put(Binding(c1, a, "2026-11-30T02:00:00Z", "2026-12-07T02:00:00Z"), ttl_epoch=2_000_000_000)
+        records = self._guide_records(backend, a)
+        assert [(r.customer_id, r.first_bound_at, r.bound_at, r.binding_expires_at) for r in records] == [
+            (c1, "2026-11-29T02:00:00Z", "2026-11-30T02:00:00Z", "2026-12-07T02:00:00Z"),
+            (c2, "2026-11-29T04:00:00Z", "2026-11-29T04:00:00Z", "2026-12-06T04:00:00Z")]
+        # c1 moves to b: a's record ends at the moment of the move; b gets one
+        assert put(Binding(c1, b, "2026-12-01T00:00:00Z", "2026-12-08T00:00:00Z"), ttl_epoch=2_000_000_000)
+        ended = {r.customer_id: r for r in self._guide_records(backend, a)}[c1]
+        assert (ended.bound_at, ended.binding_expires_at) == ("2026-11-30T02:00:00Z", "2026-12-01T00:00:00Z")
+        assert [(r.customer_id, r.binding_expires_at) for r in self._guide_records(backend, b)] == [
+            (c1, "2026-12-08T00:00:00Z")]
+        # an older, delayed touch of a changes neither the binding nor any record
+        assert not put(Binding(c1, a, "2026-11-30T12:00:00Z", "2026-12-07T12:00:00Z"), ttl_epoch=2_000_000_000)
+        assert backend.distributors.get_binding(c1).distributor_id == b
+        assert {r.customer_id: r for r in self._guide_records(backend, a)}[c1] == ended
+        # c2's binding to a expired on its own before b touched them: its expiry stays
+        assert put(Binding(c2, b, "2026-12-10T00:00:00Z", "2026-12-17T00:00:00Z"), ttl_epoch=2_000_000_000)
+        assert {r.customer_id: r for r in self._guide_records(backend, a)}[c2].binding_expires_at == \
+            "2026-12-06T04:00:00Z"
+        assert [r.customer_id for r in self._guide_records(backend, b)] == [c2, c1]

@@ -5,6 +5,7 @@ binding is not overwritten by an older touch).
 
 Keys: ("template", id), ("distributor", user_id), ("manager", user_id),
 ("member", manager_id, distributor_id), ("share", token), ("binding", customer_id),
+("guide_customer", distributor_id, customer_id) -> GuideCustomer (written with the binding),
 ("commission", distributor_id, commission_id) -> Commission, ("stats", distributor_id) -> Stats,
 ("debt", distributor_id, entry_id) -> DebtEntry (a deduction needs the debt to cover it).
 """
@@ -18,6 +19,7 @@ from layers.domain import commission_entry as domain
 from layers.domain.attribution import Binding
 from layers.domain.commission_entry import Commission, Stats
 from layers.domain.distributor import Distributor, Manager, Share, Template
+from layers.domain.guide_customers import GuideCustomer, ended_at
 from tests.fakes.memory import ConditionFailed, MemoryStore, MemoryTx
 
 
@@ -99,12 +101,31 @@ class MemoryDistributorRepository:
         return self.store.get(("binding", customer_id))
 
     def put_binding(self, binding: Binding, ttl_epoch: int) -> bool:
+        b = binding
         with self.store.lock:
-            current = self.store.items.get(("binding", binding.customer_id))
-            if current is not None and current.bound_at > binding.bound_at:
+            items = self.store.items
+            current = items.get(("binding", b.customer_id))
+            if current is not None and current.bound_at > b.bound_at:
                 return False
-            self.store.items[("binding", binding.customer_id)] = binding
+            mine = items.get(("guide_customer", b.distributor_id, b.customer_id))
+            if mine is not None and mine.bound_at > b.bound_at:
+                return False
+            items[("binding", b.customer_id)] = b
+            items[("guide_customer", b.distributor_id, b.customer_id)] = GuideCustomer(
+                b.distributor_id, b.customer_id, mine.first_bound_at if mine else b.bound_at, b.bound_at, b.expires_at)
+            moved_at = ended_at(current, b)
+            if moved_at is not None:
+                key = ("guide_customer", current.distributor_id, b.customer_id)
+                old = items.get(key) or GuideCustomer(current.distributor_id, b.customer_id, current.bound_at,
+                                                      current.bound_at, moved_at)
+                items[key] = replace(old, binding_expires_at=moved_at)
             return True
+
+    def guide_records(self, distributor_id: str, limit: int, cursor: dict | None):
+        """The guide's records, the latest bound first (the storage's gsi1 order)."""
+        rows = sorted(self.store.scan(("guide_customer", distributor_id)), key=lambda r: (r.bound_at, r.customer_id),
+                      reverse=True)
+        return _page(rows, limit, cursor)
 
     def count_customers(self, distributor_id: str, now: str) -> int:
         return sum(1 for b in self.store.scan(("binding",)) if b.distributor_id == distributor_id

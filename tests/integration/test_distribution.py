@@ -414,6 +414,12 @@ def test_a_manager_sees_only_their_group(client, admin_headers, product, shop):
     assert r.status_code == 403 and body(r)["error"]["code"] == "FORBIDDEN"
     r = client.http.get("/manager/distributors", headers=auth(a))  # a distributor is not a manager
     assert r.status_code == 403
+    # a guide's customers: of the caller's own group only
+    r = client.http.get(f"/manager/distributors/{uid(a)}/customers", headers=auth(m1))
+    assert r.status_code == 200 and len(body(r)["items"]) == 1 and body(r)["items"][0]["orders"] in (0, 1)
+    for caller, guide in ((m2, a), (m1, c), (nobody, a), (a, b)):
+        r = client.http.get(f"/manager/distributors/{uid(guide)}/customers", headers=auth(caller))
+        assert r.status_code == 403 and body(r)["error"]["code"] == "FORBIDDEN"
 
     r = client.http.get(f"/admin/managers/{uid(m1)}/distributors", headers=admin_headers)
     assert {row["id"] for row in body(r)["items"]} == {uid(a), uid(b)}
@@ -427,6 +433,9 @@ def test_a_manager_sees_only_their_group(client, admin_headers, product, shop):
                                                 "manager_id": uid(m2)}, admin_headers).status_code == 200
     r = client.http.get("/manager/distributors", headers=auth(m1))
     assert {row["id"] for row in body(r)["items"]} == {uid(a)}
+    r = client.http.get(f"/manager/distributors/{uid(b)}/customers", headers=auth(m1))
+    assert r.status_code == 403
+    assert client.http.get(f"/manager/distributors/{uid(b)}/customers", headers=auth(m2)).status_code == 200
     # A shopper token is never an admin credential.
     assert client.http.get(f"/admin/managers/{uid(m1)}/distributors", headers=auth(m1)).status_code == 401
 

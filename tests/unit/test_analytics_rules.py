@@ -128,3 +128,28 @@ def test_chunks_fit_a_transaction_and_add_up_to_the_facts(raw, max_items):
     total = rules.merge(i for c in chunks for i in c.increments)
     expected = rules.merge(i for _, incs in planned for i in incs)
     assert {k: v.add for k, v in total.items()} == {k: v.add for k, v in expected.items()}
+
+
+def test_a_guides_customer_counts_orders_and_goods_spent_less_the_goods_part_of_refunds():
+    # goods paid 1800 + shipping 200: spent counts the goods only, as the customer record does
+    order = _order(distributor_id="d1", paid=2000,
+                   amounts={"goods": 2000, "discount": 200, "shipping": 200, "payable": 2000})
+    key = rules.guide_customer_key("d1", "u1")
+    assert key == Key(rules.GUIDE_CUSTOMER, "ALL", "d1#u1")
+    sale = rules.sale_fact("order.paid:o1", order)
+    assert Fact.from_message(sale.to_message()) == sale
+    assert {i.key: i.add for i in rules.increments(sale, Positions(1, 1, 1))}[key] == {"orders": 1, "spent": 1800}
+    # refunds go against the goods first: 1500, then 500 of which 300 goods and 200 shipping
+    first = rules.refund_fact("order.refunded:r1", order, 1500, "2026-11-23T00:00:00Z", refunded_total=1500)
+    second = rules.refund_fact("order.refunded:r2", order, 500, "2026-11-23T00:00:00Z", refunded_total=2000)
+    assert Fact.from_message(second.to_message()) == second
+    moved = [{i.key: i.add for i in rules.increments(f)}[key] for f in (first, second)]
+    assert moved == [{"spent": -1500}, {"spent": -300}]
+    merged = rules.merge(i for f in (sale, first, second)
+                         for i in rules.increments(f, Positions(1, 1, 1) if f.kind == rules.SALE else None))
+    assert merged[key].add == {"orders": 1, "spent": 0}
+    # an order nobody brought moves no guide's counter
+    plain = rules.sale_fact("order.paid:o2", _order(order_id="o2"))
+    assert not [i for i in rules.increments(plain, Positions(1, 1, 1)) if i.key.kind == rules.GUIDE_CUSTOMER]
+    refund = rules.refund_fact("order.refunded:r3", _order(order_id="o2"), 100, "2026-11-23T00:00:00Z")
+    assert not [i for i in rules.increments(refund) if i.key.kind == rules.GUIDE_CUSTOMER]
