@@ -17,6 +17,7 @@ from functions import (
     coupons,
     customers,
     distribution,
+    distribution_pool,  # 推广商品池
     flash_sales,
     freight,
     group_buys,
@@ -52,6 +53,7 @@ for blueprint in (
     reminders.bp,
     settlement.bp,
     distribution.bp,
+    distribution_pool.bp,
     admin.bp,
     campaigns.bp,
     consumers.bp,
