@@ -5,9 +5,13 @@ is paid or how much (a share made before a product left the pool still earns).""
 
 from __future__ import annotations
 
+import re
+
 from functions import schemas, wiring
 from functions.console._kit import _form, console_page, redirect
 from layers.domain import errors
+
+ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # as functions/schemas.py's Id
 
 
 @console_page("/console/distribution-pool")
@@ -25,7 +29,7 @@ def pool_all(ctx):
 @console_page("/console/distribution-pool/add", methods=("POST",))
 def pool_add(ctx):
     sku_id = (_form().get("sku_id") or "").strip()
-    if not sku_id:
+    if not ID.match(sku_id):  # the picker's value; anything else is a forged form
         raise errors.InvalidRequest("请先搜索并选择一个商品")
     sku = wiring.catalog_repository().get_skus([sku_id]).get(sku_id)
     if sku is None:
