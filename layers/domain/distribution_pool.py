@@ -28,6 +28,10 @@ class Pool:
     all: bool
     product_ids: tuple[str, ...] = ()
     updated_at: str | None = None
+    # Bumped by every write, each conditioned on the version it was decided from: the
+    # console's "add one"/"take one out" read the list and change it, and two operators
+    # doing so at once must not lose one of the changes. 0: never stored.
+    version: int = 0
     _members: frozenset[str] = field(default=frozenset(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -56,9 +60,19 @@ def check_share(pool: Pool, product_id: str | None) -> None:
         raise errors.NotInPool("this product is not in the shop's promotion pool")
 
 
+def succeeding(current: Pool | None, *, all: bool, product_ids: tuple[str, ...] = (),  # noqa: A002
+               updated_at: str) -> Pool:
+    """The pool that replaces `current` (None: never stored), one version on."""
+    return Pool(all=all, product_ids=() if all else product_ids, updated_at=updated_at,
+                version=(current.version if current else 0) + 1)
+
+
 class PoolRepository(Protocol):
     def get(self, fresh: bool = False) -> Pool | None:
         """The stored pool (None: never chosen, that is every product)."""
         ...
 
-    def put(self, pool: Pool) -> None: ...
+    def put(self, pool: Pool, on_stale) -> None:
+        """Store `pool` if the stored version is still `pool.version - 1` (absent for 1);
+        else raise `on_stale()`."""
+        ...

@@ -28,6 +28,7 @@ from layers.domain.commission_entry import Stats
 ROUNDS = 4
 TITLE_BATCH = 100
 MAX_NAMED_MISSING = 5
+ATTEMPTS = 10
 
 
 class DistributionPoolService:
@@ -50,32 +51,43 @@ class DistributionPoolService:
 
     def set_pool(self, body: Any) -> dict:
         """`body`: the route's DistributionPoolInput (`all` true, or `product_ids`)."""
-        now = iso(self.clock.now())
         if body.all:
-            pool = pools.Pool(all=True, updated_at=now)
-            self.pool.put(pool)
-            return self._view(pool, {})
+            return self._change(lambda current: (True, ()))
         ids = pools.chosen(list(body.product_ids or ()))
-        found = self._products(list(ids))
-        missing = [i for i in ids if i not in found]
-        if missing:
-            named = ", ".join(missing[:MAX_NAMED_MISSING]) + (" ..." if len(missing) > MAX_NAMED_MISSING else "")
-            raise errors.NotFound(f"no such product: {named}", product_ids=missing[:MAX_NAMED_MISSING])
-        pool = pools.Pool(all=False, product_ids=ids, updated_at=now)
-        self.pool.put(pool)
-        return self._view(pool, found)
+        return self._change(lambda current: (False, ids))
 
     def add_product(self, product_id: str) -> dict:
         """The console's "add": the pool's list with one more product (from "all", a list of one)."""
-        pool = self.pool.get(fresh=True) or pools.EVERYTHING
-        ids = [] if pool.all else list(pool.product_ids)
-        return self.set_pool(_Body(all=False, product_ids=[*ids, product_id]))
+        return self._change(lambda current: (False, pools.chosen(
+            [*(() if current.all else current.product_ids), product_id])))
 
     def remove_product(self, product_id: str) -> dict:
-        pool = self.pool.get(fresh=True) or pools.EVERYTHING
-        if pool.all:
-            raise errors.InvalidRequest("the pool is every product: choose products first")
-        return self.set_pool(_Body(all=False, product_ids=[i for i in pool.product_ids if i != product_id]))
+        def without(current: pools.Pool):
+            if current.all:
+                raise errors.InvalidRequest("the pool is every product: choose products first")
+            return False, tuple(i for i in current.product_ids if i != product_id)
+
+        return self._change(without)
+
+    def _change(self, decide) -> dict:
+        """Write what `decide(current pool)` -> (all, product_ids) says, conditioned on the
+        version it was decided from; a concurrent change makes it read and decide again."""
+        for _ in range(ATTEMPTS):
+            current = self.pool.get(fresh=True)
+            everything, ids = decide(current or pools.EVERYTHING)
+            found = self._products(list(ids))
+            kept = set() if current is None or current.all else set(current.product_ids)
+            missing = [i for i in ids if i not in found and i not in kept]  # only a new one must exist
+            if missing:
+                named = ", ".join(missing[:MAX_NAMED_MISSING]) + (" ..." if len(missing) > MAX_NAMED_MISSING else "")
+                raise errors.NotFound(f"no such product: {named}", product_ids=missing[:MAX_NAMED_MISSING])
+            pool = pools.succeeding(current, all=everything, product_ids=ids, updated_at=iso(self.clock.now()))
+            try:
+                self.pool.put(pool, on_stale=_Stale)
+            except _Stale:
+                continue
+            return self._view(pool, found)
+        raise errors.RateLimited("the promotion pool kept changing: try again")
 
     def _products(self, ids: list[str]) -> dict[str, Product]:
         found: dict[str, Product] = {}
@@ -137,10 +149,8 @@ class DistributionPoolService:
         return page, ({"o": position} if position < len(ids) else None)
 
 
-class _Body:
-    def __init__(self, all: bool, product_ids: list[str]):  # noqa: A002 (the contract's field)
-        self.all = all
-        self.product_ids = product_ids
+class _Stale(Exception):
+    """The pool changed since it was read."""
 
 
 def _guide_view(product: Product, skus: dict[str, Sku], tier_rate_bps: int) -> dict:

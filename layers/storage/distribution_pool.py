@@ -1,5 +1,6 @@
 """The promotion pool in the shop table: one item, pk `DISTPOOL`, sk `POOL`: `all` (bool),
-`product_ids` (a JSON list, at most 2,000 ids: ~50 KB), `updated_at`. No item: every
+`product_ids` (a JSON list, at most 2,000 ids: ~50 KB), `updated_at`, `version` (each
+write conditioned on the one before: `version = n - 1`, or no item for the first). No item: every
 product (the default of a shop that never chose).
 
 Every share reads it, and an operator changes it a few times a month, so each instance
@@ -14,10 +15,12 @@ from __future__ import annotations
 
 import time
 
-from pynamodb.attributes import BooleanAttribute, JSONAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, JSONAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.exceptions import PutError
 
 from layers.domain.distribution_pool import Pool
 from layers.storage.base import ShopModel
+from layers.storage.errors import condition_failed
 
 POOL_KEY = ("DISTPOOL", "POOL")
 
@@ -26,6 +29,7 @@ class PoolItem(ShopModel):
     all = BooleanAttribute(default=True)
     product_ids = JSONAttribute(default=list)
     updated_at = UnicodeAttribute(null=True)
+    version = NumberAttribute(default=0)
 
 
 class DynamoPoolRepository:
@@ -44,14 +48,20 @@ class DynamoPoolRepository:
         try:
             item = PoolItem.get(*POOL_KEY, consistent_read=fresh)
             pool: Pool | None = Pool(all=bool(item.all), product_ids=tuple(item.product_ids or ()),
-                                     updated_at=item.updated_at)
+                                     updated_at=item.updated_at, version=int(item.version or 0))
         except PoolItem.DoesNotExist:
             pool = None
         self._memo = (now, pool)
         return pool
 
-    def put(self, pool: Pool) -> None:
-        # A blind overwrite: the operator's choice is the whole pool, last write wins.
-        PoolItem(*POOL_KEY, all=pool.all, product_ids=[] if pool.all else list(pool.product_ids),
-                 updated_at=pool.updated_at).save()
+    def put(self, pool: Pool, on_stale) -> None:
+        condition = (PoolItem.pk.does_not_exist() if pool.version <= 1
+                     else PoolItem.version == pool.version - 1)
         self._memo = None
+        try:
+            PoolItem(*POOL_KEY, all=pool.all, product_ids=[] if pool.all else list(pool.product_ids),
+                     updated_at=pool.updated_at, version=pool.version).save(condition=condition)
+        except PutError as exc:
+            if condition_failed(exc):
+                raise on_stale() from exc
+            raise

@@ -25,15 +25,30 @@ def repo(request):
     PoolItem(*POOL_KEY).delete()
 
 
+class Stale(Exception):
+    pass
+
+
 def test_a_pool_never_put_is_none_and_a_put_replaces_it_whole(repo):
     assert repo.get(fresh=True) is None
-    listed = Pool(all=False, product_ids=tuple(f"p_{i:04d}" for i in range(2000)), updated_at="2026-12-06T07:00:00Z")
-    repo.put(listed)
+    listed = Pool(all=False, product_ids=tuple(f"p_{i:04d}" for i in range(2000)), updated_at="2026-12-06T07:00:00Z",
+                  version=1)
+    repo.put(listed, on_stale=Stale)
     assert repo.get(fresh=True) == listed
     assert repo.get() == listed  # the memo, where there is one, is the value just written
-    repo.put(Pool(all=True, updated_at="2026-12-06T08:00:00Z"))
+    repo.put(Pool(all=True, updated_at="2026-12-06T08:00:00Z", version=2), on_stale=Stale)
     again = repo.get(fresh=True)
-    assert again.all and again.product_ids == () and again.updated_at == "2026-12-06T08:00:00Z"
-    empty = Pool(all=False, updated_at="2026-12-06T09:00:00Z")
-    repo.put(empty)
+    assert again.all and again.product_ids == () and (again.updated_at, again.version) == ("2026-12-06T08:00:00Z", 2)
+    empty = Pool(all=False, updated_at="2026-12-06T09:00:00Z", version=3)
+    repo.put(empty, on_stale=Stale)
     assert repo.get(fresh=True) == empty and not repo.get().allows("p_0001")
+
+
+def test_a_put_decided_from_an_older_version_is_stale_and_changes_nothing(repo):
+    with pytest.raises(Stale):
+        repo.put(Pool(all=True, version=2), on_stale=Stale)  # nothing stored: only version 1 goes
+    repo.put(Pool(all=False, product_ids=("p_a",), version=1), on_stale=Stale)
+    for version in (1, 3):
+        with pytest.raises(Stale):
+            repo.put(Pool(all=True, version=version), on_stale=Stale)
+    assert repo.get(fresh=True).product_ids == ("p_a",)

@@ -17,6 +17,9 @@ class MemoryPoolRepository:
         self.reads += 1
         return self.store.get(_KEY)
 
-    def put(self, pool: Pool) -> None:
+    def put(self, pool: Pool, on_stale) -> None:
         with self.store.lock:
+            current = self.store.items.get(_KEY)
+            if (current.version if current else 0) != pool.version - 1:
+                raise on_stale()
             self.store.items[_KEY] = pool

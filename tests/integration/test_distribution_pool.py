@@ -139,3 +139,20 @@ def test_my_commission_is_what_an_order_of_one_unit_accrues(client, admin_header
                                                      offered[sku_id]["my_commission_rate_bps"]), sku_id
     assert offered[fixed["skus"][0]["id"]]["my_commission"] == 1000
     assert offered[tiered["skus"][0]["id"]]["my_commission"] == 233
+
+
+def test_operators_adding_products_at_once_lose_none(client, admin_headers, pool):
+    """The console's "add" reads the list and writes it back: each write is conditioned on the
+    version it read, so eight at once all land (a blind write would keep only some)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from functions import wiring
+
+    first = create_product(client, admin_headers)
+    pool({"product_ids": [first["id"]]})
+    added = [create_product(client, admin_headers)["id"] for _ in range(8)]
+    svc = wiring.distribution_pool()
+    with ThreadPoolExecutor(max_workers=8) as workers:
+        list(workers.map(svc.add_product, added))
+    stored = client.http.get(POOL, headers=admin_headers).json_body
+    assert stored["product_ids"][0] == first["id"] and sorted(stored["product_ids"][1:]) == sorted(added)

@@ -181,6 +181,22 @@ def test_a_product_that_does_not_exist_is_404_before_the_pool_is_asked(world):
         world.share(world.distributor(), "p9999")
 
 
+def test_a_change_decided_from_a_pool_changed_meanwhile_is_decided_again(world):
+    a, b = world.product(), world.product()
+    world.listed([a])
+    real_get = world.pool.get
+
+    def get_then_someone_else_adds_b(fresh=False):
+        found = real_get(fresh)
+        if world.pool.reads == 1:  # the first read of the change below: another operator writes now
+            world.pools.add_product(b)
+        return found
+
+    world.pool.get = get_then_someone_else_adds_b
+    world.pool.reads = 0
+    assert world.pools.remove_product(a)["product_ids"] == [b]  # b kept: decided again from [a, b]
+
+
 def test_the_console_adds_and_removes_one_product(world):
     a, b = world.product(), world.product()
     assert world.pools.add_product(b)["product_ids"] == [b]  # from every product: a list of one
