@@ -17,6 +17,7 @@ from functions import (
     coupons,
     customers,
     distribution,
+    distribution_pool,  # 推广商品池
     flash_sales,
     freight,
     group_buys,
@@ -54,6 +55,7 @@ for blueprint in (
     settlement.bp,
     distribution.bp,
     guide_customers.bp,
+    distribution_pool.bp,
     admin.bp,
     campaigns.bp,
     consumers.bp,

@@ -837,3 +837,28 @@ class CustomerTagsInput(BaseModel):
 REQUEST_MODELS[("/me/phone", "post")] = PhoneInput
 REQUEST_MODELS[("/admin/tags", "post")] = TagInput
 REQUEST_MODELS[("/admin/customers/{user_id}/tags", "put")] = CustomerTagsInput
+
+
+# -- distribution: the promotion pool (推广商品池) ----------------------------------------------
+
+class DistributionPoolInput(BaseModel):
+    """The products guides may share: every product (`{"all": true}`, the default) or those
+    listed (`{"product_ids": [...]}`: each must exist; duplicates are dropped; at most
+    2,000 different ones, else 400; an empty list leaves guides only the shop to share)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"oneOf": [
+        {"required": ["all"], "properties": {"all": {"const": True}}},
+        {"required": ["product_ids"], "properties": {"product_ids": {"type": "array"}}}]})
+
+    all: Literal[True] | None = Field(None, description="every product, now and added later")
+    product_ids: list[Id] | None = Field(None, max_length=4000, description=(
+        "the chosen products, in the order guides see them (duplicates dropped; at most 2,000 different)"))
+
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        if (self.all is None) == (self.product_ids is None):
+            raise ValueError('give exactly one of "all": true and "product_ids"')
+        return self
+
+
+REQUEST_MODELS[("/admin/distribution/pool", "put")] = DistributionPoolInput

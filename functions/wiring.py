@@ -440,7 +440,24 @@ def distribution():
     return DistributionService(
         distributors=distributor_repository(), commissions=commission_repository(), orders=order_repository(),
         users=user_repository(), products=catalog_repository(), shop_settings=shop_settings_repository(),
-        clock=clock(), new_tx=new_tx())
+        clock=clock(), new_tx=new_tx(), pool=_Deferred(distribution_pool))
+
+
+@_once
+def distribution_pool_repository():
+    """The promotion pool; its few-seconds memo is this instance's, cleared by its own write."""
+    from layers.storage.distribution_pool import DynamoPoolRepository
+
+    return DynamoPoolRepository()
+
+
+@_once
+def distribution_pool():
+    from layers.services.distribution_pool import DistributionPoolService
+
+    return DistributionPoolService(pool=distribution_pool_repository(), catalog=catalog_repository(),
+                                   distributors=distributor_repository(), commissions=commission_repository(),
+                                   clock=clock())
 
 
 @_once

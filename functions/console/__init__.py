@@ -13,6 +13,7 @@ from functions.console import (  # noqa: F401  (each registers its views on bp)
     coupon_grants,  # 定向发券
     customers,  # 客户, 标签
     distribution,
+    distribution_pool,  # 推广商品池
     freight,
     guides,  # one guide's page: figures and customers
     marketing,

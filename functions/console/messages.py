@@ -38,6 +38,7 @@ BY_CODE = {
     "AFTER_SALE_OPEN": "这些商品已有进行中的售后",
     "AFTER_SALES_CLOSED": "已超过售后期限",
     "CSRF": "表单已失效(CSRF 校验失败),请刷新页面重试",
+    "NOT_IN_POOL": "该商品不在推广商品池中,分销员不能分享",
 }
 BY_KIND = {
     "invalid": "填写的内容有误,请检查后重试",

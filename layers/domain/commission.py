@@ -70,6 +70,14 @@ def line_rate(commission: dict | None, tier_rate_bps: int) -> int:
     return tier_rate_bps
 
 
+def line_commission(base: int, commission: dict | None, tier_rate_bps: int) -> tuple[int, int]:
+    """One line's (rate_bps, amount): the rate `line_rate` chooses, on `base` fen (never
+    below 0), rounded down. An order's lines and a distributor's "what one unit earns me"
+    (GET /me/distribution/products) both come here, so the two cannot disagree."""
+    rate = line_rate(commission, tier_rate_bps)
+    return rate, max(0, base) * rate // BPS
+
+
 @dataclass(frozen=True)
 class LineCommission:
     sku_id: str
@@ -84,9 +92,9 @@ def order_commission(items: list[dict], amounts: dict, tier_rate_bps: int) -> li
     from `amounts` for an order stored before lines carried it), `gift`."""
     result = []
     for ln, paid in zip(items, paid_shares.line_paid(items, amounts), strict=True):
-        rate = line_rate(ln.get("commission"), tier_rate_bps)
         base = 0 if ln.get("gift") else max(0, paid)
-        result.append(LineCommission(sku_id=ln["sku_id"], base=base, rate_bps=rate, amount=base * rate // BPS))
+        rate, amount = line_commission(base, ln.get("commission"), tier_rate_bps)
+        result.append(LineCommission(sku_id=ln["sku_id"], base=base, rate_bps=rate, amount=amount))
     return result
 
 

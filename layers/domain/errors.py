@@ -48,3 +48,5 @@ UnknownFreightTemplate = _error("UnknownFreightTemplate", "UNKNOWN_FREIGHT_TEMPL
 AfterSalesClosed = _error("AfterSalesClosed", "AFTER_SALES_CLOSED", "unprocessable")
 AmountTooLarge = _error("AmountTooLarge", "AMOUNT_TOO_LARGE", "unprocessable")
 AfterSaleOpen = _error("AfterSaleOpen", "AFTER_SALE_OPEN", "conflict")
+# Distribution: a share of a product the shop does not let its guides promote.
+NotInPool = _error("NotInPool", "NOT_IN_POOL", "unprocessable")

@@ -85,11 +85,13 @@ class DistributionService:
 
     `shop_settings` loads the shop's rules (`load_settings(fresh=False) -> ShopSettings`:
     share_binding_ttl_s, commission_freeze_s); `users` finds shoppers;
-    `products` finds a product (`get_product(id)` with `.active`)."""
+    `products` finds a product (`get_product(id)` with `.active`); `pool` (optional)
+    refuses a share outside the promotion pool (`check_share(product_id)`,
+    layers/services/distribution_pool.py)."""
 
     def __init__(self, *, distributors: DistributorRepository, commissions: CommissionRepository,
                  orders: OrderRepository, users: UserRepository, products: dd.Products, shop_settings,
-                 clock, new_tx):
+                 clock, new_tx, pool=None):
         self.distributors = distributors
         self.commissions = commissions
         self.orders = orders
@@ -98,6 +100,7 @@ class DistributionService:
         self.shop_settings = shop_settings
         self.clock = clock
         self.new_tx = new_tx
+        self.pool = pool
 
     def _now(self) -> str:
         return iso(self.clock.now())
@@ -227,6 +230,8 @@ class DistributionService:
             product = self.products.get_product(body.product_id)
             if product is None or not product.active:
                 raise errors.NotFound("no such product")
+            if self.pool is not None:
+                self.pool.check_share(body.product_id)
         token = dd.new_share_token()
         self.distributors.create_share(Share(token, user_id, self._now(), body.product_id))
         path = (f"pages/product/index?id={body.product_id}&s={token}" if body.product_id

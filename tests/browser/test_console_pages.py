@@ -88,7 +88,8 @@ def test_every_page_reads_as_a_manager_reads_it_on_a_laptop_and_a_phone(
              "/console/freight-templates", "/console/freight-templates/new", "/console/coupons",
              "/console/flash-sales", "/console/group-buys", "/console/bargains", "/console/assist-campaigns",
              "/console/promotions", "/console/coupon-grants",
-             "/console/distributors", "/console/tiers", "/console/managers", "/console/members",
+             "/console/distributors", "/console/tiers", "/console/managers", "/console/distribution-pool",
+             "/console/members",
              "/console/customers", "/console/tags",
              "/console/payouts", "/console/settings", "/console/operators"]
     if ids["group_buy_id"]:

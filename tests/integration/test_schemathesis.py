@@ -46,11 +46,12 @@ CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
 @pytest.fixture(scope="module", autouse=True)
 def shop_rules_kept():
     """Schemathesis PUTs random (valid) shop rules: a binding time of 0 s, a payout limit of 20
-    fen... and POSTs random freight templates (a shop holds at most 100) and promotions (at
-    most 50 live). The tests after this module run under the rules, templates and live
-    promotions they expect."""
+    fen... and a random promotion pool, and POSTs random freight templates (a shop holds at
+    most 100) and promotions (at most 50 live). The tests after this module run under the
+    rules, pool, templates and live promotions they expect."""
     from functions import wiring
     from layers import clock
+    from layers.storage.distribution_pool import POOL_KEY, PoolItem
     from layers.storage.freight import TEMPLATES_KEY, FreightTemplatesItem
     from layers.storage.promotions import LIVE_KEY, PromotionsLiveItem
 
@@ -64,8 +65,16 @@ def shop_rules_kept():
         promotions = PromotionsLiveItem.get(*LIVE_KEY, consistent_read=True)
     except PromotionsLiveItem.DoesNotExist:
         promotions = None
+    try:  # the promotion pool: a random list (even an empty one) would refuse later tests' shares
+        pool = PoolItem.get(*POOL_KEY, consistent_read=True)
+    except PoolItem.DoesNotExist:
+        pool = None
     yield
     repo.save_settings(before, clock.now_iso())
+    if pool is not None:
+        pool.save()
+    else:
+        PoolItem(*POOL_KEY).delete()
     if templates is not None:
         templates.save()
     else:
