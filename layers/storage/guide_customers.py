@@ -14,17 +14,12 @@
 
 from __future__ import annotations
 
-import time
-
 from pynamodb.attributes import UnicodeAttribute
 
-from layers.domain import errors
 from layers.domain.attribution import Binding
 from layers.domain.guide_customers import GuideCustomer, Row
 from layers.storage.base import Listed, ShopModel
-from layers.storage.tx import Tx, connection
-
-_ROUNDS = 5  # unprocessed keys (throttling) are asked again, a few times
+from layers.storage.tx import Tx, batch_get_raw
 
 
 class GuideCustomerItem(Listed):
@@ -92,7 +87,7 @@ class DynamoGuideCustomerReader:
         for r in records:
             wanted[counter_key(guide_customer_key(distributor_id, r.customer_id))] = CounterItem
             wanted[customer_key(r.customer_id)] = CustomerItem
-        found = {key: wanted[key].from_raw_data(raw) for key, raw in _batch_get(list(wanted)).items()}
+        found = {key: wanted[key].from_raw_data(raw) for key, raw in batch_get_raw(list(wanted), consistent=False).items()}
         rows = []
         for r in records:
             counter = found.get(counter_key(guide_customer_key(distributor_id, r.customer_id)))
@@ -102,23 +97,3 @@ class DynamoGuideCustomerReader:
                             phone_masked=getattr(customer, "phone_masked", None)))
         return rows, next_key
 
-
-def _batch_get(keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
-    """Raw items by (pk, sk) (a page is at most 100 customers: 200 keys, two requests of
-    BatchGetItem's 100); absent keys are absent."""
-    table = ShopModel.Meta.table_name
-    found: dict[tuple[str, str], dict] = {}
-    for start in range(0, len(keys), 100):
-        request = {table: {"Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys[start:start + 100]]}}
-        for attempt in range(_ROUNDS):
-            if attempt:
-                time.sleep(0.01 * 2 ** attempt)
-            data = connection().dispatch("BatchGetItem", {"RequestItems": request})
-            for raw in data.get("Responses", {}).get(table, []):
-                found[(raw["pk"]["S"], raw["sk"]["S"])] = raw
-            request = data.get("UnprocessedKeys") or {}
-            if not request:
-                break
-        else:
-            raise errors.RateLimited("busy; try again in a moment")
-    return found

@@ -22,9 +22,6 @@ the first).
 
 from __future__ import annotations
 
-import time
-
-from layers.domain import errors
 from layers.domain.placement import PlacementFacts
 from layers.storage.addresses import AddressBookItem, to_address_book
 from layers.storage.addresses import book_key as address_book_key
@@ -52,12 +49,11 @@ from layers.storage.members import (
 )
 from layers.storage.orders import OrderCountsItem, counts_key
 from layers.storage.promotions import LIVE_KEY, PromotionsLiveItem, to_live
-from layers.storage.tx import connection
+from layers.storage.tx import batch_get_raw
 from layers.storage.users import UserItem, to_user, user_key
 
 # BatchGetItem takes at most 100 keys; an order has at most a few dozen lines.
 _MAX_KEYS = 100
-_ROUNDS = 5  # unprocessed keys (throttling) are asked again, a few times
 
 
 class DynamoPlacementReader:
@@ -87,13 +83,13 @@ class DynamoPlacementReader:
             wanted[SETTINGS_KEY] = SettingsItem
         if len(wanted) > _MAX_KEYS:
             raise ValueError(f"too many keys for one read: {len(wanted)}")
-        found = {key: wanted[key].from_raw_data(raw) for key, raw in _batch_get(list(wanted)).items()}
+        found = {key: wanted[key].from_raw_data(raw) for key, raw in batch_get_raw(list(wanted), consistent=True).items()}
         promotions = tuple(to_live(found.get(self.live_key)))
         gifts = tuple(dict.fromkeys(p.gift_sku_id for p in promotions if p.gift_sku_id))
         if gifts != self.gift_skus:
             missing = [sku_key(g) for g in gifts if sku_key(g) not in wanted]
             if missing:  # a gift promotion new to this container: its SKUs, read now
-                found.update({key: SkuItem.from_raw_data(raw) for key, raw in _batch_get(missing).items()})
+                found.update({key: SkuItem.from_raw_data(raw) for key, raw in batch_get_raw(missing, consistent=True).items()})
             self.gift_skus = gifts
         if settings is None:
             settings = self.settings.remember(found.get(SETTINGS_KEY))
@@ -120,19 +116,3 @@ def _paid_before(counts: OrderCountsItem | None, buyer: BuyerItem | None) -> boo
         return True
     return counts is not None and any(int(getattr(counts, name) or 0) > 0 for name in ("paid", "shipped", "refunding"))
 
-
-def _batch_get(keys: list[tuple[str, str]]) -> dict[tuple[str, str], dict]:
-    """Raw items by (pk, sk); absent keys are absent."""
-    table = ShopModel.Meta.table_name
-    request = {table: {"ConsistentRead": True, "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys]}}
-    found: dict[tuple[str, str], dict] = {}
-    for attempt in range(_ROUNDS):
-        if attempt:
-            time.sleep(0.01 * 2 ** attempt)
-        data = connection().dispatch("BatchGetItem", {"RequestItems": request})
-        for raw in data.get("Responses", {}).get(table, []):
-            found[(raw["pk"]["S"], raw["sk"]["S"])] = raw
-        request = data.get("UnprocessedKeys") or {}
-        if not request:
-            return found
-    raise errors.RateLimited("busy; try again in a moment")  # DynamoDB kept throttling this read

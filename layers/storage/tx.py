@@ -22,11 +22,38 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from layers.domain import errors
-from layers.storage.base import shared_connection
+from layers.storage.base import ShopModel, shared_connection
 
 
 def connection() -> Connection:
     return shared_connection()  # the models' own: one botocore client per container
+
+
+_BATCH_ROUNDS = 5  # unprocessed keys (throttling) are asked again, a few times
+
+
+def batch_get_raw(keys: list[tuple[str, str]], *, consistent: bool) -> dict[tuple[str, str], dict]:
+    """Raw items of several types by (pk, sk), absent keys absent: one BatchGetItem per 100
+    keys. pynamodb's `Model.batch_get` reads one model; the reads that join items of many
+    types in one round trip (an order's placement, a page of a guide's customers) go to the
+    connection and let each caller build its models with `from_raw_data`."""
+    table = ShopModel.Meta.table_name
+    found: dict[tuple[str, str], dict] = {}
+    for start in range(0, len(keys), 100):
+        request = {table: {"ConsistentRead": consistent,
+                           "Keys": [{"pk": {"S": pk}, "sk": {"S": sk}} for pk, sk in keys[start:start + 100]]}}
+        for attempt in range(_BATCH_ROUNDS):
+            if attempt:
+                time.sleep(0.01 * 2 ** attempt)
+            data = connection().dispatch("BatchGetItem", {"RequestItems": request})
+            for raw in data.get("Responses", {}).get(table, []):
+                found[(raw["pk"]["S"], raw["sk"]["S"])] = raw
+            request = data.get("UnprocessedKeys") or {}
+            if not request:
+                break
+        else:
+            raise errors.RateLimited("busy; try again in a moment")  # DynamoDB kept throttling this read
+    return found
 
 
 class TransactionConflicted(errors.RateLimited):

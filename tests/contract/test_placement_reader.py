@@ -61,13 +61,13 @@ def env(request):
     live_key = ("PROMOTIONS", "LIVE-" + uuid.uuid4().hex)
     promotions = DynamoPromotionRepository(live_key=live_key, listed_as="PROMOTIONS-" + uuid.uuid4().hex)
     batches = []
-    real = placement._batch_get
+    real = placement.batch_get_raw
 
-    def counted(keys):
+    def counted(keys, **how):
         batches.append(len(keys))
-        return real(keys)
+        return real(keys, **how)
 
-    request.getfixturevalue("monkeypatch").setattr(placement, "_batch_get", counted)
+    request.getfixturevalue("monkeypatch").setattr(placement, "batch_get_raw", counted)
     return Env(DynamoPlacementReader(settings, live_key=live_key), DynamoUserRepository(),
                DynamoCatalogRepository(settings), settings, DynamoUserCoupons(), DynamoDistributorRepository(), Tx,
                promotions, lambda: len(batches))

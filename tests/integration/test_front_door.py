@@ -148,12 +148,12 @@ def test_a_cold_container_checks_the_token_version_on_the_placement_read(client,
         fresh = login(client)
         versions._versions.clear()
         batch_reads = []
-        real_batch = placement._batch_get
-        placement._batch_get = lambda keys: batch_reads.append(keys) or real_batch(keys)
+        real_batch = placement.batch_get_raw
+        placement.batch_get_raw = lambda keys, **how: batch_reads.append(keys) or real_batch(keys, **how)
         try:
             r = post(client, "/orders", order_payload(sku_id), {**fresh, "Idempotency-Key": uuid.uuid4().hex})
         finally:
-            placement._batch_get = real_batch
+            placement.batch_get_raw = real_batch
         assert r.status_code == 201, r.body
         assert own_reads == []  # neither request read the version on its own
         assert len(batch_reads) == 1
