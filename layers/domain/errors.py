@@ -50,3 +50,5 @@ AmountTooLarge = _error("AmountTooLarge", "AMOUNT_TOO_LARGE", "unprocessable")
 AfterSaleOpen = _error("AfterSaleOpen", "AFTER_SALE_OPEN", "conflict")
 # Distribution: a share of a product the shop does not let its guides promote.
 NotInPool = _error("NotInPool", "NOT_IN_POOL", "unprocessable")
+# Exports: no bucket is configured to write the file to (a stage without `CODE_BUCKET`).
+ExportsUnavailable = _error("ExportsUnavailable", "EXPORTS_UNAVAILABLE", "unavailable")
