@@ -39,6 +39,7 @@ BY_CODE = {
     "AFTER_SALES_CLOSED": "已超过售后期限",
     "CSRF": "表单已失效(CSRF 校验失败),请刷新页面重试",
     "NOT_IN_POOL": "该商品不在推广商品池中,分销员不能分享",
+    "EXPORTS_UNAVAILABLE": "导出暂不可用:没有配置存放导出文件的存储桶",
 }
 BY_KIND = {
     "invalid": "填写的内容有误,请检查后重试",
