@@ -29,6 +29,7 @@ from functions import (
     orders,
     payments,
     promotions,
+    recruitment,  # 招募分销员
     reminders,
     settlement,
     snapstart,
@@ -56,6 +57,7 @@ for blueprint in (
     distribution.bp,
     guide_customers.bp,
     distribution_pool.bp,
+    recruitment.bp,
     admin.bp,
     campaigns.bp,
     consumers.bp,

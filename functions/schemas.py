@@ -502,6 +502,38 @@ class ManagerInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     user_id: Id
     name: str | None = Field(None, max_length=100)
+    template_id: Id | None = Field(None, description=(
+        "the commission template the guides this manager adds get (kept when not given; "
+        "422 UNKNOWN_TEMPLATE for no such template)"))
+
+
+class GroupMemberInput(BaseModel):
+    """A manager adds a guide to their own group (`POST /manager/distributors`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    user_id: Id
+
+
+class DistributorApplicationInput(BaseModel):
+    """A shopper asks to become a distributor."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=32, description="the name the applicant goes by")
+    note: str | None = Field(None, max_length=200, description="anything the operator should know")
+
+
+class ApprovalInput(BaseModel):
+    """An operator approves an application: the template (else the manager's, else the
+    shop's `distributor_template_id`, else 422 NO_TEMPLATE) and the manager's group to join."""
+
+    model_config = ConfigDict(extra="forbid")
+    template_id: Id | None = None
+    manager_id: Id | None = None
+
+
+class RejectionInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str | None = Field(None, max_length=200, description="told to the applicant")
 
 
 # -- bargains and friend assistance ------------------------------------------------
@@ -862,3 +894,11 @@ class DistributionPoolInput(BaseModel):
 
 
 REQUEST_MODELS[("/admin/distribution/pool", "put")] = DistributionPoolInput
+
+
+# -- distribution: recruitment and managers' own guides ------------------------------------------
+
+REQUEST_MODELS[("/distributor-applications", "post")] = DistributorApplicationInput
+REQUEST_MODELS[("/admin/distributor-applications/{application_id}/approve", "post")] = ApprovalInput
+REQUEST_MODELS[("/admin/distributor-applications/{application_id}/reject", "post")] = RejectionInput
+REQUEST_MODELS[("/manager/distributors", "post")] = GroupMemberInput

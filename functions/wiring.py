@@ -461,6 +461,22 @@ def distribution_pool():
 
 
 @_once
+def application_repository():
+    from layers.storage.distributor_applications import DynamoApplicationRepository
+
+    return DynamoApplicationRepository()
+
+
+@_once
+def recruitment():
+    from layers.services.recruitment import RecruitmentService
+
+    return RecruitmentService(applications=application_repository(), distributors=distributor_repository(),
+                              users=user_repository(), shop_settings=shop_settings_repository(),
+                              distribution=distribution(), clock=clock(), new_tx=new_tx())
+
+
+@_once
 def guide_customers():
     from layers.services.guide_customers import GuideCustomerService
     from layers.storage.guide_customers import DynamoGuideCustomerReader
@@ -695,7 +711,8 @@ def campaign_directory():
 def shop_settings():
     from layers.services.catalog import ShopSettingsService
 
-    return ShopSettingsService(settings=shop_settings_repository(), clock=clock())
+    return ShopSettingsService(settings=shop_settings_repository(), clock=clock(),
+                               templates=_Deferred(distributor_repository))
 
 
 @_once

@@ -39,6 +39,12 @@ BY_CODE = {
     "AFTER_SALES_CLOSED": "已超过售后期限",
     "CSRF": "表单已失效(CSRF 校验失败),请刷新页面重试",
     "NOT_IN_POOL": "该商品不在推广商品池中,分销员不能分享",
+    "RECRUITMENT_CLOSED": "本店暂不招募分销员",
+    "ALREADY_DISTRIBUTOR": "该用户已经是分销员",
+    "APPLICATION_DECIDED": "这份申请已经处理过,请刷新页面查看最新状态",
+    "NO_TEMPLATE": "没有可用的佣金方案:请选择一个,或给团队长设置佣金方案,或在店铺设置里设置默认佣金方案",
+    "UNKNOWN_TEMPLATE": "佣金方案不存在,请重新选择",
+    "IN_ANOTHER_GROUP": "该分销员已在其他团队长的团队中",
 }
 BY_KIND = {
     "invalid": "填写的内容有误,请检查后重试",
@@ -80,7 +86,9 @@ FIELD_NAMES = {"amount": "金额", "reason": "原因", "bank_type": "开户银�
                "provinces": "省份", "min_amount": "包邮金额", "min_pieces": "包邮件数",
                # promotions
                "gift_sku_id": "赠品", "scope": "参加的商品", "new_customers_only": "仅限新客",
-               "with_coupons": "可用优惠券", "product_ids": "商品", "category_ids": "分类"}
+               "with_coupons": "可用优惠券", "product_ids": "商品", "category_ids": "分类",
+               # recruitment
+               "distributor_recruitment": "分销员招募方式", "distributor_template_id": "默认佣金方案"}
 
 
 def field_label(name: str) -> str:

@@ -44,6 +44,7 @@ class Manager:
     user_id: str
     created_at: str
     name: str | None = None
+    template_id: str | None = None  # the template the guides they add get
 
 
 @dataclass(frozen=True)
@@ -80,13 +81,16 @@ class DistributorRepository(Protocol):
 
     def list(self, limit: int, cursor: dict | None) -> tuple[list[Distributor], dict | None]: ...
 
-    def stage_save(self, tx, distributor: Distributor, previous: Distributor | None) -> None:
-        """Create or change a distributor, and move their group membership with it."""
+    def stage_save(self, tx, distributor: Distributor, previous: Distributor | None, on_stale=None) -> None:
+        """Create or change a distributor, and move their group membership with it. With
+        `on_stale`: only if the stored distributor is still `previous` (absent for None),
+        else `on_stale()`; without, whatever is stored (an operator's say)."""
 
     def get_manager(self, user_id: str) -> Manager | None: ...
 
-    def upsert_manager(self, user_id: str, name: str | None, now: str) -> Manager:
-        """Create the manager (or rename them); the first created_at stays."""
+    def upsert_manager(self, user_id: str, name: str | None, now: str, template_id: str | None = None) -> Manager:
+        """Create the manager (or rename them, or give them a template); the first
+        created_at stays, and a name or template not given stays as it was."""
 
     def list_managers(self, limit: int, cursor: dict | None) -> tuple[list[Manager], dict | None]:
         """The managers, newest first (the console's managers page)."""

@@ -50,3 +50,12 @@ AmountTooLarge = _error("AmountTooLarge", "AMOUNT_TOO_LARGE", "unprocessable")
 AfterSaleOpen = _error("AfterSaleOpen", "AFTER_SALE_OPEN", "conflict")
 # Distribution: a share of a product the shop does not let its guides promote.
 NotInPool = _error("NotInPool", "NOT_IN_POOL", "unprocessable")
+# Recruitment (layers/domain/distributor_application.py): the shop takes no applications;
+# the caller is already a distributor; a decided application decided again; no template
+# to give an approved guide; a template or a manager's group that does not fit.
+RecruitmentClosed = _error("RecruitmentClosed", "RECRUITMENT_CLOSED", "forbidden")
+AlreadyDistributor = _error("AlreadyDistributor", "ALREADY_DISTRIBUTOR", "conflict")
+ApplicationDecided = _error("ApplicationDecided", "APPLICATION_DECIDED", "conflict")
+NoTemplate = _error("NoTemplate", "NO_TEMPLATE", "unprocessable")
+UnknownTemplate = _error("UnknownTemplate", "UNKNOWN_TEMPLATE", "unprocessable")
+InAnotherGroup = _error("InAnotherGroup", "IN_ANOTHER_GROUP", "conflict")

@@ -76,6 +76,12 @@ class ShopSettings(BaseModel):
     # rate may pay. Only an owner changes settings, so paying a shopper more than this takes
     # an owner's action (raising it), which the audit log shows.
     max_commission_bps: StrictInt = Field(3000, ge=0, le=10_000)
+    # -- recruitment (layers/domain/distributor_application.py): how a shopper's
+    # application to become a distributor is decided (`open`: approved at once; `approval`:
+    # by an operator; `closed`: refused), and the template a guide approved without one
+    # gets (an existing template: 422 UNKNOWN_TEMPLATE; `open` needs one: 422 NO_TEMPLATE) --
+    distributor_recruitment: Literal["open", "approval", "closed"] = "approval"
+    distributor_template_id: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")
     # -- after-sales: asked within this long of the order's completion (0: none after it);
     # goods sent back within return_window_s of the approval or the after-sale closes;
     # a request left unanswered after_sales_auto_approve_s is approved (0: never) --

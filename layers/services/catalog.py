@@ -360,11 +360,13 @@ def _stock_change(sku: Any) -> StockChange:
 
 
 class ShopSettingsService:
-    """The shop's rules (GET/PUT /admin/settings)."""
+    """The shop's rules (GET/PUT /admin/settings). `templates` (optional) finds a
+    commission template (`get_template(id)`): `distributor_template_id` must name one."""
 
-    def __init__(self, *, settings: SettingsRepository, clock):
+    def __init__(self, *, settings: SettingsRepository, clock, templates=None):
         self.settings = settings
         self.clock = clock
+        self.templates = templates
 
     def get(self) -> dict:
         return self.settings.load_settings(fresh=True).model_dump()
@@ -375,5 +377,15 @@ class ShopSettingsService:
         from layers.domain.shop_settings import ShopSettings
 
         merged = ShopSettings.model_validate({**current, **partial})
+        self._check_recruitment(merged)
         self.settings.save_settings(merged, iso(self.clock.now()))
         return merged.model_dump()
+
+    def _check_recruitment(self, merged) -> None:
+        """The default template names a template; open
+        recruitment approves at once, so it needs one to give."""
+        template_id = merged.distributor_template_id
+        if template_id and self.templates is not None and self.templates.get_template(template_id) is None:
+            raise errors.UnknownTemplate("distributor_template_id: no such commission template")
+        if merged.distributor_recruitment == "open" and not template_id:
+            raise errors.NoTemplate("open recruitment approves at once: set distributor_template_id too")

@@ -56,6 +56,11 @@ class _Exists(Exception):
     pass
 
 
+def manager_view(m) -> dict:
+    return {"id": m.user_id, "user_id": m.user_id, "name": m.name, "template_id": m.template_id,
+            "created_at": m.created_at}
+
+
 def template_view(t: Template) -> dict:
     return {"id": t.template_id, "name": t.name, "tiers": list(t.tiers), "created_at": t.created_at}
 
@@ -141,22 +146,28 @@ class DistributionService:
         return self._views([d])[0], previous is None
 
     def add_manager(self, body: Any) -> dict:
-        """`body`: the route's ManagerInput."""
+        """`body`: the route's ManagerInput. `template_id` (kept when not given): what the
+        guides the manager adds get; 422 UNKNOWN_TEMPLATE for no such template."""
         if self.users.get_user(body.user_id) is None:
             raise errors.NotFound("no such shopper")
-        m = self.distributors.upsert_manager(body.user_id, body.name, self._now())
-        return {"id": m.user_id, "user_id": m.user_id, "name": m.name, "created_at": m.created_at}
+        template_id = getattr(body, "template_id", None)
+        if template_id and self.distributors.get_template(template_id) is None:
+            raise errors.UnknownTemplate("no such commission template")
+        m = self.distributors.upsert_manager(body.user_id, body.name, self._now(), template_id)
+        return manager_view(m)
 
     def list_managers(self, limit: int, cursor: dict | None):
         """the managers, newest first, as `add_manager` answers them."""
         items, next_key = self.distributors.list_managers(limit, cursor)
-        return [{"id": m.user_id, "user_id": m.user_id, "name": m.name, "created_at": m.created_at}
-                for m in items], next_key
+        return [manager_view(m) for m in items], next_key
 
     def get_manager(self, manager_id: str) -> dict | None:
         m = self.distributors.get_manager(manager_id)
-        return None if m is None else {"id": m.user_id, "user_id": m.user_id, "name": m.name,
-                                       "created_at": m.created_at}
+        return None if m is None else manager_view(m)
+
+    def view(self, distributor: Distributor) -> dict:
+        """A distributor as the API answers one, with their figures."""
+        return self._views([distributor])[0]
 
     def _views(self, items: list[Distributor]) -> list[dict]:
         now = self._now()

@@ -14,7 +14,8 @@ commissions and each distributor's running totals.
   `DEBT#P#<payout_id>` (a DEDUCTION taken off that payout, put with attribute_not_exists
   in the transaction that claims the payout, with `debt >= amount` on the stats). One
   Query (begins_with `DEBT#`) lists them; they sum to the stats' `debt`.
-- Manager: pk `MANAGER#<user_id>`, sk `PROFILE`; gsi1 `MANAGERS` / `<created_at>#<user_id>`.
+- Manager: pk `MANAGER#<user_id>`, sk `PROFILE` (`name`, `template_id`: what the guides
+  they add get); gsi1 `MANAGERS` / `<created_at>#<user_id>`.
 - Manager's group: pk `MANAGER#<manager_id>`, sk `DIST#<distributor_id>` (one per member;
   a manager's view is a consistent Query on its own partition, never a filter).
 - Share: pk `SHARE#<token>`, sk `SHARE`: who shared (and which product). The token is 22
@@ -125,6 +126,7 @@ class DebtItem(ShopModel):
 class ManagerItem(Listed):
     user_id = UnicodeAttribute()
     name = UnicodeAttribute(null=True)
+    template_id = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
 
 
@@ -387,7 +389,7 @@ def _distributor(i: DistributorItem) -> Distributor:
 
 
 def _manager(i: ManagerItem) -> Manager:
-    return Manager(user_id=i.user_id, created_at=i.created_at, name=i.name)
+    return Manager(user_id=i.user_id, created_at=i.created_at, name=i.name, template_id=i.template_id)
 
 
 def _binding(i: BindingItem) -> Binding:
@@ -436,11 +438,19 @@ class DynamoDistributorRepository:
                                             last_evaluated_key=cursor)
         return [_distributor(d) for d in result], result.last_evaluated_key
 
-    def stage_save(self, tx: Tx, distributor: Distributor, previous: Distributor | None) -> None:
+    def stage_save(self, tx: Tx, distributor: Distributor, previous: Distributor | None, on_stale=None) -> None:
         d = distributor
+        condition = None
+        if on_stale is not None:  # still as read: absent, or the same group and last change
+            condition = (DistributorItem.pk.does_not_exist() if previous is None
+                         else (DistributorItem.updated_at == previous.updated_at)
+                         & (DistributorItem.template_id == previous.template_id)
+                         & (DistributorItem.manager_id.does_not_exist() if previous.manager_id is None
+                            else DistributorItem.manager_id == previous.manager_id))
         tx.put(DistributorItem(dist_pk(d.user_id), "PROFILE", user_id=d.user_id, template_id=d.template_id,
                                manager_id=d.manager_id, created_at=d.created_at, updated_at=d.updated_at,
-                               gsi1pk="DISTRIBUTORS", gsi1sk=f"{d.created_at}#{d.user_id}"))
+                               gsi1pk="DISTRIBUTORS", gsi1sk=f"{d.created_at}#{d.user_id}"),
+               condition=condition, on_fail=on_stale)
         old_manager = previous.manager_id if previous else None
         if old_manager and old_manager != d.manager_id:
             tx.delete(MemberItem(f"MANAGER#{old_manager}", dist_pk(d.user_id)))
@@ -454,11 +464,12 @@ class DynamoDistributorRepository:
         item = _get(ManagerItem, f"MANAGER#{user_id}", "PROFILE")
         return _manager(item) if item else None
 
-    def upsert_manager(self, user_id: str, name: str | None, now: str) -> Manager:
+    def upsert_manager(self, user_id: str, name: str | None, now: str, template_id: str | None = None) -> Manager:
         item = ManagerItem(f"MANAGER#{user_id}", "PROFILE")
         # UpdateItem answers ALL_NEW: the item holds the stored values afterwards.
         item.update(actions=[*_manager_profile_actions(user_id, now),
-                             *([ManagerItem.name.set(name)] if name else [])])
+                             *([ManagerItem.name.set(name)] if name else []),
+                             *([ManagerItem.template_id.set(template_id)] if template_id else [])])
         return _manager(item)
 
     def list_managers(self, limit: int, cursor: dict | None):

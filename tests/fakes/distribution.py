@@ -57,8 +57,18 @@ class MemoryDistributorRepository:
         rows = sorted(self.store.scan(("distributor",)), key=lambda d: (d.created_at, d.user_id), reverse=True)
         return _page(rows, limit, cursor)
 
-    def stage_save(self, tx: MemoryTx, distributor: Distributor, previous: Distributor | None) -> None:
+    def stage_save(self, tx: MemoryTx, distributor: Distributor, previous: Distributor | None,
+                   on_stale=None) -> None:
         d = distributor
+        key = ("distributor", d.user_id)
+
+        def still(items) -> bool:
+            if on_stale is None:
+                return True
+            stored = items.get(key)
+            return stored is None if previous is None else (
+                stored is not None and (stored.updated_at, stored.template_id, stored.manager_id)
+                == (previous.updated_at, previous.template_id, previous.manager_id))
 
         def apply(items):
             items[("distributor", d.user_id)] = d
@@ -69,15 +79,16 @@ class MemoryDistributorRepository:
                 items[("member", d.manager_id, d.user_id)] = d.user_id
                 items.setdefault(("manager", d.manager_id), Manager(d.manager_id, d.updated_at))
 
-        tx.add(lambda items: True, apply)
+        tx.add(still, apply, on_stale)
 
     def get_manager(self, user_id: str) -> Manager | None:
         return self.store.get(("manager", user_id))
 
-    def upsert_manager(self, user_id: str, name: str | None, now: str) -> Manager:
+    def upsert_manager(self, user_id: str, name: str | None, now: str, template_id: str | None = None) -> Manager:
         with self.store.lock:
             before = self.store.items.get(("manager", user_id)) or Manager(user_id, now)
             after = replace(before, name=name) if name else before
+            after = replace(after, template_id=template_id) if template_id else after
             self.store.items[("manager", user_id)] = after
             return after
 
