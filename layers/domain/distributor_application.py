@@ -82,6 +82,13 @@ def may_apply(mode: str, is_distributor: bool, latest: Applicant | None) -> str:
     return "approve" if mode == "open" else "wait"
 
 
+def made_by(app: Application | None, distributor_since: str) -> bool:
+    """Whether the distributor became one by this application under open recruitment (in
+    its own transaction, at its creation): asking again then answers it again, as asking
+    again while it waits does; a distributor made any other way is 409 ALREADY_DISTRIBUTOR."""
+    return app is not None and app.decided_by == "auto" and app.created_at == distributor_since
+
+
 def new(application_id: str, user_id: str, name: str, note: str | None, now: str, *, approved_with: str | None
         ) -> Application:
     """A new application: PENDING, or APPROVED at once with `approved_with` (open recruitment)."""

@@ -61,18 +61,15 @@ class RecruitmentService:
 
     def apply(self, user_id: str, body: Any) -> tuple[dict, bool]:
         """`body`: DistributorApplicationInput. True when a new application was made."""
-        first = ...
         for _ in range(ATTEMPTS):
             settings = self.shop_settings.load_settings()
-            is_distributor = self.distributors.get(user_id, consistent=True) is not None
+            profile = self.distributors.get(user_id, consistent=True)
             latest = self.applications.applicant(user_id)
-            if first is ...:
-                first = latest
-            elif is_distributor and latest is not None and latest != first and latest.status == rules.APPROVED:
-                # Our request raced another of the same shopper under open recruitment,
-                # which approved them: that application is this request's answer too.
-                return shopper_view(self.applications.get(latest.application_id)), False
-            what = rules.may_apply(settings.distributor_recruitment, is_distributor, latest)
+            if profile is not None and latest is not None and latest.status == rules.APPROVED:
+                app = self.applications.get(latest.application_id)
+                if rules.made_by(app, profile.created_at):
+                    return shopper_view(app), False  # the open application that made them, again
+            what = rules.may_apply(settings.distributor_recruitment, profile is not None, latest)
             if what == "existing":
                 return shopper_view(self.applications.get(latest.application_id)), False
             template = self._default_template(settings) if what == "approve" else None
