@@ -219,7 +219,8 @@ def test_ten_applications_at_once_make_one(client, admin_headers, rules):
                          distributor_template_id=new_template(client, admin_headers)).status_code == 200
         shopper = uid(login(client))
         svc = wiring.recruitment()
-        answers = all_at_once(10, lambda i: svc.apply(shopper, SimpleNamespace(name=f"申请{i}", note=None))[0])
+        answers = all_at_once(10, lambda i, svc=svc, shopper=shopper: svc.apply(
+            shopper, SimpleNamespace(name=f"申请{i}", note=None))[0])
         assert all(isinstance(a, dict) for a in answers), answers
         assert len({a["id"] for a in answers}) == 1
         assert {a["status"] for a in answers} == {"PENDING" if mode == "approval" else "APPROVED"}
@@ -273,7 +274,8 @@ def test_two_managers_adding_one_shopper_at_once_leave_one_group(client, admin_h
         managers = [uid(new_manager(client, admin_headers, template)) for _ in range(2)]
         shopper = uid(login(client))
         svc = wiring.recruitment()
-        answers = all_at_once(8, lambda i: svc.add_guide(managers[i % 2], SimpleNamespace(user_id=shopper)))
+        answers = all_at_once(8, lambda i, svc=svc, managers=managers, shopper=shopper: svc.add_guide(
+            managers[i % 2], SimpleNamespace(user_id=shopper)))
         won = {a[0]["manager_id"] for a in answers if isinstance(a, tuple)}
         assert len(won) == 1, answers
         winner = won.pop()
