@@ -439,6 +439,28 @@ def test_a_manager_sees_only_their_group(client, admin_headers, product, shop):
     # A shopper token is never an admin credential.
     assert client.http.get(f"/admin/managers/{uid(m1)}/distributors", headers=auth(m1)).status_code == 401
 
+    # Adding guides: a manager adds to their own group only, and sees only that group.
+    # (m1 and m2 were made managers by managing someone: they have no template, so the
+    # guide they add gets the one given to their profile here.)
+    for m in (m1, m2):
+        assert post(client, "/admin/managers", {"user_id": uid(m), "template_id": template},
+                    admin_headers).status_code == 201
+    new_guide = login(client)
+    r = post(client, "/manager/distributors", {"user_id": uid(new_guide)}, auth(m1))
+    assert r.status_code == 201 and body(r)["manager_id"] == uid(m1)
+    for caller, guide in ((m2, new_guide), (m2, a), (m1, c)):  # another manager's guide stays theirs
+        r = post(client, "/manager/distributors", {"user_id": uid(guide)}, auth(caller))
+        assert r.status_code == 409 and body(r)["error"]["code"] == "IN_ANOTHER_GROUP"
+    for caller in (nobody, a):  # not a manager: adds no one
+        r = post(client, "/manager/distributors", {"user_id": uid(login(client))}, auth(caller))
+        assert r.status_code == 403 and body(r)["error"]["code"] == "FORBIDDEN"
+    r = client.http.get("/manager/distributors", headers=auth(m1))
+    assert {row["id"] for row in body(r)["items"]} == {uid(a), uid(new_guide)}
+    r = client.http.get("/manager/distributors", headers=auth(m2))
+    assert {row["id"] for row in body(r)["items"]} == {uid(b), uid(c)}
+    assert client.http.get(f"/manager/distributors/{uid(new_guide)}/customers",
+                           headers=auth(m2)).status_code == 403
+
 
 def test_the_owner_sees_all_and_exports_csv(client, admin_headers):
     a = new_distributor(client, admin_headers)

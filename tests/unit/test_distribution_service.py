@@ -290,6 +290,7 @@ def test_managers_are_listed_newest_first_with_a_cursor(w):
     page, cursor = w.svc.list_managers(1, None)
     assert [m["id"] for m in page] == [second] and cursor
     page, cursor = w.svc.list_managers(1, cursor)
-    assert page == [{"id": first, "user_id": first, "name": "甲", "created_at": page[0]["created_at"]}]
+    assert page == [{"id": first, "user_id": first, "name": "甲", "template_id": None,
+                     "created_at": page[0]["created_at"]}]
     assert cursor is None
     assert w.svc.get_manager(first)["name"] == "甲" and w.svc.get_manager(w.shopper()) is None
