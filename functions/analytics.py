@@ -26,7 +26,7 @@ def daily():
 @route(bp, "/admin/analytics/distributors", methods=["GET"])
 def distributors():
     require_admin(bp)
-    return wiring.analytics().distributors(query_param(bp, "month"))
+    return wiring.analytics().distributors(query_param(bp, "month"), week=query_param(bp, "week"))
 
 
 @route(bp, "/admin/analytics/coupons", methods=["GET"])

@@ -6,6 +6,7 @@ from chalice import Blueprint, Response
 from functions import schemas, wiring
 from functions._api import (
     created,
+    idempotency_key,
     no_content,
     page_args,
     paged,
@@ -48,7 +49,7 @@ def create_share():
 
 @route(bp, "/shares/{share_token}/visits", methods=["POST"])
 def visit_share(share_token):
-    wiring.distribution().visit(shopper_id(bp), share_token)
+    wiring.distribution().visit(shopper_id(bp), share_token, idempotency_key(bp))
     return no_content()
 
 
@@ -91,7 +92,13 @@ def list_distributors():
 
 @route(bp, "/admin/distributors.csv", methods=["GET"])
 def export_distributors():
+    """Without from/to: every distributor's all-time figures, answered at once. With them:
+    the period export, written to the exports bucket in parts, answered 303 to its link."""
     require_admin(bp)
+    first, last = query_param(bp, "from"), query_param(bp, "to")
+    if first is not None or last is not None:
+        url = wiring.analytics().export_distributors(first, last)
+        return Response(body="", status_code=303, headers={"Location": url, "Cache-Control": "no-store"})
     svc = wiring.distribution()
     return _csv(svc.to_csv(svc.all_rows(svc.list_all)))
 

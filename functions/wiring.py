@@ -145,7 +145,8 @@ def outbox_repository():
 def publisher():
     from layers.services.outbox import OutboxPublisher
 
-    return OutboxPublisher(outbox=outbox_repository(), send=sqs().send, queue_url=settings().events_queue_url)
+    return OutboxPublisher(outbox=outbox_repository(), send=sqs().send, queue_url=settings().events_queue_url,
+                           new_tx=new_tx(), clock=clock())
 
 
 @_once
@@ -281,6 +282,9 @@ def event_handlers() -> dict:
                            customers().on_order_refunded],
         # -- points earned by a paid order; a top-up paid --
         "top_up.paid": [analytics().on_top_up_paid],
+        # -- a guide's shares and their visits, counted by analytics --
+        "share.created": [analytics().on_share_created],
+        "share.visited": [analytics().on_share_visited],
         # -- exact-time expiry of bargain and assistance instances --
         "bargain_instance.expiry_due": [bargains().on_expiry_due],
         "assist_instance.expiry_due": [assistance().on_expiry_due],
@@ -440,7 +444,9 @@ def distribution():
     return DistributionService(
         distributors=distributor_repository(), commissions=commission_repository(), orders=order_repository(),
         users=user_repository(), products=catalog_repository(), shop_settings=shop_settings_repository(),
-        clock=clock(), new_tx=new_tx(), pool=_Deferred(distribution_pool))
+        clock=clock(), new_tx=new_tx(), pool=_Deferred(distribution_pool),
+        events=lambda event: publisher().emit(event),
+        reach=lambda ids: analytics().guide_figures(ids))
 
 
 @_once
@@ -904,6 +910,15 @@ def analytics_repository():
 
 
 @_once
+def exports():
+    """Export files (the code bucket's `exports/`); None where no bucket is configured."""
+    from layers.storage.exports import S3Exports
+
+    s = settings()
+    return S3Exports(s.code_bucket, s.aws_region) if s.code_bucket else None
+
+
+@_once
 def visit_stats():
     from layers.wechat.datacube import DataCube
 
@@ -918,7 +933,7 @@ def analytics():
         analytics=analytics_repository(), orders=order_repository(), refunds=refund_repository(),
         user_coupons=user_coupon_repository(), coupon_templates=coupon_template_repository(),
         commission_of=distribution().accrue, send=sqs().send, queue_url=settings().analytics_queue_url,
-        visits=visit_stats(), clock=clock(), new_tx=new_tx())
+        visits=visit_stats(), clock=clock(), new_tx=new_tx(), exports=exports())
 
 
 # -- group buys (拼团) ------------------------------------------------------------------

@@ -8,6 +8,9 @@ The consumer merges the increments of a whole SQS batch (`merge`) into one write
 counter, and writes them in transactions together with one marker per event (`chunks`),
 so an event counts once however often it is delivered.
 
+Distinct visitors of a guide come from the same kind of slot, one per (guide, visitor,
+period): the first visit that takes it makes a visitor of that period.
+
 Distinct and repeat buyers come from per-(period, buyer) counters that say the order's
 position among the buyer's orders in the period (1: a new buyer of the day / month /
 ever; 2: the buyer just became a repeat buyer of the month; more: nothing).
@@ -18,7 +21,11 @@ Counters:
                               top_ups top_up_count paid_refunds (refunds of the orders
                               PAID that day, on their paid day: what the recount checks)
     PRODUCT  <day>|<month> / product   quantity gmv (ranked by gmv)
-    DISTRIBUTOR <month> / distributor  sales_amount orders commission (ranked by sales)
+    DISTRIBUTOR <day>|<week>|<month>|ALL / distributor
+                                       sales_amount orders commission (ranked by sales), moved
+                                       by sales only (never by refunds); shares visits visitors,
+                                       moved by the guide's shares and their visits. A week is
+                                       ISO (`2026-W48`, Monday to Sunday, Beijing days)
     COUPON   - / template              used discount gmv
     PROMOTION - / promotion            orders discount gmv: the orders a promotion took part
                                        in, what it took off them, and what its lines paid
@@ -37,6 +44,10 @@ product anything). A free gift line is no product's sale.
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+from calendar import monthrange
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -51,7 +62,9 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 SALE = "sale"
 REFUND = "refund"
 TOP_UP = "top_up"
-KINDS = (SALE, REFUND, TOP_UP)
+SHARE = "share"  # a guide made a share (POST /shares)
+VISIT = "visit"  # someone opened a guide's share (POST /shares/{token}/visits)
+KINDS = (SALE, REFUND, TOP_UP, SHARE, VISIT)
 
 DAY = "DAY"
 PRODUCT = "PRODUCT"
@@ -81,6 +94,53 @@ def day_of(at: str) -> str:
 
 def month_of(at: str) -> str:
     return day_of(at)[:7]
+
+
+def week_of_day(day: str) -> str:
+    """The ISO week (`2026-W48`) of a day `YYYY-MM-DD`; Monday starts it. Its year is the
+    ISO year: 2027-01-01 (a Friday) is in `2026-W53`."""
+    year, week, _ = date.fromisoformat(day).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_of(at: str) -> str:
+    return week_of_day(day_of(at))
+
+
+def parse_week(value: str | None) -> str:
+    """`2026-W48`, a week that exists (W53 only in the years that have one)."""
+    try:
+        if not re.fullmatch(r"\d{4}-W\d{2}", value or ""):
+            raise ValueError(value)
+        date.fromisocalendar(int(value[:4]), int(value[6:]), 1)
+    except ValueError as exc:
+        raise errors.InvalidRequest("week is an ISO week, YYYY-Www (2026-W48)") from exc
+    return value
+
+
+def week_days(week: str) -> list[str]:
+    monday = date.fromisocalendar(int(week[:4]), int(week[6:]), 1)
+    return [(monday + timedelta(days=n)).isoformat() for n in range(7)]
+
+
+def parse_period(month: str | None, week: str | None) -> str:
+    """The ranking's period: exactly one of `month` and `week`."""
+    if month is not None and week is not None:
+        raise errors.InvalidRequest("give month or week, not both")
+    return parse_week(week) if week is not None else parse_month(month)
+
+
+def whole_period(days_: list[str]) -> str | None:
+    """The single period the days make exactly: one day, one ISO week, one calendar month;
+    else None. Distinct visitors exist only for such a period (they cannot be summed)."""
+    if len(days_) == 1:
+        return days_[0]
+    if days_ == week_days(week_of_day(days_[0])):
+        return week_of_day(days_[0])
+    first = date.fromisoformat(days_[0])
+    if first.day == 1 and len(days_) == monthrange(first.year, first.month)[1] and days_[-1][:7] == days_[0][:7]:
+        return days_[0][:7]
+    return None
 
 
 def yesterday(now: datetime) -> str:
@@ -159,6 +219,10 @@ class Fact:
     @property
     def month(self) -> str:
         return month_of(self.at)
+
+    @property
+    def week(self) -> str:
+        return week_of(self.at)
 
     def to_message(self) -> dict:
         message = {k: v for k, v in self.__dict__.items()
@@ -278,6 +342,35 @@ def top_up_fact(event_id: str, user_id: str, amount: int, paid_at: str) -> Fact:
     return Fact(event_id=event_id, kind=TOP_UP, at=paid_at, user_id=user_id, amount=amount)
 
 
+def share_fact(event_id: str, distributor_id: str, at: str) -> Fact:
+    """A guide made a share: `user_id` is the guide."""
+    return Fact(event_id=event_id, kind=SHARE, at=at, user_id=distributor_id, amount=0,
+                distributor_id=distributor_id)
+
+
+def visit_fact(event_id: str, distributor_id: str, visitor_id: str, at: str) -> Fact:
+    """Someone opened a guide's share: `user_id` is the visitor."""
+    return Fact(event_id=event_id, kind=VISIT, at=at, user_id=visitor_id, amount=0,
+                distributor_id=distributor_id)
+
+
+def distributor_periods(fact: Fact) -> dict[str, str]:
+    """The periods a guide's counters keep: {"day", "week", "month", "ever": "ALL"}."""
+    return {"day": fact.day, "week": fact.week, "month": fact.month, "ever": "ALL"}
+
+
+def visitor_follows(name: str, firsts: dict[str, bool]) -> bool | None:
+    """Whether a visit is NOT the visitor's first of the guide in period `name`, when the
+    smaller periods already settle it: not the first of the day is the first of no week,
+    month or ever; not the first of the week or month is not the first ever."""
+    if name in ("week", "month") and firsts.get("day") is False:
+        return True
+    if name == "ever" and (firsts.get("day") is False or firsts.get("week") is False
+                           or firsts.get("month") is False):
+        return True
+    return None
+
+
 # -- buyers -----------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -321,8 +414,20 @@ class Increment:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-def increments(fact: Fact, positions: Positions | None = None) -> list[Increment]:
-    """The counters one fact moves. A sale needs its buyer's positions."""
+def increments(fact: Fact, positions: Positions | dict[str, bool] | None = None) -> list[Increment]:
+    """The counters one fact moves. A sale needs its buyer's positions; a visit, which of
+    its periods it is the visitor's first visit of the guide in ({"day": True, ...})."""
+    if fact.kind in (SHARE, VISIT):
+        if not fact.distributor_id:
+            raise ValueError(f"a {fact.kind} names its guide")
+        if fact.kind == SHARE:
+            return [Increment(Key(DISTRIBUTOR, period, fact.distributor_id), {"shares": 1})
+                    for period in distributor_periods(fact).values()]
+        if not isinstance(positions, dict):
+            raise ValueError("a visit needs its visitor's firsts")
+        return [Increment(Key(DISTRIBUTOR, period, fact.distributor_id),
+                          {"visits": 1, "visitors": int(bool(positions.get(name)))})
+                for name, period in distributor_periods(fact).items()]
     if fact.kind == SALE:
         if positions is None:
             raise ValueError("a sale needs its buyer positions")
@@ -334,8 +439,9 @@ def increments(fact: Fact, positions: Positions | None = None) -> list[Increment
                 out.append(Increment(Key(PRODUCT, period, line.product_id),
                                      {"quantity": line.quantity, "gmv": line.gmv}, {"title": line.title}))
         if fact.distributor_id:
-            out.append(Increment(Key(DISTRIBUTOR, fact.month, fact.distributor_id),
-                                 {"sales_amount": fact.amount, "orders": 1, "commission": fact.commission}))
+            out += [Increment(Key(DISTRIBUTOR, period, fact.distributor_id),
+                              {"sales_amount": fact.amount, "orders": 1, "commission": fact.commission})
+                    for period in distributor_periods(fact).values()]
         if fact.coupon_template_id:
             out.append(Increment(Key(COUPON, "-", fact.coupon_template_id),
                                  {"used": 1, "discount": fact.discount, "gmv": fact.amount}))
@@ -418,6 +524,44 @@ def daily_row(day: str, counters: dict | None, visitors: int | None = None) -> d
             "visitors": visitors, "conversion": round(buyers / visitors, 4) if visitors else None}
 
 
+GUIDE_SALES = ("sales_amount", "orders", "commission")
+GUIDE_REACH = ("shares", "visits", "visitors")
+
+
+def reach(counters: dict | None) -> dict[str, int]:
+    """A guide's shares, visits (opened shares) and distinct visitors in a period."""
+    c = counters or {}
+    return {name: int(c.get(name, 0)) for name in GUIDE_REACH}
+
+
+def guide_figures(counters: dict | None) -> dict[str, int]:
+    c = counters or {}
+    return {**{name: int(c.get(name, 0)) for name in GUIDE_SALES}, **reach(c)}
+
+
+EXPORT_COLUMNS = ("distributor_id", "from", "to", "sales_amount", "orders", "commission", "shares", "visits",
+                  "visitors")
+
+
+def export_lines(first: str, last: str, totals: dict[str, dict[str, int]],
+                 visitors: dict[str, int] | None, per: int = 500):
+    """The period export as CSV text, `per` rows at a time, highest sales first (then by
+    id). `visitors` None: the period is no single day, week or month, the cell is empty."""
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(EXPORT_COLUMNS)
+    rows = sorted(totals.items(), key=lambda kv: (-kv[1].get("sales_amount", 0), kv[0]))
+    for n, (did, t) in enumerate(rows, start=1):
+        writer.writerow([did, first, last, *(t.get(k, 0) for k in GUIDE_SALES), t.get("shares", 0),
+                         t.get("visits", 0), "" if visitors is None else visitors.get(did, 0)])
+        if n % per == 0:
+            yield buf.getvalue()
+            buf.seek(0)
+            buf.truncate()
+    if buf.getvalue():
+        yield buf.getvalue()
+
+
 # -- the nightly recount ----------------------------------------------------------------
 
 RECOUNTED = ("gmv", "orders", "buyers", "paid_refunds")
@@ -450,6 +594,13 @@ class AnalyticsRepository(Protocol):
     def buyer_position(self, user_id: str, period: str, order_id: str, most: int = 2) -> int:
         """The order's place among the buyer's first `most` orders in `period` (most + 1:
         later); recording it is idempotent: the same order asks again, the same answer."""
+
+    def visitor_first(self, distributor_id: str, visitor_id: str, period: str, event_id: str) -> bool:
+        """Whether the visit `event_id` is the visitor's first of the guide in `period`;
+        idempotent as `buyer_position`: the visit that took the slot is told True again."""
+
+    def distributors(self, distributor_ids: list[str], period: str) -> dict[str, dict]:
+        """{guide: their DISTRIBUTOR counters of `period`} for the guides that have any."""
 
     def stage_counted(self, tx, event_id: str, on_counted) -> None:
         """The event's marker; the commit fails with `on_counted(event_id)` if it exists."""

@@ -59,3 +59,5 @@ ApplicationDecided = _error("ApplicationDecided", "APPLICATION_DECIDED", "confli
 NoTemplate = _error("NoTemplate", "NO_TEMPLATE", "unprocessable")
 UnknownTemplate = _error("UnknownTemplate", "UNKNOWN_TEMPLATE", "unprocessable")
 InAnotherGroup = _error("InAnotherGroup", "IN_ANOTHER_GROUP", "conflict")
+# Exports: no bucket is configured to write the file to (a stage without `CODE_BUCKET`).
+ExportsUnavailable = _error("ExportsUnavailable", "EXPORTS_UNAVAILABLE", "unavailable")

@@ -18,6 +18,7 @@ A new kind of event plugs in with a builder here that makes a `Fact` and one lin
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -40,7 +41,7 @@ class _Counted(Exception):
 class AnalyticsService:
     def __init__(self, *, analytics, orders, refunds, user_coupons, coupon_templates,
                  commission_of: Callable[[str], object], send: Callable[..., None], queue_url: str | None,
-                 visits, clock, new_tx, max_items: int = 100, parallel: int = 16):
+                 visits, clock, new_tx, max_items: int = 100, parallel: int = 16, exports=None):
         self.analytics = analytics
         self.orders = orders
         self.refunds = refunds
@@ -54,6 +55,7 @@ class AnalyticsService:
         self.new_tx = new_tx
         self.max_items = max_items
         self.parallel = parallel
+        self.exports = exports  # layers.domain.exports.Exports, None where no bucket is configured
 
     def _now_iso(self) -> str:
         return self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -90,6 +92,14 @@ class AnalyticsService:
         """A stored-value top-up paid: `{"user_id", "amount", "paid_at"}` (members)."""
         self._forward(rules.top_up_fact(event_id, payload["user_id"], int(payload["amount"]), payload["paid_at"]))
 
+    def on_share_created(self, event_id: str, payload: dict) -> None:
+        """`share.created`: `{"distributor_id", "at"}`."""
+        self._forward(rules.share_fact(event_id, payload["distributor_id"], payload["at"]))
+
+    def on_share_visited(self, event_id: str, payload: dict) -> None:
+        """`share.visited`: `{"distributor_id", "visitor_id", "at"}`."""
+        self._forward(rules.visit_fact(event_id, payload["distributor_id"], payload["visitor_id"], payload["at"]))
+
     def units_sold(self) -> dict[str, int]:
         """Units sold per product (paid, less orders refunded in full): the storefront's `sales`."""
         return {str(c["subject"]): max(0, int(c.get("quantity", 0)))
@@ -104,7 +114,8 @@ class AnalyticsService:
     def consume(self, facts: list[Fact]) -> dict:
         """Count each fact once. Returns {"counted", "duplicates"}."""
         unique = list({f.event_id: f for f in facts}.values())
-        positions = self._positions([f for f in unique if f.kind == rules.SALE])
+        positions: dict = self._positions([f for f in unique if f.kind == rules.SALE])
+        positions.update(self._visitor_firsts([f for f in unique if f.kind == rules.VISIT]))
         planned = [(fact, rules.increments(fact, positions.get(fact.event_id))) for fact in unique]
         counted = duplicates = 0
         while planned:
@@ -144,6 +155,25 @@ class AnalyticsService:
         with ThreadPoolExecutor(max_workers=min(self.parallel, len(sales))) as pool:
             return dict(zip((f.event_id for f in sales), pool.map(ask, sales), strict=True))
 
+    def _visitor_firsts(self, visits: list[Fact]) -> dict[str, dict[str, bool]]:
+        """Each visit's {period name: first visit of the visitor to the guide there}, the
+        slots asked in parallel across visits; the larger periods only when the smaller
+        ones do not settle them (rules.visitor_follows)."""
+        if not visits:
+            return {}
+
+        def ask(fact: Fact) -> dict[str, bool]:
+            firsts: dict[str, bool] = {}
+            for name, period in rules.distributor_periods(fact).items():
+                if rules.visitor_follows(name, firsts):
+                    firsts[name] = False
+                    continue
+                firsts[name] = self.analytics.visitor_first(fact.distributor_id, fact.user_id, period, fact.event_id)
+            return firsts
+
+        with ThreadPoolExecutor(max_workers=min(self.parallel, len(visits))) as pool:
+            return dict(zip((f.event_id for f in visits), pool.map(ask, visits), strict=True))
+
     # -- what operators see -------------------------------------------------------------------
 
     def daily(self, first: str | None, last: str | None) -> dict:
@@ -152,11 +182,47 @@ class AnalyticsService:
         return {"items": [rules.daily_row(d, found.get(d), (found.get(d) or {}).get("visitors"))
                           for d in wanted]}
 
-    def distributors(self, month: str | None, limit: int = DISTRIBUTOR_LIMIT) -> dict:
-        month = rules.parse_month(month)
-        return {"items": [{"distributor_id": c["subject"], "sales_amount": c.get("sales_amount", 0),
-                           "orders": c.get("orders", 0), "commission": c.get("commission", 0)}
-                          for c in self.analytics.ranking(rules.DISTRIBUTOR, month, limit)]}
+    def distributors(self, month: str | None, limit: int = DISTRIBUTOR_LIMIT, week: str | None = None) -> dict:
+        """The guides of a month (`2026-11`) or an ISO week (`2026-W48`), highest sales first."""
+        period = rules.parse_period(month, week)
+        return {"period": period,
+                "items": [{"distributor_id": c["subject"], **rules.guide_figures(c)}
+                          for c in self.analytics.ranking(rules.DISTRIBUTOR, period, limit)]}
+
+    def guide_figures(self, distributor_ids: list[str], period: str = "ALL") -> dict[str, dict]:
+        """{guide: shares, visits, visitors} of `period` (all-time by default), 0s for none."""
+        found = self.analytics.distributors(distributor_ids, period)
+        return {d: rules.reach(found.get(d)) for d in distributor_ids}
+
+    def export_distributors(self, first: str | None, last: str | None) -> str:
+        """Each guide's sales, orders, commission, shares and visits over the Beijing days
+        `first`..`last` (inclusive, at most 366), summed from the guides' counters (whole
+        months as one, the other days one by one: a query each), written to the exports
+        bucket in parts; answers a link to the file. Visitors only where the period is one
+        day, one ISO week or one calendar month (distinct visitors do not add up)."""
+        wanted = rules.days(rules.parse_day(first, "from"), rules.parse_day(last, "to"))
+        if self.exports is None:
+            raise errors.ExportsUnavailable("exports need a bucket (CODE_BUCKET) and none is configured")
+        totals: dict[str, dict[str, int]] = {}
+        for period in _periods(wanted):
+            for c in self.analytics.ranking(rules.DISTRIBUTOR, period, None):
+                have = totals.setdefault(c["subject"], dict.fromkeys(rules.GUIDE_SALES + ("shares", "visits"), 0))
+                for name in have:
+                    have[name] += int(c.get(name, 0))
+        whole = rules.whole_period(wanted)
+        visitors = ({c["subject"]: int(c.get("visitors", 0)) for c in self.analytics.ranking(
+            rules.DISTRIBUTOR, whole, None)} if whole else {})
+        key = f"exports/distributors-{wanted[0]}-{wanted[-1]}-{uuid.uuid4().hex}.csv"
+        out = self.exports.open(key, "text/csv; charset=utf-8")
+        try:
+            for text in rules.export_lines(wanted[0], wanted[-1], totals, visitors if whole else None):
+                out.write(text.encode())
+            out.close()
+        except BaseException:
+            out.abort()
+            raise
+        logger.info("distributors exported", extra={"from": wanted[0], "to": wanted[-1], "rows": len(totals)})
+        return self.exports.url(key, f"distributors-{wanted[0]}-{wanted[-1]}.csv")
 
     def products(self, first: str | None, last: str | None, limit: int = PRODUCT_LIMIT) -> dict:
         """One day or one calendar month: a query on its ranking, highest first. Any other

@@ -33,7 +33,7 @@ from layers.domain import commission_entry as cm
 from layers.domain import distributor as dd
 from layers.domain.commission_entry import Commission, CommissionRepository, Stats
 from layers.domain.distributor import Distributor, DistributorRepository, Share, Template
-from layers.domain.order import OrderRepository
+from layers.domain.order import Event, OrderRepository
 from layers.domain.users import UserRepository
 from layers.observability import logger
 
@@ -42,6 +42,7 @@ CSV_MAX_ROWS = 10_000
 # commissions and deducted first from the next settlement; `deducted` what payouts took.
 COMMISSION_FIGURES = ("pending", "settleable", "settled", "reversed", "debt", "deducted")
 ATTEMPTS = 10
+REACH = ("shares", "visits", "visitors")
 
 CSV_COLUMNS = ("id", "manager_id", "template_id", "tier_name", "tier_rate_bps", "sales_count",
                "sales_amount", "pending", "settleable", "settled", "reversed", "debt", "deducted", "customers",
@@ -59,6 +60,11 @@ class _Exists(Exception):
 def manager_view(m) -> dict:
     return {"id": m.user_id, "user_id": m.user_id, "name": m.name, "template_id": m.template_id,
             "created_at": m.created_at}
+
+
+def _beijing_day(at: str) -> str:
+    # Beijing keeps UTC+8 all year (no summer time): no zone database needed on this path.
+    return (parse_iso(at) + timedelta(hours=8)).date().isoformat()
 
 
 def template_view(t: Template) -> dict:
@@ -96,7 +102,7 @@ class DistributionService:
 
     def __init__(self, *, distributors: DistributorRepository, commissions: CommissionRepository,
                  orders: OrderRepository, users: UserRepository, products: dd.Products, shop_settings,
-                 clock, new_tx, pool=None):
+                 clock, new_tx, pool=None, events=None, reach=None):
         self.distributors = distributors
         self.commissions = commissions
         self.orders = orders
@@ -106,6 +112,10 @@ class DistributionService:
         self.clock = clock
         self.new_tx = new_tx
         self.pool = pool
+        # `events(Event)`: writes it to the outbox and publishes it (the share and visit facts
+        # analytics counts); `reach(ids)`: {guide: all-time shares, visits, visitors}.
+        self.events = events
+        self.reach = reach
 
     def _now(self) -> str:
         return iso(self.clock.now())
@@ -169,20 +179,27 @@ class DistributionService:
         """A distributor as the API answers one, with their figures."""
         return self._views([distributor])[0]
 
+    def _reach(self, ids: list[str]) -> dict[str, dict]:
+        if self.reach is None or not ids:
+            return {}
+        return self.reach(ids)
+
     def _views(self, items: list[Distributor]) -> list[dict]:
         now = self._now()
         stats = self.commissions.stats_many([d.user_id for d in items])
+        reach = self._reach([d.user_id for d in items])
         templates: dict[str, Template | None] = {}
         out = []
         for d in items:
             if d.template_id not in templates:
                 templates[d.template_id] = self.distributors.get_template(d.template_id)
-            body = self._figures(d, stats.get(d.user_id), templates[d.template_id], now)
+            body = self._figures(d, stats.get(d.user_id), templates[d.template_id], now, reach.get(d.user_id))
             out.append({"id": d.user_id, "user_id": d.user_id, "template_id": d.template_id,
                         "manager_id": d.manager_id, "created_at": d.created_at, **body})
         return out
 
-    def _figures(self, d: Distributor, stats: Stats | None, template: Template | None, now: str) -> dict:
+    def _figures(self, d: Distributor, stats: Stats | None, template: Template | None, now: str,
+                 reach: dict | None = None) -> dict:
         stats = stats or Stats()
         tier = rules.choose_tier(rules.tiers_from(list(template.tiers)) if template else [],
                                  stats.sales_count, stats.sales_amount)
@@ -192,6 +209,9 @@ class DistributionService:
             "sales_amount": stats.sales_amount,
             "commissions": {name: getattr(stats, name) for name in COMMISSION_FIGURES},
             "customers": self.distributors.count_customers(d.user_id, now),
+            # All-time shares, opened shares and distinct openers (analytics' counters, a
+            # moment behind the requests).
+            **{name: int((reach or {}).get(name, 0)) for name in REACH},
         }
 
     def get_distributor(self, distributor_id: str) -> dict:
@@ -244,7 +264,9 @@ class DistributionService:
             if self.pool is not None:
                 self.pool.check_share(body.product_id)
         token = dd.new_share_token()
-        self.distributors.create_share(Share(token, user_id, self._now(), body.product_id))
+        now = self._now()
+        self.distributors.create_share(Share(token, user_id, now, body.product_id))
+        self._emit(Event("share.created", token, {"distributor_id": user_id, "at": now}))
         path = (f"pages/product/index?id={body.product_id}&s={token}" if body.product_id
                 else f"pages/index/index?s={token}")
         return {"share_token": token, "path": path, "scene": f"s={token}", "product_id": body.product_id}
@@ -258,11 +280,23 @@ class DistributionService:
             return None
         return share.distributor_id
 
-    def visit(self, user_id: str, token: str) -> None:
+    def visit(self, user_id: str, token: str, key: str | None = None) -> None:
+        """An opened share: binds, and is a visit of the sharer's (not their own opening).
+        One visit per `key` (the call's Idempotency-Key: the mini-program's page open);
+        without one, one per share, visitor and Beijing day, so a retried call never
+        counts twice."""
         sharer = self._genuine_sharer(token)
         if sharer is None:
             raise errors.NotFound("no such share")
-        self._bind(user_id, sharer, token, self._now())
+        now = self._now()
+        self._bind(user_id, sharer, token, now)
+        if sharer != user_id:
+            subject = f"{token}#{user_id}#{key if key is not None else _beijing_day(now)}"
+            self._emit(Event("share.visited", subject, {"distributor_id": sharer, "visitor_id": user_id, "at": now}))
+
+    def _emit(self, event: Event) -> None:
+        if self.events is not None:
+            self.events(event)
 
     def _bind(self, customer_id: str, sharer_id: str, token: str | None, now: str) -> bool:
         ttl_s = self.shop_settings.load_settings().share_binding_ttl_s
@@ -296,7 +330,8 @@ class DistributionService:
         if d is None:
             raise errors.Forbidden("the caller is not a distributor")
         template = self.distributors.get_template(d.template_id)
-        return self._figures(d, self.commissions.stats(user_id), template, self._now())
+        return self._figures(d, self.commissions.stats(user_id), template, self._now(),
+                             self._reach([user_id]).get(user_id))
 
     # -- commissions: event consumers ----------------------------------------------------------------
 

@@ -10,8 +10,10 @@ from layers.observability import logger
 
 
 class OutboxPublisher:
-    def __init__(self, *, outbox, send: Callable[..., None], queue_url: str | None):
+    def __init__(self, *, outbox, send: Callable[..., None], queue_url: str | None, new_tx=None, clock=None):
         self.outbox = outbox
+        self.new_tx = new_tx
+        self.clock = clock
         self.send = send
         self.queue_url = queue_url
 
@@ -28,6 +30,18 @@ class OutboxPublisher:
         committed transaction: one DynamoDB read fewer than `publish`."""
         return self._send({"event_id": event.event_id, "type": event.type, "payload": event.payload,
                            "created_at": now})
+
+    def emit(self, event) -> None:
+        """An event that reports no state change of its own (a share made, a share opened):
+        written to the outbox alone, then published. Its id names the fact, so writing it
+        again is the same event, counted once downstream."""
+        from layers.clock import iso
+
+        now = iso(self.clock.now())
+        tx = self.new_tx()
+        self.outbox.stage(tx, event, now)
+        tx.commit()
+        self.publish_written(event, now)
 
     def _send(self, message: dict) -> bool:
         try:

@@ -12,6 +12,12 @@
   14 days at most).
 - Buyer: pk `ANALYTICS#BUYER#<user_id>`, sk the period (a day, a month, `ALL`): the
   buyer's `first` and `second` order ids there, each set once by a conditional write.
+- Visitor: pk `ANALYTICS#VISITOR#<guide>#<visitor>`, sk the period (a day, a week, a
+  month, `ALL`): `first`, the event id of the visit that made them a visitor of the guide
+  there, set once by the same conditional write. A day's, week's or month's slot expires
+  after 120 days (no redelivery comes that late); `ALL` stays.
+- DISTRIBUTOR counters exist per day, ISO week, month and `ALL`, each ranked in gsi3
+  (sales) and read by key for a page of guides (one BatchGetItem).
 - The orders of a day come from the orders' paid-date index (gsi3 `PAID#<day>#<nn>`,
   layers/storage/orders.py).
 """
@@ -31,9 +37,11 @@ from layers.storage.orders import OrderItem, paid_day_keys, to_order
 from layers.storage.tx import Tx
 
 MARKER_TTL_S = 90 * 24 * 3600
+VISITOR_SLOT_TTL_S = 120 * 24 * 3600
 COUPONS_LIST = "ANALYTICS#COUPONS"
 _FIGURES = ("gmv", "orders", "buyers", "new_buyers", "repeat_buyers", "refunds", "refund_count", "top_ups",
-            "top_up_count", "paid_refunds", "quantity", "sales_amount", "commission", "used", "discount", "spent")
+            "top_up_count", "paid_refunds", "quantity", "sales_amount", "commission", "used", "discount", "spent",
+            "shares", "visits")
 
 
 class CounterItem(Listed, Numbered):
@@ -58,6 +66,8 @@ class CounterItem(Listed, Numbered):
     used = NumberAttribute(null=True)
     discount = NumberAttribute(null=True)
     spent = NumberAttribute(null=True)  # GUIDE_CUSTOMER
+    shares = NumberAttribute(null=True)  # DISTRIBUTOR
+    visits = NumberAttribute(null=True)  # DISTRIBUTOR (`visitors` is the DAY's WeChat figure's name too)
 
 
 class CountedItem(ShopModel):
@@ -81,6 +91,10 @@ def buyer_key(user_id: str, period: str) -> tuple[str, str]:
     return f"ANALYTICS#BUYER#{user_id}", period
 
 
+def visitor_key(distributor_id: str, visitor_id: str, period: str) -> tuple[str, str]:
+    return f"ANALYTICS#VISITOR#{distributor_id}#{visitor_id}", period
+
+
 def rank_key(kind: str, period: str) -> str:
     return f"ANALYTICS#RANK#{kind}#{period}"
 
@@ -94,22 +108,37 @@ def _counters(item: CounterItem) -> dict:
     return out
 
 
+def _position(key: tuple[str, str], holder: str, most: int, ttl: int | None = None) -> int:
+    """The holder's slot (1..most) in the slot item `key`, or most + 1 when all are taken by
+    others. Each slot is taken once, by a write that also succeeds for the holder that has
+    it: asking again for the same holder gives the same answer."""
+    slots = (BuyerItem.first, BuyerItem.second)[:most]
+    for n, slot in enumerate(slots, start=1):
+        actions = [slot.set(holder)]
+        if ttl is not None:
+            actions.append(BuyerItem.ttl.set(ttl))
+        try:
+            BuyerItem(*key).update(actions=actions, condition=slot.does_not_exist() | (slot == holder))
+            return n
+        except UpdateError as exc:
+            if not condition_failed(exc):
+                raise
+    return len(slots) + 1
+
+
 class DynamoAnalyticsRepository:
     """`layers.domain.analytics.AnalyticsRepository` on the shop table."""
 
     def buyer_position(self, user_id: str, period: str, order_id: str, most: int = 2) -> int:
-        # Each slot is taken once, by a write that also succeeds for the order that holds
-        # it: asking again for the same order gives the same answer.
-        slots = (BuyerItem.first, BuyerItem.second)[:most]
-        for n, slot in enumerate(slots, start=1):
-            try:
-                BuyerItem(*buyer_key(user_id, period)).update(
-                    actions=[slot.set(order_id)], condition=slot.does_not_exist() | (slot == order_id))
-                return n
-            except UpdateError as exc:
-                if not condition_failed(exc):
-                    raise
-        return len(slots) + 1
+        return _position(buyer_key(user_id, period), order_id, most)
+
+    def visitor_first(self, distributor_id: str, visitor_id: str, period: str, event_id: str) -> bool:
+        ttl = None if period == "ALL" else int(time.time()) + VISITOR_SLOT_TTL_S
+        return _position(visitor_key(distributor_id, visitor_id, period), event_id, 1, ttl) == 1
+
+    def distributors(self, distributor_ids: list[str], period: str) -> dict[str, dict]:
+        keys = [counter_key(Key(domain.DISTRIBUTOR, period, d)) for d in dict.fromkeys(distributor_ids)]
+        return {item.subject: _counters(item) for item in CounterItem.batch_get(keys) if item.subject}
 
     def stage_counted(self, tx: Tx, event_id: str, on_counted) -> None:
         item = CountedItem(*marker_key(event_id), counted_at=int(time.time()), ttl=int(time.time()) + MARKER_TTL_S)

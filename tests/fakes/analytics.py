@@ -23,6 +23,16 @@ class MemoryAnalyticsRepository:
                 return len(slots)
             return most + 1
 
+    def visitor_first(self, distributor_id: str, visitor_id: str, period: str, event_id: str) -> bool:
+        key = ("analytics-visitor", distributor_id, visitor_id, period)
+        with self.store.lock:
+            holder = self.store.items.setdefault(key, event_id)
+            return holder == event_id
+
+    def distributors(self, distributor_ids: list[str], period: str) -> dict[str, dict]:
+        found = {d: self._get(Key(domain.DISTRIBUTOR, period, d)) for d in distributor_ids}
+        return {d: dict(c) for d, c in found.items() if c}
+
     def stage_counted(self, tx: MemoryTx, event_id: str, on_counted) -> None:
         key = ("analytics-counted", event_id)
         tx.add(lambda items: key not in items, lambda items: items.__setitem__(key, True),
