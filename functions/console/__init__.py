@@ -15,6 +15,7 @@ from functions.console import (  # noqa: F401  (each registers its views on bp)
     distribution,
     distribution_pool,  # 推广商品池
     freight,
+    guide_numbers,  # 业绩: weekly and monthly stars, the period export
     guides,  # one guide's page: figures and customers
     marketing,
     members,

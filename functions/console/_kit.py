@@ -67,6 +67,7 @@ NAV = (
               ("/console/coupon-grants", "定向发券", False))),
     ("分销", (("/console/distributors", "分销员", False), ("/console/tiers", "佣金方案", False),
               ("/console/managers", "团队长", False), ("/console/distribution-pool", "推广商品池", False),
+              ("/console/guide-numbers", "业绩", False),
               ("/console/payouts", "结算与打款", True))),
     ("会员与客户", (("/console/members", "会员", False), ("/console/customers", "客户", False),
                 ("/console/tags", "标签", False))),

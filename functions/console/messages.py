@@ -45,6 +45,7 @@ BY_CODE = {
     "NO_TEMPLATE": "没有可用的佣金方案:请选择一个,或给团队长设置佣金方案,或在店铺设置里设置默认佣金方案",
     "UNKNOWN_TEMPLATE": "佣金方案不存在,请重新选择",
     "IN_ANOTHER_GROUP": "该分销员已在其他团队长的团队中",
+    "EXPORTS_UNAVAILABLE": "导出暂不可用:没有配置存放导出文件的存储桶",
 }
 BY_KIND = {
     "invalid": "填写的内容有误,请检查后重试",

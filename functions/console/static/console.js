@@ -3,6 +3,7 @@
 // - on a phone a table reads as cards: each cell gets its column's name (`data-label`),
 //   on load and on every htmx swap (the "more" rows);
 // - the dashboard's chart: the day rows the page carries (data-rows), drawn with ECharts;
+// - a ranking's chart (`data-ranking`, 分销 → 业绩): each guide's sales, the best on top;
 // - an image list (`data-images`): files picked or dropped are posted by the browser straight
 //   to the bucket (a presigned POST asked of /console/uploads), then shown as thumbnails to
 //   reorder, make the cover (first) or remove; the form posts the URLs, one a line, in order.
@@ -180,9 +181,27 @@
     chosen.textContent = names.length ? names.join(" ") : chosen.getAttribute("data-none");
   });
 
+  function ranking(el) {
+    var rows = JSON.parse(el.dataset.ranking || "[]").slice().reverse();  // the best on top
+    if (!rows.length) { el.hidden = true; return; }
+    var chart = echarts.init(el, null, { renderer: "canvas" });
+    chart.setOption({
+      animation: false,
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      grid: { left: 8, right: 24, top: 24, bottom: 8, containLabel: true },
+      xAxis: { type: "value", name: "元" },
+      yAxis: { type: "category", data: rows.map(function (r) { return r.distributor_id; }),
+               axisLabel: { width: 90, overflow: "truncate" } },
+      series: [{ name: "成交额(元)", type: "bar", data: rows.map(function (r) { return r.sales_amount / 100; }) }]
+    });
+    window.addEventListener("resize", function () { chart.resize(); });
+    el.dataset.drawn = "true";
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     label(document);
     document.querySelectorAll("[data-images]").forEach(imageList);
+    if (window.echarts) { document.querySelectorAll("[data-ranking]").forEach(ranking); }
     var el = document.getElementById("chart");
     if (!el || !window.echarts) { return; }
     var rows = JSON.parse(el.dataset.rows || "[]");
