@@ -206,3 +206,71 @@ def test_no_bucket_is_503_exports_unavailable(client, admin_headers, monkeypatch
     monkeypatch.setattr(wiring.analytics(), "exports", None)
     r = client.http.get("/admin/distributors.csv?from=2026-12-01&to=2026-12-06", headers=admin_headers)
     assert r.status_code == 503 and body(r)["error"]["code"] == "EXPORTS_UNAVAILABLE"
+
+
+def test_a_guides_customer_list_and_the_period_export_agree_with_the_same_orders(client, admin_headers, shop):
+    """One guide's day: customers bound by a share and by an order's token, several paid
+    orders each, one partly refunded, one never paid, and an order of another guide's
+    customer. The guide's customer list (orders, spent) and the export's row (orders,
+    sales, commission) are two views kept by different counters; both equal a recount from
+    the orders as stored, and they differ from each other by exactly shipping and the
+    goods part of the refunds (sales are never lowered by refunds; spending is)."""
+    from functions import wiring
+    from layers.clock import iso
+    from layers.domain import paid_shares
+    from layers.domain.analytics import day_of
+    from layers.domain.customers import refunded_goods
+    from tests.integration.test_guide_customers import _listed, _order, _recount, _refunded
+
+    guide, other = new_distributor(client, admin_headers), new_distributor(client, admin_headers)
+    sku = create_product(client, admin_headers, price=12_345, stock=100)["skus"][0]["id"]
+    c1, c2, c3, stranger = (login(client) for _ in range(4))
+    drain_events_queue(shop["sqs"])
+    _drain_analytics_queue(shop["sqs"])
+
+    token = share(client, guide)
+    assert visit(client, c1, token).status_code == 204
+    assert visit(client, c3, token).status_code == 204
+    assert visit(client, stranger, share(client, other)).status_code == 204
+    from layers.events import handle_event_batch
+
+    reach = _events_of(shop, {uid(guide), uid(other)})
+    assert handle_event_batch(_sqs_event(reach), wiring.event_handlers()) == {"batchItemFailures": []}
+    reach_facts = _drain_analytics_queue(shop["sqs"])
+    paid = [_paid(client, shop, c1, sku, 2), _paid(client, shop, c1, sku, 1),
+            _paid(client, shop, c2, sku, 3, token), _paid(client, shop, c3, sku, 1)]
+    _refunded(client, shop, c1, paid[0]["id"], 5_000)
+    unpaid = _order(client, c2, sku, 1)
+    theirs = _paid(client, shop, stranger, sku, 4)
+    _through_the_consumers(shop, {o["id"] for o in (*paid, unpaid, theirs)})
+    _consume_concurrently(reach_facts)
+
+    customers = _listed(client, f"/admin/distributors/{uid(guide)}/customers", admin_headers)
+    assert _listed(client, "/me/distribution/customers", auth(guide)) == customers
+    today = day_of(iso(wiring.clock().now()))
+    [row] = [r for r in _export(client, admin_headers, today, today) if r["distributor_id"] == uid(guide)]
+
+    stored = [wiring.order_repository().get(o["id"], consistent=True) for o in paid]
+    assert all(o.distributor_id == uid(guide) for o in stored)
+    recount = _recount(uid(guide), {o["id"] for o in (*paid, unpaid, theirs)})
+    assert {c["user_id"]: (c["orders"], c["spent"]) for c in customers} == recount
+    assert sorted(recount) == sorted([uid(c1), uid(c2), uid(c3)])
+    commissions = [wiring.commission_repository().get(uid(guide), o.order_id) for o in stored]
+    # like sales, the export's commission is what the orders earned when paid: the refund's
+    # reversal lowers the guide's balance, not the period's figures
+    assert (int(row["orders"]), int(row["sales_amount"]), int(row["commission"])) == (
+        len(stored), sum(o.paid for o in stored), sum(c.accrued for c in commissions))
+    assert sum(c.amount for c in commissions) < sum(c.accrued for c in commissions)
+
+    # the two views against each other
+    assert int(row["orders"]) == sum(c["orders"] for c in customers) == 4
+    goods = {o.order_id: sum(paid_shares.line_paid(o.items, o.amounts)) for o in stored}
+    refunded = sum(refunded_goods(goods[o.order_id], 0, int(o.refunded_amount or 0)) for o in stored)
+    shipping = sum(o.paid - goods[o.order_id] for o in stored)
+    assert refunded > 0
+    assert int(row["sales_amount"]) - shipping - refunded == sum(c["spent"] for c in customers)
+    assert (int(row["shares"]), int(row["visits"]), row["visitors"]) == (1, 2, "2")
+    # the other guide's customer is in neither of this guide's views
+    assert uid(stranger) not in {c["user_id"] for c in customers}
+    [their_row] = [r for r in _export(client, admin_headers, today, today) if r["distributor_id"] == uid(other)]
+    assert int(their_row["orders"]) == 1
