@@ -22,6 +22,7 @@ from functions.console import (  # noqa: F401  (each registers its views on bp)
     orders,
     pickers,
     promotions,  # 满减, 满折, 满赠, 第N件, 打包价
+    recruitment,  # 分销员申请: approve or reject
     shop,
     signin,
 )

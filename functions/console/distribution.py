@@ -162,22 +162,36 @@ def tiers_create(ctx):
 
 # -- managers: who manages whom ------------------------------------------------------------------
 
+def all_templates() -> list[dict]:
+    """Every commission template (a shop has a handful): the pickers' options, and the
+    names the lists show for a template id."""
+    svc = wiring.distribution()
+    return svc.all_rows(svc.list_templates)
+
+
 @console_page("/console/managers")
 def managers_page(ctx):
     items, next_key = wiring.distribution().list_managers(PAGE, _cursor("managers"))
+    templates = all_templates()
     return ctx.page("_manager_rows.html" if _partial() else "managers.html", managers=items,
-                    next_cursor=_encode(next_key, "managers"))
+                    next_cursor=_encode(next_key, "managers"), templates=templates,
+                    template_names={t["id"]: t["name"] for t in templates})
 
 
 @console_page("/console/managers", methods=("POST",), area="commission")
 def managers_add(ctx):
+    """Add a manager, or change one's name or template (`POST /admin/managers`: a blank
+    name or template keeps the one set). Back to the list, or to the manager's page."""
+    from functions.console._kit import _back
+
     form = _form()
-    body = {"user_id": (form.get("user_id") or "").strip(), "name": (form.get("name") or "").strip() or None}
+    body = {"user_id": (form.get("user_id") or "").strip(), "name": (form.get("name") or "").strip() or None,
+            "template_id": (form.get("template_id") or "").strip() or None}
     try:
         wiring.distribution().add_manager(schemas.ManagerInput.model_validate(body))
     except errors.NotFound as exc:
         raise errors.NotFound(NOT_FOUND_NAMES.get(exc.message, exc.message)) from exc
-    return redirect("/console/managers", flash="saved")
+    return redirect(_back("/console/managers"), flash="saved")
 
 
 @console_page("/console/managers/{manager_id}")
@@ -193,8 +207,10 @@ def manager_group(ctx, manager_id):
     manager = svc.get_manager(manager_id)
     if manager is None and not items:
         raise errors.NotFound(f"没有这个团队长:{manager_id}")
+    templates = all_templates()
     return ctx.page("manager.html", manager_id=manager_id, manager=manager, distributors=items,
-                    next_cursor=_encode(next_key, scope), more_url=more_url)
+                    next_cursor=_encode(next_key, scope), more_url=more_url, templates=templates,
+                    template_names={t["id"]: t["name"] for t in templates})
 
 
 # -- settlements and payouts (owner only) ---------------------------------------------------------

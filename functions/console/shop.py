@@ -9,6 +9,7 @@ import re
 from functions import schemas, wiring
 from functions._api import created, is_validation_error, parse_body, require_admin, route
 from functions.console._kit import _form, _query, bp, console_page, redirect
+from layers.domain import errors
 
 # -- the day's numbers --------------------------------------------------------------------------
 
@@ -109,6 +110,10 @@ SETTINGS_FORM = (
         ("transfer_authorization", "请分销员开通免确认收款", "switch",
          "打开后,分销员第一次确认收款时请其授权免确认收款;授权后结算直接到账,无需分销员逐笔确认。"),
         ("transfer_display_name", "转账备注", "text", "分销员在微信收款记录里看到的说明,最多 32 个字。"),
+        ("distributor_recruitment", "招募分销员", "select",
+         "买家在小程序申请成为分销员时:开放加入为立即通过;需要审核为在“分销员申请”里逐个处理;暂停招募为不接受申请。"),
+        ("distributor_template_id", "默认佣金方案", "commission_template",
+         "通过申请的分销员所用的佣金方案(审核时未选方案、其团队长也没有方案时);开放加入须设置。"),
     )),
     ("会员与积分", (
         ("points_per_yuan", "每消费 1 元得积分", "int", "付款后按实付金额(元)发积分,确认收货后才能使用;填 0 为不送积分。"),
@@ -138,6 +143,10 @@ def _settings_form() -> tuple:
         _message_rows(key.split(".")[1], label, help_) if kind == "template" else ((key, label, kind, help_),))))
         for title, fields in SETTINGS_FORM)
 SETTLEMENT_MODES = (("auto", "自动打款(微信转账)"), ("manual", "手动打款(线下)"))
+RECRUITMENT_MODES = (("open", "开放加入"), ("approval", "需要审核"), ("closed", "暂停招募"))
+# Each select's options (code, label) and what the form says when a forged value comes.
+SELECTS = {"settlement_mode": (SETTLEMENT_MODES, "请选择一种结算方式"),
+           "distributor_recruitment": (RECRUITMENT_MODES, "请选择一种招募方式")}
 UNITS = {"minutes": "分钟", "days": "天", "yuan": "元", "percent": "%", "int": "积分"}
 
 
@@ -162,15 +171,17 @@ def settings_change(before: dict, after: dict) -> str | None:
             changed.append(f"退货地址: 已{'修改' if new else '清除'}")
             continue
         label, kind = rows.get(key, (key, "text"))
-        changed.append(f"{label}: {_worded(kind, old)} → {_worded(kind, new)}")
+        changed.append(f"{label}: {_worded(kind, old, key)} → {_worded(kind, new, key)}")
     return "; ".join(changed)[:1000] or None
 
 
-def _worded(kind: str, value) -> str:
+def _worded(kind: str, value, key: str = "") -> str:
     if value is None:
         return "(未设置)"
     if kind == "select":
-        return dict(SETTLEMENT_MODES).get(value, str(value))
+        return dict(SELECTS.get(key, ((), ""))[0]).get(value, str(value))
+    if kind == "commission_template":
+        return f"“{value}”"
     if kind == "switch":
         return "开" if value else "关"
     if kind == "text":
@@ -208,6 +219,8 @@ def _to_api(kind: str, text: str):
     text = (text or "").strip()
     if kind in ("text", "template", "keyword", "select", "address"):
         return text
+    if kind == "commission_template":
+        return text or None  # not chosen: no default template
     if not text:
         raise ValueError("请填写")
     # ASCII digits only: Decimal also takes `١٢`, `1_000` and `1e999999` (whose scaling
@@ -263,10 +276,25 @@ def _settings_page(ctx, values: dict, status: int = 200, errors_: dict | None = 
                 value = values.get(key)
             shown = (typed or {}).get(key, _shown(kind, value) if kind != "switch" else value)
             rows.append({"key": key, "label": label, "kind": kind, "help": help_, "value": shown,
-                         "unit": UNITS.get(kind, ""), "error": (errors_ or {}).get(key)})
+                         "unit": UNITS.get(kind, ""), "error": (errors_ or {}).get(key),
+                         "options": _options(kind, key, shown)})
         groups.append((title, rows))
-    return ctx.page("settings.html", status, groups=groups, modes=SETTLEMENT_MODES,
-                    error_count=len(errors_ or {}))
+    return ctx.page("settings.html", status, groups=groups, error_count=len(errors_ or {}))
+
+
+def _options(kind: str, key: str, value) -> tuple:
+    """A select's options as (code, label): the fixed ones, or the commission templates by
+    name (blank: none; a template no longer listed is still offered, by its id, so saving
+    the form does not silently change it)."""
+    if kind == "select":
+        return SELECTS[key][0]
+    if kind != "commission_template":
+        return ()
+    templates = wiring.distribution().all_rows(wiring.distribution().list_templates)
+    options = [("", "不设置"), *((t["id"], t["name"]) for t in templates)]
+    if value and value not in {t["id"] for t in templates}:
+        options.append((value, f"已删除的方案 {value}"))
+    return tuple(options)
 
 
 def _keyword_shown(values: dict, kind: str, name: str) -> str:
@@ -312,8 +340,8 @@ def settings_save(ctx):
                 layouts.setdefault(message, {})[name] = value
         elif kind == "address":
             address[key.split(".")[1]] = value
-        elif kind == "select" and value not in dict(SETTLEMENT_MODES):
-            problems[key] = "请选择一种结算方式"
+        elif kind == "select" and value not in dict(SELECTS[key][0]):
+            problems[key] = SELECTS[key][1]
         else:
             partial[key] = value
     if address:
@@ -328,6 +356,10 @@ def settings_save(ctx):
             after = wiring.shop_settings().update(partial)
             wiring.operators().audit(ctx.session, "settings.update", "SETTINGS", detail=settings_change(before, after))
             return redirect("/console/settings", flash="saved")
+        except (errors.NoTemplate, errors.UnknownTemplate) as exc:  # the recruitment rules' own checks
+            problems["distributor_template_id"] = (
+                "开放加入会立即通过申请:请同时选择默认佣金方案" if isinstance(exc, errors.NoTemplate)
+                else "佣金方案不存在,请重新选择")
         except Exception as exc:
             if not is_validation_error(exc):
                 raise

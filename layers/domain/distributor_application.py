@@ -133,9 +133,9 @@ class ApplicationRepository(Protocol):
     def applicant(self, user_id: str) -> Applicant | None:
         """The shopper's pointer at their latest application (consistent)."""
 
-    def list(self, status: Status | None, limit: int, cursor: dict | None
+    def list(self, status: Status | None, limit: int, cursor: dict | None, oldest_first: bool = False
              ) -> tuple[list[Application], dict | None]:
-        """Newest first, all or of one status."""
+        """Newest first (the operators' queue of PENDING ones: oldest first), all or of one status."""
 
     def stage_create(self, tx, app: Application, latest: Applicant | None, on_raced) -> None:
         """Put the application and point the applicant at it, if the applicant is still

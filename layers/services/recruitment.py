@@ -101,10 +101,12 @@ class RecruitmentService:
 
     # -- operators ------------------------------------------------------------------------------------
 
-    def list(self, status: str | None, limit: int, cursor: dict | None):
+    def list(self, status: str | None, limit: int, cursor: dict | None, oldest_first: bool = False):
+        """Newest first; `oldest_first` for a queue (the console's 待审核: who waited longest first)."""
         if status is not None and status not in rules.Status.__members__:
             raise errors.InvalidRequest("status is PENDING, APPROVED or REJECTED")
-        items, next_key = self.applications.list(rules.Status(status) if status else None, limit, cursor)
+        items, next_key = self.applications.list(rules.Status(status) if status else None, limit, cursor,
+                                                 oldest_first)
         return [application_view(a) for a in items], next_key
 
     def get(self, application_id: str) -> dict:

@@ -78,12 +78,12 @@ class DynamoApplicationRepository:
             return None
         return Applicant(item.user_id, item.application_id, Status(item.status))
 
-    def list(self, status: Status | None, limit: int, cursor: dict | None):
+    def list(self, status: Status | None, limit: int, cursor: dict | None, oldest_first: bool = False):
         if status is None:
-            result = ApplicationItem.gsi1.query(ALL, scan_index_forward=False, limit=limit,
+            result = ApplicationItem.gsi1.query(ALL, scan_index_forward=oldest_first, limit=limit,
                                                 last_evaluated_key=cursor)
         else:
-            result = ApplicationItem.gsi2.query(_by_status(status), scan_index_forward=False, limit=limit,
+            result = ApplicationItem.gsi2.query(_by_status(status), scan_index_forward=oldest_first, limit=limit,
                                                 last_evaluated_key=cursor)
         return [_application(i) for i in result], result.last_evaluated_key
 

@@ -74,6 +74,20 @@ def a_shop_with_something_on_every_page(client, admin_headers, shop, console_url
             from functions import wiring
 
             grant_id = wiring.coupon_grants().run(r.json()["id"])["id"]
+    # distributor applications: one waiting, one approved (a template and a manager by name)
+    from tests.helpers import body, login, post
+    from tests.integration.test_recruitment import apply
+
+    template = body(post(client, "/admin/commission-templates",
+                         {"name": "页面方案", "tiers": [{"name": "基础", "rate_bps": 500}]}, admin_headers))["id"]
+    boss = login(client)
+    assert post(client, "/admin/managers", {"user_id": boss["X-User-Id"], "name": "页面团长", "template_id": template},
+                admin_headers).status_code == 201
+    assert apply(client, login(client), name="页面申请", note="等待审核").status_code == 201
+    approved = body(apply(client, login(client), name="页面通过"))
+    r = post(client, f"/admin/distributor-applications/{approved['id']}/approve", {"manager_id": boss["X-User-Id"]},
+             admin_headers)
+    assert r.status_code == 200, r.body
     return {"order_id": order_id, "product_id": product["id"],
             "group_buy_id": made.get("/admin/group-buys", {}).get("id"), "grant_id": grant_id}
 
@@ -88,7 +102,9 @@ def test_every_page_reads_as_a_manager_reads_it_on_a_laptop_and_a_phone(
              "/console/freight-templates", "/console/freight-templates/new", "/console/coupons",
              "/console/flash-sales", "/console/group-buys", "/console/bargains", "/console/assist-campaigns",
              "/console/promotions", "/console/coupon-grants",
-             "/console/distributors", "/console/tiers", "/console/managers", "/console/distribution-pool",
+             "/console/distributors", "/console/distributor-applications",
+             "/console/distributor-applications?status=APPROVED", "/console/tiers", "/console/managers",
+             "/console/distribution-pool", "/console/guide-numbers",
              "/console/members",
              "/console/customers", "/console/tags",
              "/console/payouts", "/console/settings", "/console/operators"]
@@ -108,7 +124,8 @@ def test_every_page_reads_as_a_manager_reads_it_on_a_laptop_and_a_phone(
         answer = page.goto(console_url + path)
         assert answer.status == 200, (path, answer.status)
         page.wait_for_load_state("networkidle")
-        name = path.strip("/").replace("/", "-").replace("console-", "") or "console"
+        name = path.strip("/").replace("/", "-").replace("console-", "").replace("?", "-").replace("=", "-") \
+            or "console"
         if path.count("/") > 2:
             name = path.split("/")[2].rstrip("s") + "-detail"
         page.screenshot(path=str(folder / f"{name}.png"), full_page=True)

@@ -21,9 +21,9 @@ class MemoryApplicationRepository:
     def applicant(self, user_id: str) -> Applicant | None:
         return self.store.get(("applicant", user_id))
 
-    def list(self, status: Status | None, limit: int, cursor: dict | None):
+    def list(self, status: Status | None, limit: int, cursor: dict | None, oldest_first: bool = False):
         rows = sorted((a for a in self.store.scan(("distapp",)) if status is None or a.status == status),
-                      key=lambda a: (a.created_at, a.application_id), reverse=True)
+                      key=lambda a: (a.created_at, a.application_id), reverse=not oldest_first)
         start = int((cursor or {}).get("offset", 0))
         more = start + limit < len(rows)
         return rows[start:start + limit], ({"offset": start + limit} if more else None)
