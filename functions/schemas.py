@@ -66,6 +66,24 @@ class AddressInput(Address):
                           "or not the default for a new address")
 
 
+# A channel is the tag a merchant gives a link or code (`POST /admin/links`); the
+# mini-program passes it on from the link's query. Letters, digits, `_` and `-` only: it
+# travels in URL queries and in a code's 32-character `scene`.
+CHANNEL_PATTERN = r"^[A-Za-z0-9_-]{1,32}$"
+Channel = Annotated[str, Field(min_length=1, max_length=32, pattern=CHANNEL_PATTERN,
+                               description="the tag of the link or code the shopper came through")]
+# WeChat's launch scene (场景值): four digits, 1001 a chat's mini-program card and so on.
+Scene = Annotated[int, Strict(), Field(ge=1000, le=9999, description="WeChat's launch scene (场景值)")]
+
+
+class CameFrom(BaseModel):
+    """Where an order came from. Without a `channel`, the order takes the shopper's last
+    visit's channel within the share binding window."""
+
+    channel: Channel | None = None
+    scene: Scene | None = None
+
+
 class ShipsToAnAddress(BaseModel):
     """An order body's address: the address itself, or the id of one in the shopper's book
     (`address_id`, from GET /me/addresses), exactly one of the two."""
@@ -102,7 +120,7 @@ class OrderLineInput(BaseModel):
     quantity: Int = Field(ge=1, le=999)
 
 
-class PlaceOrderInput(ShipsToAnAddress):
+class PlaceOrderInput(ShipsToAnAddress, CameFrom):
     model_config = ConfigDict(extra="forbid")
     items: list[OrderLineInput] = Field(min_length=1, max_length=50)
     coupon_id: Id | None = None
@@ -204,7 +222,7 @@ class AbnormalRefundInput(BaseModel):
         return self
 
 
-class OrderInput(ShipsToAnAddress):
+class OrderInput(ShipsToAnAddress, CameFrom):
     """A flash-sale order (POST /flash-sales/{sale_id}/orders)."""
 
     model_config = ConfigDict(extra="forbid")
@@ -568,7 +586,7 @@ class BargainInput(BaseModel):
         return _campaign_window(self)
 
 
-class BargainOrderInput(ShipsToAnAddress):
+class BargainOrderInput(ShipsToAnAddress, CameFrom):
     """Buying a SUCCEEDED bargain instance at its floor price."""
 
     model_config = ConfigDict(extra="forbid")
@@ -625,7 +643,7 @@ class GroupBuyInput(BaseModel):
         return _campaign_window(self)
 
 
-class GroupOrderInput(ShipsToAnAddress):
+class GroupOrderInput(ShipsToAnAddress, CameFrom):
     """Opening a group (its leader's order) or joining one, at the group price."""
 
     model_config = ConfigDict(extra="forbid")

@@ -211,6 +211,7 @@ class Fact:
     paid_at: str | None = None
     promotions: tuple[PromotionShare, ...] = ()
     goods: int = 0
+    channel: str | None = None  # the order's: campaign reviews and channels split by it
 
     @property
     def day(self) -> str:
@@ -251,7 +252,7 @@ class Fact:
                 paid_at=message.get("paid_at"),
                 promotions=tuple(PromotionShare(str(x["promotion_id"]), int(x["discount"]), int(x["gmv"]))
                                  for x in message.get("promotions") or ()),
-                goods=int(message.get("goods") or 0))
+                goods=int(message.get("goods") or 0), channel=message.get("channel"))
             day_of(fact.at)
             if fact.paid_at:
                 day_of(fact.paid_at)
@@ -307,7 +308,8 @@ def sale_fact(event_id: str, order, commission: int = 0, coupon_template_id: str
                 order_id=order.order_id, lines=product_lines(order), distributor_id=order.distributor_id,
                 commission=commission, coupon_template_id=coupon_template_id if order.coupon_id else None,
                 discount=int(order.amounts.get("discount") or 0) if order.coupon_id else 0,
-                promotions=promotion_shares(order), goods=sum(paid_shares.line_paid(order.items, order.amounts)))
+                promotions=promotion_shares(order), goods=sum(paid_shares.line_paid(order.items, order.amounts)),
+                channel=order.channel)
 
 
 def refund_fact(event_id: str, order, amount: int, succeeded_at: str, completes: bool = False,
@@ -322,7 +324,7 @@ def refund_fact(event_id: str, order, amount: int, succeeded_at: str, completes:
     goods = refunded_goods(sum(paid_shares.line_paid(order.items, order.amounts)), total - amount, amount)
     return Fact(event_id=event_id, kind=REFUND, at=succeeded_at, user_id=order.user_id, amount=amount,
                 order_id=order.order_id, paid_at=order.paid_at, lines=product_lines(order) if completes else (),
-                distributor_id=order.distributor_id, goods=goods)
+                distributor_id=order.distributor_id, goods=goods, channel=order.channel)
 
 
 def guide_customer_key(distributor_id: str, customer_id: str) -> Key:

@@ -70,6 +70,10 @@ class Order:
     address: dict | None = None
     distributor_id: str | None = None
     share_token: str | None = None
+    # Where the order came from: the tag of the link or code the shopper came through
+    # (`channel`, else their last visit's within the binding window) and WeChat's launch scene.
+    channel: str | None = None
+    scene: int | None = None
     request_hash: str | None = None
     idempotency_key: str | None = None
     # What the order holds until it is paid or closed: [{"kind": "sku"|"flash", ...}].

@@ -113,6 +113,10 @@ class OrderService:
         }
         if order.flash_sale_id:
             body["flash_sale_id"] = order.flash_sale_id
+        if order.channel:
+            body["channel"] = order.channel
+        if order.scene:
+            body["scene"] = order.scene
         for r in order.reservations:  # a bargain order holds its instance
             if r.get("kind") == "bargain":
                 body["bargain_instance_id"] = r["instance_id"]
@@ -225,7 +229,7 @@ class OrderService:
             return self.create_order(
                 user_id=user_id, order_id=order_id, lines=lines, reservations_=reservations,
                 coupon_id=body.coupon_id, address=raw.get("address"), address_id=raw.get("address_id"),
-                share_token=body.share_token,
+                share_token=body.share_token, channel=body.channel, scene=body.scene,
                 digest=digest, idempotency_key=idempotency_key, commissions=commissions, facts=facts,
                 pay_with=getattr(body, "pay_with", "wechat"), points=getattr(body, "points", None) or 0)
         except (errors.IdempotencyKeyReused, errors.UpstreamUnavailable):
@@ -324,6 +328,7 @@ class OrderService:
                      flash_sale_id: str | None = None, extra_ops=None, facts=None,
                      expires_by: str | None = None,
                      pay_with: str = "wechat", points: int = 0, address_id: str | None = None,
+                     channel: str | None = None, scene: int | None = None,
                      _attempt: int = 0, _without_gifts: bool = False) -> dict:
         """Write the order with everything it holds in one transaction, then ask WeChat Pay
         for a prepay id. Shared by ordinary and flash-sale orders. `facts`: what
@@ -373,7 +378,8 @@ class OrderService:
             flash_sale_id=flash_sale_id,
             items=tuple(_order_items(priced_lines, priced, outcome, commissions)),
             amounts=amounts.as_dict(), coupon_id=coupon_id, address=address, distributor_id=distributor_id,
-            share_token=share_token, request_hash=digest, idempotency_key=idempotency_key,
+            share_token=share_token, channel=channel, scene=scene, request_hash=digest,
+            idempotency_key=idempotency_key,
             created_at=now, expires_at=expires_at, reservations=tuple(taking),
             member={"points": points_used} if points_used else None, freight=priced.freight.as_dict(),
             promotions=tuple(a.as_dict() for a in outcome.applied))
@@ -408,7 +414,8 @@ class OrderService:
                         extra={"order_id": order_id, "sku_id": exc.details.get("sku_id")})
             return self.create_order(
                 user_id=user_id, order_id=order_id, lines=lines, reservations_=reservations_,
-                coupon_id=coupon_id, address=address, share_token=share_token, digest=digest,
+                coupon_id=coupon_id, address=address, share_token=share_token, channel=channel, scene=scene,
+                digest=digest,
                 idempotency_key=idempotency_key, commissions=commissions, kind=kind, flash_sale_id=flash_sale_id,
                 extra_ops=extra_ops, facts=self.reads.read(user_id, [ln.sku_id for ln in lines], coupon_id),
                 expires_by=expires_by, pay_with=pay_with, points=points, _attempt=_attempt,
@@ -418,7 +425,8 @@ class OrderService:
                 raise errors.RateLimited("the balance is busy; try again in a moment") from None
             return self.create_order(
                 user_id=user_id, order_id=order_id, lines=lines, reservations_=reservations_,
-                coupon_id=coupon_id, address=address, share_token=share_token, digest=digest,
+                coupon_id=coupon_id, address=address, share_token=share_token, channel=channel, scene=scene,
+                digest=digest,
                 idempotency_key=idempotency_key, commissions=commissions, kind=kind, flash_sale_id=flash_sale_id,
                 extra_ops=extra_ops, facts=self.reads.read(user_id, [ln.sku_id for ln in lines], coupon_id),
                 expires_by=expires_by,

@@ -67,6 +67,8 @@ class OrderItem(ListedAndQueued, Numbered):
     address = JSONAttribute(null=True)
     distributor_id = UnicodeAttribute(null=True)
     share_token = UnicodeAttribute(null=True)
+    channel = UnicodeAttribute(null=True)
+    scene = NumberAttribute(null=True)
     request_hash = UnicodeAttribute(null=True)
     idempotency_key = UnicodeAttribute(null=True)
     created_at = UnicodeAttribute()
@@ -158,7 +160,7 @@ _NOT_ATTRIBUTES = {"reservations"}
 _FIELDS = [f.name for f in fields(Order) if f.name not in _NOT_ATTRIBUTES]
 # version and counted are written by stage_change itself, with their conditions.
 _TRANSITION_FIELDS = [name for name in _FIELDS if name not in ("version", "counted")]
-_INT_FIELDS = {"paid_amount", "refunded_amount", "refunding_amount", "refund_room", "version"}
+_INT_FIELDS = {"scene", "paid_amount", "refunded_amount", "refunding_amount", "refund_room", "version"}
 
 
 def to_order(item: OrderItem) -> Order:

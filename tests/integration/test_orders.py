@@ -295,3 +295,30 @@ def test_bad_input_is_a_clear_400_and_changes_nothing(client, admin_headers):
     bad_key = post(client, "/orders", order_payload(sku_id), {**shopper, "Idempotency-Key": "x" * 65})
     assert bad_key.status_code == 400
     assert sku_stock(sku_id) == 3
+
+
+def test_an_order_keeps_the_channel_and_scene_it_came_through(client, admin_headers, shop):
+    from functions import wiring
+    from layers.domain import analytics
+
+    sku_id = create_product(client, admin_headers, price=100, stock=5)["skus"][0]["id"]
+    shopper = login(client)
+    for bad in ({"channel": "a b"}, {"channel": "x" * 33}, {"channel": ""}, {"scene": 12}, {"scene": "1001"},
+                {"channel": 7}):
+        r = post(client, "/orders", order_payload(sku_id, **bad), shopper)
+        assert r.status_code == 400 and body(r)["error"]["code"] == "INVALID_REQUEST", bad
+    assert sku_stock(sku_id) == 5
+    r = post(client, "/orders", order_payload(sku_id, channel="sms-1212", scene=1065), shopper)
+    assert r.status_code == 201, r.body
+    placed = body(r)
+    assert (placed["channel"], placed["scene"]) == ("sms-1212", 1065)
+    got = body(client.http.get(f"/orders/{placed['id']}", headers=shopper))
+    assert (got["channel"], got["scene"]) == ("sms-1212", 1065)
+    stored = wiring.order_repository().get(placed["id"], consistent=True)
+    paid = stored.__class__(**{**stored.__dict__, "status": "PAID", "paid_at": stored.created_at,
+                               "paid_amount": stored.amounts["payable"]})
+    fact = analytics.sale_fact("e1", paid)
+    assert fact.channel == "sms-1212"
+    assert analytics.Fact.from_message(fact.to_message()).channel == "sms-1212"
+    plain = body(post(client, "/orders", order_payload(sku_id), shopper))
+    assert "channel" not in plain and "scene" not in plain

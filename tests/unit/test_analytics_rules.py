@@ -28,7 +28,7 @@ def _order(**kw):
                        {"sku_id": "s2", "product_id": "p1", "title": "茶", "quantity": 1, "unit_price": 700},
                        {"sku_id": "s3", "product_id": "p2", "title": "杯", "quantity": 2, "unit_price": 300}),
                 amounts={"goods": 2000, "discount": 200, "shipping": 0, "payable": 1800},
-                distributor_id=None, coupon_id=None, refunded_amount=0)
+                distributor_id=None, coupon_id=None, refunded_amount=0, channel=None)
     base.update(kw)
     return SimpleNamespace(**base)
 

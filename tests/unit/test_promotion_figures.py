@@ -18,7 +18,7 @@ from tests.analytics_world import beijing, dynamo_world, iso, memory_world, rand
 def _order(items, amounts, **kw):
     base = dict(order_id="o1", user_id="u1", paid_at="2026-12-05T04:00:00Z", status_before_refund=None,
                 paid=amounts["payable"], items=tuple(items), amounts=amounts, distributor_id=None, coupon_id=None,
-                refunded_amount=0)
+                refunded_amount=0, channel=None)
     base.update(kw)
     return SimpleNamespace(**base)
 
