@@ -89,6 +89,7 @@ def test_every_page_reads_as_a_manager_reads_it_on_a_laptop_and_a_phone(
              "/console/flash-sales", "/console/group-buys", "/console/bargains", "/console/assist-campaigns",
              "/console/promotions", "/console/coupon-grants",
              "/console/distributors", "/console/tiers", "/console/managers", "/console/distribution-pool",
+             "/console/guide-numbers",
              "/console/members",
              "/console/customers", "/console/tags",
              "/console/payouts", "/console/settings", "/console/operators"]
