@@ -122,6 +122,10 @@ class TestBuyers:
         assert (row["orders"], row["buyers"], row["new_buyers"], row["repeat_buyers"]) == (2, 1, 1, 1)
 
 
+# Sales alone: no share was made or opened.
+NO_REACH = {"shares": 0, "visits": 0, "visitors": 0}
+
+
 class TestRankings:
     def test_distributors_and_products_best_first(self, world):
         year = random_year()
@@ -134,9 +138,9 @@ class TestRankings:
         world.drain(batch=3)
         ranking = world.service.distributors(f"{year}-11")["items"]
         assert ranking == [
-            {"distributor_id": "d_big", "sales_amount": 9000, "orders": 3, "commission": 900},
-            {"distributor_id": "d_mid", "sales_amount": 4000, "orders": 2, "commission": 400},
-            {"distributor_id": "d_small", "sales_amount": 1000, "orders": 1, "commission": 100}]
+            {"distributor_id": "d_big", "sales_amount": 9000, "orders": 3, "commission": 900, **NO_REACH},
+            {"distributor_id": "d_mid", "sales_amount": 4000, "orders": 2, "commission": 400, **NO_REACH},
+            {"distributor_id": "d_small", "sales_amount": 1000, "orders": 1, "commission": 100, **NO_REACH}]
         day = world.service.products(f"{year}-11-05", f"{year}-11-05")["items"]
         assert [(p["product_id"], p["gmv"]) for p in day] == [("pd_big", 9000), ("pd_mid", 4000), ("pd_small", 1000)]
         month = world.service.products(f"{year}-11-01", f"{year}-11-30")["items"]

@@ -99,7 +99,8 @@ def test_the_routes_refuse_bad_input_and_strangers(client, admin_headers):
     days = body(client.http.get("/admin/analytics/daily?from=1999-02-27&to=1999-03-01", headers=admin_headers))
     assert [(d["date"], d["gmv"], d["aov"], d["visitors"]) for d in days["items"]] == [
         ("1999-02-27", 0, 0, None), ("1999-02-28", 0, 0, None), ("1999-03-01", 0, 0, None)]
-    assert body(client.http.get("/admin/analytics/distributors?month=1999-02", headers=admin_headers)) == {"items": []}
+    assert body(client.http.get("/admin/analytics/distributors?month=1999-02", headers=admin_headers)) == {
+        "period": "1999-02", "items": []}
     assert client.http.get("/admin/analytics/coupons", headers=admin_headers).status_code == 200
 
 
