@@ -35,6 +35,13 @@ Counters:
                                        the guide and what they paid for goods less the goods part
                                        of refunds (the customer record's `spent`, layers/domain/
                                        customers.py), read by the guide's customers list
+    CAMPAIGN - / <kind>#<id>           a campaign's review: participants orders paid_orders gmv
+                                       refunds new_customers and its kind's own figures
+                                       (groups_*, bargains_*, rewards_given; docs/analytics.md)
+    CAMPAIGN_CHANNEL <kind>#<id> / channel  orders paid_orders gmv of its orders per channel
+                                       ("-": none), ranked by gmv
+    CAMPAIGN_RECORD <kind>#<id> / order#<id> | instance#<id>  one per order placed or instance
+                                       started in it: what the nightly recount reads back
 
 Money is integer fen. `gmv` is the payable of paid orders; a product's `gmv` is the sum
 of its lines' `paid`, what the shopper paid for them (`paid_shares.line_paid`: every
