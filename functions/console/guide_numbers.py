@@ -38,10 +38,18 @@ def guide_numbers_export(ctx):
     first, last = _query("from"), _query("to")
     if not first or not last:
         raise errors.InvalidRequest("请选择开始和结束日期")
+    from datetime import date
+
+    # The usual mistakes said in Chinese, not the API's English words inside a Chinese page.
+    try:
+        if date.fromisoformat(last) < date.fromisoformat(first):
+            raise errors.InvalidRequest(f"日期范围不对:结束日期 {last} 早于开始日期 {first}")
+    except ValueError as exc:
+        raise errors.InvalidRequest("日期的格式是 2026-12-01(请用日期选择器)") from exc
     try:
         url = wiring.analytics().export_distributors(first, last)
     except errors.ExportsUnavailable as exc:
         raise errors.ExportsUnavailable("导出暂不可用:没有配置存放文件的存储桶") from exc
     except errors.InvalidRequest as exc:
-        raise errors.InvalidRequest(f"日期范围不对:{exc.message}(结束日期不能早于开始日期,最多 366 天)") from exc
+        raise errors.InvalidRequest("日期范围不对:一次最多导出 366 天") from exc
     return redirect(url)

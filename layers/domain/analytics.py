@@ -120,9 +120,10 @@ def week_of(at: str) -> str:
 
 
 def parse_week(value: str | None) -> str:
-    """`2026-W48`, a week that exists (W53 only in the years that have one)."""
+    """`2026-W48`, a week that exists (W53 only in the years that have one). ASCII digits
+    only: the period is a key, and `２０２６-W48` would name a week no counter is under."""
     try:
-        if not re.fullmatch(r"\d{4}-W\d{2}", value or ""):
+        if not re.fullmatch(r"[0-9]{4}-W[0-9]{2}", value or ""):
             raise ValueError(value)
         date.fromisocalendar(int(value[:4]), int(value[6:]), 1)
     except ValueError as exc:
@@ -167,10 +168,10 @@ def parse_day(value: str | None, name: str) -> date:
 
 
 def parse_month(value: str | None) -> str:
-    try:
-        datetime.strptime(value or "", "%Y-%m")
-    except ValueError as exc:
-        raise errors.InvalidRequest("month is YYYY-MM") from exc
+    """`2026-11`, exactly: the period is a key, so `2026-1` (which strptime takes) or
+    non-ASCII digits would name a month no counter is under, an empty answer, not a 400."""
+    if not re.fullmatch(r"[0-9]{4}-(0[1-9]|1[0-2])", value or ""):
+        raise errors.InvalidRequest("month is YYYY-MM")
     return value
 
 

@@ -161,6 +161,11 @@
     if (question && !window.confirm(question)) { event.preventDefault(); event.stopImmediatePropagation(); return; }
     var button = form.querySelector("button[type=submit], button:not([type])");
     if (button && !form.hasAttribute("hx-get")) { window.setTimeout(function () { button.disabled = true; }, 0); }
+    // A form answered by a file download (data-download) leaves the page where it is: its
+    // button comes back once the file has had time to start, for another period.
+    if (button && form.hasAttribute("data-download")) {
+      window.setTimeout(function () { button.disabled = false; }, 3000);
+    }
   }, true);
 
   window.addEventListener("pageshow", function () {  // back to a page kept in the history cache
