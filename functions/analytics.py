@@ -41,6 +41,12 @@ def products():
     return wiring.analytics().products(query_param(bp, "from"), query_param(bp, "to"))
 
 
+@route(bp, "/admin/analytics/campaigns/{kind}/{campaign_id}", methods=["GET"])
+def campaign_review(kind, campaign_id):
+    require_admin(bp)
+    return wiring.analytics().review(kind, campaign_id)
+
+
 def consume_batch(event: dict) -> dict:
     """SQS event of facts -> partial batch response. A malformed record fails alone (and
     ends in the dead-letter queue); if counting fails, every good record of the batch is

@@ -267,6 +267,8 @@ def event_handlers() -> dict:
     """Event type -> the handlers that consume it, each `(event_id, payload)` and
     idempotent per event. Building it imports every consumer: a broken one fails here
     (and in tests/unit/test_wiring.py), never silently at run time."""
+    from layers.domain import campaign_events
+
     return {
         "order.paid": [distribution().on_order_paid, coupons().give_post_payment_coupons,
                        reminders().on_order_paid, bargains().on_order_paid,
@@ -282,6 +284,9 @@ def event_handlers() -> dict:
                            customers().on_order_refunded],
         # -- points earned by a paid order; a top-up paid --
         "top_up.paid": [analytics().on_top_up_paid],
+        # -- a campaign's orders and own steps, counted in its review --
+        "order.placed": [analytics().on_order_placed],
+        **{kind: [analytics().on_campaign_step] for kind in campaign_events.FIGURES},
         # -- a guide's shares and their visits, counted by analytics --
         "share.created": [analytics().on_share_created],
         "share.visited": [analytics().on_share_visited],
@@ -831,7 +836,8 @@ def bargains():
 
     return BargainService(bargains=bargain_repository(), instances=bargain_instance_repository(),
                           helps=help_repository(), orders=orders(), catalog=stock_repository(),
-                          timer=_expiry_timer("bargain_instance.expiry_due"), clock=clock(), new_tx=new_tx())
+                          timer=_expiry_timer("bargain_instance.expiry_due"), clock=clock(), new_tx=new_tx(),
+                          outbox=outbox_repository(), publisher=publisher())
 
 
 @_once
@@ -845,7 +851,8 @@ def assistance():
     return AssistService(campaigns=DynamoAssistCampaignRepository(), instances=DynamoAssistInstanceRepository(),
                          helps=help_repository(), users=user_repository(), coupons=coupons(),
                          templates=coupon_template_repository(),
-                         timer=_expiry_timer("assist_instance.expiry_due"), clock=clock(), new_tx=new_tx())
+                         timer=_expiry_timer("assist_instance.expiry_due"), clock=clock(), new_tx=new_tx(),
+                         outbox=outbox_repository(), publisher=publisher())
 
 
 # -- shipping information, message push, share codes ---------------------------------
@@ -933,7 +940,23 @@ def analytics():
         analytics=analytics_repository(), orders=order_repository(), refunds=refund_repository(),
         user_coupons=user_coupon_repository(), coupon_templates=coupon_template_repository(),
         commission_of=distribution().accrue, send=sqs().send, queue_url=settings().analytics_queue_url,
-        visits=visit_stats(), clock=clock(), new_tx=new_tx(), exports=exports())
+        visits=visit_stats(), clock=clock(), new_tx=new_tx(), exports=exports(), campaigns=campaign_records())
+
+
+@_once
+def campaign_records():
+    """Each campaign kind's own records, for its review (exists; groups; instances)."""
+    from layers.services.analytics import CampaignRecords
+    from layers.storage.assistance import (
+        DynamoAssistCampaignRepository,
+        DynamoAssistInstanceRepository,
+    )
+
+    return CampaignRecords(
+        flash_sales=flash_sale_repository(), group_buys=group_buy_repository(), groups=group_repository(),
+        bargains=bargain_repository(), bargain_instances=bargain_instance_repository(),
+        assist_campaigns=DynamoAssistCampaignRepository(), assist_instances=DynamoAssistInstanceRepository(),
+        promotions=promotion_repository(), coupon_templates=coupon_template_repository())
 
 
 # -- group buys (拼团) ------------------------------------------------------------------
@@ -966,7 +989,8 @@ def group_buys():
 
     return GroupBuyService(group_buys=group_buy_repository(), groups=group_repository(), orders=orders(),
                            refunds=refunds(), catalog=stock_repository(),
-                           timer=_expiry_timer("group.expiry_due"), clock=clock(), new_tx=new_tx())
+                           timer=_expiry_timer("group.expiry_due"), clock=clock(), new_tx=new_tx(),
+                           outbox=outbox_repository(), publisher=publisher())
 
 
 # -- members: levels, points, stored value --------------------------------------------

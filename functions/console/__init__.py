@@ -8,6 +8,7 @@ rule lives here or in a template. One module per area; `_kit` holds what they sh
 
 from functions.console import (  # noqa: F401  (each registers its views on bp)
     after_sales,  # 售后: the queue, an after-sale's page, the merchant's answers
+    campaign_review,  # 活动复盘: one campaign's figures and its orders by channel
     campaigns,  # group buys, bargains, assistance
     catalog,
     coupon_grants,  # 定向发券

@@ -35,6 +35,13 @@ Counters:
                                        the guide and what they paid for goods less the goods part
                                        of refunds (the customer record's `spent`, layers/domain/
                                        customers.py), read by the guide's customers list
+    CAMPAIGN - / <kind>#<id>           a campaign's review: participants orders paid_orders gmv
+                                       refunds new_customers and its kind's own figures
+                                       (groups_*, bargains_*, rewards_given; docs/analytics.md)
+    CAMPAIGN_CHANNEL <kind>#<id> / channel  orders paid_orders gmv of its orders per channel
+                                       ("-": none), ranked by gmv
+    CAMPAIGN_RECORD <kind>#<id> / order#<id> | instance#<id>  one per order placed or instance
+                                       started in it: what the nightly recount reads back
 
 Money is integer fen. `gmv` is the payable of paid orders; a product's `gmv` is the sum
 of its lines' `paid`, what the shopper paid for them (`paid_shares.line_paid`: every
@@ -64,7 +71,9 @@ REFUND = "refund"
 TOP_UP = "top_up"
 SHARE = "share"  # a guide made a share (POST /shares)
 VISIT = "visit"  # someone opened a guide's share (POST /shares/{token}/visits)
-KINDS = (SALE, REFUND, TOP_UP, SHARE, VISIT)
+PLACED = "placed"  # an order placed in a campaign (`order.placed`), paid or not
+MILESTONE = "milestone"  # a campaign's own step: a group opened, a bargain started, a reward given
+KINDS = (SALE, REFUND, TOP_UP, SHARE, VISIT, PLACED, MILESTONE)
 
 DAY = "DAY"
 PRODUCT = "PRODUCT"
@@ -73,11 +82,14 @@ COUPON = "COUPON"
 PROMOTION = "PROMOTION"
 SALES = "SALES"
 GUIDE_CUSTOMER = "GUIDE_CUSTOMER"
+CAMPAIGN = "CAMPAIGN"
+CAMPAIGN_CHANNEL = "CAMPAIGN_CHANNEL"
+CAMPAIGN_RECORD = "CAMPAIGN_RECORD"
 
 DAY_FIELDS = ("gmv", "orders", "buyers", "new_buyers", "repeat_buyers", "refunds", "refund_count",
               "top_ups", "top_up_count", "paid_refunds")
 # The counter of each ranked kind that its ranking index is sorted by.
-RANKED_BY = {PRODUCT: "gmv", DISTRIBUTOR: "sales_amount", SALES: "quantity"}
+RANKED_BY = {PRODUCT: "gmv", DISTRIBUTOR: "sales_amount", SALES: "quantity", CAMPAIGN_CHANNEL: "gmv"}
 
 
 def _parse(at: str) -> datetime:
@@ -213,6 +225,10 @@ class Fact:
     promotions: tuple[PromotionShare, ...] = ()
     goods: int = 0
     channel: str | None = None  # the order's: campaign reviews and channels split by it
+    # The campaigns (`<kind>#<id>`, `campaign_ref`) an order fact counts in; a milestone's one.
+    campaigns: tuple[str, ...] = ()
+    figure: str | None = None  # a milestone's: the review figure it moves (`MILESTONES`)
+    subject: str | None = None  # a milestone's group or instance
 
     @property
     def day(self) -> str:
@@ -230,6 +246,8 @@ class Fact:
         message = {k: v for k, v in self.__dict__.items()
                    if k not in ("lines", "promotions") and v not in (None, 0, ())}
         message["kind"], message["amount"] = self.kind, self.amount
+        if self.campaigns:
+            message["campaigns"] = list(self.campaigns)
         message["lines"] = [line.__dict__ for line in self.lines]
         if self.promotions:
             message["promotions"] = [share.__dict__ for share in self.promotions]
@@ -253,7 +271,11 @@ class Fact:
                 paid_at=message.get("paid_at"),
                 promotions=tuple(PromotionShare(str(x["promotion_id"]), int(x["discount"]), int(x["gmv"]))
                                  for x in message.get("promotions") or ()),
-                goods=int(message.get("goods") or 0), channel=message.get("channel"))
+                goods=int(message.get("goods") or 0), channel=message.get("channel"),
+                campaigns=tuple(str(x) for x in message.get("campaigns") or ()),
+                figure=message.get("figure"), subject=message.get("subject"))
+            if fact.kind == MILESTONE and (fact.figure not in MILESTONES or len(fact.campaigns) != 1):
+                raise ValueError(f"a milestone names one campaign and a known figure, not {fact.figure!r}")
             day_of(fact.at)
             if fact.paid_at:
                 day_of(fact.paid_at)
@@ -302,7 +324,8 @@ def promotion_shares(order) -> tuple[PromotionShare, ...]:
 
 
 def sale_fact(event_id: str, order, commission: int = 0, coupon_template_id: str | None = None) -> Fact | None:
-    """`order.paid` as a fact; None for an order that does not count (see counts_as_sale)."""
+    """`order.paid` as a fact; None for an order that does not count (see counts_as_sale).
+    It names the campaigns the order is in (`order_campaigns`)."""
     if not counts_as_sale(order):
         return None
     return Fact(event_id=event_id, kind=SALE, at=order.paid_at, user_id=order.user_id, amount=order.paid,
@@ -310,11 +333,11 @@ def sale_fact(event_id: str, order, commission: int = 0, coupon_template_id: str
                 commission=commission, coupon_template_id=coupon_template_id if order.coupon_id else None,
                 discount=int(order.amounts.get("discount") or 0) if order.coupon_id else 0,
                 promotions=promotion_shares(order), goods=sum(paid_shares.line_paid(order.items, order.amounts)),
-                channel=order.channel)
+                channel=order.channel, campaigns=order_campaigns(order, coupon_template_id))
 
 
 def refund_fact(event_id: str, order, amount: int, succeeded_at: str, completes: bool = False,
-                refunded_total: int | None = None) -> Fact | None:
+                refunded_total: int | None = None, coupon_template_id: str | None = None) -> Fact | None:
     """`order.refunded`: counts on the day it succeeded; None when its order never counted.
     The refund that `completes` the order's refund (the whole payment is back) carries its
     lines: their units no longer count as sold. A partial refund names no units.
@@ -325,7 +348,117 @@ def refund_fact(event_id: str, order, amount: int, succeeded_at: str, completes:
     goods = refunded_goods(sum(paid_shares.line_paid(order.items, order.amounts)), total - amount, amount)
     return Fact(event_id=event_id, kind=REFUND, at=succeeded_at, user_id=order.user_id, amount=amount,
                 order_id=order.order_id, paid_at=order.paid_at, lines=product_lines(order) if completes else (),
-                distributor_id=order.distributor_id, goods=goods, channel=order.channel)
+                distributor_id=order.distributor_id, goods=goods, channel=order.channel,
+                campaigns=order_campaigns(order, coupon_template_id))
+
+
+# -- campaign reviews -------------------------------------------------------------------
+
+CAMPAIGN_KINDS = ("flash_sale", "group_buy", "bargain", "assist", "promotion", "coupon")
+# A milestone figure -> the campaign kind whose step it is.
+MILESTONES = {"groups_opened": "group_buy", "groups_succeeded": "group_buy", "groups_failed": "group_buy",
+              "bargains_started": "bargain", "bargains_succeeded": "bargain",
+              "assists_started": "assist", "rewards_given": "assist"}
+# Each kind's own figures in its review (`bargains_bought`: its paid orders, moved by sales).
+OWN_FIGURES = {"group_buy": ("groups_opened", "groups_succeeded", "groups_failed"),
+               "bargain": ("bargains_started", "bargains_succeeded", "bargains_bought"),
+               "assist": ("rewards_given",)}
+# Who a participant is: a shopper who placed an order in it (these kinds), or who started
+# an instance of it (a bargain's starters, an assistance campaign's initiators).
+JOINED_BY_ORDER = ("flash_sale", "group_buy", "promotion", "coupon")
+STARTS = {"bargains_started", "assists_started"}
+ORDER_FIGURES = ("orders", "paid_orders", "gmv", "refunds", "new_customers")
+CHANNEL_FIGURES = ("orders", "paid_orders", "gmv")
+NO_CHANNEL = "-"  # the subject of an order with no channel's counter; `null` in the review
+
+
+def campaign_ref(kind: str, campaign_id: str) -> str:
+    return f"{kind}#{campaign_id}"
+
+
+def ref_kind(ref: str) -> str:
+    return ref.split("#", 1)[0]
+
+
+def order_campaigns(order, coupon_template_id: str | None = None) -> tuple[str, ...]:
+    """The campaigns an order is in: its flash sale, group buy or bargain (its
+    reservations), each promotion a line names (`promotion_shares`), its coupon's template.
+    An assistance campaign has no orders of its own: its reward is a coupon, and the
+    orders that use it are that template's."""
+    refs: list[str] = []
+    for r in getattr(order, "reservations", ()):
+        if r.get("kind") == "flash":
+            refs.append(campaign_ref("flash_sale", r["sale_id"]))
+        elif r.get("kind") == "group":
+            refs.append(campaign_ref("group_buy", r["group_buy_id"]))
+        elif r.get("kind") == "bargain":
+            refs.append(campaign_ref("bargain", r["bargain_id"]))
+    if getattr(order, "flash_sale_id", None):
+        refs.append(campaign_ref("flash_sale", order.flash_sale_id))
+    refs += [campaign_ref("promotion", share.promotion_id) for share in promotion_shares(order)]
+    if getattr(order, "coupon_id", None) and coupon_template_id:
+        refs.append(campaign_ref("coupon", coupon_template_id))
+    return tuple(dict.fromkeys(refs))
+
+
+def placed_fact(event_id: str, order, coupon_template_id: str | None = None) -> Fact | None:
+    """`order.placed`: an order placed in a campaign, at its creation; None when it is in
+    none. `amount` is its payable (the review counts it, it never sums it)."""
+    campaigns = order_campaigns(order, coupon_template_id)
+    if not campaigns:
+        return None
+    return Fact(event_id=event_id, kind=PLACED, at=order.created_at, user_id=order.user_id, amount=order.payable,
+                order_id=order.order_id, channel=order.channel, campaigns=campaigns)
+
+
+def milestone_fact(event_id: str, figure: str, campaign_id: str, subject: str, user_id: str, at: str) -> Fact:
+    """A campaign's own step (`MILESTONES`): `subject` is its group or instance, `user_id`
+    the shopper it is about (the group's leader, the instance's starter)."""
+    if figure not in MILESTONES:
+        raise ValueError(f"unknown milestone {figure!r}")
+    return Fact(event_id=event_id, kind=MILESTONE, at=at, user_id=user_id, amount=0, figure=figure,
+                subject=subject, campaigns=(campaign_ref(MILESTONES[figure], campaign_id),))
+
+
+def joins(fact: Fact) -> list[str]:
+    """The campaigns whose participant this fact's shopper may become (a slot each)."""
+    if fact.kind == PLACED:
+        return [ref for ref in fact.campaigns if ref_kind(ref) in JOINED_BY_ORDER]
+    if fact.kind == MILESTONE and fact.figure in STARTS:
+        return list(fact.campaigns)
+    return []
+
+
+def campaign_increments(fact: Fact, positions=None) -> list[Increment]:
+    """What a fact moves in its campaigns' reviews. A placement or a start needs {ref: the
+    shopper's first in that campaign}; a sale, its buyer's positions (new customers)."""
+    out: list[Increment] = []
+    firsts = positions if isinstance(positions, dict) else {}
+    channel = fact.channel or NO_CHANNEL
+    for ref in fact.campaigns:
+        if fact.kind == PLACED:
+            add = {"orders": 1}
+            if ref in joins(fact):
+                add["participants"] = int(bool(firsts.get(ref)))
+            out += [Increment(Key(CAMPAIGN, "-", ref), add),
+                    Increment(Key(CAMPAIGN_CHANNEL, ref, channel), {"orders": 1}),
+                    Increment(Key(CAMPAIGN_RECORD, ref, f"order#{fact.order_id}"), {"orders": 1})]
+        elif fact.kind == SALE:
+            add = {"paid_orders": 1, "gmv": fact.amount,
+                   "new_customers": int(isinstance(positions, Positions) and positions.ever == 1)}
+            if ref_kind(ref) == "bargain":
+                add["bargains_bought"] = 1
+            out += [Increment(Key(CAMPAIGN, "-", ref), add),
+                    Increment(Key(CAMPAIGN_CHANNEL, ref, channel), {"paid_orders": 1, "gmv": fact.amount})]
+        elif fact.kind == REFUND:
+            out.append(Increment(Key(CAMPAIGN, "-", ref), {"refunds": fact.amount}))
+        elif fact.kind == MILESTONE:
+            add = {fact.figure: 1}
+            if fact.figure in STARTS:
+                add["participants"] = int(bool(firsts.get(ref)))
+                out.append(Increment(Key(CAMPAIGN_RECORD, ref, f"instance#{fact.subject}"), {"orders": 1}))
+            out.append(Increment(Key(CAMPAIGN, "-", ref), add))
+    return out
 
 
 def guide_customer_key(distributor_id: str, customer_id: str) -> Key:
@@ -420,6 +553,8 @@ class Increment:
 def increments(fact: Fact, positions: Positions | dict[str, bool] | None = None) -> list[Increment]:
     """The counters one fact moves. A sale needs its buyer's positions; a visit, which of
     its periods it is the visitor's first visit of the guide in ({"day": True, ...})."""
+    if fact.kind in (PLACED, MILESTONE):
+        return campaign_increments(fact, positions)
     if fact.kind in (SHARE, VISIT):
         if not fact.distributor_id:
             raise ValueError(f"a {fact.kind} names its guide")
@@ -454,7 +589,7 @@ def increments(fact: Fact, positions: Positions | dict[str, bool] | None = None)
         if fact.distributor_id:
             out.append(Increment(guide_customer_key(fact.distributor_id, fact.user_id),
                                  {"orders": 1, "spent": fact.goods}))
-        return out
+        return out + campaign_increments(fact, positions)
     if fact.kind == REFUND:
         out = [Increment(Key(DAY, fact.day), {"refunds": fact.amount, "refund_count": 1})]
         if fact.paid_at:
@@ -462,7 +597,7 @@ def increments(fact: Fact, positions: Positions | dict[str, bool] | None = None)
         out += [Increment(Key(SALES, "ALL", line.product_id), {"quantity": -line.quantity}) for line in fact.lines]
         if fact.distributor_id and fact.goods:
             out.append(Increment(guide_customer_key(fact.distributor_id, fact.user_id), {"spent": -fact.goods}))
-        return out
+        return out + campaign_increments(fact)
     if fact.kind == TOP_UP:
         return [Increment(Key(DAY, fact.day), {"top_ups": fact.amount, "top_up_count": 1})]
     raise ValueError(f"unknown fact kind {fact.kind!r}")
@@ -591,6 +726,84 @@ def differences(recounted: dict[str, int], counters: dict | None) -> dict[str, d
             for name in RECOUNTED if recounted[name] != int(c.get(name, 0))}
 
 
+def parse_campaign_kind(kind: str) -> str:
+    if kind not in CAMPAIGN_KINDS:
+        raise errors.InvalidRequest(f"kind is one of {', '.join(CAMPAIGN_KINDS)}")
+    return kind
+
+
+def review(kind: str, counters: dict | None, channels: list[dict]) -> dict:
+    """A campaign's review from its CAMPAIGN counter and its CAMPAIGN_CHANNEL counters
+    (largest gmv first; the orders with no channel under `"channel": null`)."""
+    c = counters or {}
+    out = {"participants": int(c.get("participants", 0)),
+           **{name: int(c.get(name, 0)) for name in ORDER_FIGURES},
+           **{name: int(c.get(name, 0)) for name in OWN_FIGURES.get(kind, ())}}
+    rows = [{"channel": None if ch["subject"] == NO_CHANNEL else ch["subject"],
+             **{name: int(ch.get(name, 0)) for name in CHANNEL_FIGURES}} for ch in channels]
+    out["by_channel"] = sorted(rows, key=lambda r: (-r["gmv"], -r["orders"], r["channel"] or ""))
+    return out
+
+
+def recount_review(kind: str, orders: Iterable, first_orders: set[str], groups: Iterable = (),
+                   instances: Iterable = ()) -> dict:
+    """A campaign's review again from its records: its orders (as placed, each once),
+    `first_orders` (the order ids that are their buyer's first paid order ever, the buyer
+    slots), its groups (a group buy) or its instances (a bargain, an assistance campaign).
+    The same definitions as `campaign_increments`."""
+    out = dict.fromkeys(("participants", *ORDER_FIGURES, *OWN_FIGURES.get(kind, ())), 0)
+    channels: dict[str | None, dict] = {}
+    shoppers: set[str] = set()
+    for order in orders:
+        out["orders"] += 1
+        shoppers.add(order.user_id)
+        row = channels.setdefault(order.channel, {"channel": order.channel, **dict.fromkeys(CHANNEL_FIGURES, 0)})
+        row["orders"] += 1
+        if counts_as_sale(order):
+            out["paid_orders"] += 1
+            out["gmv"] += order.paid
+            out["refunds"] += int(order.refunded_amount or 0)
+            out["new_customers"] += int(order.order_id in first_orders)
+            row["paid_orders"] += 1
+            row["gmv"] += order.paid
+            if kind == "bargain":
+                out["bargains_bought"] += 1
+    if kind in JOINED_BY_ORDER:
+        out["participants"] = len(shoppers)
+    for group in groups:
+        opened = group.expires_at is not None  # set by the leader's payment, which opens it
+        out["groups_opened"] += int(opened)
+        out["groups_succeeded"] += int(str(group.status) == "SUCCEEDED")
+        out["groups_failed"] += int(opened and str(group.status) == "FAILED")
+    starters: set[str] = set()
+    for instance in instances:
+        starters.add(instance.user_id)
+        if kind == "bargain":
+            out["bargains_started"] += 1
+            out["bargains_succeeded"] += int(instance.succeeded_at is not None)
+        elif kind == "assist":
+            out["rewards_given"] += int(str(instance.reward_status) == "ISSUED")
+    if kind in ("bargain", "assist"):
+        out["participants"] = len(starters)
+    out["by_channel"] = sorted(channels.values(), key=lambda r: (-r["gmv"], -r["orders"], r["channel"] or ""))
+    return out
+
+
+def review_differences(recounted: dict, counted: dict) -> dict[str, dict]:
+    """{figure: {"recount", "aggregate"}} for every figure of a review that differs
+    (`by_channel` compared as a whole, order apart)."""
+    out = {name: {"recount": value, "aggregate": counted.get(name, 0)}
+           for name, value in recounted.items() if name != "by_channel" and value != counted.get(name, 0)}
+
+    def channels(review_: dict) -> dict:
+        return {r["channel"]: tuple(r[n] for n in CHANNEL_FIGURES) for r in review_.get("by_channel", ())
+                if any(r[n] for n in CHANNEL_FIGURES)}
+
+    if channels(recounted) != channels(counted):
+        out["by_channel"] = {"recount": recounted["by_channel"], "aggregate": counted.get("by_channel", [])}
+    return out
+
+
 # -- collaborators ----------------------------------------------------------------------
 
 class AnalyticsRepository(Protocol):
@@ -625,6 +838,20 @@ class AnalyticsRepository(Protocol):
 
     def paid_orders(self, day: str) -> list:
         """The orders paid on `day` (Asia/Shanghai), from the paid-date index."""
+
+    def participant_first(self, ref: str, user_id: str, event_id: str) -> bool:
+        """Whether the event makes its shopper a participant of the campaign `ref` (the
+        first to take the slot (campaign, shopper)); idempotent as `visitor_first`."""
+
+    def campaign(self, ref: str) -> tuple[dict | None, list[dict]]:
+        """The campaign's CAMPAIGN counter (None: nothing counted) and its CAMPAIGN_CHANNEL
+        counters."""
+
+    def campaign_records(self, ref: str) -> dict[str, list[str]]:
+        """{"order": [order ids], "instance": [instance ids]} the campaign's review counted."""
+
+    def first_orders(self, user_ids: list[str]) -> dict[str, str]:
+        """{buyer: the order id that took their "ever" buyer slot} (their first paid order)."""
 
 
 class VisitsNotReady(Exception):

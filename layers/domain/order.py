@@ -238,6 +238,23 @@ def pay(order: Order, transaction_id: str | None, amount: int, now: str) -> Chan
     return Change(order, after, take=order.reservations if reinstate else (), coupon=coupon, events=(event,))
 
 
+def in_campaign(order: Order) -> bool:
+    """Whether the order was placed in a campaign whose review counts it: a flash sale,
+    a group buy or a bargain (its kind), a promotion (a line names it) or a coupon."""
+    return (order.kind in ("flash", "group", "bargain") or bool(order.coupon_id)
+            or any(item.get("promotion_id") for item in order.items))
+
+
+def placed_event(order: Order) -> Event | None:
+    """`order.placed`, staged with the order's creation when it is in a campaign (the
+    campaign review's `orders` count placements, paid or not); None otherwise. Its id is
+    the order's: a retried placement is the same event."""
+    if not in_campaign(order):
+        return None
+    return Event("order.placed", order.order_id, {"order_id": order.order_id, "user_id": order.user_id,
+                                                  "created_at": order.created_at})
+
+
 # -- paid from the stored-value balance, in its own placement transaction --
 def pay_from_balance(order: Order, split: dict, now: str) -> Change:
     """A new order paid at once from the balance: `split` is what it took

@@ -41,7 +41,7 @@ class _Counted(Exception):
 class AnalyticsService:
     def __init__(self, *, analytics, orders, refunds, user_coupons, coupon_templates,
                  commission_of: Callable[[str], object], send: Callable[..., None], queue_url: str | None,
-                 visits, clock, new_tx, max_items: int = 100, parallel: int = 16, exports=None):
+                 visits, clock, new_tx, max_items: int = 100, parallel: int = 16, exports=None, campaigns=None):
         self.analytics = analytics
         self.orders = orders
         self.refunds = refunds
@@ -56,21 +56,39 @@ class AnalyticsService:
         self.max_items = max_items
         self.parallel = parallel
         self.exports = exports  # layers.domain.exports.Exports, None where no bucket is configured
+        # The campaigns' own records (`CampaignRecords`: exists, groups, instances), for reviews.
+        self.campaigns = campaigns
 
     def _now_iso(self) -> str:
         return self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
 
     # -- 1. events -> facts -----------------------------------------------------------------
 
+    def _template_of(self, order) -> str | None:
+        if not order.coupon_id:
+            return None
+        coupon = self.user_coupons.get(order.coupon_id)
+        return coupon.template_id if coupon else None
+
+    def on_order_placed(self, event_id: str, payload: dict) -> None:
+        """`order.placed`: an order placed in a campaign (its review's `orders`)."""
+        order = self.orders.get(payload["order_id"], consistent=True)
+        if order is None:
+            return  # deleted unpaid before it counted (its placement never became an order)
+        self._forward(rules.placed_fact(event_id, order, self._template_of(order)))
+
+    def on_campaign_step(self, event_id: str, payload: dict) -> None:
+        """A campaign's step (group.opened, bargain.started, assist.rewarded, ...:
+        layers/domain/campaign_events.py) -> a milestone fact of its review."""
+        self._forward(rules.milestone_fact(event_id, payload["figure"], payload["campaign_id"], payload["subject"],
+                                           payload["user_id"], payload["at"]))
+
     def on_order_paid(self, event_id: str, payload: dict) -> None:
         """`order.paid`."""
         order = self.orders.get(payload["order_id"], consistent=True)
         if order is None:
             raise errors.NotFound(f"order {payload['order_id']} of {event_id}")
-        template_id = None
-        if order.coupon_id:
-            coupon = self.user_coupons.get(order.coupon_id)
-            template_id = coupon.template_id if coupon else None
+        template_id = self._template_of(order)
         commission = 0
         if order.distributor_id:
             entry = self.commission_of(order.order_id)
@@ -86,7 +104,8 @@ class AnalyticsService:
         succeeded_at = refund.updated_at if refund is not None else self._now_iso()
         self._forward(rules.refund_fact(event_id, order, int(payload["amount"]), succeeded_at,
                                         completes=rules.completes_refund(payload),
-                                        refunded_total=int(payload.get("refunded_total") or payload["amount"])))
+                                        refunded_total=int(payload.get("refunded_total") or payload["amount"]),
+                                        coupon_template_id=self._template_of(order)))
 
     def on_top_up_paid(self, event_id: str, payload: dict) -> None:
         """A stored-value top-up paid: `{"user_id", "amount", "paid_at"}` (members)."""
@@ -116,6 +135,7 @@ class AnalyticsService:
         unique = list({f.event_id: f for f in facts}.values())
         positions: dict = self._positions([f for f in unique if f.kind == rules.SALE])
         positions.update(self._visitor_firsts([f for f in unique if f.kind == rules.VISIT]))
+        positions.update(self._participant_firsts([f for f in unique if rules.joins(f)]))
         planned = [(fact, rules.increments(fact, positions.get(fact.event_id))) for fact in unique]
         counted = duplicates = 0
         while planned:
@@ -174,7 +194,29 @@ class AnalyticsService:
         with ThreadPoolExecutor(max_workers=min(self.parallel, len(visits))) as pool:
             return dict(zip((f.event_id for f in visits), pool.map(ask, visits), strict=True))
 
+    def _participant_firsts(self, facts: list[Fact]) -> dict[str, dict[str, bool]]:
+        """Each placement's or start's {campaign: the shopper's first there}, a slot each."""
+        if not facts:
+            return {}
+
+        def ask(fact: Fact) -> dict[str, bool]:
+            return {ref: self.analytics.participant_first(ref, fact.user_id, fact.event_id)
+                    for ref in rules.joins(fact)}
+
+        with ThreadPoolExecutor(max_workers=min(self.parallel, len(facts))) as pool:
+            return dict(zip((f.event_id for f in facts), pool.map(ask, facts), strict=True))
+
     # -- what operators see -------------------------------------------------------------------
+
+    def review(self, kind: str, campaign_id: str) -> dict:
+        """`GET /admin/analytics/campaigns/{kind}/{id}`: the campaign's counters (two reads);
+        404 for a campaign that does not exist."""
+        rules.parse_campaign_kind(kind)
+        ref = rules.campaign_ref(kind, campaign_id)
+        counters, channels = self.analytics.campaign(ref)
+        if counters is None and not channels and not (self.campaigns and self.campaigns.exists(kind, campaign_id)):
+            raise errors.NotFound(f"no {kind} {campaign_id}")
+        return rules.review(kind, counters, channels)
 
     def daily(self, first: str | None, last: str | None) -> dict:
         wanted = rules.days(rules.parse_day(first, "from"), rules.parse_day(last, "to"))
@@ -280,11 +322,64 @@ class AnalyticsService:
         any difference from the counters is logged with an `alarm`."""
         day = day or rules.yesterday(self.clock.now())
         recounted = rules.recount(self.analytics.paid_orders(day))
+        paid = self.analytics.paid_orders(day)
+        recounted = rules.recount(paid)
         differences = rules.differences(recounted, self.analytics.days([day]).get(day))
         if differences:
             logger.error("analytics differ from the recount",
                          extra={"alarm": "ANALYTICS_MISMATCH", "day": day, "differences": differences})
-        return {"day": day, "recount": recounted, "differences": differences}
+        refs = sorted({ref for order in paid if rules.counts_as_sale(order)
+                       for ref in rules.order_campaigns(order, self._template_of(order))})
+        reviews = {ref: found for ref in refs if (found := self.recount_review(ref))}
+        return {"day": day, "recount": recounted, "differences": differences, "campaigns": len(refs),
+                "campaign_differences": reviews}
+
+    def recount_review(self, ref: str) -> dict:
+        """One campaign's review again from its records (its orders as placed, its groups
+        or instances); any difference is logged with `alarm: CAMPAIGN_REVIEW_MISMATCH` and
+        answered."""
+        kind, campaign_id = ref.split("#", 1)
+        records = self.analytics.campaign_records(ref)
+        orders = [o for o in (self.orders.get(oid, consistent=True) for oid in records.get("order", ()))
+                  if o is not None]
+        firsts = self.analytics.first_orders([o.user_id for o in orders if rules.counts_as_sale(o)])
+        groups = self.campaigns.groups(campaign_id) if self.campaigns and kind == "group_buy" else ()
+        instances = (self.campaigns.instances(kind, records.get("instance", ()))
+                     if self.campaigns and kind in ("bargain", "assist") else ())
+        recounted = rules.recount_review(kind, orders, set(firsts.values()), groups, instances)
+        counters, channels = self.analytics.campaign(ref)
+        differences = rules.review_differences(recounted, rules.review(kind, counters, channels))
+        if differences:
+            logger.error("a campaign's review differs from its recount",
+                         extra={"alarm": "CAMPAIGN_REVIEW_MISMATCH", "campaign": ref, "differences": differences})
+        return differences
+
+
+class CampaignRecords:
+    """What each campaign kind keeps of its own, read by its review: whether it exists
+    (a review of an unknown campaign is 404), a group buy's groups, a bargain's or an
+    assistance campaign's instances."""
+
+    def __init__(self, *, flash_sales, group_buys, groups, bargains, bargain_instances, assist_campaigns,
+                 assist_instances, promotions, coupon_templates):
+        self._exists = {"flash_sale": flash_sales.get, "group_buy": group_buys.get, "bargain": bargains.get,
+                        "assist": assist_campaigns.get, "promotion": promotions.get, "coupon": coupon_templates.get}
+        self._groups = groups
+        self._instances = {"bargain": bargain_instances.get, "assist": assist_instances.get}
+
+    def exists(self, kind: str, campaign_id: str) -> bool:
+        return self._exists[kind](campaign_id) is not None
+
+    def groups(self, group_buy_id: str) -> list:
+        out, cursor = [], None
+        while True:
+            page, cursor = self._groups.list_groups(group_buy_id, 100, cursor)
+            out.extend(page)
+            if not cursor:
+                return out
+
+    def instances(self, kind: str, instance_ids) -> list:
+        return [i for i in (self._instances[kind](iid) for iid in instance_ids) if i is not None]
 
 
 def _periods(days: list[str]) -> list[str]:

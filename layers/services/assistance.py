@@ -14,7 +14,7 @@ from datetime import timedelta
 
 from layers.clock import iso
 from layers.domain import assistance as rules
-from layers.domain import errors
+from layers.domain import campaign_events, errors
 from layers.domain.assistance import AssistCampaign, AssistInstance
 from layers.domain.helps import AlreadyHelped, Help, beijing_day
 from layers.observability import logger
@@ -36,7 +36,8 @@ def campaign_view(c: AssistCampaign) -> dict:
 
 
 class AssistService:
-    def __init__(self, *, campaigns, instances, helps, users, coupons, templates, timer, clock, new_tx):
+    def __init__(self, *, campaigns, instances, helps, users, coupons, templates, timer, clock, new_tx,
+                 outbox=None, publisher=None):
         """`coupons`: the coupon service (`issue_reward`); `templates`: anything with
         `get(template_id)`; `users`: `get_user(id)` (first login time)."""
         self.campaigns = campaigns
@@ -48,6 +49,19 @@ class AssistService:
         self.timer = timer
         self.clock = clock
         self.new_tx = new_tx
+        self.outbox = outbox  # an instance's started / rewarded events (its campaign review)
+        self.publisher = publisher
+
+    def _stage_events(self, tx, events, now: str) -> None:
+        """A campaign step's events (layers/domain/campaign_events.py), in its transaction."""
+        if self.outbox is not None:
+            for event in events:
+                self.outbox.stage(tx, event, now)
+
+    def _publish(self, events, now: str) -> None:
+        if self.publisher is not None:
+            for event in events:
+                self.publisher.publish_written(event, now)
 
     def view(self, i: AssistInstance) -> dict:
         return {"id": i.instance_id, "campaign_id": i.campaign_id, "user_id": i.user_id,
@@ -127,7 +141,10 @@ class AssistService:
         # decided in this transaction: a stop committed since the read refuses the start
         self.campaigns.stage_check_running(tx, campaign_id,
                                            on_stopped=lambda: errors.InvalidState("this campaign was stopped"))
+        events = [campaign_events.assist_started(instance)]
+        self._stage_events(tx, events, instance.created_at)
         tx.commit()
+        self._publish(events, instance.created_at)
         self.timer.schedule(instance.instance_id, instance.expires_at)
         return self.view(instance)
 
@@ -192,10 +209,14 @@ class AssistService:
                 return current
             tx = self.new_tx()
             self.instances.stage_change(tx, current, after, on_stale=_Stale)
+            now = iso(self.clock.now())
+            events = campaign_events.assist_rewarded(current, after, now)
+            self._stage_events(tx, events, now)
             try:
                 tx.commit()
             except _Stale:
                 continue
+            self._publish(events, now)
             return after
         return None
 

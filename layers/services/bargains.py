@@ -22,7 +22,7 @@ from datetime import timedelta
 
 from layers.clock import iso
 from layers.domain import bargain as rules
-from layers.domain import errors
+from layers.domain import campaign_events, errors
 from layers.domain.bargain import Bargain, BargainInstance
 from layers.domain.helps import AlreadyHelped, Help, beijing_day
 from layers.domain.order import order_id_for, request_hash
@@ -51,7 +51,7 @@ def bargain_view(b: Bargain, remaining: int | None = None) -> dict:
 
 class BargainService:
     def __init__(self, *, bargains, instances, helps, orders, catalog, timer, clock, new_tx,
-                 rng: random.Random | None = None):
+                 rng: random.Random | None = None, outbox=None, publisher=None):
         """`orders`: the order service (get, replay, create_order); `catalog`: anything with
         `get_skus(ids)`; `timer`: schedules each instance's exact-time expiry."""
         self.bargains = bargains
@@ -63,6 +63,19 @@ class BargainService:
         self.clock = clock
         self.new_tx = new_tx
         self.rng = rng or random.Random()
+        self.outbox = outbox  # a bargain's started / succeeded events (its campaign review)
+        self.publisher = publisher
+
+    def _stage_events(self, tx, events, now: str) -> None:
+        """A campaign step's events (layers/domain/campaign_events.py), in its transaction."""
+        if self.outbox is not None:
+            for event in events:
+                self.outbox.stage(tx, event, now)
+
+    def _publish(self, events, now: str) -> None:
+        if self.publisher is not None:
+            for event in events:
+                self.publisher.publish_written(event, now)
 
     def view(self, instance: BargainInstance) -> dict:
         return {"id": instance.instance_id, "bargain_id": instance.bargain_id, "user_id": instance.user_id,
@@ -143,7 +156,10 @@ class BargainService:
         # decided in this transaction: a stop committed since the read refuses the start
         self.bargains.stage_check_running(tx, bargain_id,
                                           on_stopped=lambda: errors.InvalidState("this bargain was stopped"))
+        events = [campaign_events.bargain_started(instance)]
+        self._stage_events(tx, events, instance.created_at)
         tx.commit()
+        self._publish(events, instance.created_at)
         logger.info("bargain started", extra={"instance_id": instance.instance_id, "bargain_id": bargain_id})
         self.timer.schedule(instance.instance_id, instance.expires_at)
         return self.view(instance)
@@ -168,10 +184,13 @@ class BargainService:
                     tx, bargain.bargain_id, helper_id, beijing_day(now), quota, int(now.timestamp()) + QUOTA_TTL_S,
                     on_limit=lambda q=quota: errors.LimitExceeded(f"at most {q} helps a day in this bargain"))
             self.instances.stage_change(tx, instance, after, on_stale=_Stale, unexpired_at=now_iso)
+            events = campaign_events.bargain_succeeded(instance, after)
+            self._stage_events(tx, events, now_iso)
             try:
                 tx.commit()
             except _Stale:
                 continue  # another friend's cut landed first: take the next one
+            self._publish(events, now_iso)
             logger.info("bargain helped", extra={"instance_id": instance_id, "helps": after.helps, "cut": cut})
             return {"cut": cut, "price_now": after.price_now, "helps": after.helps, "status": str(after.status)}
         raise errors.RateLimited("this bargain is busy; try again in a moment")

@@ -18,7 +18,7 @@ use: no extra AWS resource, the same consumer, at most 15 minutes a hop) and the
 from __future__ import annotations
 
 from layers.clock import iso, parse_iso
-from layers.domain import errors
+from layers.domain import campaign_events, errors
 from layers.domain import group_buy as rules
 from layers.domain.group_buy import Group, GroupBuy, Member
 from layers.domain.order import order_id_for, request_hash
@@ -52,10 +52,14 @@ def group_reservation_of(order) -> dict | None:
 
 
 class GroupBuyService:
-    def __init__(self, *, group_buys, groups, orders, refunds, catalog, timer, clock, new_tx):
+    def __init__(self, *, group_buys, groups, orders, refunds, catalog, timer, clock, new_tx, outbox=None,
+                 publisher=None):
         """`orders`: the order service (get, replay, create_order); `refunds`: the refund
         service (refund_in_full); `catalog`: anything with `get_skus(ids)`; `timer`:
-        schedules each group's exact-time expiry."""
+        schedules each group's exact-time expiry; `outbox` and `publisher`: a group's
+        opened / succeeded / failed events (its campaign review)."""
+        self.outbox = outbox
+        self.publisher = publisher
         self.group_buys = group_buys
         self.groups = groups
         self.orders = orders
@@ -64,6 +68,18 @@ class GroupBuyService:
         self.timer = timer
         self.clock = clock
         self.new_tx = new_tx
+
+
+    def _stage_events(self, tx, events, now: str) -> None:
+        """A campaign step's events (layers/domain/campaign_events.py), in its transaction."""
+        if self.outbox is not None:
+            for event in events:
+                self.outbox.stage(tx, event, now)
+
+    def _publish(self, events, now: str) -> None:
+        if self.publisher is not None:
+            for event in events:
+                self.publisher.publish_written(event, now)
 
     # -- views ------------------------------------------------------------------------------
 
@@ -219,10 +235,14 @@ class GroupBuyService:
             tx = self.new_tx()
             self.groups.stage_change(tx, group, after, on_stale=_Stale)
             self.groups.stage_paid(tx, group_id, user_id, order.order_id, on_stale=_Stale)
+            now = iso(self.clock.now())
+            events = campaign_events.group_events(group, after, order.paid_at or now)
+            self._stage_events(tx, events, now)
             try:
                 tx.commit()
             except _Stale:
                 continue  # a join, another payment or the expiry landed first: decide again
+            self._publish(events, now)
             logger.info("group payment counted", extra={"group_id": group_id, "order_id": order.order_id,
                                                         "paid_count": after.paid_count, "status": str(after.status)})
             if group.status == rules.PENDING and after.status == rules.OPEN:
@@ -247,10 +267,14 @@ class GroupBuyService:
                 return group
             tx = self.new_tx()
             self.groups.stage_change(tx, group, after, on_stale=_Stale)
+            now = iso(self.clock.now())
+            events = campaign_events.group_events(group, after, after.ended_at or now)
+            self._stage_events(tx, events, now)
             try:
                 tx.commit()
             except _Stale:
                 continue
+            self._publish(events, now)
             return after
         raise errors.RateLimited("this group is busy; try again in a moment")
 

@@ -383,6 +383,10 @@ class OrderService:
             created_at=now, expires_at=expires_at, reservations=tuple(taking),
             member={"points": points_used} if points_used else None, freight=priced.freight.as_dict(),
             promotions=tuple(a.as_dict() for a in outcome.applied))
+        # -- a campaign's order: its review counts the placement (layers/domain/analytics.py) --
+        placed = domain.placed_event(order)
+        if placed is not None:
+            self.outbox.stage(tx, placed, now)
         # -- a balance order is PAID in this transaction, with the balance debit --
         if pay_with == "balance":
             if self.members is None:
@@ -434,11 +438,14 @@ class OrderService:
         if order.status == PAID:  # paid from the balance: no prepay, no expiry
             logger.append_keys(order_id=order_id)
             logger.info("order placed and paid from the balance", extra={"payable": amounts.payable})
-            for event in change.events:  # written just now: sent without reading it back
+            sent = (placed, *change.events) if placed else change.events
+            for event in sent:  # written just now: sent without reading it back
                 self.publisher.publish_written(event, now)
             return self.view(order)
         logger.append_keys(order_id=order_id)
         logger.info("order placed", extra={"payable": amounts.payable, "kind": kind})
+        if placed is not None:
+            self.publisher.publish_written(placed, now)
         # The expiry message goes beside the prepay call, not after it: both are waits on
         # the network. It is still sent before we answer (a Lambda is frozen once it has
         # answered, so nothing may be left running); if it fails, the close-expired-orders

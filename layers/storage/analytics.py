@@ -18,6 +18,14 @@
   after 120 days (no redelivery comes that late); `ALL` stays.
 - DISTRIBUTOR counters exist per day, ISO week, month and `ALL`, each ranked in gsi3
   (sales) and read by key for a page of guides (one BatchGetItem).
+- Campaign reviews: a CAMPAIGN counter per campaign (`ANALYTICS#CAMPAIGN#-#<kind>#<id>`),
+  a CAMPAIGN_CHANNEL counter per (campaign, channel) ranked in gsi3
+  `ANALYTICS#RANK#CAMPAIGN_CHANNEL#<kind>#<id>` by gmv (the review's `by_channel` is one
+  query), and a CAMPAIGN_RECORD item per order placed in it and per instance started in it,
+  in gsi3 `ANALYTICS#CAMPAIGN_RECORDS#<kind>#<id>#<nn>` (16 shards by the record's id, so a
+  busy flash sale spreads its index writes): what the nightly recount reads back.
+- Participant: pk `ANALYTICS#PARTICIPANT#<kind>#<id>#<user_id>`, sk `ALL`: the event that
+  made the shopper a participant of the campaign, set once (the buyer slots' write).
 - The orders of a day come from the orders' paid-date index (gsi3 `PAID#<day>#<nn>`,
   layers/storage/orders.py).
 """
@@ -31,6 +39,7 @@ from pynamodb.exceptions import UpdateError
 
 from layers.domain import analytics as domain
 from layers.domain.analytics import Increment, Key
+from layers.storage import queues
 from layers.storage.base import Listed, Numbered, ShopModel
 from layers.storage.errors import condition_failed
 from layers.storage.orders import OrderItem, paid_day_keys, to_order
@@ -41,7 +50,9 @@ VISITOR_SLOT_TTL_S = 120 * 24 * 3600
 COUPONS_LIST = "ANALYTICS#COUPONS"
 _FIGURES = ("gmv", "orders", "buyers", "new_buyers", "repeat_buyers", "refunds", "refund_count", "top_ups",
             "top_up_count", "paid_refunds", "quantity", "sales_amount", "commission", "used", "discount", "spent",
-            "shares", "visits")
+            "shares", "visits", "participants", "paid_orders", "new_customers", "groups_opened",
+            "groups_succeeded", "groups_failed", "bargains_started", "bargains_succeeded", "bargains_bought",
+            "assists_started", "rewards_given")
 
 
 class CounterItem(Listed, Numbered):
@@ -68,6 +79,18 @@ class CounterItem(Listed, Numbered):
     spent = NumberAttribute(null=True)  # GUIDE_CUSTOMER
     shares = NumberAttribute(null=True)  # DISTRIBUTOR
     visits = NumberAttribute(null=True)  # DISTRIBUTOR (`visitors` is the DAY's WeChat figure's name too)
+    # -- CAMPAIGN (a campaign's review) --
+    participants = NumberAttribute(null=True)
+    paid_orders = NumberAttribute(null=True)
+    new_customers = NumberAttribute(null=True)
+    groups_opened = NumberAttribute(null=True)
+    groups_succeeded = NumberAttribute(null=True)
+    groups_failed = NumberAttribute(null=True)
+    bargains_started = NumberAttribute(null=True)
+    bargains_succeeded = NumberAttribute(null=True)
+    bargains_bought = NumberAttribute(null=True)
+    assists_started = NumberAttribute(null=True)
+    rewards_given = NumberAttribute(null=True)
 
 
 class CountedItem(ShopModel):
@@ -97,6 +120,18 @@ def visitor_key(distributor_id: str, visitor_id: str, period: str) -> tuple[str,
 
 def rank_key(kind: str, period: str) -> str:
     return f"ANALYTICS#RANK#{kind}#{period}"
+
+
+def participant_key(ref: str, user_id: str) -> tuple[str, str]:
+    return f"ANALYTICS#PARTICIPANT#{ref}#{user_id}", "ALL"
+
+
+RECORDS = "ANALYTICS#CAMPAIGN_RECORDS"
+
+
+def records_key(ref: str, record: str) -> str:
+    """The gsi3 shard of one record (`order#<id>`, `instance#<id>`) of a campaign."""
+    return queues.key(f"{RECORDS}#{ref}", record)
 
 
 def _counters(item: CounterItem) -> dict:
@@ -155,6 +190,8 @@ class DynamoAnalyticsRepository:
         if ranked_by:
             actions += [CounterItem.gsi3pk.set(rank_key(key.kind, key.period)),
                         CounterItem.gsi3n.add(inc.add.get(ranked_by, 0))]
+        if key.kind == domain.CAMPAIGN_RECORD:
+            actions += [CounterItem.gsi3pk.set(records_key(key.period, key.subject)), CounterItem.gsi3n.set(0)]
         if key.kind == domain.COUPON:
             actions += [CounterItem.gsi1pk.set(COUPONS_LIST), CounterItem.gsi1sk.set(key.subject)]
         tx.update(CounterItem(*counter_key(key)), actions=actions)
@@ -188,3 +225,28 @@ class DynamoAnalyticsRepository:
 
     def paid_orders(self, day: str) -> list:
         return [to_order(item) for k in paid_day_keys(day) for item in OrderItem.gsi3.query(k)]
+
+    def participant_first(self, ref: str, user_id: str, event_id: str) -> bool:
+        return _position(participant_key(ref, user_id), event_id, 1) == 1
+
+    def campaign(self, ref: str) -> tuple[dict | None, list[dict]]:
+        try:
+            item = CounterItem.get(*counter_key(Key(domain.CAMPAIGN, "-", ref)), consistent_read=True)
+            counters = _counters(item)
+        except CounterItem.DoesNotExist:
+            counters = None
+        channels = [_counters(i) for i in CounterItem.gsi3.query(rank_key(domain.CAMPAIGN_CHANNEL, ref))]
+        return counters, channels
+
+    def campaign_records(self, ref: str) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {"order": [], "instance": []}
+        for k in queues.all_keys(f"{RECORDS}#{ref}"):
+            for item in CounterItem.gsi3.query(k):
+                what, _, record_id = (item.subject or "").partition("#")
+                out.setdefault(what, []).append(record_id)
+        return out
+
+    def first_orders(self, user_ids: list[str]) -> dict[str, str]:
+        keys = [buyer_key(u, "ALL") for u in dict.fromkeys(user_ids)]
+        return {item.pk.split("#", 2)[2]: item.first for item in BuyerItem.batch_get(keys, consistent_read=True)
+                if item.first}

@@ -110,6 +110,7 @@ def test_every_page_reads_as_a_manager_reads_it_on_a_laptop_and_a_phone(
              "/console/payouts", "/console/settings", "/console/operators"]
     if ids["group_buy_id"]:
         pages.append(f"/console/group-buys/{ids['group_buy_id']}")
+        pages.append(f"/console/campaigns/group_buy/{ids['group_buy_id']}/review")  # 活动复盘
     if ids["grant_id"]:
         pages.append(f"/console/coupon-grants/{ids['grant_id']}")
     # every page the sidebar offers is visited

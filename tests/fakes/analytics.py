@@ -84,3 +84,28 @@ class MemoryAnalyticsRepository:
     def paid_orders(self, day: str) -> list:
         return [o for o in self.store.scan(("order",))
                 if domain.counts_as_sale(o) and domain.day_of(o.paid_at) == day]
+
+    def participant_first(self, ref: str, user_id: str, event_id: str) -> bool:
+        key = ("analytics-participant", ref, user_id)
+        with self.store.lock:
+            return self.store.items.setdefault(key, event_id) == event_id
+
+    def campaign(self, ref: str) -> tuple[dict | None, list[dict]]:
+        counters = self._get(Key(domain.CAMPAIGN, "-", ref))
+        return (dict(counters) if counters else None), self.ranking(domain.CAMPAIGN_CHANNEL, ref, None)
+
+    def campaign_records(self, ref: str) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {"order": [], "instance": []}
+        for c in self.store.scan(("analytics",)):
+            if c["kind"] == domain.CAMPAIGN_RECORD and c["period"] == ref:
+                what, _, record_id = c["subject"].partition("#")
+                out.setdefault(what, []).append(record_id)
+        return out
+
+    def first_orders(self, user_ids: list[str]) -> dict[str, str]:
+        out = {}
+        for user_id in user_ids:
+            slots = self.store.items.get(("analytics-buyer", user_id, "ALL"))
+            if slots:
+                out[user_id] = slots[0]
+        return out

@@ -4,6 +4,7 @@
 //   on load and on every htmx swap (the "more" rows);
 // - the dashboard's chart: the day rows the page carries (data-rows), drawn with ECharts;
 // - a ranking's chart (`data-ranking`, 分销 → 业绩): each guide's sales, the best on top;
+// - a campaign review's chart (`data-channels`, 活动复盘): orders and gmv per channel;
 // - an image list (`data-images`): files picked or dropped are posted by the browser straight
 //   to the bucket (a presigned POST asked of /console/uploads), then shown as thumbnails to
 //   reorder, make the cover (first) or remove; the form posts the URLs, one a line, in order.
@@ -203,8 +204,31 @@
     el.dataset.drawn = "true";
   }
 
+  function channels(el) {
+    var rows = JSON.parse(el.dataset.channels || "[]");
+    if (!rows.length) { el.hidden = true; return; }
+    var names = rows.map(function (r) { return r.channel || "无渠道"; });
+    var chart = echarts.init(el, null, { renderer: "canvas" });
+    chart.setOption({
+      animation: false,
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      legend: { data: ["成交额(元)", "订单数", "付款订单"] },
+      grid: { left: 8, right: 8, top: 40, bottom: 8, containLabel: true },
+      xAxis: { type: "category", data: names, axisLabel: { interval: 0, width: 80, overflow: "truncate" } },
+      yAxis: [{ type: "value", name: "元" }, { type: "value", name: "单", minInterval: 1 }],
+      series: [
+        { name: "成交额(元)", type: "bar", data: rows.map(function (r) { return r.gmv / 100; }) },
+        { name: "订单数", type: "bar", yAxisIndex: 1, data: rows.map(function (r) { return r.orders; }) },
+        { name: "付款订单", type: "bar", yAxisIndex: 1, data: rows.map(function (r) { return r.paid_orders; }) }
+      ]
+    });
+    window.addEventListener("resize", function () { chart.resize(); });
+    el.dataset.drawn = "true";
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     label(document);
+    if (window.echarts) { document.querySelectorAll("[data-channels]").forEach(channels); }
     document.querySelectorAll("[data-images]").forEach(imageList);
     if (window.echarts) { document.querySelectorAll("[data-ranking]").forEach(ranking); }
     var el = document.getElementById("chart");
