@@ -68,7 +68,7 @@ class OrderService:
         # `reads` (layers.domain.placement.PlacementReader) fetches what placement
         # needs in one round trip; the expiry message is sent beside the prepay call.
         self.reads = reads
-        self._beside = ThreadPoolExecutor(max_workers=1, thread_name_prefix="order-expiry")
+        self._beside = ThreadPoolExecutor(max_workers=2, thread_name_prefix="order-beside")
         # the preview's coupon query, run beside placement's read
         self._beside_reads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="order-preview")
         self.orders = orders
@@ -444,17 +444,20 @@ class OrderService:
             return self.view(order)
         logger.append_keys(order_id=order_id)
         logger.info("order placed", extra={"payable": amounts.payable, "kind": kind})
-        if placed is not None:
-            self.publisher.publish_written(placed, now)
         # The expiry message goes beside the prepay call, not after it: both are waits on
         # the network. It is still sent before we answer (a Lambda is frozen once it has
         # answered, so nothing may be left running); if it fails, the close-expired-orders
         # sweep closes the order (the order is durable and sits in its open-orders index).
-        scheduled = self._beside.submit(self.expiry.schedule, order_id, expires_at)
+        # A campaign order's placement event goes beside them too (a flash sale's hot path);
+        # if it is not sent, the outbox relay sends it.
+        beside = [self._beside.submit(self.expiry.schedule, order_id, expires_at)]
+        if placed is not None:
+            beside.append(self._beside.submit(self.publisher.publish_written, placed, now))
         try:
             return self._with_prepay(order)
         finally:
-            scheduled.result()
+            for waiting in beside:
+                waiting.result()
 
     def replay(self, existing: Order, digest: str) -> dict:
         """The answer to a retried request: the same order, or 422 if the body differs."""
