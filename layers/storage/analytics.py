@@ -16,6 +16,11 @@
   month, `ALL`): `first`, the event id of the visit that made them a visitor of the guide
   there, set once by the same conditional write. A day's, week's or month's slot expires
   after 120 days (no redelivery comes that late); `ALL` stays.
+- Channel slot: pk `ANALYTICS#CHSLOT#<role>#<channel>#<who>` (role `visitor` or
+  `buyer`), sk the period (a day, a month): `first`, the visit's event id or the order id
+  that made `who` a visitor or buyer through the channel there; expires after 120 days.
+- CHANNEL counters exist per day and month, each ranked in gsi3 (gmv): a period's
+  channels are one query.
 - DISTRIBUTOR counters exist per day, ISO week, month and `ALL`, each ranked in gsi3
   (sales) and read by key for a page of guides (one BatchGetItem).
 - The orders of a day come from the orders' paid-date index (gsi3 `PAID#<day>#<nn>`,
@@ -41,7 +46,7 @@ VISITOR_SLOT_TTL_S = 120 * 24 * 3600
 COUPONS_LIST = "ANALYTICS#COUPONS"
 _FIGURES = ("gmv", "orders", "buyers", "new_buyers", "repeat_buyers", "refunds", "refund_count", "top_ups",
             "top_up_count", "paid_refunds", "quantity", "sales_amount", "commission", "used", "discount", "spent",
-            "shares", "visits")
+            "shares", "visits", "visitor_days", "buyer_days")
 
 
 class CounterItem(Listed, Numbered):
@@ -68,6 +73,8 @@ class CounterItem(Listed, Numbered):
     spent = NumberAttribute(null=True)  # GUIDE_CUSTOMER
     shares = NumberAttribute(null=True)  # DISTRIBUTOR
     visits = NumberAttribute(null=True)  # DISTRIBUTOR (`visitors` is the DAY's WeChat figure's name too)
+    visitor_days = NumberAttribute(null=True)  # CHANNEL month: the sum of its days' distinct visitors
+    buyer_days = NumberAttribute(null=True)  # CHANNEL month: the sum of its days' distinct buyers
 
 
 class CountedItem(ShopModel):
@@ -93,6 +100,10 @@ def buyer_key(user_id: str, period: str) -> tuple[str, str]:
 
 def visitor_key(distributor_id: str, visitor_id: str, period: str) -> tuple[str, str]:
     return f"ANALYTICS#VISITOR#{distributor_id}#{visitor_id}", period
+
+
+def channel_slot_key(channel: str, role: str, who: str, period: str) -> tuple[str, str]:
+    return f"ANALYTICS#CHSLOT#{role}#{channel}#{who}", period
 
 
 def rank_key(kind: str, period: str) -> str:
@@ -135,6 +146,10 @@ class DynamoAnalyticsRepository:
     def visitor_first(self, distributor_id: str, visitor_id: str, period: str, event_id: str) -> bool:
         ttl = None if period == "ALL" else int(time.time()) + VISITOR_SLOT_TTL_S
         return _position(visitor_key(distributor_id, visitor_id, period), event_id, 1, ttl) == 1
+
+    def channel_first(self, channel: str, role: str, who: str, period: str, holder: str) -> bool:
+        ttl = int(time.time()) + VISITOR_SLOT_TTL_S
+        return _position(channel_slot_key(channel, role, who, period), holder, 1, ttl) == 1
 
     def distributors(self, distributor_ids: list[str], period: str) -> dict[str, dict]:
         keys = [counter_key(Key(domain.DISTRIBUTOR, period, d)) for d in dict.fromkeys(distributor_ids)]

@@ -43,7 +43,7 @@ def test_every_event_consumer_is_a_bound_method_taking_event_id_and_payload(wiri
                              "top_up.paid",
                              "catalog.changed",
                              "after_sale.approved", "after_sale.refunded", "after_sale.rejected",
-                             "coupon_grant.run", "share.created", "share.visited"}
+                             "coupon_grant.run", "share.created", "share.visited", "channel.visited"}
     for event_type, consumers in handlers.items():
         assert consumers, event_type
         for consumer in consumers:
