@@ -28,7 +28,7 @@ def _range(default_days: int = 7) -> tuple[str, str]:
 
 
 def _days_error(exc: errors.InvalidRequest) -> errors.InvalidRequest:
-    return errors.InvalidRequest(f"日期范围不对:{exc.message}(结束日期不能早于开始日期,最多 366 天)")
+    return errors.InvalidRequest("日期范围不对:请选择开始和结束日期,结束日期不能早于开始日期,最多 366 天")
 
 
 def _bars(labels: list[str], series: list[tuple[str, str, list]]) -> dict:
