@@ -132,7 +132,7 @@ def test_the_recount_job_runs_on_yesterday(client, admin_headers):
     r = post(client, "/admin/jobs/recount-analytics/run", None, admin_headers)
     assert r.status_code == 200, r.body
     result = body(r)["result"]
-    assert set(result) == {"day", "recount", "differences"}
+    assert set(result) == {"day", "recount", "differences", "channels", "channel_differences"}
 
 
 def test_when_wechat_fails_the_job_answers_503_and_stores_nothing(client, admin_headers, shop):
