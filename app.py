@@ -34,6 +34,7 @@ from functions import (
     settlement,
     snapstart,
     storefront,
+    visits,  # the mini-program opened: channels
 )
 from functions._middleware import install_middleware
 
@@ -71,6 +72,7 @@ for blueprint in (
     freight.bp,
     after_sales.bp,
     promotions.bp,
+    visits.bp,
 ):
     app.register_blueprint(blueprint)
 

@@ -47,6 +47,12 @@ def campaign_review(kind, campaign_id):
     return wiring.analytics().review(kind, campaign_id)
 
 
+@route(bp, "/admin/analytics/channels", methods=["GET"])
+def channels():
+    require_admin(bp)
+    return wiring.analytics().channels(query_param(bp, "from"), query_param(bp, "to"))
+
+
 def consume_batch(event: dict) -> dict:
     """SQS event of facts -> partial batch response. A malformed record fails alone (and
     ends in the dead-letter queue); if counting fails, every good record of the batch is

@@ -84,6 +84,18 @@ class CameFrom(BaseModel):
     scene: Scene | None = None
 
 
+class VisitInput(BaseModel):
+    """The mini-program opened (POST /visits): the page it opened, WeChat's launch scene,
+    the channel of the link or code it came through, and a guide's share token."""
+
+    model_config = ConfigDict(extra="forbid")
+    path: str = Field(min_length=1, max_length=256, description="the page opened, as wx.getLaunchOptionsSync gives it")
+    scene: Scene
+    channel: Channel | None = None
+    share_token: str | None = Field(None, min_length=1, max_length=64,
+                                    description="a guide's share token; one that names no share is ignored")
+
+
 class ShipsToAnAddress(BaseModel):
     """An order body's address: the address itself, or the id of one in the shopper's book
     (`address_id`, from GET /me/addresses), exactly one of the two."""
@@ -770,6 +782,9 @@ class OperatorInput(BaseModel):
 
 
 REQUEST_MODELS[("/admin/operators", "post")] = OperatorInput
+
+# Channels: the mini-program opened.
+REQUEST_MODELS[("/visits", "post")] = VisitInput
 
 # The storefront: categories and image uploads.
 REQUEST_MODELS[("/admin/categories", "post")] = CategoryInput

@@ -290,6 +290,8 @@ def event_handlers() -> dict:
         # -- a guide's shares and their visits, counted by analytics --
         "share.created": [analytics().on_share_created],
         "share.visited": [analytics().on_share_visited],
+        # -- the mini-program opened through a channel (POST /visits) --
+        "channel.visited": [analytics().on_channel_visited],
         # -- exact-time expiry of bargain and assistance instances --
         "bargain_instance.expiry_due": [bargains().on_expiry_due],
         "assist_instance.expiry_due": [assistance().on_expiry_due],
@@ -452,6 +454,21 @@ def distribution():
         clock=clock(), new_tx=new_tx(), pool=_Deferred(distribution_pool),
         events=lambda event: publisher().emit(event),
         reach=lambda ids: analytics().guide_figures(ids))
+
+
+@_once
+def last_visits():
+    from layers.storage.channels import DynamoLastVisits
+
+    return DynamoLastVisits()
+
+
+@_once
+def channels():
+    from layers.services.channels import ChannelService
+
+    return ChannelService(last_visits=last_visits(), emit=lambda event: publisher().emit(event),
+                          share_visit=lambda *args: distribution().visit(*args), clock=clock())
 
 
 @_once

@@ -15,6 +15,7 @@ from functions.console import (  # noqa: F401  (each registers its views on bp)
     customers,  # 客户, 标签
     distribution,
     distribution_pool,  # 推广商品池
+    figures,  # 数据: channels and the rankings, with charts
     freight,
     guide_numbers,  # 业绩: weekly and monthly stars, the period export
     guides,  # one guide's page: figures and customers

@@ -72,7 +72,9 @@ NAV = (
               ("/console/payouts", "结算与打款", True))),
     ("会员与客户", (("/console/members", "会员", False), ("/console/customers", "客户", False),
                 ("/console/tags", "标签", False))),
-    ("数据", (("/console/dashboard", "经营数据", False),)),
+    ("数据", (("/console/dashboard", "经营数据", False), ("/console/channels", "渠道", False),
+              ("/console/product-ranking", "商品排行", False), ("/console/distributor-ranking", "分销员排行", False),
+              ("/console/coupon-ranking", "优惠券效果", False))),
     ("门店", ()),
     ("设置", (("/console/settings", "店铺设置", True), ("/console/operators", "操作员与审计", True))),
 )

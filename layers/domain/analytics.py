@@ -9,7 +9,8 @@ counter, and writes them in transactions together with one marker per event (`ch
 so an event counts once however often it is delivered.
 
 Distinct visitors of a guide come from the same kind of slot, one per (guide, visitor,
-period): the first visit that takes it makes a visitor of that period.
+period): the first visit that takes it makes a visitor of that period. A channel's
+distinct visitors and buyers too: one slot per (channel, visitor or buyer, day or month).
 
 Distinct and repeat buyers come from per-(period, buyer) counters that say the order's
 position among the buyer's orders in the period (1: a new buyer of the day / month /
@@ -31,6 +32,13 @@ Counters:
                                        in, what it took off them, and what its lines paid
     SALES    ALL / product             quantity: units sold, less the units of orders refunded
                                        in full (ranked by quantity: the storefront's `sales`)
+    CHANNEL  <day>|<month> / channel   visitors orders buyers gmv (ranked by gmv): the distinct
+                                       visitors that opened the mini-program through the channel
+                                       (`POST /visits`), the paid orders that came through it,
+                                       their distinct buyers and their payable. A month also keeps
+                                       `visitor_days` and `buyer_days`, the sums of its days'
+                                       distinct counts (what a range of days adds up). Orders with
+                                       no channel move none (docs/channels.md)
     GUIDE_CUSTOMER ALL / <guide>#<customer>  orders spent: a customer's paid orders attributed to
                                        the guide and what they paid for goods less the goods part
                                        of refunds (the customer record's `spent`, layers/domain/
@@ -71,9 +79,10 @@ REFUND = "refund"
 TOP_UP = "top_up"
 SHARE = "share"  # a guide made a share (POST /shares)
 VISIT = "visit"  # someone opened a guide's share (POST /shares/{token}/visits)
+CHANNEL_VISIT = "channel_visit"  # the mini-program opened through a channel (POST /visits)
 PLACED = "placed"  # an order placed in a campaign (`order.placed`), paid or not
 MILESTONE = "milestone"  # a campaign's own step: a group opened, a bargain started, a reward given
-KINDS = (SALE, REFUND, TOP_UP, SHARE, VISIT, PLACED, MILESTONE)
+KINDS = (SALE, REFUND, TOP_UP, SHARE, VISIT, CHANNEL_VISIT, PLACED, MILESTONE)
 
 DAY = "DAY"
 PRODUCT = "PRODUCT"
@@ -85,11 +94,13 @@ GUIDE_CUSTOMER = "GUIDE_CUSTOMER"
 CAMPAIGN = "CAMPAIGN"
 CAMPAIGN_CHANNEL = "CAMPAIGN_CHANNEL"
 CAMPAIGN_RECORD = "CAMPAIGN_RECORD"
+CHANNEL = "CHANNEL"
 
 DAY_FIELDS = ("gmv", "orders", "buyers", "new_buyers", "repeat_buyers", "refunds", "refund_count",
               "top_ups", "top_up_count", "paid_refunds")
 # The counter of each ranked kind that its ranking index is sorted by.
-RANKED_BY = {PRODUCT: "gmv", DISTRIBUTOR: "sales_amount", SALES: "quantity", CAMPAIGN_CHANNEL: "gmv"}
+RANKED_BY = {PRODUCT: "gmv", DISTRIBUTOR: "sales_amount", SALES: "quantity", CHANNEL: "gmv",
+             CAMPAIGN_CHANNEL: "gmv"}
 
 
 def _parse(at: str) -> datetime:
@@ -490,6 +501,16 @@ def visit_fact(event_id: str, distributor_id: str, visitor_id: str, at: str) -> 
                 distributor_id=distributor_id)
 
 
+def channel_visit_fact(event_id: str, channel: str, visitor_id: str, at: str) -> Fact:
+    """The mini-program opened through `channel`: `user_id` is the visitor."""
+    return Fact(event_id=event_id, kind=CHANNEL_VISIT, at=at, user_id=visitor_id, amount=0, channel=channel)
+
+
+def channel_periods(fact: Fact) -> dict[str, str]:
+    """The periods a channel's counters keep: {"day", "month"}."""
+    return {"day": fact.day, "month": fact.month}
+
+
 def distributor_periods(fact: Fact) -> dict[str, str]:
     """The periods a guide's counters keep: {"day", "week", "month", "ever": "ALL"}."""
     return {"day": fact.day, "week": fact.week, "month": fact.month, "ever": "ALL"}
@@ -550,9 +571,33 @@ class Increment:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-def increments(fact: Fact, positions: Positions | dict[str, bool] | None = None) -> list[Increment]:
+def channel_increments(fact: Fact, firsts: dict[str, bool] | None) -> list[Increment]:
+    """What a channel visit or a sale through a channel adds to the channel's day and
+    month. `firsts`: {"day": bool, "month": bool}, whether this is the visitor's (the
+    buyer's) first visit (order) through the channel in that period. The month also adds
+    up the day's distinct ones (`visitor_days`, `buyer_days`)."""
+    if not fact.channel:
+        return []
+    if firsts is None:
+        raise ValueError("a channel's visit or sale needs its firsts")
+    day, month = int(bool(firsts.get("day"))), int(bool(firsts.get("month")))
+    periods = channel_periods(fact)
+    if fact.kind == CHANNEL_VISIT:
+        return [Increment(Key(CHANNEL, periods["day"], fact.channel), {"visitors": day}),
+                Increment(Key(CHANNEL, periods["month"], fact.channel), {"visitors": month, "visitor_days": day})]
+    sale = {"orders": 1, "gmv": fact.amount}
+    return [Increment(Key(CHANNEL, periods["day"], fact.channel), {**sale, "buyers": day}),
+            Increment(Key(CHANNEL, periods["month"], fact.channel), {**sale, "buyers": month, "buyer_days": day})]
+
+
+def increments(fact: Fact, positions: Positions | dict[str, bool] | None = None,
+               channel_firsts: dict[str, bool] | None = None) -> list[Increment]:
     """The counters one fact moves. A sale needs its buyer's positions; a visit, which of
-    its periods it is the visitor's first visit of the guide in ({"day": True, ...})."""
+    its periods it is the visitor's first visit of the guide in ({"day": True, ...}); a
+    channel visit, and a sale through a channel, which of the channel's periods it is the
+    visitor's or buyer's first in (`channel_firsts`, {"day": True, "month": False})."""
+    if fact.kind == CHANNEL_VISIT:
+        return channel_increments(fact, channel_firsts if channel_firsts is not None else positions)
     if fact.kind in (PLACED, MILESTONE):
         return campaign_increments(fact, positions)
     if fact.kind in (SHARE, VISIT):
@@ -589,6 +634,7 @@ def increments(fact: Fact, positions: Positions | dict[str, bool] | None = None)
         if fact.distributor_id:
             out.append(Increment(guide_customer_key(fact.distributor_id, fact.user_id),
                                  {"orders": 1, "spent": fact.goods}))
+        out += channel_increments(fact, channel_firsts)
         return out + campaign_increments(fact, positions)
     if fact.kind == REFUND:
         out = [Increment(Key(DAY, fact.day), {"refunds": fact.amount, "refund_count": 1})]
@@ -700,6 +746,32 @@ def export_lines(first: str, last: str, totals: dict[str, dict[str, int]],
         yield buf.getvalue()
 
 
+CHANNEL_FIGURES = ("visitors", "orders", "buyers", "gmv")
+
+
+def channel_totals(found: dict[str, list[dict]]) -> list[dict]:
+    """`GET /admin/analytics/channels`: {period: the CHANNEL counters of that period} for
+    the periods a range of days was read as (whole months and single days), summed per
+    channel, highest gmv first (then by channel). One period alone (one day, one calendar
+    month): its distinct visitors and buyers. Several: the sums of each day's distinct
+    counts (visitor-days, buyer-days: a month gives its `visitor_days`, `buyer_days`)."""
+    single = len(found) == 1
+    totals: dict[str, dict] = {}
+    for period, counters in found.items():
+        month = len(period) == 7
+        for c in counters:
+            channel = c.get("subject")
+            if not channel:
+                continue
+            have = totals.setdefault(channel, {"channel": channel, **dict.fromkeys(CHANNEL_FIGURES, 0)})
+            have["orders"] += int(c.get("orders", 0))
+            have["gmv"] += int(c.get("gmv", 0))
+            summed = month and not single
+            have["visitors"] += int(c.get("visitor_days" if summed else "visitors", 0))
+            have["buyers"] += int(c.get("buyer_days" if summed else "buyers", 0))
+    return sorted(totals.values(), key=lambda t: (-t["gmv"], t["channel"]))
+
+
 # -- the nightly recount ----------------------------------------------------------------
 
 RECOUNTED = ("gmv", "orders", "buyers", "paid_refunds")
@@ -717,6 +789,36 @@ def recount(orders: Iterable) -> dict[str, int]:
         refunded += int(order.refunded_amount or 0)
         buyers.add(order.user_id)
     return {"gmv": gmv, "orders": count, "buyers": len(buyers), "paid_refunds": refunded}
+
+
+def recount_channels(orders: Iterable) -> dict[str, dict[str, int]]:
+    """{channel: orders, gmv, buyers} of the day from the orders paid that day (those with
+    a channel), as the CHANNEL day counters count them."""
+    out: dict[str, dict[str, int]] = {}
+    buyers: dict[str, set[str]] = {}
+    for order in orders:
+        channel = getattr(order, "channel", None)
+        if not channel or not counts_as_sale(order):
+            continue
+        have = out.setdefault(channel, {"orders": 0, "gmv": 0, "buyers": 0})
+        have["orders"] += 1
+        have["gmv"] += order.paid
+        buyers.setdefault(channel, set()).add(order.user_id)
+        have["buyers"] = len(buyers[channel])
+    return out
+
+
+def channel_differences(recounted: dict[str, dict[str, int]], counters: list[dict]) -> dict[str, dict]:
+    """{channel: {field: {"recount", "aggregate"}}} for every channel figure that differs."""
+    have = {c.get("subject"): c for c in counters}
+    out: dict[str, dict] = {}
+    for channel in sorted(set(recounted) | {k for k, c in have.items() if k and int(c.get("orders", 0))}):
+        mine, theirs = recounted.get(channel, {}), have.get(channel, {})
+        diff = {name: {"recount": int(mine.get(name, 0)), "aggregate": int(theirs.get(name, 0))}
+                for name in ("orders", "gmv", "buyers") if int(mine.get(name, 0)) != int(theirs.get(name, 0))}
+        if diff:
+            out[channel] = diff
+    return out
 
 
 def differences(recounted: dict[str, int], counters: dict | None) -> dict[str, dict[str, int]]:
@@ -814,6 +916,11 @@ class AnalyticsRepository(Protocol):
     def visitor_first(self, distributor_id: str, visitor_id: str, period: str, event_id: str) -> bool:
         """Whether the visit `event_id` is the visitor's first of the guide in `period`;
         idempotent as `buyer_position`: the visit that took the slot is told True again."""
+
+    def channel_first(self, channel: str, role: str, who: str, period: str, holder: str) -> bool:
+        """Whether `holder` (a visit's event id, an order id) is the first of `who` (a
+        visitor: role "visitor"; a buyer: "buyer") through `channel` in `period`;
+        idempotent as `visitor_first`."""
 
     def distributors(self, distributor_ids: list[str], period: str) -> dict[str, dict]:
         """{guide: their DISTRIBUTOR counters of `period`} for the guides that have any."""

@@ -4,7 +4,9 @@ Pricing an order needs the shopper (its openid), the SKUs, the shop's settings, 
 shopper's coupon when one is named, the shopper's current distributor binding, the
 shop's freight templates, the shopper's address book (an order may name a saved
 address by its id), the live promotions with their gift SKUs, and whether the shopper
-has paid an order before (a promotion may be for new customers only).
+has paid an order before (a promotion may be for new customers only), and the shopper's
+last visit that named a channel (an order naming none takes its channel while it is
+recent: layers/domain/channels.py).
 They live in different aggregates, but nothing in them decides whether the order may be
 written: every such fact is written back with a condition in the placement's
 transaction (stock, coupon status, the order id's absence). So the reader fetches them
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Protocol
 from layers.domain.addresses import AddressBook
 from layers.domain.attribution import Binding
 from layers.domain.catalog import Sku
+from layers.domain.channels import LastVisit
 from layers.domain.members import Book
 from layers.domain.promotion import Promotion
 from layers.domain.user_coupon import UserCoupon
@@ -45,6 +48,8 @@ class PlacementFacts:
     # True while the shopper has no paid order (their open paid orders and their buyer
     # record say so): what `new_customers_only` promotions ask
     new_customer: bool = True
+    # the shopper's last visit with a channel (POST /visits), None if there is none
+    last_visit: LastVisit | None = None
 
 
 class PlacementReader(Protocol):

@@ -119,6 +119,10 @@ class AnalyticsService:
         """`share.visited`: `{"distributor_id", "visitor_id", "at"}`."""
         self._forward(rules.visit_fact(event_id, payload["distributor_id"], payload["visitor_id"], payload["at"]))
 
+    def on_channel_visited(self, event_id: str, payload: dict) -> None:
+        """`channel.visited`: `{"channel", "visitor_id", "at"}`."""
+        self._forward(rules.channel_visit_fact(event_id, payload["channel"], payload["visitor_id"], payload["at"]))
+
     def units_sold(self) -> dict[str, int]:
         """Units sold per product (paid, less orders refunded in full): the storefront's `sales`."""
         return {str(c["subject"]): max(0, int(c.get("quantity", 0)))
@@ -136,7 +140,9 @@ class AnalyticsService:
         positions: dict = self._positions([f for f in unique if f.kind == rules.SALE])
         positions.update(self._visitor_firsts([f for f in unique if f.kind == rules.VISIT]))
         positions.update(self._participant_firsts([f for f in unique if rules.joins(f)]))
-        planned = [(fact, rules.increments(fact, positions.get(fact.event_id))) for fact in unique]
+        firsts = self._channel_firsts([f for f in unique if f.channel and f.kind in (rules.SALE, rules.CHANNEL_VISIT)])
+        planned = [(fact, rules.increments(fact, positions.get(fact.event_id), firsts.get(fact.event_id)))
+                   for fact in unique]
         counted = duplicates = 0
         while planned:
             chunk = rules.chunks(planned, self.max_items)[0]
@@ -202,6 +208,28 @@ class AnalyticsService:
         def ask(fact: Fact) -> dict[str, bool]:
             return {ref: self.analytics.participant_first(ref, fact.user_id, fact.event_id)
                     for ref in rules.joins(fact)}
+
+        with ThreadPoolExecutor(max_workers=min(self.parallel, len(facts))) as pool:
+            return dict(zip((f.event_id for f in facts), pool.map(ask, facts), strict=True))
+
+    def _channel_firsts(self, facts: list[Fact]) -> dict[str, dict[str, bool]]:
+        """Each channel visit's (sale's) {"day", "month": the visitor's (buyer's) first
+        through its channel there}: the day's slot, the month's only when the day's was
+        the first (not the first of the day is not the first of the month). A sale's
+        slot holds its order id, a visit's its event id (asked again: the same answer)."""
+        if not facts:
+            return {}
+
+        def ask(fact: Fact) -> dict[str, bool]:
+            role, holder = ("buyer", fact.order_id or fact.event_id) if fact.kind == rules.SALE else (
+                "visitor", fact.event_id)
+            firsts: dict[str, bool] = {}
+            for name, period in rules.channel_periods(fact).items():
+                if rules.visitor_follows(name, firsts):
+                    firsts[name] = False
+                    continue
+                firsts[name] = self.analytics.channel_first(fact.channel, role, fact.user_id, period, holder)
+            return firsts
 
         with ThreadPoolExecutor(max_workers=min(self.parallel, len(facts))) as pool:
             return dict(zip((f.event_id for f in facts), pool.map(ask, facts), strict=True))
@@ -285,6 +313,14 @@ class AnalyticsService:
         return {"items": [{"product_id": c["subject"], "title": c.get("title", ""),
                            "quantity": c.get("quantity", 0), "gmv": c.get("gmv", 0)} for c in rows]}
 
+    def channels(self, first: str | None, last: str | None) -> dict:
+        """Each channel's visitors, paid orders, buyers and gmv over the Beijing days
+        `first`..`last` (inclusive, at most 366): whole months as one query each, the other
+        days one each (`rules.channel_totals` says how visitors and buyers add up)."""
+        wanted = rules.days(rules.parse_day(first, "from"), rules.parse_day(last, "to"))
+        found = {period: self.analytics.ranking(rules.CHANNEL, period, None) for period in _periods(wanted)}
+        return {"items": rules.channel_totals(found)}
+
     def coupons(self) -> dict:
         used = {c["subject"]: c for c in self.analytics.coupons()}
         templates, cursor = [], None
@@ -321,18 +357,21 @@ class AnalyticsService:
         """Nightly: the day's figures again from its paid orders (the paid-date index);
         any difference from the counters is logged with an `alarm`."""
         day = day or rules.yesterday(self.clock.now())
-        recounted = rules.recount(self.analytics.paid_orders(day))
         paid = self.analytics.paid_orders(day)
         recounted = rules.recount(paid)
         differences = rules.differences(recounted, self.analytics.days([day]).get(day))
-        if differences:
+        # the channels' orders, gmv and buyers from the same orders: one query more
+        channels = rules.recount_channels(paid)
+        channel_differences = rules.channel_differences(channels, self.analytics.ranking(rules.CHANNEL, day, None))
+        if differences or channel_differences:
             logger.error("analytics differ from the recount",
-                         extra={"alarm": "ANALYTICS_MISMATCH", "day": day, "differences": differences})
+                         extra={"alarm": "ANALYTICS_MISMATCH", "day": day, "differences": differences,
+                                "channel_differences": channel_differences})
         refs = sorted({ref for order in paid if rules.counts_as_sale(order)
                        for ref in rules.order_campaigns(order, self._template_of(order))})
         reviews = {ref: found for ref in refs if (found := self.recount_review(ref))}
-        return {"day": day, "recount": recounted, "differences": differences, "campaigns": len(refs),
-                "campaign_differences": reviews}
+        return {"day": day, "recount": recounted, "differences": differences, "channels": channels,
+                "channel_differences": channel_differences, "campaigns": len(refs), "campaign_differences": reviews}
 
     def recount_review(self, ref: str) -> dict:
         """One campaign's review again from its records (its orders as placed, its groups

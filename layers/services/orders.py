@@ -16,6 +16,7 @@ from functools import partial
 
 from layers.clock import iso, parse_iso
 from layers.domain import addresses as address_rules
+from layers.domain import channels as channel_rules
 from layers.domain import checkout, errors, paid_shares, pricing
 from layers.domain import freight as freight_rules
 from layers.domain import members as member_rules
@@ -354,6 +355,8 @@ class OrderService:
             expires_at = iso(parse_iso(expires_by))
 
         address = _address(facts, address, address_id)
+        # no channel named: the last visit's while it is within the share binding window
+        channel = channel_rules.order_channel(channel, facts.last_visit, now, shop.share_binding_ttl_s)
         outcome = _promotion_outcome(facts, lines, now_dt, kind, without_gifts=_without_gifts)
         priced_lines = _with_promotions(lines, outcome)
         tx = self.new_tx()

@@ -16,6 +16,11 @@
   month, `ALL`): `first`, the event id of the visit that made them a visitor of the guide
   there, set once by the same conditional write. A day's, week's or month's slot expires
   after 120 days (no redelivery comes that late); `ALL` stays.
+- Channel slot: pk `ANALYTICS#CHSLOT#<role>#<channel>#<who>` (role `visitor` or
+  `buyer`), sk the period (a day, a month): `first`, the visit's event id or the order id
+  that made `who` a visitor or buyer through the channel there; expires after 120 days.
+- CHANNEL counters exist per day and month, each ranked in gsi3 (gmv): a period's
+  channels are one query.
 - DISTRIBUTOR counters exist per day, ISO week, month and `ALL`, each ranked in gsi3
   (sales) and read by key for a page of guides (one BatchGetItem).
 - Campaign reviews: a CAMPAIGN counter per campaign (`ANALYTICS#CAMPAIGN#-#<kind>#<id>`),
@@ -52,7 +57,7 @@ _FIGURES = ("gmv", "orders", "buyers", "new_buyers", "repeat_buyers", "refunds",
             "top_up_count", "paid_refunds", "quantity", "sales_amount", "commission", "used", "discount", "spent",
             "shares", "visits", "participants", "paid_orders", "new_customers", "groups_opened",
             "groups_succeeded", "groups_failed", "bargains_started", "bargains_succeeded", "bargains_bought",
-            "assists_started", "rewards_given")
+            "assists_started", "rewards_given", "visitor_days", "buyer_days")
 
 
 class CounterItem(Listed, Numbered):
@@ -91,6 +96,8 @@ class CounterItem(Listed, Numbered):
     bargains_bought = NumberAttribute(null=True)
     assists_started = NumberAttribute(null=True)
     rewards_given = NumberAttribute(null=True)
+    visitor_days = NumberAttribute(null=True)  # CHANNEL month: the sum of its days' distinct visitors
+    buyer_days = NumberAttribute(null=True)  # CHANNEL month: the sum of its days' distinct buyers
 
 
 class CountedItem(ShopModel):
@@ -116,6 +123,10 @@ def buyer_key(user_id: str, period: str) -> tuple[str, str]:
 
 def visitor_key(distributor_id: str, visitor_id: str, period: str) -> tuple[str, str]:
     return f"ANALYTICS#VISITOR#{distributor_id}#{visitor_id}", period
+
+
+def channel_slot_key(channel: str, role: str, who: str, period: str) -> tuple[str, str]:
+    return f"ANALYTICS#CHSLOT#{role}#{channel}#{who}", period
 
 
 def rank_key(kind: str, period: str) -> str:
@@ -170,6 +181,10 @@ class DynamoAnalyticsRepository:
     def visitor_first(self, distributor_id: str, visitor_id: str, period: str, event_id: str) -> bool:
         ttl = None if period == "ALL" else int(time.time()) + VISITOR_SLOT_TTL_S
         return _position(visitor_key(distributor_id, visitor_id, period), event_id, 1, ttl) == 1
+
+    def channel_first(self, channel: str, role: str, who: str, period: str, holder: str) -> bool:
+        ttl = int(time.time()) + VISITOR_SLOT_TTL_S
+        return _position(channel_slot_key(channel, role, who, period), holder, 1, ttl) == 1
 
     def distributors(self, distributor_ids: list[str], period: str) -> dict[str, dict]:
         keys = [counter_key(Key(domain.DISTRIBUTOR, period, d)) for d in dict.fromkeys(distributor_ids)]

@@ -18,6 +18,9 @@ PAID, SHIPPED or REFUNDING now, exact: moved in the order's own transactions) an
 buyer record of the analytics (an order ever counted as a sale, which covers completed
 orders; it is written a moment after payment, when the order is PAID and so counted by
 the first).
+
+The shopper's last visit with a channel (layers/storage/channels.py) is one more key of
+the same batch: an order that names no channel takes that visit's.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from layers.storage.catalog import (
     sku_key,
     to_sku,
 )
+from layers.storage.channels import LastVisitItem, last_visit_key, to_last_visit
 from layers.storage.coupons import UserCouponItem, coupon_key, to_coupon
 from layers.storage.distribution import BindingItem, binding_key, to_binding
 from layers.storage.freight import TEMPLATES_KEY, FreightTemplatesItem, to_templates
@@ -78,6 +82,7 @@ class DynamoPlacementReader:
         wanted[self.live_key] = PromotionsLiveItem
         wanted[counts_key(user_id)] = OrderCountsItem
         wanted[buyer_key(user_id, "ALL")] = BuyerItem
+        wanted[last_visit_key(user_id)] = LastVisitItem
         settings = self.settings.cached()
         if settings is None:
             wanted[SETTINGS_KEY] = SettingsItem
@@ -108,7 +113,8 @@ class DynamoPlacementReader:
             freight_templates=to_templates(found.get(TEMPLATES_KEY)),
             addresses=to_address_book(user_id, found.get(address_book_key(user_id))),
             promotions=promotions,
-            new_customer=not _paid_before(found.get(counts_key(user_id)), found.get(buyer_key(user_id, "ALL"))))
+            new_customer=not _paid_before(found.get(counts_key(user_id)), found.get(buyer_key(user_id, "ALL"))),
+            last_visit=to_last_visit(found.get(last_visit_key(user_id))))
 
 
 def _paid_before(counts: OrderCountsItem | None, buyer: BuyerItem | None) -> bool:

@@ -107,6 +107,8 @@ def test_every_page_reads_as_a_manager_reads_it_on_a_laptop_and_a_phone(
              "/console/distribution-pool", "/console/guide-numbers",
              "/console/members",
              "/console/customers", "/console/tags",
+             "/console/channels", "/console/product-ranking", "/console/distributor-ranking",
+             "/console/coupon-ranking",
              "/console/payouts", "/console/settings", "/console/operators"]
     if ids["group_buy_id"]:
         pages.append(f"/console/group-buys/{ids['group_buy_id']}")

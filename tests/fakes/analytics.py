@@ -29,6 +29,11 @@ class MemoryAnalyticsRepository:
             holder = self.store.items.setdefault(key, event_id)
             return holder == event_id
 
+    def channel_first(self, channel: str, role: str, who: str, period: str, holder: str) -> bool:
+        key = ("analytics-channel", role, channel, who, period)
+        with self.store.lock:
+            return self.store.items.setdefault(key, holder) == holder
+
     def distributors(self, distributor_ids: list[str], period: str) -> dict[str, dict]:
         found = {d: self._get(Key(domain.DISTRIBUTOR, period, d)) for d in distributor_ids}
         return {d: dict(c) for d, c in found.items() if c}

@@ -8,7 +8,7 @@ from layers.domain.placement import PlacementFacts
 
 class MemoryPlacementReader:
     def __init__(self, users, stock, coupons=None, bindings=None, members=None, freight=None,
-                 addresses=None, promotions=None, paid_before=None) -> None:
+                 addresses=None, promotions=None, paid_before=None, last_visits=None) -> None:
         """`users.get_user`, `stock.get_skus` / `stock.load_settings`, `coupons.get`
         (user coupons), `bindings.get_binding` (the distributor repository)."""
         self.users = users
@@ -20,6 +20,7 @@ class MemoryPlacementReader:
         self.addresses = addresses  # `get(user_id)`: the address book repository's twin
         self.promotions = promotions  # `live()`: the promotion repository's twin
         self.paid_before = paid_before  # (user_id) -> bool: has the shopper paid an order
+        self.last_visits = last_visits  # `get(user_id)`: the shopper's last visit with a channel
         self.calls = 0
 
     def read(self, user_id: str, sku_ids: list[str], coupon_id: str | None) -> PlacementFacts:
@@ -38,4 +39,5 @@ class MemoryPlacementReader:
             points=self.members.get_book(user_id, "points") if self.members is not None else None,
             levels=tuple(self.members.get_levels()) if self.members is not None else (),
             freight_templates=self.freight.all() if self.freight is not None else {},
-            addresses=self.addresses.get(user_id) if self.addresses is not None else None)
+            addresses=self.addresses.get(user_id) if self.addresses is not None else None,
+            last_visit=self.last_visits.get(user_id) if self.last_visits is not None else None)

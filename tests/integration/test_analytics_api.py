@@ -133,8 +133,9 @@ def test_the_recount_job_runs_on_yesterday(client, admin_headers):
     r = post(client, "/admin/jobs/recount-analytics/run", None, admin_headers)
     assert r.status_code == 200, r.body
     result = body(r)["result"]
-    # and the reviews of the campaigns of the day's paid orders: how many, and their differences
-    assert set(result) == {"day", "recount", "differences", "campaigns", "campaign_differences"}
+    # the channels' and the day's campaigns' recounts too: their figures, and their differences
+    assert set(result) == {"day", "recount", "differences", "channels", "channel_differences", "campaigns",
+                           "campaign_differences"}
 
 
 def test_when_wechat_fails_the_job_answers_503_and_stores_nothing(client, admin_headers, shop):

@@ -146,6 +146,10 @@ def test_a_cold_container_checks_the_token_version_on_the_placement_read(client,
         assert wiring.order_repository().get(order_id_for(user_id, "orders", headers["Idempotency-Key"]),
                                              consistent=True) is None  # nothing placed
         fresh = login(client)
+        # a visit through a channel: the order inherits it from the same one read
+        assert post(client, "/visits", {"path": "pages/index/index", "scene": 1011, "channel": "front-door"},
+                    fresh).status_code == 204
+        own_reads.clear()  # the visit's own check: not the order's
         versions._versions.clear()
         batch_reads = []
         real_batch = placement.batch_get_raw
@@ -155,6 +159,7 @@ def test_a_cold_container_checks_the_token_version_on_the_placement_read(client,
         finally:
             placement.batch_get_raw = real_batch
         assert r.status_code == 201, r.body
+        assert body(r)["channel"] == "front-door"
         assert own_reads == []  # neither request read the version on its own
         assert len(batch_reads) == 1
     finally:

@@ -267,3 +267,28 @@ def test_a_prepay_id_past_its_two_hours_is_asked_for_again(shop):
     with pytest.raises(errors.UpstreamUnavailable):
         shop.orders.get_for_user("u1", order["id"])
     assert shop.orders_repo.get(order["id"]).status == "PENDING_PAYMENT"  # not closed: it may be paid
+
+
+def test_every_kind_of_order_naming_no_channel_takes_the_last_visits_within_the_window(shop):
+    """Placement and the campaigns' orders (flash sale, group, bargain) all go through
+    `create_order`, which reads the last visit with what it prices from."""
+    from datetime import timedelta
+
+    from layers.clock import iso
+    from layers.domain import pricing
+    from layers.domain.channels import LastVisit
+
+    window = shop.stock.load_settings().share_binding_ttl_s
+    visits = {"u1": LastVisit("poster", iso(shop.clock.now() - timedelta(seconds=window)), 1011),
+              "u2": LastVisit("poster", iso(shop.clock.now() - timedelta(seconds=window + 1)), 1011)}
+    shop.reads.last_visits = visits
+    assert shop.place(quantity=1)["channel"] == "poster"  # exactly the window: still the visit's
+    assert "channel" not in shop.place(quantity=1, user="u2")  # a second past it: none
+    for n, kind in enumerate(("flash", "group", "bargain")):
+        line = pricing.Line(sku_id="s1", product_id="p1", title="龙井", category="tea", quantity=1, unit_price=1500)
+        answer = shop.orders.create_order(
+            user_id="u1", order_id=f"o-{kind}", lines=[line],
+            reservations_=[{"kind": "sku", "sku_id": "s1", "quantity": 1}], coupon_id=None,
+            address={"name": "张三", "phone": "13800000000", "detail": "1 号"}, share_token=None,
+            digest=f"d{n}", idempotency_key=None, kind=kind, channel="sms" if kind == "bargain" else None)
+        assert answer["channel"] == ("sms" if kind == "bargain" else "poster"), kind

@@ -43,7 +43,7 @@ def test_every_event_consumer_is_a_bound_method_taking_event_id_and_payload(wiri
                              "top_up.paid",
                              "catalog.changed",
                              "after_sale.approved", "after_sale.refunded", "after_sale.rejected",
-                             "coupon_grant.run", "share.created", "share.visited",
+                             "coupon_grant.run", "share.created", "share.visited", "channel.visited",
                              # a campaign's orders and steps, counted in its review
                              "order.placed", "group.opened", "group.succeeded", "group.failed",
                              "bargain.started", "bargain.succeeded", "assist.started", "assist.rewarded"}

@@ -5,6 +5,7 @@
 // - the dashboard's chart: the day rows the page carries (data-rows), drawn with ECharts;
 // - a ranking's chart (`data-ranking`, 分销 → 业绩): each guide's sales, the best on top;
 // - a campaign review's chart (`data-channels`, 活动复盘): orders and gmv per channel;
+// - a figures page's chart (`data-bars`, 数据 → 渠道 and the rankings): bars per label;
 // - an image list (`data-images`): files picked or dropped are posted by the browser straight
 //   to the bucket (a presigned POST asked of /console/uploads), then shown as thumbnails to
 //   reorder, make the cover (first) or remove; the form posts the URLs, one a line, in order.
@@ -226,11 +227,37 @@
     el.dataset.drawn = "true";
   }
 
+  // A figures page's chart (`data-bars`, 数据): horizontal bars, the first label on top,
+  // each series on the value axis of its unit (元 below, a count above). The page
+  // computed every number; this only draws them.
+  function bars(el) {
+    var spec = JSON.parse(el.dataset.bars || "{}");
+    var labels = (spec.labels || []).slice().reverse();
+    if (!labels.length) { el.hidden = true; return; }
+    var chart = echarts.init(el, null, { renderer: "canvas" });
+    chart.setOption({
+      animation: false,
+      tooltip: { trigger: "axis", axisPointer: { type: "shadow" } },
+      legend: { top: 0, data: spec.series.map(function (s) { return s.name; }) },
+      grid: { left: 8, right: 24, top: spec.units.length > 1 ? 56 : 32, bottom: 8, containLabel: true },
+      xAxis: spec.units.map(function (unit, n) {
+        return { type: "value", name: unit, position: n ? "top" : "bottom", splitLine: { show: !n } };
+      }),
+      yAxis: { type: "category", data: labels, axisLabel: { width: 90, overflow: "truncate" } },
+      series: spec.series.map(function (s) {
+        return { name: s.name, type: "bar", xAxisIndex: s.axis, data: s.data.slice().reverse() };
+      })
+    });
+    window.addEventListener("resize", function () { chart.resize(); });
+    el.dataset.drawn = "true";
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     label(document);
     if (window.echarts) { document.querySelectorAll("[data-channels]").forEach(channels); }
     document.querySelectorAll("[data-images]").forEach(imageList);
     if (window.echarts) { document.querySelectorAll("[data-ranking]").forEach(ranking); }
+    if (window.echarts) { document.querySelectorAll("[data-bars]").forEach(bars); }
     var el = document.getElementById("chart");
     if (!el || !window.echarts) { return; }
     var rows = JSON.parse(el.dataset.rows || "[]");
