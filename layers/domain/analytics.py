@@ -379,7 +379,7 @@ OWN_FIGURES = {"group_buy": ("groups_opened", "groups_succeeded", "groups_failed
 JOINED_BY_ORDER = ("flash_sale", "group_buy", "promotion", "coupon")
 STARTS = {"bargains_started", "assists_started"}
 ORDER_FIGURES = ("orders", "paid_orders", "gmv", "refunds", "new_customers")
-CHANNEL_FIGURES = ("orders", "paid_orders", "gmv")
+REVIEW_CHANNEL_FIGURES = ("orders", "paid_orders", "gmv")
 NO_CHANNEL = "-"  # the subject of an order with no channel's counter; `null` in the review
 
 
@@ -842,7 +842,7 @@ def review(kind: str, counters: dict | None, channels: list[dict]) -> dict:
            **{name: int(c.get(name, 0)) for name in ORDER_FIGURES},
            **{name: int(c.get(name, 0)) for name in OWN_FIGURES.get(kind, ())}}
     rows = [{"channel": None if ch["subject"] == NO_CHANNEL else ch["subject"],
-             **{name: int(ch.get(name, 0)) for name in CHANNEL_FIGURES}} for ch in channels]
+             **{name: int(ch.get(name, 0)) for name in REVIEW_CHANNEL_FIGURES}} for ch in channels]
     out["by_channel"] = sorted(rows, key=lambda r: (-r["gmv"], -r["orders"], r["channel"] or ""))
     return out
 
@@ -859,7 +859,7 @@ def recount_review(kind: str, orders: Iterable, first_orders: set[str], groups: 
     for order in orders:
         out["orders"] += 1
         shoppers.add(order.user_id)
-        row = channels.setdefault(order.channel, {"channel": order.channel, **dict.fromkeys(CHANNEL_FIGURES, 0)})
+        row = channels.setdefault(order.channel, {"channel": order.channel, **dict.fromkeys(REVIEW_CHANNEL_FIGURES, 0)})
         row["orders"] += 1
         if counts_as_sale(order):
             out["paid_orders"] += 1
@@ -898,8 +898,8 @@ def review_differences(recounted: dict, counted: dict) -> dict[str, dict]:
            for name, value in recounted.items() if name != "by_channel" and value != counted.get(name, 0)}
 
     def channels(review_: dict) -> dict:
-        return {r["channel"]: tuple(r[n] for n in CHANNEL_FIGURES) for r in review_.get("by_channel", ())
-                if any(r[n] for n in CHANNEL_FIGURES)}
+        return {r["channel"]: tuple(r[n] for n in REVIEW_CHANNEL_FIGURES) for r in review_.get("by_channel", ())
+                if any(r[n] for n in REVIEW_CHANNEL_FIGURES)}
 
     if channels(recounted) != channels(counted):
         out["by_channel"] = {"recount": recounted["by_channel"], "aggregate": counted.get("by_channel", [])}
