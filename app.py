@@ -24,6 +24,7 @@ from functions import (
     guide_customers,
     health,
     jobs,
+    links,  # 推广链接: URL Links, Schemes and codes by channel
     members,
     miniprogram,
     orders,
@@ -71,6 +72,7 @@ for blueprint in (
     freight.bp,
     after_sales.bp,
     promotions.bp,
+    links.bp,
 ):
     app.register_blueprint(blueprint)
 
