@@ -5,7 +5,15 @@ one; a code's image is served from the code bucket (layers/services/links.py).""
 from chalice import Blueprint, Response
 
 from functions import schemas, wiring
-from functions._api import created, idempotency_key, paged, parse_body, query_param, require_admin, route
+from functions._api import (
+    created,
+    idempotency_key,
+    paged,
+    parse_body,
+    query_param,
+    require_admin,
+    route,
+)
 
 bp = Blueprint(__name__)
 
