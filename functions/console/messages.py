@@ -92,7 +92,9 @@ FIELD_NAMES = {"amount": "金额", "reason": "原因", "bank_type": "开户银�
                "gift_sku_id": "赠品", "scope": "参加的商品", "new_customers_only": "仅限新客",
                "with_coupons": "可用优惠券", "product_ids": "商品", "category_ids": "分类",
                # recruitment
-               "distributor_recruitment": "分销员招募方式", "distributor_template_id": "默认佣金方案"}
+               "distributor_recruitment": "分销员招募方式", "distributor_template_id": "默认佣金方案",
+               # links for channels (推广链接)
+               "path": "页面路径", "query": "页面参数", "channel": "渠道标签", "expires_in_days": "有效天数"}
 
 
 def field_label(name: str) -> str:
