@@ -15,7 +15,6 @@ from chalice import Response
 from functions import schemas, wiring
 from functions.console._kit import bp, console_page, redirect
 from layers.domain import errors
-from layers.domain.links import CHANNEL_RE, DAYS_DEFAULT, EXAMPLE_CHANNELS, EXAMPLE_PAGES
 
 _ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 KIND_NAMES = {"url_link": "URL Link(短信、网页)", "url_scheme": "URL Scheme(App、短信)", "qrcode": "小程序码(海报、门店)"}
@@ -30,6 +29,7 @@ def _posted() -> dict[str, str]:
 def _page(ctx, values: dict, status: int = 200, refused: str | None = None, field: str | None = None):
     from functions._api import decode_cursor, encode_cursor
     from functions.console._kit import _query
+    from layers.domain.links import CHANNEL_RE, EXAMPLE_CHANNELS, EXAMPLE_PAGES
 
     channel = (_query("channel") or "").strip() or None
     if channel is not None and not CHANNEL_RE.fullmatch(channel):
@@ -41,6 +41,8 @@ def _page(ctx, values: dict, status: int = 200, refused: str | None = None, fiel
 
 
 def _blank() -> dict:
+    from layers.domain.links import DAYS_DEFAULT, EXAMPLE_PAGES
+
     return {"kind": "url_link", "path": EXAMPLE_PAGES[0], "query": "", "channel": "", "days": str(DAYS_DEFAULT),
             "form_key": uuid.uuid4().hex}
 
