@@ -74,7 +74,9 @@ def links_create(ctx):
         text = message_for(exc.code, exc.kind, exc.message)
         if exc.code == "INVALID_REQUEST" and field:
             text = f"{FIELD_NAMES.get(field, field)}有误:{_why(field)}"
-        return _page(ctx, values, 400 if exc.kind == "invalid" else 422, refused=text, field=field)
+        from functions.console._kit import HTTP_STATUS
+
+        return _page(ctx, values, HTTP_STATUS.get(exc.kind, 400), refused=text, field=field)
     except Exception as exc:
         from functions._api import is_validation_error
 

@@ -102,3 +102,24 @@ def test_an_unknown_outcome_is_asked_again_and_if_still_unknown_is_503_with_noth
 def test_links_need_the_admin_key(client):
     r = post(client, "/admin/links", {"kind": "url_link", "path": "pages/index/index", "channel": "sms"}, {})
     assert r.status_code == 401
+
+
+def test_the_console_shows_a_refusal_from_wechat_beside_the_form_with_what_was_typed(client, shop):
+    """The form posted as a browser would (signed in, CSRF): a page WeChat does not know is
+    the page again, 422, in Chinese, with the path kept; nothing listed."""
+    import os
+    from urllib.parse import urlencode
+
+    from functions import wiring
+
+    service = wiring.operators()
+    cookie = service.issue_session(service.sign_in("owner", os.environ["ADMIN_API_KEY"], "127.0.0.1"))
+    headers = {"Cookie": f"console_session={cookie}", "Host": "127.0.0.1",
+               "Content-Type": "application/x-www-form-urlencoded"}
+    tag = channel()
+    form = urlencode({"csrf": service.csrf_token(cookie), "form_key": "k" + uuid.uuid4().hex, "kind": "url_link",
+                      "path": "pages/never/index", "query": "", "channel": tag, "days": "7"})
+    r = client.http.post("/console/links", body=form.encode(), headers=headers)
+    text = r.body.decode()
+    assert r.status_code == 422 and "微信找不到这个页面" in text and 'value="pages/never/index"' in text
+    assert f'<td class="channel">{tag}</td>' not in text
