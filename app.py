@@ -24,6 +24,7 @@ from functions import (
     guide_customers,
     health,
     jobs,
+    links,  # 推广链接: URL Links, Schemes and codes by channel
     members,
     miniprogram,
     orders,
@@ -73,6 +74,7 @@ for blueprint in (
     after_sales.bp,
     promotions.bp,
     visits.bp,
+    links.bp,
 ):
     app.register_blueprint(blueprint)
 

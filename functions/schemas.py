@@ -935,3 +935,23 @@ REQUEST_MODELS[("/distributor-applications", "post")] = DistributorApplicationIn
 REQUEST_MODELS[("/admin/distributor-applications/{application_id}/approve", "post")] = ApprovalInput
 REQUEST_MODELS[("/admin/distributor-applications/{application_id}/reject", "post")] = RejectionInput
 REQUEST_MODELS[("/manager/distributors", "post")] = GroupMemberInput
+
+
+# -- links for channels (推广链接) -------------------------------------------------------------
+
+class LinkInput(BaseModel):
+    """A URL Link, a URL Scheme or a mini-program code opening `path` with `query`, tagged
+    with `channel` (layers/domain/links.py has the rules and docs/links.md WeChat's limits)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["url_link", "url_scheme", "qrcode"]
+    path: str = Field(min_length=1, max_length=128, description="a page of the published mini-program, e.g. pages/product/index")
+    query: str | None = Field(None, max_length=1024, description=(
+        "key=value pairs joined by &, of letters, digits and !#$&'()*+,/:;=?@-._~%; `channel=<tag>` is added "
+        "(a code's scene gets `c=<tag>` and must fit 32 characters)"))
+    channel: str = Field(pattern=r"^[a-z0-9_-]{1,24}$", description="the traffic source's tag, e.g. moments, sms_1212")
+    expires_in_days: int | None = Field(None, ge=1, le=30, description=(
+        "links only (30 by default); a mini-program code does not expire"))
+
+
+REQUEST_MODELS[("/admin/links", "post")] = LinkInput

@@ -924,6 +924,18 @@ def share_codes():
                             images=S3ImageStore(s.code_bucket, s.aws_region))
 
 
+@_once
+def links():
+    """Links for channels: URL Links, Schemes and codes (their images in the code bucket)."""
+    from layers.services.links import LinkService
+    from layers.storage.images import S3BlobStore
+    from layers.storage.links import DynamoLinks
+
+    s = settings()
+    return LinkService(links=DynamoLinks(), api=mini_program(), clock=clock(),
+                       images=S3BlobStore(s.code_bucket, s.aws_region) if s.code_bucket else None)
+
+
 # -- analytics ------------------------------------------------------------------------
 
 @_once

@@ -18,7 +18,21 @@
   `phone_code(number)` answers `phone_info` once; a reused, expired (5 minutes) or unknown
   code is 40029.
 - `POST /wxa/getwxacodeunlimit`: `scene` at most 32 characters of the documented set
-  (40169 / 40097 otherwise), `page` without a leading `/` or a query; answers a PNG.
+  (40169 / 40097 otherwise), `page` without a leading `/` or a query; with `check_path`
+  (WeChat's default true) the page must be one of the published mini-program's (`pages`,
+  41030 otherwise); answers a PNG.
+- `POST /wxa/generate_urllink` (urllink.generate) and `POST /wxa/generatescheme`
+  (generatescheme, `jump_wxa: {path, query, env_version}`), from
+  https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/qrcode-link/url-link/generateUrlLink.html
+  and .../url-scheme/generateScheme.html (the older urlscheme.generate page has the error
+  table): `path` a published page (`pages`) without a query (40165), `query` at most 1024
+  of `0-9A-Za-z!#$&'()*+,/:;=?@-._~%` (40212), `expire_type` 0 with `expire_time` (a Unix
+  time more than a minute and at most 30 days ahead) or 1 with `expire_interval` (1 to 30
+  days), 85401 otherwise; every link expires (is_expire is ignored: "is_expire 值固定为
+  true", WeChat's answer in the developer community, after the 2023 rule change). Both
+  count against one daily quota ("每天生成 URL Scheme 和 URL Link 的总数量上限为50万",
+  `link_quota`), 45009 past it. Each answer is a new link (`https://wxaurl.cn/<ticket>`,
+  `weixin://dl/business/?t=<ticket>`), remembered with what it opens (`resolve`).
 - The message push, signed with the push token and encrypted in safe mode (AES-256-CBC,
   written here from the documentation with `cryptography`): `settle(out_trade_no)` posts
   `trade_manage_order_settlement` to the shop, `build_push()` hands tests the request.
@@ -33,7 +47,11 @@
   (a template of the merchant's account and its keywords), `POST /sandbox/mp/settle/{out_trade_no}`, `POST /sandbox/mp/remind-shipping/{out_trade_no}`,
   `GET /sandbox/mp/shipping/{out_trade_no}` (what WeChat holds of the order's shipping),
   `POST /sandbox/mp/phone-codes/{number}` (the code the mini-program's getPhoneNumber button
-  would give for `number`: `{"code"}`).
+  would give for `number`: `{"code"}`), `POST /sandbox/mp/pages` `{"path"}` (a page the
+  published mini-program has), `POST /sandbox/mp/link-quota` `{"left": n}` (links WeChat
+  will still make today), `POST /sandbox/mp/resolve` `{"url"}` (what a link opens:
+  `{"kind", "path", "query", "env_version", "expires_at", "expired"}`, 404 for a link
+  WeChat never made).
 """
 
 from __future__ import annotations
@@ -76,6 +94,11 @@ _HAN = re.compile(r"^[\u4e00-\u9fff]+$")
 _HAS_HAN = re.compile(r"[\u4e00-\u9fff]")
 CAR_NUMBER = re.compile(r"^[\u4e00-\u9fffA-Za-z0-9][A-Za-z0-9]{0,6}[\u4e00-\u9fffA-Za-z0-9]?$")
 MASKED = re.compile(r"^(\+\d+-)?\d{3}\*{4}\d{4}$")
+LINK_QUERY_CHARS = re.compile(r"^[0-9A-Za-z!#$&'()*+,/:;=?@\-._~%]*$")
+LINK_DAYS_MAX = 30
+# The pages of the published mini-program (docs/miniprogram.md); `register_page` adds more.
+DEFAULT_PAGES = ("pages/index/index", "pages/product/index", "pages/flash/index", "pages/group/detail",
+                 "pages/order/detail", "pages/after-sale/detail", "pages/me/coupons")
 # What get_delivery_list answers here: a few of WeChat's couriers in its documented shape
 # (SF/顺丰速运 as in the documentation's example; the real list has hundreds).
 DELIVERY_LIST = ({"delivery_id": "SF", "delivery_name": "顺丰速运"}, {"delivery_id": "ZTO", "delivery_name": "中通快递"},
@@ -116,6 +139,9 @@ class MiniProgramSandbox:
         self._upload_faults: list[int] = []
         self.templates: dict[str, tuple[str, ...]] = {}  # template_id -> its keywords
         self.phone_codes: dict[str, tuple[str, str, float]] = {}  # code -> (country code, number, issued at)
+        self.pages: set[str] = set(DEFAULT_PAGES)
+        self.link_quota = 500_000  # URL Links and Schemes WeChat still makes today
+        self.links: dict[str, dict] = {}  # url -> what it opens
         self._lock = threading.RLock()
 
     def env(self) -> dict[str, str]:
@@ -147,6 +173,19 @@ class MiniProgramSandbox:
         with self._lock:
             self.phone_codes[code] = (country_code, number, time.time() if issued_at is None else issued_at)
         return code
+
+    def register_page(self, path: str) -> None:
+        """A page of the published mini-program (links and checked codes open only those)."""
+        with self._lock:
+            self.pages.add(path.removeprefix("/"))
+
+    def resolve(self, url: str) -> dict | None:
+        """What a link WeChat made opens, and whether it has expired; None for any other."""
+        with self._lock:
+            found = self.links.get(url)
+        if found is None:
+            return None
+        return {**found, "expired": time.time() >= found["expires_at"]}
 
     def expire_token(self) -> None:
         """The current access token stops working (40001), as when WeChat revokes it."""
@@ -191,6 +230,13 @@ class MiniProgramSandbox:
             return 200, {"errcode": 0, "errmsg": "ok", "is_trade_managed": self.trade_managed}, False
         if path == "/wxa/getwxacodeunlimit":
             return self._code(data)
+        if path == "/wxa/generate_urllink":
+            return self._link("url_link", data, data)
+        if path == "/wxa/generatescheme":
+            jump = data.get("jump_wxa")
+            if not isinstance(jump, dict):
+                return _err(40097, "invalid args: jump_wxa is required")
+            return self._link("url_scheme", jump, data)
         if path == "/wxa/business/getuserphonenumber":
             return self._phone_number(data)
         if path == "/cgi-bin/express/delivery/open_msg/get_delivery_list":
@@ -418,12 +464,55 @@ class MiniProgramSandbox:
         page = data.get("page", "pages/index/index")
         if not isinstance(page, str) or page.startswith("/") or "?" in page:
             return _err(41030, "invalid page")
+        if data.get("check_path", True) is not False and page not in self.pages:
+            return _err(41030, "invalid page: the page does not exist in the published mini-program")
         width = data.get("width", 430)
         if not isinstance(width, int) or not 280 <= width <= 1280:
             return _err(40097, "invalid args: width")
         with self._lock:
             self.codes_made += 1
         return 200, _png(scene + "|" + page), False
+
+    # -- URL Link and URL Scheme --------------------------------------------------------------
+    def _link(self, kind: str, target: dict, data: dict):
+        """generate_urllink (`target` is the body) and generatescheme (`target` is its
+        `jump_wxa`); the rules are in the module docstring."""
+        path = target.get("path", "")
+        query = target.get("query", "")
+        env_version = target.get("env_version", "release")
+        if not isinstance(path, str) or "?" in path:
+            return _err(40165, "invalid path: it must be a page, without a query")
+        path = path.removeprefix("/") or "pages/index/index"  # "path 为空时会跳转小程序主页"
+        if path not in self.pages:
+            return _err(40165, "invalid path: the page does not exist in the published mini-program")
+        if not isinstance(query, str) or len(query) > 1024 or not LINK_QUERY_CHARS.match(query):
+            return _err(40212, "invalid query")
+        if env_version not in ("release", "trial", "develop"):
+            return _err(40097, "invalid args: env_version")
+        now = time.time()
+        expire_type = data.get("expire_type")
+        if expire_type == 0:
+            at = data.get("expire_time")
+            if isinstance(at, bool) or not isinstance(at, int) or not now + 60 < at <= now + LINK_DAYS_MAX * 86400:
+                return _err(85401, "invalid expire_time: more than a minute and at most 30 days ahead")
+            expires_at = float(at)
+        elif expire_type == 1:
+            days = data.get("expire_interval")
+            if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= LINK_DAYS_MAX:
+                return _err(85401, "invalid expire_interval: 1 to 30 days")
+            expires_at = now + days * 86400
+        else:
+            return _err(40097, "invalid args: expire_type must be 0 or 1")
+        ticket = secrets.token_urlsafe(9).replace("-", "a").replace("_", "b")
+        url = f"https://wxaurl.cn/{ticket}" if kind == "url_link" else f"weixin://dl/business/?t={ticket}"
+        with self._lock:
+            if self.link_quota <= 0:
+                return _err(45009, "reach max api daily quota limit")
+            self.link_quota -= 1
+            self.links[url] = {"kind": kind, "path": path, "query": query, "env_version": env_version,
+                               "expires_at": expires_at}
+        key = "url_link" if kind == "url_link" else "openlink"
+        return 200, {"errcode": 0, "errmsg": "ok", key: url}, False
 
     # -- the message push -------------------------------------------------------------------------
     def _encrypt(self, text: str) -> str:
@@ -549,6 +638,21 @@ class MiniProgramSandbox:
 
     def control(self, method: str, path: str, body: bytes = b""):
         parts = path.strip("/").split("/")  # sandbox, mp, <what>, <out_trade_no | template_id>
+        if len(parts) == 3 and method == "POST" and parts[2] in ("pages", "link-quota", "resolve"):
+            data = self._json(body) or {}
+            if parts[2] == "pages" and isinstance(data.get("path"), str):
+                self.register_page(data["path"])
+                return 200, {"pages": sorted(self.pages)}, False
+            if parts[2] == "link-quota" and isinstance(data.get("left"), int):
+                with self._lock:
+                    self.link_quota = data["left"]
+                return 200, {"left": self.link_quota}, False
+            if parts[2] == "resolve" and isinstance(data.get("url"), str):
+                found = self.resolve(data["url"])
+                if found is None:
+                    return 404, {"code": "NOT_FOUND", "message": "WeChat made no such link"}, False
+                return 200, found, False
+            return 400, {"code": "INVALID_REQUEST", "message": path}, False
         if len(parts) != 4:
             return 404, {"code": "NOT_FOUND", "message": path}, False
         what, out_trade_no = parts[2], parts[3]

@@ -19,6 +19,7 @@ from functions.console import (  # noqa: F401  (each registers its views on bp)
     freight,
     guide_numbers,  # 业绩: weekly and monthly stars, the period export
     guides,  # one guide's page: figures and customers
+    links,  # 推广链接: URL Links, Schemes and codes by channel
     marketing,
     members,
     orders,

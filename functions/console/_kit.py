@@ -64,7 +64,7 @@ NAV = (
     ("营销", (("/console/coupons", "优惠券", False), ("/console/flash-sales", "秒杀", False),
               ("/console/group-buys", "拼团", False), ("/console/bargains", "砍价", False),
               ("/console/assist-campaigns", "助力", False), ("/console/promotions", "促销活动", False),
-              ("/console/coupon-grants", "定向发券", False))),
+              ("/console/coupon-grants", "定向发券", False), ("/console/links", "推广链接", False))),
     ("分销", (("/console/distributors", "分销员", False), ("/console/distributor-applications", "分销员申请", False),
               ("/console/tiers", "佣金方案", False),
               ("/console/managers", "团队长", False), ("/console/distribution-pool", "推广商品池", False),
@@ -259,7 +259,8 @@ FLASH = {"done": "操作已完成", "saved": "已保存", "created": "已创建"
          "adjusted": "已调整", "paid": "已标记为已打款", "stock": "库存已调整", "retry": "已重新排队上传",
          "deleted": "已删除", "as_approved": "已同意售后申请", "as_rejected": "已拒绝售后申请",
          "as_received": "已确认收到退货", "as_shipped": "换货商品已寄出",
-         "app_approved": "已通过申请,申请人已成为分销员", "app_rejected": "已拒绝申请,申请人会看到原因"}
+         "app_approved": "已通过申请,申请人已成为分销员", "app_rejected": "已拒绝申请,申请人会看到原因",
+         "link_created": "推广链接已生成"}
 
 
 def redirect(to: str, cookies: list[str] | None = None, flash: str | None = None) -> Response:

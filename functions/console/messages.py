@@ -44,6 +44,9 @@ BY_CODE = {
     "APPLICATION_DECIDED": "这份申请已经处理过,请刷新页面查看最新状态",
     "NO_TEMPLATE": "没有可用的佣金方案:请选择一个,或给团队长设置佣金方案,或在店铺设置里设置默认佣金方案",
     "UNKNOWN_TEMPLATE": "佣金方案不存在,请重新选择",
+    "INVALID_PAGE": "微信找不到这个页面:页面路径须是已发布的小程序里存在的页面",
+    "LINK_QUOTA_EXCEEDED": "微信今天可生成的链接数已用完或生成太快,请稍后(或明天)再试",
+    "LINKS_NOT_ALLOWED": "微信不允许本小程序生成链接(仅国内非个人主体的小程序可以),或生成权限已被封禁",
     "IN_ANOTHER_GROUP": "该分销员已在其他团队长的团队中",
     "EXPORTS_UNAVAILABLE": "导出暂不可用:没有配置存放导出文件的存储桶",
 }
@@ -89,7 +92,9 @@ FIELD_NAMES = {"amount": "金额", "reason": "原因", "bank_type": "开户银�
                "gift_sku_id": "赠品", "scope": "参加的商品", "new_customers_only": "仅限新客",
                "with_coupons": "可用优惠券", "product_ids": "商品", "category_ids": "分类",
                # recruitment
-               "distributor_recruitment": "分销员招募方式", "distributor_template_id": "默认佣金方案"}
+               "distributor_recruitment": "分销员招募方式", "distributor_template_id": "默认佣金方案",
+               # links for channels (推广链接)
+               "path": "页面路径", "query": "页面参数", "channel": "渠道标签", "expires_in_days": "有效天数"}
 
 
 def field_label(name: str) -> str:

@@ -61,3 +61,10 @@ UnknownTemplate = _error("UnknownTemplate", "UNKNOWN_TEMPLATE", "unprocessable")
 InAnotherGroup = _error("InAnotherGroup", "IN_ANOTHER_GROUP", "conflict")
 # Exports: no bucket is configured to write the file to (a stage without `CODE_BUCKET`).
 ExportsUnavailable = _error("ExportsUnavailable", "EXPORTS_UNAVAILABLE", "unavailable")
+# Links for channels (layers/domain/links.py): WeChat does not know the page in the published
+# mini-program (40165, 85079, 41030); WeChat's daily or per-second quota of links is used up
+# (45009, 44990, 85400); the mini-program may not make links (40002, 40013: not a
+# mainland-China organisation's, or banned).
+InvalidPage = _error("InvalidPage", "INVALID_PAGE", "unprocessable")
+LinkQuotaExceeded = _error("LinkQuotaExceeded", "LINK_QUOTA_EXCEEDED", "rate_limited")
+LinksNotAllowed = _error("LinksNotAllowed", "LINKS_NOT_ALLOWED", "forbidden")

@@ -53,6 +53,19 @@ class CodeApi(Protocol):
         """(image, content type) of `wxacode.getUnlimited`; WeChatApiError or WeChatUnavailable."""
 
 
+class LinkApi(Protocol):
+    """URL Links, URL Schemes and mini-program codes for links (layers/domain/links.py).
+    Each asks again while the outcome is unknown, then raises WeChatUnavailable; a refusal
+    is WeChatApiError with WeChat's errcode."""
+
+    def generate_url_link(self, path: str, query: str, expire_interval_days: int) -> str: ...
+
+    def generate_scheme(self, path: str, query: str, expire_interval_days: int) -> str: ...
+
+    def get_unlimited_code(self, scene: str, page: str, check_path: bool = False,
+                           retries: int = 0) -> tuple[bytes, str]: ...
+
+
 class PhoneApi(Protocol):
     def get_phone_number(self, code: str) -> dict:
         """`{"phone", "country_code"}` for a getPhoneNumber code; InvalidCode (used,

@@ -15,6 +15,7 @@ WECHAT_API_BASE, so the same code talks to the sandbox locally.
 from __future__ import annotations
 
 import json
+import time
 
 import requests
 from wechatpy import WeChatClient
@@ -68,6 +69,7 @@ class MiniProgram:
         self.http = requests.Session()
         self.tokens = AccessTokens(self._stable_token, token_store or _ProcessTokenStore())
         self.client.tokens = self.tokens
+        self.sleep = time.sleep  # between retries of an unknown outcome (tests make it instant)
 
     # -- code2session (no access token) --------------------------------------------------------
 
@@ -116,7 +118,7 @@ class MiniProgram:
                                       headers={"Content-Type": "application/json"})
         except requests.RequestException as exc:
             raise WeChatUnavailable(str(exc)) from exc
-        if response.status_code >= 500:
+        if response.status_code >= 500 or response.status_code == 429:
             raise WeChatUnavailable(f"HTTP {response.status_code}")
         content_type = response.headers.get("Content-Type", "")
         if binary and content_type.startswith("image/"):
@@ -202,12 +204,78 @@ class MiniProgram:
             raise WeChatUnavailable("getuserphonenumber: the watermark names another appid")
         return {"phone": pure, "country_code": str(info.get("countryCode") or "86")}
 
-    def get_unlimited_code(self, scene: str, page: str) -> tuple[bytes, str]:
-        answer = self._call("/wxa/getwxacodeunlimit", {"scene": scene, "page": page, "check_path": False},
-                            binary=True)
+    def get_unlimited_code(self, scene: str, page: str, check_path: bool = False,
+                           retries: int = 0) -> tuple[bytes, str]:
+        """wxacode.getUnlimited (POST /wxa/getwxacodeunlimit): the image, or the errcode as
+        WeChatApiError. `check_path` (WeChat's default true) refuses a page the published
+        mini-program does not have (41030); share codes leave it off. `retries`: how many
+        times an unknown outcome is asked again (`_retrying`)."""
+        body = {"scene": scene, "page": page, "check_path": check_path}
+        answer = self._retrying(lambda: self._call("/wxa/getwxacodeunlimit", body, binary=True), retries)
         if not isinstance(answer, tuple):
             raise WeChatApiError(int(answer.get("errcode", -1)), answer.get("errmsg", "no image"))
         return answer
+
+    # -- links: URL Link and URL Scheme --------------------------------------------------------
+    # Both expire, at most 30 days after they are made: WeChat makes no other kind since
+    # 2023 (is_expire is always true; "最长间隔天数为30天"). Generating URL Links and Schemes
+    # together is limited to 500,000 a day per mini-program (45009 past it) and, per the
+    # older error table, 100 a second (44990). docs/links.md has the sources.
+
+    def generate_url_link(self, path: str, query: str, expire_interval_days: int,
+                          env_version: str = "release", retries: int = 2) -> str:
+        """urllink.generate (POST /wxa/generate_urllink,
+        https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/qrcode-link/url-link/generateUrlLink.html):
+        body `path` (a published page, no query), `query` (at most 1024 of
+        `0-9A-Za-z!#$&'()*+,/:;=?@-._~%`), `env_version`, `expire_type` 1 (an interval) with
+        `expire_interval` in days (at most 30); answers `{"errcode": 0, "errmsg": "ok",
+        "url_link": "https://wxaurl.cn/..."}`. WeChatApiError with WeChat's errcode
+        (40165 path, 40212 query, 85401 expiry, 45009/44990 quota, 40002/40013 no
+        permission), WeChatUnavailable when the outcome stayed unknown."""
+        body = {"path": path, "query": query, "env_version": env_version, "is_expire": True,
+                "expire_type": 1, "expire_interval": expire_interval_days}
+        answer = self._retrying(lambda: self._call("/wxa/generate_urllink", body), retries)
+        url = answer.get("url_link")
+        if not isinstance(url, str) or not url.startswith("https://"):
+            raise WeChatUnavailable("generate_urllink: no url_link in the answer")
+        return url
+
+    def generate_scheme(self, path: str, query: str, expire_interval_days: int,
+                        env_version: str = "release", retries: int = 2) -> str:
+        """generatescheme (POST /wxa/generatescheme,
+        https://developers.weixin.qq.com/miniprogram/dev/OpenApiDoc/qrcode-link/url-scheme/generateScheme.html):
+        body `jump_wxa: {path, query, env_version}` with the same path and query rules as a
+        URL Link, `expire_type` 1 and `expire_interval` (days, at most 30); answers
+        `{"errcode": 0, "errmsg": "ok", "openlink": "weixin://dl/business/?t=..."}`. Errors
+        as generate_url_link."""
+        body = {"jump_wxa": {"path": path, "query": query, "env_version": env_version}, "is_expire": True,
+                "expire_type": 1, "expire_interval": expire_interval_days}
+        answer = self._retrying(lambda: self._call("/wxa/generatescheme", body), retries)
+        link = answer.get("openlink")
+        if not isinstance(link, str) or not link.startswith("weixin://"):
+            raise WeChatUnavailable("generatescheme: no openlink in the answer")
+        return link
+
+    def _retrying(self, call, retries: int):
+        """`call()`, asked again (the same request) up to `retries` times while its outcome
+        is unknown: a timeout, a connection error, HTTP 5xx or 429 (WeChatUnavailable) and
+        errcode -1 ("系统繁忙，此时请开发者稍候再试", 全局返回码). A link or code made by an
+        attempt whose answer was lost is never used, and costs one of the day's quota."""
+        for attempt in range(retries + 1):
+            try:
+                return call()
+            except AppSecretRejected:
+                raise  # the configuration, not the moment: asking again changes nothing
+            except WeChatUnavailable:
+                if attempt == retries:
+                    raise
+            except WeChatApiError as exc:
+                if int(exc.errcode) != -1:
+                    raise
+                if attempt == retries:
+                    raise WeChatUnavailable(f"WeChat stayed busy: {exc}") from exc
+            self.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
 
 
 class _ProcessTokenStore:

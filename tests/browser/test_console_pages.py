@@ -101,7 +101,7 @@ def test_every_page_reads_as_a_manager_reads_it_on_a_laptop_and_a_phone(
              "/console/after-sales", "/console/products", f"/console/products/{ids['product_id']}", "/console/categories",
              "/console/freight-templates", "/console/freight-templates/new", "/console/coupons",
              "/console/flash-sales", "/console/group-buys", "/console/bargains", "/console/assist-campaigns",
-             "/console/promotions", "/console/coupon-grants",
+             "/console/promotions", "/console/coupon-grants", "/console/links",
              "/console/distributors", "/console/distributor-applications",
              "/console/distributor-applications?status=APPROVED", "/console/tiers", "/console/managers",
              "/console/distribution-pool", "/console/guide-numbers",

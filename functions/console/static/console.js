@@ -8,7 +8,10 @@
 // - a figures page's chart (`data-bars`, 数据 → 渠道 and the rankings): bars per label;
 // - an image list (`data-images`): files picked or dropped are posted by the browser straight
 //   to the bucket (a presigned POST asked of /console/uploads), then shown as thumbnails to
-//   reorder, make the cover (first) or remove; the form posts the URLs, one a line, in order.
+//   reorder, make the cover (first) or remove; the form posts the URLs, one a line, in order;
+// - a copy button (`data-copy` holds the text, 营销 → 推广链接): to the clipboard, and says so
+//   next to it; where the clipboard is refused (plain HTTP, an old browser) the text is
+//   selected in a box for a long press or Ctrl+C.
 (function () {
   var UPLOAD_REFUSED = "只能上传 JPG、PNG 或 WebP 图片,每张不超过 5MB";
 
@@ -251,6 +254,36 @@
     window.addEventListener("resize", function () { chart.resize(); });
     el.dataset.drawn = "true";
   }
+
+  function copied(button, text) {
+    var note = button.parentNode.querySelector(".copy-status");
+    if (!note) {
+      note = document.createElement("span"); note.className = "copy-status hint"; note.setAttribute("role", "status");
+      button.parentNode.appendChild(note);
+    }
+    note.textContent = text;
+  }
+  function fallback(button, value) {
+    var box = document.createElement("input");
+    box.value = value; box.readOnly = true; box.className = "copy-box";
+    button.parentNode.appendChild(box);
+    box.select();
+    var done = false;
+    try { done = document.execCommand("copy"); } catch (e) { done = false; }
+    copied(button, done ? "已复制" : "请长按或 Ctrl+C 复制");
+  }
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-copy]") : null;
+    if (!button) { return; }
+    event.preventDefault();
+    var value = button.getAttribute("data-copy");
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(value).then(function () { copied(button, "已复制"); },
+                                                function () { fallback(button, value); });
+    } else {
+      fallback(button, value);
+    }
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     label(document);
