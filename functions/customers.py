@@ -40,7 +40,7 @@ def _int_param(name: str) -> int | None:
     raw = query_param(bp, name)
     if raw is None:
         return None
-    if not raw.isdigit() or len(raw) > 12:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:
         raise errors.InvalidRequest(f"{name} must be a whole number from 0")
     return int(raw)
 

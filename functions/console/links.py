@@ -62,7 +62,7 @@ def links_create(ctx):
     kind = values["kind"]
     days = None
     if kind != "qrcode" and values["days"]:
-        days = int(values["days"]) if values["days"].isdigit() else -1
+        days = int(values["days"]) if values["days"].isascii() and values["days"].isdigit() else -1
     try:
         body = schemas.LinkInput.model_validate({"kind": kind, "path": values["path"], "query": values["query"] or None,
                                                  "channel": values["channel"], "expires_in_days": days})

@@ -149,7 +149,7 @@ def _picked_lines(order_id: str, form: dict) -> list[dict]:
         raw = (form.get(f"qty_{index}") or "").strip()
         if not raw or raw == "0":
             continue
-        if not raw.isdigit() or int(raw) > 999:
+        if not (raw.isascii() and raw.isdigit()) or int(raw) > 999:
             raise errors.InvalidRequest(f"{line.get('title') or line['sku_id']}:退款件数请填写整数")
         items.append({"sku_id": line["sku_id"], "quantity": int(raw)})
     return items

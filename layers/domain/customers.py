@@ -101,7 +101,7 @@ def normalise_query(q: str) -> tuple[str, str] | None:
     """`q` of the customer list: ("phone", digits) for a whole number, ("last4", digits)
     for four digits, None for anything else (the list answers 400)."""
     digits = q.strip().removeprefix("+86").replace(" ", "").replace("-", "")
-    if not digits.isdigit():
+    if not (digits.isascii() and digits.isdigit()):  # `²` and `١` are digits too, to str.isdigit
         return None
     if len(digits) == 4:
         return "last4", digits

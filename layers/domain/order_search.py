@@ -22,7 +22,7 @@ STATUSES = ("PENDING_PAYMENT", "PAID", "SHIPPED", "COMPLETED", "CLOSED", "REFUND
 
 def normalized_phone(text: str | None) -> str | None:
     """The digits a phone is indexed and found by; None when it has too few to be one."""
-    digits = "".join(ch for ch in (text or "") if ch.isdigit())
+    digits = "".join(ch for ch in (text or "") if ch in "0123456789")
     for prefix in ("0086", "86"):
         if digits.startswith(prefix) and len(digits) == len(prefix) + 11:
             digits = digits[len(prefix):]

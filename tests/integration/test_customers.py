@@ -245,6 +245,10 @@ def test_the_phone_is_saved_masked_found_by_number_or_last_four_removed_and_neve
         r = client.http.get(f"/admin/customers/{user}", headers=admin_headers)
         assert r.status_code == 200 and body(r)["phone_masked"] == "139****5678" and "phone" not in body(r)
         assert client.http.get("/admin/customers?q=12", headers=admin_headers).status_code == 400
+        # digits to str.isdigit that are no number's: a clear 400, never a 500
+        for odd in ("q=%C2%B2%C2%B2%C2%B2%C2%B2", "min_orders=%C2%B2", "min_spent=%D9%A1"):
+            r = client.http.get(f"/admin/customers?{odd}", headers=admin_headers)
+            assert r.status_code == 400 and body(r)["error"]["code"] == "INVALID_REQUEST", (odd, r.body)
         assert client.http.get(f"/admin/customers?q={NUMBER}", headers=shopper).status_code == 401
 
         assert client.http.delete("/me/phone", headers=shopper).status_code == 204
