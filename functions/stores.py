@@ -74,3 +74,9 @@ def remove_staff(store_id, kind, staff_id):
     require_admin(bp)
     wiring.stores().remove_staff(store_id, kind, staff_id)
     return no_content()
+
+
+@route(bp, "/admin/analytics/stores", methods=["GET"])
+def store_figures():
+    require_admin(bp)
+    return wiring.analytics().stores(query_param(bp, "month"))

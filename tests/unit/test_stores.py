@@ -182,3 +182,41 @@ def test_two_stores_taking_one_guide_at_once_leave_one_place(service):
         t.join()
     final = service.store_of_guide("u_guide")
     assert final in stores and sum(len(service.staff(s)) for s in stores) == 1
+
+
+# -- the store figures' rules ------------------------------------------------------------------
+
+def _paid_order(**kw):
+    from tests.unit.test_analytics_rules import _order
+
+    return _order(**kw)
+
+
+def test_a_sale_moves_its_stores_month_once():
+    from layers.domain import analytics as a
+
+    def store_incs(order, guide_store=None):
+        fact = a.sale_fact("e1", order, guide_store=guide_store)
+        fact = a.Fact.from_message(fact.to_message())  # through the queue
+        return {(i.key.period, i.key.subject): i.add for i in a.increments(fact, a.Positions(1, 1, 1))
+                if i.key.kind == a.STORE}
+
+    pickup = {"kind": "pickup", "store_id": "st_a"}
+    # 23:59:59 Beijing on 30 November: November's
+    month = "2026-11"
+    at = "2026-11-30T15:59:59Z"
+    assert store_incs(_paid_order(paid_at=at)) == {}  # delivered, no guide: no store's
+    assert store_incs(_paid_order(paid_at=at, delivery=pickup)) == {(month, "st_a"): {"pickup_orders": 1, "gmv": 1000}}
+    assert store_incs(_paid_order(paid_at=at, distributor_id="g1"), "st_b") == {
+        (month, "st_b"): {"guide_sales": 1000, "gmv": 1000}}
+    # sold by st_b's guide, collected at st_a: st_a's order (gmv), st_b's guide's sale
+    assert store_incs(_paid_order(paid_at=at, distributor_id="g1", delivery=pickup), "st_b") == {
+        (month, "st_a"): {"pickup_orders": 1, "gmv": 1000}, (month, "st_b"): {"guide_sales": 1000}}
+    assert store_incs(_paid_order(paid_at=at, distributor_id="g1", delivery=pickup), "st_a") == {
+        (month, "st_a"): {"pickup_orders": 1, "guide_sales": 1000, "gmv": 1000}}
+    assert store_incs(_paid_order(paid_at="2026-11-30T16:00:00Z", delivery=pickup)) == {
+        ("2026-12", "st_a"): {"pickup_orders": 1, "gmv": 1000}}
+    # a guide in no store, an express delivery: nothing
+    assert store_incs(_paid_order(distributor_id="g1", delivery={"kind": "express"})) == {}
+    assert a.store_row({"subject": "st_a", "gmv": 5}) == {"store_id": "st_a", "pickup_orders": 0, "guide_sales": 0,
+                                                          "gmv": 5}
