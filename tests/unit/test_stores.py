@@ -220,3 +220,52 @@ def test_a_sale_moves_its_stores_month_once():
     assert store_incs(_paid_order(distributor_id="g1", delivery={"kind": "express"})) == {}
     assert a.store_row({"subject": "st_a", "gmv": 5}) == {"store_id": "st_a", "pickup_orders": 0, "guide_sales": 0,
                                                           "gmv": 5}
+
+
+def test_store_figures_through_the_analytics_service_counted_once():
+    """Paid orders through `on_order_paid` (each event twice) and the consumer: pickups
+    (the order's `delivery`, added by pickup orders: here on a wrapper), a guide's sales
+    (their store looked up when the fact is made), and an order in both."""
+    from datetime import UTC, datetime
+
+    from tests.analytics_world import memory_world
+
+    world = memory_world()
+    guides = {"g_a": "st_a", "g_b": "st_b"}
+    world.service.store_of_guide = guides.get
+    deliveries: dict[str, dict] = {}
+
+    class WithDelivery:
+        def __init__(self, order):
+            self._order = order
+            self.delivery = deliveries.get(order.order_id)
+
+        def __getattr__(self, name):
+            return getattr(self._order, name)
+
+    orders = world.orders
+
+    class Orders:
+        def get(self, order_id, consistent=False):
+            order = orders.get(order_id, consistent=consistent)
+            return WithDelivery(order) if order else None
+
+    world.service.orders = Orders()
+    at = datetime(2026, 11, 30, 15, 0, tzinfo=UTC)  # 23:00 Beijing, 30 November
+    made = [world.paid("u1", at, [("p1", 1, 3000)]),  # pickup at a
+            world.paid("u2", at, [("p1", 2, 3000)], distributor_id="g_b"),  # b's guide, delivered
+            world.paid("u3", at, [("p1", 1, 5000)], distributor_id="g_b"),  # b's guide, collected at a
+            world.paid("u4", at, [("p1", 1, 7000)], distributor_id="g_x"),  # a guide in no store
+            world.paid("u5", at, [("p1", 1, 9000)])]  # neither
+    deliveries[made[0].order_id] = {"kind": "pickup", "store_id": "st_a"}
+    deliveries[made[2].order_id] = {"kind": "pickup", "store_id": "st_a"}
+    for order in made + made:
+        world.emit_paid(order)
+    assert world.drain(batch=3)["duplicates"] == len(made)
+    rows = {r["store_id"]: r for r in world.service.stores("2026-11")["items"]}
+    assert rows == {"st_a": {"store_id": "st_a", "pickup_orders": 2, "guide_sales": 0, "gmv": 8000},
+                    "st_b": {"store_id": "st_b", "pickup_orders": 0, "guide_sales": 11000, "gmv": 6000}}
+    assert [r["store_id"] for r in world.service.stores("2026-11")["items"]] == ["st_a", "st_b"]  # best gmv first
+    assert world.service.stores("2026-12")["items"] == []
+    with pytest.raises(errors.InvalidRequest):
+        world.service.stores("2026-1")
