@@ -161,7 +161,7 @@ def test_on_a_phone_the_menu_opens_and_leads_to_every_area(browser_page, console
         page.click("label.menu-button")
     assert nav.is_visible()
     groups = [t.strip() for t in page.locator("nav.side .nav-title").all_inner_texts()]
-    assert groups == ["订单", "商品", "营销", "分销", "会员与客户", "数据", "设置"]  # 门店: no page yet
+    assert groups == ["订单", "商品", "营销", "分销", "会员与客户", "数据", "门店", "设置"]
     page.click("nav.side a[href='/console/coupons']")
     page.wait_for_url(f"{console_url}/console/coupons")
     assert page.locator("nav.side a.active").inner_text() == "优惠券"
