@@ -505,6 +505,21 @@ def recruitment():
 
 
 @_once
+def store_repository():
+    from layers.storage.stores import DynamoStoreRepository
+
+    return DynamoStoreRepository()
+
+
+@_once
+def stores():
+    from layers.services.stores import StoreService
+
+    return StoreService(stores=store_repository(), operators=operator_repository(),
+                        distributors=distributor_repository(), clock=clock(), new_tx=new_tx())
+
+
+@_once
 def guide_customers():
     from layers.services.guide_customers import GuideCustomerService
     from layers.storage.guide_customers import DynamoGuideCustomerReader
@@ -969,7 +984,8 @@ def analytics():
         analytics=analytics_repository(), orders=order_repository(), refunds=refund_repository(),
         user_coupons=user_coupon_repository(), coupon_templates=coupon_template_repository(),
         commission_of=distribution().accrue, send=sqs().send, queue_url=settings().analytics_queue_url,
-        visits=visit_stats(), clock=clock(), new_tx=new_tx(), exports=exports(), campaigns=campaign_records())
+        visits=visit_stats(), clock=clock(), new_tx=new_tx(), exports=exports(), campaigns=campaign_records(),
+        store_of_guide=store_repository().store_of_guide)
 
 
 @_once

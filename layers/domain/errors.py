@@ -68,3 +68,10 @@ ExportsUnavailable = _error("ExportsUnavailable", "EXPORTS_UNAVAILABLE", "unavai
 InvalidPage = _error("InvalidPage", "INVALID_PAGE", "unprocessable")
 LinkQuotaExceeded = _error("LinkQuotaExceeded", "LINK_QUOTA_EXCEEDED", "rate_limited")
 LinksNotAllowed = _error("LinksNotAllowed", "LINKS_NOT_ALLOWED", "forbidden")
+# Stores (layers/domain/stores.py): a store edited since it was read (an edit that names
+# its version); a store that does not take pickup orders; staff who are not what they are
+# added as (no such console operator, a user who is not a distributor).
+StoreChanged = _error("StoreChanged", "STORE_CHANGED", "conflict")
+PickupNotOffered = _error("PickupNotOffered", "PICKUP_NOT_OFFERED", "unprocessable")
+UnknownOperator = _error("UnknownOperator", "UNKNOWN_OPERATOR", "unprocessable")
+NotADistributor = _error("NotADistributor", "NOT_A_DISTRIBUTOR", "unprocessable")
