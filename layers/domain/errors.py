@@ -68,3 +68,7 @@ ExportsUnavailable = _error("ExportsUnavailable", "EXPORTS_UNAVAILABLE", "unavai
 InvalidPage = _error("InvalidPage", "INVALID_PAGE", "unprocessable")
 LinkQuotaExceeded = _error("LinkQuotaExceeded", "LINK_QUOTA_EXCEEDED", "rate_limited")
 LinksNotAllowed = _error("LinksNotAllowed", "LINKS_NOT_ALLOWED", "forbidden")
+# Pickup (layers/domain/pickup.py): a store that does not hand orders over; a pickup code
+# redeemed already (at whatever store).
+StoreNotForPickup = _error("StoreNotForPickup", "STORE_NOT_FOR_PICKUP", "unprocessable")
+AlreadyRedeemed = _error("AlreadyRedeemed", "ALREADY_REDEEMED", "conflict")
