@@ -778,7 +778,7 @@ class OperatorInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=2, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$")
     password: str = Field(min_length=8, max_length=128)
-    role: Literal["owner", "operator"]
+    role: Literal["owner", "operator", "store"]
 
 
 REQUEST_MODELS[("/admin/operators", "post")] = OperatorInput

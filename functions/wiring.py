@@ -505,6 +505,21 @@ def recruitment():
 
 
 @_once
+def store_repository():
+    from layers.storage.stores import DynamoStoreRepository
+
+    return DynamoStoreRepository()
+
+
+@_once
+def stores():
+    from layers.services.stores import StoreService
+
+    return StoreService(stores=store_repository(), operators=operator_repository(),
+                        distributors=distributor_repository(), clock=clock(), new_tx=new_tx())
+
+
+@_once
 def guide_customers():
     from layers.services.guide_customers import GuideCustomerService
     from layers.storage.guide_customers import DynamoGuideCustomerReader

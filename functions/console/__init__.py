@@ -28,6 +28,7 @@ from functions.console import (  # noqa: F401  (each registers its views on bp)
     recruitment,  # 分销员申请: approve or reject
     shop,
     signin,
+    stores,  # 门店: stores, their staff and figures; a store's staff see only their own
 )
 from functions.console._kit import bp
 

@@ -75,13 +75,23 @@ NAV = (
     ("数据", (("/console/dashboard", "经营数据", False), ("/console/channels", "渠道", False),
               ("/console/product-ranking", "商品排行", False), ("/console/distributor-ranking", "分销员排行", False),
               ("/console/coupon-ranking", "优惠券效果", False))),
-    ("门店", ()),
+    ("门店", (("/console/stores", "门店", False), ("/console/store-figures", "门店业绩", False))),
     ("设置", (("/console/settings", "店铺设置", True), ("/console/operators", "操作员与审计", True))),
 )
 
 
-def nav_for(is_owner: bool) -> list:
-    """The sidebar's groups this operator may open (an empty group is left out)."""
+# What a store's staff (role `store`) sees instead: their own store's pages only, `{store_id}`
+# filled in; a store page added for them is one line here (and `console_page(store=True)`).
+STORE_NAV = (("/console/stores/{store_id}", "我的门店"),)
+
+
+def nav_for(is_owner: bool, my_store: str | None = None, is_store: bool = False) -> list:
+    """The sidebar's groups this operator may open (an empty group is left out); a store's
+    staff get their store's pages, or none before they are placed in a store."""
+    if is_store:
+        links = [(href.replace("{store_id}", quote(my_store, safe="")), label, False)
+                 for href, label in STORE_NAV] if my_store else []
+        return [("门店", links)] if links else []
     groups = [(name, [link for link in links if is_owner or not link[2]]) for name, links in NAV]
     return [(name, links) for name, links in groups if links]
 
@@ -282,24 +292,49 @@ def render(name: str, status: int = 200, **context) -> Response:
 class _Ctx:
     """The signed-in operator of this request, with the CSRF token its forms carry."""
 
+    _UNREAD = object()
+
     def __init__(self, session, cookie: str):
         self.session = session
         self.csrf = wiring.operators().csrf_token(cookie)
+        self._store_id = self._UNREAD
+
+    @property
+    def store_id(self) -> str | None:
+        """The store a store's staff member (role `store`) belongs to, None before they are
+        placed in one; always None for owners and operators, who see every store. Read once
+        per request (consistently: a removal takes effect at once)."""
+        if not getattr(self.session, "is_store", False):
+            return None
+        if self._store_id is self._UNREAD:
+            self._store_id = wiring.store_repository().staff_of_operator(self.session.name)
+        return self._store_id  # type: ignore[return-value]
 
     def page(self, name: str, status: int = 200, **context) -> Response:
         flash = None
         if not name.startswith("_") and bp.current_request.method == "GET":  # a whole page, not a fragment
             flash = FLASH.get(_cookies().get(FLASH_COOKIE, ""))
         out = render(name, status, me=self.session, csrf=self.csrf, flash=flash,
-                     here=bp.current_request.path, **context)
+                     here=bp.current_request.path, my_store=self.store_id, **context)
         if flash:
             out.headers["Set-Cookie"] = _cookie(FLASH_COOKIE, "", 0)
         return out
 
 
-def console_page(path: str, methods=("GET",), area: str | None = None):
+def require_store(ctx, store_id: str) -> None:
+    """A page of store `store_id`: a store's staff member of another store (or of none) is
+    told 404, as for any resource of someone else's; owners and operators see every store."""
+    if getattr(ctx.session, "is_store", False) and ctx.store_id != store_id:
+        raise errors.NotFound("no such store")
+
+
+def console_page(path: str, methods=("GET",), area: str | None = None, store: bool = False):
     """A console view: signed in (else to the sign-in page), CSRF-checked on POST, the
-    owner-only `area` refused to an operator, domain errors rendered as a page."""
+    owner-only `area` refused to an operator, domain errors rendered as a page.
+
+    `store=True`: a page a store's staff (role `store`) may open too; the view itself calls
+    `require_store(ctx, store_id)` for the store it shows. Every other page is closed to
+    them: a GET goes to their own store's page, anything else is 403."""
 
     def decorator(view):
         @functools.wraps(view)
@@ -329,6 +364,10 @@ def console_page(path: str, methods=("GET",), area: str | None = None):
                 except errors.Forbidden:
                     return ctx.page("error.html", 403, message=BY_CODE["CSRF"], code="FORBIDDEN")
             try:
+                if getattr(session, "is_store", False) and not store:
+                    if request.method == "GET":
+                        return redirect("/console/my-store")
+                    raise errors.Forbidden("a store's staff may only use their store's pages")
                 if area is not None:
                     from layers.domain.operators import require
 

@@ -68,7 +68,12 @@ ExportsUnavailable = _error("ExportsUnavailable", "EXPORTS_UNAVAILABLE", "unavai
 InvalidPage = _error("InvalidPage", "INVALID_PAGE", "unprocessable")
 LinkQuotaExceeded = _error("LinkQuotaExceeded", "LINK_QUOTA_EXCEEDED", "rate_limited")
 LinksNotAllowed = _error("LinksNotAllowed", "LINKS_NOT_ALLOWED", "forbidden")
-# Pickup (layers/domain/pickup.py): a store that does not hand orders over; a pickup code
-# redeemed already (at whatever store).
-StoreNotForPickup = _error("StoreNotForPickup", "STORE_NOT_FOR_PICKUP", "unprocessable")
+# Stores (layers/domain/stores.py): a store edited since it was read (an edit that names
+# its version); a store that does not take pickup orders; staff who are not what they are
+# added as (no such console operator, a user who is not a distributor).
+StoreChanged = _error("StoreChanged", "STORE_CHANGED", "conflict")
+PickupNotOffered = _error("PickupNotOffered", "PICKUP_NOT_OFFERED", "unprocessable")
+UnknownOperator = _error("UnknownOperator", "UNKNOWN_OPERATOR", "unprocessable")
+NotADistributor = _error("NotADistributor", "NOT_A_DISTRIBUTOR", "unprocessable")
+# Pickup (layers/domain/pickup.py): a pickup code redeemed already (at whatever store).
 AlreadyRedeemed = _error("AlreadyRedeemed", "ALREADY_REDEEMED", "conflict")

@@ -27,6 +27,9 @@ from layers.domain import errors
 class Role(StrEnum):
     OWNER = "owner"
     OPERATOR = "operator"
+    # A store's staff (layers/domain/stores.py): signs in to the console and sees only the
+    # pages of the one store they are staff of (functions/console/_kit.py `store=True`).
+    STORE = "store"
 
 
 # What only an owner may do (the contract: settings, operators and payouts).
@@ -159,7 +162,7 @@ def new_operator(name: str, password: str, role: str, by: str, now: str) -> Oper
     try:
         parsed = Role(role)
     except ValueError as exc:
-        raise errors.InvalidRequest("role: owner or operator") from exc
+        raise errors.InvalidRequest("role: owner, operator or store") from exc
     return Operator(name=name, role=parsed, password_hash=hash_password(password), created_at=now, created_by=by)
 
 

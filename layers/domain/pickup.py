@@ -78,7 +78,7 @@ def check_store(store, store_id: str) -> None:
     if store is None:
         raise errors.NotFound(f"no such store: {store_id}", store_id=store_id)
     if not getattr(store, "pickup", False):
-        raise errors.StoreNotForPickup("this store does not hand orders over for pickup", store_id=store_id)
+        raise errors.PickupNotOffered("this store does not hand orders over for pickup", store_id=store_id)
 
 
 def issued(change, code: str, window_s: int, now: str):

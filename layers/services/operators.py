@@ -46,6 +46,11 @@ class Session:
     def is_owner(self) -> bool:
         return self.role == Role.OWNER
 
+    @property
+    def is_store(self) -> bool:
+        """A store's staff: sees only their own store's pages."""
+        return self.role == Role.STORE
+
 
 class OperatorService:
     def __init__(self, *, operators: OperatorRepository, clock, secret: str | None, admin_key: str | None):
@@ -187,7 +192,7 @@ class OperatorService:
             if operator is None or operator.disabled or operator.epoch != stored.epoch:
                 return None
             role = str(operator.role)
-        if role not in (Role.OWNER, Role.OPERATOR):
+        if role not in (Role.OWNER, Role.OPERATOR, Role.STORE):
             return None
         return Session(name, role, epoch=stored.epoch, sid=sid)
 
