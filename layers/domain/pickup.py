@@ -25,7 +25,7 @@ from datetime import timedelta
 from typing import Protocol
 
 from layers.clock import iso, parse_iso
-from layers.domain import errors
+from layers.domain import errors, stores
 
 CODE_DIGITS = 12
 # The reminder (with the shopper's consent) goes this long before the window ends.
@@ -74,11 +74,9 @@ def store_of(order) -> str | None:
 
 
 def check_store(store, store_id: str) -> None:
-    """The store an order names for pickup: it exists (404) and hands orders over (422)."""
-    if store is None:
-        raise errors.NotFound(f"no such store: {store_id}", store_id=store_id)
-    if not getattr(store, "pickup", False):
-        raise errors.PickupNotOffered("this store does not hand orders over for pickup", store_id=store_id)
+    """The store an order names for pickup: it exists (404: an unknown store is like any
+    unknown id) and hands orders over (422 PICKUP_NOT_OFFERED)."""
+    stores.check_pickup(store)
 
 
 def issued(change, code: str, window_s: int, now: str):
