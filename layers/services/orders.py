@@ -62,8 +62,8 @@ class OrderService:
                  publisher, anomalies, pay, expiry, refunds, clock, new_tx, settings, notify_url, reads,
                  members=None, rate_limiter=None, after_sales=None, pickup_codes=None, upload_pickup=None):
         # 门店自提 (layers/domain/pickup.py): the codes' uniqueness items, and
-        # `upload_pickup(tx, order, now) -> (shipping, upload_status)`: stages the 用户自提
-        # shipping upload in a redemption's transaction (the shipping service's).
+        # `upload_pickup` (layers.services.shipping.ShippingService): the 用户自提 upload a
+        # redemption creates in its own transaction.
         self.pickup_codes = pickup_codes
         self.upload_pickup = upload_pickup
         # the after-sale repository: its open count joins the "my orders" row
@@ -693,6 +693,30 @@ class OrderService:
         return self.view(self._transition(
             order_id, lambda order, now: domain.confirm_receipt(order, now, automatic),
             lambda o: o.status == COMPLETED))
+
+    def redeem(self, order_id: str, store_id: str, by: str) -> dict:
+        """Store staff hand a paid pickup order over (layers/domain/pickup.py): the receipt
+        transition (`confirm_receipt`, so `order.completed` brings commissions and points
+        exactly as a confirmed receipt does), with the 用户自提 shipping upload created in
+        the same transaction (`order.shipped` uploads it). Conditioned on the version read:
+        of two redemptions at once one completes the order and the other, reading again,
+        is 409 ALREADY_REDEEMED."""
+        for _ in range(ATTEMPTS):
+            order = self.orders.get(order_id, consistent=True)
+            pickup_rules.redeemable(order)
+            now = iso(self.clock.now())
+            upload = self.upload_pickup.pickup_upload(order, now)
+            change = domain.confirm_receipt(order, now, automatic=False,
+                                            redemption=pickup_rules.redeemed(order, store_id, by, now),
+                                            shipping=upload.info.as_dict(), upload_status=upload.status)
+            try:
+                self._apply(change, now, extra=lambda tx, upload=upload: self.upload_pickup.stage_upload(
+                    tx, upload, on_exists=_Stale))
+            except _Stale:
+                continue
+            logger.info("pickup order redeemed", extra={"order_id": order_id, "store_id": store_id})
+            return self.view(change.after)
+        raise errors.RateLimited("the order is busy; try again in a moment")
 
     # -- sweeps (scheduled jobs) --------------------------------------------------------
 
