@@ -148,6 +148,14 @@ class ShipsToAnAddress(BaseModel):
         return data
 
 
+class RedemptionInput(BaseModel):
+    """A pickup code as the shopper shows it (typed or scanned): 12 digits, spaces and
+    dashes allowed between them."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[0-9 \-]+$")
+
+
 class OrderLineInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
     sku_id: Id
@@ -760,6 +768,7 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("/me/addresses/{address_id}", "put"): AddressInput,
     ("/orders", "post"): PlaceOrderInput,
     ("/orders/preview", "post"): PlaceOrderInput,
+    ("/stores/{store_id}/redemptions", "post"): RedemptionInput,
     ("/orders/{order_id}/refunds", "post"): RefundInput,
     ("/admin/refunds/{refund_id}/abnormal-refund", "post"): AbnormalRefundInput,
     ("/admin/top-ups/{top_up_id}/abnormal-refund", "post"): AbnormalRefundInput,
