@@ -35,6 +35,7 @@ from functions import (
     settlement,
     snapstart,
     storefront,
+    stores,  # 门店: stores, their staff, the shoppers' nearest-first list
     visits,  # the mini-program opened: channels
 )
 from functions._middleware import install_middleware
@@ -75,6 +76,7 @@ for blueprint in (
     promotions.bp,
     visits.bp,
     links.bp,
+    stores.bp,
 ):
     app.register_blueprint(blueprint)
 

@@ -986,3 +986,41 @@ class LinkInput(BaseModel):
 
 
 REQUEST_MODELS[("/admin/links", "post")] = LinkInput
+
+
+# -- stores (门店) -----------------------------------------------------------------------------
+
+class LocationInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="latitude, WGS-84 degrees")
+    lng: float = Field(ge=-180, le=180, allow_inf_nan=False, description="longitude, WGS-84 degrees")
+
+
+class StoreInput(BaseModel):
+    """A store, whole (layers/domain/stores.py has the rules; docs/stores.md why)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=40)
+    address: str = Field(min_length=1, max_length=120)
+    location: LocationInput
+    phone: str = Field(min_length=5, max_length=30, description=(
+        "the store's business number: digits, optional leading +, and - ( ) or spaces; 5 to 20 digits"))
+    hours: str = Field(min_length=1, max_length=60, description="opening hours as shoppers read them, e.g. 10:00-22:00")
+    pickup: bool = Field(description="whether shoppers may collect orders here")
+    version: int | None = Field(None, ge=1, description=(
+        "PUT only: the version the edit was made from; a store changed since is 409 STORE_CHANGED. "
+        "Without it the edit is last-writer-wins"))
+
+
+class StaffInput(BaseModel):
+    """Exactly one: a console operator's name, or a distributor's user id (a guide). A person
+    is staff of one store at most: adding them here moves them (`moved_from`)."""
+
+    model_config = ConfigDict(extra="forbid")
+    operator_id: str | None = Field(None, min_length=2, max_length=32, pattern=r"^[A-Za-z0-9_.\-]+$")
+    user_id: Id | None = None
+
+
+REQUEST_MODELS[("/admin/stores", "post")] = StoreInput
+REQUEST_MODELS[("/admin/stores/{store_id}", "put")] = StoreInput
+REQUEST_MODELS[("/admin/stores/{store_id}/staff", "post")] = StaffInput

@@ -1003,7 +1003,8 @@ def analytics():
         analytics=analytics_repository(), orders=order_repository(), refunds=refund_repository(),
         user_coupons=user_coupon_repository(), coupon_templates=coupon_template_repository(),
         commission_of=distribution().accrue, send=sqs().send, queue_url=settings().analytics_queue_url,
-        visits=visit_stats(), clock=clock(), new_tx=new_tx(), exports=exports(), campaigns=campaign_records())
+        visits=visit_stats(), clock=clock(), new_tx=new_tx(), exports=exports(), campaigns=campaign_records(),
+        store_of_guide=store_repository().store_of_guide)
 
 
 @_once

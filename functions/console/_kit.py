@@ -272,7 +272,8 @@ FLASH = {"done": "操作已完成", "saved": "已保存", "created": "已创建"
          "deleted": "已删除", "as_approved": "已同意售后申请", "as_rejected": "已拒绝售后申请",
          "as_received": "已确认收到退货", "as_shipped": "换货商品已寄出",
          "app_approved": "已通过申请,申请人已成为分销员", "app_rejected": "已拒绝申请,申请人会看到原因",
-         "link_created": "推广链接已生成"}
+         "link_created": "推广链接已生成", "staff_added": "已加入门店",
+         "staff_moved": "已加入本门店(已从原门店移出:一人只属于一家门店)"}
 
 
 def redirect(to: str, cookies: list[str] | None = None, flash: str | None = None) -> Response:

@@ -51,6 +51,10 @@ BY_CODE = {
     "LINKS_NOT_ALLOWED": "微信不允许本小程序生成链接(仅国内非个人主体的小程序可以),或生成权限已被封禁",
     "IN_ANOTHER_GROUP": "该分销员已在其他团队长的团队中",
     "EXPORTS_UNAVAILABLE": "导出暂不可用:没有配置存放导出文件的存储桶",
+    "STORE_CHANGED": "门店信息已被其他人修改,请刷新页面后重新编辑",
+    "PICKUP_NOT_OFFERED": "该门店不提供自提",
+    "UNKNOWN_OPERATOR": "没有这个操作员(或已停用),请重新选择",
+    "NOT_A_DISTRIBUTOR": "该用户还不是分销员,只有分销员可以成为门店导购",
 }
 BY_KIND = {
     "invalid": "填写的内容有误,请检查后重试",
@@ -96,7 +100,10 @@ FIELD_NAMES = {"amount": "金额", "reason": "原因", "bank_type": "开户银�
                # recruitment
                "distributor_recruitment": "分销员招募方式", "distributor_template_id": "默认佣金方案",
                # links for channels (推广链接)
-               "path": "页面路径", "query": "页面参数", "channel": "渠道标签", "expires_in_days": "有效天数"}
+               "path": "页面路径", "query": "页面参数", "channel": "渠道标签", "expires_in_days": "有效天数",
+               # stores (门店)
+               "address": "地址", "lat": "纬度", "lng": "经度", "location": "位置",
+               "hours": "营业时间", "pickup": "自提", "operator_id": "操作员", "month": "月份"}
 
 
 def field_label(name: str) -> str:

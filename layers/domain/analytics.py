@@ -50,6 +50,14 @@ Counters:
                                        ("-": none), ranked by gmv
     CAMPAIGN_RECORD <kind>#<id> / order#<id> | instance#<id>  one per order placed or instance
                                        started in it: what the nightly recount reads back
+    STORE    <month> / store           pickup_orders guide_sales gmv (ranked by gmv), moved by
+                                       sales only (never by refunds), as a guide's sales are:
+                                       `pickup_orders` the paid orders collected at the store,
+                                       `guide_sales` the payable of paid orders sold by its guides
+                                       (wherever collected), `gmv` the payable of the paid orders
+                                       that are the store's: its pickups, and its guides' orders
+                                       not collected at another store, so an order is in one
+                                       store's `gmv` at most (docs/stores.md)
 
 Money is integer fen. `gmv` is the payable of paid orders; a product's `gmv` is the sum
 of its lines' `paid`, what the shopper paid for them (`paid_shares.line_paid`: every
@@ -95,12 +103,13 @@ CAMPAIGN = "CAMPAIGN"
 CAMPAIGN_CHANNEL = "CAMPAIGN_CHANNEL"
 CAMPAIGN_RECORD = "CAMPAIGN_RECORD"
 CHANNEL = "CHANNEL"
+STORE = "STORE"
 
 DAY_FIELDS = ("gmv", "orders", "buyers", "new_buyers", "repeat_buyers", "refunds", "refund_count",
               "top_ups", "top_up_count", "paid_refunds")
 # The counter of each ranked kind that its ranking index is sorted by.
 RANKED_BY = {PRODUCT: "gmv", DISTRIBUTOR: "sales_amount", SALES: "quantity", CHANNEL: "gmv",
-             CAMPAIGN_CHANNEL: "gmv"}
+             CAMPAIGN_CHANNEL: "gmv", STORE: "gmv"}
 
 
 def _parse(at: str) -> datetime:
@@ -240,6 +249,10 @@ class Fact:
     campaigns: tuple[str, ...] = ()
     figure: str | None = None  # a milestone's: the review figure it moves (`MILESTONES`)
     subject: str | None = None  # a milestone's group or instance
+    # A sale's stores: where it is collected (a pickup order's store) and the store of the
+    # guide who sold it, as known when the fact was made (the STORE counters).
+    pickup_store: str | None = None
+    guide_store: str | None = None
 
     @property
     def day(self) -> str:
@@ -284,7 +297,8 @@ class Fact:
                                  for x in message.get("promotions") or ()),
                 goods=int(message.get("goods") or 0), channel=message.get("channel"),
                 campaigns=tuple(str(x) for x in message.get("campaigns") or ()),
-                figure=message.get("figure"), subject=message.get("subject"))
+                figure=message.get("figure"), subject=message.get("subject"),
+                pickup_store=message.get("pickup_store"), guide_store=message.get("guide_store"))
             if fact.kind == MILESTONE and (fact.figure not in MILESTONES or len(fact.campaigns) != 1):
                 raise ValueError(f"a milestone names one campaign and a known figure, not {fact.figure!r}")
             day_of(fact.at)
@@ -334,9 +348,19 @@ def promotion_shares(order) -> tuple[PromotionShare, ...]:
     return tuple(PromotionShare(pid, discount, gmv) for pid, (discount, gmv) in found.items())
 
 
-def sale_fact(event_id: str, order, commission: int = 0, coupon_template_id: str | None = None) -> Fact | None:
+def pickup_store_of(order) -> str | None:
+    """The store a pickup order is collected at, else None. Read defensively: orders gain
+    `delivery` ({"kind": "pickup", "store_id"}) with pickup orders, and an order without it
+    (every order before them, every delivered one) is collected nowhere."""
+    delivery = getattr(order, "delivery", None) or {}
+    return delivery.get("store_id") if delivery.get("kind", "pickup") == "pickup" else None
+
+
+def sale_fact(event_id: str, order, commission: int = 0, coupon_template_id: str | None = None,
+              guide_store: str | None = None) -> Fact | None:
     """`order.paid` as a fact; None for an order that does not count (see counts_as_sale).
-    It names the campaigns the order is in (`order_campaigns`)."""
+    It names the campaigns the order is in (`order_campaigns`), where it is collected and
+    `guide_store`, the store of its guide (`distributor_id`) when the sale is counted."""
     if not counts_as_sale(order):
         return None
     return Fact(event_id=event_id, kind=SALE, at=order.paid_at, user_id=order.user_id, amount=order.paid,
@@ -344,7 +368,28 @@ def sale_fact(event_id: str, order, commission: int = 0, coupon_template_id: str
                 commission=commission, coupon_template_id=coupon_template_id if order.coupon_id else None,
                 discount=int(order.amounts.get("discount") or 0) if order.coupon_id else 0,
                 promotions=promotion_shares(order), goods=sum(paid_shares.line_paid(order.items, order.amounts)),
-                channel=order.channel, campaigns=order_campaigns(order, coupon_template_id))
+                channel=order.channel, campaigns=order_campaigns(order, coupon_template_id),
+                pickup_store=pickup_store_of(order), guide_store=guide_store if order.distributor_id else None)
+
+
+def store_increments(fact: Fact) -> list[Increment]:
+    """What a sale adds to its stores' month (the STORE counters above): the pickup store's
+    `pickup_orders`, the guide's store's `guide_sales`, and `gmv` once, to the store the
+    order is: where it is collected, else its guide's."""
+    adds: dict[str, dict[str, int]] = {}
+    if fact.pickup_store:
+        adds.setdefault(fact.pickup_store, {})["pickup_orders"] = 1
+    if fact.guide_store:
+        adds.setdefault(fact.guide_store, {})["guide_sales"] = fact.amount
+    owner = fact.pickup_store or fact.guide_store
+    if owner:
+        adds[owner]["gmv"] = fact.amount
+    return [Increment(Key(STORE, fact.month, store_id), add) for store_id, add in adds.items()]
+
+
+def store_row(counters: dict) -> dict:
+    return {"store_id": counters["subject"], "pickup_orders": int(counters.get("pickup_orders") or 0),
+            "guide_sales": int(counters.get("guide_sales") or 0), "gmv": int(counters.get("gmv") or 0)}
 
 
 def refund_fact(event_id: str, order, amount: int, succeeded_at: str, completes: bool = False,
@@ -635,6 +680,7 @@ def increments(fact: Fact, positions: Positions | dict[str, bool] | None = None,
             out.append(Increment(guide_customer_key(fact.distributor_id, fact.user_id),
                                  {"orders": 1, "spent": fact.goods}))
         out += channel_increments(fact, channel_firsts)
+        out += store_increments(fact)
         return out + campaign_increments(fact, positions)
     if fact.kind == REFUND:
         out = [Increment(Key(DAY, fact.day), {"refunds": fact.amount, "refund_count": 1})]

@@ -29,7 +29,7 @@ NAME_MAX, ADDRESS_MAX, HOURS_MAX = 40, 120, 60
 # A business number as a person writes it: digits with optional `+` country code, and
 # `-`, spaces or parentheses between groups; 5 to 20 digits (95555, 400-820-8820,
 # 021-6321 1234, +86 138 0013 8000, 13800138000).
-_PHONE = re.compile(r"\+?[0-9][0-9\- ()]{3,28}[0-9]")
+_PHONE = re.compile(r"\+?[0-9(][0-9\- ()]{3,28}[0-9]")
 
 
 class StaffKind(StrEnum):

@@ -41,7 +41,8 @@ class _Counted(Exception):
 class AnalyticsService:
     def __init__(self, *, analytics, orders, refunds, user_coupons, coupon_templates,
                  commission_of: Callable[[str], object], send: Callable[..., None], queue_url: str | None,
-                 visits, clock, new_tx, max_items: int = 100, parallel: int = 16, exports=None, campaigns=None):
+                 visits, clock, new_tx, max_items: int = 100, parallel: int = 16, exports=None, campaigns=None,
+                 store_of_guide: Callable[[str], str | None] | None = None):
         self.analytics = analytics
         self.orders = orders
         self.refunds = refunds
@@ -58,6 +59,9 @@ class AnalyticsService:
         self.exports = exports  # layers.domain.exports.Exports, None where no bucket is configured
         # The campaigns' own records (`CampaignRecords`: exists, groups, instances), for reviews.
         self.campaigns = campaigns
+        # The store a guide belongs to (StoreRepository.store_of_guide): asked when a guide's
+        # sale becomes a fact, so the order itself never carries it (docs/stores.md).
+        self.store_of_guide = store_of_guide
 
     def _now_iso(self) -> str:
         return self.clock.now().strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -93,7 +97,10 @@ class AnalyticsService:
         if order.distributor_id:
             entry = self.commission_of(order.order_id)
             commission = int(getattr(entry, "accrued", 0) or 0) if entry else 0
-        self._forward(rules.sale_fact(event_id, order, commission, template_id))
+        guide_store = None
+        if order.distributor_id and self.store_of_guide is not None:
+            guide_store = self.store_of_guide(order.distributor_id)
+        self._forward(rules.sale_fact(event_id, order, commission, template_id, guide_store))
 
     def on_order_refunded(self, event_id: str, payload: dict) -> None:
         """`order.refunded`: counts on the day the refund succeeded."""
@@ -312,6 +319,12 @@ class AnalyticsService:
             rows = sorted(merged.values(), key=lambda c: (-c["gmv"], c["subject"]))[:limit]
         return {"items": [{"product_id": c["subject"], "title": c.get("title", ""),
                            "quantity": c.get("quantity", 0), "gmv": c.get("gmv", 0)} for c in rows]}
+
+    def stores(self, month: str | None) -> dict:
+        """Each store's figures of a month (`2026-11`), highest gmv first: the stores that
+        sold or had an order collected that month."""
+        period = rules.parse_month(month)
+        return {"month": period, "items": [rules.store_row(c) for c in self.analytics.ranking(rules.STORE, period, None)]}
 
     def channels(self, first: str | None, last: str | None) -> dict:
         """Each channel's visitors, paid orders, buyers and gmv over the Beijing days

@@ -46,12 +46,14 @@ def staff_view(s: Staff) -> dict:
     return out
 
 
-def _page(rows: list, limit: int, cursor: str | None) -> tuple[list, str | None]:
+def _page(rows: list, limit: int, cursor: dict | None) -> tuple[list, dict | None]:
     """A page of an in-process list: the cursor is the offset (the list is the shop's
     every store, sorted here, so there is no DynamoDB key to carry)."""
-    start = int(cursor) if cursor and cursor.isdigit() else 0
+    start = (cursor or {}).get("offset", 0)
+    if not isinstance(start, int) or start < 0:
+        raise errors.InvalidRequest("invalid cursor")
     end = start + limit
-    return rows[start:end], (str(end) if end < len(rows) else None)
+    return rows[start:end], ({"offset": end} if end < len(rows) else None)
 
 
 class StoreService:
@@ -118,8 +120,8 @@ class StoreService:
 
     # -- shoppers ---------------------------------------------------------------------------------
 
-    def nearby(self, lat: float | None, lng: float | None, limit: int, cursor: str | None
-               ) -> tuple[list[dict], str | None]:
+    def nearby(self, lat: float | None, lng: float | None, limit: int, cursor: dict | None
+               ) -> tuple[list[dict], dict | None]:
         """The shop's stores nearest first with `distance_m` from (lat, lng); both absent:
         by name, without distances. One given without the other, or out of range: 400."""
         stores = self.stores.all()

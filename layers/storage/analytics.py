@@ -57,7 +57,7 @@ _FIGURES = ("gmv", "orders", "buyers", "new_buyers", "repeat_buyers", "refunds",
             "top_up_count", "paid_refunds", "quantity", "sales_amount", "commission", "used", "discount", "spent",
             "shares", "visits", "participants", "paid_orders", "new_customers", "groups_opened",
             "groups_succeeded", "groups_failed", "bargains_started", "bargains_succeeded", "bargains_bought",
-            "assists_started", "rewards_given", "visitor_days", "buyer_days")
+            "assists_started", "rewards_given", "visitor_days", "buyer_days", "pickup_orders", "guide_sales")
 
 
 class CounterItem(Listed, Numbered):
@@ -98,6 +98,8 @@ class CounterItem(Listed, Numbered):
     rewards_given = NumberAttribute(null=True)
     visitor_days = NumberAttribute(null=True)  # CHANNEL month: the sum of its days' distinct visitors
     buyer_days = NumberAttribute(null=True)  # CHANNEL month: the sum of its days' distinct buyers
+    pickup_orders = NumberAttribute(null=True)  # STORE: paid orders collected at the store
+    guide_sales = NumberAttribute(null=True)  # STORE: the payable of its guides' paid orders
 
 
 class CountedItem(ShopModel):

@@ -88,7 +88,13 @@ def a_shop_with_something_on_every_page(client, admin_headers, shop, console_url
     r = post(client, f"/admin/distributor-applications/{approved['id']}/approve", {"manager_id": boss["X-User-Id"]},
              admin_headers)
     assert r.status_code == 200, r.body
-    return {"order_id": order_id, "product_id": product["id"],
+    # a store with an operator and a guide (门店)
+    store = body(post(client, "/admin/stores", {"name": "页面门店", "address": "上海市黄浦区人民大道 1 号",
+                                                "location": {"lat": 31.2335, "lng": 121.4752}, "phone": "021-6321 1234",
+                                                "hours": "10:00-22:00", "pickup": True}, admin_headers))
+    assert post(client, f"/admin/stores/{store['id']}/staff", {"user_id": body(r)["user_id"]},
+                admin_headers).status_code == 201
+    return {"order_id": order_id, "product_id": product["id"], "store_id": store["id"],
             "group_buy_id": made.get("/admin/group-buys", {}).get("id"), "grant_id": grant_id}
 
 
@@ -109,6 +115,7 @@ def test_every_page_reads_as_a_manager_reads_it_on_a_laptop_and_a_phone(
              "/console/customers", "/console/tags",
              "/console/channels", "/console/product-ranking", "/console/distributor-ranking",
              "/console/coupon-ranking",
+             "/console/stores", f"/console/stores/{ids['store_id']}", "/console/store-figures",
              "/console/payouts", "/console/settings", "/console/operators"]
     if ids["group_buy_id"]:
         pages.append(f"/console/group-buys/{ids['group_buy_id']}")
