@@ -20,7 +20,11 @@ from layers.services.pickup import PickupService
 from layers.services.shipping import ShippingService
 from tests.fakes.pickup import MemoryPickupCodeRepository
 from tests.fakes.rate_limits import MemoryRateLimiter
-from tests.fakes.shipping import FakeMiniProgramApi, MemoryShippingUploads, MemoryTradeManagementCache
+from tests.fakes.shipping import (
+    FakeMiniProgramApi,
+    MemoryShippingUploads,
+    MemoryTradeManagementCache,
+)
 from tests.fakes.stores import MemoryStoreRepository
 from tests.unit.test_order_service import Shop
 
