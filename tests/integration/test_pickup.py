@@ -211,3 +211,21 @@ def test_uncollected_it_is_reminded_then_refunded_in_full(client, admin_headers,
     guide = new_distributor(client, admin_headers)
     assert post(client, f"/admin/stores/{store['id']}/staff", {"user_id": uid(guide)}, admin_headers).status_code == 201
     assert post(client, f"/stores/{store['id']}/redemptions", {"code": code}, guide).status_code == 404
+
+
+def test_a_pickup_order_reads_its_store_in_placements_one_batch(client, admin_headers, shop):
+    from layers.storage import placement
+
+    lat, lng = _somewhere()
+    store = _store(client, admin_headers, "一读店", lat, lng)
+    product = create_product(client, admin_headers, price=900, stock=5)
+    shopper = login(client)
+    batch_reads = []
+    real_batch = placement.batch_get_raw
+    placement.batch_get_raw = lambda keys, **how: batch_reads.append(keys) or real_batch(keys, **how)
+    try:
+        order = _pickup_order(client, shopper, product["skus"][0]["id"], store["id"])
+    finally:
+        placement.batch_get_raw = real_batch
+    assert order["delivery"]["store_id"] == store["id"]
+    assert len(batch_reads) == 1 and (f"STORE#{store['id']}", "STORE") in batch_reads[0]
