@@ -59,3 +59,13 @@ def cancel_order(order_id):
 @route(bp, "/orders/{order_id}/receipt", methods=["POST"])
 def confirm_receipt(order_id):
     return wiring.orders().confirm_receipt(shopper_id(bp), order_id)
+
+
+@route(bp, "/stores/{store_id}/redemptions", methods=["POST"])
+def redeem_pickup(store_id):
+    """A guide of this store hands a pickup order over: the code the shopper shows."""
+    user = shopper_id(bp)
+    body = parse_body(bp, schemas.RedemptionInput)
+    service = wiring.pickup()
+    service.check_guide(user, store_id)
+    return service.redeem(store_id, body.code, f"guide:{user}")

@@ -96,34 +96,64 @@ class VisitInput(BaseModel):
                                     description="a guide's share token; one that names no share is ignored")
 
 
+class PickupDelivery(BaseModel):
+    """Collected in a store (门店自提): no address, no shipping fee; the store must take
+    pickups (GET /stores)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["pickup"]
+    store_id: Id
+
+
 class ShipsToAnAddress(BaseModel):
     """An order body's address: the address itself, or the id of one in the shopper's book
-    (`address_id`, from GET /me/addresses), exactly one of the two."""
+    (`address_id`, from GET /me/addresses), exactly one of the two; or neither, for an
+    order collected in a store (`delivery` `{"kind": "pickup", "store_id"}`)."""
 
-    # What the validator below holds, for the document: exactly one of the two is given (not null).
+    # What the validator below holds, for the document: exactly one of the three is given (not null).
     model_config = ConfigDict(json_schema_extra={"oneOf": [
-        {"required": ["address"], "properties": {"address": {"type": "object"}}},
-        {"required": ["address_id"], "properties": {"address_id": {"type": "string"}}}]})
+        {"required": ["address"], "properties": {"address": {"type": "object"}},
+         "not": {"required": ["delivery"]}},
+        {"required": ["address_id"], "properties": {"address_id": {"type": "string"}},
+         "not": {"required": ["delivery"]}},
+        {"required": ["delivery"], "properties": {"delivery": {"type": "object"}},
+         "not": {"anyOf": [{"required": ["address"]}, {"required": ["address_id"]}]}}]})
 
     address: Address | None = None
     address_id: Id | None = Field(
         None, description="an address of the caller's book (GET /me/addresses), in place of `address`")
+    delivery: PickupDelivery | None = Field(
+        None, description="collected in a store, in place of an address: `{\"kind\": \"pickup\", \"store_id\"}`")
 
     @model_validator(mode="after")
     def _exactly_one_address(self):
+        if self.delivery is not None:
+            if self.address is not None or self.address_id is not None:
+                raise ValueError("a pickup order (delivery) takes neither address nor address_id")
+            return self
         if (self.address is None) == (self.address_id is None):
             raise ValueError("give exactly one of address (the address itself) and address_id "
-                             "(an id from GET /me/addresses)")
+                             "(an id from GET /me/addresses), or a pickup delivery")
         return self
 
     @model_serializer(mode="wrap")
     def _no_unused_address_id(self, dump):
-        """An order body with its address inline dumps as it did before `address_id` existed:
-        its request hash (Idempotency-Key) is the same across the deploy."""
+        """An order body with its address inline dumps as it did before `address_id` and
+        `delivery` existed: its request hash (Idempotency-Key) is the same across the deploy."""
         data = dump(self)
-        if isinstance(data, dict) and data.get("address_id") is None:
-            data.pop("address_id", None)
+        if isinstance(data, dict):
+            for name in ("address_id", "delivery"):
+                if data.get(name) is None:
+                    data.pop(name, None)
         return data
+
+
+class RedemptionInput(BaseModel):
+    """A pickup code as the shopper shows it (typed or scanned): 12 digits, spaces and
+    dashes allowed between them."""
+
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=32, pattern=r"^[0-9 \-]+$")
 
 
 class OrderLineInput(BaseModel):
@@ -738,6 +768,7 @@ REQUEST_MODELS: dict[tuple[str, str], type[BaseModel]] = {
     ("/me/addresses/{address_id}", "put"): AddressInput,
     ("/orders", "post"): PlaceOrderInput,
     ("/orders/preview", "post"): PlaceOrderInput,
+    ("/stores/{store_id}/redemptions", "post"): RedemptionInput,
     ("/orders/{order_id}/refunds", "post"): RefundInput,
     ("/admin/refunds/{refund_id}/abnormal-refund", "post"): AbnormalRefundInput,
     ("/admin/top-ups/{top_up_id}/abnormal-refund", "post"): AbnormalRefundInput,

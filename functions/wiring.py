@@ -193,7 +193,24 @@ def orders():
         anomalies=_Deferred(anomalies), pay=pay_client(), expiry=expiry(), refunds=_Deferred(refunds),
         clock=clock(), new_tx=new_tx(), settings=settings(), notify_url=notify_url, reads=placement_reader(),
         members=_Deferred(members), rate_limiter=rate_limiter(),
-        after_sales=_Deferred(after_sale_repository))  # open after-sales in the my-orders row
+        after_sales=_Deferred(after_sale_repository),  # open after-sales in the my-orders row
+        pickup_codes=_Deferred(pickup_code_repository), upload_pickup=_Deferred(shipping))
+
+
+# -- 门店自提: pickup codes and their redemption --
+@_once
+def pickup_code_repository():
+    from layers.storage.pickup import DynamoPickupCodeRepository
+
+    return DynamoPickupCodeRepository()
+
+
+@_once
+def pickup():
+    from layers.services.pickup import PickupService
+
+    return PickupService(orders=orders(), order_repository=order_repository(), codes=pickup_code_repository(),
+                         stores=store_repository(), rate_limiter=rate_limiter(), refunds=refunds(), clock=clock())
 
 
 @_once
@@ -337,6 +354,8 @@ def jobs() -> dict[str, list[tuple[Callable, str, str | None]]]:
         # -- after-sales: unanswered requests approved, returns not sent back closed --
         "approve-after-sales": [(after_sales, "auto_approve_due", None)],
         "close-unreturned-after-sales": [(after_sales, "close_unreturned", None)],
+        # -- pickup orders not collected within the shop's pickup window: refunded --
+        "expire-pickups": [(pickup, "refund_expired", None)],
         # -- coupon grants whose runner stopped (a lost message, a crash) --
         "run-coupon-grants": [(coupon_grants, "run_stalled", None)],
         # -- one-off, not scheduled: run by hand after the deploy that brought the counts --

@@ -11,7 +11,13 @@
 - `POST /wxa/sec/order/upload_shipping_info`: `order_key` by (mchid, out_trade_no) or
   transaction_id; `shipping_list` must be an array of 1 to 15 (an object is 47001);
   10060001 while WeChat has not booked the payment; one change of shipping
-  information per payment (a third upload is 10060003).
+  information per payment (a third upload is 10060003). `logistics_type` 4 (用户自提)
+  carries no courier and no tracking number, only `item_desc` in its one parcel: WeChat
+  answers 268485228 "统一发货模式下,物流信息列表长度必须为1" to an empty `shipping_list`
+  in unified delivery (developer community,
+  https://developers.weixin.qq.com/community/develop/doc/000a6402700e18f80a7299a6e66800 and
+  .../000eaca1778c00e59a94de22166400: "传shipping_list 里面设置item_desc即可"), and
+  "自提不需要传物流单号" (.../0008647af80e2083fae0d7cca66800).
 - `POST /wxa/sec/order/is_trade_managed`.
 - `POST /cgi-bin/express/delivery/open_msg/get_delivery_list`: the couriers (`DELIVERY_LIST`).
 - `POST /wxa/business/getuserphonenumber` (phonenumber.getPhoneNumber): a code from
@@ -381,6 +387,8 @@ class MiniProgramSandbox:
         shipping_list = data.get("shipping_list")
         if not isinstance(shipping_list, list):
             return _err(47001, "data format error: shipping_list must be an array")
+        if data.get("delivery_mode") == 1 and len(shipping_list) != 1:
+            return _err(268485228, "统一发货模式下,物流信息列表长度必须为1")
         if not 1 <= len(shipping_list) <= 15:
             return _err(47001, "data format error: shipping_list holds 1 to 15 parcels")
         for field_name in ("logistics_type", "delivery_mode", "upload_time", "payer"):

@@ -211,7 +211,7 @@ def test_schedules_run_the_jobs_in_shanghai_time(template):
         "fetch-visitors", "recount-analytics",
         "expire-groups",
         "rebuild-listing", "retag-customers", "approve-after-sales", "close-unreturned-after-sales",
-        "run-coupon-grants"}
+        "run-coupon-grants", "expire-pickups"}
     for s in schedules:
         assert s["ScheduleExpressionTimezone"] == "Asia/Shanghai"
         assert s["Target"]["Arn"] == {"Fn::GetAtt": ["Jobs", "Arn"]}

@@ -24,6 +24,7 @@ from functions.console import (  # noqa: F401  (each registers its views on bp)
     members,
     orders,
     pickers,
+    pickup,  # 门店自提: a store's redemption page, its pickup orders
     promotions,  # 满减, 满折, 满赠, 第N件, 打包价
     recruitment,  # 分销员申请: approve or reject
     shop,

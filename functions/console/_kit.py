@@ -75,14 +75,16 @@ NAV = (
     ("数据", (("/console/dashboard", "经营数据", False), ("/console/channels", "渠道", False),
               ("/console/product-ranking", "商品排行", False), ("/console/distributor-ranking", "分销员排行", False),
               ("/console/coupon-ranking", "优惠券效果", False))),
-    ("门店", (("/console/stores", "门店", False), ("/console/store-figures", "门店业绩", False))),
+    ("门店", (("/console/stores", "门店", False), ("/console/store-figures", "门店业绩", False),
+             ("/console/pickup", "自提订单", False))),
     ("设置", (("/console/settings", "店铺设置", True), ("/console/operators", "操作员与审计", True))),
 )
 
 
 # What a store's staff (role `store`) sees instead: their own store's pages only, `{store_id}`
 # filled in; a store page added for them is one line here (and `console_page(store=True)`).
-STORE_NAV = (("/console/stores/{store_id}", "我的门店"),)
+STORE_NAV = (("/console/stores/{store_id}", "我的门店"), ("/console/stores/{store_id}/redeem", "核销"),
+             ("/console/stores/{store_id}/pickup", "自提订单"))
 
 
 def nav_for(is_owner: bool, my_store: str | None = None, is_store: bool = False) -> list:

@@ -39,6 +39,7 @@ BY_CODE = {
     "AFTER_SALES_CLOSED": "已超过售后期限",
     "CSRF": "表单已失效(CSRF 校验失败),请刷新页面重试",
     "NOT_IN_POOL": "该商品不在推广商品池中,分销员不能分享",
+    "ALREADY_REDEEMED": "该提货码已核销,不能重复核销",
     "RECRUITMENT_CLOSED": "本店暂不招募分销员",
     "ALREADY_DISTRIBUTOR": "该用户已经是分销员",
     "APPLICATION_DECIDED": "这份申请已经处理过,请刷新页面查看最新状态",

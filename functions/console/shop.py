@@ -40,7 +40,8 @@ VALUE_LABELS = {"order_id": "订单号", "amount": "金额", "expires_at": "关�
                 "coupon_name": "优惠券名称", "valid_until": "到期时间", "title": "活动名称", "starts_at": "开始时间",
                 "address": "寄回地址", "reason": "拒绝原因"}
 MESSAGE_VALUE_LABELS = {("order_unpaid", "amount"): "待付金额", ("order_paid", "amount"): "实付金额",
-                        ("group_expiring", "note"): "成团进度", ("group_expiring", "expires_at"): "到期时间"}
+                        ("group_expiring", "note"): "成团进度", ("group_expiring", "expires_at"): "到期时间",
+                        ("pickup_expiring", "expires_at"): "取货截止时间"}
 KIND_NAMES = {"character_string": "字符串(character_string)", "amount": "金额(amount)", "thing": "事物(thing)",
               "time": "时间(time)", "date": "日期(date)"}
 
@@ -83,6 +84,8 @@ SETTINGS_FORM = (
          "下单后这么久仍未付款,订单关闭并释放库存和优惠券。"),
         ("auto_confirm_receipt_s", "发货后自动确认收货", "days",
          "买家一直未确认收货时,发货这么多天后自动确认收货(之后才可结算佣金)。"),
+        ("pickup_window_s", "自提订单取货期限", "days",
+         "门店自提订单付款后这么多天内未到店核销,自动全额退款;到期前一天提醒已订阅的买家。"),
     )),
     ("售后", (
         ("after_sales_window_s", "确认收货后可申请售后", "days", "确认收货这么多天内,买家可以申请退款、退货或换货;填 0 为确认收货后不再受理。"),
@@ -131,6 +134,7 @@ SETTINGS_FORM = (
             ("after_sale_refunded", "售后退款成功通知", "售后退款到账后通知买家。"),
             ("after_sale_rejected", "售后申请被拒通知", "拒绝售后申请后通知买家,附上拒绝原因。"),
             ("coupon_received", "优惠券到账通知", "商家定向发券或补偿发券后通知买家。"),
+            ("pickup_expiring", "自提即将到期提醒", "自提订单取货期限前一天提醒买家到店取货。"),
         ))),
 )
 

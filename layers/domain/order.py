@@ -123,6 +123,12 @@ class Order:
     # or being refunded and the fen they took, {"<i>": {"units", "amount"}}; written with
     # the refund room, under the version, so no unit is refunded twice --
     line_refunds: dict | None = None
+    # -- 门店自提 (layers/domain/pickup.py): {"kind": "pickup", "store_id"} for an order
+    # collected in a store (None: shipped to `address`); once paid, `pickup` holds its code
+    # and the end of its window ({"store_id", "code", "due_at"}), and once redeemed
+    # where, by whom and when ("redeemed_at", "redeemed_store_id", "redeemed_by") --
+    delivery: dict | None = None
+    pickup: dict | None = None
 
     @property
     def payable(self) -> int:
@@ -322,13 +328,28 @@ def _shipped(order: Order, revision: int) -> Event:
                                             "revision": revision})
 
 
-def confirm_receipt(order: Order, now: str, automatic: bool) -> Change:
-    if order.status != SHIPPED:
+def confirm_receipt(order: Order, now: str, automatic: bool, redemption: dict | None = None,
+                    shipping: dict | None = None, upload_status: str = "PENDING") -> Change:
+    """The shopper has the goods: a SHIPPED order received (confirmed, or automatically),
+    or a paid pickup order redeemed in a store (`redemption`: its `pickup` once redeemed,
+    layers/domain/pickup.py; `shipping`: the 用户自提 information whose upload to WeChat
+    starts with it, `order.shipped`). Either way the same `order.completed` follows, and
+    with it the commissions and points of a receipt."""
+    if redemption is not None:
+        if order.status != PAID or (order.delivery or {}).get("kind") != "pickup":
+            raise errors.InvalidState(f"only a {PAID} pickup order can be redeemed; it is {order.status}")
+    elif order.status != SHIPPED:
         raise errors.InvalidState(f"only a {SHIPPED} order can be received; it is {order.status}")
     event = Event("order.completed", order.order_id, {
-        "order_id": order.order_id, "user_id": order.user_id, "completed_at": now, "automatic": automatic})
-    return Change(order, _next(order, status=COMPLETED, completed_at=now, auto_confirm_at=None),
-                  events=(event,))
+        "order_id": order.order_id, "user_id": order.user_id, "completed_at": now, "automatic": automatic,
+        **({"redeemed_store_id": redemption.get("redeemed_store_id")} if redemption is not None else {})})
+    if redemption is None:
+        return Change(order, _next(order, status=COMPLETED, completed_at=now, auto_confirm_at=None),
+                      events=(event,))
+    extra = {"shipping": dict(shipping), "shipping_upload_status": upload_status} if shipping else {}
+    after = _next(order, status=COMPLETED, completed_at=now, auto_confirm_at=None, shipped_at=now,
+                  pickup=dict(redemption), **extra)
+    return Change(order, after, events=(event, *((_shipped(order, 0),) if shipping else ())))
 
 
 # -- refunds ----------------------------------------------------------------------------

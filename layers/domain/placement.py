@@ -50,9 +50,12 @@ class PlacementFacts:
     new_customer: bool = True
     # the shopper's last visit with a channel (POST /visits), None if there is none
     last_visit: LastVisit | None = None
+    # the store a pickup order names (layers/domain/stores.py Store), None if none or not asked
+    store: object | None = None
 
 
 class PlacementReader(Protocol):
-    def read(self, user_id: str, sku_ids: list[str], coupon_id: str | None) -> PlacementFacts:
+    def read(self, user_id: str, sku_ids: list[str], coupon_id: str | None,
+             store_id: str | None = None) -> PlacementFacts:
         """Everything in one round trip, read strongly consistent (a second one only when a
         live promotion names a gift SKU the first did not ask for)."""

@@ -69,6 +69,9 @@ class ShopSettings(BaseModel):
     transfer_display_name: str = Field("分销佣金", min_length=1, max_length=32)
     # Ours: receipt is confirmed automatically this long after shipping.
     auto_confirm_receipt_s: StrictInt = Field(10 * DAY, ge=3600, le=60 * DAY)
+    # Ours: a paid pickup order not collected this long after payment is refunded in full
+    # (a reminder goes a day before, to a shopper who consented: layers/domain/pickup.py).
+    pickup_window_s: StrictInt = Field(7 * DAY, ge=DAY, le=60 * DAY)
     # Ours: flat shipping fee in fen, waived from `free_shipping_threshold` fen of goods.
     shipping_fee: StrictInt = Field(0, ge=0, le=100_000)
     free_shipping_threshold: StrictInt = Field(0, ge=0)
@@ -99,7 +102,8 @@ class ShopSettings(BaseModel):
     # A bare template id (how they were kept before layouts) takes the default layout.
     subscription_templates: dict[Literal["order_unpaid", "order_paid", "coupon_expiring", "flash_sale_start",
                                          "group_expiring", "after_sale_approved", "after_sale_refunded",
-                                         "after_sale_rejected", "coupon_received"], SubscriptionTemplate | str] = Field(
+                                         "after_sale_rejected", "coupon_received", "pickup_expiring"],
+                                   SubscriptionTemplate | str] = Field(
         default_factory=dict, description=_TEMPLATES_DOC)
 
     @field_validator("subscription_templates", mode="before")

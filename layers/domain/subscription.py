@@ -54,6 +54,8 @@ MESSAGES: dict[str, dict[str, tuple[str, bool]]] = {
     "after_sale_refunded": {"order_id": (ID, True), "amount": (MONEY, True), "note": (TEXT, False)},
     "after_sale_rejected": {"order_id": (ID, True), "reason": (TEXT, True)},
     "coupon_received": {"coupon_name": (TEXT, True), "valid_until": (TIME, True), "note": (TEXT, False)},
+    # a paid pickup order not collected yet, the day before it is refunded
+    "pickup_expiring": {"order_id": (ID, True), "note": (TEXT, True), "expires_at": (TIME, True)},
 }
 DEFAULT_FIELDS: dict[str, dict[str, str]] = {
     "order_unpaid": {"order_id": "character_string1", "amount": "amount2", "expires_at": "time3"},
@@ -65,6 +67,7 @@ DEFAULT_FIELDS: dict[str, dict[str, str]] = {
     "after_sale_refunded": {"order_id": "character_string1", "amount": "amount2", "note": "thing3"},
     "after_sale_rejected": {"order_id": "character_string1", "reason": "thing2"},
     "coupon_received": {"coupon_name": "thing1", "valid_until": "time2", "note": "thing3"},
+    "pickup_expiring": {"order_id": "character_string1", "note": "thing2", "expires_at": "time3"},
 }
 
 

@@ -215,7 +215,8 @@ class BargainService:
                     category=bargain.category, quantity=1, unit_price=instance.floor_price)
         return self.orders.create_order(
             user_id=user_id, order_id=order_id, lines=[line], reservations_=[rules.reservation(instance, order_id)],
-            coupon_id=None, address=raw.get("address"), address_id=raw.get("address_id"), share_token=body.share_token,
+            coupon_id=None, address=raw.get("address"), address_id=raw.get("address_id"), delivery=raw.get("delivery"),
+            share_token=body.share_token,
             channel=body.channel, scene=body.scene, digest=digest,
             idempotency_key=idempotency_key, kind="bargain", commissions={bargain.sku_id: bargain.commission},
             pay_with=getattr(body, "pay_with", "wechat"), points=getattr(body, "points", None) or 0)

@@ -184,7 +184,8 @@ class FlashSaleService:
                 return self.orders.create_order(
                     user_id=user_id, order_id=order_id, lines=[line],
                     reservations_=[sale_rules.reservation(sale, k, body.quantity, user_id)], coupon_id=None,
-                    address=raw.get("address"), address_id=raw.get("address_id"), share_token=body.share_token,
+                    address=raw.get("address"), address_id=raw.get("address_id"), delivery=raw.get("delivery"),
+            share_token=body.share_token,
                     channel=body.channel, scene=body.scene, digest=digest,
                     idempotency_key=idempotency_key, kind="flash", flash_sale_id=sale_id,
                     commissions={sale.sku_id: sku.commission if sku else None},

@@ -198,7 +198,8 @@ class GroupBuyService:
         answer = self.orders.create_order(
             user_id=user_id, order_id=order_id, lines=[line],
             reservations_=[rules.reservation(group_buy, group_id, user_id, order_id, leader)],
-            coupon_id=None, address=raw.get("address"), address_id=raw.get("address_id"), share_token=body.share_token,
+            coupon_id=None, address=raw.get("address"), address_id=raw.get("address_id"), delivery=raw.get("delivery"),
+            share_token=body.share_token,
             channel=body.channel, scene=body.scene, digest=digest,
             idempotency_key=key, kind="group", commissions={group_buy.sku_id: group_buy.commission},
             expires_by=expires_by, pay_with=getattr(body, "pay_with", "wechat"),

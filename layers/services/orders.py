@@ -14,6 +14,7 @@ from dataclasses import replace
 from datetime import timedelta
 from functools import partial
 
+from layers import qrcodes
 from layers.clock import iso, parse_iso
 from layers.domain import addresses as address_rules
 from layers.domain import channels as channel_rules
@@ -21,6 +22,7 @@ from layers.domain import checkout, errors, paid_shares, pricing
 from layers.domain import freight as freight_rules
 from layers.domain import members as member_rules
 from layers.domain import order as domain
+from layers.domain import pickup as pickup_rules
 from layers.domain import promotion_pricing as promo_rules
 from layers.domain import user_coupon as user_coupon_rules
 from layers.domain.order import CLOSED, COMPLETED, PAID, PENDING, SHIPPED, STATUSES, Change, Order
@@ -58,7 +60,12 @@ class _BalanceMoved(Exception):
 class OrderService:
     def __init__(self, *, orders, catalog, users, coupons, reservations, attribution, ledger, outbox,
                  publisher, anomalies, pay, expiry, refunds, clock, new_tx, settings, notify_url, reads,
-                 members=None, rate_limiter=None, after_sales=None):
+                 members=None, rate_limiter=None, after_sales=None, pickup_codes=None, upload_pickup=None):
+        # 门店自提 (layers/domain/pickup.py): the codes' uniqueness items, and
+        # `upload_pickup` (layers.services.shipping.ShippingService): the 用户自提 upload a
+        # redemption creates in its own transaction.
+        self.pickup_codes = pickup_codes
+        self.upload_pickup = upload_pickup
         # the after-sale repository: its open count joins the "my orders" row
         self.after_sales = after_sales
         # The shopper's order count of the minute, taken in the placement transaction
@@ -92,7 +99,9 @@ class OrderService:
 
     # -- views ------------------------------------------------------------------------
 
-    def view(self, order: Order) -> dict:
+    def view(self, order: Order, for_shopper: bool = False) -> dict:
+        """The order's body. A pickup order's code is shown whole only `for_shopper` (its
+        shopper's own calls); everywhere else masked."""
         body = {
             "id": order.order_id,
             "status": str(order.status),
@@ -134,6 +143,11 @@ class OrderService:
         if order.line_refunds:  # units refunded or being refunded, per line (refunds of lines)
             for index, line in enumerate(body["items"]):
                 line["refunded_quantity"] = int((order.line_refunds.get(str(index)) or {}).get("units") or 0)
+        if order.delivery is not None:
+            body["delivery"] = dict(order.delivery)
+            body["pickup"] = pickup_rules.view(order, for_shopper)
+            if for_shopper and body["pickup"] and body["pickup"].get("code") and not body["pickup"].get("redeemed_at"):
+                body["pickup"]["qrcode"] = qrcodes.data_url(order.pickup["code"])
         if order.status == PENDING and domain.prepay_fresh(order, self.clock.now()):
             body["payment"] = self.pay.jsapi_params(order.prepay_id)
         return body
@@ -153,16 +167,17 @@ class OrderService:
 
     def _payable_view(self, order: Order) -> dict:
         """An unpaid order whose prepay id has lived its 2 hours (an order may wait for days)
-        gets a new one, asked with the same out_trade_no and parameters, before answering."""
+        gets a new one, asked with the same out_trade_no and parameters, before answering.
+        The shopper's own view (a pickup order's code in full)."""
         if order.status == PENDING and not domain.prepay_fresh(order, self.clock.now()):
             return self._with_prepay(order, close_on_failure=False)
-        return self.view(order)
+        return self.view(order, for_shopper=True)
 
     def list_for_user(self, user_id: str, status: str | None, limit: int, cursor: dict | None):
         if status is not None and status not in STATUSES:
             raise errors.InvalidRequest(f"status must be one of {', '.join(STATUSES)}")
         orders, next_cursor = self.orders.list_for_user(user_id, status, limit, cursor)
-        return [self.view(o) for o in orders], next_cursor
+        return [self.view(o, for_shopper=True) for o in orders], next_cursor
 
     def summary(self, user_id: str) -> dict:
         """The shopper's "my orders" row (`GET /me/orders/summary`): one read of their
@@ -220,7 +235,8 @@ class OrderService:
         quantities = pricing.merge_quantities([(i.sku_id, i.quantity) for i in body.items])
         checked = check_caller is None
         try:
-            facts = self.reads.read(user_id, list(quantities), body.coupon_id)
+            facts = self.reads.read(user_id, list(quantities), body.coupon_id,
+                                    store_id=pickup_rules.store_id_of(raw.get("delivery")))
             if check_caller is not None:
                 check_caller(facts.user)
                 checked = True
@@ -232,7 +248,8 @@ class OrderService:
                 coupon_id=body.coupon_id, address=raw.get("address"), address_id=raw.get("address_id"),
                 share_token=body.share_token, channel=body.channel, scene=body.scene,
                 digest=digest, idempotency_key=idempotency_key, commissions=commissions, facts=facts,
-                pay_with=getattr(body, "pay_with", "wechat"), points=getattr(body, "points", None) or 0)
+                pay_with=getattr(body, "pay_with", "wechat"), points=getattr(body, "points", None) or 0,
+                delivery=raw.get("delivery"))
         except (errors.IdempotencyKeyReused, errors.UpstreamUnavailable):
             raise  # already about this very order
         except errors.DomainError as exc:
@@ -249,7 +266,8 @@ class OrderService:
             raise
 
     def _quote(self, facts, lines: list[pricing.Line], coupon_off: int, points: int,
-               address: dict | None, promotions: promo_rules.Outcome | None = None) -> checkout.Quote:
+               address: dict | None, promotions: promo_rules.Outcome | None = None,
+               pickup: bool = False) -> checkout.Quote:
         """The order's amounts from what placement read: `checkout.quote`, the one pricing
         that placement and the preview share. Shipping by the freight templates the lines'
         SKUs name, for the address's province."""
@@ -259,15 +277,15 @@ class OrderService:
         for ln in lines:
             sku = facts.skus.get(ln.sku_id)
             freight_lines.append(freight_rules.FreightLine(
-                sku_id=ln.sku_id, template_id=getattr(sku, "freight_template_id", None), quantity=ln.quantity,
-                amount=ln.amount, weight_g=getattr(sku, "weight_g", None)))
-        return checkout.quote(
-            lines, coupon_off=coupon_off, shipping_fee=shop.shipping_fee,
+                sku_id=ln.sku_id, template_id=None if pickup else getattr(sku, "freight_template_id", None),
+                quantity=ln.quantity, amount=ln.amount, weight_g=getattr(sku, "weight_g", None)))
+        return checkout.quote(  # collected in a store: no shipping fee
+            lines, coupon_off=coupon_off, shipping_fee=0 if pickup else shop.shipping_fee,
             free_shipping_threshold=shop.free_shipping_threshold,
             levels=list(facts.levels) if book is not None else [], growth=book.growth if book is not None else 0,
             points=points, point_value_fen=shop.point_value_fen, points_max_ratio_bps=shop.points_max_ratio_bps,
             points_available=(book.available if book is not None else 0) if self.members is not None else None,
-            freight_lines=freight_lines, templates=facts.freight_templates,
+            freight_lines=freight_lines, templates={} if pickup else facts.freight_templates,
             province=(address or {}).get("province"), promotions=promotions,
             coupon_rule=facts.coupon.as_rule() if coupon_off and facts.coupon is not None else None)
 
@@ -283,7 +301,10 @@ class OrderService:
         quantities = pricing.merge_quantities([(i.sku_id, i.quantity) for i in body.items])
         wallet = self._beside_reads.submit(self.coupons.wallet, user_id, PREVIEW_COUPONS)
         try:
-            facts = self.reads.read(user_id, list(quantities), body.coupon_id)
+            raw = body.model_dump(mode="json")  # the address as placement keeps it
+            delivery = raw.get("delivery")
+            facts = self.reads.read(user_id, list(quantities), body.coupon_id,
+                                    store_id=pickup_rules.store_id_of(delivery))
             if check_caller is not None:
                 check_caller(facts.user)
             if facts.user is None:
@@ -297,9 +318,13 @@ class OrderService:
                 _check_coupon_allowed(outcome)
                 # the discount placement would take, by the very rule that holds the coupon
                 coupon_off, _ = user_coupon_rules.hold(facts.coupon, user_id, "preview", lines, now_dt)
-            raw = body.model_dump(mode="json")  # the address as placement keeps it
-            address = _address(facts, raw.get("address"), raw.get("address_id"))
-            priced = self._quote(facts, lines, coupon_off, getattr(body, "points", None) or 0, address, outcome)
+            if pickup_rules.store_id_of(delivery):
+                pickup_rules.check_store(facts.store, delivery["store_id"])
+                address = None
+            else:
+                address = _address(facts, raw.get("address"), raw.get("address_id"))
+            priced = self._quote(facts, lines, coupon_off, getattr(body, "points", None) or 0, address, outcome,
+                                 pickup=bool(pickup_rules.store_id_of(delivery)))
         finally:
             coupons = wallet.result()
         book = facts.points
@@ -318,6 +343,7 @@ class OrderService:
             "coupon_id": body.coupon_id,
             "points_used": priced.points_used,
             "address": address,
+            **({"delivery": delivery} if delivery else {}),
             "shipping": priced.freight.as_dict(),
             "coupons": {"usable": offers["usable"], "unusable": offers["unusable"]},
             "best_coupon_id": offers["best_coupon_id"],
@@ -329,21 +355,24 @@ class OrderService:
                      flash_sale_id: str | None = None, extra_ops=None, facts=None,
                      expires_by: str | None = None,
                      pay_with: str = "wechat", points: int = 0, address_id: str | None = None,
-                     channel: str | None = None, scene: int | None = None,
+                     channel: str | None = None, scene: int | None = None, delivery: dict | None = None,
                      _attempt: int = 0, _without_gifts: bool = False) -> dict:
         """Write the order with everything it holds in one transaction, then ask WeChat Pay
         for a prepay id. Shared by ordinary and flash-sale orders. `facts`: what
         `self.reads` answered, when the caller already read it. `expires_by`: the
         order expires no later than that (a group member's order, not after its group).
         `address_id`: one of the shopper's saved addresses, in place of `address`.
+        `delivery` `{"kind": "pickup", "store_id"}`: collected in that store (it must hand
+        orders over), with no address and no shipping fee.
 
         An ordinary order (`kind` "normal") takes part in the live promotions; a campaign's
         order (flash sale, group buy, bargain) is priced by its campaign and takes none.
         A gift line takes its stock in this transaction like any line; when another order
         took the last of it in between, the order is placed again without the gift
         (`_without_gifts`) rather than refused."""
+        store_id = pickup_rules.store_id_of(delivery)
         if facts is None:  # the lines' SKUs too: their freight templates and weights
-            facts = self.reads.read(user_id, [ln.sku_id for ln in lines], coupon_id)
+            facts = self.reads.read(user_id, [ln.sku_id for ln in lines], coupon_id, store_id=store_id)
         user = facts.user
         if user is None:
             raise errors.Unauthorized("unknown shopper")
@@ -354,7 +383,11 @@ class OrderService:
         if expires_by is not None and parse_iso(expires_by) < parse_iso(expires_at):
             expires_at = iso(parse_iso(expires_by))
 
-        address = _address(facts, address, address_id)
+        if store_id:
+            pickup_rules.check_store(facts.store, store_id)
+            address, delivery = None, {"kind": pickup_rules.PICKUP, "store_id": store_id}
+        else:
+            address, delivery = _address(facts, address, address_id), None
         # no channel named: the last visit's while it is within the share binding window
         channel = channel_rules.order_channel(channel, facts.last_visit, now, shop.share_binding_ttl_s)
         outcome = _promotion_outcome(facts, lines, now_dt, kind, without_gifts=_without_gifts)
@@ -366,7 +399,7 @@ class OrderService:
             # a balance order is paid in this transaction: its coupon goes straight to used
             hold = self.coupons.stage_hold_used if pay_with == "balance" else self.coupons.stage_hold
             discount = hold(tx, user_id, coupon_id, order_id, priced_lines, now, before=facts.coupon)
-        priced = self._quote(facts, priced_lines, discount, points, address, outcome)
+        priced = self._quote(facts, priced_lines, discount, points, address, outcome, pickup=bool(store_id))
         amounts, points_used = priced.amounts, priced.points_used
         taking = _with_gift_reservations(reservations_, outcome)
         if points_used:
@@ -385,7 +418,7 @@ class OrderService:
             idempotency_key=idempotency_key,
             created_at=now, expires_at=expires_at, reservations=tuple(taking),
             member={"points": points_used} if points_used else None, freight=priced.freight.as_dict(),
-            promotions=tuple(a.as_dict() for a in outcome.applied))
+            promotions=tuple(a.as_dict() for a in outcome.applied), delivery=delivery)
         # -- a campaign's order: its review counts the placement (layers/domain/analytics.py) --
         placed = domain.placed_event(order)
         if placed is not None:
@@ -398,6 +431,10 @@ class OrderService:
             split = self.members.stage_balance_payment(tx, user_id, order_id, amounts.payable, book, now,
                                                        on_short=_BalanceMoved, on_exists=_Exists)
             change = domain.pay_from_balance(order, split, now)
+            if pickup_rules.is_pickup(order):  # its pickup code, unique in this transaction
+                code = pickup_rules.new_code()
+                change = pickup_rules.issued(change, code, shop.pickup_window_s, now)
+                self.pickup_codes.stage_claim(tx, code, order_id, on_taken=_BalanceMoved)
             order = change.after
             for event in change.events:
                 self.outbox.stage(tx, event, now)
@@ -424,8 +461,9 @@ class OrderService:
                 coupon_id=coupon_id, address=address, share_token=share_token, channel=channel, scene=scene,
                 digest=digest,
                 idempotency_key=idempotency_key, commissions=commissions, kind=kind, flash_sale_id=flash_sale_id,
-                extra_ops=extra_ops, facts=self.reads.read(user_id, [ln.sku_id for ln in lines], coupon_id),
-                expires_by=expires_by, pay_with=pay_with, points=points, _attempt=_attempt,
+                extra_ops=extra_ops, facts=self.reads.read(user_id, [ln.sku_id for ln in lines], coupon_id,
+                                                           store_id=store_id),
+                expires_by=expires_by, pay_with=pay_with, points=points, delivery=delivery, _attempt=_attempt,
                 _without_gifts=True)
         except _BalanceMoved:
             if _attempt + 1 >= ATTEMPTS:
@@ -435,16 +473,18 @@ class OrderService:
                 coupon_id=coupon_id, address=address, share_token=share_token, channel=channel, scene=scene,
                 digest=digest,
                 idempotency_key=idempotency_key, commissions=commissions, kind=kind, flash_sale_id=flash_sale_id,
-                extra_ops=extra_ops, facts=self.reads.read(user_id, [ln.sku_id for ln in lines], coupon_id),
+                extra_ops=extra_ops, facts=self.reads.read(user_id, [ln.sku_id for ln in lines], coupon_id,
+                                                           store_id=store_id),
                 expires_by=expires_by,
-                pay_with=pay_with, points=points, _attempt=_attempt + 1, _without_gifts=_without_gifts)
+                pay_with=pay_with, points=points, delivery=delivery, _attempt=_attempt + 1,
+                _without_gifts=_without_gifts)
         if order.status == PAID:  # paid from the balance: no prepay, no expiry
             logger.append_keys(order_id=order_id)
             logger.info("order placed and paid from the balance", extra={"payable": amounts.payable})
             sent = (placed, *change.events) if placed else change.events
             for event in sent:  # written just now: sent without reading it back
                 self.publisher.publish_written(event, now)
-            return self.view(order)
+            return self.view(order, for_shopper=True)
         logger.append_keys(order_id=order_id)
         logger.info("order placed", extra={"payable": amounts.payable, "kind": kind})
         # The expiry message goes beside the prepay call, not after it: both are waits on
@@ -582,10 +622,19 @@ class OrderService:
             record_payment = partial(self.ledger.stage_payment, order_id=order_id, amount=amount,
                                      transaction_id=transaction_id, success_time=trade.get("success_time"),
                                      now=now_dt)
+            change = domain.pay(order, transaction_id, amount, now)
+            extra = record_payment
+            if pickup_rules.is_pickup(order):  # its pickup code, claimed in the same transaction
+                code = pickup_rules.new_code()
+                change = pickup_rules.issued(change, code, self.catalog.load_settings().pickup_window_s, now)
+
+                def extra(tx, code=code, record_payment=record_payment):
+                    record_payment(tx)
+                    self.pickup_codes.stage_claim(tx, code, order_id, on_taken=_Stale)
             try:
-                self._apply(domain.pay(order, transaction_id, amount, now), now, extra=record_payment)
+                self._apply(change, now, extra=extra)
             except _Stale:
-                continue  # someone else moved it: decide again
+                continue  # someone else moved it (or, astronomically rarely, the code is taken): again
             except errors.DomainError as exc:
                 # Closed, then paid, and what it held went elsewhere meanwhile (its stock sold,
                 # its coupon used, the shopper's flash-sale limit taken by another order):
@@ -644,6 +693,30 @@ class OrderService:
         return self.view(self._transition(
             order_id, lambda order, now: domain.confirm_receipt(order, now, automatic),
             lambda o: o.status == COMPLETED))
+
+    def redeem(self, order_id: str, store_id: str, by: str) -> dict:
+        """Store staff hand a paid pickup order over (layers/domain/pickup.py): the receipt
+        transition (`confirm_receipt`, so `order.completed` brings commissions and points
+        exactly as a confirmed receipt does), with the 用户自提 shipping upload created in
+        the same transaction (`order.shipped` uploads it). Conditioned on the version read:
+        of two redemptions at once one completes the order and the other, reading again,
+        is 409 ALREADY_REDEEMED."""
+        for _ in range(ATTEMPTS):
+            order = self.orders.get(order_id, consistent=True)
+            pickup_rules.redeemable(order)
+            now = iso(self.clock.now())
+            upload = self.upload_pickup.pickup_upload(order, now)
+            change = domain.confirm_receipt(order, now, automatic=False,
+                                            redemption=pickup_rules.redeemed(order, store_id, by, now),
+                                            shipping=upload.info.as_dict(), upload_status=upload.status)
+            try:
+                self._apply(change, now, extra=lambda tx, upload=upload: self.upload_pickup.stage_upload(
+                    tx, upload, on_exists=_Stale))
+            except _Stale:
+                continue
+            logger.info("pickup order redeemed", extra={"order_id": order_id, "store_id": store_id})
+            return self.view(change.after)
+        raise errors.RateLimited("the order is busy; try again in a moment")
 
     # -- sweeps (scheduled jobs) --------------------------------------------------------
 

@@ -464,10 +464,12 @@ class RefundService:
 
     # -- a group that failed refunds each paid member in full ----------------------
 
-    def refund_in_full(self, order_id: str, reason: str) -> Refund | None:
+    def refund_in_full(self, order_id: str, reason: str, only_if=None) -> Refund | None:
         """Refund what is left of a paid order's payment, automatically, under the one
         out_refund_no derived from the order (`auto_refund_id`): asked twice, or by two
-        callers at once, it is one refund. None when there is nothing to refund."""
+        callers at once, it is one refund. None when there is nothing to refund.
+        `only_if(order)`: the caller's condition on the order as read here (the write is
+        conditioned on that read's version): None when it no longer holds."""
         refund_id = domain.auto_refund_id(order_id)
         for _ in range(ATTEMPTS):
             order = self.orders.get(order_id, consistent=True)
@@ -477,6 +479,8 @@ class RefundService:
             if existing is not None:
                 return existing  # asked already; the sweep sends it again while PROCESSING
             if order.status not in order_rules.REFUNDABLE or not order.refund_room:
+                return None
+            if only_if is not None and not only_if(order):
                 return None
             amount, change = order_rules.request_refund(order, None)
             now = self._now()

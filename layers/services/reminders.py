@@ -14,11 +14,12 @@ from typing import Any
 
 from layers.clock import iso, parse_iso
 from layers.domain import errors, subscription
+from layers.domain import pickup as pickup_rules
 from layers.domain.catalog import SettingsRepository
 from layers.domain.group_buy import OPEN as GROUP_OPEN
 from layers.domain.group_buy import REMIND_LEAD as GROUP_EXPIRING_LEAD
 from layers.domain.miniprogram import MiniProgramClient, SubscriptionRefused, WeChatApiError
-from layers.domain.order import OPEN_ORDERS, PENDING, OrderRepository
+from layers.domain.order import OPEN_ORDERS, PAID, PENDING, OrderRepository
 from layers.domain.reminders import (
     COUPON_EXPIRING_LEAD,
     FLASH_START_LEAD,
@@ -183,6 +184,15 @@ class ReminderService:
                 iso(now), iso(now + COUPON_EXPIRING_LEAD)):
             count(self.remind(user_id, "coupon_expiring", coupon_id, {
                 "coupon_name": name, "valid_until": valid_until}, page="pages/me/coupons"))
+
+        # A paid pickup order not collected, the day before its window ends (then refunded).
+        for order in self.orders.due(pickup_rules.PICKUP_ORDERS, iso(now + pickup_rules.REMIND_LEAD), 1000):
+            due_at = (order.pickup or {}).get("due_at")
+            if order.status != PAID or not due_at or parse_iso(due_at) <= now:
+                continue
+            count(self.remind(order.user_id, "pickup_expiring", order.order_id, {
+                "order_id": order.order_id, "note": "您的自提订单尚未取货,逾期将自动退款", "expires_at": due_at},
+                page=f"pages/order/detail?id={order.order_id}"))
 
         # A leader whose group expires within the lead time, still short of members.
         if self.groups is not None:

@@ -100,6 +100,16 @@ class ShippingService:
             return self.order_view(change.after)
         raise errors.RateLimited("the order is busy; try again in a moment")
 
+    # -- a pickup order handed over (OrderService.redeem) -----------------------------------
+
+    def pickup_upload(self, order, now: str) -> ShippingUpload:
+        """The 用户自提 upload a redemption creates: logistics_type 4, no courier, no
+        tracking number (NOT_REQUIRED without a WeChat Pay transaction)."""
+        return rules.new_upload(order, ShippingInfo("pickup"), self.mchid, now)
+
+    def stage_upload(self, tx, upload: ShippingUpload, on_exists) -> None:
+        self.uploads.stage_create(tx, upload, on_exists=on_exists)
+
     def get_upload(self, order_id: str) -> dict:
         upload = self.uploads.get(order_id)
         if upload is None:

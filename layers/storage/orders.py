@@ -4,7 +4,9 @@
   gsi1 `USER#<user_id>#ORDERS` / `<created_at>#<id>`: a shopper's orders, newest first.
   gsi2 is a sparse work queue by status: `OPEN_ORDERS#<nn>` / `<expires_at>#<id>` while
   the order waits for payment (the close-expired-orders sweep), `SHIPPED_ORDERS#<nn>` /
-  `<auto_confirm_at>#<id>` while shipped (automatic confirmation of receipt); `<nn>` is
+  `<auto_confirm_at>#<id>` while shipped (automatic confirmation of receipt),
+  `PICKUP_ORDERS#<nn>` / `<pickup due_at>#<id>` while a paid pickup order waits in its
+  store (its reminder, then its refund: layers/domain/pickup.py); `<nn>` is
   one of 16 shards (layers/storage/queues.py). The attributes are removed in the same
   write that leaves the state.
   gsi3 `PAID#<day>#<nn>` / paid epoch seconds: the orders paid on an Asia/Shanghai day
@@ -41,6 +43,7 @@ from pynamodb.exceptions import UpdateError
 from layers.clock import parse_iso
 from layers.domain import analytics, errors, order_counts
 from layers.domain import order as domain
+from layers.domain import pickup as pickup_rules
 from layers.domain.order import Order
 from layers.domain.order_search import normalized_phone
 from layers.storage import queues
@@ -50,6 +53,7 @@ from layers.storage.tx import Tx
 
 OPEN_ORDERS = domain.OPEN_ORDERS
 SHIPPED_ORDERS = domain.SHIPPED_ORDERS
+PICKUP_ORDERS = pickup_rules.PICKUP_ORDERS
 
 
 class OrderItem(ListedAndQueued, Numbered):
@@ -113,6 +117,9 @@ class OrderItem(ListedAndQueued, Numbered):
     # -- refunds of lines: {"<line index>": {"units", "amount"}} (layers/domain/line_refunds.py),
     # written by the refund's own transaction under the version condition --
     line_refunds = JSONAttribute(null=True)
+    # -- pickup (layers/domain/pickup.py) --
+    delivery = JSONAttribute(null=True)
+    pickup = JSONAttribute(null=True)
 
 
 class OrderCountsItem(ShopModel):
@@ -190,6 +197,10 @@ def _queue(order: Order) -> tuple[str, str] | None:
         return queues.key(OPEN_ORDERS, order.order_id), f"{order.expires_at}#{order.order_id}"
     if order.auto_confirm_at:
         return queues.key(SHIPPED_ORDERS, order.order_id), f"{order.auto_confirm_at}#{order.order_id}"
+    due_at = (order.pickup or {}).get("due_at")
+    if order.status == domain.PAID and due_at and not order.pickup.get("redeemed_at"):
+        # paid, waiting in a store: the reminder before its window ends, the refund after
+        return queues.key(PICKUP_ORDERS, order.order_id), f"{due_at}#{order.order_id}"
     return None
 
 

@@ -20,7 +20,9 @@ orders; it is written a moment after payment, when the order is PAID and so coun
 the first).
 
 The shopper's last visit with a channel (layers/storage/channels.py) is one more key of
-the same batch: an order that names no channel takes that visit's.
+the same batch: an order that names no channel takes that visit's. So is the store a
+pickup order names (layers/storage/stores.py): whether it takes pickups is read with
+the rest.
 """
 
 from __future__ import annotations
@@ -53,6 +55,9 @@ from layers.storage.members import (
 )
 from layers.storage.orders import OrderCountsItem, counts_key
 from layers.storage.promotions import LIVE_KEY, PromotionsLiveItem, to_live
+from layers.storage.stores import StoreItem
+from layers.storage.stores import _key as store_key  # noqa: PLC2701 - its key, read in this batch
+from layers.storage.stores import _store as to_store  # noqa: PLC2701
 from layers.storage.tx import batch_get_raw
 from layers.storage.users import UserItem, to_user, user_key
 
@@ -67,7 +72,8 @@ class DynamoPlacementReader:
         # the gift SKUs the last read of the live promotions named (see the module's docstring)
         self.gift_skus: tuple[str, ...] = ()
 
-    def read(self, user_id: str, sku_ids: list[str], coupon_id: str | None) -> PlacementFacts:
+    def read(self, user_id: str, sku_ids: list[str], coupon_id: str | None,
+             store_id: str | None = None) -> PlacementFacts:
         wanted: dict[tuple[str, str], type[ShopModel]] = {user_key(user_id): UserItem,
                                                           binding_key(user_id): BindingItem}
         for sku_id in dict.fromkeys([*sku_ids, *self.gift_skus]):
@@ -83,6 +89,8 @@ class DynamoPlacementReader:
         wanted[counts_key(user_id)] = OrderCountsItem
         wanted[buyer_key(user_id, "ALL")] = BuyerItem
         wanted[last_visit_key(user_id)] = LastVisitItem
+        if store_id:  # a pickup order's store, in the same batch
+            wanted[store_key(store_id)] = StoreItem
         settings = self.settings.cached()
         if settings is None:
             wanted[SETTINGS_KEY] = SettingsItem
@@ -114,7 +122,8 @@ class DynamoPlacementReader:
             addresses=to_address_book(user_id, found.get(address_book_key(user_id))),
             promotions=promotions,
             new_customer=not _paid_before(found.get(counts_key(user_id)), found.get(buyer_key(user_id, "ALL"))),
-            last_visit=to_last_visit(found.get(last_visit_key(user_id))))
+            last_visit=to_last_visit(found.get(last_visit_key(user_id))),
+            store=to_store(found[store_key(store_id)]) if store_id and store_key(store_id) in found else None)
 
 
 def _paid_before(counts: OrderCountsItem | None, buyer: BuyerItem | None) -> bool:

@@ -116,6 +116,8 @@ def test_every_page_reads_as_a_manager_reads_it_on_a_laptop_and_a_phone(
              "/console/channels", "/console/product-ranking", "/console/distributor-ranking",
              "/console/coupon-ranking",
              "/console/stores", f"/console/stores/{ids['store_id']}", "/console/store-figures",
+             "/console/pickup", f"/console/stores/{ids['store_id']}/pickup",
+             f"/console/stores/{ids['store_id']}/redeem",
              "/console/payouts", "/console/settings", "/console/operators"]
     if ids["group_buy_id"]:
         pages.append(f"/console/group-buys/{ids['group_buy_id']}")

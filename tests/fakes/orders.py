@@ -66,6 +66,9 @@ class MemoryOrderRepository:
         def when(o: Order) -> str | None:
             if queue == domain.OPEN_ORDERS:
                 return o.expires_at if o.status == domain.PENDING else None
+            if queue == "PICKUP_ORDERS":  # layers/domain/pickup.py
+                p = o.pickup or {}
+                return p.get("due_at") if o.status == domain.PAID and not p.get("redeemed_at") else None
             return o.auto_confirm_at if o.status != domain.PENDING else None
 
         due = [(when(o), o) for o in self.store.scan(("order",))]

@@ -8,7 +8,7 @@ from layers.domain.placement import PlacementFacts
 
 class MemoryPlacementReader:
     def __init__(self, users, stock, coupons=None, bindings=None, members=None, freight=None,
-                 addresses=None, promotions=None, paid_before=None, last_visits=None) -> None:
+                 addresses=None, promotions=None, paid_before=None, last_visits=None, stores=None) -> None:
         """`users.get_user`, `stock.get_skus` / `stock.load_settings`, `coupons.get`
         (user coupons), `bindings.get_binding` (the distributor repository)."""
         self.users = users
@@ -21,9 +21,11 @@ class MemoryPlacementReader:
         self.promotions = promotions  # `live()`: the promotion repository's twin
         self.paid_before = paid_before  # (user_id) -> bool: has the shopper paid an order
         self.last_visits = last_visits  # `get(user_id)`: the shopper's last visit with a channel
+        self.stores = stores  # `get(store_id)`: the store repository's twin
         self.calls = 0
 
-    def read(self, user_id: str, sku_ids: list[str], coupon_id: str | None) -> PlacementFacts:
+    def read(self, user_id: str, sku_ids: list[str], coupon_id: str | None,
+             store_id: str | None = None) -> PlacementFacts:
         self.calls += 1
         promotions = tuple(self.promotions.live()) if self.promotions is not None else ()
         gifts = [p.gift_sku_id for p in promotions if p.gift_sku_id]
@@ -40,4 +42,5 @@ class MemoryPlacementReader:
             levels=tuple(self.members.get_levels()) if self.members is not None else (),
             freight_templates=self.freight.all() if self.freight is not None else {},
             addresses=self.addresses.get(user_id) if self.addresses is not None else None,
-            last_visit=self.last_visits.get(user_id) if self.last_visits is not None else None)
+            last_visit=self.last_visits.get(user_id) if self.last_visits is not None else None,
+            store=self.stores.get(store_id) if store_id and self.stores is not None else None)

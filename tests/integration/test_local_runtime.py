@@ -157,7 +157,7 @@ def test_the_templates_schedules_are_the_jobs_in_shanghai_time():
                               "fetch-visitors", "recount-analytics",
                               "expire-groups",
                               "rebuild-listing", "retag-customers", "approve-after-sales",
-                              "close-unreturned-after-sales",
+                              "close-unreturned-after-sales", "expire-pickups",
                               "run-coupon-grants"}
     assert {s.timezone for s in schedules.values()} == {"Asia/Shanghai"}
     assert {s.target for s in schedules.values()} == {"Jobs"}

@@ -102,6 +102,20 @@ def test_only_accepted_uploads_count_towards_the_one_change(pay):
     assert [u["shipping_list"][0]["tracking_no"] for u in box.mp.accepted_uploads(no)] == ["B", "C"]
 
 
+def test_a_pickup_upload_is_one_parcel_with_its_description_and_no_tracking(pay):
+    box = pay.box
+    no = paid_order(pay)
+    body = upload_body(box, no)
+    body["logistics_type"] = 4  # 用户自提
+    body["shipping_list"] = []
+    assert mp_call(box, "/wxa/sec/order/upload_shipping_info", body)["errcode"] == 268485228
+    body["shipping_list"] = [{}]
+    assert mp_call(box, "/wxa/sec/order/upload_shipping_info", body)["errcode"] == 10060008  # item_desc
+    body["shipping_list"] = [{"item_desc": "茶*1"}]
+    assert mp_call(box, "/wxa/sec/order/upload_shipping_info", body)["errcode"] == 0
+    assert [u["logistics_type"] for u in box.mp.accepted_uploads(no)] == [4]
+
+
 # -- is_trade_managed, and trade_manage_remind_access_api when WeChat enrols the merchant ----------
 
 def test_is_trade_managed_answers_errcode_0_and_enrolment_reminds_to_use_the_api(box):

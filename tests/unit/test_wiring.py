@@ -63,7 +63,7 @@ def test_every_job_step_is_a_method_of_a_wired_service(wiring):
                          "expire-groups",
                          "rebuild-listing",
                          "retag-customers",
-                         "approve-after-sales", "close-unreturned-after-sales", "run-coupon-grants",
+                         "approve-after-sales", "close-unreturned-after-sales", "run-coupon-grants", "expire-pickups",
                          "backfill-order-counts", "backfill-customers"}  # one-off: not scheduled
     for name, steps in jobs.items():
         assert steps, name
