@@ -55,9 +55,7 @@ from layers.storage.members import (
 )
 from layers.storage.orders import OrderCountsItem, counts_key
 from layers.storage.promotions import LIVE_KEY, PromotionsLiveItem, to_live
-from layers.storage.stores import StoreItem
-from layers.storage.stores import _key as store_key  # noqa: PLC2701 - its key, read in this batch
-from layers.storage.stores import _store as to_store  # noqa: PLC2701
+from layers.storage.stores import StoreItem, store_key, to_store
 from layers.storage.tx import batch_get_raw
 from layers.storage.users import UserItem, to_user, user_key
 

@@ -49,7 +49,7 @@ class StaffItem(Listed):
     added_by = UnicodeAttribute()
 
 
-def _key(store_id: str) -> tuple[str, str]:
+def store_key(store_id: str) -> tuple[str, str]:
     return f"STORE#{store_id}", "STORE"
 
 
@@ -61,14 +61,14 @@ def _staff_list(store_id: str) -> str:
     return f"STORE#{store_id}#STAFF"
 
 
-def _store(i: StoreItem) -> Store:
+def to_store(i: StoreItem) -> Store:
     return Store(store_id=i.store_id, name=i.name, address=i.address, lat=float(i.lat), lng=float(i.lng),
                  phone=i.phone, hours=i.hours, pickup=bool(i.pickup), created_at=i.created_at,
                  updated_at=i.updated_at, version=int(i.version))
 
 
 def _item(s: Store) -> StoreItem:
-    return StoreItem(*_key(s.store_id), store_id=s.store_id, name=s.name, address=s.address, lat=s.lat, lng=s.lng,
+    return StoreItem(*store_key(s.store_id), store_id=s.store_id, name=s.name, address=s.address, lat=s.lat, lng=s.lng,
                      phone=s.phone, hours=s.hours, pickup=s.pickup, created_at=s.created_at,
                      updated_at=s.updated_at, version=s.version, gsi1pk=ALL, gsi1sk=f"{s.created_at}#{s.store_id}")
 
@@ -91,19 +91,19 @@ class DynamoStoreRepository:
 
     def get(self, store_id: str) -> Store | None:
         try:
-            return _store(StoreItem.get(*_key(store_id), consistent_read=True))
+            return to_store(StoreItem.get(*store_key(store_id), consistent_read=True))
         except StoreItem.DoesNotExist:
             return None
 
     def list(self, limit: int, cursor: dict | None) -> tuple[list[Store], dict | None]:
         result = StoreItem.gsi1.query(ALL, scan_index_forward=False, limit=limit, last_evaluated_key=cursor)
-        return [_store(i) for i in result], result.last_evaluated_key
+        return [to_store(i) for i in result], result.last_evaluated_key
 
     def all(self) -> list[Store]:
         now = time.monotonic()
         if self._cache and now - self._cache[0] < self.CACHE_S:
             return list(self._cache[1])
-        stores = [_store(i) for i in StoreItem.gsi1.query(ALL)]  # pynamodb pages through every page
+        stores = [to_store(i) for i in StoreItem.gsi1.query(ALL)]  # pynamodb pages through every page
         self._cache = (now, stores)
         return list(stores)
 
