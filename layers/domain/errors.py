@@ -75,5 +75,5 @@ StoreChanged = _error("StoreChanged", "STORE_CHANGED", "conflict")
 PickupNotOffered = _error("PickupNotOffered", "PICKUP_NOT_OFFERED", "unprocessable")
 UnknownOperator = _error("UnknownOperator", "UNKNOWN_OPERATOR", "unprocessable")
 NotADistributor = _error("NotADistributor", "NOT_A_DISTRIBUTOR", "unprocessable")
-# Pickup (layers/domain/pickup.py): a pickup code redeemed already (at whatever store).
+# Pickup (layers/domain/pickup.py): a pickup code redeemed already.
 AlreadyRedeemed = _error("AlreadyRedeemed", "ALREADY_REDEEMED", "conflict")

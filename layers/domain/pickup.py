@@ -90,11 +90,15 @@ def issued(change, code: str, window_s: int, now: str):
     return replace(change, after=replace(after, pickup=pickup))
 
 
-def redeemable(order) -> None:
-    """Whether store staff may redeem this order now: a paid pickup order (404 for a code
-    of no paid pickup order; 409 ALREADY_REDEEMED once completed)."""
+def redeemable(order, store_id: str) -> None:
+    """Whether the staff of `store_id` may redeem this order now: a paid pickup order to
+    be collected at that store (404 for a code of no paid pickup order of this store: a
+    store's staff see and redeem their own store's pickup orders only, and a code typed
+    at the wrong store says nothing of the order; 409 ALREADY_REDEEMED once completed)."""
     if order is None or not is_pickup(order) or not (order.pickup or {}).get("code"):
         raise errors.NotFound("no paid pickup order has this code")
+    if store_of(order) != store_id:
+        raise errors.NotFound("no paid pickup order of this store has this code")
     if order.status == "COMPLETED":
         raise errors.AlreadyRedeemed("this code was already redeemed",
                                      redeemed_at=(order.pickup or {}).get("redeemed_at"))

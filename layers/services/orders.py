@@ -703,7 +703,7 @@ class OrderService:
         is 409 ALREADY_REDEEMED."""
         for _ in range(ATTEMPTS):
             order = self.orders.get(order_id, consistent=True)
-            pickup_rules.redeemable(order)
+            pickup_rules.redeemable(order, store_id)
             now = iso(self.clock.now())
             upload = self.upload_pickup.pickup_upload(order, now)
             change = domain.confirm_receipt(order, now, automatic=False,

@@ -3,10 +3,11 @@ collected within the shop's `pickup_window_s` is refunded in full.
 
 Who may redeem at store S (`POST /stores/{S}/redemptions`): a console operator placed in
 S (role `store`), an owner or operator of the console (they see every store), or a guide
-of S in the mini-program. A code is redeemed once, at whatever store the shopper walks
-into: staff of S may hand over an order placed for another store (the shop's stock is
-one; the order keeps the store it named and records where it was redeemed). A store's
-staff see only their own store's list of pickup orders. Every attempt counts against
+of S in the mini-program. They redeem S's own pickup orders only: a code of an order to
+be collected at another store is 404 at S, as an unknown code is (a store's staff see
+and hand over only their own store's orders, and the answer says nothing of another
+store's). A code is redeemed once: 409 ALREADY_REDEEMED after the first, whoever asks
+again. Every attempt counts against
 the staff member's limit (`REDEEM_LIMIT` a minute), a wrong code included: guessing
 12-digit codes needs millions of tries.
 
@@ -43,7 +44,7 @@ class PickupService:
 
     def check_operator(self, operator_id: str, is_store_staff: bool, store_id: str) -> None:
         """A console operator: a store's staff member of this store; owners and operators
-        may redeem at any store (they see every store)."""
+        may redeem at any store's page (they see every store), that store's orders."""
         if is_store_staff and self.stores.staff_of_operator(operator_id) != store_id:
             raise errors.NotFound("no such store")
 
@@ -51,7 +52,7 @@ class PickupService:
 
     def redeem(self, store_id: str, code: str, staff_id: str) -> dict:
         """The order the code names, COMPLETED (200); 409 ALREADY_REDEEMED after the first
-        redemption, wherever it was; 404 for a code of no paid pickup order. The caller
+        redemption; 404 for a code of no paid pickup order of this store. The caller
         has checked that `staff_id` is staff of `store_id`."""
         epoch = int(self.clock.now().timestamp())
         if not self.rate_limiter.hit(f"redeem:{staff_id}", rules.REDEEM_LIMIT, rules.REDEEM_WINDOW_S, epoch):

@@ -94,18 +94,26 @@ def test_a_pickup_order_paid_shown_to_its_shopper_and_redeemed_once(client, admi
                           headers={k: v for k, v in console.items() if k != "csrf"})
     assert own.status_code == 200 and order["id"] not in own.body.decode()
 
-    # the guide redeems at their own store (the shopper walked into it): once
-    r = post(client, f"/stores/{other['id']}/redemptions", {"code": "0000 0000 0000"}, guide)
-    assert r.status_code == 404
+    # ... nor may they redeem it at their own store: it is no order of theirs, and the
+    # answer says nothing of it
     r = post(client, f"/stores/{other['id']}/redemptions", {"code": code}, guide)
+    assert r.status_code == 404 and body(r)["error"]["code"] == "NOT_FOUND"
+    assert _redeem_in_console(client, console, other["id"], code).status_code == 404
+    assert body(client.http.get(f"/orders/{order['id']}", headers=shopper))["status"] == "PAID"
+
+    # the order's own store's guide redeems it: once
+    own = new_distributor(client, admin_headers)
+    assert post(client, f"/admin/stores/{store['id']}/staff", {"user_id": uid(own)}, admin_headers).status_code == 201
+    r = post(client, f"/stores/{store['id']}/redemptions", {"code": "0000 0000 0000"}, own)
+    assert r.status_code == 404
+    r = post(client, f"/stores/{store['id']}/redemptions", {"code": code}, own)
     assert r.status_code == 200, r.body
     done = body(r)
-    assert done["status"] == "COMPLETED" and done["pickup"]["redeemed_store_id"] == other["id"]
+    assert done["status"] == "COMPLETED" and done["pickup"]["redeemed_store_id"] == store["id"]
     assert code not in r.body.decode()
-    r = post(client, f"/stores/{other['id']}/redemptions", {"code": code}, guide)
+    r = post(client, f"/stores/{store['id']}/redemptions", {"code": code}, own)
     assert r.status_code == 409 and body(r)["error"]["code"] == "ALREADY_REDEEMED"
-    r = _redeem_in_console(client, console, other["id"], code)
-    assert r.status_code == 409 and "已核销" in r.body.decode()
+    assert _redeem_in_console(client, console, other["id"], code).status_code == 404
 
 
 def test_two_redemptions_at_once_make_one(client, admin_headers, shop):

@@ -150,8 +150,12 @@ def test_a_code_already_taken_is_drawn_again(shop):
 def test_redeemed_once_through_the_receipt_transition_with_a_pickup_upload(shop):
     order = shop.paid_pickup()
     shop.add_staff(OPERATOR, "clerk", "st2")
-    done = shop.pickup.redeem("st2", order["pickup"]["code"], "operator:clerk")  # any store's staff
-    assert done["status"] == "COMPLETED" and done["pickup"]["redeemed_store_id"] == "st2"
+    with pytest.raises(errors.NotFound):  # another store's staff: no order of theirs
+        shop.pickup.redeem("st2", order["pickup"]["code"], "operator:clerk")
+    assert "order.completed" not in [m["type"] for m in shop.publisher.sent]
+    shop.add_staff(OPERATOR, "own-clerk", "st1")
+    done = shop.pickup.redeem("st1", order["pickup"]["code"], "operator:own-clerk")
+    assert done["status"] == "COMPLETED" and done["pickup"]["redeemed_store_id"] == "st1"
     assert done["pickup"]["code"].startswith("****")
     assert done["shipping"]["logistics_type"] == "pickup"
     types = [m["type"] for m in shop.publisher.sent]
