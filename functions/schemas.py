@@ -138,11 +138,12 @@ class ShipsToAnAddress(BaseModel):
 
     @model_serializer(mode="wrap")
     def _no_unused_address_id(self, dump):
-        """An order body with its address inline dumps as it did before `address_id` and
-        `delivery` existed: its request hash (Idempotency-Key) is the same across the deploy."""
+        """An order body with its address inline dumps as it did before `address_id`,
+        `delivery`, `channel` and `scene` existed: its request hash (Idempotency-Key) is the
+        same across the deploy, so a retry of an order placed before it is not refused."""
         data = dump(self)
         if isinstance(data, dict):
-            for name in ("address_id", "delivery"):
+            for name in ("address_id", "delivery", "channel", "scene"):
                 if data.get(name) is None:
                     data.pop(name, None)
         return data
@@ -981,7 +982,7 @@ class LinkInput(BaseModel):
         "key=value pairs joined by &, of letters, digits and !#$&'()*+,/:;=?@-._~%; `channel=<tag>` is added "
         "(a code's scene gets `c=<tag>` and must fit 32 characters)"))
     channel: str = Field(pattern=r"^[a-z0-9_-]{1,24}$", description="the traffic source's tag, e.g. moments, sms_1212")
-    expires_in_days: int | None = Field(None, ge=1, le=30, description=(
+    expires_in_days: Int | None = Field(None, ge=1, le=30, description=(
         "links only (30 by default); a mini-program code does not expire"))
 
 
@@ -992,8 +993,10 @@ REQUEST_MODELS[("/admin/links", "post")] = LinkInput
 
 class LocationInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    lat: float = Field(ge=-90, le=90, allow_inf_nan=False, description="latitude, WGS-84 degrees")
-    lng: float = Field(ge=-180, le=180, allow_inf_nan=False, description="longitude, WGS-84 degrees")
+    lat: Annotated[float, Strict()] = Field(ge=-90, le=90, allow_inf_nan=False,
+                                            description="latitude, GCJ-02 degrees (as wx.getLocation gives them)")
+    lng: Annotated[float, Strict()] = Field(ge=-180, le=180, allow_inf_nan=False,
+                                            description="longitude, GCJ-02 degrees")
 
 
 class StoreInput(BaseModel):
@@ -1006,8 +1009,8 @@ class StoreInput(BaseModel):
     phone: str = Field(min_length=5, max_length=30, description=(
         "the store's business number: digits, optional leading +, and - ( ) or spaces; 5 to 20 digits"))
     hours: str = Field(min_length=1, max_length=60, description="opening hours as shoppers read them, e.g. 10:00-22:00")
-    pickup: bool = Field(description="whether shoppers may collect orders here")
-    version: int | None = Field(None, ge=1, description=(
+    pickup: Annotated[bool, Strict()] = Field(description="whether shoppers may collect orders here")
+    version: Int | None = Field(None, ge=1, description=(
         "PUT only: the version the edit was made from; a store changed since is 409 STORE_CHANGED. "
         "Without it the edit is last-writer-wins"))
 

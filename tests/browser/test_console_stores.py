@@ -84,7 +84,8 @@ def test_a_store_made_staffed_and_seen_by_its_own_staff_only(browser_page, conso
     page.wait_for_load_state("networkidle")
     assert page.url == store_url and page.locator("#store-name").inner_text() == f"人民广场旗舰{tag}"
     hrefs = {a.get_attribute("href") for a in page.locator("nav.side a").all()}
-    assert hrefs == {store_url.removeprefix(console_url)}
+    mine = store_url.removeprefix(console_url)  # their store, its 核销 and its pickup orders: nothing else
+    assert hrefs == {mine, f"{mine}/redeem", f"{mine}/pickup"}
     assert page.locator("#store-form").count() == 0 and page.locator("#add-operator").count() == 0
     assert fits(page)
     answer = page.goto(f"{console_url}/console/stores/{other['id']}")

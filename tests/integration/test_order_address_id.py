@@ -46,7 +46,7 @@ def test_an_inline_address_dumps_and_hashes_as_before_address_id_existed():
 
 def test_the_document_says_exactly_one():
     schema = schemas.GroupOrderInput.model_json_schema()
-    assert [branch["required"] for branch in schema["oneOf"]] == [["address"], ["address_id"]]
+    assert [branch["required"] for branch in schema["oneOf"]] == [["address"], ["address_id"], ["delivery"]]
 
 
 @pytest.mark.integration
