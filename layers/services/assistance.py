@@ -18,6 +18,7 @@ from layers.domain import campaign_events, errors
 from layers.domain.assistance import AssistCampaign, AssistInstance
 from layers.domain.helps import AlreadyHelped, Help, beijing_day
 from layers.observability import logger
+from layers.services.outbox import CampaignStepEvents
 
 ATTEMPTS = 10
 QUOTA_TTL_S = 2 * 86400
@@ -35,7 +36,7 @@ def campaign_view(c: AssistCampaign) -> dict:
             "created_at": c.created_at, "stopped_at": c.stopped_at}
 
 
-class AssistService:
+class AssistService(CampaignStepEvents):
     def __init__(self, *, campaigns, instances, helps, users, coupons, templates, timer, clock, new_tx,
                  outbox=None, publisher=None):
         """`coupons`: the coupon service (`issue_reward`); `templates`: anything with
@@ -51,17 +52,6 @@ class AssistService:
         self.new_tx = new_tx
         self.outbox = outbox  # an instance's started / rewarded events (its campaign review)
         self.publisher = publisher
-
-    def _stage_events(self, tx, events, now: str) -> None:
-        """A campaign step's events (layers/domain/campaign_events.py), in its transaction."""
-        if self.outbox is not None:
-            for event in events:
-                self.outbox.stage(tx, event, now)
-
-    def _publish(self, events, now: str) -> None:
-        if self.publisher is not None:
-            for event in events:
-                self.publisher.publish_written(event, now)
 
     def view(self, i: AssistInstance) -> dict:
         return {"id": i.instance_id, "campaign_id": i.campaign_id, "user_id": i.user_id,

@@ -28,6 +28,7 @@ from layers.domain.helps import AlreadyHelped, Help, beijing_day
 from layers.domain.order import order_id_for, request_hash
 from layers.domain.pricing import Line
 from layers.observability import logger
+from layers.services.outbox import CampaignStepEvents
 
 ATTEMPTS = 10
 QUOTA_TTL_S = 2 * 86400
@@ -49,7 +50,7 @@ def bargain_view(b: Bargain, remaining: int | None = None) -> dict:
     return body
 
 
-class BargainService:
+class BargainService(CampaignStepEvents):
     def __init__(self, *, bargains, instances, helps, orders, catalog, timer, clock, new_tx,
                  rng: random.Random | None = None, outbox=None, publisher=None):
         """`orders`: the order service (get, replay, create_order); `catalog`: anything with
@@ -65,17 +66,6 @@ class BargainService:
         self.rng = rng or random.Random()
         self.outbox = outbox  # a bargain's started / succeeded events (its campaign review)
         self.publisher = publisher
-
-    def _stage_events(self, tx, events, now: str) -> None:
-        """A campaign step's events (layers/domain/campaign_events.py), in its transaction."""
-        if self.outbox is not None:
-            for event in events:
-                self.outbox.stage(tx, event, now)
-
-    def _publish(self, events, now: str) -> None:
-        if self.publisher is not None:
-            for event in events:
-                self.publisher.publish_written(event, now)
 
     def view(self, instance: BargainInstance) -> dict:
         return {"id": instance.instance_id, "bargain_id": instance.bargain_id, "user_id": instance.user_id,

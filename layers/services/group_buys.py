@@ -24,6 +24,7 @@ from layers.domain.group_buy import Group, GroupBuy, Member
 from layers.domain.order import order_id_for, request_hash
 from layers.domain.pricing import Line
 from layers.observability import logger
+from layers.services.outbox import CampaignStepEvents
 
 ATTEMPTS = 10
 REFUND_REASON = "拼团未成功，自动退款"
@@ -51,7 +52,7 @@ def group_reservation_of(order) -> dict | None:
     return None
 
 
-class GroupBuyService:
+class GroupBuyService(CampaignStepEvents):
     def __init__(self, *, group_buys, groups, orders, refunds, catalog, timer, clock, new_tx, outbox=None,
                  publisher=None):
         """`orders`: the order service (get, replay, create_order); `refunds`: the refund
@@ -68,18 +69,6 @@ class GroupBuyService:
         self.timer = timer
         self.clock = clock
         self.new_tx = new_tx
-
-
-    def _stage_events(self, tx, events, now: str) -> None:
-        """A campaign step's events (layers/domain/campaign_events.py), in its transaction."""
-        if self.outbox is not None:
-            for event in events:
-                self.outbox.stage(tx, event, now)
-
-    def _publish(self, events, now: str) -> None:
-        if self.publisher is not None:
-            for event in events:
-                self.publisher.publish_written(event, now)
 
     # -- views ------------------------------------------------------------------------------
 

@@ -9,6 +9,26 @@ from collections.abc import Callable
 from layers.observability import logger
 
 
+class CampaignStepEvents:
+    """For a campaign's service (group buys, bargains, assistance): its steps' events
+    (layers/domain/campaign_events.py) staged in the step's own transaction, then
+    published once it committed. Uses the service's `outbox` and `publisher`; either may
+    be None (a service built without them writes and sends nothing more)."""
+
+    outbox = None
+    publisher: OutboxPublisher | None = None
+
+    def _stage_events(self, tx, events, now: str) -> None:
+        if self.outbox is not None:
+            for event in events:
+                self.outbox.stage(tx, event, now)
+
+    def _publish(self, events, now: str) -> None:
+        if self.publisher is not None:
+            for event in events:
+                self.publisher.publish_written(event, now)
+
+
 class OutboxPublisher:
     def __init__(self, *, outbox, send: Callable[..., None], queue_url: str | None, new_tx=None, clock=None):
         self.outbox = outbox
